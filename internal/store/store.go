@@ -1,0 +1,349 @@
+// Package store is the storage contract of Postern: the types every protocol
+// server shares (domains, accounts, aliases, mailboxes, messages, flags and
+// modification sequences) and the narrow interfaces through which they are
+// read and changed. Protocol code never sees SQL; sqlstore implements these
+// interfaces and storetest is the conformance suite every backend passes.
+//
+// Atomicity: every method that changes state runs in one transaction; its
+// effects are visible to every later call on any interface once it returns
+// nil, and are durable (fsynced) by then.
+package store
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"time"
+)
+
+// Errors returned by every backend; match them with errors.Is.
+var (
+	ErrNotFound      = errors.New("not found")
+	ErrExists        = errors.New("already exists")
+	ErrOverQuota     = errors.New("over quota")
+	ErrInvalid       = errors.New("invalid argument")
+	ErrMailboxInUse  = errors.New("mailbox in use")
+	ErrNotPermitted  = errors.New("not permitted")
+	ErrStoreShutdown = errors.New("store is closed")
+)
+
+// Domain is a mail domain served locally.
+type Domain struct {
+	ID   int64
+	Name string
+	// CatchAll, when not empty, is the address that receives mail for unknown
+	// local parts of this domain.
+	CatchAll  string
+	CreatedAt time.Time
+}
+
+// Credentials are what the store keeps of a password: never the password.
+type Credentials struct {
+	// PasswordHash is a PHC string ($argon2id$...).
+	PasswordHash string
+	// SCRAMSHA256 holds the salt, iteration count, StoredKey and ServerKey for
+	// SCRAM-SHA-256 in the auth package's encoding.
+	SCRAMSHA256 string
+}
+
+// Account is a mailbox owner who can log in.
+type Account struct {
+	ID       int64
+	Address  string // lower-case local@domain
+	DomainID int64
+	Credentials
+	Disabled bool
+	// QuotaBytes is the storage limit; 0 means unlimited.
+	QuotaBytes int64
+	// QuotaMessages is the message-count limit; 0 means unlimited.
+	QuotaMessages int64
+	UsedBytes     int64
+	UsedMessages  int64
+	CreatedAt     time.Time
+}
+
+// Alias maps one address (or "@domain" is not allowed: catch-alls live on the
+// domain) to one or more destination addresses, local or remote.
+type Alias struct {
+	Source       string
+	Destinations []string
+}
+
+// Directory holds domains, accounts and aliases: the account database.
+type Directory interface {
+	AddDomain(ctx context.Context, name string) (Domain, error)
+	Domain(ctx context.Context, name string) (Domain, error)
+	Domains(ctx context.Context) ([]Domain, error)
+	// DeleteDomain removes the domain with its accounts, their mail, and its aliases.
+	DeleteDomain(ctx context.Context, name string) error
+	// SetCatchAll sets (or clears, with "") the domain's catch-all address.
+	SetCatchAll(ctx context.Context, domain, address string) error
+
+	// AddAccount creates the account and its mailboxes: INBOX plus the
+	// special-use mailboxes Drafts, Sent, Archive, Junk, Trash. Its domain
+	// must exist (ErrNotFound) and the address must be free (ErrExists),
+	// also of aliases.
+	AddAccount(ctx context.Context, address string, cred Credentials) (Account, error)
+	Account(ctx context.Context, address string) (Account, error)
+	AccountByID(ctx context.Context, id int64) (Account, error)
+	// Accounts lists the accounts of one domain, or of all when domain is "".
+	Accounts(ctx context.Context, domain string) ([]Account, error)
+	SetCredentials(ctx context.Context, address string, cred Credentials) error
+	SetDisabled(ctx context.Context, address string, disabled bool) error
+	SetQuota(ctx context.Context, address string, bytes, messages int64) error
+	// DeleteAccount removes the account, its mailboxes and messages.
+	DeleteAccount(ctx context.Context, address string) error
+
+	// AddAlias creates or fails with ErrExists; the source's domain must be local.
+	AddAlias(ctx context.Context, source string, destinations []string) error
+	Alias(ctx context.Context, source string) (Alias, error)
+	Aliases(ctx context.Context) ([]Alias, error)
+	DeleteAlias(ctx context.Context, source string) error
+}
+
+// Flags are the IMAP system flags, kept as a bit set.
+type Flags uint8
+
+const (
+	FlagSeen Flags = 1 << iota
+	FlagAnswered
+	FlagFlagged
+	FlagDeleted
+	FlagDraft
+	// FlagRecent is never stored; sessions compute it.
+)
+
+var flagNames = []struct {
+	f    Flags
+	name string
+}{
+	{FlagSeen, `\Seen`}, {FlagAnswered, `\Answered`}, {FlagFlagged, `\Flagged`},
+	{FlagDeleted, `\Deleted`}, {FlagDraft, `\Draft`},
+}
+
+// Names returns the IMAP names of the flags, in a fixed order.
+func (f Flags) Names() []string {
+	var out []string
+	for _, fn := range flagNames {
+		if f&fn.f != 0 {
+			out = append(out, fn.name)
+		}
+	}
+	return out
+}
+
+// ParseFlag returns the system flag with this IMAP name (case-insensitive),
+// or ok=false for a keyword.
+func ParseFlag(name string) (Flags, bool) {
+	for _, fn := range flagNames {
+		if strings.EqualFold(fn.name, name) {
+			return fn.f, true
+		}
+	}
+	return 0, false
+}
+
+// Special-use attributes (RFC 6154).
+const (
+	SpecialDrafts  = `\Drafts`
+	SpecialSent    = `\Sent`
+	SpecialArchive = `\Archive`
+	SpecialJunk    = `\Junk`
+	SpecialTrash   = `\Trash`
+)
+
+// DefaultMailboxes are created with every account, INBOX first.
+var DefaultMailboxes = []struct{ Name, SpecialUse string }{
+	{"INBOX", ""},
+	{"Drafts", SpecialDrafts},
+	{"Sent", SpecialSent},
+	{"Archive", SpecialArchive},
+	{"Junk", SpecialJunk},
+	{"Trash", SpecialTrash},
+}
+
+// Mailbox is one folder of an account.
+type Mailbox struct {
+	ID            int64
+	AccountID     int64
+	Name          string // "/"-separated hierarchy, INBOX always upper-case
+	UIDValidity   uint32
+	UIDNext       uint32
+	HighestModSeq uint64
+	SpecialUse    string
+	Subscribed    bool
+}
+
+// MailboxStatus is what STATUS and POP3 STAT report.
+type MailboxStatus struct {
+	Mailbox
+	Messages int64
+	Unseen   int64
+	Deleted  int64
+	Size     int64
+}
+
+// Message is one message in one mailbox: the metadata IMAP answers FETCH
+// from without reading the body.
+type Message struct {
+	ID           int64
+	MailboxID    int64
+	UID          uint32
+	ModSeq       uint64
+	Flags        Flags
+	Keywords     []string
+	InternalDate time.Time
+	Size         int64
+	BlobID       int64
+	// Envelope and BodyStructure are the message package's encodings,
+	// opaque to the store.
+	Envelope      []byte
+	BodyStructure []byte
+	Preview       string
+}
+
+// MessageMeta is what parsing at delivery produced, stored with the message.
+type MessageMeta struct {
+	Envelope      []byte
+	BodyStructure []byte
+	Preview       string
+	// SearchText is the decoded text of the message for full-text search.
+	SearchText string
+	// Headers are the decoded header fields for header search (name: value lines).
+	Headers string
+}
+
+// NewBlob describes a body already durable in the blob store.
+type NewBlob struct {
+	Key  string
+	Size int64
+	Meta MessageMeta
+}
+
+// DeliveryTarget is one mailbox that receives a copy of a message.
+type DeliveryTarget struct {
+	AccountID int64
+	// Mailbox is the mailbox name; "" means INBOX.
+	Mailbox  string
+	Flags    Flags
+	Keywords []string
+	// IgnoreQuota delivers even when the account is over its quota.
+	IgnoreQuota bool
+}
+
+// DeliveryResult tells what happened for one target.
+type DeliveryResult struct {
+	MailboxID   int64
+	UID         uint32
+	UIDValidity uint32
+	// Err is ErrOverQuota, ErrNotFound (account or mailbox gone), or nil.
+	Err error
+}
+
+// ChangeKind tells subscribers what kind of change happened.
+type ChangeKind int
+
+const (
+	ChangeNewMessage ChangeKind = iota + 1
+	ChangeFlags
+	ChangeExpunge
+	ChangeMailboxes // created, deleted, renamed, subscribed
+)
+
+// Change is published after a transaction that changed a mailbox commits.
+type Change struct {
+	Kind      ChangeKind
+	AccountID int64
+	MailboxID int64
+	UIDs      []uint32
+	ModSeq    uint64
+}
+
+// Notifier carries Change events between sessions. In one process it is a
+// hub in memory; with several nodes it can travel over the database.
+type Notifier interface {
+	Publish(Change)
+	// Subscribe delivers the changes of one account until cancel is called.
+	// Events must be read promptly; a slow reader loses events but always
+	// learns that it did (a Change with Kind 0) so it can resync.
+	Subscribe(accountID int64) (events <-chan Change, cancel func())
+}
+
+// FlagOp is how STORE changes flags.
+type FlagOp int
+
+const (
+	FlagsAdd FlagOp = iota + 1
+	FlagsRemove
+	FlagsReplace
+)
+
+// FlagUpdate changes flags of the messages with the given UIDs.
+type FlagUpdate struct {
+	Op       FlagOp
+	Flags    Flags
+	Keywords []string
+	// UnchangedSince, when not zero, is the CONDSTORE condition (RFC 7162):
+	// messages whose modseq is higher are not changed and are reported in
+	// FlagResult.Failed.
+	UnchangedSince uint64
+}
+
+// FlagResult reports which messages changed and which failed the condition.
+type FlagResult struct {
+	Changed []Message // with their new flags and modseq
+	Failed  []uint32
+}
+
+// Mailstore holds mailboxes and messages.
+type Mailstore interface {
+	// Deliver stores one blob into every target in one transaction shared with
+	// other concurrent deliveries (group commit). The blob is referenced once
+	// per successful target. Results are in target order.
+	Deliver(ctx context.Context, blob NewBlob, internalDate time.Time, targets []DeliveryTarget) ([]DeliveryResult, error)
+
+	Mailboxes(ctx context.Context, accountID int64) ([]Mailbox, error)
+	Mailbox(ctx context.Context, accountID int64, name string) (Mailbox, error)
+	MailboxStatus(ctx context.Context, mailboxID int64) (MailboxStatus, error)
+	CreateMailbox(ctx context.Context, accountID int64, name, specialUse string) (Mailbox, error)
+	// DeleteMailbox removes the mailbox and its messages; INBOX cannot be deleted.
+	DeleteMailbox(ctx context.Context, accountID int64, name string) error
+	// RenameMailbox renames the mailbox and its children. Renaming INBOX moves
+	// its messages into a new mailbox and leaves INBOX empty (RFC 3501 §6.3.5).
+	RenameMailbox(ctx context.Context, accountID int64, from, to string) error
+	SetSubscribed(ctx context.Context, accountID int64, name string, subscribed bool) error
+
+	// Messages lists messages with uid in [from, to] (to 0 means no upper
+	// bound), in UID order.
+	Messages(ctx context.Context, mailboxID int64, from, to uint32) ([]Message, error)
+	// MessagesChangedSince lists messages whose modseq is above modseq.
+	MessagesChangedSince(ctx context.Context, mailboxID int64, modseq uint64) ([]Message, error)
+	// ExpungedSince lists UIDs expunged with a modseq above modseq.
+	ExpungedSince(ctx context.Context, mailboxID int64, modseq uint64) ([]uint32, error)
+	// Append stores a blob as a new message of one mailbox; like Deliver it is
+	// subject to quota unless the target says otherwise.
+	Append(ctx context.Context, mailboxID int64, blob NewBlob, target DeliveryTarget, internalDate time.Time) (Message, error)
+	UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32, upd FlagUpdate) (FlagResult, error)
+	// Expunge removes the messages with these UIDs; it returns the UIDs that
+	// were removed and the new highest modseq.
+	Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]uint32, uint64, error)
+	// Copy copies messages into another mailbox of the same account and
+	// returns the pairs of source and destination UIDs. With move, the
+	// sources are expunged in the same transaction.
+	Copy(ctx context.Context, fromMailbox int64, uids []uint32, toMailbox int64, move bool) (src, dst []uint32, err error)
+	// Search returns the UIDs of messages of the mailbox whose text matches
+	// every term (full-text index), in UID order.
+	SearchText(ctx context.Context, mailboxID int64, terms []string, headersOnly bool) ([]uint32, error)
+
+	// OpenBlob returns the body of a message.
+	OpenBlob(ctx context.Context, blobID int64) (io.ReadCloser, error)
+}
+
+// Store is everything a backend offers.
+type Store interface {
+	Directory
+	Mailstore
+	Notifier() Notifier
+	Close() error
+}
