@@ -1,0 +1,44 @@
+# Postern build and test entry points. `make test` is what CI runs.
+GO      ?= go
+PKGS     = $(shell $(GO) list ./... | grep -v -e '/e2e$$' -e '/bench')
+FUZZTIME ?= 10s
+
+.PHONY: all build deps vet unit e2e test bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o bin/postern ./cmd/postern
+
+deps:
+	scripts/deps.sh
+
+vet:
+	$(GO) vet ./...
+
+# Unit tests of every package except the end-to-end suite and benchmarks.
+unit:
+	$(GO) test -race -timeout 8m $(PKGS)
+
+# End-to-end tests: TestMain builds the binary once into a temp dir.
+e2e:
+	$(GO) test -count=1 -timeout 8m ./e2e/
+
+test: deps vet unit e2e
+
+bench:
+	$(GO) test -bench . -run '^$$' ./bench/...
+
+# Run every fuzz target for FUZZTIME, one at a time (go test allows only one
+# -fuzz target per invocation).
+fuzz:
+	@set -e; for pkg in $(PKGS); do \
+		dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+		for fz in $$(grep -hoE '^func (Fuzz[A-Za-z0-9_]+)\(' $$dir/*_test.go 2>/dev/null | sed -E 's/^func (Fuzz[A-Za-z0-9_]+)\(/\1/' | sort -u); do \
+			echo "== $$pkg $$fz"; \
+			$(GO) test -run '^$$' -fuzz "^$$fz$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
+clean:
+	rm -rf bin

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# deps.sh installs the outside tools the tests drive (real, independent
+# clients). Idempotent: it installs only what is missing and runs
+# `apt-get update` only when a package must be installed and the package
+# lists are absent or older than a day. On a machine where it cannot install
+# (not root, or not Debian) it checks and fails listing what is missing.
+set -euo pipefail
+
+# command -> Debian package that provides it.
+declare -A NEED=(
+	[go]=""              # the toolchain is the machine's, never apt's
+	[python3]=python3
+	[swaks]=swaks
+	[openssl]=openssl
+)
+
+missing_cmds=()
+for cmd in "${!NEED[@]}"; do
+	command -v "$cmd" >/dev/null 2>&1 || missing_cmds+=("$cmd")
+done
+
+# Python modules the e2e scripts import (all standard library, but Debian
+# can split them out).
+if command -v python3 >/dev/null 2>&1; then
+	if ! python3 -c 'import smtplib, poplib, ssl, json, email' >/dev/null 2>&1; then
+		echo "deps.sh: python3 lacks smtplib/poplib/ssl/json/email" >&2
+		exit 1
+	fi
+fi
+
+if [ ${#missing_cmds[@]} -eq 0 ]; then
+	echo "deps.sh: all dependencies present (${!NEED[*]})"
+	exit 0
+fi
+
+pkgs=()
+for cmd in "${missing_cmds[@]}"; do
+	if [ -z "${NEED[$cmd]}" ]; then
+		echo "deps.sh: MISSING '$cmd', which this script does not install; install it first" >&2
+		exit 1
+	fi
+	pkgs+=("${NEED[$cmd]}")
+done
+
+is_debian=false
+if [ -r /etc/os-release ] && grep -qiE '^(ID|ID_LIKE)=.*debian' /etc/os-release; then
+	is_debian=true
+fi
+if [ "$(id -u)" -ne 0 ] || ! $is_debian || ! command -v apt-get >/dev/null 2>&1; then
+	echo "deps.sh: MISSING commands: ${missing_cmds[*]}" >&2
+	echo "deps.sh: cannot install here (needs root on Debian); install the packages: ${pkgs[*]}" >&2
+	exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+# Update the package lists only if they are missing or stale.
+lists=/var/lib/apt/lists
+if [ -z "$(find "$lists" -maxdepth 1 -name '*_Packages*' -mmin -1440 2>/dev/null | head -n 1)" ]; then
+	echo "deps.sh: apt-get update"
+	apt-get update -qq
+fi
+echo "deps.sh: installing ${pkgs[*]}"
+if ! apt-get install -y -qq --no-install-recommends "${pkgs[@]}"; then
+	echo "deps.sh: FAILED to install ${pkgs[*]}" >&2
+	exit 1
+fi
+
+still=()
+for cmd in "${missing_cmds[@]}"; do
+	command -v "$cmd" >/dev/null 2>&1 || still+=("$cmd")
+done
+if [ ${#still[@]} -ne 0 ]; then
+	echo "deps.sh: still MISSING after install: ${still[*]}" >&2
+	exit 1
+fi
+echo "deps.sh: installed ${pkgs[*]}"
