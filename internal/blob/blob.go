@@ -1,0 +1,280 @@
+// Package blob keeps raw RFC 5322 message bodies as files on disk, written
+// durably: a body is visible under its final name only after its contents and
+// its directory entry are fsynced, so a crash leaves either the whole file or
+// nothing under that name.
+//
+// On-disk layout under the store directory:
+//
+//	tmp/               bodies being written (w-*), never read by anyone else
+//	00/ .. ff/         256 shards; a committed body is <shard>/<key>
+//
+// A key is 32 random lower-case hex characters; its first two are the shard.
+// The store keeps no index: the metadata database references keys, and Sweep
+// removes what a crash left behind (stale temp files, committed files the
+// database never came to reference).
+package blob
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// ErrInvalidKey is returned for a key that is not 32 lower-case hex characters.
+var ErrInvalidKey = errors.New("blob: invalid key")
+
+// KeyLen is the length of a key in characters.
+const KeyLen = 32
+
+const tmpDir = "tmp"
+
+// Store is a directory of bodies. It is safe for concurrent use.
+type Store struct {
+	dir string
+	// shards group the directory fsyncs of concurrent commits to one shard.
+	shards [256]dirSyncer
+}
+
+// Open opens (creating when needed) the blob store in dir, with its tmp
+// directory and all 256 shard directories, so commits never have to create
+// a directory (whose own entry would then need an fsync of the parent too).
+func Open(dir string) (*Store, error) {
+	if err := os.MkdirAll(filepath.Join(dir, tmpDir), 0o750); err != nil {
+		return nil, fmt.Errorf("blob: %w", err)
+	}
+	s := &Store{dir: dir}
+	for i := range 256 {
+		name := fmt.Sprintf("%02x", i)
+		p := filepath.Join(dir, name)
+		if err := os.Mkdir(p, 0o750); err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("blob: %w", err)
+		}
+		s.shards[i].path = p
+	}
+	// The shard entries themselves must survive a crash before any body is
+	// committed into them.
+	if err := syncDir(dir); err != nil {
+		return nil, fmt.Errorf("blob: %w", err)
+	}
+	return s, nil
+}
+
+// Dir returns the directory of the store.
+func (s *Store) Dir() string { return s.dir }
+
+// ValidKey reports whether key has the form of a key.
+func ValidKey(key string) bool {
+	if len(key) != KeyLen {
+		return false
+	}
+	for i := range len(key) {
+		c := key[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Store) path(key string) (string, error) {
+	if !ValidKey(key) {
+		return "", ErrInvalidKey
+	}
+	return filepath.Join(s.dir, key[:2], key), nil
+}
+
+func shardIndex(key string) int {
+	b, _ := hex.DecodeString(key[:2])
+	return int(b[0])
+}
+
+// Open opens the committed body with this key for reading.
+func (s *Store) Open(key string) (*os.File, error) {
+	p, err := s.path(key)
+	if err != nil {
+		return nil, err
+	}
+	return os.Open(p)
+}
+
+// Remove deletes the committed body with this key. Removing a key that does
+// not exist is not an error, so cleanup can be retried after a crash. The
+// directory is not fsynced: a removal lost in a crash is found again by Sweep.
+func (s *Store) Remove(key string) error {
+	p, err := s.path(key)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// Create starts a new body in tmp/.
+func (s *Store) Create() (*Writer, error) {
+	f, err := os.CreateTemp(filepath.Join(s.dir, tmpDir), "w-*")
+	if err != nil {
+		return nil, fmt.Errorf("blob: %w", err)
+	}
+	return &Writer{s: s, f: f}, nil
+}
+
+// Writer writes one body. Call Commit to make it durable under a new key,
+// or Abort to throw it away; one of the two must be called.
+type Writer struct {
+	s    *Store
+	f    *os.File
+	n    int64
+	done bool
+	err  error
+}
+
+// Write implements io.Writer.
+func (w *Writer) Write(p []byte) (int, error) {
+	if w.done {
+		return 0, errors.New("blob: write after commit or abort")
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	n, err := w.f.Write(p)
+	w.n += int64(n)
+	if err != nil {
+		w.err = err
+	}
+	return n, err
+}
+
+// ReadFrom lets io.Copy hand its data straight to the file.
+func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
+	if w.done {
+		return 0, errors.New("blob: write after commit or abort")
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	n, err := io.Copy(w.f, r)
+	w.n += n
+	if err != nil {
+		w.err = err
+	}
+	return n, err
+}
+
+// Size is the number of bytes written so far.
+func (w *Writer) Size() int64 { return w.n }
+
+// Commit makes the body durable and visible under a new key: fsync of the
+// file, rename into its shard, fsync of the shard directory. On error the
+// temporary file is removed and nothing is visible.
+func (w *Writer) Commit() (key string, size int64, err error) {
+	if w.done {
+		return "", 0, errors.New("blob: commit after commit or abort")
+	}
+	w.done = true
+	tmp := w.f.Name()
+	fail := func(err error) (string, int64, error) {
+		_ = w.f.Close()
+		_ = os.Remove(tmp)
+		return "", 0, fmt.Errorf("blob: commit: %w", err)
+	}
+	if w.err != nil {
+		return fail(w.err)
+	}
+	if err := w.f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := w.f.Close(); err != nil {
+		_ = os.Remove(tmp)
+		return "", 0, fmt.Errorf("blob: commit: %w", err)
+	}
+	var rnd [KeyLen / 2]byte
+	_, _ = rand.Read(rnd[:]) // crypto/rand.Read never fails (Go 1.24+)
+	key = hex.EncodeToString(rnd[:])
+	final, _ := w.s.path(key)
+	// A fresh 128-bit random key does not collide; Link would refuse to
+	// overwrite, but rename is the portable atomic publish.
+	if err := os.Rename(tmp, final); err != nil {
+		_ = os.Remove(tmp)
+		return "", 0, fmt.Errorf("blob: commit: %w", err)
+	}
+	if err := w.s.shards[shardIndex(key)].sync(); err != nil {
+		// The file is in place but its entry may not be durable: report
+		// failure and take it back so the caller can retry from scratch.
+		_ = os.Remove(final)
+		return "", 0, fmt.Errorf("blob: commit: %w", err)
+	}
+	return key, w.n, nil
+}
+
+// Abort discards the body. It is safe to call after Commit (then it does
+// nothing), so `defer w.Abort()` is the idiom.
+func (w *Writer) Abort() {
+	if w.done {
+		return
+	}
+	w.done = true
+	_ = w.f.Close()
+	_ = os.Remove(w.f.Name())
+}
+
+func syncDir(path string) error {
+	d, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// dirSyncer groups fsyncs of one directory: a caller whose rename happened
+// before an fsync started can share that fsync's result instead of issuing
+// its own. A waiter only counts an fsync that began after its own request.
+type dirSyncer struct {
+	path    string
+	mu      sync.Mutex
+	cond    *sync.Cond
+	next    uint64 // ticket of the latest request
+	done    uint64 // every request <= done is durable
+	running bool
+}
+
+func (d *dirSyncer) sync() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cond == nil {
+		d.cond = sync.NewCond(&d.mu)
+	}
+	d.next++
+	ticket := d.next
+	for d.done < ticket {
+		if d.running {
+			d.cond.Wait()
+			continue
+		}
+		// Lead an fsync covering every request made so far.
+		d.running = true
+		upto := d.next
+		d.mu.Unlock()
+		err := syncDir(d.path)
+		d.mu.Lock()
+		d.running = false
+		d.cond.Broadcast()
+		if err != nil {
+			// Waiters retry with their own fsync; report ours.
+			return err
+		}
+		d.done = upto
+	}
+	return nil
+}
