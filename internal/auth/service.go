@@ -1,0 +1,340 @@
+package auth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"runtime"
+	"strings"
+	"time"
+
+	"postern/internal/store"
+)
+
+// Directory is what the Service needs of the account database;
+// store.Directory satisfies it.
+type Directory interface {
+	Account(ctx context.Context, address string) (store.Account, error)
+}
+
+// Options tune the login throttle and the hashing concurrency. A zero field
+// takes its default; a negative limit or delay turns that feature off.
+type Options struct {
+	// MaxFailuresPerIP is how many failed logins one source (an IPv4
+	// address, or an IPv6 /64) may make within Window before its attempts
+	// get ErrThrottled. Default 10.
+	MaxFailuresPerIP int
+	// MaxFailuresPerAccount is the same per account name, whatever the
+	// source, existing account or not. Default 5.
+	MaxFailuresPerAccount int
+	// Window is the sliding window of both limits. Default 15 minutes.
+	Window time.Duration
+	// FailureDelay is how long a failed login waits before answering, per
+	// failure already counted in the window. Default 500 ms.
+	FailureDelay time.Duration
+	// MaxDelay caps that wait. Default 5 s.
+	MaxDelay time.Duration
+	// MaxTracked caps the number of sources, and of account names, the
+	// throttle remembers. Default 65536 each.
+	MaxTracked int
+	// MaxConcurrent is how many password hashes may be computed at once;
+	// each argon2id computation holds 19 MiB. Default runtime.NumCPU().
+	MaxConcurrent int
+	// Now is the clock; default time.Now. Tests move it.
+	Now func() time.Time
+}
+
+func (o Options) withDefaults() Options {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&o.MaxFailuresPerIP, 10)
+	def(&o.MaxFailuresPerAccount, 5)
+	def(&o.MaxTracked, 65536)
+	def(&o.MaxConcurrent, runtime.NumCPU())
+	defDur(&o.Window, 15*time.Minute)
+	defDur(&o.FailureDelay, 500*time.Millisecond)
+	defDur(&o.MaxDelay, 5*time.Second)
+	if o.MaxConcurrent < 1 {
+		o.MaxConcurrent = 1
+	}
+	if o.MaxTracked < 1 {
+		o.MaxTracked = 1
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// maxUsernameBytes is the longest address SMTP allows (RFC 5321 §4.5.3.1.3
+// limits a path to 256 octets; 320 covers local part plus domain limits).
+const maxUsernameBytes = 320
+
+// Service checks logins for every protocol. It implements Authenticator.
+type Service struct {
+	dir    Directory
+	opts   Options
+	logger *slog.Logger
+	thr    *throttle
+	sem    chan struct{}
+	// dummyHash is verified when there is no real hash to verify, so that an
+	// unknown user costs the same argon2id work as a known one.
+	dummyHash string
+	// secret derives stable fake SCRAM parameters for unknown users.
+	secret []byte
+	// verify is CheckPassword; tests replace it to watch the semaphore.
+	verify func(hash, password string) (bool, error)
+}
+
+var _ Authenticator = (*Service)(nil)
+
+// New returns a Service reading accounts from dir. It computes one password
+// hash at start, for the dummy.
+func New(dir Directory, opts Options, logger *slog.Logger) *Service {
+	opts = opts.withDefaults()
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{
+		dir:    dir,
+		opts:   opts,
+		logger: logger,
+		thr:    newThrottle(opts.MaxFailuresPerIP, opts.MaxFailuresPerAccount, opts.Window, opts.MaxTracked),
+		sem:    make(chan struct{}, opts.MaxConcurrent),
+		secret: make([]byte, 32),
+		verify: CheckPassword,
+	}
+	_, _ = rand.Read(s.secret)
+	cred, err := HashPassword(GeneratePassword())
+	if err != nil {
+		// Only a failing random source gets here, and crypto/rand crashes
+		// the program before returning such an error.
+		panic(fmt.Sprintf("auth: making the dummy hash: %v", err))
+	}
+	s.dummyHash = cred.PasswordHash
+	return s
+}
+
+type protocolKey struct{}
+
+// WithProtocol returns ctx marked with the protocol name ("imap", "pop3",
+// "submission", "web") that the login log lines carry.
+func WithProtocol(ctx context.Context, protocol string) context.Context {
+	return context.WithValue(ctx, protocolKey{}, protocol)
+}
+
+// Protocol returns the name set by WithProtocol, or "".
+func Protocol(ctx context.Context) string {
+	p, _ := ctx.Value(protocolKey{}).(string)
+	return p
+}
+
+// normalizeUsername lower-cases an address; store addresses are lower-case.
+func normalizeUsername(username string) string {
+	return strings.ToLower(strings.TrimSpace(username))
+}
+
+// Login implements Authenticator. A throttled source or account gets
+// ErrThrottled without its password being checked. Otherwise the password is
+// always run through argon2id, against a dummy hash when the account is
+// unknown or has no password, so an unknown user, a wrong password and a
+// disabled account take the same time and all give ErrFailed. A failure
+// then waits a delay growing with the failures counted.
+func (s *Service) Login(ctx context.Context, remote netip.Addr, username, password string) (store.Account, error) {
+	user := normalizeUsername(username)
+	src := sourceOf(remote)
+	log := s.logger.With("protocol", Protocol(ctx), "remote", remote.String(), "user", clip(user))
+	if s.thr.blocked(s.opts.Now(), src, user) {
+		log.Warn("auth throttled")
+		return store.Account{}, ErrThrottled
+	}
+	acct, known, err := s.lookup(ctx, user)
+	if err != nil {
+		log.Error("auth error", "err", err)
+		return store.Account{}, err
+	}
+	hash := s.dummyHash
+	if known && acct.PasswordHash != "" {
+		hash = acct.PasswordHash
+	}
+	tooLong := len(password) > maxPasswordBytes
+	if tooLong {
+		password = password[:maxPasswordBytes]
+	}
+	ok, verr := s.checkLimited(ctx, hash, password)
+	if ctx.Err() != nil {
+		return store.Account{}, ctx.Err()
+	}
+	reason := ""
+	switch {
+	case !known:
+		reason = "unknown user"
+	case acct.PasswordHash == "":
+		reason = "no password set"
+	case verr != nil:
+		reason = "unusable stored hash"
+		log.Error("auth stored hash unusable", "err", verr)
+	case !ok || tooLong:
+		reason = "wrong password"
+	case acct.Disabled:
+		reason = "account disabled"
+	}
+	if reason != "" {
+		return store.Account{}, s.failed(ctx, log, src, user, reason)
+	}
+	s.thr.succeed(src, user)
+	log.Info("auth ok")
+	return acct, nil
+}
+
+// lookup finds the account; known is false for unknown and over-long names.
+// Other errors (the database is down) are returned, not counted as failures.
+func (s *Service) lookup(ctx context.Context, user string) (acct store.Account, known bool, err error) {
+	if user == "" || len(user) > maxUsernameBytes {
+		return store.Account{}, false, nil
+	}
+	acct, err = s.dir.Account(ctx, user)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Account{}, false, nil
+	}
+	if err != nil {
+		return store.Account{}, false, fmt.Errorf("auth: looking up account: %w", err)
+	}
+	return acct, true, nil
+}
+
+// checkLimited verifies under the semaphore, so that a login flood queues
+// instead of allocating 19 MiB per concurrent attempt.
+func (s *Service) checkLimited(ctx context.Context, hash, password string) (bool, error) {
+	select {
+	case s.sem <- struct{}{}:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	defer func() { <-s.sem }()
+	return s.verify(hash, password)
+}
+
+// failed counts a failure, logs it with its reason (for the administrator;
+// the client only ever sees ErrFailed), and waits the delay.
+func (s *Service) failed(ctx context.Context, log *slog.Logger, src netip.Prefix, user, reason string) error {
+	n := s.thr.fail(s.opts.Now(), src, user)
+	log.Info("auth failed", "reason", reason, "failures", n)
+	if d := s.delay(n); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	}
+	return ErrFailed
+}
+
+// delay grows linearly with the failures in the window, up to MaxDelay.
+func (s *Service) delay(failures int) time.Duration {
+	if s.opts.FailureDelay <= 0 || failures <= 0 {
+		return 0
+	}
+	d := s.opts.FailureDelay * time.Duration(failures)
+	if s.opts.MaxDelay > 0 && d > s.opts.MaxDelay {
+		d = s.opts.MaxDelay
+	}
+	return d
+}
+
+// clip bounds a user-supplied name before it goes into a log line.
+func clip(s string) string {
+	if len(s) > maxUsernameBytes {
+		return s[:maxUsernameBytes] + "..."
+	}
+	return s
+}
+
+// fakeSCRAM returns SCRAM keys for a name without usable keys. They are
+// derived from the service's secret and the name, so asking twice gives the
+// same salt, as it would for a real account, and no proof can match them
+// without a preimage of StoredKey.
+func (s *Service) fakeSCRAM(user string) SCRAMKeys {
+	mac := func(label string) []byte {
+		m := hmac.New(sha256.New, s.secret)
+		m.Write([]byte(label))
+		m.Write([]byte{0})
+		m.Write([]byte(user))
+		return m.Sum(nil)
+	}
+	return SCRAMKeys{
+		Iterations: scramIterations,
+		Salt:       mac("salt")[:scramSaltLen],
+		StoredKey:  mac("stored"),
+		ServerKey:  mac("server"),
+	}
+}
+
+// SCRAMCredentials is the credential lookup of a SCRAM-SHA-256 login (use it
+// inside a scram.CredentialLookup); SCRAMResult must follow once the
+// client's proof has been checked. It returns ErrThrottled like Login. An
+// unknown or disabled account, or one without SCRAM keys, gets fake keys
+// that no proof matches, so the exchange fails at the same step as a wrong
+// password and does not reveal which names exist (RFC 5802 §9 lets a server
+// hide this instead of sending e=unknown-user).
+func (s *Service) SCRAMCredentials(ctx context.Context, remote netip.Addr, username string) (SCRAMKeys, error) {
+	user := normalizeUsername(username)
+	if s.thr.blocked(s.opts.Now(), sourceOf(remote), user) {
+		s.logger.Warn("auth throttled", "protocol", Protocol(ctx), "remote", remote.String(),
+			"user", clip(user), "mech", "SCRAM-SHA-256")
+		return SCRAMKeys{}, ErrThrottled
+	}
+	acct, known, err := s.lookup(ctx, user)
+	if err != nil {
+		return SCRAMKeys{}, err
+	}
+	if !known || acct.Disabled || acct.SCRAMSHA256 == "" {
+		return s.fakeSCRAM(user), nil
+	}
+	keys, err := ParseSCRAM(acct.SCRAMSHA256)
+	if err != nil {
+		s.logger.Error("auth stored SCRAM keys unusable", "user", user, "err", err)
+		return s.fakeSCRAM(user), nil
+	}
+	return keys, nil
+}
+
+// SCRAMResult ends a SCRAM-SHA-256 login whose client proof did (valid) or
+// did not verify: it counts and logs the outcome like Login and returns the
+// account, or ErrFailed after the failure delay.
+func (s *Service) SCRAMResult(ctx context.Context, remote netip.Addr, username string, valid bool) (store.Account, error) {
+	user := normalizeUsername(username)
+	src := sourceOf(remote)
+	log := s.logger.With("protocol", Protocol(ctx), "remote", remote.String(),
+		"user", clip(user), "mech", "SCRAM-SHA-256")
+	if !valid {
+		return store.Account{}, s.failed(ctx, log, src, user, "proof did not verify")
+	}
+	// Only real keys can verify, but the account may have been disabled or
+	// deleted since the lookup.
+	acct, known, err := s.lookup(ctx, user)
+	if err != nil {
+		log.Error("auth error", "err", err)
+		return store.Account{}, err
+	}
+	if !known || acct.Disabled {
+		return store.Account{}, s.failed(ctx, log, src, user, "account disabled or gone")
+	}
+	s.thr.succeed(src, user)
+	log.Info("auth ok")
+	return acct, nil
+}

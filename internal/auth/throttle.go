@@ -1,0 +1,175 @@
+package auth
+
+import (
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// failure is one failed login: when, and from which network.
+type failure struct {
+	at  time.Time
+	src netip.Prefix
+}
+
+// throttle counts failed logins per source network and per account name in
+// a sliding window. Each key keeps at most as many timestamps as its limit:
+// the limit is reached exactly when the oldest of those is still inside the
+// window, so nothing older needs remembering. Both maps are capped, so a
+// flood of addresses or made-up names cannot grow memory without bound.
+type throttle struct {
+	mu         sync.Mutex
+	perIP      int // <= 0: no limit, nothing tracked
+	perAccount int
+	window     time.Duration
+	maxTracked int
+	byIP       map[netip.Prefix][]failure
+	byAccount  map[string][]failure
+}
+
+func newThrottle(perIP, perAccount int, window time.Duration, maxTracked int) *throttle {
+	return &throttle{
+		perIP:      perIP,
+		perAccount: perAccount,
+		window:     window,
+		maxTracked: maxTracked,
+		byIP:       make(map[netip.Prefix][]failure),
+		byAccount:  make(map[string][]failure),
+	}
+}
+
+// sourceOf groups addresses the way one attacker holds them: an IPv4 address
+// alone, an IPv6 address by its /64, since a single host is commonly given a
+// whole /64. Invalid addresses share one bucket.
+func sourceOf(addr netip.Addr) netip.Prefix {
+	addr = addr.Unmap()
+	if !addr.IsValid() {
+		return netip.Prefix{}
+	}
+	bits := 64
+	if addr.Is4() {
+		bits = 32
+	}
+	p, _ := addr.Prefix(bits)
+	return p
+}
+
+// blocked reports whether src or user has reached its limit of failures.
+func (t *throttle) blocked(now time.Time, src netip.Prefix, user string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	cutoff := now.Add(-t.window)
+	if t.perIP > 0 && len(recent(t.byIP, src, cutoff)) >= t.perIP {
+		return true
+	}
+	return t.perAccount > 0 && len(recent(t.byAccount, user, cutoff)) >= t.perAccount
+}
+
+// fail records a failure and returns the larger of the two counts in the
+// window, for the caller's delay.
+func (t *throttle) fail(now time.Time, src netip.Prefix, user string) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	cutoff := now.Add(-t.window)
+	f := failure{at: now, src: src}
+	n := 0
+	if t.perIP > 0 {
+		n = record(t.byIP, src, f, t.perIP, t.maxTracked, cutoff)
+	}
+	if t.perAccount > 0 {
+		n = max(n, record(t.byAccount, user, f, t.perAccount, t.maxTracked, cutoff))
+	}
+	return n
+}
+
+// succeed forgets the account's failures that came from src: the owner who
+// mistyped and then got it right starts afresh, while failures from other
+// networks (a guesser elsewhere) still count. The source network's own count
+// is kept, so an attacker cannot reset it by logging in to an account of
+// their own between guesses.
+func (t *throttle) succeed(src netip.Prefix, user string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	list, ok := t.byAccount[user]
+	if !ok {
+		return
+	}
+	kept := list[:0]
+	for _, f := range list {
+		if f.src != src {
+			kept = append(kept, f)
+		}
+	}
+	if len(kept) == 0 {
+		delete(t.byAccount, user)
+		return
+	}
+	t.byAccount[user] = kept
+}
+
+// tracked returns the number of keys held, for tests of the memory bound.
+func (t *throttle) tracked() (ips, accounts int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.byIP), len(t.byAccount)
+}
+
+// recent drops the key's failures older than cutoff and returns the rest.
+func recent[K comparable](m map[K][]failure, k K, cutoff time.Time) []failure {
+	list, ok := m[k]
+	if !ok {
+		return nil
+	}
+	i := 0
+	for i < len(list) && !list[i].at.After(cutoff) {
+		i++
+	}
+	if i == len(list) {
+		delete(m, k)
+		return nil
+	}
+	if i > 0 {
+		list = append(list[:0], list[i:]...)
+		m[k] = list
+	}
+	return list
+}
+
+// record appends f to the key's failures, keeping at most limit of them,
+// and returns how many there are.
+func record[K comparable](m map[K][]failure, k K, f failure, limit, maxTracked int, cutoff time.Time) int {
+	list := recent(m, k, cutoff)
+	if list == nil {
+		makeRoom(m, maxTracked, cutoff)
+		list = make([]failure, 0, limit)
+	}
+	if len(list) >= limit {
+		list = append(list[:0], list[len(list)-limit+1:]...)
+	}
+	list = append(list, f)
+	m[k] = list
+	return len(list)
+}
+
+// makeRoom keeps m under maxTracked keys before one is added: first by
+// dropping keys whose failures have all expired, then, under a flood of
+// fresh keys, by dropping an eighth of the rest in Go's random map order.
+// Random eviction lets a flood forget some real failures, but it costs O(1)
+// amortised and cannot be steered at one chosen key.
+func makeRoom[K comparable](m map[K][]failure, maxTracked int, cutoff time.Time) {
+	if len(m) < maxTracked {
+		return
+	}
+	for k, list := range m {
+		if !list[len(list)-1].at.After(cutoff) {
+			delete(m, k)
+		}
+	}
+	target := maxTracked - maxTracked/8 - 1
+	for k := range m {
+		if len(m) <= target {
+			break
+		}
+		delete(m, k)
+	}
+}
