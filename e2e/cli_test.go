@@ -1,0 +1,237 @@
+package e2e
+
+import (
+	"context"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestCLIErrors: each mistake gives a non-zero exit and one line on stderr.
+func TestCLIErrors(t *testing.T) {
+	t.Parallel()
+	s := mailServer(t, nil)
+	cases := []struct {
+		name  string
+		stdin string
+		args  []string
+		want  string // a word the message should contain (lower case)
+	}{
+		{"unknown domain", pass + "\n", []string{"user", "add", "dave@unknown.test", "--password-stdin"}, "unknown.test"},
+		{"existing user", pass + "\n", []string{"user", "add", alice, "--password-stdin"}, "alice@example.test"},
+		{"bad address", pass + "\n", []string{"user", "add", "not an address", "--password-stdin"}, ""},
+		{"no at sign", pass + "\n", []string{"user", "add", "dave", "--password-stdin"}, ""},
+		{"short password", "abc\n", []string{"user", "add", "dave@example.test", "--password-stdin"}, "password"},
+		{"passwd unknown user", pass + "\n", []string{"user", "passwd", "zed@example.test", "--password-stdin"}, ""},
+		{"del unknown user", "", []string{"user", "del", "zed@example.test"}, ""},
+		{"duplicate domain", "", []string{"domain", "add", domain}, domain},
+		{"del unknown domain", "", []string{"domain", "del", "nosuch.test"}, ""},
+		{"alias in foreign domain", "", []string{"alias", "add", "x@unknown.test", alice}, ""},
+		{"alias over account", "", []string{"alias", "add", alice, bob}, ""},
+		{"bad quota", "", []string{"user", "quota", alice, "lots"}, ""},
+		{"catchall unknown domain", "", []string{"domain", "catchall", "nosuch.test", alice}, ""},
+		{"unknown command", "", []string{"frobnicate"}, ""},
+	}
+	for _, c := range cases {
+		msg := s.CLI(c.stdin, c.args...).mustFail(t)
+		if c.want != "" && !strings.Contains(strings.ToLower(msg), c.want) {
+			t.Errorf("%s: stderr %q does not mention %q", c.name, msg, c.want)
+		}
+	}
+	// None of the failed adds created anything.
+	out := s.CLI("", "user", "list").mustOK(t).Stdout
+	if strings.Contains(out, "dave") {
+		t.Errorf("a failed user add left an account:\n%s", out)
+	}
+}
+
+// TestCLIWhileServing: admin commands take effect at once on a running
+// server.
+func TestCLIWhileServing(t *testing.T) {
+	t.Parallel()
+	s := mailServer(t, nil)
+	s.CLI("", "domain", "add", "second.test").mustOK(t)
+	if out := s.CLI("", "domain", "list").mustOK(t).Stdout; !strings.Contains(out, "second.test") || !strings.Contains(out, domain) {
+		t.Errorf("domain list:\n%s", out)
+	}
+	s.AddUser("dave@second.test", pass)
+	if out := s.CLI("", "user", "list", "second.test").mustOK(t).Stdout; !strings.Contains(out, "dave@second.test") || strings.Contains(out, alice) {
+		t.Errorf("user list second.test:\n%s", out)
+	}
+	id := uniq()
+	mustSend(t, s.Addr["smtp"], "x@remote.test", []string{"dave@second.test"}, testMessage("x@remote.test", "dave@second.test", id, "new user"))
+	if n := len(findByID(fetchAll(t, s, "dave@second.test", pass), id)); n != 1 {
+		t.Errorf("new user has %d copies, want 1", n)
+	}
+
+	// passwd: the new password works at once, the old one no longer.
+	const newPass = "a brand new long password"
+	s.CLI(newPass+"\n", "user", "passwd", "dave@second.test", "--password-stdin").mustOK(t)
+	if popLogin(t, s, "dave@second.test", pass) {
+		t.Errorf("old password still works after passwd")
+	}
+	if !popLogin(t, s, "dave@second.test", newPass) {
+		t.Errorf("new password refused after passwd")
+	}
+
+	// disable / enable.
+	s.CLI("", "user", "disable", bob).mustOK(t)
+	if popLogin(t, s, bob, pass) {
+		t.Errorf("disabled account can log in")
+	}
+	s.CLI("", "user", "enable", bob).mustOK(t)
+	if !popLogin(t, s, bob, pass) {
+		t.Errorf("re-enabled account cannot log in")
+	}
+
+	// alias add / list / del.
+	s.CLI("", "alias", "add", "sales@example.test", carol).mustOK(t)
+	if out := s.CLI("", "alias", "list").mustOK(t).Stdout; !strings.Contains(out, "sales@example.test") {
+		t.Errorf("alias list:\n%s", out)
+	}
+	assertRcpt(t, s, "sales@example.test", 250)
+	s.CLI("", "alias", "del", "sales@example.test").mustOK(t)
+	assertRcpt(t, s, "sales@example.test", 550)
+
+	// user del: RCPT is refused at once.
+	s.CLI("", "user", "del", "dave@second.test").mustOK(t)
+	assertRcpt(t, s, "dave@second.test", 550)
+	s.CLI("", "domain", "del", "second.test").mustOK(t)
+	c := smtpSession(t, s.Addr["smtp"])
+	c.expect("MAIL FROM:<x@remote.test>", 250)
+	if code, _ := c.cmd("RCPT TO:<dave@second.test>"); code != 554 {
+		t.Errorf("RCPT to a deleted domain: %d, want 554 (relay denied)", code)
+	}
+}
+
+func popLogin(t *testing.T, s *Server, user, password string) bool {
+	t.Helper()
+	p := dialPOP3(t, s.Addr["pop3"])
+	p.ok("USER " + user)
+	l := p.do("PASS " + password)
+	p.do("QUIT")
+	return strings.HasPrefix(l, "+OK")
+}
+
+func assertRcpt(t *testing.T, s *Server, rcpt string, want int) {
+	t.Helper()
+	c := smtpSession(t, s.Addr["smtp"])
+	c.expect("MAIL FROM:<x@remote.test>", 250)
+	if code, text := c.cmd("RCPT TO:<" + rcpt + ">"); code != want {
+		t.Errorf("RCPT TO:<%s>: %d %s, want %d", rcpt, code, text, want)
+	}
+	c.cmd("QUIT")
+}
+
+// TestConfigErrors: serve refuses to start on an unknown key or a bad
+// value, naming the key.
+func TestConfigErrors(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		key string
+		val any
+	}{
+		{"no_such_key", 1},
+		{"smtp.max_recipents", 100},
+		{"listen.smtpp", "127.0.0.1:1"},
+		{"smtp.idle_timeout", "forever"},
+		{"smtp.max_message_bytes", "big"},
+		{"smtp.max_recipients", -5},
+		{"log.level", "chatty"},
+		{"listen.smtp", "not-an-address"},
+		{"auth.allow_plaintext_loopback", "yes"},
+	}
+	for _, c := range cases {
+		dir := t.TempDir()
+		runCLI(t, "", "init", "--dir", dir, "--hostname", "mx.example.test", "--dev").mustOK(t)
+		s := &Server{t: t, Dir: dir, Config: dir + "/postern.toml", logs: &logBuffer{}}
+		s.configure(map[string]any{c.key: c.val})
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		cmd := exec.CommandContext(ctx, env.bin, "-c", s.Config, "serve")
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if ctx.Err() != nil {
+			t.Errorf("%s = %v: serve still running after 20s, want a start-up failure", c.key, c.val)
+			continue
+		}
+		if err == nil {
+			t.Errorf("%s = %v: serve exited 0", c.key, c.val)
+		}
+		leaf := c.key[strings.LastIndexByte(c.key, '.')+1:]
+		if !strings.Contains(string(out), leaf) {
+			t.Errorf("%s = %v: message does not name the key: %s", c.key, c.val, tail(string(out), 500))
+		}
+	}
+}
+
+// TestSIGHUPReload: SIGHUP keeps the server running and serving, open
+// sessions included.
+func TestSIGHUPReload(t *testing.T) {
+	t.Parallel()
+	s := mailServer(t, nil)
+	open := smtpSession(t, s.Addr["smtp"])
+	open.expect("MAIL FROM:<x@remote.test>", 250)
+	for range 2 {
+		s.Signal(syscall.SIGHUP)
+		time.Sleep(500 * time.Millisecond)
+		if !s.Running() {
+			t.Fatalf("server exited after SIGHUP")
+		}
+	}
+	id := uniq()
+	mustSend(t, s.Addr["smtp"], "x@remote.test", []string{alice}, testMessage("x@remote.test", alice, id, "after reload"))
+	open.expect("RCPT TO:<"+alice+">", 250)
+	open.expect("DATA", 354)
+	id2 := uniq()
+	open.write(testMessage("x@remote.test", alice, id2, "open across reload") + ".\r\n")
+	if code, text := open.reply(); code != 250 {
+		t.Errorf("session open across SIGHUP: DATA end %d %s", code, text)
+	}
+	msgs := fetchAll(t, s, alice, pass)
+	if len(findByID(msgs, id)) != 1 || len(findByID(msgs, id2)) != 1 {
+		t.Errorf("after SIGHUP, messages missing: %d in mailbox", len(msgs))
+	}
+}
+
+// TestGracefulShutdown: SIGTERM during an open SMTP transaction; the client
+// either completes it (and the message survives a restart) or gets 421.
+// The process exits 0 soon after.
+func TestGracefulShutdown(t *testing.T) {
+	t.Parallel()
+	s := mailServer(t, nil)
+	c := smtpSession(t, s.Addr["smtp"])
+	c.expect("MAIL FROM:<x@remote.test>", 250)
+	c.expect("RCPT TO:<"+alice+">", 250)
+	c.expect("DATA", 354)
+	id := uniq()
+	msg := testMessage("x@remote.test", alice, id, "during shutdown")
+	c.write(msg[:len(msg)/2])
+	s.Signal(syscall.SIGTERM)
+	time.Sleep(300 * time.Millisecond)
+	c.c.Write([]byte(msg[len(msg)/2:] + ".\r\n"))
+	line, ok := c.tryLine()
+	delivered := false
+	switch {
+	case ok && strings.HasPrefix(line, "250"):
+		delivered = true
+	case ok && strings.HasPrefix(line, "421"):
+	default:
+		t.Errorf("after SIGTERM mid-DATA, client got %q (read ok=%v), want 250 or 421", line, ok)
+	}
+	err, exited := s.Wait(15 * time.Second)
+	if !exited {
+		t.Fatalf("server still running 15s after SIGTERM")
+	}
+	if err != nil {
+		t.Errorf("graceful shutdown exit: %v, want 0", err)
+	}
+	if ee, ok := err.(*exec.ExitError); ok && ee.ProcessState.Sys().(syscall.WaitStatus).Signaled() {
+		t.Errorf("server died of a signal instead of exiting")
+	}
+	s.Restart()
+	if n := len(findByID(fetchAll(t, s, alice, pass), id)); delivered && n != 1 || !delivered && n != 0 {
+		t.Errorf("client was told delivered=%v, mailbox has %d copies", delivered, n)
+	}
+}
