@@ -70,7 +70,7 @@ func HashPassword(password string) (store.Credentials, error) {
 		threads: argonThreads,
 		salt:    salt,
 	}
-	p.key = argon2.IDKey([]byte(password), p.salt, p.time, p.memory, p.threads, argonKeyLen)
+	p.key = idKey(password, p)
 	keys, err := NewSCRAMKeys(password)
 	if err != nil {
 		return store.Credentials{}, err
@@ -215,4 +215,9 @@ func randIndex(n int) int {
 			return int(buf[0]) % n
 		}
 	}
+}
+
+// idKey computes the argon2id key of password with p's parameters.
+func idKey(password string, p argonParams) []byte {
+	return argon2.IDKey([]byte(password), p.salt, p.time, p.memory, p.threads, argonKeyLen)
 }

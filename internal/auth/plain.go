@@ -27,7 +27,9 @@ var ErrAuthzid = errors.New("authorization identity differs from authentication 
 // empty and no field may hold a NUL; an authzid other than empty or the
 // authcid itself is refused, since no account may act as another.
 func DecodePlain(b64 string) (authzid, user, pass string, err error) {
-	if len(b64) > maxPlainB64 {
+	// encoding/base64 skips CR and LF even in strict mode; a response is
+	// one line, so they can only be smuggled in.
+	if len(b64) > maxPlainB64 || strings.ContainsAny(b64, "\r\n") {
 		return "", "", "", ErrBadPlain
 	}
 	raw, err := base64.StdEncoding.Strict().DecodeString(b64)
