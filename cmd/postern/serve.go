@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/BurntSushi/toml"
+
+	"postern/internal/app"
+	"postern/internal/auth"
+	"postern/internal/config"
+	"postern/internal/store"
+)
+
+const configHeader = `# Postern configuration. Every key is described in the README
+# ("Config reference"). Paths are relative to this file's directory.
+`
+
+func cmdInit(e *env, args []string) error {
+	fs := newFlags(e, "init", "postern init --dir DIR --hostname HOST [--dev]")
+	dir := fs.String("dir", "", "data and config `DIR` (created if missing)")
+	hostname := fs.String("hostname", "", "the server's fully qualified host `NAME`")
+	dev := fs.Bool("dev", false, "development settings: 127.0.0.1, dev ports, plaintext auth on loopback")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(fs, pos, 0); err != nil {
+		return err
+	}
+	if *dir == "" || *hostname == "" {
+		fs.Usage()
+		return usageError{"init: --dir and --hostname are required"}
+	}
+	path, err := initDir(*dir, *hostname, *dev)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "wrote %s\n", path)
+	return nil
+}
+
+// initDir writes DIR/postern.toml, the database and a self-signed
+// certificate, and returns the config path. An existing config is an error.
+func initDir(dir, hostname string, dev bool) (string, error) {
+	path := filepath.Join(dir, "postern.toml")
+	if _, err := os.Stat(path); err == nil {
+		return "", fmt.Errorf("%s already exists", path)
+	}
+	cfg := config.Default()
+	cfg.Hostname = hostname
+	if dev {
+		cfg.Listen = config.DevListen()
+		cfg.Auth.AllowPlaintextLoopback = true
+	}
+	if err := cfg.Validate(); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	b.WriteString(configHeader)
+	if err := toml.NewEncoder(&b).Encode(cfg); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o640); err != nil {
+		return "", err
+	}
+	loaded, err := config.Load(path)
+	if err != nil {
+		return "", err
+	}
+	if err := app.GenerateSelfSigned(hostname, loaded.Path(loaded.TLS.Cert), loaded.Path(loaded.TLS.Key)); err != nil {
+		return "", fmt.Errorf("generating certificate: %w", err)
+	}
+	backend, err := app.OpenBackend(context.Background(), loaded, discardLogger())
+	if err != nil {
+		return "", err
+	}
+	return path, backend.Close()
+}
+
+func cmdCheck(e *env, args []string) error {
+	fs := newFlags(e, "check", "postern -c FILE check")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(fs, pos, 0); err != nil {
+		return err
+	}
+	cfg, err := config.Load(e.configPath)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "# %s is valid; effective settings:\n", e.configPath)
+	return toml.NewEncoder(e.stdout).Encode(cfg)
+}
+
+func cmdServe(e *env, args []string) error {
+	fs := newFlags(e, "serve", "postern -c FILE serve")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(fs, pos, 0); err != nil {
+		return err
+	}
+	return serve(e, e.configPath, nil)
+}
+
+// serve runs the server until SIGTERM or SIGINT; ready, if set, is called
+// once every listener is open.
+func serve(e *env, path string, ready func(*config.Config)) error {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return err
+	}
+	logger, level := newLogger(e, cfg)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	backend, err := app.OpenBackend(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer backend.Close()
+	a, err := app.New(cfg, backend, logger, level)
+	if err != nil {
+		return err
+	}
+	if err := a.Listen(); err != nil {
+		return err
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reload := make(chan struct{}, 1)
+	go func() {
+		for range hup {
+			select {
+			case reload <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	logger.Info("postern started", "version", version, "hostname", cfg.Hostname, "config", path, "pid", os.Getpid())
+	if ready != nil {
+		ready(cfg)
+	}
+	return a.Run(ctx, reload)
+}
+
+func newLogger(e *env, cfg *config.Config) (*slog.Logger, *slog.LevelVar) {
+	level := new(slog.LevelVar)
+	level.Set(app.ParseLevel(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(e.stderr, opts)
+	if cfg.Log.Format == "json" {
+		h = slog.NewJSONHandler(e.stderr, opts)
+	}
+	return slog.New(h), level
+}
+
+func discardLogger() *slog.Logger {
+	return slog.New(slog.DiscardHandler)
+}
+
+const (
+	devDomain  = "example.test"
+	devAccount = "demo@example.test"
+)
+
+func cmdDev(e *env, args []string) error {
+	fs := newFlags(e, "dev", "postern dev [--dir DIR]")
+	dir := fs.String("dir", "postern-dev", "data and config `DIR`")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(fs, pos, 0); err != nil {
+		return err
+	}
+	path := filepath.Join(*dir, "postern.toml")
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		if _, err := initDir(*dir, "mail.example.test", true); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "created %s\n", path)
+	}
+	password, err := devSetup(path)
+	if err != nil {
+		return err
+	}
+	return serve(e, path, func(cfg *config.Config) {
+		printDevBanner(e, path, cfg, password)
+	})
+}
+
+// devSetup creates the demo domain and account when missing and returns
+// the account's new password ("" when the account already existed).
+func devSetup(path string) (string, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return "", err
+	}
+	ctx := context.Background()
+	backend, err := app.OpenBackend(ctx, cfg, discardLogger())
+	if err != nil {
+		return "", err
+	}
+	defer backend.Close()
+	st := backend.Store
+	if _, err := st.AddDomain(ctx, devDomain); err != nil && !errors.Is(err, store.ErrExists) {
+		return "", err
+	}
+	if _, err := st.Account(ctx, devAccount); err == nil {
+		return "", nil
+	}
+	password := auth.GeneratePassword()
+	cred, err := auth.HashPassword(password)
+	if err != nil {
+		return "", err
+	}
+	if _, err := st.AddAccount(ctx, devAccount, cred); err != nil {
+		return "", err
+	}
+	return password, nil
+}
+
+func printDevBanner(e *env, path string, cfg *config.Config, password string) {
+	l := cfg.Listen
+	fmt.Fprintf(e.stdout, "\nPostern dev server (config %s)\n", path)
+	fmt.Fprintf(e.stdout, "  SMTP %s  submission %s  submissions %s\n", l.SMTP, l.Submission, l.Submissions)
+	fmt.Fprintf(e.stdout, "  IMAP %s  IMAPS %s  POP3 %s  POP3S %s  HTTP %s\n", l.IMAP, l.IMAPS, l.POP3, l.POP3S, l.HTTP)
+	if password != "" {
+		fmt.Fprintf(e.stdout, "  account: %s  password: %s  (shown once)\n\n", devAccount, password)
+	} else {
+		fmt.Fprintf(e.stdout, "  account: %s (password set earlier; reset with: postern -c %s user passwd %s)\n\n",
+			devAccount, path, devAccount)
+	}
+}

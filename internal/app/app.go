@@ -1,0 +1,280 @@
+// Package app is the composition root: it opens the store, builds auth,
+// delivery and every protocol server from the config, starts the listeners,
+// reloads on SIGHUP and shuts down gracefully. It is the only package that
+// imports every server; nothing here is global, so two instances can run in
+// one process.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"postern/internal/auth"
+	"postern/internal/blob"
+	"postern/internal/config"
+	"postern/internal/deliver"
+	"postern/internal/imapd"
+	"postern/internal/message"
+	"postern/internal/pop3d"
+	"postern/internal/smtpd"
+	"postern/internal/store"
+	"postern/internal/store/sqlstore"
+)
+
+// Backend is the storage the servers share: the database and the bodies.
+type Backend struct {
+	Store *sqlstore.Store
+	Blobs *blob.Store
+}
+
+// OpenBackend opens (creating if needed) the database and the blob store
+// named by the config.
+func OpenBackend(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Backend, error) {
+	blobs, err := blob.Open(cfg.BlobDir())
+	if err != nil {
+		return nil, fmt.Errorf("opening blob store: %w", err)
+	}
+	st, err := sqlstore.Open(ctx, cfg.DatabasePath(), blobs, logger)
+	if err != nil {
+		return nil, fmt.Errorf("opening database %s: %w", cfg.DatabasePath(), err)
+	}
+	return &Backend{Store: st, Blobs: blobs}, nil
+}
+
+// Close closes the database.
+func (b *Backend) Close() error { return b.Store.Close() }
+
+// ParseMessage is the delivery-time parser: it turns a raw message into what
+// the store keeps, so IMAP never parses at FETCH time.
+func ParseMessage(r io.Reader) (store.MessageMeta, error) {
+	p, err := message.Parse(r, message.DefaultLimits())
+	if err != nil {
+		return store.MessageMeta{}, err
+	}
+	return store.MessageMeta{
+		Envelope:      p.Envelope.Marshal(),
+		BodyStructure: p.Body.Marshal(),
+		Preview:       p.Preview,
+		SearchText:    p.SearchText,
+		Headers:       p.Headers,
+	}, nil
+}
+
+// service is what every protocol server offers the app.
+type service interface {
+	Serve(l net.Listener, implicitTLS bool) error
+	Shutdown(ctx context.Context) error
+}
+
+type listener struct {
+	name        string
+	addr        string
+	implicitTLS bool
+	svc         service
+	ln          net.Listener
+}
+
+// App is a running server.
+type App struct {
+	cfg      *config.Config
+	logger   *slog.Logger
+	level    *slog.LevelVar
+	backend  *Backend
+	certs    certHolder
+	services []service
+	lns      []*listener
+}
+
+// New builds every server the config enables; Run starts them.
+func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.LevelVar) (*App, error) {
+	a := &App{cfg: cfg, logger: logger, level: level, backend: backend}
+	if err := a.certs.load(cfg.Path(cfg.TLS.Cert), cfg.Path(cfg.TLS.Key)); err != nil {
+		return nil, err
+	}
+	tlsCfg := a.certs.tlsConfig()
+	st := backend.Store
+	authSvc := auth.New(st, auth.Options{
+		MaxFailuresPerIP:      cfg.Auth.MaxFailuresPerIP,
+		MaxFailuresPerAccount: cfg.Auth.MaxFailuresPerAccount,
+		Window:                cfg.Auth.FailureWindow.Duration,
+	}, logger)
+	dlv := deliver.New(st, st, blobAdapter{backend.Blobs}, ParseMessage, logger)
+	allowPlain := a.allowPlaintext
+
+	smtpCfg := func(mode smtpd.Mode) smtpd.Config {
+		return smtpd.Config{
+			Hostname: cfg.Hostname, Mode: mode, TLS: tlsCfg, AllowPlaintext: allowPlain,
+			MaxMessageBytes: cfg.SMTP.MaxMessageBytes, MaxRecipients: cfg.SMTP.MaxRecipients,
+			MaxLineLength: cfg.SMTP.MaxLineLength, MaxHeaderBytes: cfg.SMTP.MaxHeaderBytes,
+			IdleTimeout: cfg.SMTP.IdleTimeout.Duration, ShutdownGrace: cfg.SMTP.ShutdownGrace.Duration,
+			Deliverer: dlv, Auth: authSvc, Logger: logger.With("svc", mode.String()),
+		}
+	}
+	mx := smtpd.New(smtpCfg(smtpd.ModeMX))
+	sub := smtpd.New(smtpCfg(smtpd.ModeSubmission))
+	pop := pop3d.New(pop3d.Config{
+		Hostname: cfg.Hostname, TLS: tlsCfg, AllowPlaintext: allowPlain, Auth: authSvc,
+		Store: st, Logger: logger.With("svc", "pop3"), IdleTimeout: cfg.POP3.IdleTimeout.Duration,
+		MaxConnsPerIP: cfg.POP3.MaxConnectionsPerIP,
+	})
+	imp := imapd.New(imapd.Config{
+		Hostname: cfg.Hostname, TLS: tlsCfg, AllowPlaintext: allowPlain, Auth: authSvc,
+		Store: st, Parse: ParseMessage, Blobs: imapBlobAdapter{backend.Blobs},
+		Logger: logger.With("svc", "imap"), AppendLimit: cfg.IMAP.AppendLimit,
+		IdleTimeout: cfg.IMAP.IdleTimeout.Duration, MaxConnsPerIP: cfg.IMAP.MaxConnectionsPerIP,
+	})
+	a.services = []service{mx, sub, pop, imp}
+	l := cfg.Listen
+	for _, ls := range []listener{
+		{name: "smtp", addr: l.SMTP, svc: mx},
+		{name: "submission", addr: l.Submission, svc: sub},
+		{name: "submissions", addr: l.Submissions, svc: sub, implicitTLS: true},
+		{name: "imap", addr: l.IMAP, svc: imp},
+		{name: "imaps", addr: l.IMAPS, svc: imp, implicitTLS: true},
+		{name: "pop3", addr: l.POP3, svc: pop},
+		{name: "pop3s", addr: l.POP3S, svc: pop, implicitTLS: true},
+	} {
+		if ls.addr != "" {
+			a.lns = append(a.lns, &ls)
+		}
+	}
+	return a, nil
+}
+
+// allowPlaintext is the dev setting: passwords without TLS from loopback.
+func (a *App) allowPlaintext(remote net.Addr) bool {
+	if !a.cfg.Auth.AllowPlaintextLoopback {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(remote.String())
+	return err == nil && ap.Addr().IsLoopback()
+}
+
+// Listen opens every configured port, so that errors (port in use) surface
+// before anything is served.
+func (a *App) Listen() error {
+	for _, l := range a.lns {
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			a.closeListeners()
+			return fmt.Errorf("listen.%s: %w", l.name, err)
+		}
+		l.ln = ln
+	}
+	return nil
+}
+
+func (a *App) closeListeners() {
+	for _, l := range a.lns {
+		if l.ln != nil {
+			l.ln.Close()
+		}
+	}
+}
+
+// Addr returns the bound address of a listener by its config key, for tests
+// that listen on port 0.
+func (a *App) Addr(name string) net.Addr {
+	for _, l := range a.lns {
+		if l.name == name && l.ln != nil {
+			return l.ln.Addr()
+		}
+	}
+	return nil
+}
+
+// Run serves until ctx is done, then shuts every server down gracefully.
+// Each value received on reload re-reads the config file.
+func (a *App) Run(ctx context.Context, reload <-chan struct{}) error {
+	if a.lns == nil || a.lns[0].ln == nil {
+		if err := a.Listen(); err != nil {
+			return err
+		}
+	}
+	errc := make(chan error, len(a.lns))
+	var wg sync.WaitGroup
+	for _, l := range a.lns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.logger.Info("listening", "listener", l.name, "addr", l.ln.Addr().String(), "tls", l.implicitTLS)
+			if err := l.svc.Serve(l.ln, l.implicitTLS); err != nil {
+				errc <- fmt.Errorf("%s: %w", l.name, err)
+			}
+		}()
+	}
+	var runErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-reload:
+			a.Reload()
+		case runErr = <-errc:
+			a.logger.Error("listener failed", "err", runErr)
+			break loop
+		}
+	}
+	a.logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.SMTP.ShutdownGrace.Duration+5*time.Second)
+	defer cancel()
+	var swg sync.WaitGroup
+	for _, s := range a.services {
+		swg.Add(1)
+		go func() {
+			defer swg.Done()
+			if err := s.Shutdown(sctx); err != nil && !errors.Is(err, context.Canceled) {
+				a.logger.Warn("shutdown", "err", err)
+			}
+		}()
+	}
+	swg.Wait()
+	a.closeListeners()
+	wg.Wait()
+	a.logger.Info("stopped")
+	return runErr
+}
+
+// Reload re-reads the config file: the certificate and the log level change
+// at once; other changes need a restart, which the log says.
+func (a *App) Reload() {
+	path := a.cfg.File()
+	ncfg, err := config.Load(path)
+	if err != nil {
+		a.logger.Error("reload failed, keeping the running config", "err", err)
+		return
+	}
+	if err := a.certs.load(ncfg.Path(ncfg.TLS.Cert), ncfg.Path(ncfg.TLS.Key)); err != nil {
+		a.logger.Error("reload: certificate not reloaded", "err", err)
+	}
+	if a.level != nil {
+		a.level.Set(ParseLevel(ncfg.Log.Level))
+	}
+	if ncfg.Listen != a.cfg.Listen || ncfg.DataDir != a.cfg.DataDir {
+		a.logger.Warn("reload: listener or data_dir changes take effect after a restart")
+	}
+	a.logger.Info("reloaded", "config", path)
+}
+
+// ParseLevel maps the config's log level to slog's.
+func ParseLevel(s string) slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}
+
+// blobAdapter gives deliver the blob store behind its own interface.
+type blobAdapter struct{ s *blob.Store }
+
+func (b blobAdapter) Create() (deliver.BlobWriter, error) { return b.s.Create() }
+func (b blobAdapter) Remove(key string) error             { return b.s.Remove(key) }

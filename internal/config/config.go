@@ -1,0 +1,300 @@
+// Package config is Postern's one TOML file: the struct, its defaults, and
+// validation whose messages name the offending key.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole configuration. Field tags are the TOML keys.
+type Config struct {
+	// Hostname is the server's name in greetings, Received headers and the
+	// self-signed certificate.
+	Hostname string `toml:"hostname"`
+	// DataDir holds the database and the blobs; relative paths are relative
+	// to the config file's directory.
+	DataDir string `toml:"data_dir"`
+
+	Listen Listen `toml:"listen"`
+	TLS    TLS    `toml:"tls"`
+	Auth   Auth   `toml:"auth"`
+	SMTP   SMTP   `toml:"smtp"`
+	IMAP   IMAP   `toml:"imap"`
+	POP3   POP3   `toml:"pop3"`
+	Log    Log    `toml:"log"`
+
+	// path is the file this was read from; paths in it resolve against its directory.
+	path string
+}
+
+// Listen holds "host:port" for every listener; "" turns it off.
+type Listen struct {
+	SMTP        string `toml:"smtp"`
+	Submission  string `toml:"submission"`
+	Submissions string `toml:"submissions"`
+	IMAP        string `toml:"imap"`
+	IMAPS       string `toml:"imaps"`
+	POP3        string `toml:"pop3"`
+	POP3S       string `toml:"pop3s"`
+	HTTP        string `toml:"http"`
+}
+
+// TLS names the certificate and key files (PEM).
+type TLS struct {
+	Cert string `toml:"cert"`
+	Key  string `toml:"key"`
+}
+
+// Auth holds login policy.
+type Auth struct {
+	// AllowPlaintextLoopback lets clients on 127.0.0.0/8 and ::1 send
+	// passwords without TLS. For development only.
+	AllowPlaintextLoopback bool     `toml:"allow_plaintext_loopback"`
+	MaxFailuresPerIP       int      `toml:"max_failures_per_ip"`
+	MaxFailuresPerAccount  int      `toml:"max_failures_per_account"`
+	FailureWindow          Duration `toml:"failure_window"`
+}
+
+// SMTP holds limits of the SMTP services.
+type SMTP struct {
+	MaxMessageBytes     int64    `toml:"max_message_bytes"`
+	MaxRecipients       int      `toml:"max_recipients"`
+	MaxLineLength       int      `toml:"max_line_length"`
+	MaxHeaderBytes      int64    `toml:"max_header_bytes"`
+	MaxConnectionsPerIP int      `toml:"max_connections_per_ip"`
+	MaxConnections      int      `toml:"max_connections"`
+	IdleTimeout         Duration `toml:"idle_timeout"`
+	ShutdownGrace       Duration `toml:"shutdown_grace"`
+}
+
+// IMAP holds limits of the IMAP service.
+type IMAP struct {
+	AppendLimit         int64    `toml:"append_limit"`
+	IdleTimeout         Duration `toml:"idle_timeout"`
+	MaxConnectionsPerIP int      `toml:"max_connections_per_ip"`
+}
+
+// POP3 holds limits of the POP3 service.
+type POP3 struct {
+	IdleTimeout         Duration `toml:"idle_timeout"`
+	MaxConnectionsPerIP int      `toml:"max_connections_per_ip"`
+}
+
+// Log selects the log level ("debug", "info", "warn", "error") and format
+// ("text" or "json").
+type Log struct {
+	Level  string `toml:"level"`
+	Format string `toml:"format"`
+}
+
+// Duration is a time.Duration written as "5m", "30s" in TOML.
+type Duration struct{ time.Duration }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("not a duration like \"30s\" or \"5m\": %q", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Default returns the configuration of a production server: real ports on
+// every address, no plaintext passwords.
+func Default() Config {
+	return Config{
+		Hostname: "localhost",
+		DataDir:  ".",
+		Listen: Listen{
+			SMTP: ":25", Submission: ":587", Submissions: ":465",
+			IMAP: ":143", IMAPS: ":993", POP3: ":110", POP3S: ":995",
+			HTTP: "127.0.0.1:8080",
+		},
+		TLS: TLS{Cert: "tls/cert.pem", Key: "tls/key.pem"},
+		Auth: Auth{
+			MaxFailuresPerIP:      10,
+			MaxFailuresPerAccount: 5,
+			FailureWindow:         Duration{15 * time.Minute},
+		},
+		SMTP: SMTP{
+			MaxMessageBytes:     50 << 20,
+			MaxRecipients:       100,
+			MaxLineLength:       2000, // RFC 5321 §4.5.3.1.6 allows 1000; twice that for lenience.
+			MaxHeaderBytes:      1 << 20,
+			MaxConnectionsPerIP: 20,
+			MaxConnections:      1000,
+			IdleTimeout:         Duration{5 * time.Minute}, // RFC 5321 §4.5.3.2.7
+			ShutdownGrace:       Duration{10 * time.Second},
+		},
+		IMAP: IMAP{
+			AppendLimit:         50 << 20,
+			IdleTimeout:         Duration{30 * time.Minute}, // RFC 9051 §5.4
+			MaxConnectionsPerIP: 50,
+		},
+		POP3: POP3{
+			IdleTimeout:         Duration{10 * time.Minute}, // RFC 1939 §3
+			MaxConnectionsPerIP: 20,
+		},
+		Log: Log{Level: "info", Format: "text"},
+	}
+}
+
+// DevListen is the listener set of `postern dev` and `init --dev`.
+func DevListen() Listen {
+	return Listen{
+		SMTP: "127.0.0.1:2525", Submission: "127.0.0.1:2587", Submissions: "127.0.0.1:2465",
+		IMAP: "127.0.0.1:2143", IMAPS: "127.0.0.1:2993", POP3: "127.0.0.1:2110", POP3S: "127.0.0.1:2995",
+		HTTP: "127.0.0.1:8080",
+	}
+}
+
+// Load reads and validates the file at path.
+func Load(path string) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	c, err := Parse(string(raw))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	c.path = abs
+	return c, nil
+}
+
+// Parse decodes and validates TOML text on top of the defaults.
+func Parse(text string) (*Config, error) {
+	c := Default()
+	md, err := toml.Decode(text, &c)
+	if err != nil {
+		var perr toml.ParseError
+		if errors.As(err, &perr) {
+			return nil, fmt.Errorf("%s", perr.ErrorWithPosition())
+		}
+		return nil, err
+	}
+	if undecoded := md.Undecoded(); len(undecoded) > 0 {
+		return nil, fmt.Errorf("unknown key %q", undecoded[0].String())
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Validate checks every value and names the first bad key.
+func (c *Config) Validate() error {
+	if c.Hostname == "" || strings.ContainsAny(c.Hostname, " \t/@") {
+		return fmt.Errorf("hostname: %q is not a host name", c.Hostname)
+	}
+	for key, addr := range c.Listen.byKey() {
+		if addr == "" {
+			continue
+		}
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return fmt.Errorf("listen.%s: %q is not host:port (use \"\" to turn it off)", key, addr)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			return fmt.Errorf("listen.%s: bad port %q", key, port)
+		}
+		if host != "" && net.ParseIP(host) == nil && host != "localhost" {
+			return fmt.Errorf("listen.%s: %q is not an IP address", key, host)
+		}
+	}
+	positive := []struct {
+		key string
+		v   int64
+	}{
+		{"smtp.max_message_bytes", c.SMTP.MaxMessageBytes},
+		{"smtp.max_recipients", int64(c.SMTP.MaxRecipients)},
+		{"smtp.max_line_length", int64(c.SMTP.MaxLineLength)},
+		{"smtp.max_header_bytes", c.SMTP.MaxHeaderBytes},
+		{"smtp.max_connections_per_ip", int64(c.SMTP.MaxConnectionsPerIP)},
+		{"smtp.max_connections", int64(c.SMTP.MaxConnections)},
+		{"smtp.idle_timeout", int64(c.SMTP.IdleTimeout.Duration)},
+		{"imap.append_limit", c.IMAP.AppendLimit},
+		{"imap.idle_timeout", int64(c.IMAP.IdleTimeout.Duration)},
+		{"imap.max_connections_per_ip", int64(c.IMAP.MaxConnectionsPerIP)},
+		{"pop3.idle_timeout", int64(c.POP3.IdleTimeout.Duration)},
+		{"pop3.max_connections_per_ip", int64(c.POP3.MaxConnectionsPerIP)},
+		{"auth.max_failures_per_ip", int64(c.Auth.MaxFailuresPerIP)},
+		{"auth.max_failures_per_account", int64(c.Auth.MaxFailuresPerAccount)},
+		{"auth.failure_window", int64(c.Auth.FailureWindow.Duration)},
+	}
+	for _, p := range positive {
+		if p.v <= 0 {
+			return fmt.Errorf("%s: must be greater than zero", p.key)
+		}
+	}
+	if c.SMTP.MaxLineLength < 1000 {
+		return fmt.Errorf("smtp.max_line_length: must be at least 1000 (RFC 5321 §4.5.3.1.6)")
+	}
+	if c.SMTP.ShutdownGrace.Duration < 0 {
+		return fmt.Errorf("smtp.shutdown_grace: must not be negative")
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return fmt.Errorf("log.format: %q is not text or json", c.Log.Format)
+	}
+	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
+		return fmt.Errorf("tls.cert and tls.key: set both or neither")
+	}
+	return nil
+}
+
+func (l Listen) byKey() map[string]string {
+	return map[string]string{
+		"smtp": l.SMTP, "submission": l.Submission, "submissions": l.Submissions,
+		"imap": l.IMAP, "imaps": l.IMAPS, "pop3": l.POP3, "pop3s": l.POP3S, "http": l.HTTP,
+	}
+}
+
+// Path resolves p against the config file's directory.
+func (c *Config) Path(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	base := "."
+	if c.path != "" {
+		base = filepath.Dir(c.path)
+	}
+	return filepath.Join(base, p)
+}
+
+// DataPath resolves a path inside the data directory.
+func (c *Config) DataPath(elem ...string) string {
+	return filepath.Join(append([]string{c.Path(c.DataDir)}, elem...)...)
+}
+
+// DatabasePath is where the SQLite database lives.
+func (c *Config) DatabasePath() string { return c.DataPath("postern.db") }
+
+// BlobDir is where message bodies live.
+func (c *Config) BlobDir() string { return c.DataPath("blobs") }
+
+// File returns the path the config was loaded from ("" if parsed from text).
+func (c *Config) File() string { return c.path }

@@ -1,0 +1,246 @@
+// Package deliver is the MDA: it resolves recipient addresses through
+// aliases, subaddresses and catch-alls to local accounts, and writes a message
+// durably into their mailboxes, stored once however many recipients it has.
+package deliver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"postern/internal/store"
+)
+
+// Resolution errors.
+var (
+	// ErrNotLocal: the domain is not served here.
+	ErrNotLocal = errors.New("domain not local")
+	// ErrUnknownUser: the domain is local but nobody receives this address.
+	ErrUnknownUser = errors.New("unknown user")
+	// ErrAliasLoop: alias expansion went too deep.
+	ErrAliasLoop = errors.New("alias loop")
+	// ErrRemoteDestination: an alias points outside; needs the outbound queue.
+	ErrRemoteDestination = errors.New("alias has remote destinations")
+)
+
+const maxAliasDepth = 10
+
+// BlobStore is where bodies are written before the database references them.
+type BlobStore interface {
+	Create() (BlobWriter, error)
+	Remove(key string) error
+}
+
+// BlobWriter receives one body; Commit makes it durable.
+type BlobWriter interface {
+	io.Writer
+	Commit() (key string, size int64, err error)
+	Abort()
+}
+
+// ParseFunc turns a raw message into what the store keeps for IMAP.
+// It reads r to its end.
+type ParseFunc func(r io.Reader) (store.MessageMeta, error)
+
+// Deliverer is the local delivery agent.
+type Deliverer struct {
+	dir    store.Directory
+	ms     store.Mailstore
+	blobs  BlobStore
+	parse  ParseFunc
+	logger *slog.Logger
+}
+
+// New returns a Deliverer.
+func New(dir store.Directory, ms store.Mailstore, blobs BlobStore, parse ParseFunc, logger *slog.Logger) *Deliverer {
+	return &Deliverer{dir: dir, ms: ms, blobs: blobs, parse: parse, logger: logger}
+}
+
+// IsLocalDomain reports whether mail for domain is delivered here.
+func (d *Deliverer) IsLocalDomain(ctx context.Context, domain string) (bool, error) {
+	_, err := d.dir.Domain(ctx, strings.ToLower(domain))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Resolve returns the accounts that receive mail for addr, without
+// duplicates. Order: an alias of that exact address, an account, the same
+// two for the address without its +subaddress, then the domain's catch-all.
+func (d *Deliverer) Resolve(ctx context.Context, addr Address) ([]store.Account, error) {
+	if addr.IsLiteral() {
+		return nil, ErrNotLocal
+	}
+	dom, err := d.dir.Domain(ctx, addr.Domain)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNotLocal
+	}
+	if err != nil {
+		return nil, err
+	}
+	seen := map[int64]bool{}
+	var out []store.Account
+	found, err := d.expand(ctx, strings.ToLower(addr.String()), 0, seen, &out)
+	if err != nil || found {
+		return out, err
+	}
+	if base, _, ok := strings.Cut(strings.ToLower(addr.Local), "+"); ok && base != "" {
+		found, err = d.expand(ctx, base+"@"+addr.Domain, 0, seen, &out)
+		if err != nil || found {
+			return out, err
+		}
+	}
+	if dom.CatchAll != "" {
+		found, err = d.expand(ctx, dom.CatchAll, 0, seen, &out)
+		if err != nil || found {
+			return out, err
+		}
+	}
+	return nil, ErrUnknownUser
+}
+
+// expand adds the accounts behind address to out; found is false when the
+// address is neither an alias nor an account.
+func (d *Deliverer) expand(ctx context.Context, address string, depth int, seen map[int64]bool, out *[]store.Account) (bool, error) {
+	if depth > maxAliasDepth {
+		return false, ErrAliasLoop
+	}
+	al, err := d.dir.Alias(ctx, address)
+	if err == nil {
+		for _, dest := range al.Destinations {
+			ok, err := d.expandDestination(ctx, dest, depth, seen, out)
+			if err != nil {
+				return false, err
+			}
+			if !ok {
+				d.logger.Warn("alias destination does not exist", "alias", address, "destination", dest)
+			}
+		}
+		return true, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return false, err
+	}
+	acct, err := d.dir.Account(ctx, address)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if !seen[acct.ID] {
+		seen[acct.ID] = true
+		*out = append(*out, acct)
+	}
+	return true, nil
+}
+
+func (d *Deliverer) expandDestination(ctx context.Context, dest string, depth int, seen map[int64]bool, out *[]store.Account) (bool, error) {
+	a, err := ParseAddress(dest)
+	if err != nil {
+		return false, nil
+	}
+	local, err := d.IsLocalDomain(ctx, a.Domain)
+	if err != nil {
+		return false, err
+	}
+	if !local {
+		return false, fmt.Errorf("%w: %s", ErrRemoteDestination, dest)
+	}
+	ok, err := d.expand(ctx, strings.ToLower(a.String()), depth+1, seen, out)
+	if err != nil || ok {
+		return ok, err
+	}
+	// A destination may itself be a subaddress of an account.
+	if base, _, cut := strings.Cut(strings.ToLower(a.Local), "+"); cut && base != "" {
+		return d.expand(ctx, base+"@"+a.Domain, depth+1, seen, out)
+	}
+	return false, nil
+}
+
+// Message is one message to deliver to local accounts.
+type Message struct {
+	// ID is the transaction id that appears in the Received header and logs.
+	ID       string
+	From     string
+	Accounts []store.Account
+	// Body is the complete message, headers included, with CRLF line ends.
+	Body         io.Reader
+	InternalDate time.Time
+}
+
+// Result says where the message went.
+type Result struct {
+	BlobKey   string
+	Size      int64
+	Delivered []store.Account
+	OverQuota []store.Account
+}
+
+// ErrAllOverQuota: no recipient had room, nothing was stored.
+var ErrAllOverQuota = errors.New("every recipient is over quota")
+
+// Deliver writes the body to the blob store, parses it once, and stores it
+// into each account's INBOX in one (group-committed) transaction. It returns
+// only after the body and the database rows are durable. A recipient that is
+// over quota still receives the message when others succeed: it has already
+// been accepted for them all, and a partial refusal would lose it for that one.
+func (d *Deliverer) Deliver(ctx context.Context, m Message) (Result, error) {
+	w, err := d.blobs.Create()
+	if err != nil {
+		return Result{}, err
+	}
+	meta, err := d.parse(io.TeeReader(m.Body, w))
+	if err == nil {
+		_, err = io.Copy(w, m.Body) // whatever the parser left unread
+	}
+	if err != nil {
+		w.Abort()
+		return Result{}, err
+	}
+	key, size, err := w.Commit()
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{BlobKey: key, Size: size}
+	blob := store.NewBlob{Key: key, Size: size, Meta: meta}
+	targets := make([]store.DeliveryTarget, len(m.Accounts))
+	for i, a := range m.Accounts {
+		targets[i] = store.DeliveryTarget{AccountID: a.ID}
+	}
+	results, err := d.ms.Deliver(ctx, blob, m.InternalDate, targets)
+	if err != nil {
+		return res, err
+	}
+	var retry []store.DeliveryTarget
+	for i, r := range results {
+		switch {
+		case r.Err == nil:
+			res.Delivered = append(res.Delivered, m.Accounts[i])
+		case errors.Is(r.Err, store.ErrOverQuota):
+			res.OverQuota = append(res.OverQuota, m.Accounts[i])
+			retry = append(retry, store.DeliveryTarget{AccountID: m.Accounts[i].ID, IgnoreQuota: true})
+		default:
+			return res, r.Err
+		}
+	}
+	if len(res.Delivered) == 0 {
+		// Nothing references the body: do not leave it for the sweeper.
+		if err := d.blobs.Remove(key); err != nil {
+			d.logger.Warn("removing unreferenced blob", "blob", key, "err", err)
+		}
+		return res, ErrAllOverQuota
+	}
+	if len(retry) > 0 {
+		if _, err := d.ms.Deliver(ctx, blob, m.InternalDate, retry); err != nil {
+			return res, err
+		}
+		res.Delivered = append(res.Delivered, res.OverQuota...)
+	}
+	return res, nil
+}

@@ -1,0 +1,45 @@
+package smtpd
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+func readChecked(s string, maxHeader int64, maxLine int) error {
+	r := newCheckedReader(iotest.OneByteReader(strings.NewReader(s)), maxHeader, maxLine)
+	_, err := io.Copy(io.Discard, r)
+	return err
+}
+
+func TestCheckedReader(t *testing.T) {
+	ok := "Subject: x\r\n\r\nbody\r\n"
+	if err := readChecked(ok, 1024, 1000); err != nil {
+		t.Fatalf("clean message refused: %v", err)
+	}
+	for name, msg := range map[string]string{
+		"bare LF in body":   "Subject: x\r\n\r\nline\n.\r\n",
+		"bare LF in header": "Subject: x\n\r\nbody\r\n",
+		"bare CR":           "Subject: x\r\n\r\nbo\rdy\r\n",
+		"trailing CR":       "Subject: x\r\n\r\nbody\r",
+	} {
+		if err := readChecked(msg, 1024, 1000); !errors.Is(err, errBareLineEnding) {
+			t.Errorf("%s: err = %v, want bare line ending", name, err)
+		}
+	}
+	big := "Subject: " + strings.Repeat("x", 200) + "\r\n\r\nbody\r\n"
+	if err := readChecked(big, 100, 1000); !errors.Is(err, errHeaderTooLarge) {
+		t.Errorf("large header: err = %v", err)
+	}
+	// A large body is fine: only the header block is bounded.
+	body := "Subject: x\r\n\r\n" + strings.Repeat("y\r\n", 500)
+	if err := readChecked(body, 100, 1000); err != nil {
+		t.Errorf("large body refused: %v", err)
+	}
+	long := "Subject: x\r\n\r\n" + strings.Repeat("z", 1001) + "\r\n"
+	if err := readChecked(long, 1024, 1000); !errors.Is(err, errLineTooLong) {
+		t.Errorf("long line: err = %v", err)
+	}
+}

@@ -1,0 +1,187 @@
+// Package smtpd is Postern's SMTP service on emersion/go-smtp: the MX policy
+// of port 25 (mail for local domains only, never an open relay) and the
+// submission policy of ports 587/465 (authenticated users only). Accepted
+// messages go to the deliver package; sessions never touch the store.
+package smtpd
+
+import (
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"postern/internal/auth"
+	"postern/internal/deliver"
+)
+
+// Mode selects the policy of a listener.
+type Mode int
+
+const (
+	// ModeMX receives mail from other MTAs for local domains; no AUTH.
+	ModeMX Mode = iota
+	// ModeSubmission takes mail from authenticated users.
+	ModeSubmission
+)
+
+func (m Mode) String() string {
+	if m == ModeSubmission {
+		return "submission"
+	}
+	return "smtp"
+}
+
+// Config is what a Server needs.
+type Config struct {
+	Hostname string
+	Mode     Mode
+	TLS      *tls.Config
+	// AllowPlaintext tells whether a client may send a password without TLS.
+	AllowPlaintext func(remote net.Addr) bool
+
+	MaxMessageBytes int64
+	MaxRecipients   int
+	MaxLineLength   int
+	MaxHeaderBytes  int64
+	IdleTimeout     time.Duration
+	// ShutdownGrace is how long transactions in flight may take to finish.
+	ShutdownGrace time.Duration
+
+	Deliverer *deliver.Deliverer
+	Auth      auth.Authenticator
+	Logger    *slog.Logger
+}
+
+// Server is one SMTP listener's service.
+type Server struct {
+	cfg     Config
+	smtp    *smtp.Server
+	closing atomic.Bool
+
+	mu       sync.Mutex
+	sessions map[*session]struct{}
+}
+
+// New builds a server; call Serve with a listener.
+func New(cfg Config) *Server {
+	s := &Server{cfg: cfg, sessions: make(map[*session]struct{})}
+	srv := smtp.NewServer(s)
+	srv.Domain = cfg.Hostname
+	srv.TLSConfig = cfg.TLS
+	srv.MaxMessageBytes = cfg.MaxMessageBytes
+	srv.MaxRecipients = cfg.MaxRecipients
+	srv.MaxLineLength = cfg.MaxLineLength
+	srv.ReadTimeout = cfg.IdleTimeout
+	srv.WriteTimeout = cfg.IdleTimeout
+	srv.EnableSMTPUTF8 = true
+	// go-smtp checks this before our Auth; ours then checks the address.
+	srv.AllowInsecureAuth = cfg.AllowPlaintext != nil
+	srv.ErrorLog = slogPrinter{cfg.Logger}
+	s.smtp = srv
+	return s
+}
+
+// Serve answers connections on l until Shutdown. With implicitTLS every
+// connection starts with a TLS handshake (port 465, RFC 8314).
+func (s *Server) Serve(l net.Listener, implicitTLS bool) error {
+	if implicitTLS {
+		l = tls.NewListener(l, s.cfg.TLS)
+	}
+	err := s.smtp.Serve(l)
+	if s.closing.Load() {
+		return nil
+	}
+	return err
+}
+
+// NewSession implements smtp.Backend.
+func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	if s.closing.Load() {
+		return nil, errShuttingDown
+	}
+	sess := newSession(s, c)
+	s.mu.Lock()
+	s.sessions[sess] = struct{}{}
+	s.mu.Unlock()
+	return sess, nil
+}
+
+func (s *Server) forget(sess *session) {
+	s.mu.Lock()
+	delete(s.sessions, sess)
+	s.mu.Unlock()
+}
+
+var errShuttingDown = &smtp.SMTPError{
+	Code:         421,
+	EnhancedCode: smtp.EnhancedCode{4, 3, 2},
+	Message:      "Service shutting down, try again later",
+}
+
+// Shutdown stops accepting connections, lets transactions in flight finish
+// within the grace period (or ctx), and tells every other client 421 before
+// closing its connection.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closing.Store(true)
+	done := make(chan error, 1)
+	go func() { done <- s.smtp.Shutdown(context.Background()) }()
+
+	grace := time.NewTimer(s.cfg.ShutdownGrace)
+	defer grace.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	force := false
+	for {
+		s.kickSessions(force)
+		select {
+		case err := <-done:
+			return err
+		case <-tick.C:
+		case <-grace.C:
+			force = true
+		case <-ctx.Done():
+			force = true
+		}
+		if force {
+			s.kickSessions(true)
+			select {
+			case err := <-done:
+				return err
+			case <-time.After(2 * time.Second):
+				return s.smtp.Close()
+			}
+		}
+	}
+}
+
+// kickSessions says 421 to sessions between transactions (all of them when
+// force is set) and closes their connections.
+func (s *Server) kickSessions(force bool) {
+	s.mu.Lock()
+	var victims []*session
+	for sess := range s.sessions {
+		if force || !sess.inTransaction.Load() {
+			victims = append(victims, sess)
+			delete(s.sessions, sess)
+		}
+	}
+	s.mu.Unlock()
+	for _, sess := range victims {
+		sess.kick()
+	}
+}
+
+type slogPrinter struct{ l *slog.Logger }
+
+func (p slogPrinter) Printf(format string, v ...any) {
+	p.l.Warn("smtp server", "detail", sprintf(format, v...))
+}
+
+func (p slogPrinter) Println(v ...any) {
+	p.l.Warn("smtp server", "detail", sprint(v...))
+}

@@ -1,0 +1,334 @@
+package smtpd
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"postern/internal/auth"
+	"postern/internal/deliver"
+	"postern/internal/store"
+)
+
+type session struct {
+	srv    *Server
+	conn   *smtp.Conn
+	remote netip.Addr
+
+	inTransaction atomic.Bool
+	kicked        atomic.Bool
+
+	account *store.Account // set after AUTH on submission
+
+	id         string
+	from       string
+	rcpts      []string
+	accounts   []store.Account
+	seen       map[int64]bool
+	declSize   int64
+	started    time.Time
+	connLogged bool
+}
+
+func newSession(s *Server, c *smtp.Conn) *session {
+	sess := &session{srv: s, conn: c}
+	if ap, err := netip.ParseAddrPort(c.Conn().RemoteAddr().String()); err == nil {
+		sess.remote = ap.Addr().Unmap()
+	}
+	return sess
+}
+
+func (s *session) log() []any {
+	return []any{"proto", s.srv.cfg.Mode.String(), "remote", s.remote.String()}
+}
+
+// kick tells an idle client that we are going away, then hangs up.
+func (s *session) kick() {
+	if s.kicked.Swap(true) {
+		return
+	}
+	c := s.conn.Conn()
+	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = io.WriteString(c, "421 4.3.2 Service shutting down, try again later\r\n")
+	_ = c.Close()
+}
+
+// Reset implements smtp.Session; go-smtp calls it after the reply to DATA
+// has been written, which is when a shutdown may close the connection.
+func (s *session) Reset() {
+	s.from, s.rcpts, s.accounts, s.seen, s.declSize = "", nil, nil, nil, 0
+	s.inTransaction.Store(false)
+}
+
+// Logout implements smtp.Session.
+func (s *session) Logout() error {
+	s.Reset()
+	s.srv.forget(s)
+	return nil
+}
+
+func smtpErr(code int, e1, e2, e3 int, msg string) *smtp.SMTPError {
+	return &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode{e1, e2, e3}, Message: msg}
+}
+
+var (
+	errAuthRequired  = smtpErr(530, 5, 7, 0, "Authentication required")
+	errRelayDenied   = smtpErr(554, 5, 7, 1, "Relay access denied")
+	errUnknownUser   = smtpErr(550, 5, 1, 1, "No such user here")
+	errBadAddress    = smtpErr(501, 5, 1, 3, "Bad recipient address syntax")
+	errBadSender     = smtpErr(501, 5, 1, 7, "Bad sender address syntax")
+	errMailboxFull   = smtpErr(452, 4, 2, 2, "Mailbox full, try again later")
+	errLocal         = smtpErr(451, 4, 3, 0, "Local error in processing, try again later")
+	errNotOwned      = smtpErr(553, 5, 7, 1, "Sender address not owned by the authenticated user")
+	errNoRemoteYet   = smtpErr(554, 5, 7, 1, "Relaying to remote domains is not available on this server yet")
+	errAuthFailed    = smtpErr(535, 5, 7, 8, "Authentication credentials invalid")
+	errAuthThrottled = smtpErr(454, 4, 7, 0, "Too many failed logins, try again later")
+	errNeedTLS       = smtpErr(538, 5, 7, 11, "Encryption required for requested authentication mechanism")
+)
+
+// Mail implements smtp.Session.
+func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+	if s.srv.closing.Load() {
+		return errShuttingDown
+	}
+	if s.srv.cfg.Mode == ModeSubmission && s.account == nil {
+		return errAuthRequired
+	}
+	if from != "" {
+		a, err := deliver.ParseAddress(from)
+		if err != nil {
+			return errBadSender
+		}
+		if s.srv.cfg.Mode == ModeSubmission {
+			if err := s.checkOwned(a); err != nil {
+				return err
+			}
+		}
+	}
+	s.Reset()
+	s.inTransaction.Store(true)
+	s.from = from
+	s.seen = map[int64]bool{}
+	s.id = newID()
+	s.started = time.Now()
+	if opts != nil {
+		s.declSize = opts.Size
+	}
+	return nil
+}
+
+// checkOwned enforces that a submission user sends only as themselves: the
+// account address, a subaddress of it, or an alias that resolves to it.
+func (s *session) checkOwned(a deliver.Address) error {
+	accts, err := s.srv.cfg.Deliverer.Resolve(context.Background(), a)
+	if err != nil {
+		if errors.Is(err, deliver.ErrNotLocal) || errors.Is(err, deliver.ErrUnknownUser) {
+			return errNotOwned
+		}
+		return errLocal
+	}
+	for _, acct := range accts {
+		if acct.ID == s.account.ID {
+			return nil
+		}
+	}
+	return errNotOwned
+}
+
+// Rcpt implements smtp.Session.
+func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+	ctx := context.Background()
+	a, err := deliver.ParseAddress(to)
+	switch {
+	case errors.Is(err, deliver.ErrRouting):
+		s.srv.cfg.Logger.Info("relay attempt refused", append(s.log(), "rcpt", to)...)
+		return errRelayDenied
+	case err != nil:
+		return errBadAddress
+	}
+	accts, err := s.srv.cfg.Deliverer.Resolve(ctx, a)
+	switch {
+	case errors.Is(err, deliver.ErrNotLocal):
+		if s.srv.cfg.Mode == ModeSubmission {
+			return errNoRemoteYet
+		}
+		s.srv.cfg.Logger.Info("relay attempt refused", append(s.log(), "rcpt", to)...)
+		return errRelayDenied
+	case errors.Is(err, deliver.ErrUnknownUser):
+		s.srv.cfg.Logger.Info("unknown recipient", append(s.log(), "rcpt", to)...)
+		return errUnknownUser
+	case err != nil:
+		s.srv.cfg.Logger.Error("resolving recipient", append(s.log(), "rcpt", to, "err", err)...)
+		return errLocal
+	}
+	for _, acct := range accts {
+		if overQuota(acct, s.declSize) {
+			s.srv.cfg.Logger.Info("recipient over quota", append(s.log(), "rcpt", to, "account", acct.Address)...)
+			return errMailboxFull
+		}
+	}
+	for _, acct := range accts {
+		if !s.seen[acct.ID] {
+			s.seen[acct.ID] = true
+			s.accounts = append(s.accounts, acct)
+		}
+	}
+	s.rcpts = append(s.rcpts, to)
+	return nil
+}
+
+// overQuota reports whether a message of size bytes would not fit.
+func overQuota(a store.Account, size int64) bool {
+	if a.QuotaBytes > 0 && a.UsedBytes+size > a.QuotaBytes {
+		return true
+	}
+	if a.QuotaBytes > 0 && a.UsedBytes >= a.QuotaBytes {
+		return true
+	}
+	return a.QuotaMessages > 0 && a.UsedMessages >= a.QuotaMessages
+}
+
+// Data implements smtp.Session. The 250 is sent only after Deliver returns,
+// which is after the body and the database commit are on disk.
+func (s *session) Data(r io.Reader) error {
+	if len(s.accounts) == 0 {
+		return smtpErr(554, 5, 5, 1, "No valid recipients")
+	}
+	cfg := &s.srv.cfg
+	checked := newCheckedReader(r, cfg.MaxHeaderBytes, cfg.MaxLineLength)
+	body := io.MultiReader(strings.NewReader(s.traceHeader()), checked)
+	res, err := cfg.Deliverer.Deliver(context.Background(), deliver.Message{
+		ID: s.id, From: s.from, Accounts: s.accounts, Body: body, InternalDate: time.Now(),
+	})
+	if checked.err != nil {
+		// The parser may have wrapped it; the rule that broke is what the client hears.
+		err = checked.err
+	}
+	logArgs := append(s.log(), "id", s.id, "from", s.from, "rcpts", len(s.rcpts))
+	var serr *smtp.SMTPError
+	switch {
+	case err == nil:
+	case errors.As(err, &serr):
+		cfg.Logger.Info("message refused", append(logArgs, "reason", serr.Message)...)
+		return serr
+	case errors.Is(err, deliver.ErrAllOverQuota):
+		cfg.Logger.Info("message refused", append(logArgs, "reason", "over quota")...)
+		return errMailboxFull
+	case errors.Is(err, smtp.ErrDataReset):
+		return err
+	default:
+		cfg.Logger.Error("delivery failed", append(logArgs, "err", err)...)
+		return errLocal
+	}
+	cfg.Logger.Info("message accepted", append(logArgs, "size", res.Size, "blob", res.BlobKey,
+		"delivered", len(res.Delivered), "over_quota", len(res.OverQuota),
+		"ms", time.Since(s.started).Milliseconds())...)
+	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK id=" + s.id}
+}
+
+// traceHeader returns Return-Path and Received (RFC 5321 §4.4). The "for"
+// clause names the recipient only when there is exactly one, so the same
+// bytes serve every recipient and the body is stored once.
+func (s *session) traceHeader() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Return-Path: <%s>\r\n", s.from)
+	helo := s.conn.Hostname()
+	if helo == "" {
+		helo = "unknown"
+	}
+	fmt.Fprintf(&b, "Received: from %s ([%s])\r\n\tby %s (Postern) with %s id %s",
+		sanitize(helo), s.remote, s.srv.cfg.Hostname, s.withProtocol(), s.id)
+	if len(s.rcpts) == 1 {
+		fmt.Fprintf(&b, "\r\n\tfor <%s>", sanitize(s.rcpts[0]))
+	}
+	fmt.Fprintf(&b, ";\r\n\t%s\r\n", time.Now().Format(time.RFC1123Z))
+	return b.String()
+}
+
+// withProtocol is the RFC 3848 "with" keyword.
+func (s *session) withProtocol() string {
+	p := "ESMTP"
+	if _, ok := s.conn.TLSConnectionState(); ok {
+		p += "S"
+	}
+	if s.account != nil {
+		p += "A"
+	}
+	return p
+}
+
+// sanitize keeps client-supplied text from breaking the header.
+func sanitize(v string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x21 || r == 0x7f || r == '(' || r == ')' || r == ';' {
+			return '?'
+		}
+		return r
+	}, v)
+}
+
+var idEncoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)
+
+// newID returns a transaction id unique enough to grep for: 60 random bits.
+func newID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return idEncoding.EncodeToString(b[:])[:12]
+}
+
+// AuthMechanisms implements smtp.AuthSession: none on port 25.
+func (s *session) AuthMechanisms() []string {
+	if s.srv.cfg.Mode != ModeSubmission || s.srv.cfg.Auth == nil {
+		return nil
+	}
+	return []string{sasl.Plain}
+}
+
+// Auth implements smtp.AuthSession.
+func (s *session) Auth(mech string) (sasl.Server, error) {
+	if s.srv.cfg.Mode != ModeSubmission {
+		return nil, smtpErr(503, 5, 5, 1, "AUTH not available on this port")
+	}
+	if !s.tlsOrPlaintextAllowed() {
+		return nil, errNeedTLS
+	}
+	if !strings.EqualFold(mech, sasl.Plain) {
+		return nil, smtpErr(504, 5, 5, 4, "Unsupported authentication mechanism")
+	}
+	return sasl.NewPlainServer(func(identity, username, password string) error {
+		if identity != "" && !strings.EqualFold(identity, username) {
+			return errAuthFailed
+		}
+		ctx := auth.WithProtocol(context.Background(), "submission")
+		acct, err := s.srv.cfg.Auth.Login(ctx, s.remote, username, password)
+		switch {
+		case errors.Is(err, auth.ErrThrottled):
+			return errAuthThrottled
+		case err != nil:
+			return errAuthFailed
+		}
+		s.account = &acct
+		return nil
+	}), nil
+}
+
+func (s *session) tlsOrPlaintextAllowed() bool {
+	if _, ok := s.conn.TLSConnectionState(); ok {
+		return true
+	}
+	allow := s.srv.cfg.AllowPlaintext
+	return allow != nil && allow(s.conn.Conn().RemoteAddr())
+}
+
+func sprintf(format string, v ...any) string { return fmt.Sprintf(format, v...) }
+func sprint(v ...any) string                 { return fmt.Sprint(v...) }
