@@ -1,8 +1,6 @@
 package pop3d
 
 import (
-	"bytes"
-	"encoding/base64"
 	"errors"
 	"strings"
 
@@ -135,30 +133,18 @@ func (s *session) cmdAUTH(c command) error {
 	if resp == "=" { // RFC 5034 §4: "=" is an empty initial response
 		resp = ""
 	}
-	user, pass, ok := decodePlain(resp)
-	if !ok {
-		return perr("", "Invalid SASL PLAIN response")
+	_, user, pass, err := auth.DecodePlain(resp)
+	switch {
+	case errors.Is(err, auth.ErrAuthzid):
+		// We log in as authcid only; acting as someone else is a failed
+		// login, not a syntax error.
+		s.log.Warn("login failed: authzid differs from user", "mech", "PLAIN")
+		s.authFailed()
+		return perr("AUTH", "Authentication failed")
+	case err != nil:
+		return badCmd("Invalid SASL PLAIN response")
 	}
 	return s.login(user, pass, "PLAIN")
-}
-
-// decodePlain decodes a SASL PLAIN message: authzid NUL authcid NUL passwd
-// (RFC 4616 §2). We log in as authcid only, so an authzid naming someone
-// else is refused.
-func decodePlain(b64 string) (user, pass string, ok bool) {
-	raw, err := base64.StdEncoding.DecodeString(b64)
-	if err != nil {
-		return "", "", false
-	}
-	parts := bytes.Split(raw, []byte{0})
-	if len(parts) != 3 || len(parts[1]) == 0 || len(parts[2]) == 0 {
-		return "", "", false
-	}
-	authz, user, pass := string(parts[0]), string(parts[1]), string(parts[2])
-	if authz != "" && !strings.EqualFold(authz, user) {
-		return "", "", false
-	}
-	return user, pass, true
 }
 
 // cmdSTLS starts TLS (RFC 2595 §4), only in AUTHORIZATION state before any

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"postern/internal/auth"
 	"postern/internal/store"
 )
 
@@ -72,7 +73,8 @@ type session struct {
 }
 
 func newSession(srv *Server, c net.Conn, ip netip.Addr) *session {
-	ctx, cancel := context.WithCancel(context.Background())
+	// The protocol name rides on the context into auth's log lines.
+	ctx, cancel := context.WithCancel(auth.WithProtocol(context.Background(), "pop3"))
 	return &session{
 		srv:    srv,
 		log:    srv.log.With("remote", ip.String()),
@@ -132,11 +134,15 @@ func (s *session) run(implicitTLS bool) {
 			return
 		}
 		line, err := s.readCommand()
-		if err != nil {
+		switch {
+		case err == errLineTooLong:
+			s.replyError("", badCmd("Line too long"))
+		case err != nil:
 			s.readFailed(err)
 			return
+		default:
+			s.handle(line)
 		}
-		s.handle(line)
 	}
 	_ = s.w.Flush()
 }
