@@ -1,0 +1,213 @@
+package message
+
+import (
+	"bytes"
+	"encoding/base64"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// previewRaw is the encoded text kept from a part that may give the
+// preview once the search budget is spent.
+const previewRaw = 16 * 1024
+
+// textCollector gathers the decoded text of text parts for search and the
+// preview, keeping a bounded amount of each part's encoded body.
+type textCollector struct {
+	lim    Limits
+	search bytes.Buffer
+	// plain and html are the first text/plain and text/html previews found
+	// (RFC 8970 §3 prefers plain text).
+	plain, html string
+	donePlain   bool
+	doneHTML    bool
+	raw         []byte // the current part's encoded body, up to rawCap
+	rawCap      int
+}
+
+func newTextCollector(lim Limits) *textCollector {
+	return &textCollector{lim: lim}
+}
+
+// begin tells whether a leaf part's body should be collected, and sets up
+// the capture budget for it.
+func (t *textCollector) begin(part *Part) bool {
+	if part.Type != "text" {
+		return false
+	}
+	left := t.lim.MaxSearchText - t.search.Len()
+	// Encodings and markup make the raw body larger than its text.
+	t.rawCap = max(left, 0) * 2
+	if t.needPreview(part) {
+		t.rawCap = max(t.rawCap, previewRaw)
+	}
+	if left > 0 {
+		t.rawCap += 4096
+	}
+	t.raw = t.raw[:0]
+	return t.rawCap > 0
+}
+
+// needPreview tells whether this part could still give the preview.
+func (t *textCollector) needPreview(part *Part) bool {
+	if t.donePlain || part.Disposition == "attachment" {
+		return false
+	}
+	return part.Subtype == "plain" || part.Subtype == "html" && !t.doneHTML
+}
+
+// write keeps raw body bytes up to the budget.
+func (t *textCollector) write(b []byte) {
+	if n := t.rawCap - len(t.raw); n > 0 {
+		t.raw = append(t.raw, b[:min(n, len(b))]...)
+	}
+}
+
+// end decodes the collected body and adds it to the search text and,
+// when it is the first of its kind, the preview.
+func (t *textCollector) end(part *Part) {
+	body := decodeTransfer(t.raw, part.Encoding)
+	text := toUTF8(part.Param("charset"), body)
+	if part.Subtype == "html" {
+		text = htmlText(text)
+	}
+	if t.needPreview(part) {
+		p := collapse(text, t.lim.MaxPreview)
+		if part.Subtype == "plain" && p != "" {
+			t.plain, t.donePlain = p, true
+		} else if part.Subtype == "html" && p != "" {
+			t.html, t.doneHTML = p, true
+		}
+	}
+	left := t.lim.MaxSearchText - t.search.Len()
+	if left <= 1 {
+		return
+	}
+	if t.search.Len() > 0 {
+		t.search.WriteByte('\n')
+		left--
+	}
+	appendCollapsed(&t.search, text, left)
+	if cap(t.raw) > 64*1024 {
+		t.raw = nil // do not hold a large buffer for the rest of the message
+	}
+}
+
+// preview returns the RFC 8970 preview: plain text first, else HTML.
+func (t *textCollector) preview() string {
+	if t.plain != "" {
+		return t.plain
+	}
+	return t.html
+}
+
+// decodeTransfer undoes a Content-Transfer-Encoding (RFC 2045 §6)
+// leniently: bad characters are skipped, a truncated tail is dropped.
+func decodeTransfer(b []byte, enc string) []byte {
+	switch enc {
+	case "base64":
+		return decodeBase64(b)
+	case "quoted-printable":
+		return decodeQP(b)
+	}
+	return b
+}
+
+// decodeBase64 ignores everything outside the base64 alphabet (RFC 2045
+// §6.8) and stops at padding or at an incomplete last quantum.
+func decodeBase64(b []byte) []byte {
+	clean := make([]byte, 0, len(b))
+	for _, c := range b {
+		if c == '=' {
+			break
+		}
+		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' {
+			clean = append(clean, c)
+		}
+	}
+	out := make([]byte, base64.RawStdEncoding.DecodedLen(len(clean)))
+	if len(clean)%4 == 1 {
+		clean = clean[:len(clean)-1]
+	}
+	n, _ := base64.RawStdEncoding.Decode(out, clean)
+	return out[:n]
+}
+
+// decodeQP decodes quoted-printable (RFC 2045 §6.7): "=XX" octets and
+// soft line breaks; a malformed "=" is kept as it is.
+func decodeQP(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c != '=' {
+			out = append(out, c)
+			continue
+		}
+		switch {
+		case i+2 < len(b) && isHex(b[i+1]) && isHex(b[i+2]):
+			out = append(out, unhex(b[i+1])<<4|unhex(b[i+2]))
+			i += 2
+		case i+1 < len(b) && b[i+1] == '\n':
+			i++
+		case i+2 < len(b) && b[i+1] == '\r' && b[i+2] == '\n':
+			i += 2
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// collapse returns at most n characters of s with runs of white space
+// made single spaces and the ends trimmed.
+func collapse(s string, n int) string {
+	var b strings.Builder
+	space := false
+	count := 0
+	for _, r := range s {
+		if unicode.IsSpace(r) {
+			space = b.Len() > 0
+			continue
+		}
+		if space {
+			if count+1 >= n {
+				break
+			}
+			b.WriteByte(' ')
+			count++
+			space = false
+		}
+		if count >= n {
+			break
+		}
+		b.WriteRune(r)
+		count++
+	}
+	return b.String()
+}
+
+// appendCollapsed appends s to buf with white space runs collapsed, up to
+// max bytes and never splitting a character.
+func appendCollapsed(buf *bytes.Buffer, s string, maxBytes int) {
+	space := false
+	start := buf.Len()
+	for _, r := range s {
+		if unicode.IsSpace(r) {
+			space = buf.Len() > start
+			continue
+		}
+		need := utf8.RuneLen(r)
+		if space {
+			need++
+		}
+		if buf.Len()-start+need > maxBytes {
+			return
+		}
+		if space {
+			buf.WriteByte(' ')
+			space = false
+		}
+		buf.WriteRune(r)
+	}
+}
