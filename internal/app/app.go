@@ -113,7 +113,8 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 			Hostname: cfg.Hostname, Mode: mode, TLS: tlsCfg, AllowPlaintext: allowPlain,
 			MaxMessageBytes: cfg.SMTP.MaxMessageBytes, MaxRecipients: cfg.SMTP.MaxRecipients,
 			MaxLineLength: cfg.SMTP.MaxLineLength, MaxHeaderBytes: cfg.SMTP.MaxHeaderBytes,
-			IdleTimeout: cfg.SMTP.IdleTimeout.Duration, ShutdownGrace: cfg.SMTP.ShutdownGrace.Duration,
+			IdleTimeout: cfg.SMTP.IdleTimeout.Duration, MaxConnsPerIP: cfg.SMTP.MaxConnectionsPerIP,
+			MaxConns: cfg.SMTP.MaxConnections, ShutdownGrace: cfg.SMTP.ShutdownGrace.Duration,
 			Deliverer: dlv, Auth: authSvc, Logger: logger.With("svc", mode.String()),
 		}
 	}

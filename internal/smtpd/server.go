@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 	"postern/internal/auth"
 	"postern/internal/deliver"
+	"postern/internal/netlimit"
 )
 
 // Mode selects the policy of a listener.
@@ -49,6 +51,9 @@ type Config struct {
 	MaxLineLength   int
 	MaxHeaderBytes  int64
 	IdleTimeout     time.Duration
+	// MaxConnsPerIP and MaxConns bound concurrent connections (0: no limit).
+	MaxConnsPerIP int
+	MaxConns      int
 	// ShutdownGrace is how long transactions in flight may take to finish.
 	ShutdownGrace time.Duration
 
@@ -89,6 +94,13 @@ func New(cfg Config) *Server {
 // Serve answers connections on l until Shutdown. With implicitTLS every
 // connection starts with a TLS handshake (port 465, RFC 8314).
 func (s *Server) Serve(l net.Listener, implicitTLS bool) error {
+	l = &netlimit.Listener{
+		Listener: l, PerIP: s.cfg.MaxConnsPerIP, Total: s.cfg.MaxConns,
+		Refusal: "421 4.7.0 Too many connections, try again later\r\n",
+		OnRefuse: func(ip netip.Addr) {
+			s.cfg.Logger.Warn("connection refused: limit reached", "remote", ip.String())
+		},
+	}
 	if implicitTLS {
 		l = tls.NewListener(l, s.cfg.TLS)
 	}

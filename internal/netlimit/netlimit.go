@@ -1,0 +1,97 @@
+// Package netlimit caps concurrent connections per client IP and in total on
+// a listener, answering the excess with a protocol-specific refusal.
+package netlimit
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// Listener wraps a net.Listener. Accept returns only connections within the
+// limits; others are told Refusal and closed without reaching the server.
+type Listener struct {
+	net.Listener
+	// PerIP and Total are the limits; zero or less means no limit.
+	PerIP, Total int
+	// Refusal is written to a refused connection, e.g. "421 4.7.0 ...\r\n".
+	Refusal string
+	// OnRefuse, if set, is told about each refused connection (for logs).
+	OnRefuse func(remote netip.Addr)
+
+	mu    sync.Mutex
+	byIP  map[netip.Addr]int
+	total int
+}
+
+// Accept implements net.Listener.
+func (l *Listener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ip := remoteIP(c)
+		if l.admit(ip) {
+			return &conn{Conn: c, l: l, ip: ip}, nil
+		}
+		if l.OnRefuse != nil {
+			l.OnRefuse(ip)
+		}
+		go refuse(c, l.Refusal)
+	}
+}
+
+func refuse(c net.Conn, msg string) {
+	_ = c.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	_, _ = c.Write([]byte(msg))
+	_ = c.Close()
+}
+
+func (l *Listener) admit(ip netip.Addr) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.byIP == nil {
+		l.byIP = make(map[netip.Addr]int)
+	}
+	if l.Total > 0 && l.total >= l.Total {
+		return false
+	}
+	if l.PerIP > 0 && l.byIP[ip] >= l.PerIP {
+		return false
+	}
+	l.total++
+	l.byIP[ip]++
+	return true
+}
+
+func (l *Listener) release(ip netip.Addr) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.total--
+	if l.byIP[ip]--; l.byIP[ip] <= 0 {
+		delete(l.byIP, ip)
+	}
+}
+
+func remoteIP(c net.Conn) netip.Addr {
+	ap, err := netip.ParseAddrPort(c.RemoteAddr().String())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+type conn struct {
+	net.Conn
+	l    *Listener
+	ip   netip.Addr
+	once sync.Once
+}
+
+func (c *conn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { c.l.release(c.ip) })
+	return err
+}
