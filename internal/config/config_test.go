@@ -45,7 +45,7 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		"[smtp]\nidle_timeout = \"soon\"":          "idle_timeout",
 		"[smtp]\nmax_recipients = 0":               "smtp.max_recipients",
 		"[log]\nlevel = \"loud\"":                  "log.level",
-		"[tls]\ncert = \"a.pem\"\nkey = \"\"":       "tls.cert",
+		"[tls]\ncert = \"a.pem\"\nkey = \"\"":      "tls.cert",
 		"bogus = 1":                                "bogus",
 		"[smtp]\nmax_recipients = \"many\"":        "max_recipients",
 		"hostname = \"bad host\"":                  "hostname",
