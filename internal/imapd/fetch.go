@@ -1,0 +1,351 @@
+package imapd
+
+import (
+	"bytes"
+	"io"
+	"sort"
+
+	"postern/internal/message"
+	"postern/internal/store"
+)
+
+// maxRangeQueries is how many separate UID runs a command may fetch with
+// one query each before one query over the whole span is cheaper.
+const maxRangeQueries = 16
+
+// resolve returns the indexes into sel.uids named by a sequence set (or a
+// UID set with uid), ascending and distinct. invalid reports a sequence
+// number beyond the mailbox (RFC 9051 §6.4.5 wants BAD for those).
+func (sel *selected) resolve(set seqSet, uid bool) (idx []int, invalid bool) {
+	n := len(sel.uids)
+	if set.saved {
+		uid = true
+		set = seqSet{ranges: uidRanges(sel.saved)}
+	}
+	mark := make([]bool, n)
+	for _, r := range set.ranges {
+		if uid {
+			lo, hi := r.bounds(sel.maxUID())
+			i := sort.Search(n, func(i int) bool { return sel.uids[i] >= lo })
+			for ; i < n && sel.uids[i] <= hi; i++ {
+				mark[i] = true
+			}
+			continue
+		}
+		lo, hi := r.bounds(uint32(n))
+		if hi > uint32(n) {
+			// A range with "*" is clamped; an explicit number past the
+			// end is the client's error.
+			invalid = invalid || (r.lo != 0 && r.hi != 0)
+			hi = uint32(n)
+		}
+		for i := max(lo, 1); i <= hi; i++ {
+			mark[i-1] = true
+		}
+	}
+	for i, m := range mark {
+		if m {
+			idx = append(idx, i)
+		}
+	}
+	return idx, invalid
+}
+
+// loadMessages reads the metadata of the messages at idx with as few range
+// queries as possible; the result is aligned with idx, with zero Messages
+// (UID 0) for any that vanished.
+func (s *session) loadMessages(idx []int) ([]store.Message, error) {
+	sel := s.sel
+	out := make([]store.Message, len(idx))
+	if len(idx) == 0 {
+		return out, nil
+	}
+	// Runs of consecutive indexes are contiguous UID ranges.
+	type run struct{ a, b int }
+	var runs []run
+	for i := 0; i < len(idx); {
+		j := i
+		for j+1 < len(idx) && idx[j+1] == idx[j]+1 {
+			j++
+		}
+		runs = append(runs, run{i, j})
+		i = j + 1
+	}
+	if len(runs) > maxRangeQueries {
+		runs = []run{{0, len(idx) - 1}}
+	}
+	pos := make(map[uint32]int, len(idx))
+	for i, x := range idx {
+		pos[sel.uids[x]] = i
+	}
+	for _, r := range runs {
+		msgs, err := s.srv.cfg.Store.Messages(s.ctx, sel.mbox.ID, sel.uids[idx[r.a]], sel.uids[idx[r.b]])
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range msgs {
+			if i, ok := pos[m.UID]; ok {
+				out[i] = m
+			}
+		}
+	}
+	return out, nil
+}
+
+func (s *session) cmdFetch(c *command) reply {
+	sel := s.sel
+	idx, invalid := sel.resolve(c.seq, c.uid)
+	if invalid && !c.uid {
+		return bad("", "invalid message sequence number")
+	}
+	msgs, err := s.loadMessages(idx)
+	if err != nil {
+		return s.mapStoreErr(err, "FETCH")
+	}
+	items := c.fetch
+	if c.uid && !hasItem(items, "UID") {
+		items = append([]fetchItem{{name: "UID"}}, items...)
+	}
+	seenChanged := s.markSeen(items, msgs)
+	if seenChanged != nil && !hasItem(items, "FLAGS") {
+		items = append(items, fetchItem{name: "FLAGS"})
+	}
+	f := fetcher{s: s}
+	for i, m := range msgs {
+		if m.UID == 0 {
+			continue // expunged by another session meanwhile
+		}
+		if err := f.writeOne(uint32(idx[i]+1), m, items); err != nil {
+			s.log.Error("imap fetch", "uid", m.UID, "err", err)
+			return no("SERVERBUG", "FETCH failed for some messages")
+		}
+	}
+	return ok("", "FETCH completed")
+}
+
+func hasItem(items []fetchItem, name string) bool {
+	for _, it := range items {
+		if it.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// markSeen sets \Seen on messages fetched with a non-PEEK body item
+// (RFC 9051 §6.4.5) and updates msgs in place.
+func (s *session) markSeen(items []fetchItem, msgs []store.Message) []uint32 {
+	if s.sel.readOnly {
+		return nil
+	}
+	sets := false
+	for _, it := range items {
+		sets = sets || it.setsSeen()
+	}
+	if !sets {
+		return nil
+	}
+	var uids []uint32
+	for _, m := range msgs {
+		if m.UID != 0 && m.Flags&store.FlagSeen == 0 {
+			uids = append(uids, m.UID)
+		}
+	}
+	if len(uids) == 0 {
+		return nil
+	}
+	res, err := s.srv.cfg.Store.UpdateFlags(s.ctx, s.sel.mbox.ID, uids, store.FlagUpdate{Op: store.FlagsAdd, Flags: store.FlagSeen})
+	if err != nil {
+		s.log.Error("imap fetch: setting \\Seen", "err", err)
+		return nil
+	}
+	changed := make(map[uint32]store.Message, len(res.Changed))
+	for _, m := range res.Changed {
+		changed[m.UID] = m
+		s.sel.own[m.ModSeq] = struct{}{}
+	}
+	for i := range msgs {
+		if cm, ok := changed[msgs[i].UID]; ok {
+			msgs[i].Flags, msgs[i].Keywords, msgs[i].ModSeq = cm.Flags, cm.Keywords, cm.ModSeq
+		}
+	}
+	return uids
+}
+
+// fetcher renders FETCH responses, reading each body at most once.
+type fetcher struct {
+	s    *session
+	raw  []byte
+	root *message.Part
+	env  *message.Envelope
+}
+
+func (f *fetcher) writeOne(seq uint32, m store.Message, items []fetchItem) error {
+	f.raw, f.root, f.env = nil, nil, nil
+	w := &f.s.w
+	w.str("* ")
+	w.num(uint64(seq))
+	w.str(" FETCH (")
+	for i, it := range items {
+		if i > 0 {
+			w.byte(' ')
+		}
+		if err := f.writeItem(m, it); err != nil {
+			w.str(")\r\n")
+			return err
+		}
+	}
+	w.str(")\r\n")
+	return nil
+}
+
+func (f *fetcher) writeItem(m store.Message, it fetchItem) error {
+	w := &f.s.w
+	switch it.name {
+	case "UID":
+		w.str("UID ")
+		w.num(uint64(m.UID))
+	case "FLAGS":
+		w.str("FLAGS ")
+		w.flagList(flagNames(m))
+	case "INTERNALDATE":
+		w.str("INTERNALDATE ")
+		w.dateTime(m.InternalDate)
+	case "RFC822.SIZE":
+		w.str("RFC822.SIZE ")
+		w.num(uint64(m.Size))
+	case "ENVELOPE":
+		env, err := f.envelope(m)
+		if err != nil {
+			return err
+		}
+		w.str("ENVELOPE ")
+		w.envelope(env)
+	case "BODYSTRUCTURE", "BODY":
+		root, err := f.structure(m)
+		if err != nil {
+			return err
+		}
+		w.str(it.name)
+		w.byte(' ')
+		w.bodyStructure(root, it.name == "BODYSTRUCTURE", 0)
+	default:
+		return f.writeSection(m, it)
+	}
+	return nil
+}
+
+func (f *fetcher) envelope(m store.Message) (*message.Envelope, error) {
+	if f.env != nil {
+		return f.env, nil
+	}
+	if env, err := message.UnmarshalEnvelope(m.Envelope); err == nil {
+		f.env = env
+		return env, nil
+	}
+	// No usable stored form: parse the body once.
+	if err := f.parse(m); err != nil {
+		return nil, err
+	}
+	return f.env, nil
+}
+
+func (f *fetcher) structure(m store.Message) (*message.Part, error) {
+	if f.root != nil {
+		return f.root, nil
+	}
+	if root, err := message.UnmarshalBody(m.BodyStructure); err == nil {
+		f.root = root
+		return root, nil
+	}
+	if err := f.parse(m); err != nil {
+		return nil, err
+	}
+	return f.root, nil
+}
+
+func (f *fetcher) parse(m store.Message) error {
+	raw, err := f.body(m)
+	if err != nil {
+		return err
+	}
+	p, err := message.Parse(bytes.NewReader(raw), message.DefaultLimits())
+	if err != nil {
+		return err
+	}
+	f.root, f.env = p.Body, p.Envelope
+	return nil
+}
+
+func (f *fetcher) body(m store.Message) ([]byte, error) {
+	if f.raw != nil {
+		return f.raw, nil
+	}
+	rc, err := f.s.srv.cfg.Store.OpenBlob(f.s.ctx, m.BlobID)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	buf := bytes.NewBuffer(make([]byte, 0, max(m.Size, 0)+1))
+	if _, err := io.Copy(buf, rc); err != nil {
+		return nil, err
+	}
+	f.raw = buf.Bytes()
+	return f.raw, nil
+}
+
+// writeSection writes BODY[...] and the RFC822 items (RFC 9051 §6.4.5).
+func (f *fetcher) writeSection(m store.Message, it fetchItem) error {
+	raw, err := f.body(m)
+	if err != nil {
+		return err
+	}
+	w := &f.s.w
+	sec := it.section
+	switch it.name {
+	case "RFC822":
+		w.str("RFC822 ")
+	case "RFC822.HEADER":
+		sec = section{spec: "HEADER"}
+		w.str("RFC822.HEADER ")
+	case "RFC822.TEXT":
+		sec = section{spec: "TEXT"}
+		w.str("RFC822.TEXT ")
+	default:
+		w.str("BODY[")
+		w.str(sec.String())
+		w.byte(']')
+		if it.partial {
+			w.byte('<')
+			w.num(uint64(it.start))
+			w.byte('>')
+		}
+		w.byte(' ')
+	}
+	var data []byte
+	if sec.spec != "" || len(sec.part) > 0 {
+		root, err := f.structure(m)
+		if err != nil {
+			return err
+		}
+		data = sectionBytes(raw, root, sec)
+	} else {
+		data = raw
+	}
+	if it.partial {
+		data = partial(data, it.start, it.count)
+	}
+	w.literal(data)
+	return nil
+}
+
+func partial(b []byte, start, count int64) []byte {
+	if start >= int64(len(b)) {
+		return nil
+	}
+	b = b[start:]
+	if count < int64(len(b)) {
+		b = b[:count]
+	}
+	return b
+}

@@ -1,0 +1,161 @@
+package imapd
+
+import (
+	"sort"
+	"strings"
+
+	"postern/internal/store"
+)
+
+// listEntry is one mailbox LIST may report; implied parents of existing
+// mailboxes are listed as non-existent (RFC 9051 §6.3.9.1).
+type listEntry struct {
+	mb          store.Mailbox
+	exists      bool
+	hasChildren bool
+	subscribed  bool
+}
+
+// cmdList implements LIST (with the RFC 5258 options IMAP4rev2 includes)
+// and LSUB (RFC 3501 §6.3.9).
+func (s *session) cmdList(c *command) reply {
+	la := c.list
+	if c.name == "LIST" && len(la.patterns) == 1 && la.patterns[0] == "" {
+		// RFC 9051 §6.3.9: an empty pattern asks for the delimiter.
+		s.w.line(`* LIST (\Noselect) "/" ""`)
+		return ok("", "LIST completed")
+	}
+	mbs, err := s.srv.cfg.Store.Mailboxes(s.ctx, s.acct.ID)
+	if err != nil {
+		return s.mapStoreErr(err, c.name)
+	}
+	entries := buildEntries(mbs)
+	subOnly := c.name == "LSUB" || has(la.selOpts, "SUBSCRIBED")
+	specialOnly := has(la.selOpts, "SPECIAL-USE")
+	retSub := subOnly || has(la.retOpts, "SUBSCRIBED")
+	for _, e := range entries {
+		if !matchAny(la.ref, la.patterns, e.mb.Name) {
+			continue
+		}
+		if (subOnly && !e.subscribed) || (specialOnly && e.mb.SpecialUse == "") {
+			continue
+		}
+		s.writeListEntry(c.name, e, retSub)
+		if len(la.retStatus) > 0 && e.exists {
+			if r := s.writeStatus(e.mb, la.retStatus); r.status != "" {
+				return r
+			}
+		}
+	}
+	return ok("", c.name+" completed")
+}
+
+func has(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func buildEntries(mbs []store.Mailbox) []listEntry {
+	byName := make(map[string]*listEntry, len(mbs))
+	for _, mb := range mbs {
+		byName[mb.Name] = &listEntry{mb: mb, exists: true, subscribed: mb.Subscribed}
+	}
+	for _, mb := range mbs {
+		name := mb.Name
+		for i := strings.LastIndexByte(name, '/'); i > 0; i = strings.LastIndexByte(name, '/') {
+			name = name[:i]
+			p := byName[name]
+			if p == nil {
+				p = &listEntry{mb: store.Mailbox{Name: name}}
+				byName[name] = p
+			}
+			p.hasChildren = true
+		}
+	}
+	out := make([]listEntry, 0, len(byName))
+	for _, e := range byName {
+		out = append(out, *e)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		// INBOX first, as clients expect.
+		if (out[i].mb.Name == "INBOX") != (out[j].mb.Name == "INBOX") {
+			return out[i].mb.Name == "INBOX"
+		}
+		return out[i].mb.Name < out[j].mb.Name
+	})
+	return out
+}
+
+func (s *session) writeListEntry(kind string, e listEntry, retSub bool) {
+	var attrs []string
+	if !e.exists {
+		if s.rev2 {
+			attrs = append(attrs, `\NonExistent`)
+		} else {
+			attrs = append(attrs, `\Noselect`)
+		}
+	}
+	if e.hasChildren {
+		attrs = append(attrs, `\HasChildren`)
+	} else {
+		attrs = append(attrs, `\HasNoChildren`)
+	}
+	if retSub && e.subscribed {
+		attrs = append(attrs, `\Subscribed`)
+	}
+	if e.mb.SpecialUse != "" {
+		attrs = append(attrs, e.mb.SpecialUse) // RFC 6154 §2
+	}
+	s.w.str("* ")
+	s.w.str(kind)
+	s.w.byte(' ')
+	s.w.flagList(attrs)
+	s.w.str(` "/" `)
+	s.w.astring(e.mb.Name)
+	s.w.crlf()
+}
+
+func matchAny(ref string, patterns []string, name string) bool {
+	for _, p := range patterns {
+		full := p
+		if ref != "" && !strings.HasPrefix(p, "/") {
+			full = ref + p
+		}
+		if matchPattern(canonMailbox(full), name) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchPattern matches a LIST pattern: "*" matches anything, "%" anything
+// but the delimiter (RFC 9051 §6.3.9). Dynamic programming keeps it
+// linear in len(pattern)×len(name) whatever the wildcards.
+func matchPattern(pattern, name string) bool {
+	if len(pattern) > maxMailboxName*2 {
+		return false
+	}
+	prev := make([]bool, len(name)+1)
+	cur := make([]bool, len(name)+1)
+	prev[0] = true
+	for i := 0; i < len(pattern); i++ {
+		pc := pattern[i]
+		cur[0] = prev[0] && (pc == '*' || pc == '%')
+		for j := 1; j <= len(name); j++ {
+			switch pc {
+			case '*':
+				cur[j] = prev[j] || cur[j-1]
+			case '%':
+				cur[j] = prev[j] || (cur[j-1] && name[j-1] != '/')
+			default:
+				cur[j] = prev[j-1] && pc == name[j-1]
+			}
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(name)]
+}

@@ -1,0 +1,298 @@
+package imapd
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"time"
+
+	"postern/internal/store"
+)
+
+// maxMailboxName bounds CREATE and RENAME targets.
+const maxMailboxName = 512
+
+func validMailboxName(name string) bool {
+	if name == "" || len(name) > maxMailboxName || strings.HasPrefix(name, "/") ||
+		strings.HasSuffix(name, "/") || strings.Contains(name, "//") {
+		return false
+	}
+	return !strings.ContainsAny(name, "*%\r\n\x00")
+}
+
+func (s *session) cmdCreate(c *command) reply {
+	// RFC 9051 §6.3.4: a trailing delimiter only says children are intended.
+	name := strings.TrimSuffix(c.mailbox, "/")
+	if !validMailboxName(name) {
+		return no("CANNOT", "invalid mailbox name")
+	}
+	if name == "INBOX" {
+		return no("ALREADYEXISTS", "INBOX exists")
+	}
+	// Create missing parents too, so that the hierarchy stays selectable.
+	parts := strings.Split(name, "/")
+	for i := 1; i < len(parts); i++ {
+		parent := strings.Join(parts[:i], "/")
+		if _, err := s.srv.cfg.Store.CreateMailbox(s.ctx, s.acct.ID, parent, ""); err != nil && !errors.Is(err, store.ErrExists) {
+			return s.mapStoreErr(err, "CREATE")
+		}
+	}
+	if _, err := s.srv.cfg.Store.CreateMailbox(s.ctx, s.acct.ID, name, ""); err != nil {
+		return s.mapStoreErr(err, "CREATE")
+	}
+	return ok("", "CREATE completed")
+}
+
+func (s *session) cmdDelete(c *command) reply {
+	if c.mailbox == "INBOX" {
+		return no("CANNOT", "INBOX cannot be deleted")
+	}
+	if s.sel != nil && s.sel.mbox.Name == c.mailbox {
+		return no("INUSE", "mailbox is selected")
+	}
+	if err := s.srv.cfg.Store.DeleteMailbox(s.ctx, s.acct.ID, c.mailbox); err != nil {
+		return s.mapStoreErr(err, "DELETE")
+	}
+	return ok("", "DELETE completed")
+}
+
+func (s *session) cmdRename(c *command) reply {
+	if !validMailboxName(c.mailbox2) || c.mailbox2 == "INBOX" {
+		return no("CANNOT", "invalid mailbox name")
+	}
+	if err := s.srv.cfg.Store.RenameMailbox(s.ctx, s.acct.ID, c.mailbox, c.mailbox2); err != nil {
+		return s.mapStoreErr(err, "RENAME")
+	}
+	if s.sel != nil && s.sel.mbox.Name == c.mailbox && c.mailbox != "INBOX" {
+		s.sel.mbox.Name = c.mailbox2
+	}
+	return ok("", "RENAME completed")
+}
+
+func (s *session) cmdSubscribe(c *command) reply {
+	on := c.name == "SUBSCRIBE"
+	if err := s.srv.cfg.Store.SetSubscribed(s.ctx, s.acct.ID, c.mailbox, on); err != nil {
+		return s.mapStoreErr(err, c.name)
+	}
+	return ok("", c.name+" completed")
+}
+
+func (s *session) cmdStatus(c *command) reply {
+	st := s.srv.cfg.Store
+	mb, err := st.Mailbox(s.ctx, s.acct.ID, c.mailbox)
+	if err != nil {
+		return s.mapStoreErr(err, "STATUS")
+	}
+	if r := s.writeStatus(mb, c.status); r.status != "" {
+		return r
+	}
+	return ok("", "STATUS completed")
+}
+
+// writeStatus writes one STATUS response (RFC 9051 §7.3.4).
+func (s *session) writeStatus(mb store.Mailbox, items []string) reply {
+	st, err := s.srv.cfg.Store.MailboxStatus(s.ctx, mb.ID)
+	if err != nil {
+		return s.mapStoreErr(err, "STATUS")
+	}
+	s.w.str("* STATUS ")
+	s.w.astring(mb.Name)
+	s.w.str(" (")
+	for i, it := range items {
+		if i > 0 {
+			s.w.byte(' ')
+		}
+		s.w.str(it)
+		s.w.byte(' ')
+		switch it {
+		case "MESSAGES":
+			s.w.num(uint64(st.Messages))
+		case "UIDNEXT":
+			s.w.num(uint64(st.UIDNext))
+		case "UIDVALIDITY":
+			s.w.num(uint64(st.UIDValidity))
+		case "UNSEEN":
+			s.w.num(uint64(st.Unseen))
+		case "SIZE":
+			s.w.num(uint64(st.Size))
+		case "HIGHESTMODSEQ":
+			s.w.num(st.HighestModSeq)
+		case "DELETED":
+			s.w.num(uint64(st.Deleted))
+		case "RECENT":
+			s.w.num(0)
+		}
+	}
+	s.w.str(")\r\n")
+	return reply{}
+}
+
+// parseFlags splits a client's flag list into system flags and keywords.
+// \Recent cannot be set (RFC 9051 §2.3.2); other unknown system flags are
+// refused.
+func parseFlags(names []string) (store.Flags, []string, bool) {
+	var f store.Flags
+	var kw []string
+	seen := map[string]bool{}
+	for _, n := range names {
+		if strings.HasPrefix(n, `\`) {
+			if sf, ok := store.ParseFlag(n); ok {
+				f |= sf
+				continue
+			}
+			if strings.EqualFold(n, `\Recent`) {
+				continue
+			}
+			return 0, nil, false
+		}
+		if !seen[strings.ToLower(n)] {
+			seen[strings.ToLower(n)] = true
+			kw = append(kw, n)
+		}
+	}
+	return f, kw, true
+}
+
+// cmdAppend streams the literal into the blob store and the parser at
+// once, then stores the message (RFC 9051 §6.3.12, RFC 4315 APPENDUID).
+func (s *session) cmdAppend(c *command) reply {
+	cfg := &s.srv.cfg
+	flags, kws, okFlags := parseFlags(c.app.flags)
+	if !okFlags {
+		return s.drainAppend(c, bad("", "invalid flag"))
+	}
+	if c.app.size > cfg.AppendLimit {
+		return s.drainAppend(c, no("TOOBIG", "message exceeds APPENDLIMIT"))
+	}
+	mb, err := cfg.Store.Mailbox(s.ctx, s.acct.ID, c.mailbox)
+	if errors.Is(err, store.ErrNotFound) {
+		return s.drainAppend(c, no("TRYCREATE", "no such mailbox"))
+	}
+	if err != nil {
+		return s.drainAppend(c, s.mapStoreErr(err, "APPEND"))
+	}
+	if !c.app.nonSync {
+		if s.continueReq() != nil {
+			return reply{}
+		}
+	}
+	nb, err := s.receiveMessage(c.app.size)
+	if err != nil {
+		if errors.Is(err, errConnLost) {
+			return reply{}
+		}
+		s.log.Error("imap append: storing body", "err", err)
+		return no("SERVERBUG", "cannot store message")
+	}
+	if perr := s.p.finishLine(); perr != nil {
+		return s.lineError(perr)
+	}
+	date := c.app.date
+	if date.IsZero() {
+		date = time.Now()
+	}
+	target := store.DeliveryTarget{AccountID: s.acct.ID, Mailbox: mb.Name, Flags: flags, Keywords: kws}
+	m, err := cfg.Store.Append(s.ctx, mb.ID, nb, target, date)
+	if err != nil {
+		return s.mapStoreErr(err, "APPEND")
+	}
+	if s.sel != nil && s.sel.mbox.ID == mb.ID {
+		s.sel.dirty = true
+	}
+	s.log.Info("imap append", "mailbox", mb.Name, "uid", m.UID, "size", nb.Size)
+	return ok("APPENDUID "+itoa(int64(mb.UIDValidity))+" "+itoa(int64(m.UID)), "APPEND completed")
+}
+
+var errConnLost = errors.New("connection lost")
+
+// receiveMessage copies size bytes from the client into a new blob while
+// the integrator's parser reads the same bytes through a pipe.
+func (s *session) receiveMessage(size int64) (store.NewBlob, error) {
+	cfg := &s.srv.cfg
+	bw, err := cfg.Blobs.Create()
+	if err != nil {
+		io.CopyN(io.Discard, s.br, size)
+		return store.NewBlob{}, err
+	}
+	pr, pw := io.Pipe()
+	type parsed struct {
+		meta store.MessageMeta
+		err  error
+	}
+	res := make(chan parsed, 1)
+	go func() {
+		meta, err := cfg.Parse(pr)
+		io.Copy(io.Discard, pr) // a parser that stops early must not block us
+		res <- parsed{meta, err}
+	}()
+	werr, rerr := copyLiteral(s.br, size, bw, pw)
+	pw.Close()
+	pm := <-res
+	if rerr != nil {
+		bw.Abort()
+		return store.NewBlob{}, errConnLost
+	}
+	if werr != nil {
+		bw.Abort()
+		return store.NewBlob{}, werr
+	}
+	if pm.err != nil {
+		bw.Abort()
+		return store.NewBlob{}, pm.err
+	}
+	key, bsize, err := bw.Commit()
+	if err != nil {
+		return store.NewBlob{}, err
+	}
+	return store.NewBlob{Key: key, Size: bsize, Meta: pm.meta}, nil
+}
+
+// copyLiteral reads exactly size bytes from r into both writers; after a
+// write error it keeps reading so that the connection stays in step.
+func copyLiteral(r io.Reader, size int64, a, b io.Writer) (werr, rerr error) {
+	buf := make([]byte, 32<<10)
+	for size > 0 {
+		n, err := r.Read(buf[:min(int64(len(buf)), size)])
+		size -= int64(n)
+		if n > 0 && werr == nil {
+			if _, werr = a.Write(buf[:n]); werr == nil {
+				_, werr = b.Write(buf[:n])
+			}
+		}
+		if err != nil && size > 0 {
+			return werr, err
+		}
+	}
+	return werr, nil
+}
+
+// finishLine reads the CRLF that ends a command after a streamed literal.
+func (p *parser) finishLine() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			switch e := r.(type) {
+			case *parseError:
+				err = e
+			case ioError:
+				err = e
+			default:
+				panic(r)
+			}
+		}
+	}()
+	p.crlf()
+	return nil
+}
+
+// lineError answers a syntax error found after a handler consumed part of
+// a command; an I/O error ends the session.
+func (s *session) lineError(err error) reply {
+	var pe *parseError
+	if !errors.As(err, &pe) {
+		return reply{}
+	}
+	if s.p.skipLine() != nil {
+		return reply{}
+	}
+	return bad(pe.code, pe.msg)
+}

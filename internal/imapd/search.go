@@ -1,0 +1,335 @@
+package imapd
+
+import (
+	"bufio"
+	"net/mail"
+	"net/textproto"
+	"strings"
+	"time"
+
+	"postern/internal/message"
+	"postern/internal/store"
+)
+
+// searchCtx holds what evaluating a SEARCH program needs beyond one
+// message: full-text results computed once per key.
+type searchCtx struct {
+	s    *session
+	text map[*searchKey]map[uint32]bool // BODY, TEXT, HEADER candidates
+	max  uint32                         // largest sequence number
+	maxU uint32                         // largest UID
+}
+
+func (s *session) cmdSearch(c *command) reply {
+	sel := s.sel
+	sc := &searchCtx{s: s, text: map[*searchKey]map[uint32]bool{}, max: uint32(len(sel.uids)), maxU: sel.maxUID()}
+	if err := sc.prepare(c.search); err != nil {
+		return s.mapStoreErr(err, "SEARCH")
+	}
+	var msgs []store.Message
+	if needsMeta(c.search) {
+		all := make([]int, len(sel.uids))
+		for i := range all {
+			all[i] = i
+		}
+		var err error
+		if msgs, err = s.loadMessages(all); err != nil {
+			return s.mapStoreErr(err, "SEARCH")
+		}
+	} else {
+		msgs = make([]store.Message, len(sel.uids))
+		for i, u := range sel.uids {
+			msgs[i] = store.Message{UID: u}
+		}
+	}
+	var seqs, uids []uint32
+	for i, m := range msgs {
+		if m.UID == 0 {
+			continue
+		}
+		if sc.match(c.search, uint32(i+1), &m, &msgMemo{}) {
+			seqs = append(seqs, uint32(i+1))
+			uids = append(uids, m.UID)
+		}
+	}
+	s.writeSearchResult(c, seqs, uids)
+	return ok("", "SEARCH completed")
+}
+
+// writeSearchResult answers with SEARCH, or ESEARCH when RETURN was given
+// or IMAP4rev2 is enabled (RFC 9051 §6.4.4, RFC 4731, RFC 5182 SAVE).
+func (s *session) writeSearchResult(c *command, seqs, uids []uint32) {
+	res := seqs
+	if c.uid {
+		res = uids
+	}
+	if !c.retGiven && !s.rev2 {
+		s.w.str("* SEARCH")
+		for _, n := range res {
+			s.w.byte(' ')
+			s.w.num(uint64(n))
+		}
+		s.w.crlf()
+		return
+	}
+	opts := c.searchRet
+	if len(opts) == 0 {
+		opts = []string{"ALL"}
+	}
+	if has(opts, "SAVE") {
+		s.sel.saved = append([]uint32(nil), uids...)
+		if len(opts) == 1 {
+			return
+		}
+	}
+	s.w.str(`* ESEARCH (TAG "`)
+	s.w.str(c.tag)
+	s.w.str(`")`)
+	if c.uid {
+		s.w.str(" UID")
+	}
+	if len(res) > 0 {
+		if has(opts, "MIN") {
+			s.w.str(" MIN " + itoa(int64(res[0])))
+		}
+		if has(opts, "MAX") {
+			s.w.str(" MAX " + itoa(int64(res[len(res)-1])))
+		}
+		if has(opts, "ALL") {
+			s.w.str(" ALL " + formatSet(res))
+		}
+	}
+	if has(opts, "COUNT") {
+		s.w.str(" COUNT " + itoa(int64(len(res))))
+	}
+	s.w.crlf()
+}
+
+// needsMeta tells whether evaluating k needs message metadata beyond UIDs.
+func needsMeta(k *searchKey) bool {
+	switch k.op {
+	case "AND", "OR", "NOT":
+		for _, c := range k.kids {
+			if needsMeta(c) {
+				return true
+			}
+		}
+		return false
+	case "ALL", "SEQ", "UID", "BODY", "TEXT", "RECENT", "NEW", "OLD":
+		return false
+	}
+	return true
+}
+
+// prepare runs the full-text queries of the program, once per key.
+func (sc *searchCtx) prepare(k *searchKey) error {
+	for _, c := range k.kids {
+		if err := sc.prepare(c); err != nil {
+			return err
+		}
+	}
+	st, id := sc.s.srv.cfg.Store, sc.s.sel.mbox.ID
+	add := func(uids []uint32) {
+		if sc.text[k] == nil {
+			sc.text[k] = map[uint32]bool{}
+		}
+		for _, u := range uids {
+			sc.text[k][u] = true
+		}
+	}
+	switch k.op {
+	case "BODY", "TEXT":
+		uids, err := st.SearchText(sc.s.ctx, id, []string{k.str}, false)
+		if err != nil {
+			return err
+		}
+		add(uids)
+		if k.op == "TEXT" {
+			if uids, err = st.SearchText(sc.s.ctx, id, []string{k.str}, true); err != nil {
+				return err
+			}
+			add(uids)
+		}
+	case "HEADER":
+		if k.str2 == "" {
+			return nil // any message with the field: checked on the header itself
+		}
+		uids, err := st.SearchText(sc.s.ctx, id, []string{k.str2}, true)
+		if err != nil {
+			return err
+		}
+		add(uids)
+	}
+	return nil
+}
+
+// msgMemo caches what several keys of one message share.
+type msgMemo struct {
+	env    *message.Envelope
+	envErr bool
+	hdr    textproto.MIMEHeader
+}
+
+func (sc *searchCtx) match(k *searchKey, seq uint32, m *store.Message, mm *msgMemo) bool {
+	switch k.op {
+	case "AND":
+		for _, c := range k.kids {
+			if !sc.match(c, seq, m, mm) {
+				return false
+			}
+		}
+		return true
+	case "OR":
+		return sc.match(k.kids[0], seq, m, mm) || sc.match(k.kids[1], seq, m, mm)
+	case "NOT":
+		return !sc.match(k.kids[0], seq, m, mm)
+	case "ALL", "OLD":
+		return true
+	case "RECENT", "NEW":
+		return false // no \Recent is kept
+	case "SEQ":
+		if k.seq.saved {
+			return sc.s.sel.savedHas(m.UID)
+		}
+		return k.seq.contains(seq, sc.max)
+	case "UID":
+		if k.seq.saved {
+			return sc.s.sel.savedHas(m.UID)
+		}
+		return k.seq.contains(m.UID, sc.maxU)
+	case "BODY", "TEXT":
+		return sc.text[k][m.UID]
+	case "HEADER":
+		return sc.matchHeader(k, m, mm)
+	}
+	if f, ok := flagKey(k.op); ok {
+		return (m.Flags&f != 0) != strings.HasPrefix(k.op, "UN")
+	}
+	return sc.matchMeta(k, m, mm)
+}
+
+func flagKey(op string) (store.Flags, bool) {
+	switch strings.TrimPrefix(op, "UN") {
+	case "SEEN":
+		return store.FlagSeen, true
+	case "ANSWERED":
+		return store.FlagAnswered, true
+	case "FLAGGED":
+		return store.FlagFlagged, true
+	case "DELETED":
+		return store.FlagDeleted, true
+	case "DRAFT":
+		return store.FlagDraft, true
+	}
+	return 0, false
+}
+
+func (sc *searchCtx) matchMeta(k *searchKey, m *store.Message, mm *msgMemo) bool {
+	switch k.op {
+	case "KEYWORD", "UNKEYWORD":
+		found := false
+		for _, kw := range m.Keywords {
+			found = found || strings.EqualFold(kw, k.str)
+		}
+		return found == (k.op == "KEYWORD")
+	case "LARGER":
+		return m.Size > k.num
+	case "SMALLER":
+		return m.Size < k.num
+	case "BEFORE", "ON", "SINCE":
+		return compareDay(dayOf(m.InternalDate), k.date, k.op)
+	case "SENTBEFORE", "SENTON", "SENTSINCE":
+		env := sc.envelope(m, mm)
+		t, err := mail.ParseDate(env.Date)
+		if err != nil {
+			return false
+		}
+		return compareDay(dayOf(t), k.date, strings.TrimPrefix(k.op, "SENT"))
+	case "SUBJECT":
+		return containsFold(sc.envelope(m, mm).DecodedSubject(), k.str)
+	case "FROM", "TO", "CC", "BCC":
+		env := sc.envelope(m, mm)
+		list := map[string][]message.Address{"FROM": env.From, "TO": env.To, "CC": env.Cc, "BCC": env.Bcc}[k.op]
+		for _, a := range list {
+			if containsFold(a.DisplayName()+" <"+a.Mailbox+"@"+a.Host+">", k.str) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// dayOf keeps the calendar date of t in its own zone: SEARCH dates ignore
+// time and timezone (RFC 9051 §6.4.4).
+func dayOf(t time.Time) time.Time {
+	y, mo, d := t.Date()
+	return time.Date(y, mo, d, 0, 0, 0, 0, time.UTC)
+}
+
+func compareDay(day, key time.Time, op string) bool {
+	switch op {
+	case "BEFORE":
+		return day.Before(key)
+	case "ON":
+		return day.Equal(key)
+	}
+	return !day.Before(key) // SINCE: on or after
+}
+
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+}
+
+func (sc *searchCtx) envelope(m *store.Message, mm *msgMemo) *message.Envelope {
+	if mm.env != nil {
+		return mm.env
+	}
+	env, err := message.UnmarshalEnvelope(m.Envelope)
+	if err != nil {
+		f := fetcher{s: sc.s}
+		if env, err = f.envelope(*m); err != nil || env == nil {
+			env = &message.Envelope{}
+		}
+	}
+	mm.env = env
+	return env
+}
+
+// matchHeader checks HEADER field value on the message's own header; the
+// full-text index has narrowed the candidates already when value is set.
+func (sc *searchCtx) matchHeader(k *searchKey, m *store.Message, mm *msgMemo) bool {
+	if k.str2 != "" && !sc.text[k][m.UID] {
+		return false
+	}
+	if mm.hdr == nil {
+		f := fetcher{s: sc.s}
+		raw, err := f.body(*m)
+		if err != nil {
+			return false
+		}
+		h, _ := textproto.NewReader(bufio.NewReader(strings.NewReader(string(raw)))).ReadMIMEHeader()
+		if h == nil {
+			h = textproto.MIMEHeader{}
+		}
+		mm.hdr = h
+	}
+	vals, ok := mm.hdr[textproto.CanonicalMIMEHeaderKey(k.str)]
+	if !ok {
+		return false
+	}
+	for _, v := range vals {
+		if containsFold(v, k.str2) {
+			return true
+		}
+	}
+	return k.str2 == ""
+}
+
+func (sel *selected) savedHas(uid uint32) bool {
+	for _, u := range sel.saved {
+		if u == uid {
+			return true
+		}
+	}
+	return false
+}

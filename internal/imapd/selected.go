@@ -1,0 +1,338 @@
+package imapd
+
+import (
+	"context"
+	"errors"
+	"sort"
+
+	"postern/internal/store"
+)
+
+// selected is the session's view of its selected mailbox: the sequence
+// number ↔ UID map as the client knows it, and the changes of other
+// sessions not yet announced.
+type selected struct {
+	mbox     store.Mailbox
+	readOnly bool
+	uids     []uint32 // uids[seq-1], ascending
+	exists   int      // the message count last announced
+	modseq   uint64   // every change up to here is reflected in uids
+	dirty    bool     // a change event arrived since the last refresh
+	// own holds modseqs of flag changes this session made and reported
+	// itself, so that the refresh does not report them twice.
+	own map[uint64]struct{}
+	// expunged holds UIDs removed from the store but still in uids, because
+	// EXPUNGE could not be announced yet (RFC 9051 §7.5.1).
+	expunged map[uint32]struct{}
+	saved    []uint32 // SEARCHRES "$" as UIDs (RFC 5182)
+}
+
+// seqOf returns the sequence number of uid, or 0.
+func (sel *selected) seqOf(uid uint32) uint32 {
+	i := sort.Search(len(sel.uids), func(i int) bool { return sel.uids[i] >= uid })
+	if i < len(sel.uids) && sel.uids[i] == uid {
+		return uint32(i + 1)
+	}
+	return 0
+}
+
+func (sel *selected) maxUID() uint32 {
+	if len(sel.uids) == 0 {
+		return 0
+	}
+	return sel.uids[len(sel.uids)-1]
+}
+
+// uidLister is an optional fast path of the store for SELECT: the UIDs
+// and flags of a mailbox without its cached envelopes.
+type uidLister interface {
+	MessageUIDs(ctx context.Context, mailboxID int64) ([]uint32, error)
+}
+
+func (s *session) cmdSelect(c *command) reply {
+	if s.sel != nil {
+		s.sel = nil
+		s.state = stateAuth
+		s.w.line("* OK [CLOSED] previous mailbox closed") // RFC 9051 §6.3.2
+	}
+	st := s.srv.cfg.Store
+	mb, err := st.Mailbox(s.ctx, s.acct.ID, c.mailbox)
+	if err != nil {
+		return s.mapStoreErr(err, c.name)
+	}
+	sel := &selected{mbox: mb, readOnly: c.name == "EXAMINE", modseq: mb.HighestModSeq,
+		own: map[uint64]struct{}{}, expunged: map[uint32]struct{}{}}
+	firstUnseen := uint32(0)
+	keywords := map[string]struct{}{}
+	if ul, fast := st.(uidLister); fast {
+		sel.uids, err = ul.MessageUIDs(s.ctx, mb.ID)
+	} else {
+		var msgs []store.Message
+		msgs, err = st.Messages(s.ctx, mb.ID, 1, 0)
+		sel.uids = make([]uint32, len(msgs))
+		for i, m := range msgs {
+			sel.uids[i] = m.UID
+			if firstUnseen == 0 && m.Flags&store.FlagSeen == 0 {
+				firstUnseen = uint32(i + 1)
+			}
+			for _, k := range m.Keywords {
+				keywords[k] = struct{}{}
+			}
+		}
+	}
+	if err != nil {
+		return s.mapStoreErr(err, c.name)
+	}
+	sel.exists = len(sel.uids)
+	s.writeSelectData(sel, firstUnseen, keywords)
+	s.sel, s.state = sel, stateSelected
+	if sel.readOnly {
+		return ok("READ-ONLY", c.name+" completed")
+	}
+	return ok("READ-WRITE", c.name+" completed")
+}
+
+func (s *session) writeSelectData(sel *selected, firstUnseen uint32, keywords map[string]struct{}) {
+	kw := make([]string, 0, len(keywords))
+	for k := range keywords {
+		kw = append(kw, k)
+	}
+	sort.Strings(kw)
+	sys := `\Answered \Flagged \Deleted \Seen \Draft`
+	s.w.line("* FLAGS (", sys, prefixSpace(kw), ")")
+	if sel.readOnly {
+		s.w.line("* OK [PERMANENTFLAGS ()] read-only")
+	} else {
+		s.w.line("* OK [PERMANENTFLAGS (", sys, prefixSpace(kw), ` \*)] flags permitted`)
+	}
+	s.w.line("* ", itoa(int64(len(sel.uids))), " EXISTS")
+	if !s.rev2 {
+		s.w.line("* 0 RECENT") // RFC 3501 §6.3.1; we keep no \Recent
+		if firstUnseen > 0 {
+			s.w.line("* OK [UNSEEN ", itoa(int64(firstUnseen)), "] first unseen")
+		}
+	}
+	s.w.line("* OK [UIDVALIDITY ", itoa(int64(sel.mbox.UIDValidity)), "] UIDs valid")
+	s.w.line("* OK [UIDNEXT ", itoa(int64(sel.mbox.UIDNext)), "] predicted next UID")
+}
+
+// cmdClose implements CLOSE (expunging silently, RFC 9051 §6.4.1) and
+// UNSELECT (RFC 3691).
+func (s *session) cmdClose(c *command) reply {
+	sel := s.sel
+	s.sel, s.state = nil, stateAuth
+	if c.name == "CLOSE" && !sel.readOnly {
+		if _, err := s.expungeDeleted(sel, nil); err != nil {
+			return s.mapStoreErr(err, "CLOSE")
+		}
+	}
+	return ok("", c.name+" completed")
+}
+
+// expungeDeleted removes the \Deleted messages (of uidSet when given) and
+// returns the UIDs removed.
+func (s *session) expungeDeleted(sel *selected, uidSet *seqSet) ([]uint32, error) {
+	st := s.srv.cfg.Store
+	from, to := uint32(1), uint32(0)
+	if uidSet != nil {
+		from, to = uidSet.uidBounds(sel.maxUID())
+	}
+	msgs, err := st.Messages(s.ctx, sel.mbox.ID, from, to)
+	if err != nil {
+		return nil, err
+	}
+	var del []uint32
+	for _, m := range msgs {
+		if m.Flags&store.FlagDeleted != 0 && (uidSet == nil || uidSet.contains(m.UID, sel.maxUID())) {
+			del = append(del, m.UID)
+		}
+	}
+	if len(del) == 0 {
+		return nil, nil
+	}
+	removed, _, err := st.Expunge(s.ctx, sel.mbox.ID, del)
+	return removed, err
+}
+
+// cmdExpunge implements EXPUNGE and UID EXPUNGE (RFC 4315 §2.1).
+func (s *session) cmdExpunge(c *command) reply {
+	if s.sel.readOnly {
+		return no("READ-ONLY", "mailbox is read-only")
+	}
+	var set *seqSet
+	if c.uid {
+		if c.seq.saved {
+			c.seq = seqSet{ranges: uidRanges(s.sel.saved)}
+		}
+		set = &c.seq
+	}
+	removed, err := s.expungeDeleted(s.sel, set)
+	if err != nil {
+		return s.mapStoreErr(err, "EXPUNGE")
+	}
+	for _, u := range removed {
+		s.sel.expunged[u] = struct{}{}
+	}
+	return ok("", "EXPUNGE completed")
+}
+
+func uidRanges(uids []uint32) []seqRange {
+	out := make([]seqRange, 0, len(uids))
+	for _, u := range uids {
+		out = append(out, seqRange{u, u})
+	}
+	if len(out) == 0 {
+		// An empty saved result matches nothing; UID 0 never exists.
+		out = append(out, seqRange{^uint32(0), ^uint32(0)})
+	}
+	return out
+}
+
+// sync reports changes since the last command: new messages (EXISTS),
+// flag changes of other sessions (FETCH) and, when allowed, expunges.
+func (s *session) sync(allowExpunge bool) {
+	s.drainEvents()
+	sel := s.sel
+	if sel == nil {
+		return
+	}
+	if sel.dirty {
+		sel.dirty = false
+		s.refresh(sel)
+	}
+	// EXISTS first: a message may have come and gone since the last
+	// command, and EXPUNGE must only name numbers the client knows.
+	if len(sel.uids) > sel.exists {
+		sel.exists = len(sel.uids)
+		s.w.line("* ", itoa(int64(sel.exists)), " EXISTS")
+	}
+	if allowExpunge && len(sel.expunged) > 0 {
+		s.announceExpunges(sel)
+	}
+}
+
+// drainEvents reads pending change events without blocking.
+func (s *session) drainEvents() {
+	for {
+		select {
+		case ev := <-s.events:
+			s.noteEvent(ev)
+		default:
+			return
+		}
+	}
+}
+
+func (s *session) noteEvent(ev store.Change) {
+	if s.sel == nil {
+		return
+	}
+	// Kind 0 means events were lost: resync whatever they were.
+	if ev.Kind == 0 || (ev.MailboxID == s.sel.mbox.ID && ev.Kind != store.ChangeMailboxes) {
+		s.sel.dirty = true
+	}
+}
+
+// refresh brings the view up to date with the store by modseq, which
+// covers lost events and other nodes alike.
+func (s *session) refresh(sel *selected) {
+	st := s.srv.cfg.Store
+	status, err := st.MailboxStatus(s.ctx, sel.mbox.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		// Deleted under us: every message is gone.
+		for _, u := range sel.uids {
+			sel.expunged[u] = struct{}{}
+		}
+		return
+	}
+	if err != nil {
+		s.log.Error("imap refresh", "err", err)
+		return
+	}
+	changed, err := st.MessagesChangedSince(s.ctx, sel.mbox.ID, sel.modseq)
+	if err != nil {
+		s.log.Error("imap refresh", "err", err)
+		return
+	}
+	gone, err := st.ExpungedSince(s.ctx, sel.mbox.ID, sel.modseq)
+	if err != nil {
+		s.log.Error("imap refresh", "err", err)
+		return
+	}
+	top := sel.maxUID()
+	for _, m := range changed {
+		if m.UID > top {
+			sel.uids = append(sel.uids, m.UID)
+			top = m.UID
+			continue
+		}
+		if _, mine := sel.own[m.ModSeq]; mine {
+			continue
+		}
+		if seq := sel.seqOf(m.UID); seq > 0 {
+			s.writeFlagsFetch(seq, m)
+		}
+	}
+	for _, u := range gone {
+		if sel.seqOf(u) > 0 {
+			sel.expunged[u] = struct{}{}
+		}
+	}
+	sel.modseq = max(sel.modseq, status.HighestModSeq)
+	for m := range sel.own {
+		if m <= sel.modseq {
+			delete(sel.own, m)
+		}
+	}
+}
+
+func (s *session) writeFlagsFetch(seq uint32, m store.Message) {
+	s.w.str("* ")
+	s.w.num(uint64(seq))
+	s.w.str(" FETCH (UID ")
+	s.w.num(uint64(m.UID))
+	s.w.str(" FLAGS ")
+	s.w.flagList(flagNames(m))
+	s.w.str(")\r\n")
+}
+
+func flagNames(m store.Message) []string {
+	return append(m.Flags.Names(), m.Keywords...)
+}
+
+// announceExpunges sends EXPUNGE for pending UIDs, highest sequence
+// number first so that each number is valid when the client reads it.
+func (s *session) announceExpunges(sel *selected) {
+	seqs := make([]uint32, 0, len(sel.expunged))
+	for u := range sel.expunged {
+		if seq := sel.seqOf(u); seq > 0 {
+			seqs = append(seqs, seq)
+		}
+	}
+	sort.Slice(seqs, func(i, j int) bool { return seqs[i] > seqs[j] })
+	for _, seq := range seqs {
+		s.w.line("* ", itoa(int64(seq)), " EXPUNGE")
+	}
+	kept := sel.uids[:0]
+	for _, u := range sel.uids {
+		if _, gone := sel.expunged[u]; !gone {
+			kept = append(kept, u)
+		}
+	}
+	sel.uids = kept
+	sel.exists -= len(seqs)
+	clear(sel.expunged)
+	if len(sel.saved) > 0 {
+		sel.saved = slicesFilter(sel.saved, func(u uint32) bool { return sel.seqOf(u) > 0 })
+	}
+}
+
+func slicesFilter(in []uint32, keep func(uint32) bool) []uint32 {
+	out := in[:0]
+	for _, v := range in {
+		if keep(v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
