@@ -86,6 +86,15 @@ func (p argonParams) String() string {
 		phcEncoding.EncodeToString(p.salt), phcEncoding.EncodeToString(p.key))
 }
 
+// decodeB64 decodes strictly. encoding/base64 skips CR and LF even in
+// strict mode, which would let two different strings decode alike.
+func decodeB64(enc *base64.Encoding, s string) ([]byte, error) {
+	if strings.ContainsAny(s, "\r\n") {
+		return nil, errors.New("line break in base64")
+	}
+	return enc.Strict().DecodeString(s)
+}
+
 // CheckPassword reports whether password matches the PHC hash. The final
 // comparison is constant-time; an error means the hash itself is unusable.
 func CheckPassword(hash, password string) (bool, error) {
@@ -128,11 +137,11 @@ func parsePHC(s string) (argonParams, error) {
 		return p, err
 	}
 	p.memory, p.time, p.threads = uint32(m), uint32(t), uint8(par)
-	if p.salt, err = phcEncoding.Strict().DecodeString(parts[4]); err != nil ||
+	if p.salt, err = decodeB64(phcEncoding, parts[4]); err != nil ||
 		len(p.salt) < minArgonSaltLen || len(p.salt) > maxArgonSaltLen {
 		return p, fmt.Errorf("%w: bad salt", ErrBadHash)
 	}
-	if p.key, err = phcEncoding.Strict().DecodeString(parts[5]); err != nil ||
+	if p.key, err = decodeB64(phcEncoding, parts[5]); err != nil ||
 		len(p.key) < minArgonKeyLen || len(p.key) > maxArgonKeyLen {
 		return p, fmt.Errorf("%w: bad key", ErrBadHash)
 	}

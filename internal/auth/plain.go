@@ -27,15 +27,13 @@ var ErrAuthzid = errors.New("authorization identity differs from authentication 
 // empty and no field may hold a NUL; an authzid other than empty or the
 // authcid itself is refused, since no account may act as another.
 func DecodePlain(b64 string) (authzid, user, pass string, err error) {
-	// encoding/base64 skips CR and LF even in strict mode; a response is
-	// one line, so they can only be smuggled in.
-	if len(b64) > maxPlainB64 || strings.ContainsAny(b64, "\r\n") {
+	if len(b64) > maxPlainB64 {
 		return "", "", "", ErrBadPlain
 	}
-	raw, err := base64.StdEncoding.Strict().DecodeString(b64)
+	raw, err := decodeB64(base64.StdEncoding, b64)
 	if err != nil {
 		// Some clients leave out the padding.
-		if raw, err = base64.RawStdEncoding.Strict().DecodeString(b64); err != nil {
+		if raw, err = decodeB64(base64.RawStdEncoding, b64); err != nil {
 			return "", "", "", ErrBadPlain
 		}
 	}

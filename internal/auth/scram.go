@@ -135,15 +135,14 @@ func ParseSCRAM(s string) (SCRAMKeys, error) {
 		return k, fmt.Errorf("%w: bad iteration count", ErrBadSCRAM)
 	}
 	k.Iterations = n
-	enc := base64.StdEncoding.Strict()
-	if k.Salt, err = enc.DecodeString(salt); err != nil ||
+	if k.Salt, err = decodeB64(base64.StdEncoding, salt); err != nil ||
 		len(k.Salt) < minSCRAMSaltLen || len(k.Salt) > maxSCRAMSaltLen {
 		return k, fmt.Errorf("%w: bad salt", ErrBadSCRAM)
 	}
-	if k.StoredKey, err = enc.DecodeString(stored); err != nil || len(k.StoredKey) != sha256.Size {
+	if k.StoredKey, err = decodeB64(base64.StdEncoding, stored); err != nil || len(k.StoredKey) != sha256.Size {
 		return k, fmt.Errorf("%w: bad StoredKey", ErrBadSCRAM)
 	}
-	if k.ServerKey, err = enc.DecodeString(server); err != nil || len(k.ServerKey) != sha256.Size {
+	if k.ServerKey, err = decodeB64(base64.StdEncoding, server); err != nil || len(k.ServerKey) != sha256.Size {
 		return k, fmt.Errorf("%w: bad ServerKey", ErrBadSCRAM)
 	}
 	return k, nil
