@@ -1,0 +1,309 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"postern/internal/store"
+)
+
+// Limits on keywords (RFC 3501 §9 flag-keyword = atom).
+const (
+	maxKeywordLen       = 100
+	maxKeywordsPerEntry = 64
+)
+
+// normKeywords validates keywords as IMAP atoms and returns them sorted,
+// without case-insensitive duplicates (RFC 3501 §2.3.2: flags are
+// case-insensitive).
+func normKeywords(kw []string) ([]string, error) {
+	if len(kw) == 0 {
+		return nil, nil
+	}
+	out := make([]string, 0, len(kw))
+	for _, k := range kw {
+		if k == "" || len(k) > maxKeywordLen || k[0] == '\\' {
+			return nil, invalid("keyword %q", k)
+		}
+		for i := range len(k) {
+			c := k[i]
+			// atom-specials (RFC 3501 §9) and non-ASCII are not atoms.
+			if c <= ' ' || c >= 0x7f || strings.IndexByte(`(){%*"\]`, c) >= 0 {
+				return nil, invalid("keyword %q", k)
+			}
+		}
+		if !slices.ContainsFunc(out, func(o string) bool { return strings.EqualFold(o, k) }) {
+			out = append(out, k)
+		}
+	}
+	if len(out) > maxKeywordsPerEntry {
+		return nil, invalid("%d keywords", len(out))
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func joinKeywords(kw []string) string { return strings.Join(kw, " ") }
+
+func splitKeywords(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, " ")
+}
+
+const messageCols = `id, mailbox_id, uid, modseq, flags, keywords, internal_date, size, blob_id, envelope, bodystructure, preview`
+
+func scanMessage(r scanner) (store.Message, error) {
+	var m store.Message
+	var kw string
+	var t int64
+	err := r.Scan(&m.ID, &m.MailboxID, &m.UID, &m.ModSeq, &m.Flags, &kw, &t, &m.Size, &m.BlobID,
+		&m.Envelope, &m.BodyStructure, &m.Preview)
+	m.Keywords = splitKeywords(kw)
+	m.InternalDate = time.Unix(t, 0).UTC()
+	return m, err
+}
+
+func queryMessages(ctx context.Context, q querier, query string, args ...any) ([]store.Message, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// Messages implements store.Mailstore.
+func (s *Store) Messages(ctx context.Context, mailboxID int64, from, to uint32) ([]store.Message, error) {
+	if to == 0 {
+		to = 0xffffffff
+	}
+	return queryMessages(ctx, s.rdb, `SELECT `+messageCols+` FROM messages
+		WHERE mailbox_id = ? AND uid >= ? AND uid <= ? ORDER BY uid`, mailboxID, from, to)
+}
+
+// MessagesChangedSince implements store.Mailstore.
+func (s *Store) MessagesChangedSince(ctx context.Context, mailboxID int64, modseq uint64) ([]store.Message, error) {
+	return queryMessages(ctx, s.rdb, `SELECT `+messageCols+` FROM messages
+		WHERE mailbox_id = ? AND modseq > ? ORDER BY uid`, mailboxID, int64(modseq))
+}
+
+// ExpungedSince implements store.Mailstore.
+func (s *Store) ExpungedSince(ctx context.Context, mailboxID int64, modseq uint64) ([]uint32, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid`, mailboxID, int64(modseq))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []uint32
+	for rows.Next() {
+		var u uint32
+		if err := rows.Scan(&u); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// selectMessages returns the messages of the mailbox among uids, in UID order.
+func selectMessages(ctx context.Context, q querier, mailboxID int64, uids []uint32) ([]store.Message, error) {
+	if len(uids) == 0 {
+		return nil, nil
+	}
+	set := make(map[uint32]bool, len(uids))
+	lo, hi := uids[0], uids[0]
+	for _, u := range uids {
+		set[u] = true
+		lo, hi = min(lo, u), max(hi, u)
+	}
+	all, err := queryMessages(ctx, q, `SELECT `+messageCols+` FROM messages
+		WHERE mailbox_id = ? AND uid >= ? AND uid <= ? ORDER BY uid`, mailboxID, lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, m := range all {
+		if set[m.UID] {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// insertMessage adds m to mb with the next UID of mb (advanced in memory;
+// the caller saves mb with saveMailbox) and takes a reference on its blob.
+// Quota usage is the caller's.
+func insertMessage(ctx context.Context, tx *sql.Tx, mb *store.Mailbox, m store.Message, modseq uint64) (store.Message, error) {
+	if mb.UIDNext == 0 || mb.UIDNext == 0xffffffff {
+		// RFC 3501 §2.3.1.1: UIDs are 32-bit; a new UIDVALIDITY would be needed.
+		return store.Message{}, fmt.Errorf("%w: mailbox %q has no UIDs left", store.ErrNotPermitted, mb.Name)
+	}
+	m.MailboxID, m.UID, m.ModSeq = mb.ID, mb.UIDNext, modseq
+	res, err := tx.ExecContext(ctx, `INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords, internal_date, size, blob_id, envelope, bodystructure, preview)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, m.MailboxID, m.UID, int64(m.ModSeq), m.Flags, joinKeywords(m.Keywords),
+		m.InternalDate.Unix(), m.Size, m.BlobID, m.Envelope, m.BodyStructure, m.Preview)
+	if err != nil {
+		return store.Message{}, err
+	}
+	if m.ID, err = res.LastInsertId(); err != nil {
+		return store.Message{}, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE blobs SET refs = refs + 1 WHERE id = ?`, m.BlobID); err != nil {
+		return store.Message{}, err
+	}
+	mb.UIDNext++
+	return m, nil
+}
+
+// saveMailbox stores uidnext and highestmodseq of mb.
+func saveMailbox(ctx context.Context, tx *sql.Tx, mb store.Mailbox) error {
+	_, err := tx.ExecContext(ctx, `UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?`,
+		mb.UIDNext, int64(mb.HighestModSeq), mb.ID)
+	return err
+}
+
+// addUsage changes the account's quota usage.
+func addUsage(ctx context.Context, tx *sql.Tx, accountID, bytes, messages int64) error {
+	_, err := tx.ExecContext(ctx, `UPDATE accounts SET used_bytes = used_bytes + ?, used_messages = used_messages + ? WHERE id = ?`,
+		bytes, messages, accountID)
+	return err
+}
+
+// checkQuota fails with ErrOverQuota when adding bytes and messages would
+// exceed a non-zero limit of the account (RFC 9208 §5.1).
+func checkQuota(ctx context.Context, tx *sql.Tx, accountID, bytes, messages int64) error {
+	var qb, qm, ub, um int64
+	err := tx.QueryRowContext(ctx, `SELECT quota_bytes, quota_messages, used_bytes, used_messages FROM accounts WHERE id = ?`, accountID).
+		Scan(&qb, &qm, &ub, &um)
+	if err != nil {
+		return notFound(err)
+	}
+	if (qb > 0 && ub+bytes > qb) || (qm > 0 && um+messages > qm) {
+		return store.ErrOverQuota
+	}
+	return nil
+}
+
+// removeMessages deletes msgs (all of mailbox mb) as an expunge at the
+// next modseq: recorded in expunged, references and usage released, the
+// blobs whose last reference went away collected. mb is updated in memory
+// and saved.
+func removeMessages(ctx context.Context, tx *sql.Tx, e *effects, mb *store.Mailbox, msgs []store.Message) ([]uint32, error) {
+	if len(msgs) == 0 {
+		return nil, nil
+	}
+	mb.HighestModSeq++
+	uids := make([]uint32, 0, len(msgs))
+	var bytes int64
+	for _, m := range msgs {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE id = ?`, m.ID); err != nil {
+			return nil, err
+		}
+		// RFC 7162 §3.2.5.2: remember the expunge for VANISHED (EARLIER).
+		if _, err := tx.ExecContext(ctx, `INSERT INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)`,
+			mb.ID, m.UID, int64(mb.HighestModSeq)); err != nil {
+			return nil, err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE blobs SET refs = refs - 1 WHERE id = ?`, m.BlobID); err != nil {
+			return nil, err
+		}
+		bytes += m.Size
+		uids = append(uids, m.UID)
+	}
+	if err := addUsage(ctx, tx, mb.AccountID, -bytes, -int64(len(msgs))); err != nil {
+		return nil, err
+	}
+	if err := saveMailbox(ctx, tx, *mb); err != nil {
+		return nil, err
+	}
+	if err := gcBlobs(ctx, tx, e); err != nil {
+		return nil, err
+	}
+	e.change(store.Change{Kind: store.ChangeExpunge, AccountID: mb.AccountID, MailboxID: mb.ID, UIDs: uids, ModSeq: mb.HighestModSeq})
+	return uids, nil
+}
+
+// releaseMessages deletes the messages matching where (a condition on
+// messages columns, with args) in bulk, for deleting mailboxes, accounts and
+// domains: blob references and quota usage are released, unreferenced blobs
+// collected. No expunge history is kept, since the mailbox goes too.
+func releaseMessages(ctx context.Context, tx *sql.Tx, e *effects, where string, args ...any) error {
+	twice := append(append([]any{}, args...), args...)
+	_, err := tx.ExecContext(ctx, `UPDATE blobs SET refs = refs -
+		(SELECT COUNT(*) FROM messages WHERE messages.blob_id = blobs.id AND `+where+`)
+		WHERE id IN (SELECT blob_id FROM messages WHERE `+where+`)`, twice...)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE accounts SET
+		used_bytes = used_bytes - (SELECT COALESCE(SUM(size), 0) FROM messages WHERE `+where+`
+			AND mailbox_id IN (SELECT id FROM mailboxes WHERE mailboxes.account_id = accounts.id)),
+		used_messages = used_messages - (SELECT COUNT(*) FROM messages WHERE `+where+`
+			AND mailbox_id IN (SELECT id FROM mailboxes WHERE mailboxes.account_id = accounts.id))
+		WHERE id IN (SELECT account_id FROM mailboxes WHERE id IN (SELECT mailbox_id FROM messages WHERE `+where+`))`,
+		append(twice, args...)...)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE `+where, args...); err != nil {
+		return err
+	}
+	return gcBlobs(ctx, tx, e)
+}
+
+// gcBlobs deletes the blob rows (and their full-text entries) nothing
+// references any more; their files are removed after the commit.
+func gcBlobs(ctx context.Context, tx *sql.Tx, e *effects) error {
+	rows, err := tx.QueryContext(ctx, `SELECT id, blob_key FROM blobs WHERE refs <= 0`)
+	if err != nil {
+		return err
+	}
+	var ids []int64
+	var keys []string
+	for rows.Next() {
+		var id int64
+		var k string
+		if err := rows.Scan(&id, &k); err != nil {
+			rows.Close()
+			return err
+		}
+		ids, keys = append(ids, id), append(keys, k)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for i, id := range ids {
+		// A queue entry still using the body keeps it alive (queue entries
+		// should hold a reference of their own; this is a safety net).
+		var q int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM queue_messages WHERE blob_id = ?`, id).Scan(&q); err != nil {
+			return err
+		}
+		if q > 0 {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM blob_fts WHERE rowid = ?`, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM blobs WHERE id = ?`, id); err != nil {
+			return err
+		}
+		e.blobKeys = append(e.blobKeys, keys[i])
+	}
+	return nil
+}

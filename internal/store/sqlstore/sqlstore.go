@@ -1,0 +1,232 @@
+// Package sqlstore implements store.Store on SQLite (modernc.org/sqlite, no
+// cgo), with the bodies in a blob.Store.
+//
+// Connections: one writer connection, owned by a single goroutine that runs
+// queued operations in batches (group commit, see writer.go), and a small pool
+// of read-only connections. WAL mode lets readers run beside the writer;
+// synchronous=FULL makes a returned commit durable. Nothing of the directory
+// is cached in memory, because the CLI changes the same database from another
+// process while the server runs.
+//
+// Schema: migrations/*.sql, applied in order at Open, each in its own
+// transaction, recorded in schema_migrations. The tables are domains,
+// accounts, aliases, mailboxes, blobs (one row per body file, reference
+// counted), messages, expunged (for QRESYNC), blob_fts (FTS5, rowid =
+// blobs.id) and the outbound queue.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"postern/internal/blob"
+	"postern/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// readConns bounds the read pool: enough for the protocol sessions of a
+// small machine without holding many SQLite page caches.
+const readConns = 4
+
+// busyTimeout is how long a connection waits for a lock held by another
+// process (the CLI) before failing with SQLITE_BUSY.
+const busyTimeout = 10 * time.Second
+
+// Store is the SQLite implementation of store.Store.
+type Store struct {
+	path   string
+	wdb    *sql.DB // exactly one connection, used only by the writer goroutine
+	rdb    *sql.DB // read-only pool
+	blobs  *blob.Store
+	log    *slog.Logger
+	hub    store.Notifier
+	w      *writer
+	closed chan struct{}
+}
+
+var _ store.Store = (*Store)(nil)
+
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(FULL)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+		// Take the write lock at BEGIN, so a busy wait happens there and
+		// never as a deadlock-prone lock upgrade in the middle of a batch.
+		q.Set("_txlock", "immediate")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Open opens (creating and migrating when needed) the database at path.
+func Open(ctx context.Context, path string, blobs *blob.Store, logger *slog.Logger) (*Store, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	wdb, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: %w", err)
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	wdb.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, wdb, logger); err != nil {
+		wdb.Close()
+		return nil, err
+	}
+	rdb, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("sqlstore: %w", err)
+	}
+	rdb.SetMaxOpenConns(readConns)
+	rdb.SetMaxIdleConns(readConns)
+	if err := rdb.PingContext(ctx); err != nil {
+		wdb.Close()
+		rdb.Close()
+		return nil, fmt.Errorf("sqlstore: %w", err)
+	}
+	s := &Store{
+		path:   path,
+		wdb:    wdb,
+		rdb:    rdb,
+		blobs:  blobs,
+		log:    logger,
+		hub:    store.NewHub(),
+		closed: make(chan struct{}),
+	}
+	s.w = newWriter(s)
+	return s, nil
+}
+
+// Close stops the writer (operations already queued are answered with
+// store.ErrStoreShutdown) and closes the database. The blob store stays open.
+func (s *Store) Close() error {
+	select {
+	case <-s.closed:
+		return nil
+	default:
+	}
+	close(s.closed)
+	s.w.wait()
+	err := s.wdb.Close()
+	if rerr := s.rdb.Close(); err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// Notifier implements store.Store.
+func (s *Store) Notifier() store.Notifier { return s.hub }
+
+// Blobs returns the blob store the bodies live in.
+func (s *Store) Blobs() *blob.Store { return s.blobs }
+
+// migrate applies the embedded migrations not yet recorded, in order.
+// Each runs in its own IMMEDIATE transaction, so two processes opening a new
+// database at once apply each migration exactly once.
+func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("sqlstore: migrations table: %w", err)
+	}
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("sqlstore: migration %s: bad version", base)
+		}
+		body, err := migrationFS.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		applied, err := applyMigration(ctx, db, v, base, string(body))
+		if err != nil {
+			return fmt.Errorf("sqlstore: migration %s: %w", base, err)
+		}
+		if applied {
+			log.Info("database migrated", "version", v, "migration", base)
+		}
+	}
+	return nil
+}
+
+func applyMigration(ctx context.Context, db *sql.DB, version int, name, body string) (bool, error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
+		return false, err
+	}
+	if n > 0 {
+		return false, nil
+	}
+	if _, err := tx.ExecContext(ctx, body); err != nil {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+		version, name, time.Now().Unix()); err != nil {
+		return false, err
+	}
+	return true, tx.Commit()
+}
+
+// OpenBlob implements store.Mailstore.
+func (s *Store) OpenBlob(ctx context.Context, blobID int64) (io.ReadCloser, error) {
+	var key string
+	err := s.rdb.QueryRowContext(ctx, `SELECT blob_key FROM blobs WHERE id = ?`, blobID).Scan(&key)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	f, err := s.blobs.Open(key)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: blob %d: %w", blobID, err)
+	}
+	return f, nil
+}
+
+// BlobReferenced reports whether the database references the blob key. On a
+// database error it answers true, so a sweep never deletes on doubt.
+func (s *Store) BlobReferenced(ctx context.Context, key string) bool {
+	var n int
+	err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM blobs WHERE blob_key = ?`, key).Scan(&n)
+	return err != nil || n > 0
+}
+
+// SweepBlobs removes body files a crash left behind (see blob.Store.Sweep).
+func (s *Store) SweepBlobs(ctx context.Context) (blob.SweepStats, error) {
+	st, err := s.blobs.Sweep(ctx, time.Now(), blob.SweepGrace, func(key string) bool {
+		return s.BlobReferenced(ctx, key)
+	})
+	if st.Temp+st.Orphans > 0 {
+		s.log.Info("blob sweep", "temp_removed", st.Temp, "orphans_removed", st.Orphans)
+	}
+	return st, err
+}

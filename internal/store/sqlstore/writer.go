@@ -1,0 +1,210 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"postern/internal/store"
+)
+
+// Group commit. Every change goes through one goroutine that owns the writer
+// connection. It takes whatever operations are queued (up to maxBatch), runs
+// them in one transaction with a SAVEPOINT around each, so a failing
+// operation (over quota, not found) undoes only itself, commits once, and
+// only then answers the callers and publishes their change events. Under
+// load, N concurrent deliveries share one fsync of the WAL instead of N.
+
+// maxBatch bounds one transaction, so a flood of writes cannot hold the
+// SQLite write lock (and the CLI) for long.
+const maxBatch = 128
+
+// effects are what an operation wants done only after its commit.
+type effects struct {
+	changes []store.Change
+	// blobKeys are body files whose last reference went away.
+	blobKeys []string
+}
+
+func (e *effects) change(c store.Change) { e.changes = append(e.changes, c) }
+
+// opFunc changes the database inside tx; it records in e what must happen
+// after the commit. Returning an error rolls back what it did, and only that.
+type opFunc func(ctx context.Context, tx *sql.Tx, e *effects) error
+
+type op struct {
+	ctx  context.Context
+	fn   opFunc
+	eff  effects
+	err  error
+	done chan error
+}
+
+type writer struct {
+	s       *Store
+	ops     chan *op
+	stopped chan struct{}
+}
+
+func newWriter(s *Store) *writer {
+	w := &writer{s: s, ops: make(chan *op, maxBatch), stopped: make(chan struct{})}
+	go w.run()
+	return w
+}
+
+func (w *writer) wait() { <-w.stopped }
+
+// write queues fn and waits until its batch is committed. Once queued, an
+// operation is waited for even when ctx ends, so a caller never reports
+// failure for a change that was in fact committed.
+func (s *Store) write(ctx context.Context, fn opFunc) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	o := &op{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case s.w.ops <- o:
+	case <-s.closed:
+		return store.ErrStoreShutdown
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-o.done:
+		return err
+	case <-s.w.stopped:
+		// The writer may have answered just before stopping.
+		select {
+		case err := <-o.done:
+			return err
+		default:
+			return store.ErrStoreShutdown
+		}
+	}
+}
+
+func (w *writer) run() {
+	defer close(w.stopped)
+	batch := make([]*op, 0, maxBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case o := <-w.ops:
+			batch = append(batch, o)
+		case <-w.s.closed:
+			w.drain()
+			return
+		}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case o := <-w.ops:
+				batch = append(batch, o)
+			default:
+				break fill
+			}
+		}
+		w.runBatch(batch)
+	}
+}
+
+// drain answers the operations still queued at Close.
+func (w *writer) drain() {
+	for {
+		select {
+		case o := <-w.ops:
+			o.done <- store.ErrStoreShutdown
+		default:
+			return
+		}
+	}
+}
+
+func (w *writer) runBatch(batch []*op) {
+	err := w.execBatch(batch)
+	if err != nil {
+		w.s.log.Error("database write failed", "ops", len(batch), "err", err)
+	}
+	for _, o := range batch {
+		if err != nil {
+			o.done <- err
+			continue
+		}
+		if o.err == nil {
+			w.after(&o.eff)
+		}
+		o.done <- o.err
+	}
+}
+
+// execBatch runs the batch in one transaction. A non-nil result means the
+// transaction did not commit and every operation failed with it.
+func (w *writer) execBatch(batch []*op) (err error) {
+	ctx := context.Background()
+	tx, err := w.s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlstore: begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	for _, o := range batch {
+		if cerr := o.ctx.Err(); cerr != nil {
+			o.err = cerr
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT op"); err != nil {
+			return fmt.Errorf("sqlstore: savepoint: %w", err)
+		}
+		// Once started, an operation runs to its end: a cancelled caller
+		// must not leave half an operation to the savepoint logic.
+		o.err = o.fn(context.WithoutCancel(o.ctx), tx, &o.eff)
+		if o.err != nil {
+			o.eff = effects{}
+			if _, err := tx.ExecContext(ctx, "ROLLBACK TO op"); err != nil {
+				return fmt.Errorf("sqlstore: rollback to savepoint: %w", err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "RELEASE op"); err != nil {
+			return fmt.Errorf("sqlstore: release savepoint: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlstore: commit: %w", err)
+	}
+	return nil
+}
+
+// after runs the effects of a committed operation.
+func (w *writer) after(e *effects) {
+	for _, c := range e.changes {
+		w.s.hub.Publish(c)
+	}
+	for _, k := range e.blobKeys {
+		if err := w.s.blobs.Remove(k); err != nil {
+			// Sweep finds it again later.
+			w.s.log.Warn("blob remove failed", "blob", k, "err", err)
+		}
+	}
+}
+
+// savepoint runs fn inside a nested savepoint, undoing only fn's changes
+// when it fails; used for the per-target part of a delivery.
+func savepoint(ctx context.Context, tx *sql.Tx, fn func() error) error {
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT part"); err != nil {
+		return err
+	}
+	ferr := fn()
+	if ferr != nil {
+		if _, err := tx.ExecContext(ctx, "ROLLBACK TO part"); err != nil {
+			return errors.Join(ferr, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "RELEASE part"); err != nil {
+		return errors.Join(ferr, err)
+	}
+	return ferr
+}
