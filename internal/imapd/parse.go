@@ -28,6 +28,9 @@ type parseError struct {
 	msg   string
 	code  string // response code, e.g. "TOOBIG"
 	fatal bool
+	// lineDone is set when the error came at a refused synchronising
+	// literal: the client sends nothing more of this command.
+	lineDone bool
 }
 
 func (e *parseError) Error() string { return e.msg }
@@ -247,7 +250,7 @@ func (p *parser) literalHeader() (n int64, nonSync bool) {
 // way and cannot be skipped safely: RFC 7888 §4 lets the server close.
 func (p *parser) acceptLiteral(n int64, nonSync bool, limit int64) {
 	if n > limit {
-		panic(&parseError{msg: "literal too large", code: "TOOBIG", fatal: nonSync})
+		panic(&parseError{msg: "literal too large", code: "TOOBIG", fatal: nonSync, lineDone: !nonSync})
 	}
 	if !nonSync && p.cont != nil {
 		if err := p.cont(); err != nil {

@@ -173,7 +173,7 @@ func (s *session) handleParseError(c *command, err error) bool {
 		s.bye("protocol error")
 		return false
 	}
-	if s.p.skipLine() != nil {
+	if !pe.lineDone && s.p.skipLine() != nil {
 		s.w.flush()
 		return false
 	}

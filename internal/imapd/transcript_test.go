@@ -1,0 +1,221 @@
+package imapd
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestGreetingAndCapability(t *testing.T) {
+	env := newTestEnv(t, nil)
+	rc := env.dial()
+	rc.send("a1 CAPABILITY")
+	lines := rc.expectTagged("a1", "OK")
+	if !contains(lines, "IMAP4rev2") || !contains(lines, "AUTH=PLAIN") || contains(lines, "LOGINDISABLED") {
+		t.Fatalf("capabilities: %q", lines)
+	}
+	if contains(lines, "STARTTLS") {
+		t.Fatal("STARTTLS advertised without a TLS config")
+	}
+}
+
+func TestLoginDisabledWithoutTLS(t *testing.T) {
+	env := newTestEnv(t, func(c *Config) { c.AllowPlaintext = nil })
+	rc := env.dial()
+	rc.send("a1 CAPABILITY")
+	if lines := rc.expectTagged("a1", "OK"); !contains(lines, "LOGINDISABLED") || contains(lines, "AUTH=PLAIN") {
+		t.Fatalf("capabilities: %q", lines)
+	}
+	rc.send("a2 LOGIN " + testUser + " " + testPass)
+	rc.expectTagged("a2", "NO [PRIVACYREQUIRED]")
+}
+
+func TestLoginFailureAndAuthenticate(t *testing.T) {
+	env := newTestEnv(t, nil)
+	rc := env.dial()
+	rc.send("a1 LOGIN " + testUser + " wrong")
+	rc.expectTagged("a1", "NO [AUTHENTICATIONFAILED]")
+	rc.send("a2 SELECT INBOX")
+	rc.expectTagged("a2", "BAD")
+	// AUTHENTICATE PLAIN without an initial response, then cancelled.
+	rc.send("a3 AUTHENTICATE PLAIN")
+	rc.expectPrefix("+")
+	rc.send("*")
+	rc.expectTagged("a3", "BAD")
+	// With SASL-IR: "\x00alice@example.org\x00secret"
+	rc.send("a4 AUTHENTICATE PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHNlY3JldA==")
+	rc.expectTagged("a4", "OK [CAPABILITY")
+}
+
+func TestBadSyntaxKeepsConnection(t *testing.T) {
+	env := newTestEnv(t, nil)
+	rc := env.login()
+	for _, cmd := range []string{
+		"b1 FROB",
+		"b2 SELECT",
+		`b3 LOGIN "unterminated`,
+		"b4 FETCH 1:x FLAGS",
+		"b5 SEARCH (((((((((((((((((((((ALL)))))))))))))))))))))",
+		"b6 STATUS INBOX (BOGUS)",
+		"b7 UID FROB 1",
+	} {
+		rc.send(cmd)
+		rc.expectTagged(strings.Fields(cmd)[0], "BAD")
+	}
+	rc.send("b8 NOOP")
+	rc.expectTagged("b8", "OK")
+	// A bad command ending in a non-synchronising literal: its bytes are
+	// skipped, and the next command is read correctly.
+	rc.send("b9 FROB {5+}")
+	rc.send("hello")
+	rc.expectTagged("b9", "BAD")
+	rc.send("b10 NOOP")
+	rc.expectTagged("b10", "OK")
+}
+
+func TestLiterals(t *testing.T) {
+	env := newTestEnv(t, nil)
+	rc := env.dial()
+	// Synchronising literal: the server asks for it.
+	rc.send("l1 LOGIN {17}")
+	rc.expectPrefix("+ ")
+	rc.send(testUser + " {6+}")
+	rc.send(testPass)
+	rc.expectTagged("l1", "OK")
+	// An oversized synchronising literal is refused before it is sent.
+	rc.send("l2 CREATE {999999}")
+	rc.expectTagged("l2", "BAD [TOOBIG]")
+	rc.send("l3 NOOP")
+	rc.expectTagged("l3", "OK")
+	// An oversized non-synchronising literal ends the connection.
+	rc.send("l4 CREATE {999999+}")
+	rc.expectTagged("l4", "BAD [TOOBIG]")
+	rc.expectPrefix("* BYE")
+}
+
+func TestLineTooLong(t *testing.T) {
+	env := newTestEnv(t, nil)
+	rc := env.login()
+	rc.send("x1 NOOP " + strings.Repeat("a", maxLineLen+10))
+	rc.expectTagged("x1", "BAD")
+	rc.send("x2 NOOP")
+	rc.expectTagged("x2", "OK")
+}
+
+func TestSelectAndFetchTranscript(t *testing.T) {
+	env := newTestEnv(t, nil)
+	env.deliver("INBOX", simpleMsg)
+	env.deliver("INBOX", multipartMsg)
+	rc := env.login()
+	rc.send("s1 SELECT INBOX")
+	lines := rc.expectTagged("s1", "OK [READ-WRITE]")
+	for _, want := range []string{"* 2 EXISTS", "UIDVALIDITY", "UIDNEXT 3", "PERMANENTFLAGS"} {
+		if !contains(lines, want) {
+			t.Fatalf("SELECT lacks %q: %q", want, lines)
+		}
+	}
+	rc.send("s2 FETCH 1 (UID FLAGS ENVELOPE)")
+	lines = rc.expectTagged("s2", "OK")
+	if !contains(lines, `ENVELOPE ("Tue, 05 Mar 2024 09:00:00 +0000" "Hello there" (("Bob" NIL "bob" "example.net"))`) {
+		t.Fatalf("envelope: %q", lines)
+	}
+	rc.send("s3 FETCH 2 BODYSTRUCTURE")
+	lines = rc.expectTagged("s3", "OK")
+	if !contains(lines, `("text" "plain" ("charset" "utf-8") NIL NIL "7bit" 13 1`) || !contains(lines, `"mixed"`) ||
+		!contains(lines, `("attachment" ("filename" "a.bin"))`) {
+		t.Fatalf("bodystructure: %q", lines)
+	}
+	rc.send("s4 FETCH 2 (BODY.PEEK[1] BODY.PEEK[2.MIME] BODY.PEEK[HEADER.FIELDS (Subject)])")
+	lines = rc.expectTagged("s4", "OK")
+	joined := strings.Join(lines, "\n")
+	for _, want := range []string{"BODY[1] {13}\nSee attached.", "BODY[2.MIME] {", "Content-Disposition: attachment",
+		"BODY[HEADER.FIELDS (SUBJECT)] {19}\nSubject: Report"} {
+		if !strings.Contains(joined, want) {
+			t.Fatalf("sections lack %q:\n%s", want, joined)
+		}
+	}
+	// A partial fetch without PEEK sets \Seen and reports FLAGS.
+	rc.send("s5 FETCH 1 BODY[]<0.4>")
+	lines = rc.expectTagged("s5", "OK")
+	if !contains(lines, "BODY[]<0> {4}") || !contains(lines, `\Seen`) {
+		t.Fatalf("partial: %q", lines)
+	}
+	rc.send("s6 FETCH 3 FLAGS")
+	rc.expectTagged("s6", "BAD")
+}
+
+func TestExpungeNotDuringFetch(t *testing.T) {
+	env := newTestEnv(t, nil)
+	for i := 0; i < 3; i++ {
+		env.deliver("INBOX", simpleMsg)
+	}
+	a := env.login()
+	b := env.login()
+	a.send("a1 SELECT INBOX")
+	a.expectTagged("a1", "OK")
+	b.send("b1 SELECT INBOX")
+	b.expectTagged("b1", "OK")
+	b.send(`b2 STORE 2 +FLAGS.SILENT (\Deleted)`)
+	b.expectTagged("b2", "OK")
+	b.send("b3 EXPUNGE")
+	if lines := b.expectTagged("b3", "OK"); !contains(lines, "* 2 EXPUNGE") {
+		t.Fatalf("own expunge: %q", lines)
+	}
+	// Session a: FETCH by sequence number must not see the EXPUNGE...
+	a.send("a2 FETCH 1:* FLAGS")
+	lines := a.expectTagged("a2", "OK")
+	if contains(lines, "EXPUNGE") {
+		t.Fatalf("EXPUNGE during FETCH: %q", lines)
+	}
+	if !contains(lines, "* 3 FETCH") {
+		t.Fatalf("numbering changed before EXPUNGE was announced: %q", lines)
+	}
+	// ...but NOOP delivers it.
+	a.send("a3 NOOP")
+	if lines := a.expectTagged("a3", "OK"); !contains(lines, "* 2 EXPUNGE") {
+		t.Fatalf("NOOP: %q", lines)
+	}
+	a.send("a4 FETCH 2 UID")
+	if lines := a.expectTagged("a4", "OK"); !contains(lines, "UID 3") {
+		t.Fatalf("renumbering: %q", lines)
+	}
+}
+
+func TestIdleGetsDelivery(t *testing.T) {
+	env := newTestEnv(t, nil)
+	rc := env.login()
+	rc.send("i1 SELECT INBOX")
+	rc.expectTagged("i1", "OK")
+	rc.send("i2 IDLE")
+	rc.expectPrefix("+ ")
+	start := time.Now()
+	env.deliver("INBOX", simpleMsg)
+	rc.expectPrefix("* 1 EXISTS")
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("IDLE notification took %v", d)
+	}
+	rc.send("DONE")
+	rc.expectTagged("i2", "OK")
+}
+
+func TestAppendTranscript(t *testing.T) {
+	env := newTestEnv(t, nil)
+	rc := env.login()
+	msg := "Subject: x\r\n\r\nbody\r\n"
+	rc.send(`p1 APPEND Drafts (\Draft \Seen) " 5-Mar-2024 10:00:00 +0100" {` + itoa(int64(len(msg))) + "}")
+	rc.expectPrefix("+ ")
+	rc.send(msg)
+	if lines := rc.expectTagged("p1", "OK [APPENDUID "); len(lines) != 1 {
+		t.Fatalf("append: %q", lines)
+	}
+	rc.send("p2 APPEND Nowhere {3+}")
+	rc.send("abc")
+	rc.expectTagged("p2", "NO [TRYCREATE]")
+	rc.send("p3 APPEND Drafts {99999999}")
+	rc.expectTagged("p3", "NO [TOOBIG]")
+	rc.send("p4 STATUS Drafts (MESSAGES UNSEEN SIZE)")
+	lines := rc.expectTagged("p4", "OK")
+	if !contains(lines, "* STATUS Drafts (MESSAGES 1 UNSEEN 0 SIZE "+itoa(int64(len(msg)))+")") {
+		t.Fatalf("status: %q", lines)
+	}
+}
