@@ -1,6 +1,21 @@
 // Package auth checks passwords for every protocol: argon2id hashes, SCRAM-SHA-256
 // keys derived at the same time, and a login throttle shared by SMTP, IMAP and
 // POP3 so that a guesser gains nothing by switching protocols.
+//
+// What it owns:
+//   - password.go: HashPassword (store.Credentials from a password),
+//     CheckPassword, ValidatePassword, GeneratePassword.
+//   - scram.go: SCRAM-SHA-256 keys (RFC 5802, RFC 7677) in the RFC 5803
+//     encoding, and their conversion for github.com/xdg-go/scram.
+//   - plain.go: decoding of SASL PLAIN responses (RFC 4616).
+//   - service.go: Service, the Authenticator: account lookup, equal work for
+//     unknown users, a semaphore around argon2id, logging, and the
+//     SCRAM-SHA-256 lookup and result hooks.
+//   - throttle.go: failed logins per source network and per account name in
+//     a sliding window, in bounded memory.
+//
+// Nothing here keeps state outside a Service, so two servers can run in one
+// process.
 package auth
 
 import (

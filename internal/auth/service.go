@@ -166,38 +166,67 @@ func (s *Service) Login(ctx context.Context, remote netip.Addr, username, passwo
 		log.Error("auth error", "err", err)
 		return store.Account{}, err
 	}
+	var found *store.Account
+	if known {
+		found = &acct
+	}
+	reason, failures, err := s.check(ctx, src, user, found, password)
+	switch {
+	case errors.Is(err, ErrThrottled):
+		log.Warn("auth throttled")
+		return store.Account{}, err
+	case err != nil:
+		return store.Account{}, err
+	case reason != "":
+		return store.Account{}, s.failed(ctx, log, failures, reason)
+	}
+	s.thr.succeed(src, user)
+	log.Info("auth ok")
+	return acct, nil
+}
+
+// check verifies password against acct (nil when unknown) under the
+// semaphore, so that a login flood queues instead of allocating 19 MiB per
+// concurrent attempt. It returns why the login fails ("" when it succeeds)
+// and the failure count. The throttle is asked again once a slot is held,
+// and a failure is counted before the slot is released, so that guesses
+// sent in parallel cannot overshoot the limits by more than MaxConcurrent-1.
+func (s *Service) check(ctx context.Context, src netip.Prefix, user string, acct *store.Account, password string) (reason string, failures int, err error) {
 	hash := s.dummyHash
-	if known && acct.PasswordHash != "" {
+	if acct != nil && acct.PasswordHash != "" {
 		hash = acct.PasswordHash
 	}
 	tooLong := len(password) > maxPasswordBytes
 	if tooLong {
 		password = password[:maxPasswordBytes]
 	}
-	ok, verr := s.checkLimited(ctx, hash, password)
-	if ctx.Err() != nil {
-		return store.Account{}, ctx.Err()
+	select {
+	case s.sem <- struct{}{}:
+	case <-ctx.Done():
+		return "", 0, ctx.Err()
 	}
-	reason := ""
+	defer func() { <-s.sem }()
+	now := s.opts.Now()
+	if s.thr.blocked(now, src, user) {
+		return "", 0, ErrThrottled
+	}
+	ok, verr := s.verify(hash, password)
 	switch {
-	case !known:
+	case acct == nil:
 		reason = "unknown user"
 	case acct.PasswordHash == "":
 		reason = "no password set"
 	case verr != nil:
-		reason = "unusable stored hash"
-		log.Error("auth stored hash unusable", "err", verr)
+		reason = "unusable stored hash: " + verr.Error()
 	case !ok || tooLong:
 		reason = "wrong password"
 	case acct.Disabled:
 		reason = "account disabled"
 	}
 	if reason != "" {
-		return store.Account{}, s.failed(ctx, log, src, user, reason)
+		failures = s.thr.fail(now, src, user)
 	}
-	s.thr.succeed(src, user)
-	log.Info("auth ok")
-	return acct, nil
+	return reason, failures, nil
 }
 
 // lookup finds the account; known is false for unknown and over-long names.
@@ -216,22 +245,9 @@ func (s *Service) lookup(ctx context.Context, user string) (acct store.Account, 
 	return acct, true, nil
 }
 
-// checkLimited verifies under the semaphore, so that a login flood queues
-// instead of allocating 19 MiB per concurrent attempt.
-func (s *Service) checkLimited(ctx context.Context, hash, password string) (bool, error) {
-	select {
-	case s.sem <- struct{}{}:
-	case <-ctx.Done():
-		return false, ctx.Err()
-	}
-	defer func() { <-s.sem }()
-	return s.verify(hash, password)
-}
-
-// failed counts a failure, logs it with its reason (for the administrator;
-// the client only ever sees ErrFailed), and waits the delay.
-func (s *Service) failed(ctx context.Context, log *slog.Logger, src netip.Prefix, user, reason string) error {
-	n := s.thr.fail(s.opts.Now(), src, user)
+// failed logs a counted failure with its reason (for the administrator;
+// the client only ever sees ErrFailed) and waits the delay.
+func (s *Service) failed(ctx context.Context, log *slog.Logger, n int, reason string) error {
 	log.Info("auth failed", "reason", reason, "failures", n)
 	if d := s.delay(n); d > 0 {
 		t := time.NewTimer(d)
@@ -286,7 +302,8 @@ func (s *Service) fakeSCRAM(user string) SCRAMKeys {
 
 // SCRAMCredentials is the credential lookup of a SCRAM-SHA-256 login (use it
 // inside a scram.CredentialLookup); SCRAMResult must follow once the
-// client's proof has been checked. It returns ErrThrottled like Login. An
+// client's proof has been checked. It returns ErrThrottled like Login, and
+// then the login ends there, without SCRAMResult. An
 // unknown or disabled account, or one without SCRAM keys, gets fake keys
 // that no proof matches, so the exchange fails at the same step as a wrong
 // password and does not reveal which names exist (RFC 5802 §9 lets a server
@@ -315,14 +332,22 @@ func (s *Service) SCRAMCredentials(ctx context.Context, remote netip.Addr, usern
 
 // SCRAMResult ends a SCRAM-SHA-256 login whose client proof did (valid) or
 // did not verify: it counts and logs the outcome like Login and returns the
-// account, or ErrFailed after the failure delay.
+// account, or ErrFailed after the failure delay. Call it before sending the
+// server-final message, and send that only when it returns nil: a valid
+// proof made while the throttle is closed (guesses sent in parallel) gets
+// ErrThrottled, so it confirms nothing to a guesser.
 func (s *Service) SCRAMResult(ctx context.Context, remote netip.Addr, username string, valid bool) (store.Account, error) {
 	user := normalizeUsername(username)
 	src := sourceOf(remote)
 	log := s.logger.With("protocol", Protocol(ctx), "remote", remote.String(),
 		"user", clip(user), "mech", "SCRAM-SHA-256")
+	now := s.opts.Now()
 	if !valid {
-		return store.Account{}, s.failed(ctx, log, src, user, "proof did not verify")
+		return store.Account{}, s.failed(ctx, log, s.thr.fail(now, src, user), "proof did not verify")
+	}
+	if s.thr.blocked(now, src, user) {
+		log.Warn("auth throttled")
+		return store.Account{}, ErrThrottled
 	}
 	// Only real keys can verify, but the account may have been disabled or
 	// deleted since the lookup.
@@ -332,7 +357,7 @@ func (s *Service) SCRAMResult(ctx context.Context, remote netip.Addr, username s
 		return store.Account{}, err
 	}
 	if !known || acct.Disabled {
-		return store.Account{}, s.failed(ctx, log, src, user, "account disabled or gone")
+		return store.Account{}, s.failed(ctx, log, s.thr.fail(now, src, user), "account disabled or gone")
 	}
 	s.thr.succeed(src, user)
 	log.Info("auth ok")

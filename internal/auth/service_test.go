@@ -347,6 +347,28 @@ func TestConcurrencyLimit(t *testing.T) {
 	}
 }
 
+func TestParallelGuessesDoNotOvershoot(t *testing.T) {
+	f := newFixture(t, Options{MaxFailuresPerIP: 2, MaxFailuresPerAccount: -1, MaxConcurrent: 1})
+	f.drain()
+	var wg sync.WaitGroup
+	var throttled atomic.Int32
+	for range 10 {
+		wg.Go(func() {
+			if errors.Is(f.login(ipA, "alice@example.org", "parallel guess"), ErrThrottled) {
+				throttled.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	// Each attempt saw the throttle after every earlier one was counted.
+	if n := len(f.drain()); n != 2 {
+		t.Fatalf("%d passwords checked, want 2", n)
+	}
+	if n := throttled.Load(); n != 8 {
+		t.Fatalf("%d attempts throttled, want 8", n)
+	}
+}
+
 func TestConcurrencyWaitHonoursContext(t *testing.T) {
 	f := newFixture(t, Options{MaxConcurrent: 1})
 	f.svc.sem <- struct{}{} // the only slot is taken
@@ -431,6 +453,10 @@ func TestSCRAMThroughService(t *testing.T) {
 	}
 	if err := f.login(ipC, "bob@example.org", bobPW); !errors.Is(err, ErrThrottled) {
 		t.Fatalf("bob by PLAIN after SCRAM failures: %v, want ErrThrottled", err)
+	}
+	// A valid proof that raced past the lookup is not confirmed either.
+	if _, err := f.svc.SCRAMResult(ctx, ipC, "bob@example.org", true); !errors.Is(err, ErrThrottled) {
+		t.Fatalf("valid proof while throttled: %v, want ErrThrottled", err)
 	}
 }
 
