@@ -34,6 +34,7 @@ type fakeStore struct {
 	nextBlob  int64
 	expunges  int // Expunge calls
 	failBlobs bool
+	chunk     int // read size of blob readers; 0 means unlimited
 }
 
 type fakeBox struct {
@@ -42,7 +43,8 @@ type fakeBox struct {
 }
 
 func newFakeStore() *fakeStore {
-	return &fakeStore{boxes: make(map[int64]*fakeBox), blobs: make(map[int64][]byte)}
+	// A small-chunk reader makes dot-stuffing cross read boundaries.
+	return &fakeStore{boxes: make(map[int64]*fakeBox), blobs: make(map[int64][]byte), chunk: 7}
 }
 
 // add appends a message with this body to the account's INBOX.
@@ -151,8 +153,10 @@ func (f *fakeStore) OpenBlob(_ context.Context, blobID int64) (io.ReadCloser, er
 	if !ok || f.failBlobs {
 		return nil, store.ErrNotFound
 	}
-	// A small-chunk reader makes dot-stuffing cross read boundaries.
-	return io.NopCloser(&chunkReader{data: body, n: 7}), nil
+	if f.chunk == 0 {
+		return io.NopCloser(bytes.NewReader(body)), nil
+	}
+	return io.NopCloser(&chunkReader{data: body, n: f.chunk}), nil
 }
 
 type chunkReader struct {

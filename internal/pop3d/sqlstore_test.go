@@ -1,0 +1,133 @@
+package pop3d
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"postern/internal/auth"
+	"postern/internal/blob"
+	"postern/internal/store"
+	"postern/internal/store/sqlstore"
+)
+
+// TestWithSQLStore runs a session against the real SQLite store, blob
+// store and auth service, as the binary does.
+func TestWithSQLStore(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	blobs, err := blob.Open(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlstore.Open(ctx, filepath.Join(dir, "meta.db"), blobs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, err := st.AddDomain(ctx, "example.org"); err != nil {
+		t.Fatal(err)
+	}
+	cred, err := auth.HashPassword("correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct, err := st.AddAccount(ctx, "carol@example.org", cred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bodies := []string{
+		"Subject: 1\r\n\r\nfirst\r\n",
+		"Subject: 2\r\n\r\n.dotted\r\nsecond\r\n",
+		"Subject: 3\r\n\r\nthird\r\n",
+	}
+	for _, b := range bodies {
+		deliverTo(t, st, blobs, acct.ID, b)
+	}
+
+	logs := &syncBuffer{}
+	cfg := Config{
+		Hostname:       "pop.test",
+		Auth:           auth.New(st, auth.Options{}, nil),
+		Store:          st,
+		Logger:         slog.New(slog.NewTextHandler(logs, nil)),
+		AllowPlaintext: func(net.Addr) bool { return true },
+	}
+	e := startWith(t, cfg, nil, logs, false)
+	c := e.dial()
+	c.expectOK(c.cmd("USER carol@example.org"))
+	if got := c.cmd("PASS wrong"); got != "-ERR [AUTH] Authentication failed" {
+		t.Fatalf("wrong password = %q", got)
+	}
+	c.login("Carol@Example.org", "correct horse")
+	total := 0
+	for _, b := range bodies {
+		total += len(b)
+	}
+	if got, want := c.cmd("STAT"), fmt.Sprintf("+OK 3 %d", total); got != want {
+		t.Fatalf("STAT = %q, want %q", got, want)
+	}
+	c.expectOK(c.cmd("UIDL"))
+	uidls := c.lines()
+	c.expectOK(c.cmd("RETR 2"))
+	if got, want := c.rawBody(), strings.Replace(bodies[1], ".dotted", "..dotted", 1); got != want {
+		t.Fatalf("RETR 2 = %q, want %q", got, want)
+	}
+	c.expectOK(c.cmd("DELE 1"))
+	c.expectOK(c.cmd("QUIT"))
+	c.expectClosed()
+	e.waitUnlocked(acct.ID)
+
+	c = e.dial()
+	c.login("carol@example.org", "correct horse")
+	if got := c.cmd("STAT"); !strings.HasPrefix(got, "+OK 2 ") {
+		t.Fatalf("STAT after DELE+QUIT = %q", got)
+	}
+	c.expectOK(c.cmd("UIDL"))
+	after := c.lines()
+	// Unique-ids survive the expunge; only the numbering moves.
+	for i, l := range after {
+		_, id, _ := strings.Cut(l, " ")
+		_, old, _ := strings.Cut(uidls[i+1], " ")
+		if id != old {
+			t.Errorf("UIDL changed: %q, was %q", l, uidls[i+1])
+		}
+	}
+	mb, err := st.Mailbox(ctx, acct.ID, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := st.Messages(ctx, mb.ID, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 2 || msgs[0].Flags&store.FlagSeen == 0 || msgs[1].Flags&store.FlagSeen != 0 {
+		t.Fatalf("after QUIT: %+v", msgs)
+	}
+}
+
+func deliverTo(t *testing.T, st *sqlstore.Store, blobs *blob.Store, accountID int64, body string) {
+	t.Helper()
+	w, err := blobs.Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	if _, err := w.Write([]byte(body)); err != nil {
+		t.Fatal(err)
+	}
+	key, size, err := w.Commit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := st.Deliver(context.Background(), store.NewBlob{Key: key, Size: size}, time.Now(),
+		[]store.DeliveryTarget{{AccountID: accountID}})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("Deliver: %v %+v", err, res)
+	}
+}
