@@ -45,6 +45,11 @@ type Options struct {
 	// MaxConcurrent is how many password hashes may be computed at once;
 	// each argon2id computation holds 19 MiB. Default runtime.NumCPU().
 	MaxConcurrent int
+	// FakeSCRAMSecret keys the fake SCRAM salts given for unknown names.
+	// Default: random at New, which keeps fake salts stable only until a
+	// restart, while real salts survive it; pass a secret kept on disk to
+	// close that hint.
+	FakeSCRAMSecret []byte
 	// Now is the clock; default time.Now. Tests move it.
 	Now func() time.Time
 }
@@ -117,7 +122,11 @@ func New(dir Directory, opts Options, logger *slog.Logger) *Service {
 		secret: make([]byte, 32),
 		verify: CheckPassword,
 	}
-	_, _ = rand.Read(s.secret)
+	if len(opts.FakeSCRAMSecret) > 0 {
+		s.secret = append([]byte(nil), opts.FakeSCRAMSecret...)
+	} else {
+		_, _ = rand.Read(s.secret)
+	}
 	cred, err := HashPassword(GeneratePassword())
 	if err != nil {
 		// Only a failing random source gets here, and crypto/rand crashes

@@ -460,6 +460,28 @@ func TestSCRAMThroughService(t *testing.T) {
 	}
 }
 
+func TestFakeSCRAMSecret(t *testing.T) {
+	secret := []byte("kept on disk")
+	a := New(&fakeDir{}, Options{FakeSCRAMSecret: secret}, nil)
+	b := New(&fakeDir{}, Options{FakeSCRAMSecret: secret}, nil)
+	c := New(&fakeDir{}, Options{}, nil)
+	ka, err := a.SCRAMCredentials(context.Background(), ipA, "nobody@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := b.SCRAMCredentials(context.Background(), ipA, "nobody@example.org")
+	kc, _ := c.SCRAMCredentials(context.Background(), ipA, "nobody@example.org")
+	if !bytes.Equal(ka.Salt, kb.Salt) {
+		t.Fatal("same secret, different fake salts")
+	}
+	if bytes.Equal(ka.Salt, kc.Salt) {
+		t.Fatal("random secret gave the configured secret's salt")
+	}
+}
+
+// store.Directory must satisfy the Directory this package asks for.
+var _ Directory = store.Directory(nil)
+
 func BenchmarkLogin(b *testing.B) {
 	f := newFixture(b, Options{MaxFailuresPerIP: -1, MaxFailuresPerAccount: -1})
 	f.svc.verify = CheckPassword
