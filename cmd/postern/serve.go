@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -125,6 +126,13 @@ func serve(e *env, path string, ready func(*config.Config)) error {
 		return err
 	}
 	logger, level := newLogger(e, cfg)
+	if path := os.Getenv("POSTERN_CPUPROFILE"); path != "" {
+		stopProfile, err := startCPUProfile(path)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	backend, err := app.OpenBackend(ctx, cfg, logger)
@@ -156,6 +164,20 @@ func serve(e *env, path string, ready func(*config.Config)) error {
 		ready(cfg)
 	}
 	return a.Run(ctx, reload)
+}
+
+// startCPUProfile writes a pprof CPU profile of the whole run, for
+// developers measuring where time goes (make bench).
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func newLogger(e *env, cfg *config.Config) (*slog.Logger, *slog.LevelVar) {
