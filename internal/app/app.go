@@ -22,6 +22,7 @@ import (
 	"postern/internal/deliver"
 	"postern/internal/imapd"
 	"postern/internal/message"
+	"postern/internal/netlimit"
 	"postern/internal/pop3d"
 	"postern/internal/smtpd"
 	"postern/internal/store"
@@ -79,7 +80,15 @@ type listener struct {
 	implicitTLS bool
 	svc         service
 	ln          net.Listener
+	// perIP, when set, caps connections per client IP here, answering the
+	// excess with refusal (for servers that do not limit on their own).
+	perIP   int
+	refusal string
 }
+
+// imapRefusal is sent before the TLS handshake on imaps too: a client that
+// cannot read it just sees the connection close.
+const imapRefusal = "* BYE Too many connections from your address\r\n"
 
 // App is a running server.
 type App struct {
@@ -127,9 +136,10 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 	})
 	imp := imapd.New(imapd.Config{
 		Hostname: cfg.Hostname, TLS: tlsCfg, AllowPlaintext: allowPlain, Auth: authSvc,
-		Store: st, Parse: ParseMessage, Blobs: imapBlobAdapter{backend.Blobs},
+		Store: st, Parse: ParseMessage,
+		Blobs:  imapd.BlobFunc(func() (imapd.BlobWriter, error) { return backend.Blobs.Create() }),
 		Logger: logger.With("svc", "imap"), AppendLimit: cfg.IMAP.AppendLimit,
-		IdleTimeout: cfg.IMAP.IdleTimeout.Duration, MaxConnsPerIP: cfg.IMAP.MaxConnectionsPerIP,
+		IdleTimeout: cfg.IMAP.IdleTimeout.Duration,
 	})
 	a.services = []service{mx, sub, pop, imp}
 	l := cfg.Listen
@@ -137,8 +147,8 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 		{name: "smtp", addr: l.SMTP, svc: mx},
 		{name: "submission", addr: l.Submission, svc: sub},
 		{name: "submissions", addr: l.Submissions, svc: sub, implicitTLS: true},
-		{name: "imap", addr: l.IMAP, svc: imp},
-		{name: "imaps", addr: l.IMAPS, svc: imp, implicitTLS: true},
+		{name: "imap", addr: l.IMAP, svc: imp, perIP: cfg.IMAP.MaxConnectionsPerIP, refusal: imapRefusal},
+		{name: "imaps", addr: l.IMAPS, svc: imp, implicitTLS: true, perIP: cfg.IMAP.MaxConnectionsPerIP, refusal: imapRefusal},
 		{name: "pop3", addr: l.POP3, svc: pop},
 		{name: "pop3s", addr: l.POP3S, svc: pop, implicitTLS: true},
 	} {
@@ -166,6 +176,9 @@ func (a *App) Listen() error {
 		if err != nil {
 			a.closeListeners()
 			return fmt.Errorf("listen.%s: %w", l.name, err)
+		}
+		if l.perIP > 0 {
+			ln = &netlimit.Listener{Listener: ln, PerIP: l.perIP, Refusal: l.refusal}
 		}
 		l.ln = ln
 	}
