@@ -1,0 +1,203 @@
+// Package storetest is the conformance suite of the store contract: every
+// backend of store.Store runs Run in its own tests and must pass it whole.
+//
+// The suite writes bodies through the backend's blob store, so the store
+// under test must also implement BlobStorer.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"testing"
+	"time"
+
+	"postern/internal/blob"
+	"postern/internal/store"
+)
+
+// BlobStorer is implemented by stores whose bodies live in a blob.Store.
+type BlobStorer interface {
+	Blobs() *blob.Store
+}
+
+// Run runs the whole suite; open must return a new, empty store, closed by
+// the caller's t.Cleanup or by the suite (Close twice must be harmless).
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, e *env)
+	}{
+		{"Domains", testDomains},
+		{"Accounts", testAccounts},
+		{"Aliases", testAliases},
+		{"DeleteDomainCascades", testDeleteDomainCascades},
+		{"DeliverSharesBlob", testDeliverSharesBlob},
+		{"DeliverPerTargetErrors", testDeliverPerTargetErrors},
+		{"Quota", testQuota},
+		{"UIDsModSeqExpunge", testUIDsModSeqExpunge},
+		{"UIDValidityUnique", testUIDValidityUnique},
+		{"Flags", testFlags},
+		{"UnchangedSince", testUnchangedSince},
+		{"CopyMove", testCopyMove},
+		{"Mailboxes", testMailboxes},
+		{"RenameTree", testRenameTree},
+		{"RenameInbox", testRenameInbox},
+		{"Append", testAppend},
+		{"MailboxStatus", testMailboxStatus},
+		{"Search", testSearch},
+		{"Changes", testChanges},
+		{"ConcurrentDeliveries", testConcurrentDeliveries},
+		{"Closed", testClosed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := open(t)
+			t.Cleanup(func() { s.Close() })
+			bs, ok := s.(BlobStorer)
+			if !ok {
+				t.Fatalf("%T does not implement storetest.BlobStorer", s)
+			}
+			tc.fn(t, &env{t: t, s: s, blobs: bs.Blobs(), ctx: context.Background()})
+		})
+	}
+}
+
+// env is one test's store with helpers that fail the test on error.
+type env struct {
+	t     *testing.T
+	s     store.Store
+	blobs *blob.Store
+	ctx   context.Context
+	n     int
+}
+
+func (e *env) domain(name string) store.Domain {
+	e.t.Helper()
+	d, err := e.s.AddDomain(e.ctx, name)
+	if err != nil {
+		e.t.Fatalf("AddDomain(%q): %v", name, err)
+	}
+	return d
+}
+
+func (e *env) account(addr string) store.Account {
+	e.t.Helper()
+	a, err := e.s.AddAccount(e.ctx, addr, store.Credentials{PasswordHash: "$argon2id$x", SCRAMSHA256: "scram"})
+	if err != nil {
+		e.t.Fatalf("AddAccount(%q): %v", addr, err)
+	}
+	return a
+}
+
+func (e *env) reload(a store.Account) store.Account {
+	e.t.Helper()
+	a, err := e.s.AccountByID(e.ctx, a.ID)
+	if err != nil {
+		e.t.Fatalf("AccountByID: %v", err)
+	}
+	return a
+}
+
+func (e *env) mailbox(accountID int64, name string) store.Mailbox {
+	e.t.Helper()
+	m, err := e.s.Mailbox(e.ctx, accountID, name)
+	if err != nil {
+		e.t.Fatalf("Mailbox(%q): %v", name, err)
+	}
+	return m
+}
+
+// body writes a committed blob with this content and index text.
+func (e *env) body(content, text, headers string) store.NewBlob {
+	e.t.Helper()
+	w, err := e.blobs.Create()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer w.Abort()
+	if _, err := io.WriteString(w, content); err != nil {
+		e.t.Fatal(err)
+	}
+	k, n, err := w.Commit()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return store.NewBlob{Key: k, Size: n, Meta: store.MessageMeta{
+		Envelope: []byte("env:" + content[:min(len(content), 8)]), BodyStructure: []byte("bs"),
+		Preview: "preview", SearchText: text, Headers: headers,
+	}}
+}
+
+// sized returns a body of exactly size bytes.
+func (e *env) sized(size int) store.NewBlob {
+	e.t.Helper()
+	e.n++
+	c := fmt.Sprintf("Subject: %d\r\n\r\n", e.n)
+	for len(c) < size {
+		c += "x"
+	}
+	return e.body(c[:size], fmt.Sprintf("message%d", e.n), fmt.Sprintf("Subject: %d", e.n))
+}
+
+func (e *env) deliver(nb store.NewBlob, targets ...store.DeliveryTarget) []store.DeliveryResult {
+	e.t.Helper()
+	res, err := e.s.Deliver(e.ctx, nb, time.Unix(1700000000, 0), targets)
+	if err != nil {
+		e.t.Fatalf("Deliver: %v", err)
+	}
+	if len(res) != len(targets) {
+		e.t.Fatalf("Deliver: %d results for %d targets", len(res), len(targets))
+	}
+	return res
+}
+
+// deliverOK delivers a small message to the mailbox and returns its UID.
+func (e *env) deliverOK(accountID int64, mailbox string) uint32 {
+	e.t.Helper()
+	r := e.deliver(e.sized(100), store.DeliveryTarget{AccountID: accountID, Mailbox: mailbox})[0]
+	if r.Err != nil {
+		e.t.Fatalf("delivery to %q: %v", mailbox, r.Err)
+	}
+	return r.UID
+}
+
+func (e *env) messages(mailboxID int64) []store.Message {
+	e.t.Helper()
+	m, err := e.s.Messages(e.ctx, mailboxID, 1, 0)
+	if err != nil {
+		e.t.Fatalf("Messages: %v", err)
+	}
+	return m
+}
+
+func uidsOf(msgs []store.Message) []uint32 {
+	var out []uint32
+	for _, m := range msgs {
+		out = append(out, m.UID)
+	}
+	return out
+}
+
+func wantErr(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Errorf("%s: got error %v, want %v", what, err, want)
+	}
+}
+
+func wantUIDs(t *testing.T, what string, got, want []uint32) {
+	t.Helper()
+	if !slices.Equal(got, want) {
+		t.Errorf("%s: got UIDs %v, want %v", what, got, want)
+	}
+}
+
+// setup makes a domain example.org with an account alice@example.org.
+func (e *env) setup() store.Account {
+	e.t.Helper()
+	e.domain("example.org")
+	return e.account("alice@example.org")
+}
