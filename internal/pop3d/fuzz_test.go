@@ -147,5 +147,30 @@ func FuzzDotWriter(f *testing.F) {
 		if !bytes.Equal(got, want) {
 			t.Fatalf("blob %q\nwire %q\ngot  %q\nwant %q", blob, wire.Bytes(), got, want)
 		}
+
+		// TOP sends whole lines, a prefix of the full message, never more
+		// body lines than asked for.
+		lines := int(chunk % 5)
+		wire.Reset()
+		d = newDotWriter(w)
+		d.limitTop(lines)
+		if err := copyMessage(d, bytes.NewReader(blob), buf); err != nil {
+			t.Fatal(err)
+		}
+		d.finish()
+		w.Flush()
+		top := unstuff(t, wire.Bytes())
+		if !bytes.HasPrefix(want, top) {
+			t.Fatalf("TOP %d of %q = %q, not a prefix of %q", lines, blob, top, want)
+		}
+		if i := bytes.Index(top, []byte("\r\n\r\n")); i >= 0 || bytes.HasPrefix(top, []byte("\r\n")) {
+			bodyStart := i + 4
+			if i < 0 {
+				bodyStart = 2
+			}
+			if n := bytes.Count(top[bodyStart:], []byte("\r\n")); n > lines {
+				t.Fatalf("TOP %d of %q sent %d body lines", lines, blob, n)
+			}
+		}
 	})
 }

@@ -42,13 +42,14 @@ func (s *session) cmdCAPA(command) error {
 	w.WriteString("TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n")
 	// We never remove messages on our own (RFC 2449 §6.7).
 	w.WriteString("EXPIRE NEVER\r\n")
-	if s.state == stateAuthorization {
-		if s.passwordAllowed() {
-			w.WriteString("USER\r\nSASL PLAIN\r\n")
-		}
-		if s.srv.cfg.TLS != nil && !s.isTLS {
-			w.WriteString("STLS\r\n")
-		}
+	// RFC 2449 §5: what AUTHORIZATION offers is announced in both states.
+	if s.passwordAllowed() {
+		w.WriteString("USER\r\nSASL PLAIN\r\n")
+	}
+	// STLS is only valid before login (RFC 2595 §4), so it is not listed
+	// where it would be refused.
+	if s.state == stateAuthorization && s.srv.cfg.TLS != nil && !s.isTLS {
+		w.WriteString("STLS\r\n")
 	}
 	w.WriteString("IMPLEMENTATION Postern\r\n.\r\n")
 	return nil

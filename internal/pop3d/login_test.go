@@ -177,6 +177,10 @@ func TestSTLS(t *testing.T) {
 		t.Fatalf("second STLS = %q", got)
 	}
 	c.login("alice@x", "secret")
+	c.expectOK(c.cmd("CAPA"))
+	if capa := c.lines(); !slices.Contains(capa, "USER") || slices.Contains(capa, "STLS") {
+		t.Fatalf("CAPA after login = %q", capa)
+	}
 	c.expectOK(c.cmd("RETR 1"))
 	if got := c.rawBody(); got != msgA {
 		t.Fatalf("RETR over TLS = %q", got)
