@@ -20,35 +20,12 @@ import (
 // store and auth service, as the binary does.
 func TestWithSQLStore(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	blobs, err := blob.Open(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlstore.Open(ctx, filepath.Join(dir, "meta.db"), blobs, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.AddDomain(ctx, "example.org"); err != nil {
-		t.Fatal(err)
-	}
-	cred, err := auth.HashPassword("correct horse")
-	if err != nil {
-		t.Fatal(err)
-	}
-	acct, err := st.AddAccount(ctx, "carol@example.org", cred)
-	if err != nil {
-		t.Fatal(err)
-	}
 	bodies := []string{
 		"Subject: 1\r\n\r\nfirst\r\n",
 		"Subject: 2\r\n\r\n.dotted\r\nsecond\r\n",
 		"Subject: 3\r\n\r\nthird\r\n",
 	}
-	for _, b := range bodies {
-		deliverTo(t, st, blobs, acct.ID, b)
-	}
+	st, acct := openSQLStore(t, "carol@example.org", "correct horse", bodies)
 
 	logs := &syncBuffer{}
 	cfg := Config{
@@ -109,6 +86,39 @@ func TestWithSQLStore(t *testing.T) {
 	if len(msgs) != 2 || msgs[0].Flags&store.FlagSeen == 0 || msgs[1].Flags&store.FlagSeen != 0 {
 		t.Fatalf("after QUIT: %+v", msgs)
 	}
+}
+
+// openSQLStore opens a fresh SQLite store with one account whose INBOX
+// holds bodies.
+func openSQLStore(t *testing.T, address, password string, bodies []string) (*sqlstore.Store, store.Account) {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	blobs, err := blob.Open(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlstore.Open(ctx, filepath.Join(dir, "meta.db"), blobs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	_, domain, _ := strings.Cut(address, "@")
+	if _, err := st.AddDomain(ctx, domain); err != nil {
+		t.Fatal(err)
+	}
+	cred, err := auth.HashPassword(password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct, err := st.AddAccount(ctx, address, cred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range bodies {
+		deliverTo(t, st, blobs, acct.ID, b)
+	}
+	return st, acct
 }
 
 func deliverTo(t *testing.T, st *sqlstore.Store, blobs *blob.Store, accountID int64, body string) {
