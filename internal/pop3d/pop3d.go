@@ -172,10 +172,13 @@ func (s *Server) startSession(c net.Conn, implicitTLS bool) {
 	if s.cfg.MaxConnsPerIP > 0 && s.perIP[ip] >= s.cfg.MaxConnsPerIP {
 		s.mu.Unlock()
 		s.log.Warn("too many connections", "remote", ip)
-		// The greeting slot may carry -ERR (RFC 1939 §4 leaves the
-		// greeting to the server); plaintext is fine for a refusal.
-		_ = c.SetWriteDeadline(time.Now().Add(farewellTimeout))
-		_, _ = io.WriteString(c, "-ERR [SYS/TEMP] Too many connections from your address\r\n")
+		// In place of the greeting, a -ERR tells a person why; on an
+		// implicit-TLS port plaintext would only confuse the client, and a
+		// handshake is more work than the refusal is worth.
+		if !implicitTLS {
+			_ = c.SetWriteDeadline(time.Now().Add(farewellTimeout))
+			_, _ = io.WriteString(c, "-ERR [SYS/TEMP] Too many connections from your address\r\n")
+		}
 		c.Close()
 		return
 	}
