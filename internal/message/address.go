@@ -48,7 +48,8 @@ type addrToken struct {
 }
 
 // lexAddresses splits an address list into tokens leniently: unclosed
-// quotes, comments and angle brackets run to the end of the input.
+// comments and angle brackets run to the end of the input, and an
+// unclosed quote is ignored.
 func lexAddresses(s string) []addrToken {
 	var toks []addrToken
 	for i := 0; i < len(s); {
@@ -60,7 +61,11 @@ func lexAddresses(s string) []addrToken {
 			toks = append(toks, addrToken{tokSpecial, s[i : i+1]})
 			i++
 		case c == '"':
-			j := skipQuoted(s, i)
+			j, closed := skipQuoted(s, i)
+			if !closed {
+				i++ // a stray quote: read on as if it were not there
+				continue
+			}
 			toks = append(toks, addrToken{tokQuoted, s[i:j]})
 			i = j
 		case c == '(':
@@ -90,17 +95,18 @@ func lexAddresses(s string) []addrToken {
 	return toks
 }
 
-// skipQuoted returns the index after the quoted string starting at i.
-func skipQuoted(s string, i int) int {
+// skipQuoted returns the index after the quoted string starting at i,
+// and whether it was closed.
+func skipQuoted(s string, i int) (int, bool) {
 	for j := i + 1; j < len(s); j++ {
 		switch s[j] {
 		case '\\':
 			j++
 		case '"':
-			return j + 1
+			return j + 1, true
 		}
 	}
-	return len(s)
+	return len(s), false
 }
 
 // skipComment returns the index after the (nested) comment starting at i.
@@ -156,8 +162,8 @@ func parseAddressList(s string) []Address {
 			inGroup = false
 		case t.text == ";":
 			flush()
-		default: // a ':' inside an address: keep it as text
-			item = append(item, addrToken{tokWord, t.text})
+		default: // a stray ':' after an address: read it as a separator
+			flush()
 		}
 	}
 	flush()

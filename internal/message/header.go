@@ -2,6 +2,7 @@ package message
 
 import (
 	"strings"
+	"unicode/utf8"
 )
 
 // header holds the fields of one header block that parsing needs.
@@ -22,6 +23,9 @@ type header struct {
 func (p *parser) parseHeader(block []byte, msg, top bool) header {
 	var h header
 	var text strings.Builder
+	if top {
+		text.Grow(len(block))
+	}
 	n := 0
 	eachField(block, &p.scratch, func(name, value []byte) bool {
 		n++
@@ -46,7 +50,7 @@ func (p *parser) parseHeader(block []byte, msg, top bool) header {
 func (h *header) set(name, value []byte, msg bool) {
 	keep := func(dst *string) {
 		if *dst == "" {
-			*dst = string(value)
+			*dst = headerString(value)
 		}
 	}
 	switch {
@@ -105,8 +109,18 @@ func (h *header) setContent(name, value []byte) {
 		return
 	}
 	if *dst == "" {
-		*dst = string(value)
+		*dst = headerString(value)
 	}
+}
+
+// headerString converts a raw header value to a string that is valid
+// UTF-8, as the stored JSON forms need: UTF-8 (RFC 6532) is kept, other
+// 8-bit bytes are read as Latin-1, the most common legacy case.
+func headerString(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	return toUTF8("iso-8859-1", b)
 }
 
 // apply sets the MIME description of a part from its header, with the

@@ -10,7 +10,6 @@ import (
 // script and style elements is dropped. It is not a sanitiser; the web
 // package does that for display.
 func htmlText(s string) string {
-	low := asciiLower(s) // same length as s, for case-insensitive searches
 	var b strings.Builder
 	b.Grow(len(s) / 2)
 	for i := 0; i < len(s); {
@@ -35,12 +34,12 @@ func htmlText(s string) string {
 		if j < 0 {
 			break
 		}
-		name := tagName(low[i+1 : i+j])
+		name := tagName(s[i+1 : i+j])
 		i += j + 1
 		b.WriteByte(' ')
 		switch name {
 		case "head", "script", "style", "title":
-			end := strings.Index(low[i:], "</"+name)
+			end := indexFold(s[i:], "</"+name)
 			if end < 0 {
 				i = len(s)
 			} else {
@@ -51,23 +50,35 @@ func htmlText(s string) string {
 	return b.String()
 }
 
-// tagName returns the element name of an opening tag's inside ("" for a
-// closing tag or a declaration).
+// tagName returns the lower-case element name of an opening tag's inside
+// ("" for a closing tag or a declaration); only the elements whose
+// content is dropped matter, so longer names are not lowered.
 func tagName(t string) string {
 	n := 0
-	for n < len(t) && (t[n] >= 'a' && t[n] <= 'z' || t[n] >= '0' && t[n] <= '9') {
+	for n < len(t) && n < 8 && isAlnum(t[n]) {
 		n++
 	}
-	return t[:n]
+	if n == len(t) || !isAlnum(t[n]) {
+		return lower(t[:n])
+	}
+	return ""
 }
 
-// asciiLower lower-cases ASCII letters only, keeping byte offsets.
-func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
+
+// indexFold finds an ASCII lower-case needle case-insensitively.
+func indexFold(s, needle string) int {
+	for i := 0; i+len(needle) <= len(s); i++ {
+		j := strings.IndexByte(s[i:], needle[0])
+		if j < 0 {
+			return -1
+		}
+		i += j
+		if i+len(needle) <= len(s) && strings.EqualFold(s[i:i+len(needle)], needle) {
+			return i
 		}
 	}
-	return string(b)
+	return -1
 }

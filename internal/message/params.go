@@ -319,6 +319,9 @@ func decodeHeader(v string) string {
 func toUTF8(cs string, b []byte) string {
 	switch lower(cs) {
 	case "", "utf-8", "utf8", "us-ascii", "ascii":
+		if utf8.Valid(b) {
+			return string(b)
+		}
 		return strings.ToValidUTF8(string(b), "\uFFFD")
 	}
 	r, err := charset.Reader(cs, bytes.NewReader(b))

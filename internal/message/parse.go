@@ -91,8 +91,7 @@ func (p *parser) parseEntity(depth int, digest, msg bool) entity {
 		if part.IsMultipart() || isMessageType(part) {
 			p.opaque(part, "composite part without body")
 		}
-		part.finish(st, e.nlBody)
-		e.st = st
+		e.st = part.finish(st, e.nlBody)
 		return e
 	}
 	switch {
@@ -103,7 +102,7 @@ func (p *parser) parseEntity(depth int, digest, msg bool) entity {
 	default:
 		e.st = p.parseLeaf(part)
 	}
-	part.finish(e.st, e.nlBody)
+	e.st = part.finish(e.st, e.nlBody)
 	return e
 }
 
@@ -129,9 +128,15 @@ func (p *parser) opaque(part *Part, reason string) {
 }
 
 // finish sets the end, size and line count of a part from the stop that
-// ended its body.
-func (part *Part) finish(st stop, nlBody int64) {
-	part.End = max(st.end, part.BodyStart)
+// ended its body. When a delimiter follows the header's blank line at
+// once, the CRLF it claims is that of the blank line: the body is empty
+// and ends at BodyStart, and the returned stop says so, so the enclosing
+// parts end no earlier than this one.
+func (part *Part) finish(st stop, nlBody int64) stop {
+	if st.end < part.BodyStart {
+		st.end, st.nlEnd, st.partial = part.BodyStart, nlBody, false
+	}
+	part.End = st.end
 	part.Size = part.End - part.BodyStart
 	part.Lines = 0
 	if part.End > part.BodyStart {
@@ -140,6 +145,7 @@ func (part *Part) finish(st stop, nlBody int64) {
 			part.Lines++
 		}
 	}
+	return st
 }
 
 // parseLeaf scans a body that is not composite, collecting its text.
@@ -256,7 +262,7 @@ func (p *parser) eofStop() stop {
 // It returns where the body starts; ended is true when the block ran into
 // a boundary or EOF instead, with the stop that ended it.
 func (p *parser) readHeader(msg, top bool) (h header, bodyStart int64, st stop, ended bool) {
-	start := p.sc.off
+	start, nlStart, lastStart := p.sc.off, p.sc.nl, p.sc.last
 	p.hdr = p.hdr[:0]
 	full := false
 	for {
@@ -283,8 +289,13 @@ func (p *parser) readHeader(msg, top bool) (h header, bodyStart int64, st stop, 
 		p.degrade("header block too large")
 	}
 	bodyStart = p.sc.off
+	if ended && st.end < start {
+		// The delimiter right after the previous one claims its CRLF:
+		// this part is empty and starts and ends where it began.
+		st.end, st.nlEnd, st.partial = start, nlStart, lastStart != '\n'
+	}
 	if ended {
-		bodyStart = max(st.end, start)
+		bodyStart = st.end
 	}
 	h = p.parseHeader(p.hdr, msg, top)
 	return h, bodyStart, st, ended

@@ -10,7 +10,7 @@ import (
 // scanBufSize bounds the longest line fragment handled at once. Longer
 // lines (base64 without breaks, binary parts) arrive in several fragments;
 // only the first can be a boundary delimiter, which is at most ~80 bytes.
-const scanBufSize = 32 * 1024
+const scanBufSize = 4 * 1024
 
 // line is one line fragment read from the message. Its bytes are valid
 // only until the next call to next.

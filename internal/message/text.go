@@ -1,7 +1,6 @@
 package message
 
 import (
-	"bytes"
 	"encoding/base64"
 	"strings"
 	"unicode"
@@ -16,7 +15,7 @@ const previewRaw = 16 * 1024
 // preview, keeping a bounded amount of each part's encoded body.
 type textCollector struct {
 	lim    Limits
-	search bytes.Buffer
+	search strings.Builder
 	// plain and html are the first text/plain and text/html previews found
 	// (RFC 8970 §3 prefers plain text).
 	plain, html string
@@ -59,9 +58,18 @@ func (t *textCollector) needPreview(part *Part) bool {
 
 // write keeps raw body bytes up to the budget.
 func (t *textCollector) write(b []byte) {
-	if n := t.rawCap - len(t.raw); n > 0 {
-		t.raw = append(t.raw, b[:min(n, len(b))]...)
+	n := min(t.rawCap-len(t.raw), len(b))
+	if n <= 0 {
+		return
 	}
+	if need := len(t.raw) + n; need > cap(t.raw) {
+		// Double, but never past the budget: append's gentler growth for
+		// large slices would allocate several times the final size.
+		grown := make([]byte, len(t.raw), min(max(2*cap(t.raw), need, 512), t.rawCap))
+		copy(grown, t.raw)
+		t.raw = grown
+	}
+	t.raw = append(t.raw, b[:n]...)
 }
 
 // end decodes the collected body and adds it to the search text and,
@@ -88,6 +96,7 @@ func (t *textCollector) end(part *Part) {
 		t.search.WriteByte('\n')
 		left--
 	}
+	t.search.Grow(min(len(text), left))
 	appendCollapsed(&t.search, text, left)
 	if cap(t.raw) > 64*1024 {
 		t.raw = nil // do not hold a large buffer for the rest of the message
@@ -116,8 +125,9 @@ func decodeTransfer(b []byte, enc string) []byte {
 
 // decodeBase64 ignores everything outside the base64 alphabet (RFC 2045
 // §6.8) and stops at padding or at an incomplete last quantum.
+// It compacts b in place.
 func decodeBase64(b []byte) []byte {
-	clean := make([]byte, 0, len(b))
+	clean := b[:0]
 	for _, c := range b {
 		if c == '=' {
 			break
@@ -163,51 +173,82 @@ func decodeQP(b []byte) []byte {
 // made single spaces and the ends trimmed.
 func collapse(s string, n int) string {
 	var b strings.Builder
-	space := false
+	b.Grow(min(len(s), 4*n))
+	appendCollapsed(&b, s, 4*n)
+	out := b.String()
 	count := 0
-	for _, r := range s {
-		if unicode.IsSpace(r) {
-			space = b.Len() > 0
-			continue
-		}
-		if space {
-			if count+1 >= n {
-				break
-			}
-			b.WriteByte(' ')
-			count++
-			space = false
-		}
-		if count >= n {
+	for i := range out { // i steps over characters
+		if count == n {
+			out = out[:i]
 			break
 		}
-		b.WriteRune(r)
 		count++
 	}
-	return b.String()
+	return strings.TrimRight(out, " ")
 }
 
-// appendCollapsed appends s to buf with white space runs collapsed, up to
-// max bytes and never splitting a character.
-func appendCollapsed(buf *bytes.Buffer, s string, maxBytes int) {
+// appendCollapsed appends s to b with white space runs collapsed to one
+// space, up to maxBytes appended, never splitting a character.
+func appendCollapsed(b *strings.Builder, s string, maxBytes int) {
+	limit := b.Len() + maxBytes
+	start := b.Len()
 	space := false
-	start := buf.Len()
-	for _, r := range s {
-		if unicode.IsSpace(r) {
-			space = buf.Len() > start
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf && asciiSpace(c) {
+			i++
+			space = b.Len() > start
 			continue
 		}
-		need := utf8.RuneLen(r)
-		if space {
-			need++
+		// A run of visible characters is copied at once.
+		j, n := i, 0
+		for j < len(s) {
+			if s[j] < utf8.RuneSelf {
+				if asciiSpace(s[j]) {
+					break
+				}
+				j++
+				continue
+			}
+			r, size := utf8.DecodeRuneInString(s[j:])
+			if unicode.IsSpace(r) {
+				n = size
+				break
+			}
+			j += size
 		}
-		if buf.Len()-start+need > maxBytes {
-			return
+		if j > i {
+			if space {
+				if b.Len()+2 > limit {
+					return
+				}
+				b.WriteByte(' ')
+				space = false
+			}
+			if b.Len()+j-i > limit {
+				b.WriteString(cutUTF8(s[i:j], limit-b.Len()))
+				return
+			}
+			b.WriteString(s[i:j])
 		}
-		if space {
-			buf.WriteByte(' ')
-			space = false
+		if n > 0 { // a non-ASCII space ended the run
+			space = b.Len() > start
 		}
-		buf.WriteRune(r)
+		i = j + n
 	}
+}
+
+// cutUTF8 returns at most n bytes of s without splitting a character.
+func cutUTF8(s string, n int) string {
+	if n >= len(s) {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+func asciiSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }
