@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"strings"
 
 	"postern/internal/store"
@@ -33,7 +32,7 @@ func (s *Store) AddAlias(ctx context.Context, source string, destinations []stri
 			dests = append(dests, nd)
 		}
 	}
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx, e *effects) error {
+	err = s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
 		did, err := domainID(ctx, tx, domain)
 		if err != nil {
 			return err
@@ -95,7 +94,7 @@ func (s *Store) DeleteAlias(ctx context.Context, source string) error {
 	if err != nil {
 		return store.ErrNotFound
 	}
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx, e *effects) error {
+	err = s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
 		return execOne(ctx, tx, `DELETE FROM aliases WHERE source = ?`, src)
 	})
 	if err == nil {

@@ -33,7 +33,7 @@ func checkBlob(nb store.NewBlob) error {
 
 // insertBlob returns the id of the blob row for nb, creating it (with no
 // references yet, and its full-text entry) unless it exists.
-func insertBlob(ctx context.Context, tx *sql.Tx, nb store.NewBlob) (int64, error) {
+func insertBlob(ctx context.Context, tx *wtx, e *effects, nb store.NewBlob) (int64, error) {
 	var id int64
 	err := tx.QueryRowContext(ctx, `SELECT id FROM blobs WHERE blob_key = ?`, nb.Key).Scan(&id)
 	if err == nil {
@@ -49,9 +49,8 @@ func insertBlob(ctx context.Context, tx *sql.Tx, nb store.NewBlob) (int64, error
 	if id, err = res.LastInsertId(); err != nil {
 		return 0, err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO blob_fts (rowid, search_text, headers) VALUES (?, ?, ?)`,
-		id, clipText(nb.Meta.SearchText), clipText(nb.Meta.Headers))
-	return id, err
+	e.ftsAdd = append(e.ftsAdd, ftsRow{blobID: id, key: nb.Key, text: clipText(nb.Meta.SearchText), headers: clipText(nb.Meta.Headers)})
+	return id, nil
 }
 
 // dropUnusedBlob removes the file of a blob whose delivery failed as a
@@ -84,8 +83,8 @@ func (s *Store) Deliver(ctx context.Context, nb store.NewBlob, internalDate time
 		return nil, invalid("no delivery targets")
 	}
 	results := make([]store.DeliveryResult, len(targets))
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, e *effects) error {
-		blobID, err := insertBlob(ctx, tx, nb)
+	err := s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+		blobID, err := insertBlob(ctx, tx, e, nb)
 		if err != nil {
 			return err
 		}
@@ -117,8 +116,8 @@ func (s *Store) Append(ctx context.Context, mailboxID int64, nb store.NewBlob, t
 		return store.Message{}, err
 	}
 	var m store.Message
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, e *effects) error {
-		blobID, err := insertBlob(ctx, tx, nb)
+	err := s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+		blobID, err := insertBlob(ctx, tx, e, nb)
 		if err != nil {
 			return err
 		}
@@ -134,7 +133,7 @@ func (s *Store) Append(ctx context.Context, mailboxID int64, nb store.NewBlob, t
 
 // addMessage stores one copy of the blob for target, in the mailbox with
 // id mailboxID, or else the one named by the target, checking quota.
-func addMessage(ctx context.Context, tx *sql.Tx, e *effects, blobID int64, nb store.NewBlob, date time.Time, t store.DeliveryTarget, mailboxID int64) (store.Message, uint32, error) {
+func addMessage(ctx context.Context, tx *wtx, e *effects, blobID int64, nb store.NewBlob, date time.Time, t store.DeliveryTarget, mailboxID int64) (store.Message, uint32, error) {
 	kw, err := normKeywords(t.Keywords)
 	if err != nil {
 		return store.Message{}, 0, err
@@ -209,7 +208,7 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32,
 		return store.FlagResult{}, err
 	}
 	var res store.FlagResult
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx, e *effects) error {
+	err = s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
 		res = store.FlagResult{}
 		mb, err := mailboxByID(ctx, tx, mailboxID)
 		if err != nil {
@@ -262,7 +261,7 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32,
 func (s *Store) Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]uint32, uint64, error) {
 	var removed []uint32
 	var hms uint64
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, e *effects) error {
+	err := s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
 		mb, err := mailboxByID(ctx, tx, mailboxID)
 		if err != nil {
 			return err
@@ -281,7 +280,7 @@ func (s *Store) Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]
 // Copy implements store.Mailstore. A copy counts against the quota; a move
 // does not change usage and so never fails for quota (RFC 6851 §3.3).
 func (s *Store) Copy(ctx context.Context, fromMailbox int64, uids []uint32, toMailbox int64, move bool) (src, dst []uint32, err error) {
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx, e *effects) error {
+	err = s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
 		src, dst = nil, nil
 		from, err := mailboxByID(ctx, tx, fromMailbox)
 		if err != nil {

@@ -67,7 +67,7 @@ func (s *Store) AddDomain(ctx context.Context, name string) (store.Domain, error
 		return store.Domain{}, err
 	}
 	var d store.Domain
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx, e *effects) error {
+	err = s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM domains WHERE name = ?`, name).Scan(&n); err != nil {
 			return err
@@ -136,7 +136,7 @@ func (s *Store) DeleteDomain(ctx context.Context, name string) error {
 	if err != nil {
 		return store.ErrNotFound
 	}
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx, e *effects) error {
+	err = s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
 		var id int64
 		if err := tx.QueryRowContext(ctx, `SELECT id FROM domains WHERE name = ?`, name).Scan(&id); err != nil {
 			return notFound(err)
@@ -165,13 +165,13 @@ func (s *Store) SetCatchAll(ctx context.Context, domain, address string) error {
 			return err
 		}
 	}
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, e *effects) error {
+	return s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
 		return execOne(ctx, tx, `UPDATE domains SET catch_all = ? WHERE name = ?`, address, domain)
 	})
 }
 
 // execOne runs an UPDATE or DELETE that must touch a row, else ErrNotFound.
-func execOne(ctx context.Context, tx *sql.Tx, q string, args ...any) error {
+func execOne(ctx context.Context, tx *wtx, q string, args ...any) error {
 	res, err := tx.ExecContext(ctx, q, args...)
 	if err != nil {
 		return err
@@ -187,14 +187,14 @@ func execOne(ctx context.Context, tx *sql.Tx, q string, args ...any) error {
 }
 
 // domainID returns the id of a local domain, or ErrNotFound.
-func domainID(ctx context.Context, tx *sql.Tx, name string) (int64, error) {
+func domainID(ctx context.Context, tx *wtx, name string) (int64, error) {
 	var id int64
 	err := tx.QueryRowContext(ctx, `SELECT id FROM domains WHERE name = ?`, name).Scan(&id)
 	return id, notFound(err)
 }
 
 // addressTaken reports whether an account or alias already uses addr.
-func addressTaken(ctx context.Context, tx *sql.Tx, addr string) (bool, error) {
+func addressTaken(ctx context.Context, tx *wtx, addr string) (bool, error) {
 	var n int
 	err := tx.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM accounts WHERE address = ?) + (SELECT COUNT(*) FROM aliases WHERE source = ?)`, addr, addr).Scan(&n)
 	return n > 0, err
@@ -207,7 +207,7 @@ func (s *Store) AddAccount(ctx context.Context, address string, cred store.Crede
 		return store.Account{}, err
 	}
 	var a store.Account
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx, e *effects) error {
+	err = s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
 		did, err := domainID(ctx, tx, domain)
 		if err != nil {
 			return err
@@ -310,7 +310,7 @@ func (s *Store) updateAccount(ctx context.Context, address, set string, args ...
 	if err != nil {
 		return store.ErrNotFound
 	}
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, e *effects) error {
+	return s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
 		return execOne(ctx, tx, `UPDATE accounts SET `+set+` WHERE address = ?`, append(args, addr)...)
 	})
 }
@@ -351,7 +351,7 @@ func (s *Store) DeleteAccount(ctx context.Context, address string) error {
 	if err != nil {
 		return store.ErrNotFound
 	}
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx, e *effects) error {
+	err = s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
 		var id int64
 		if err := tx.QueryRowContext(ctx, `SELECT id FROM accounts WHERE address = ?`, addr).Scan(&id); err != nil {
 			return notFound(err)

@@ -48,7 +48,7 @@ func validSpecialUse(su string) bool {
 // database: the current time, or one more than the last one when the clock
 // has not moved on (or went back). RFC 3501 §2.3.1.1 requires a new value
 // whenever a name is reused for a different mailbox.
-func nextUIDValidity(ctx context.Context, tx *sql.Tx) (uint32, error) {
+func nextUIDValidity(ctx context.Context, tx *wtx) (uint32, error) {
 	var last int64
 	err := tx.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'uidvalidity'`).Scan(&last)
 	if err != nil && err != sql.ErrNoRows {
@@ -66,7 +66,7 @@ func nextUIDValidity(ctx context.Context, tx *sql.Tx) (uint32, error) {
 	return uint32(v), err
 }
 
-func insertMailbox(ctx context.Context, tx *sql.Tx, accountID int64, name, specialUse string, subscribed bool) (store.Mailbox, error) {
+func insertMailbox(ctx context.Context, tx *wtx, accountID int64, name, specialUse string, subscribed bool) (store.Mailbox, error) {
 	uv, err := nextUIDValidity(ctx, tx)
 	if err != nil {
 		return store.Mailbox{}, err
@@ -170,7 +170,7 @@ func (s *Store) CreateMailbox(ctx context.Context, accountID int64, name, specia
 		return store.Mailbox{}, invalid("special-use %q", specialUse)
 	}
 	var m store.Mailbox
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx, e *effects) error {
+	err = s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
 		if err := accountExists(ctx, tx, accountID); err != nil {
 			return err
 		}
@@ -186,7 +186,7 @@ func (s *Store) CreateMailbox(ctx context.Context, accountID int64, name, specia
 	return m, err
 }
 
-func accountExists(ctx context.Context, tx *sql.Tx, id int64) error {
+func accountExists(ctx context.Context, tx *wtx, id int64) error {
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts WHERE id = ?`, id).Scan(&n); err != nil {
 		return err
@@ -199,7 +199,7 @@ func accountExists(ctx context.Context, tx *sql.Tx, id int64) error {
 
 // DeleteMailbox implements store.Mailstore. Child mailboxes stay.
 func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string) error {
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, e *effects) error {
+	return s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
 		m, err := mailboxByName(ctx, tx, accountID, name)
 		if err != nil {
 			return err
@@ -220,7 +220,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 
 // SetSubscribed implements store.Mailstore.
 func (s *Store) SetSubscribed(ctx context.Context, accountID int64, name string, subscribed bool) error {
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, e *effects) error {
+	return s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
 		m, err := mailboxByName(ctx, tx, accountID, name)
 		if err != nil {
 			return err

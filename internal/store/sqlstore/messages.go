@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -147,7 +146,7 @@ func selectMessages(ctx context.Context, q querier, mailboxID int64, uids []uint
 // insertMessage adds m to mb with the next UID of mb (advanced in memory;
 // the caller saves mb with saveMailbox) and takes a reference on its blob.
 // Quota usage is the caller's.
-func insertMessage(ctx context.Context, tx *sql.Tx, mb *store.Mailbox, m store.Message, modseq uint64) (store.Message, error) {
+func insertMessage(ctx context.Context, tx *wtx, mb *store.Mailbox, m store.Message, modseq uint64) (store.Message, error) {
 	if mb.UIDNext == 0 || mb.UIDNext == 0xffffffff {
 		// RFC 3501 §2.3.1.1: UIDs are 32-bit; a new UIDVALIDITY would be needed.
 		return store.Message{}, fmt.Errorf("%w: mailbox %q has no UIDs left", store.ErrNotPermitted, mb.Name)
@@ -170,14 +169,14 @@ func insertMessage(ctx context.Context, tx *sql.Tx, mb *store.Mailbox, m store.M
 }
 
 // saveMailbox stores uidnext and highestmodseq of mb.
-func saveMailbox(ctx context.Context, tx *sql.Tx, mb store.Mailbox) error {
+func saveMailbox(ctx context.Context, tx *wtx, mb store.Mailbox) error {
 	_, err := tx.ExecContext(ctx, `UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?`,
 		mb.UIDNext, int64(mb.HighestModSeq), mb.ID)
 	return err
 }
 
 // addUsage changes the account's quota usage.
-func addUsage(ctx context.Context, tx *sql.Tx, accountID, bytes, messages int64) error {
+func addUsage(ctx context.Context, tx *wtx, accountID, bytes, messages int64) error {
 	_, err := tx.ExecContext(ctx, `UPDATE accounts SET used_bytes = used_bytes + ?, used_messages = used_messages + ? WHERE id = ?`,
 		bytes, messages, accountID)
 	return err
@@ -185,7 +184,7 @@ func addUsage(ctx context.Context, tx *sql.Tx, accountID, bytes, messages int64)
 
 // checkQuota fails with ErrOverQuota when adding bytes and messages would
 // exceed a non-zero limit of the account (RFC 9208 §5.1).
-func checkQuota(ctx context.Context, tx *sql.Tx, accountID, bytes, messages int64) error {
+func checkQuota(ctx context.Context, tx *wtx, accountID, bytes, messages int64) error {
 	var qb, qm, ub, um int64
 	err := tx.QueryRowContext(ctx, `SELECT quota_bytes, quota_messages, used_bytes, used_messages FROM accounts WHERE id = ?`, accountID).
 		Scan(&qb, &qm, &ub, &um)
@@ -202,7 +201,7 @@ func checkQuota(ctx context.Context, tx *sql.Tx, accountID, bytes, messages int6
 // next modseq: recorded in expunged, references and usage released, the
 // blobs whose last reference went away collected. mb is updated in memory
 // and saved.
-func removeMessages(ctx context.Context, tx *sql.Tx, e *effects, mb *store.Mailbox, msgs []store.Message) ([]uint32, error) {
+func removeMessages(ctx context.Context, tx *wtx, e *effects, mb *store.Mailbox, msgs []store.Message) ([]uint32, error) {
 	if len(msgs) == 0 {
 		return nil, nil
 	}
@@ -241,7 +240,7 @@ func removeMessages(ctx context.Context, tx *sql.Tx, e *effects, mb *store.Mailb
 // messages columns, with args) in bulk, for deleting mailboxes, accounts and
 // domains: blob references and quota usage are released, unreferenced blobs
 // collected. No expunge history is kept, since the mailbox goes too.
-func releaseMessages(ctx context.Context, tx *sql.Tx, e *effects, where string, args ...any) error {
+func releaseMessages(ctx context.Context, tx *wtx, e *effects, where string, args ...any) error {
 	twice := append(append([]any{}, args...), args...)
 	_, err := tx.ExecContext(ctx, `UPDATE blobs SET refs = refs -
 		(SELECT COUNT(*) FROM messages WHERE messages.blob_id = blobs.id AND `+where+`)
@@ -267,7 +266,7 @@ func releaseMessages(ctx context.Context, tx *sql.Tx, e *effects, where string, 
 
 // gcBlobs deletes the blob rows (and their full-text entries) nothing
 // references any more; their files are removed after the commit.
-func gcBlobs(ctx context.Context, tx *sql.Tx, e *effects) error {
+func gcBlobs(ctx context.Context, tx *wtx, e *effects) error {
 	rows, err := tx.QueryContext(ctx, `SELECT id, blob_key FROM blobs WHERE refs <= 0`)
 	if err != nil {
 		return err
@@ -297,9 +296,7 @@ func gcBlobs(ctx context.Context, tx *sql.Tx, e *effects) error {
 		if q > 0 {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM blob_fts WHERE rowid = ?`, id); err != nil {
-			return err
-		}
+		e.ftsDel = append(e.ftsDel, id)
 		if _, err := tx.ExecContext(ctx, `DELETE FROM blobs WHERE id = ?`, id); err != nil {
 			return err
 		}

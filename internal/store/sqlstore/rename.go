@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 
@@ -17,7 +16,7 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, from, to str
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, e *effects) error {
+	return s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
 		src, err := mailboxByName(ctx, tx, accountID, from)
 		if err != nil {
 			return err
@@ -36,7 +35,7 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, from, to str
 }
 
 // renameTree renames src and its children to "to".
-func renameTree(ctx context.Context, tx *sql.Tx, e *effects, src store.Mailbox, to string) error {
+func renameTree(ctx context.Context, tx *wtx, e *effects, src store.Mailbox, to string) error {
 	rows, err := tx.QueryContext(ctx, `SELECT id, name FROM mailboxes WHERE account_id = ?`, src.AccountID)
 	if err != nil {
 		return err
@@ -90,7 +89,7 @@ func renameTree(ctx context.Context, tx *sql.Tx, e *effects, src store.Mailbox, 
 // renameInbox creates "to" and moves INBOX's messages into it, keeping
 // their UIDs (the new mailbox has a new UIDVALIDITY); for INBOX's sessions
 // the messages are expunged.
-func renameInbox(ctx context.Context, tx *sql.Tx, e *effects, inbox store.Mailbox, to string) error {
+func renameInbox(ctx context.Context, tx *wtx, e *effects, inbox store.Mailbox, to string) error {
 	if _, err := mailboxByName(ctx, tx, inbox.AccountID, to); err == nil {
 		return store.ErrExists
 	} else if err != store.ErrNotFound {

@@ -65,6 +65,9 @@ func dsn(path string, readOnly bool) string {
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(FULL)")
+	// Savepoint journals (one per operation in a batch) stay in memory
+	// instead of temporary files.
+	q.Add("_pragma", "temp_store(MEMORY)")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {
@@ -114,7 +117,11 @@ func Open(ctx context.Context, path string, blobs *blob.Store, logger *slog.Logg
 		hub:    store.NewHub(),
 		closed: make(chan struct{}),
 	}
-	s.w = newWriter(s)
+	if s.w, err = newWriter(ctx, s); err != nil {
+		wdb.Close()
+		rdb.Close()
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"postern/internal/store"
 )
@@ -25,13 +26,24 @@ type effects struct {
 	changes []store.Change
 	// blobKeys are body files whose last reference went away.
 	blobKeys []string
+	// Full-text index changes wait for the end of the batch: inside a
+	// savepoint every FTS5 write flushes a segment of its own, which costs
+	// more than the rest of a delivery.
+	ftsAdd []ftsRow
+	ftsDel []int64
+}
+
+type ftsRow struct {
+	blobID        int64
+	key           string
+	text, headers string
 }
 
 func (e *effects) change(c store.Change) { e.changes = append(e.changes, c) }
 
 // opFunc changes the database inside tx; it records in e what must happen
 // after the commit. Returning an error rolls back what it did, and only that.
-type opFunc func(ctx context.Context, tx *sql.Tx, e *effects) error
+type opFunc func(ctx context.Context, tx *wtx, e *effects) error
 
 type op struct {
 	ctx  context.Context
@@ -43,14 +55,77 @@ type op struct {
 
 type writer struct {
 	s       *Store
+	conn    *sql.Conn // the writer connection, held for the writer's life
+	stmts   map[string]*sql.Stmt
 	ops     chan *op
 	stopped chan struct{}
+	batches atomic.Uint64
+	done    atomic.Uint64 // operations run, committed or not
 }
 
-func newWriter(s *Store) *writer {
-	w := &writer{s: s, ops: make(chan *op, maxBatch), stopped: make(chan struct{})}
+func newWriter(ctx context.Context, s *Store) (*writer, error) {
+	conn, err := s.wdb.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: writer connection: %w", err)
+	}
+	w := &writer{s: s, conn: conn, stmts: map[string]*sql.Stmt{},
+		ops: make(chan *op, maxBatch), stopped: make(chan struct{})}
 	go w.run()
-	return w
+	return w, nil
+}
+
+// wtx is the writer's transaction. Its statements are prepared once on the
+// writer connection and reused by every later batch: parsing SQL would
+// otherwise cost more CPU than executing it. Statements run on the
+// connection that holds the transaction, so they are part of it.
+type wtx struct {
+	*sql.Tx
+	w *writer
+}
+
+func (t *wtx) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st, ok := t.w.stmts[q]; ok {
+		return st, nil
+	}
+	st, err := t.w.conn.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	t.w.stmts[q] = st
+	return st, nil
+}
+
+// ExecContext runs q as a cached statement.
+func (t *wtx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	st, err := t.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// QueryContext runs q as a cached statement.
+func (t *wtx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	st, err := t.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// QueryRowContext runs q as a cached statement.
+func (t *wtx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	st, err := t.stmt(ctx, q)
+	if err != nil {
+		return t.Tx.QueryRowContext(ctx, q, args...) // reports the same error
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// Stats reports how many write batches (transactions) and operations the
+// writer has run; ops/batches is the group-commit factor.
+func (s *Store) Stats() (batches, ops uint64) {
+	return s.w.batches.Load(), s.w.done.Load()
 }
 
 func (w *writer) wait() { <-w.stopped }
@@ -86,6 +161,12 @@ func (s *Store) write(ctx context.Context, fn opFunc) error {
 
 func (w *writer) run() {
 	defer close(w.stopped)
+	defer func() {
+		for _, st := range w.stmts {
+			st.Close()
+		}
+		w.conn.Close()
+	}()
 	batch := make([]*op, 0, maxBatch)
 	for {
 		batch = batch[:0]
@@ -142,10 +223,13 @@ func (w *writer) runBatch(batch []*op) {
 // transaction did not commit and every operation failed with it.
 func (w *writer) execBatch(batch []*op) (err error) {
 	ctx := context.Background()
-	tx, err := w.s.wdb.BeginTx(ctx, nil)
+	w.batches.Add(1)
+	w.done.Add(uint64(len(batch)))
+	stx, err := w.conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: begin: %w", err)
 	}
+	tx := &wtx{Tx: stx, w: w}
 	defer func() {
 		if err != nil {
 			_ = tx.Rollback()
@@ -172,8 +256,38 @@ func (w *writer) execBatch(batch []*op) (err error) {
 			return fmt.Errorf("sqlstore: release savepoint: %w", err)
 		}
 	}
+	if err := flushFTS(ctx, tx, batch); err != nil {
+		return fmt.Errorf("sqlstore: full-text index: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlstore: commit: %w", err)
+	}
+	return nil
+}
+
+// flushFTS applies the full-text changes of the successful operations:
+// removals first, then additions of blobs that still exist.
+func flushFTS(ctx context.Context, tx *wtx, batch []*op) error {
+	for _, o := range batch {
+		if o.err != nil {
+			continue
+		}
+		for _, id := range o.eff.ftsDel {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM blob_fts WHERE rowid = ?`, id); err != nil {
+				return err
+			}
+		}
+	}
+	for _, o := range batch {
+		if o.err != nil {
+			continue
+		}
+		for _, r := range o.eff.ftsAdd {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO blob_fts (rowid, search_text, headers)
+				SELECT id, ?, ? FROM blobs WHERE id = ? AND blob_key = ?`, r.text, r.headers, r.blobID, r.key); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -193,7 +307,7 @@ func (w *writer) after(e *effects) {
 
 // savepoint runs fn inside a nested savepoint, undoing only fn's changes
 // when it fails; used for the per-target part of a delivery.
-func savepoint(ctx context.Context, tx *sql.Tx, fn func() error) error {
+func savepoint(ctx context.Context, tx *wtx, fn func() error) error {
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT part"); err != nil {
 		return err
 	}

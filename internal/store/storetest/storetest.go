@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // each test has its own store
 			s := open(t)
 			t.Cleanup(func() { s.Close() })
 			bs, ok := s.(BlobStorer)

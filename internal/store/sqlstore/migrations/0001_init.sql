@@ -56,8 +56,10 @@ CREATE TABLE mailboxes (
 );
 
 -- One row per body file; refs counts messages and queue entries using it.
+-- AUTOINCREMENT: an id is never reused, so nothing keyed by a blob id (the
+-- full-text index) can be confused with a later blob.
 CREATE TABLE blobs (
-	id         INTEGER PRIMARY KEY,
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
 	blob_key   TEXT NOT NULL UNIQUE,
 	size       BIGINT NOT NULL,
 	refs       BIGINT NOT NULL DEFAULT 0,
