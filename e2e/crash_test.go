@@ -85,9 +85,13 @@ func checkDurable(t *testing.T, s *Server, round int, acked []crashSend) {
 	t.Helper()
 	for _, user := range []string{alice, bob} {
 		seen := map[string]int{}
+		broken := 0
 		for _, m := range fetchAll(t, s, user, pass) {
 			id, ok := complete(m.Text)
 			if !ok {
+				if broken++; broken > 3 {
+					continue
+				}
 				t.Errorf("round %d: %s has an incomplete message (id %q, %d bytes):\n...%s", round, user, id, len(m.Text), tail(m.Text, 200))
 				continue
 			}
@@ -95,6 +99,9 @@ func checkDurable(t *testing.T, s *Server, round int, acked []crashSend) {
 				t.Errorf("round %d: %s message %s: LIST size %d, RETR %d bytes", round, user, id, m.Size, len(m.Text))
 			}
 			seen[id]++
+		}
+		if broken > 0 {
+			t.Errorf("round %d: %s has %d incomplete messages in all", round, user, broken)
 		}
 		for id, n := range seen {
 			if n > 1 {

@@ -117,7 +117,7 @@ func parseMsg(t testing.TB, text string) *mail.Message {
 // complete reports whether a retrieved message ends with the trailer of the
 // id in its Message-ID, i.e. it was stored whole.
 func complete(text string) (id string, ok bool) {
-	m := regexp.MustCompile(`(?m)^Message-ID: <([0-9a-f-]+)@e2e.test>\r$`).FindStringSubmatch(text)
+	m := regexp.MustCompile(`(?m)^Message-ID: <([A-Za-z0-9-]+)@e2e.test>\r$`).FindStringSubmatch(text)
 	if m == nil {
 		return "", false
 	}

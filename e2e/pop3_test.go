@@ -44,7 +44,7 @@ func step(args ...any) []any { return args }
 // need dot-stuffing, and returns them in order.
 func deliverThree(t *testing.T, s *Server) []string {
 	t.Helper()
-	bodies := []string{"first\r\n", ".hidden\r\n..two dots\r\n.\r\nend\r\n", strings.Repeat("long line ", 500) + "\r\n"}
+	bodies := []string{"first\r\n", ".hidden\r\n..two dots\r\n.\r\nend\r\n", strings.Repeat("a longer line of ninety characters, repeated to make a message of some size ........\r\n", 60)}
 	var msgs []string
 	for _, b := range bodies {
 		m := testMessage("x@remote.test", alice, uniq(), b)
@@ -68,7 +68,7 @@ func TestPOP3FullSession(t *testing.T) {
 		t.Fatalf("poplib: %s", *r.Error)
 	}
 	capa := r.Results[0].Capa
-	for _, c := range []string{"UIDL", "TOP", "USER", "STLS"} {
+	for _, c := range []string{"UIDL", "TOP", "USER"} {
 		if _, ok := capa[c]; !ok {
 			t.Errorf("CAPA lacks %s: %v", c, capa)
 		}
@@ -170,6 +170,11 @@ func TestPOP3TLS(t *testing.T) {
 	t.Parallel()
 	s := mailServer(t, map[string]any{"auth.allow_plaintext_loopback": false})
 	deliverThree(t, s)
+	p := dialPOP3(t, s.Addr["pop3"])
+	p.ok("CAPA")
+	if capa := p.multi(); !strings.Contains(capa, "STLS\r\n") || strings.Contains(capa, "USER\r\n") {
+		t.Errorf("CAPA before TLS without plaintext: want STLS and no USER, got %q", capa)
+	}
 	for _, mode := range []string{"stls", "ssl"} {
 		r := runPOP3(t, s, mode, alice, pass, step("stat"))
 		if r.Error != nil {
@@ -182,7 +187,7 @@ func TestPOP3TLS(t *testing.T) {
 	if r.Error == nil {
 		t.Errorf("plaintext USER/PASS without TLS succeeded with allow_plaintext_loopback=false")
 	}
-	p := dialPOP3(t, s.Addr["pop3"])
+	p = dialPOP3(t, s.Addr["pop3"])
 	plain := base64.StdEncoding.EncodeToString([]byte("\x00" + alice + "\x00" + pass))
 	if l := p.do("AUTH PLAIN " + plain); !strings.HasPrefix(l, "-ERR") {
 		t.Errorf("AUTH PLAIN without TLS: %q", l)
@@ -257,4 +262,23 @@ func TestPOP3WrongPassword(t *testing.T) {
 	// The right password still works after a few failures.
 	p = dialPOP3(t, s.Addr["pop3"])
 	p.login(carol, pass)
+}
+
+// TestPOP3PasswordWithSpaces: PASS takes the rest of the line, spaces
+// included (RFC 1939 §7), however many words the password has.
+func TestPOP3PasswordWithSpaces(t *testing.T) {
+	t.Parallel()
+	s := mailServer(t, nil)
+	const spaced = "one two three four five  six"
+	s.AddUser("dave@example.test", spaced)
+	p := dialPOP3(t, s.Addr["pop3"])
+	p.ok("USER dave@example.test")
+	if l := p.do("PASS " + spaced); !strings.HasPrefix(l, "+OK") {
+		t.Errorf("PASS with a six-word password: %q", l)
+	}
+	p.do("QUIT")
+	r := runPOP3(t, s, "plain", "dave@example.test", spaced, step("stat"))
+	if r.Error != nil {
+		t.Errorf("poplib with a six-word password: %s", *r.Error)
+	}
 }

@@ -230,7 +230,7 @@ func TestSMTPSizeLimit(t *testing.T) {
 		t.Errorf("over-size DATA: %d %s, want 552 5.3.4", code, text)
 	}
 	small := uniq()
-	mustSend(t, s.Addr["smtp"], "x@remote.test", []string{alice}, testMessage("x@remote.test", alice, small, strings.Repeat("z", 5000)))
+	mustSend(t, s.Addr["smtp"], "x@remote.test", []string{alice}, testMessage("x@remote.test", alice, small, strings.Repeat("zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz\r\n", 50)))
 	msgs := fetchAll(t, s, alice, pass)
 	if len(findByID(msgs, id)) != 0 {
 		t.Errorf("over-size message was delivered")
@@ -285,4 +285,24 @@ func splitAddr(t testing.TB, addr string) (string, string) {
 func port(t testing.TB, addr string) int {
 	_, p := splitAddr(t, addr)
 	return atoi(t, p)
+}
+
+// TestSMTPLongLine: a DATA line over the 1000-octet limit (RFC 5321
+// §4.5.3.1.6) is a permanent error: retrying cannot help, so the reply must
+// be 5xx, not 4xx, and nothing is delivered.
+func TestSMTPLongLine(t *testing.T) {
+	t.Parallel()
+	s := mailServer(t, nil)
+	c := smtpSession(t, s.Addr["smtp"])
+	c.expect("MAIL FROM:<x@remote.test>", 250)
+	c.expect("RCPT TO:<"+alice+">", 250)
+	c.expect("DATA", 354)
+	id := uniq()
+	c.write(testMessage("x@remote.test", alice, id, strings.Repeat("x", 5000)) + ".\r\n")
+	if code, text := c.reply(); code < 500 || code > 599 {
+		t.Errorf("DATA with a 5000-octet line: %d %s, want 5xx", code, text)
+	}
+	if n := len(findByID(fetchAll(t, s, alice, pass), id)); n != 0 {
+		t.Errorf("message with an over-long line delivered")
+	}
 }
