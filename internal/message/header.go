@@ -35,7 +35,11 @@ func (p *parser) parseHeader(block []byte, msg, top bool) header {
 		}
 		h.set(name, value, msg)
 		if top {
-			text.Write(name)
+			if utf8.Valid(name) {
+				text.Write(name)
+			} else {
+				text.WriteString(headerString(name))
+			}
 			text.WriteString(": ")
 			text.WriteString(decodeHeader(string(value)))
 			text.WriteByte('\n')

@@ -455,3 +455,28 @@ func TestPreviewLength(t *testing.T) {
 		t.Errorf("whitespace not collapsed %q", p.Preview)
 	}
 }
+
+func TestPartWithoutHeader(t *testing.T) {
+	raw := "Hello world\r\nsecond line\r\n"
+	p := parse(t, raw)
+	if p.Body.BodyStart != 0 || p.Body.Lines != 2 || p.Preview != "Hello world second line" {
+		t.Errorf("headerless message: %+v preview %q", p.Body, p.Preview)
+	}
+	raw = crlf("Content-Type: multipart/mixed; boundary=b\n\n--b\nno header here\n--b\nX-Field: kept\n\nbody\n--b--\n")
+	p = parse(t, raw)
+	c := p.Body.Children
+	if len(c) != 2 {
+		t.Fatalf("children %d", len(c))
+	}
+	if hdr, body := sliceOf(raw, c[0]); hdr != "" || body != "no header here" {
+		t.Errorf("part 1 header %q body %q", hdr, body)
+	}
+	if _, body := sliceOf(raw, c[1]); body != "body" {
+		t.Errorf("part 2 body %q", body)
+	}
+	// An mbox separator line stays in the header.
+	p = parse(t, "From alice@example.org Tue Jul  1 10:00:00 2025\r\nSubject: mbox\r\n\r\nx\r\n")
+	if p.Envelope.Subject != "mbox" {
+		t.Errorf("subject %q", p.Envelope.Subject)
+	}
+}

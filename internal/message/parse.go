@@ -76,22 +76,20 @@ type entity struct {
 func (p *parser) parseEntity(depth int, digest, msg bool) entity {
 	p.parts++
 	part := &Part{HeaderStart: p.sc.off}
-	h, bodyStart, st, ended := p.readHeader(msg, depth == 0)
-	part.BodyStart = bodyStart
+	h, he := p.readHeader(msg, depth == 0)
+	part.BodyStart = he.bodyStart
 	h.apply(part, digest)
-	e := entity{part: part, headers: h.text}
+	e := entity{part: part, headers: h.text, nlBody: he.nlBody}
 	if msg {
 		e.env = h.envelope()
 	}
-	e.nlBody = p.sc.nl
-	if ended {
+	if he.ended {
 		// No blank line: the header ran into a boundary or EOF, so the
 		// body is empty.
-		e.nlBody = st.nlEnd
 		if part.IsMultipart() || isMessageType(part) {
 			p.opaque(part, "composite part without body")
 		}
-		e.st = part.finish(st, e.nlBody)
+		e.st = part.finish(he.st, e.nlBody)
 		return e
 	}
 	switch {
@@ -258,26 +256,41 @@ func (p *parser) eofStop() stop {
 	return stop{level: -1, end: p.sc.off, nlEnd: p.sc.nl, partial: p.sc.last != '\n'}
 }
 
+// headerEnd tells where a header block ended.
+type headerEnd struct {
+	bodyStart int64
+	nlBody    int64 // LF bytes before bodyStart
+	// ended is true when the block ran into a boundary or EOF instead of
+	// a blank line; st is then what ended it and the body is empty.
+	ended bool
+	st    stop
+}
+
 // readHeader reads a header block up to its blank line (RFC 5322 §2.1).
-// It returns where the body starts; ended is true when the block ran into
-// a boundary or EOF instead, with the stop that ended it.
-func (p *parser) readHeader(msg, top bool) (h header, bodyStart int64, st stop, ended bool) {
+func (p *parser) readHeader(msg, top bool) (header, headerEnd) {
 	start, nlStart, lastStart := p.sc.off, p.sc.nl, p.sc.last
 	p.hdr = p.hdr[:0]
 	full := false
-	for {
+	var he headerEnd
+	for first := true; ; first = false {
 		l := p.sc.next()
 		if l == nil {
-			st = p.eofStop()
-			ended = true
+			he.st, he.ended = p.eofStop(), true
 			break
 		}
 		if l.isBlank() {
 			break
 		}
 		if s, ok := p.boundaryAt(l); ok {
-			st, ended = s, true
+			he.st, he.ended = s, true
 			break
+		}
+		if first && !isFieldStart(l.content()) {
+			// Text where the header should be: the part has no header
+			// and this is its first body line.
+			p.sc.unread()
+			p.degrade("part without header")
+			return p.parseHeader(nil, msg, top), headerEnd{bodyStart: start, nlBody: nlStart}
 		}
 		if len(p.hdr)+len(l.b) > p.lim.MaxHeaderBytes {
 			full = true
@@ -288,17 +301,34 @@ func (p *parser) readHeader(msg, top bool) (h header, bodyStart int64, st stop, 
 	if full {
 		p.degrade("header block too large")
 	}
-	bodyStart = p.sc.off
-	if ended && st.end < start {
-		// The delimiter right after the previous one claims its CRLF:
-		// this part is empty and starts and ends where it began.
-		st.end, st.nlEnd, st.partial = start, nlStart, lastStart != '\n'
+	he.bodyStart, he.nlBody = p.sc.off, p.sc.nl
+	if he.ended {
+		if he.st.end < start {
+			// The delimiter right after the previous one claims its
+			// CRLF: this part is empty where it began.
+			he.st.end, he.st.nlEnd, he.st.partial = start, nlStart, lastStart != '\n'
+		}
+		he.bodyStart, he.nlBody = he.st.end, he.st.nlEnd
 	}
-	if ended {
-		bodyStart = st.end
+	return p.parseHeader(p.hdr, msg, top), he
+}
+
+// isFieldStart tells whether a line can begin a header block: a field
+// name of printable ASCII up to a colon (RFC 5322 §2.2), or an mbox
+// "From " line, which some clients leave in front of a message.
+func isFieldStart(c []byte) bool {
+	if len(c) >= 5 && string(c[:5]) == "From " {
+		return true
 	}
-	h = p.parseHeader(p.hdr, msg, top)
-	return h, bodyStart, st, ended
+	for i, ch := range c {
+		if ch == ':' {
+			return i > 0
+		}
+		if ch <= ' ' || ch >= 0x7f {
+			return false
+		}
+	}
+	return false
 }
 
 // lower returns s in lower case, without allocating when it already is.

@@ -50,6 +50,7 @@ type scanner struct {
 	tail    [3]byte
 	lastEOL int
 	cur     line
+	pushed  bool // cur is to be returned again
 }
 
 func newScanner(r io.Reader) *scanner {
@@ -63,6 +64,10 @@ func newScanner(r io.Reader) *scanner {
 // next returns the next line fragment, or nil at the end of input (or on a
 // read error, kept in s.err).
 func (s *scanner) next() *line {
+	if s.pushed {
+		s.pushed = false
+		return &s.cur
+	}
 	if s.eof {
 		return nil
 	}
@@ -100,6 +105,10 @@ func (s *scanner) next() *line {
 	s.pushTail(b)
 	return l
 }
+
+// unread makes next return the current line again. Its bytes are still
+// valid, as nothing was read since.
+func (s *scanner) unread() { s.pushed = true }
 
 // isBlank reports whether a line is empty apart from its terminator: the
 // end of a header block (RFC 5322 §2.1).
