@@ -480,3 +480,15 @@ func TestPartWithoutHeader(t *testing.T) {
 		t.Errorf("subject %q", p.Envelope.Subject)
 	}
 }
+
+func TestUnlabelled8bitText(t *testing.T) {
+	raw := crlf("Content-Type: text/plain\n\nna\xefve fa\xe7ade \x80\n")
+	p := parse(t, raw)
+	if p.Preview != "naïve façade €" {
+		t.Errorf("preview %q", p.Preview)
+	}
+	raw = crlf("Content-Type: text/plain\n\nalready ünïcode\n")
+	if p := parse(t, raw); p.Preview != "already ünïcode" {
+		t.Errorf("preview %q", p.Preview)
+	}
+}

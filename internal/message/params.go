@@ -314,15 +314,23 @@ func decodeHeader(v string) string {
 	return toUTF8("iso-8859-1", []byte(v))
 }
 
-// toUTF8 converts text in a charset to valid UTF-8. Unknown charsets and
-// invalid bytes become U+FFFD rather than failing.
+// toUTF8 converts text in a charset to valid UTF-8. Text under an unknown
+// charset keeps its valid UTF-8 and gets U+FFFD for the rest, rather than
+// failing.
 func toUTF8(cs string, b []byte) string {
 	switch lower(cs) {
-	case "", "utf-8", "utf8", "us-ascii", "ascii":
+	case "utf-8", "utf8":
 		if utf8.Valid(b) {
 			return string(b)
 		}
 		return strings.ToValidUTF8(string(b), "\uFFFD")
+	case "", "us-ascii", "ascii":
+		if utf8.Valid(b) {
+			return string(b)
+		}
+		// 8-bit text under no (or a wrong ASCII) label is most often
+		// Windows-1252, the superset of Latin-1 mailers used.
+		cs = "windows-1252"
 	}
 	r, err := charset.Reader(cs, bytes.NewReader(b))
 	if err != nil {

@@ -1,6 +1,7 @@
 package message
 
 import (
+	"io"
 	"strings"
 )
 
@@ -26,7 +27,7 @@ type parser struct {
 	scratch  []byte // unfolding buffer, reused
 }
 
-func newParser(r interface{ Read([]byte) (int, error) }, lim Limits) *parser {
+func newParser(r io.Reader, lim Limits) *parser {
 	return &parser{sc: newScanner(r), lim: lim, text: newTextCollector(lim)}
 }
 
