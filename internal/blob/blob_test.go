@@ -304,3 +304,25 @@ func TestSweep(t *testing.T) {
 		t.Error("non-key file removed")
 	}
 }
+
+// FuzzKey checks that only well-formed keys are accepted, so no key can
+// name a path outside its shard.
+func FuzzKey(f *testing.F) {
+	for _, k := range []string{strings.Repeat("a", 32), "../" + strings.Repeat("0", 29), strings.Repeat("0", 31) + "/", ""} {
+		f.Add(k)
+	}
+	s, err := Open(f.TempDir())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, k string) {
+		p, err := s.path(k)
+		if err != nil {
+			return
+		}
+		rel, rerr := filepath.Rel(s.Dir(), p)
+		if rerr != nil || rel != filepath.Join(k[:2], k) || strings.ContainsAny(k, "/.\\") {
+			t.Fatalf("key %q maps to %q", k, p)
+		}
+	})
+}

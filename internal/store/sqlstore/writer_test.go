@@ -1,0 +1,274 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"postern/internal/blob"
+	"postern/internal/store"
+)
+
+// blockWriter queues an operation that holds the writer until release is
+// closed, so that what is queued meanwhile lands in one batch.
+func blockWriter(t *testing.T, s *Store) (release chan struct{}, done chan error) {
+	t.Helper()
+	started := make(chan struct{})
+	release = make(chan struct{})
+	done = make(chan error, 1)
+	go func() {
+		done <- s.write(context.Background(), func(ctx context.Context, tx *wtx, e *effects) error {
+			close(started)
+			<-release
+			return nil
+		})
+	}()
+	<-started
+	return release, done
+}
+
+// waitQueued waits until n operations are queued behind the writer.
+func waitQueued(t *testing.T, s *Store, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(s.w.ops) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d operations queued", len(s.w.ops), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// Operations queued together commit in one transaction, and one failing
+// operation rolls back only itself.
+func TestGroupCommitIsolatesFailures(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	release, blocked := blockWriter(t, s)
+	b0, _ := s.Stats()
+	names := []string{"a.example", "b.example", "fail.example", "c.example"}
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, n := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO domains (name, created_at) VALUES (?, 0)`, n); err != nil {
+					return err
+				}
+				e.change(store.Change{Kind: store.ChangeMailboxes, AccountID: 7})
+				if n == "fail.example" {
+					return store.ErrOverQuota
+				}
+				return nil
+			})
+		}()
+	}
+	waitQueued(t, s, len(names))
+	ch, cancel := s.Notifier().Subscribe(7)
+	defer cancel()
+	close(release)
+	wg.Wait()
+	if err := <-blocked; err != nil {
+		t.Fatal(err)
+	}
+	// The blocker's batch was counted before b0; the four queued
+	// operations share one more.
+	if b1, _ := s.Stats(); b1-b0 != 1 {
+		t.Errorf("%d batches for four queued operations, want 1", b1-b0)
+	}
+	for i, n := range names {
+		_, err := s.Domain(ctx, n)
+		if n == "fail.example" {
+			if !errors.Is(errs[i], store.ErrOverQuota) || !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("failed op: returned %v, domain lookup %v", errs[i], err)
+			}
+		} else if errs[i] != nil || err != nil {
+			t.Errorf("%s: op %v, lookup %v", n, errs[i], err)
+		}
+	}
+	if got := len(ch); got != 3 {
+		t.Errorf("%d change events, want 3 (none for the failed op)", got)
+	}
+}
+
+func TestCancelledBeforeRun(t *testing.T) {
+	s := openTest(t)
+	release, blocked := blockWriter(t, s)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { _, err := s.AddDomain(ctx, "late.example"); errc <- err }()
+	waitQueued(t, s, 1)
+	cancel()
+	close(release)
+	<-blocked
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled op: %v", err)
+	}
+	if _, err := s.Domain(context.Background(), "late.example"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("cancelled op ran: %v", err)
+	}
+}
+
+func TestCloseWhileWriting(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.AddDomain(ctx, string(rune('a'+i))+".example")
+			if err != nil && !errors.Is(err, store.ErrStoreShutdown) {
+				t.Errorf("write during close: %v", err)
+			}
+		}()
+	}
+	time.Sleep(2 * time.Millisecond)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+// The CLI opens the same database while the server runs: each sees the
+// other's changes at once, and concurrent writers both succeed.
+func TestTwoOpeners(t *testing.T) {
+	dir := t.TempDir()
+	b, err := blob.Open(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	path := filepath.Join(dir, "db")
+	s1, err := Open(ctx, path, b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s1.Close()
+	s2, err := Open(ctx, path, b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if _, err := s2.AddDomain(ctx, "example.org"); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s2.AddAccount(ctx, "alice@example.org", store.Credentials{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s1.Account(ctx, "alice@example.org"); err != nil {
+		t.Fatalf("server does not see the CLI's account: %v", err)
+	}
+	var wg sync.WaitGroup
+	uids := make(chan uint32, 40)
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := s1
+			if i%2 == 1 {
+				s = s2
+			}
+			res, err := s.Deliver(ctx, store.NewBlob{Key: blobKey(i), Size: 10}, time.Now(), []store.DeliveryTarget{{AccountID: a.ID}})
+			if err != nil || res[0].Err != nil {
+				t.Errorf("deliver %d: %v %v", i, err, res)
+				return
+			}
+			uids <- res[0].UID
+		}()
+	}
+	wg.Wait()
+	close(uids)
+	seen := map[uint32]bool{}
+	for u := range uids {
+		if seen[u] {
+			t.Errorf("UID %d given twice", u)
+		}
+		seen[u] = true
+	}
+	if err := s2.SetDisabled(ctx, "alice@example.org", true); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s1.Account(ctx, "alice@example.org"); !got.Disabled || got.UsedMessages != 40 {
+		t.Errorf("server sees %+v", got)
+	}
+}
+
+func blobKey(i int) string {
+	const hexd = "0123456789abcdef"
+	k := []byte("00000000000000000000000000000000")
+	k[30], k[31] = hexd[i/16%16], hexd[i%16]
+	return string(k)
+}
+
+func TestReopenMigratesOnce(t *testing.T) {
+	dir := t.TempDir()
+	b, _ := blob.Open(filepath.Join(dir, "blobs"))
+	ctx := context.Background()
+	path := filepath.Join(dir, "db")
+	for i := range 2 {
+		s, err := Open(ctx, path, b, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			if _, err := s.AddDomain(ctx, "example.org"); err != nil {
+				t.Fatal(err)
+			}
+		} else if _, err := s.Domain(ctx, "example.org"); err != nil {
+			t.Errorf("after reopen: %v", err)
+		}
+		var n int
+		if err := s.rdb.QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n < 1 {
+			t.Errorf("schema_migrations: %d %v", n, err)
+		}
+		var mode string
+		s.rdb.QueryRow(`PRAGMA journal_mode`).Scan(&mode)
+		if mode != "wal" {
+			t.Errorf("journal_mode %q", mode)
+		}
+		s.Close()
+	}
+}
+
+func TestSweepBlobs(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	s.AddDomain(ctx, "example.org")
+	a, _ := s.AddAccount(ctx, "a@example.org", store.Credentials{})
+	commit := func() string {
+		w, _ := s.Blobs().Create()
+		w.Write([]byte("body"))
+		k, _, err := w.Commit()
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := time.Now().Add(-2 * time.Hour)
+		os.Chtimes(filepath.Join(s.Blobs().Dir(), k[:2], k), old, old)
+		return k
+	}
+	kept, orphan := commit(), commit()
+	if _, err := s.Deliver(ctx, store.NewBlob{Key: kept, Size: 4}, time.Now(), []store.DeliveryTarget{{AccountID: a.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.SweepBlobs(ctx)
+	if err != nil || st.Orphans != 1 {
+		t.Fatalf("sweep %+v %v", st, err)
+	}
+	if _, err := s.Blobs().Open(kept); err != nil {
+		t.Error("referenced blob swept")
+	}
+	if _, err := s.Blobs().Open(orphan); err == nil {
+		t.Error("orphan kept")
+	}
+}
