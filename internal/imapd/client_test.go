@@ -1,6 +1,7 @@
 package imapd
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -245,5 +246,32 @@ func TestClientIdleAndFlagsFromOtherSession(t *testing.T) {
 	}
 	if err := idle.Wait(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestClientInternationalMailbox(t *testing.T) {
+	env := newTestEnv(t, nil)
+	c := env.client(nil)
+	for _, name := range []string{"Entwürfe & Co", "日本語"} {
+		if err := c.Create(name, nil).Wait(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := env.st.Mailbox(context.Background(), env.acct.ID, name); err != nil {
+			t.Fatalf("stored name of %q: %v", name, err)
+		}
+		list, err := c.List("", name, nil).Collect()
+		if err != nil || len(list) != 1 || list[0].Mailbox != name {
+			t.Fatalf("LIST %q: %+v %v", name, list, err)
+		}
+	}
+	// An IMAP4rev1 client speaks modified UTF-7 on the wire.
+	rc := env.login()
+	rc.send(`u1 LIST "" "Entw*"`)
+	if lines := rc.expectTagged("u1", "OK"); !contains(lines, `"Entw&APw-rfe &- Co"`) {
+		t.Fatalf("rev1 LIST: %q", lines)
+	}
+	rc.send(`u2 STATUS &ZeVnLIqe- (MESSAGES)`)
+	if lines := rc.expectTagged("u2", "OK"); !contains(lines, `* STATUS &ZeVnLIqe- (MESSAGES 0)`) {
+		t.Fatalf("rev1 STATUS: %q", lines)
 	}
 }

@@ -115,7 +115,7 @@ func (s *session) writeListEntry(kind string, e listEntry, retSub bool) {
 	s.w.byte(' ')
 	s.w.flagList(attrs)
 	s.w.str(` "/" `)
-	s.w.astring(e.mb.Name)
+	s.w.astring(s.mailboxOut(e.mb.Name))
 	s.w.crlf()
 }
 

@@ -96,7 +96,7 @@ func (s *session) writeStatus(mb store.Mailbox, items []string) reply {
 		return s.mapStoreErr(err, "STATUS")
 	}
 	s.w.str("* STATUS ")
-	s.w.astring(mb.Name)
+	s.w.astring(s.mailboxOut(mb.Name))
 	s.w.str(" (")
 	for i, it := range items {
 		if i > 0 {

@@ -143,6 +143,7 @@ func (s *session) serve() {
 		if err != nil {
 			continue
 		}
+		s.decodeNames(c)
 		r := s.dispatch(c)
 		if r.status == "" { // the handler ended the connection
 			return
