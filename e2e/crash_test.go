@@ -23,7 +23,7 @@ func TestCrashDurability(t *testing.T) {
 	t.Parallel()
 	s := mailServer(t, nil)
 	var acked []crashSend
-	for round, after := range []time.Duration{700 * time.Millisecond, 1500 * time.Millisecond, 2300 * time.Millisecond} {
+	for round, after := range []time.Duration{300 * time.Millisecond, 1100 * time.Millisecond, 2000 * time.Millisecond} {
 		got := streamAndKill(t, s, round, after)
 		if len(got) == 0 {
 			t.Errorf("round %d: no message was acknowledged before the kill", round)
@@ -38,7 +38,7 @@ func TestCrashDurability(t *testing.T) {
 }
 
 // streamAndKill runs 4 senders until the server is killed after the given
-// delay, and returns the messages that got a 250.
+// delay after the first acknowledgement, and returns the messages that got a 250.
 func streamAndKill(t *testing.T, s *Server, round int, after time.Duration) []crashSend {
 	var mu sync.Mutex
 	var acked []crashSend
@@ -71,6 +71,16 @@ func streamAndKill(t *testing.T, s *Server, round int, after time.Duration) []cr
 				}
 			}
 		}()
+	}
+	// Kill at a moment measured from the first acknowledgement, so every
+	// round has traffic in flight whatever the start-up time.
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n > 0 {
+			break
+		}
 	}
 	time.Sleep(after)
 	s.Kill()

@@ -183,7 +183,7 @@ func assertNothingDelivered(t *testing.T, s *Server) {
 	t.Helper()
 	for _, u := range []string{alice, bob} {
 		if msgs := fetchAll(t, s, u, pass); len(msgs) != 0 {
-			t.Errorf("%s received %d messages; first:\n%s", u, len(msgs), short(msgs[0].Text))
+			t.Errorf("%s received %d messages; first: %q", u, len(msgs), tail(msgs[0].Text, 400))
 		}
 	}
 	if n := countFiles(t, filepath.Join(s.Dir, "blobs")); n != 0 {
