@@ -27,6 +27,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -50,7 +51,7 @@ const busyTimeout = 10 * time.Second
 type Store struct {
 	path   string
 	wdb    *sql.DB // exactly one connection, used only by the writer goroutine
-	rdb    *sql.DB // read-only pool
+	rdb    *readDB // read-only pool
 	blobs  *blob.Store
 	log    *slog.Logger
 	hub    store.Notifier
@@ -96,11 +97,12 @@ func Open(ctx context.Context, path string, blobs *blob.Store, logger *slog.Logg
 		wdb.Close()
 		return nil, err
 	}
-	rdb, err := sql.Open("sqlite", dsn(path, true))
+	rdbRaw, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
 		wdb.Close()
 		return nil, fmt.Errorf("sqlstore: %w", err)
 	}
+	rdb := &readDB{DB: rdbRaw, stmts: map[string]*sql.Stmt{}}
 	rdb.SetMaxOpenConns(readConns)
 	rdb.SetMaxIdleConns(readConns)
 	if err := rdb.PingContext(ctx); err != nil {
@@ -140,6 +142,65 @@ func (s *Store) Close() error {
 		err = rerr
 	}
 	return err
+}
+
+// readDB is the read-only pool with a cache of prepared statements; a
+// statement is prepared on each pooled connection the first time it runs
+// there, then reused.
+type readDB struct {
+	*sql.DB
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+func (r *readDB) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	r.mu.Lock()
+	st, ok := r.stmts[q]
+	r.mu.Unlock()
+	if ok {
+		return st, nil
+	}
+	st, err := r.DB.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old, ok := r.stmts[q]; ok {
+		st.Close()
+		return old, nil
+	}
+	r.stmts[q] = st
+	return st, nil
+}
+
+// QueryContext runs q as a cached statement.
+func (r *readDB) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	st, err := r.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// QueryRowContext runs q as a cached statement.
+func (r *readDB) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	st, err := r.stmt(ctx, q)
+	if err != nil {
+		return r.DB.QueryRowContext(ctx, q, args...) // reports the error
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// Close closes the statements and the pool.
+func (r *readDB) Close() error {
+	r.mu.Lock()
+	for _, st := range r.stmts {
+		st.Close()
+	}
+	r.stmts = nil
+	r.mu.Unlock()
+	return r.DB.Close()
 }
 
 // Notifier implements store.Store.
