@@ -57,6 +57,9 @@ type Store struct {
 	hub    store.Notifier
 	w      *writer
 	closed chan struct{}
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 var _ store.Store = (*Store)(nil)
@@ -130,18 +133,15 @@ func Open(ctx context.Context, path string, blobs *blob.Store, logger *slog.Logg
 // Close stops the writer (operations already queued are answered with
 // store.ErrStoreShutdown) and closes the database. The blob store stays open.
 func (s *Store) Close() error {
-	select {
-	case <-s.closed:
-		return nil
-	default:
-	}
-	close(s.closed)
-	s.w.wait()
-	err := s.wdb.Close()
-	if rerr := s.rdb.Close(); err == nil {
-		err = rerr
-	}
-	return err
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		s.w.wait()
+		s.closeErr = s.wdb.Close()
+		if err := s.rdb.Close(); s.closeErr == nil {
+			s.closeErr = err
+		}
+	})
+	return s.closeErr
 }
 
 // readDB is the read-only pool with a cache of prepared statements; a

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync/atomic"
 
 	"postern/internal/store"
@@ -245,7 +246,7 @@ func (w *writer) execBatch(batch []*op) (err error) {
 		}
 		// Once started, an operation runs to its end: a cancelled caller
 		// must not leave half an operation to the savepoint logic.
-		o.err = o.fn(context.WithoutCancel(o.ctx), tx, &o.eff)
+		o.err = w.call(o, tx)
 		if o.err != nil {
 			o.eff = effects{}
 			if _, err := tx.ExecContext(ctx, "ROLLBACK TO op"); err != nil {
@@ -263,6 +264,18 @@ func (w *writer) execBatch(batch []*op) (err error) {
 		return fmt.Errorf("sqlstore: commit: %w", err)
 	}
 	return nil
+}
+
+// call runs one operation; a panic in it (a bug) fails that operation
+// only, instead of the writer and with it every later write.
+func (w *writer) call(o *op, tx *wtx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			w.s.log.Error("database operation panicked", "panic", p, "stack", string(debug.Stack()))
+			err = fmt.Errorf("sqlstore: operation panicked: %v", p)
+		}
+	}()
+	return o.fn(context.WithoutCancel(o.ctx), tx, &o.eff)
 }
 
 // flushFTS applies the full-text changes of the successful operations:

@@ -272,3 +272,22 @@ func TestSweepBlobs(t *testing.T) {
 		t.Error("orphan kept")
 	}
 }
+
+func TestPanickingOpFailsAlone(t *testing.T) {
+	s := openTest(t)
+	err := s.write(context.Background(), func(ctx context.Context, tx *wtx, e *effects) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO domains (name, created_at) VALUES ('p.example', 0)`); err != nil {
+			return err
+		}
+		panic("bug")
+	})
+	if err == nil {
+		t.Fatal("panicking op succeeded")
+	}
+	if _, err := s.Domain(context.Background(), "p.example"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("panicking op's change kept: %v", err)
+	}
+	if _, err := s.AddDomain(context.Background(), "after.example"); err != nil {
+		t.Errorf("writer dead after panic: %v", err)
+	}
+}
