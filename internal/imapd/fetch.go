@@ -2,6 +2,7 @@ package imapd
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"sort"
 
@@ -116,6 +117,9 @@ func (s *session) cmdFetch(c *command) reply {
 			continue // expunged by another session meanwhile
 		}
 		if err := f.writeOne(uint32(idx[i]+1), m, items); err != nil {
+			if errors.Is(err, errUnknownCTE) {
+				return no("UNKNOWN-CTE", "cannot decode this part")
+			}
 			s.log.Error("imap fetch", "uid", m.UID, "err", err)
 			return no("SERVERBUG", "FETCH failed for some messages")
 		}
@@ -174,7 +178,8 @@ func (s *session) markSeen(items []fetchItem, msgs []store.Message) []uint32 {
 
 // fetcher renders FETCH responses, reading each body at most once.
 type fetcher struct {
-	s    *session
+	s       *session
+	needSep bool
 	raw  []byte
 	root *message.Part
 	env  *message.Envelope
@@ -186,10 +191,8 @@ func (f *fetcher) writeOne(seq uint32, m store.Message, items []fetchItem) error
 	w.str("* ")
 	w.num(uint64(seq))
 	w.str(" FETCH (")
-	for i, it := range items {
-		if i > 0 {
-			w.byte(' ')
-		}
+	f.needSep = false
+	for _, it := range items {
 		if err := f.writeItem(m, it); err != nil {
 			w.str(")\r\n")
 			return err
@@ -199,19 +202,32 @@ func (f *fetcher) writeOne(seq uint32, m store.Message, items []fetchItem) error
 	return nil
 }
 
+// begin separates items; every item calls it once it can no longer fail,
+// so a failed item leaves a well-formed response.
+func (f *fetcher) begin() {
+	if f.needSep {
+		f.s.w.byte(' ')
+	}
+	f.needSep = true
+}
+
 func (f *fetcher) writeItem(m store.Message, it fetchItem) error {
 	w := &f.s.w
 	switch it.name {
 	case "UID":
+		f.begin()
 		w.str("UID ")
 		w.num(uint64(m.UID))
 	case "FLAGS":
+		f.begin()
 		w.str("FLAGS ")
 		w.flagList(flagNames(m))
 	case "INTERNALDATE":
+		f.begin()
 		w.str("INTERNALDATE ")
 		w.dateTime(m.InternalDate)
 	case "RFC822.SIZE":
+		f.begin()
 		w.str("RFC822.SIZE ")
 		w.num(uint64(m.Size))
 	case "ENVELOPE":
@@ -219,6 +235,7 @@ func (f *fetcher) writeItem(m store.Message, it fetchItem) error {
 		if err != nil {
 			return err
 		}
+		f.begin()
 		w.str("ENVELOPE ")
 		w.envelope(env)
 	case "BODYSTRUCTURE", "BODY":
@@ -226,9 +243,12 @@ func (f *fetcher) writeItem(m store.Message, it fetchItem) error {
 		if err != nil {
 			return err
 		}
+		f.begin()
 		w.str(it.name)
 		w.byte(' ')
 		w.bodyStructure(root, it.name == "BODYSTRUCTURE", 0)
+	case "BINARY[]", "BINARY.SIZE":
+		return f.writeBinary(m, it)
 	default:
 		return f.writeSection(m, it)
 	}
@@ -300,17 +320,27 @@ func (f *fetcher) writeSection(m store.Message, it fetchItem) error {
 	if err != nil {
 		return err
 	}
-	w := &f.s.w
 	sec := it.section
 	switch it.name {
-	case "RFC822":
-		w.str("RFC822 ")
 	case "RFC822.HEADER":
 		sec = section{spec: "HEADER"}
-		w.str("RFC822.HEADER ")
 	case "RFC822.TEXT":
 		sec = section{spec: "TEXT"}
-		w.str("RFC822.TEXT ")
+	}
+	data := raw
+	if sec.spec != "" || len(sec.part) > 0 {
+		root, err := f.structure(m)
+		if err != nil {
+			return err
+		}
+		data = sectionBytes(raw, root, sec)
+	}
+	w := &f.s.w
+	f.begin()
+	switch it.name {
+	case "RFC822", "RFC822.HEADER", "RFC822.TEXT":
+		w.str(it.name)
+		w.byte(' ')
 	default:
 		w.str("BODY[")
 		w.str(sec.String())
@@ -319,21 +349,9 @@ func (f *fetcher) writeSection(m store.Message, it fetchItem) error {
 			w.byte('<')
 			w.num(uint64(it.start))
 			w.byte('>')
+			data = partial(data, it.start, it.count)
 		}
 		w.byte(' ')
-	}
-	var data []byte
-	if sec.spec != "" || len(sec.part) > 0 {
-		root, err := f.structure(m)
-		if err != nil {
-			return err
-		}
-		data = sectionBytes(raw, root, sec)
-	} else {
-		data = raw
-	}
-	if it.partial {
-		data = partial(data, it.start, it.count)
 	}
 	w.literal(data)
 	return nil

@@ -50,7 +50,7 @@ func (s section) String() string {
 // (RFC 9051 §6.4.5: BODY[...] and RFC822 / RFC822.TEXT without PEEK).
 func (f fetchItem) setsSeen() bool {
 	switch f.name {
-	case "BODY[]":
+	case "BODY[]", "BINARY[]":
 		return !f.peek
 	case "RFC822", "RFC822.TEXT":
 		return true
@@ -81,6 +81,8 @@ func parseFetchItem(p *parser) []fetchItem {
 	case "FLAGS", "UID", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODYSTRUCTURE",
 		"RFC822", "RFC822.HEADER", "RFC822.TEXT":
 		return one(name)
+	case "BINARY", "BINARY.PEEK", "BINARY.SIZE":
+		return []fetchItem{parseBinaryItem(p, name)}
 	case "BODY", "BODY.PEEK":
 		if p.peek() != '[' {
 			if name == "BODY.PEEK" {
@@ -107,6 +109,39 @@ func parseFetchItem(p *parser) []fetchItem {
 	}
 	p.fail("unknown fetch item %q", name)
 	return nil
+}
+
+// RFC 9051 §6.4.5: "BINARY" [".PEEK"] section-binary [partial] /
+// "BINARY.SIZE" section-binary; section-binary = "[" [section-part] "]"
+func parseBinaryItem(p *parser, name string) fetchItem {
+	it := fetchItem{name: "BINARY[]", peek: name == "BINARY.PEEK"}
+	if name == "BINARY.SIZE" {
+		it.name = "BINARY.SIZE"
+	}
+	p.expect('[')
+	for p.peek() != ']' {
+		if len(it.section.part) > 0 {
+			p.expect('.')
+		}
+		n := p.number()
+		if n == 0 || len(it.section.part) >= maxListDepth*2 {
+			p.fail("bad section part")
+		}
+		it.section.part = append(it.section.part, int(n))
+	}
+	p.next()
+	if it.name == "BINARY[]" && p.peek() == '<' {
+		p.next()
+		it.partial = true
+		it.start = int64(p.number())
+		p.expect('.')
+		it.count = int64(p.number())
+		if it.count == 0 {
+			p.fail("zero-length partial")
+		}
+		p.expect('>')
+	}
+	return it
 }
 
 // section-spec = section-msgtext / (section-part ["." section-text])

@@ -97,6 +97,7 @@ func FuzzParseCommand(f *testing.F) {
 		"a8 AUTHENTICATE PLAIN AGEAYg==\r\n",
 		"a9 CREATE {3+}\r\nabc\r\n",
 		"b1 UID EXPUNGE 1:*\r\n",
+		"b2 FETCH 1 (BINARY.PEEK[1.2]<0.10> BINARY.SIZE[1])\r\n",
 	} {
 		f.Add([]byte(s))
 	}

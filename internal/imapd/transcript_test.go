@@ -142,6 +142,13 @@ func TestSelectAndFetchTranscript(t *testing.T) {
 	}
 	rc.send("s6 FETCH 3 FLAGS")
 	rc.expectTagged("s6", "BAD")
+	// BINARY undoes the transfer encoding (RFC 3516): base64 "AAEC".
+	rc.send("s7 FETCH 2 (BINARY.SIZE[2] BINARY.PEEK[2] BINARY.PEEK[1]<4.3>)")
+	lines = rc.expectTagged("s7", "OK")
+	joined = strings.Join(lines, "\n")
+	if !strings.Contains(joined, "BINARY.SIZE[2] 3 BINARY[2] ~{3}\n\x00\x01\x02 BINARY[1]<4> {3}\natt") {
+		t.Fatalf("binary: %q", joined)
+	}
 }
 
 func TestExpungeNotDuringFetch(t *testing.T) {

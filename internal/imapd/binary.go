@@ -1,0 +1,93 @@
+package imapd
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"io"
+	"mime/quotedprintable"
+	"strings"
+
+	"postern/internal/message"
+	"postern/internal/store"
+)
+
+// errUnknownCTE answers BINARY for an encoding we cannot undo
+// (RFC 3516 §4.3: NO [UNKNOWN-CTE]).
+var errUnknownCTE = errors.New("unknown content-transfer-encoding")
+
+// binaryPart returns the decoded content of a leaf part (RFC 3516).
+func binaryPart(raw []byte, root *message.Part, path []int) ([]byte, error) {
+	if len(path) == 0 {
+		return raw, nil // the whole message, which has no transfer encoding
+	}
+	part := root.Find(path)
+	if part == nil {
+		return nil, nil
+	}
+	if part.IsMultipart() {
+		return nil, errUnknownCTE
+	}
+	body := clip(raw, part.BodyStart, part.End)
+	switch strings.ToLower(part.Encoding) {
+	case "", "7bit", "8bit", "binary":
+		return body, nil
+	case "base64":
+		clean := bytes.Map(func(r rune) rune {
+			if r == '\r' || r == '\n' || r == ' ' || r == '\t' {
+				return -1
+			}
+			return r
+		}, body)
+		clean = bytes.TrimRight(clean, "=")
+		out := make([]byte, base64.RawStdEncoding.DecodedLen(len(clean)))
+		n, err := base64.RawStdEncoding.Decode(out, clean)
+		if err != nil {
+			return nil, errUnknownCTE
+		}
+		return out[:n], nil
+	case "quoted-printable":
+		out, err := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(body)))
+		if err != nil {
+			return nil, errUnknownCTE
+		}
+		return out, nil
+	}
+	return nil, errUnknownCTE
+}
+
+func (f *fetcher) writeBinary(m store.Message, it fetchItem) error {
+	raw, err := f.body(m)
+	if err != nil {
+		return err
+	}
+	root, err := f.structure(m)
+	if err != nil {
+		return err
+	}
+	data, err := binaryPart(raw, root, it.section.part)
+	if err != nil {
+		return err
+	}
+	w := &f.s.w
+	f.begin()
+	sec := section{part: it.section.part}.String()
+	if it.name == "BINARY.SIZE" {
+		w.str("BINARY.SIZE[" + sec + "] ")
+		w.num(uint64(len(data)))
+		return nil
+	}
+	w.str("BINARY[" + sec + "]")
+	if it.partial {
+		w.byte('<')
+		w.num(uint64(it.start))
+		w.byte('>')
+		data = partial(data, it.start, it.count)
+	}
+	w.byte(' ')
+	if bytes.IndexByte(data, 0) >= 0 {
+		w.byte('~') // literal8, RFC 3516 §4.2
+	}
+	w.literal(data)
+	return nil
+}
