@@ -180,9 +180,9 @@ func (s *session) markSeen(items []fetchItem, msgs []store.Message) []uint32 {
 type fetcher struct {
 	s       *session
 	needSep bool
-	raw  []byte
-	root *message.Part
-	env  *message.Envelope
+	raw     []byte
+	root    *message.Part
+	env     *message.Envelope
 }
 
 func (f *fetcher) writeOne(seq uint32, m store.Message, items []fetchItem) error {
