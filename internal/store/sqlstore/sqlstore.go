@@ -24,6 +24,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -128,6 +129,17 @@ func Open(ctx context.Context, path string, blobs *blob.Store, logger *slog.Logg
 		return nil, err
 	}
 	return s, nil
+}
+
+// OpenDir opens the usual layout under one data directory: the blob store
+// in dir/blobs and the database in dir/postern.db. Tests of other packages
+// can open a real store with OpenDir(ctx, t.TempDir(), nil).
+func OpenDir(ctx context.Context, dir string, logger *slog.Logger) (*Store, error) {
+	blobs, err := blob.Open(filepath.Join(dir, "blobs"))
+	if err != nil {
+		return nil, err
+	}
+	return Open(ctx, filepath.Join(dir, "postern.db"), blobs, logger)
 }
 
 // Close stops the writer (operations already queued are answered with

@@ -2,22 +2,15 @@ package sqlstore
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
-	"postern/internal/blob"
 	"postern/internal/store"
 	"postern/internal/store/storetest"
 )
 
 func openTest(t testing.TB) *Store {
 	t.Helper()
-	dir := t.TempDir()
-	b, err := blob.Open(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Open(context.Background(), filepath.Join(dir, "postern.db"), b, nil)
+	s, err := OpenDir(context.Background(), t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
