@@ -109,6 +109,19 @@ func TestPOP3FullSession(t *testing.T) {
 	if len(got) != 2 || uid(got[0]) != want[0] || uid(got[1]) != want[1] {
 		t.Errorf("UIDL after delete = %v, want UIDs %v", got, want)
 	}
+
+	// UIDs survive a restart too (RFC 1939 §7: persistent across sessions).
+	if err := s.Stop(); err != nil {
+		t.Errorf("stop: %v", err)
+	}
+	s.Restart()
+	r3 := runPOP3(t, s, "plain", alice, pass, step("uidl"))
+	if r3.Error != nil {
+		t.Fatalf("poplib after restart: %s", *r3.Error)
+	}
+	if got := r3.Results[0].Lines; len(got) != 2 || uid(got[0]) != want[0] || uid(got[1]) != want[1] {
+		t.Errorf("UIDL after restart = %v, want UIDs %v", got, want)
+	}
 }
 
 // TestPOP3RSET: RSET undoes DELE; a deleted message cannot be retrieved.

@@ -78,8 +78,8 @@ func TestSMTPDeliveryPython(t *testing.T) {
 	if !strings.Contains(recv, "mx.example.test") {
 		t.Errorf("Received header does not name our host: %q", recv)
 	}
-	if _, ok := s.WaitLog(5*time.Second, rid[1]); !ok {
-		t.Errorf("no log line contains the Received id %q", rid[1])
+	if _, ok := s.WaitLog(5*time.Second, rid[1], "sender@remote.test"); !ok {
+		t.Errorf("no log line names both the Received id %q and the sender", rid[1])
 	}
 	if got[0].Size != len(text) {
 		t.Errorf("LIST size %d, RETR gave %d octets", got[0].Size, len(text))
