@@ -56,6 +56,10 @@ func (s *session) login(user, pass string) reply {
 	acct, err := s.srv.cfg.Auth.Login(s.ctx, s.remote, user, pass)
 	if err != nil {
 		s.log.Info("imap login failed", "user", user, "err", err)
+		if s.authFails++; s.authFails >= maxAuthFailures {
+			s.w.line("* BYE too many authentication failures")
+			s.state = stateLogout // the loop ends after the tagged NO
+		}
 		if errors.Is(err, auth.ErrThrottled) {
 			return no("UNAVAILABLE", "too many failures, try later")
 		}

@@ -19,6 +19,7 @@ const (
 	maxSearchKeys  = 512      // search keys in one SEARCH
 	maxSeqRanges   = 4096     // ranges in one sequence set
 	maxLiteralAtom = 20       // digits in a literal length or number
+	maxCmdLiterals = 256 << 10 // all literals of one command outside APPEND
 )
 
 // parseError is a syntax error of one command. The connection stays usable
@@ -48,6 +49,7 @@ type parser struct {
 	cont   func() error // sends "+ Ready"; nil means never ask (fuzzing)
 	line   int          // bytes of the current line read so far
 	litMax int64        // literal limit for the current argument
+	litSum int64        // literal bytes accepted in the current command
 }
 
 func newParser(r *bufio.Reader, cont func() error) *parser {
@@ -249,9 +251,10 @@ func (p *parser) literalHeader() (n int64, nonSync bool) {
 // literal's bytes. An oversized non-synchronising literal is already on its
 // way and cannot be skipped safely: RFC 7888 §4 lets the server close.
 func (p *parser) acceptLiteral(n int64, nonSync bool, limit int64) {
-	if n > limit {
+	if n > limit || p.litSum+n > maxCmdLiterals {
 		panic(&parseError{msg: "literal too large", code: "TOOBIG", fatal: nonSync, lineDone: !nonSync})
 	}
+	p.litSum += n
 	if !nonSync && p.cont != nil {
 		if err := p.cont(); err != nil {
 			panic(ioError{err})

@@ -61,7 +61,7 @@ type appendArgs struct {
 // unread; the caller replies BAD and calls skipLine. For APPEND the literal
 // is left unread after its header.
 func parseCommand(p *parser) (c *command, err error) {
-	p.litMax = maxLiteralLen
+	p.litMax, p.litSum = maxLiteralLen, 0
 	defer func() {
 		if r := recover(); r != nil {
 			switch e := r.(type) {

@@ -38,6 +38,13 @@ func ok(code, text string) reply  { return reply{"OK", code, text} }
 func no(code, text string) reply  { return reply{"NO", code, text} }
 func bad(code, text string) reply { return reply{"BAD", code, text} }
 
+// preAuthTimeout bounds how long an unauthenticated client may stay idle.
+const preAuthTimeout = 3 * time.Minute
+
+// maxAuthFailures ends a connection that keeps guessing; the shared
+// throttle in auth slows guessers across connections.
+const maxAuthFailures = 5
+
 // session is one connection, served by one goroutine; only that goroutine
 // writes to the connection, except the IDLE reader which only reads.
 type session struct {
@@ -51,8 +58,9 @@ type session struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	tls   bool
-	state state
+	tls       bool
+	state     state
+	authFails int
 	acct  store.Account
 	rev2  bool // ENABLE IMAP4rev2 given (RFC 9051 §6.3.1)
 
@@ -106,7 +114,12 @@ func (s *session) armRead() bool {
 	if s.stopping {
 		return false
 	}
-	s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg.IdleTimeout))
+	timeout := s.srv.cfg.IdleTimeout
+	if s.state == stateNotAuth {
+		// RFC 9051 §5.4 lets the pre-authentication timer be shorter.
+		timeout = min(timeout, preAuthTimeout)
+	}
+	s.conn.SetReadDeadline(time.Now().Add(timeout))
 	return true
 }
 

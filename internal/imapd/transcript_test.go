@@ -47,6 +47,38 @@ func TestLoginFailureAndAuthenticate(t *testing.T) {
 	rc.expectTagged("a4", "OK [CAPABILITY")
 }
 
+func TestTooManyLoginFailures(t *testing.T) {
+	env := newTestEnv(t, nil)
+	rc := env.dial()
+	for i := 1; i < maxAuthFailures; i++ {
+		rc.send("f LOGIN " + testUser + " wrong")
+		rc.expectTagged("f", "NO")
+	}
+	rc.send("f LOGIN " + testUser + " wrong")
+	if lines := rc.expectTagged("f", "NO"); !contains(lines, "* BYE") {
+		t.Fatalf("no BYE: %q", lines)
+	}
+	rc.c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := rc.br.ReadByte(); err == nil {
+		t.Fatal("connection still open")
+	}
+}
+
+func TestCommandLiteralBudget(t *testing.T) {
+	env := newTestEnv(t, nil)
+	rc := env.login()
+	// Each literal is within the per-literal limit, the sum is not.
+	big := strings.Repeat("x", maxLiteralLen)
+	rc.send("k1 SEARCH TEXT {" + itoa(int64(len(big))) + "+}")
+	rc.send(big + " TEXT {" + itoa(int64(len(big))) + "+}")
+	rc.send(big + " TEXT {" + itoa(int64(len(big))) + "+}")
+	rc.send(big + " TEXT {" + itoa(int64(len(big))) + "+}")
+	rc.send(big + " TEXT {" + itoa(int64(len(big))) + "+}")
+	if lines := rc.expectTagged("k1", "BAD [TOOBIG]"); !contains(lines, "* BYE") {
+		rc.expectPrefix("* BYE")
+	}
+}
+
 func TestBadSyntaxKeepsConnection(t *testing.T) {
 	env := newTestEnv(t, nil)
 	rc := env.login()
