@@ -103,6 +103,20 @@ func (s *Store) Open(key string) (*os.File, error) {
 	return os.Open(p)
 }
 
+// Size returns the size of the committed body with this key; a missing
+// body gives an error matching fs.ErrNotExist.
+func (s *Store) Size(key string) (int64, error) {
+	p, err := s.path(key)
+	if err != nil {
+		return 0, err
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
 // Remove deletes the committed body with this key. Removing a key that does
 // not exist is not an error, so cleanup can be retried after a crash. The
 // directory is not fsynced: a removal lost in a crash is found again by Sweep.

@@ -104,6 +104,9 @@ func TestWriteCommitOpen(t *testing.T) {
 	if !bytes.Equal(got, body) {
 		t.Fatalf("got %q", got)
 	}
+	if n, err := s.Size(key); err != nil || n != int64(len(body)) {
+		t.Fatalf("Size: %d %v", n, err)
+	}
 	w.Abort() // after Commit: no effect
 	if _, err := s.Open(key); err != nil {
 		t.Fatal("Abort after Commit removed the body")
@@ -119,6 +122,9 @@ func TestWriteCommitOpen(t *testing.T) {
 	}
 	if err := s.Remove(key); err != nil {
 		t.Fatalf("second remove: %v", err)
+	}
+	if _, err := s.Size(key); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Size after remove: %v", err)
 	}
 }
 

@@ -42,6 +42,11 @@ func insertBlob(ctx context.Context, tx *wtx, e *effects, nb store.NewBlob) (int
 	if !errors.Is(err, sql.ErrNoRows) {
 		return 0, err
 	}
+	// A row must never point at a body that is not there (a wrong key, or
+	// a body already collected): every later FETCH of it would fail.
+	if n, err := tx.w.s.blobs.Size(nb.Key); err != nil || n != nb.Size {
+		return 0, invalid("blob %s: size %d, file %d (%v)", nb.Key, nb.Size, n, err)
+	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO blobs (blob_key, size, refs, created_at) VALUES (?, ?, 0, ?)`, nb.Key, nb.Size, now())
 	if err != nil {
 		return 0, err

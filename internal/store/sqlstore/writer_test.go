@@ -169,6 +169,10 @@ func TestTwoOpeners(t *testing.T) {
 	if _, err := s1.Account(ctx, "alice@example.org"); err != nil {
 		t.Fatalf("server does not see the CLI's account: %v", err)
 	}
+	keys := make([]string, 40)
+	for i := range keys {
+		keys[i] = fakeBlob(t, s1, 10)
+	}
 	var wg sync.WaitGroup
 	uids := make(chan uint32, 40)
 	for i := range 40 {
@@ -179,7 +183,7 @@ func TestTwoOpeners(t *testing.T) {
 			if i%2 == 1 {
 				s = s2
 			}
-			res, err := s.Deliver(ctx, store.NewBlob{Key: blobKey(i), Size: 10}, time.Now(), []store.DeliveryTarget{{AccountID: a.ID}})
+			res, err := s.Deliver(ctx, store.NewBlob{Key: keys[i], Size: 10}, time.Now(), []store.DeliveryTarget{{AccountID: a.ID}})
 			if err != nil || res[0].Err != nil {
 				t.Errorf("deliver %d: %v %v", i, err, res)
 				return
@@ -202,13 +206,6 @@ func TestTwoOpeners(t *testing.T) {
 	if got, _ := s1.Account(ctx, "alice@example.org"); !got.Disabled || got.UsedMessages != 40 {
 		t.Errorf("server sees %+v", got)
 	}
-}
-
-func blobKey(i int) string {
-	const hexd = "0123456789abcdef"
-	k := []byte("00000000000000000000000000000000")
-	k[30], k[31] = hexd[i/16%16], hexd[i%16]
-	return string(k)
 }
 
 func TestReopenMigratesOnce(t *testing.T) {

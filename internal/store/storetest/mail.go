@@ -96,6 +96,16 @@ func testDeliverPerTargetErrors(t *testing.T, e *env) {
 	wantErr(t, "bad blob key", err, store.ErrInvalid)
 	_, err = e.s.Deliver(e.ctx, e.sized(10), time.Now(), nil)
 	wantErr(t, "no targets", err, store.ErrInvalid)
+	missing := e.sized(10)
+	if err := e.blobs.Remove(missing.Key); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.s.Deliver(e.ctx, missing, time.Now(), []store.DeliveryTarget{{AccountID: a.ID}})
+	wantErr(t, "body not in the blob store", err, store.ErrInvalid)
+	wrong := e.sized(10)
+	wrong.Size = 11
+	_, err = e.s.Deliver(e.ctx, wrong, time.Now(), []store.DeliveryTarget{{AccountID: a.ID}})
+	wantErr(t, "wrong body size", err, store.ErrInvalid)
 }
 
 func testQuota(t *testing.T, e *env) {
