@@ -12,13 +12,13 @@ import (
 // Limits of the command parser. Every byte of a command comes from an
 // unauthenticated peer, so each dimension is bounded.
 const (
-	maxLineLen     = 64 << 10 // bytes of one command line, literals excluded
-	maxLiteralLen  = 64 << 10 // literal outside APPEND
-	maxListDepth   = 16       // nesting of parenthesised lists and search groups
-	maxListItems   = 1024     // items in one parenthesised list
-	maxSearchKeys  = 512      // search keys in one SEARCH
-	maxSeqRanges   = 4096     // ranges in one sequence set
-	maxLiteralAtom = 20       // digits in a literal length or number
+	maxLineLen     = 64 << 10  // bytes of one command line, literals excluded
+	maxLiteralLen  = 64 << 10  // literal outside APPEND
+	maxListDepth   = 16        // nesting of parenthesised lists and search groups
+	maxListItems   = 1024      // items in one parenthesised list
+	maxSearchKeys  = 512       // search keys in one SEARCH
+	maxSeqRanges   = 4096      // ranges in one sequence set
+	maxLiteralAtom = 20        // digits in a literal length or number
 	maxCmdLiterals = 256 << 10 // all literals of one command outside APPEND
 )
 

@@ -61,8 +61,8 @@ type session struct {
 	tls       bool
 	state     state
 	authFails int
-	acct  store.Account
-	rev2  bool // ENABLE IMAP4rev2 given (RFC 9051 §6.3.1)
+	acct      store.Account
+	rev2      bool // ENABLE IMAP4rev2 given (RFC 9051 §6.3.1)
 
 	events      <-chan store.Change
 	unsubscribe func()

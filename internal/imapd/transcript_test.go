@@ -258,3 +258,67 @@ func TestAppendTranscript(t *testing.T) {
 		t.Fatalf("status: %q", lines)
 	}
 }
+
+func TestSelectedStateTranscript(t *testing.T) {
+	env := newTestEnv(t, nil)
+	for i := 0; i < 4; i++ {
+		env.deliver("INBOX", simpleMsg)
+	}
+	rc := env.login()
+	rc.send("e1 EXAMINE INBOX")
+	rc.expectTagged("e1", "OK [READ-ONLY]")
+	rc.send(`e2 STORE 1 +FLAGS (\Seen)`)
+	rc.expectTagged("e2", "NO")
+	rc.send("e3 FETCH 1 BODY[TEXT]")
+	if lines := rc.expectTagged("e3", "OK"); contains(lines, `\Seen`) {
+		t.Fatalf("EXAMINE set \\Seen: %q", lines)
+	}
+	rc.send("e4 SELECT INBOX")
+	if lines := rc.expectTagged("e4", "OK [READ-WRITE]"); !contains(lines, "* OK [CLOSED]") {
+		t.Fatalf("no CLOSED: %q", lines)
+	}
+	// APPEND into the selected mailbox announces the new message.
+	rc.send("e5 APPEND INBOX {15+}")
+	rc.send("Subject: new\r\n\r\n")
+	if lines := rc.expectTagged("e5", "OK [APPENDUID"); !contains(lines, "* 5 EXISTS") {
+		t.Fatalf("no EXISTS after APPEND: %q", lines)
+	}
+	rc.send("e6 COPY 1 Nowhere")
+	rc.expectTagged("e6", "NO [TRYCREATE]")
+	// ESEARCH with RETURN, and SEARCHRES "$".
+	rc.send("e7 UID SEARCH RETURN (MIN MAX COUNT SAVE) UID 2:4")
+	if lines := rc.expectTagged("e7", "OK"); !contains(lines, `* ESEARCH (TAG "e7") UID MIN 2 MAX 4 COUNT 3`) {
+		t.Fatalf("ESEARCH: %q", lines)
+	}
+	rc.send(`e8 STORE $ +FLAGS.SILENT (\Deleted)`)
+	rc.expectTagged("e8", "OK")
+	rc.send("e9 UID EXPUNGE 3:4")
+	if lines := rc.expectTagged("e9", "OK"); !contains(lines, "* 4 EXPUNGE") || !contains(lines, "* 3 EXPUNGE") || contains(lines, "* 2 EXPUNGE") {
+		t.Fatalf("UID EXPUNGE: %q", lines)
+	}
+	rc.send("e10 ENABLE IMAP4rev2")
+	if lines := rc.expectTagged("e10", "OK"); !contains(lines, "* ENABLED IMAP4rev2") {
+		t.Fatalf("ENABLE: %q", lines)
+	}
+	rc.send("e11 SEARCH DELETED")
+	if lines := rc.expectTagged("e11", "OK"); !contains(lines, `* ESEARCH (TAG "e11") ALL 2`) {
+		t.Fatalf("rev2 SEARCH: %q", lines)
+	}
+	rc.send(`e12 LIST "" "*" RETURN (SPECIAL-USE STATUS (MESSAGES))`)
+	lines := rc.expectTagged("e12", "OK")
+	if !contains(lines, `* STATUS INBOX (MESSAGES 3)`) || !contains(lines, `\Junk) "/" Junk`) {
+		t.Fatalf("LIST RETURN STATUS: %q", lines)
+	}
+	rc.send("e13 CLOSE")
+	rc.expectTagged("e13", "OK")
+	rc.send("e14 STATUS INBOX (MESSAGES)")
+	if lines := rc.expectTagged("e14", "OK"); !contains(lines, "(MESSAGES 2)") {
+		t.Fatalf("CLOSE did not expunge: %q", lines)
+	}
+	rc.send("e15 FETCH 1 FLAGS")
+	rc.expectTagged("e15", "BAD")
+	rc.send("e16 LOGOUT")
+	if lines := rc.expectTagged("e16", "OK"); !contains(lines, "* BYE") {
+		t.Fatalf("LOGOUT: %q", lines)
+	}
+}
