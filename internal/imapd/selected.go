@@ -21,6 +21,9 @@ type selected struct {
 	// own holds modseqs of flag changes this session made and reported
 	// itself, so that the refresh does not report them twice.
 	own map[uint64]struct{}
+	// ownSeen is the highest own modseq whose change event came back with
+	// no foreign event beside it: the view is current up to there.
+	ownSeen uint64
 	// expunged holds UIDs removed from the store but still in uids, because
 	// EXPUNGE could not be announced yet (RFC 9051 §7.5.1).
 	expunged map[uint32]struct{}
@@ -199,6 +202,11 @@ func (s *session) sync(allowExpunge bool) {
 	if sel.dirty {
 		sel.dirty = false
 		s.refresh(sel)
+	} else if sel.ownSeen > sel.modseq {
+		// Only our own flag changes happened: the writer publishes in
+		// commit order, so every earlier change's event was seen too.
+		sel.modseq = sel.ownSeen
+		sel.pruneOwn()
 	}
 	// EXISTS first: a message may have come and gone since the last
 	// command, and EXPUNGE must only name numbers the client knows.
@@ -226,6 +234,13 @@ func (s *session) drainEvents() {
 func (s *session) noteEvent(ev store.Change) {
 	if s.sel == nil {
 		return
+	}
+	sel := s.sel
+	if ev.Kind == store.ChangeFlags && ev.MailboxID == sel.mbox.ID {
+		if _, mine := sel.own[ev.ModSeq]; mine {
+			sel.ownSeen = max(sel.ownSeen, ev.ModSeq)
+			return
+		}
 	}
 	// Kind 0 means events were lost: resync whatever they were.
 	if ev.Kind == 0 || (ev.MailboxID == s.sel.mbox.ID && ev.Kind != store.ChangeMailboxes) {
@@ -279,6 +294,11 @@ func (s *session) refresh(sel *selected) {
 		}
 	}
 	sel.modseq = max(sel.modseq, status.HighestModSeq)
+	sel.pruneOwn()
+}
+
+// pruneOwn forgets own modseqs the view has moved past.
+func (sel *selected) pruneOwn() {
 	for m := range sel.own {
 		if m <= sel.modseq {
 			delete(sel.own, m)

@@ -322,3 +322,37 @@ func TestSelectedStateTranscript(t *testing.T) {
 		t.Fatalf("LOGOUT: %q", lines)
 	}
 }
+
+func TestOwnChangesNotRepeated(t *testing.T) {
+	env := newTestEnv(t, nil)
+	env.deliver("INBOX", simpleMsg)
+	env.deliver("INBOX", simpleMsg)
+	a := env.login()
+	b := env.login()
+	for _, rc := range []*rawConn{a, b} {
+		rc.send("s SELECT INBOX")
+		rc.expectTagged("s", "OK")
+	}
+	a.send(`a1 STORE 1:2 +FLAGS (\Flagged)`)
+	if lines := a.expectTagged("a1", "OK"); len(lines) != 3 {
+		t.Fatalf("STORE: %q", lines)
+	}
+	a.send("a2 NOOP")
+	if lines := a.expectTagged("a2", "OK"); len(lines) != 1 {
+		t.Fatalf("own change reported again: %q", lines)
+	}
+	a.send("a3 FETCH 1 BODY[TEXT]") // sets \Seen, reported once
+	if lines := a.expectTagged("a3", "OK"); !contains(lines, `\Seen`) {
+		t.Fatalf("FETCH: %q", lines)
+	}
+	a.send("a4 NOOP")
+	if lines := a.expectTagged("a4", "OK"); len(lines) != 1 {
+		t.Fatalf("own \\Seen reported again: %q", lines)
+	}
+	// The other session hears both changes.
+	b.send("b1 NOOP")
+	lines := b.expectTagged("b1", "OK")
+	if !contains(lines, `* 1 FETCH (UID 1 FLAGS (\Seen \Flagged))`) || !contains(lines, `* 2 FETCH (UID 2 FLAGS (\Flagged))`) {
+		t.Fatalf("other session: %q", lines)
+	}
+}
