@@ -205,8 +205,19 @@ func (w *writer) drain() {
 
 func (w *writer) runBatch(batch []*op) {
 	err := w.execBatch(batch)
+	if err != nil && len(batch) > 1 {
+		// One operation may have broken the whole transaction (an I/O or
+		// disk-full error rolls everything back): run each alone, so the
+		// others do not fail with it.
+		w.s.log.Warn("database batch failed, retrying one by one", "ops", len(batch), "err", err)
+		for _, o := range batch {
+			o.err, o.eff = nil, effects{}
+			w.runBatch([]*op{o})
+		}
+		return
+	}
 	if err != nil {
-		w.s.log.Error("database write failed", "ops", len(batch), "err", err)
+		w.s.log.Error("database write failed", "err", err)
 	}
 	for _, o := range batch {
 		if err != nil {

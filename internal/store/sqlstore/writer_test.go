@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -286,5 +287,41 @@ func TestPanickingOpFailsAlone(t *testing.T) {
 	}
 	if _, err := s.AddDomain(context.Background(), "after.example"); err != nil {
 		t.Errorf("writer dead after panic: %v", err)
+	}
+}
+
+// An operation that breaks the shared transaction fails alone: the others
+// of its batch are retried one by one and succeed.
+func TestPoisonOpFailsAlone(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	release, blocked := blockWriter(t, s)
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i == 1 {
+				errs[i] = s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+					_, err := tx.ExecContext(ctx, "ROLLBACK") // ends the batch's transaction
+					return err
+				})
+				return
+			}
+			_, errs[i] = s.AddDomain(ctx, fmt.Sprintf("d%d.example", i))
+		}()
+	}
+	waitQueued(t, s, 3)
+	close(release)
+	wg.Wait()
+	<-blocked
+	if errs[0] != nil || errs[2] != nil || errs[1] == nil {
+		t.Fatalf("errors %v", errs)
+	}
+	for _, d := range []string{"d0.example", "d2.example"} {
+		if _, err := s.Domain(ctx, d); err != nil {
+			t.Errorf("%s: %v", d, err)
+		}
 	}
 }
