@@ -227,7 +227,11 @@ func (s *session) close() {
 	}
 	s.cancel()
 	s.conn.Close()
-	s.log.Debug("imap disconnect", "account", s.acct.Address)
+	if s.acct.ID != 0 {
+		s.log.Info("imap logout")
+	} else {
+		s.log.Debug("imap disconnect")
+	}
 }
 
 // allowsExpunge tells whether untagged EXPUNGE may be sent before this
