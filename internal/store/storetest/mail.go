@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -283,4 +285,38 @@ func testMailboxStatus(t *testing.T, e *env) {
 	}
 	_, err = e.s.MailboxStatus(e.ctx, inbox.ID+1000)
 	wantErr(t, "status of unknown mailbox", err, store.ErrNotFound)
+}
+
+// A body delivered in two calls (the over-quota targets retried with
+// IgnoreQuota) is one blob with a reference per copy.
+func testDeliverRetrySameBlob(t *testing.T, e *env) {
+	a := e.setup()
+	b := e.account("bob@example.org")
+	if err := e.s.SetQuota(e.ctx, b.Address, 10, 0); err != nil {
+		t.Fatal(err)
+	}
+	nb := e.sized(100)
+	res := e.deliver(nb, store.DeliveryTarget{AccountID: a.ID}, store.DeliveryTarget{AccountID: b.ID})
+	if res[0].Err != nil || !errors.Is(res[1].Err, store.ErrOverQuota) {
+		t.Fatalf("first call %+v", res)
+	}
+	res2 := e.deliver(nb, store.DeliveryTarget{AccountID: b.ID, IgnoreQuota: true})
+	if res2[0].Err != nil {
+		t.Fatalf("retry %+v", res2)
+	}
+	ma, mb := e.messages(res[0].MailboxID)[0], e.messages(res2[0].MailboxID)[0]
+	if ma.BlobID != mb.BlobID {
+		t.Errorf("two blob rows %d and %d for one body", ma.BlobID, mb.BlobID)
+	}
+	if got, _ := e.s.SearchText(e.ctx, res2[0].MailboxID, []string{fmt.Sprintf("message%d", e.n)}, false); len(got) != 1 {
+		t.Errorf("retried copy not searchable: %v", got)
+	}
+	if _, _, err := e.s.Expunge(e.ctx, res[0].MailboxID, []uint32{res[0].UID}); err != nil {
+		t.Fatal(err)
+	}
+	if rc, err := e.s.OpenBlob(e.ctx, mb.BlobID); err != nil {
+		t.Errorf("body gone while bob still has a copy: %v", err)
+	} else {
+		rc.Close()
+	}
 }

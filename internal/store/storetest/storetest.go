@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeleteDomainCascades", testDeleteDomainCascades},
 		{"DeliverSharesBlob", testDeliverSharesBlob},
 		{"DeliverPerTargetErrors", testDeliverPerTargetErrors},
+		{"DeliverRetrySameBlob", testDeliverRetrySameBlob},
 		{"Quota", testQuota},
 		{"UIDsModSeqExpunge", testUIDsModSeqExpunge},
 		{"UIDValidityUnique", testUIDValidityUnique},
