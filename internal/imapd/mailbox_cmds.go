@@ -2,6 +2,7 @@ package imapd
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -221,6 +222,12 @@ func (s *session) receiveMessage(size int64) (store.NewBlob, error) {
 	}
 	res := make(chan parsed, 1)
 	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				io.Copy(io.Discard, pr)
+				res <- parsed{err: fmt.Errorf("message parser panic: %v", r)}
+			}
+		}()
 		meta, err := cfg.Parse(pr)
 		io.Copy(io.Discard, pr) // a parser that stops early must not block us
 		res <- parsed{meta, err}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -131,6 +132,12 @@ func (s *session) isStopping() bool {
 
 func (s *session) serve() {
 	defer s.close()
+	defer func() {
+		// A bug in one session must not take the server down with it.
+		if r := recover(); r != nil {
+			s.log.Error("imap session panic", "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
 	if tc, ok := s.conn.(*tls.Conn); ok {
 		tc.SetDeadline(time.Now().Add(time.Minute))
 		if err := tc.HandshakeContext(s.ctx); err != nil {
