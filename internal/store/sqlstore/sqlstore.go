@@ -234,6 +234,7 @@ func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 		return err
 	}
 	sort.Strings(names)
+	latest := 0
 	for _, name := range names {
 		base := strings.TrimPrefix(name, "migrations/")
 		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
@@ -251,6 +252,15 @@ func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 		if applied {
 			log.Info("database migrated", "version", v, "migration", base)
 		}
+		latest = max(latest, v)
+	}
+	// An older binary must not write to a schema it does not know.
+	var newest int
+	if err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&newest); err != nil {
+		return fmt.Errorf("sqlstore: %w", err)
+	}
+	if newest > latest {
+		return fmt.Errorf("sqlstore: database schema version %d is newer than this program's %d; upgrade postern", newest, latest)
 	}
 	return nil
 }

@@ -325,3 +325,24 @@ func TestPoisonOpFailsAlone(t *testing.T) {
 		}
 	}
 }
+
+func TestRefusesNewerSchema(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := OpenDir(ctx, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future', 0)`)
+		return err
+	})
+	s.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := OpenDir(ctx, dir, nil); err == nil {
+		s.Close()
+		t.Fatal("opened a database from a newer version")
+	}
+}
