@@ -282,6 +282,36 @@ func (s *Store) Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]
 	return removed, hms, err
 }
 
+// ExpungeDeleted removes the messages among uids (all when uids is nil)
+// that carry \Deleted at the moment of the expunge, so a flag another
+// session cleared meanwhile is honoured (RFC 9051 §6.4.3, RFC 4315 §2.1).
+// Not yet part of store.Mailstore; imapd can test for it.
+func (s *Store) ExpungeDeleted(ctx context.Context, mailboxID int64, uids []uint32) ([]uint32, uint64, error) {
+	var removed []uint32
+	var hms uint64
+	err := s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+		mb, err := mailboxByID(ctx, tx, mailboxID)
+		if err != nil {
+			return err
+		}
+		var msgs []store.Message
+		if uids == nil {
+			msgs, err = queryMessages(ctx, tx, `SELECT `+messageCols+` FROM messages
+				WHERE mailbox_id = ? AND flags & ? <> 0 ORDER BY uid`, mailboxID, store.FlagDeleted)
+		} else {
+			msgs, err = selectMessages(ctx, tx, mailboxID, uids)
+			msgs = slices.DeleteFunc(msgs, func(m store.Message) bool { return m.Flags&store.FlagDeleted == 0 })
+		}
+		if err != nil {
+			return err
+		}
+		removed, err = removeMessages(ctx, tx, e, &mb, msgs)
+		hms = mb.HighestModSeq
+		return err
+	})
+	return removed, hms, err
+}
+
 // Copy implements store.Mailstore. A copy counts against the quota; a move
 // does not change usage and so never fails for quota (RFC 6851 §3.3).
 func (s *Store) Copy(ctx context.Context, fromMailbox int64, uids []uint32, toMailbox int64, move bool) (src, dst []uint32, err error) {

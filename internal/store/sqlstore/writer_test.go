@@ -346,3 +346,33 @@ func TestRefusesNewerSchema(t *testing.T) {
 		t.Fatal("opened a database from a newer version")
 	}
 }
+
+func TestExpungeDeleted(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	s.AddDomain(ctx, "example.org")
+	a, _ := s.AddAccount(ctx, "a@example.org", store.Credentials{})
+	for range 4 {
+		if _, err := s.Deliver(ctx, store.NewBlob{Key: fakeBlob(t, s, 5), Size: 5}, time.Now(), []store.DeliveryTarget{{AccountID: a.ID}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inbox, _ := s.Mailbox(ctx, a.ID, "INBOX")
+	if _, err := s.UpdateFlags(ctx, inbox.ID, []uint32{1, 2, 4}, store.FlagUpdate{Op: store.FlagsAdd, Flags: store.FlagDeleted}); err != nil {
+		t.Fatal(err)
+	}
+	removed, _, err := s.ExpungeDeleted(ctx, inbox.ID, []uint32{2, 3})
+	if err != nil || len(removed) != 1 || removed[0] != 2 {
+		t.Fatalf("UID EXPUNGE 2:3 removed %v %v", removed, err)
+	}
+	removed, hms, err := s.ExpungeDeleted(ctx, inbox.ID, nil)
+	if err != nil || len(removed) != 2 || removed[0] != 1 || removed[1] != 4 {
+		t.Fatalf("EXPUNGE removed %v %v", removed, err)
+	}
+	if mb, _ := s.Mailbox(ctx, a.ID, "INBOX"); mb.HighestModSeq != hms {
+		t.Errorf("highest modseq %d, returned %d", mb.HighestModSeq, hms)
+	}
+	if msgs, _ := s.Messages(ctx, inbox.ID, 1, 0); len(msgs) != 1 || msgs[0].UID != 3 {
+		t.Errorf("left %v", msgs)
+	}
+}
