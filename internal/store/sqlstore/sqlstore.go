@@ -178,8 +178,11 @@ func (r *readDB) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if old, ok := r.stmts[q]; ok {
+	if old, ok := r.stmts[q]; ok || r.stmts == nil {
 		st.Close()
+		if old == nil {
+			return nil, store.ErrStoreShutdown
+		}
 		return old, nil
 	}
 	r.stmts[q] = st

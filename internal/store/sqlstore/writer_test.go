@@ -376,3 +376,14 @@ func TestExpungeDeleted(t *testing.T) {
 		t.Errorf("left %v", msgs)
 	}
 }
+
+func TestReadsAfterClose(t *testing.T) {
+	s := openTest(t)
+	s.Close()
+	if _, err := s.Domains(context.Background()); err == nil {
+		t.Error("read after Close succeeded")
+	}
+	if _, err := s.Account(context.Background(), "a@example.org"); err == nil {
+		t.Error("read after Close succeeded")
+	}
+}
