@@ -150,6 +150,10 @@ func startServer(t testing.TB, opts Options) *Server {
 	}
 	t.Cleanup(func() {
 		s.Stop()
+		// With POSTERN_E2E_RACE=1 the binary has the race detector on.
+		if strings.Contains(s.logs.String(), "WARNING: DATA RACE") {
+			t.Errorf("the server reported a data race")
+		}
 		if t.Failed() {
 			t.Logf("server log (%s):\n%s", dir, tail(s.logs.String(), 64<<10))
 		}
