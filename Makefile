@@ -3,7 +3,7 @@ GO      ?= go
 PKGS     = $(shell $(GO) list ./... | grep -v -e '/e2e$$' -e '/bench')
 FUZZTIME ?= 10s
 
-.PHONY: all build deps vet unit e2e test bench fuzz clean
+.PHONY: all build deps vet unit e2e e2e-race test bench fuzz clean
 
 all: build
 
@@ -23,6 +23,10 @@ unit:
 # End-to-end tests: TestMain builds the binary once into a temp dir.
 e2e:
 	$(GO) test -count=1 -timeout 8m ./e2e/
+
+# The same with the race detector built into the server binary.
+e2e-race:
+	POSTERN_E2E_RACE=1 $(GO) test -count=1 -timeout 12m ./e2e/
 
 test: deps vet unit e2e
 

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // Accounts most tests use; the passwords are long enough for any policy.
@@ -77,20 +76,6 @@ func fetchAll(t testing.TB, s *Server, user, password string) []popMessage {
 		msgs[i].Text = p.multi()
 	}
 	return msgs
-}
-
-// waitMessages polls the mailbox until it holds at least n messages or d
-// passes; delivery is acknowledged only when durable, so this rarely loops.
-func waitMessages(t testing.TB, s *Server, user string, n int, d time.Duration) []popMessage {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		msgs := fetchAll(t, s, user, pass)
-		if len(msgs) >= n || time.Now().After(deadline) {
-			return msgs
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }
 
 // findByID returns the messages whose Message-ID is <id@e2e.test>.

@@ -229,6 +229,15 @@ func TestSMTPSizeLimit(t *testing.T) {
 	if code, text := c.reply(); code != 552 || !strings.HasPrefix(text, "5.3.4") {
 		t.Errorf("over-size DATA: %d %s, want 552 5.3.4", code, text)
 	}
+	// BDAT (RFC 3030 §3) is held to the same limit.
+	c.cmd("RSET")
+	c.expect("MAIL FROM:<x@remote.test>", 250)
+	c.expect("RCPT TO:<"+alice+">", 250)
+	big := testMessage("x@remote.test", alice, id, strings.Repeat("0123456789abcdef0123456789abcdef\r\n", 600))
+	c.write(fmt.Sprintf("BDAT %d LAST\r\n%s", len(big), big))
+	if code, text := c.reply(); code != 552 || !strings.HasPrefix(text, "5.3.4") {
+		t.Errorf("over-size BDAT: %d %s, want 552 5.3.4", code, text)
+	}
 	small := uniq()
 	mustSend(t, s.Addr["smtp"], "x@remote.test", []string{alice}, testMessage("x@remote.test", alice, small, strings.Repeat("zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz\r\n", 50)))
 	msgs := fetchAll(t, s, alice, pass)
@@ -304,5 +313,29 @@ func TestSMTPLongLine(t *testing.T) {
 	}
 	if n := len(findByID(fetchAll(t, s, alice, pass), id)); n != 0 {
 		t.Errorf("message with an over-long line delivered")
+	}
+}
+
+// TestSMTPUTF8: an internationalised sender (RFC 6531) and an 8-bit body
+// (RFC 6152) are delivered byte for byte.
+func TestSMTPUTF8(t *testing.T) {
+	t.Parallel()
+	s := mailServer(t, nil)
+	id := uniq()
+	msg := testMessage("jörg@bücher.test", alice, id, "Grüße aus Köln, 日本語のテキスト\r\n")
+	c := smtpSession(t, s.Addr["smtp"])
+	c.expect("MAIL FROM:<jörg@bücher.test> SMTPUTF8 BODY=8BITMIME", 250)
+	c.expect("RCPT TO:<"+alice+">", 250)
+	c.expect("DATA", 354)
+	c.write(msg + ".\r\n")
+	if code, text := c.reply(); code != 250 {
+		t.Fatalf("DATA end: %d %s", code, text)
+	}
+	got := findByID(fetchAll(t, s, alice, pass), id)
+	if len(got) != 1 || !strings.HasSuffix(got[0].Text, msg) {
+		t.Fatalf("8-bit message not delivered intact (%d copies)", len(got))
+	}
+	if rp := parseMsg(t, got[0].Text).Header.Get("Return-Path"); rp != "<jörg@bücher.test>" {
+		t.Errorf("Return-Path %q", rp)
 	}
 }
