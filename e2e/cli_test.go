@@ -68,6 +68,7 @@ func TestCLIWhileServing(t *testing.T) {
 
 	// passwd: the new password works at once, the old one no longer.
 	const newPass = "brand-new-long-password"
+	s.AddSecret(newPass)
 	s.CLI(newPass+"\n", "user", "passwd", "dave@second.test", "--password-stdin").mustOK(t)
 	if popLogin(t, s, "dave@second.test", pass) {
 		t.Errorf("old password still works after passwd")

@@ -121,8 +121,10 @@ type Server struct {
 	Addr map[string]string
 	logs *logBuffer
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
+	mu sync.Mutex
+	// secrets are the passwords given to the server; none may be logged.
+	secrets []string
+	cmd     *exec.Cmd
 	done chan struct{}
 	werr error
 }
@@ -146,7 +148,7 @@ func startServer(t testing.TB, opts Options) *Server {
 	}
 	sort.Strings(users)
 	for _, u := range users {
-		s.CLI(opts.Users[u]+"\n", "user", "add", u, "--password-stdin").mustOK(t)
+		s.AddUser(u, opts.Users[u])
 	}
 	t.Cleanup(func() {
 		s.Stop()
@@ -154,6 +156,7 @@ func startServer(t testing.TB, opts Options) *Server {
 		if strings.Contains(s.logs.String(), "WARNING: DATA RACE") {
 			t.Errorf("the server reported a data race")
 		}
+		s.checkLogHygiene()
 		if t.Failed() {
 			t.Logf("server log (%s):\n%s", dir, tail(s.logs.String(), 64<<10))
 		}
@@ -402,7 +405,42 @@ func (s *Server) CLI(stdin string, args ...string) cliResult {
 // AddUser adds an account through the CLI.
 func (s *Server) AddUser(addr, pass string) {
 	s.t.Helper()
+	s.AddSecret(pass)
 	s.CLI(pass+"\n", "user", "add", addr, "--password-stdin").mustOK(s.t)
+}
+
+// AddSecret records a password the log must never contain.
+func (s *Server) AddSecret(secret string) {
+	s.mu.Lock()
+	s.secrets = append(s.secrets, secret)
+	s.mu.Unlock()
+}
+
+// checkLogHygiene fails the test if the log holds a password or message
+// body text (every test body ends with an END-OF-MESSAGE trailer), or a
+// line that is not a slog record.
+func (s *Server) checkLogHygiene() {
+	logs := s.Logs()
+	s.mu.Lock()
+	secrets := append([]string(nil), s.secrets...)
+	s.mu.Unlock()
+	for _, sec := range secrets {
+		if strings.Contains(logs, sec) {
+			s.t.Errorf("server log contains a password")
+		}
+	}
+	if strings.Contains(logs, "END-OF-MESSAGE") {
+		s.t.Errorf("server log contains message body text")
+	}
+	for _, l := range strings.Split(logs, "\n") {
+		if l == "" || strings.HasPrefix(l, "----- e2e:") {
+			continue
+		}
+		if !strings.HasPrefix(l, "time=") || !strings.Contains(l, " level=") || !strings.Contains(l, " msg=") {
+			s.t.Errorf("server log line is not a slog text record: %q", short(l))
+			return
+		}
+	}
 }
 
 type cliResult struct {

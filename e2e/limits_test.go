@@ -1,0 +1,100 @@
+package e2e
+
+import (
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestLoginThrottle: after max_failures_per_account failures the account
+// is refused even with the right password, on POP3 and IMAP alike, while
+// other accounts are unaffected; the reply does not say why.
+func TestLoginThrottle(t *testing.T) {
+	t.Parallel()
+	s := mailServer(t, map[string]any{
+		"auth.max_failures_per_account": 3,
+		"auth.max_failures_per_ip":      100,
+	})
+	for range 3 {
+		if popLogin(t, s, bob, "not the password") {
+			t.Fatalf("wrong password accepted")
+		}
+	}
+	if popLogin(t, s, bob, pass) {
+		t.Errorf("POP3: right password accepted right after %d failures (max_failures_per_account=3)", 3)
+	}
+	c := dialRaw(t, s.Addr["imap"])
+	c.line()
+	c.write("a1 LOGIN " + bob + " \"" + pass + "\"\r\n")
+	for range 20 {
+		l := c.line()
+		if strings.HasPrefix(l, "a1 ") {
+			if strings.HasPrefix(l, "a1 OK") {
+				t.Errorf("IMAP: throttled account logged in: %q", l)
+			}
+			break
+		}
+	}
+	if !popLogin(t, s, alice, pass) {
+		t.Errorf("another account is locked out by bob's failures")
+	}
+}
+
+// TestSMTPConnectionLimit: with max_connections_per_ip = 3 a fourth
+// simultaneous connection is turned away (4xx/5xx greeting or closed),
+// and a new one is accepted once one closes.
+func TestSMTPConnectionLimit(t *testing.T) {
+	t.Parallel()
+	s := mailServer(t, map[string]any{"smtp.max_connections_per_ip": 3})
+	var open []*rawConn
+	for range 3 {
+		c := dialRaw(t, s.Addr["smtp"])
+		if code, text := c.reply(); code != 220 {
+			t.Fatalf("connection within the limit: %d %s", code, text)
+		}
+		open = append(open, c)
+	}
+	c := dialRaw(t, s.Addr["smtp"])
+	c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if l, ok := c.tryLine(); ok && strings.HasPrefix(l, "220") {
+		t.Errorf("fourth connection from one IP greeted with %q", l)
+	}
+	open[0].cmd("QUIT")
+	open[0].c.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c := dialRaw(t, s.Addr["smtp"])
+		l, _ := c.tryLine()
+		c.c.Close()
+		if strings.HasPrefix(l, "220") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no connection accepted after one of three closed: %q", l)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestSMTPIdleTimeout: an idle session is closed after idle_timeout, with
+// 421 (RFC 5321 §4.5.3.2.7) or at least a closed connection.
+func TestSMTPIdleTimeout(t *testing.T) {
+	t.Parallel()
+	s := mailServer(t, map[string]any{"smtp.idle_timeout": "2s"})
+	c := smtpSession(t, s.Addr["smtp"])
+	start := time.Now()
+	c.c.SetReadDeadline(time.Now().Add(15 * time.Second))
+	l, err := c.r.ReadString('\n')
+	var ne net.Error
+	switch {
+	case err == nil && !strings.HasPrefix(l, "421"):
+		t.Errorf("idle session got %q, want 421 or close", l)
+	case errors.As(err, &ne) && ne.Timeout():
+		t.Errorf("idle session still open after %v with idle_timeout=2s", time.Since(start))
+	}
+	if d := time.Since(start); d < time.Second {
+		t.Errorf("session closed after %v, before idle_timeout=2s", d)
+	}
+}
