@@ -36,7 +36,8 @@ fi
 pkgs=()
 for cmd in "${missing_cmds[@]}"; do
 	if [ -z "${NEED[$cmd]}" ]; then
-		echo "deps.sh: MISSING '$cmd', which this script does not install; install it first" >&2
+		echo "deps.sh: MISSING commands: ${missing_cmds[*]}" >&2
+		echo "deps.sh: '$cmd' is not installed by this script; put it on PATH first" >&2
 		exit 1
 	fi
 	pkgs+=("${NEED[$cmd]}")
