@@ -63,7 +63,7 @@ func TestPOP3FullSession(t *testing.T) {
 	sent := deliverThree(t, s)
 	r := runPOP3(t, s, "plain", alice, pass,
 		step("capa"), step("stat"), step("list"), step("uidl"), step("top", 1, 0),
-		step("retr", 1), step("retr", 2), step("retr", 3), step("dele", 2))
+		step("retr", 1), step("retr", 2), step("retr", 3), step("top", 2, 1), step("dele", 2))
 	if r.Error != nil {
 		t.Fatalf("poplib: %s", *r.Error)
 	}
@@ -94,6 +94,11 @@ func TestPOP3FullSession(t *testing.T) {
 	top := r.Results[4].Text
 	if hdr, _, _ := strings.Cut(r.Results[5].Text, "\r\n\r\n"); top != hdr+"\r\n\r\n" {
 		t.Errorf("TOP 1 0 = %q, want the header and the blank line", short(top))
+	}
+	// TOP 2 1: the header, the blank line and the first body line, whose
+	// leading dot was stuffed on the wire (RFC 1939 §3, §11).
+	if hdr, _, _ := strings.Cut(r.Results[6].Text, "\r\n\r\n"); r.Results[8].Text != hdr+"\r\n\r\n.hidden\r\n" {
+		t.Errorf("TOP 2 1 = %q", short(r.Results[8].Text))
 	}
 
 	r2 := runPOP3(t, s, "plain", alice, pass, step("stat"), step("uidl"))
