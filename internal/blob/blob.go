@@ -36,7 +36,8 @@ const tmpDir = "tmp"
 
 // Store is a directory of bodies. It is safe for concurrent use.
 type Store struct {
-	dir string
+	dir       string
+	inlineMax int
 	// shards group the directory fsyncs of concurrent commits to one shard.
 	shards [256]dirSyncer
 }
@@ -48,7 +49,7 @@ func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Join(dir, tmpDir), 0o750); err != nil {
 		return nil, fmt.Errorf("blob: %w", err)
 	}
-	s := &Store{dir: dir}
+	s := &Store{dir: dir, inlineMax: DefaultInlineMax}
 	for i := range 256 {
 		name := fmt.Sprintf("%02x", i)
 		p := filepath.Join(dir, name)
@@ -131,23 +132,53 @@ func (s *Store) Remove(key string) error {
 	return nil
 }
 
-// Create starts a new body in tmp/.
+// DefaultInlineMax is the size up to which a body stays in memory and is
+// stored inside the metadata database instead of a file of its own. On the
+// machines we measured, creating and renaming a file costs 0.6-1.2 ms of CPU,
+// more than the rest of a delivery; a row in a group-committed transaction
+// costs a small fraction of that. Larger bodies go to files.
+const DefaultInlineMax = 128 << 10
+
+// SetInlineMax changes the inline threshold; 0 or less sends every body to
+// a file. Call it before the store is used.
+func (s *Store) SetInlineMax(n int) { s.inlineMax = n }
+
+// Create starts a new body. It stays in memory until it outgrows the inline
+// threshold; then it moves to a file in tmp/.
 func (s *Store) Create() (*Writer, error) {
-	f, err := os.CreateTemp(filepath.Join(s.dir, tmpDir), "w-*")
-	if err != nil {
-		return nil, fmt.Errorf("blob: %w", err)
+	w := &Writer{s: s}
+	if s.inlineMax <= 0 {
+		if err := w.spill(); err != nil {
+			return nil, err
+		}
 	}
-	return &Writer{s: s, f: f}, nil
+	return w, nil
 }
 
 // Writer writes one body. Call Commit to make it durable under a new key,
 // or Abort to throw it away; one of the two must be called.
 type Writer struct {
 	s    *Store
-	f    *os.File
+	buf  []byte   // the body while it is small
+	f    *os.File // the body once it is not
 	n    int64
 	done bool
 	err  error
+}
+
+// spill moves the body from memory to a temporary file.
+func (w *Writer) spill() error {
+	f, err := os.CreateTemp(filepath.Join(w.s.dir, tmpDir), "w-*")
+	if err != nil {
+		return fmt.Errorf("blob: %w", err)
+	}
+	if _, err := f.Write(w.buf); err != nil {
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+		return fmt.Errorf("blob: %w", err)
+	}
+	w.f, w.buf = f, nil
+	return nil
 }
 
 // Write implements io.Writer.
@@ -158,6 +189,17 @@ func (w *Writer) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
+	if w.f == nil {
+		if len(w.buf)+len(p) <= w.s.inlineMax {
+			w.buf = append(w.buf, p...)
+			w.n += int64(len(p))
+			return len(p), nil
+		}
+		if err := w.spill(); err != nil {
+			w.err = err
+			return 0, err
+		}
+	}
 	n, err := w.f.Write(p)
 	w.n += int64(n)
 	if err != nil {
@@ -166,41 +208,66 @@ func (w *Writer) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// ReadFrom lets io.Copy hand its data straight to the file.
+// ReadFrom lets io.Copy hand its data straight to the writer.
 func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
-	if w.done {
-		return 0, errors.New("blob: write after commit or abort")
+	var total int64
+	buf := make([]byte, 32<<10)
+	for {
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			if _, err := w.Write(buf[:n]); err != nil {
+				return total, err
+			}
+			total += int64(n)
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, rerr
+		}
 	}
-	if w.err != nil {
-		return 0, w.err
-	}
-	n, err := io.Copy(w.f, r)
-	w.n += n
-	if err != nil {
-		w.err = err
-	}
-	return n, err
 }
 
 // Size is the number of bytes written so far.
 func (w *Writer) Size() int64 { return w.n }
 
-// Commit makes the body durable and visible under a new key: fsync of the
-// file, rename into its shard, fsync of the shard directory. On error the
-// temporary file is removed and nothing is visible.
+// Inline returns the body when it stayed small enough to live in the
+// database, or nil when it is a file. Valid after Commit.
+func (w *Writer) Inline() []byte {
+	if w.f != nil {
+		return nil
+	}
+	if w.buf == nil {
+		return []byte{}
+	}
+	return w.buf
+}
+
+// Commit gives the body a new key. A file body is made durable and visible:
+// fsync of the file, rename into its shard, fsync of the shard directory.
+// An inline body needs nothing more here: it becomes durable with the
+// database transaction that stores it. On error nothing is visible.
 func (w *Writer) Commit() (key string, size int64, err error) {
 	if w.done {
 		return "", 0, errors.New("blob: commit after commit or abort")
 	}
 	w.done = true
+	if w.err != nil {
+		w.discard()
+		return "", 0, fmt.Errorf("blob: commit: %w", w.err)
+	}
+	var rnd [KeyLen / 2]byte
+	_, _ = rand.Read(rnd[:]) // crypto/rand.Read never fails (Go 1.24+)
+	key = hex.EncodeToString(rnd[:])
+	if w.f == nil {
+		return key, w.n, nil
+	}
 	tmp := w.f.Name()
 	fail := func(err error) (string, int64, error) {
 		_ = w.f.Close()
 		_ = os.Remove(tmp)
 		return "", 0, fmt.Errorf("blob: commit: %w", err)
-	}
-	if w.err != nil {
-		return fail(w.err)
 	}
 	if err := w.f.Sync(); err != nil {
 		return fail(err)
@@ -209,9 +276,6 @@ func (w *Writer) Commit() (key string, size int64, err error) {
 		_ = os.Remove(tmp)
 		return "", 0, fmt.Errorf("blob: commit: %w", err)
 	}
-	var rnd [KeyLen / 2]byte
-	_, _ = rand.Read(rnd[:]) // crypto/rand.Read never fails (Go 1.24+)
-	key = hex.EncodeToString(rnd[:])
 	final, _ := w.s.path(key)
 	// A fresh 128-bit random key does not collide; Link would refuse to
 	// overwrite, but rename is the portable atomic publish.
@@ -228,6 +292,14 @@ func (w *Writer) Commit() (key string, size int64, err error) {
 	return key, w.n, nil
 }
 
+func (w *Writer) discard() {
+	if w.f != nil {
+		_ = w.f.Close()
+		_ = os.Remove(w.f.Name())
+	}
+	w.buf = nil
+}
+
 // Abort discards the body. It is safe to call after Commit (then it does
 // nothing), so `defer w.Abort()` is the idiom.
 func (w *Writer) Abort() {
@@ -235,8 +307,7 @@ func (w *Writer) Abort() {
 		return
 	}
 	w.done = true
-	_ = w.f.Close()
-	_ = os.Remove(w.f.Name())
+	w.discard()
 }
 
 func syncDir(path string) error {

@@ -14,13 +14,67 @@ import (
 	"time"
 )
 
+// openStore returns a store that writes every body to a file, the path
+// these tests exercise; inline bodies have their own test.
 func openStore(t *testing.T) *Store {
 	t.Helper()
 	s, err := Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.SetInlineMax(0)
 	return s
+}
+
+func TestInlineThenSpill(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetInlineMax(10)
+	small, err := s.Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	small.Write([]byte("hello"))
+	key, size, err := small.Commit()
+	if err != nil || size != 5 || !ValidKey(key) {
+		t.Fatalf("inline commit: %q %d %v", key, size, err)
+	}
+	if string(small.Inline()) != "hello" {
+		t.Fatalf("Inline() = %q", small.Inline())
+	}
+	if _, err := s.Open(key); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("inline body has a file: %v", err)
+	}
+	big, err := s.Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	big.Write([]byte("0123456"))
+	big.Write([]byte("789abcdef"))
+	key, size, err = big.Commit()
+	if err != nil || size != 16 {
+		t.Fatalf("spilled commit: %d %v", size, err)
+	}
+	if big.Inline() != nil {
+		t.Fatal("spilled body reported inline")
+	}
+	f, err := s.Open(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got, _ := io.ReadAll(f)
+	if string(got) != "0123456789abcdef" {
+		t.Fatalf("file holds %q", got)
+	}
+	aborted, _ := s.Create()
+	aborted.Write(make([]byte, 20))
+	aborted.Abort()
+	if ents, _ := os.ReadDir(filepath.Join(s.Dir(), tmpDir)); len(ents) != 0 {
+		t.Fatalf("abort left %d temp files", len(ents))
+	}
 }
 
 // visibleFiles lists every committed file in the shards.

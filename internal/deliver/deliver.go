@@ -40,6 +40,9 @@ type BlobWriter interface {
 	io.Writer
 	Commit() (key string, size int64, err error)
 	Abort()
+	// Inline returns the body when it is small enough to be stored in the
+	// database rather than as a file (nil otherwise); valid after Commit.
+	Inline() []byte
 }
 
 // ParseFunc turns a raw message into what the store keeps for IMAP.
@@ -208,7 +211,7 @@ func (d *Deliverer) Deliver(ctx context.Context, m Message) (Result, error) {
 		return Result{}, err
 	}
 	res := Result{BlobKey: key, Size: size}
-	blob := store.NewBlob{Key: key, Size: size, Meta: meta}
+	blob := store.NewBlob{Key: key, Size: size, Inline: w.Inline(), Meta: meta}
 	targets := make([]store.DeliveryTarget, len(m.Accounts))
 	for i, a := range m.Accounts {
 		targets[i] = store.DeliveryTarget{AccountID: a.ID}

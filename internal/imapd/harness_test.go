@@ -133,7 +133,7 @@ func (e *testEnv) deliver(mailbox, raw string) uint32 {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	res, err := e.st.Deliver(context.Background(), store.NewBlob{Key: key, Size: size, Meta: meta},
+	res, err := e.st.Deliver(context.Background(), store.NewBlob{Key: key, Size: size, Inline: w.Inline(), Meta: meta},
 		time.Date(2024, 3, 5, 10, 0, 0, 0, time.UTC), []store.DeliveryTarget{{AccountID: e.acct.ID, Mailbox: mailbox}})
 	if err != nil || res[0].Err != nil {
 		e.t.Fatalf("deliver: %v %v", err, res)

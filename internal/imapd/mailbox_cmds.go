@@ -206,8 +206,9 @@ func (s *session) cmdAppend(c *command) reply {
 
 var errConnLost = errors.New("connection lost")
 
-// receiveMessage copies size bytes from the client into a new blob while
-// the integrator's parser reads the same bytes through a pipe.
+// receiveMessage streams size bytes from the client into a new blob, and
+// the integrator's parser reads the same bytes on their way (one pass, no
+// copy of the message in memory beyond the blob's own).
 func (s *session) receiveMessage(size int64) (store.NewBlob, error) {
 	cfg := &s.srv.cfg
 	bw, err := cfg.Blobs.Create()
@@ -215,62 +216,77 @@ func (s *session) receiveMessage(size int64) (store.NewBlob, error) {
 		io.CopyN(io.Discard, s.br, size)
 		return store.NewBlob{}, err
 	}
-	pr, pw := io.Pipe()
-	type parsed struct {
-		meta store.MessageMeta
-		err  error
-	}
-	res := make(chan parsed, 1)
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				io.Copy(io.Discard, pr)
-				res <- parsed{err: fmt.Errorf("message parser panic: %v", r)}
-			}
-		}()
-		meta, err := cfg.Parse(pr)
-		io.Copy(io.Discard, pr) // a parser that stops early must not block us
-		res <- parsed{meta, err}
-	}()
-	werr, rerr := copyLiteral(s.br, size, bw, pw)
-	pw.Close()
-	pm := <-res
-	if rerr != nil {
+	src := &literalReader{r: s.br, left: size}
+	dst := &stickyWriter{w: bw}
+	meta, perr := safeParse(cfg.Parse, io.TeeReader(src, dst))
+	// A parser that stops early, or a failed blob write, must still leave
+	// the connection at the end of the literal.
+	io.Copy(dst, src)
+	switch {
+	case src.err != nil:
 		bw.Abort()
 		return store.NewBlob{}, errConnLost
-	}
-	if werr != nil {
+	case dst.err != nil:
 		bw.Abort()
-		return store.NewBlob{}, werr
-	}
-	if pm.err != nil {
+		return store.NewBlob{}, dst.err
+	case perr != nil:
 		bw.Abort()
-		return store.NewBlob{}, pm.err
+		return store.NewBlob{}, perr
 	}
 	key, bsize, err := bw.Commit()
 	if err != nil {
 		return store.NewBlob{}, err
 	}
-	return store.NewBlob{Key: key, Size: bsize, Meta: pm.meta}, nil
+	return store.NewBlob{Key: key, Size: bsize, Inline: bw.Inline(), Meta: meta}, nil
 }
 
-// copyLiteral reads exactly size bytes from r into both writers; after a
-// write error it keeps reading so that the connection stays in step.
-func copyLiteral(r io.Reader, size int64, a, b io.Writer) (werr, rerr error) {
-	buf := make([]byte, 32<<10)
-	for size > 0 {
-		n, err := r.Read(buf[:min(int64(len(buf)), size)])
-		size -= int64(n)
-		if n > 0 && werr == nil {
-			if _, werr = a.Write(buf[:n]); werr == nil {
-				_, werr = b.Write(buf[:n])
-			}
+func safeParse(parse func(io.Reader) (store.MessageMeta, error), r io.Reader) (meta store.MessageMeta, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("message parser panic: %v", p)
 		}
-		if err != nil && size > 0 {
-			return werr, err
-		}
+	}()
+	return parse(r)
+}
+
+// literalReader reads exactly left bytes; a short read is a lost connection.
+type literalReader struct {
+	r    io.Reader
+	left int64
+	err  error
+}
+
+func (l *literalReader) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		return 0, io.EOF
 	}
-	return werr, nil
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if err != nil && l.left > 0 {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		l.err = err
+		return n, err
+	}
+	return n, nil
+}
+
+// stickyWriter remembers the first write error and then accepts (drops)
+// everything, so the reader side keeps draining the literal.
+type stickyWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *stickyWriter) Write(p []byte) (int, error) {
+	if s.err == nil {
+		_, s.err = s.w.Write(p)
+	}
+	return len(p), nil
 }
 
 // finishLine reads the CRLF that ends a command after a streamed literal.

@@ -28,6 +28,9 @@ type BlobWriter interface {
 	Commit() (key string, size int64, err error)
 	// Abort discards a body that will not be committed.
 	Abort()
+	// Inline returns a small body that the store keeps in the database
+	// (nil when it is a file); valid after Commit.
+	Inline() []byte
 }
 
 // BlobCreator starts new bodies. The integrator adapts *blob.Store, whose

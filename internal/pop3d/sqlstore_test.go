@@ -135,7 +135,7 @@ func deliverTo(t *testing.T, st *sqlstore.Store, blobs *blob.Store, accountID in
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := st.Deliver(context.Background(), store.NewBlob{Key: key, Size: size}, time.Now(),
+	res, err := st.Deliver(context.Background(), store.NewBlob{Key: key, Size: size, Inline: w.Inline()}, time.Now(),
 		[]store.DeliveryTarget{{AccountID: accountID}})
 	if err != nil || res[0].Err != nil {
 		t.Fatalf("Deliver: %v %+v", err, res)

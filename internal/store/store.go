@@ -214,11 +214,13 @@ type MessageMeta struct {
 	Headers string
 }
 
-// NewBlob describes a body already durable in the blob store.
+// NewBlob describes a body: either a file already durable in the blob store,
+// or (Inline not nil) a small body the store keeps in its own transaction.
 type NewBlob struct {
-	Key  string
-	Size int64
-	Meta MessageMeta
+	Key    string
+	Size   int64
+	Inline []byte
+	Meta   MessageMeta
 }
 
 // DeliveryTarget is one mailbox that receives a copy of a message.

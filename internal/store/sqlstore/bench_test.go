@@ -108,7 +108,7 @@ func BenchmarkDeliverWithBlob(b *testing.B) {
 				b.Error(err)
 				return
 			}
-			res, err := s.Deliver(context.Background(), store.NewBlob{Key: key, Size: size, Meta: meta}, time.Now(),
+			res, err := s.Deliver(context.Background(), store.NewBlob{Key: key, Size: size, Inline: w.Inline(), Meta: meta}, time.Now(),
 				[]store.DeliveryTarget{{AccountID: acct}})
 			if err != nil || res[0].Err != nil {
 				fails.Add(1)

@@ -28,6 +28,9 @@ func checkBlob(nb store.NewBlob) error {
 	if !blob.ValidKey(nb.Key) || nb.Size < 0 {
 		return invalid("blob %q size %d", nb.Key, nb.Size)
 	}
+	if nb.Inline != nil && int64(len(nb.Inline)) != nb.Size {
+		return invalid("blob %s: size %d, inline body %d", nb.Key, nb.Size, len(nb.Inline))
+	}
 	return nil
 }
 
@@ -44,10 +47,12 @@ func insertBlob(ctx context.Context, tx *wtx, e *effects, nb store.NewBlob) (int
 	}
 	// A row must never point at a body that is not there (a wrong key, or
 	// a body already collected): every later FETCH of it would fail.
-	if n, err := tx.w.s.blobs.Size(nb.Key); err != nil || n != nb.Size {
-		return 0, invalid("blob %s: size %d, file %d (%v)", nb.Key, nb.Size, n, err)
+	if nb.Inline == nil {
+		if n, err := tx.w.s.blobs.Size(nb.Key); err != nil || n != nb.Size {
+			return 0, invalid("blob %s: size %d, file %d (%v)", nb.Key, nb.Size, n, err)
+		}
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO blobs (blob_key, size, refs, created_at) VALUES (?, ?, 0, ?)`, nb.Key, nb.Size, now())
+	res, err := tx.ExecContext(ctx, `INSERT INTO blobs (blob_key, size, refs, created_at, data) VALUES (?, ?, 0, ?, ?)`, nb.Key, nb.Size, now(), nb.Inline)
 	if err != nil {
 		return 0, err
 	}

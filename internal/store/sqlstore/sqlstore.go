@@ -16,6 +16,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"embed"
@@ -294,9 +295,14 @@ func applyMigration(ctx context.Context, db *sql.DB, version int, name, body str
 // OpenBlob implements store.Mailstore.
 func (s *Store) OpenBlob(ctx context.Context, blobID int64) (io.ReadCloser, error) {
 	var key string
-	err := s.rdb.QueryRowContext(ctx, `SELECT blob_key FROM blobs WHERE id = ?`, blobID).Scan(&key)
+	var data []byte
+	var inline bool
+	err := s.rdb.QueryRowContext(ctx, `SELECT blob_key, data, data IS NOT NULL FROM blobs WHERE id = ?`, blobID).Scan(&key, &data, &inline)
 	if err != nil {
 		return nil, notFound(err)
+	}
+	if inline {
+		return io.NopCloser(bytes.NewReader(data)), nil
 	}
 	f, err := s.blobs.Open(key)
 	if err != nil {

@@ -21,3 +21,13 @@ func openTest(t testing.TB) *Store {
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t) })
 }
+
+// TestConformanceFileBodies runs the suite with every body in a file, the
+// path large messages take.
+func TestConformanceFileBodies(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s := openTest(t)
+		s.Blobs().SetInlineMax(0)
+		return s
+	})
+}

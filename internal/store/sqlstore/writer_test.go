@@ -244,6 +244,7 @@ func TestSweepBlobs(t *testing.T) {
 	ctx := context.Background()
 	s.AddDomain(ctx, "example.org")
 	a, _ := s.AddAccount(ctx, "a@example.org", store.Credentials{})
+	s.Blobs().SetInlineMax(0) // the sweep is about body files
 	commit := func() string {
 		w, _ := s.Blobs().Create()
 		w.Write([]byte("body"))

@@ -56,6 +56,9 @@ func testDeliverSharesBlob(t *testing.T, e *env) {
 		if _, _, err := e.s.Expunge(e.ctx, r.MailboxID, []uint32{r.UID}); err != nil {
 			t.Fatal(err)
 		}
+		if nb.Inline != nil {
+			continue // the body is a database row, gone with its last reference
+		}
 		_, err := e.blobs.Open(nb.Key)
 		if last := i == len(res)-1; (err == nil) == last {
 			t.Fatalf("after expunging %d of %d copies, blob file present=%v", i+1, len(res), err == nil)
@@ -98,12 +101,13 @@ func testDeliverPerTargetErrors(t *testing.T, e *env) {
 	wantErr(t, "bad blob key", err, store.ErrInvalid)
 	_, err = e.s.Deliver(e.ctx, e.sized(10), time.Now(), nil)
 	wantErr(t, "no targets", err, store.ErrInvalid)
-	missing := e.sized(10)
-	if err := e.blobs.Remove(missing.Key); err != nil {
-		t.Fatal(err)
+	if missing := e.sized(10); missing.Inline == nil {
+		if err := e.blobs.Remove(missing.Key); err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.s.Deliver(e.ctx, missing, time.Now(), []store.DeliveryTarget{{AccountID: a.ID}})
+		wantErr(t, "body not in the blob store", err, store.ErrInvalid)
 	}
-	_, err = e.s.Deliver(e.ctx, missing, time.Now(), []store.DeliveryTarget{{AccountID: a.ID}})
-	wantErr(t, "body not in the blob store", err, store.ErrInvalid)
 	wrong := e.sized(10)
 	wrong.Size = 11
 	_, err = e.s.Deliver(e.ctx, wrong, time.Now(), []store.DeliveryTarget{{AccountID: a.ID}})

@@ -127,7 +127,7 @@ func (e *env) body(content, text, headers string) store.NewBlob {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return store.NewBlob{Key: k, Size: n, Meta: store.MessageMeta{
+	return store.NewBlob{Key: k, Size: n, Inline: w.Inline(), Meta: store.MessageMeta{
 		Envelope: []byte("env:" + content[:min(len(content), 8)]), BodyStructure: []byte("bs"),
 		Preview: "preview", SearchText: text, Headers: headers,
 	}}
