@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"os/exec"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -151,7 +152,7 @@ func TestConfigErrors(t *testing.T) {
 	for _, c := range cases {
 		dir := t.TempDir()
 		runCLI(t, "", "init", "--dir", dir, "--hostname", "mx.example.test", "--dev").mustOK(t)
-		s := &Server{t: t, Dir: dir, Config: dir + "/postern.toml", logs: &logBuffer{}}
+		s := &Server{t: t, Dir: dir, Config: dir + "/postern.toml", logs: &logBuffer{}, out: &logBuffer{}}
 		s.configure(map[string]any{c.key: c.val})
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		cmd := exec.CommandContext(ctx, env.bin, "-c", s.Config, "serve")
@@ -239,5 +240,37 @@ func TestGracefulShutdown(t *testing.T) {
 	s.Restart()
 	if n := len(findByID(fetchAll(t, s, alice, pass), id)); delivered && n != 1 || !delivered && n != 0 {
 		t.Errorf("client was told delivered=%v, mailbox has %d copies", delivered, n)
+	}
+}
+
+// TestDevCommand: `postern dev` on an initialised dir creates the demo
+// account, prints its password once, and serves mail for it; run again, it
+// keeps the account and its password.
+func TestDevCommand(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, Options{Dev: true})
+	re := regexp.MustCompile(`account: (\S+@\S+)\s+password: (\S+)`)
+	var m []string
+	for deadline := time.Now().Add(10 * time.Second); m == nil && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		m = re.FindStringSubmatch(s.Stdout())
+	}
+	if m == nil {
+		t.Fatalf("dev banner has no account and password:\n%s", s.Stdout())
+	}
+	user, password := m[1], m[2]
+	id := uniq()
+	mustSend(t, s.Addr["smtp"], "x@remote.test", []string{user}, testMessage("x@remote.test", user, id, "dev mode"))
+	if n := len(findByID(fetchAll(t, s, user, password), id)); n != 1 {
+		t.Errorf("dev account has %d copies, want 1", n)
+	}
+	if err := s.Stop(); err != nil {
+		t.Errorf("stop: %v", err)
+	}
+	s.Restart()
+	if strings.Count(s.Stdout(), "password: ") != 1 {
+		t.Errorf("second dev run printed a password again:\n%s", s.Stdout())
+	}
+	if !popLogin(t, s, user, password) {
+		t.Errorf("dev password no longer works after a restart")
 	}
 }

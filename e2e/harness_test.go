@@ -109,6 +109,8 @@ type Options struct {
 	Users map[string]string
 	// Set overrides config keys, by dotted path: "auth.allow_plaintext_loopback".
 	Set map[string]any
+	// Dev runs `postern dev --dir DIR` instead of `postern -c CONFIG serve`.
+	Dev bool
 }
 
 // Server is one running postern on loopback ports with its own data dir.
@@ -119,14 +121,16 @@ type Server struct {
 	// Addr maps a [listen] key (smtp, pop3, ...) to its "host:port"; keys
 	// switched off are absent.
 	Addr map[string]string
-	logs *logBuffer
+	logs *logBuffer // stderr: the slog records
+	out  *logBuffer // stdout
+	dev  bool
 
 	mu sync.Mutex
 	// secrets are the passwords given to the server; none may be logged.
 	secrets []string
 	cmd     *exec.Cmd
-	done chan struct{}
-	werr error
+	done    chan struct{}
+	werr    error
 }
 
 // startServer initialises a data dir, configures it, adds domains and users
@@ -137,7 +141,7 @@ func startServer(t testing.TB, opts Options) *Server {
 		opts.Hostname = "mx.example.test"
 	}
 	dir := t.TempDir()
-	s := &Server{t: t, Dir: dir, Config: filepath.Join(dir, "postern.toml"), logs: &logBuffer{}}
+	s := &Server{t: t, Dir: dir, Config: filepath.Join(dir, "postern.toml"), logs: &logBuffer{}, out: &logBuffer{}, dev: opts.Dev}
 	runCLI(t, "", "init", "--dir", dir, "--hostname", opts.Hostname, "--dev").mustOK(t)
 	for _, d := range opts.Domains {
 		s.CLI("", "domain", "add", d).mustOK(t)
@@ -158,7 +162,7 @@ func startServer(t testing.TB, opts Options) *Server {
 		}
 		s.checkLogHygiene()
 		if t.Failed() {
-			t.Logf("server log (%s):\n%s", dir, tail(s.logs.String(), 64<<10))
+			t.Logf("server stdout:\n%s\nserver log (%s):\n%s", tail(s.out.String(), 4<<10), dir, tail(s.logs.String(), 64<<10))
 		}
 	})
 	for attempt := 1; ; attempt++ {
@@ -243,7 +247,10 @@ func writeTOML(t testing.TB, path string, cfg map[string]any) {
 // listener accepts connections.
 func (s *Server) startProcess() error {
 	cmd := exec.Command(env.bin, "-c", s.Config, "serve")
-	cmd.Stdout, cmd.Stderr = s.logs, s.logs
+	if s.dev {
+		cmd = exec.Command(env.bin, "dev", "--dir", s.Dir)
+	}
+	cmd.Stdout, cmd.Stderr = s.out, s.logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return err
@@ -367,8 +374,11 @@ func (s *Server) Restart() {
 	}
 }
 
-// Logs returns everything serve has written so far.
+// Logs returns everything serve has written to stderr so far.
 func (s *Server) Logs() string { return s.logs.String() }
+
+// Stdout returns everything serve has written to stdout so far.
+func (s *Server) Stdout() string { return s.out.String() }
 
 // WaitLog waits up to d for a log line containing every one of parts and
 // returns it.
