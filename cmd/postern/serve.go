@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -159,6 +160,9 @@ func serve(e *env, path string, ready func(*config.Config)) error {
 			}
 		}
 	}()
+	// Start-up work (the auth service's dummy argon2id hash, migrations)
+	// leaves garbage that would sit in RSS until the scavenger gets to it.
+	debug.FreeOSMemory()
 	logger.Info("postern started", "version", version, "hostname", cfg.Hostname, "config", path, "pid", os.Getpid())
 	if ready != nil {
 		ready(cfg)
