@@ -126,7 +126,8 @@ func TestSMTPSwaks(t *testing.T) {
 }
 
 // TestSMTPAliasFanOut: an alias to three local accounts delivers to each,
-// and the body is stored once.
+// and the body is stored once. The body is large (~200 kB) so that it lives
+// in a file under DATA/blobs, not inline in the database.
 func TestSMTPAliasFanOut(t *testing.T) {
 	t.Parallel()
 	s := mailServer(t, nil)
@@ -134,7 +135,7 @@ func TestSMTPAliasFanOut(t *testing.T) {
 	blobs := filepath.Join(s.Dir, "blobs")
 	before := countFiles(t, blobs)
 	id := uniq()
-	mustSend(t, s.Addr["smtp"], "x@remote.test", []string{"team@example.test"}, testMessage("x@remote.test", "team@example.test", id, "to the team"))
+	mustSend(t, s.Addr["smtp"], "x@remote.test", []string{"team@example.test"}, testMessage("x@remote.test", "team@example.test", id, strings.Repeat("to the team, a line of some length to make the body big enough ......\r\n", 2800)))
 	for _, u := range []string{alice, bob, carol} {
 		if n := len(findByID(fetchAll(t, s, u, pass), id)); n != 1 {
 			t.Errorf("%s has %d copies, want 1", u, n)
