@@ -2,5 +2,10 @@
 // real binary, each test starts it with its own data dir on free loopback
 // ports and drives it with independent clients (Go's go-smtp client, raw
 // connections for protocol edge cases, Python's smtplib and poplib from
-// py/, and swaks). Run with `make e2e`; scripts/deps.sh installs the tools.
+// py/, swaks, and go-imap's imapclient).
+//
+// Run with `make e2e` (scripts/deps.sh installs the tools), one test with
+// `go test -run TestName ./e2e/`, and with the race detector built into
+// the server with POSTERN_E2E_RACE=1 (`make e2e-race`). A failing test
+// prints the server's stdout and log.
 package e2e
