@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"crypto/tls"
+	"encoding/base64"
 	"strings"
 	"testing"
 )
@@ -71,5 +72,42 @@ func TestSTARTTLSInjection(t *testing.T) {
 	tp.write("CAPA\r\n")
 	if l := tp.line(); !strings.HasPrefix(l, "+OK") {
 		t.Errorf("POP3: first reply inside TLS is %q, want CAPA's +OK (injected NOOP was run?)", l)
+	}
+}
+
+// TestPlaintextRefused: with allow_plaintext_loopback = false, passwords
+// are refused on unencrypted IMAP and submission, and accepted over
+// implicit TLS (POP3 is covered by TestPOP3TLS).
+func TestPlaintextRefused(t *testing.T) {
+	t.Parallel()
+	s := mailServer(t, map[string]any{"auth.allow_plaintext_loopback": false})
+	imapLogin := func(c *rawConn) string {
+		c.line() // greeting
+		c.write("a1 LOGIN " + alice + " \"" + pass + "\"\r\n")
+		for range 20 {
+			if l := c.line(); strings.HasPrefix(l, "a1 ") {
+				return l
+			}
+		}
+		return ""
+	}
+	if l := imapLogin(dialRaw(t, s.Addr["imap"])); strings.HasPrefix(l, "a1 OK") {
+		t.Errorf("IMAP LOGIN without TLS accepted: %q", l)
+	}
+	if l := imapLogin(dialRawTLS(t, s.Addr["imaps"])); !strings.HasPrefix(l, "a1 OK") {
+		t.Errorf("IMAPS LOGIN refused: %q", l)
+	}
+	plain := base64.StdEncoding.EncodeToString([]byte("\x00" + alice + "\x00" + pass))
+	c := smtpSession(t, s.Addr["submission"])
+	if code, text := c.cmd("AUTH PLAIN " + plain); code == 235 {
+		t.Errorf("submission AUTH without TLS accepted: %d %s", code, text)
+	}
+	c = dialRawTLS(t, s.Addr["submissions"])
+	if code, text := c.reply(); code != 220 {
+		t.Fatalf("submissions greeting %d %s", code, text)
+	}
+	c.expect("EHLO client.example.net", 250)
+	if code, text := c.cmd("AUTH PLAIN " + plain); code != 235 {
+		t.Errorf("submissions AUTH PLAIN: %d %s, want 235", code, text)
 	}
 }
