@@ -10,14 +10,15 @@ import (
 // relayForms are envelope recipients that try to make the MX relay to
 // other.test, or to reach the local "user" through a routing syntax. Each
 // must be refused with 5xx (RFC 5321 §3.6 leaves relaying to policy; we
-// relay nothing on port 25, §4.1.1.3 source routes included).
+// relay nothing on port 25). A source route whose final mailbox is local is
+// not among them: RFC 5321 §3.6.1 and Appendix C say a server SHOULD ignore
+// the route, so it is a local delivery (TestSMTPSourceRouteToLocal).
 var relayForms = []string{
 	"<user@other.test>",
 	"<USER@OTHER.TEST>",
 	"<user@other.test.>",
 	"<user%other.test@example.test>",
 	"<other.test!user@example.test>",
-	"<@a.test:user@example.test>",
 	"<@example.test:user@other.test>",
 	"<@example.test,@other.test:user@other.test>",
 	"<\"user@other.test\"@example.test>",
@@ -36,6 +37,27 @@ var relayForms = []string{
 	"user@other.test",
 	"<user@other.test> NOTIFY=NEVER",
 	"<user@other.test\\@example.test>",
+}
+
+// TestSMTPSourceRouteToLocal: the route is ignored, the local mailbox gets
+// the message, and nothing goes to the hosts the route names.
+func TestSMTPSourceRouteToLocal(t *testing.T) {
+	t.Parallel()
+	s := mailServer(t, nil)
+	s.AddUser("user@example.test", pass)
+	c := smtpSession(t, s.Addr["smtp"])
+	id := uniq()
+	c.expect("MAIL FROM:<x@remote.test>", 250)
+	c.expect("RCPT TO:<@a.test,@b.test:user@example.test>", 250)
+	c.expect("DATA", 354)
+	c.write(testMessage("x@remote.test", "user@example.test", id, "routed") + ".\r\n")
+	if code, text := c.reply(); code != 250 {
+		t.Fatalf("DATA end: %d %s", code, text)
+	}
+	c.cmd("QUIT")
+	if n := len(findByID(fetchAll(t, s, "user@example.test", pass), id)); n != 1 {
+		t.Errorf("user@example.test has %d copies, want 1", n)
+	}
 }
 
 // TestSMTPNoRelay tries every form, then a transaction that mixes all of

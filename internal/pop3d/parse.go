@@ -61,6 +61,12 @@ func parseCommand(line string) (command, error) {
 			return command{}, errBadSyntax
 		}
 	}
+	upper := strings.ToUpper(name)
+	if upper == "PASS" {
+		// The password is the whole rest of the line (RFC 1939 §7), however
+		// many spaces it holds; it is never split into arguments.
+		return command{Name: upper, Rest: rest}, nil
+	}
 	args := strings.Fields(rest)
 	if len(args) > maxArgs {
 		return command{}, errBadSyntax
@@ -70,7 +76,7 @@ func parseCommand(line string) (command, error) {
 			return command{}, errBadSyntax
 		}
 	}
-	return command{Name: strings.ToUpper(name), Args: args, Rest: rest}, nil
+	return command{Name: upper, Args: args, Rest: rest}, nil
 }
 
 // readLine reads one line of at most limit octets and returns it without

@@ -2,6 +2,7 @@ package smtpd
 
 import (
 	"bytes"
+	"errors"
 	"io"
 
 	"github.com/emersion/go-smtp"
@@ -35,6 +36,9 @@ type checkedReader struct {
 	r              io.Reader
 	maxHeaderBytes int64
 	maxLine        int
+	// bareSeen, if set, is asked at the end of the stream whether the
+	// connection saw a bare line ending that the stream no longer shows.
+	bareSeen func() bool
 
 	prevCR     bool
 	inHeader   bool
@@ -58,9 +62,12 @@ func (c *checkedReader) Read(p []byte) (int, error) {
 		c.err = cerr
 		return 0, cerr
 	}
-	if err == io.EOF && c.prevCR {
+	if err == io.EOF && (c.prevCR || (c.bareSeen != nil && c.bareSeen())) {
 		c.err = errBareLineEnding
 		return 0, c.err
+	}
+	if errors.Is(err, smtp.ErrTooLongLine) {
+		err = errLineTooLong
 	}
 	if err != nil && err != io.EOF {
 		// Remember the stream's own failure (size limit, BDAT reset) so the

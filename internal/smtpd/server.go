@@ -104,6 +104,7 @@ func (s *Server) Serve(l net.Listener, implicitTLS bool) error {
 	if implicitTLS {
 		l = tls.NewListener(l, s.cfg.TLS)
 	}
+	l = scanListener{l}
 	err := s.smtp.Serve(l)
 	if s.closing.Load() {
 		return nil

@@ -30,13 +30,16 @@ type session struct {
 
 	account *store.Account // set after AUTH on submission
 
-	id         string
-	from       string
-	rcpts      []string
-	accounts   []store.Account
-	seen       map[int64]bool
-	declSize   int64
-	started    time.Time
+	id       string
+	from     string
+	rcpts    []string
+	accounts []store.Account
+	seen     map[int64]bool
+	declSize int64
+	started  time.Time
+	// bareAtMail is the connection's bare line-ending count at MAIL
+	// (-1: not watched); more at the end of DATA refuses the message.
+	bareAtMail int64
 	connLogged bool
 }
 
@@ -121,6 +124,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	s.seen = map[int64]bool{}
 	s.id = newID()
 	s.started = time.Now()
+	s.bareAtMail = bareCount(s.conn.Conn())
 	if opts != nil {
 		s.declSize = opts.Size
 	}
@@ -206,6 +210,9 @@ func (s *session) Data(r io.Reader) error {
 	}
 	cfg := &s.srv.cfg
 	checked := newCheckedReader(r, cfg.MaxHeaderBytes, cfg.MaxLineLength)
+	if s.bareAtMail >= 0 {
+		checked.bareSeen = func() bool { return bareCount(s.conn.Conn()) > s.bareAtMail }
+	}
 	body := io.MultiReader(strings.NewReader(s.traceHeader()), checked)
 	res, err := cfg.Deliverer.Deliver(context.Background(), deliver.Message{
 		ID: s.id, From: s.from, Accounts: s.accounts, Body: body, InternalDate: time.Now(),
