@@ -53,7 +53,7 @@ func (s *session) cmdLogin(c *command) reply {
 
 // login checks the password and enters the authenticated state.
 func (s *session) login(user, pass string) reply {
-	acct, err := s.srv.cfg.Auth.Login(s.ctx, s.remote, user, pass)
+	acct, err := s.srv.cfg.Auth.Login(auth.WithProtocol(s.ctx, "imap"), s.remote, user, pass)
 	if err != nil {
 		s.log.Info("imap login failed", "user", user, "err", err)
 		if s.authFails++; s.authFails >= maxAuthFailures {

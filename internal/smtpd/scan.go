@@ -16,7 +16,8 @@ type scanConn struct {
 	bare   atomic.Int64
 	prevCR bool
 	// After STARTTLS the bytes are ciphertext: the watch stops there, and
-	// the message-level check of checkedReader carries on alone.
+	// the message-level check of checkedReader carries on alone (as on
+	// implicit-TLS connections). Its one blind spot is that dropped CR.
 	off  bool
 	line []byte // the start of the current line, to spot STARTTLS
 }

@@ -102,9 +102,12 @@ func (s *Server) Serve(l net.Listener, implicitTLS bool) error {
 		},
 	}
 	if implicitTLS {
+		// go-smtp recognises TLS only on a *tls.Conn, so nothing may wrap
+		// it: these sessions rely on checkedReader alone.
 		l = tls.NewListener(l, s.cfg.TLS)
+	} else {
+		l = scanListener{l}
 	}
-	l = scanListener{l}
 	err := s.smtp.Serve(l)
 	if s.closing.Load() {
 		return nil
