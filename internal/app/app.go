@@ -224,6 +224,9 @@ func (a *App) Run(ctx context.Context, reload <-chan struct{}) error {
 			}
 		}()
 	}
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	go a.sweepBlobs(sweepCtx)
 	var runErr error
 loop:
 	for {
@@ -255,6 +258,26 @@ loop:
 	wg.Wait()
 	a.logger.Info("stopped")
 	return runErr
+}
+
+// sweepBlobs removes, once an hour, body files that a crash left without a
+// database reference (blob.Store.Sweep keeps anything younger than an hour).
+func (a *App) sweepBlobs(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		st, err := a.backend.Store.SweepBlobs(ctx)
+		if err != nil && ctx.Err() == nil {
+			a.logger.Warn("blob sweep failed", "err", err)
+		} else if err == nil {
+			a.logger.Debug("blob sweep", "stats", fmt.Sprintf("%+v", st))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Reload re-reads the config file: the certificate and the log level change
