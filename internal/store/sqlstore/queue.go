@@ -1,0 +1,236 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"postern/internal/store"
+)
+
+var _ store.QueueStore = (*Store)(nil)
+
+// Enqueue implements store.QueueStore. Like Deliver, it owns the blob: when
+// the call fails, an unreferenced body file is removed.
+func (s *Store) Enqueue(ctx context.Context, nb store.NewBlob, msg store.NewQueueMessage, now time.Time) (int64, error) {
+	if err := checkBlob(nb); err != nil {
+		return 0, err
+	}
+	if len(msg.Recipients) == 0 {
+		return 0, invalid("queue: no recipients")
+	}
+	var id int64
+	err := s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+		blobID, err := insertBlob(ctx, tx, e, nb)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE blobs SET refs = refs + 1 WHERE id = ?`, blobID); err != nil {
+			return err
+		}
+		var acct any
+		if msg.AccountID != 0 {
+			acct = msg.AccountID
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO queue_messages (blob_id, sender, account_id, env_id, dsn_ret, is_dsn, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, blobID, msg.Sender, acct, msg.EnvID, msg.Ret, msg.IsDSN, now.Unix())
+		if err != nil {
+			return err
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		for _, r := range msg.Recipients {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO queue_recipients (queue_id, rcpt, orcpt, notify, status, next_attempt, updated_at)
+				VALUES (?, ?, ?, ?, 'pending', ?, ?)`, id, r.Rcpt, r.ORcpt, r.Notify, now.Unix(), now.Unix()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		s.dropUnusedBlob(nb.Key)
+		return 0, err
+	}
+	return id, nil
+}
+
+const queueCols = `q.id, q.blob_id, b.size, q.sender, COALESCE(q.account_id, 0), q.env_id, q.dsn_ret, q.is_dsn, q.held, q.warned, q.created_at`
+
+func scanQueueMessage(r scanner) (store.QueueMessage, error) {
+	var m store.QueueMessage
+	var created int64
+	err := r.Scan(&m.ID, &m.BlobID, &m.Size, &m.Sender, &m.AccountID, &m.EnvID, &m.Ret, &m.IsDSN, &m.Held, &m.Warned, &created)
+	m.CreatedAt = time.Unix(created, 0)
+	return m, err
+}
+
+// queueMessages runs a query selecting queueCols and loads the recipients.
+func (s *Store) queueMessages(ctx context.Context, q string, args ...any) ([]store.QueueMessage, error) {
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.QueueMessage
+	for rows.Next() {
+		m, err := scanQueueMessage(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if out[i].Recipients, err = s.queueRecipients(ctx, out[i].ID); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) queueRecipients(ctx context.Context, id int64) ([]store.QueueRecipient, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id, rcpt, orcpt, notify, status, attempts, next_attempt, last_error, updated_at
+		FROM queue_recipients WHERE queue_id = ? ORDER BY id`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.QueueRecipient
+	for rows.Next() {
+		var r store.QueueRecipient
+		var next, upd int64
+		if err := rows.Scan(&r.ID, &r.Rcpt, &r.ORcpt, &r.Notify, &r.Status, &r.Attempts, &next, &r.LastError, &upd); err != nil {
+			return nil, err
+		}
+		r.NextAttempt, r.UpdatedAt = time.Unix(next, 0), time.Unix(upd, 0)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// QueueDue implements store.QueueStore.
+func (s *Store) QueueDue(ctx context.Context, now time.Time, limit int) ([]store.QueueMessage, error) {
+	return s.queueMessages(ctx, `SELECT `+queueCols+` FROM queue_messages q JOIN blobs b ON b.id = q.blob_id
+		WHERE q.held = 0 AND q.id IN (SELECT queue_id FROM queue_recipients WHERE status = 'pending' AND next_attempt <= ?)
+		ORDER BY q.id LIMIT ?`, now.Unix(), limit)
+}
+
+// QueueNextDue implements store.QueueStore.
+func (s *Store) QueueNextDue(ctx context.Context) (time.Time, bool, error) {
+	var t sql.NullInt64
+	err := s.rdb.QueryRowContext(ctx, `SELECT MIN(r.next_attempt) FROM queue_recipients r
+		JOIN queue_messages q ON q.id = r.queue_id WHERE r.status = 'pending' AND q.held = 0`).Scan(&t)
+	if err != nil || !t.Valid {
+		return time.Time{}, false, err
+	}
+	return time.Unix(t.Int64, 0), true, nil
+}
+
+// QueueMessage implements store.QueueStore.
+func (s *Store) QueueMessage(ctx context.Context, id int64) (store.QueueMessage, error) {
+	ms, err := s.queueMessages(ctx, `SELECT `+queueCols+` FROM queue_messages q JOIN blobs b ON b.id = q.blob_id WHERE q.id = ?`, id)
+	if err != nil {
+		return store.QueueMessage{}, err
+	}
+	if len(ms) == 0 {
+		return store.QueueMessage{}, store.ErrNotFound
+	}
+	return ms[0], nil
+}
+
+// QueueList implements store.QueueStore.
+func (s *Store) QueueList(ctx context.Context) ([]store.QueueMessage, error) {
+	return s.queueMessages(ctx, `SELECT `+queueCols+` FROM queue_messages q JOIN blobs b ON b.id = q.blob_id ORDER BY q.id`)
+}
+
+// QueueUpdate implements store.QueueStore.
+func (s *Store) QueueUpdate(ctx context.Context, id int64, updates []store.QueueUpdate, setWarned bool) error {
+	return s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+		t := now()
+		for _, u := range updates {
+			switch u.Status {
+			case store.QueuePending, store.QueueDelivered, store.QueueFailed:
+			default:
+				return invalid("queue status %q", u.Status)
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE queue_recipients SET status = ?, attempts = attempts + 1,
+				next_attempt = ?, last_error = ?, updated_at = ? WHERE id = ? AND queue_id = ? AND status = 'pending'`,
+				u.Status, u.NextAttempt.Unix(), clipError(u.Error), t, u.RecipientID, id); err != nil {
+				return err
+			}
+		}
+		if setWarned {
+			_, err := tx.ExecContext(ctx, `UPDATE queue_messages SET warned = 1 WHERE id = ?`, id)
+			return err
+		}
+		return nil
+	})
+}
+
+// clipError bounds what a peer's reply can make us store.
+func clipError(s string) string {
+	if len(s) > 1000 {
+		return s[:1000]
+	}
+	return s
+}
+
+// QueueDelete implements store.QueueStore.
+func (s *Store) QueueDelete(ctx context.Context, id int64) error {
+	return s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+		var blobID int64
+		err := tx.QueryRowContext(ctx, `SELECT blob_id FROM queue_messages WHERE id = ?`, id).Scan(&blobID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM queue_recipients WHERE queue_id = ?`, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM queue_messages WHERE id = ?`, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE blobs SET refs = refs - 1 WHERE id = ?`, blobID); err != nil {
+			return err
+		}
+		return gcBlobs(ctx, tx, e)
+	})
+}
+
+// QueueHold implements store.QueueStore.
+func (s *Store) QueueHold(ctx context.Context, id int64, held bool) error {
+	return s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+		return execOne(ctx, tx, `UPDATE queue_messages SET held = ? WHERE id = ?`, held, id)
+	})
+}
+
+// QueueRetry implements store.QueueStore.
+func (s *Store) QueueRetry(ctx context.Context, id int64, at time.Time) (int, error) {
+	var n int64
+	err := s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+		q := `UPDATE queue_recipients SET next_attempt = ? WHERE status = 'pending'`
+		args := []any{at.Unix()}
+		if id != 0 {
+			var one int
+			if err := tx.QueryRowContext(ctx, `SELECT 1 FROM queue_messages WHERE id = ?`, id).Scan(&one); err != nil {
+				return notFound(err)
+			}
+			q += ` AND queue_id = ?`
+			args = append(args, id)
+		}
+		res, err := tx.ExecContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}
