@@ -56,6 +56,12 @@ func (sel *selected) resolve(set seqSet, uid bool) (idx []int, invalid bool) {
 // queries as possible; the result is aligned with idx, with zero Messages
 // (UID 0) for any that vanished.
 func (s *session) loadMessages(idx []int) ([]store.Message, error) {
+	return s.loadMessagesOf(idx, true)
+}
+
+// loadMessagesOf is loadMessages; without full, the cached envelope, body
+// structure and preview may be left out (store.Lister).
+func (s *session) loadMessagesOf(idx []int, full bool) ([]store.Message, error) {
 	sel := s.sel
 	out := make([]store.Message, len(idx))
 	if len(idx) == 0 {
@@ -80,7 +86,7 @@ func (s *session) loadMessages(idx []int) ([]store.Message, error) {
 		pos[sel.uids[x]] = i
 	}
 	for _, r := range runs {
-		msgs, err := s.srv.cfg.Store.Messages(s.ctx, sel.mbox.ID, sel.uids[idx[r.a]], sel.uids[idx[r.b]])
+		msgs, err := s.listMessages(sel.mbox.ID, sel.uids[idx[r.a]], sel.uids[idx[r.b]], full)
 		if err != nil {
 			return nil, err
 		}
@@ -93,13 +99,36 @@ func (s *session) loadMessages(idx []int) ([]store.Message, error) {
 	return out, nil
 }
 
+// listMessages reads the messages of a UID range, through the store's light
+// listing when full is false and the store has one.
+func (s *session) listMessages(mailboxID int64, from, to uint32, full bool) ([]store.Message, error) {
+	st := s.srv.cfg.Store
+	if ls, fast := st.(store.Lister); fast && !full {
+		return ls.MessageFlags(s.ctx, mailboxID, from, to)
+	}
+	return st.Messages(s.ctx, mailboxID, from, to)
+}
+
+// needsFull tells whether some item needs the cached envelope, body
+// structure or preview; the others are answered from a light listing.
+func needsFull(items []fetchItem) bool {
+	for _, it := range items {
+		switch it.name {
+		case "UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "MODSEQ":
+		default:
+			return true
+		}
+	}
+	return false
+}
+
 func (s *session) cmdFetch(c *command) reply {
 	sel := s.sel
 	idx, invalid := sel.resolve(c.seq, c.uid)
 	if invalid && !c.uid {
 		return bad("", "invalid message sequence number")
 	}
-	msgs, err := s.loadMessages(idx)
+	msgs, err := s.loadMessagesOf(idx, needsFull(c.fetch))
 	if err != nil {
 		return s.mapStoreErr(err, "FETCH")
 	}

@@ -1,7 +1,6 @@
 package imapd
 
 import (
-	"context"
 	"errors"
 	"sort"
 
@@ -46,12 +45,6 @@ func (sel *selected) maxUID() uint32 {
 	return sel.uids[len(sel.uids)-1]
 }
 
-// uidLister is an optional fast path of the store for SELECT: the UIDs
-// and flags of a mailbox without its cached envelopes.
-type uidLister interface {
-	MessageUIDs(ctx context.Context, mailboxID int64) ([]uint32, error)
-}
-
 func (s *session) cmdSelect(c *command) reply {
 	if s.sel != nil {
 		s.sel = nil
@@ -67,8 +60,14 @@ func (s *session) cmdSelect(c *command) reply {
 		own: map[uint64]struct{}{}, expunged: map[uint32]struct{}{}}
 	firstUnseen := uint32(0)
 	keywords := map[string]struct{}{}
-	if ul, fast := st.(uidLister); fast {
-		sel.uids, err = ul.MessageUIDs(s.ctx, mb.ID)
+	if ls, fast := st.(store.Lister); fast {
+		// The light listing: no envelope or body structure is read.
+		var l store.SelectListing
+		l, err = ls.SelectListing(s.ctx, mb.ID)
+		sel.uids, firstUnseen = l.UIDs, l.FirstUnseen
+		for _, k := range l.Keywords {
+			keywords[k] = struct{}{}
+		}
 	} else {
 		var msgs []store.Message
 		msgs, err = st.Messages(s.ctx, mb.ID, 1, 0)
@@ -140,7 +139,7 @@ func (s *session) expungeDeleted(sel *selected, uidSet *seqSet) ([]uint32, error
 	if uidSet != nil {
 		from, to = uidSet.uidBounds(sel.maxUID())
 	}
-	msgs, err := st.Messages(s.ctx, sel.mbox.ID, from, to)
+	msgs, err := s.listMessages(sel.mbox.ID, from, to, false)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +251,7 @@ func (s *session) noteEvent(ev store.Change) {
 // covers lost events and other nodes alike.
 func (s *session) refresh(sel *selected) {
 	st := s.srv.cfg.Store
-	status, err := st.MailboxStatus(s.ctx, sel.mbox.ID)
+	highest, err := s.highestModSeq(sel.mbox.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		// Deleted under us: every message is gone.
 		for _, u := range sel.uids {
@@ -293,8 +292,20 @@ func (s *session) refresh(sel *selected) {
 			sel.expunged[u] = struct{}{}
 		}
 	}
-	sel.modseq = max(sel.modseq, status.HighestModSeq)
+	sel.modseq = max(sel.modseq, highest)
 	sel.pruneOwn()
+}
+
+// highestModSeq reads the mailbox's modseq; MailboxStatus would also count
+// the messages, a scan per refresh that made APPEND and IDLE slow down as
+// the mailbox grew.
+func (s *session) highestModSeq(mailboxID int64) (uint64, error) {
+	st := s.srv.cfg.Store
+	if ls, fast := st.(store.Lister); fast {
+		return ls.HighestModSeq(s.ctx, mailboxID)
+	}
+	status, err := st.MailboxStatus(s.ctx, mailboxID)
+	return status.HighestModSeq, err
 }
 
 // pruneOwn forgets own modseqs the view has moved past.

@@ -1,0 +1,29 @@
+package store
+
+import "context"
+
+// Lister is an optional fast path of a Mailstore for large mailboxes:
+// listings without the cached envelope, body structure and preview.
+// Protocol servers use it when the store offers it (a type assertion) and
+// fall back to Messages otherwise.
+type Lister interface {
+	// MessageUIDs returns the UIDs of the mailbox in ascending order.
+	MessageUIDs(ctx context.Context, mailboxID int64) ([]uint32, error)
+	// MessageFlags is Messages without Envelope, BodyStructure and Preview.
+	MessageFlags(ctx context.Context, mailboxID int64, from, to uint32) ([]Message, error)
+	// SelectListing returns what SELECT reports of the messages.
+	SelectListing(ctx context.Context, mailboxID int64) (SelectListing, error)
+	// HighestModSeq returns the mailbox's highest modseq, cheaply.
+	HighestModSeq(ctx context.Context, mailboxID int64) (uint64, error)
+}
+
+// SelectListing is the UIDs of a mailbox with its first unseen message and
+// the keywords in use.
+type SelectListing struct {
+	UIDs []uint32
+	// FirstUnseen is the sequence number of the first message without
+	// \Seen, or 0.
+	FirstUnseen uint32
+	// Keywords are the keywords in use, possibly repeated.
+	Keywords []string
+}

@@ -1,0 +1,111 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"postern/internal/store"
+)
+
+// Light listings (store.Lister): what SELECT and FETCH of UID/FLAGS/sizes need, without the
+// cached envelope, body structure and preview that make up most of a
+// message row. On a 100,000-message mailbox a full listing reads every row;
+// leaving the large columns out keeps that a scan of the covering index
+// messages_listing (migration 0004) instead of the table.
+
+// MessageUIDs returns the UIDs of the mailbox in ascending order.
+func (s *Store) MessageUIDs(ctx context.Context, mailboxID int64) ([]uint32, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid`, mailboxID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([]uint32, 0, 256)
+	for rows.Next() {
+		var u uint32
+		if err := rows.Scan(&u); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// MessageFlags lists messages with uid in [from, to] (to 0 means no upper
+// bound) in UID order, with every field but Envelope, BodyStructure and
+// Preview filled in.
+func (s *Store) MessageFlags(ctx context.Context, mailboxID int64, from, to uint32) ([]store.Message, error) {
+	if to == 0 {
+		to = 0xffffffff
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id, uid, modseq, flags, keywords, internal_date, size, blob_id
+		FROM messages WHERE mailbox_id = ? AND uid >= ? AND uid <= ? ORDER BY uid`, mailboxID, from, to)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Message
+	// One cache of keyword lists: most messages share a handful of them.
+	kwCache := map[string][]string{}
+	for rows.Next() {
+		m := store.Message{MailboxID: mailboxID}
+		var kw string
+		var t int64
+		if err := rows.Scan(&m.ID, &m.UID, &m.ModSeq, &m.Flags, &kw, &t, &m.Size, &m.BlobID); err != nil {
+			return nil, err
+		}
+		if kw != "" {
+			l, ok := kwCache[kw]
+			if !ok {
+				l = splitKeywords(kw)
+				kwCache[kw] = l
+			}
+			m.Keywords = l
+		}
+		m.InternalDate = time.Unix(t, 0).UTC()
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// SelectListing returns the UIDs of the mailbox with its first unseen
+// message and keywords in use, from one scan of the listing index.
+func (s *Store) SelectListing(ctx context.Context, mailboxID int64) (store.SelectListing, error) {
+	var out store.SelectListing
+	rows, err := s.rdb.QueryContext(ctx, `SELECT uid, flags, keywords FROM messages WHERE mailbox_id = ? ORDER BY uid`, mailboxID)
+	if err != nil {
+		return out, err
+	}
+	defer rows.Close()
+	out.UIDs = make([]uint32, 0, 256)
+	seen := map[string]struct{}{}
+	for rows.Next() {
+		var u uint32
+		var f store.Flags
+		var kw string
+		if err := rows.Scan(&u, &f, &kw); err != nil {
+			return out, err
+		}
+		out.UIDs = append(out.UIDs, u)
+		if out.FirstUnseen == 0 && f&store.FlagSeen == 0 {
+			out.FirstUnseen = uint32(len(out.UIDs))
+		}
+		if kw != "" {
+			if _, ok := seen[kw]; !ok {
+				seen[kw] = struct{}{}
+				out.Keywords = append(out.Keywords, splitKeywords(kw)...)
+			}
+		}
+	}
+	return out, rows.Err()
+}
+
+// HighestModSeq returns the mailbox's highest modseq without counting its
+// messages (MailboxStatus does, which costs a scan per call).
+func (s *Store) HighestModSeq(ctx context.Context, mailboxID int64) (uint64, error) {
+	var m int64
+	err := s.rdb.QueryRowContext(ctx, `SELECT highestmodseq FROM mailboxes WHERE id = ?`, mailboxID).Scan(&m)
+	return uint64(m), notFound(err)
+}
+
+var _ store.Lister = (*Store)(nil)
