@@ -31,6 +31,9 @@ type Config struct {
 	IMAP   IMAP   `toml:"imap"`
 	POP3   POP3   `toml:"pop3"`
 	Log    Log    `toml:"log"`
+	// Outbound and DNS are the queue's SMTP client and resolver settings.
+	Outbound Outbound `toml:"outbound"`
+	DNS      DNS      `toml:"dns"`
 
 	// path is the file this was read from; paths in it resolve against its directory.
 	path string
@@ -148,7 +151,8 @@ func Default() Config {
 			IdleTimeout:         Duration{10 * time.Minute}, // RFC 1939 §3
 			MaxConnectionsPerIP: 20,
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Log:      Log{Level: "info", Format: "text"},
+		Outbound: defaultOutbound(),
 	}
 }
 
@@ -263,7 +267,10 @@ func (c *Config) Validate() error {
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		return fmt.Errorf("tls.cert and tls.key: set both or neither")
 	}
-	return nil
+	if err := c.Outbound.validate(); err != nil {
+		return err
+	}
+	return c.DNS.validate()
 }
 
 func (l Listen) byKey() map[string]string {
@@ -298,3 +305,104 @@ func (c *Config) BlobDir() string { return c.DataPath("blobs") }
 
 // File returns the path the config was loaded from ("" if parsed from text).
 func (c *Config) File() string { return c.path }
+
+// Outbound configures the queue's delivery to other MTAs ([outbound]).
+type Outbound struct {
+	// Port is the TCP port of remote MX hosts; 25 except in tests.
+	Port int `toml:"port"`
+	// RelayHost ("host:port"), when set, is the smarthost every remote
+	// message goes through instead of the recipients' MX hosts.
+	RelayHost     string `toml:"relay_host"`
+	RelayUsername string `toml:"relay_username"`
+	RelayPassword string `toml:"relay_password"`
+	// RelayTLS is "starttls" (required), "implicit" (TLS from the first
+	// byte, port 465 style) or "none".
+	RelayTLS string `toml:"relay_tls"`
+	// FirstRetry is the delay after the first temporary failure; each
+	// later one doubles it up to MaxRetryInterval.
+	FirstRetry       Duration `toml:"first_retry"`
+	MaxRetryInterval Duration `toml:"max_retry_interval"`
+	// MaxAge is how long a message may stay queued before it bounces.
+	MaxAge Duration `toml:"max_age"`
+	// DelayWarning is the age at which the sender gets a delay DSN.
+	DelayWarning Duration `toml:"delay_warning"`
+	// MaxPerDomain caps concurrent connections to one destination;
+	// MaxConnections caps all outbound connections.
+	MaxPerDomain   int      `toml:"max_per_domain"`
+	MaxConnections int      `toml:"max_connections"`
+	ConnectTimeout Duration `toml:"connect_timeout"`
+	CommandTimeout Duration `toml:"command_timeout"`
+}
+
+func defaultOutbound() Outbound {
+	return Outbound{
+		Port:             25,
+		RelayTLS:         "starttls",
+		FirstRetry:       Duration{5 * time.Minute},
+		MaxRetryInterval: Duration{2 * time.Hour},
+		MaxAge:           Duration{120 * time.Hour}, // RFC 5321 §4.5.4.1: at least 4-5 days
+		DelayWarning:     Duration{4 * time.Hour},
+		MaxPerDomain:     10,
+		MaxConnections:   100,
+		ConnectTimeout:   Duration{30 * time.Second},
+		CommandTimeout:   Duration{5 * time.Minute}, // RFC 5321 §4.5.3.2
+	}
+}
+
+func (o Outbound) validate() error {
+	if o.Port <= 0 || o.Port > 65535 {
+		return fmt.Errorf("outbound.port: %d is not a TCP port", o.Port)
+	}
+	if o.RelayHost != "" {
+		if _, port, err := net.SplitHostPort(o.RelayHost); err != nil || port == "" {
+			return fmt.Errorf("outbound.relay_host: %q is not host:port", o.RelayHost)
+		}
+	}
+	if (o.RelayUsername == "") != (o.RelayPassword == "") {
+		return fmt.Errorf("outbound.relay_username and outbound.relay_password: set both or neither")
+	}
+	switch o.RelayTLS {
+	case "starttls", "implicit":
+	case "none":
+		if o.RelayUsername != "" {
+			return fmt.Errorf("outbound.relay_tls: \"none\" would send relay_password in the clear")
+		}
+	default:
+		return fmt.Errorf("outbound.relay_tls: %q is not starttls, implicit or none", o.RelayTLS)
+	}
+	positive := []struct {
+		key string
+		v   int64
+	}{
+		{"outbound.first_retry", int64(o.FirstRetry.Duration)},
+		{"outbound.max_retry_interval", int64(o.MaxRetryInterval.Duration)},
+		{"outbound.max_age", int64(o.MaxAge.Duration)},
+		{"outbound.delay_warning", int64(o.DelayWarning.Duration)},
+		{"outbound.max_per_domain", int64(o.MaxPerDomain)},
+		{"outbound.max_connections", int64(o.MaxConnections)},
+		{"outbound.connect_timeout", int64(o.ConnectTimeout.Duration)},
+		{"outbound.command_timeout", int64(o.CommandTimeout.Duration)},
+	}
+	for _, p := range positive {
+		if p.v <= 0 {
+			return fmt.Errorf("%s: must be greater than zero", p.key)
+		}
+	}
+	return nil
+}
+
+// DNS configures the resolver of the outbound queue ([dns]).
+type DNS struct {
+	// Servers ("host:port") replace the system resolver when set.
+	Servers []string `toml:"servers"`
+}
+
+func (d DNS) validate() error {
+	for i, s := range d.Servers {
+		host, port, err := net.SplitHostPort(s)
+		if err != nil || net.ParseIP(host) == nil || port == "" {
+			return fmt.Errorf("dns.servers[%d]: %q is not ip:port", i, s)
+		}
+	}
+	return nil
+}
