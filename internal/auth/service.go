@@ -17,9 +17,11 @@ import (
 )
 
 // Directory is what the Service needs of the account database;
-// store.Directory satisfies it.
+// a store with store.Directory and store.AppPasswords satisfies it.
 type Directory interface {
 	Account(ctx context.Context, address string) (store.Account, error)
+	AppPasswords(ctx context.Context, accountID int64) ([]store.AppPassword, error)
+	TouchAppPassword(ctx context.Context, id int64, at time.Time) error
 }
 
 // Options tune the login throttle and the hashing concurrency. A zero field
@@ -179,7 +181,13 @@ func (s *Service) Login(ctx context.Context, remote netip.Addr, username, passwo
 	if known {
 		found = &acct
 	}
-	reason, failures, err := s.check(ctx, src, user, found, password)
+	// Asked for unknown names too (id 0 has none), so they cost the same.
+	apps, err := s.dir.AppPasswords(ctx, acct.ID)
+	if err != nil {
+		log.Error("auth error", "err", err)
+		return store.Account{}, fmt.Errorf("auth: listing app passwords: %w", err)
+	}
+	reason, failures, app, err := s.check(ctx, src, user, found, apps, password)
 	switch {
 	case errors.Is(err, ErrThrottled):
 		log.Warn("auth throttled")
@@ -190,17 +198,32 @@ func (s *Service) Login(ctx context.Context, remote netip.Addr, username, passwo
 		return store.Account{}, s.failed(ctx, log, failures, reason)
 	}
 	s.thr.succeed(src, user)
+	if app != nil {
+		s.usedAppPassword(ctx, log, app)
+		return acct, nil
+	}
 	log.Info("auth ok")
 	return acct, nil
+}
+
+// usedAppPassword logs a login made with app, and records when it was used.
+func (s *Service) usedAppPassword(ctx context.Context, log *slog.Logger, app *store.AppPassword) {
+	log.Info("auth ok", "app_password", app.Name)
+	if err := s.dir.TouchAppPassword(ctx, app.ID, s.opts.Now()); err != nil {
+		log.Warn("recording app password use", "err", err)
+	}
 }
 
 // check verifies password against acct (nil when unknown) under the
 // semaphore, so that a login flood queues instead of allocating 19 MiB per
 // concurrent attempt. It returns why the login fails ("" when it succeeds)
-// and the failure count. The throttle is asked again once a slot is held,
+// and the failure count, and the app password used, if one matched. The
+// account password is always run through argon2id and every app password
+// compared, whichever matches. The throttle is asked again once a slot is held,
 // and a failure is counted before the slot is released, so that guesses
 // sent in parallel cannot overshoot the limits by more than MaxConcurrent-1.
-func (s *Service) check(ctx context.Context, src netip.Prefix, user string, acct *store.Account, password string) (reason string, failures int, err error) {
+func (s *Service) check(ctx context.Context, src netip.Prefix, user string, acct *store.Account,
+	apps []store.AppPassword, password string) (reason string, failures int, app *store.AppPassword, err error) {
 	hash := s.dummyHash
 	if acct != nil && acct.PasswordHash != "" {
 		hash = acct.PasswordHash
@@ -212,17 +235,23 @@ func (s *Service) check(ctx context.Context, src netip.Prefix, user string, acct
 	select {
 	case s.sem <- struct{}{}:
 	case <-ctx.Done():
-		return "", 0, ctx.Err()
+		return "", 0, nil, ctx.Err()
 	}
 	defer func() { <-s.sem }()
 	now := s.opts.Now()
 	if s.thr.blocked(now, src, user) {
-		return "", 0, ErrThrottled
+		return "", 0, nil, ErrThrottled
 	}
 	ok, verr := s.verify(hash, password)
+	if !tooLong {
+		app = matchAppPassword(apps, password)
+	}
 	switch {
 	case acct == nil:
-		reason = "unknown user"
+		reason, app = "unknown user", nil
+	case app != nil && acct.Disabled:
+		reason, app = "account disabled", nil
+	case app != nil:
 	case acct.PasswordHash == "":
 		reason = "no password set"
 	case verr != nil:
@@ -235,7 +264,7 @@ func (s *Service) check(ctx context.Context, src netip.Prefix, user string, acct
 	if reason != "" {
 		failures = s.thr.fail(now, src, user)
 	}
-	return reason, failures, nil
+	return reason, failures, app, nil
 }
 
 // lookup finds the account; known is false for unknown and over-long names.
@@ -346,6 +375,11 @@ func (s *Service) SCRAMCredentials(ctx context.Context, remote netip.Addr, usern
 // proof made while the throttle is closed (guesses sent in parallel) gets
 // ErrThrottled, so it confirms nothing to a guesser.
 func (s *Service) SCRAMResult(ctx context.Context, remote netip.Addr, username string, valid bool) (store.Account, error) {
+	return s.scramResult(ctx, remote, username, valid, nil)
+}
+
+// scramResult is SCRAMResult, with app the app password whose keys verified.
+func (s *Service) scramResult(ctx context.Context, remote netip.Addr, username string, valid bool, app *store.AppPassword) (store.Account, error) {
 	user := normalizeUsername(username)
 	src := sourceOf(remote)
 	log := s.logger.With("protocol", Protocol(ctx), "remote", remote.String(),
@@ -369,6 +403,10 @@ func (s *Service) SCRAMResult(ctx context.Context, remote netip.Addr, username s
 		return store.Account{}, s.failed(ctx, log, s.thr.fail(now, src, user), "account disabled or gone")
 	}
 	s.thr.succeed(src, user)
+	if app != nil {
+		s.usedAppPassword(ctx, log, app)
+		return acct, nil
+	}
 	log.Info("auth ok")
 	return acct, nil
 }

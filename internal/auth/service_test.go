@@ -22,6 +22,21 @@ type fakeDir struct {
 	mu       sync.Mutex
 	accounts map[string]store.Account
 	err      error // returned for every lookup when set
+	apps     map[int64][]store.AppPassword
+	touched  []int64
+}
+
+func (d *fakeDir) AppPasswords(_ context.Context, id int64) ([]store.AppPassword, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]store.AppPassword(nil), d.apps[id]...), nil
+}
+
+func (d *fakeDir) TouchAppPassword(_ context.Context, id int64, _ time.Time) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.touched = append(d.touched, id)
+	return nil
 }
 
 func (d *fakeDir) Account(_ context.Context, address string) (store.Account, error) {
@@ -480,7 +495,10 @@ func TestFakeSCRAMSecret(t *testing.T) {
 }
 
 // store.Directory must satisfy the Directory this package asks for.
-var _ Directory = store.Directory(nil)
+var _ Directory = interface {
+	store.Directory
+	store.AppPasswords
+}(nil)
 
 func BenchmarkLogin(b *testing.B) {
 	f := newFixture(b, Options{MaxFailuresPerIP: -1, MaxFailuresPerAccount: -1})
