@@ -19,7 +19,16 @@ package queue
 
 import (
 	"context"
+	"crypto/x509"
+	"errors"
 	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"postern/internal/blob"
+	"postern/internal/store"
 )
 
 // Message is one message handed to the queue.
@@ -44,3 +53,208 @@ type Message struct {
 type Enqueuer interface {
 	Enqueue(ctx context.Context, msg Message) (id string, err error)
 }
+
+// Store is what the queue needs of the database.
+type Store interface {
+	store.QueueStore
+	OpenBlob(ctx context.Context, blobID int64) (io.ReadCloser, error)
+}
+
+// BlobCreator makes new bodies (the blob store).
+type BlobCreator interface {
+	Create() (*blob.Writer, error)
+}
+
+// LocalDelivery hands a bounce to local mailboxes. handled is false when
+// rcpt is not in a local domain (then the bounce goes out through the
+// queue). The app implements it with internal/deliver, which the queue does
+// not import: deliver will hand remote alias destinations to the queue.
+type LocalDelivery interface {
+	DeliverLocal(ctx context.Context, rcpt string, body []byte) (handled bool, err error)
+}
+
+// Options are the queue's settings ([outbound] and [dns]).
+type Options struct {
+	// Hostname is our name in EHLO and in DSNs.
+	Hostname string
+	// Port is the TCP port of MX hosts (25).
+	Port           int
+	RelayHost      string
+	RelayUsername  string
+	RelayPassword  string
+	RelayTLS       string // starttls, implicit, none
+	FirstRetry     time.Duration
+	MaxRetry       time.Duration
+	MaxAge         time.Duration
+	DelayWarning   time.Duration
+	MaxPerDomain   int
+	MaxConnections int
+	ConnectTimeout time.Duration
+	CommandTimeout time.Duration
+	// PollInterval is how often the queue looks for work it was not told
+	// about (a CLI retry or release from another process).
+	PollInterval time.Duration
+	// RootCAs verifies peer certificates; nil means the system roots.
+	RootCAs *x509.CertPool
+}
+
+// Queue is the outbound queue and its delivery workers.
+type Queue struct {
+	st       Store
+	blobs    BlobCreator
+	local    LocalDelivery
+	resolver Resolver
+	opts     Options
+	log      *slog.Logger
+	now      func() time.Time
+	dial     dialer
+	pool     pool
+
+	wake     chan struct{}
+	slots    chan struct{} // MaxConnections
+	mu       sync.Mutex
+	inflight map[int64]bool
+	domains  map[string]chan struct{} // per-destination concurrency
+	workers  sync.WaitGroup
+}
+
+// New returns a queue; call Run to start delivering. now is the clock
+// (time.Now in production, a fake in tests).
+func New(st Store, blobs BlobCreator, local LocalDelivery, resolver Resolver, opts Options, logger *slog.Logger, now func() time.Time) *Queue {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = 5 * time.Second
+	}
+	return &Queue{
+		st: st, blobs: blobs, local: local, resolver: resolver, opts: opts,
+		log: logger.With("component", "queue"), now: now,
+		dial:     dialer{opts: opts},
+		wake:     make(chan struct{}, 1),
+		slots:    make(chan struct{}, max(opts.MaxConnections, 1)),
+		inflight: make(map[int64]bool),
+		domains:  make(map[string]chan struct{}),
+	}
+}
+
+// FormatID is how queue ids appear in logs and the CLI.
+func FormatID(id int64) string { return strconv.FormatInt(id, 10) }
+
+// Enqueue implements Enqueuer: the body is stored and the entry committed
+// before it returns.
+func (q *Queue) Enqueue(ctx context.Context, msg Message) (string, error) {
+	id, err := q.enqueue(ctx, msg, false)
+	if err != nil {
+		return "", err
+	}
+	return FormatID(id), nil
+}
+
+func (q *Queue) enqueue(ctx context.Context, msg Message, isDSN bool) (int64, error) {
+	if len(msg.To) == 0 {
+		return 0, errors.New("queue: no recipients")
+	}
+	w, err := q.blobs.Create()
+	if err != nil {
+		return 0, err
+	}
+	defer w.Abort()
+	if _, err := io.Copy(w, msg.Body); err != nil {
+		return 0, err
+	}
+	key, size, err := w.Commit()
+	if err != nil {
+		return 0, err
+	}
+	nm := store.NewQueueMessage{Sender: msg.From, AccountID: msg.AccountID, EnvID: msg.EnvID, Ret: msg.Ret, IsDSN: isDSN}
+	for _, r := range msg.To {
+		nm.Recipients = append(nm.Recipients, store.NewQueueRecipient{Rcpt: r, Notify: msg.Notify})
+	}
+	id, err := q.st.Enqueue(ctx, store.NewBlob{Key: key, Size: size, Inline: w.Inline()}, nm, q.now())
+	if err != nil {
+		return 0, err
+	}
+	q.log.Info("queued", "queue_id", FormatID(id), "from", msg.From, "rcpts", len(msg.To), "size", size, "dsn", isDSN)
+	q.Wake()
+	return id, nil
+}
+
+// Wake makes the runner look for due messages now.
+func (q *Queue) Wake() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers due messages until ctx is cancelled, then waits for the
+// attempts in progress to end (their connections are closed by ctx).
+func (q *Queue) Run(ctx context.Context) error {
+	defer q.pool.closeAll()
+	defer q.workers.Wait()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-q.wake:
+		case <-timer.C:
+		}
+		q.dispatch(ctx)
+		timer.Reset(q.nextWake(ctx))
+	}
+}
+
+// nextWake is the time until the earliest due entry, at most PollInterval.
+func (q *Queue) nextWake(ctx context.Context) time.Duration {
+	d := q.opts.PollInterval
+	if t, ok, err := q.st.QueueNextDue(ctx); err == nil && ok {
+		d = min(d, max(t.Sub(q.now()), 100*time.Millisecond))
+	}
+	return d
+}
+
+// Flush runs every due attempt and waits for them: tests drive the queue
+// with it and a fake clock.
+func (q *Queue) Flush(ctx context.Context) {
+	q.dispatch(ctx)
+	q.workers.Wait()
+}
+
+// dispatch starts a worker for each due entry not already in progress.
+func (q *Queue) dispatch(ctx context.Context) {
+	due, err := q.st.QueueDue(ctx, q.now(), 500)
+	if err != nil {
+		if ctx.Err() == nil {
+			q.log.Error("queue scan failed", "err", err)
+		}
+		return
+	}
+	for _, m := range due {
+		q.mu.Lock()
+		busy := q.inflight[m.ID]
+		q.inflight[m.ID] = true
+		q.mu.Unlock()
+		if busy {
+			continue
+		}
+		q.workers.Add(1)
+		go func() {
+			defer q.workers.Done()
+			defer func() {
+				q.mu.Lock()
+				delete(q.inflight, m.ID)
+				q.mu.Unlock()
+			}()
+			q.attempt(ctx, m)
+		}()
+	}
+}
+
+// Close closes idle connections (Run does this on its way out too).
+func (q *Queue) Close() { q.pool.closeAll() }

@@ -1,0 +1,262 @@
+package queue
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+// conn is one SMTP client connection to a peer.
+type conn struct {
+	c        *smtp.Client
+	peer     string // host name (or relay host) and address, for logs
+	tls      bool
+	verified bool // the peer's certificate chain and name verified
+	utf8     bool // SMTPUTF8 offered
+	idleAt   time.Time
+}
+
+func (c *conn) close() { c.c.Close() }
+
+// idleMax is how long an unused connection stays open for the next message
+// to the same destination.
+const idleMax = 30 * time.Second
+
+// pool keeps idle connections per destination for reuse.
+type pool struct {
+	mu   sync.Mutex
+	idle map[string][]*conn
+}
+
+func (p *pool) get(key string, now time.Time) *conn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for cs := p.idle[key]; len(cs) > 0; cs = p.idle[key] {
+		c := cs[len(cs)-1]
+		p.idle[key] = cs[:len(cs)-1]
+		if now.Sub(c.idleAt) < idleMax {
+			return c
+		}
+		go c.close()
+	}
+	return nil
+}
+
+func (p *pool) put(key string, c *conn, now time.Time) {
+	c.idleAt = now
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.idle == nil {
+		p.idle = make(map[string][]*conn)
+	}
+	p.idle[key] = append(p.idle[key], c)
+}
+
+// closeAll closes every idle connection (shutdown).
+func (p *pool) closeAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k, cs := range p.idle {
+		for _, c := range cs {
+			c.c.Quit()
+			c.close()
+		}
+		delete(p.idle, k)
+	}
+}
+
+// dialer opens connections to peers.
+type dialer struct {
+	opts Options
+}
+
+// opportunisticTLS accepts any certificate but records whether it verified
+// against the roots for the host name: RFC 3207 STARTTLS between MTAs is
+// opportunistic, a verification failure is no reason to send in clear text.
+func (d *dialer) opportunisticTLS(host string, verified *bool) *tls.Config {
+	return &tls.Config{
+		ServerName:         host,
+		InsecureSkipVerify: true,
+		MinVersion:         tls.VersionTLS12,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			*verified = verifyChain(cs, host, d.opts.RootCAs) == nil
+			return nil
+		},
+	}
+}
+
+func verifyChain(cs tls.ConnectionState, host string, roots *x509.CertPool) error {
+	if len(cs.PeerCertificates) == 0 {
+		return errors.New("no certificate")
+	}
+	inter := x509.NewCertPool()
+	for _, c := range cs.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{DNSName: host, Roots: roots, Intermediates: inter})
+	return err
+}
+
+// dialMX connects to one address of an MX host, with opportunistic
+// STARTTLS: a peer without it, or whose TLS handshake fails, gets the
+// message in clear text (RFC 3207 §4: a receiving MTA cannot require TLS of
+// the public Internet).
+func (d *dialer) dialMX(ctx context.Context, host string, ip net.IP) (*conn, error) {
+	addr := net.JoinHostPort(ip.String(), strconv.Itoa(d.opts.Port))
+	c, err := d.open(ctx, host, addr, "starttls-opportunistic")
+	var terr tlsError
+	if errors.Is(err, errNoStartTLS) || errors.As(err, &terr) {
+		return d.open(ctx, host, addr, "none")
+	}
+	return c, err
+}
+
+var errNoStartTLS = errors.New("STARTTLS not offered")
+
+type tlsError struct{ error }
+
+func (e tlsError) Unwrap() error { return e.error }
+
+// open dials addr and says EHLO. mode is "implicit", "starttls" (required),
+// "starttls-opportunistic" or "none".
+func (d *dialer) open(ctx context.Context, host, addr, mode string) (*conn, error) {
+	nd := net.Dialer{Timeout: d.opts.ConnectTimeout}
+	raw, err := nd.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { raw.Close() })
+	defer stop()
+	out := &conn{peer: host + "[" + addr + "]"}
+	// Bound the greeting, EHLO and handshakes; commands get their own.
+	raw.SetDeadline(time.Now().Add(d.opts.CommandTimeout))
+	var c *smtp.Client
+	switch mode {
+	case "implicit":
+		tc := tls.Client(raw, d.requiredTLS(host))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			raw.Close()
+			return nil, tlsError{err}
+		}
+		raw, out.tls, out.verified = tc, true, true
+		c = smtp.NewClient(raw)
+	case "starttls", "starttls-opportunistic":
+		cfg := d.requiredTLS(host)
+		if mode == "starttls-opportunistic" {
+			cfg = d.opportunisticTLS(host, &out.verified)
+		} else {
+			out.verified = true
+		}
+		c, err = smtp.NewClientStartTLS(raw, cfg)
+		if err != nil {
+			raw.Close()
+			if isSMTPError(err) && !strings.Contains(err.Error(), "STARTTLS") {
+				return nil, err
+			}
+			if strings.Contains(err.Error(), "support STARTTLS") {
+				return nil, errNoStartTLS
+			}
+			return nil, tlsError{err}
+		}
+		out.tls = true
+	default:
+		c = smtp.NewClient(raw)
+	}
+	c.CommandTimeout = d.opts.CommandTimeout
+	c.SubmissionTimeout = 2 * d.opts.CommandTimeout // RFC 5321 §4.5.3.2.6: 10 min for the final dot
+	if err := c.Hello(d.opts.Hostname); err != nil {
+		c.Close()
+		if out.tls {
+			return nil, tlsError{err}
+		}
+		return nil, err
+	}
+	raw.SetDeadline(time.Time{})
+	out.c = c
+	out.utf8, _ = c.Extension("SMTPUTF8")
+	return out, nil
+}
+
+func (d *dialer) requiredTLS(host string) *tls.Config {
+	return &tls.Config{ServerName: host, RootCAs: d.opts.RootCAs, MinVersion: tls.VersionTLS12}
+}
+
+// dialRelay connects to the smarthost and authenticates when configured.
+func (d *dialer) dialRelay(ctx context.Context) (*conn, error) {
+	host, _, _ := net.SplitHostPort(d.opts.RelayHost)
+	c, err := d.open(ctx, host, d.opts.RelayHost, d.opts.RelayTLS)
+	if err != nil {
+		return nil, err
+	}
+	if d.opts.RelayUsername != "" {
+		if err := c.c.Auth(sasl.NewPlainClient("", d.opts.RelayUsername, d.opts.RelayPassword)); err != nil {
+			c.close()
+			return nil, fmt.Errorf("relay AUTH: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// transaction sends one message to the recipients over c. It returns one
+// error per recipient (nil when accepted) and whether c is still usable.
+func transaction(ctx context.Context, c *conn, from string, rcpts []string, opts *smtp.MailOptions, body io.Reader) ([]error, bool) {
+	stop := context.AfterFunc(ctx, func() { c.close() })
+	defer stop()
+	errs := make([]error, len(rcpts))
+	fill := func(err error) {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+	}
+	if err := c.c.Mail(from, opts); err != nil {
+		fill(err)
+		return errs, isSMTPError(err) && c.c.Reset() == nil
+	}
+	accepted := 0
+	for i, r := range rcpts {
+		if err := c.c.Rcpt(r, nil); err != nil {
+			errs[i] = err
+			if !isSMTPError(err) {
+				fill(err)
+				return errs, false
+			}
+			continue
+		}
+		accepted++
+	}
+	if accepted == 0 {
+		return errs, c.c.Reset() == nil
+	}
+	w, err := c.c.Data()
+	if err != nil {
+		fill(err)
+		return errs, isSMTPError(err) && c.c.Reset() == nil
+	}
+	if _, err := io.Copy(w, body); err != nil {
+		fill(err)
+		return errs, false
+	}
+	if err := w.Close(); err != nil {
+		fill(err)
+		return errs, isSMTPError(err)
+	}
+	return errs, true
+}
+
+func isSMTPError(err error) bool {
+	var se *smtp.SMTPError
+	return errors.As(err, &se)
+}

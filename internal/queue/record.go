@@ -1,0 +1,139 @@
+package queue
+
+import (
+	"bytes"
+	"context"
+
+	"postern/internal/store"
+)
+
+// record stores the outcomes of one attempt, logs one line per recipient,
+// sends the failure and delay DSNs due, and removes a finished entry.
+// The DSNs go out before the outcomes are committed: a crash in between
+// repeats a DSN rather than losing it.
+func (q *Queue) record(ctx context.Context, env envelope, due []store.QueueRecipient, outcomes map[int64]outcome) {
+	shutdown := ctx.Err() != nil
+	ctx = context.WithoutCancel(ctx)
+	now := q.now()
+	m := env.m
+	age := now.Sub(m.CreatedAt)
+	var updates []store.QueueUpdate
+	var failed, delayed []dsnRecipient
+	for _, r := range due {
+		o := outcomes[r.ID]
+		if o.status == store.QueuePending && shutdown {
+			continue // interrupted, not refused: due again at once after restart
+		}
+		u := store.QueueUpdate{RecipientID: r.ID, Status: o.status, Error: o.diag}
+		if o.status == store.QueuePending {
+			if age >= q.opts.MaxAge {
+				u.Status = store.QueueFailed
+				o.code = "4.4.7" // RFC 3463: delivery time expired
+				o.diag = "gave up after " + age.Round(1e9).String() + "; last error: " + o.diag
+				u.Error = o.diag
+			} else {
+				u.NextAttempt = now.Add(backoff(q.opts.FirstRetry, q.opts.MaxRetry, r.Attempts))
+			}
+		}
+		q.logOutcome(env.id, r, u, o)
+		dr := dsnRecipient{rcpt: r.Rcpt, orcpt: r.ORcpt, status: o.code, diag: o.diag, remoteMTA: hostOf(o.peer), lastAttempt: now}
+		switch {
+		case u.Status == store.QueueFailed && notifies(r.Notify, "FAILURE"):
+			failed = append(failed, dr)
+		case u.Status == store.QueuePending && notifies(r.Notify, "DELAY"):
+			delayed = append(delayed, dr)
+		}
+		updates = append(updates, u)
+	}
+	if len(failed) > 0 {
+		q.bounce(ctx, env, failed, false)
+	}
+	warn := !m.Warned && len(delayed) > 0 && age >= q.opts.DelayWarning
+	if warn {
+		q.bounce(ctx, env, delayed, true)
+	}
+	if len(updates) == 0 {
+		return
+	}
+	if err := q.st.QueueUpdate(ctx, m.ID, updates, warn); err != nil {
+		q.log.Error("recording delivery outcome failed", "queue_id", env.id, "err", err)
+		return
+	}
+	q.finish(ctx, env.id, m.ID)
+}
+
+// finish removes the entry when no recipient is pending any more.
+func (q *Queue) finish(ctx context.Context, id string, qid int64) {
+	cur, err := q.st.QueueMessage(ctx, qid)
+	if err != nil {
+		return // dropped meanwhile
+	}
+	for _, r := range cur.Recipients {
+		if r.Status == store.QueuePending {
+			return
+		}
+	}
+	if err := q.st.QueueDelete(ctx, qid); err != nil {
+		q.log.Error("removing finished queue entry failed", "queue_id", id, "err", err)
+		return
+	}
+	q.log.Info("removed", "queue_id", id)
+}
+
+func (q *Queue) logOutcome(id string, r store.QueueRecipient, u store.QueueUpdate, o outcome) {
+	attrs := []any{"queue_id", id, "rcpt", r.Rcpt, "attempt", r.Attempts + 1}
+	if o.peer != "" {
+		attrs = append(attrs, "peer", o.peer, "tls", o.tls, "tls_verified", o.verified)
+	}
+	switch u.Status {
+	case store.QueueDelivered:
+		q.log.Info("relayed", append(attrs, "reply", o.diag)...)
+	case store.QueueFailed:
+		q.log.Info("bounced", append(attrs, "status", o.code, "reason", o.diag)...)
+	default:
+		q.log.Info("deferred", append(attrs, "status", o.code, "reason", o.diag, "next_attempt", u.NextAttempt.UTC().Format("2006-01-02T15:04:05Z"))...)
+	}
+}
+
+func hostOf(peer string) string {
+	if i := bytes.IndexByte([]byte(peer), '['); i > 0 {
+		return peer[:i]
+	}
+	return peer
+}
+
+// bounce sends a failure (or delay) DSN for rcpts to the sender of the
+// message: never to the null sender, and never for a DSN (RFC 3461 §6.2,
+// RFC 5321 §6.1: no bounces of bounces).
+func (q *Queue) bounce(ctx context.Context, env envelope, rcpts []dsnRecipient, delayed bool) {
+	m := env.m
+	kind := "failure"
+	if delayed {
+		kind = "delay"
+	}
+	if m.Sender == "" || m.IsDSN {
+		q.log.Info("dsn suppressed", "queue_id", env.id, "kind", kind, "reason", "null sender or bounce of a bounce")
+		return
+	}
+	body := buildDSN(dsnInfo{
+		hostname: q.opts.Hostname, queueID: env.id, sender: m.Sender, envID: m.EnvID,
+		arrival: m.CreatedAt, delayed: delayed, retryTill: m.CreatedAt.Add(q.opts.MaxAge),
+		rcpts: rcpts, headers: env.head, now: q.now(),
+	})
+	if q.local != nil {
+		handled, err := q.local.DeliverLocal(ctx, m.Sender, body)
+		if handled && err == nil {
+			q.log.Info("dsn delivered", "queue_id", env.id, "kind", kind, "to", m.Sender)
+			return
+		}
+		if handled {
+			q.log.Warn("local dsn delivery failed, queueing it", "queue_id", env.id, "to", m.Sender, "err", err)
+		}
+	}
+	id, err := q.enqueue(ctx, Message{From: "", To: []string{m.Sender}, Body: bytes.NewReader(body)}, true)
+	if err != nil {
+		q.log.Error("dsn lost: queueing failed", "queue_id", env.id, "kind", kind, "to", m.Sender, "err", err)
+		return
+	}
+	q.log.Info("dsn queued", "queue_id", env.id, "kind", kind, "to", m.Sender, "dsn_id", FormatID(id))
+}
