@@ -32,6 +32,10 @@ type command struct {
 	retGiven  bool
 	store     storeArgs
 	app       appendArgs
+
+	sortKeys   []sortKey // SORT criteria
+	threadAlg  string    // THREAD algorithm, upper case
+	badCharset bool      // SEARCH, SORT, THREAD named a charset we lack: NO [BADCHARSET]
 }
 
 type listArgs struct {
@@ -101,7 +105,7 @@ func (c *command) tagOrStar() string {
 func parseArgs(p *parser, c *command) {
 	if c.uid {
 		switch c.name {
-		case "FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE":
+		case "FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE", "SORT", "THREAD":
 		default:
 			p.fail("unknown UID command")
 		}
@@ -176,6 +180,10 @@ func parseArgs(p *parser, c *command) {
 		c.mailbox2 = p.mailbox()
 	case "SEARCH":
 		parseSearch(p, c)
+	case "SORT":
+		parseSort(p, c)
+	case "THREAD":
+		parseThread(p, c)
 	default:
 		p.fail("unknown command")
 	}

@@ -209,10 +209,7 @@ func parseSearch(p *parser, c *command) {
 	if w := strings.ToUpper(string(p.peekAtom())); w == "CHARSET" {
 		p.atom()
 		p.sp()
-		cs := strings.ToUpper(p.astring())
-		if cs != "UTF-8" && cs != "US-ASCII" {
-			panic(&parseError{msg: "unsupported charset", code: "BADCHARSET (UTF-8 US-ASCII)"})
-		}
+		checkCharset(c, p.astring())
 		p.sp()
 	}
 	count := 0

@@ -21,20 +21,39 @@ type searchCtx struct {
 }
 
 func (s *session) cmdSearch(c *command) reply {
+	if c.badCharset {
+		return badCharsetReply()
+	}
+	seqs, msgs, err := s.searchMatches(c, false)
+	if err != nil {
+		return s.mapStoreErr(err, "SEARCH")
+	}
+	uids := make([]uint32, len(msgs))
+	for i := range msgs {
+		uids[i] = msgs[i].UID
+	}
+	s.writeSearchResult(c, seqs, uids)
+	return ok("", "SEARCH completed")
+}
+
+// searchMatches evaluates the search program of c and returns the
+// sequence numbers of the matching messages with the messages; their
+// metadata is loaded when meta is set or the program needs it.
+func (s *session) searchMatches(c *command, meta bool) ([]uint32, []store.Message, error) {
 	sel := s.sel
 	sc := &searchCtx{s: s, text: map[*searchKey]map[uint32]bool{}, max: uint32(len(sel.uids)), maxU: sel.maxUID()}
 	if err := sc.prepare(c.search); err != nil {
-		return s.mapStoreErr(err, "SEARCH")
+		return nil, nil, err
 	}
 	var msgs []store.Message
-	if needsMeta(c.search) {
+	if meta || needsMeta(c.search) {
 		all := make([]int, len(sel.uids))
 		for i := range all {
 			all[i] = i
 		}
 		var err error
 		if msgs, err = s.loadMessages(all); err != nil {
-			return s.mapStoreErr(err, "SEARCH")
+			return nil, nil, err
 		}
 	} else {
 		msgs = make([]store.Message, len(sel.uids))
@@ -42,18 +61,19 @@ func (s *session) cmdSearch(c *command) reply {
 			msgs[i] = store.Message{UID: u}
 		}
 	}
-	var seqs, uids []uint32
-	for i, m := range msgs {
+	var seqs []uint32
+	var out []store.Message
+	for i := range msgs {
+		m := &msgs[i]
 		if m.UID == 0 {
 			continue
 		}
-		if sc.match(c.search, uint32(i+1), &m, &msgMemo{}) {
+		if sc.match(c.search, uint32(i+1), m, &msgMemo{}) {
 			seqs = append(seqs, uint32(i+1))
-			uids = append(uids, m.UID)
+			out = append(out, *m)
 		}
 	}
-	s.writeSearchResult(c, seqs, uids)
-	return ok("", "SEARCH completed")
+	return seqs, out, nil
 }
 
 // writeSearchResult answers with SEARCH, or ESEARCH when RETURN was given

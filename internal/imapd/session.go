@@ -336,6 +336,10 @@ func (s *session) dispatchSelected(c *command) reply {
 		return s.cmdExpunge(c)
 	case "SEARCH":
 		return s.cmdSearch(c)
+	case "SORT":
+		return s.cmdSort(c)
+	case "THREAD":
+		return s.cmdThread(c)
 	case "FETCH":
 		return s.cmdFetch(c)
 	case "STORE":
@@ -351,6 +355,7 @@ func (s *session) capabilities() string {
 	caps := []string{"IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE",
 		"NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "SPECIAL-USE", "CHILDREN", "ESEARCH", "SEARCHRES",
 		"LIST-EXTENDED", "LIST-STATUS", "STATUS=SIZE"}
+	caps = append(caps, "SORT", "SORT=DISPLAY", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES") // RFC 5256, RFC 5957
 	if s.state == stateNotAuth {
 		if !s.tls && s.srv.cfg.TLS != nil {
 			caps = append(caps, "STARTTLS")

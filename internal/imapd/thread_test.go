@@ -1,0 +1,114 @@
+package imapd
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// tm builds a message for threading tests: sequence number n, sent n
+// minutes after a fixed time unless at is given.
+func tm(n uint32, subject, id string, refs ...string) *threadMsg {
+	base, reply := baseSubject(subject)
+	return &threadMsg{seq: n, uid: 100 + n, date: time.Date(2024, 1, 1, 0, int(n), 0, 0, time.UTC),
+		subject: casemapKey(base), reply: reply, msgID: id, refs: refs}
+}
+
+func threadString(roots []*tnode, uid bool) string {
+	var b strings.Builder
+	for _, r := range roots {
+		writeThread(&b, r, uid)
+	}
+	return b.String()
+}
+
+func TestThreadReferences(t *testing.T) {
+	cases := []struct {
+		name string
+		msgs []*threadMsg
+		want string
+	}{
+		{"chain and siblings", []*threadMsg{
+			tm(1, "hello", "a@x"),
+			tm(2, "Re: hello", "b@x", "a@x"),
+			tm(3, "Re: hello", "c@x", "a@x", "b@x"),
+			tm(4, "Re: hello", "d@x", "a@x"),
+		}, "(1 (2 3)(4))"},
+		{"lost parent: one child promoted, then joined by subject", []*threadMsg{
+			tm(1, "other", "e@x"),
+			tm(2, "Re: other", "f@x", "missing@x"),
+		}, "(1 2)"},
+		{"lost parent with two children stays a dummy", []*threadMsg{
+			tm(1, "q", "g@x", "lost@x"),
+			tm(2, "r", "h@x", "lost@x"),
+		}, "((1)(2))"},
+		{"loop refused", []*threadMsg{
+			tm(1, "x", "i@x", "j@x"),
+			tm(2, "y", "j@x", "i@x"),
+		}, "(2 1)"},
+		{"duplicate Message-ID gets its own", []*threadMsg{
+			tm(1, "x", "k@x"),
+			tm(2, "y", "k@x"),
+			tm(3, "z", "l@x", "k@x"),
+		}, "(1 3)(2)"},
+		{"reply joins original by subject", []*threadMsg{
+			tm(1, "Re: lunch", "m@x"),
+			tm(2, "lunch", "n@x"),
+		}, "(2 1)"},
+		{"two originals with one subject get a dummy", []*threadMsg{
+			tm(1, "lunch", "o@x"),
+			tm(2, "lunch", "p@x"),
+			tm(3, "unrelated", "q@x"),
+		}, "((1)(2))(3)"},
+		{"truncated References: last reference wins", []*threadMsg{
+			tm(1, "s", "r@x"),
+			tm(2, "Re: s", "s@x", "r@x"),
+			tm(3, "Re: s", "t@x", "s@x"),
+			tm(4, "Re: s", "u@x", "r@x", "t@x"),
+		}, "(1 2 3 4)"},
+		{"empty subjects are not grouped", []*threadMsg{
+			tm(1, "", "v@x"),
+			tm(2, "Re:", "w@x"),
+		}, "(1)(2)"},
+	}
+	for _, c := range cases {
+		if got := threadString(threadReferences(c.msgs), false); got != c.want {
+			t.Errorf("%s: got %s, want %s", c.name, got, c.want)
+		}
+	}
+}
+
+func TestThreadReferencesDateOrder(t *testing.T) {
+	a := tm(1, "late", "a@x")
+	a.date = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	b := tm(2, "early", "b@x")
+	c := tm(3, "Re: late", "c@x", "a@x")
+	c.date = time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC) // children sort by their own date
+	d := tm(4, "Re: late", "d@x", "a@x")
+	d.date = time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
+	if got := threadString(threadReferences([]*threadMsg{a, b, c, d}), true); got != "(102)(101 (104)(103))" {
+		t.Fatalf("got %s", got)
+	}
+}
+
+func TestThreadOrderedSubject(t *testing.T) {
+	msgs := []*threadMsg{
+		tm(1, "b", ""), tm(2, "a", ""), tm(3, "Re: a", ""), tm(4, "B", ""), tm(5, "Fwd: b", ""), tm(6, "c", ""),
+	}
+	if got := threadString(threadOrderedSubject(msgs), false); got != "(1 (4)(5))(2 3)(6)" {
+		t.Fatalf("got %s", got)
+	}
+}
+
+func TestParseMsgIDs(t *testing.T) {
+	got := parseMsgIDs("<a@b> junk <bad> <c@d>\r\n <e@f")
+	if strings.Join(got, ",") != "a@b,c@d" {
+		t.Fatalf("got %q", got)
+	}
+	if id := firstMsgID(" <x@y> (comment) <z@w>"); id != "x@y" {
+		t.Fatalf("first: %q", id)
+	}
+	if len(parseMsgIDs(strings.Repeat("<a@b>", 1000))) != maxRefs {
+		t.Fatal("references not bounded")
+	}
+}
