@@ -1,0 +1,157 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// BenchmarkIMAP100k fills a mailbox with 100,000 mixed MIME messages over
+// several pipelined connections, then times SELECT and FETCH 1:* (UID
+// FLAGS) on a fresh connection (issue #3: under 1 s each), and the APPEND
+// rate at the start and at the end of the fill (it must not fall as the
+// mailbox grows).
+func BenchmarkIMAP100k(b *testing.B) {
+	const conns, size = 4, 3000
+	n := 100000
+	if v, err := strconv.Atoi(os.Getenv("IMAP_BENCH_N")); err == nil && v >= 30000 {
+		n = v // a quicker look; the figure of record is at 100,000
+	}
+	s := startIMAPServer(b)
+	ic := dialIMAP(b, s.imap, "bench1@bench.test", "benchpass")
+	defer ic.close()
+	ic.must("CREATE big", nil)
+	t0 := time.Now()
+	fill(b, s.imap, "bench1@bench.test", "big", 10000, conns, size)
+	first := time.Since(t0)
+	fill(b, s.imap, "bench1@bench.test", "big", n-20000, conns, size)
+	t1 := time.Now()
+	fill(b, s.imap, "bench1@bench.test", "big", 10000, conns, size)
+	last := time.Since(t1)
+	fillTime := time.Since(t0)
+	b.ResetTimer() // it also clears metrics: report them after
+	for range b.N {
+		c := dialIMAP(b, s.imap, "bench1@bench.test", "benchpass")
+		exists := ""
+		t := time.Now()
+		c.must("SELECT big", func(l string) {
+			if strings.HasSuffix(l, " EXISTS") {
+				exists = l
+			}
+		})
+		sel := time.Since(t)
+		if exists != fmt.Sprintf("* %d EXISTS", n) {
+			b.Fatalf("SELECT: %q", exists)
+		}
+		got := 0
+		t = time.Now()
+		c.must("FETCH 1:* (UID FLAGS)", func(string) { got++ })
+		fetch := time.Since(t)
+		if got != n {
+			b.Fatalf("FETCH: %d responses", got)
+		}
+		b.ReportMetric(float64(sel.Milliseconds()), "select_ms")
+		b.ReportMetric(float64(fetch.Milliseconds()), "fetch_uid_flags_ms")
+		c.close()
+	}
+	b.ReportMetric(10000/first.Seconds(), "append/s_first10k")
+	b.ReportMetric(10000/last.Seconds(), "append/s_last10k")
+	b.ReportMetric(fillTime.Seconds(), "fill_s")
+	_, rss, peak := procStats(s.cmd.Process.Pid)
+	b.ReportMetric(float64(rss)/1024, "rss_MiB")
+	b.ReportMetric(float64(peak)/1024, "peak_rss_MiB")
+}
+
+// raiseNoFile lifts this process's open-files limit to its hard limit.
+func raiseNoFile(b *testing.B, need uint64) {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		b.Fatal(err)
+	}
+	rl.Cur = rl.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		b.Fatal(err)
+	}
+	if rl.Cur < need {
+		b.Fatalf("open-files limit %d, need %d", rl.Cur, need)
+	}
+}
+
+// idler is one connection left in IDLE.
+type idler struct {
+	ic  *imapc
+	got chan struct{}
+}
+
+// BenchmarkIMAPIdle10k holds 10,000 connections in IDLE on one INBOX and
+// reports the server's RSS per connection (goal under 64 KiB), then the
+// time for one delivery over SMTP to reach every one of them as EXISTS.
+func BenchmarkIMAPIdle10k(b *testing.B) {
+	const n = 10000
+	raiseNoFile(b, n+1000)
+	s := startIMAPServer(b)
+	time.Sleep(500 * time.Millisecond)
+	_, base, _ := procStats(s.cmd.Process.Pid)
+	idlers := make([]*idler, n)
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	sem := make(chan struct{}, 32)
+	for i := range idlers {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			ic := dialIMAP(b, s.imap, "bench1@bench.test", "benchpass")
+			ic.must("SELECT INBOX", nil)
+			ic.send("IDLE")
+			ic.w.Flush()
+			if l, err := ic.line(); err != nil || !strings.HasPrefix(l, "+") {
+				failed.Add(1)
+			}
+			idlers[i] = &idler{ic: ic, got: make(chan struct{})}
+		}()
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		b.Fatalf("%d connections failed to IDLE", failed.Load())
+	}
+	time.Sleep(2 * time.Second) // let the server settle its buffers
+	_, rss, _ := procStats(s.cmd.Process.Pid)
+	b.ReportMetric(float64(rss-base)*1024/n/1024, "KiB/conn")
+	b.ReportMetric(float64(rss)/1024, "rss_MiB")
+	for _, id := range idlers {
+		go func() {
+			for {
+				l, err := id.ic.line()
+				if err != nil {
+					return
+				}
+				if strings.HasSuffix(l, " EXISTS") {
+					close(id.got)
+					return
+				}
+			}
+		}()
+	}
+	t0 := time.Now()
+	sendAll(b, s.smtp, "bench1@bench.test", 1, 1)
+	deadline := time.After(60 * time.Second)
+	for i, id := range idlers {
+		select {
+		case <-id.got:
+		case <-deadline:
+			b.Fatalf("connection %d saw no EXISTS after 60 s", i)
+		}
+	}
+	b.ReportMetric(float64(time.Since(t0).Milliseconds()), "fanout_ms")
+	for _, id := range idlers {
+		id.ic.c.Close()
+	}
+}
