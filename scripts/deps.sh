@@ -12,6 +12,7 @@ declare -A NEED=(
 	[python3]=python3
 	[swaks]=swaks
 	[openssl]=openssl
+	[mbsync]=isync       # e2e/mbsync_test.go: a real IMAP sync client
 )
 
 missing_cmds=()
