@@ -226,7 +226,7 @@ func (q *Queue) tryHost(ctx context.Context, env envelope, host string, rcpts []
 // connect dials the relay, or the addresses of one MX host in turn.
 func (q *Queue) connect(ctx context.Context, host string) (*conn, error) {
 	if q.opts.RelayHost != "" {
-		return q.dial.dialRelay(ctx)
+		return q.dial.dialRelay(ctx, q.resolver)
 	}
 	ips, err := hostAddrs(ctx, q.resolver, host)
 	if err != nil {
@@ -247,7 +247,7 @@ func connFailure(host string, err error) outcome {
 	o := outcome{status: store.QueuePending, code: "4.4.1", diag: fmt.Sprintf("connecting to %s: %v", host, err)}
 	var se *smtp.SMTPError
 	if errors.As(err, &se) {
-		o.diag = fmt.Sprintf("%s said: %d %s", host, se.Code, se.Message)
+		o.diag = fmt.Sprintf("%s said: %d %s (%v)", host, se.Code, se.Message, err)
 		if se.Code >= 500 {
 			o.code = "4.4.0" // a refusing greeting is still retried: another MX or later may take it
 		}

@@ -192,10 +192,20 @@ func (d *dialer) requiredTLS(host string) *tls.Config {
 	return &tls.Config{ServerName: host, RootCAs: d.opts.RootCAs, MinVersion: tls.VersionTLS12}
 }
 
-// dialRelay connects to the smarthost and authenticates when configured.
-func (d *dialer) dialRelay(ctx context.Context) (*conn, error) {
-	host, _, _ := net.SplitHostPort(d.opts.RelayHost)
-	c, err := d.open(ctx, host, d.opts.RelayHost, d.opts.RelayTLS)
+// dialRelay connects to the smarthost (its name resolved like an MX
+// host's) and authenticates when configured.
+func (d *dialer) dialRelay(ctx context.Context, r Resolver) (*conn, error) {
+	host, port, _ := net.SplitHostPort(d.opts.RelayHost)
+	ips, err := hostAddrs(ctx, r, host)
+	if err != nil {
+		return nil, err
+	}
+	var c *conn
+	for _, ip := range ips {
+		if c, err = d.open(ctx, host, net.JoinHostPort(ip.String(), port), d.opts.RelayTLS); err == nil {
+			break
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

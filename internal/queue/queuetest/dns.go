@@ -1,0 +1,78 @@
+package queuetest
+
+import (
+	"net"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// DNS is an authoritative DNS server on loopback (UDP and TCP) answering
+// from the records set on it; names not set get NXDOMAIN.
+type DNS struct {
+	// Addr is "127.0.0.1:port", for [dns] servers.
+	Addr string
+
+	mu  sync.Mutex
+	rrs map[string][]dns.RR // by lower-case FQDN
+}
+
+// StartDNS serves until the test ends.
+func StartDNS(t testing.TB) *DNS {
+	t.Helper()
+	d := &DNS{rrs: map[string][]dns.RR{}}
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Addr = pc.LocalAddr().String()
+	ln, err := net.Listen("tcp", d.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	udp := &dns.Server{PacketConn: pc, Handler: d}
+	tcp := &dns.Server{Listener: ln, Handler: d}
+	go udp.ActivateAndServe()
+	go tcp.ActivateAndServe()
+	t.Cleanup(func() { udp.Shutdown(); tcp.Shutdown() })
+	return d
+}
+
+// Add adds records in zone-file syntax, e.g. "example.test. MX 10 mx.example.test.".
+func (d *DNS) Add(t testing.TB, records ...string) {
+	t.Helper()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, s := range records {
+		rr, err := dns.NewRR(s)
+		if err != nil {
+			t.Fatalf("dns record %q: %v", s, err)
+		}
+		name := strings.ToLower(rr.Header().Name)
+		d.rrs[name] = append(d.rrs[name], rr)
+	}
+}
+
+// ServeDNS implements dns.Handler.
+func (d *DNS) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	resp := new(dns.Msg)
+	resp.SetReply(req)
+	resp.Authoritative = true
+	if len(req.Question) == 1 {
+		q := req.Question[0]
+		d.mu.Lock()
+		rrs, known := d.rrs[strings.ToLower(q.Name)]
+		for _, rr := range rrs {
+			if rr.Header().Rrtype == q.Qtype {
+				resp.Answer = append(resp.Answer, dns.Copy(rr))
+			}
+		}
+		d.mu.Unlock()
+		if !known {
+			resp.Rcode = dns.RcodeNameError
+		}
+	}
+	w.WriteMsg(resp)
+}
