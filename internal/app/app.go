@@ -24,6 +24,7 @@ import (
 	"postern/internal/message"
 	"postern/internal/netlimit"
 	"postern/internal/pop3d"
+	"postern/internal/queue"
 	"postern/internal/smtpd"
 	"postern/internal/store"
 	"postern/internal/store/sqlstore"
@@ -99,6 +100,7 @@ type App struct {
 	certs    certHolder
 	services []service
 	lns      []*listener
+	queue    *queue.Queue
 }
 
 // New builds every server the config enables; Run starts them.
@@ -115,6 +117,7 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 		Window:                cfg.Auth.FailureWindow.Duration,
 	}, logger)
 	dlv := deliver.New(st, st, blobAdapter{backend.Blobs}, ParseMessage, logger)
+	a.queue = newQueue(cfg, backend, dlv, logger)
 	allowPlain := a.allowPlaintext
 
 	smtpCfg := func(mode smtpd.Mode) smtpd.Config {
@@ -227,6 +230,7 @@ func (a *App) Run(ctx context.Context, reload <-chan struct{}) error {
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
 	go a.sweepBlobs(sweepCtx)
+	stopQueue := a.runQueue()
 	var runErr error
 loop:
 	for {
@@ -254,6 +258,7 @@ loop:
 		}()
 	}
 	swg.Wait()
+	stopQueue()
 	a.closeListeners()
 	wg.Wait()
 	a.logger.Info("stopped")
