@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"math/big"
 	"net"
 	"strings"
@@ -57,8 +58,8 @@ func TestAppPasswordLogin(t *testing.T) {
 		t.Fatalf("last_used recorded %d times, want 2", len(f.dir.touched))
 	}
 	bad := []struct{ user, pw string }{
-		{"bob@example.org", phone},                // another account's app password
-		{"carol@example.org", carolApp},           // disabled account
+		{"bob@example.org", phone},      // another account's app password
+		{"carol@example.org", carolApp}, // disabled account
 		{"alice@example.org", phone[:len(phone)-1] + "x"},
 		{"alice@example.org", strings.ToUpper(phone)},
 	}
@@ -113,14 +114,16 @@ func runSCRAM(f *fixture, mech string, cb ChannelBinding, clientCB *scram.Channe
 	}
 	srv := f.svc.NewSCRAMServer(context.Background(), ipA, mech, cb)
 	msg, err := conv.Step("")
-	for err == nil {
-		ch, done, serr := srv.Next([]byte(msg))
+	for err == nil && !conv.Done() {
+		ch, _, serr := srv.Next([]byte(msg))
 		if serr != nil {
 			return store.Account{}, serr
 		}
 		msg, err = conv.Step(string(ch))
-		if done {
-			break
+	}
+	if err == nil {
+		if _, done, serr := srv.Next(nil); serr != nil || !done {
+			return store.Account{}, fmt.Errorf("end of exchange: %v %v", done, serr)
 		}
 	}
 	if err != nil {

@@ -57,6 +57,7 @@ type SCRAMServer struct {
 	c1bare string
 	s1     string
 	step   int
+	asked  bool // the empty challenge for the client-first message went out
 	// Account is the account, once the exchange succeeded.
 	Account store.Account
 }
@@ -67,7 +68,8 @@ func (s *Service) NewSCRAMServer(ctx context.Context, remote netip.Addr, mech st
 }
 
 // Next implements the go-sasl Server shape: it takes the client's message
-// and returns the server's, done once the server-final message is out.
+// and returns the server's; done comes with the client's empty answer to
+// the server-final message.
 func (x *SCRAMServer) Next(response []byte) (challenge []byte, done bool, err error) {
 	if len(response) > maxSCRAMMessage {
 		return nil, true, ErrSCRAM
@@ -75,16 +77,24 @@ func (x *SCRAMServer) Next(response []byte) (challenge []byte, done bool, err er
 	x.step++
 	switch x.step {
 	case 1:
-		if len(response) == 0 {
+		if len(response) == 0 && !x.asked {
 			// SASL initial response absent: ask for the client-first message.
-			x.step = 0
+			x.step, x.asked = 0, true
 			return []byte{}, false, nil
 		}
 		out, err := x.first(string(response))
 		return []byte(out), false, err
 	case 2:
+		// The server-final message goes out as a challenge; the client
+		// answers it with an empty response (RFC 4954 §4 has no success
+		// data, nor does the IMAP profile need it).
 		out, err := x.final(string(response))
-		return []byte(out), true, err
+		return []byte(out), false, err
+	case 3:
+		if len(response) != 0 || x.Account.ID == 0 {
+			return nil, true, ErrSCRAM
+		}
+		return nil, true, nil
 	}
 	return nil, true, ErrSCRAM
 }

@@ -60,6 +60,12 @@ type Config struct {
 	Deliverer *deliver.Deliverer
 	Auth      auth.Authenticator
 	Logger    *slog.Logger
+
+	// Submission only. SCRAM enables SCRAM-SHA-256[-PLUS]; Relay takes
+	// mail for remote recipients (nil: refused); Signer DKIM-signs.
+	SCRAM  SCRAM
+	Relay  Relay
+	Signer Signer
 }
 
 // Server is one SMTP listener's service.

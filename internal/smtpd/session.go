@@ -12,10 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
-	"postern/internal/auth"
 	"postern/internal/deliver"
 	"postern/internal/store"
 )
@@ -34,9 +32,11 @@ type session struct {
 	from     string
 	rcpts    []string
 	accounts []store.Account
-	seen     map[int64]bool
-	declSize int64
-	started  time.Time
+	// remoteRcpts are the submission recipients for the queue.
+	remoteRcpts []string
+	seen        map[int64]bool
+	declSize    int64
+	started     time.Time
 	// bareAtMail is the connection's bare line-ending count at MAIL
 	// (-1: not watched); more at the end of DATA refuses the message.
 	bareAtMail int64
@@ -70,6 +70,7 @@ func (s *session) kick() {
 // has been written, which is when a shutdown may close the connection.
 func (s *session) Reset() {
 	s.from, s.rcpts, s.accounts, s.seen, s.declSize = "", nil, nil, nil, 0
+	s.remoteRcpts = nil
 	s.inTransaction.Store(false)
 }
 
@@ -163,6 +164,12 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	accts, err := s.srv.cfg.Deliverer.Resolve(ctx, a)
 	switch {
 	case errors.Is(err, deliver.ErrNotLocal):
+		if s.srv.cfg.Mode == ModeSubmission && s.srv.cfg.Relay != nil {
+			// RFC 6409 §4.2: the authenticated user may relay anywhere.
+			s.remoteRcpts = append(s.remoteRcpts, a.String())
+			s.rcpts = append(s.rcpts, to)
+			return nil
+		}
 		if s.srv.cfg.Mode == ModeSubmission {
 			return errNoRemoteYet
 		}
@@ -205,19 +212,28 @@ func overQuota(a store.Account, size int64) bool {
 // Data implements smtp.Session. The 250 is sent only after Deliver returns,
 // which is after the body and the database commit are on disk.
 func (s *session) Data(r io.Reader) error {
-	if len(s.accounts) == 0 {
+	if len(s.accounts) == 0 && len(s.remoteRcpts) == 0 {
 		return smtpErr(554, 5, 5, 1, "No valid recipients")
+	}
+	if s.srv.cfg.Mode == ModeSubmission {
+		return s.submitData(r)
 	}
 	cfg := &s.srv.cfg
 	checked := newCheckedReader(r, cfg.MaxHeaderBytes, cfg.MaxLineLength)
 	if s.bareAtMail >= 0 {
 		checked.bareSeen = func() bool { return bareCount(s.conn.Conn()) > s.bareAtMail }
 	}
-	body := io.MultiReader(strings.NewReader(s.traceHeader()), checked)
+	return s.deliverLocal(io.MultiReader(strings.NewReader(s.returnPath()+s.receivedHeader()), checked), checked)
+}
+
+// deliverLocal hands body to the local accounts of the transaction;
+// checked, when not nil, is the reader whose rule breaks take precedence.
+func (s *session) deliverLocal(body io.Reader, checked *checkedReader) error {
+	cfg := &s.srv.cfg
 	res, err := cfg.Deliverer.Deliver(context.Background(), deliver.Message{
 		ID: s.id, From: s.from, Accounts: s.accounts, Body: body, InternalDate: time.Now(),
 	})
-	if checked.err != nil {
+	if checked != nil && checked.err != nil {
 		// The parser may have wrapped it; the rule that broke is what the client hears.
 		err = checked.err
 	}
@@ -243,12 +259,16 @@ func (s *session) Data(r io.Reader) error {
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK id=" + s.id}
 }
 
-// traceHeader returns Return-Path and Received (RFC 5321 §4.4). The "for"
+// returnPath is the Return-Path a final delivery adds (RFC 5321 §4.4).
+func (s *session) returnPath() string {
+	return "Return-Path: <" + s.from + ">\r\n"
+}
+
+// receivedHeader returns the Received field (RFC 5321 §4.4). The "for"
 // clause names the recipient only when there is exactly one, so the same
 // bytes serve every recipient and the body is stored once.
-func (s *session) traceHeader() string {
+func (s *session) receivedHeader() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Return-Path: <%s>\r\n", s.from)
 	helo := s.conn.Hostname()
 	if helo == "" {
 		helo = "unknown"
@@ -291,42 +311,6 @@ func newID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return idEncoding.EncodeToString(b[:])[:12]
-}
-
-// AuthMechanisms implements smtp.AuthSession: none on port 25.
-func (s *session) AuthMechanisms() []string {
-	if s.srv.cfg.Mode != ModeSubmission || s.srv.cfg.Auth == nil {
-		return nil
-	}
-	return []string{sasl.Plain}
-}
-
-// Auth implements smtp.AuthSession.
-func (s *session) Auth(mech string) (sasl.Server, error) {
-	if s.srv.cfg.Mode != ModeSubmission {
-		return nil, smtpErr(503, 5, 5, 1, "AUTH not available on this port")
-	}
-	if !s.tlsOrPlaintextAllowed() {
-		return nil, errNeedTLS
-	}
-	if !strings.EqualFold(mech, sasl.Plain) {
-		return nil, smtpErr(504, 5, 5, 4, "Unsupported authentication mechanism")
-	}
-	return sasl.NewPlainServer(func(identity, username, password string) error {
-		if identity != "" && !strings.EqualFold(identity, username) {
-			return errAuthFailed
-		}
-		ctx := auth.WithProtocol(context.Background(), "submission")
-		acct, err := s.srv.cfg.Auth.Login(ctx, s.remote, username, password)
-		switch {
-		case errors.Is(err, auth.ErrThrottled):
-			return errAuthThrottled
-		case err != nil:
-			return errAuthFailed
-		}
-		s.account = &acct
-		return nil
-	}), nil
 }
 
 func (s *session) tlsOrPlaintextAllowed() bool {

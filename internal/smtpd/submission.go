@@ -1,0 +1,165 @@
+package smtpd
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"postern/internal/deliver"
+	"postern/internal/queue"
+)
+
+// Relay takes mail for remote recipients: the outbound queue. Enqueue
+// returns once the message is durable.
+type Relay interface {
+	Enqueue(ctx context.Context, msg queue.Message) (id string, err error)
+}
+
+// Signer returns the DKIM-Signature fields for a message from domain
+// (nothing when the domain has no keys); *dkim.Signer is one.
+type Signer interface {
+	Sign(ctx context.Context, domain string, msg []byte) ([]byte, error)
+}
+
+var (
+	errNoFrom      = smtpErr(550, 5, 6, 0, "Message must have exactly one From header field (RFC 5322 section 3.6)")
+	errBadFrom     = smtpErr(550, 5, 6, 0, "Cannot parse the From header field")
+	errHeaderOwned = smtpErr(553, 5, 7, 1, "From header address not owned by the authenticated user")
+	errBadHeader   = smtpErr(550, 5, 6, 0, "Malformed message header")
+)
+
+// submitData is DATA on the submission port (RFC 6409): the message is read
+// whole, its header checked and completed (§8), DKIM-signed, then handed to
+// local delivery and the outbound queue. The 250 follows both.
+func (s *session) submitData(r io.Reader) error {
+	cfg := &s.srv.cfg
+	ctx := context.Background()
+	checked := newCheckedReader(r, cfg.MaxHeaderBytes, cfg.MaxLineLength)
+	if s.bareAtMail >= 0 {
+		checked.bareSeen = func() bool { return bareCount(s.conn.Conn()) > s.bareAtMail }
+	}
+	raw, err := io.ReadAll(checked)
+	if checked.err != nil {
+		err = checked.err
+	}
+	if err != nil {
+		return s.refuse(err)
+	}
+	msg, fromDomain, err := s.fixHeader(ctx, raw)
+	if err != nil {
+		return s.refuse(err)
+	}
+	if cfg.Signer != nil && fromDomain != "" {
+		sig, err := cfg.Signer.Sign(ctx, fromDomain, msg)
+		if err != nil {
+			cfg.Logger.Error("DKIM signing failed", append(s.log(), "id", s.id, "err", err)...)
+			return errLocal
+		}
+		msg = append(sig, msg...)
+	}
+	msg = append([]byte(s.receivedHeader()), msg...)
+	if len(s.remoteRcpts) > 0 {
+		qid, err := cfg.Relay.Enqueue(ctx, queue.Message{
+			From: s.from, To: s.remoteRcpts, Body: bytes.NewReader(msg), AccountID: s.account.ID,
+		})
+		if err != nil {
+			cfg.Logger.Error("queueing failed", append(s.log(), "id", s.id, "err", err)...)
+			return errLocal
+		}
+		cfg.Logger.Info("message queued", append(s.log(), "id", s.id, "queue_id", qid,
+			"from", s.from, "rcpts", len(s.remoteRcpts))...)
+	}
+	if len(s.accounts) > 0 {
+		body := io.MultiReader(strings.NewReader(s.returnPath()), bytes.NewReader(msg))
+		return s.deliverLocal(body, nil)
+	}
+	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK id=" + s.id}
+}
+
+// refuse maps a read or header error to the reply, logging why.
+func (s *session) refuse(err error) error {
+	var serr *smtp.SMTPError
+	switch {
+	case errors.As(err, &serr):
+		s.srv.cfg.Logger.Info("message refused", append(s.log(), "id", s.id, "from", s.from, "reason", serr.Message)...)
+		return serr
+	case errors.Is(err, smtp.ErrDataReset), errors.Is(err, smtp.ErrDataTooLarge):
+		return err
+	}
+	s.srv.cfg.Logger.Error("reading message", append(s.log(), "id", s.id, "err", err)...)
+	return errLocal
+}
+
+// fixHeader checks the header From (RFC 6409 §8: a submission server may
+// refuse a sender the user is not), removes Bcc (RFC 5322 §3.6.3: it must
+// not reach the To and Cc recipients), and adds Date and Message-ID when
+// missing (RFC 6409 §8.2, §8.3). It returns the new message and the From
+// domain, which signs it.
+func (s *session) fixHeader(ctx context.Context, msg []byte) ([]byte, string, error) {
+	fields, body, err := splitHeader(msg)
+	if err != nil {
+		return nil, "", errBadHeader
+	}
+	froms := headerFields(fields, "From")
+	if len(froms) != 1 {
+		return nil, "", errNoFrom
+	}
+	domain, err := s.checkHeaderFrom(ctx, froms[0].value())
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]byte, 0, len(msg)+200)
+	for _, f := range fields {
+		if !strings.EqualFold(f.name, "Bcc") {
+			out = append(out, f.raw...)
+		}
+	}
+	if len(headerFields(fields, "Date")) == 0 {
+		out = fmt.Appendf(out, "Date: %s\r\n", time.Now().Format(time.RFC1123Z))
+	}
+	if len(headerFields(fields, "Message-ID")) == 0 {
+		out = fmt.Appendf(out, "Message-ID: <%s.%s@%s>\r\n", s.id, newID(), s.srv.cfg.Hostname)
+	}
+	if len(body) == 0 {
+		body = []byte("\r\n")
+	}
+	return append(out, body...), domain, nil
+}
+
+// checkHeaderFrom parses the From field and checks that the account owns
+// every address in it; it returns the domain of the first.
+func (s *session) checkHeaderFrom(ctx context.Context, value string) (string, error) {
+	// Unknown charsets in display names pass undecoded: only the
+	// addresses matter here.
+	p := mail.AddressParser{WordDecoder: &mime.WordDecoder{
+		CharsetReader: func(_ string, r io.Reader) (io.Reader, error) { return r, nil },
+	}}
+	list, err := p.ParseList(value)
+	if err != nil || len(list) == 0 {
+		return "", errBadFrom
+	}
+	for _, a := range list {
+		addr, err := deliver.ParseAddress(a.Address)
+		if err != nil {
+			return "", errBadFrom
+		}
+		if err := s.checkOwned(addr); err != nil {
+			s.srv.cfg.Logger.Info("header From refused", append(s.log(), "id", s.id,
+				"account", s.account.Address, "header_from", addr.String())...)
+			if err == errNotOwned {
+				return "", errHeaderOwned
+			}
+			return "", err
+		}
+	}
+	at := strings.LastIndexByte(list[0].Address, '@')
+	return strings.ToLower(list[0].Address[at+1:]), nil
+}
