@@ -105,8 +105,11 @@ func cmdDomain(e *env, args []string) error {
 				if err != nil {
 					return fmt.Errorf("%q is not a domain name", a[0])
 				}
-				_, err = st.AddDomain(ctx, name)
-				return describe(err, "domain "+name)
+				if _, err = st.AddDomain(ctx, name); err != nil {
+					return describe(err, "domain "+name)
+				}
+				_, err = rotateDKIM(ctx, st, name)
+				return err
 			}},
 		{name: "list", usage: "postern -c FILE domain list", nargs: 0,
 			run: func(ctx context.Context, st store.Store, _ []string) error {
@@ -242,6 +245,10 @@ func cmdUser(e *env, args []string) error {
 		{name: "quota", usage: "postern -c FILE user quota ADDRESS BYTES [MESSAGES]   (0: unlimited)", nargs: -2,
 			run: func(ctx context.Context, st store.Store, a []string) error {
 				return setQuota(ctx, st, a)
+			}},
+		{name: "app-password", usage: appPasswordUsage, nargs: -2,
+			run: func(ctx context.Context, st store.Store, a []string) error {
+				return cmdAppPassword(ctx, e.stdout, st, a)
 			}},
 	})
 }

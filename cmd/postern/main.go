@@ -21,8 +21,11 @@ Commands:
   serve    run the server (SIGTERM/SIGINT: graceful stop, SIGHUP: reload)
   check    validate the config file and print the effective settings
   domain   add, list, delete domains; set a catch-all
-  user     add, list, delete, disable, enable accounts; set passwords and quotas
+  user     add, list, delete, disable, enable accounts; set passwords and quotas;
+           app passwords (user app-password add|list|del)
   alias    add, list, delete aliases
+  dkim     rotate or list a domain's DKIM signing keys
+  dns      print the DNS records a domain needs, in zone-file syntax
   version  print the version
 
 Every command takes --help. The config file defaults to $POSTERN_CONFIG,
@@ -63,6 +66,8 @@ func commands() []command {
 		{"domain", cmdDomain},
 		{"user", cmdUser},
 		{"alias", cmdAlias},
+		{"dkim", cmdDKIM},
+		{"dns", cmdDNS},
 		{"version", func(e *env, _ []string) error { fmt.Fprintln(e.stdout, "postern", version); return nil }},
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"postern/internal/blob"
 	"postern/internal/config"
 	"postern/internal/deliver"
+	"postern/internal/dkim"
 	"postern/internal/imapd"
 	"postern/internal/message"
 	"postern/internal/netlimit"
@@ -128,6 +129,7 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 			IdleTimeout: cfg.SMTP.IdleTimeout.Duration, MaxConnsPerIP: cfg.SMTP.MaxConnectionsPerIP,
 			MaxConns: cfg.SMTP.MaxConnections, ShutdownGrace: cfg.SMTP.ShutdownGrace.Duration,
 			Deliverer: dlv, Auth: authSvc, Logger: logger.With("svc", mode.String()),
+			SCRAM: authSvc, Signer: dkim.NewSigner(st),
 		}
 	}
 	mx := smtpd.New(smtpCfg(smtpd.ModeMX))
