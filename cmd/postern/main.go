@@ -24,6 +24,7 @@ Commands:
   user     add, list, delete, disable, enable accounts; set passwords and quotas;
            app passwords (user app-password add|list|del)
   alias    add, list, delete aliases
+  queue    list, show, retry, drop, hold, release outbound messages
   dkim     rotate or list a domain's DKIM signing keys
   dns      print the DNS records a domain needs, in zone-file syntax
   version  print the version
@@ -66,6 +67,7 @@ func commands() []command {
 		{"domain", cmdDomain},
 		{"user", cmdUser},
 		{"alias", cmdAlias},
+		{"queue", cmdQueue},
 		{"dkim", cmdDKIM},
 		{"dns", cmdDNS},
 		{"version", func(e *env, _ []string) error { fmt.Fprintln(e.stdout, "postern", version); return nil }},
