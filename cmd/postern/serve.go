@@ -244,7 +244,11 @@ func devSetup(path string) (string, error) {
 	}
 	defer backend.Close()
 	st := backend.Store
-	if _, err := st.AddDomain(ctx, devDomain); err != nil && !errors.Is(err, store.ErrExists) {
+	if _, err := st.AddDomain(ctx, devDomain); err == nil {
+		if _, err := rotateDKIM(ctx, st, devDomain); err != nil {
+			return "", err
+		}
+	} else if !errors.Is(err, store.ErrExists) {
 		return "", err
 	}
 	if _, err := st.Account(ctx, devAccount); err == nil {
