@@ -146,6 +146,8 @@ func (s *session) cmdEnable(c *command) reply {
 		if capName == "IMAP4REV2" && !s.rev2 {
 			s.rev2 = true
 			enabled = append(enabled, "IMAP4rev2")
+		} else if name := s.enableCap(capName); name != "" {
+			enabled = append(enabled, name)
 		}
 	}
 	s.w.line("* ENABLED", prefixSpace(enabled))

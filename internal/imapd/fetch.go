@@ -132,6 +132,10 @@ func (s *session) cmdFetch(c *command) reply {
 	if err != nil {
 		return s.mapStoreErr(err, "FETCH")
 	}
+	msgs, r, okCond := s.fetchChangedSince(c, msgs)
+	if !okCond {
+		return r
+	}
 	items := c.fetch
 	if c.uid && !hasItem(items, "UID") {
 		items = append([]fetchItem{{name: "UID"}}, items...)
@@ -140,6 +144,7 @@ func (s *session) cmdFetch(c *command) reply {
 	if seenChanged != nil && !hasItem(items, "FLAGS") {
 		items = append(items, fetchItem{name: "FLAGS"})
 	}
+	items = s.condFetchItems(c, items, seenChanged != nil)
 	f := fetcher{s: s}
 	for i, m := range msgs {
 		if m.UID == 0 {
@@ -259,6 +264,11 @@ func (f *fetcher) writeItem(m store.Message, it fetchItem) error {
 		f.begin()
 		w.str("RFC822.SIZE ")
 		w.num(uint64(m.Size))
+	case "MODSEQ": // RFC 7162 §3.1.4.1
+		f.begin()
+		w.str("MODSEQ (")
+		w.num(m.ModSeq)
+		w.byte(')')
 	case "ENVELOPE":
 		env, err := f.envelope(m)
 		if err != nil {

@@ -32,6 +32,7 @@ type command struct {
 	retGiven  bool
 	store     storeArgs
 	app       appendArgs
+	cond      condArgs // RFC 7162 parameters and modifiers
 
 	sortKeys   []sortKey // SORT criteria
 	threadAlg  string    // THREAD algorithm, upper case
@@ -143,8 +144,7 @@ func parseArgs(p *parser, c *command) {
 		p.sp()
 		c.mailbox = p.mailbox()
 		if !p.atEOL() {
-			// Select parameters (CONDSTORE, QRESYNC) are not offered yet.
-			p.fail("unsupported select parameters")
+			parseSelectParams(p, c)
 		}
 	case "CREATE", "DELETE", "SUBSCRIBE", "UNSUBSCRIBE":
 		p.sp()
@@ -168,6 +168,9 @@ func parseArgs(p *parser, c *command) {
 		c.seq = p.seqSet()
 		p.sp()
 		c.fetch = parseFetchItems(p)
+		if !p.atEOL() {
+			parseFetchModifiers(p, c)
+		}
 	case "STORE":
 		p.sp()
 		c.seq = p.seqSet()
@@ -330,7 +333,7 @@ func (p *parser) date() time.Time {
 // RFC 9051 §6.4.6: store-att-flags = (["+" / "-"] "FLAGS" [".SILENT"]) SP (flag-list / (flag *(SP flag)))
 func parseStore(p *parser, c *command) {
 	if p.peek() == '(' {
-		p.fail("store modifiers are not supported")
+		parseStoreModifiers(p, c)
 	}
 	item := strings.ToUpper(p.takeWhile(func(b byte) bool { return isAtomChar(b) }))
 	c.store.op = store.FlagsReplace

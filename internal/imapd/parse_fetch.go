@@ -79,7 +79,7 @@ func parseFetchItem(p *parser) []fetchItem {
 	case "FULL":
 		return []fetchItem{{name: "FLAGS"}, {name: "INTERNALDATE"}, {name: "RFC822.SIZE"}, {name: "ENVELOPE"}, {name: "BODY"}}
 	case "FLAGS", "UID", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODYSTRUCTURE",
-		"RFC822", "RFC822.HEADER", "RFC822.TEXT":
+		"RFC822", "RFC822.HEADER", "RFC822.TEXT", "MODSEQ":
 		return one(name)
 	case "BINARY", "BINARY.PEEK", "BINARY.SIZE":
 		return []fetchItem{parseBinaryItem(p, name)}
@@ -278,6 +278,8 @@ func parseSearchKey(p *parser, depth int, count *int) *searchKey {
 	case "UID":
 		p.sp()
 		k.seq = p.seqSet()
+	case "MODSEQ":
+		parseSearchModSeq(p, k)
 	case "NOT":
 		p.sp()
 		k.kids = []*searchKey{parseSearchKey(p, depth+1, count)}

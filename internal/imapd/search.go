@@ -32,6 +32,7 @@ func (s *session) cmdSearch(c *command) reply {
 	for i := range msgs {
 		uids[i] = msgs[i].UID
 	}
+	s.noteSearchModSeq(c, msgs)
 	s.writeSearchResult(c, seqs, uids)
 	return ok("", "SEARCH completed")
 }
@@ -89,6 +90,7 @@ func (s *session) writeSearchResult(c *command, seqs, uids []uint32) {
 			s.w.byte(' ')
 			s.w.num(uint64(n))
 		}
+		s.w.str(c.cond.searchSuffix(" (MODSEQ ", ")"))
 		s.w.crlf()
 		return
 	}
@@ -122,6 +124,7 @@ func (s *session) writeSearchResult(c *command, seqs, uids []uint32) {
 	if has(opts, "COUNT") {
 		s.w.str(" COUNT " + itoa(int64(len(res))))
 	}
+	s.w.str(c.cond.searchSuffix(" MODSEQ ", ""))
 	s.w.crlf()
 }
 
@@ -219,6 +222,8 @@ func (sc *searchCtx) match(k *searchKey, seq uint32, m *store.Message, mm *msgMe
 		return k.seq.contains(m.UID, sc.maxU)
 	case "BODY", "TEXT":
 		return sc.text[k][m.UID]
+	case "MODSEQ":
+		return matchModSeq(k, m)
 	case "HEADER":
 		return sc.matchHeader(k, m, mm)
 	}

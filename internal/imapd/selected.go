@@ -46,6 +46,9 @@ func (sel *selected) maxUID() uint32 {
 }
 
 func (s *session) cmdSelect(c *command) reply {
+	if r, okParams := s.checkSelectParams(c); !okParams {
+		return r
+	}
 	if s.sel != nil {
 		s.sel = nil
 		s.state = stateAuth
@@ -87,6 +90,9 @@ func (s *session) cmdSelect(c *command) reply {
 	}
 	sel.exists = len(sel.uids)
 	s.writeSelectData(sel, firstUnseen, keywords)
+	if err := s.writeQresync(sel, c.cond.qr); err != nil {
+		return s.mapStoreErr(err, c.name)
+	}
 	s.sel, s.state = sel, stateSelected
 	if sel.readOnly {
 		return ok("READ-ONLY", c.name+" completed")
@@ -116,6 +122,8 @@ func (s *session) writeSelectData(sel *selected, firstUnseen uint32, keywords ma
 	}
 	s.w.line("* OK [UIDVALIDITY ", itoa(int64(sel.mbox.UIDValidity)), "] UIDs valid")
 	s.w.line("* OK [UIDNEXT ", itoa(int64(sel.mbox.UIDNext)), "] predicted next UID")
+	// Every mailbox keeps modseqs, so never NOMODSEQ (RFC 7162 §3.1.2.1).
+	s.w.line("* OK [HIGHESTMODSEQ ", itoa(int64(sel.modseq)), "] highest modseq")
 }
 
 // cmdClose implements CLOSE (expunging silently, RFC 9051 §6.4.1) and
@@ -175,7 +183,7 @@ func (s *session) cmdExpunge(c *command) reply {
 	for _, u := range removed {
 		s.sel.expunged[u] = struct{}{}
 	}
-	return ok("", "EXPUNGE completed")
+	return ok(s.expungeCode(), "EXPUNGE completed")
 }
 
 func uidRanges(uids []uint32) []seqRange {
@@ -318,13 +326,7 @@ func (sel *selected) pruneOwn() {
 }
 
 func (s *session) writeFlagsFetch(seq uint32, m store.Message) {
-	s.w.str("* ")
-	s.w.num(uint64(seq))
-	s.w.str(" FETCH (UID ")
-	s.w.num(uint64(m.UID))
-	s.w.str(" FLAGS ")
-	s.w.flagList(flagNames(m))
-	s.w.str(")\r\n")
+	s.writeChangeFetch(seq, m, true)
 }
 
 func flagNames(m store.Message) []string {
@@ -341,8 +343,12 @@ func (s *session) announceExpunges(sel *selected) {
 		}
 	}
 	sort.Slice(seqs, func(i, j int) bool { return seqs[i] > seqs[j] })
-	for _, seq := range seqs {
-		s.w.line("* ", itoa(int64(seq)), " EXPUNGE")
+	if s.cond.qresync {
+		s.writeVanished(sel)
+	} else {
+		for _, seq := range seqs {
+			s.w.line("* ", itoa(int64(seq)), " EXPUNGE")
+		}
 	}
 	kept := sel.uids[:0]
 	for _, u := range sel.uids {

@@ -63,7 +63,8 @@ type session struct {
 	state     state
 	authFails int
 	acct      store.Account
-	rev2      bool // ENABLE IMAP4rev2 given (RFC 9051 §6.3.1)
+	rev2      bool      // ENABLE IMAP4rev2 given (RFC 9051 §6.3.1)
+	cond      condState // CONDSTORE/QRESYNC (RFC 7162)
 
 	events      <-chan store.Change
 	unsubscribe func()
@@ -354,7 +355,7 @@ func (s *session) dispatchSelected(c *command) reply {
 func (s *session) capabilities() string {
 	caps := []string{"IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE",
 		"NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "SPECIAL-USE", "CHILDREN", "ESEARCH", "SEARCHRES",
-		"LIST-EXTENDED", "LIST-STATUS", "STATUS=SIZE"}
+		"LIST-EXTENDED", "LIST-STATUS", "STATUS=SIZE", "CONDSTORE", "QRESYNC"}
 	caps = append(caps, "SORT", "SORT=DISPLAY", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES") // RFC 5256, RFC 5957
 	if s.state == stateNotAuth {
 		if !s.tls && s.srv.cfg.TLS != nil {

@@ -27,7 +27,16 @@ func (s *session) cmdStore(c *command) reply {
 	for i, x := range idx {
 		uids[i] = sel.uids[x]
 	}
-	res, err := s.srv.cfg.Store.UpdateFlags(s.ctx, sel.mbox.ID, uids, store.FlagUpdate{Op: c.store.op, Flags: flags, Keywords: kws})
+	upd := store.FlagUpdate{Op: c.store.op, Flags: flags, Keywords: kws}
+	var res store.FlagResult
+	var code string // MODIFIED of a conditional STORE (RFC 7162 §3.1.3)
+	var err error
+	if c.cond.hasUnchanged {
+		res, code, err = s.storeUnchangedSince(c, idx, uids, upd)
+		idx = dropFailed(sel, idx, res.Failed)
+	} else {
+		res, err = s.srv.cfg.Store.UpdateFlags(s.ctx, sel.mbox.ID, uids, upd)
+	}
 	if err != nil {
 		return s.mapStoreErr(err, "STORE")
 	}
@@ -35,12 +44,13 @@ func (s *session) cmdStore(c *command) reply {
 		sel.own[m.ModSeq] = struct{}{}
 	}
 	if c.store.silent {
-		return ok("", "STORE completed")
+		s.writeSilentModSeqs(res.Changed)
+		return ok(code, "STORE completed")
 	}
 	if err := s.writeStoreResults(c, idx, res.Changed); err != nil {
 		return s.mapStoreErr(err, "STORE")
 	}
-	return ok("", "STORE completed")
+	return ok(code, "STORE completed")
 }
 
 // writeStoreResults sends FETCH FLAGS for every message of the set: the
@@ -71,6 +81,10 @@ func (s *session) writeStoreResults(c *command, idx []int, changed []store.Messa
 	for _, x := range idx {
 		m, ok := byUID[sel.uids[x]]
 		if !ok {
+			continue
+		}
+		if s.cond.on {
+			s.writeChangeFetch(uint32(x+1), m, true)
 			continue
 		}
 		s.w.str("* ")
