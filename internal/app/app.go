@@ -129,7 +129,7 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 			IdleTimeout: cfg.SMTP.IdleTimeout.Duration, MaxConnsPerIP: cfg.SMTP.MaxConnectionsPerIP,
 			MaxConns: cfg.SMTP.MaxConnections, ShutdownGrace: cfg.SMTP.ShutdownGrace.Duration,
 			Deliverer: dlv, Auth: authSvc, Logger: logger.With("svc", mode.String()),
-			SCRAM: authSvc, Signer: dkim.NewSigner(st),
+			SCRAM: authSvc, Signer: dkim.NewSigner(st), Relay: a.queue,
 		}
 	}
 	mx := smtpd.New(smtpCfg(smtpd.ModeMX))
