@@ -1,0 +1,109 @@
+package imapd
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"postern/internal/store"
+	"postern/internal/store/sqlstore"
+)
+
+// countingStore counts the calls that read whole message rows or count a
+// mailbox, which SELECT, FETCH of flags and IDLE must not need on a store
+// with light listings (store.Lister): on 100,000 messages each costs a
+// scan of every cached envelope.
+type countingStore struct {
+	*sqlstore.Store
+	messages, status atomic.Int64
+}
+
+func (c *countingStore) Messages(ctx context.Context, mb int64, from, to uint32) ([]store.Message, error) {
+	c.messages.Add(1)
+	return c.Store.Messages(ctx, mb, from, to)
+}
+
+func (c *countingStore) MailboxStatus(ctx context.Context, mb int64) (store.MailboxStatus, error) {
+	c.status.Add(1)
+	return c.Store.MailboxStatus(ctx, mb)
+}
+
+func newCountingEnv(t *testing.T) (*testEnv, *countingStore) {
+	var cs *countingStore
+	e := newTestEnv(t, func(cfg *Config) {
+		cs = &countingStore{Store: cfg.Store.(*sqlstore.Store)}
+		cfg.Store = cs
+	})
+	return e, cs
+}
+
+// TestLightPaths: SELECT, FETCH of UID/FLAGS/sizes and the refresh after
+// another session's change use the light listing and the mailbox's
+// modseq; FETCH ENVELOPE still reads the full rows (so the counter works).
+func TestLightPaths(t *testing.T) {
+	e, cs := newCountingEnv(t)
+	e.deliver("INBOX", simpleMsg)
+	e.deliver("INBOX", multipartMsg)
+	e.deliver("INBOX", simpleMsg)
+	rc := e.login()
+	rc.send("s SELECT INBOX")
+	rc.expectTagged("s", "OK")
+	rc.send("f STORE 1 +FLAGS (\\Seen $Work)")
+	rc.expectTagged("f", "OK")
+	cs.messages.Store(0)
+	cs.status.Store(0)
+
+	rc.send("s2 SELECT INBOX")
+	lines := rc.expectTagged("s2", "OK")
+	if !contains(lines, "* 3 EXISTS") || !contains(lines, "[UNSEEN 2]") || !contains(lines, "$Work") {
+		t.Errorf("SELECT: %q", lines)
+	}
+	rc.send("f2 FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)")
+	lines = rc.expectTagged("f2", "OK")
+	if len(lines) != 4 || !strings.Contains(lines[0], `FLAGS (\Seen $Work)`) || !strings.Contains(lines[1], "RFC822.SIZE") {
+		t.Errorf("FETCH: %q", lines)
+	}
+	if n := cs.messages.Load(); n != 0 {
+		t.Errorf("SELECT and FETCH (UID FLAGS ...) read full rows %d times", n)
+	}
+
+	// An IDLE session learns of a delivery without counting the mailbox.
+	idle := e.login()
+	idle.send("s SELECT INBOX")
+	idle.expectTagged("s", "OK")
+	idle.send("i IDLE")
+	idle.expectPrefix("+ ")
+	e.deliver("INBOX", simpleMsg)
+	idle.expectPrefix("* 4 EXISTS")
+	idle.send("DONE")
+	idle.expectTagged("i", "OK")
+	if n := cs.status.Load(); n != 0 {
+		t.Errorf("the refresh counted the mailbox %d times", n)
+	}
+
+	rc.send("f3 FETCH 2 (ENVELOPE)")
+	rc.expectTagged("f3", "OK")
+	if cs.messages.Load() == 0 {
+		t.Errorf("FETCH ENVELOPE did not read the full rows: the counter is broken")
+	}
+}
+
+// TestIdleFanout: many sessions idling on one mailbox all see one delivery.
+func TestIdleFanout(t *testing.T) {
+	e := newTestEnv(t, nil)
+	const n = 50
+	conns := make([]*rawConn, n)
+	for i := range conns {
+		c := e.login()
+		c.send("s SELECT INBOX")
+		c.expectTagged("s", "OK")
+		c.send("i IDLE")
+		c.expectPrefix("+ ")
+		conns[i] = c
+	}
+	e.deliver("INBOX", simpleMsg)
+	for _, c := range conns {
+		c.expectPrefix("* 1 EXISTS")
+	}
+}
