@@ -13,6 +13,7 @@ declare -A NEED=(
 	[swaks]=swaks
 	[openssl]=openssl
 	[mbsync]=isync       # e2e/mbsync_test.go: a real IMAP sync client
+	[postfix]=postfix    # e2e/queue_postfix_test.go: a real remote MTA (own config dir, loopback port)
 )
 
 missing_cmds=()
@@ -60,6 +61,10 @@ lists=/var/lib/apt/lists
 if [ -z "$(find "$lists" -maxdepth 1 -name '*_Packages*' -mmin -1440 2>/dev/null | head -n 1)" ]; then
 	echo "deps.sh: apt-get update"
 	apt-get update -qq
+fi
+# Postfix asks its mailer type at install: none, the tests bring their own config.
+if command -v debconf-set-selections >/dev/null 2>&1; then
+	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 fi
 echo "deps.sh: installing ${pkgs[*]}"
 if ! apt-get install -y -qq --no-install-recommends "${pkgs[@]}"; then
