@@ -143,6 +143,12 @@ func (s *session) readLine(max int) (string, error) {
 func (s *session) cmdEnable(c *command) reply {
 	var enabled []string
 	for _, capName := range c.strs {
+		if capName == "UTF8=ACCEPT" && !s.utf8 {
+			// RFC 6855 §3: UTF-8 names and quoted strings from now on.
+			s.utf8 = true
+			enabled = append(enabled, "UTF8=ACCEPT")
+			continue
+		}
 		if capName == "IMAP4REV2" && !s.rev2 {
 			s.rev2 = true
 			enabled = append(enabled, "IMAP4rev2")

@@ -20,7 +20,11 @@ type listEntry struct {
 // and LSUB (RFC 3501 §6.3.9).
 func (s *session) cmdList(c *command) reply {
 	la := c.list
-	if c.name == "LIST" && len(la.patterns) == 1 && la.patterns[0] == "" {
+	o, r := listOptionsOf(c)
+	if r.status != "" {
+		return r
+	}
+	if c.name == "LIST" && len(la.patterns) == 1 && la.patterns[0] == "" && !o.extended {
 		// RFC 9051 §6.3.9: an empty pattern asks for the delimiter.
 		s.w.line(`* LIST (\Noselect) "/" ""`)
 		return ok("", "LIST completed")
@@ -30,17 +34,21 @@ func (s *session) cmdList(c *command) reply {
 		return s.mapStoreErr(err, c.name)
 	}
 	entries := buildEntries(mbs)
-	subOnly := c.name == "LSUB" || has(la.selOpts, "SUBSCRIBED")
-	specialOnly := has(la.selOpts, "SPECIAL-USE")
-	retSub := subOnly || has(la.retOpts, "SUBSCRIBED")
+	subParents := subscribedAncestors(mbs)
 	for _, e := range entries {
 		if !matchAny(la.ref, la.patterns, e.mb.Name) {
 			continue
 		}
-		if (subOnly && !e.subscribed) || (specialOnly && e.mb.SpecialUse == "") {
-			continue
+		childInfo := false
+		if !o.selects(e) {
+			// RFC 5258 §3.5: with RECURSIVEMATCH a parent that fails the
+			// criteria is listed when a descendant meets them.
+			if !o.recursive || !subParents[e.mb.Name] {
+				continue
+			}
+			childInfo = true
 		}
-		s.writeListEntry(c.name, e, retSub)
+		s.writeListEntry(c.name, e, o, childInfo)
 		if len(la.retStatus) > 0 && e.exists {
 			if r := s.writeStatus(e.mb, la.retStatus); r.status != "" {
 				return r
@@ -90,11 +98,11 @@ func buildEntries(mbs []store.Mailbox) []listEntry {
 	return out
 }
 
-func (s *session) writeListEntry(kind string, e listEntry, retSub bool) {
+func (s *session) writeListEntry(kind string, e listEntry, o listOptions, childInfo bool) {
 	var attrs []string
 	if !e.exists {
-		if s.rev2 {
-			attrs = append(attrs, `\NonExistent`)
+		if s.rev2 || o.extended {
+			attrs = append(attrs, `\NonExistent`) // RFC 5258 §3.4, implies \Noselect
 		} else {
 			attrs = append(attrs, `\Noselect`)
 		}
@@ -104,7 +112,7 @@ func (s *session) writeListEntry(kind string, e listEntry, retSub bool) {
 	} else {
 		attrs = append(attrs, `\HasNoChildren`)
 	}
-	if retSub && e.subscribed {
+	if o.retSub && e.subscribed {
 		attrs = append(attrs, `\Subscribed`)
 	}
 	if e.mb.SpecialUse != "" {
@@ -115,7 +123,10 @@ func (s *session) writeListEntry(kind string, e listEntry, retSub bool) {
 	s.w.byte(' ')
 	s.w.flagList(attrs)
 	s.w.str(` "/" `)
-	s.w.astring(s.mailboxOut(e.mb.Name))
+	s.writeMailbox(e.mb.Name)
+	if childInfo {
+		s.w.str(` ("CHILDINFO" ("SUBSCRIBED"))`) // RFC 5258 §3.5
+	}
 	s.w.crlf()
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"postern/internal/store"
 )
@@ -30,6 +29,10 @@ func (s *session) cmdCreate(c *command) reply {
 	if name == "INBOX" {
 		return no("ALREADYEXISTS", "INBOX exists")
 	}
+	use, r := createSpecialUse(c.use)
+	if r.status != "" {
+		return r
+	}
 	// Create missing parents too, so that the hierarchy stays selectable.
 	parts := strings.Split(name, "/")
 	for i := 1; i < len(parts); i++ {
@@ -38,7 +41,7 @@ func (s *session) cmdCreate(c *command) reply {
 			return s.mapStoreErr(err, "CREATE")
 		}
 	}
-	if _, err := s.srv.cfg.Store.CreateMailbox(s.ctx, s.acct.ID, name, ""); err != nil {
+	if _, err := s.srv.cfg.Store.CreateMailbox(s.ctx, s.acct.ID, name, use); err != nil {
 		return s.mapStoreErr(err, "CREATE")
 	}
 	return ok("", "CREATE completed")
@@ -97,7 +100,7 @@ func (s *session) writeStatus(mb store.Mailbox, items []string) reply {
 		return s.mapStoreErr(err, "STATUS")
 	}
 	s.w.str("* STATUS ")
-	s.w.astring(s.mailboxOut(mb.Name))
+	s.writeMailbox(mb.Name)
 	s.w.str(" (")
 	for i, it := range items {
 		if i > 0 {
@@ -123,6 +126,8 @@ func (s *session) writeStatus(mb store.Mailbox, items []string) reply {
 			s.w.num(uint64(st.Deleted))
 		case "RECENT":
 			s.w.num(0)
+		case "APPENDLIMIT":
+			s.w.num(uint64(s.srv.cfg.AppendLimit)) // RFC 7889 §3: one limit for all
 		}
 	}
 	s.w.str(")\r\n")
@@ -155,91 +160,7 @@ func parseFlags(names []string) (store.Flags, []string, bool) {
 	return f, kw, true
 }
 
-// cmdAppend streams the literal into the blob store and the parser at
-// once, then stores the message (RFC 9051 §6.3.12, RFC 4315 APPENDUID).
-func (s *session) cmdAppend(c *command) reply {
-	cfg := &s.srv.cfg
-	flags, kws, okFlags := parseFlags(c.app.flags)
-	if !okFlags {
-		return s.drainAppend(c, bad("", "invalid flag"))
-	}
-	if c.app.size > cfg.AppendLimit {
-		return s.drainAppend(c, no("TOOBIG", "message exceeds APPENDLIMIT"))
-	}
-	mb, err := cfg.Store.Mailbox(s.ctx, s.acct.ID, c.mailbox)
-	if errors.Is(err, store.ErrNotFound) {
-		return s.drainAppend(c, no("TRYCREATE", "no such mailbox"))
-	}
-	if err != nil {
-		return s.drainAppend(c, s.mapStoreErr(err, "APPEND"))
-	}
-	if !c.app.nonSync {
-		if s.continueReq() != nil {
-			return reply{}
-		}
-	}
-	nb, err := s.receiveMessage(c.app.size)
-	if err != nil {
-		if errors.Is(err, errConnLost) {
-			return reply{}
-		}
-		s.log.Error("imap append: storing body", "err", err)
-		return no("SERVERBUG", "cannot store message")
-	}
-	if perr := s.p.finishLine(); perr != nil {
-		return s.lineError(perr)
-	}
-	date := c.app.date
-	if date.IsZero() {
-		date = time.Now()
-	}
-	target := store.DeliveryTarget{AccountID: s.acct.ID, Mailbox: mb.Name, Flags: flags, Keywords: kws}
-	m, err := cfg.Store.Append(s.ctx, mb.ID, nb, target, date)
-	if err != nil {
-		return s.mapStoreErr(err, "APPEND")
-	}
-	if s.sel != nil && s.sel.mbox.ID == mb.ID {
-		s.sel.dirty = true
-	}
-	s.log.Info("imap append", "mailbox", mb.Name, "uid", m.UID, "size", nb.Size)
-	return ok("APPENDUID "+itoa(int64(mb.UIDValidity))+" "+itoa(int64(m.UID)), "APPEND completed")
-}
-
 var errConnLost = errors.New("connection lost")
-
-// receiveMessage streams size bytes from the client into a new blob, and
-// the integrator's parser reads the same bytes on their way (one pass, no
-// copy of the message in memory beyond the blob's own).
-func (s *session) receiveMessage(size int64) (store.NewBlob, error) {
-	cfg := &s.srv.cfg
-	bw, err := cfg.Blobs.Create()
-	if err != nil {
-		io.CopyN(io.Discard, s.br, size)
-		return store.NewBlob{}, err
-	}
-	src := &literalReader{r: s.br, left: size}
-	dst := &stickyWriter{w: bw}
-	meta, perr := safeParse(cfg.Parse, io.TeeReader(src, dst))
-	// A parser that stops early, or a failed blob write, must still leave
-	// the connection at the end of the literal.
-	io.Copy(dst, src)
-	switch {
-	case src.err != nil:
-		bw.Abort()
-		return store.NewBlob{}, errConnLost
-	case dst.err != nil:
-		bw.Abort()
-		return store.NewBlob{}, dst.err
-	case perr != nil:
-		bw.Abort()
-		return store.NewBlob{}, perr
-	}
-	key, bsize, err := bw.Commit()
-	if err != nil {
-		return store.NewBlob{}, err
-	}
-	return store.NewBlob{Key: key, Size: bsize, Inline: bw.Inline(), Meta: meta}, nil
-}
 
 func safeParse(parse func(io.Reader) (store.MessageMeta, error), r io.Reader) (meta store.MessageMeta, err error) {
 	defer func() {
@@ -288,24 +209,6 @@ func (s *stickyWriter) Write(p []byte) (int, error) {
 		_, s.err = s.w.Write(p)
 	}
 	return len(p), nil
-}
-
-// finishLine reads the CRLF that ends a command after a streamed literal.
-func (p *parser) finishLine() (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			switch e := r.(type) {
-			case *parseError:
-				err = e
-			case ioError:
-				err = e
-			default:
-				panic(r)
-			}
-		}
-	}()
-	p.crlf()
-	return nil
 }
 
 // lineError answers a syntax error found after a handler consumed part of

@@ -50,6 +50,10 @@ type parser struct {
 	line   int          // bytes of the current line read so far
 	litMax int64        // literal limit for the current argument
 	litSum int64        // literal bytes accepted in the current command
+
+	// literalMinus limits non-synchronising literals to 4096 bytes
+	// (RFC 7888 §5, LITERAL-); the session sets it before login.
+	literalMinus bool
 }
 
 func newParser(r *bufio.Reader, cont func() error) *parser {
@@ -244,6 +248,9 @@ func (p *parser) literalHeader() (n int64, nonSync bool) {
 	}
 	p.expect('}')
 	p.crlf()
+	if nonSync && p.literalMinus && n > literalMinusMax {
+		p.refuseLiteralMinus(n)
+	}
 	return n, nonSync
 }
 

@@ -37,6 +37,8 @@ type command struct {
 	sortKeys   []sortKey // SORT criteria
 	threadAlg  string    // THREAD algorithm, upper case
 	badCharset bool      // SEARCH, SORT, THREAD named a charset we lack: NO [BADCHARSET]
+
+	use []string // CREATE (USE (...)) special-use attributes, RFC 6154 §3
 }
 
 type listArgs struct {
@@ -45,6 +47,8 @@ type listArgs struct {
 	patterns  []string
 	retOpts   []string // return options, upper case
 	retStatus []string // RETURN (STATUS (...)) items (RFC 5819)
+
+	extended bool // the RFC 5258 syntax was used, even as "()"
 }
 
 type storeArgs struct {
@@ -60,6 +64,8 @@ type appendArgs struct {
 	date    time.Time
 	size    int64
 	nonSync bool
+	binary  bool // literal8, RFC 3516 §4.4
+	utf8    bool // "UTF8 (" literal8 ")", RFC 6855 §4
 }
 
 // parseCommand reads one command. A parseError leaves the rest of the line
@@ -149,6 +155,9 @@ func parseArgs(p *parser, c *command) {
 	case "CREATE", "DELETE", "SUBSCRIBE", "UNSUBSCRIBE":
 		p.sp()
 		c.mailbox = p.mailbox()
+		if c.name == "CREATE" && !p.atEOL() {
+			parseCreateParams(p, c)
+		}
 	case "RENAME":
 		p.sp()
 		c.mailbox = p.mailbox()
@@ -181,6 +190,11 @@ func parseArgs(p *parser, c *command) {
 		c.seq = p.seqSet()
 		p.sp()
 		c.mailbox2 = p.mailbox()
+	case "COMPRESS":
+		p.sp()
+		c.mech = strings.ToUpper(p.atom()) // the algorithm, RFC 4978 §3
+	case "GETQUOTA", "GETQUOTAROOT", "SETQUOTA":
+		parseQuota(p, c)
 	case "SEARCH":
 		parseSearch(p, c)
 	case "SORT":
@@ -245,6 +259,7 @@ func (p *parser) nstring() (string, bool) {
 func parseList(p *parser, c *command) {
 	p.sp()
 	if c.name == "LIST" && p.peek() == '(' {
+		c.list.extended = true
 		p.list(true, func() { c.list.selOpts = append(c.list.selOpts, strings.ToUpper(p.atom())) })
 		p.sp()
 	}
@@ -262,6 +277,7 @@ func parseList(p *parser, c *command) {
 	if strings.ToUpper(p.atom()) != "RETURN" {
 		p.fail("expected RETURN")
 	}
+	c.list.extended = true
 	p.sp()
 	p.list(true, func() {
 		opt := strings.ToUpper(p.atom())
@@ -278,7 +294,8 @@ func parseStatusItems(p *parser) []string {
 	p.list(false, func() {
 		it := strings.ToUpper(p.atom())
 		switch it {
-		case "MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE", "HIGHESTMODSEQ", "RECENT", "DELETED":
+		case "MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE", "HIGHESTMODSEQ", "RECENT", "DELETED",
+			"APPENDLIMIT": // RFC 7889 §3
 		default:
 			p.fail("unknown status item %s", it)
 		}
@@ -292,18 +309,7 @@ func parseAppend(p *parser, c *command) {
 	p.sp()
 	c.mailbox = p.mailbox()
 	p.sp()
-	if p.peek() == '(' {
-		c.app.flags = p.flagList()
-		p.sp()
-	}
-	if p.peek() == '"' {
-		c.app.date = parseDateTime(p, p.quoted())
-		p.sp()
-	}
-	if p.peek() != '{' {
-		p.fail("expected message literal")
-	}
-	c.app.size, c.app.nonSync = p.literalHeader()
+	parseAppendMsg(p, &c.app)
 }
 
 // date-time = DQUOTE date-day-fixed "-" date-month "-" date-year SP time SP zone DQUOTE

@@ -98,6 +98,9 @@ func FuzzParseCommand(f *testing.F) {
 		"a9 CREATE {3+}\r\nabc\r\n",
 		"b1 UID EXPUNGE 1:*\r\n",
 		"b2 FETCH 1 (BINARY.PEEK[1.2]<0.10> BINARY.SIZE[1])\r\n",
+		"b3 APPEND INBOX {3+}\r\nabc (\\Seen) ~{2+}\r\n\x00b UTF8 (~{1+}\r\nc)\r\n",
+		"b4 GETQUOTAROOT INBOX\r\nb5 SETQUOTA \"\" (STORAGE 512)\r\nb6 COMPRESS DEFLATE\r\n",
+		"b7 CREATE Foo (USE (\\Drafts))\r\nb8 LIST (SUBSCRIBED RECURSIVEMATCH) \"\" % RETURN (CHILDREN)\r\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -122,13 +125,22 @@ func FuzzParseCommand(f *testing.F) {
 			if c.tag == "" || c.name == "" {
 				t.Fatalf("empty tag or name: %+v", c)
 			}
-			if c.name == "APPEND" {
-				if _, err := io.CopyN(io.Discard, br, min(c.app.size, 1<<20)); err != nil {
+			// APPEND and MULTIAPPEND: each literal, then what follows it.
+			for a := c.app; c.name == "APPEND"; {
+				if _, err := io.CopyN(io.Discard, br, min(a.size, 1<<20)); err != nil {
 					return
 				}
-				if p.finishLine() != nil && p.skipLine() != nil {
-					return
+				next, more, err := p.nextAppend(&a)
+				if err != nil {
+					if p.skipLine() != nil {
+						return
+					}
+					break
 				}
+				if !more {
+					break
+				}
+				a = next
 			}
 		}
 	})

@@ -51,6 +51,10 @@ func (f BlobFunc) Create() (BlobWriter, error) { return f() }
 type Store interface {
 	store.Mailstore
 	Notifier() store.Notifier
+	// MULTIAPPEND stores all messages or none (RFC 3502).
+	store.MultiAppender
+	// AccountByID gives QUOTA (RFC 9208) the account's current usage.
+	AccountByID(ctx context.Context, id int64) (store.Account, error)
 }
 
 // Config is everything the server needs; the composition root fills it.
@@ -89,6 +93,10 @@ type Server struct {
 	sessions  map[*session]struct{}
 	wg        sync.WaitGroup
 	done      chan struct{}
+
+	// deflaters are the COMPRESS=DEFLATE writers, shared by sessions
+	// between responses (compress.go).
+	deflaters sync.Pool
 }
 
 // New returns a server; it does not listen until Serve.

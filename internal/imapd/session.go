@@ -66,6 +66,9 @@ type session struct {
 	rev2      bool      // ENABLE IMAP4rev2 given (RFC 9051 §6.3.1)
 	cond      condState // CONDSTORE/QRESYNC (RFC 7162)
 
+	utf8       bool // ENABLE UTF8=ACCEPT given (RFC 6855 §3)
+	compressed bool // COMPRESS DEFLATE active (RFC 4978)
+
 	events      <-chan store.Change
 	unsubscribe func()
 	sel         *selected
@@ -157,6 +160,7 @@ func (s *session) serve() {
 			s.bye("server shutting down")
 			return
 		}
+		s.p.literalMinus = s.state == stateNotAuth // LITERAL- until login
 		c, err := parseCommand(s.p)
 		if err != nil && !s.handleParseError(c, err) {
 			return
@@ -323,6 +327,10 @@ func (s *session) dispatchAuth(c *command) (reply, bool) {
 		return s.cmdAppend(c), true
 	case "IDLE":
 		return s.cmdIdle(c), true
+	case "COMPRESS":
+		return s.cmdCompress(c), true
+	case "GETQUOTA", "GETQUOTAROOT", "SETQUOTA":
+		return s.cmdQuota(c), true
 	case "STARTTLS", "LOGIN", "AUTHENTICATE":
 		return bad("", "already authenticated"), true
 	}
@@ -353,11 +361,14 @@ func (s *session) dispatchSelected(c *command) reply {
 
 // capabilities lists only what this session can use now (RFC 9051 §7.2.2).
 func (s *session) capabilities() string {
-	caps := []string{"IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE",
+	caps := []string{"IMAP4rev1", "IMAP4rev2", "SASL-IR", "ID", "ENABLE", "IDLE",
 		"NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "SPECIAL-USE", "CHILDREN", "ESEARCH", "SEARCHRES",
 		"LIST-EXTENDED", "LIST-STATUS", "STATUS=SIZE", "CONDSTORE", "QRESYNC"}
 	caps = append(caps, "SORT", "SORT=DISPLAY", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES") // RFC 5256, RFC 5957
 	if s.state == stateNotAuth {
+		// RFC 7888: an unauthenticated peer may not push large literals
+		// unasked; LITERAL+ once logged in.
+		caps = append(caps, "LITERAL-")
 		if !s.tls && s.srv.cfg.TLS != nil {
 			caps = append(caps, "STARTTLS")
 		}
@@ -368,6 +379,11 @@ func (s *session) capabilities() string {
 		}
 	} else {
 		caps = append(caps, "APPENDLIMIT="+itoa(s.srv.cfg.AppendLimit))
+		caps = append(caps, "LITERAL+", "MULTIAPPEND", "BINARY", "UTF8=ACCEPT", "CREATE-SPECIAL-USE",
+			"QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE")
+		if !s.compressed {
+			caps = append(caps, "COMPRESS=DEFLATE") // RFC 4978 §3
+		}
 	}
 	return strings.Join(caps, " ")
 }

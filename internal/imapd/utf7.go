@@ -94,7 +94,7 @@ func decodeUTF7(s string) (string, error) {
 // decodeNames converts the mailbox names of a command from an IMAP4rev1
 // client; a name that is not valid modified UTF-7 is taken as it is.
 func (s *session) decodeNames(c *command) {
-	if s.rev2 {
+	if s.rev2 || s.utf8 {
 		return
 	}
 	dec := func(p *string) {
@@ -112,7 +112,7 @@ func (s *session) decodeNames(c *command) {
 
 // mailboxOut is how a stored name is shown to this session.
 func (s *session) mailboxOut(name string) string {
-	if s.rev2 {
+	if s.rev2 || s.utf8 {
 		return name
 	}
 	return encodeUTF7(name)

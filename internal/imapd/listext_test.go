@@ -1,0 +1,131 @@
+package imapd
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-imap/v2"
+)
+
+func TestListExtended(t *testing.T) {
+	env := newTestEnv(t, nil)
+	rc := env.login()
+	for _, l := range []string{
+		"a CREATE Work/Projects/Alpha", "b SUBSCRIBE Work/Projects/Alpha", "c SUBSCRIBE Sent",
+		`d CREATE Lists (USE (\Flagged))`, `e CREATE Drafts2 (USE (\Drafts \Sent))`,
+		`f CREATE Mine (USE (\Drafts))`, "g CREATE Foo (BOGUS (x))",
+	} {
+		tag := strings.Fields(l)[0]
+		switch tag {
+		case "d", "e":
+			got := rc.expectTaggedAfter(l, tag, "NO")
+			if !strings.Contains(got[len(got)-1], "[USEATTR]") {
+				t.Fatalf("%s: %q", l, got)
+			}
+		case "g":
+			rc.expectTaggedAfter(l, tag, "BAD")
+		default:
+			rc.expectTaggedAfter(l, tag, "OK")
+		}
+	}
+	// RFC 5258 §3.5: Work and Work/Projects are not subscribed but have a
+	// subscribed child: listed with CHILDINFO under RECURSIVEMATCH.
+	got := rc.expectTaggedAfter(`h LIST (SUBSCRIBED RECURSIVEMATCH) "" "*" RETURN (CHILDREN)`, "h", "OK")
+	// The default mailboxes are subscribed.
+	want := []string{
+		`* LIST (\HasNoChildren \Subscribed) "/" INBOX`,
+		`* LIST (\HasNoChildren \Subscribed \Trash) "/" Trash`,
+		`* LIST (\HasChildren) "/" Work ("CHILDINFO" ("SUBSCRIBED"))`,
+		`* LIST (\HasChildren) "/" Work/Projects ("CHILDINFO" ("SUBSCRIBED"))`,
+		`* LIST (\HasNoChildren \Subscribed) "/" Work/Projects/Alpha`,
+		`* LIST (\HasNoChildren \Subscribed \Sent) "/" Sent`,
+	}
+	for _, w := range want {
+		if !contains(got, w) {
+			t.Errorf("RECURSIVEMATCH: missing %q in %q", w, got)
+		}
+	}
+	if len(got) != 10 {
+		t.Errorf("RECURSIVEMATCH: %q", got)
+	}
+	got = rc.expectTaggedAfter(`i LIST (SPECIAL-USE) "" "*" RETURN (SPECIAL-USE STATUS (MESSAGES APPENDLIMIT SIZE))`, "i", "OK")
+	if len(got) != 13 || !contains(got, `* LIST (\HasNoChildren \Drafts) "/" Mine`) ||
+		!contains(got, "* STATUS Mine (MESSAGES 0 APPENDLIMIT 1048576 SIZE 0)") || contains(got, "Work") {
+		t.Errorf("SPECIAL-USE: %q", got)
+	}
+	got = rc.expectTaggedAfter(`j LIST "" "%" RETURN (SUBSCRIBED)`, "j", "OK")
+	if !contains(got, `* LIST (\HasNoChildren \Subscribed \Sent) "/" Sent`) || !contains(got, `* LIST (\HasChildren) "/" Work`) {
+		t.Errorf("RETURN (SUBSCRIBED): %q", got)
+	}
+	rc.expectTaggedAfter(`k LIST (RECURSIVEMATCH) "" "*"`, "k", "BAD")
+	rc.expectTaggedAfter(`l LIST (BOGUS) "" "*"`, "l", "BAD")
+	rc.expectTaggedAfter(`m LIST "" "*" RETURN (BOGUS)`, "m", "BAD")
+	rc.expectTaggedAfter(`n LIST (REMOTE) "" "Sent"`, "n", "OK")
+	got = rc.expectTaggedAfter("o STATUS INBOX (APPENDLIMIT SIZE)", "o", "OK")
+	if !contains(got, "* STATUS INBOX (APPENDLIMIT 1048576 SIZE 0)") {
+		t.Errorf("STATUS: %q", got)
+	}
+	// A parent without a mailbox of its own is \NonExistent in an
+	// extended LIST (RFC 5258 §3.4), \Noselect in a basic one.
+	rc.expectTaggedAfter("p DELETE Work/Projects", "p", "OK")
+	got = rc.expectTaggedAfter(`q LIST () "" "Work/%"`, "q", "OK")
+	if !contains(got, `* LIST (\NonExistent \HasChildren) "/" Work/Projects`) {
+		t.Errorf("extended: %q", got)
+	}
+	got = rc.expectTaggedAfter(`r LIST "" "Work/%"`, "r", "OK")
+	if !contains(got, `* LIST (\Noselect \HasChildren) "/" Work/Projects`) {
+		t.Errorf("basic: %q", got)
+	}
+}
+
+func (r *rawConn) expectTaggedAfter(line, tag, status string) []string {
+	r.t.Helper()
+	r.send(line)
+	return r.expectTagged(tag, status)
+}
+
+// TestUTF8Accept: after ENABLE UTF8=ACCEPT mailbox names are UTF-8 both
+// ways, quoted; before it they are modified UTF-7 (RFC 6855 §3).
+func TestUTF8Accept(t *testing.T) {
+	env := newTestEnv(t, nil)
+	rc := env.login()
+	rc.expectTaggedAfter("a CREATE Entw&APw-rfe", "a", "OK")
+	got := rc.expectTaggedAfter(`b LIST "" "Entw*"`, "b", "OK")
+	if !contains(got, `"/" Entw&APw-rfe`) {
+		t.Fatalf("rev1 LIST: %q", got)
+	}
+	got = rc.expectTaggedAfter("c ENABLE UTF8=ACCEPT", "c", "OK")
+	if !contains(got, "* ENABLED UTF8=ACCEPT") {
+		t.Fatalf("ENABLE: %q", got)
+	}
+	got = rc.expectTaggedAfter(`d LIST "" "Entw*"`, "d", "OK")
+	if !contains(got, `"/" "Entwürfe"`) {
+		t.Fatalf("UTF-8 LIST: %q", got)
+	}
+	rc.expectTaggedAfter(`e CREATE "Café/Ü"`, "e", "OK")
+	got = rc.expectTaggedAfter(`f STATUS "Café/Ü" (MESSAGES)`, "f", "OK")
+	if !contains(got, `* STATUS "Café/Ü" (MESSAGES 0)`) {
+		t.Fatalf("STATUS: %q", got)
+	}
+	rc.expectTaggedAfter("g APPEND \"Café/Ü\" UTF8 (~{13+}\r\nSubject: é\r\n)", "g", "OK")
+	// go-imap's client enables UTF8=ACCEPT and reads the names.
+	c := env.client(nil)
+	if _, err := c.Enable(imap.CapUTF8Accept).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	list, err := c.List("", "Caf*", nil).Collect()
+	if err != nil || len(list) != 2 || list[1].Mailbox != "Café/Ü" {
+		t.Fatalf("client LIST: %+v %v", list, err)
+	}
+	if err := c.Create("Ordner/Überblick", &imap.CreateOptions{SpecialUse: []imap.MailboxAttr{imap.MailboxAttrArchive}}).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	list, err = c.List("", "*", &imap.ListOptions{SelectSpecialUse: true, ReturnStatus: &imap.StatusOptions{NumMessages: true}}).Collect()
+	found := false
+	for _, l := range list {
+		found = found || l.Mailbox == "Ordner/Überblick" && l.Status != nil && hasAttr(l.Attrs, imap.MailboxAttrArchive)
+	}
+	if err != nil || len(list) != 6 || !found {
+		t.Fatalf("client LIST SPECIAL-USE: %+v %v", list, err)
+	}
+}

@@ -1,0 +1,246 @@
+package imapd
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"time"
+
+	"postern/internal/store"
+)
+
+// maxMultiAppend bounds the messages of one APPEND: every body waits,
+// uncommitted (in memory up to the blob store's inline size, else in an
+// open temporary file), until the last one has arrived.
+const maxMultiAppend = 128
+
+// maxMultiAppendBytes bounds the bytes of one APPEND command as a whole.
+const maxMultiAppendBytes = 1 << 30
+
+// parseAppendMsg reads one message of APPEND up to its literal's data:
+// [SP flag-list] [SP date-time] SP append-data, the leading SP already
+// read. append-data = literal / literal8 (RFC 3516 §4.4, "~{n}") /
+// "UTF8" SP "(" literal8 ")" (RFC 6855 §4).
+func parseAppendMsg(p *parser, a *appendArgs) {
+	if p.peek() == '(' {
+		a.flags = p.flagList()
+		p.sp()
+	}
+	if p.peek() == '"' {
+		a.date = parseDateTime(p, p.quoted())
+		p.sp()
+	}
+	switch p.peek() {
+	case '{':
+	case '~':
+		p.next()
+		a.binary = true
+	case 'U', 'u':
+		if strings.ToUpper(p.atom()) != "UTF8" {
+			p.fail("expected message literal")
+		}
+		p.sp()
+		p.expect('(')
+		p.expect('~')
+		a.binary, a.utf8 = true, true
+	default:
+		p.fail("expected message literal")
+	}
+	a.size, a.nonSync = p.literalHeader()
+}
+
+// nextAppend reads what follows a message literal of APPEND: the end of
+// the command (more false) or SP and the next message (RFC 3502 §6.3.11).
+func (p *parser) nextAppend(prev *appendArgs) (next appendArgs, more bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			switch e := r.(type) {
+			case *parseError:
+				err = e
+			case ioError:
+				err = e
+			default:
+				panic(r)
+			}
+		}
+	}()
+	if prev.utf8 {
+		p.expect(')')
+	}
+	if p.peek() != ' ' {
+		p.crlf()
+		return next, false, nil
+	}
+	p.sp()
+	parseAppendMsg(p, &next)
+	return next, true, nil
+}
+
+// pendingMsg is a received message whose body is not yet committed.
+type pendingMsg struct {
+	args appendArgs
+	bw   BlobWriter
+	meta store.MessageMeta
+}
+
+// cmdAppend implements APPEND (RFC 9051 §6.3.12) with MULTIAPPEND (RFC
+// 3502): every message is received before any is stored, then all are
+// stored in one transaction or none (APPENDUID with a UID set, RFC 4315).
+func (s *session) cmdAppend(c *command) reply {
+	mb, err := s.srv.cfg.Store.Mailbox(s.ctx, s.acct.ID, c.mailbox)
+	if errors.Is(err, store.ErrNotFound) {
+		return s.drainAppend(c, no("TRYCREATE", "no such mailbox"))
+	}
+	if err != nil {
+		return s.drainAppend(c, s.mapStoreErr(err, "APPEND"))
+	}
+	// Literals of messages skipped after a failure may be this large.
+	s.p.litMax = s.srv.cfg.AppendLimit
+	var msgs []pendingMsg
+	defer func() {
+		for _, m := range msgs {
+			if m.bw != nil {
+				m.bw.Abort()
+			}
+		}
+	}()
+	cur, total := c.app, int64(0)
+	for {
+		total += cur.size
+		if r, stop := s.checkAppendMsg(c, &cur, len(msgs), total); stop {
+			return r
+		}
+		if !cur.nonSync && s.continueReq() != nil {
+			return reply{}
+		}
+		bw, meta, err := s.receiveBody(cur.size)
+		if err != nil {
+			if errors.Is(err, errConnLost) {
+				return reply{}
+			}
+			s.log.Error("imap append: receiving body", "err", err)
+			return s.abandonAppend(no("SERVERBUG", "cannot store message"))
+		}
+		msgs = append(msgs, pendingMsg{args: cur, bw: bw, meta: meta})
+		next, more, perr := s.p.nextAppend(&cur)
+		if perr != nil {
+			return s.lineError(perr)
+		}
+		if !more {
+			break
+		}
+		cur = next
+	}
+	return s.storeAppended(mb, msgs)
+}
+
+// checkAppendMsg refuses a message before its literal is read; stop
+// means the command ends with r.
+func (s *session) checkAppendMsg(c *command, a *appendArgs, n int, total int64) (reply, bool) {
+	var r reply
+	switch _, _, okFlags := parseFlags(a.flags); {
+	case !okFlags:
+		r = bad("", "invalid flag")
+	case a.size > s.srv.cfg.AppendLimit:
+		r = no("TOOBIG", "message exceeds APPENDLIMIT") // RFC 7889
+	case n >= maxMultiAppend || total > maxMultiAppendBytes:
+		r = no("LIMIT", "too many messages in one APPEND")
+	default:
+		return reply{}, false
+	}
+	// The refused message's literal and any messages after it are
+	// skipped (drainAppend); a synchronising literal was never asked for.
+	return s.drainAppend(&command{tag: c.tag, app: *a}, r), true
+}
+
+// abandonAppend skips what is left of a MULTIAPPEND after a message whose
+// literal was read, so the next command is read from its start:
+// non-synchronising literals are read and dropped (up to the APPENDLIMIT
+// each, s.p.litMax), a synchronising one was never asked for.
+func (s *session) abandonAppend(r reply) reply {
+	if s.p.skipLine() != nil {
+		return reply{}
+	}
+	return r
+}
+
+// receiveBody streams size bytes from the client into a new blob, and the
+// integrator's parser reads the same bytes on their way (one pass). The
+// blob is left uncommitted.
+func (s *session) receiveBody(size int64) (BlobWriter, store.MessageMeta, error) {
+	cfg := &s.srv.cfg
+	bw, err := cfg.Blobs.Create()
+	if err != nil {
+		io.CopyN(io.Discard, s.br, size)
+		return nil, store.MessageMeta{}, err
+	}
+	src := &literalReader{r: s.br, left: size}
+	dst := &stickyWriter{w: bw}
+	meta, perr := safeParse(cfg.Parse, io.TeeReader(src, dst))
+	// A parser that stops early, or a failed blob write, must still leave
+	// the connection at the end of the literal.
+	io.Copy(dst, src)
+	switch {
+	case src.err != nil:
+		err = errConnLost
+	case dst.err != nil:
+		err = dst.err
+	case perr != nil:
+		err = perr
+	default:
+		return bw, meta, nil
+	}
+	bw.Abort()
+	return nil, store.MessageMeta{}, err
+}
+
+// appendItems stores one message with Append, several with AppendMany.
+func (s *session) appendItems(mb store.Mailbox, items []store.AppendItem) ([]store.Message, error) {
+	st := s.srv.cfg.Store
+	if len(items) > 1 {
+		return st.AppendMany(s.ctx, mb.ID, items)
+	}
+	it := items[0]
+	m, err := st.Append(s.ctx, mb.ID, it.Blob, it.Target, it.InternalDate)
+	return []store.Message{m}, err
+}
+
+// storeAppended commits the bodies and stores the messages atomically.
+func (s *session) storeAppended(mb store.Mailbox, msgs []pendingMsg) reply {
+	items := make([]store.AppendItem, len(msgs))
+	for i := range msgs {
+		m := &msgs[i]
+		key, size, err := m.bw.Commit()
+		inline := m.bw.Inline()
+		m.bw = nil
+		if err != nil {
+			// Bodies committed before this one are unreferenced files the
+			// blob sweep removes.
+			s.log.Error("imap append: committing body", "err", err)
+			return no("SERVERBUG", "cannot store message")
+		}
+		flags, kws, _ := parseFlags(m.args.flags)
+		date := m.args.date
+		if date.IsZero() {
+			date = time.Now()
+		}
+		items[i] = store.AppendItem{
+			Blob:         store.NewBlob{Key: key, Size: size, Inline: inline, Meta: m.meta},
+			Target:       store.DeliveryTarget{AccountID: s.acct.ID, Mailbox: mb.Name, Flags: flags, Keywords: kws},
+			InternalDate: date,
+		}
+	}
+	got, err := s.appendItems(mb, items)
+	if err != nil {
+		return s.mapStoreErr(err, "APPEND")
+	}
+	if s.sel != nil && s.sel.mbox.ID == mb.ID {
+		s.sel.dirty = true
+	}
+	uids := make([]uint32, len(got))
+	for i, m := range got {
+		uids[i] = m.UID
+		s.log.Info("imap append", "mailbox", mb.Name, "uid", m.UID, "size", items[i].Blob.Size)
+	}
+	return ok("APPENDUID "+itoa(int64(mb.UIDValidity))+" "+formatSetOrdered(uids), "APPEND completed")
+}

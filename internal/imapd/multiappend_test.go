@@ -1,0 +1,106 @@
+package imapd
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestMultiappend(t *testing.T) {
+	env := newTestEnv(t, nil)
+	rc := env.login()
+	rc.send(`a APPEND Drafts (\Draft) {5}`)
+	rc.expectPrefix("+")
+	rc.send("one\r\n" + ` (\Seen) " 5-Mar-2024 10:00:00 +0100" {5+}`)
+	rc.send("two\r\n ~{5}")
+	rc.expectPrefix("+")
+	// literal8 may hold NUL (RFC 3516 §4.4).
+	rc.send("th\x00ee")
+	got := rc.expectTagged("a", "OK")
+	if !strings.Contains(got[len(got)-1], "[APPENDUID ") || !strings.HasSuffix(strings.Fields(got[len(got)-1])[4], "1:3]") {
+		t.Fatalf("MULTIAPPEND: %q", got)
+	}
+	rc.send("b EXAMINE Drafts")
+	rc.expectTagged("b", "OK")
+	rc.send("c FETCH 1:* (FLAGS RFC822.SIZE INTERNALDATE)")
+	got = rc.expectTagged("c", "OK")
+	if len(got) != 4 || !strings.Contains(got[0], `\Draft`) || !strings.Contains(got[1], `\Seen`) ||
+		!strings.Contains(got[1], "05-Mar-2024 09:00:00 +0000") || !strings.Contains(got[2], "RFC822.SIZE 5") {
+		t.Fatalf("FETCH: %q", got)
+	}
+}
+
+// TestMultiappendAtomic: when one message cannot be stored, none is
+// (RFC 3502 §6.3.11), and the connection stays in step.
+func TestMultiappendAtomic(t *testing.T) {
+	env := newTestEnv(t, func(c *Config) { c.AppendLimit = 100 })
+	if err := env.st.SetQuota(context.Background(), testUser, 0, 2); err != nil {
+		t.Fatal(err)
+	}
+	rc := env.login()
+	// Over quota: the third of three messages does not fit.
+	rc.send("a APPEND INBOX {2+}\r\nm1 {2+}\r\nm2 {2+}\r\nm3")
+	got := rc.expectTagged("a", "NO")
+	if !strings.Contains(got[len(got)-1], "[OVERQUOTA]") {
+		t.Fatalf("over quota: %q", got)
+	}
+	// Over the APPENDLIMIT in the second message: never asked for.
+	rc.send("b APPEND INBOX {2+}\r\nm1 {200}")
+	got = rc.expectTagged("b", "NO")
+	if !strings.Contains(got[len(got)-1], "[TOOBIG]") {
+		t.Fatalf("too big: %q", got)
+	}
+	// A synchronising literal after a refused message is never asked for.
+	rc.send("c APPEND INBOX {2+}\r\nm1 (\\Bogus) {2}")
+	rc.expectTagged("c", "BAD")
+	rc.send("d STATUS INBOX (MESSAGES UIDNEXT)")
+	got = rc.expectTagged("d", "OK")
+	if !contains(got, "* STATUS INBOX (MESSAGES 0 UIDNEXT 1)") {
+		t.Fatalf("after failed appends: %q", got)
+	}
+	// A syntax error after a literal.
+	rc.send("e APPEND INBOX {2+}\r\nm1 junk")
+	rc.expectTagged("e", "BAD")
+	rc.send("f APPEND INBOX UTF8 (~{2+}\r\nm1)")
+	rc.expectTagged("f", "OK")
+	// A refused message whose non-synchronising literal is on its way is
+	// skipped with what follows it.
+	rc.send("g APPEND INBOX {2+}\r\nm1 (\\Bogus) {3+}\r\nabc {2+}\r\nm3")
+	rc.expectTagged("g", "BAD")
+	rc.send("h NOOP")
+	rc.expectTagged("h", "OK")
+	// Over the APPENDLIMIT and already sent: BAD [TOOBIG] and the end
+	// (RFC 7888 §4).
+	rc.send("i APPEND INBOX {2+}\r\nm1 {200+}")
+	rc.expectTagged("i", "BAD")
+	rc.expectPrefix("* BYE")
+}
+
+// TestLiteralMinus: before login, non-synchronising literals are LITERAL-
+// (RFC 7888 §5): over 4096 bytes they get BAD [TOOBIG].
+func TestLiteralMinus(t *testing.T) {
+	env := newTestEnv(t, nil)
+	rc := env.dial()
+	rc.send("a CAPABILITY")
+	got := rc.expectTagged("a", "OK")
+	if !contains(got, " LITERAL-") || contains(got, "LITERAL+") {
+		t.Fatalf("pre-auth caps: %q", got)
+	}
+	rc.send("b LOGIN {5000+}\r\n" + strings.Repeat("x", 5000) + " pass")
+	got = rc.expectTagged("b", "BAD")
+	if !strings.Contains(got[len(got)-1], "[TOOBIG]") {
+		t.Fatalf("big literal: %q", got)
+	}
+	rc.send("c LOGIN {" + itoa(int64(len(testUser))) + "+}\r\n" + testUser + " " + testPass)
+	got = rc.expectTagged("c", "OK")
+	if !strings.Contains(got[len(got)-1], "LITERAL+") {
+		t.Fatalf("post-auth caps: %q", got)
+	}
+	rc.send("d APPEND INBOX {5000+}\r\n" + strings.Repeat("x", 5000))
+	rc.expectTagged("d", "OK")
+	// A huge one before login cannot be skipped: the connection ends.
+	rc2 := env.dial()
+	rc2.send("a LOGIN {100000+}")
+	rc2.expectTagged("a", "BAD")
+	rc2.expectPrefix("* BYE")
+}

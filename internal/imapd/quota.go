@@ -1,0 +1,105 @@
+package imapd
+
+import "postern/internal/store"
+
+// QUOTA (RFC 9208). Each account has one quota root, named "", holding
+// every mailbox of the account; its resources are STORAGE (in units of
+// 1024 octets) and MESSAGE, from the account's limits. Limits are set
+// by the administrator (postern user quota), so SETQUOTA is refused and
+// QUOTASET is not advertised.
+
+// quotaRoot is the name of the one quota root of an account.
+const quotaRoot = ""
+
+// parseQuota reads GETQUOTA quota-root, GETQUOTAROOT mailbox and
+// SETQUOTA quota-root "(" [setquota-resource *(SP setquota-resource)] ")"
+// (RFC 9208 §4, §9).
+func parseQuota(p *parser, c *command) {
+	p.sp()
+	switch c.name {
+	case "GETQUOTAROOT":
+		c.mailbox = p.mailbox()
+	case "GETQUOTA":
+		c.strs = []string{p.astring()}
+	case "SETQUOTA":
+		c.strs = []string{p.astring()}
+		p.sp()
+		p.list(true, func() {
+			p.atom()
+			p.sp()
+			p.number64()
+		})
+	}
+}
+
+// cmdQuota runs GETQUOTAROOT, GETQUOTA and SETQUOTA.
+func (s *session) cmdQuota(c *command) reply {
+	switch c.name {
+	case "GETQUOTAROOT":
+		return s.cmdGetQuotaRoot(c)
+	case "GETQUOTA":
+		return s.cmdGetQuota(c)
+	}
+	// RFC 9208 §4.1: without QUOTASET the limits cannot be changed here.
+	return no("NOPERM", "quotas are set by the administrator")
+}
+
+// cmdGetQuotaRoot: RFC 9208 §4.3. A mailbox of an account without limits
+// has no quota root.
+func (s *session) cmdGetQuotaRoot(c *command) reply {
+	if _, err := s.srv.cfg.Store.Mailbox(s.ctx, s.acct.ID, c.mailbox); err != nil {
+		return s.mapStoreErr(err, "GETQUOTAROOT")
+	}
+	acct, err := s.srv.cfg.Store.AccountByID(s.ctx, s.acct.ID)
+	if err != nil {
+		return s.mapStoreErr(err, "GETQUOTAROOT")
+	}
+	s.w.str("* QUOTAROOT ")
+	s.writeMailbox(c.mailbox)
+	if hasQuota(acct) {
+		s.w.str(` ""`)
+		s.w.crlf()
+		s.writeQuota(acct)
+	} else {
+		s.w.crlf()
+	}
+	return ok("", "GETQUOTAROOT completed")
+}
+
+// cmdGetQuota: RFC 9208 §4.2.
+func (s *session) cmdGetQuota(c *command) reply {
+	acct, err := s.srv.cfg.Store.AccountByID(s.ctx, s.acct.ID)
+	if err != nil {
+		return s.mapStoreErr(err, "GETQUOTA")
+	}
+	if c.strs[0] != quotaRoot || !hasQuota(acct) {
+		return no("NONEXISTENT", "no such quota root")
+	}
+	s.writeQuota(acct)
+	return ok("", "GETQUOTA completed")
+}
+
+func hasQuota(a store.Account) bool { return a.QuotaBytes > 0 || a.QuotaMessages > 0 }
+
+// writeQuota writes `* QUOTA "" (STORAGE used limit MESSAGE used limit)`
+// with only the limited resources. Usage in KiB is rounded up, so a
+// mailbox that is full shows as full (RFC 9208 §5.1).
+func (s *session) writeQuota(a store.Account) {
+	s.w.str(`* QUOTA "" (`)
+	if a.QuotaBytes > 0 {
+		s.w.str("STORAGE ")
+		s.w.num(uint64(max(0, (a.UsedBytes+1023)/1024)))
+		s.w.byte(' ')
+		s.w.num(uint64(a.QuotaBytes / 1024))
+		if a.QuotaMessages > 0 {
+			s.w.byte(' ')
+		}
+	}
+	if a.QuotaMessages > 0 {
+		s.w.str("MESSAGE ")
+		s.w.num(uint64(max(0, a.UsedMessages)))
+		s.w.byte(' ')
+		s.w.num(uint64(a.QuotaMessages))
+	}
+	s.w.str(")\r\n")
+}
