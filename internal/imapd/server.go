@@ -97,6 +97,9 @@ type Server struct {
 	// deflaters are the COMPRESS=DEFLATE writers, shared by sessions
 	// between responses (compress.go).
 	deflaters sync.Pool
+	// writers are the response buffers, lent to sessions from their first
+	// write to their flush (write.go).
+	writers sync.Pool
 }
 
 // New returns a server; it does not listen until Serve.

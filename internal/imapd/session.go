@@ -94,7 +94,7 @@ func newSession(srv *Server, conn net.Conn, isTLS bool) *session {
 func (s *session) setConn(c net.Conn) {
 	s.conn = c
 	s.br = bufio.NewReaderSize(c, 16<<10)
-	s.w = respWriter{w: bufio.NewWriterSize(c, 32<<10)}
+	s.w = respWriter{dst: c, pool: &s.srv.writers}
 	s.p = newParser(s.br, s.continueReq)
 }
 
