@@ -1,0 +1,195 @@
+package e2e
+
+import (
+	"bufio"
+	"compress/flate"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestIMAPExtQuotaImaplib: the account's quota, set with the CLI, as
+// Python's imaplib reads it (GETQUOTAROOT, GETQUOTA), and APPEND past it
+// refused with [OVERQUOTA] (RFC 9208).
+func TestIMAPExtQuotaImaplib(t *testing.T) {
+	s := mailServer(t, nil)
+	s.CLI("", "user", "quota", alice, "10240", "2").mustOK(t)
+	host, port, _ := net.SplitHostPort(s.Addr["imap"])
+	p, _ := strconv.Atoi(port)
+	var out struct {
+		Capabilities []string
+		Quotaroot    []any
+		Quota        []any
+		Appends      [][]any
+		Error        *string
+	}
+	runPy(t, "imap_quota.py", map[string]any{"host": host, "port": p, "user": alice, "pass": pass, "appends": 3}, &out)
+	if out.Error != nil {
+		t.Fatalf("imaplib: %s", *out.Error)
+	}
+	caps := strings.Join(out.Capabilities, " ")
+	for _, c := range []string{"QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE"} {
+		if !strings.Contains(" "+caps+" ", " "+c+" ") {
+			t.Errorf("capability %s missing: %s", c, caps)
+		}
+	}
+	qr := fmt.Sprint(out.Quotaroot)
+	if !strings.Contains(qr, `INBOX ""`) || !strings.Contains(qr, `"" (STORAGE 0 10 MESSAGE 0 2)`) {
+		t.Errorf("GETQUOTAROOT: %s", qr)
+	}
+	if q := fmt.Sprint(out.Quota); !strings.Contains(q, `"" (STORAGE 0 10 MESSAGE 0 2)`) {
+		t.Errorf("GETQUOTA: %s", q)
+	}
+	if len(out.Appends) != 3 || out.Appends[0][0] != "OK" || out.Appends[1][0] != "OK" ||
+		out.Appends[2][0] != "NO" || !strings.Contains(fmt.Sprint(out.Appends[2][1]), "OVERQUOTA") {
+		t.Errorf("appends: %v", out.Appends)
+	}
+}
+
+// countConn counts the bytes read from the socket.
+type countConn struct {
+	net.Conn
+	n int64
+}
+
+func (c *countConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// deflateClient is an IMAP client after COMPRESS DEFLATE, written for
+// this test with compress/flate (RFC 4978): every command ends with a
+// sync flush, every response is inflated as it comes.
+type deflateClient struct {
+	t    *testing.T
+	raw  *countConn
+	fw   *flate.Writer
+	r    *bufio.Reader
+	tag  int
+	sent int64
+}
+
+func (c *deflateClient) cmd(line string, lits ...string) (untagged []string, tagged string) {
+	c.t.Helper()
+	c.tag++
+	tag := "t" + strconv.Itoa(c.tag)
+	io.WriteString(c.fw, tag+" "+line+"\r\n")
+	for _, l := range lits {
+		io.WriteString(c.fw, l)
+	}
+	if err := c.fw.Flush(); err != nil {
+		c.t.Fatal(err)
+	}
+	for {
+		c.raw.SetReadDeadline(time.Now().Add(30 * time.Second))
+		l, err := c.r.ReadString('\n')
+		if err != nil {
+			c.t.Fatalf("%s: %v", line, err)
+		}
+		l = strings.TrimRight(l, "\r\n")
+		if strings.HasPrefix(l, tag+" ") {
+			return untagged, l
+		}
+		// A literal in a response: read it whole.
+		if i := strings.LastIndexByte(l, '{'); i >= 0 && strings.HasSuffix(l, "}") {
+			n, _ := strconv.Atoi(l[i+1 : len(l)-1])
+			buf := make([]byte, n)
+			if _, err := io.ReadFull(c.r, buf); err != nil {
+				c.t.Fatal(err)
+			}
+			l += string(buf)
+		}
+		untagged = append(untagged, l)
+	}
+}
+
+// TestIMAPExtCompress: a whole session after COMPRESS DEFLATE with a Go
+// client built on compress/flate: APPEND of a large message, SELECT,
+// FETCH of its body and of envelopes, IDLE woken by an SMTP delivery.
+func TestIMAPExtCompress(t *testing.T) {
+	s := mailServer(t, nil)
+	c := dialRaw(t, s.Addr["imap"])
+	c.line() // greeting
+	_, tagged := c.imapLines("a", "LOGIN "+alice+` "`+pass+`"`, "OK")
+	if !strings.Contains(tagged, "COMPRESS=DEFLATE") {
+		t.Fatalf("LOGIN capabilities: %q", tagged)
+	}
+	c.imapLines("b", "COMPRESS DEFLATE", "OK")
+	if c.r.Buffered() != 0 {
+		t.Fatal("uncompressed data after the COMPRESS OK")
+	}
+	raw := &countConn{Conn: c.c}
+	fw, _ := flate.NewWriter(raw, flate.DefaultCompression)
+	dc := &deflateClient{t: t, raw: raw, fw: fw, r: bufio.NewReader(flate.NewReader(raw))}
+
+	var b strings.Builder
+	b.WriteString("From: Bob <bob@example.test>\r\nTo: alice@example.test\r\nSubject: big one\r\n\r\n")
+	for i := 0; b.Len() < 300<<10; i++ {
+		fmt.Fprintf(&b, "line %d of a long and repetitive report that compresses well\r\n", i)
+	}
+	body := b.String()
+	_, tagged = dc.cmd("APPEND INBOX {"+strconv.Itoa(len(body))+"+}", body+"\r\n")
+	if !strings.Contains(tagged, "OK [APPENDUID") {
+		t.Fatalf("APPEND: %q", tagged)
+	}
+	for i := 0; i < 50; i++ {
+		msg := fmt.Sprintf("From: a@example.test\r\nSubject: note %d\r\n\r\nhello %d\r\n", i, i)
+		if _, tagged = dc.cmd("APPEND INBOX {"+strconv.Itoa(len(msg))+"+}", msg+"\r\n"); !strings.Contains(tagged, "OK") {
+			t.Fatalf("APPEND %d: %q", i, tagged)
+		}
+	}
+	if _, tagged = dc.cmd("SELECT INBOX"); !strings.Contains(tagged, "OK") {
+		t.Fatalf("SELECT: %q", tagged)
+	}
+	got, tagged := dc.cmd("FETCH 1 BODY.PEEK[]")
+	if !strings.Contains(tagged, "OK") || len(got) != 2 || !strings.HasSuffix(got[0], body) {
+		t.Fatalf("FETCH body: %q (%d lines)", tagged, len(got))
+	}
+	before := raw.n
+	got, tagged = dc.cmd("FETCH 1:* (UID FLAGS ENVELOPE)")
+	if !strings.Contains(tagged, "OK") || len(got) != 51 {
+		t.Fatalf("FETCH envelopes: %q %d", tagged, len(got))
+	}
+	plain := int64(0)
+	for _, l := range got {
+		plain += int64(len(l) + 2)
+	}
+	t.Logf("FETCH 1:51 (UID FLAGS ENVELOPE): %d bytes inflated from %d on the wire", plain, raw.n-before)
+	if raw.n-before >= plain/2 {
+		t.Errorf("responses not compressed: %d bytes for %d", raw.n-before, plain)
+	}
+	_, tagged = dc.cmd("COMPRESS DEFLATE")
+	if !strings.Contains(tagged, "NO [COMPRESSIONACTIVE]") {
+		t.Fatalf("second COMPRESS: %q", tagged)
+	}
+	// IDLE in the compressed stream, woken by a delivery over SMTP.
+	io.WriteString(dc.fw, "i IDLE\r\n")
+	dc.fw.Flush()
+	if l, _ := dc.r.ReadString('\n'); !strings.HasPrefix(l, "+") {
+		t.Fatalf("IDLE: %q", l)
+	}
+	mustSend(t, s.Addr["smtp"], "x@remote.test", []string{alice}, testMessage("x@remote.test", alice, uniq(), "hi\r\n"))
+	raw.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if l, _ := dc.r.ReadString('\n'); !strings.HasPrefix(l, "* 52 EXISTS") {
+		t.Fatalf("IDLE push: %q", l)
+	}
+	io.WriteString(dc.fw, "DONE\r\n")
+	dc.fw.Flush()
+	for {
+		l, err := dc.r.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(l, "i ") {
+			break
+		}
+	}
+	if _, tagged = dc.cmd("LOGOUT"); !strings.Contains(tagged, "OK") {
+		t.Fatalf("LOGOUT: %q", tagged)
+	}
+}
