@@ -30,6 +30,16 @@ if command -v python3 >/dev/null 2>&1; then
 	fi
 fi
 
+# swaks speaks TLS through Perl's IO::Socket::SSL (e2e/submission_test.go).
+if command -v perl >/dev/null 2>&1 && ! perl -MIO::Socket::SSL -e1 >/dev/null 2>&1; then
+	if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+		echo "deps.sh: Perl lacks IO::Socket::SSL (swaks --tls); install libio-socket-ssl-perl" >&2
+		exit 1
+	fi
+	echo "deps.sh: installing libio-socket-ssl-perl"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libio-socket-ssl-perl
+fi
+
 if [ ${#missing_cmds[@]} -eq 0 ]; then
 	echo "deps.sh: all dependencies present (${!NEED[*]})"
 	exit 0
