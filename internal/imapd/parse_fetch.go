@@ -202,7 +202,7 @@ func parseSearch(p *parser, c *command) {
 			p.sp()
 			c.retGiven = true
 			c.searchRet = []string{}
-			p.list(true, func() { c.searchRet = append(c.searchRet, strings.ToUpper(p.atom())) })
+			p.list(true, func() { c.searchRet = append(c.searchRet, searchReturnOpt(p)) })
 			p.sp()
 		}
 	}
@@ -222,6 +222,17 @@ func parseSearch(p *parser, c *command) {
 		p.sp()
 	}
 	c.search = root
+}
+
+// searchReturnOpt reads one ESEARCH return option (RFC 4731 §3.1, RFC 5182).
+func searchReturnOpt(p *parser) string {
+	opt := strings.ToUpper(p.atom())
+	switch opt {
+	case "MIN", "MAX", "ALL", "COUNT", "SAVE":
+		return opt
+	}
+	p.fail("unknown search return option %s", opt)
+	return ""
 }
 
 // peekAtom returns the atom at the read position without consuming it.

@@ -1,9 +1,7 @@
 package imapd
 
 import (
-	"bufio"
-	"net/mail"
-	"net/textproto"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,10 +12,11 @@ import (
 // searchCtx holds what evaluating a SEARCH program needs beyond one
 // message: full-text results computed once per key.
 type searchCtx struct {
-	s    *session
-	text map[*searchKey]map[uint32]bool // BODY, TEXT, HEADER candidates
-	max  uint32                         // largest sequence number
-	maxU uint32                         // largest UID
+	s      *session
+	text   map[*searchKey]map[uint32]bool // BODY, TEXT, HEADER matches
+	parsed map[uint32]*parsedText         // text of messages the store has none of
+	max    uint32                         // largest sequence number
+	maxU   uint32                         // largest UID
 }
 
 func (s *session) cmdSearch(c *command) reply {
@@ -99,7 +98,7 @@ func (s *session) writeSearchResult(c *command, seqs, uids []uint32) {
 		opts = []string{"ALL"}
 	}
 	if has(opts, "SAVE") {
-		s.sel.saved = append([]uint32(nil), uids...)
+		s.sel.saved = savedResult(opts, uids)
 		if len(opts) == 1 {
 			return
 		}
@@ -128,6 +127,22 @@ func (s *session) writeSearchResult(c *command, seqs, uids []uint32) {
 	s.w.crlf()
 }
 
+// savedResult is what SAVE keeps: with MIN or MAX but neither ALL nor
+// COUNT, only those messages (RFC 5182 §2.4).
+func savedResult(opts []string, uids []uint32) []uint32 {
+	if has(opts, "ALL") || has(opts, "COUNT") || !has(opts, "MIN") && !has(opts, "MAX") || len(uids) == 0 {
+		return slices.Clone(uids)
+	}
+	var out []uint32
+	if has(opts, "MIN") {
+		out = append(out, uids[0])
+	}
+	if has(opts, "MAX") && (len(out) == 0 || uids[len(uids)-1] != out[0]) {
+		out = append(out, uids[len(uids)-1])
+	}
+	return out
+}
+
 // needsMeta tells whether evaluating k needs message metadata beyond UIDs.
 func needsMeta(k *searchKey) bool {
 	switch k.op {
@@ -138,59 +153,29 @@ func needsMeta(k *searchKey) bool {
 			}
 		}
 		return false
-	case "ALL", "SEQ", "UID", "BODY", "TEXT", "RECENT", "NEW", "OLD":
+	case "ALL", "SEQ", "UID", "BODY", "TEXT", "HEADER", "RECENT", "NEW", "OLD":
 		return false
 	}
 	return true
 }
 
-// prepare runs the full-text queries of the program, once per key.
+// prepare runs the text searches of the program, once per key.
 func (sc *searchCtx) prepare(k *searchKey) error {
 	for _, c := range k.kids {
 		if err := sc.prepare(c); err != nil {
 			return err
 		}
 	}
-	st, id := sc.s.srv.cfg.Store, sc.s.sel.mbox.ID
-	add := func(uids []uint32) {
-		if sc.text[k] == nil {
-			sc.text[k] = map[uint32]bool{}
-		}
-		for _, u := range uids {
-			sc.text[k][u] = true
-		}
-	}
 	switch k.op {
-	case "BODY", "TEXT":
-		uids, err := st.SearchText(sc.s.ctx, id, []string{k.str}, false)
-		if err != nil {
-			return err
-		}
-		add(uids)
-		if k.op == "TEXT" {
-			if uids, err = st.SearchText(sc.s.ctx, id, []string{k.str}, true); err != nil {
-				return err
-			}
-			add(uids)
-		}
-	case "HEADER":
-		if k.str2 == "" {
-			return nil // any message with the field: checked on the header itself
-		}
-		uids, err := st.SearchText(sc.s.ctx, id, []string{k.str2}, true)
-		if err != nil {
-			return err
-		}
-		add(uids)
+	case "BODY", "TEXT", "HEADER":
+		return sc.prepareText(k)
 	}
 	return nil
 }
 
 // msgMemo caches what several keys of one message share.
 type msgMemo struct {
-	env    *message.Envelope
-	envErr bool
-	hdr    textproto.MIMEHeader
+	env *message.Envelope
 }
 
 func (sc *searchCtx) match(k *searchKey, seq uint32, m *store.Message, mm *msgMemo) bool {
@@ -220,12 +205,10 @@ func (sc *searchCtx) match(k *searchKey, seq uint32, m *store.Message, mm *msgMe
 			return sc.s.sel.savedHas(m.UID)
 		}
 		return k.seq.contains(m.UID, sc.maxU)
-	case "BODY", "TEXT":
+	case "BODY", "TEXT", "HEADER":
 		return sc.text[k][m.UID]
 	case "MODSEQ":
 		return matchModSeq(k, m)
-	case "HEADER":
-		return sc.matchHeader(k, m, mm)
 	}
 	if f, ok := flagKey(k.op); ok {
 		return (m.Flags&f != 0) != strings.HasPrefix(k.op, "UN")
@@ -264,9 +247,8 @@ func (sc *searchCtx) matchMeta(k *searchKey, m *store.Message, mm *msgMemo) bool
 	case "BEFORE", "ON", "SINCE":
 		return compareDay(dayOf(m.InternalDate), k.date, k.op)
 	case "SENTBEFORE", "SENTON", "SENTSINCE":
-		env := sc.envelope(m, mm)
-		t, err := mail.ParseDate(env.Date)
-		if err != nil {
+		t, ok := sc.envelope(m, mm).Time()
+		if !ok {
 			return false
 		}
 		return compareDay(dayOf(t), k.date, strings.TrimPrefix(k.op, "SENT"))
@@ -302,7 +284,7 @@ func compareDay(day, key time.Time, op string) bool {
 }
 
 func containsFold(s, sub string) bool {
-	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+	return strings.Contains(store.FoldText(s), store.FoldText(sub))
 }
 
 func (sc *searchCtx) envelope(m *store.Message, mm *msgMemo) *message.Envelope {
@@ -320,41 +302,8 @@ func (sc *searchCtx) envelope(m *store.Message, mm *msgMemo) *message.Envelope {
 	return env
 }
 
-// matchHeader checks HEADER field value on the message's own header; the
-// full-text index has narrowed the candidates already when value is set.
-func (sc *searchCtx) matchHeader(k *searchKey, m *store.Message, mm *msgMemo) bool {
-	if k.str2 != "" && !sc.text[k][m.UID] {
-		return false
-	}
-	if mm.hdr == nil {
-		f := fetcher{s: sc.s}
-		raw, err := f.body(*m)
-		if err != nil {
-			return false
-		}
-		h, _ := textproto.NewReader(bufio.NewReader(strings.NewReader(string(raw)))).ReadMIMEHeader()
-		if h == nil {
-			h = textproto.MIMEHeader{}
-		}
-		mm.hdr = h
-	}
-	vals, ok := mm.hdr[textproto.CanonicalMIMEHeaderKey(k.str)]
-	if !ok {
-		return false
-	}
-	for _, v := range vals {
-		if containsFold(v, k.str2) {
-			return true
-		}
-	}
-	return k.str2 == ""
-}
-
+// savedHas looks uid up in the saved result, which is in UID order.
 func (sel *selected) savedHas(uid uint32) bool {
-	for _, u := range sel.saved {
-		if u == uid {
-			return true
-		}
-	}
-	return false
+	_, found := slices.BinarySearch(sel.saved, uid)
+	return found
 }

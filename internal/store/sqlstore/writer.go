@@ -300,6 +300,9 @@ func flushFTS(ctx context.Context, tx *wtx, batch []*op) error {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM blob_fts WHERE rowid = ?`, id); err != nil {
 				return err
 			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM blob_text WHERE blob_id = ?`, id); err != nil {
+				return err
+			}
 		}
 	}
 	for _, o := range batch {
@@ -309,6 +312,12 @@ func flushFTS(ctx context.Context, tx *wtx, batch []*op) error {
 		for _, r := range o.eff.ftsAdd {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO blob_fts (rowid, search_text, headers)
 				SELECT id, ?, ? FROM blobs WHERE id = ? AND blob_key = ?`, r.text, r.headers, r.blobID, r.key); err != nil {
+				return err
+			}
+			// The folded copy for exact substring search (store.SubstringSearcher).
+			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO blob_text (blob_id, body, headers)
+				SELECT id, ?, ? FROM blobs WHERE id = ? AND blob_key = ?`,
+				[]byte(store.FoldText(r.text)), []byte(store.FoldText(r.headers)), r.blobID, r.key); err != nil {
 				return err
 			}
 		}
