@@ -23,14 +23,22 @@ type DNS struct {
 func StartDNS(t testing.TB) *DNS {
 	t.Helper()
 	d := &DNS{rrs: map[string][]dns.RR{}}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Addr = pc.LocalAddr().String()
-	ln, err := net.Listen("tcp", d.Addr)
-	if err != nil {
-		t.Fatal(err)
+	// UDP and TCP on the same port number: a random UDP port may be taken
+	// for TCP, so try a few.
+	var pc net.PacketConn
+	var ln net.Listener
+	for try := 0; ln == nil; try++ {
+		var err error
+		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		d.Addr = pc.LocalAddr().String()
+		if ln, err = net.Listen("tcp", d.Addr); err != nil {
+			pc.Close()
+			if try == 20 {
+				t.Fatal(err)
+			}
+		}
 	}
 	udp := &dns.Server{PacketConn: pc, Handler: d}
 	tcp := &dns.Server{Listener: ln, Handler: d}
