@@ -135,3 +135,18 @@ func createSpecialUse(attrs []string) (string, reply) {
 	}
 	return "", no("USEATTR", "unsupported special use "+attrs[0])
 }
+
+// writeSelectList writes the LIST response IMAP4rev2 requires in SELECT
+// and EXAMINE, with accurate attributes (RFC 9051 §6.3.2).
+func (s *session) writeSelectList(mb store.Mailbox) {
+	e := listEntry{mb: mb, exists: true}
+	if mbs, err := s.srv.cfg.Store.Mailboxes(s.ctx, s.acct.ID); err == nil {
+		for _, m := range mbs {
+			if strings.HasPrefix(m.Name, mb.Name+"/") {
+				e.hasChildren = true
+				break
+			}
+		}
+	}
+	s.writeListEntry("LIST", e, listOptions{}, false)
+}

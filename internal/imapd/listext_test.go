@@ -129,3 +129,38 @@ func TestUTF8Accept(t *testing.T) {
 		t.Fatalf("client LIST SPECIAL-USE: %+v %v", list, err)
 	}
 }
+
+// TestIMAP4rev2Behaviour: what changes once a client enables IMAP4rev2
+// (RFC 9051): the LIST response in SELECT, no RECENT, ESEARCH by default,
+// UTF-8 names, \NonExistent.
+func TestIMAP4rev2Behaviour(t *testing.T) {
+	env := newTestEnv(t, nil)
+	env.deliver("INBOX", simpleMsg)
+	rc := env.login()
+	rc.expectTaggedAfter(`a CREATE "Ablage/Eingänge"`, "a", "OK")
+	rc.expectTaggedAfter("a2 DELETE Ablage", "a2", "OK")
+	got := rc.expectTaggedAfter("b SELECT INBOX", "b", "OK")
+	if !contains(got, "* 0 RECENT") || contains(got, "* LIST") {
+		t.Fatalf("rev1 SELECT: %q", got)
+	}
+	got = rc.expectTaggedAfter("c ENABLE IMAP4rev2", "c", "OK")
+	if !contains(got, "* ENABLED IMAP4rev2") {
+		t.Fatalf("ENABLE: %q", got)
+	}
+	got = rc.expectTaggedAfter("d SELECT INBOX", "d", "OK")
+	if contains(got, "RECENT") || !contains(got, `* LIST (\HasNoChildren) "/" INBOX`) || !contains(got, "[CLOSED]") {
+		t.Fatalf("rev2 SELECT: %q", got)
+	}
+	got = rc.expectTaggedAfter("e SEARCH ALL", "e", "OK")
+	if !contains(got, `* ESEARCH (TAG "e") ALL 1`) {
+		t.Fatalf("rev2 SEARCH: %q", got)
+	}
+	got = rc.expectTaggedAfter(`f LIST "" "Ablage*"`, "f", "OK")
+	if !contains(got, `* LIST (\NonExistent \HasChildren) "/" Ablage`) || !contains(got, `"/" "Ablage/Eingänge"`) {
+		t.Fatalf("rev2 LIST: %q", got)
+	}
+	got = rc.expectTaggedAfter(`g EXAMINE "Ablage/Eingänge"`, "g", "OK")
+	if !contains(got, `* LIST (\HasNoChildren) "/" "Ablage/Eingänge"`) {
+		t.Fatalf("rev2 EXAMINE: %q", got)
+	}
+}

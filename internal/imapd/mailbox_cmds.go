@@ -126,6 +126,8 @@ func (s *session) writeStatus(mb store.Mailbox, items []string) reply {
 			s.w.num(uint64(st.Deleted))
 		case "RECENT":
 			s.w.num(0)
+		case "DELETED-STORAGE":
+			s.w.num(s.deletedStorage(mb.ID)) // RFC 9208 §4.4
 		case "APPENDLIMIT":
 			s.w.num(uint64(s.srv.cfg.AppendLimit)) // RFC 7889 §3: one limit for all
 		}

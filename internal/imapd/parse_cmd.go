@@ -295,7 +295,8 @@ func parseStatusItems(p *parser) []string {
 		it := strings.ToUpper(p.atom())
 		switch it {
 		case "MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE", "HIGHESTMODSEQ", "RECENT", "DELETED",
-			"APPENDLIMIT": // RFC 7889 §3
+			"APPENDLIMIT",     // RFC 7889 §3
+			"DELETED-STORAGE": // RFC 9208 §4.4
 		default:
 			p.fail("unknown status item %s", it)
 		}

@@ -70,6 +70,13 @@ func TestQuotaOverquota(t *testing.T) {
 	if !contains(got, `* QUOTAROOT Archive ""`) || !contains(got, `* QUOTA "" (MESSAGE 1 1)`) {
 		t.Fatalf("GETQUOTAROOT: %q", got)
 	}
+	rc.send(`d2 STORE 1 +FLAGS.SILENT (\Deleted)`)
+	rc.expectTagged("d2", "OK")
+	rc.send("d3 STATUS INBOX (DELETED DELETED-STORAGE)")
+	got = rc.expectTagged("d3", "OK")
+	if !contains(got, "* STATUS INBOX (DELETED 1 DELETED-STORAGE 1)") { // 190 bytes: 1 KiB
+		t.Fatalf("DELETED-STORAGE: %q", got)
+	}
 	rc.send("e GETQUOTAROOT Nope")
 	rc.expectTagged("e", "NO")
 	rc.send("f SETQUOTA \"\" (STORAGE 100 MESSAGE 2)")

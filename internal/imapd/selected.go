@@ -122,6 +122,9 @@ func (s *session) writeSelectData(sel *selected, firstUnseen uint32, keywords ma
 	}
 	s.w.line("* OK [UIDVALIDITY ", itoa(int64(sel.mbox.UIDValidity)), "] UIDs valid")
 	s.w.line("* OK [UIDNEXT ", itoa(int64(sel.mbox.UIDNext)), "] predicted next UID")
+	if s.rev2 {
+		s.writeSelectList(sel.mbox) // RFC 9051 §6.3.2
+	}
 	// Every mailbox keeps modseqs, so never NOMODSEQ (RFC 7162 §3.1.2.1).
 	s.w.line("* OK [HIGHESTMODSEQ ", itoa(int64(sel.modseq)), "] highest modseq")
 }
