@@ -16,7 +16,12 @@ import (
 // scan of every cached envelope.
 type countingStore struct {
 	*sqlstore.Store
-	messages, status atomic.Int64
+	messages, status, changed atomic.Int64
+}
+
+func (c *countingStore) MessagesChangedSince(ctx context.Context, mb int64, modseq uint64) ([]store.Message, error) {
+	c.changed.Add(1)
+	return c.Store.MessagesChangedSince(ctx, mb, modseq)
 }
 
 func (c *countingStore) Messages(ctx context.Context, mb int64, from, to uint32) ([]store.Message, error) {
@@ -68,7 +73,8 @@ func TestLightPaths(t *testing.T) {
 		t.Errorf("SELECT and FETCH (UID FLAGS ...) read full rows %d times", n)
 	}
 
-	// An IDLE session learns of a delivery without counting the mailbox.
+	// An IDLE session learns of a delivery from the event alone, and of
+	// another session's flag change by modseq, never counting the mailbox.
 	idle := e.login()
 	idle.send("s SELECT INBOX")
 	idle.expectTagged("s", "OK")
@@ -76,8 +82,21 @@ func TestLightPaths(t *testing.T) {
 	idle.expectPrefix("+ ")
 	e.deliver("INBOX", simpleMsg)
 	idle.expectPrefix("* 4 EXISTS")
+	if n := cs.changed.Load(); n != 0 {
+		t.Errorf("a delivery cost the idle session %d store queries", n)
+	}
+	rc.send("n NOOP")
+	rc.expectTagged("n", "OK")
+	rc.send("f4 STORE 4 +FLAGS (\\Flagged)")
+	rc.expectTagged("f4", "OK")
+	if l := idle.expectPrefix("* 4 FETCH"); !strings.Contains(l, `\Flagged`) {
+		t.Errorf("IDLE: %q", l)
+	}
 	idle.send("DONE")
 	idle.expectTagged("i", "OK")
+	if cs.changed.Load() == 0 {
+		t.Errorf("a flag change reached the idle session without a refresh")
+	}
 	if n := cs.status.Load(); n != 0 {
 		t.Errorf("the refresh counted the mailbox %d times", n)
 	}
