@@ -42,13 +42,24 @@ type qresyncParams struct {
 	// lets such a server skip it).
 }
 
-// enableCondstore turns CONDSTORE on, as every CONDSTORE-enabling command
-// does (RFC 7162 §3.1), and reports whether it was off.
-func (s *session) enableCondstore() bool {
-	if s.cond.on {
+// enable turns CONDSTORE on, as every CONDSTORE-enabling command does
+// (RFC 7162 §3.1), and reports whether it was off.
+func (c *condState) enable() bool {
+	if c.on {
 		return false
 	}
-	s.cond.on = true
+	c.on = true
+	return true
+}
+
+// enableCondstore is enable for a command that runs with a mailbox
+// selected, at a line boundary: the client learns the mailbox's
+// HIGHESTMODSEQ along with it (RFC 7162 §3.1.2.1).
+func (s *session) enableCondstore() bool {
+	if !s.cond.enable() {
+		return false
+	}
+	s.announceHighestModSeq()
 	return true
 }
 
@@ -59,15 +70,12 @@ func (s *session) enableCap(name string) string {
 	switch name {
 	case "CONDSTORE":
 		if s.enableCondstore() {
-			s.announceHighestModSeq()
 			return "CONDSTORE"
 		}
 	case "QRESYNC":
 		if !s.cond.qresync {
 			s.cond.qresync = true
-			if s.enableCondstore() {
-				s.announceHighestModSeq()
-			}
+			s.enableCondstore()
 			return "QRESYNC"
 		}
 	}
@@ -210,7 +218,7 @@ func (s *session) checkSelectParams(c *command) (reply, bool) {
 		return bad("", "ENABLE QRESYNC first"), false
 	}
 	if c.cond.selCondstore || c.cond.qr != nil {
-		s.enableCondstore()
+		s.cond.enable() // SELECT reports HIGHESTMODSEQ itself
 	}
 	return reply{}, true
 }
@@ -471,4 +479,31 @@ func (a *condArgs) searchSuffix(open, close string) string {
 		return ""
 	}
 	return open + itoa(int64(a.searchTop)) + close
+}
+
+// closeBase returns, before CLOSE expunges, the modseq up to which the
+// client has been told every change, or 0 when changes are pending.
+func (s *session) closeBase() uint64 {
+	if !s.cond.on || s.sel == nil {
+		return 0
+	}
+	s.drainEvents()
+	if s.sel.dirty {
+		return 0
+	}
+	return max(s.sel.modseq, s.sel.ownSeen)
+}
+
+// closeCode is the tagged OK code of a CLOSE that expunged (RFC 7162
+// §3.2.8): the new HIGHESTMODSEQ, but only when the expunge is the one
+// change past base, so a client that records it misses nothing.
+func (s *session) closeCode(sel *selected, base uint64, removed bool) string {
+	if base == 0 || !removed {
+		return ""
+	}
+	hms, err := s.highestModSeq(sel.mbox.ID)
+	if err != nil || hms != base+1 {
+		return ""
+	}
+	return "HIGHESTMODSEQ " + itoa(int64(hms))
 }

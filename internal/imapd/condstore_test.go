@@ -151,8 +151,14 @@ func TestCondstoreSearchModSeq(t *testing.T) {
 	rc.expectTagged("q1", "OK")
 	rc.send("q2 STORE 2 +FLAGS.SILENT (\\Answered)")
 	rc.expectTagged("q2", "OK")
+	// FETCH MODSEQ enables CONDSTORE with the mailbox selected: the
+	// client is told the HIGHESTMODSEQ first (RFC 7162 §3.1.2.1).
 	rc.send("q3 FETCH 2 (MODSEQ)")
-	ms := find(t, rc.expectTagged("q3", "OK"), reModSeq)
+	lines := rc.expectTagged("q3", "OK")
+	ms := find(t, lines, reModSeq)
+	if !strings.HasPrefix(lines[0], "* OK [HIGHESTMODSEQ "+num(ms)+"]") {
+		t.Fatalf("enabling FETCH: %q", lines)
+	}
 	rc.send("q4 SEARCH MODSEQ " + num(ms))
 	if l := rc.expectTagged("q4", "OK"); l[0] != "* SEARCH 2 (MODSEQ "+num(ms)+")" {
 		t.Fatalf("SEARCH MODSEQ: %q", l)
@@ -273,12 +279,27 @@ func TestQresyncLiveVanished(t *testing.T) {
 	if want := "HIGHESTMODSEQ " + num(find(t, lines, reHighest)) + ")"; !contains(st, want) {
 		t.Fatalf("EXPUNGE code %q, STATUS %q", lines, st)
 	}
-	// CLOSE expunges silently, QRESYNC or not.
-	a.send("a7 STORE 1 +FLAGS.SILENT (\\Deleted)")
-	a.expectTagged("a7", "OK")
+	// CLOSE expunges silently and tells the new HIGHESTMODSEQ (RFC 7162
+	// §3.2.8) once a has seen every earlier change.
+	b.send("b5 STORE 1 +FLAGS.SILENT (\\Deleted)")
+	b.expectTagged("b5", "OK")
+	a.send("a7 NOOP")
+	if lines = a.expectTagged("a7", "OK"); !contains(lines, "* 1 FETCH (UID 2 FLAGS (\\Seen \\Deleted) MODSEQ (") {
+		t.Fatalf("NOOP: %q", lines)
+	}
 	a.send("a8 CLOSE")
-	if lines = a.expectTagged("a8", "OK"); len(lines) != 1 {
-		t.Fatalf("CLOSE: %q", lines)
+	lines = a.expectTagged("a8", "OK [HIGHESTMODSEQ ")
+	a.send("a9 STATUS INBOX (HIGHESTMODSEQ MESSAGES)")
+	st = a.expectTagged("a9", "OK")
+	if len(lines) != 1 || !contains(st, "(HIGHESTMODSEQ "+num(find(t, lines, reHighest))+" MESSAGES 0)") {
+		t.Fatalf("CLOSE %q, STATUS %q", lines, st)
+	}
+	// Nothing expunged: no code.
+	a.send("a10 SELECT INBOX")
+	a.expectTagged("a10", "OK")
+	a.send("a11 CLOSE")
+	if lines = a.expectTagged("a11", "OK"); contains(lines, "HIGHESTMODSEQ") {
+		t.Fatalf("empty CLOSE: %q", lines)
 	}
 }
 

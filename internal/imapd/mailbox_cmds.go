@@ -121,7 +121,7 @@ func (s *session) writeStatus(mb store.Mailbox, items []string) reply {
 			s.w.num(uint64(st.Size))
 		case "HIGHESTMODSEQ":
 			s.w.num(st.HighestModSeq)
-			s.enableCondstore() // RFC 7162 §3.1: an enabling command
+			s.cond.enable() // RFC 7162 §3.1: an enabling command
 		case "DELETED":
 			s.w.num(uint64(st.Deleted))
 		case "RECENT":

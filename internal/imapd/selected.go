@@ -132,12 +132,15 @@ func (s *session) writeSelectData(sel *selected, firstUnseen uint32, keywords ma
 // cmdClose implements CLOSE (expunging silently, RFC 9051 §6.4.1) and
 // UNSELECT (RFC 3691).
 func (s *session) cmdClose(c *command) reply {
+	base := s.closeBase()
 	sel := s.sel
 	s.sel, s.state = nil, stateAuth
 	if c.name == "CLOSE" && !sel.readOnly {
-		if _, err := s.expungeDeleted(sel, nil); err != nil {
+		removed, err := s.expungeDeleted(sel, nil)
+		if err != nil {
 			return s.mapStoreErr(err, "CLOSE")
 		}
+		return ok(s.closeCode(sel, base, len(removed) > 0), "CLOSE completed")
 	}
 	return ok("", c.name+" completed")
 }
