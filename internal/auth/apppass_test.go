@@ -174,6 +174,19 @@ func TestSCRAMServer(t *testing.T) {
 		{"binding on non-PLUS", MechSCRAM, cb, &exporter, alicePW, false},
 		{"PLUS without TLS", MechSCRAMPlus, ChannelBinding{}, &exporter, alicePW, false},
 	}
+	// An authorization identity other than the user is refused.
+	client, _ := scram.SHA256.NewClient("alice@example.org", alicePW, "bob@example.org")
+	conv := client.NewConversation()
+	srv := f.svc.NewSCRAMServer(context.Background(), ipA, MechSCRAM, ChannelBinding{})
+	c1, _ := conv.Step("")
+	s1, _, err := srv.Next([]byte(c1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, _ := conv.Step(string(s1))
+	if _, _, err := srv.Next([]byte(c2)); err == nil {
+		t.Error("SCRAM with authzid bob as alice succeeded")
+	}
 	for _, c := range cases {
 		acct, err := runSCRAM(f, c.mech, c.cb, c.client, "alice@example.org", c.pw)
 		if c.ok && (err != nil || acct.ID != a.ID) {

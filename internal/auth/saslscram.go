@@ -172,6 +172,10 @@ func (x *SCRAMServer) final(c2 string) (string, error) {
 		return "", ErrSCRAM
 	}
 	valid := x.conv.Valid() || app != nil
+	if z := x.conv.AuthzID(); z != "" && !strings.EqualFold(z, x.user) {
+		// Acting as another user (RFC 5802 §5.1 a=) is not offered.
+		valid, app = false, nil
+	}
 	acct, err := x.svc.scramResult(x.ctx, x.remote, x.user, valid, app)
 	if err != nil {
 		return "", err
