@@ -107,6 +107,8 @@ func TestUTF8Accept(t *testing.T) {
 	if !contains(got, `* STATUS "Café/Ü" (MESSAGES 0)`) {
 		t.Fatalf("STATUS: %q", got)
 	}
+	// Not UTF-8 (Latin-1 é): refused, so UTF-8 clients never see it.
+	rc.expectTaggedAfter("f2 CREATE \"Caf\xe9\"", "f2", "NO")
 	rc.expectTaggedAfter("g APPEND \"Café/Ü\" UTF8 (~{13+}\r\nSubject: é\r\n)", "g", "OK")
 	// go-imap's client enables UTF8=ACCEPT and reads the names.
 	c := env.client(nil)

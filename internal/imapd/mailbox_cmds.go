@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"postern/internal/store"
 )
@@ -17,7 +18,9 @@ func validMailboxName(name string) bool {
 		strings.HasSuffix(name, "/") || strings.Contains(name, "//") {
 		return false
 	}
-	return !strings.ContainsAny(name, "*%\r\n\x00")
+	// RFC 9051 §5.1: names are UTF-8, whatever the client's encoding
+	// was (modified UTF-7 is decoded before this).
+	return utf8.ValidString(name) && !strings.ContainsAny(name, "*%\r\n\x00")
 }
 
 func (s *session) cmdCreate(c *command) reply {
