@@ -341,13 +341,10 @@ func TestSubmissionSpoofing(t *testing.T) {
 	}
 }
 
-// TestSubmissionDKIMAndHeaders: a submitted message arrives with Bcc gone,
-// Date and Message-ID added, a Received header and two DKIM signatures that
-// verify against the keys `postern dns` prints; the dns output parses as
-// zone records and has the records a domain needs.
-func TestSubmissionDKIMAndHeaders(t *testing.T) {
-	t.Parallel()
-	s := mailServer(t, nil)
+// dnsZoneTXT runs `postern dns example.test`, checks that it parses as zone
+// records with the expected record types, and returns its TXT records.
+func dnsZoneTXT(t *testing.T, s *Server) map[string][]string {
+	t.Helper()
 	zone := s.CLI("", "dns", "example.test").mustOK(t).Stdout
 	txt := map[string][]string{}
 	types := map[string]int{}
@@ -361,12 +358,24 @@ func TestSubmissionDKIMAndHeaders(t *testing.T) {
 	if err := zp.Err(); err != nil {
 		t.Fatalf("postern dns output is not a zone: %v\n%s", err, zone)
 	}
+	// MX; SPF, DMARC and two DKIM keys; six RFC 6186 SRV and autodiscover.
 	want := map[string]int{"MX": 1, "TXT": 4, "SRV": 7, "CNAME": 2}
 	for typ, n := range want {
 		if types[typ] != n {
 			t.Errorf("%d %s records, want %d\n%s", types[typ], typ, n, zone)
 		}
 	}
+	return txt
+}
+
+// TestSubmissionDKIMAndHeaders: a submitted message arrives with Bcc gone,
+// Date and Message-ID added, a Received header and two DKIM signatures that
+// verify against the keys `postern dns` prints; the dns output parses as
+// zone records and has the records a domain needs.
+func TestSubmissionDKIMAndHeaders(t *testing.T) {
+	t.Parallel()
+	s := mailServer(t, nil)
+	txt := dnsZoneTXT(t, s)
 	body := "Subject: no date, no id\r\nFrom: Alice <alice@example.test>\r\nTo: bob@example.test\r\n" +
 		"Bcc: carol@example.test\r\n\r\nHello Bob.\r\n"
 	id := uniq()
