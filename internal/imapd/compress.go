@@ -18,11 +18,18 @@ import (
 // connections then cost only their inflater (about 40 KiB); writers exist
 // only for responses being written at the same instant. The price is
 // that one response cannot refer back to text of an earlier one: a
-// single FETCH line compresses to ~78%, a FETCH of a hundred to ~2%.
+// single FETCH line compresses to ~78%, a FETCH of a hundred to ~2%
+// (short responses are sent as stored blocks, see storedMax).
 
 // deflateLevel: level 2 compresses within 1% of level 6 on IMAP
 // responses at more than twice the speed (measured: 700 vs 280 MB/s).
 const deflateLevel = 2
+
+// storedMax: shorter writes (most tagged replies, untagged EXISTS, IDLE
+// pushes) go out as a stored block. Without history they would shrink by
+// a few bytes at most, and resetting a pooled deflater costs ~25 µs
+// (measured, BenchmarkDeflateWrite) while a stored block costs nothing.
+const storedMax = 512
 
 // cmdCompress implements COMPRESS DEFLATE (RFC 4978 §3), valid once
 // authenticated; a second COMPRESS gets NO [COMPRESSIONACTIVE].
@@ -70,6 +77,9 @@ type deflateConn struct {
 func (d *deflateConn) Read(p []byte) (int, error) { return d.r.Read(p) }
 
 func (d *deflateConn) Write(p []byte) (int, error) {
+	if len(p) < storedMax {
+		return d.writeStored(p)
+	}
 	fw, _ := d.pool.Get().(*flate.Writer)
 	if fw == nil {
 		var err error
@@ -86,4 +96,19 @@ func (d *deflateConn) Write(p []byte) (int, error) {
 	fw.Reset(io.Discard) // drop the reference to this connection
 	d.pool.Put(fw)
 	return n, err
+}
+
+// writeStored sends p as one stored deflate block (RFC 1951 §3.2.4: BFINAL
+// 0, BTYPE 00, byte-aligned LEN and NLEN), then the empty stored block
+// that ends a sync flush, so that every inflater hands the data on at once.
+func (d *deflateConn) writeStored(p []byte) (int, error) {
+	buf := make([]byte, 0, len(p)+10)
+	n := uint16(len(p))
+	buf = append(buf, 0, byte(n), byte(n>>8), ^byte(n), ^byte(n>>8))
+	buf = append(buf, p...)
+	buf = append(buf, 0, 0, 0, 0xff, 0xff)
+	if _, err := d.Conn.Write(buf); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

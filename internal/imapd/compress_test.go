@@ -8,6 +8,7 @@ import (
 	"net"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -150,5 +151,36 @@ func TestCompressMemory(t *testing.T) {
 	for _, rc := range conns {
 		rc.send("b NOOP")
 		rc.expectTagged("b", "OK")
+	}
+}
+
+type discardConn struct {
+	net.Conn
+	n int64
+}
+
+func (d *discardConn) Write(p []byte) (int, error) { d.n += int64(len(p)); return len(p), nil }
+
+// BenchmarkDeflateWrite is the cost of one compressed response flush with
+// a pooled deflater: a short tagged reply and a FETCH of 100 envelopes.
+func BenchmarkDeflateWrite(b *testing.B) {
+	line := `* 12 FETCH (UID 112 FLAGS (\Seen) ENVELOPE ("Tue, 05 Mar 2024 09:00:00 +0000" "Subject number 3" (("Bob" NIL "bob" "example.net")) NIL NIL ((NIL NIL "alice" "example.org")) NIL NIL NIL "<1@example.net>"))` + "\r\n"
+	for _, resp := range []struct {
+		name string
+		data []byte
+	}{{"tagged", []byte("a12 OK NOOP completed\r\n")}, {"fetch100", []byte(strings.Repeat(line, 100))}} {
+		b.Run(resp.name, func(b *testing.B) {
+			var pool sync.Pool
+			dst := &discardConn{}
+			dc := &deflateConn{Conn: dst, pool: &pool}
+			b.SetBytes(int64(len(resp.data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := dc.Write(resp.data); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(dst.n)/float64(b.N)/float64(len(resp.data)), "ratio")
+		})
 	}
 }
