@@ -127,6 +127,7 @@ func serve(e *env, path string, ready func(*config.Config)) error {
 		return err
 	}
 	logger, level := newLogger(e, cfg)
+	raiseOpenFiles(logger)
 	if path := os.Getenv("POSTERN_CPUPROFILE"); path != "" {
 		stopProfile, err := startCPUProfile(path)
 		if err != nil {
