@@ -90,6 +90,8 @@ func New(cfg Config) *Server {
 	srv.ReadTimeout = cfg.IdleTimeout
 	srv.WriteTimeout = cfg.IdleTimeout
 	srv.EnableSMTPUTF8 = true
+	// Submission passes RFC 3461 RET, ENVID and NOTIFY on to the queue.
+	srv.EnableDSN = cfg.Mode == ModeSubmission
 	// go-smtp checks this before our Auth; ours then checks the address.
 	srv.AllowInsecureAuth = cfg.AllowPlaintext != nil
 	srv.ErrorLog = slogPrinter{cfg.Logger}

@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"postern/internal/deliver"
+	"postern/internal/queue"
 	"postern/internal/store"
 )
 
@@ -32,8 +33,10 @@ type session struct {
 	from     string
 	rcpts    []string
 	accounts []store.Account
-	// remoteRcpts are the submission recipients for the queue.
-	remoteRcpts []string
+	// remoteRcpts are the submission recipients for the queue, and dsn
+	// the transaction's RFC 3461 parameters for it.
+	remoteRcpts []remoteRcpt
+	dsn         queue.Message
 	seen        map[int64]bool
 	declSize    int64
 	started     time.Time
@@ -70,7 +73,7 @@ func (s *session) kick() {
 // has been written, which is when a shutdown may close the connection.
 func (s *session) Reset() {
 	s.from, s.rcpts, s.accounts, s.seen, s.declSize = "", nil, nil, nil, 0
-	s.remoteRcpts = nil
+	s.remoteRcpts, s.dsn = nil, queue.Message{}
 	s.inTransaction.Store(false)
 }
 
@@ -128,6 +131,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	s.bareAtMail = bareCount(s.conn.Conn())
 	if opts != nil {
 		s.declSize = opts.Size
+		s.dsn.Ret, s.dsn.EnvID = string(opts.Return), opts.EnvelopeID
 	}
 	return nil
 }
@@ -166,7 +170,7 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	case errors.Is(err, deliver.ErrNotLocal):
 		if s.srv.cfg.Mode == ModeSubmission && s.srv.cfg.Relay != nil {
 			// RFC 6409 §4.2: the authenticated user may relay anywhere.
-			s.remoteRcpts = append(s.remoteRcpts, a.String())
+			s.remoteRcpts = append(s.remoteRcpts, remoteRcpt{addr: a.String(), notify: dsnNotify(opts)})
 			s.rcpts = append(s.rcpts, to)
 			return nil
 		}

@@ -66,22 +66,56 @@ func (s *session) submitData(r io.Reader) error {
 		msg = append(sig, msg...)
 	}
 	msg = append([]byte(s.receivedHeader()), msg...)
-	if len(s.remoteRcpts) > 0 {
-		qid, err := cfg.Relay.Enqueue(ctx, queue.Message{
-			From: s.from, To: s.remoteRcpts, Body: bytes.NewReader(msg), AccountID: s.account.ID,
-		})
-		if err != nil {
-			cfg.Logger.Error("queueing failed", append(s.log(), "id", s.id, "err", err)...)
-			return errLocal
-		}
-		cfg.Logger.Info("message queued", append(s.log(), "id", s.id, "queue_id", qid,
-			"from", s.from, "rcpts", len(s.remoteRcpts))...)
+	if err := s.enqueue(ctx, msg); err != nil {
+		cfg.Logger.Error("queueing failed", append(s.log(), "id", s.id, "err", err)...)
+		return errLocal
 	}
 	if len(s.accounts) > 0 {
 		body := io.MultiReader(strings.NewReader(s.returnPath()), bytes.NewReader(msg))
 		return s.deliverLocal(body, nil)
 	}
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK id=" + s.id}
+}
+
+// remoteRcpt is a recipient for the queue with its RFC 3461 NOTIFY.
+type remoteRcpt struct {
+	addr, notify string
+}
+
+// dsnNotify is the NOTIFY parameter of RCPT (RFC 3461 §4.1), "" if none.
+func dsnNotify(opts *smtp.RcptOptions) string {
+	if opts == nil {
+		return ""
+	}
+	var n []string
+	for _, v := range opts.Notify {
+		n = append(n, string(v))
+	}
+	return strings.Join(n, ",")
+}
+
+// enqueue hands msg to the queue for the remote recipients: one entry per
+// distinct NOTIFY, since a queue message carries one.
+func (s *session) enqueue(ctx context.Context, msg []byte) error {
+	var order []string
+	groups := map[string][]string{}
+	for _, r := range s.remoteRcpts {
+		if _, ok := groups[r.notify]; !ok {
+			order = append(order, r.notify)
+		}
+		groups[r.notify] = append(groups[r.notify], r.addr)
+	}
+	for _, notify := range order {
+		m := s.dsn
+		m.From, m.To, m.Body, m.AccountID, m.Notify = s.from, groups[notify], bytes.NewReader(msg), s.account.ID, notify
+		qid, err := s.srv.cfg.Relay.Enqueue(ctx, m)
+		if err != nil {
+			return err
+		}
+		s.srv.cfg.Logger.Info("message queued", append(s.log(), "id", s.id, "queue_id", qid,
+			"from", s.from, "rcpts", len(m.To))...)
+	}
+	return nil
 }
 
 // refuse maps a read or header error to the reply, logging why.
