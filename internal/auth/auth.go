@@ -13,6 +13,11 @@
 //     SCRAM-SHA-256 lookup and result hooks.
 //   - throttle.go: failed logins per source network and per account name in
 //     a sliding window, in bounded memory.
+//   - apppass.go: app passwords (generated, named, revocable), accepted by
+//     Login and SCRAM beside the account password.
+//   - saslscram.go: SCRAMServer, a SCRAM-SHA-256[-PLUS] exchange in the
+//     shape of a go-sasl server, with tls-exporter (RFC 9266) and
+//     tls-server-end-point (RFC 5929) channel binding.
 //
 // Nothing here keeps state outside a Service, so two servers can run in one
 // process.
