@@ -14,14 +14,16 @@ import (
 	"postern/internal/store"
 )
 
-// SignedHeaders are the fields signed, in this order (RFC 6376 §5.4.1's
+// signedHeaders are the fields signed, in this order (RFC 6376 §5.4.1's
 // list of what should be signed). From is listed twice: the second entry
 // signs its absence, so a second From added in transit breaks the
 // signature (oversigning, §8.15). Fields absent from a message are skipped.
-var signedHeaders = []string{
-	"From", "From", "Reply-To", "Subject", "Date", "To", "Cc", "Message-ID",
-	"In-Reply-To", "References", "MIME-Version", "Content-Type",
-	"Content-Transfer-Encoding", "Sender", "List-Id", "List-Unsubscribe",
+func signedHeaders() []string {
+	return []string{
+		"From", "From", "Reply-To", "Subject", "Date", "To", "Cc", "Message-ID",
+		"In-Reply-To", "References", "MIME-Version", "Content-Type",
+		"Content-Transfer-Encoding", "Sender", "List-Id", "List-Unsubscribe",
+	}
 }
 
 // Signer signs outgoing mail with the active keys of the sender's domain.
@@ -75,7 +77,7 @@ func (s *Signer) Sign(ctx context.Context, domain string, msg []byte) ([]byte, e
 			Domain: strings.ToLower(domain), Selector: k.Selector, Signer: key,
 			HeaderCanonicalization: dkim.CanonicalizationRelaxed,
 			BodyCanonicalization:   dkim.CanonicalizationRelaxed,
-			HeaderKeys:             signedHeaders,
+			HeaderKeys:             signedHeaders(),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("dkim: %w", err)
