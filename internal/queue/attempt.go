@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -30,6 +31,7 @@ type envelope struct {
 	id       string
 	head     []byte
 	needUTF8 bool
+	eightBit bool // the body has octets above 127
 }
 
 // attempt tries the due recipients of one message, records the outcomes,
@@ -77,7 +79,35 @@ func (q *Queue) inspect(ctx context.Context, env *envelope) (int, error) {
 	}
 	env.head = head
 	env.needUTF8 = utf8 || !isASCII(env.m.Sender)
-	return hops, nil
+	for _, r := range env.m.Recipients {
+		env.needUTF8 = env.needUTF8 || !isASCII(r.Rcpt)
+	}
+	rc2, err := q.st.OpenBlob(ctx, env.m.BlobID)
+	if err != nil {
+		return 0, err
+	}
+	defer rc2.Close()
+	env.eightBit, err = has8bit(rc2)
+	return hops, err
+}
+
+// has8bit reports whether the message has an octet above 127 anywhere.
+func has8bit(r io.Reader) (bool, error) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(buf)
+		for _, b := range buf[:n] {
+			if b >= 0x80 {
+				return true, nil
+			}
+		}
+		if err == io.EOF {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
 }
 
 func isASCII(s string) bool {
@@ -209,6 +239,13 @@ func (q *Queue) tryHost(ctx context.Context, env envelope, host string, rcpts []
 			return fillOutcomes(len(rcpts), outcome{status: store.QueueFailed, code: "5.6.7", peer: c.peer,
 				diag: "the receiving server " + c.peer + " does not support SMTPUTF8, which this message needs (non-ASCII addresses or headers)"}), true
 		}
+		if env.eightBit && !env.needUTF8 && !c.eightBit {
+			// RFC 6152 §3: 8-bit content only to a peer offering 8BITMIME;
+			// converting it is not ours to do.
+			q.pool.put(key, c, q.now())
+			return fillOutcomes(len(rcpts), outcome{status: store.QueueFailed, code: "5.6.3", peer: c.peer,
+				diag: "the receiving server " + c.peer + " does not support 8BITMIME, which this message needs (8-bit content)"}), true
+		}
 		res, alive, dropped := q.send(ctx, env, c, rcpts)
 		if alive {
 			q.pool.put(key, c, q.now())
@@ -263,18 +300,15 @@ func (q *Queue) send(ctx context.Context, env envelope, c *conn, rcpts []store.Q
 		return fillOutcomes(len(rcpts), outcome{status: store.QueuePending, code: "4.3.0", diag: err.Error()}), true, false
 	}
 	defer rc.Close()
-	to := make([]string, len(rcpts))
+	to := make([]rcptArg, len(rcpts))
 	for i, r := range rcpts {
-		to[i] = r.Rcpt
+		to[i] = rcptArg{addr: r.Rcpt, notify: r.Notify, orcpt: r.ORcpt}
 	}
-	opts := &smtp.MailOptions{Size: env.m.Size, UTF8: env.needUTF8, EnvelopeID: env.m.EnvID}
-	switch strings.ToUpper(env.m.Ret) {
-	case "FULL":
-		opts.Return = smtp.DSNReturnFull
-	case "HDRS":
-		opts.Return = smtp.DSNReturnHeaders
+	p := mailParams{size: env.m.Size, utf8: env.needUTF8, eightBit: env.eightBit, envID: env.m.EnvID}
+	if ret := strings.ToUpper(env.m.Ret); ret == "FULL" || ret == "HDRS" {
+		p.ret = ret
 	}
-	errs, alive := transaction(ctx, c, env.m.Sender, to, opts, rc)
+	errs, alive := transaction(ctx, c, env.m.Sender, p, to, rc)
 	res = make([]outcome, len(rcpts))
 	dropped = true
 	for i, err := range errs {

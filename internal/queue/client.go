@@ -9,25 +9,24 @@ import (
 	"io"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
 
 // conn is one SMTP client connection to a peer.
 type conn struct {
-	c        *smtp.Client
+	c        *smtpConn
 	peer     string // host name (or relay host) and address, for logs
 	tls      bool
 	verified bool // the peer's certificate chain and name verified
 	utf8     bool // SMTPUTF8 offered
+	eightBit bool // 8BITMIME offered
 	idleAt   time.Time
 }
 
-func (c *conn) close() { c.c.Close() }
+func (c *conn) close() { c.c.close() }
 
 // idleMax is how long an unused connection stays open for the next message
 // to the same destination.
@@ -69,7 +68,7 @@ func (p *pool) closeAll() {
 	defer p.mu.Unlock()
 	for k, cs := range p.idle {
 		for _, c := range cs {
-			c.c.Quit()
+			c.c.quit()
 			c.close()
 		}
 		delete(p.idle, k)
@@ -139,52 +138,47 @@ func (d *dialer) open(ctx context.Context, host, addr, mode string) (*conn, erro
 	stop := context.AfterFunc(ctx, func() { raw.Close() })
 	defer stop()
 	out := &conn{peer: host + "[" + addr + "]"}
-	// Bound the greeting, EHLO and handshakes; commands get their own.
-	raw.SetDeadline(time.Now().Add(d.opts.CommandTimeout))
-	var c *smtp.Client
-	switch mode {
-	case "implicit":
-		tc := tls.Client(raw, d.requiredTLS(host))
-		if err := tc.HandshakeContext(ctx); err != nil {
-			raw.Close()
-			return nil, tlsError{err}
-		}
-		raw, out.tls, out.verified = tc, true, true
-		c = smtp.NewClient(raw)
-	case "starttls", "starttls-opportunistic":
-		cfg := d.requiredTLS(host)
-		if mode == "starttls-opportunistic" {
-			cfg = d.opportunisticTLS(host, &out.verified)
-		} else {
-			out.verified = true
-		}
-		c, err = smtp.NewClientStartTLS(raw, cfg)
-		if err != nil {
-			raw.Close()
-			if isSMTPError(err) && !strings.Contains(err.Error(), "STARTTLS") {
-				return nil, err
-			}
-			if strings.Contains(err.Error(), "support STARTTLS") {
-				return nil, errNoStartTLS
-			}
-			return nil, tlsError{err}
-		}
-		out.tls = true
-	default:
-		c = smtp.NewClient(raw)
-	}
-	c.CommandTimeout = d.opts.CommandTimeout
-	c.SubmissionTimeout = 2 * d.opts.CommandTimeout // RFC 5321 §4.5.3.2.6: 10 min for the final dot
-	if err := c.Hello(d.opts.Hostname); err != nil {
-		c.Close()
-		if out.tls {
-			return nil, tlsError{err}
-		}
+	fail := func(err error) (*conn, error) {
+		raw.Close()
 		return nil, err
 	}
-	raw.SetDeadline(time.Time{})
+	var nc net.Conn = raw
+	if mode == "implicit" {
+		tc := tls.Client(raw, d.requiredTLS(host))
+		raw.SetDeadline(time.Now().Add(d.opts.CommandTimeout))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return fail(tlsError{err})
+		}
+		nc, out.tls, out.verified = tc, true, true
+	}
+	c := newSMTPConn(nc, d.opts.CommandTimeout)
+	if err := c.hello(d.opts.Hostname, true); err != nil {
+		return fail(err)
+	}
+	if mode == "starttls" || mode == "starttls-opportunistic" {
+		switch {
+		case c.has("STARTTLS"):
+			cfg := d.requiredTLS(host)
+			if mode == "starttls-opportunistic" {
+				cfg = d.opportunisticTLS(host, &out.verified)
+			} else {
+				out.verified = true
+			}
+			if _, err := c.startTLS(cfg); err != nil {
+				return fail(err)
+			}
+			out.tls = true
+			if err := c.hello(d.opts.Hostname, false); err != nil {
+				return fail(tlsError{err})
+			}
+		case mode == "starttls":
+			return fail(fmt.Errorf("%w by the relay", errNoStartTLS))
+		}
+	}
+	c.nc.SetDeadline(time.Time{})
 	out.c = c
-	out.utf8, _ = c.Extension("SMTPUTF8")
+	out.utf8 = c.has("SMTPUTF8")
+	out.eightBit = c.has("8BITMIME")
 	return out, nil
 }
 
@@ -210,7 +204,7 @@ func (d *dialer) dialRelay(ctx context.Context, r Resolver) (*conn, error) {
 		return nil, err
 	}
 	if d.opts.RelayUsername != "" {
-		if err := c.c.Auth(sasl.NewPlainClient("", d.opts.RelayUsername, d.opts.RelayPassword)); err != nil {
+		if err := c.c.authPlain(d.opts.RelayUsername, d.opts.RelayPassword); err != nil {
 			c.close()
 			return nil, fmt.Errorf("relay AUTH: %w", err)
 		}
@@ -220,50 +214,10 @@ func (d *dialer) dialRelay(ctx context.Context, r Resolver) (*conn, error) {
 
 // transaction sends one message to the recipients over c. It returns one
 // error per recipient (nil when accepted) and whether c is still usable.
-func transaction(ctx context.Context, c *conn, from string, rcpts []string, opts *smtp.MailOptions, body io.Reader) ([]error, bool) {
+func transaction(ctx context.Context, c *conn, from string, p mailParams, rcpts []rcptArg, body io.Reader) ([]error, bool) {
 	stop := context.AfterFunc(ctx, func() { c.close() })
 	defer stop()
-	errs := make([]error, len(rcpts))
-	fill := func(err error) {
-		for i := range errs {
-			if errs[i] == nil {
-				errs[i] = err
-			}
-		}
-	}
-	if err := c.c.Mail(from, opts); err != nil {
-		fill(err)
-		return errs, isSMTPError(err) && c.c.Reset() == nil
-	}
-	accepted := 0
-	for i, r := range rcpts {
-		if err := c.c.Rcpt(r, nil); err != nil {
-			errs[i] = err
-			if !isSMTPError(err) {
-				fill(err)
-				return errs, false
-			}
-			continue
-		}
-		accepted++
-	}
-	if accepted == 0 {
-		return errs, c.c.Reset() == nil
-	}
-	w, err := c.c.Data()
-	if err != nil {
-		fill(err)
-		return errs, isSMTPError(err) && c.c.Reset() == nil
-	}
-	if _, err := io.Copy(w, body); err != nil {
-		fill(err)
-		return errs, false
-	}
-	if err := w.Close(); err != nil {
-		fill(err)
-		return errs, isSMTPError(err)
-	}
-	return errs, true
+	return c.c.send(from, p, rcpts, body)
 }
 
 func isSMTPError(err error) bool {

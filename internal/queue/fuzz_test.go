@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"bufio"
 	"bytes"
 	"io"
 	"mime"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-smtp"
 )
 
 // FuzzReadHeader: any queued message gives a bounded header, a hop count
@@ -79,6 +82,31 @@ func FuzzDSN(f *testing.F) {
 		}
 		if len(types) != 3 || types[1] != "message/delivery-status" || types[2] != "text/rfc822-headers" {
 			t.Fatalf("parts %q", types)
+		}
+	})
+}
+
+// FuzzReply: the reply reader takes whatever a peer sends without panic,
+// within its limits, and the enhanced code it extracts has the reply's class.
+func FuzzReply(f *testing.F) {
+	f.Add([]byte("250-mx.example\r\n250-PIPELINING\r\n250 SIZE 100\r\n"))
+	f.Add([]byte("550 5.1.1 no such user\r\n"))
+	f.Add([]byte("451-4.3.0 a\r\n452 b\r\n"))
+	f.Add([]byte("2\r\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c := &smtpConn{r: bufio.NewReaderSize(bytes.NewReader(data), maxReplyLine)}
+		for range 20 {
+			code, msg, err := c.reply()
+			if err != nil {
+				return
+			}
+			if code < 200 || code > 599 || strings.Count(msg, "\n") >= maxReplyLines {
+				t.Fatalf("code %d, %d lines", code, strings.Count(msg, "\n")+1)
+			}
+			e := smtpError(code, msg)
+			if e.EnhancedCode != smtp.NoEnhancedCode && e.EnhancedCode[0] != code/100 {
+				t.Fatalf("enhanced code %v for %d", e.EnhancedCode, code)
+			}
 		}
 	})
 }

@@ -1,0 +1,84 @@
+package queue
+
+import (
+	"bufio"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// rawPeer is a bare SMTP server for wire-level checks. With pipelining it
+// offers PIPELINING and answers MAIL only once RCPT and DATA have arrived:
+// a client that waits for each reply stalls and times out.
+func rawPeer(t *testing.T, pipelining bool, got chan<- []string) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		r := bufio.NewReader(c)
+		say := func(s string) { c.Write([]byte(s + "\r\n")) }
+		read := func() string { l, _ := r.ReadString('\n'); return strings.TrimRight(l, "\r\n") }
+		say("220 raw ESMTP")
+		read() // EHLO
+		if pipelining {
+			say("250-raw\r\n250-PIPELINING\r\n250 8BITMIME")
+		} else {
+			say("250-raw\r\n250 8BITMIME")
+		}
+		var cmds []string
+		if pipelining {
+			for len(cmds) == 0 || cmds[len(cmds)-1] != "DATA" {
+				cmds = append(cmds, read())
+			}
+			say("250 sender ok\r\n250 rcpt ok\r\n550 5.1.1 rcpt unknown\r\n354 go on")
+		} else {
+			for _, reply := range []string{"250 sender ok", "250 rcpt ok", "550 5.1.1 rcpt unknown", "354 go on"} {
+				cmds = append(cmds, read())
+				say(reply)
+			}
+		}
+		for l := read(); l != "."; l = read() {
+		}
+		say("250 2.0.0 queued")
+		got <- cmds
+		read() // QUIT or nothing
+	}()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func TestPipelinedTransaction(t *testing.T) {
+	for _, pipelining := range []bool{true, false} {
+		got := make(chan []string, 1)
+		port := rawPeer(t, pipelining, got)
+		f := newFixture(t, nil, func(o *Options) { o.Port = port; o.CommandTimeout = 2 * time.Second })
+		id := f.enqueue("a@local.test", testBody, "b@remote.test", "c@remote.test")
+		f.flush()
+		var cmds []string
+		select {
+		case cmds = <-got:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("pipelining=%v: the peer saw no complete transaction\n%s", pipelining, f.logs)
+		}
+		want := "MAIL FROM:<a@local.test>|RCPT TO:<b@remote.test>|RCPT TO:<c@remote.test>|DATA"
+		if strings.Join(cmds, "|") != want {
+			t.Fatalf("pipelining=%v: commands %q", pipelining, cmds)
+		}
+		e, ok := f.entry(id)
+		if ok {
+			t.Fatalf("entry left: %+v", e)
+		}
+		if b := f.local.bounces("a@local.test"); len(b) != 1 || !strings.Contains(string(b[0]), "c@remote.test") {
+			t.Fatalf("pipelining=%v: bounces %d", pipelining, len(b))
+		}
+	}
+}
