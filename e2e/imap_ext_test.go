@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-imap/v2"
 )
 
 // TestIMAPExtQuotaImaplib: the account's quota, set with the CLI, as
@@ -191,5 +193,60 @@ func TestIMAPExtCompress(t *testing.T) {
 	}
 	if _, tagged = dc.cmd("LOGOUT"); !strings.Contains(tagged, "OK") {
 		t.Fatalf("LOGOUT: %q", tagged)
+	}
+}
+
+// TestIMAPExtClient: go-imap's client against the real binary for
+// CREATE-SPECIAL-USE, LIST-EXTENDED with LIST-STATUS, STATUS SIZE,
+// APPENDLIMIT and DELETED-STORAGE, UTF8=ACCEPT; then an atomic
+// MULTIAPPEND on the raw protocol.
+func TestIMAPExtClient(t *testing.T) {
+	s := mailServer(t, map[string]any{"imap.append_limit": 1 << 20})
+	c := dialIMAP(t, s)
+	for _, cp := range []imap.Cap{"CREATE-SPECIAL-USE", "LIST-EXTENDED", "MULTIAPPEND", "UTF8=ACCEPT", "BINARY", "APPENDLIMIT"} {
+		if !c.Caps().Has(cp) {
+			t.Errorf("capability %s missing", cp)
+		}
+	}
+	if _, err := c.Enable(imap.CapUTF8Accept).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create("Entwürfe/Alt", &imap.CreateOptions{SpecialUse: []imap.MailboxAttr{imap.MailboxAttrDrafts}}).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	list, err := c.List("", "*", &imap.ListOptions{
+		SelectSpecialUse: true, ReturnStatus: &imap.StatusOptions{NumMessages: true, Size: true, AppendLimit: true},
+	}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found *imap.ListData
+	for _, l := range list {
+		if l.Mailbox == "Entwürfe/Alt" {
+			found = l
+		}
+	}
+	if len(list) != 6 || found == nil || found.Status == nil || found.Status.AppendLimit == nil || *found.Status.AppendLimit != 1<<20 {
+		t.Fatalf("LIST (SPECIAL-USE) RETURN (STATUS): %d entries, %+v", len(list), found)
+	}
+	// MULTIAPPEND: all three or none.
+	rc := dialRaw(t, s.Addr["imap"])
+	rc.line()
+	rc.imapLines("a", "LOGIN "+alice+` "`+pass+`"`, "OK")
+	rc.write("b APPEND INBOX (\\Seen) {5+}\r\none\r\n {5+}\r\ntwo\r\n ~{8+}\r\nthr\x00ee\r\n\r\n")
+	if got, _ := rc.imapLines("c", "NOOP", "OK"); len(got) != 1 || !strings.HasPrefix(got[0], "b OK [APPENDUID ") || !strings.Contains(got[0], " 1:3]") {
+		t.Fatalf("MULTIAPPEND: %q", got)
+	}
+	st, err := c.Status("INBOX", &imap.StatusOptions{NumMessages: true, Size: true, DeletedStorage: true}).Wait()
+	if err != nil || *st.NumMessages != 3 || *st.Size != 18 || *st.DeletedStorage != 0 {
+		t.Fatalf("STATUS after MULTIAPPEND: %+v %v", st, err)
+	}
+	s.CLI("", "user", "quota", alice, "0", "4").mustOK(t)
+	_, tagged := rc.imapLines("d", "APPEND INBOX {1+}\r\n1 {1+}\r\n2", "NO")
+	if !strings.Contains(tagged, "[OVERQUOTA]") {
+		t.Fatalf("MULTIAPPEND over quota: %q", tagged)
+	}
+	if st, err = c.Status("INBOX", &imap.StatusOptions{NumMessages: true}).Wait(); err != nil || *st.NumMessages != 3 {
+		t.Fatalf("a refused MULTIAPPEND stored something: %+v %v", st, err)
 	}
 }
