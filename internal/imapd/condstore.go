@@ -1,6 +1,8 @@
 package imapd
 
 import (
+	"context"
+	"slices"
 	"strings"
 
 	"postern/internal/store"
@@ -246,7 +248,7 @@ func (s *session) writeQresync(sel *selected, q *qresyncParams) error {
 	if q.modseq >= sel.modseq {
 		return nil
 	}
-	changed, err := st.MessagesChangedSince(s.ctx, sel.mbox.ID, q.modseq)
+	changed, err := s.changedSince(sel.mbox.ID, q.modseq, false)
 	if err != nil {
 		return err
 	}
@@ -284,9 +286,9 @@ func (s *session) writeChangeFetch(seq uint32, m store.Message, withFlags bool) 
 	w.str(")\r\n")
 }
 
-// fetchChangedSince applies CHANGEDSINCE (RFC 7162 §3.1.4): only messages
-// whose modseq is above it are answered, with MODSEQ. With VANISHED
-// (§3.2.6) the UIDs of the set expunged since then come first.
+// fetchChangedSince checks the CHANGEDSINCE modifier (RFC 7162 §3.1.4;
+// loadFetch has narrowed msgs to the changed messages) and, with VANISHED
+// (§3.2.6), first reports the UIDs of the set expunged since then.
 func (s *session) fetchChangedSince(c *command, msgs []store.Message) ([]store.Message, reply, bool) {
 	if !c.cond.hasChangedSince {
 		return msgs, reply{}, true
@@ -305,11 +307,6 @@ func (s *session) fetchChangedSince(c *command, msgs []store.Message) ([]store.M
 		gone = slicesFilter(gone, func(u uint32) bool { return c.seq.contains(u, ^uint32(0)) && s.sel.seqOf(u) == 0 })
 		if len(gone) > 0 {
 			s.w.line("* VANISHED (EARLIER) ", formatSet(gone))
-		}
-	}
-	for i := range msgs {
-		if msgs[i].ModSeq <= c.cond.changedSince {
-			msgs[i].UID = 0 // skipped like an expunged message
 		}
 	}
 	return msgs, reply{}, true
@@ -506,4 +503,50 @@ func (s *session) closeCode(sel *selected, base uint64, removed bool) string {
 		return ""
 	}
 	return "HIGHESTMODSEQ " + itoa(int64(hms))
+}
+
+// changedLister is the store's optional light resync listing
+// (sqlstore.MessageFlagsChangedSince): no envelopes, and a cost that
+// follows the number of changes.
+type changedLister interface {
+	MessageFlagsChangedSince(ctx context.Context, mailboxID int64, modseq uint64) ([]store.Message, error)
+}
+
+// changedSince lists the messages changed since modseq in UID order, the
+// light way unless full metadata is needed.
+func (s *session) changedSince(mailboxID int64, modseq uint64, full bool) ([]store.Message, error) {
+	st := s.srv.cfg.Store
+	if cl, ok := st.(changedLister); ok && !full {
+		return cl.MessageFlagsChangedSince(s.ctx, mailboxID, modseq)
+	}
+	return st.MessagesChangedSince(s.ctx, mailboxID, modseq)
+}
+
+// loadFetch loads what FETCH answers, aligned with the returned indexes.
+// With CHANGEDSINCE only the messages of the set changed since are read,
+// through the modseq index rather than the whole set: clients such as
+// Thunderbird send UID FETCH 1:* (FLAGS) (CHANGEDSINCE n) at every
+// mailbox open, where few messages changed.
+func (s *session) loadFetch(c *command, idx []int) ([]int, []store.Message, error) {
+	if !c.cond.hasChangedSince {
+		msgs, err := s.loadMessagesOf(idx, needsFull(c.fetch))
+		return idx, msgs, err
+	}
+	changed, err := s.changedSince(s.sel.mbox.ID, c.cond.changedSince, needsFull(c.fetch))
+	if err != nil {
+		return nil, nil, err
+	}
+	var outIdx []int
+	var out []store.Message
+	for _, m := range changed { // in UID order, so outIdx ascends
+		seq := s.sel.seqOf(m.UID)
+		if seq == 0 {
+			continue // not in the view yet: the next EXISTS announces it
+		}
+		if _, in := slices.BinarySearch(idx, int(seq-1)); in {
+			outIdx = append(outIdx, int(seq-1))
+			out = append(out, m)
+		}
+	}
+	return outIdx, out, nil
 }

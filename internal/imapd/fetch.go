@@ -128,7 +128,7 @@ func (s *session) cmdFetch(c *command) reply {
 	if invalid && !c.uid {
 		return bad("", "invalid message sequence number")
 	}
-	msgs, err := s.loadMessagesOf(idx, needsFull(c.fetch))
+	idx, msgs, err := s.loadFetch(c, idx)
 	if err != nil {
 		return s.mapStoreErr(err, "FETCH")
 	}
