@@ -3,6 +3,7 @@ package queue
 import (
 	"bytes"
 	"context"
+	"errors"
 
 	"postern/internal/store"
 )
@@ -55,29 +56,18 @@ func (q *Queue) record(ctx context.Context, env envelope, due []store.QueueRecip
 	if len(updates) == 0 {
 		return
 	}
-	if err := q.st.QueueUpdate(ctx, m.ID, updates, warn); err != nil {
+	done, err := q.st.QueueUpdate(ctx, m.ID, updates, warn)
+	if errors.Is(err, store.ErrNotFound) {
+		q.log.Info("entry dropped during the attempt", "queue_id", env.id)
+		return
+	}
+	if err != nil {
 		q.log.Error("recording delivery outcome failed", "queue_id", env.id, "err", err)
 		return
 	}
-	q.finish(ctx, env.id, m.ID)
-}
-
-// finish removes the entry when no recipient is pending any more.
-func (q *Queue) finish(ctx context.Context, id string, qid int64) {
-	cur, err := q.st.QueueMessage(ctx, qid)
-	if err != nil {
-		return // dropped meanwhile
+	if done {
+		q.log.Info("removed", "queue_id", env.id)
 	}
-	for _, r := range cur.Recipients {
-		if r.Status == store.QueuePending {
-			return
-		}
-	}
-	if err := q.st.QueueDelete(ctx, qid); err != nil {
-		q.log.Error("removing finished queue entry failed", "queue_id", id, "err", err)
-		return
-	}
-	q.log.Info("removed", "queue_id", id)
 }
 
 func (q *Queue) logOutcome(id string, r store.QueueRecipient, u store.QueueUpdate, o outcome) {

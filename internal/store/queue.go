@@ -100,8 +100,11 @@ type QueueStore interface {
 	QueueList(ctx context.Context) ([]QueueMessage, error)
 	// QueueUpdate records attempt outcomes (each attempt counts); setWarned
 	// marks the delay DSN as sent. Recipients not pending any more are left
-	// alone (a concurrent drop or an earlier outcome wins).
-	QueueUpdate(ctx context.Context, id int64, updates []QueueUpdate, setWarned bool) error
+	// alone (a concurrent drop or an earlier outcome wins). When no
+	// recipient is left pending, the entry is removed and its body released
+	// in the same transaction, and done is true. An entry dropped meanwhile
+	// gives ErrNotFound.
+	QueueUpdate(ctx context.Context, id int64, updates []QueueUpdate, setWarned bool) (done bool, err error)
 	// QueueDelete removes the entry and releases its body (ErrNotFound).
 	QueueDelete(ctx context.Context, id int64) error
 	// QueueHold holds or releases an entry (ErrNotFound).

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"time"
 
 	"postern/internal/store"
@@ -149,8 +148,13 @@ func (s *Store) QueueList(ctx context.Context) ([]store.QueueMessage, error) {
 }
 
 // QueueUpdate implements store.QueueStore.
-func (s *Store) QueueUpdate(ctx context.Context, id int64, updates []store.QueueUpdate, setWarned bool) error {
-	return s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+func (s *Store) QueueUpdate(ctx context.Context, id int64, updates []store.QueueUpdate, setWarned bool) (bool, error) {
+	var done bool
+	err := s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+		var blobID int64
+		if err := tx.QueryRowContext(ctx, `SELECT blob_id FROM queue_messages WHERE id = ?`, id).Scan(&blobID); err != nil {
+			return notFound(err)
+		}
 		t := now()
 		for _, u := range updates {
 			switch u.Status {
@@ -165,11 +169,21 @@ func (s *Store) QueueUpdate(ctx context.Context, id int64, updates []store.Queue
 			}
 		}
 		if setWarned {
-			_, err := tx.ExecContext(ctx, `UPDATE queue_messages SET warned = 1 WHERE id = ?`, id)
+			if _, err := tx.ExecContext(ctx, `UPDATE queue_messages SET warned = 1 WHERE id = ?`, id); err != nil {
+				return err
+			}
+		}
+		var pending int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM queue_recipients WHERE queue_id = ? AND status = 'pending'`, id).Scan(&pending); err != nil {
 			return err
 		}
-		return nil
+		if pending > 0 {
+			return nil
+		}
+		done = true
+		return deleteQueued(ctx, tx, e, id, blobID)
 	})
+	return done, err
 }
 
 // clipError bounds what a peer's reply can make us store.
@@ -184,24 +198,25 @@ func clipError(s string) string {
 func (s *Store) QueueDelete(ctx context.Context, id int64) error {
 	return s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
 		var blobID int64
-		err := tx.QueryRowContext(ctx, `SELECT blob_id FROM queue_messages WHERE id = ?`, id).Scan(&blobID)
-		if errors.Is(err, sql.ErrNoRows) {
-			return store.ErrNotFound
+		if err := tx.QueryRowContext(ctx, `SELECT blob_id FROM queue_messages WHERE id = ?`, id).Scan(&blobID); err != nil {
+			return notFound(err)
 		}
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM queue_recipients WHERE queue_id = ?`, id); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM queue_messages WHERE id = ?`, id); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE blobs SET refs = refs - 1 WHERE id = ?`, blobID); err != nil {
-			return err
-		}
-		return gcBlobs(ctx, tx, e)
+		return deleteQueued(ctx, tx, e, id, blobID)
 	})
+}
+
+// deleteQueued removes an entry and drops its reference to the body.
+func deleteQueued(ctx context.Context, tx *wtx, e *effects, id, blobID int64) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM queue_recipients WHERE queue_id = ?`, id); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM queue_messages WHERE id = ?`, id); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE blobs SET refs = refs - 1 WHERE id = ?`, blobID); err != nil {
+		return err
+	}
+	return gcBlobs(ctx, tx, e)
 }
 
 // QueueHold implements store.QueueStore.

@@ -45,11 +45,11 @@ func TestQueueLifecycle(t *testing.T) {
 		}
 		m := due[0]
 		later := t0.Add(5 * time.Minute)
-		if err := s.QueueUpdate(ctx, id, []store.QueueUpdate{
+		if done, err := s.QueueUpdate(ctx, id, []store.QueueUpdate{
 			{RecipientID: m.Recipients[0].ID, Status: store.QueueDelivered},
 			{RecipientID: m.Recipients[1].ID, Status: store.QueuePending, NextAttempt: later, Error: "451 try later"},
-		}, true); err != nil {
-			t.Fatal(err)
+		}, true); err != nil || done {
+			t.Fatal(done, err)
 		}
 		if due, _ := s.QueueDue(ctx, t0.Add(time.Minute), 10); len(due) != 0 {
 			t.Fatalf("due before retry time: %+v", due)
@@ -100,5 +100,32 @@ func TestQueueLifecycle(t *testing.T) {
 		if _, err := s.QueueRetry(ctx, id, t0); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("retry of dropped: %v", err)
 		}
+		if _, err := s.QueueUpdate(ctx, id, nil, false); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("update of dropped: %v", err)
+		}
+	}
+}
+
+// TestQueueUpdateFinishes: the last outcome removes the entry and its body
+// in the same transaction.
+func TestQueueUpdateFinishes(t *testing.T) {
+	s := openTest(t)
+	s.Blobs().SetInlineMax(0)
+	ctx := context.Background()
+	nb := queueBlob(t, s, "Subject: y\r\n\r\nbody\r\n")
+	id, err := s.Enqueue(ctx, nb, store.NewQueueMessage{Sender: "a@x.test", Recipients: []store.NewQueueRecipient{{Rcpt: "b@y.test"}}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := s.QueueMessage(ctx, id)
+	done, err := s.QueueUpdate(ctx, id, []store.QueueUpdate{{RecipientID: m.Recipients[0].ID, Status: store.QueueFailed, Error: "550"}}, false)
+	if err != nil || !done {
+		t.Fatalf("done %v err %v", done, err)
+	}
+	if list, _ := s.QueueList(ctx); len(list) != 0 {
+		t.Fatalf("left %+v", list)
+	}
+	if _, err := s.Blobs().Size(nb.Key); err == nil {
+		t.Fatal("body file left")
 	}
 }
