@@ -35,18 +35,27 @@ func (s *session) cmdList(c *command) reply {
 	}
 	entries := buildEntries(mbs)
 	subParents := subscribedAncestors(mbs)
+	var lsubParents map[string]bool
+	if c.name == "LSUB" {
+		lsubParents = lsubNoselect(mbs, la)
+	}
 	for _, e := range entries {
 		if !matchAny(la.ref, la.patterns, e.mb.Name) {
 			continue
 		}
 		childInfo := false
-		if !o.selects(e) {
+		switch {
+		case o.selects(e):
+		case lsubParents[e.mb.Name]:
+			// RFC 3501 §6.3.9: "%" hid a subscribed child of this
+			// unsubscribed mailbox; LSUB shows it as \Noselect.
+			e.exists = false
+		case o.recursive && subParents[e.mb.Name]:
 			// RFC 5258 §3.5: with RECURSIVEMATCH a parent that fails the
 			// criteria is listed when a descendant meets them.
-			if !o.recursive || !subParents[e.mb.Name] {
-				continue
-			}
 			childInfo = true
+		default:
+			continue
 		}
 		s.writeListEntry(c.name, e, o, childInfo)
 		if len(la.retStatus) > 0 && e.exists {

@@ -77,6 +77,31 @@ func subscribedAncestors(mbs []store.Mailbox) map[string]bool {
 	return out
 }
 
+// lsubNoselect are the unsubscribed mailboxes that LSUB lists because the
+// pattern matches them but not their subscribed descendant (a "%" stops
+// at the delimiter).
+func lsubNoselect(mbs []store.Mailbox, la listArgs) map[string]bool {
+	out := map[string]bool{}
+	for _, mb := range mbs {
+		if !mb.Subscribed || matchAny(la.ref, la.patterns, mb.Name) {
+			continue
+		}
+		name := mb.Name
+		for i := strings.LastIndexByte(name, '/'); i > 0; i = strings.LastIndexByte(name, '/') {
+			name = name[:i]
+			if matchAny(la.ref, la.patterns, name) {
+				out[name] = true
+			}
+		}
+	}
+	for _, mb := range mbs {
+		if mb.Subscribed {
+			delete(out, mb.Name)
+		}
+	}
+	return out
+}
+
 // writeMailbox writes a mailbox name as this session reads them: modified
 // UTF-7 for IMAP4rev1 (RFC 3501 §5.1.3); UTF-8 once IMAP4rev2 (RFC 9051
 // §5.1) or UTF8=ACCEPT (RFC 6855 §3) is enabled, as a quoted string,

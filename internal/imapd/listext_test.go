@@ -166,3 +166,26 @@ func TestIMAP4rev2Behaviour(t *testing.T) {
 		t.Fatalf("rev2 EXAMINE: %q", got)
 	}
 }
+
+// TestLSUBNoselect: RFC 3501 §6.3.9: LSUB "" % shows the unsubscribed
+// parent of a subscribed mailbox as \Noselect; "*" shows only the child.
+func TestLSUBNoselect(t *testing.T) {
+	env := newTestEnv(t, nil)
+	rc := env.login()
+	rc.expectTaggedAfter("a CREATE Projects/Alpha", "a", "OK")
+	rc.expectTaggedAfter("b SUBSCRIBE Projects/Alpha", "b", "OK")
+	rc.expectTaggedAfter("c UNSUBSCRIBE Projects", "c", "OK")
+	got := rc.expectTaggedAfter(`d LSUB "" %`, "d", "OK")
+	if !contains(got, `* LSUB (\Noselect \HasChildren) "/" Projects`) || contains(got, "Alpha") {
+		t.Fatalf(`LSUB "" %%: %q`, got)
+	}
+	got = rc.expectTaggedAfter(`e LSUB "" *`, "e", "OK")
+	if !contains(got, `* LSUB (\HasNoChildren \Subscribed) "/" Projects/Alpha`) {
+		t.Fatalf(`LSUB "" *: %q`, got)
+	}
+	for _, l := range got {
+		if strings.HasSuffix(l, `"/" Projects`) {
+			t.Fatalf(`LSUB "" * lists the parent: %q`, got)
+		}
+	}
+}
