@@ -79,7 +79,7 @@ func (s *syncBuffer) String() string {
 }
 
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	st    *sqlstore.Store
 	q     *Queue
 	clock *fakeClock
@@ -90,7 +90,7 @@ type fixture struct {
 
 // newFixture builds a queue whose MX port is the peer's; the DNS server
 // knows remote.test with the peer as its MX.
-func newFixture(t *testing.T, peer *queuetest.Peer, mutate func(*Options)) *fixture {
+func newFixture(t testing.TB, peer *queuetest.Peer, mutate func(*Options)) *fixture {
 	t.Helper()
 	st, err := sqlstore.OpenDir(context.Background(), t.TempDir(), nil)
 	if err != nil {
