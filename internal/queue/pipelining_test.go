@@ -12,6 +12,15 @@ import (
 // offers PIPELINING and answers MAIL only once RCPT and DATA have arrived:
 // a client that waits for each reply stalls and times out.
 func rawPeer(t *testing.T, pipelining bool, got chan<- []string) int {
+	return rawPeerExt(t, pipelining, "8BITMIME", got)
+}
+
+// rawPeerNo8bit offers neither PIPELINING nor 8BITMIME.
+func rawPeerNo8bit(t *testing.T, got chan<- []string) int {
+	return rawPeerExt(t, false, "HELP", got)
+}
+
+func rawPeerExt(t *testing.T, pipelining bool, ext string, got chan<- []string) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -31,9 +40,9 @@ func rawPeer(t *testing.T, pipelining bool, got chan<- []string) int {
 		say("220 raw ESMTP")
 		read() // EHLO
 		if pipelining {
-			say("250-raw\r\n250-PIPELINING\r\n250 8BITMIME")
+			say("250-raw\r\n250-PIPELINING\r\n250 " + ext)
 		} else {
-			say("250-raw\r\n250 8BITMIME")
+			say("250-raw\r\n250 " + ext)
 		}
 		var cmds []string
 		if pipelining {

@@ -434,3 +434,47 @@ func TestRelayRefusesWrongPassword(t *testing.T) {
 		t.Fatalf("entry %+v", e)
 	}
 }
+
+func TestConcurrencyCapPerDomain(t *testing.T) {
+	var mu sync.Mutex
+	cur, peak := 0, 0
+	peer := (&queuetest.Peer{Data: func(queuetest.Mail) error {
+		mu.Lock()
+		cur++
+		peak = max(peak, cur)
+		mu.Unlock()
+		time.Sleep(50 * time.Millisecond)
+		mu.Lock()
+		cur--
+		mu.Unlock()
+		return nil
+	}}).Start(t)
+	f := newFixture(t, peer, func(o *Options) { o.MaxPerDomain = 2 })
+	for range 12 {
+		f.enqueue("a@local.test", testBody, "b@remote.test")
+	}
+	f.flush()
+	if n := len(peer.Mails()); n != 12 {
+		t.Fatalf("peer got %d", n)
+	}
+	if peak != 2 || peer.Sessions() > 2 {
+		t.Fatalf("peak concurrency %d over %d connections, want 2 over at most 2", peak, peer.Sessions())
+	}
+}
+
+func TestEightBitNeeds8BITMIME(t *testing.T) {
+	got := make(chan []string, 1)
+	port := rawPeerNo8bit(t, got)
+	f := newFixture(t, nil, func(o *Options) { o.Port = port })
+	f.enqueue("a@local.test", "Subject: x\r\n\r\nna\xefve body\r\n", "b@remote.test")
+	f.flush()
+	b := f.local.bounces("a@local.test")
+	if len(b) != 1 || !strings.Contains(string(b[0]), "Status: 5.6.3") || !strings.Contains(string(b[0]), "8BITMIME") {
+		t.Fatalf("bounces %q", b)
+	}
+	select {
+	case cmds := <-got:
+		t.Fatalf("sent anyway: %q", cmds)
+	default:
+	}
+}
