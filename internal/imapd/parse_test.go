@@ -101,6 +101,8 @@ func FuzzParseCommand(f *testing.F) {
 		"b3 APPEND INBOX {3+}\r\nabc (\\Seen) ~{2+}\r\n\x00b UTF8 (~{1+}\r\nc)\r\n",
 		"b4 GETQUOTAROOT INBOX\r\nb5 SETQUOTA \"\" (STORAGE 512)\r\nb6 COMPRESS DEFLATE\r\n",
 		"b7 CREATE Foo (USE (\\Drafts))\r\nb8 LIST (SUBSCRIBED RECURSIVEMATCH) \"\" % RETURN (CHILDREN)\r\n",
+		"b9 UID SORT (REVERSE DATE DISPLAYFROM) UTF-8 ALL\r\nc1 THREAD REFERENCES US-ASCII OR 1 $\r\n",
+		"c2 SEARCH RETURN (MIN SAVE) CHARSET UTF-8 HEADER X-A {2+}\r\nxy\r\n",
 	} {
 		f.Add([]byte(s))
 	}

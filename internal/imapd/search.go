@@ -153,7 +153,7 @@ func needsMeta(k *searchKey) bool {
 			}
 		}
 		return false
-	case "ALL", "SEQ", "UID", "BODY", "TEXT", "HEADER", "RECENT", "NEW", "OLD":
+	case "ALL", "SEQ", "UID", "BODY", "TEXT", "HEADER", "SUBJECT", "FROM", "TO", "CC", "BCC", "RECENT", "NEW", "OLD":
 		return false
 	}
 	return true
@@ -167,7 +167,7 @@ func (sc *searchCtx) prepare(k *searchKey) error {
 		}
 	}
 	switch k.op {
-	case "BODY", "TEXT", "HEADER":
+	case "BODY", "TEXT", "HEADER", "SUBJECT", "FROM", "TO", "CC", "BCC":
 		return sc.prepareText(k)
 	}
 	return nil
@@ -205,7 +205,7 @@ func (sc *searchCtx) match(k *searchKey, seq uint32, m *store.Message, mm *msgMe
 			return sc.s.sel.savedHas(m.UID)
 		}
 		return k.seq.contains(m.UID, sc.maxU)
-	case "BODY", "TEXT", "HEADER":
+	case "BODY", "TEXT", "HEADER", "SUBJECT", "FROM", "TO", "CC", "BCC":
 		return sc.text[k][m.UID]
 	case "MODSEQ":
 		return matchModSeq(k, m)
@@ -252,16 +252,6 @@ func (sc *searchCtx) matchMeta(k *searchKey, m *store.Message, mm *msgMemo) bool
 			return false
 		}
 		return compareDay(dayOf(t), k.date, strings.TrimPrefix(k.op, "SENT"))
-	case "SUBJECT":
-		return containsFold(sc.envelope(m, mm).DecodedSubject(), k.str)
-	case "FROM", "TO", "CC", "BCC":
-		env := sc.envelope(m, mm)
-		list := map[string][]message.Address{"FROM": env.From, "TO": env.To, "CC": env.Cc, "BCC": env.Bcc}[k.op]
-		for _, a := range list {
-			if containsFold(a.DisplayName()+" <"+a.Mailbox+"@"+a.Host+">", k.str) {
-				return true
-			}
-		}
 	}
 	return false
 }
@@ -281,10 +271,6 @@ func compareDay(day, key time.Time, op string) bool {
 		return day.Equal(key)
 	}
 	return !day.Before(key) // SINCE: on or after
-}
-
-func containsFold(s, sub string) bool {
-	return strings.Contains(store.FoldText(s), store.FoldText(sub))
 }
 
 func (sc *searchCtx) envelope(m *store.Message, mm *msgMemo) *message.Envelope {

@@ -14,17 +14,20 @@ type parsedText struct {
 	body, headers string
 }
 
-// prepareText answers BODY, TEXT and HEADER for the whole mailbox at once
-// (RFC 9051 §6.4.4: case-insensitive substring matches on decoded text):
+// prepareText answers BODY, TEXT, HEADER and the header keys SUBJECT,
+// FROM, TO, CC and BCC for the whole mailbox at once (RFC 9051 §6.4.4:
+// case-insensitive substring matches; here on the decoded text):
 // the store scans its folded copy of each message's text; messages it has
 // no copy of are parsed here.
 func (sc *searchCtx) prepareText(k *searchKey) error {
-	field, needle := store.TextBody, k.str
+	field, name, needle := store.TextBody, "", k.str
 	switch k.op {
 	case "TEXT":
 		field = store.TextAll
 	case "HEADER":
-		field, needle = store.TextHeaders, k.str2
+		field, name, needle = store.TextHeaders, k.str, k.str2
+	case "SUBJECT", "FROM", "TO", "CC", "BCC":
+		field, name = store.TextHeaders, k.op
 	}
 	set := map[uint32]bool{}
 	sc.text[k] = set
@@ -35,7 +38,7 @@ func (sc *searchCtx) prepareText(k *searchKey) error {
 			return err
 		}
 		for _, h := range hits {
-			if k.op != "HEADER" || headerHas(h.Headers, k.str, needle) {
+			if field != store.TextHeaders || headerHas(h.Headers, name, needle) {
 				set[h.UID] = true
 			}
 		}
@@ -43,11 +46,11 @@ func (sc *searchCtx) prepareText(k *searchKey) error {
 	} else {
 		missing = sc.s.sel.uids
 	}
-	return sc.scanParsed(k, field, needle, missing, set)
+	return sc.scanParsed(field, name, needle, missing, set)
 }
 
 // scanParsed checks messages by parsing their bodies.
-func (sc *searchCtx) scanParsed(k *searchKey, field store.TextField, needle string, uids []uint32, set map[uint32]bool) error {
+func (sc *searchCtx) scanParsed(field store.TextField, name, needle string, uids []uint32, set map[uint32]bool) error {
 	if len(uids) == 0 {
 		return nil
 	}
@@ -70,7 +73,7 @@ func (sc *searchCtx) scanParsed(k *searchKey, field store.TextField, needle stri
 		case store.TextAll:
 			hit = strings.Contains(pt.headers, fneedle) || strings.Contains(pt.body, fneedle)
 		default:
-			hit = headerHas(pt.headers, k.str, needle)
+			hit = headerHas(pt.headers, name, needle)
 		}
 		if hit {
 			set[u] = true

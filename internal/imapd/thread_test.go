@@ -112,3 +112,56 @@ func TestParseMsgIDs(t *testing.T) {
 		t.Fatal("references not bounded")
 	}
 }
+
+// FuzzThreadReferences builds threads from arbitrary Message-ID,
+// References and Subject fields (one message per line, fields separated
+// by "|"): every message must come out exactly once, in well-formed
+// thread lists.
+func FuzzThreadReferences(f *testing.F) {
+	f.Add("<a@x>||hello\n<b@x>|<a@x>|Re: hello\n<c@x>|<b@x> <a@x>|Re: hello")
+	f.Add("<a@x>|<b@x>|x\n<b@x>|<a@x>|y\n<a@x>|<a@x>|z")
+	f.Add("|<m@x> <m@x>|[fwd: a]\n|<m@x>|a (fwd)\n<m@x>||Re: a")
+	f.Fuzz(func(t *testing.T, data string) {
+		lines := strings.Split(data, "\n")
+		if len(lines) > 200 {
+			lines = lines[:200]
+		}
+		var msgs []*threadMsg
+		for i, l := range lines {
+			fields := strings.SplitN(l, "|", 3)
+			for len(fields) < 3 {
+				fields = append(fields, "")
+			}
+			m := tm(uint32(i+1), fields[2], firstMsgID(fields[0]), parseMsgIDs(fields[1])...)
+			m.date = time.Unix(int64(len(l)%7), 0) // many equal dates
+			msgs = append(msgs, m)
+		}
+		out := threadString(threadReferences(msgs), false)
+		seen := map[string]int{}
+		depth := 0
+		for _, tok := range strings.FieldsFunc(out, func(r rune) bool { return r == ' ' || r == '(' || r == ')' }) {
+			seen[tok]++
+		}
+		for _, r := range out {
+			switch r {
+			case '(':
+				depth++
+			case ')':
+				if depth--; depth < 0 {
+					t.Fatalf("unbalanced: %s", out)
+				}
+			}
+		}
+		if depth != 0 || len(seen) != len(msgs) {
+			t.Fatalf("%d messages, output %s", len(msgs), out)
+		}
+		for k, n := range seen {
+			if n != 1 {
+				t.Fatalf("message %s appears %d times: %s", k, n, out)
+			}
+		}
+		if o2 := threadString(threadOrderedSubject(msgs), false); len(o2) == 0 && len(msgs) > 0 {
+			t.Fatal("ORDEREDSUBJECT lost the messages")
+		}
+	})
+}

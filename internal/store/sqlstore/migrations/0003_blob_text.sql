@@ -3,10 +3,12 @@
 -- instr(). blob_fts matches words by prefix only and cannot find "eting" in
 -- "meeting". rowid = blobs.id; removed with the blob. Blobs delivered before
 -- this table existed have no row, and searches parse their bodies instead.
+-- headers comes first: reading a column means walking the overflow pages of
+-- the columns before it, and HEADER searches read only the headers.
 CREATE TABLE blob_text (
 	blob_id INTEGER PRIMARY KEY,
-	body    BLOB NOT NULL,
-	headers BLOB NOT NULL
+	headers BLOB NOT NULL,
+	body    BLOB NOT NULL
 );
 
 -- The terms of blob_fts, to find the indexed words that contain a search
