@@ -2,8 +2,10 @@ package imapd
 
 import (
 	"context"
+	"io"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestMultiappend(t *testing.T) {
@@ -103,4 +105,23 @@ func TestLiteralMinus(t *testing.T) {
 	rc2.send("a LOGIN {100000+}")
 	rc2.expectTagged("a", "BAD")
 	rc2.expectPrefix("* BYE")
+}
+
+// TestSkipLineBounded: a bad command chaining non-synchronising literals
+// is skipped in a loop, and a client that never stops is cut off rather
+// than growing the server's stack.
+func TestSkipLineBounded(t *testing.T) {
+	env := newTestEnv(t, nil)
+	rc := env.login()
+	rc.send("a BOGUS" + strings.Repeat(" {1+}\r\nx", 100))
+	rc.expectTagged("a", "BAD")
+	rc.expectTaggedAfter("b NOOP", "b", "OK")
+	go func() {
+		io.WriteString(rc.c, "c BOGUS"+strings.Repeat(" {0+}\r\n", 5000)+"\r\n")
+	}()
+	rc.expectTagged("c", "BAD")
+	rc.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := rc.br.ReadString('\n'); err == nil {
+		t.Fatal("connection still open after 5000 skipped literals")
+	}
 }

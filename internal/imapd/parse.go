@@ -115,12 +115,32 @@ func (p *parser) atEOL() bool {
 // non-synchronising literal that ends a discarded line, so that the next
 // command is read from its start. Synchronising literals were never asked
 // for, so the client does not send them.
+// A loop, not recursion, with a bounded number of literals: a client
+// chaining "{0+}" lines must not grow the stack without end.
 func (p *parser) skipLine() error {
+	for range maxListItems {
+		n, more, err := p.skipToLiteral()
+		if err != nil || !more {
+			return err
+		}
+		if n > p.litMax {
+			return errors.New("oversized literal in bad command")
+		}
+		if _, err := io.CopyN(io.Discard, p.r, n); err != nil {
+			return err
+		}
+	}
+	return errors.New("too many literals in bad command")
+}
+
+// skipToLiteral reads to the end of a line; more tells whether the line
+// ended with a non-synchronising literal header, of n bytes.
+func (p *parser) skipToLiteral() (n int64, more bool, err error) {
 	var tail []byte
 	for {
 		c, err := p.r.ReadByte()
 		if err != nil {
-			return err
+			return 0, false, err
 		}
 		if c == '\n' {
 			break
@@ -135,19 +155,13 @@ func (p *parser) skipLine() error {
 	p.line = 0
 	s := strings.TrimSuffix(string(tail), "\r")
 	if !strings.HasPrefix(s, "{") || !strings.HasSuffix(s, "+}") {
-		return nil
+		return 0, false, nil
 	}
-	n, err := strconv.ParseInt(s[1:len(s)-2], 10, 64)
+	n, err = strconv.ParseInt(s[1:len(s)-2], 10, 64)
 	if err != nil || n < 0 {
-		return nil
+		return 0, false, nil
 	}
-	if n > p.litMax {
-		return errors.New("oversized literal in bad command")
-	}
-	if _, err := io.CopyN(io.Discard, p.r, n); err != nil {
-		return err
-	}
-	return p.skipLine()
+	return n, true, nil
 }
 
 // RFC 9051 §9: atom-specials are ( ) { SP CTL list-wildcards quoted-specials
