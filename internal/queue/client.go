@@ -62,6 +62,27 @@ func (p *pool) put(key string, c *conn, now time.Time) {
 	p.idle[key] = append(p.idle[key], c)
 }
 
+// expire closes the connections idle for longer than idleMax.
+func (p *pool) expire(now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k, cs := range p.idle {
+		kept := cs[:0]
+		for _, c := range cs {
+			if now.Sub(c.idleAt) < idleMax {
+				kept = append(kept, c)
+			} else {
+				go func() { c.c.quit(); c.close() }()
+			}
+		}
+		if len(kept) == 0 {
+			delete(p.idle, k)
+		} else {
+			p.idle[k] = kept
+		}
+	}
+}
+
 // closeAll closes every idle connection (shutdown).
 func (p *pool) closeAll() {
 	p.mu.Lock()

@@ -206,6 +206,7 @@ func (q *Queue) Run(ctx context.Context) error {
 		case <-timer.C:
 		}
 		q.dispatch(ctx)
+		q.pool.expire(q.now())
 		timer.Reset(q.nextWake(ctx))
 	}
 }
