@@ -29,12 +29,12 @@ func sortMsg(from, to, cc, subject, date, id, refs string, bodyLen int) string {
 //	3 bob@, no name, to amy, cc zoe, Subject "=?UTF-8?Q?=C3=84pfel?=", 5 Mar, large
 //	4 carl@, "Carl", to zed, Subject "[list] Bananas (fwd)", 2 Mar, refs <nope@x> 2 1
 //	5 amy@, "amy", to bob, Subject "bananas", Date missing
-func sortEnv(t *testing.T) *rawConn {
-	env := newTestEnv(t, nil)
-	env.deliver("INBOX", sortMsg(`"Zed Z" <zed@x.org>`, "bob@x.org", "", "Re: apples", "Sun, 03 Mar 2024 10:00:00 +0000", "1@x", "<2@x>", 10))
-	env.deliver("INBOX", sortMsg(`Amy <amy@x.org>`, "carl@x.org", "", "apples", "Fri, 01 Mar 2024 10:00:00 +0000", "2@x", "", 10))
+func sortEnv(t *testing.T, mod func(*Config)) *rawConn {
+	env := newTestEnv(t, mod)
+	env.deliver("INBOX", sortMsg(`"Zed Z" <zed@x.org>`, "bob@x.org", "", "Re: apples", "Sun, 03 Mar 2024 10:00:00 +0000", "1@x", "<Two@X>", 10))
+	env.deliver("INBOX", sortMsg(`Amy <amy@x.org>`, "carl@x.org", "", "apples", "Fri, 01 Mar 2024 10:00:00 +0000", "Two@X", "", 10))
 	env.deliver("INBOX", sortMsg(`bob@x.org`, "amy@x.org", "zoe@x.org", "=?UTF-8?Q?=C3=84pfel?=", "Tue, 05 Mar 2024 10:00:00 +0000", "3@x", "", 2000))
-	env.deliver("INBOX", sortMsg(`Carl <carl@x.org>`, "zed@x.org", "", "[list] Bananas (fwd)", "Sat, 02 Mar 2024 10:00:00 +0100", "4@x", "<nope@x> <2@x> <1@x>", 10))
+	env.deliver("INBOX", sortMsg(`Carl <carl@x.org>`, "zed@x.org", "", "[list] Bananas (fwd)", "Sat, 02 Mar 2024 10:00:00 +0100", "4@x", "<nope@x> <Two@X> <1@x>", 10))
 	raw := sortMsg(`amy <amy@x.org>`, "bob@x.org", "", "bananas", "X", "5@x", "", 10)
 	env.deliver("INBOX", raw[:len("From: amy <amy@x.org>\r\nTo: bob@x.org\r\nSubject: bananas\r\n")]+raw[len("From: amy <amy@x.org>\r\nTo: bob@x.org\r\nSubject: bananas\r\nDate: X\r\n"):])
 	rc := env.login()
@@ -44,7 +44,7 @@ func sortEnv(t *testing.T) *rawConn {
 }
 
 func TestSortTranscript(t *testing.T) {
-	rc := sortEnv(t)
+	rc := sortEnv(t, nil)
 	cases := []struct{ cmd, want string }{
 		// Ties (1 and 2 share the base subject "apples") go by sequence number.
 		{"SORT (SUBJECT) UTF-8 ALL", "* SORT 1 2 3 4 5"},
@@ -74,7 +74,16 @@ func TestSortTranscript(t *testing.T) {
 }
 
 func TestThreadTranscript(t *testing.T) {
-	rc := sortEnv(t)
+	testThreadTranscript(t, sortEnv(t, nil))
+}
+
+// TestThreadTranscriptParsing finds References in the message bodies, as
+// for messages stored before their header lines were kept.
+func TestThreadTranscriptParsing(t *testing.T) {
+	testThreadTranscript(t, sortEnv(t, func(c *Config) { c.Store = plainStore{c.Store} }))
+}
+
+func testThreadTranscript(t *testing.T, rc *rawConn) {
 	cases := []struct{ cmd, want string }{
 		// 2 is the root; 1 replies to it; 4 references 2 and 1 (through a
 		// missing message, which is pruned); 3 and 5 stand alone, but 5
@@ -96,7 +105,7 @@ func TestThreadTranscript(t *testing.T) {
 }
 
 func TestSortThreadErrors(t *testing.T) {
-	rc := sortEnv(t)
+	rc := sortEnv(t, nil)
 	rc.send("c1 CAPABILITY")
 	if lines := rc.expectTagged("c1", "OK"); !contains(lines, " SORT ") || !contains(lines, "THREAD=REFERENCES") || !contains(lines, "THREAD=ORDEREDSUBJECT") {
 		t.Fatalf("capabilities: %q", lines)

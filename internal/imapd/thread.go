@@ -47,19 +47,25 @@ func (s *session) cmdThread(c *command) reply {
 	}
 	tms := make([]*threadMsg, len(seqs))
 	sc := &searchCtx{s: s}
+	var refs *refSource
+	if c.threadAlg == "REFERENCES" {
+		if refs, err = s.references(); err != nil {
+			return s.mapStoreErr(err, "THREAD")
+		}
+	}
 	for i := range seqs {
 		m := &msgs[i]
 		env := sc.envelope(m, &msgMemo{})
 		base, reply := baseSubject(env.DecodedSubject())
 		tm := &threadMsg{seq: seqs[i], uid: m.UID, date: sentDate(env, m), subject: casemapKey(base), reply: reply}
-		if c.threadAlg == "REFERENCES" {
-			tm.msgID = firstMsgID(env.MessageID)
-			tm.refs = parseMsgIDs(s.referencesField(m))
+		if refs != nil {
+			tm.msgID = store.FoldText(firstMsgID(env.MessageID))
+			tm.refs = parseMsgIDs(refs.field(s, m))
 			if len(tm.refs) == 0 {
 				// RFC 5256 §3: without usable References, the first valid
 				// ID of In-Reply-To is the only reference.
 				if id := firstMsgID(env.InReplyTo); id != "" {
-					tm.refs = []string{id}
+					tm.refs = []string{store.FoldText(id)}
 				}
 			}
 		}
@@ -83,6 +89,62 @@ func (s *session) cmdThread(c *command) reply {
 	s.w.str(b.String())
 	s.w.crlf()
 	return ok("", "THREAD completed")
+}
+
+// refSource finds the References field of messages: in the folded header
+// lines the store keeps (one query for the mailbox), else in the body.
+// Message IDs are therefore compared folded, a departure from RFC 5256 §3
+// (case-sensitive) that only merges IDs differing in nothing but case.
+type refSource struct {
+	fields map[uint32]string   // messages having the field
+	stored map[uint32]struct{} // messages whose header lines the store has
+}
+
+func (s *session) references() (*refSource, error) {
+	rs := &refSource{}
+	ss, ok := s.srv.cfg.Store.(store.SubstringSearcher)
+	if !ok {
+		return rs, nil
+	}
+	hits, missing, err := ss.SearchSubstring(s.ctx, s.sel.mbox.ID, store.TextHeaders, "references:")
+	if err != nil {
+		return nil, err
+	}
+	rs.fields = make(map[uint32]string, len(hits))
+	for _, h := range hits {
+		rs.fields[h.UID] = headerValue(h.Headers, "references")
+	}
+	miss := make(map[uint32]bool, len(missing))
+	for _, u := range missing {
+		miss[u] = true
+	}
+	rs.stored = make(map[uint32]struct{}, len(s.sel.uids))
+	for _, u := range s.sel.uids {
+		if !miss[u] {
+			rs.stored[u] = struct{}{}
+		}
+	}
+	return rs, nil
+}
+
+// field is the folded References field of m, "" when it has none.
+func (rs *refSource) field(s *session, m *store.Message) string {
+	if _, ok := rs.stored[m.UID]; ok {
+		return rs.fields[m.UID]
+	}
+	return store.FoldText(s.referencesField(m))
+}
+
+// headerValue joins the values of the folded header lines named name.
+func headerValue(headers, name string) string {
+	var vals []string
+	prefix := name + ":"
+	for _, line := range strings.Split(headers, "\n") {
+		if v, ok := strings.CutPrefix(line, prefix); ok {
+			vals = append(vals, v)
+		}
+	}
+	return strings.Join(vals, " ")
 }
 
 // referencesField reads the References field from the message header.
