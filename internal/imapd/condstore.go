@@ -114,7 +114,7 @@ func parseSelectParams(p *parser, c *command) {
 	})
 }
 
-// RFC 7162 §7: "(" uidvalidity SP mod-sequence-value [SP known-uids]
+// RFC 7162 formal syntax: "(" uidvalidity SP mod-sequence-value [SP known-uids]
 // [SP seq-match-data] ")"; seq-match-data = "(" known-sequence-set SP
 // known-uid-set ")".
 func parseQresync(p *parser) *qresyncParams {
@@ -393,8 +393,8 @@ func hasModSeqKey(k *searchKey) bool {
 	return false
 }
 
-// expungeCode is the tagged OK code of EXPUNGE once CONDSTORE is on
-// (RFC 7162 §3.2.10 example, §3.1.2.1): the view is refreshed first so the
+// expungeCode is the tagged OK code of EXPUNGE and UID EXPUNGE once
+// CONDSTORE is on (RFC 7162 §3.2.7, §3.2.9): the view is refreshed first so the
 // value covers the expunge just made and is never ahead of what the
 // client was told.
 func (s *session) expungeCode() string {
@@ -549,4 +549,15 @@ func (s *session) loadFetch(c *command, idx []int) ([]int, []store.Message, erro
 		}
 	}
 	return outIdx, out, nil
+}
+
+// refreshNow tells whether sync may read other sessions' changes now.
+// With QRESYNC a client resyncs later from the highest MODSEQ it saw; a
+// flag change reported while an earlier expunge must wait (FETCH, STORE,
+// SEARCH by number) would carry a MODSEQ past that expunge, and the
+// client would never learn of it. So under QRESYNC changes wait whole
+// until they can be reported together (VANISHED has EXPUNGE's timing
+// rules, RFC 7162 §3.2.10).
+func (s *session) refreshNow(allowExpunge bool) bool {
+	return allowExpunge || !s.cond.qresync
 }

@@ -310,6 +310,39 @@ func TestQresyncLiveVanished(t *testing.T) {
 	}
 }
 
+// TestQresyncDefersChangesPastPendingExpunge: during a FETCH by number an
+// expunge cannot be reported, so neither is a later flag change whose
+// MODSEQ would let the client skip the expunge when it resyncs.
+func TestQresyncDefersChangesPastPendingExpunge(t *testing.T) {
+	env := newTestEnv(t, nil)
+	for range 3 {
+		env.deliver("INBOX", simpleMsg)
+	}
+	a := env.login()
+	a.send("a1 ENABLE QRESYNC")
+	a.expectTagged("a1", "OK")
+	a.send("a2 SELECT INBOX")
+	a.expectTagged("a2", "OK")
+	b := env.login()
+	b.send("b1 SELECT INBOX")
+	b.expectTagged("b1", "OK")
+	b.send("b2 UID STORE 1 +FLAGS.SILENT (\\Deleted)")
+	b.expectTagged("b2", "OK")
+	b.send("b3 UID EXPUNGE 1")
+	b.expectTagged("b3", "OK")
+	b.send("b4 UID STORE 2 +FLAGS.SILENT (\\Seen)")
+	b.expectTagged("b4", "OK")
+	a.send("a3 FETCH 2 (FLAGS)")
+	if lines := a.expectTagged("a3", "OK"); len(lines) != 2 || lines[0] != "* 2 FETCH (FLAGS (\\Seen))" {
+		t.Fatalf("FETCH by number: %q", lines)
+	}
+	a.send("a4 NOOP")
+	lines := a.expectTagged("a4", "OK")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "* 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (") || lines[1] != "* VANISHED 1" {
+		t.Fatalf("NOOP: %q", lines)
+	}
+}
+
 // FuzzParseCondstore runs the parser over the RFC 7162 syntax and its
 // near misses; like FuzzParseCommand it must never panic or hang.
 func FuzzParseCondstore(f *testing.F) {

@@ -213,8 +213,10 @@ func (s *session) sync(allowExpunge bool) {
 		return
 	}
 	if sel.dirty {
-		sel.dirty = false
-		s.refresh(sel)
+		if s.refreshNow(allowExpunge) {
+			sel.dirty = false
+			s.refresh(sel)
+		}
 	} else if sel.ownSeen > sel.modseq {
 		// Only our own flag changes happened: the writer publishes in
 		// commit order, so every earlier change's event was seen too.
