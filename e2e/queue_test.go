@@ -254,3 +254,46 @@ func TestQueueCrashRedelivery(t *testing.T) {
 		t.Errorf("%d duplicates, more than the %d connections in flight", dups, 2)
 	}
 }
+
+// TestQueueFaultyPeers: one MX per domain, all on one port number of
+// different loopback addresses: a peer that drops the connection in DATA
+// and one that stalls past the timeout are retried later; one without
+// SMTPUTF8 gets no UTF-8 message, and the sender a clear DSN.
+func TestQueueFaultyPeers(t *testing.T) {
+	drop := (&queuetest.Peer{DropInData: true, Listen: "127.0.0.2:0"}).Start(t)
+	p := fmt.Sprint(drop.Port)
+	stall := (&queuetest.Peer{Stall: 5 * time.Second, Listen: "127.0.0.3:" + p}).Start(t)
+	ascii := (&queuetest.Peer{NoUTF8: true, Listen: "127.0.0.4:" + p}).Start(t)
+	dns := queuetest.StartDNS(t)
+	dns.Add(t, "drop.test. MX 10 mx.drop.test.", "mx.drop.test. A 127.0.0.2",
+		"stall.test. MX 10 mx.stall.test.", "mx.stall.test. A 127.0.0.3",
+		"ascii.test. MX 10 mx.ascii.test.", "mx.ascii.test. A 127.0.0.4")
+	a := senderServer(t, dns.Addr, drop.Port, map[string]any{"outbound.command_timeout": "1s"})
+	mustSubmit(t, a, "alice@example.test", "alice-pass-1", []string{"x@drop.test", "y@stall.test"}, testMessage("alice@example.test", "x@drop.test", uniq(), "faulty"))
+	msg := strings.Replace(testMessage("alice@example.test", "z@ascii.test", uniq(), "Grüße"), "Subject: test", "Subject: Grüße", 1)
+	mustSubmit(t, a, "alice@example.test", "alice-pass-1", []string{"z@ascii.test"}, msg)
+	for _, rcpt := range []string{"x@drop.test", "y@stall.test"} {
+		line, ok := a.WaitLog(20*time.Second, "msg=deferred", "rcpt="+rcpt)
+		if !ok {
+			t.Fatalf("%s not deferred", rcpt)
+		}
+		if rcpt == "y@stall.test" && !strings.Contains(line, "timeout") {
+			t.Errorf("stall deferral does not say timeout: %s", line)
+		}
+	}
+	if _, ok := a.WaitLog(20*time.Second, "msg=bounced", "rcpt=z@ascii.test", "status=5.6.7"); !ok {
+		t.Fatal("the UTF-8 message to a peer without SMTPUTF8 did not bounce")
+	}
+	if len(ascii.Mails()) != 0 || len(drop.Mails()) != 0 || stall.Sessions() == 0 {
+		t.Fatal("a faulty peer got a message")
+	}
+	waitFor(t, 10*time.Second, "the DSN", func() bool { n, _ := firstMessage(t, a, "alice@example.test", "alice-pass-1"); return n == 1 })
+	_, dsn := firstMessage(t, a, "alice@example.test", "alice-pass-1")
+	if !strings.Contains(dsn, "does not support SMTPUTF8") || !strings.Contains(dsn, "Status: 5.6.7") {
+		t.Fatalf("DSN:\n%s", dsn)
+	}
+	list := a.CLI("", "queue", "list").mustOK(t).Stdout
+	if !strings.Contains(list, "x@drop.test\tpending") || !strings.Contains(list, "y@stall.test\tpending") {
+		t.Fatalf("queue list:\n%s", list)
+	}
+}

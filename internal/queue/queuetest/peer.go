@@ -53,6 +53,9 @@ type Peer struct {
 	DropInData bool
 	// Stall delays the reply to DATA's final dot.
 	Stall time.Duration
+	// Listen is the address to listen on; default "127.0.0.1:0". Peers on
+	// 127.0.0.2, 127.0.0.3... can share one port number, as MX hosts do.
+	Listen string
 
 	// Addr is the listening address once started; Port its port; Roots a
 	// pool that verifies its certificate for Hostname.
@@ -88,7 +91,10 @@ func (p *Peer) Start(t testing.TB) *Peer {
 	if !p.NoSTARTTLS {
 		s.TLSConfig = cfg
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if p.Listen == "" {
+		p.Listen = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", p.Listen)
 	if err != nil {
 		t.Fatal(err)
 	}
