@@ -3,6 +3,9 @@ package imapd
 import (
 	"fmt"
 	"testing"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 )
 
 // sortMsg builds a message for the SORT and THREAD transcripts.
@@ -125,5 +128,38 @@ func TestSortThreadErrors(t *testing.T) {
 		tag := fmt.Sprintf("e%d", i)
 		rc.send(tag + " " + c.cmd)
 		rc.expectTagged(tag, c.status)
+	}
+}
+
+// TestClientSortThread checks SORT and THREAD with go-imap's client, on
+// messages added with APPEND.
+func TestClientSortThread(t *testing.T) {
+	env := newTestEnv(t, nil)
+	c := env.client(nil)
+	appendMsg(t, c, "INBOX", sortMsg("Amy <amy@x.org>", "bob@x.org", "", "plan", "Fri, 01 Mar 2024 10:00:00 +0000", "p1@x", "", 10))
+	appendMsg(t, c, "INBOX", sortMsg("Zed <zed@x.org>", "bob@x.org", "", "Re: plan", "Sun, 03 Mar 2024 10:00:00 +0000", "p2@x", "<p1@x>", 10))
+	appendMsg(t, c, "INBOX", sortMsg("Bob <bob@x.org>", "amy@x.org", "", "Re: plan", "Sat, 02 Mar 2024 10:00:00 +0000", "p3@x", "<p1@x>", 300))
+	appendMsg(t, c, "INBOX", sortMsg("Cy <cy@x.org>", "amy@x.org", "", "lunch", "Thu, 29 Feb 2024 10:00:00 +0000", "l1@x", "", 10))
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	nums, err := c.Sort(&imapclient.SortOptions{SearchCriteria: &imap.SearchCriteria{},
+		SortCriteria: []imapclient.SortCriterion{{Key: imapclient.SortKeySubject}, {Key: imapclient.SortKeyDate, Reverse: true}}}).Wait()
+	if err != nil || fmt.Sprint(nums) != "[4 2 3 1]" {
+		t.Fatalf("SORT: %v %v", nums, err)
+	}
+	nums, err = c.UIDSort(&imapclient.SortOptions{SearchCriteria: &imap.SearchCriteria{Body: []string{"line of"}},
+		SortCriteria: []imapclient.SortCriterion{{Key: imapclient.SortKeySize, Reverse: true}, {Key: imapclient.SortKeyFrom}}}).Wait()
+	if err != nil || fmt.Sprint(nums) != "[3 2 1 4]" {
+		t.Fatalf("UID SORT: %v %v", nums, err)
+	}
+	threads, err := c.Thread(&imapclient.ThreadOptions{Algorithm: imap.ThreadReferences, SearchCriteria: &imap.SearchCriteria{}}).Wait()
+	if err != nil || fmt.Sprint(threads) != "[{[4] []} {[1] [{[3] []} {[2] []}]}]" {
+		t.Fatalf("THREAD: %v %v", threads, err)
+	}
+	threads, err = c.UIDThread(&imapclient.ThreadOptions{Algorithm: imap.ThreadOrderedSubject,
+		SearchCriteria: &imap.SearchCriteria{Not: []imap.SearchCriteria{{Header: []imap.SearchCriteriaHeaderField{{Key: "From", Value: "zed"}}}}}}).Wait()
+	if err != nil || fmt.Sprint(threads) != "[{[4] []} {[1 3] []}]" {
+		t.Fatalf("UID THREAD: %v %v", threads, err)
 	}
 }
