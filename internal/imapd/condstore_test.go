@@ -343,6 +343,45 @@ func TestQresyncDefersChangesPastPendingExpunge(t *testing.T) {
 	}
 }
 
+// TestQresyncMoveAndIdle: MOVE and IDLE report expunges as VANISHED
+// once QRESYNC is on (RFC 7162 §3.2.10).
+func TestQresyncMoveAndIdle(t *testing.T) {
+	env := newTestEnv(t, nil)
+	for range 3 {
+		env.deliver("INBOX", simpleMsg)
+	}
+	a := env.login()
+	a.send("a1 ENABLE QRESYNC")
+	a.expectTagged("a1", "OK")
+	a.send("a2 SELECT INBOX")
+	a.expectTagged("a2", "OK")
+	a.send("a3 UID MOVE 2 Archive")
+	lines := a.expectTagged("a3", "OK")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "* OK [COPYUID ") || lines[1] != "* VANISHED 2" {
+		t.Fatalf("UID MOVE: %q", lines)
+	}
+	a.send("a4 IDLE")
+	a.expectPrefix("+ ")
+	b := env.login()
+	b.send("b1 SELECT INBOX")
+	b.expectTagged("b1", "OK")
+	b.send("b2 UID STORE 3 +FLAGS.SILENT (\\Deleted)")
+	b.expectTagged("b2", "OK")
+	b.send("b3 UID EXPUNGE 3")
+	b.expectTagged("b3", "OK")
+	for {
+		l := a.readLine()
+		if l == "* VANISHED 3" {
+			break
+		}
+		if !strings.Contains(l, "UID 3 FLAGS (\\Deleted) MODSEQ (") {
+			t.Fatalf("IDLE: %q", l)
+		}
+	}
+	a.send("DONE")
+	a.expectTagged("a4", "OK")
+}
+
 // FuzzParseCondstore runs the parser over the RFC 7162 syntax and its
 // near misses; like FuzzParseCommand it must never panic or hang.
 func FuzzParseCondstore(f *testing.F) {
