@@ -178,6 +178,10 @@ func TestCondstoreSearchModSeq(t *testing.T) {
 	if l := rc.expectTagged("q6", "OK"); l[0] != `* ESEARCH (TAG "q6") UID ALL 1:3 COUNT 3 MODSEQ `+num(ms) {
 		t.Fatalf("ESEARCH MODSEQ: %q", l)
 	}
+	rc.send("s1 UID SORT (ARRIVAL) UTF-8 MODSEQ 1") // RFC 7162 §3.1.9
+	if l := rc.expectTagged("s1", "OK"); l[0] != "* SORT 1 2 3 (MODSEQ "+num(ms)+")" {
+		t.Fatalf("SORT MODSEQ: %q", l)
+	}
 	rc.send("q7 SEARCH MODSEQ " + num(ms+1))
 	if l := rc.expectTagged("q7", "OK"); l[0] != "* SEARCH" {
 		t.Fatalf("no results: %q", l)

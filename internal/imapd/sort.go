@@ -109,6 +109,7 @@ func (s *session) cmdSort(c *command) reply {
 	if err != nil {
 		return s.mapStoreErr(err, "SORT")
 	}
+	s.noteSearchModSeq(c, msgs) // RFC 7162 §3.1.9
 	items := make([]sortItem, len(seqs))
 	sc := &searchCtx{s: s}
 	for i := range seqs {
@@ -133,6 +134,7 @@ func (s *session) cmdSort(c *command) reply {
 			s.w.num(uint64(it.seq))
 		}
 	}
+	s.w.str(c.cond.searchSuffix(" (MODSEQ ", ")"))
 	s.w.crlf()
 	return ok("", "SORT completed")
 }
