@@ -394,9 +394,9 @@ func hasModSeqKey(k *searchKey) bool {
 }
 
 // expungeCode is the tagged OK code of EXPUNGE and UID EXPUNGE once
-// CONDSTORE is on (RFC 7162 §3.2.7, §3.2.9): the view is refreshed first so the
-// value covers the expunge just made and is never ahead of what the
-// client was told.
+// CONDSTORE is on (RFC 7162 §3.2.7, §3.2.9). The view is refreshed first,
+// so the value covers the expunge just made and is never ahead of what
+// the client was told.
 func (s *session) expungeCode() string {
 	if !s.cond.on || s.sel == nil {
 		return ""
