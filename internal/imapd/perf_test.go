@@ -2,7 +2,9 @@ package imapd
 
 import (
 	"context"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -16,7 +18,12 @@ import (
 // scan of every cached envelope.
 type countingStore struct {
 	*sqlstore.Store
-	messages, status, changed atomic.Int64
+	messages, status, changed, listings atomic.Int64
+}
+
+func (c *countingStore) SelectListing(ctx context.Context, mb int64) (store.SelectListing, error) {
+	c.listings.Add(1)
+	return c.Store.SelectListing(ctx, mb)
 }
 
 func (c *countingStore) MessagesChangedSince(ctx context.Context, mb int64, modseq uint64) ([]store.Message, error) {
@@ -124,5 +131,71 @@ func TestIdleFanout(t *testing.T) {
 	e.deliver("INBOX", simpleMsg)
 	for _, c := range conns {
 		c.expectPrefix("* 1 EXISTS")
+	}
+}
+
+// TestSelectListingCache: a second SELECT of an unchanged large mailbox
+// reuses the listing; any change (here a delivery and a flag) makes the
+// next SELECT list again, with the right counts.
+func TestSelectListingCache(t *testing.T) {
+	e, cs := newCountingEnv(t)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range listCacheMinMessages / 4 {
+				e.deliver("INBOX", simpleMsg)
+			}
+		}()
+	}
+	wg.Wait()
+	rc := e.login()
+	selectExists := func(tag string) []string {
+		rc.send(tag + " SELECT INBOX")
+		return rc.expectTagged(tag, "OK")
+	}
+	n := listCacheMinMessages
+	for i, want := range []int64{1, 1} {
+		if l := selectExists("s" + strconv.Itoa(i)); !contains(l, "* "+strconv.Itoa(n)+" EXISTS") {
+			t.Fatalf("SELECT: %q", l)
+		}
+		if got := cs.listings.Load(); got != want {
+			t.Errorf("after SELECT %d: %d listings, want %d", i+1, got, want)
+		}
+	}
+	e.deliver("INBOX", simpleMsg)
+	if l := selectExists("s3"); !contains(l, "* "+strconv.Itoa(n+1)+" EXISTS") || !contains(l, "[UNSEEN 1]") {
+		t.Fatalf("SELECT after a delivery: %q", l)
+	}
+	rc.send("f STORE 1:* +FLAGS.SILENT (\\Seen)")
+	rc.expectTagged("f", "OK")
+	if l := selectExists("s4"); contains(l, "UNSEEN") {
+		t.Errorf("SELECT after STORE \\Seen still reports UNSEEN: %q", l)
+	}
+	if got := cs.listings.Load(); got != 3 {
+		t.Errorf("%d listings, want 3 (the cache was used after a change)", got)
+	}
+}
+
+func TestListCacheEvicts(t *testing.T) {
+	var c listCache
+	uids := make([]uint32, listCacheMinMessages)
+	for i := range listCacheMailboxes + 5 {
+		c.put(store.Mailbox{ID: int64(i + 1), UIDValidity: 1, HighestModSeq: 9}, store.SelectListing{UIDs: uids})
+		if _, ok := c.get(store.Mailbox{ID: 1, UIDValidity: 1, HighestModSeq: 9}); !ok {
+			t.Fatalf("the most used listing was evicted at %d", i)
+		}
+	}
+	if len(c.m) != listCacheMailboxes {
+		t.Errorf("%d listings kept, want %d", len(c.m), listCacheMailboxes)
+	}
+	if _, ok := c.get(store.Mailbox{ID: 1, UIDValidity: 2, HighestModSeq: 9}); ok {
+		t.Errorf("a listing of another UIDVALIDITY was returned")
+	}
+	l, _ := c.get(store.Mailbox{ID: 1, UIDValidity: 1, HighestModSeq: 9})
+	l.UIDs[0] = 42
+	if l2, _ := c.get(store.Mailbox{ID: 1, UIDValidity: 1, HighestModSeq: 9}); l2.UIDs[0] == 42 {
+		t.Errorf("get shares its UID slice with the caller")
 	}
 }

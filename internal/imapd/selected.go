@@ -65,8 +65,12 @@ func (s *session) cmdSelect(c *command) reply {
 	keywords := map[string]struct{}{}
 	if ls, fast := st.(store.Lister); fast {
 		// The light listing: no envelope or body structure is read.
-		var l store.SelectListing
-		l, err = ls.SelectListing(s.ctx, mb.ID)
+		l, hit := s.srv.lists.get(mb)
+		if !hit {
+			if l, err = ls.SelectListing(s.ctx, mb.ID); err == nil {
+				s.srv.lists.put(mb, l)
+			}
+		}
 		sel.uids, firstUnseen = l.UIDs, l.FirstUnseen
 		for _, k := range l.Keywords {
 			keywords[k] = struct{}{}

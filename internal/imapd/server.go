@@ -100,6 +100,8 @@ type Server struct {
 	// writers are the response buffers, lent to sessions from their first
 	// write to their flush (write.go).
 	writers sync.Pool
+	// lists are recent SELECT listings of large mailboxes (listcache.go).
+	lists listCache
 }
 
 // New returns a server; it does not listen until Serve.
