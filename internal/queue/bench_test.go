@@ -21,18 +21,15 @@ func BenchmarkRelay(b *testing.B) {
 	}
 	b.ResetTimer()
 	start := time.Now()
-	ctx := context.Background()
-	for {
-		f.q.Flush(ctx)
-		list, err := f.st.QueueList(ctx)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(list) == 0 {
-			break
-		}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.q.Run(ctx); close(done) }()
+	for len(peer.Mails()) < b.N {
+		time.Sleep(5 * time.Millisecond)
 	}
 	el := time.Since(start)
+	cancel()
+	<-done
 	if n := len(peer.Mails()); n != b.N {
 		b.Fatalf("peer got %d of %d", n, b.N)
 	}

@@ -211,13 +211,24 @@ func (q *Queue) Run(ctx context.Context) error {
 	}
 }
 
-// nextWake is the time until the earliest due entry, at most PollInterval.
+// nextWake is the time until the earliest due entry not in progress, at
+// most PollInterval.
 func (q *Queue) nextWake(ctx context.Context) time.Duration {
 	d := q.opts.PollInterval
-	if t, ok, err := q.st.QueueNextDue(ctx); err == nil && ok {
+	if t, ok, err := q.st.QueueNextDue(ctx, q.inflightIDs()); err == nil && ok {
 		d = min(d, max(t.Sub(q.now()), 100*time.Millisecond))
 	}
 	return d
+}
+
+func (q *Queue) inflightIDs() []int64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	ids := make([]int64, 0, len(q.inflight))
+	for id := range q.inflight {
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 // Flush runs every due attempt and waits for them: tests drive the queue
@@ -227,9 +238,15 @@ func (q *Queue) Flush(ctx context.Context) {
 	q.workers.Wait()
 }
 
-// dispatch starts a worker for each due entry not already in progress.
+// dispatch starts a worker for each due entry not already in progress, up
+// to maxInflight entries at once; a finishing worker wakes the runner.
 func (q *Queue) dispatch(ctx context.Context) {
-	due, err := q.st.QueueDue(ctx, q.now(), 500)
+	exclude := q.inflightIDs()
+	room := q.maxInflight() - len(exclude)
+	if room <= 0 {
+		return
+	}
+	due, err := q.st.QueueDue(ctx, q.now(), room, exclude)
 	if err != nil {
 		if ctx.Err() == nil {
 			q.log.Error("queue scan failed", "err", err)
@@ -247,6 +264,7 @@ func (q *Queue) dispatch(ctx context.Context) {
 		q.workers.Add(1)
 		go func() {
 			defer q.workers.Done()
+			defer q.Wake()
 			defer func() {
 				q.mu.Lock()
 				delete(q.inflight, m.ID)
@@ -256,6 +274,10 @@ func (q *Queue) dispatch(ctx context.Context) {
 		}()
 	}
 }
+
+// maxInflight bounds the entries in progress: workers beyond the
+// connection caps would only wait for a slot.
+func (q *Queue) maxInflight() int { return 4 * max(q.opts.MaxConnections, 1) }
 
 // Close closes idle connections (Run does this on its way out too).
 func (q *Queue) Close() { q.pool.closeAll() }

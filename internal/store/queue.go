@@ -87,13 +87,14 @@ type QueueStore interface {
 	// Deliver apply: a file body must already be committed). Every
 	// recipient is due at now.
 	Enqueue(ctx context.Context, blob NewBlob, msg NewQueueMessage, now time.Time) (int64, error)
-	// QueueDue returns up to limit messages that are not held and have a
-	// pending recipient due at or before now, oldest first, with all their
+	// QueueDue returns up to limit messages that are not held, not in
+	// exclude (the ones a runner has in progress), and have a pending
+	// recipient due at or before now, oldest first, with all their
 	// recipients.
-	QueueDue(ctx context.Context, now time.Time, limit int) ([]QueueMessage, error)
+	QueueDue(ctx context.Context, now time.Time, limit int, exclude []int64) ([]QueueMessage, error)
 	// QueueNextDue returns the earliest next attempt of a pending recipient of
-	// a message not held; ok is false when there is none.
-	QueueNextDue(ctx context.Context) (t time.Time, ok bool, err error)
+	// a message neither held nor in exclude; ok is false when there is none.
+	QueueNextDue(ctx context.Context, exclude []int64) (t time.Time, ok bool, err error)
 	// QueueMessage returns one entry (ErrNotFound).
 	QueueMessage(ctx context.Context, id int64) (QueueMessage, error)
 	// QueueList returns every entry, oldest first.

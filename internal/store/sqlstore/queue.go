@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"slices"
+	"strings"
 	"time"
 
 	"postern/internal/store"
@@ -65,45 +67,72 @@ func scanQueueMessage(r scanner) (store.QueueMessage, error) {
 	return m, err
 }
 
-// queueMessages runs a query selecting queueCols and loads the recipients.
+// queueMessages runs a query selecting queueCols and loads the recipients
+// of every message with one more query.
 func (s *Store) queueMessages(ctx context.Context, q string, args ...any) ([]store.QueueMessage, error) {
 	rows, err := s.rdb.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	var out []store.QueueMessage
+	byID := map[int64]int{}
 	for rows.Next() {
 		m, err := scanQueueMessage(rows)
 		if err != nil {
 			rows.Close()
 			return nil, err
 		}
+		byID[m.ID] = len(out)
 		out = append(out, m)
 	}
 	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
+	if err := rows.Err(); err != nil || len(out) == 0 {
+		return out, err
 	}
-	for i := range out {
-		if out[i].Recipients, err = s.queueRecipients(ctx, out[i].ID); err != nil {
+	ids := make([]int64, len(out))
+	for i, m := range out {
+		ids[i] = m.ID
+	}
+	for chunk := range slices.Chunk(ids, 500) {
+		rs, err := s.queueRecipients(ctx, chunk)
+		if err != nil {
 			return nil, err
+		}
+		for _, r := range rs {
+			m := &out[byID[r.queueID]]
+			m.Recipients = append(m.Recipients, r.QueueRecipient)
 		}
 	}
 	return out, nil
 }
 
-func (s *Store) queueRecipients(ctx context.Context, id int64) ([]store.QueueRecipient, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id, rcpt, orcpt, notify, status, attempts, next_attempt, last_error, updated_at
-		FROM queue_recipients WHERE queue_id = ? ORDER BY id`, id)
+// inList returns "(?, ?, ...)" and the arguments for an IN clause.
+func inList(ids []int64) (string, []any) {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	return "(" + strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ") + ")", args
+}
+
+type queuedRecipient struct {
+	store.QueueRecipient
+	queueID int64
+}
+
+func (s *Store) queueRecipients(ctx context.Context, ids []int64) ([]queuedRecipient, error) {
+	in, args := inList(ids)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT queue_id, id, rcpt, orcpt, notify, status, attempts, next_attempt, last_error, updated_at
+		FROM queue_recipients WHERE queue_id IN `+in+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.QueueRecipient
+	var out []queuedRecipient
 	for rows.Next() {
-		var r store.QueueRecipient
+		var r queuedRecipient
 		var next, upd int64
-		if err := rows.Scan(&r.ID, &r.Rcpt, &r.ORcpt, &r.Notify, &r.Status, &r.Attempts, &next, &r.LastError, &upd); err != nil {
+		if err := rows.Scan(&r.queueID, &r.ID, &r.Rcpt, &r.ORcpt, &r.Notify, &r.Status, &r.Attempts, &next, &r.LastError, &upd); err != nil {
 			return nil, err
 		}
 		r.NextAttempt, r.UpdatedAt = time.Unix(next, 0), time.Unix(upd, 0)
@@ -112,18 +141,29 @@ func (s *Store) queueRecipients(ctx context.Context, id int64) ([]store.QueueRec
 	return out, rows.Err()
 }
 
+// notIn is an SQL condition excluding the given queue ids ("" when none).
+func notIn(col string, ids []int64) (string, []any) {
+	if len(ids) == 0 {
+		return "", nil
+	}
+	in, args := inList(ids)
+	return " AND " + col + " NOT IN " + in, args
+}
+
 // QueueDue implements store.QueueStore.
-func (s *Store) QueueDue(ctx context.Context, now time.Time, limit int) ([]store.QueueMessage, error) {
+func (s *Store) QueueDue(ctx context.Context, now time.Time, limit int, exclude []int64) ([]store.QueueMessage, error) {
+	cond, args := notIn("q.id", exclude)
 	return s.queueMessages(ctx, `SELECT `+queueCols+` FROM queue_messages q JOIN blobs b ON b.id = q.blob_id
-		WHERE q.held = 0 AND q.id IN (SELECT queue_id FROM queue_recipients WHERE status = 'pending' AND next_attempt <= ?)
-		ORDER BY q.id LIMIT ?`, now.Unix(), limit)
+		WHERE q.held = 0`+cond+` AND q.id IN (SELECT queue_id FROM queue_recipients WHERE status = 'pending' AND next_attempt <= ?)
+		ORDER BY q.id LIMIT ?`, append(args, now.Unix(), limit)...)
 }
 
 // QueueNextDue implements store.QueueStore.
-func (s *Store) QueueNextDue(ctx context.Context) (time.Time, bool, error) {
+func (s *Store) QueueNextDue(ctx context.Context, exclude []int64) (time.Time, bool, error) {
 	var t sql.NullInt64
+	cond, args := notIn("q.id", exclude)
 	err := s.rdb.QueryRowContext(ctx, `SELECT MIN(r.next_attempt) FROM queue_recipients r
-		JOIN queue_messages q ON q.id = r.queue_id WHERE r.status = 'pending' AND q.held = 0`).Scan(&t)
+		JOIN queue_messages q ON q.id = r.queue_id WHERE r.status = 'pending' AND q.held = 0`+cond, args...).Scan(&t)
 	if err != nil || !t.Valid {
 		return time.Time{}, false, err
 	}

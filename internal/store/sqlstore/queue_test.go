@@ -39,11 +39,20 @@ func TestQueueLifecycle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		due, err := s.QueueDue(ctx, t0, 10)
+		due, err := s.QueueDue(ctx, t0, 10, nil)
 		if err != nil || len(due) != 1 || len(due[0].Recipients) != 2 || due[0].Size != nb.Size {
 			t.Fatalf("due %+v %v", due, err)
 		}
 		m := due[0]
+		if due, _ := s.QueueDue(ctx, t0, 10, []int64{id}); len(due) != 0 {
+			t.Fatalf("excluded message is due: %+v", due)
+		}
+		if _, ok, _ := s.QueueNextDue(ctx, []int64{id, 99}); ok {
+			t.Fatal("excluded message has a next due time")
+		}
+		if _, ok, _ := s.QueueNextDue(ctx, []int64{99}); !ok {
+			t.Fatal("no next due time")
+		}
 		later := t0.Add(5 * time.Minute)
 		if done, err := s.QueueUpdate(ctx, id, []store.QueueUpdate{
 			{RecipientID: m.Recipients[0].ID, Status: store.QueueDelivered},
@@ -51,10 +60,10 @@ func TestQueueLifecycle(t *testing.T) {
 		}, true); err != nil || done {
 			t.Fatal(done, err)
 		}
-		if due, _ := s.QueueDue(ctx, t0.Add(time.Minute), 10); len(due) != 0 {
+		if due, _ := s.QueueDue(ctx, t0.Add(time.Minute), 10, nil); len(due) != 0 {
 			t.Fatalf("due before retry time: %+v", due)
 		}
-		if next, ok, err := s.QueueNextDue(ctx); err != nil || !ok || !next.Equal(later) {
+		if next, ok, err := s.QueueNextDue(ctx, nil); err != nil || !ok || !next.Equal(later) {
 			t.Fatalf("next due %v %v %v", next, ok, err)
 		}
 		if err := s.QueueHold(ctx, id, true); err != nil {
@@ -63,7 +72,7 @@ func TestQueueLifecycle(t *testing.T) {
 		if n, err := s.QueueRetry(ctx, 0, t0); err != nil || n != 1 {
 			t.Fatalf("retry all: %d %v", n, err)
 		}
-		if due, _ := s.QueueDue(ctx, t0, 10); len(due) != 0 {
+		if due, _ := s.QueueDue(ctx, t0, 10, nil); len(due) != 0 {
 			t.Fatal("held message is due")
 		}
 		if err := s.QueueHold(ctx, id, false); err != nil {
