@@ -17,7 +17,7 @@ func newQueue(cfg *config.Config, backend *Backend, dlv *deliver.Deliverer, logg
 	o := cfg.Outbound
 	return queue.New(backend.Store, backend.Blobs, localBounces{dlv}, queue.NewResolver(cfg.DNS.Servers), queue.Options{
 		Hostname: cfg.Hostname, Port: o.Port,
-		RelayHost: o.RelayHost, RelayUsername: o.RelayUsername, RelayPassword: o.RelayPassword, RelayTLS: o.RelayTLS,
+		RelayHost: o.RelayHost, RelayUsername: o.RelayUsername, RelayPassword: string(o.RelayPassword), RelayTLS: o.RelayTLS,
 		FirstRetry: o.FirstRetry.Duration, MaxRetry: o.MaxRetryInterval.Duration, MaxAge: o.MaxAge.Duration,
 		DelayWarning: o.DelayWarning.Duration, MaxPerDomain: o.MaxPerDomain, MaxConnections: o.MaxConnections,
 		ConnectTimeout: o.ConnectTimeout.Duration, CommandTimeout: o.CommandTimeout.Duration,

@@ -314,7 +314,7 @@ type Outbound struct {
 	// message goes through instead of the recipients' MX hosts.
 	RelayHost     string `toml:"relay_host"`
 	RelayUsername string `toml:"relay_username"`
-	RelayPassword string `toml:"relay_password"`
+	RelayPassword Secret `toml:"relay_password"`
 	// RelayTLS is "starttls" (required), "implicit" (TLS from the first
 	// byte, port 465 style) or "none".
 	RelayTLS string `toml:"relay_tls"`
@@ -389,6 +389,20 @@ func (o Outbound) validate() error {
 		}
 	}
 	return nil
+}
+
+// Secret is a config string that `postern check` must not print.
+type Secret string
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *Secret) UnmarshalText(b []byte) error { *s = Secret(b); return nil }
+
+// MarshalText hides the value (it is only ever marshalled for display).
+func (s Secret) MarshalText() ([]byte, error) {
+	if s == "" {
+		return nil, nil
+	}
+	return []byte("(hidden)"), nil
 }
 
 // DNS configures the resolver of the outbound queue ([dns]).

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/BurntSushi/toml"
 	"strings"
 	"testing"
 	"time"
@@ -36,5 +37,22 @@ func TestOutboundErrorsNameKey(t *testing.T) {
 	}
 	if _, err := Parse("[outbound]\nport = 2525\nrelay_host = \"127.0.0.1:587\"\n[dns]\nservers = [\"127.0.0.1:5353\"]"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestRelayPasswordNotPrinted(t *testing.T) {
+	c, err := Parse("[outbound]\nrelay_host = \"relay.example:587\"\nrelay_username = \"u\"\nrelay_password = \"s3cret-pw\"")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Outbound.RelayPassword != "s3cret-pw" {
+		t.Fatalf("password %q", c.Outbound.RelayPassword)
+	}
+	var b strings.Builder
+	if err := toml.NewEncoder(&b).Encode(c); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "s3cret-pw") || !strings.Contains(b.String(), "(hidden)") {
+		t.Fatalf("encoded config:\n%s", b.String())
 	}
 }
