@@ -400,7 +400,7 @@ func (s *Secret) UnmarshalText(b []byte) error { *s = Secret(b); return nil }
 // MarshalText hides the value (it is only ever marshalled for display).
 func (s Secret) MarshalText() ([]byte, error) {
 	if s == "" {
-		return nil, nil
+		return []byte{}, nil
 	}
 	return []byte("(hidden)"), nil
 }

@@ -57,3 +57,14 @@ func TestRelayPasswordNotPrinted(t *testing.T) {
 		t.Fatalf("encoded config:\n%s", b.String())
 	}
 }
+
+func TestEmptySecretEncodes(t *testing.T) {
+	c := Default()
+	var b strings.Builder
+	if err := toml.NewEncoder(&b).Encode(c); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), `relay_password = ""`) {
+		t.Fatalf("encoded:\n%s", b.String())
+	}
+}
