@@ -2,8 +2,9 @@ package store
 
 import (
 	"context"
-	"strings"
+	"slices"
 	"unicode"
+	"unicode/utf8"
 )
 
 // TextField selects the text a substring search looks at.
@@ -41,5 +42,27 @@ type SubstringSearcher interface {
 // character to the lower case of its upper case, so that case variants
 // (including ones like U+017F LONG S and U+212A KELVIN SIGN) meet.
 func FoldText(s string) string {
-	return strings.Map(func(r rune) rune { return unicode.ToLower(unicode.ToUpper(r)) }, s)
+	return string(AppendFolded(nil, s))
+}
+
+// AppendFolded appends FoldText(s) to dst: the form a store keeps, without
+// the copies of a string round trip (ASCII, most of mail, takes a byte
+// loop). Invalid UTF-8 becomes U+FFFD, as strings.Map would make it.
+func AppendFolded(dst []byte, s string) []byte {
+	dst = slices.Grow(dst, len(s))
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			dst = append(dst, c)
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		dst = utf8.AppendRune(dst, unicode.ToLower(unicode.ToUpper(r)))
+		i += n
+	}
+	return dst
 }
