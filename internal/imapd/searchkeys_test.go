@@ -62,6 +62,8 @@ func testSearchKeys(t *testing.T, rc *rawConn) {
 		{"SEARCH HEADER To green", ""},
 		{`SEARCH HEADER Message-ID "1@example"`, "1"},
 		{"SEARCH SUBJECT HELLO", "1"},
+		{`SEARCH SUBJECT "café AU"`, "2"}, // UTF-8 in a quoted string (RFC 9051 QUOTED-CHAR)
+		{"SEARCH FROM joerg@x.org TO dan", "2"},
 		{"SEARCH SUBJECT {5+}\r\nCAFÉ", "2"},
 		{"SEARCH FROM {4+}\r\nJÖR", "2"},
 		{"SEARCH FROM bob@example.net", "1"},
