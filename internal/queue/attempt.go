@@ -327,7 +327,7 @@ func classify(err error, c *conn) outcome {
 	var se *smtp.SMTPError
 	switch {
 	case err == nil:
-		o.status, o.code, o.diag = store.QueueDelivered, "2.0.0", "250 accepted"
+		o.status, o.code, o.diag = store.QueueDelivered, "2.0.0", c.c.accepted
 	case errors.As(err, &se):
 		o.diag = fmt.Sprintf("%d %s", se.Code, se.Message)
 		if se.EnhancedCode != (smtp.EnhancedCode{}) && se.EnhancedCode != smtp.NoEnhancedCode {

@@ -28,6 +28,9 @@ type smtpConn struct {
 	w       *bufio.Writer
 	ext     map[string]string // EHLO keywords, upper case → parameters
 	timeout time.Duration
+	// accepted is the peer's reply to the last final dot (for the log:
+	// it usually names the peer's queue id).
+	accepted string
 }
 
 // Limits on what a peer can make us read: a reply line (RFC 5321
@@ -362,10 +365,15 @@ func (c *smtpConn) data(body io.Reader, errs []error) bool {
 		setAccepted(errs, err)
 		return false
 	}
-	if err := c.expect(2); err != nil {
+	code, msg, err := c.reply()
+	if err == nil && code/100 != 2 {
+		err = smtpError(code, msg)
+	}
+	if err != nil {
 		setAccepted(errs, err)
 		return isSMTPError(err)
 	}
+	c.accepted = fmt.Sprintf("%d %s", code, oneLine(msg))
 	return true
 }
 

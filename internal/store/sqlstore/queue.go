@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -23,11 +24,8 @@ func (s *Store) Enqueue(ctx context.Context, nb store.NewBlob, msg store.NewQueu
 	}
 	var id int64
 	err := s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
-		blobID, err := insertBlob(ctx, tx, e, nb)
+		blobID, err := insertQueueBlob(ctx, tx, nb)
 		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE blobs SET refs = refs + 1 WHERE id = ?`, blobID); err != nil {
 			return err
 		}
 		var acct any
@@ -55,6 +53,36 @@ func (s *Store) Enqueue(ctx context.Context, nb store.NewBlob, msg store.NewQueu
 		return 0, err
 	}
 	return id, nil
+}
+
+// insertQueueBlob returns the id of the blob row for nb with one more
+// reference, creating the row if needed. Unlike a mailbox copy, a queued
+// body is never searched: it gets no full-text rows.
+func insertQueueBlob(ctx context.Context, tx *wtx, nb store.NewBlob) (int64, error) {
+	var id int64
+	err := tx.QueryRowContext(ctx, `SELECT id FROM blobs WHERE blob_key = ?`, nb.Key).Scan(&id)
+	switch {
+	case err == nil:
+	case errors.Is(err, sql.ErrNoRows):
+		// As for Deliver: never a row for a body file that is not there.
+		if nb.Inline == nil {
+			if n, err := tx.w.s.blobs.Size(nb.Key); err != nil || n != nb.Size {
+				return 0, invalid("blob %s: size %d, file %d (%v)", nb.Key, nb.Size, n, err)
+			}
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO blobs (blob_key, size, refs, created_at, data) VALUES (?, ?, 0, ?, ?)`,
+			nb.Key, nb.Size, now(), nb.Inline)
+		if err != nil {
+			return 0, err
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return 0, err
+		}
+	default:
+		return 0, err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE blobs SET refs = refs + 1 WHERE id = ?`, id)
+	return id, err
 }
 
 const queueCols = `q.id, q.blob_id, b.size, q.sender, COALESCE(q.account_id, 0), q.env_id, q.dsn_ret, q.is_dsn, q.held, q.warned, q.created_at`
