@@ -469,7 +469,11 @@ func TestFetchChangedSinceReadsChangesOnly(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			items[i] = store.AppendItem{Blob: store.NewBlob{Key: key, Size: size, Inline: w.Inline()},
+			meta, err := parseMeta(strings.NewReader(simpleMsg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			items[i] = store.AppendItem{Blob: store.NewBlob{Key: key, Size: size, Inline: w.Inline(), Meta: meta},
 				Target: store.DeliveryTarget{AccountID: env.acct.ID}, InternalDate: time.Now()}
 		}
 		if _, err := env.st.AppendMany(ctx, mb.ID, items); err != nil {

@@ -24,6 +24,7 @@ func TestMessageFlagsChangedSince(t *testing.T) {
 	items := make([]store.AppendItem, 6)
 	for i := range items {
 		items[i] = appendItem(t, s, acct.ID, "Subject: m\r\n\r\nbody\r\n")
+		items[i].Blob.Meta = store.MessageMeta{Headers: "Subject: m", SearchText: "body"}
 	}
 	inbox, err := s.Mailbox(ctx, acct.ID, "INBOX")
 	if err != nil {
