@@ -15,6 +15,15 @@
 // Message.Body holds the complete message exactly as it will be sent
 // (already DKIM-signed, with its Received header). Recipients must be remote:
 // local recipients go through internal/deliver.
+//
+// Alias forwarding (not wired yet): internal/deliver may import this package
+// (the queue reaches deliver only through the LocalDelivery interface the app
+// implements), take an Enqueuer in deliver.New, have Resolve return the
+// remote destinations beside the accounts, and Enqueue the message as
+// received (Return-Path and Received included) with those destinations
+// before the MX answers 250. The envelope sender of a forward should be
+// rewritten (SRS) to pass SPF at the destination; bounces of forwards then
+// come back to us.
 package queue
 
 import (
