@@ -186,6 +186,11 @@ func (d *dialer) open(ctx context.Context, host, addr, mode string) (*conn, erro
 				out.verified = true
 			}
 			if _, err := c.startTLS(cfg); err != nil {
+				// A refused STARTTLS (454) is a TLS failure too: clear text next.
+				var te tlsError
+				if !errors.As(err, &te) {
+					err = tlsError{err}
+				}
 				return fail(err)
 			}
 			out.tls = true
