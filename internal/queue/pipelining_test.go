@@ -28,41 +28,60 @@ func rawPeerExt(t *testing.T, pipelining bool, ext string, got chan<- []string) 
 	}
 	t.Cleanup(func() { ln.Close() })
 	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(10 * time.Second))
-		r := bufio.NewReader(c)
-		say := func(s string) { c.Write([]byte(s + "\r\n")) }
-		read := func() string { l, _ := r.ReadString('\n'); return strings.TrimRight(l, "\r\n") }
-		say("220 raw ESMTP")
-		read() // EHLO
-		if pipelining {
-			say("250-raw\r\n250-PIPELINING\r\n250 " + ext)
-		} else {
-			say("250-raw\r\n250 " + ext)
-		}
-		var cmds []string
-		if pipelining {
-			for len(cmds) == 0 || cmds[len(cmds)-1] != "DATA" {
-				cmds = append(cmds, read())
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
 			}
-			say("250 sender ok\r\n250 rcpt ok\r\n550 5.1.1 rcpt unknown\r\n354 go on")
-		} else {
-			for _, reply := range []string{"250 sender ok", "250 rcpt ok", "550 5.1.1 rcpt unknown", "354 go on"} {
-				cmds = append(cmds, read())
-				say(reply)
+			if rawSession(c, pipelining, ext, got) {
+				return
 			}
 		}
-		for l := read(); l != "."; l = read() {
-		}
-		say("250 2.0.0 queued")
-		got <- cmds
-		read() // QUIT or nothing
 	}()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// rawSession serves one connection; it returns true after a transaction.
+// STARTTLS is refused with 454 (RFC 3207 §4), ending the connection.
+func rawSession(c net.Conn, pipelining bool, ext string, got chan<- []string) bool {
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(c)
+	say := func(s string) { c.Write([]byte(s + "\r\n")) }
+	read := func() string { l, _ := r.ReadString('\n'); return strings.TrimRight(l, "\r\n") }
+	say("220 raw ESMTP")
+	read() // EHLO
+	if pipelining {
+		say("250-raw\r\n250-PIPELINING\r\n250 " + ext)
+	} else {
+		say("250-raw\r\n250 " + ext)
+	}
+	var cmds []string
+	if first := read(); first == "STARTTLS" {
+		say("454 4.7.0 TLS not available")
+		return false
+	} else {
+		cmds = append(cmds, first)
+	}
+	if pipelining {
+		for cmds[len(cmds)-1] != "DATA" {
+			cmds = append(cmds, read())
+		}
+		say("250 sender ok\r\n250 rcpt ok\r\n550 5.1.1 rcpt unknown\r\n354 go on")
+	} else {
+		for i, reply := range []string{"250 sender ok", "250 rcpt ok", "550 5.1.1 rcpt unknown", "354 go on"} {
+			if i > 0 {
+				cmds = append(cmds, read())
+			}
+			say(reply)
+		}
+	}
+	for l := read(); l != "."; l = read() {
+	}
+	say("250 2.0.0 queued")
+	got <- cmds
+	read() // QUIT or nothing
+	return true
 }
 
 func TestPipelinedTransaction(t *testing.T) {
@@ -90,4 +109,20 @@ func TestPipelinedTransaction(t *testing.T) {
 			t.Fatalf("pipelining=%v: bounces %d", pipelining, len(b))
 		}
 	}
+}
+
+// TestRefusedSTARTTLSFallsBack: a peer that offers STARTTLS and then
+// refuses it gets the message in clear text on a new connection.
+func TestRefusedSTARTTLSFallsBack(t *testing.T) {
+	got := make(chan []string, 1)
+	port := rawPeerExt(t, true, "STARTTLS", got)
+	f := newFixture(t, nil, func(o *Options) { o.Port = port })
+	f.enqueue("a@local.test", testBody, "b@remote.test", "c@remote.test")
+	f.flush()
+	select {
+	case <-got:
+	default:
+		t.Fatalf("not delivered after the refused STARTTLS\n%s", f.logs)
+	}
+	f.wantLog("msg=relayed", "tls=false")
 }
