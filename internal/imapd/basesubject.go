@@ -3,6 +3,7 @@ package imapd
 import (
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -125,5 +126,14 @@ func blobLen(s string) int {
 // their keys are equal, and ordered as their keys are (octet order of
 // UTF-8 is code point order).
 func casemapKey(s string) string {
+	ascii := true
+	for i := 0; i < len(s) && ascii; i++ {
+		ascii = s[i] < utf8.RuneSelf
+	}
+	if ascii {
+		// Titlecase of an ASCII letter is its upper case; ASCII text
+		// has no decomposition.
+		return strings.ToUpper(s)
+	}
 	return norm.NFKD.String(strings.Map(unicode.ToTitle, s))
 }

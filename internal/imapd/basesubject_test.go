@@ -1,6 +1,12 @@
 package imapd
 
-import "testing"
+import (
+	"strings"
+	"testing"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
+)
 
 // Cases follow the steps of RFC 5256 §2.1.
 func TestBaseSubject(t *testing.T) {
@@ -66,6 +72,8 @@ func FuzzBaseSubject(f *testing.F) {
 		if b2, _ := baseSubject(b); b2 != b && blobLen(b) == 0 {
 			t.Fatalf("not idempotent: %q -> %q -> %q", s, b, b2)
 		}
-		_ = casemapKey(b)
+		if got, want := casemapKey(b), norm.NFKD.String(strings.Map(unicode.ToTitle, b)); got != want {
+			t.Fatalf("casemapKey(%q) = %q, want %q", b, got, want)
+		}
 	})
 }

@@ -112,9 +112,15 @@ func (s *session) cmdSort(c *command) reply {
 	s.noteSearchModSeq(c, msgs) // RFC 7162 §3.1.9
 	items := make([]sortItem, len(seqs))
 	sc := &searchCtx{s: s}
+	// ARRIVAL and SIZE (what webmail lists sort by) need no envelope.
+	needEnv := slices.ContainsFunc(c.sortKeys, func(k sortKey) bool { return k.name != "ARRIVAL" && k.name != "SIZE" })
+	hasDate := slices.ContainsFunc(c.sortKeys, func(k sortKey) bool { return k.name == "DATE" })
 	for i := range seqs {
 		it := &items[i]
 		it.seq, it.m = seqs[i], &msgs[i]
+		if !needEnv {
+			continue
+		}
 		it.env = sc.envelope(it.m, &msgMemo{})
 		it.strs = map[string]string{}
 		for _, k := range c.sortKeys {
@@ -122,7 +128,9 @@ func (s *session) cmdSort(c *command) reply {
 				it.strs[k.name] = sortString(it.env, k.name)
 			}
 		}
-		it.date = sentDate(it.env, it.m)
+		if hasDate {
+			it.date = sentDate(it.env, it.m)
+		}
 	}
 	slices.SortStableFunc(items, func(a, b sortItem) int { return compareItems(c.sortKeys, &a, &b) })
 	s.w.str("* SORT")

@@ -386,7 +386,8 @@ func threadSubject(n *tnode) string {
 }
 
 // groupBySubject merges threads of the root set that share a base
-// subject (RFC 5256 §3 step 5).
+// subject (RFC 5256 §3 step 5). Merged roots are dropped from the root
+// set at the end, keeping this linear in the number of threads.
 func groupBySubject(root *tnode) {
 	table := map[string]*tnode{}
 	for _, k := range root.kids {
@@ -399,33 +400,42 @@ func groupBySubject(root *tnode) {
 			table[subj] = k
 		}
 	}
-	for _, k := range slices.Clone(root.kids) {
+	pos := make(map[*tnode]int, len(root.kids))
+	for i, k := range root.kids {
+		pos[k] = i
+	}
+	gone := make([]bool, len(root.kids))
+	for i, k := range slices.Clone(root.kids) {
 		subj := threadSubject(k)
 		t := table[subj]
-		if subj == "" || t == k {
-			continue
+		if subj == "" || t == k || k.parent != root {
+			continue // no subject, the table's own, or already merged
 		}
+		gone[i] = true
 		switch {
 		case t.msg == nil && k.msg == nil:
 			for _, g := range k.kids {
 				g.parent = t
 			}
 			t.kids = append(t.kids, k.kids...)
-			unlink(k)
+			k.kids = nil
 		case t.msg == nil, k.msg != nil && k.msg.reply && !t.msg.reply:
-			unlink(k)
 			link(t, k)
 		default:
 			d := &tnode{parent: root}
-			i := slices.Index(root.kids, t)
-			root.kids[i] = d
-			t.parent = nil
-			unlink(k)
+			root.kids[pos[t]], pos[d] = d, pos[t]
 			link(d, t)
 			link(d, k)
 			table[subj] = d
 		}
 	}
+	kept := root.kids[:0]
+	for i, k := range root.kids {
+		if !gone[i] {
+			kept = append(kept, k)
+		}
+	}
+	root.kids = kept
 }
 
 // sortTree orders every set of siblings by sent date, deepest first, so

@@ -25,7 +25,7 @@ const (
 
 // SearchSubstring implements store.SubstringSearcher. Body and text
 // searches first narrow the candidates with the word index where that is
-// sound and cheap (candidates), then every candidate's folded text is
+// sound and cheap (candidates); then every candidate's folded text is
 // compared here: bytes.Index beats SQL instr() several times over.
 func (s *Store) SearchSubstring(ctx context.Context, mailboxID int64, field store.TextField, needle string) ([]store.TextHit, []uint32, error) {
 	if len(needle) > maxNeedleLen {
@@ -43,6 +43,8 @@ func (s *Store) SearchSubstring(ctx context.Context, mailboxID int64, field stor
 		FROM messages m LEFT JOIN blob_text t ON t.blob_id = m.blob_id
 		WHERE m.mailbox_id = ?1`
 	args := []any{mailboxID}
+	// Header lines are short and come first in a row: scanning them all
+	// costs less than reading the word index's vocabulary.
 	if field != store.TextHeaders {
 		match, err := s.candidates(ctx, mailboxID, string(n))
 		if err != nil {

@@ -133,10 +133,24 @@ func BenchmarkSearchSubstring(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for b.Loop() {
-		hits, _, err := s.SearchSubstring(ctx, mb.ID, store.TextBody, "NeedleWord")
-		if err != nil || len(hits) != n/100 {
-			b.Fatalf("%d hits, %v", len(hits), err)
-		}
+	for _, c := range []struct {
+		name   string
+		field  store.TextField
+		needle string
+		hits   int
+	}{
+		{"body", store.TextBody, "NeedleWord", n / 100},
+		{"body-midword", store.TextBody, "eedlewor", n / 100},
+		{"headers", store.TextHeaders, "subject: bench", n},
+		{"headers-none", store.TextHeaders, "x-nothing", 0},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				hits, _, err := s.SearchSubstring(ctx, mb.ID, c.field, c.needle)
+				if err != nil || len(hits) != c.hits {
+					b.Fatalf("%d hits, %v", len(hits), err)
+				}
+			}
+		})
 	}
 }
