@@ -16,8 +16,9 @@ import (
 const maxHeaderBytes = 256 << 10
 
 // maxHops is the Received count past which a message is taken to be in a
-// loop (RFC 5321 §6.3 suggests a large threshold, at least 100 hops is what
-// some use; 50 is what Postfix uses by default).
+// loop. RFC 5321 §6.3 asks servers that reject on this count for a large
+// threshold (normally at least 100); a queue that bounces instead can stop
+// sooner, and 50 is what Postfix's hopcount_limit has long used.
 const maxHops = 50
 
 // readHeader reads the header block of a message: its bytes (without the
