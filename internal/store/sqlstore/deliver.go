@@ -224,7 +224,7 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32,
 		if err != nil {
 			return err
 		}
-		msgs, err := selectMessages(ctx, tx, mailboxID, uids)
+		msgs, err := selectLight(ctx, tx, mailboxID, uids)
 		if err != nil {
 			return err
 		}
@@ -301,7 +301,7 @@ func (s *Store) ExpungeDeleted(ctx context.Context, mailboxID int64, uids []uint
 		}
 		var msgs []store.Message
 		if uids == nil {
-			msgs, err = queryMessages(ctx, tx, `SELECT `+messageCols+` FROM messages
+			msgs, err = queryMessages(ctx, tx, `SELECT `+messageCols+` FROM `+messagesFull+`
 				WHERE mailbox_id = ? AND flags & ? <> 0 ORDER BY uid`, mailboxID, store.FlagDeleted)
 		} else {
 			msgs, err = selectMessages(ctx, tx, mailboxID, uids)

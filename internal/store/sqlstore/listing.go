@@ -38,8 +38,15 @@ func (s *Store) MessageFlags(ctx context.Context, mailboxID int64, from, to uint
 	if to == 0 {
 		to = 0xffffffff
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id, uid, modseq, flags, keywords, internal_date, size, blob_id
-		FROM messages WHERE mailbox_id = ? AND uid >= ? AND uid <= ? ORDER BY uid`, mailboxID, from, to)
+	return queryLight(ctx, s.rdb, mailboxID, `SELECT `+lightCols+` FROM messages
+		WHERE mailbox_id = ? AND uid >= ? AND uid <= ? ORDER BY uid`, mailboxID, from, to)
+}
+
+const lightCols = `id, uid, modseq, flags, keywords, internal_date, size, blob_id`
+
+// queryLight runs a query for lightCols of messages of one mailbox.
+func queryLight(ctx context.Context, q querier, mailboxID int64, query string, args ...any) ([]store.Message, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -66,6 +73,33 @@ func (s *Store) MessageFlags(ctx context.Context, mailboxID int64, from, to uint
 		out = append(out, m)
 	}
 	return out, rows.Err()
+}
+
+// selectLight is selectMessages without the cached parsed forms, for
+// changes that need only flags (UpdateFlags): STORE 1:* on a large mailbox
+// then reads the listing index alone.
+func selectLight(ctx context.Context, q querier, mailboxID int64, uids []uint32) ([]store.Message, error) {
+	if len(uids) == 0 {
+		return nil, nil
+	}
+	set := make(map[uint32]bool, len(uids))
+	lo, hi := uids[0], uids[0]
+	for _, u := range uids {
+		set[u] = true
+		lo, hi = min(lo, u), max(hi, u)
+	}
+	all, err := queryLight(ctx, q, mailboxID, `SELECT `+lightCols+` FROM messages
+		WHERE mailbox_id = ? AND uid >= ? AND uid <= ? ORDER BY uid`, mailboxID, lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, m := range all {
+		if set[m.UID] {
+			out = append(out, m)
+		}
+	}
+	return out, nil
 }
 
 // SelectListing returns the UIDs of the mailbox with its first unseen

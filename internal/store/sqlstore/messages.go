@@ -57,6 +57,11 @@ func splitKeywords(s string) []string {
 
 const messageCols = `id, mailbox_id, uid, modseq, flags, keywords, internal_date, size, blob_id, envelope, bodystructure, preview`
 
+// messagesFull is the FROM clause for messageCols: the cached parsed forms
+// live apart in message_meta (migration 0004), so that flag changes rewrite
+// small rows. No column name is shared, so conditions need no qualifier.
+const messagesFull = `messages JOIN message_meta ON message_meta.message_id = messages.id`
+
 func scanMessage(r scanner) (store.Message, error) {
 	var m store.Message
 	var kw string
@@ -90,13 +95,13 @@ func (s *Store) Messages(ctx context.Context, mailboxID int64, from, to uint32) 
 	if to == 0 {
 		to = 0xffffffff
 	}
-	return queryMessages(ctx, s.rdb, `SELECT `+messageCols+` FROM messages
+	return queryMessages(ctx, s.rdb, `SELECT `+messageCols+` FROM `+messagesFull+`
 		WHERE mailbox_id = ? AND uid >= ? AND uid <= ? ORDER BY uid`, mailboxID, from, to)
 }
 
 // MessagesChangedSince implements store.Mailstore.
 func (s *Store) MessagesChangedSince(ctx context.Context, mailboxID int64, modseq uint64) ([]store.Message, error) {
-	return queryMessages(ctx, s.rdb, `SELECT `+messageCols+` FROM messages
+	return queryMessages(ctx, s.rdb, `SELECT `+messageCols+` FROM `+messagesFull+`
 		WHERE mailbox_id = ? AND modseq > ? ORDER BY uid`, mailboxID, int64(modseq))
 }
 
@@ -129,7 +134,7 @@ func selectMessages(ctx context.Context, q querier, mailboxID int64, uids []uint
 		set[u] = true
 		lo, hi = min(lo, u), max(hi, u)
 	}
-	all, err := queryMessages(ctx, q, `SELECT `+messageCols+` FROM messages
+	all, err := queryMessages(ctx, q, `SELECT `+messageCols+` FROM `+messagesFull+`
 		WHERE mailbox_id = ? AND uid >= ? AND uid <= ? ORDER BY uid`, mailboxID, lo, hi)
 	if err != nil {
 		return nil, err
@@ -152,13 +157,17 @@ func insertMessage(ctx context.Context, tx *wtx, mb *store.Mailbox, m store.Mess
 		return store.Message{}, fmt.Errorf("%w: mailbox %q has no UIDs left", store.ErrNotPermitted, mb.Name)
 	}
 	m.MailboxID, m.UID, m.ModSeq = mb.ID, mb.UIDNext, modseq
-	res, err := tx.ExecContext(ctx, `INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords, internal_date, size, blob_id, envelope, bodystructure, preview)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, m.MailboxID, m.UID, int64(m.ModSeq), m.Flags, joinKeywords(m.Keywords),
-		m.InternalDate.Unix(), m.Size, m.BlobID, m.Envelope, m.BodyStructure, m.Preview)
+	res, err := tx.ExecContext(ctx, `INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords, internal_date, size, blob_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, m.MailboxID, m.UID, int64(m.ModSeq), m.Flags, joinKeywords(m.Keywords),
+		m.InternalDate.Unix(), m.Size, m.BlobID)
 	if err != nil {
 		return store.Message{}, err
 	}
 	if m.ID, err = res.LastInsertId(); err != nil {
+		return store.Message{}, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO message_meta (message_id, envelope, bodystructure, preview) VALUES (?, ?, ?, ?)`,
+		m.ID, m.Envelope, m.BodyStructure, m.Preview); err != nil {
 		return store.Message{}, err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE blobs SET refs = refs + 1 WHERE id = ?`, m.BlobID); err != nil {
