@@ -11,7 +11,8 @@
 // Schema: migrations/*.sql, applied in order at Open, each in its own
 // transaction, recorded in schema_migrations. The tables are domains,
 // accounts, aliases, mailboxes, blobs (one row per body file, reference
-// counted), messages, expunged (for QRESYNC), blob_fts (FTS5, rowid =
+// counted), messages (flags and sizes; their cached envelope, body structure
+// and preview in message_meta), expunged (for QRESYNC), blob_fts (FTS5, rowid =
 // blobs.id) and the outbound queue.
 package sqlstore
 
