@@ -140,4 +140,10 @@ func (s *Store) candidates(ctx context.Context, mailboxID int64, needle string) 
 	return strings.Join(terms, " OR "), nil
 }
 
+// foldedText is the blob_text form of s; never nil, which SQL would store
+// as NULL.
+func foldedText(s string) []byte {
+	return store.AppendFolded(make([]byte, 0, len(s)), s)
+}
+
 var _ store.SubstringSearcher = (*Store)(nil)

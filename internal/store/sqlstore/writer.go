@@ -317,7 +317,7 @@ func flushFTS(ctx context.Context, tx *wtx, batch []*op) error {
 			// The folded copy for exact substring search (store.SubstringSearcher).
 			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO blob_text (blob_id, body, headers)
 				SELECT id, ?, ? FROM blobs WHERE id = ? AND blob_key = ?`,
-				store.AppendFolded(nil, r.text), store.AppendFolded(nil, r.headers), r.blobID, r.key); err != nil {
+				foldedText(r.text), foldedText(r.headers), r.blobID, r.key); err != nil {
 				return err
 			}
 		}
