@@ -284,7 +284,7 @@ func formatAccount(a store.Account) string {
 
 func cmdAlias(e *env, args []string) error {
 	return dispatch(e, "alias", args, []subcommand{
-		{name: "add", usage: "postern -c FILE alias add SOURCE DEST[,DEST...]", nargs: 2,
+		{name: "add", usage: "postern -c FILE alias add SOURCE DEST[,DEST...]   (remote destinations are forwarded)", nargs: 2,
 			run: func(ctx context.Context, st store.Store, a []string) error {
 				src, err := normalizeAddress(ctx, st, a[0])
 				if err != nil {
@@ -293,7 +293,7 @@ func cmdAlias(e *env, args []string) error {
 				if _, err := st.Account(ctx, src); err == nil {
 					return fmt.Errorf("%s is an account; an alias cannot shadow it", src)
 				}
-				dests, err := aliasDestinations(ctx, st, a[1])
+				dests, err := aliasDestinations(a[1])
 				if err != nil {
 					return err
 				}
@@ -314,10 +314,9 @@ func cmdAlias(e *env, args []string) error {
 	})
 }
 
-// aliasDestinations validates a comma list. Remote destinations need the
-// outbound queue, which this version does not have: refuse them rather than
-// accept mail that could not be forwarded.
-func aliasDestinations(ctx context.Context, st store.Store, list string) ([]string, error) {
+// aliasDestinations validates a comma list. Destinations may be local or
+// remote; mail for remote ones is forwarded through the outbound queue.
+func aliasDestinations(list string) ([]string, error) {
 	var out []string
 	for _, d := range strings.Split(list, ",") {
 		d = strings.TrimSpace(d)
@@ -327,10 +326,6 @@ func aliasDestinations(ctx context.Context, st store.Store, list string) ([]stri
 		addr, err := deliver.Normalize(d)
 		if err != nil {
 			return nil, fmt.Errorf("destination %q is not a valid address", d)
-		}
-		domain := addr[strings.LastIndexByte(addr, '@')+1:]
-		if _, err := st.Domain(ctx, domain); err != nil {
-			return nil, fmt.Errorf("destination %s is not in a local domain (forwarding to remote addresses is not supported yet)", addr)
 		}
 		out = append(out, addr)
 	}

@@ -51,9 +51,15 @@ func (l localBounces) DeliverLocal(ctx context.Context, rcpt string, body []byte
 	if local, err := l.d.IsLocalDomain(ctx, addr.Domain); err != nil || !local {
 		return false, err
 	}
-	accts, err := l.d.Resolve(ctx, addr)
+	res, err := l.d.Resolve(ctx, addr)
 	if err != nil {
 		return true, err // an unknown local sender: the bounce has nowhere to go
+	}
+	accts := res.Accounts
+	if len(accts) == 0 {
+		// The sender is an alias that only forwards: a bounce is not
+		// forwarded on (that is how bounce loops start).
+		return true, nil
 	}
 	// RFC 5321 §4.4: the final delivery adds Return-Path; a DSN's is empty.
 	r := io.MultiReader(bytes.NewReader([]byte("Return-Path: <>\r\n")), bytes.NewReader(body))

@@ -6,7 +6,6 @@ package deliver
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -23,8 +22,6 @@ var (
 	ErrUnknownUser = errors.New("unknown user")
 	// ErrAliasLoop: alias expansion went too deep.
 	ErrAliasLoop = errors.New("alias loop")
-	// ErrRemoteDestination: an alias points outside; needs the outbound queue.
-	ErrRemoteDestination = errors.New("alias has remote destinations")
 )
 
 const maxAliasDepth = 10
@@ -72,56 +69,75 @@ func (d *Deliverer) IsLocalDomain(ctx context.Context, domain string) (bool, err
 	return err == nil, err
 }
 
-// Resolve returns the accounts that receive mail for addr, without
-// duplicates. Order: an alias of that exact address, an account, the same
-// two for the address without its +subaddress, then the domain's catch-all.
-func (d *Deliverer) Resolve(ctx context.Context, addr Address) ([]store.Account, error) {
+// Resolution is where mail for one address goes: local accounts (without
+// duplicates) and remote addresses that aliases forward to.
+type Resolution struct {
+	Accounts []store.Account
+	Remote   []string
+}
+
+// Resolve returns where mail for addr goes. Order: an alias of that exact
+// address, an account, the same two for the address without its
+// +subaddress, then the domain's catch-all. Aliases expand recursively;
+// destinations outside the local domains are returned in Remote, for the
+// outbound queue.
+func (d *Deliverer) Resolve(ctx context.Context, addr Address) (Resolution, error) {
 	if addr.IsLiteral() {
-		return nil, ErrNotLocal
+		return Resolution{}, ErrNotLocal
 	}
 	dom, err := d.dir.Domain(ctx, addr.Domain)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrNotLocal
+		return Resolution{}, ErrNotLocal
 	}
 	if err != nil {
-		return nil, err
+		return Resolution{}, err
 	}
-	seen := map[int64]bool{}
-	var out []store.Account
-	found, err := d.expand(ctx, strings.ToLower(addr.String()), 0, seen, &out)
-	if err != nil || found {
-		return out, err
-	}
+	r := &resolver{d: d, seenAcct: map[int64]bool{}, seenRemote: map[string]bool{}}
+	candidates := []string{strings.ToLower(addr.String())}
 	if base, _, ok := strings.Cut(strings.ToLower(addr.Local), "+"); ok && base != "" {
-		found, err = d.expand(ctx, base+"@"+addr.Domain, 0, seen, &out)
-		if err != nil || found {
-			return out, err
-		}
+		candidates = append(candidates, base+"@"+addr.Domain)
 	}
 	if dom.CatchAll != "" {
-		found, err = d.expand(ctx, dom.CatchAll, 0, seen, &out)
-		if err != nil || found {
-			return out, err
+		candidates = append(candidates, dom.CatchAll)
+	}
+	for _, c := range candidates {
+		found, err := r.expand(ctx, c, 0)
+		if err != nil {
+			return Resolution{}, err
+		}
+		if found {
+			if len(r.res.Accounts) == 0 && len(r.res.Remote) == 0 {
+				break // an alias whose every destination is gone
+			}
+			return r.res, nil
 		}
 	}
-	return nil, ErrUnknownUser
+	return Resolution{}, ErrUnknownUser
 }
 
-// expand adds the accounts behind address to out; found is false when the
-// address is neither an alias nor an account.
-func (d *Deliverer) expand(ctx context.Context, address string, depth int, seen map[int64]bool, out *[]store.Account) (bool, error) {
+// resolver accumulates one Resolve's result.
+type resolver struct {
+	d          *Deliverer
+	res        Resolution
+	seenAcct   map[int64]bool
+	seenRemote map[string]bool
+}
+
+// expand adds what is behind address; found is false when the address is
+// neither an alias nor an account.
+func (r *resolver) expand(ctx context.Context, address string, depth int) (bool, error) {
 	if depth > maxAliasDepth {
 		return false, ErrAliasLoop
 	}
-	al, err := d.dir.Alias(ctx, address)
+	al, err := r.d.dir.Alias(ctx, address)
 	if err == nil {
 		for _, dest := range al.Destinations {
-			ok, err := d.expandDestination(ctx, dest, depth, seen, out)
+			ok, err := r.expandDestination(ctx, dest, depth)
 			if err != nil {
 				return false, err
 			}
 			if !ok {
-				d.logger.Warn("alias destination does not exist", "alias", address, "destination", dest)
+				r.d.logger.Warn("alias destination does not exist", "alias", address, "destination", dest)
 			}
 		}
 		return true, nil
@@ -129,39 +145,43 @@ func (d *Deliverer) expand(ctx context.Context, address string, depth int, seen 
 	if !errors.Is(err, store.ErrNotFound) {
 		return false, err
 	}
-	acct, err := d.dir.Account(ctx, address)
+	acct, err := r.d.dir.Account(ctx, address)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	if !seen[acct.ID] {
-		seen[acct.ID] = true
-		*out = append(*out, acct)
+	if !r.seenAcct[acct.ID] {
+		r.seenAcct[acct.ID] = true
+		r.res.Accounts = append(r.res.Accounts, acct)
 	}
 	return true, nil
 }
 
-func (d *Deliverer) expandDestination(ctx context.Context, dest string, depth int, seen map[int64]bool, out *[]store.Account) (bool, error) {
+func (r *resolver) expandDestination(ctx context.Context, dest string, depth int) (bool, error) {
 	a, err := ParseAddress(dest)
-	if err != nil {
+	if err != nil || a.IsLiteral() {
 		return false, nil
 	}
-	local, err := d.IsLocalDomain(ctx, a.Domain)
+	local, err := r.d.IsLocalDomain(ctx, a.Domain)
 	if err != nil {
 		return false, err
 	}
 	if !local {
-		return false, fmt.Errorf("%w: %s", ErrRemoteDestination, dest)
+		if key := strings.ToLower(a.String()); !r.seenRemote[key] {
+			r.seenRemote[key] = true
+			r.res.Remote = append(r.res.Remote, a.String())
+		}
+		return true, nil
 	}
-	ok, err := d.expand(ctx, strings.ToLower(a.String()), depth+1, seen, out)
+	ok, err := r.expand(ctx, strings.ToLower(a.String()), depth+1)
 	if err != nil || ok {
 		return ok, err
 	}
 	// A destination may itself be a subaddress of an account.
 	if base, _, cut := strings.Cut(strings.ToLower(a.Local), "+"); cut && base != "" {
-		return d.expand(ctx, base+"@"+a.Domain, depth+1, seen, out)
+		return r.expand(ctx, base+"@"+a.Domain, depth+1)
 	}
 	return false, nil
 }

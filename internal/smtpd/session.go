@@ -1,6 +1,7 @@
 package smtpd
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base32"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -139,14 +141,14 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 // checkOwned enforces that a submission user sends only as themselves: the
 // account address, a subaddress of it, or an alias that resolves to it.
 func (s *session) checkOwned(a deliver.Address) error {
-	accts, err := s.srv.cfg.Deliverer.Resolve(context.Background(), a)
+	res, err := s.srv.cfg.Deliverer.Resolve(context.Background(), a)
 	if err != nil {
 		if errors.Is(err, deliver.ErrNotLocal) || errors.Is(err, deliver.ErrUnknownUser) {
 			return errNotOwned
 		}
 		return errLocal
 	}
-	for _, acct := range accts {
+	for _, acct := range res.Accounts {
 		if acct.ID == s.account.ID {
 			return nil
 		}
@@ -165,7 +167,7 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	case err != nil:
 		return errBadAddress
 	}
-	accts, err := s.srv.cfg.Deliverer.Resolve(ctx, a)
+	res, err := s.srv.cfg.Deliverer.Resolve(ctx, a)
 	switch {
 	case errors.Is(err, deliver.ErrNotLocal):
 		if s.srv.cfg.Mode == ModeSubmission && s.srv.cfg.Relay != nil {
@@ -186,16 +188,26 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		s.srv.cfg.Logger.Error("resolving recipient", append(s.log(), "rcpt", to, "err", err)...)
 		return errLocal
 	}
-	for _, acct := range accts {
+	if len(res.Remote) > 0 && s.srv.cfg.Relay == nil {
+		s.srv.cfg.Logger.Error("alias forwards to remote addresses but there is no outbound queue", append(s.log(), "rcpt", to)...)
+		return errLocal
+	}
+	for _, acct := range res.Accounts {
 		if overQuota(acct, s.declSize) {
 			s.srv.cfg.Logger.Info("recipient over quota", append(s.log(), "rcpt", to, "account", acct.Address)...)
 			return errMailboxFull
 		}
 	}
-	for _, acct := range accts {
+	for _, acct := range res.Accounts {
 		if !s.seen[acct.ID] {
 			s.seen[acct.ID] = true
 			s.accounts = append(s.accounts, acct)
+		}
+	}
+	// Remote destinations of aliases travel through the queue (forwarding).
+	for _, fwd := range res.Remote {
+		if !slices.ContainsFunc(s.remoteRcpts, func(r remoteRcpt) bool { return strings.EqualFold(r.addr, fwd) }) {
+			s.remoteRcpts = append(s.remoteRcpts, remoteRcpt{addr: fwd, notify: dsnNotify(opts)})
 		}
 	}
 	s.rcpts = append(s.rcpts, to)
@@ -227,7 +239,36 @@ func (s *session) Data(r io.Reader) error {
 	if s.bareAtMail >= 0 {
 		checked.bareSeen = func() bool { return bareCount(s.conn.Conn()) > s.bareAtMail }
 	}
+	if len(s.remoteRcpts) > 0 {
+		return s.forwardData(checked)
+	}
 	return s.deliverLocal(io.MultiReader(strings.NewReader(s.returnPath()+s.receivedHeader()), checked), checked)
+}
+
+// forwardData is DATA on port 25 when aliases forward to remote addresses.
+// The message with our Received header (and no Return-Path: this is not
+// its final delivery, RFC 5321 §4.4) goes to the queue under its original
+// envelope sender, then a copy with Return-Path to the local accounts. The
+// 250 follows both.
+func (s *session) forwardData(checked *checkedReader) error {
+	raw, err := io.ReadAll(checked)
+	if checked.err != nil {
+		err = checked.err
+	}
+	if err != nil {
+		return s.refuse(err)
+	}
+	msg := append([]byte(s.receivedHeader()), raw...)
+	if err := s.enqueue(context.Background(), msg); err != nil {
+		s.srv.cfg.Logger.Error("queueing a forward failed", append(s.log(), "id", s.id, "err", err)...)
+		return errLocal
+	}
+	if len(s.accounts) > 0 {
+		return s.deliverLocal(io.MultiReader(strings.NewReader(s.returnPath()), bytes.NewReader(msg)), nil)
+	}
+	s.srv.cfg.Logger.Info("message accepted", append(s.log(), "id", s.id, "from", s.from,
+		"rcpts", len(s.rcpts), "size", len(msg), "forwarded", len(s.remoteRcpts))...)
+	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK id=" + s.id}
 }
 
 // deliverLocal hands body to the local accounts of the transaction;

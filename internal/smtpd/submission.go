@@ -107,7 +107,10 @@ func (s *session) enqueue(ctx context.Context, msg []byte) error {
 	}
 	for _, notify := range order {
 		m := s.dsn
-		m.From, m.To, m.Body, m.AccountID, m.Notify = s.from, groups[notify], bytes.NewReader(msg), s.account.ID, notify
+		m.From, m.To, m.Body, m.Notify = s.from, groups[notify], bytes.NewReader(msg), notify
+		if s.account != nil {
+			m.AccountID = s.account.ID // forwards from port 25 belong to no account
+		}
 		qid, err := s.srv.cfg.Relay.Enqueue(ctx, m)
 		if err != nil {
 			return err

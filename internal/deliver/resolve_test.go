@@ -1,0 +1,91 @@
+package deliver
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"testing"
+
+	"postern/internal/store"
+	"postern/internal/store/sqlstore"
+)
+
+func TestResolve(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlstore.OpenDir(ctx, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, d := range []string{"example.test", "other.test"} {
+		if _, err := st.AddDomain(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, a := range []string{"alice@example.test", "bob@example.test", "carol@other.test"} {
+		if _, err := st.AddAccount(ctx, a, store.Credentials{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	aliases := map[string][]string{
+		"team@example.test":  {"alice@example.test", "bob+work@example.test", "alice@example.test"},
+		"fwd@example.test":    {"someone@remote.test", "alice@example.test", "SOMEONE@remote.test"},
+		"chain@example.test":  {"fwd@example.test", "carol@other.test"},
+		"loop1@example.test":  {"loop2@example.test"},
+		"loop2@example.test":  {"loop1@example.test"},
+		"dead@example.test":   {"nobody@example.test"},
+		"remote@example.test": {"x@remote.test"},
+	}
+	for src, dst := range aliases {
+		if err := st.AddAlias(ctx, src, dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.SetCatchAll(ctx, "other.test", "carol@other.test"); err != nil {
+		t.Fatal(err)
+	}
+	d := New(st, st, nil, nil, slog.New(slog.DiscardHandler))
+	names := func(r Resolution) []string {
+		var out []string
+		for _, a := range r.Accounts {
+			out = append(out, a.Address)
+		}
+		return out
+	}
+	cases := []struct {
+		addr     string
+		accounts []string
+		remote   []string
+		err      error
+	}{
+		{addr: "Alice@Example.TEST", accounts: []string{"alice@example.test"}},
+		{addr: "alice+news@example.test", accounts: []string{"alice@example.test"}},
+		{addr: "team@example.test", accounts: []string{"alice@example.test", "bob@example.test"}},
+		{addr: "fwd@example.test", accounts: []string{"alice@example.test"}, remote: []string{"someone@remote.test"}},
+		{addr: "chain@example.test", accounts: []string{"alice@example.test", "carol@other.test"}, remote: []string{"someone@remote.test"}},
+		{addr: "remote@example.test", remote: []string{"x@remote.test"}},
+		{addr: "anything@other.test", accounts: []string{"carol@other.test"}},
+		{addr: "nobody@example.test", err: ErrUnknownUser},
+		{addr: "dead@example.test", err: ErrUnknownUser},
+		{addr: "loop1@example.test", err: ErrAliasLoop},
+		{addr: "x@remote.test", err: ErrNotLocal},
+		{addr: "x@[127.0.0.1]", err: ErrNotLocal},
+	}
+	for _, c := range cases {
+		a, err := ParseAddress(c.addr)
+		if err != nil {
+			t.Fatalf("%s: %v", c.addr, err)
+		}
+		r, err := d.Resolve(ctx, a)
+		if c.err != nil {
+			if !errors.Is(err, c.err) {
+				t.Errorf("%s: err %v, want %v", c.addr, err, c.err)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(names(r), c.accounts) || !slices.Equal(r.Remote, c.remote) {
+			t.Errorf("%s: accounts %v remote %v err %v; want %v %v", c.addr, names(r), r.Remote, err, c.accounts, c.remote)
+		}
+	}
+}
