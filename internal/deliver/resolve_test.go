@@ -29,7 +29,7 @@ func TestResolve(t *testing.T) {
 		}
 	}
 	aliases := map[string][]string{
-		"team@example.test":  {"alice@example.test", "bob+work@example.test", "alice@example.test"},
+		"team@example.test":   {"alice@example.test", "bob+work@example.test", "alice@example.test"},
 		"fwd@example.test":    {"someone@remote.test", "alice@example.test", "SOMEONE@remote.test"},
 		"chain@example.test":  {"fwd@example.test", "carol@other.test"},
 		"loop1@example.test":  {"loop2@example.test"},
