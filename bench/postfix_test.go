@@ -1,0 +1,182 @@
+package bench
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// BenchmarkRelayPostfix runs BenchmarkRelay's workload through a private
+// Debian Postfix (stock settings, its own config and queue directory,
+// relayhost = the sink). Postfix here has no SASL (it needs Dovecot or
+// Cyrus for that): it accepts the submissions from loopback through
+// mynetworks, so its clients skip AUTH, and it signs nothing. It needs
+// root, as Postfix switches to its own users.
+func BenchmarkRelayPostfix(b *testing.B) {
+	for range b.N {
+		sk := startSink(b, relayMessages)
+		addr, master := startRelayPostfix(b, sk.addr())
+		time.Sleep(500 * time.Millisecond)
+		cpu0 := treeCPU(master)
+		res := runRelay(b, addr, false, sk)
+		cpu1 := treeCPU(master)
+		reportRelay(b, res, cpu1-cpu0)
+	}
+}
+
+// startRelayPostfix starts a private Postfix listening on a free loopback
+// port and returns that address and its master's PID.
+func startRelayPostfix(b *testing.B, relayHost string) (string, int) {
+	if os.Getuid() != 0 {
+		b.Fatal("Postfix needs root (scripts/deps.sh installs it)")
+	}
+	bin, err := exec.LookPath("postfix")
+	if err != nil {
+		if bin, err = exec.LookPath("/usr/sbin/postfix"); err != nil {
+			b.Fatal("postfix is not installed: run scripts/deps.sh")
+		}
+	}
+	// Not b.TempDir: Postfix's daemons (user postfix) must traverse it.
+	dir, err := os.MkdirTemp("", "postern-bench-postfix-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	for _, d := range []string{"queue", "data"} {
+		os.MkdirAll(filepath.Join(dir, d), 0o755)
+	}
+	if out, err := exec.Command("chown", "postfix", filepath.Join(dir, "data")).CombinedOutput(); err != nil {
+		b.Fatalf("chown: %v\n%s", err, out)
+	}
+	addr := freePort(b)
+	if err := writePostfixRelayConfig(dir, addr, relayHost); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		exec.Command(bin, "-c", dir, "stop").Run()
+		for i := 0; i < 100 && exec.Command(bin, "-c", dir, "status").Run() == nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if b.Failed() {
+			log, _ := os.ReadFile(filepath.Join(dir, "postfix.log"))
+			b.Logf("postfix log (end):\n%s", log[max(0, len(log)-8192):])
+		}
+		os.RemoveAll(dir)
+	})
+	// Postfix reports start-up errors only to syslog unless it has a
+	// terminal: script(1) gives it one.
+	start := exec.Command(bin, "-c", dir, "start")
+	if _, err := exec.LookPath("script"); err == nil {
+		start = exec.Command("script", "-qec", bin+" -c "+dir+" start", "/dev/null")
+	}
+	if out, err := start.CombinedOutput(); err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "postfix.log"))
+		b.Fatalf("postfix start: %v\n%s\n%s", err, out, log)
+	}
+	waitPort(b, addr)
+	raw, err := os.ReadFile(filepath.Join(dir, "queue", "pid", "master.pid"))
+	pid, perr := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil || perr != nil {
+		b.Fatalf("postfix master.pid: %v %v", err, perr)
+	}
+	return addr, pid
+}
+
+// writePostfixRelayConfig writes main.cf and master.cf: stock settings but
+// for the private directories, loopback only, and every message relayed
+// to relayHost ("ip:port") in clear text.
+func writePostfixRelayConfig(dir, addr, relayHost string) error {
+	host, port, err := net.SplitHostPort(relayHost)
+	if err != nil {
+		return err
+	}
+	mainCF := fmt.Sprintf(`compatibility_level = 3.6
+queue_directory = %[1]s/queue
+data_directory = %[1]s/data
+mail_owner = postfix
+setgid_group = postdrop
+syslog_name = postfix-bench-relay
+maillog_file = %[1]s/postfix.log
+maillog_file_prefixes = %[1]s
+myhostname = mx.pf-bench.test
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+alias_maps =
+alias_database =
+relayhost = [%[2]s]:%[3]s
+smtpd_relay_restrictions = permit_mynetworks, reject
+smtp_tls_security_level = none
+smtpd_tls_security_level = none
+`, dir, host, port)
+	masterCF := addr + ` inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+`
+	if err := os.WriteFile(filepath.Join(dir, "main.cf"), []byte(mainCF), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "master.cf"), []byte(masterCF), 0o644)
+}
+
+// treeCPU returns the CPU seconds (user+system) of pid, of its children
+// that have exited (cutime, cstime) and of its live children: Postfix's
+// work is spread over short-lived daemons under the master.
+func treeCPU(pid int) float64 {
+	total := 0.0
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		ppid, cpu, ok := statCPU(p)
+		if ok && (p == pid || ppid == pid) {
+			total += cpu
+		}
+	}
+	return total
+}
+
+// statCPU reads a process's parent and its utime+stime+cutime+cstime.
+func statCPU(pid int) (ppid int, cpu float64, ok bool) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, false
+	}
+	s := string(raw)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(fields) < 15 {
+		return 0, 0, false
+	}
+	ppid, _ = strconv.Atoi(fields[1])
+	for _, f := range fields[11:15] {
+		v, _ := strconv.ParseFloat(f, 64)
+		cpu += v
+	}
+	return ppid, cpu / 100, true // USER_HZ is 100 on Linux
+}
