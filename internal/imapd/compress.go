@@ -53,7 +53,9 @@ func (s *session) cmdCompress(c *command) reply {
 	}
 	dc := &deflateConn{
 		Conn: s.conn,
-		r:    flate.NewReader(io.MultiReader(bytes.NewReader(pending), s.conn)),
+		// Not flate.NewReader: it keeps reading until a stored or final
+		// block, which hangs on zlib's partial flush (see inflate.go).
+		r:    newInflater(io.MultiReader(bytes.NewReader(pending), s.conn)),
 		pool: &s.srv.deflaters,
 	}
 	s.mu.Lock()
