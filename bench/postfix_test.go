@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,7 +27,13 @@ func BenchmarkRelayPostfix(b *testing.B) {
 		cpu0 := treeCPU(master)
 		res := runRelay(b, addr, false, sk)
 		cpu1 := treeCPU(master)
-		reportRelay(b, res, cpu1-cpu0)
+		reportRelay(b, res, sum(cpu1)-sum(cpu0))
+		var parts []string
+		for name, v := range cpu1 {
+			parts = append(parts, fmt.Sprintf("%s %.2f", name, (v-cpu0[name])*1000/relayMessages))
+		}
+		slices.Sort(parts)
+		b.Logf("Postfix CPU ms/msg by daemon (exited ones under master): %s", strings.Join(parts, ", "))
 	}
 }
 
@@ -144,39 +151,53 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 }
 
 // treeCPU returns the CPU seconds (user+system) of pid, of its children
-// that have exited (cutime, cstime) and of its live children: Postfix's
-// work is spread over short-lived daemons under the master.
-func treeCPU(pid int) float64 {
-	total := 0.0
+// that have exited (cutime, cstime) and of its live children, by command
+// name: Postfix's work is spread over short-lived daemons under the master.
+func treeCPU(pid int) map[string]float64 {
+	total := map[string]float64{}
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		p, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		ppid, cpu, ok := statCPU(p)
+		name, ppid, cpu, ok := statCPU(p)
 		if ok && (p == pid || ppid == pid) {
-			total += cpu
+			total[name] += cpu
 		}
 	}
 	return total
 }
 
-// statCPU reads a process's parent and its utime+stime+cutime+cstime.
-func statCPU(pid int) (ppid int, cpu float64, ok bool) {
+func sum(m map[string]float64) float64 {
+	t := 0.0
+	for _, v := range m {
+		t += v
+	}
+	return t
+}
+
+// statCPU reads a process's command name, its parent and its
+// utime+stime+cutime+cstime.
+func statCPU(pid int) (name string, ppid int, cpu float64, ok bool) {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, 0, false
+		return "", 0, 0, false
 	}
 	s := string(raw)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || end < open {
+		return "", 0, 0, false
+	}
+	name = s[open+1 : end]
+	fields := strings.Fields(s[end+2:])
 	if len(fields) < 15 {
-		return 0, 0, false
+		return "", 0, 0, false
 	}
 	ppid, _ = strconv.Atoi(fields[1])
 	for _, f := range fields[11:15] {
 		v, _ := strconv.ParseFloat(f, 64)
 		cpu += v
 	}
-	return ppid, cpu / 100, true // USER_HZ is 100 on Linux
+	return name, ppid, cpu / 100, true // USER_HZ is 100 on Linux
 }
