@@ -23,14 +23,15 @@ func (sel *selected) resolve(set seqSet, uid bool) (idx []int, invalid bool) {
 		uid = true
 		set = seqSet{ranges: uidRanges(sel.saved)}
 	}
-	mark := make([]bool, n)
+	// Each range is a run [a, b) of indexes; a UID FETCH of one message on
+	// a large mailbox then costs a binary search, not a pass over all.
+	runs := make([][2]int, 0, len(set.ranges))
 	for _, r := range set.ranges {
 		if uid {
 			lo, hi := r.bounds(sel.maxUID())
-			i := sort.Search(n, func(i int) bool { return sel.uids[i] >= lo })
-			for ; i < n && sel.uids[i] <= hi; i++ {
-				mark[i] = true
-			}
+			a := sort.Search(n, func(i int) bool { return sel.uids[i] >= lo })
+			b := sort.Search(n, func(i int) bool { return sel.uids[i] > hi })
+			runs = append(runs, [2]int{a, b})
 			continue
 		}
 		lo, hi := r.bounds(uint32(n))
@@ -40,14 +41,15 @@ func (sel *selected) resolve(set seqSet, uid bool) (idx []int, invalid bool) {
 			invalid = invalid || (r.lo != 0 && r.hi != 0)
 			hi = uint32(n)
 		}
-		for i := max(lo, 1); i <= hi; i++ {
-			mark[i-1] = true
-		}
+		runs = append(runs, [2]int{int(max(lo, 1)) - 1, int(hi)})
 	}
-	for i, m := range mark {
-		if m {
+	sort.Slice(runs, func(i, j int) bool { return runs[i][0] < runs[j][0] })
+	next := 0 // indexes below next are taken
+	for _, r := range runs {
+		for i := max(r[0], next); i < r[1]; i++ {
 			idx = append(idx, i)
 		}
+		next = max(next, r[1])
 	}
 	return idx, invalid
 }
@@ -115,6 +117,11 @@ func needsFull(items []fetchItem) bool {
 	for _, it := range items {
 		switch it.name {
 		case "UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "MODSEQ":
+		case "BODY[]", "RFC822":
+			// The whole message needs its blob, not its structure.
+			if len(it.section.part) > 0 || it.section.spec != "" {
+				return true
+			}
 		default:
 			return true
 		}

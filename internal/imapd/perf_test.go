@@ -2,6 +2,8 @@ package imapd
 
 import (
 	"context"
+	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -198,4 +200,61 @@ func TestListCacheEvicts(t *testing.T) {
 	if l2, _ := c.get(store.Mailbox{ID: 1, UIDValidity: 1, HighestModSeq: 9}); l2.UIDs[0] == 42 {
 		t.Errorf("get shares its UID slice with the caller")
 	}
+}
+
+// TestResolveMatchesNaive: resolve by runs gives what marking every
+// message named by the set gives, for random sets by UID and by number.
+func TestResolveMatchesNaive(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for trial := range 500 {
+		sel := &selected{}
+		u := uint32(0)
+		for range rng.IntN(40) {
+			u += 1 + uint32(rng.IntN(3))
+			sel.uids = append(sel.uids, u)
+		}
+		var set seqSet
+		for range 1 + rng.IntN(4) {
+			set.ranges = append(set.ranges, seqRange{uint32(rng.IntN(int(u) + 5)), uint32(rng.IntN(int(u) + 5))})
+		}
+		for _, byUID := range []bool{false, true} {
+			got, gotInv := sel.resolve(set, byUID)
+			want, wantInv := naiveResolve(sel, set, byUID)
+			if !slices.Equal(got, want) || gotInv != wantInv {
+				t.Fatalf("trial %d uid=%v uids %v set %v: got %v %v, want %v %v", trial, byUID, sel.uids, set.ranges, got, gotInv, want, wantInv)
+			}
+		}
+	}
+}
+
+func naiveResolve(sel *selected, set seqSet, uid bool) ([]int, bool) {
+	n := len(sel.uids)
+	mark := make([]bool, n)
+	invalid := false
+	for _, r := range set.ranges {
+		if uid {
+			lo, hi := r.bounds(sel.maxUID())
+			for i, u := range sel.uids {
+				if u >= lo && u <= hi {
+					mark[i] = true
+				}
+			}
+			continue
+		}
+		lo, hi := r.bounds(uint32(n))
+		if hi > uint32(n) {
+			invalid = invalid || (r.lo != 0 && r.hi != 0)
+			hi = uint32(n)
+		}
+		for i := max(lo, 1); i <= hi; i++ {
+			mark[i-1] = true
+		}
+	}
+	var idx []int
+	for i, m := range mark {
+		if m {
+			idx = append(idx, i)
+		}
+	}
+	return idx, invalid
 }
