@@ -43,8 +43,14 @@ func (s *Store) SearchSubstring(ctx context.Context, mailboxID int64, field stor
 		FROM messages m LEFT JOIN blob_text t ON t.blob_id = m.blob_id
 		WHERE m.mailbox_id = ?1`
 	args := []any{mailboxID}
-	// Header lines are short and come first in a row: scanning them all
-	// costs less than reading the word index's vocabulary.
+	// Header searches of three or more bytes narrow through the trigram
+	// index of the folded headers; shorter ones scan (header lines are
+	// short and come first in a row).
+	if field == store.TextHeaders && len(n) >= 3 {
+		// Messages without stored text still come out, as missing.
+		query += ` AND (t.blob_id IS NULL OR m.blob_id IN (SELECT rowid FROM blob_header_tri WHERE blob_header_tri MATCH ?2))`
+		args = append(args, ftsPhrase(string(n)))
+	}
 	if field != store.TextHeaders {
 		match, err := s.candidates(ctx, mailboxID, string(n))
 		if err != nil {
@@ -80,6 +86,12 @@ func (s *Store) SearchSubstring(ctx context.Context, mailboxID int64, field stor
 		}
 	}
 	return hits, missing, rows.Err()
+}
+
+// ftsPhrase quotes s as one FTS5 string: with the trigram tokenizer a
+// phrase matches every row that contains s.
+func ftsPhrase(s string) string {
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }
 
 // candidates returns an FTS5 query matching a superset of the messages

@@ -303,6 +303,9 @@ func flushFTS(ctx context.Context, tx *wtx, batch []*op) error {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM blob_text WHERE blob_id = ?`, id); err != nil {
 				return err
 			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM blob_header_tri WHERE rowid = ?`, id); err != nil {
+				return err
+			}
 		}
 	}
 	for _, o := range batch {
@@ -315,9 +318,14 @@ func flushFTS(ctx context.Context, tx *wtx, batch []*op) error {
 				return err
 			}
 			// The folded copy for exact substring search (store.SubstringSearcher).
+			fh := foldedText(r.headers)
 			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO blob_text (blob_id, body, headers)
 				SELECT id, ?, ? FROM blobs WHERE id = ? AND blob_key = ?`,
-				foldedText(r.text), foldedText(r.headers), r.blobID, r.key); err != nil {
+				foldedText(r.text), fh, r.blobID, r.key); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO blob_header_tri (rowid, headers)
+				SELECT id, ? FROM blobs WHERE id = ? AND blob_key = ?`, string(fh), r.blobID, r.key); err != nil {
 				return err
 			}
 		}
