@@ -14,6 +14,8 @@ declare -A NEED=(
 	[openssl]=openssl
 	[mbsync]=isync       # e2e/mbsync_test.go: a real IMAP sync client
 	[postfix]=postfix    # e2e/queue_postfix_test.go: a real remote MTA (own config dir, loopback port)
+	[opendkim]=opendkim  # bench/postfix_test.go: Postfix signing through a private OpenDKIM milter
+	[opendkim-genkey]=opendkim-tools
 )
 
 missing_cmds=()
