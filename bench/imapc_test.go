@@ -8,9 +8,6 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -281,46 +278,13 @@ func setKey(text, section, key, value string) string {
 // startIMAPServer is startServer with IMAP limits raised for thousands of
 // connections from one address, and user bench1 with a cheap password.
 func startIMAPServer(b *testing.B) *server {
-	dir := b.TempDir()
-	out, err := exec.Command(postern(b), "init", "--dir", dir, "--hostname", "mx.bench.test", "--dev").CombinedOutput()
-	if err != nil {
-		b.Fatalf("init: %v\n%s", err, out)
-	}
-	s := &server{b: b, dir: dir, cfg: filepath.Join(dir, "postern.toml"),
-		smtp: freePort(b), pop3: freePort(b), imap: freePort(b), subm: freePort(b)}
-	raw, err := os.ReadFile(s.cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	text := setListen(string(raw), map[string]string{
-		"smtp": s.smtp, "submission": s.subm, "submissions": "", "imap": s.imap,
-		"imaps": "", "pop3": s.pop3, "pop3s": "", "http": "",
+	s := initServer(b, func(text string) string {
+		text = setKey(text, "imap", "max_connections_per_ip", "100000")
+		return setKey(text, "log", "level", `"warn"`)
 	})
-	text = setKey(text, "imap", "max_connections_per_ip", "100000")
-	text = setKey(text, "log", "level", `"warn"`)
-	if err := os.WriteFile(s.cfg, []byte(text), 0o600); err != nil {
-		b.Fatal(err)
-	}
 	s.run("domain", "add", "bench.test")
 	s.run("user", "add", "bench1@bench.test", "--password-stdin")
-	cheapPassword(b, dir, "bench1@bench.test")
-	s.cmd = exec.Command(postern(b), "-c", s.cfg, "serve")
-	logf, err := os.Create(filepath.Join(dir, "serve.log"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	s.cmd.Stderr, s.cmd.Stdout = logf, logf
-	if prof := os.Getenv("POSTERN_CPUPROFILE"); prof != "" {
-		s.cmd.Env = append(os.Environ(), "POSTERN_CPUPROFILE="+prof)
-	}
-	if err := s.cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_ = s.cmd.Process.Signal(os.Interrupt)
-		_ = s.cmd.Wait()
-		logf.Close()
-	})
-	waitPort(b, s.imap)
+	cheapPassword(b, s.dir, "bench1@bench.test")
+	s.serve(s.imap)
 	return s
 }

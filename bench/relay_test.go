@@ -6,9 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -283,57 +280,20 @@ func benchRelay(b *testing.B, dkim bool) {
 // the domain's DKIM keys retired unless dkim is set. It returns the DKIM
 // key records (nil without dkim).
 func startRelayServer(b *testing.B, relayHost string, dkim bool) (*server, map[string]string) {
-	dir := b.TempDir()
-	out, err := exec.Command(postern(b), "init", "--dir", dir, "--hostname", "mx.bench.test", "--dev").CombinedOutput()
-	if err != nil {
-		b.Fatalf("init: %v\n%s", err, out)
-	}
-	s := &server{b: b, dir: dir, cfg: filepath.Join(dir, "postern.toml"),
-		smtp: freePort(b), pop3: freePort(b), imap: freePort(b), subm: freePort(b)}
-	raw, err := os.ReadFile(s.cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	text := setListen(string(raw), map[string]string{
-		"smtp": s.smtp, "submission": s.subm, "submissions": "", "imap": s.imap,
-		"imaps": "", "pop3": s.pop3, "pop3s": "", "http": "",
+	s := initServer(b, func(text string) string {
+		text = setKey(text, "log", "level", `"warn"`)
+		return setSection(text, "outbound", map[string]string{"relay_host": fmt.Sprintf("%q", relayHost), "relay_tls": `"none"`})
 	})
-	text = setKey(text, "log", "level", `"warn"`)
-	text = setSection(text, "outbound", map[string]string{"relay_host": fmt.Sprintf("%q", relayHost), "relay_tls": `"none"`})
-	if err := os.WriteFile(s.cfg, []byte(text), 0o600); err != nil {
-		b.Fatal(err)
-	}
 	s.run("domain", "add", "bench.test")
 	s.run("user", "add", relaySender, "--password-stdin")
-	cheapPassword(b, dir, relaySender)
+	cheapPassword(b, s.dir, relaySender)
 	var txt map[string]string
 	if dkim {
-		txt = posternTXT(b, dir, "bench.test")
+		txt = posternTXT(b, s.dir, "bench.test")
 	} else {
-		retireDKIM(b, dir, "bench.test")
+		retireDKIM(b, s.dir, "bench.test")
 	}
-	s.cmd = exec.Command(postern(b), "-c", s.cfg, "serve")
-	logf, err := os.Create(filepath.Join(dir, "serve.log"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	s.cmd.Stderr, s.cmd.Stdout = logf, logf
-	if prof := os.Getenv("POSTERN_CPUPROFILE"); prof != "" {
-		s.cmd.Env = append(os.Environ(), "POSTERN_CPUPROFILE="+prof)
-	}
-	if err := s.cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_ = s.cmd.Process.Signal(os.Interrupt)
-		_ = s.cmd.Wait()
-		logf.Close()
-		if b.Failed() {
-			log, _ := os.ReadFile(logf.Name())
-			b.Logf("serve.log:\n%s", log)
-		}
-	})
-	waitPort(b, s.subm)
+	s.serve(s.subm)
 	return s, txt
 }
 

@@ -71,6 +71,19 @@ func (s *server) run(args ...string) string {
 
 // startServer initialises a data dir with users bench1..benchN and serves.
 func startServer(b *testing.B, users int) *server {
+	s := initServer(b, nil)
+	s.run("domain", "add", "bench.test")
+	for i := 1; i <= users; i++ {
+		s.run("user", "add", fmt.Sprintf("bench%d@bench.test", i), "--password-stdin")
+	}
+	s.serve(s.smtp, s.pop3)
+	return s
+}
+
+// initServer runs `postern init --dev` in a temp dir, gives every listener
+// a free loopback port (the TLS-only ones and HTTP off), and lets edit
+// change the config text further before it is written.
+func initServer(b *testing.B, edit func(text string) string) *server {
 	dir := b.TempDir()
 	out, err := exec.Command(postern(b), "init", "--dir", dir, "--hostname", "mx.bench.test", "--dev").CombinedOutput()
 	if err != nil {
@@ -86,15 +99,21 @@ func startServer(b *testing.B, users int) *server {
 		"smtp": s.smtp, "submission": s.subm, "submissions": "", "imap": s.imap,
 		"imaps": "", "pop3": s.pop3, "pop3s": "", "http": "",
 	})
+	if edit != nil {
+		text = edit(text)
+	}
 	if err := os.WriteFile(s.cfg, []byte(text), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	s.run("domain", "add", "bench.test")
-	for i := 1; i <= users; i++ {
-		s.run("user", "add", fmt.Sprintf("bench%d@bench.test", i), "--password-stdin")
-	}
+	return s
+}
+
+// serve starts `postern serve` (passing POSTERN_CPUPROFILE on), stops it at
+// cleanup (showing its log if the benchmark failed), and waits for ports.
+func (s *server) serve(ports ...string) {
+	b := s.b
 	s.cmd = exec.Command(postern(b), "-c", s.cfg, "serve")
-	logf, err := os.Create(filepath.Join(dir, "serve.log"))
+	logf, err := os.Create(filepath.Join(s.dir, "serve.log"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -106,10 +125,14 @@ func startServer(b *testing.B, users int) *server {
 		_ = s.cmd.Process.Signal(os.Interrupt)
 		_ = s.cmd.Wait()
 		logf.Close()
+		if b.Failed() {
+			log, _ := os.ReadFile(logf.Name())
+			b.Logf("serve.log:\n%s", log)
+		}
 	})
-	waitPort(b, s.smtp)
-	waitPort(b, s.pop3)
-	return s
+	for _, p := range ports {
+		waitPort(b, p)
+	}
 }
 
 // setListen rewrites the [listen] table of a config written by init.
