@@ -79,27 +79,10 @@ func queryLight(ctx context.Context, q querier, mailboxID int64, query string, a
 // changes that need only flags (UpdateFlags): STORE 1:* on a large mailbox
 // then reads the listing index alone.
 func selectLight(ctx context.Context, q querier, mailboxID int64, uids []uint32) ([]store.Message, error) {
-	if len(uids) == 0 {
-		return nil, nil
-	}
-	set := make(map[uint32]bool, len(uids))
-	lo, hi := uids[0], uids[0]
-	for _, u := range uids {
-		set[u] = true
-		lo, hi = min(lo, u), max(hi, u)
-	}
-	all, err := queryLight(ctx, q, mailboxID, `SELECT `+lightCols+` FROM messages
-		WHERE mailbox_id = ? AND uid >= ? AND uid <= ? ORDER BY uid`, mailboxID, lo, hi)
-	if err != nil {
-		return nil, err
-	}
-	out := all[:0]
-	for _, m := range all {
-		if set[m.UID] {
-			out = append(out, m)
-		}
-	}
-	return out, nil
+	return selectUIDs(uids, func(lo, hi uint32) ([]store.Message, error) {
+		return queryLight(ctx, q, mailboxID, `SELECT `+lightCols+` FROM messages
+			WHERE mailbox_id = ? AND uid >= ? AND uid <= ? ORDER BY uid`, mailboxID, lo, hi)
+	})
 }
 
 // SelectListing returns the UIDs of the mailbox with its first unseen

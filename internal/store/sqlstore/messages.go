@@ -125,6 +125,15 @@ func (s *Store) ExpungedSince(ctx context.Context, mailboxID int64, modseq uint6
 
 // selectMessages returns the messages of the mailbox among uids, in UID order.
 func selectMessages(ctx context.Context, q querier, mailboxID int64, uids []uint32) ([]store.Message, error) {
+	return selectUIDs(uids, func(lo, hi uint32) ([]store.Message, error) {
+		return queryMessages(ctx, q, `SELECT `+messageCols+` FROM `+messagesFull+`
+			WHERE mailbox_id = ? AND uid >= ? AND uid <= ? ORDER BY uid`, mailboxID, lo, hi)
+	})
+}
+
+// selectUIDs reads the UID range spanning uids with query (one range scan
+// is cheaper than one lookup per UID) and keeps the messages among uids.
+func selectUIDs(uids []uint32, query func(lo, hi uint32) ([]store.Message, error)) ([]store.Message, error) {
 	if len(uids) == 0 {
 		return nil, nil
 	}
@@ -134,8 +143,7 @@ func selectMessages(ctx context.Context, q querier, mailboxID int64, uids []uint
 		set[u] = true
 		lo, hi = min(lo, u), max(hi, u)
 	}
-	all, err := queryMessages(ctx, q, `SELECT `+messageCols+` FROM `+messagesFull+`
-		WHERE mailbox_id = ? AND uid >= ? AND uid <= ? ORDER BY uid`, mailboxID, lo, hi)
+	all, err := query(lo, hi)
 	if err != nil {
 		return nil, err
 	}
