@@ -1,7 +1,6 @@
 package imapd
 
 import (
-	"context"
 	"slices"
 	"strings"
 
@@ -505,19 +504,12 @@ func (s *session) closeCode(sel *selected, base uint64, removed bool) string {
 	return "HIGHESTMODSEQ " + itoa(int64(hms))
 }
 
-// changedLister is the store's optional light resync listing
-// (sqlstore.MessageFlagsChangedSince): no envelopes, and a cost that
-// follows the number of changes.
-type changedLister interface {
-	MessageFlagsChangedSince(ctx context.Context, mailboxID int64, modseq uint64) ([]store.Message, error)
-}
-
 // changedSince lists the messages changed since modseq in UID order, the
 // light way unless full metadata is needed.
 func (s *session) changedSince(mailboxID int64, modseq uint64, full bool) ([]store.Message, error) {
 	st := s.srv.cfg.Store
-	if cl, ok := st.(changedLister); ok && !full {
-		return cl.MessageFlagsChangedSince(s.ctx, mailboxID, modseq)
+	if !full {
+		return st.MessageFlagsChangedSince(s.ctx, mailboxID, modseq)
 	}
 	return st.MessagesChangedSince(s.ctx, mailboxID, modseq)
 }

@@ -102,11 +102,11 @@ func (s *session) loadMessagesOf(idx []int, full bool) ([]store.Message, error) 
 }
 
 // listMessages reads the messages of a UID range, through the store's light
-// listing when full is false and the store has one.
+// listing when full is false.
 func (s *session) listMessages(mailboxID int64, from, to uint32, full bool) ([]store.Message, error) {
 	st := s.srv.cfg.Store
-	if ls, fast := st.(store.Lister); fast && !full {
-		return ls.MessageFlags(s.ctx, mailboxID, from, to)
+	if !full {
+		return st.MessageFlags(s.ctx, mailboxID, from, to)
 	}
 	return st.Messages(s.ctx, mailboxID, from, to)
 }

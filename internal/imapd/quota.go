@@ -106,15 +106,9 @@ func (s *session) writeQuota(a store.Account) {
 
 // deletedStorage is what EXPUNGE would free in the mailbox, in units of
 // the STORAGE resource (RFC 9208 §4.4): the sizes of its \Deleted
-// messages, from the light listing when the store has one.
+// messages, from the light listing.
 func (s *session) deletedStorage(mailboxID int64) uint64 {
-	var msgs []store.Message
-	var err error
-	if l, ok := s.srv.cfg.Store.(store.Lister); ok {
-		msgs, err = l.MessageFlags(s.ctx, mailboxID, 1, 0)
-	} else {
-		msgs, err = s.srv.cfg.Store.Messages(s.ctx, mailboxID, 1, 0)
-	}
+	msgs, err := s.srv.cfg.Store.MessageFlags(s.ctx, mailboxID, 1, 0)
 	if err != nil {
 		s.log.Warn("imap status: listing for DELETED-STORAGE", "err", err)
 		return 0

@@ -63,31 +63,16 @@ func (s *session) cmdSelect(c *command) reply {
 		own: map[uint64]struct{}{}, expunged: map[uint32]struct{}{}}
 	firstUnseen := uint32(0)
 	keywords := map[string]struct{}{}
-	if ls, fast := st.(store.Lister); fast {
-		// The light listing: no envelope or body structure is read.
-		l, hit := s.srv.lists.get(mb)
-		if !hit {
-			if l, err = ls.SelectListing(s.ctx, mb.ID); err == nil {
-				s.srv.lists.put(mb, l)
-			}
+	// The light listing: no envelope or body structure is read.
+	l, hit := s.srv.lists.get(mb)
+	if !hit {
+		if l, err = st.SelectListing(s.ctx, mb.ID); err == nil {
+			s.srv.lists.put(mb, l)
 		}
-		sel.uids, firstUnseen = l.UIDs, l.FirstUnseen
-		for _, k := range l.Keywords {
-			keywords[k] = struct{}{}
-		}
-	} else {
-		var msgs []store.Message
-		msgs, err = st.Messages(s.ctx, mb.ID, 1, 0)
-		sel.uids = make([]uint32, len(msgs))
-		for i, m := range msgs {
-			sel.uids[i] = m.UID
-			if firstUnseen == 0 && m.Flags&store.FlagSeen == 0 {
-				firstUnseen = uint32(i + 1)
-			}
-			for _, k := range m.Keywords {
-				keywords[k] = struct{}{}
-			}
-		}
+	}
+	sel.uids, firstUnseen = l.UIDs, l.FirstUnseen
+	for _, k := range l.Keywords {
+		keywords[k] = struct{}{}
 	}
 	if err != nil {
 		return s.mapStoreErr(err, c.name)
@@ -344,12 +329,7 @@ func (s *session) refresh(sel *selected) {
 // the messages, a scan per refresh that made APPEND and IDLE slow down as
 // the mailbox grew.
 func (s *session) highestModSeq(mailboxID int64) (uint64, error) {
-	st := s.srv.cfg.Store
-	if ls, fast := st.(store.Lister); fast {
-		return ls.HighestModSeq(s.ctx, mailboxID)
-	}
-	status, err := st.MailboxStatus(s.ctx, mailboxID)
-	return status.HighestModSeq, err
+	return s.srv.cfg.Store.HighestModSeq(s.ctx, mailboxID)
 }
 
 // pruneOwn forgets own modseqs the view has moved past.

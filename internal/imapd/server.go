@@ -51,8 +51,6 @@ func (f BlobFunc) Create() (BlobWriter, error) { return f() }
 type Store interface {
 	store.Mailstore
 	Notifier() store.Notifier
-	// MULTIAPPEND stores all messages or none (RFC 3502).
-	store.MultiAppender
 	// AccountByID gives QUOTA (RFC 9208) the account's current usage.
 	AccountByID(ctx context.Context, id int64) (store.Account, error)
 }

@@ -2,10 +2,8 @@ package store
 
 import "context"
 
-// Lister is an optional fast path of a Mailstore for large mailboxes:
-// listings without the cached envelope, body structure and preview.
-// Protocol servers use it when the store offers it (a type assertion) and
-// fall back to Messages otherwise.
+// Lister is the part of a Mailstore for large mailboxes: listings without
+// the cached envelope, body structure and preview.
 type Lister interface {
 	// MessageUIDs returns the UIDs of the mailbox in ascending order.
 	MessageUIDs(ctx context.Context, mailboxID int64) ([]uint32, error)

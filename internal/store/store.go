@@ -338,14 +338,31 @@ type Mailstore interface {
 	// every term (full-text index), in UID order.
 	SearchText(ctx context.Context, mailboxID int64, terms []string, headersOnly bool) ([]uint32, error)
 
+	// ExpungeDeleted removes the messages among uids (all when uids is nil)
+	// that carry \Deleted at the moment of the expunge, so a flag another
+	// session cleared meanwhile is honoured (RFC 9051 §6.4.3, RFC 4315 §2.1).
+	ExpungeDeleted(ctx context.Context, mailboxID int64, uids []uint32) ([]uint32, uint64, error)
+	// MessageFlagsChangedSince is MessagesChangedSince without Envelope,
+	// BodyStructure and Preview, in UID order: what a CONDSTORE/QRESYNC
+	// resync needs, at a cost that follows the number of changes.
+	MessageFlagsChangedSince(ctx context.Context, mailboxID int64, modseq uint64) ([]Message, error)
+
 	// OpenBlob returns the body of a message.
 	OpenBlob(ctx context.Context, blobID int64) (io.ReadCloser, error)
+
+	Lister
+	MultiAppender
+	SubstringSearcher
 }
 
-// Store is everything a backend offers.
+// Store is everything a backend offers; storetest holds every backend to
+// all of it.
 type Store interface {
 	Directory
 	Mailstore
+	QueueStore
+	DKIMKeys
+	AppPasswords
 	Notifier() Notifier
 	Close() error
 }

@@ -27,7 +27,7 @@ type TextHit struct {
 	Headers string
 }
 
-// SubstringSearcher is an optional Mailstore feature: exact,
+// SubstringSearcher is the part of a Mailstore that does exact,
 // case-insensitive substring search over the decoded text kept at
 // delivery, which a word index cannot answer ("eting" in "meeting").
 type SubstringSearcher interface {
