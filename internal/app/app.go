@@ -44,15 +44,22 @@ func OpenBackend(ctx context.Context, cfg *config.Config, logger *slog.Logger) (
 	if err != nil {
 		return nil, fmt.Errorf("opening blob store: %w", err)
 	}
-	st, err := sqlstore.Open(ctx, cfg.DatabasePath(), blobs, logger)
+	st, err := sqlstore.Open(ctx, sqlstore.Options{Path: cfg.DatabasePath(), Blobs: blobs, Notifier: store.NewHub(), Logger: logger})
 	if err != nil {
+		blobs.Close()
 		return nil, fmt.Errorf("opening database %s: %w", cfg.DatabasePath(), err)
 	}
 	return &Backend{Store: st, Blobs: blobs}, nil
 }
 
-// Close closes the database.
-func (b *Backend) Close() error { return b.Store.Close() }
+// Close closes the database, then the blob store.
+func (b *Backend) Close() error {
+	err := b.Store.Close()
+	if berr := b.Blobs.Close(); err == nil {
+		err = berr
+	}
+	return err
+}
 
 // ParseMessage is the delivery-time parser: it turns a raw message into what
 // the store keeps, so IMAP never parses at FETCH time.
@@ -61,13 +68,18 @@ func ParseMessage(r io.Reader) (store.MessageMeta, error) {
 	if err != nil {
 		return store.MessageMeta{}, err
 	}
-	return store.MessageMeta{
+	meta := store.MessageMeta{
 		Envelope:      p.Envelope.Marshal(),
 		BodyStructure: p.Body.Marshal(),
 		Preview:       p.Preview,
 		SearchText:    p.SearchText,
 		Headers:       p.Headers,
-	}, nil
+		Thread:        store.ThreadKeys{Parents: message.ThreadParents(p)},
+	}
+	if ids := message.ParseMsgIDs(p.Envelope.MessageID); len(ids) > 0 {
+		meta.Thread.MessageID = ids[0]
+	}
+	return meta, nil
 }
 
 // service is what every protocol server offers the app.
@@ -102,6 +114,7 @@ type App struct {
 	services []service
 	lns      []*listener
 	queue    *queue.Queue
+	pipeline *deliver.Pipeline
 }
 
 // New builds every server the config enables; Run starts them.
@@ -117,8 +130,9 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 		MaxFailuresPerAccount: cfg.Auth.MaxFailuresPerAccount,
 		Window:                cfg.Auth.FailureWindow.Duration,
 	}, logger)
-	dlv := deliver.New(st, st, blobAdapter{backend.Blobs}, ParseMessage, logger)
-	a.queue = newQueue(cfg, backend, dlv, logger)
+	a.pipeline = deliver.New(deliver.Options{Directory: st, Mailstore: st, Parse: ParseMessage, Logger: logger.With("component", "deliver")})
+	a.queue = newQueue(cfg, backend, a.pipeline, logger)
+	a.pipeline.SetQueue(a.queue)
 	allowPlain := a.allowPlaintext
 
 	smtpCfg := func(mode smtpd.Mode) smtpd.Config {
@@ -128,8 +142,8 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 			MaxLineLength: cfg.SMTP.MaxLineLength, MaxHeaderBytes: cfg.SMTP.MaxHeaderBytes,
 			IdleTimeout: cfg.SMTP.IdleTimeout.Duration, MaxConnsPerIP: cfg.SMTP.MaxConnectionsPerIP,
 			MaxConns: cfg.SMTP.MaxConnections, ShutdownGrace: cfg.SMTP.ShutdownGrace.Duration,
-			Deliverer: dlv, Auth: authSvc, Logger: logger.With("svc", mode.String()),
-			SCRAM: authSvc, Signer: dkim.NewSigner(st), Relay: a.queue,
+			Pipeline: a.pipeline, Auth: authSvc, Logger: logger.With("svc", mode.String()),
+			SCRAM: authSvc, Signer: dkim.NewSigner(st),
 		}
 	}
 	mx := smtpd.New(smtpCfg(smtpd.ModeMX))
@@ -142,7 +156,6 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 	imp := imapd.New(imapd.Config{
 		Hostname: cfg.Hostname, TLS: tlsCfg, AllowPlaintext: allowPlain, Auth: authSvc,
 		Store: st, Parse: ParseMessage,
-		Blobs:  imapd.BlobFunc(func() (imapd.BlobWriter, error) { return backend.Blobs.Create() }),
 		Logger: logger.With("svc", "imap"), AppendLimit: cfg.IMAP.AppendLimit,
 		IdleTimeout: cfg.IMAP.IdleTimeout.Duration,
 	})
@@ -232,6 +245,7 @@ func (a *App) Run(ctx context.Context, reload <-chan struct{}) error {
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
 	go a.sweepBlobs(sweepCtx)
+	go a.backend.Store.Maintain(sweepCtx, sqlstore.MaintainOptions{})
 	stopQueue := a.runQueue()
 	var runErr error
 loop:
@@ -316,9 +330,3 @@ func ParseLevel(s string) slog.Level {
 	}
 	return l
 }
-
-// blobAdapter gives deliver the blob store behind its own interface.
-type blobAdapter struct{ s *blob.Store }
-
-func (b blobAdapter) Create() (deliver.BlobWriter, error) { return b.s.Create() }
-func (b blobAdapter) Remove(key string) error             { return b.s.Remove(key) }

@@ -22,7 +22,7 @@ func openStore(t *testing.T) *Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.SetInlineMax(0)
+	s.SetMemoryMax(0)
 	return s
 }
 
@@ -31,7 +31,7 @@ func TestInlineThenSpill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.SetInlineMax(10)
+	s.SetMemoryMax(10)
 	small, err := s.Create()
 	if err != nil {
 		t.Fatal(err)
@@ -41,10 +41,10 @@ func TestInlineThenSpill(t *testing.T) {
 	if err != nil || size != 5 || !ValidKey(key) {
 		t.Fatalf("inline commit: %q %d %v", key, size, err)
 	}
-	if string(small.Inline()) != "hello" {
-		t.Fatalf("Inline() = %q", small.Inline())
+	if string(small.Bytes()) != "hello" {
+		t.Fatalf("Bytes() = %q", small.Bytes())
 	}
-	if _, err := s.Open(key); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := s.OpenFile(key); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("inline body has a file: %v", err)
 	}
 	big, err := s.Create()
@@ -57,10 +57,10 @@ func TestInlineThenSpill(t *testing.T) {
 	if err != nil || size != 16 {
 		t.Fatalf("spilled commit: %d %v", size, err)
 	}
-	if big.Inline() != nil {
+	if big.Bytes() != nil {
 		t.Fatal("spilled body reported inline")
 	}
-	f, err := s.Open(key)
+	f, err := s.OpenFile(key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func TestWriteCommitOpen(t *testing.T) {
 	if tf := tmpFiles(t, s); len(tf) != 0 {
 		t.Fatalf("tmp not empty after commit: %v", tf)
 	}
-	f, err := s.Open(key)
+	f, err := s.OpenFile(key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestWriteCommitOpen(t *testing.T) {
 		t.Fatalf("Size: %d %v", n, err)
 	}
 	w.Abort() // after Commit: no effect
-	if _, err := s.Open(key); err != nil {
+	if _, err := s.OpenFile(key); err != nil {
 		t.Fatal("Abort after Commit removed the body")
 	}
 	if _, _, err := w.Commit(); err == nil {
@@ -171,7 +171,7 @@ func TestWriteCommitOpen(t *testing.T) {
 	if err := s.Remove(key); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Open(key); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := s.OpenFile(key); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("open after remove: %v", err)
 	}
 	if err := s.Remove(key); err != nil {
@@ -206,7 +206,7 @@ func TestAbortLeavesNothing(t *testing.T) {
 func TestInvalidKeys(t *testing.T) {
 	s := openStore(t)
 	for _, k := range []string{"", "../../etc/passwd", strings.Repeat("A", 32), strings.Repeat("0", 31), strings.Repeat("g", 32), "00/" + strings.Repeat("0", 29)} {
-		if _, err := s.Open(k); !errors.Is(err, ErrInvalidKey) {
+		if _, err := s.OpenFile(k); !errors.Is(err, ErrInvalidKey) {
 			t.Errorf("Open(%q): %v", k, err)
 		}
 		if err := s.Remove(k); !errors.Is(err, ErrInvalidKey) {

@@ -29,13 +29,17 @@ func TestResolve(t *testing.T) {
 		}
 	}
 	aliases := map[string][]string{
-		"team@example.test":   {"alice@example.test", "bob+work@example.test", "alice@example.test"},
-		"fwd@example.test":    {"someone@remote.test", "alice@example.test", "SOMEONE@remote.test"},
-		"chain@example.test":  {"fwd@example.test", "carol@other.test"},
-		"loop1@example.test":  {"loop2@example.test"},
-		"loop2@example.test":  {"loop1@example.test"},
-		"dead@example.test":   {"nobody@example.test"},
-		"remote@example.test": {"x@remote.test"},
+		"team@example.test":    {"alice@example.test", "bob+work@example.test", "alice@example.test"},
+		"fwd@example.test":     {"someone@remote.test", "alice@example.test", "SOMEONE@remote.test"},
+		"chain@example.test":   {"fwd@example.test", "carol@other.test"},
+		"loop1@example.test":   {"loop2@example.test"},
+		"loop2@example.test":   {"loop1@example.test"},
+		"self@example.test":    {"self@example.test"},
+		"ring1@example.test":   {"ring2@example.test", "alice@example.test"},
+		"ring2@example.test":   {"ring1@example.test", "bob@example.test"},
+		"diamond@example.test": {"team@example.test", "fwd@example.test"},
+		"dead@example.test":    {"nobody@example.test"},
+		"remote@example.test":  {"x@remote.test"},
 	}
 	for src, dst := range aliases {
 		if err := st.AddAlias(ctx, src, dst); err != nil {
@@ -45,7 +49,7 @@ func TestResolve(t *testing.T) {
 	if err := st.SetCatchAll(ctx, "other.test", "carol@other.test"); err != nil {
 		t.Fatal(err)
 	}
-	d := New(st, st, nil, nil, slog.New(slog.DiscardHandler))
+	d := New(Options{Directory: st, Mailstore: st, Logger: slog.New(slog.DiscardHandler)})
 	names := func(r Resolution) []string {
 		var out []string
 		for _, a := range r.Accounts {
@@ -57,6 +61,7 @@ func TestResolve(t *testing.T) {
 		addr     string
 		accounts []string
 		remote   []string
+		loop     bool
 		err      error
 	}{
 		{addr: "Alice@Example.TEST", accounts: []string{"alice@example.test"}},
@@ -69,6 +74,11 @@ func TestResolve(t *testing.T) {
 		{addr: "nobody@example.test", err: ErrUnknownUser},
 		{addr: "dead@example.test", err: ErrUnknownUser},
 		{addr: "loop1@example.test", err: ErrAliasLoop},
+		{addr: "self@example.test", err: ErrAliasLoop},
+		// A loop that also reaches accounts delivers to them.
+		{addr: "ring1@example.test", accounts: []string{"bob@example.test", "alice@example.test"}, loop: true},
+		// Reaching an alias twice by two branches is no loop.
+		{addr: "diamond@example.test", accounts: []string{"alice@example.test", "bob@example.test"}, remote: []string{"someone@remote.test"}},
 		{addr: "x@remote.test", err: ErrNotLocal},
 		{addr: "x@[127.0.0.1]", err: ErrNotLocal},
 	}
@@ -84,7 +94,7 @@ func TestResolve(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || !slices.Equal(names(r), c.accounts) || !slices.Equal(r.Remote, c.remote) {
+		if err != nil || !slices.Equal(names(r), c.accounts) || !slices.Equal(r.Remote, c.remote) || r.Loop != c.loop {
 			t.Errorf("%s: accounts %v remote %v err %v; want %v %v", c.addr, names(r), r.Remote, err, c.accounts, c.remote)
 		}
 	}

@@ -70,7 +70,7 @@ func newTestEnv(t *testing.T, mod func(*Config)) *testEnv {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	st, err := sqlstore.Open(ctx, filepath.Join(dir, "meta.db"), blobs, nil)
+	st, err := sqlstore.Open(ctx, sqlstore.Options{Path: filepath.Join(dir, "meta.db"), Blobs: blobs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,15 +87,8 @@ func newTestEnv(t *testing.T, mod func(*Config)) *testEnv {
 		Auth:           &testAuth{st: st, users: map[string]string{testUser: testPass}},
 		Store:          st,
 		Parse:          parseMeta,
-		Blobs: BlobFunc(func() (BlobWriter, error) {
-			w, err := blobs.Create()
-			if err != nil {
-				return nil, err
-			}
-			return w, nil
-		}),
-		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
-		AppendLimit: 1 << 20,
+		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		AppendLimit:    1 << 20,
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -120,25 +113,16 @@ func newTestEnv(t *testing.T, mod func(*Config)) *testEnv {
 // delivery agent would.
 func (e *testEnv) deliver(mailbox, raw string) uint32 {
 	e.t.Helper()
-	w, err := e.blobs.Create()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	io.WriteString(w, raw)
-	key, size, err := w.Commit()
-	if err != nil {
-		e.t.Fatal(err)
-	}
 	meta, err := parseMeta(strings.NewReader(raw))
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	res, err := e.st.Deliver(context.Background(), store.NewBlob{Key: key, Size: size, Inline: w.Inline(), Meta: meta},
-		time.Date(2024, 3, 5, 10, 0, 0, 0, time.UTC), []store.DeliveryTarget{{AccountID: e.acct.ID, Mailbox: mailbox}})
-	if err != nil || res[0].Err != nil {
-		e.t.Fatalf("deliver: %v %v", err, res)
+	out, err := e.st.Deliver(context.Background(), store.Delivery{Blob: store.NewBlob{Body: store.BytesBody(raw), Meta: meta},
+		InternalDate: time.Date(2024, 3, 5, 10, 0, 0, 0, time.UTC), Targets: []store.DeliveryTarget{{AccountID: e.acct.ID, Mailbox: mailbox}}})
+	if err != nil || out.Targets[0].Err != nil {
+		e.t.Fatalf("deliver: %v %v", err, out)
 	}
-	return res[0].UID
+	return out.Targets[0].UID
 }
 
 // rawConn is a protocol transcript driver.

@@ -79,7 +79,7 @@ func (p *parser) nextAppend(prev *appendArgs) (next appendArgs, more bool, err e
 // pendingMsg is a received message whose body is not yet committed.
 type pendingMsg struct {
 	args appendArgs
-	bw   BlobWriter
+	body store.Body // nil once handed to the store
 	meta store.MessageMeta
 }
 
@@ -99,8 +99,8 @@ func (s *session) cmdAppend(c *command) reply {
 	var msgs []pendingMsg
 	defer func() {
 		for _, m := range msgs {
-			if m.bw != nil {
-				m.bw.Abort()
+			if m.body != nil {
+				m.body.Discard()
 			}
 		}
 	}()
@@ -113,7 +113,7 @@ func (s *session) cmdAppend(c *command) reply {
 		if !cur.nonSync && s.continueReq() != nil {
 			return reply{}
 		}
-		bw, meta, err := s.receiveBody(cur.size)
+		body, meta, err := s.receiveBody(cur.size)
 		if err != nil {
 			if errors.Is(err, errConnLost) {
 				return reply{}
@@ -121,7 +121,7 @@ func (s *session) cmdAppend(c *command) reply {
 			s.log.Error("imap append: receiving body", "err", err)
 			return s.abandonAppend(no("SERVERBUG", "cannot store message"))
 		}
-		msgs = append(msgs, pendingMsg{args: cur, bw: bw, meta: meta})
+		msgs = append(msgs, pendingMsg{args: cur, body: body, meta: meta})
 		next, more, perr := s.p.nextAppend(&cur)
 		if perr != nil {
 			return s.lineError(perr)
@@ -164,12 +164,12 @@ func (s *session) abandonAppend(r reply) reply {
 	return r
 }
 
-// receiveBody streams size bytes from the client into a new blob, and the
+// receiveBody streams size bytes from the client into a new body, and the
 // integrator's parser reads the same bytes on their way (one pass). The
-// blob is left uncommitted.
-func (s *session) receiveBody(size int64) (BlobWriter, store.MessageMeta, error) {
+// body is not stored yet.
+func (s *session) receiveBody(size int64) (store.Body, store.MessageMeta, error) {
 	cfg := &s.srv.cfg
-	bw, err := cfg.Blobs.Create()
+	bw, err := cfg.Store.NewBody()
 	if err != nil {
 		io.CopyN(io.Discard, s.br, size)
 		return nil, store.MessageMeta{}, err
@@ -188,7 +188,10 @@ func (s *session) receiveBody(size int64) (BlobWriter, store.MessageMeta, error)
 	case perr != nil:
 		err = perr
 	default:
-		return bw, meta, nil
+		b, err := bw.Finish()
+		if err == nil {
+			return b, meta, nil
+		}
 	}
 	bw.Abort()
 	return nil, store.MessageMeta{}, err
@@ -210,25 +213,19 @@ func (s *session) storeAppended(mb store.Mailbox, msgs []pendingMsg) reply {
 	items := make([]store.AppendItem, len(msgs))
 	for i := range msgs {
 		m := &msgs[i]
-		key, size, err := m.bw.Commit()
-		inline := m.bw.Inline()
-		m.bw = nil
-		if err != nil {
-			// Bodies committed before this one are unreferenced files the
-			// blob sweep removes.
-			s.log.Error("imap append: committing body", "err", err)
-			return no("SERVERBUG", "cannot store message")
-		}
 		flags, kws, _ := parseFlags(m.args.flags)
 		date := m.args.date
 		if date.IsZero() {
 			date = time.Now()
 		}
 		items[i] = store.AppendItem{
-			Blob:         store.NewBlob{Key: key, Size: size, Inline: inline, Meta: m.meta},
+			Blob:         store.NewBlob{Body: m.body, Meta: m.meta},
 			Target:       store.DeliveryTarget{AccountID: s.acct.ID, Mailbox: mb.Name, Flags: flags, Keywords: kws},
 			InternalDate: date,
 		}
+	}
+	for i := range msgs {
+		msgs[i].body = nil // the store owns them now, stored or not
 	}
 	got, err := s.appendItems(mb, items)
 	if err != nil {
@@ -240,7 +237,7 @@ func (s *session) storeAppended(mb store.Mailbox, msgs []pendingMsg) reply {
 	uids := make([]uint32, len(got))
 	for i, m := range got {
 		uids[i] = m.UID
-		s.log.Info("imap append", "mailbox", mb.Name, "uid", m.UID, "size", items[i].Blob.Size)
+		s.log.Info("imap append", "mailbox", mb.Name, "uid", m.UID, "size", items[i].Blob.Size())
 	}
 	return ok("APPENDUID "+itoa(int64(mb.UIDValidity))+" "+formatSetOrdered(uids), "APPEND completed")
 }

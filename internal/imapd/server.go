@@ -20,33 +20,6 @@ import (
 	"postern/internal/store"
 )
 
-// BlobWriter is one body being written to the blob store; *blob.Writer
-// satisfies it.
-type BlobWriter interface {
-	io.Writer
-	// Commit makes the body durable and returns its key.
-	Commit() (key string, size int64, err error)
-	// Abort discards a body that will not be committed.
-	Abort()
-	// Inline returns a small body that the store keeps in the database
-	// (nil when it is a file); valid after Commit.
-	Inline() []byte
-}
-
-// BlobCreator starts new bodies. The integrator adapts *blob.Store, whose
-// Create returns the concrete *blob.Writer:
-//
-//	imapd.BlobFunc(func() (imapd.BlobWriter, error) { return blobs.Create() })
-type BlobCreator interface {
-	Create() (BlobWriter, error)
-}
-
-// BlobFunc adapts a function to BlobCreator.
-type BlobFunc func() (BlobWriter, error)
-
-// Create implements BlobCreator.
-func (f BlobFunc) Create() (BlobWriter, error) { return f() }
-
 // Store is what the IMAP server needs of the store.
 type Store interface {
 	store.Mailstore
@@ -68,7 +41,6 @@ type Config struct {
 	Store          Store
 	// Parse analyses an appended message (the message package's encodings).
 	Parse func(r io.Reader) (store.MessageMeta, error)
-	Blobs BlobCreator
 	// Logger receives one line per event an administrator looks for.
 	Logger *slog.Logger
 	// AppendLimit is the largest message APPEND accepts (RFC 7889);

@@ -98,7 +98,7 @@ func openSQLStore(t *testing.T, address, password string, bodies []string) (*sql
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := sqlstore.Open(ctx, filepath.Join(dir, "meta.db"), blobs, nil)
+	st, err := sqlstore.Open(ctx, sqlstore.Options{Path: filepath.Join(dir, "meta.db"), Blobs: blobs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,21 +123,9 @@ func openSQLStore(t *testing.T, address, password string, bodies []string) (*sql
 
 func deliverTo(t *testing.T, st *sqlstore.Store, blobs *blob.Store, accountID int64, body string) {
 	t.Helper()
-	w, err := blobs.Create()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Abort()
-	if _, err := w.Write([]byte(body)); err != nil {
-		t.Fatal(err)
-	}
-	key, size, err := w.Commit()
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := st.Deliver(context.Background(), store.NewBlob{Key: key, Size: size, Inline: w.Inline()}, time.Now(),
-		[]store.DeliveryTarget{{AccountID: accountID}})
-	if err != nil || res[0].Err != nil {
-		t.Fatalf("Deliver: %v %+v", err, res)
+	out, err := st.Deliver(context.Background(), store.Delivery{Blob: store.NewBlob{Body: store.BytesBody(body)}, InternalDate: time.Now(),
+		Targets: []store.DeliveryTarget{{AccountID: accountID}}})
+	if err != nil || out.Targets[0].Err != nil {
+		t.Fatalf("Deliver: %v %+v", err, out)
 	}
 }

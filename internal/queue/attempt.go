@@ -68,7 +68,7 @@ func (q *Queue) attempt(ctx context.Context, m store.QueueMessage) {
 
 // inspect reads the header of the message once for every destination.
 func (q *Queue) inspect(ctx context.Context, env *envelope) (int, error) {
-	rc, err := q.st.OpenBlob(ctx, env.m.BlobID)
+	rc, err := q.openBody(ctx, env.m)
 	if err != nil {
 		return 0, err
 	}
@@ -82,7 +82,7 @@ func (q *Queue) inspect(ctx context.Context, env *envelope) (int, error) {
 	for _, r := range env.m.Recipients {
 		env.needUTF8 = env.needUTF8 || !isASCII(r.Rcpt)
 	}
-	rc2, err := q.st.OpenBlob(ctx, env.m.BlobID)
+	rc2, err := q.openBody(ctx, env.m)
 	if err != nil {
 		return 0, err
 	}
@@ -295,7 +295,7 @@ func connFailure(host string, err error) outcome {
 // send runs one transaction. dropped reports that the connection failed
 // before any recipient got an answer.
 func (q *Queue) send(ctx context.Context, env envelope, c *conn, rcpts []store.QueueRecipient) (res []outcome, alive, dropped bool) {
-	rc, err := q.st.OpenBlob(ctx, env.m.BlobID)
+	rc, err := q.openBody(ctx, env.m)
 	if err != nil {
 		return fillOutcomes(len(rcpts), outcome{status: store.QueuePending, code: "4.3.0", diag: err.Error()}), true, false
 	}

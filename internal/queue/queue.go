@@ -3,65 +3,24 @@
 // lookup or a smarthost), retries with backoff, and delivery status
 // notifications (RFC 3464) back to the sender.
 //
-// Contract for callers (submission, alias forwarding):
-//
-//	type Enqueuer interface {
-//		Enqueue(ctx context.Context, msg Message) (id string, err error)
-//	}
-//
-// Enqueue returns only once the body is durable and the queue rows are
-// committed (the durability rule of DESIGN.md); from then on the message is
-// never lost: it is delivered, or it bounces to its sender with a DSN.
-// Message.Body holds the complete message exactly as it will be sent
-// (already DKIM-signed, with its Received header). Recipients must be remote:
-// local recipients go through internal/deliver.
-//
-// Alias forwarding (not wired yet): internal/deliver may import this package
-// (the queue reaches deliver only through the LocalDelivery interface the app
-// implements), take an Enqueuer in deliver.New, have Resolve return the
-// remote destinations beside the accounts, and Enqueue the message as
-// received (Return-Path and Received included) with those destinations
-// before the MX answers 250. The envelope sender of a forward should be
-// rewritten (SRS) to pass SPF at the destination; bounces of forwards then
-// come back to us.
+// Messages enter the queue through the delivery pipeline (internal/deliver),
+// which commits a message's queued copies together with its local ones
+// (store.Delivery.Queue) and wakes the queue. From then on a message is
+// never lost: it is delivered, or it bounces to its sender with a DSN, which
+// goes back through the pipeline (Bouncer).
 package queue
 
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"io"
 	"log/slog"
 	"strconv"
 	"sync"
 	"time"
 
-	"postern/internal/blob"
 	"postern/internal/store"
 )
-
-// Message is one message handed to the queue.
-type Message struct {
-	// From is the envelope sender; "" is the null sender (no bounce is ever
-	// sent for it).
-	From string
-	// To are the remote envelope recipients, at least one.
-	To []string
-	// Body is the message as it will be sent; read once by Enqueue.
-	Body io.Reader
-	// AccountID is the submitting account, 0 when none (forwarded mail).
-	AccountID int64
-	// EnvID, Ret and Notify carry the DSN parameters of RFC 3461 when the
-	// client gave them ("" otherwise); Notify applies to every recipient.
-	EnvID  string
-	Ret    string
-	Notify string
-}
-
-// Enqueuer is what submission and local delivery use to send mail out.
-type Enqueuer interface {
-	Enqueue(ctx context.Context, msg Message) (id string, err error)
-}
 
 // Store is what the queue needs of the database.
 type Store interface {
@@ -69,17 +28,11 @@ type Store interface {
 	OpenBlob(ctx context.Context, blobID int64) (io.ReadCloser, error)
 }
 
-// BlobCreator makes new bodies (the blob store).
-type BlobCreator interface {
-	Create() (*blob.Writer, error)
-}
-
-// LocalDelivery hands a bounce to local mailboxes. handled is false when
-// rcpt is not in a local domain (then the bounce goes out through the
-// queue). The app implements it with internal/deliver, which the queue does
-// not import: deliver will hand remote alias destinations to the queue.
-type LocalDelivery interface {
-	DeliverLocal(ctx context.Context, rcpt string, body []byte) (handled bool, err error)
+// Bouncer sends a delivery status notification, a message from the null
+// sender, to rcpt through the delivery pipeline: into a local mailbox, or
+// back into the queue. where says what became of it, for the log.
+type Bouncer interface {
+	Bounce(ctx context.Context, rcpt string, body []byte) (where string, err error)
 }
 
 // Options are the queue's settings ([outbound] and [dns]).
@@ -110,8 +63,7 @@ type Options struct {
 // Queue is the outbound queue and its delivery workers.
 type Queue struct {
 	st       Store
-	blobs    BlobCreator
-	local    LocalDelivery
+	bouncer  Bouncer
 	resolver Resolver
 	opts     Options
 	log      *slog.Logger
@@ -129,7 +81,7 @@ type Queue struct {
 
 // New returns a queue; call Run to start delivering. now is the clock
 // (time.Now in production, a fake in tests).
-func New(st Store, blobs BlobCreator, local LocalDelivery, resolver Resolver, opts Options, logger *slog.Logger, now func() time.Time) *Queue {
+func New(st Store, bouncer Bouncer, resolver Resolver, opts Options, logger *slog.Logger, now func() time.Time) *Queue {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -140,7 +92,7 @@ func New(st Store, blobs BlobCreator, local LocalDelivery, resolver Resolver, op
 		opts.PollInterval = 5 * time.Second
 	}
 	return &Queue{
-		st: st, blobs: blobs, local: local, resolver: resolver, opts: opts,
+		st: st, bouncer: bouncer, resolver: resolver, opts: opts,
 		log: logger.With("component", "queue"), now: now,
 		dial:     dialer{opts: opts},
 		wake:     make(chan struct{}, 1),
@@ -153,43 +105,25 @@ func New(st Store, blobs BlobCreator, local LocalDelivery, resolver Resolver, op
 // FormatID is how queue ids appear in logs and the CLI.
 func FormatID(id int64) string { return strconv.FormatInt(id, 10) }
 
-// Enqueue implements Enqueuer: the body is stored and the entry committed
-// before it returns.
-func (q *Queue) Enqueue(ctx context.Context, msg Message) (string, error) {
-	id, err := q.enqueue(ctx, msg, false)
-	if err != nil {
-		return "", err
+// openBody opens the queued message: its blob without the bytes the queued
+// copy skips (store.QueuedCopy.Skip).
+func (q *Queue) openBody(ctx context.Context, m store.QueueMessage) (io.ReadCloser, error) {
+	rc, err := q.st.OpenBlob(ctx, m.BlobID)
+	if err != nil || m.Skip == 0 {
+		return rc, err
 	}
-	return FormatID(id), nil
-}
-
-func (q *Queue) enqueue(ctx context.Context, msg Message, isDSN bool) (int64, error) {
-	if len(msg.To) == 0 {
-		return 0, errors.New("queue: no recipients")
+	if sk, ok := rc.(io.Seeker); ok {
+		if _, err := sk.Seek(m.Skip, io.SeekStart); err != nil {
+			rc.Close()
+			return nil, err
+		}
+		return rc, nil
 	}
-	w, err := q.blobs.Create()
-	if err != nil {
-		return 0, err
+	if _, err := io.CopyN(io.Discard, rc, m.Skip); err != nil {
+		rc.Close()
+		return nil, err
 	}
-	defer w.Abort()
-	if _, err := io.Copy(w, msg.Body); err != nil {
-		return 0, err
-	}
-	key, size, err := w.Commit()
-	if err != nil {
-		return 0, err
-	}
-	nm := store.NewQueueMessage{Sender: msg.From, AccountID: msg.AccountID, EnvID: msg.EnvID, Ret: msg.Ret, IsDSN: isDSN}
-	for _, r := range msg.To {
-		nm.Recipients = append(nm.Recipients, store.NewQueueRecipient{Rcpt: r, Notify: msg.Notify})
-	}
-	id, err := q.st.Enqueue(ctx, store.NewBlob{Key: key, Size: size, Inline: w.Inline()}, nm, q.now())
-	if err != nil {
-		return 0, err
-	}
-	q.log.Info("queued", "queue_id", FormatID(id), "from", msg.From, "rcpts", len(msg.To), "size", size, "dsn", isDSN)
-	q.Wake()
-	return id, nil
+	return rc, nil
 }
 
 // Wake makes the runner look for due messages now.

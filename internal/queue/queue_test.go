@@ -34,16 +34,24 @@ func (c *fakeClock) advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// fakeLocal takes bounces for addresses in local.test.
+// fakeLocal takes bounces for addresses in local.test and queues the
+// others, as the delivery pipeline does.
 type fakeLocal struct {
+	st   *sqlstore.Store
+	now  func() time.Time
 	mu   sync.Mutex
 	got  map[string][][]byte
 	fail bool
 }
 
-func (l *fakeLocal) DeliverLocal(ctx context.Context, rcpt string, body []byte) (bool, error) {
+func (l *fakeLocal) Bounce(ctx context.Context, rcpt string, body []byte) (string, error) {
 	if !strings.HasSuffix(rcpt, "@local.test") {
-		return false, nil
+		out, err := l.st.Deliver(ctx, store.Delivery{Blob: store.NewBlob{Body: store.BytesBody(body)}, InternalDate: l.now(),
+			Queue: []store.QueuedCopy{{NewQueueMessage: store.NewQueueMessage{IsDSN: true, Recipients: []store.NewQueueRecipient{{Rcpt: rcpt}}}}}})
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("queue %d", out.QueueIDs[0]), nil
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -51,7 +59,7 @@ func (l *fakeLocal) DeliverLocal(ctx context.Context, rcpt string, body []byte) 
 		l.got = map[string][][]byte{}
 	}
 	l.got[rcpt] = append(l.got[rcpt], body)
-	return true, nil
+	return "mailbox of " + rcpt, nil
 }
 
 func (l *fakeLocal) bounces(rcpt string) [][]byte {
@@ -111,9 +119,10 @@ func newFixture(t testing.TB, peer *queuetest.Peer, mutate func(*Options)) *fixt
 	if mutate != nil {
 		mutate(&opts)
 	}
-	f := &fixture{t: t, st: st, clock: &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}, dns: d, local: &fakeLocal{}, logs: &syncBuffer{}}
+	f := &fixture{t: t, st: st, clock: &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}, dns: d, logs: &syncBuffer{}}
+	f.local = &fakeLocal{st: st, now: f.clock.now}
 	logger := slog.New(slog.NewTextHandler(f.logs, nil))
-	f.q = New(st, st.Blobs(), f.local, NewResolver([]string{d.Addr}), opts, logger, f.clock.now)
+	f.q = New(st, f.local, NewResolver([]string{d.Addr}), opts, logger, f.clock.now)
 	t.Cleanup(f.q.Close)
 	return f
 }
@@ -122,13 +131,20 @@ const testBody = "From: a@local.test\r\nTo: b@remote.test\r\nSubject: hello\r\nM
 
 func (f *fixture) enqueue(from, body string, to ...string) int64 {
 	f.t.Helper()
-	id, err := f.q.Enqueue(context.Background(), Message{From: from, To: to, Body: strings.NewReader(body)})
+	// The way the pipeline queues: behind a Return-Path line the queued
+	// copy skips.
+	rp := "Return-Path: <" + from + ">\r\n"
+	m := store.NewQueueMessage{Sender: from}
+	for _, r := range to {
+		m.Recipients = append(m.Recipients, store.NewQueueRecipient{Rcpt: r})
+	}
+	out, err := f.st.Deliver(context.Background(), store.Delivery{Blob: store.NewBlob{Body: store.BytesBody(rp + body)},
+		InternalDate: f.clock.now(), Queue: []store.QueuedCopy{{Skip: int64(len(rp)), NewQueueMessage: m}}})
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	var n int64
-	fmt.Sscan(id, &n)
-	return n
+	f.q.Wake()
+	return out.QueueIDs[0]
 }
 
 func (f *fixture) flush() { f.q.Flush(context.Background()) }
@@ -297,7 +313,7 @@ func TestNoBounceToNullSenderOrOfABounce(t *testing.T) {
 	if err != nil || len(list) != 0 {
 		t.Fatalf("queue not empty: %+v %v", list, err)
 	}
-	if n := strings.Count(f.logs.String(), "msg=\"dsn queued\""); n != 1 {
+	if n := strings.Count(f.logs.String(), "msg=\"dsn sent\""); n != 1 {
 		t.Fatalf("%d DSNs queued, want 1\n%s", n, f.logs)
 	}
 	if n := strings.Count(f.logs.String(), "msg=\"dsn suppressed\""); n != 2 {

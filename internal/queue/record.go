@@ -110,20 +110,10 @@ func (q *Queue) bounce(ctx context.Context, env envelope, rcpts []dsnRecipient, 
 		arrival: m.CreatedAt, delayed: delayed, retryTill: m.CreatedAt.Add(q.opts.MaxAge),
 		rcpts: rcpts, headers: env.head, now: q.now(),
 	})
-	if q.local != nil {
-		handled, err := q.local.DeliverLocal(ctx, m.Sender, body)
-		if handled && err == nil {
-			q.log.Info("dsn delivered", "queue_id", env.id, "kind", kind, "to", m.Sender)
-			return
-		}
-		if handled {
-			q.log.Warn("local dsn delivery failed, queueing it", "queue_id", env.id, "to", m.Sender, "err", err)
-		}
-	}
-	id, err := q.enqueue(ctx, Message{From: "", To: []string{m.Sender}, Body: bytes.NewReader(body)}, true)
+	where, err := q.bouncer.Bounce(ctx, m.Sender, body)
 	if err != nil {
-		q.log.Error("dsn lost: queueing failed", "queue_id", env.id, "kind", kind, "to", m.Sender, "err", err)
+		q.log.Error("dsn lost", "queue_id", env.id, "kind", kind, "to", m.Sender, "err", err)
 		return
 	}
-	q.log.Info("dsn queued", "queue_id", env.id, "kind", kind, "to", m.Sender, "dsn_id", FormatID(id))
+	q.log.Info("dsn sent", "queue_id", env.id, "kind", kind, "to", m.Sender, "where", where)
 }

@@ -57,14 +57,14 @@ type Config struct {
 	// ShutdownGrace is how long transactions in flight may take to finish.
 	ShutdownGrace time.Duration
 
-	Deliverer *deliver.Deliverer
-	Auth      auth.Authenticator
-	Logger    *slog.Logger
+	// Pipeline decides where every accepted message goes.
+	Pipeline *deliver.Pipeline
+	Auth     auth.Authenticator
+	Logger   *slog.Logger
 
-	// Submission only. SCRAM enables SCRAM-SHA-256[-PLUS]; Relay takes
-	// mail for remote recipients (nil: refused); Signer DKIM-signs.
+	// Submission only. SCRAM enables SCRAM-SHA-256[-PLUS]; Signer
+	// DKIM-signs.
 	SCRAM  SCRAM
-	Relay  Relay
 	Signer Signer
 }
 

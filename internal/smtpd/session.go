@@ -1,7 +1,6 @@
 package smtpd
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base32"
@@ -9,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -17,7 +15,6 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"postern/internal/deliver"
-	"postern/internal/queue"
 	"postern/internal/store"
 )
 
@@ -33,15 +30,10 @@ type session struct {
 
 	id       string
 	from     string
+	tx       *deliver.Transaction
 	rcpts    []string
-	accounts []store.Account
-	// remoteRcpts are the submission recipients for the queue, and dsn
-	// the transaction's RFC 3461 parameters for it.
-	remoteRcpts []remoteRcpt
-	dsn         queue.Message
-	seen        map[int64]bool
-	declSize    int64
-	started     time.Time
+	declSize int64
+	started  time.Time
 	// bareAtMail is the connection's bare line-ending count at MAIL
 	// (-1: not watched); more at the end of DATA refuses the message.
 	bareAtMail int64
@@ -74,8 +66,7 @@ func (s *session) kick() {
 // Reset implements smtp.Session; go-smtp calls it after the reply to DATA
 // has been written, which is when a shutdown may close the connection.
 func (s *session) Reset() {
-	s.from, s.rcpts, s.accounts, s.seen, s.declSize = "", nil, nil, nil, 0
-	s.remoteRcpts, s.dsn = nil, queue.Message{}
+	s.from, s.tx, s.rcpts, s.declSize = "", nil, nil, 0
 	s.inTransaction.Store(false)
 }
 
@@ -99,7 +90,7 @@ var (
 	errMailboxFull   = smtpErr(452, 4, 2, 2, "Mailbox full, try again later")
 	errLocal         = smtpErr(451, 4, 3, 0, "Local error in processing, try again later")
 	errNotOwned      = smtpErr(553, 5, 7, 1, "Sender address not owned by the authenticated user")
-	errNoRemoteYet   = smtpErr(554, 5, 7, 1, "Relaying to remote domains is not available on this server yet")
+	errAliasLoop     = smtpErr(550, 5, 4, 6, "Routing loop detected for this recipient")
 	errAuthFailed    = smtpErr(535, 5, 7, 8, "Authentication credentials invalid")
 	errAuthThrottled = smtpErr(454, 4, 7, 0, "Too many failed logins, try again later")
 	errNeedTLS       = smtpErr(538, 5, 7, 11, "Encryption required for requested authentication mechanism")
@@ -127,108 +118,73 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	s.Reset()
 	s.inTransaction.Store(true)
 	s.from = from
-	s.seen = map[int64]bool{}
 	s.id = newID()
 	s.started = time.Now()
 	s.bareAtMail = bareCount(s.conn.Conn())
+	env := deliver.Envelope{ID: s.id, Source: deliver.SourceMX, Sender: from, Account: s.account}
+	if s.srv.cfg.Mode == ModeSubmission {
+		env.Source = deliver.SourceSubmission
+	}
 	if opts != nil {
 		s.declSize = opts.Size
-		s.dsn.Ret, s.dsn.EnvID = string(opts.Return), opts.EnvelopeID
+		env.Ret, env.EnvID = string(opts.Return), opts.EnvelopeID
 	}
+	s.tx = s.srv.cfg.Pipeline.Begin(env)
 	return nil
 }
 
 // checkOwned enforces that a submission user sends only as themselves: the
 // account address, a subaddress of it, or an alias that resolves to it.
 func (s *session) checkOwned(a deliver.Address) error {
-	res, err := s.srv.cfg.Deliverer.Resolve(context.Background(), a)
-	if err != nil {
-		if errors.Is(err, deliver.ErrNotLocal) || errors.Is(err, deliver.ErrUnknownUser) {
-			return errNotOwned
-		}
-		return errLocal
-	}
-	for _, acct := range res.Accounts {
-		if acct.ID == s.account.ID {
-			return nil
-		}
-	}
-	return errNotOwned
-}
-
-// Rcpt implements smtp.Session.
-func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
-	ctx := context.Background()
-	a, err := deliver.ParseAddress(to)
+	ok, err := s.srv.cfg.Pipeline.Owns(context.Background(), *s.account, a)
 	switch {
-	case errors.Is(err, deliver.ErrRouting):
-		s.srv.cfg.Logger.Info("relay attempt refused", append(s.log(), "rcpt", to)...)
-		return errRelayDenied
 	case err != nil:
-		return errBadAddress
-	}
-	res, err := s.srv.cfg.Deliverer.Resolve(ctx, a)
-	switch {
-	case errors.Is(err, deliver.ErrNotLocal):
-		if s.srv.cfg.Mode == ModeSubmission && s.srv.cfg.Relay != nil {
-			// RFC 6409 §4.2: the authenticated user may relay anywhere.
-			s.remoteRcpts = append(s.remoteRcpts, remoteRcpt{addr: a.String(), notify: dsnNotify(opts)})
-			s.rcpts = append(s.rcpts, to)
-			return nil
-		}
-		if s.srv.cfg.Mode == ModeSubmission {
-			return errNoRemoteYet
-		}
-		s.srv.cfg.Logger.Info("relay attempt refused", append(s.log(), "rcpt", to)...)
-		return errRelayDenied
-	case errors.Is(err, deliver.ErrUnknownUser):
-		s.srv.cfg.Logger.Info("unknown recipient", append(s.log(), "rcpt", to)...)
-		return errUnknownUser
-	case err != nil:
-		s.srv.cfg.Logger.Error("resolving recipient", append(s.log(), "rcpt", to, "err", err)...)
 		return errLocal
+	case !ok:
+		return errNotOwned
 	}
-	if len(res.Remote) > 0 && s.srv.cfg.Relay == nil {
-		s.srv.cfg.Logger.Error("alias forwards to remote addresses but there is no outbound queue", append(s.log(), "rcpt", to)...)
-		return errLocal
-	}
-	for _, acct := range res.Accounts {
-		if overQuota(acct, s.declSize) {
-			s.srv.cfg.Logger.Info("recipient over quota", append(s.log(), "rcpt", to, "account", acct.Address)...)
-			return errMailboxFull
-		}
-	}
-	for _, acct := range res.Accounts {
-		if !s.seen[acct.ID] {
-			s.seen[acct.ID] = true
-			s.accounts = append(s.accounts, acct)
-		}
-	}
-	// Remote destinations of aliases travel through the queue (forwarding).
-	for _, fwd := range res.Remote {
-		if !slices.ContainsFunc(s.remoteRcpts, func(r remoteRcpt) bool { return strings.EqualFold(r.addr, fwd) }) {
-			s.remoteRcpts = append(s.remoteRcpts, remoteRcpt{addr: fwd, notify: dsnNotify(opts)})
-		}
-	}
-	s.rcpts = append(s.rcpts, to)
 	return nil
 }
 
-// overQuota reports whether a message of size bytes would not fit.
-func overQuota(a store.Account, size int64) bool {
-	if a.QuotaBytes > 0 && a.UsedBytes+size > a.QuotaBytes {
-		return true
+// Rcpt implements smtp.Session: the pipeline resolves the recipient and
+// says why it refuses one; the reply follows from that.
+func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+	if s.tx == nil {
+		return smtpErr(503, 5, 5, 1, "MAIL first")
 	}
-	if a.QuotaBytes > 0 && a.UsedBytes >= a.QuotaBytes {
-		return true
+	ro := deliver.RcptOptions{Notify: dsnNotify(opts), DeclaredSize: s.declSize}
+	if opts != nil && opts.OriginalRecipient != "" {
+		ro.ORcpt = string(opts.OriginalRecipientType) + ";" + opts.OriginalRecipient
 	}
-	return a.QuotaMessages > 0 && a.UsedMessages >= a.QuotaMessages
+	err := s.tx.AddRecipient(context.Background(), to, ro)
+	logArgs := append(s.log(), "rcpt", to)
+	switch {
+	case err == nil:
+		s.rcpts = append(s.rcpts, to)
+		return nil
+	case errors.Is(err, deliver.ErrRelayDenied):
+		s.srv.cfg.Logger.Info("relay attempt refused", logArgs...)
+		return errRelayDenied
+	case errors.Is(err, deliver.ErrBadAddress):
+		return errBadAddress
+	case errors.Is(err, deliver.ErrUnknownUser):
+		s.srv.cfg.Logger.Info("unknown recipient", logArgs...)
+		return errUnknownUser
+	case errors.Is(err, deliver.ErrAliasLoop):
+		s.srv.cfg.Logger.Info("recipient refused: alias loop", logArgs...)
+		return errAliasLoop
+	case errors.Is(err, deliver.ErrOverQuota):
+		s.srv.cfg.Logger.Info("recipient over quota", append(logArgs, "reason", err.Error())...)
+		return errMailboxFull
+	}
+	s.srv.cfg.Logger.Error("resolving recipient", append(logArgs, "err", err)...)
+	return errLocal
 }
 
-// Data implements smtp.Session. The 250 is sent only after Deliver returns,
-// which is after the body and the database commit are on disk.
+// Data implements smtp.Session. The 250 is sent only after the pipeline
+// returns, which is after the body and the database commit are on disk.
 func (s *session) Data(r io.Reader) error {
-	if len(s.accounts) == 0 && len(s.remoteRcpts) == 0 {
+	if s.tx == nil || s.tx.Recipients() == 0 {
 		return smtpErr(554, 5, 5, 1, "No valid recipients")
 	}
 	if s.srv.cfg.Mode == ModeSubmission {
@@ -239,45 +195,14 @@ func (s *session) Data(r io.Reader) error {
 	if s.bareAtMail >= 0 {
 		checked.bareSeen = func() bool { return bareCount(s.conn.Conn()) > s.bareAtMail }
 	}
-	if len(s.remoteRcpts) > 0 {
-		return s.forwardData(checked)
-	}
-	return s.deliverLocal(io.MultiReader(strings.NewReader(s.returnPath()+s.receivedHeader()), checked), checked)
+	return s.deliver(io.MultiReader(strings.NewReader(s.receivedHeader()), checked), checked)
 }
 
-// forwardData is DATA on port 25 when aliases forward to remote addresses.
-// The message with our Received header (and no Return-Path: this is not
-// its final delivery, RFC 5321 §4.4) goes to the queue under its original
-// envelope sender, then a copy with Return-Path to the local accounts. The
-// 250 follows both.
-func (s *session) forwardData(checked *checkedReader) error {
-	raw, err := io.ReadAll(checked)
-	if checked.err != nil {
-		err = checked.err
-	}
-	if err != nil {
-		return s.refuse(err)
-	}
-	msg := append([]byte(s.receivedHeader()), raw...)
-	if err := s.enqueue(context.Background(), msg); err != nil {
-		s.srv.cfg.Logger.Error("queueing a forward failed", append(s.log(), "id", s.id, "err", err)...)
-		return errLocal
-	}
-	if len(s.accounts) > 0 {
-		return s.deliverLocal(io.MultiReader(strings.NewReader(s.returnPath()), bytes.NewReader(msg)), nil)
-	}
-	s.srv.cfg.Logger.Info("message accepted", append(s.log(), "id", s.id, "from", s.from,
-		"rcpts", len(s.rcpts), "size", len(msg), "forwarded", len(s.remoteRcpts))...)
-	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK id=" + s.id}
-}
-
-// deliverLocal hands body to the local accounts of the transaction;
-// checked, when not nil, is the reader whose rule breaks take precedence.
-func (s *session) deliverLocal(body io.Reader, checked *checkedReader) error {
+// deliver hands the message to the pipeline; checked, when not nil, is the
+// reader whose rule breaks take precedence over what the pipeline says.
+func (s *session) deliver(body io.Reader, checked *checkedReader) error {
 	cfg := &s.srv.cfg
-	res, err := cfg.Deliverer.Deliver(context.Background(), deliver.Message{
-		ID: s.id, From: s.from, Accounts: s.accounts, Body: body, InternalDate: time.Now(),
-	})
+	res, err := s.tx.Deliver(context.Background(), body)
 	if checked != nil && checked.err != nil {
 		// The parser may have wrapped it; the rule that broke is what the client hears.
 		err = checked.err
@@ -292,21 +217,16 @@ func (s *session) deliverLocal(body io.Reader, checked *checkedReader) error {
 	case errors.Is(err, deliver.ErrAllOverQuota):
 		cfg.Logger.Info("message refused", append(logArgs, "reason", "over quota")...)
 		return errMailboxFull
-	case errors.Is(err, smtp.ErrDataReset):
+	case errors.Is(err, smtp.ErrDataReset), errors.Is(err, smtp.ErrDataTooLarge):
 		return err
 	default:
 		cfg.Logger.Error("delivery failed", append(logArgs, "err", err)...)
 		return errLocal
 	}
-	cfg.Logger.Info("message accepted", append(logArgs, "size", res.Size, "blob", res.BlobKey,
-		"delivered", len(res.Delivered), "over_quota", len(res.OverQuota),
+	cfg.Logger.Info("message accepted", append(logArgs, "size", res.Size,
+		"delivered", len(res.Delivered), "over_quota", res.OverQuota, "queued", res.Remote,
 		"ms", time.Since(s.started).Milliseconds())...)
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK id=" + s.id}
-}
-
-// returnPath is the Return-Path a final delivery adds (RFC 5321 §4.4).
-func (s *session) returnPath() string {
-	return "Return-Path: <" + s.from + ">\r\n"
 }
 
 // receivedHeader returns the Received field (RFC 5321 §4.4). The "for"

@@ -14,14 +14,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"postern/internal/deliver"
-	"postern/internal/queue"
 )
-
-// Relay takes mail for remote recipients: the outbound queue. Enqueue
-// returns once the message is durable.
-type Relay interface {
-	Enqueue(ctx context.Context, msg queue.Message) (id string, err error)
-}
 
 // Signer returns the DKIM-Signature fields for a message from domain
 // (nothing when the domain has no keys); *dkim.Signer is one.
@@ -38,7 +31,8 @@ var (
 
 // submitData is DATA on the submission port (RFC 6409): the message is read
 // whole, its header checked and completed (§8), DKIM-signed, then handed to
-// local delivery and the outbound queue. The 250 follows both.
+// the pipeline, which stores the local copies and queues the remote ones in
+// one commit. The 250 follows it.
 func (s *session) submitData(r io.Reader) error {
 	cfg := &s.srv.cfg
 	ctx := context.Background()
@@ -66,20 +60,7 @@ func (s *session) submitData(r io.Reader) error {
 		msg = append(sig, msg...)
 	}
 	msg = append([]byte(s.receivedHeader()), msg...)
-	if err := s.enqueue(ctx, msg); err != nil {
-		cfg.Logger.Error("queueing failed", append(s.log(), "id", s.id, "err", err)...)
-		return errLocal
-	}
-	if len(s.accounts) > 0 {
-		body := io.MultiReader(strings.NewReader(s.returnPath()), bytes.NewReader(msg))
-		return s.deliverLocal(body, nil)
-	}
-	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK id=" + s.id}
-}
-
-// remoteRcpt is a recipient for the queue with its RFC 3461 NOTIFY.
-type remoteRcpt struct {
-	addr, notify string
+	return s.deliver(bytes.NewReader(msg), nil)
 }
 
 // dsnNotify is the NOTIFY parameter of RCPT (RFC 3461 §4.1), "" if none.
@@ -92,33 +73,6 @@ func dsnNotify(opts *smtp.RcptOptions) string {
 		n = append(n, string(v))
 	}
 	return strings.Join(n, ",")
-}
-
-// enqueue hands msg to the queue for the remote recipients: one entry per
-// distinct NOTIFY, since a queue message carries one.
-func (s *session) enqueue(ctx context.Context, msg []byte) error {
-	var order []string
-	groups := map[string][]string{}
-	for _, r := range s.remoteRcpts {
-		if _, ok := groups[r.notify]; !ok {
-			order = append(order, r.notify)
-		}
-		groups[r.notify] = append(groups[r.notify], r.addr)
-	}
-	for _, notify := range order {
-		m := s.dsn
-		m.From, m.To, m.Body, m.Notify = s.from, groups[notify], bytes.NewReader(msg), notify
-		if s.account != nil {
-			m.AccountID = s.account.ID // forwards from port 25 belong to no account
-		}
-		qid, err := s.srv.cfg.Relay.Enqueue(ctx, m)
-		if err != nil {
-			return err
-		}
-		s.srv.cfg.Logger.Info("message queued", append(s.log(), "id", s.id, "queue_id", qid,
-			"from", s.from, "rcpts", len(m.To))...)
-	}
-	return nil
 }
 
 // refuse maps a read or header error to the reply, logging why.

@@ -55,8 +55,11 @@ type QueueRecipient struct {
 
 // QueueMessage is one queued message with its recipients.
 type QueueMessage struct {
-	ID        int64
-	BlobID    int64
+	ID     int64
+	BlobID int64
+	// Skip is how many bytes at the start of the blob are not part of the
+	// queued message (QueuedCopy.Skip); Size counts without them.
+	Skip      int64
 	Size      int64
 	Sender    string
 	AccountID int64
@@ -81,12 +84,8 @@ type QueueUpdate struct {
 
 // QueueStore keeps the outbound queue. Every method is one transaction.
 type QueueStore interface {
-	// Enqueue stores the message with its body in one transaction: the queue
-	// entry references the blob (counted like a mailbox copy), so the body
-	// lives as long as the entry. Durable when it returns (the blob rules of
-	// Deliver apply: a file body must already be committed). Every
-	// recipient is due at now.
-	Enqueue(ctx context.Context, blob NewBlob, msg NewQueueMessage, now time.Time) (int64, error)
+	// Entries are made by Mailstore.Deliver (Delivery.Queue), together with
+	// the local copies of the same message.
 	// QueueDue returns up to limit messages that are not held, not in
 	// exclude (the ones a runner has in progress), and have a pending
 	// recipient due at or before now, oldest first, with all their

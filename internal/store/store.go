@@ -10,6 +10,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -196,6 +197,9 @@ type Message struct {
 	InternalDate time.Time
 	Size         int64
 	BlobID       int64
+	// ThreadID names the message's conversation: the ID of its first
+	// message, assigned at delivery (MessageMeta.Thread).
+	ThreadID int64
 	// Envelope and BodyStructure are the message package's encodings,
 	// opaque to the store.
 	Envelope      []byte
@@ -212,16 +216,70 @@ type MessageMeta struct {
 	SearchText string
 	// Headers are the decoded header fields for header search (name: value lines).
 	Headers string
+	// Thread links the message to its conversation.
+	Thread ThreadKeys
 }
 
-// NewBlob describes a body: either a file already durable in the blob store,
-// or (Inline not nil) a small body the store keeps in its own transaction.
-type NewBlob struct {
-	Key    string
-	Size   int64
-	Inline []byte
-	Meta   MessageMeta
+// ThreadKeys are what assigns a message to a thread at delivery, in the
+// manner of RFC 5256 REFERENCES: the thread of the nearest parent the
+// account holds, else (for a reply without known parents) the latest
+// thread with the same base subject, else a new thread.
+type ThreadKeys struct {
+	// MessageID is the message's own id, without angle brackets.
+	MessageID string
+	// Parents are the ids of References, then In-Reply-To when it adds
+	// one, oldest first (RFC 5256 §2.2).
+	Parents []string
+	// BaseSubject is the RFC 5256 §2.1 base subject; IsReply tells that
+	// the subject marked a reply or forward.
+	BaseSubject string
+	IsReply     bool
 }
+
+// Body is a complete message body on its way into the store. Passing it to
+// a store call (Deliver, Append, AppendMany) hands it over: the store keeps
+// it or releases it, whether the call succeeds or not. A Body never handed
+// over is released with Discard.
+type Body interface {
+	Size() int64
+	// Open reads the body from its start (to parse it).
+	Open() (io.ReadCloser, error)
+	Discard()
+}
+
+// BodyWriter receives a body as it arrives (Mailstore.NewBody). Small
+// bodies stay in memory; a backend may send large ones to their final place
+// as they come, so that no byte is written twice.
+type BodyWriter interface {
+	io.Writer
+	// Finish ends the body.
+	Finish() (Body, error)
+	// Abort drops a body that will not be finished; it does nothing after
+	// Finish, so `defer w.Abort()` is the idiom.
+	Abort()
+}
+
+// BytesBody is a body in memory, for messages made by the server itself
+// (bounces, replies) and for tests.
+type BytesBody []byte
+
+// Size implements Body.
+func (b BytesBody) Size() int64 { return int64(len(b)) }
+
+// Open implements Body.
+func (b BytesBody) Open() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+
+// Discard implements Body.
+func (b BytesBody) Discard() {}
+
+// NewBlob is a body with what parsing it produced.
+type NewBlob struct {
+	Body Body
+	Meta MessageMeta
+}
+
+// Size is the size of the body.
+func (nb NewBlob) Size() int64 { return nb.Body.Size() }
 
 // DeliveryTarget is one mailbox that receives a copy of a message.
 type DeliveryTarget struct {
@@ -234,13 +292,52 @@ type DeliveryTarget struct {
 	IgnoreQuota bool
 }
 
+// Delivery is everything one accepted message does to the store: copies in
+// local mailboxes and copies queued for remote recipients, committed
+// together or not at all, so that a client retrying a transaction that
+// failed never causes a second remote copy.
+type Delivery struct {
+	Blob         NewBlob
+	InternalDate time.Time
+	// Targets are the local copies.
+	Targets []DeliveryTarget
+	// Queue are the copies for remote recipients; they reference the same
+	// body. Every recipient is due at InternalDate.
+	Queue []QueuedCopy
+	// QuotaFallback: when some target or queued copy is stored, targets
+	// over quota are stored too, ignoring their quota (the message was
+	// accepted for every recipient at once). Without it, or when nothing
+	// else is stored, they fail with ErrOverQuota.
+	QuotaFallback bool
+}
+
+// QueuedCopy is one entry of the outbound queue made by a Delivery.
+type QueuedCopy struct {
+	NewQueueMessage
+	// Skip is how many bytes at the start of the body the queued copy
+	// leaves out: the Return-Path that only a final delivery adds (RFC
+	// 5321 §4.4), so that one stored body serves both.
+	Skip int64
+}
+
+// DeliveryOutcome tells what a Delivery did.
+type DeliveryOutcome struct {
+	// Targets are in Delivery.Targets order.
+	Targets []DeliveryResult
+	// QueueIDs are the ids of the queue entries, in Delivery.Queue order.
+	QueueIDs []int64
+}
+
 // DeliveryResult tells what happened for one target.
 type DeliveryResult struct {
 	MailboxID   int64
 	UID         uint32
 	UIDValidity uint32
-	// Err is ErrOverQuota, ErrNotFound (account or mailbox gone), or nil.
+	// Err is ErrOverQuota or nil.
 	Err error
+	// OverQuota is set when the copy was stored despite the quota
+	// (Delivery.QuotaFallback).
+	OverQuota bool
 }
 
 // ChangeKind tells subscribers what kind of change happened.
@@ -300,10 +397,18 @@ type FlagResult struct {
 
 // Mailstore holds mailboxes and messages.
 type Mailstore interface {
-	// Deliver stores one blob into every target in one transaction shared with
-	// other concurrent deliveries (group commit). The blob is referenced once
-	// per successful target. Results are in target order.
-	Deliver(ctx context.Context, blob NewBlob, internalDate time.Time, targets []DeliveryTarget) ([]DeliveryResult, error)
+	// NewBody starts a body to hand to Deliver, Append or AppendMany.
+	NewBody() (BodyWriter, error)
+	// Deliver stores one body into every target and queues its remote
+	// copies in one transaction, shared with other concurrent operations
+	// (group commit); durable when it returns. The body is stored once and
+	// referenced by every copy. All copies are stored or none: a target
+	// whose account or mailbox is gone fails the whole delivery (ErrNotFound),
+	// and so does any other error. The one exception is quota: a target
+	// over quota fails alone (its result's Err), or is stored anyway under
+	// Delivery.QuotaFallback; when no copy at all is stored, Deliver returns
+	// the results and nil.
+	Deliver(ctx context.Context, d Delivery) (DeliveryOutcome, error)
 
 	Mailboxes(ctx context.Context, accountID int64) ([]Mailbox, error)
 	Mailbox(ctx context.Context, accountID int64, name string) (Mailbox, error)

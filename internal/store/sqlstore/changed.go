@@ -9,7 +9,7 @@ import (
 )
 
 const changedSinceQuery = `SELECT id, mailbox_id, uid, modseq, flags, keywords, internal_date, size, blob_id,
-	NULL, NULL, '' FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY modseq`
+	thread_id, NULL, NULL, '' FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY modseq`
 
 // MessageFlagsChangedSince is MessagesChangedSince without Envelope,
 // BodyStructure and Preview: what a CONDSTORE/QRESYNC resync (RFC 7162)

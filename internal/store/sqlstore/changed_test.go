@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"postern/internal/store"
 )
@@ -23,8 +24,9 @@ func TestMessageFlagsChangedSince(t *testing.T) {
 	}
 	items := make([]store.AppendItem, 6)
 	for i := range items {
-		items[i] = appendItem(t, s, acct.ID, "Subject: m\r\n\r\nbody\r\n")
-		items[i].Blob.Meta = store.MessageMeta{Headers: "Subject: m", SearchText: "body"}
+		items[i] = store.AppendItem{Blob: store.NewBlob{Body: store.BytesBody("Subject: m\r\n\r\nbody\r\n"),
+			Meta: store.MessageMeta{Headers: "Subject: m", SearchText: "body"}},
+			Target: store.DeliveryTarget{AccountID: acct.ID}, InternalDate: time.Unix(1700000000, 0)}
 	}
 	inbox, err := s.Mailbox(ctx, acct.ID, "INBOX")
 	if err != nil {

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"slices"
 	"strings"
@@ -24,110 +23,140 @@ func clipText(s string) string {
 	return strings.ToValidUTF8(s[:maxIndexedText], "")
 }
 
-func checkBlob(nb store.NewBlob) error {
-	if !blob.ValidKey(nb.Key) || nb.Size < 0 {
-		return invalid("blob %q size %d", nb.Key, nb.Size)
+// errNothingStored rolls back a delivery whose every target failed: its
+// body row would be referenced by nothing.
+var errNothingStored = errors.New("nothing stored")
+
+func checkDelivery(d store.Delivery) error {
+	if d.Blob.Body == nil {
+		return invalid("delivery without a body")
 	}
-	if nb.Inline != nil && int64(len(nb.Inline)) != nb.Size {
-		return invalid("blob %s: size %d, inline body %d", nb.Key, nb.Size, len(nb.Inline))
+	if len(d.Targets) == 0 && len(d.Queue) == 0 {
+		return invalid("delivery without targets or queued copies")
+	}
+	for _, q := range d.Queue {
+		if len(q.Recipients) == 0 {
+			return invalid("queued copy without recipients")
+		}
+		if q.Skip < 0 || q.Skip > d.Blob.Size() {
+			return invalid("queued copy skips %d of %d bytes", q.Skip, d.Blob.Size())
+		}
 	}
 	return nil
 }
 
-// insertBlob returns the id of the blob row for nb, creating it (with no
-// references yet, and its full-text entry) unless it exists.
-func insertBlob(ctx context.Context, tx *wtx, e *effects, nb store.NewBlob) (int64, error) {
-	var id int64
-	err := tx.QueryRowContext(ctx, `SELECT id FROM blobs WHERE blob_key = ?`, nb.Key).Scan(&id)
-	if err == nil {
-		return id, nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return 0, err
-	}
-	// A row must never point at a body that is not there (a wrong key, or
-	// a body already collected): every later FETCH of it would fail.
-	if nb.Inline == nil {
-		if n, err := tx.w.s.blobs.Size(nb.Key); err != nil || n != nb.Size {
-			return 0, invalid("blob %s: size %d, file %d (%v)", nb.Key, nb.Size, n, err)
+// Deliver implements store.Mailstore: the body is written once, then one
+// operation of the group commit inserts its row, every local copy (each in
+// a savepoint of its own, so that one failing target fails alone) and every
+// queue entry.
+func (s *Store) Deliver(ctx context.Context, d store.Delivery) (store.DeliveryOutcome, error) {
+	if err := checkDelivery(d); err != nil {
+		if d.Blob.Body != nil {
+			d.Blob.Body.Discard()
 		}
+		return store.DeliveryOutcome{}, err
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO blobs (blob_key, size, refs, created_at, data) VALUES (?, ?, 0, ?, ?)`, nb.Key, nb.Size, now(), nb.Inline)
+	loc, err := s.putBody(d.Blob.Body)
 	if err != nil {
-		return 0, err
+		return store.DeliveryOutcome{}, err
 	}
-	if id, err = res.LastInsertId(); err != nil {
-		return 0, err
-	}
-	e.ftsAdd = append(e.ftsAdd, ftsRow{blobID: id, key: nb.Key, text: clipText(nb.Meta.SearchText), headers: clipText(nb.Meta.Headers)})
-	return id, nil
-}
-
-// dropUnusedBlob removes the file of a blob whose delivery failed as a
-// whole, unless the database references it (it may have been delivered by
-// an earlier call). The store owns a blob once it is handed to Deliver.
-func (s *Store) dropUnusedBlob(key string) {
-	if !blob.ValidKey(key) || s.BlobReferenced(context.Background(), key) {
-		return
-	}
-	if err := s.blobs.Remove(key); err != nil {
-		s.log.Warn("blob remove failed", "blob", key, "err", err)
-	}
-}
-
-// isTargetError tells errors that fail one target from those that fail the
-// whole transaction.
-func isTargetError(err error) bool {
-	return errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrOverQuota) ||
-		errors.Is(err, store.ErrInvalid) || errors.Is(err, store.ErrNotPermitted)
-}
-
-// Deliver implements store.Mailstore. The blob belongs to the store once
-// Deliver is called: when no target takes it (or the call fails) its file is
-// removed. Pass every local target of a message in one call.
-func (s *Store) Deliver(ctx context.Context, nb store.NewBlob, internalDate time.Time, targets []store.DeliveryTarget) ([]store.DeliveryResult, error) {
-	if err := checkBlob(nb); err != nil {
-		return nil, err
-	}
-	if len(targets) == 0 {
-		return nil, invalid("no delivery targets")
-	}
-	results := make([]store.DeliveryResult, len(targets))
-	err := s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
-		blobID, err := insertBlob(ctx, tx, e, nb)
+	var out store.DeliveryOutcome
+	err = s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+		out = store.DeliveryOutcome{Targets: make([]store.DeliveryResult, len(d.Targets))}
+		blobID, err := insertBlob(ctx, tx, e, loc, d.Blob.Meta, len(d.Targets) > 0)
 		if err != nil {
 			return err
 		}
-		for i, t := range targets {
-			var m store.Message
-			var uv uint32
-			err := savepoint(ctx, tx, func() error {
-				var aerr error
-				m, uv, aerr = addMessage(ctx, tx, e, blobID, nb, internalDate, t, 0)
-				return aerr
-			})
-			if err != nil && !isTargetError(err) {
+		stored, err := deliverTargets(ctx, tx, e, blobID, d, out.Targets)
+		if err != nil {
+			return err
+		}
+		for _, q := range d.Queue {
+			id, err := insertQueued(ctx, tx, blobID, q, d.InternalDate)
+			if err != nil {
 				return err
 			}
-			results[i] = store.DeliveryResult{MailboxID: m.MailboxID, UID: m.UID, UIDValidity: uv, Err: err}
+			out.QueueIDs = append(out.QueueIDs, id)
+			stored++
 		}
-		return gcBlobs(ctx, tx, e)
+		if stored == 0 {
+			return errNothingStored
+		}
+		return nil
 	})
-	if err != nil {
-		s.dropUnusedBlob(nb.Key)
-		return nil, err
+	if errors.Is(err, errNothingStored) {
+		s.dropLoc(loc)
+		out.QueueIDs = nil
+		return out, nil
 	}
-	return results, nil
+	if err != nil {
+		s.dropLoc(loc)
+		return store.DeliveryOutcome{}, err
+	}
+	return out, nil
 }
 
-// Append implements store.Mailstore. Like Deliver, it owns the blob.
+// deliverTargets stores the local copies of a delivery into res and
+// returns how many were stored. With QuotaFallback, targets over quota are
+// stored after the others when anything else of the delivery is.
+func deliverTargets(ctx context.Context, tx *wtx, e *effects, blobID int64, d store.Delivery, res []store.DeliveryResult) (int, error) {
+	stored := 0
+	var over []int
+	for i, t := range d.Targets {
+		r, err := deliverOne(ctx, tx, e, blobID, d, t)
+		if err != nil && !errors.Is(err, store.ErrOverQuota) {
+			return 0, err
+		}
+		res[i] = r
+		switch {
+		case err == nil:
+			stored++
+		case errors.Is(err, store.ErrOverQuota) && d.QuotaFallback:
+			over = append(over, i)
+		}
+	}
+	if len(over) == 0 || stored+len(d.Queue) == 0 {
+		return stored, nil
+	}
+	for _, i := range over {
+		t := d.Targets[i]
+		t.IgnoreQuota = true
+		r, err := deliverOne(ctx, tx, e, blobID, d, t)
+		if err != nil {
+			return 0, err
+		}
+		r.OverQuota = true
+		res[i] = r
+		if err == nil {
+			stored++
+		}
+	}
+	return stored, nil
+}
+
+func deliverOne(ctx context.Context, tx *wtx, e *effects, blobID int64, d store.Delivery, t store.DeliveryTarget) (store.DeliveryResult, error) {
+	var m store.Message
+	var uv uint32
+	err := savepoint(ctx, tx, func() error {
+		var aerr error
+		m, uv, aerr = addMessage(ctx, tx, e, blobID, d.Blob, d.InternalDate, t, 0)
+		return aerr
+	})
+	return store.DeliveryResult{MailboxID: m.MailboxID, UID: m.UID, UIDValidity: uv, Err: err}, err
+}
+
+// Append implements store.Mailstore.
 func (s *Store) Append(ctx context.Context, mailboxID int64, nb store.NewBlob, target store.DeliveryTarget, internalDate time.Time) (store.Message, error) {
-	if err := checkBlob(nb); err != nil {
+	if nb.Body == nil {
+		return store.Message{}, invalid("append without a body")
+	}
+	loc, err := s.putBody(nb.Body)
+	if err != nil {
 		return store.Message{}, err
 	}
 	var m store.Message
-	err := s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
-		blobID, err := insertBlob(ctx, tx, e, nb)
+	err = s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+		blobID, err := insertBlob(ctx, tx, e, loc, nb.Meta, true)
 		if err != nil {
 			return err
 		}
@@ -135,56 +164,126 @@ func (s *Store) Append(ctx context.Context, mailboxID int64, nb store.NewBlob, t
 		return err
 	})
 	if err != nil {
-		s.dropUnusedBlob(nb.Key)
+		s.dropLoc(loc)
 		return store.Message{}, err
 	}
 	return m, nil
 }
 
+// AppendMany implements store.MultiAppender: one operation of the group
+// commit, so its savepoint undoes every message when one fails.
+func (s *Store) AppendMany(ctx context.Context, mailboxID int64, items []store.AppendItem) ([]store.Message, error) {
+	if len(items) == 0 {
+		return nil, invalid("nothing to append")
+	}
+	locs := make([]blob.Loc, 0, len(items))
+	drop := func() {
+		for _, l := range locs {
+			s.dropLoc(l)
+		}
+	}
+	for i, it := range items {
+		if it.Blob.Body == nil {
+			err := invalid("append without a body")
+			for _, rest := range items[i:] {
+				if rest.Blob.Body != nil {
+					rest.Blob.Body.Discard()
+				}
+			}
+			drop()
+			return nil, err
+		}
+		loc, err := s.putBody(it.Blob.Body)
+		if err != nil {
+			for _, rest := range items[i+1:] {
+				rest.Blob.Body.Discard()
+			}
+			drop()
+			return nil, err
+		}
+		locs = append(locs, loc)
+	}
+	out := make([]store.Message, len(items))
+	err := s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+		for i, it := range items {
+			blobID, err := insertBlob(ctx, tx, e, locs[i], it.Blob.Meta, true)
+			if err != nil {
+				return err
+			}
+			if out[i], _, err = addMessage(ctx, tx, e, blobID, it.Blob, it.InternalDate, it.Target, mailboxID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		drop()
+		return nil, err
+	}
+	return out, nil
+}
+
 // addMessage stores one copy of the blob for target, in the mailbox with
-// id mailboxID, or else the one named by the target, checking quota.
+// id mailboxID, or else the one named by the target, checking quota; it
+// takes the account's next modseq and assigns the message's thread.
 func addMessage(ctx context.Context, tx *wtx, e *effects, blobID int64, nb store.NewBlob, date time.Time, t store.DeliveryTarget, mailboxID int64) (store.Message, uint32, error) {
 	kw, err := normKeywords(t.Keywords)
 	if err != nil {
 		return store.Message{}, 0, err
 	}
-	var mb store.Mailbox
-	if mailboxID != 0 {
-		mb, err = mailboxByID(ctx, tx, mailboxID)
-		if err == nil && t.AccountID != 0 && t.AccountID != mb.AccountID {
-			err = invalid("mailbox %d is not of account %d", mailboxID, t.AccountID)
-		}
-	} else {
-		name := t.Mailbox
-		if name == "" {
-			name = "INBOX"
-		}
-		mb, err = mailboxByName(ctx, tx, t.AccountID, name)
-	}
+	mb, err := targetMailbox(ctx, tx, t, mailboxID)
 	if err != nil {
 		return store.Message{}, 0, err
 	}
+	size := nb.Size()
 	if !t.IgnoreQuota {
-		if err := checkQuota(ctx, tx, mb.AccountID, nb.Size, 1); err != nil {
+		if err := checkQuota(ctx, tx, mb.AccountID, size, 1); err != nil {
 			return store.Message{}, 0, err
 		}
 	}
-	mb.HighestModSeq++
+	modseq, err := changeAccount(ctx, tx, mb.AccountID, size, 1)
+	if err != nil {
+		return store.Message{}, 0, err
+	}
+	id, err := nextMessageID(ctx, tx)
+	if err != nil {
+		return store.Message{}, 0, err
+	}
+	thread, err := assignThread(ctx, tx, mb.AccountID, id, nb.Meta.Thread)
+	if err != nil {
+		return store.Message{}, 0, err
+	}
+	mb.HighestModSeq = modseq
 	m, err := insertMessage(ctx, tx, &mb, store.Message{
-		Flags: t.Flags & allFlags, Keywords: kw, InternalDate: date.Truncate(time.Second), Size: nb.Size, BlobID: blobID,
+		ID: id, ThreadID: thread, Flags: t.Flags & allFlags, Keywords: kw, InternalDate: date.Truncate(time.Second),
+		Size: size, BlobID: blobID,
 		Envelope: nb.Meta.Envelope, BodyStructure: nb.Meta.BodyStructure, Preview: nb.Meta.Preview,
-	}, mb.HighestModSeq)
+	}, modseq, refsOf(nb.Meta.Thread))
 	if err != nil {
 		return store.Message{}, 0, err
 	}
 	if err := saveMailbox(ctx, tx, mb); err != nil {
 		return store.Message{}, 0, err
 	}
-	if err := addUsage(ctx, tx, mb.AccountID, nb.Size, 1); err != nil {
-		return store.Message{}, 0, err
-	}
 	e.change(store.Change{Kind: store.ChangeNewMessage, AccountID: mb.AccountID, MailboxID: mb.ID, UIDs: []uint32{m.UID}, ModSeq: m.ModSeq})
 	return m, mb.UIDValidity, nil
+}
+
+// targetMailbox is the mailbox with id mailboxID (which must be of the
+// target's account when it names one), or else the target's by name.
+func targetMailbox(ctx context.Context, tx *wtx, t store.DeliveryTarget, mailboxID int64) (store.Mailbox, error) {
+	if mailboxID != 0 {
+		mb, err := mailboxByID(ctx, tx, mailboxID)
+		if err == nil && t.AccountID != 0 && t.AccountID != mb.AccountID {
+			err = invalid("mailbox %d is not of account %d", mailboxID, t.AccountID)
+		}
+		return mb, err
+	}
+	name := t.Mailbox
+	if name == "" {
+		name = "INBOX"
+	}
+	return mailboxByName(ctx, tx, t.AccountID, name)
 }
 
 // applyFlags computes the flags and keywords after upd.
@@ -228,7 +327,7 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32,
 		if err != nil {
 			return err
 		}
-		modseq := mb.HighestModSeq + 1
+		var modseq uint64
 		for _, m := range msgs {
 			// RFC 7162 §3.1.3: UNCHANGEDSINCE fails messages changed later.
 			if upd.UnchangedSince != 0 && m.ModSeq > upd.UnchangedSince {
@@ -241,6 +340,11 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32,
 			}
 			if nf == m.Flags && slices.Equal(nk, m.Keywords) {
 				continue
+			}
+			if modseq == 0 {
+				if modseq, err = changeAccount(ctx, tx, mb.AccountID, 0, 0); err != nil {
+					return err
+				}
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE messages SET flags = ?, keywords = ?, modseq = ? WHERE id = ?`,
 				nf, joinKeywords(nk), int64(modseq), m.ID); err != nil {
@@ -269,29 +373,15 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32,
 // Expunge implements store.Mailstore. UIDs not in the mailbox are ignored;
 // when nothing is removed the modseq does not move.
 func (s *Store) Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]uint32, uint64, error) {
-	var removed []uint32
-	var hms uint64
-	err := s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
-		mb, err := mailboxByID(ctx, tx, mailboxID)
-		if err != nil {
-			return err
-		}
-		msgs, err := selectMessages(ctx, tx, mailboxID, uids)
-		if err != nil {
-			return err
-		}
-		removed, err = removeMessages(ctx, tx, e, &mb, msgs)
-		hms = mb.HighestModSeq
-		return err
-	})
-	return removed, hms, err
+	return s.expunge(ctx, mailboxID, uids, false)
 }
 
-// ExpungeDeleted removes the messages among uids (all when uids is nil)
-// that carry \Deleted at the moment of the expunge, so a flag another
-// session cleared meanwhile is honoured (RFC 9051 §6.4.3, RFC 4315 §2.1).
-// Not yet part of store.Mailstore; imapd can test for it.
+// ExpungeDeleted implements store.Mailstore.
 func (s *Store) ExpungeDeleted(ctx context.Context, mailboxID int64, uids []uint32) ([]uint32, uint64, error) {
+	return s.expunge(ctx, mailboxID, uids, true)
+}
+
+func (s *Store) expunge(ctx context.Context, mailboxID int64, uids []uint32, deletedOnly bool) ([]uint32, uint64, error) {
 	var removed []uint32
 	var hms uint64
 	err := s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
@@ -300,25 +390,30 @@ func (s *Store) ExpungeDeleted(ctx context.Context, mailboxID int64, uids []uint
 			return err
 		}
 		var msgs []store.Message
-		if uids == nil {
-			msgs, err = queryMessages(ctx, tx, `SELECT `+messageCols+` FROM `+messagesFull+`
+		switch {
+		case uids == nil && deletedOnly:
+			msgs, err = queryLight(ctx, tx, mailboxID, `SELECT `+lightCols+` FROM messages
 				WHERE mailbox_id = ? AND flags & ? <> 0 ORDER BY uid`, mailboxID, store.FlagDeleted)
-		} else {
-			msgs, err = selectMessages(ctx, tx, mailboxID, uids)
-			msgs = slices.DeleteFunc(msgs, func(m store.Message) bool { return m.Flags&store.FlagDeleted == 0 })
+		default:
+			msgs, err = selectLight(ctx, tx, mailboxID, uids)
 		}
 		if err != nil {
 			return err
 		}
-		removed, err = removeMessages(ctx, tx, e, &mb, msgs)
+		if deletedOnly {
+			msgs = slices.DeleteFunc(msgs, func(m store.Message) bool { return m.Flags&store.FlagDeleted == 0 })
+		}
+		removed, err = removeMessages(ctx, tx, e, &mb, msgs, true)
 		hms = mb.HighestModSeq
 		return err
 	})
 	return removed, hms, err
 }
 
-// Copy implements store.Mailstore. A copy counts against the quota; a move
-// does not change usage and so never fails for quota (RFC 6851 §3.3).
+// Copy implements store.Mailstore. A copy is a new message (its own id)
+// and counts against the quota; a move keeps the message, its id and its
+// thread, changes only its mailbox and UID, and never fails for quota (RFC
+// 6851 §3.3).
 func (s *Store) Copy(ctx context.Context, fromMailbox int64, uids []uint32, toMailbox int64, move bool) (src, dst []uint32, err error) {
 	err = s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
 		src, dst = nil, nil
@@ -337,41 +432,89 @@ func (s *Store) Copy(ctx context.Context, fromMailbox int64, uids []uint32, toMa
 		if err != nil || len(msgs) == 0 {
 			return err
 		}
-		var total int64
-		for _, m := range msgs {
-			total += m.Size
-		}
-		if !move {
-			if err := checkQuota(ctx, tx, to.AccountID, total, int64(len(msgs))); err != nil {
-				return err
+		if move {
+			fp := &from
+			if from.ID == to.ID {
+				fp = &to // a move within a mailbox renumbers the messages
 			}
-		}
-		to.HighestModSeq++
-		for _, m := range msgs {
-			nm, err := insertMessage(ctx, tx, &to, m, to.HighestModSeq)
-			if err != nil {
-				return err
-			}
-			src, dst = append(src, m.UID), append(dst, nm.UID)
-		}
-		if err := saveMailbox(ctx, tx, to); err != nil {
+			src, dst, err = moveMessages(ctx, tx, e, fp, &to, msgs)
 			return err
 		}
-		if err := addUsage(ctx, tx, to.AccountID, total, int64(len(msgs))); err != nil {
-			return err
-		}
-		e.change(store.Change{Kind: store.ChangeNewMessage, AccountID: to.AccountID, MailboxID: to.ID, UIDs: slices.Clone(dst), ModSeq: to.HighestModSeq})
-		if !move {
-			return nil
-		}
-		if from.ID == to.ID {
-			from = to
-		}
-		_, err = removeMessages(ctx, tx, e, &from, msgs)
+		src, dst, err = copyMessages(ctx, tx, e, &to, msgs)
 		return err
 	})
 	if err != nil {
 		return nil, nil, err
 	}
+	return src, dst, nil
+}
+
+func copyMessages(ctx context.Context, tx *wtx, e *effects, to *store.Mailbox, msgs []store.Message) (src, dst []uint32, err error) {
+	var total int64
+	for _, m := range msgs {
+		total += m.Size
+	}
+	if err := checkQuota(ctx, tx, to.AccountID, total, int64(len(msgs))); err != nil {
+		return nil, nil, err
+	}
+	modseq, err := changeAccount(ctx, tx, to.AccountID, total, int64(len(msgs)))
+	if err != nil {
+		return nil, nil, err
+	}
+	to.HighestModSeq = modseq
+	refs, err := messageRefs(ctx, tx, msgs)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, m := range msgs {
+		if m.ID, err = nextMessageID(ctx, tx); err != nil {
+			return nil, nil, err
+		}
+		nm, err := insertMessage(ctx, tx, to, m, modseq, refs[i])
+		if err != nil {
+			return nil, nil, err
+		}
+		src, dst = append(src, m.UID), append(dst, nm.UID)
+	}
+	if err := saveMailbox(ctx, tx, *to); err != nil {
+		return nil, nil, err
+	}
+	e.change(store.Change{Kind: store.ChangeNewMessage, AccountID: to.AccountID, MailboxID: to.ID, UIDs: slices.Clone(dst), ModSeq: modseq})
+	return src, dst, nil
+}
+
+// moveMessages gives the messages new UIDs in "to" in place (RFC 6851),
+// recording their expunge from "from" for QRESYNC. The message rows, their
+// ids and cached metadata stay.
+func moveMessages(ctx context.Context, tx *wtx, e *effects, from, to *store.Mailbox, msgs []store.Message) (src, dst []uint32, err error) {
+	modseq, err := changeAccount(ctx, tx, to.AccountID, 0, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	from.HighestModSeq, to.HighestModSeq = modseq, modseq
+	for _, m := range msgs {
+		if to.UIDNext == 0 || to.UIDNext == 0xffffffff {
+			return nil, nil, errNoUIDs(*to)
+		}
+		// RFC 7162 §3.2.5.2: remember the expunge for VANISHED (EARLIER).
+		if _, err := tx.ExecContext(ctx, `INSERT INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)`,
+			from.ID, m.UID, int64(modseq)); err != nil {
+			return nil, nil, err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE messages SET mailbox_id = ?, uid = ?, modseq = ? WHERE id = ?`,
+			to.ID, to.UIDNext, int64(modseq), m.ID); err != nil {
+			return nil, nil, err
+		}
+		src, dst = append(src, m.UID), append(dst, to.UIDNext)
+		to.UIDNext++
+	}
+	if err := saveMailbox(ctx, tx, *to); err != nil {
+		return nil, nil, err
+	}
+	if err := saveMailbox(ctx, tx, *from); err != nil {
+		return nil, nil, err
+	}
+	e.change(store.Change{Kind: store.ChangeNewMessage, AccountID: to.AccountID, MailboxID: to.ID, UIDs: slices.Clone(dst), ModSeq: modseq})
+	e.change(store.Change{Kind: store.ChangeExpunge, AccountID: from.AccountID, MailboxID: from.ID, UIDs: slices.Clone(src), ModSeq: modseq})
 	return src, dst, nil
 }

@@ -35,7 +35,7 @@ func TestLightListings(t *testing.T) {
 	}
 	for i, tg := range targets {
 		body := []byte("Subject: m\r\n\r\nbody " + strings.Repeat("x", i) + "\r\n")
-		nb := store.NewBlob{Key: fakeBlob(t, s, len(body)), Size: int64(len(body)), Inline: body,
+		nb := store.NewBlob{Body: store.BytesBody(body),
 			Meta: store.MessageMeta{Envelope: []byte("env"), BodyStructure: []byte("bs"), Preview: "p"}}
 		if _, err := s.Append(ctx, mb.ID, nb, tg, time.Unix(1700000000+int64(i), 0)); err != nil {
 			t.Fatal(err)
@@ -50,7 +50,7 @@ func TestLightListings(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range full {
-		full[i].Envelope, full[i].BodyStructure, full[i].Preview = nil, nil, ""
+		full[i].Envelope, full[i].BodyStructure, full[i].Preview, full[i].ThreadID = nil, nil, "", 0
 	}
 	if !reflect.DeepEqual(full, light) {
 		t.Errorf("MessageFlags:\n%+v\nMessages without the cached parts:\n%+v", light, full)

@@ -66,8 +66,15 @@ func nextUIDValidity(ctx context.Context, tx *wtx) (uint32, error) {
 	return uint32(v), err
 }
 
+// insertMailbox creates a mailbox at the account's next modseq, which is
+// also its first HIGHESTMODSEQ: every later change in the account is above
+// it, so a new mailbox's modseqs grow from the start.
 func insertMailbox(ctx context.Context, tx *wtx, accountID int64, name, specialUse string, subscribed bool) (store.Mailbox, error) {
 	uv, err := nextUIDValidity(ctx, tx)
+	if err != nil {
+		return store.Mailbox{}, err
+	}
+	modseq, err := changeAccount(ctx, tx, accountID, 0, 0)
 	if err != nil {
 		return store.Mailbox{}, err
 	}
@@ -75,14 +82,14 @@ func insertMailbox(ctx context.Context, tx *wtx, accountID int64, name, specialU
 	if subscribed {
 		sub = 1
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO mailboxes (account_id, name, uidvalidity, special_use, subscribed, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, accountID, name, uv, specialUse, sub, now())
+	res, err := tx.ExecContext(ctx, `INSERT INTO mailboxes (account_id, name, uidvalidity, special_use, subscribed, created_at, highestmodseq, modseq)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, accountID, name, uv, specialUse, sub, now(), int64(modseq), int64(modseq))
 	if err != nil {
 		return store.Mailbox{}, err
 	}
 	id, err := res.LastInsertId()
 	return store.Mailbox{ID: id, AccountID: accountID, Name: name, UIDValidity: uv, UIDNext: 1,
-		HighestModSeq: 1, SpecialUse: specialUse, Subscribed: subscribed}, err
+		HighestModSeq: modseq, SpecialUse: specialUse, Subscribed: subscribed}, err
 }
 
 const mailboxCols = `id, account_id, name, uidvalidity, uidnext, highestmodseq, special_use, subscribed`

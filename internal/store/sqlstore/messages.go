@@ -55,7 +55,7 @@ func splitKeywords(s string) []string {
 	return strings.Split(s, " ")
 }
 
-const messageCols = `id, mailbox_id, uid, modseq, flags, keywords, internal_date, size, blob_id, envelope, bodystructure, preview`
+const messageCols = `id, mailbox_id, uid, modseq, flags, keywords, internal_date, size, blob_id, thread_id, envelope, bodystructure, preview`
 
 // messagesFull is the FROM clause for messageCols: the cached parsed forms
 // live apart in message_meta (migration 0004), so that flag changes rewrite
@@ -66,7 +66,7 @@ func scanMessage(r scanner) (store.Message, error) {
 	var m store.Message
 	var kw string
 	var t int64
-	err := r.Scan(&m.ID, &m.MailboxID, &m.UID, &m.ModSeq, &m.Flags, &kw, &t, &m.Size, &m.BlobID,
+	err := r.Scan(&m.ID, &m.MailboxID, &m.UID, &m.ModSeq, &m.Flags, &kw, &t, &m.Size, &m.BlobID, &m.ThreadID,
 		&m.Envelope, &m.BodyStructure, &m.Preview)
 	m.Keywords = splitKeywords(kw)
 	m.InternalDate = time.Unix(t, 0).UTC()
@@ -156,26 +156,26 @@ func selectUIDs(uids []uint32, query func(lo, hi uint32) ([]store.Message, error
 	return out, nil
 }
 
-// insertMessage adds m to mb with the next UID of mb (advanced in memory;
-// the caller saves mb with saveMailbox) and takes a reference on its blob.
-// Quota usage is the caller's.
-func insertMessage(ctx context.Context, tx *wtx, mb *store.Mailbox, m store.Message, modseq uint64) (store.Message, error) {
+// insertMessage adds m, with its id and thread already chosen, to mb with
+// the next UID of mb (advanced in memory; the caller saves mb with
+// saveMailbox) and takes a reference on its blob. Quota usage is the
+// caller's. refs are the threading ids kept for IMAP THREAD.
+func insertMessage(ctx context.Context, tx *wtx, mb *store.Mailbox, m store.Message, modseq uint64, refs string) (store.Message, error) {
 	if mb.UIDNext == 0 || mb.UIDNext == 0xffffffff {
-		// RFC 3501 §2.3.1.1: UIDs are 32-bit; a new UIDVALIDITY would be needed.
-		return store.Message{}, fmt.Errorf("%w: mailbox %q has no UIDs left", store.ErrNotPermitted, mb.Name)
+		return store.Message{}, errNoUIDs(*mb)
+	}
+	if m.ThreadID == 0 {
+		m.ThreadID = m.ID
 	}
 	m.MailboxID, m.UID, m.ModSeq = mb.ID, mb.UIDNext, modseq
-	res, err := tx.ExecContext(ctx, `INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords, internal_date, size, blob_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, m.MailboxID, m.UID, int64(m.ModSeq), m.Flags, joinKeywords(m.Keywords),
-		m.InternalDate.Unix(), m.Size, m.BlobID)
+	_, err := tx.ExecContext(ctx, `INSERT INTO messages (id, mailbox_id, uid, modseq, created_modseq, thread_id, flags, keywords, internal_date, size, blob_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, m.ID, m.MailboxID, m.UID, int64(m.ModSeq), int64(m.ModSeq), m.ThreadID,
+		m.Flags, joinKeywords(m.Keywords), m.InternalDate.Unix(), m.Size, m.BlobID)
 	if err != nil {
 		return store.Message{}, err
 	}
-	if m.ID, err = res.LastInsertId(); err != nil {
-		return store.Message{}, err
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO message_meta (message_id, envelope, bodystructure, preview) VALUES (?, ?, ?, ?)`,
-		m.ID, m.Envelope, m.BodyStructure, m.Preview); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO message_meta (message_id, envelope, bodystructure, preview, refs) VALUES (?, ?, ?, ?, ?)`,
+		m.ID, m.Envelope, m.BodyStructure, m.Preview, refs); err != nil {
 		return store.Message{}, err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE blobs SET refs = refs + 1 WHERE id = ?`, m.BlobID); err != nil {
@@ -185,6 +185,22 @@ func insertMessage(ctx context.Context, tx *wtx, mb *store.Mailbox, m store.Mess
 	return m, nil
 }
 
+// errNoUIDs: RFC 3501 §2.3.1.1 makes UIDs 32-bit; a mailbox that used them
+// all would need a new UIDVALIDITY.
+func errNoUIDs(mb store.Mailbox) error {
+	return fmt.Errorf("%w: mailbox %q has no UIDs left", store.ErrNotPermitted, mb.Name)
+}
+
+// nextMessageID is the id the next message row gets: ids are never reused
+// (messages is AUTOINCREMENT), and knowing it before the insert lets a
+// message that starts a thread name the thread after itself in one write.
+// Only the writer inserts, inside its transaction, so nobody takes it first.
+func nextMessageID(ctx context.Context, tx *wtx) (int64, error) {
+	var id int64
+	err := tx.QueryRowContext(ctx, `SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0) + 1`).Scan(&id)
+	return id, err
+}
+
 // saveMailbox stores uidnext and highestmodseq of mb.
 func saveMailbox(ctx context.Context, tx *wtx, mb store.Mailbox) error {
 	_, err := tx.ExecContext(ctx, `UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?`,
@@ -192,11 +208,15 @@ func saveMailbox(ctx context.Context, tx *wtx, mb store.Mailbox) error {
 	return err
 }
 
-// addUsage changes the account's quota usage.
-func addUsage(ctx context.Context, tx *wtx, accountID, bytes, messages int64) error {
-	_, err := tx.ExecContext(ctx, `UPDATE accounts SET used_bytes = used_bytes + ?, used_messages = used_messages + ? WHERE id = ?`,
-		bytes, messages, accountID)
-	return err
+// changeAccount changes the account's quota usage and takes its next
+// modseq: every change in an account is numbered from one sequence, so a
+// mailbox's HIGHESTMODSEQ is the largest of its changes (RFC 7162 asks no
+// more), and the account's changes since any point are one range.
+func changeAccount(ctx context.Context, tx *wtx, accountID, bytes, messages int64) (uint64, error) {
+	var m int64
+	err := tx.QueryRowContext(ctx, `UPDATE accounts SET used_bytes = used_bytes + ?, used_messages = used_messages + ?,
+		modseq = modseq + 1 WHERE id = ? RETURNING modseq`, bytes, messages, accountID).Scan(&m)
+	return uint64(m), notFound(err)
 }
 
 // checkQuota fails with ErrOverQuota when adding bytes and messages would
@@ -215,48 +235,57 @@ func checkQuota(ctx context.Context, tx *wtx, accountID, bytes, messages int64) 
 }
 
 // removeMessages deletes msgs (all of mailbox mb) as an expunge at the
-// next modseq: recorded in expunged, references and usage released, the
-// blobs whose last reference went away collected. mb is updated in memory
-// and saved.
-func removeMessages(ctx context.Context, tx *wtx, e *effects, mb *store.Mailbox, msgs []store.Message) ([]uint32, error) {
+// account's next modseq: recorded in expunged (for QRESYNC) and in the
+// account's tombstones, references and usage released. Bodies nothing
+// references any more are collected later, off the hot path (purge.go).
+// mb is updated in memory and saved.
+func removeMessages(ctx context.Context, tx *wtx, e *effects, mb *store.Mailbox, msgs []store.Message, tombstones bool) ([]uint32, error) {
 	if len(msgs) == 0 {
 		return nil, nil
 	}
-	mb.HighestModSeq++
-	uids := make([]uint32, 0, len(msgs))
 	var bytes int64
 	for _, m := range msgs {
+		bytes += m.Size
+	}
+	modseq, err := changeAccount(ctx, tx, mb.AccountID, -bytes, -int64(len(msgs)))
+	if err != nil {
+		return nil, err
+	}
+	mb.HighestModSeq = modseq
+	uids := make([]uint32, 0, len(msgs))
+	for _, m := range msgs {
+		if tombstones {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO message_tombstones (account_id, modseq, message_id, thread_id)
+				SELECT ?, ?, id, thread_id FROM messages WHERE id = ?`, mb.AccountID, int64(modseq), m.ID); err != nil {
+				return nil, err
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE id = ?`, m.ID); err != nil {
 			return nil, err
 		}
 		// RFC 7162 §3.2.5.2: remember the expunge for VANISHED (EARLIER).
 		if _, err := tx.ExecContext(ctx, `INSERT INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)`,
-			mb.ID, m.UID, int64(mb.HighestModSeq)); err != nil {
+			mb.ID, m.UID, int64(modseq)); err != nil {
 			return nil, err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE blobs SET refs = refs - 1 WHERE id = ?`, m.BlobID); err != nil {
 			return nil, err
 		}
-		bytes += m.Size
 		uids = append(uids, m.UID)
-	}
-	if err := addUsage(ctx, tx, mb.AccountID, -bytes, -int64(len(msgs))); err != nil {
-		return nil, err
 	}
 	if err := saveMailbox(ctx, tx, *mb); err != nil {
 		return nil, err
 	}
-	if err := gcBlobs(ctx, tx, e); err != nil {
-		return nil, err
-	}
-	e.change(store.Change{Kind: store.ChangeExpunge, AccountID: mb.AccountID, MailboxID: mb.ID, UIDs: uids, ModSeq: mb.HighestModSeq})
+	e.purge = true
+	e.change(store.Change{Kind: store.ChangeExpunge, AccountID: mb.AccountID, MailboxID: mb.ID, UIDs: uids, ModSeq: modseq})
 	return uids, nil
 }
 
 // releaseMessages deletes the messages matching where (a condition on
 // messages columns, with args) in bulk, for deleting mailboxes, accounts and
-// domains: blob references and quota usage are released, unreferenced blobs
-// collected. No expunge history is kept, since the mailbox goes too.
+// domains: blob references and quota usage are released; unreferenced
+// bodies are collected later. No expunge history is kept, since the mailbox
+// goes too.
 func releaseMessages(ctx context.Context, tx *wtx, e *effects, where string, args ...any) error {
 	twice := append(append([]any{}, args...), args...)
 	_, err := tx.ExecContext(ctx, `UPDATE blobs SET refs = refs -
@@ -278,46 +307,6 @@ func releaseMessages(ctx context.Context, tx *wtx, e *effects, where string, arg
 	if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE `+where, args...); err != nil {
 		return err
 	}
-	return gcBlobs(ctx, tx, e)
-}
-
-// gcBlobs deletes the blob rows (and their full-text entries) nothing
-// references any more; their files are removed after the commit.
-func gcBlobs(ctx context.Context, tx *wtx, e *effects) error {
-	rows, err := tx.QueryContext(ctx, `SELECT id, blob_key FROM blobs WHERE refs <= 0`)
-	if err != nil {
-		return err
-	}
-	var ids []int64
-	var keys []string
-	for rows.Next() {
-		var id int64
-		var k string
-		if err := rows.Scan(&id, &k); err != nil {
-			rows.Close()
-			return err
-		}
-		ids, keys = append(ids, id), append(keys, k)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for i, id := range ids {
-		// A queue entry still using the body keeps it alive (queue entries
-		// should hold a reference of their own; this is a safety net).
-		var q int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM queue_messages WHERE blob_id = ?`, id).Scan(&q); err != nil {
-			return err
-		}
-		if q > 0 {
-			continue
-		}
-		e.ftsDel = append(e.ftsDel, id)
-		if _, err := tx.ExecContext(ctx, `DELETE FROM blobs WHERE id = ?`, id); err != nil {
-			return err
-		}
-		e.blobKeys = append(e.blobKeys, keys[i])
-	}
+	e.purge = true
 	return nil
 }

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -13,84 +12,39 @@ import (
 
 var _ store.QueueStore = (*Store)(nil)
 
-// Enqueue implements store.QueueStore. Like Deliver, it owns the blob: when
-// the call fails, an unreferenced body file is removed.
-func (s *Store) Enqueue(ctx context.Context, nb store.NewBlob, msg store.NewQueueMessage, now time.Time) (int64, error) {
-	if err := checkBlob(nb); err != nil {
-		return 0, err
+// insertQueued adds a queue entry for a copy of blob blobID: the entry
+// holds a reference on the body, so the body lives as long as the entry.
+// Every recipient is due at now.
+func insertQueued(ctx context.Context, tx *wtx, blobID int64, q store.QueuedCopy, now time.Time) (int64, error) {
+	var acct any
+	if q.AccountID != 0 {
+		acct = q.AccountID
 	}
-	if len(msg.Recipients) == 0 {
-		return 0, invalid("queue: no recipients")
-	}
-	var id int64
-	err := s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
-		blobID, err := insertQueueBlob(ctx, tx, nb)
-		if err != nil {
-			return err
-		}
-		var acct any
-		if msg.AccountID != 0 {
-			acct = msg.AccountID
-		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO queue_messages (blob_id, sender, account_id, env_id, dsn_ret, is_dsn, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, blobID, msg.Sender, acct, msg.EnvID, msg.Ret, msg.IsDSN, now.Unix())
-		if err != nil {
-			return err
-		}
-		if id, err = res.LastInsertId(); err != nil {
-			return err
-		}
-		for _, r := range msg.Recipients {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO queue_recipients (queue_id, rcpt, orcpt, notify, status, next_attempt, updated_at)
-				VALUES (?, ?, ?, ?, 'pending', ?, ?)`, id, r.Rcpt, r.ORcpt, r.Notify, now.Unix(), now.Unix()); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	res, err := tx.ExecContext(ctx, `INSERT INTO queue_messages (blob_id, skip, sender, account_id, env_id, dsn_ret, is_dsn, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, blobID, q.Skip, q.Sender, acct, q.EnvID, q.Ret, q.IsDSN, now.Unix())
 	if err != nil {
-		s.dropUnusedBlob(nb.Key)
 		return 0, err
 	}
-	return id, nil
-}
-
-// insertQueueBlob returns the id of the blob row for nb with one more
-// reference, creating the row if needed. Unlike a mailbox copy, a queued
-// body is never searched: it gets no full-text rows.
-func insertQueueBlob(ctx context.Context, tx *wtx, nb store.NewBlob) (int64, error) {
-	var id int64
-	err := tx.QueryRowContext(ctx, `SELECT id FROM blobs WHERE blob_key = ?`, nb.Key).Scan(&id)
-	switch {
-	case err == nil:
-	case errors.Is(err, sql.ErrNoRows):
-		// As for Deliver: never a row for a body file that is not there.
-		if nb.Inline == nil {
-			if n, err := tx.w.s.blobs.Size(nb.Key); err != nil || n != nb.Size {
-				return 0, invalid("blob %s: size %d, file %d (%v)", nb.Key, nb.Size, n, err)
-			}
-		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO blobs (blob_key, size, refs, created_at, data) VALUES (?, ?, 0, ?, ?)`,
-			nb.Key, nb.Size, now(), nb.Inline)
-		if err != nil {
-			return 0, err
-		}
-		if id, err = res.LastInsertId(); err != nil {
-			return 0, err
-		}
-	default:
+	id, err := res.LastInsertId()
+	if err != nil {
 		return 0, err
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE blobs SET refs = refs + 1 WHERE id = ?`, id)
+	for _, r := range q.Recipients {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO queue_recipients (queue_id, rcpt, orcpt, notify, status, next_attempt, updated_at)
+			VALUES (?, ?, ?, ?, 'pending', ?, ?)`, id, r.Rcpt, r.ORcpt, r.Notify, now.Unix(), now.Unix()); err != nil {
+			return 0, err
+		}
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE blobs SET refs = refs + 1 WHERE id = ?`, blobID)
 	return id, err
 }
 
-const queueCols = `q.id, q.blob_id, b.size, q.sender, COALESCE(q.account_id, 0), q.env_id, q.dsn_ret, q.is_dsn, q.held, q.warned, q.created_at`
+const queueCols = `q.id, q.blob_id, q.skip, b.size - q.skip, q.sender, COALESCE(q.account_id, 0), q.env_id, q.dsn_ret, q.is_dsn, q.held, q.warned, q.created_at`
 
 func scanQueueMessage(r scanner) (store.QueueMessage, error) {
 	var m store.QueueMessage
 	var created int64
-	err := r.Scan(&m.ID, &m.BlobID, &m.Size, &m.Sender, &m.AccountID, &m.EnvID, &m.Ret, &m.IsDSN, &m.Held, &m.Warned, &created)
+	err := r.Scan(&m.ID, &m.BlobID, &m.Skip, &m.Size, &m.Sender, &m.AccountID, &m.EnvID, &m.Ret, &m.IsDSN, &m.Held, &m.Warned, &created)
 	m.CreatedAt = time.Unix(created, 0)
 	return m, err
 }
@@ -284,7 +238,8 @@ func deleteQueued(ctx context.Context, tx *wtx, e *effects, id, blobID int64) er
 	if _, err := tx.ExecContext(ctx, `UPDATE blobs SET refs = refs - 1 WHERE id = ?`, blobID); err != nil {
 		return err
 	}
-	return gcBlobs(ctx, tx, e)
+	e.purge = true
+	return nil
 }
 
 // QueueHold implements store.QueueStore.

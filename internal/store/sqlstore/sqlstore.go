@@ -17,12 +17,10 @@
 package sqlstore
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"embed"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net/url"
@@ -60,6 +58,8 @@ type Store struct {
 	hub    store.Notifier
 	w      *writer
 	closed chan struct{}
+	// purgeWake tells the maintenance loop that references were dropped.
+	purgeWake chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -86,10 +86,26 @@ func dsn(path string, readOnly bool) string {
 	return "file:" + path + "?" + q.Encode()
 }
 
-// Open opens (creating and migrating when needed) the database at path.
-func Open(ctx context.Context, path string, blobs *blob.Store, logger *slog.Logger) (*Store, error) {
+// Options are what Open needs; the composition root builds them.
+type Options struct {
+	// Path is the database file.
+	Path string
+	// Blobs keeps the bodies.
+	Blobs *blob.Store
+	// Notifier carries change events between sessions; nil gives a hub of
+	// this process alone.
+	Notifier store.Notifier
+	Logger   *slog.Logger
+}
+
+// Open opens (creating and migrating when needed) the database.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	path, blobs, logger, hub := opts.Path, opts.Blobs, opts.Logger, opts.Notifier
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	}
+	if hub == nil {
+		hub = store.NewHub()
 	}
 	wdb, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
@@ -122,8 +138,10 @@ func Open(ctx context.Context, path string, blobs *blob.Store, logger *slog.Logg
 		rdb:    rdb,
 		blobs:  blobs,
 		log:    logger,
-		hub:    store.NewHub(),
+		hub:    hub,
 		closed: make(chan struct{}),
+
+		purgeWake: make(chan struct{}, 1),
 	}
 	if s.w, err = newWriter(ctx, s); err != nil {
 		wdb.Close()
@@ -141,11 +159,12 @@ func OpenDir(ctx context.Context, dir string, logger *slog.Logger) (*Store, erro
 	if err != nil {
 		return nil, err
 	}
-	return Open(ctx, filepath.Join(dir, "postern.db"), blobs, logger)
+	return Open(ctx, Options{Path: filepath.Join(dir, "postern.db"), Blobs: blobs, Logger: logger})
 }
 
 // Close stops the writer (operations already queued are answered with
-// store.ErrStoreShutdown) and closes the database. The blob store stays open.
+// store.ErrStoreShutdown) and closes the database. The blob store stays
+// open: its owner closes it.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closed)
@@ -270,7 +289,21 @@ func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 	return nil
 }
 
+// fkOffMarker starts a migration that rebuilds tables: foreign keys must be
+// off while a referenced table is dropped and its new copy renamed (they can
+// only be switched outside a transaction), and are checked before commit.
+const fkOffMarker = "-- postern:foreign-keys-off"
+
 func applyMigration(ctx context.Context, db *sql.DB, version int, name, body string) (bool, error) {
+	fkOff := strings.HasPrefix(body, fkOffMarker)
+	if fkOff {
+		// db has exactly one connection, so the pragma applies to the
+		// transaction below.
+		if _, err := db.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
+			return false, err
+		}
+		defer db.ExecContext(ctx, `PRAGMA foreign_keys = ON`)
+	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return false, err
@@ -286,30 +319,22 @@ func applyMigration(ctx context.Context, db *sql.DB, version int, name, body str
 	if _, err := tx.ExecContext(ctx, body); err != nil {
 		return false, err
 	}
+	if fkOff {
+		rows, err := tx.QueryContext(ctx, `PRAGMA foreign_key_check`)
+		if err != nil {
+			return false, err
+		}
+		bad := rows.Next()
+		rows.Close()
+		if bad {
+			return false, fmt.Errorf("foreign key violations after migration")
+		}
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
 		version, name, time.Now().Unix()); err != nil {
 		return false, err
 	}
 	return true, tx.Commit()
-}
-
-// OpenBlob implements store.Mailstore.
-func (s *Store) OpenBlob(ctx context.Context, blobID int64) (io.ReadCloser, error) {
-	var key string
-	var data []byte
-	var inline bool
-	err := s.rdb.QueryRowContext(ctx, `SELECT blob_key, data, data IS NOT NULL FROM blobs WHERE id = ?`, blobID).Scan(&key, &data, &inline)
-	if err != nil {
-		return nil, notFound(err)
-	}
-	if inline {
-		return io.NopCloser(bytes.NewReader(data)), nil
-	}
-	f, err := s.blobs.Open(key)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: blob %d: %w", blobID, err)
-	}
-	return f, nil
 }
 
 // BlobReferenced reports whether the database references the blob key. On a

@@ -27,7 +27,7 @@ func TestConformance(t *testing.T) {
 func TestConformanceFileBodies(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		s := openTest(t)
-		s.Blobs().SetInlineMax(0)
+		s.Blobs().SetMemoryMax(0)
 		return s
 	})
 }

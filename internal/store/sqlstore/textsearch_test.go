@@ -2,12 +2,9 @@ package sqlstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"postern/internal/store"
 )
@@ -16,14 +13,10 @@ import (
 // headers to the account's INBOX and returns the UID.
 func deliverText(tb testing.TB, s *Store, acct int64, text, headers string) uint32 {
 	tb.Helper()
-	var rnd [16]byte
-	rand.Read(rnd[:])
 	body := []byte("Subject: x\r\n\r\n" + text)
-	nb := store.NewBlob{Key: hex.EncodeToString(rnd[:]), Size: int64(len(body)), Inline: body,
-		Meta: store.MessageMeta{SearchText: text, Headers: headers}}
-	res, err := s.Deliver(context.Background(), nb, time.Now(), []store.DeliveryTarget{{AccountID: acct}})
-	if err != nil || res[0].Err != nil {
-		tb.Fatalf("deliver: %v %v", err, res)
+	res := deliverBytes(tb, s, body, store.MessageMeta{SearchText: text, Headers: headers}, store.DeliveryTarget{AccountID: acct})
+	if res[0].Err != nil {
+		tb.Fatalf("deliver: %v", res[0].Err)
 	}
 	return res[0].UID
 }
@@ -85,6 +78,9 @@ func TestSearchSubstring(t *testing.T) {
 	}
 	// The text goes with the blob; a message without it is reported missing.
 	if _, _, err := s.Expunge(ctx, mb.ID, []uint32{u1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Purge(ctx); err != nil {
 		t.Fatal(err)
 	}
 	var rows int

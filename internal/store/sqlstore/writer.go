@@ -25,8 +25,11 @@ const maxBatch = 128
 // effects are what an operation wants done only after its commit.
 type effects struct {
 	changes []store.Change
-	// blobKeys are body files whose last reference went away.
+	// blobKeys are body files whose rows were deleted.
 	blobKeys []string
+	// purge: references to bodies were dropped; the maintenance loop
+	// collects those that nothing references any more.
+	purge bool
 	// Full-text index changes wait for the end of the batch: inside a
 	// savepoint every FTS5 write flushes a segment of its own, which costs
 	// more than the rest of a delivery.
@@ -36,7 +39,6 @@ type effects struct {
 
 type ftsRow struct {
 	blobID        int64
-	key           string
 	text, headers string
 }
 
@@ -271,6 +273,12 @@ func (w *writer) execBatch(batch []*op) (err error) {
 	if err := flushFTS(ctx, tx, batch); err != nil {
 		return fmt.Errorf("sqlstore: full-text index: %w", err)
 	}
+	// The bodies the batch references were appended to segments before
+	// their operations were queued: one fdatasync makes them all durable
+	// before the commit that makes them visible.
+	if err := w.s.blobs.Sync(); err != nil {
+		return err
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlstore: commit: %w", err)
 	}
@@ -314,18 +322,18 @@ func flushFTS(ctx context.Context, tx *wtx, batch []*op) error {
 		}
 		for _, r := range o.eff.ftsAdd {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO blob_fts (rowid, search_text, headers)
-				SELECT id, ?, ? FROM blobs WHERE id = ? AND blob_key = ?`, r.text, r.headers, r.blobID, r.key); err != nil {
+				SELECT id, ?, ? FROM blobs WHERE id = ?`, r.text, r.headers, r.blobID); err != nil {
 				return err
 			}
 			// The folded copy for exact substring search (store.SubstringSearcher).
 			fh := foldedText(r.headers)
 			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO blob_text (blob_id, body, headers)
-				SELECT id, ?, ? FROM blobs WHERE id = ? AND blob_key = ?`,
-				foldedText(r.text), fh, r.blobID, r.key); err != nil {
+				SELECT id, ?, ? FROM blobs WHERE id = ?`,
+				foldedText(r.text), fh, r.blobID); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO blob_header_tri (rowid, headers)
-				SELECT id, ? FROM blobs WHERE id = ? AND blob_key = ?`, string(fh), r.blobID, r.key); err != nil {
+				SELECT id, ? FROM blobs WHERE id = ?`, string(fh), r.blobID); err != nil {
 				return err
 			}
 		}
@@ -337,6 +345,12 @@ func flushFTS(ctx context.Context, tx *wtx, batch []*op) error {
 func (w *writer) after(e *effects) {
 	for _, c := range e.changes {
 		w.s.hub.Publish(c)
+	}
+	if e.purge {
+		select {
+		case w.s.purgeWake <- struct{}{}:
+		default:
+		}
 	}
 	for _, k := range e.blobKeys {
 		if err := w.s.blobs.Remove(k); err != nil {

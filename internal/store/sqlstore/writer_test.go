@@ -150,12 +150,17 @@ func TestTwoOpeners(t *testing.T) {
 	}
 	ctx := context.Background()
 	path := filepath.Join(dir, "db")
-	s1, err := Open(ctx, path, b, nil)
+	s1, err := Open(ctx, Options{Path: path, Blobs: b})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s1.Close()
-	s2, err := Open(ctx, path, b, nil)
+	// Another process has a blob store of its own (its own segment).
+	b2, err := blob.Open(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Open(ctx, Options{Path: path, Blobs: b2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,10 +175,6 @@ func TestTwoOpeners(t *testing.T) {
 	if _, err := s1.Account(ctx, "alice@example.org"); err != nil {
 		t.Fatalf("server does not see the CLI's account: %v", err)
 	}
-	keys := make([]string, 40)
-	for i := range keys {
-		keys[i] = fakeBlob(t, s1, 10)
-	}
 	var wg sync.WaitGroup
 	uids := make(chan uint32, 40)
 	for i := range 40 {
@@ -184,12 +185,13 @@ func TestTwoOpeners(t *testing.T) {
 			if i%2 == 1 {
 				s = s2
 			}
-			res, err := s.Deliver(ctx, store.NewBlob{Key: keys[i], Size: 10}, time.Now(), []store.DeliveryTarget{{AccountID: a.ID}})
-			if err != nil || res[0].Err != nil {
-				t.Errorf("deliver %d: %v %v", i, err, res)
+			out, err := s.Deliver(ctx, store.Delivery{Blob: store.NewBlob{Body: store.BytesBody("0123456789")}, InternalDate: time.Now(),
+				Targets: []store.DeliveryTarget{{AccountID: a.ID}}})
+			if err != nil || out.Targets[0].Err != nil {
+				t.Errorf("deliver %d: %v %v", i, err, out)
 				return
 			}
-			uids <- res[0].UID
+			uids <- out.Targets[0].UID
 		}()
 	}
 	wg.Wait()
@@ -215,7 +217,7 @@ func TestReopenMigratesOnce(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(dir, "db")
 	for i := range 2 {
-		s, err := Open(ctx, path, b, nil)
+		s, err := Open(ctx, Options{Path: path, Blobs: b})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -242,12 +244,10 @@ func TestReopenMigratesOnce(t *testing.T) {
 func TestSweepBlobs(t *testing.T) {
 	s := openTest(t)
 	ctx := context.Background()
-	s.AddDomain(ctx, "example.org")
-	a, _ := s.AddAccount(ctx, "a@example.org", store.Credentials{})
-	s.Blobs().SetInlineMax(0) // the sweep is about body files
 	commit := func() string {
 		w, _ := s.Blobs().Create()
 		w.Write([]byte("body"))
+		w.Spill() // the sweep is about body files
 		k, _, err := w.Commit()
 		if err != nil {
 			t.Fatal(err)
@@ -257,17 +257,20 @@ func TestSweepBlobs(t *testing.T) {
 		return k
 	}
 	kept, orphan := commit(), commit()
-	if _, err := s.Deliver(ctx, store.NewBlob{Key: kept, Size: 4}, time.Now(), []store.DeliveryTarget{{AccountID: a.ID}}); err != nil {
+	if err := s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+		_, err := insertBlob(ctx, tx, e, blob.Loc{Key: kept, Size: 4}, store.MessageMeta{}, false)
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	st, err := s.SweepBlobs(ctx)
 	if err != nil || st.Orphans != 1 {
 		t.Fatalf("sweep %+v %v", st, err)
 	}
-	if _, err := s.Blobs().Open(kept); err != nil {
+	if _, err := s.Blobs().OpenFile(kept); err != nil {
 		t.Error("referenced blob swept")
 	}
-	if _, err := s.Blobs().Open(orphan); err == nil {
+	if _, err := s.Blobs().OpenFile(orphan); err == nil {
 		t.Error("orphan kept")
 	}
 }
@@ -354,9 +357,7 @@ func TestExpungeDeleted(t *testing.T) {
 	s.AddDomain(ctx, "example.org")
 	a, _ := s.AddAccount(ctx, "a@example.org", store.Credentials{})
 	for range 4 {
-		if _, err := s.Deliver(ctx, store.NewBlob{Key: fakeBlob(t, s, 5), Size: 5}, time.Now(), []store.DeliveryTarget{{AccountID: a.ID}}); err != nil {
-			t.Fatal(err)
-		}
+		deliverBytes(t, s, []byte("hello"), store.MessageMeta{}, store.DeliveryTarget{AccountID: a.ID})
 	}
 	inbox, _ := s.Mailbox(ctx, a.ID, "INBOX")
 	if _, err := s.UpdateFlags(ctx, inbox.ID, []uint32{1, 2, 4}, store.FlagUpdate{Op: store.FlagsAdd, Flags: store.FlagDeleted}); err != nil {

@@ -192,8 +192,8 @@ func testDeleteDomainCascades(t *testing.T, e *env) {
 	if res[0].Err != nil || res[1].Err != nil {
 		t.Fatalf("deliver: %+v", res)
 	}
-	only := e.sized(200)
-	e.deliver(only, store.DeliveryTarget{AccountID: a.ID})
+	only := e.deliver(e.sized(200), store.DeliveryTarget{AccountID: a.ID})[0]
+	onlyID := e.messages(only.MailboxID)[1].BlobID
 
 	if err := e.s.DeleteDomain(e.ctx, "example.org"); err != nil {
 		t.Fatal(err)
@@ -215,8 +215,9 @@ func testDeleteDomainCascades(t *testing.T, e *env) {
 	} else {
 		rc.Close()
 	}
-	if f, err := e.blobs.Open(only.Key); err == nil {
-		f.Close()
-		t.Error("body of deleted account's only message still on disk")
+	e.purge()
+	if rc, err := e.s.OpenBlob(e.ctx, onlyID); err == nil {
+		rc.Close()
+		t.Error("body of deleted account's only message still there")
 	}
 }

@@ -56,14 +56,14 @@ func testDeliverSharesBlob(t *testing.T, e *env) {
 		if _, _, err := e.s.Expunge(e.ctx, r.MailboxID, []uint32{r.UID}); err != nil {
 			t.Fatal(err)
 		}
-		if nb.Inline != nil {
-			continue // the body is a database row, gone with its last reference
-		}
-		_, err := e.blobs.Open(nb.Key)
-		if last := i == len(res)-1; (err == nil) == last {
-			t.Fatalf("after expunging %d of %d copies, blob file present=%v", i+1, len(res), err == nil)
+		if i < len(res)-1 {
+			e.purge()
+			if got := e.readBlob(blobID); got != content {
+				t.Fatalf("after expunging %d of %d copies, body %q", i+1, len(res), got)
+			}
 		}
 	}
+	e.purge()
 	_, err = e.s.OpenBlob(e.ctx, blobID)
 	wantErr(t, "OpenBlob after last expunge", err, store.ErrNotFound)
 	if got, _ := e.s.SearchText(e.ctx, res[0].MailboxID, []string{"body"}, false); len(got) != 0 {
@@ -73,45 +73,31 @@ func testDeliverSharesBlob(t *testing.T, e *env) {
 
 func testDeliverPerTargetErrors(t *testing.T, e *env) {
 	a := e.setup()
-	nb := e.sized(100)
-	res := e.deliver(nb,
-		store.DeliveryTarget{AccountID: a.ID + 1000},
-		store.DeliveryTarget{AccountID: a.ID, Mailbox: "No Such Box"},
-		store.DeliveryTarget{AccountID: a.ID, Mailbox: "Junk"})
-	wantErr(t, "unknown account", res[0].Err, store.ErrNotFound)
-	wantErr(t, "unknown mailbox", res[1].Err, store.ErrNotFound)
-	if res[2].Err != nil || res[2].UID != 1 {
-		t.Fatalf("good target: %+v", res[2])
+	// All copies or none: one target gone fails the delivery.
+	for _, bad := range []store.DeliveryTarget{{AccountID: a.ID + 1000}, {AccountID: a.ID, Mailbox: "No Such Box"}} {
+		_, err := e.s.Deliver(e.ctx, store.Delivery{Blob: e.sized(100), InternalDate: time.Now(),
+			Targets: []store.DeliveryTarget{{AccountID: a.ID, Mailbox: "Junk"}, bad}})
+		wantErr(t, fmt.Sprintf("delivery with target %+v", bad), err, store.ErrNotFound)
 	}
-	if n := len(e.messages(e.mailbox(a.ID, "Junk").ID)); n != 1 {
-		t.Errorf("Junk has %d messages", n)
+	if n := len(e.messages(e.mailbox(a.ID, "Junk").ID)); n != 0 {
+		t.Errorf("Junk has %d messages from failed deliveries", n)
+	}
+	if res := e.deliver(e.sized(100), store.DeliveryTarget{AccountID: a.ID, Mailbox: "Junk"}); res[0].Err != nil || res[0].UID != 1 {
+		t.Fatalf("good target: %+v", res[0])
 	}
 	if got := e.reload(a); got.UsedMessages != 1 || got.UsedBytes != 100 {
 		t.Errorf("usage %d/%d", got.UsedMessages, got.UsedBytes)
 	}
-	// No target at all takes the body: the store drops it.
-	nb2 := e.sized(100)
-	res = e.deliver(nb2, store.DeliveryTarget{AccountID: a.ID + 1000})
-	wantErr(t, "only target unknown", res[0].Err, store.ErrNotFound)
-	if f, err := e.blobs.Open(nb2.Key); err == nil {
-		f.Close()
-		t.Error("body nobody received is still on disk")
-	}
-	_, err := e.s.Deliver(e.ctx, store.NewBlob{Key: "../../etc/passwd", Size: 1}, time.Now(), []store.DeliveryTarget{{AccountID: a.ID}})
-	wantErr(t, "bad blob key", err, store.ErrInvalid)
-	_, err = e.s.Deliver(e.ctx, e.sized(10), time.Now(), nil)
+	_, err := e.s.Deliver(e.ctx, store.Delivery{InternalDate: time.Now(), Targets: []store.DeliveryTarget{{AccountID: a.ID}}})
+	wantErr(t, "no body", err, store.ErrInvalid)
+	_, err = e.s.Deliver(e.ctx, store.Delivery{Blob: e.sized(10), InternalDate: time.Now()})
 	wantErr(t, "no targets", err, store.ErrInvalid)
-	if missing := e.sized(10); missing.Inline == nil {
-		if err := e.blobs.Remove(missing.Key); err != nil {
-			t.Fatal(err)
-		}
-		_, err = e.s.Deliver(e.ctx, missing, time.Now(), []store.DeliveryTarget{{AccountID: a.ID}})
-		wantErr(t, "body not in the blob store", err, store.ErrInvalid)
+	_, err = e.s.Deliver(e.ctx, store.Delivery{Blob: e.sized(10), InternalDate: time.Now(),
+		Queue: []store.QueuedCopy{{Skip: 11, NewQueueMessage: store.NewQueueMessage{Recipients: []store.NewQueueRecipient{{Rcpt: "x@y.test"}}}}}})
+	wantErr(t, "skip beyond the body", err, store.ErrInvalid)
+	if got := e.reload(a); got.UsedMessages != 1 || got.UsedBytes != 100 {
+		t.Errorf("usage after refused deliveries %d/%d", got.UsedMessages, got.UsedBytes)
 	}
-	wrong := e.sized(10)
-	wrong.Size = 11
-	_, err = e.s.Deliver(e.ctx, wrong, time.Now(), []store.DeliveryTarget{{AccountID: a.ID}})
-	wantErr(t, "wrong body size", err, store.ErrInvalid)
 }
 
 func testQuota(t *testing.T, e *env) {
@@ -291,36 +277,51 @@ func testMailboxStatus(t *testing.T, e *env) {
 	wantErr(t, "status of unknown mailbox", err, store.ErrNotFound)
 }
 
-// A body delivered in two calls (the over-quota targets retried with
-// IgnoreQuota) is one blob with a reference per copy.
-func testDeliverRetrySameBlob(t *testing.T, e *env) {
+// With QuotaFallback a target over quota still gets its copy when another
+// target takes the message; alone, it is refused and nothing is stored.
+func testQuotaFallback(t *testing.T, e *env) {
 	a := e.setup()
 	b := e.account("bob@example.org")
 	if err := e.s.SetQuota(e.ctx, b.Address, 10, 0); err != nil {
 		t.Fatal(err)
 	}
 	nb := e.sized(100)
-	res := e.deliver(nb, store.DeliveryTarget{AccountID: a.ID}, store.DeliveryTarget{AccountID: b.ID})
-	if res[0].Err != nil || !errors.Is(res[1].Err, store.ErrOverQuota) {
-		t.Fatalf("first call %+v", res)
+	out, err := e.s.Deliver(e.ctx, store.Delivery{Blob: nb, InternalDate: time.Now(), QuotaFallback: true,
+		Targets: []store.DeliveryTarget{{AccountID: a.ID}, {AccountID: b.ID}}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	res2 := e.deliver(nb, store.DeliveryTarget{AccountID: b.ID, IgnoreQuota: true})
-	if res2[0].Err != nil {
-		t.Fatalf("retry %+v", res2)
+	if out.Targets[0].Err != nil || out.Targets[0].OverQuota || out.Targets[1].Err != nil || !out.Targets[1].OverQuota {
+		t.Fatalf("fallback results %+v", out.Targets)
 	}
-	ma, mb := e.messages(res[0].MailboxID)[0], e.messages(res2[0].MailboxID)[0]
+	ma, mb := e.messages(out.Targets[0].MailboxID)[0], e.messages(out.Targets[1].MailboxID)[0]
 	if ma.BlobID != mb.BlobID {
 		t.Errorf("two blob rows %d and %d for one body", ma.BlobID, mb.BlobID)
 	}
-	if got, _ := e.s.SearchText(e.ctx, res2[0].MailboxID, []string{fmt.Sprintf("message%d", e.n)}, false); len(got) != 1 {
-		t.Errorf("retried copy not searchable: %v", got)
+	if got := e.reload(b); got.UsedBytes != 100 {
+		t.Errorf("bob's usage %d, want 100 (over his quota)", got.UsedBytes)
 	}
-	if _, _, err := e.s.Expunge(e.ctx, res[0].MailboxID, []uint32{res[0].UID}); err != nil {
+	// Alone over quota: refused, nothing stored.
+	out, err = e.s.Deliver(e.ctx, store.Delivery{Blob: e.sized(50), InternalDate: time.Now(), QuotaFallback: true,
+		Targets: []store.DeliveryTarget{{AccountID: b.ID}}})
+	if err != nil || !errors.Is(out.Targets[0].Err, store.ErrOverQuota) {
+		t.Fatalf("lone over-quota target: %+v %v", out.Targets, err)
+	}
+	if got := e.reload(b); got.UsedMessages != 1 {
+		t.Errorf("bob has %d messages, want 1", got.UsedMessages)
+	}
+	// Without QuotaFallback the target fails even when another succeeds.
+	out, err = e.s.Deliver(e.ctx, store.Delivery{Blob: e.sized(50), InternalDate: time.Now(),
+		Targets: []store.DeliveryTarget{{AccountID: a.ID}, {AccountID: b.ID}}})
+	if err != nil || out.Targets[0].Err != nil || !errors.Is(out.Targets[1].Err, store.ErrOverQuota) {
+		t.Fatalf("without fallback: %+v %v", out.Targets, err)
+	}
+	if _, _, err := e.s.Expunge(e.ctx, out.Targets[0].MailboxID, []uint32{out.Targets[0].UID}); err != nil {
 		t.Fatal(err)
 	}
-	if rc, err := e.s.OpenBlob(e.ctx, mb.BlobID); err != nil {
-		t.Errorf("body gone while bob still has a copy: %v", err)
-	} else {
-		rc.Close()
+	e.purge()
+	if got := e.readBlob(mb.BlobID); got != e.readBlob(ma.BlobID) {
+		t.Errorf("shared body differs")
 	}
+	_ = fmt.Sprint()
 }

@@ -252,9 +252,10 @@ func testConcurrentDeliveries(t *testing.T, e *env) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := e.s.Deliver(context.Background(), blobs[i], time.Now(), []store.DeliveryTarget{{AccountID: a.ID}})
+			out, err := e.s.Deliver(context.Background(), store.Delivery{Blob: blobs[i], InternalDate: time.Now(),
+				Targets: []store.DeliveryTarget{{AccountID: a.ID}}})
 			if err == nil {
-				err, uids[i] = res[0].Err, res[0].UID
+				err, uids[i] = out.Targets[0].Err, out.Targets[0].UID
 			}
 			errs[i] = err
 		}()

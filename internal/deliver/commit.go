@@ -1,0 +1,259 @@
+package deliver
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"postern/internal/store"
+)
+
+// Result says what Deliver did.
+type Result struct {
+	// Size is the size of the message as queued (without Return-Path).
+	Size int64
+	// Delivered are the local copies, OverQuota those among them stored
+	// beyond their account's quota.
+	Delivered []Delivered
+	OverQuota int
+	// Discarded counts local recipients whose filter dropped the message.
+	Discarded int
+	// QueueIDs are the outbound queue entries made for remote recipients.
+	QueueIDs []int64
+	// Remote is the number of remote recipients queued.
+	Remote int
+}
+
+// Delivered is one local copy.
+type Delivered struct {
+	Account string
+	Mailbox string
+	UID     uint32
+}
+
+// ErrAllOverQuota: no recipient could take the message; nothing was stored.
+var ErrAllOverQuota = errors.New("every recipient is over quota")
+
+// ErrNoRecipients: Deliver without a recipient.
+var ErrNoRecipients = errors.New("no recipients")
+
+// Deliver writes the body once (with the Return-Path that final delivery
+// adds, RFC 5321 §4.4, which queued copies skip), parses it once when some
+// recipient is local, runs the filter for each local recipient, and commits
+// every local copy and every queued copy in one store transaction. It
+// returns once all of it is durable. A recipient over quota still gets the
+// message when anything else of it is stored: it was accepted for all.
+func (t *Transaction) Deliver(ctx context.Context, body io.Reader) (Result, error) {
+	if len(t.local) == 0 && len(t.remote) == 0 {
+		return Result{}, ErrNoRecipients
+	}
+	remote := t.remote
+	if t.env.Source == SourceBounce {
+		// A bounce is not forwarded on: that is how bounce loops start.
+		remote = remote[:0:0]
+		for _, r := range t.remote {
+			if !r.viaAlias {
+				remote = append(remote, r)
+			}
+		}
+	}
+	nb, skip, err := t.writeBody(body)
+	if err != nil {
+		return Result{}, err
+	}
+	d := store.Delivery{Blob: nb, InternalDate: t.p.now(), QuotaFallback: true}
+	res := Result{Size: nb.Size() - skip}
+	owners, err := t.filterAll(ctx, nb, &d, &res)
+	if err != nil {
+		nb.Body.Discard()
+		return res, err
+	}
+	d.Queue = t.queuedCopies(remote, skip)
+	if len(d.Targets) == 0 && len(d.Queue) == 0 {
+		nb.Body.Discard()
+		return res, nil // every local recipient's filter discarded it
+	}
+	out, err := t.p.ms.Deliver(ctx, d)
+	if err != nil {
+		return res, err
+	}
+	return res, t.record(out, d, owners, &res)
+}
+
+// writeBody writes the message into a new body, behind the Return-Path
+// line when a local recipient will keep it, and parses it on the way.
+func (t *Transaction) writeBody(body io.Reader) (store.NewBlob, int64, error) {
+	w, err := t.p.ms.NewBody()
+	if err != nil {
+		return store.NewBlob{}, 0, err
+	}
+	defer w.Abort()
+	var meta store.MessageMeta
+	var skip int64
+	if len(t.local) > 0 {
+		rp := "Return-Path: <" + t.env.Sender + ">\r\n"
+		skip = int64(len(rp))
+		src := io.MultiReader(strings.NewReader(rp), body)
+		var perr error
+		meta, perr = t.p.parse(io.TeeReader(src, w))
+		// Whatever the parser left unread, and the parser's own error
+		// unless reading failed (the reader's error is what matters).
+		if _, err := io.Copy(w, src); err != nil {
+			return store.NewBlob{}, 0, err
+		}
+		if perr != nil {
+			return store.NewBlob{}, 0, perr
+		}
+	} else if _, err := io.Copy(w, body); err != nil {
+		return store.NewBlob{}, 0, err
+	}
+	b, err := w.Finish()
+	if err != nil {
+		return store.NewBlob{}, 0, err
+	}
+	return store.NewBlob{Body: b, Meta: meta}, skip, nil
+}
+
+// filterAll runs the filter for every local recipient and adds its targets
+// to d; owners[i] is the recipient of d.Targets[i].
+func (t *Transaction) filterAll(ctx context.Context, nb store.NewBlob, d *store.Delivery, res *Result) ([]*localRcpt, error) {
+	var owners []*localRcpt
+	for i := range t.local {
+		lr := &t.local[i]
+		fr := t.runFilter(ctx, lr, nb)
+		if fr.Discard && len(fr.Keep) == 0 {
+			res.Discarded++
+			t.p.log.Info("discarded by filter", "id", t.env.ID, "account", lr.account.Address)
+			continue
+		}
+		keep := fr.Keep
+		if len(keep) == 0 {
+			keep = []Keep{{}}
+		}
+		for _, k := range keep {
+			d.Targets = append(d.Targets, store.DeliveryTarget{AccountID: lr.account.ID, Mailbox: k.Mailbox,
+				Flags: k.Flags, Keywords: k.Keywords})
+			owners = append(owners, lr)
+		}
+	}
+	return owners, nil
+}
+
+// runFilter asks the filter; a failing filter never loses mail: the
+// message is kept in INBOX and the reason logged.
+func (t *Transaction) runFilter(ctx context.Context, lr *localRcpt, nb store.NewBlob) FilterResult {
+	fr, err := t.p.filter.Filter(ctx, FilterInput{Envelope: t.env, Account: lr.account, Recipient: lr.address, Message: nb})
+	if err != nil {
+		t.p.log.Warn("filter failed, message kept in INBOX", "id", t.env.ID, "account", lr.account.Address, "err", err)
+		return FilterResult{}
+	}
+	return fr
+}
+
+// queuedCopies makes one queue entry per distinct NOTIFY, since a queue
+// entry carries one.
+func (t *Transaction) queuedCopies(remote []remoteRcpt, skip int64) []store.QueuedCopy {
+	var out []store.QueuedCopy
+	index := map[string]int{}
+	for _, r := range remote {
+		i, ok := index[r.notify]
+		if !ok {
+			i = len(out)
+			index[r.notify] = i
+			q := store.QueuedCopy{Skip: skip, NewQueueMessage: store.NewQueueMessage{
+				Sender: t.env.Sender, EnvID: t.env.EnvID, Ret: t.env.Ret, IsDSN: t.env.Source == SourceBounce}}
+			if t.env.Account != nil {
+				q.AccountID = t.env.Account.ID // forwards from port 25 belong to no account
+			}
+			out = append(out, q)
+		}
+		out[i].Recipients = append(out[i].Recipients, store.NewQueueRecipient{Rcpt: r.addr, ORcpt: r.orcpt, Notify: r.notify})
+	}
+	return out
+}
+
+// record turns the store's outcome into the result, logs one line per
+// local copy and per queue entry, and wakes the queue.
+func (t *Transaction) record(out store.DeliveryOutcome, d store.Delivery, owners []*localRcpt, res *Result) error {
+	var firstErr error
+	for i, r := range out.Targets {
+		acct := owners[i].account.Address
+		if r.Err != nil {
+			if firstErr == nil {
+				firstErr = r.Err
+			}
+			t.p.log.Info("not delivered", "id", t.env.ID, "account", acct, "mailbox", mailboxName(d.Targets[i]), "err", r.Err)
+			continue
+		}
+		if r.OverQuota {
+			res.OverQuota++
+		}
+		res.Delivered = append(res.Delivered, Delivered{Account: acct, Mailbox: mailboxName(d.Targets[i]), UID: r.UID})
+		t.p.log.Info("delivered", "id", t.env.ID, "account", acct, "mailbox", mailboxName(d.Targets[i]),
+			"uid", r.UID, "over_quota", r.OverQuota)
+	}
+	for i, id := range out.QueueIDs {
+		res.QueueIDs = append(res.QueueIDs, id)
+		res.Remote += len(d.Queue[i].Recipients)
+		t.p.log.Info("queued", "id", t.env.ID, "queue_id", id, "from", t.env.Sender, "rcpts", len(d.Queue[i].Recipients))
+	}
+	if len(out.QueueIDs) > 0 && t.p.queue != nil {
+		t.p.queue.Wake()
+	}
+	if len(res.Delivered) > 0 || len(res.QueueIDs) > 0 {
+		return nil
+	}
+	// Nothing was stored: the store refused every copy.
+	if errors.Is(firstErr, store.ErrOverQuota) {
+		return ErrAllOverQuota
+	}
+	return fmt.Errorf("no copy stored: %w", firstErr)
+}
+
+func mailboxName(t store.DeliveryTarget) string {
+	if t.Mailbox == "" {
+		return "INBOX"
+	}
+	return t.Mailbox
+}
+
+// Bounce delivers a delivery status notification, a message from the null
+// sender, to rcpt: the sender of a message the queue could not deliver. A
+// local sender gets it in a mailbox; a remote one through the queue (marked
+// as a DSN, so that it is never bounced in turn). An alias that only
+// forwards does not forward a bounce; a local address nobody receives
+// drops it. where tells what happened, for the log.
+func (p *Pipeline) Bounce(ctx context.Context, rcpt string, body []byte) (string, error) {
+	tx := p.Begin(Envelope{ID: newID(), Source: SourceBounce})
+	if err := tx.AddRecipient(ctx, rcpt, RcptOptions{}); err != nil {
+		if errors.Is(err, ErrUnknownUser) || errors.Is(err, ErrAliasLoop) || errors.Is(err, ErrBadAddress) {
+			return "dropped: " + err.Error(), nil
+		}
+		return "", err
+	}
+	res, err := tx.Deliver(ctx, bytes.NewReader(body))
+	switch {
+	case err != nil:
+		return "", err
+	case len(res.QueueIDs) > 0:
+		return fmt.Sprintf("queue %d", res.QueueIDs[0]), nil
+	case len(res.Delivered) > 0:
+		return "mailbox of " + res.Delivered[0].Account, nil
+	}
+	return "dropped: no local mailbox", nil
+}
+
+var idEncoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)
+
+// newID returns a transaction id for messages the server makes itself: 60
+// random bits, like the SMTP sessions' ids.
+func newID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return idEncoding.EncodeToString(b[:])[:12]
+}

@@ -1,0 +1,275 @@
+// Package deliver is the one place that decides where a message goes.
+// Every message that enters a mailbox or the outbound queue passes through
+// its pipeline, whatever its source (the MX, submission, bounces, and later
+// JMAP sending, Sieve redirects and vacation replies):
+//
+//	tx := p.Begin(Envelope{...})       // sender, source, authenticated account
+//	err := tx.AddRecipient(ctx, rcpt)  // resolve: alias, account, +tag, catch-all, remote
+//	res, err := tx.Deliver(ctx, body)  // parse once, filter, then one store commit
+//
+// Deliver writes the body once, parses it once, runs the filter step for
+// each local recipient (Sieve plugs in there), and commits the local copies
+// and the queued remote copies in one store transaction: a client that
+// retries after a failure never causes a second remote copy. Callers stay
+// thin: they map the typed errors to their protocol's replies.
+package deliver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"postern/internal/store"
+)
+
+// Source is where a message comes from; it decides where its recipients
+// may be.
+type Source int
+
+const (
+	// SourceMX is mail from another MTA on port 25: local recipients only.
+	SourceMX Source = iota + 1
+	// SourceSubmission is mail from an authenticated user: anywhere.
+	SourceSubmission
+	// SourceBounce is a delivery status notification made by the queue,
+	// for the sender of a message that failed.
+	SourceBounce
+	// SourceJMAP, SourceRedirect and SourceVacation are mail the server
+	// sends on a user's behalf.
+	SourceJMAP
+	SourceRedirect
+	SourceVacation
+)
+
+func (s Source) String() string {
+	switch s {
+	case SourceMX:
+		return "mx"
+	case SourceSubmission:
+		return "submission"
+	case SourceBounce:
+		return "bounce"
+	case SourceJMAP:
+		return "jmap"
+	case SourceRedirect:
+		return "redirect"
+	case SourceVacation:
+		return "vacation"
+	}
+	return "unknown"
+}
+
+// mayRelay tells whether mail from this source may go to remote recipients
+// given directly (not through an alias).
+func (s Source) mayRelay() bool { return s != SourceMX }
+
+// Envelope is what a message comes with besides its body.
+type Envelope struct {
+	// ID is the transaction id of the Received header and the logs.
+	ID     string
+	Source Source
+	// Sender is the envelope sender; "" is the null sender.
+	Sender string
+	// Account is the authenticated submitter, nil for none.
+	Account *store.Account
+	// EnvID and Ret are the DSN parameters of RFC 3461 §4.4 and §4.3.
+	EnvID, Ret string
+}
+
+// ParseFunc turns a raw message into what the store keeps. It reads r to
+// its end.
+type ParseFunc func(r io.Reader) (store.MessageMeta, error)
+
+// Waker is told when entries were queued (the outbound queue's runner).
+type Waker interface{ Wake() }
+
+// Options build a Pipeline.
+type Options struct {
+	Directory store.Directory
+	Mailstore store.Mailstore
+	Parse     ParseFunc
+	// Filter decides per local recipient; nil keeps everything in INBOX.
+	Filter Filter
+	// Queue is woken after remote copies were queued; may be nil.
+	Queue  Waker
+	Logger *slog.Logger
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// Pipeline is the delivery pipeline.
+type Pipeline struct {
+	dir    store.Directory
+	ms     store.Mailstore
+	parse  ParseFunc
+	filter Filter
+	queue  Waker
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// New returns a pipeline.
+func New(o Options) *Pipeline {
+	p := &Pipeline{dir: o.Directory, ms: o.Mailstore, parse: o.Parse, filter: o.Filter, queue: o.Queue, log: o.Logger, now: o.Now}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	if p.filter == nil {
+		p.filter = KeepFilter{}
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	return p
+}
+
+// SetQueue sets the Waker after construction: the queue and the pipeline
+// need each other (bounces go through the pipeline).
+func (p *Pipeline) SetQueue(q Waker) { p.queue = q }
+
+// IsLocalDomain reports whether mail for domain is delivered here.
+func (p *Pipeline) IsLocalDomain(ctx context.Context, domain string) (bool, error) {
+	_, err := p.dir.Domain(ctx, strings.ToLower(domain))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Resolve returns where mail for addr goes (see resolveAddr).
+func (p *Pipeline) Resolve(ctx context.Context, addr Address) (Resolution, error) {
+	return resolveAddr(ctx, p.dir, p.log, addr)
+}
+
+// Owns tells whether the account may use addr as its sender: its own
+// address, a +tag of it, or an alias that resolves to it.
+func (p *Pipeline) Owns(ctx context.Context, acct store.Account, addr Address) (bool, error) {
+	res, err := p.Resolve(ctx, addr)
+	if errors.Is(err, ErrNotLocal) || errors.Is(err, ErrUnknownUser) || errors.Is(err, ErrAliasLoop) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, a := range res.Accounts {
+		if a.ID == acct.ID {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Begin starts a transaction: one message for a set of recipients.
+func (p *Pipeline) Begin(env Envelope) *Transaction {
+	return &Transaction{p: p, env: env, seen: map[int64]bool{}}
+}
+
+// RcptOptions are what a recipient comes with.
+type RcptOptions struct {
+	// Notify and ORcpt are the DSN parameters of RFC 3461 §4.1 and §4.2.
+	Notify, ORcpt string
+	// DeclaredSize is the SIZE the client announced (RFC 1870), 0 if none:
+	// a recipient whose quota cannot take it is refused at once.
+	DeclaredSize int64
+}
+
+// Recipient errors, matched with errors.Is; AddRecipient wraps them.
+var (
+	// ErrRelayDenied: a remote recipient from a source that may not relay.
+	ErrRelayDenied = errors.New("relay denied")
+	// ErrBadAddress: the address does not parse.
+	ErrBadAddress = errors.New("bad address")
+	// ErrOverQuota: a local account cannot take the message.
+	ErrOverQuota = errors.New("mailbox full")
+)
+
+// Transaction is one message on its way: recipients are added, then the
+// body is delivered once to all of them.
+type Transaction struct {
+	p      *Pipeline
+	env    Envelope
+	local  []localRcpt
+	remote []remoteRcpt
+	seen   map[int64]bool
+	rcpts  int
+}
+
+type localRcpt struct {
+	account store.Account
+	// address is the recipient as given (for the filter and the logs).
+	address string
+}
+
+type remoteRcpt struct {
+	addr, notify, orcpt string
+	// viaAlias: reached through an alias (a forward), not given directly.
+	viaAlias bool
+}
+
+// Envelope returns the transaction's envelope.
+func (t *Transaction) Envelope() Envelope { return t.env }
+
+// Recipients is the number of recipients accepted so far.
+func (t *Transaction) Recipients() int { return t.rcpts }
+
+// AddRecipient resolves rcpt and adds where it leads. Errors: ErrBadAddress
+// or ErrRouting (syntax), ErrRelayDenied, ErrUnknownUser, ErrAliasLoop,
+// ErrOverQuota; anything else is a temporary local failure.
+func (t *Transaction) AddRecipient(ctx context.Context, rcpt string, o RcptOptions) error {
+	a, err := ParseAddress(rcpt)
+	switch {
+	case errors.Is(err, ErrRouting):
+		return fmt.Errorf("%w: %w", ErrRelayDenied, err)
+	case err != nil:
+		return fmt.Errorf("%w: %w", ErrBadAddress, err)
+	}
+	res, err := t.p.Resolve(ctx, a)
+	switch {
+	case errors.Is(err, ErrNotLocal):
+		if !t.env.Source.mayRelay() {
+			return ErrRelayDenied
+		}
+		t.addRemote(remoteRcpt{addr: a.String(), notify: o.Notify, orcpt: o.ORcpt})
+		t.rcpts++
+		return nil
+	case err != nil:
+		return err
+	}
+	for _, acct := range res.Accounts {
+		if overQuota(acct, o.DeclaredSize) {
+			return fmt.Errorf("%w: %s", ErrOverQuota, acct.Address)
+		}
+	}
+	for _, acct := range res.Accounts {
+		if !t.seen[acct.ID] {
+			t.seen[acct.ID] = true
+			t.local = append(t.local, localRcpt{account: acct, address: a.String()})
+		}
+	}
+	for _, fwd := range res.Remote {
+		t.addRemote(remoteRcpt{addr: fwd, notify: o.Notify, viaAlias: true})
+	}
+	t.rcpts++
+	return nil
+}
+
+func (t *Transaction) addRemote(r remoteRcpt) {
+	for _, have := range t.remote {
+		if strings.EqualFold(have.addr, r.addr) {
+			return
+		}
+	}
+	t.remote = append(t.remote, r)
+}
+
+// overQuota reports whether a message of size bytes would not fit.
+func overQuota(a store.Account, size int64) bool {
+	if a.QuotaBytes > 0 && (a.UsedBytes+size > a.QuotaBytes || a.UsedBytes >= a.QuotaBytes) {
+		return true
+	}
+	return a.QuotaMessages > 0 && a.UsedMessages >= a.QuotaMessages
+}

@@ -1,0 +1,117 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"hash/fnv"
+	"strings"
+
+	"postern/internal/store"
+)
+
+// Threads are assigned once, at delivery (store.ThreadKeys): a message joins
+// the thread of its nearest parent that the account holds, else, when it
+// replies without known parents, the latest thread with its base subject,
+// else starts its own, named after itself. thread_keys maps a hash of each
+// Message-ID (own and parents) and of each base subject to a thread, per
+// account, so the lookup is a few primary-key probes whatever the mailbox
+// size. A thread never merges with another later: JMAP requires a
+// message's threadId to stay what it was (RFC 8621 §3).
+
+// maxThreadParents bounds the parents looked up and recorded per message: a
+// References field can list hundreds.
+const maxThreadParents = 20
+
+func threadKey(kind byte, s string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte{kind, ':'})
+	h.Write([]byte(s))
+	return int64(h.Sum64())
+}
+
+// assignThread returns the thread of message id (not inserted yet) in the
+// account, and records its keys.
+func assignThread(ctx context.Context, tx *wtx, accountID, id int64, k store.ThreadKeys) (int64, error) {
+	parents := k.Parents
+	if len(parents) > maxThreadParents {
+		parents = parents[len(parents)-maxThreadParents:]
+	}
+	thread := int64(0)
+	for i := len(parents) - 1; i >= 0 && thread == 0; i-- {
+		t, err := lookupThread(ctx, tx, accountID, threadKey('m', parents[i]))
+		if err != nil {
+			return 0, err
+		}
+		thread = t
+	}
+	if thread == 0 && k.MessageID != "" {
+		// A reply that came first recorded this id as its parent.
+		t, err := lookupThread(ctx, tx, accountID, threadKey('m', k.MessageID))
+		if err != nil {
+			return 0, err
+		}
+		thread = t
+	}
+	subject := strings.TrimSpace(k.BaseSubject)
+	if thread == 0 && k.IsReply && subject != "" {
+		t, err := lookupThread(ctx, tx, accountID, threadKey('s', subject))
+		if err != nil {
+			return 0, err
+		}
+		thread = t
+	}
+	if thread == 0 {
+		thread = id
+	}
+	// A message's own id, and parents the account does not hold (yet),
+	// lead to this thread: a sibling reply or the late parent joins it.
+	keys := make([]int64, 0, len(parents)+1)
+	if k.MessageID != "" {
+		keys = append(keys, threadKey('m', k.MessageID))
+	}
+	for _, p := range parents {
+		keys = append(keys, threadKey('m', p))
+	}
+	for _, key := range keys {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO thread_keys (account_id, key_hash, thread_id) VALUES (?, ?, ?)
+			ON CONFLICT DO NOTHING`, accountID, key, thread); err != nil {
+			return 0, err
+		}
+	}
+	if subject != "" {
+		// The latest thread with this subject is the one a bare reply meant.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO thread_keys (account_id, key_hash, thread_id) VALUES (?, ?, ?)
+			ON CONFLICT DO UPDATE SET thread_id = excluded.thread_id`, accountID, threadKey('s', subject), thread); err != nil {
+			return 0, err
+		}
+	}
+	return thread, nil
+}
+
+func lookupThread(ctx context.Context, tx *wtx, accountID, key int64) (int64, error) {
+	var t int64
+	err := tx.QueryRowContext(ctx, `SELECT thread_id FROM thread_keys WHERE account_id = ? AND key_hash = ?`, accountID, key).Scan(&t)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return t, err
+}
+
+// refsOf is what message_meta.refs keeps for IMAP THREAD=REFERENCES: the
+// parent ids, space-separated (message ids hold no spaces).
+func refsOf(k store.ThreadKeys) string {
+	return strings.Join(k.Parents, " ")
+}
+
+// messageRefs reads message_meta.refs of msgs, in their order.
+func messageRefs(ctx context.Context, tx *wtx, msgs []store.Message) ([]string, error) {
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		err := tx.QueryRowContext(ctx, `SELECT refs FROM message_meta WHERE message_id = ?`, m.ID).Scan(&out[i])
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, err
+		}
+	}
+	return out, nil
+}
