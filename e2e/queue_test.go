@@ -182,7 +182,7 @@ func TestQueueBounceToLocalSender(t *testing.T) {
 	a := senderServer(t, dns.Addr, peer.Port, nil)
 	id := uniq()
 	mustSubmit(t, a, "alice@example.test", "alice-pass-1", []string{"ghost@remote.test", "x@nullmx.test"}, testMessage("alice@example.test", "ghost@remote.test", id, "bounce me"))
-	if _, ok := a.WaitLog(20*time.Second, "msg=\"dsn delivered\""); !ok {
+	if _, ok := a.WaitLog(20*time.Second, "msg=\"dsn sent\""); !ok {
 		t.Fatal("no DSN delivered")
 	}
 	n, dsn := firstMessage(t, a, "alice@example.test", "alice-pass-1")

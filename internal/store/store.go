@@ -452,8 +452,15 @@ type Mailstore interface {
 	// resync needs, at a cost that follows the number of changes.
 	MessageFlagsChangedSince(ctx context.Context, mailboxID int64, modseq uint64) ([]Message, error)
 
-	// OpenBlob returns the body of a message.
+	// OpenBlob returns the body of a message. The reader also implements
+	// io.ReaderAt and io.Seeker.
 	OpenBlob(ctx context.Context, blobID int64) (io.ReadCloser, error)
+
+	// AccountModSeq is the account's current modseq (JMAP state).
+	AccountModSeq(ctx context.Context, accountID int64) (uint64, error)
+	// Changes lists what changed in the account after modseq since, read
+	// in one transaction; ErrNotFound for an unknown account.
+	Changes(ctx context.Context, accountID int64, since uint64) (AccountChanges, error)
 
 	Lister
 	MultiAppender
@@ -470,4 +477,31 @@ type Store interface {
 	AppPasswords
 	Notifier() Notifier
 	Close() error
+}
+
+// AccountChanges is what changed in an account after a modseq: the answer
+// to "what changed since state S" that JMAP's /changes methods need, read
+// from one sequence per account (every change takes the account's next
+// modseq, see Mailstore.Changes).
+type AccountChanges struct {
+	// ModSeq is the account's modseq when the changes were read: the new
+	// state.
+	ModSeq uint64
+	// Created are messages that arrived after since; Updated those that
+	// existed before and changed (flags, keywords, mailbox) after it.
+	Created, Updated []ChangedMessage
+	// Destroyed are messages that left the account after since (expunged,
+	// or gone with their mailbox).
+	Destroyed []ChangedMessage
+	// Mailboxes changed after since: their own properties (name,
+	// subscription) or their messages (counts); MailboxesDestroyed were
+	// deleted.
+	Mailboxes          []int64
+	MailboxesDestroyed []int64
+}
+
+// ChangedMessage names a message in AccountChanges.
+type ChangedMessage struct {
+	ID, ThreadID, MailboxID int64
+	ModSeq                  uint64
 }

@@ -214,6 +214,19 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 		if m.Name == "INBOX" {
 			return store.ErrNotPermitted // RFC 3501 §6.3.4
 		}
+		modseq, err := changeAccount(ctx, tx, accountID, 0, 0)
+		if err != nil {
+			return err
+		}
+		// The messages leave the account with the mailbox.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO message_tombstones (account_id, modseq, message_id, thread_id)
+			SELECT ?, ?, id, thread_id FROM messages WHERE mailbox_id = ?`, accountID, int64(modseq), m.ID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO mailbox_tombstones (account_id, modseq, mailbox_id) VALUES (?, ?, ?)`,
+			accountID, int64(modseq), m.ID); err != nil {
+			return err
+		}
 		if err := releaseMessages(ctx, tx, e, `mailbox_id = ?`, m.ID); err != nil {
 			return err
 		}
@@ -236,7 +249,11 @@ func (s *Store) SetSubscribed(ctx context.Context, accountID int64, name string,
 		if subscribed {
 			sub = 1
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE mailboxes SET subscribed = ? WHERE id = ?`, sub, m.ID); err != nil {
+		modseq, err := changeAccount(ctx, tx, accountID, 0, 0)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE mailboxes SET subscribed = ?, modseq = ? WHERE id = ?`, sub, int64(modseq), m.ID); err != nil {
 			return err
 		}
 		e.change(store.Change{Kind: store.ChangeMailboxes, AccountID: accountID, MailboxID: m.ID})

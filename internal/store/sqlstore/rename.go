@@ -77,8 +77,12 @@ func renameTree(ctx context.Context, tx *wtx, e *effects, src store.Mailbox, to 
 			return err
 		}
 	}
+	modseq, err := changeAccount(ctx, tx, src.AccountID, 0, 0)
+	if err != nil {
+		return err
+	}
 	for id, n := range renames {
-		if _, err := tx.ExecContext(ctx, `UPDATE mailboxes SET name = ? WHERE id = ?`, n, id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE mailboxes SET name = ?, modseq = ? WHERE id = ?`, n, int64(modseq), id); err != nil {
 			return err
 		}
 		e.change(store.Change{Kind: store.ChangeMailboxes, AccountID: src.AccountID, MailboxID: id})
@@ -117,8 +121,11 @@ func renameInbox(ctx context.Context, tx *wtx, e *effects, inbox store.Mailbox, 
 	if err := rows.Err(); err != nil || len(uids) == 0 {
 		return err
 	}
-	inbox.HighestModSeq++
-	nm.HighestModSeq++
+	modseq, err := changeAccount(ctx, tx, inbox.AccountID, 0, 0)
+	if err != nil {
+		return err
+	}
+	inbox.HighestModSeq, nm.HighestModSeq = modseq, modseq
 	nm.UIDNext = inbox.UIDNext
 	if _, err := tx.ExecContext(ctx, `INSERT INTO expunged (mailbox_id, uid, modseq) SELECT mailbox_id, uid, ? FROM messages WHERE mailbox_id = ?`,
 		int64(inbox.HighestModSeq), inbox.ID); err != nil {

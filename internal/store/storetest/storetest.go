@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AppPasswords", testAppPasswords},
 		{"MoveKeepsID", testMoveKeepsID},
 		{"Threads", testThreads},
+		{"AccountChanges", testAccountChanges},
 		{"Quota", testQuota},
 		{"UIDsModSeqExpunge", testUIDsModSeqExpunge},
 		{"UIDValidityUnique", testUIDValidityUnique},
