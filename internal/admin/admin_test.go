@@ -214,12 +214,15 @@ func TestChangesNeedAnActor(t *testing.T) {
 	ctx := context.Background()
 	s := h.svc
 	changes := map[string]func() error{
-		"AddDomain":         func() error { _, err := s.AddDomain(ctx, "new.test"); return err },
-		"DeleteDomain":      func() error { return s.DeleteDomain(ctx, "example.org") },
-		"SetCatchAll":       func() error { return s.SetCatchAll(ctx, "example.org", "alice@example.org") },
-		"ClearCatchAll":     func() error { return s.ClearCatchAll(ctx, "example.org") },
-		"AddAccount":        func() error { _, _, err := s.AddAccount(ctx, "x@example.org", NewPassword{Generate: true}); return err },
-		"SetPassword":       func() error { _, err := s.SetPassword(ctx, "alice@example.org", NewPassword{Generate: true}); return err },
+		"AddDomain":     func() error { _, err := s.AddDomain(ctx, "new.test"); return err },
+		"DeleteDomain":  func() error { return s.DeleteDomain(ctx, "example.org") },
+		"SetCatchAll":   func() error { return s.SetCatchAll(ctx, "example.org", "alice@example.org") },
+		"ClearCatchAll": func() error { return s.ClearCatchAll(ctx, "example.org") },
+		"AddAccount":    func() error { _, _, err := s.AddAccount(ctx, "x@example.org", NewPassword{Generate: true}); return err },
+		"SetPassword": func() error {
+			_, err := s.SetPassword(ctx, "alice@example.org", NewPassword{Generate: true})
+			return err
+		},
 		"DeleteAccount":     func() error { return s.DeleteAccount(ctx, "alice@example.org") },
 		"DisableAccount":    func() error { return s.DisableAccount(ctx, "alice@example.org") },
 		"EnableAccount":     func() error { return s.EnableAccount(ctx, "alice@example.org") },
