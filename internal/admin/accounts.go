@@ -133,37 +133,39 @@ func (s *Service) Accounts(ctx context.Context, domain string) ([]Account, error
 	return out, nil
 }
 
-// SetPassword replaces the account's password and returns the generated
-// one ("" when given). App passwords stay; their SCRAM keys were derived
-// with the old salt, so they work with SCRAM again only once re-created.
-func (s *Service) SetPassword(ctx context.Context, addr string, pw NewPassword) (string, error) {
+// SetPassword replaces the account's password and returns the account
+// with the generated password ("" when given). App passwords stay; their
+// SCRAM keys were derived with the old salt, so they work with SCRAM again
+// only once re-created.
+func (s *Service) SetPassword(ctx context.Context, addr string, pw NewPassword) (Account, string, error) {
 	if _, err := actor(ctx); err != nil {
-		return "", err
+		return Account{}, "", err
 	}
 	addr, err := address("address", addr)
 	if err != nil {
-		return "", err
+		return Account{}, "", err
 	}
 	password, generated, err := pw.choose()
 	if err != nil {
-		return "", err
+		return Account{}, "", err
 	}
 	// Look first: hashing is deliberately slow (argon2id).
-	if _, err := s.account(ctx, addr); err != nil {
-		return "", err
+	a, err := s.account(ctx, addr)
+	if err != nil {
+		return Account{}, "", err
 	}
 	cred, err := auth.HashPassword(password)
 	if err != nil {
-		return "", err
+		return Account{}, "", err
 	}
 	if err := s.st.SetCredentials(ctx, addr, cred); err != nil {
-		return "", storeErr(err, "address", addr, "account "+addr)
+		return Account{}, "", storeErr(err, "address", addr, "account "+addr)
 	}
 	s.audit(ctx, "account.password", addr, "password_generated", generated)
 	if !generated {
 		password = ""
 	}
-	return password, nil
+	return accountView(a), password, nil
 }
 
 // DeleteAccount removes the account, its mailboxes and its mail.

@@ -119,27 +119,27 @@ func TestSetPassword(t *testing.T) {
 	h.mustDomain("example.org")
 	h.mustAccount("alice@example.org")
 
-	pw, err := h.svc.SetPassword(h.ctx, "ALICE@example.org", NewPassword{Given: "brand-new-long-password"})
-	if err != nil || pw != "" {
-		t.Fatalf("SetPassword: %q %v", pw, err)
+	a, pw, err := h.svc.SetPassword(h.ctx, "ALICE@example.org", NewPassword{Given: "brand-new-long-password"})
+	if err != nil || pw != "" || a.Address != "alice@example.org" {
+		t.Fatalf("SetPassword: %+v %q %v", a, pw, err)
 	}
 	h.wantAudit("account.password", "alice@example.org", "password_generated", false)
 	hash := h.storedHash("alice@example.org")
 	checkPassword(t, hash, "brand-new-long-password", true)
 	checkPassword(t, hash, "correct horse battery", false)
 
-	pw, err = h.svc.SetPassword(h.ctx, "alice@example.org", NewPassword{Generate: true})
+	_, pw, err = h.svc.SetPassword(h.ctx, "alice@example.org", NewPassword{Generate: true})
 	if err != nil || pw == "" {
 		t.Fatalf("SetPassword generated: %q %v", pw, err)
 	}
 	h.wantAudit("account.password", "alice@example.org", "password_generated", true)
 	checkPassword(t, h.storedHash("alice@example.org"), pw, true)
 
-	_, err = h.svc.SetPassword(h.ctx, "zed@example.org", NewPassword{Generate: true})
+	_, _, err = h.svc.SetPassword(h.ctx, "zed@example.org", NewPassword{Generate: true})
 	wantErr(t, err, KindNotFound, "address", "account zed@example.org does not exist")
-	_, err = h.svc.SetPassword(h.ctx, "alice@example.org", NewPassword{Given: "short"})
+	_, _, err = h.svc.SetPassword(h.ctx, "alice@example.org", NewPassword{Given: "short"})
 	wantErr(t, err, KindInvalid, "password", "too short")
-	_, err = h.svc.SetPassword(h.ctx, "alice", NewPassword{Generate: true})
+	_, _, err = h.svc.SetPassword(h.ctx, "alice", NewPassword{Generate: true})
 	wantErr(t, err, KindInvalid, "address", "is not a valid address")
 	h.wantNoAudit("refused password changes")
 }

@@ -220,7 +220,7 @@ func TestChangesNeedAnActor(t *testing.T) {
 		"ClearCatchAll": func() error { return s.ClearCatchAll(ctx, "example.org") },
 		"AddAccount":    func() error { _, _, err := s.AddAccount(ctx, "x@example.org", NewPassword{Generate: true}); return err },
 		"SetPassword": func() error {
-			_, err := s.SetPassword(ctx, "alice@example.org", NewPassword{Generate: true})
+			_, _, err := s.SetPassword(ctx, "alice@example.org", NewPassword{Generate: true})
 			return err
 		},
 		"DeleteAccount":     func() error { return s.DeleteAccount(ctx, "alice@example.org") },

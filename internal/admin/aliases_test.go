@@ -73,7 +73,7 @@ func TestAppPasswords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Name != "phone" || !p.SCRAM || len(secret) < 24 || p.CreatedAt.IsZero() {
+	if p.Name != "phone" || p.Account != "alice@example.org" || !p.SCRAM || len(secret) < 24 || p.CreatedAt.IsZero() {
 		t.Errorf("app password %+v, secret %q", p, secret)
 	}
 	h.wantAudit("app_password.add", "alice@example.org", "name", "phone")

@@ -12,6 +12,8 @@ import (
 // AppPassword is what the service shows of an app password: never its
 // digest or keys, and the secret only once, from AddAppPassword.
 type AppPassword struct {
+	// Account is the address of the account it belongs to.
+	Account   string
 	Name      string
 	CreatedAt time.Time
 	// LastUsed is the time of the last login with it (zero: never).
@@ -21,8 +23,8 @@ type AppPassword struct {
 	SCRAM bool
 }
 
-func appPasswordView(p store.AppPassword) AppPassword {
-	return AppPassword{Name: p.Name, CreatedAt: p.CreatedAt, LastUsed: p.LastUsed, SCRAM: p.SCRAMSHA256 != ""}
+func appPasswordView(acct string, p store.AppPassword) AppPassword {
+	return AppPassword{Account: acct, Name: p.Name, CreatedAt: p.CreatedAt, LastUsed: p.LastUsed, SCRAM: p.SCRAMSHA256 != ""}
 }
 
 // maxAppPasswordName matches the store's limit, checked here to say so in
@@ -54,7 +56,7 @@ func (s *Service) AddAppPassword(ctx context.Context, addr, name string) (AppPas
 		return AppPassword{}, "", storeErr(err, "name", name, "app password "+name+" of "+acct.Address)
 	}
 	s.audit(ctx, "app_password.add", acct.Address, "name", name)
-	return appPasswordView(p), secret, nil
+	return appPasswordView(acct.Address, p), secret, nil
 }
 
 // AppPasswords lists the account's app passwords by name.
@@ -69,7 +71,7 @@ func (s *Service) AppPasswords(ctx context.Context, addr string) ([]AppPassword,
 	}
 	out := make([]AppPassword, len(list))
 	for i, p := range list {
-		out[i] = appPasswordView(p)
+		out[i] = appPasswordView(acct.Address, p)
 	}
 	return out, nil
 }
