@@ -233,9 +233,10 @@ func cmdDev(e *env, args []string) error {
 // devSetup creates the demo domain and account when missing and returns
 // the account's new password ("" when the account already existed).
 func devSetup(e *env, path string) (string, error) {
-	e.configPath = path
+	de := *e // dev's config is the one in --dir, whatever -c says
+	de.configPath = path
 	var password string
-	err := withService(e, func(ctx context.Context, svc *admin.Service) error {
+	err := withService(&de, func(ctx context.Context, svc *admin.Service) error {
 		if _, err := svc.AddDomain(ctx, devDomain); err != nil && admin.KindOf(err) != admin.KindExists {
 			return err
 		}
