@@ -57,7 +57,7 @@ func (p NewPassword) choose() (string, bool, error) {
 // (KindConflict: the alias would hide the account from delivery). It
 // returns the generated password, "" when one was given.
 func (s *Service) AddAccount(ctx context.Context, addr string, pw NewPassword) (Account, string, error) {
-	if _, err := actor(ctx); err != nil {
+	if err := needActor(ctx); err != nil {
 		return Account{}, "", err
 	}
 	addr, err := s.localAddress(ctx, "address", addr)
@@ -138,7 +138,7 @@ func (s *Service) Accounts(ctx context.Context, domain string) ([]Account, error
 // SCRAM keys were derived with the old salt, so they work with SCRAM again
 // only once re-created.
 func (s *Service) SetPassword(ctx context.Context, addr string, pw NewPassword) (Account, string, error) {
-	if _, err := actor(ctx); err != nil {
+	if err := needActor(ctx); err != nil {
 		return Account{}, "", err
 	}
 	addr, err := address("address", addr)
@@ -203,7 +203,7 @@ func (s *Service) SetQuota(ctx context.Context, addr string, q Quota) error {
 // accountChange runs one store change on an existing account and logs it.
 func (s *Service) accountChange(ctx context.Context, raw, action string,
 	change func(context.Context, string) error, details ...any) error {
-	if _, err := actor(ctx); err != nil {
+	if err := needActor(ctx); err != nil {
 		return err
 	}
 	addr, err := address("address", raw)

@@ -82,14 +82,13 @@ func ActorFrom(ctx context.Context) (Actor, bool) {
 // context: a mistake in the face, not in the administrator's input.
 var ErrNoActor = errors.New("admin: change requested without an actor (admin.WithActor)")
 
-// actor returns the context's actor or ErrNoActor; changes call it before
-// doing anything.
-func actor(ctx context.Context) (Actor, error) {
-	a, ok := ActorFrom(ctx)
-	if !ok {
-		return Actor{}, ErrNoActor
+// needActor is ErrNoActor when ctx carries no actor; every change calls it
+// before doing anything.
+func needActor(ctx context.Context) error {
+	if _, ok := ActorFrom(ctx); !ok {
+		return ErrNoActor
 	}
-	return a, nil
+	return nil
 }
 
 // audit logs one change that has been made. details are key/value pairs

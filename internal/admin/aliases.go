@@ -14,7 +14,7 @@ import (
 // Destinations are trimmed, blank ones skipped and duplicates dropped; a
 // local destination need not exist yet.
 func (s *Service) AddAlias(ctx context.Context, source string, destinations []string) (store.Alias, error) {
-	if _, err := actor(ctx); err != nil {
+	if err := needActor(ctx); err != nil {
 		return store.Alias{}, err
 	}
 	src, err := s.localAddress(ctx, "address", source)
@@ -86,7 +86,7 @@ func (s *Service) Aliases(ctx context.Context) ([]store.Alias, error) {
 
 // DeleteAlias removes one alias.
 func (s *Service) DeleteAlias(ctx context.Context, source string) error {
-	if _, err := actor(ctx); err != nil {
+	if err := needActor(ctx); err != nil {
 		return err
 	}
 	src, err := address("address", source)

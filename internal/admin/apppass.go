@@ -35,7 +35,7 @@ const maxAppPasswordName = 64
 // the account, usable on every protocol in place of the account password.
 // The secret is returned once; only its digest is kept.
 func (s *Service) AddAppPassword(ctx context.Context, addr, name string) (AppPassword, string, error) {
-	if _, err := actor(ctx); err != nil {
+	if err := needActor(ctx); err != nil {
 		return AppPassword{}, "", err
 	}
 	acct, err := s.appAccount(ctx, addr)
@@ -78,7 +78,7 @@ func (s *Service) AppPasswords(ctx context.Context, addr string) ([]AppPassword,
 
 // DeleteAppPassword revokes one app password at once.
 func (s *Service) DeleteAppPassword(ctx context.Context, addr, name string) error {
-	if _, err := actor(ctx); err != nil {
+	if err := needActor(ctx); err != nil {
 		return err
 	}
 	acct, err := s.appAccount(ctx, addr)

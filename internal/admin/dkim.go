@@ -29,7 +29,7 @@ func dkimKeyView(k store.DKIMKey) DKIMKey {
 // stay published while signed mail is in flight (RFC 6376 §3.6.1 lets a
 // verifier fetch the key long after signing).
 func (s *Service) RotateDKIM(ctx context.Context, domain string) ([]DKIMKey, error) {
-	if _, err := actor(ctx); err != nil {
+	if err := needActor(ctx); err != nil {
 		return nil, err
 	}
 	d, err := s.localDomain(ctx, domain)

@@ -13,7 +13,7 @@ import (
 // before the domain is added, and a domain whose keys cannot be stored is
 // removed again: a domain never exists without keys because of this call.
 func (s *Service) AddDomain(ctx context.Context, name string) (store.Domain, error) {
-	if _, err := actor(ctx); err != nil {
+	if err := needActor(ctx); err != nil {
 		return store.Domain{}, err
 	}
 	name, err := domainName(name)
@@ -50,7 +50,7 @@ func (s *Service) Domains(ctx context.Context) ([]store.Domain, error) {
 // DeleteDomain removes the domain with its accounts, their mail, its
 // aliases and its DKIM keys.
 func (s *Service) DeleteDomain(ctx context.Context, name string) error {
-	if _, err := actor(ctx); err != nil {
+	if err := needActor(ctx); err != nil {
 		return err
 	}
 	name, err := domainName(name)
@@ -70,7 +70,7 @@ func (s *Service) DeleteDomain(ctx context.Context, name string) error {
 // that names nothing would silently do nothing. To send such mail
 // elsewhere, point the catch-all at an alias that forwards.
 func (s *Service) SetCatchAll(ctx context.Context, domain, target string) error {
-	if _, err := actor(ctx); err != nil {
+	if err := needActor(ctx); err != nil {
 		return err
 	}
 	d, err := s.localDomain(ctx, domain)
@@ -111,7 +111,7 @@ func (s *Service) checkCatchAllTarget(ctx context.Context, addr string) error {
 // ClearCatchAll removes the domain's catch-all: mail for unknown local
 // parts is refused again.
 func (s *Service) ClearCatchAll(ctx context.Context, domain string) error {
-	if _, err := actor(ctx); err != nil {
+	if err := needActor(ctx); err != nil {
 		return err
 	}
 	d, err := s.localDomain(ctx, domain)

@@ -62,7 +62,7 @@ func (s *Service) QueueShow(ctx context.Context, id int64) (QueueEntry, error) {
 // QueueRetry makes the pending recipients of one message due now and
 // returns how many there were.
 func (s *Service) QueueRetry(ctx context.Context, id int64) (int, error) {
-	if _, err := actor(ctx); err != nil {
+	if err := needActor(ctx); err != nil {
 		return 0, err
 	}
 	if err := checkQueueID(id); err != nil {
@@ -79,7 +79,7 @@ func (s *Service) QueueRetry(ctx context.Context, id int64) (int, error) {
 // QueueRetryAll makes every pending recipient of every message due now
 // (held messages stay held) and returns how many there were.
 func (s *Service) QueueRetryAll(ctx context.Context) (int, error) {
-	if _, err := actor(ctx); err != nil {
+	if err := needActor(ctx); err != nil {
 		return 0, err
 	}
 	n, err := s.st.QueueRetry(ctx, 0, time.Now())
@@ -111,7 +111,7 @@ func (s *Service) QueueRelease(ctx context.Context, id int64) error {
 }
 
 func (s *Service) queueChange(ctx context.Context, id int64, action string, change func(context.Context, int64) error) error {
-	if _, err := actor(ctx); err != nil {
+	if err := needActor(ctx); err != nil {
 		return err
 	}
 	if err := checkQueueID(id); err != nil {
