@@ -108,6 +108,46 @@ func TestCLIWhileServing(t *testing.T) {
 	}
 }
 
+// TestCLIQuotaSizes: `user quota` takes sizes with units (one letter and
+// KiB..: powers of 1024; KB..: powers of 1000), `user list` shows the
+// bytes, the change is audited on stderr with stdout left clean, and the
+// quota holds at once.
+func TestCLIQuotaSizes(t *testing.T) {
+	t.Parallel()
+	s := mailServer(t, nil)
+	for _, c := range []struct{ size, bytes string }{
+		{"1.5M", "1572864"}, {"500KiB", "512000"}, {"2MB", "2000000"}, {"10k", "10240"}, {"2048", "2048"},
+	} {
+		r := s.CLI("", "user", "quota", alice, c.size, "3").mustOK(t)
+		want := `msg="admin change" actor=cli action=account.quota target=` + alice + " bytes=" + c.bytes + " messages=3"
+		if r.Stdout != "" || !strings.Contains(r.Stderr, want) {
+			t.Errorf("quota %s: stdout %q, stderr %q; want the audit line %s", c.size, r.Stdout, r.Stderr, want)
+		}
+		out := s.CLI("", "user", "list", domain).mustOK(t).Stdout
+		if !strings.Contains(out, alice+"\tenabled\tused=0/"+c.bytes+" bytes") {
+			t.Errorf("quota %s: user list:\n%s", c.size, out)
+		}
+	}
+	for _, bad := range []string{"10X", "1.5.2G", "1e6"} {
+		if msg := s.CLI("", "user", "quota", alice, bad).mustFail(t); !strings.Contains(msg, `"`+bad+`"`) {
+			t.Errorf("quota %s: %q does not name the value", bad, msg)
+		}
+	}
+	s.CLI("", "user", "quota", bob, "1K").mustOK(t)
+	c := smtpSession(t, s.Addr["smtp"])
+	c.expect("MAIL FROM:<x@remote.test>", 250)
+	code, text := c.cmd("RCPT TO:<" + bob + ">")
+	if code == 250 {
+		c.expect("DATA", 354)
+		c.write(testMessage("x@remote.test", bob, uniq(), strings.Repeat("q", 1400)) + ".\r\n")
+		code, text = c.reply()
+	}
+	c.cmd("QUIT")
+	if code != 452 || !strings.HasPrefix(text, "4.2.2") {
+		t.Errorf("1.6 kB message into a 1K quota: %d %s, want 452 4.2.2", code, text)
+	}
+}
+
 func popLogin(t *testing.T, s *Server, user, password string) bool {
 	t.Helper()
 	p := dialPOP3(t, s.Addr["pop3"])

@@ -1,42 +1,36 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"time"
 
+	"postern/internal/admin"
 	"postern/internal/store"
 )
 
 // cmdQueue administers the outbound queue. It writes to the database; a
 // running server notices within its poll interval (a few seconds).
 func cmdQueue(e *env, args []string) error {
-	withID := func(fn func(ctx context.Context, qs store.QueueStore, id int64) error) func(context.Context, store.Store, []string) error {
-		return func(ctx context.Context, st store.Store, a []string) error {
-			qs, err := queueStore(st)
-			if err != nil {
-				return err
-			}
+	// withID parses the queue id: a word that is not one is a mistake in
+	// the command line (exit 2), not a refusal.
+	// fn has the shape of a method expression such as
+	// (*admin.Service).QueueDrop.
+	withID := func(fn func(svc *admin.Service, ctx context.Context, id int64) error) func(context.Context, *admin.Service, []string) error {
+		return func(ctx context.Context, svc *admin.Service, a []string) error {
 			id, err := strconv.ParseInt(a[0], 10, 64)
 			if err != nil || id <= 0 {
 				return usageError{fmt.Sprintf("queue: %q is not a queue id", a[0])}
 			}
-			return describe(fn(ctx, qs, id), "queue entry "+a[0])
+			return fn(svc, ctx, id)
 		}
 	}
 	return dispatch(e, "queue", args, []subcommand{
 		{name: "list", usage: "postern -c FILE queue list", nargs: 0,
-			run: func(ctx context.Context, st store.Store, _ []string) error {
-				qs, err := queueStore(st)
-				if err != nil {
-					return err
-				}
-				list, err := qs.QueueList(ctx)
+			run: func(ctx context.Context, svc *admin.Service, _ []string) error {
+				list, err := svc.QueueList(ctx)
 				for _, m := range list {
 					printEntry(e.stdout, m)
 				}
@@ -46,56 +40,43 @@ func cmdQueue(e *env, args []string) error {
 				return err
 			}},
 		{name: "show", usage: "postern -c FILE queue show ID", nargs: 1,
-			run: withID(func(ctx context.Context, qs store.QueueStore, id int64) error {
-				m, err := qs.QueueMessage(ctx, id)
+			run: withID(func(svc *admin.Service, ctx context.Context, id int64) error {
+				m, err := svc.QueueShow(ctx, id)
 				if err != nil {
 					return err
 				}
-				printEntry(e.stdout, m)
-				return printHeaders(ctx, e.stdout, qs, m)
+				printEntry(e.stdout, m.QueueMessage)
+				fmt.Fprintln(e.stdout)
+				for _, line := range m.Header {
+					fmt.Fprintln(e.stdout, line)
+				}
+				return nil
 			})},
 		{name: "retry", usage: "postern -c FILE queue retry ID|all", nargs: 1,
-			run: func(ctx context.Context, st store.Store, a []string) error {
-				qs, err := queueStore(st)
-				if err != nil {
-					return err
-				}
-				if a[0] == "all" {
-					n, err := qs.QueueRetry(ctx, 0, time.Now())
+			run: func(ctx context.Context, svc *admin.Service, a []string) error {
+				retry := withID(func(svc *admin.Service, ctx context.Context, id int64) error {
+					n, err := svc.QueueRetry(ctx, id)
 					if err == nil {
 						fmt.Fprintf(e.stdout, "%d recipient(s) due now\n", n)
 					}
 					return err
+				})
+				if a[0] != "all" {
+					return retry(ctx, svc, a)
 				}
-				return withID(func(ctx context.Context, qs store.QueueStore, id int64) error {
-					n, err := qs.QueueRetry(ctx, id, time.Now())
-					if err == nil {
-						fmt.Fprintf(e.stdout, "%d recipient(s) due now\n", n)
-					}
-					return err
-				})(ctx, st, a)
+				n, err := svc.QueueRetryAll(ctx)
+				if err == nil {
+					fmt.Fprintf(e.stdout, "%d recipient(s) due now\n", n)
+				}
+				return err
 			}},
 		{name: "drop", usage: "postern -c FILE queue drop ID", nargs: 1,
-			run: withID(func(ctx context.Context, qs store.QueueStore, id int64) error {
-				return qs.QueueDelete(ctx, id)
-			})},
+			run: withID((*admin.Service).QueueDrop)},
 		{name: "hold", usage: "postern -c FILE queue hold ID", nargs: 1,
-			run: withID(func(ctx context.Context, qs store.QueueStore, id int64) error {
-				return qs.QueueHold(ctx, id, true)
-			})},
+			run: withID((*admin.Service).QueueHold)},
 		{name: "release", usage: "postern -c FILE queue release ID", nargs: 1,
-			run: withID(func(ctx context.Context, qs store.QueueStore, id int64) error {
-				return qs.QueueHold(ctx, id, false)
-			})},
+			run: withID((*admin.Service).QueueRelease)},
 	})
-}
-
-func queueStore(st store.Store) (store.QueueStore, error) {
-	qs, ok := st.(store.QueueStore)
-	if !ok {
-		return nil, errors.New("this storage backend has no outbound queue")
-	}
-	return qs, nil
 }
 
 // printEntry writes one entry: a line for the message, one per recipient.
@@ -123,30 +104,4 @@ func printEntry(w io.Writer, m store.QueueMessage) {
 		}
 		fmt.Fprintln(w)
 	}
-}
-
-// printHeaders writes the header block of the queued message.
-func printHeaders(ctx context.Context, w io.Writer, qs store.QueueStore, m store.QueueMessage) error {
-	bs, ok := qs.(interface {
-		OpenBlob(ctx context.Context, id int64) (io.ReadCloser, error)
-	})
-	if !ok {
-		return nil
-	}
-	rc, err := bs.OpenBlob(ctx, m.BlobID)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	fmt.Fprintln(w)
-	sc := bufio.NewScanner(io.LimitReader(rc, 1<<20))
-	sc.Buffer(make([]byte, 64<<10), 64<<10)
-	for sc.Scan() {
-		line := strings.TrimRight(sc.Text(), "\r")
-		if line == "" {
-			break
-		}
-		fmt.Fprintln(w, line)
-	}
-	return nil
 }

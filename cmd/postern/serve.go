@@ -15,10 +15,9 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"postern/internal/admin"
 	"postern/internal/app"
-	"postern/internal/auth"
 	"postern/internal/config"
-	"postern/internal/store"
 )
 
 const configHeader = `# Postern configuration. Every key is described in the README
@@ -222,7 +221,7 @@ func cmdDev(e *env, args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "created %s\n", path)
 	}
-	password, err := devSetup(path)
+	password, err := devSetup(e, path)
 	if err != nil {
 		return err
 	}
@@ -233,37 +232,22 @@ func cmdDev(e *env, args []string) error {
 
 // devSetup creates the demo domain and account when missing and returns
 // the account's new password ("" when the account already existed).
-func devSetup(path string) (string, error) {
-	cfg, err := config.Load(path)
-	if err != nil {
-		return "", err
-	}
-	ctx := context.Background()
-	backend, err := app.OpenBackend(ctx, cfg, discardLogger())
-	if err != nil {
-		return "", err
-	}
-	defer backend.Close()
-	st := backend.Store
-	if _, err := st.AddDomain(ctx, devDomain); err == nil {
-		if _, err := rotateDKIM(ctx, st, devDomain); err != nil {
-			return "", err
+func devSetup(e *env, path string) (string, error) {
+	de := *e // dev's config is the one in --dir, whatever -c says
+	de.configPath = path
+	var password string
+	err := withService(&de, func(ctx context.Context, svc *admin.Service) error {
+		if _, err := svc.AddDomain(ctx, devDomain); err != nil && admin.KindOf(err) != admin.KindExists {
+			return err
 		}
-	} else if !errors.Is(err, store.ErrExists) {
-		return "", err
-	}
-	if _, err := st.Account(ctx, devAccount); err == nil {
-		return "", nil
-	}
-	password := auth.GeneratePassword()
-	cred, err := auth.HashPassword(password)
-	if err != nil {
-		return "", err
-	}
-	if _, err := st.AddAccount(ctx, devAccount, cred); err != nil {
-		return "", err
-	}
-	return password, nil
+		_, err := svc.Account(ctx, devAccount)
+		if admin.KindOf(err) != admin.KindNotFound {
+			return err
+		}
+		_, password, err = svc.AddAccount(ctx, devAccount, admin.NewPassword{Generate: true})
+		return err
+	})
+	return password, err
 }
 
 func printDevBanner(e *env, path string, cfg *config.Config, password string) {
