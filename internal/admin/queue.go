@@ -39,7 +39,7 @@ func (s *Service) QueueShow(ctx context.Context, id int64) (QueueEntry, error) {
 	if err != nil {
 		return QueueEntry{}, err
 	}
-	rc, err := s.st.OpenBlob(ctx, m.BlobID)
+	rc, err := store.OpenQueued(ctx, s.st, m)
 	if err != nil {
 		return QueueEntry{}, storeErr(err, "id", qid(id), "queue entry "+qid(id))
 	}

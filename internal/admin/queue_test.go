@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"io"
 	"slices"
 	"testing"
 	"time"
@@ -13,26 +12,18 @@ import (
 func (h *harness) enqueue(rcpts ...string) int64 {
 	h.t.Helper()
 	body := "From: <alice@example.org>\r\nSubject: a long\r\n subject\r\n\r\nbody text\r\n"
-	w, err := h.st.Blobs().Create()
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer w.Abort()
-	io.WriteString(w, body)
-	key, size, err := w.Commit()
-	if err != nil {
-		h.t.Fatal(err)
-	}
+	rp := "Return-Path: <alice@example.org>\r\n"
 	msg := store.NewQueueMessage{Sender: "alice@example.org"}
 	for _, r := range rcpts {
 		msg.Recipients = append(msg.Recipients, store.NewQueueRecipient{Rcpt: r})
 	}
 	// Due in an hour, so that a retry has something to bring forward.
-	id, err := h.st.Enqueue(h.ctx, store.NewBlob{Key: key, Size: size, Inline: w.Inline()}, msg, time.Now().Add(time.Hour))
+	out, err := h.st.Deliver(h.ctx, store.Delivery{Blob: store.NewBlob{Body: store.BytesBody(rp + body)}, InternalDate: time.Now().Add(time.Hour),
+		Queue: []store.QueuedCopy{{Skip: int64(len(rp)), NewQueueMessage: msg}}})
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	return id
+	return out.QueueIDs[0]
 }
 
 func TestQueue(t *testing.T) {

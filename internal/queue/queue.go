@@ -105,25 +105,9 @@ func New(st Store, bouncer Bouncer, resolver Resolver, opts Options, logger *slo
 // FormatID is how queue ids appear in logs and the CLI.
 func FormatID(id int64) string { return strconv.FormatInt(id, 10) }
 
-// openBody opens the queued message: its blob without the bytes the queued
-// copy skips (store.QueuedCopy.Skip).
+// openBody opens the queued message (store.OpenQueued).
 func (q *Queue) openBody(ctx context.Context, m store.QueueMessage) (io.ReadCloser, error) {
-	rc, err := q.st.OpenBlob(ctx, m.BlobID)
-	if err != nil || m.Skip == 0 {
-		return rc, err
-	}
-	if sk, ok := rc.(io.Seeker); ok {
-		if _, err := sk.Seek(m.Skip, io.SeekStart); err != nil {
-			rc.Close()
-			return nil, err
-		}
-		return rc, nil
-	}
-	if _, err := io.CopyN(io.Discard, rc, m.Skip); err != nil {
-		rc.Close()
-		return nil, err
-	}
-	return rc, nil
+	return store.OpenQueued(ctx, q.st, m)
 }
 
 // Wake makes the runner look for due messages now.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"io"
 	"time"
 )
 
@@ -112,4 +113,30 @@ type QueueStore interface {
 	// QueueRetry makes the pending recipients of the entry (every entry when
 	// id is 0) due at now; it returns how many recipients it touched.
 	QueueRetry(ctx context.Context, id int64, now time.Time) (int, error)
+}
+
+// BlobOpener is what OpenQueued needs of a store.
+type BlobOpener interface {
+	OpenBlob(ctx context.Context, blobID int64) (io.ReadCloser, error)
+}
+
+// OpenQueued opens the message a queue entry sends: its body without the
+// bytes the entry skips (QueuedCopy.Skip).
+func OpenQueued(ctx context.Context, st BlobOpener, m QueueMessage) (io.ReadCloser, error) {
+	rc, err := st.OpenBlob(ctx, m.BlobID)
+	if err != nil || m.Skip == 0 {
+		return rc, err
+	}
+	if sk, ok := rc.(io.Seeker); ok {
+		if _, err := sk.Seek(m.Skip, io.SeekStart); err != nil {
+			rc.Close()
+			return nil, err
+		}
+		return rc, nil
+	}
+	if _, err := io.CopyN(io.Discard, rc, m.Skip); err != nil {
+		rc.Close()
+		return nil, err
+	}
+	return rc, nil
 }
