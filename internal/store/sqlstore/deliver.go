@@ -323,6 +323,12 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32,
 		if err != nil {
 			return err
 		}
+		if systemFlagsOnly(upd) {
+			if res, err = updateFlagsSet(ctx, tx, mb, uids, upd); err != nil || len(res.Changed) == 0 {
+				return err
+			}
+			return flagsChanged(ctx, tx, e, mb, res)
+		}
 		msgs, err := selectLight(ctx, tx, mailboxID, uids)
 		if err != nil {
 			return err
@@ -356,18 +362,24 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32,
 		if len(res.Changed) == 0 {
 			return nil
 		}
-		mb.HighestModSeq = modseq
-		if err := saveMailbox(ctx, tx, mb); err != nil {
-			return err
-		}
-		changed := make([]uint32, len(res.Changed))
-		for i, m := range res.Changed {
-			changed[i] = m.UID
-		}
-		e.change(store.Change{Kind: store.ChangeFlags, AccountID: mb.AccountID, MailboxID: mb.ID, UIDs: changed, ModSeq: modseq})
-		return nil
+		return flagsChanged(ctx, tx, e, mb, res)
 	})
 	return res, err
+}
+
+// flagsChanged records the new modseq of mb and the change event.
+func flagsChanged(ctx context.Context, tx *wtx, e *effects, mb store.Mailbox, res store.FlagResult) error {
+	modseq := res.Changed[0].ModSeq
+	mb.HighestModSeq = modseq
+	if err := saveMailbox(ctx, tx, mb); err != nil {
+		return err
+	}
+	changed := make([]uint32, len(res.Changed))
+	for i, m := range res.Changed {
+		changed[i] = m.UID
+	}
+	e.change(store.Change{Kind: store.ChangeFlags, AccountID: mb.AccountID, MailboxID: mb.ID, UIDs: changed, ModSeq: modseq})
+	return nil
 }
 
 // Expunge implements store.Mailstore. UIDs not in the mailbox are ignored;
@@ -492,22 +504,27 @@ func moveMessages(ctx context.Context, tx *wtx, e *effects, from, to *store.Mail
 		return nil, nil, err
 	}
 	from.HighestModSeq, to.HighestModSeq = modseq, modseq
-	for _, m := range msgs {
-		if to.UIDNext == 0 || to.UIDNext == 0xffffffff {
-			return nil, nil, errNoUIDs(*to)
-		}
-		// RFC 7162 §3.2.5.2: remember the expunge for VANISHED (EARLIER).
-		if _, err := tx.ExecContext(ctx, `INSERT INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)`,
-			from.ID, m.UID, int64(modseq)); err != nil {
-			return nil, nil, err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE messages SET mailbox_id = ?, uid = ?, modseq = ? WHERE id = ?`,
-			to.ID, to.UIDNext, int64(modseq), m.ID); err != nil {
-			return nil, nil, err
-		}
-		src, dst = append(src, m.UID), append(dst, to.UIDNext)
-		to.UIDNext++
+	if uint64(to.UIDNext)+uint64(len(msgs)) >= 0xffffffff || to.UIDNext == 0 {
+		return nil, nil, errNoUIDs(*to)
 	}
+	ids := make([]int64, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID
+		src, dst = append(src, m.UID), append(dst, to.UIDNext+uint32(i))
+	}
+	set := idSet(ids)
+	// RFC 7162 §3.2.5.2: remember the expunge for VANISHED (EARLIER).
+	if _, err := tx.ExecContext(ctx, `INSERT INTO expunged (mailbox_id, uid, modseq)
+		SELECT mailbox_id, uid, ? FROM messages WHERE id IN (SELECT value FROM json_each(?))`, int64(modseq), set); err != nil {
+		return nil, nil, err
+	}
+	// New UIDs in source UID order, from UIDNext on (RFC 6851 §4.3).
+	if _, err := tx.ExecContext(ctx, `UPDATE messages SET mailbox_id = ?, uid = n.uid, modseq = ?
+		FROM (SELECT id, ? + ROW_NUMBER() OVER (ORDER BY uid) - 1 AS uid FROM messages WHERE id IN (SELECT value FROM json_each(?))) AS n
+		WHERE messages.id = n.id`, to.ID, int64(modseq), to.UIDNext, set); err != nil {
+		return nil, nil, err
+	}
+	to.UIDNext += uint32(len(msgs))
 	if err := saveMailbox(ctx, tx, *to); err != nil {
 		return nil, nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -252,26 +253,13 @@ func removeMessages(ctx context.Context, tx *wtx, e *effects, mb *store.Mailbox,
 		return nil, err
 	}
 	mb.HighestModSeq = modseq
-	uids := make([]uint32, 0, len(msgs))
-	for _, m := range msgs {
-		if tombstones {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO message_tombstones (account_id, modseq, message_id, thread_id)
-				SELECT ?, ?, id, thread_id FROM messages WHERE id = ?`, mb.AccountID, int64(modseq), m.ID); err != nil {
-				return nil, err
-			}
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE id = ?`, m.ID); err != nil {
-			return nil, err
-		}
-		// RFC 7162 §3.2.5.2: remember the expunge for VANISHED (EARLIER).
-		if _, err := tx.ExecContext(ctx, `INSERT INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)`,
-			mb.ID, m.UID, int64(modseq)); err != nil {
-			return nil, err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE blobs SET refs = refs - 1 WHERE id = ?`, m.BlobID); err != nil {
-			return nil, err
-		}
-		uids = append(uids, m.UID)
+	uids := make([]uint32, len(msgs))
+	ids := make([]int64, len(msgs))
+	for i, m := range msgs {
+		uids[i], ids[i] = m.UID, m.ID
+	}
+	if err := deleteMessages(ctx, tx, mb, ids, modseq, tombstones); err != nil {
+		return nil, err
 	}
 	if err := saveMailbox(ctx, tx, *mb); err != nil {
 		return nil, err
@@ -279,6 +267,44 @@ func removeMessages(ctx context.Context, tx *wtx, e *effects, mb *store.Mailbox,
 	e.purge = true
 	e.change(store.Change{Kind: store.ChangeExpunge, AccountID: mb.AccountID, MailboxID: mb.ID, UIDs: uids, ModSeq: modseq})
 	return uids, nil
+}
+
+// deleteMessages removes the message rows with these ids (all of mb) in a
+// few set-based statements, whatever their number: the expunge history
+// (RFC 7162 §3.2.5.2, for VANISHED (EARLIER)), the tombstones, the body
+// references, the rows.
+func deleteMessages(ctx context.Context, tx *wtx, mb *store.Mailbox, ids []int64, modseq uint64, tombstones bool) error {
+	set := idSet(ids)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO expunged (mailbox_id, uid, modseq)
+		SELECT mailbox_id, uid, ? FROM messages WHERE id IN (SELECT value FROM json_each(?))`, int64(modseq), set); err != nil {
+		return err
+	}
+	if tombstones {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO message_tombstones (account_id, modseq, message_id, thread_id)
+			SELECT ?, ?, id, thread_id FROM messages WHERE id IN (SELECT value FROM json_each(?))`, mb.AccountID, int64(modseq), set); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE blobs SET refs = refs - c.n
+		FROM (SELECT blob_id, COUNT(*) AS n FROM messages WHERE id IN (SELECT value FROM json_each(?)) GROUP BY blob_id) AS c
+		WHERE blobs.id = c.blob_id`, set); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE id IN (SELECT value FROM json_each(?))`, set)
+	return err
+}
+
+// idSet encodes ids as the JSON array json_each reads.
+func idSet(ids []int64) string {
+	b := make([]byte, 0, len(ids)*8+2)
+	b = append(b, '[')
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return string(append(b, ']'))
 }
 
 // releaseMessages deletes the messages matching where (a condition on
