@@ -29,6 +29,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -60,6 +61,7 @@ type Store struct {
 	closed chan struct{}
 	// purgeWake tells the maintenance loop that references were dropped.
 	purgeWake chan struct{}
+	ckpts     atomic.Uint64
 
 	closeOnce sync.Once
 	closeErr  error
@@ -146,6 +148,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if s.w, err = newWriter(ctx, s); err != nil {
 		wdb.Close()
 		rdb.Close()
+		return nil, err
+	}
+	if err := s.startCheckpointer(); err != nil {
+		s.Close()
 		return nil, err
 	}
 	return s, nil

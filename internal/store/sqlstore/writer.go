@@ -71,6 +71,10 @@ func newWriter(ctx context.Context, s *Store) (*writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: writer connection: %w", err)
 	}
+	if err := writerPragmas(ctx, conn); err != nil {
+		conn.Close()
+		return nil, err
+	}
 	w := &writer{s: s, conn: conn, stmts: map[string]*sql.Stmt{},
 		ops: make(chan *op, maxBatch), stopped: make(chan struct{})}
 	go w.run()
