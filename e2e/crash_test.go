@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -35,6 +36,29 @@ func TestCrashDurability(t *testing.T) {
 			return
 		}
 	}
+	// What the kills left in the segments (bytes written for transactions
+	// that never committed) is reclaimed by the next compaction.
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	fullCompaction(t, s)
+	s.Restart()
+	checkDurable(t, s, 3, acked)
+}
+
+// fullCompaction runs `postern compact --full` and checks that the segments
+// then hold exactly the live mail.
+func fullCompaction(t *testing.T, s *Server) {
+	t.Helper()
+	out := s.CLI("", "compact", "--full").mustOK(t).Stdout
+	m := regexp.MustCompile(`now: (\d+) segment files, (\d+) bytes on disk, (\d+) bytes of live mail`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("compact output:\n%s", out)
+	}
+	if m[2] != m[3] {
+		t.Errorf("after a full compaction %s bytes on disk for %s bytes of live mail:\n%s", m[2], m[3], out)
+	}
+	t.Logf("full compaction: %s", strings.TrimSpace(out))
 }
 
 // streamAndKill runs 4 senders until the server is killed after the given

@@ -27,6 +27,7 @@ Commands:
   queue    list, show, retry, drop, hold, release outbound messages
   dkim     rotate or list a domain's DKIM signing keys
   dns      print the DNS records a domain needs, in zone-file syntax
+  compact  reclaim the disk space of deleted mail now (--full: all of it)
   version  print the version
 
 Every command takes --help. The config file defaults to $POSTERN_CONFIG,
@@ -70,6 +71,7 @@ func commands() []command {
 		{"queue", cmdQueue},
 		{"dkim", cmdDKIM},
 		{"dns", cmdDNS},
+		{"compact", cmdCompact},
 		{"version", func(e *env, _ []string) error { fmt.Fprintln(e.stdout, "postern", version); return nil }},
 	}
 }

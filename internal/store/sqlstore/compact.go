@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"time"
 
 	"postern/internal/blob"
 )
@@ -33,15 +34,29 @@ type CompactStats struct {
 	ReclaimedBytes int64 // size of the removed files
 	Purged         int   // unreferenced body rows deleted first
 	Inlined        int64 // bodies moved out of the database (upgrade)
+	// After the pass: the segment files and their bytes, and the bytes
+	// the rows reference in them (equal when there is no dead space left).
+	SegmentFiles int
+	SegmentBytes int64
+	LiveBytes    int64
 }
 
 // compactBatchBytes bounds the bytes moved per writer operation.
-const compactBatchBytes = 4 << 20
+const compactBatchBytes = 1 << 20
 
-// Compact runs one compaction pass. With full, every segment with dead
-// space is compacted (postern compact, and the crash tests); otherwise only
-// those at most half live.
-func (s *Store) Compact(ctx context.Context, full bool) (CompactStats, error) {
+// CompactOptions tune a compaction pass.
+type CompactOptions struct {
+	// Full compacts every segment with dead space (postern compact --full);
+	// otherwise only those at most half live.
+	Full bool
+	// Pause is slept between batches, so that a compaction leaves the disk
+	// to deliveries (and a test can stop it half way).
+	Pause time.Duration
+}
+
+// Compact runs one compaction pass.
+func (s *Store) Compact(ctx context.Context, o CompactOptions) (CompactStats, error) {
+	full := o.Full
 	var st CompactStats
 	var err error
 	if st.Purged, err = s.Purge(ctx); err != nil {
@@ -70,18 +85,42 @@ func (s *Store) Compact(ctx context.Context, full bool) (CompactStats, error) {
 		if l > 0 && (l == seg.Size || (!full && l*2 > seg.Size)) {
 			continue
 		}
-		if err := s.compactSegment(ctx, seg, &st); err != nil {
+		if err := s.compactSegment(ctx, seg, o.Pause, &st); err != nil {
 			if errors.Is(err, blob.ErrSegmentBusy) {
 				continue
 			}
 			return st, err
 		}
 	}
+	if err := s.segmentTotals(ctx, &st); err != nil {
+		return st, err
+	}
 	if st.Compacted+st.Removed > 0 {
 		s.log.Info("segments compacted", "examined", st.Segments, "compacted", st.Compacted, "removed", st.Removed,
 			"moved_bodies", st.MovedBodies, "moved_bytes", st.MovedBytes, "reclaimed_bytes", st.ReclaimedBytes)
 	}
 	return st, nil
+}
+
+// segmentTotals fills in the figures of the segments as they are now.
+func (s *Store) segmentTotals(ctx context.Context, st *CompactStats) error {
+	segs, err := s.blobs.Segments()
+	if err != nil {
+		return err
+	}
+	st.SegmentFiles, st.SegmentBytes = len(segs), 0
+	for _, g := range segs {
+		st.SegmentBytes += g.Size
+	}
+	live, err := s.segmentLive(ctx)
+	if err != nil {
+		return err
+	}
+	st.LiveBytes = 0
+	for _, n := range live {
+		st.LiveBytes += n
+	}
+	return nil
 }
 
 // segmentLive sums the bytes rows reference in each segment, from the
@@ -110,7 +149,7 @@ type movedBody struct {
 	loc           blob.Loc
 }
 
-func (s *Store) compactSegment(ctx context.Context, seg blob.SegmentInfo, st *CompactStats) error {
+func (s *Store) compactSegment(ctx context.Context, seg blob.SegmentInfo, pause time.Duration, st *CompactStats) error {
 	unlock, err := s.blobs.LockSegment(seg.ID)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -139,6 +178,13 @@ func (s *Store) compactSegment(ctx context.Context, seg blob.SegmentInfo, st *Co
 		st.MovedBodies += int64(len(moved))
 		for _, m := range moved {
 			st.MovedBytes += m.loc.Size
+		}
+		if pause > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(pause):
+			}
 		}
 	}
 	st.Compacted++

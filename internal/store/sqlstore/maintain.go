@@ -45,7 +45,7 @@ func (s *Store) Maintain(ctx context.Context, opts MaintainOptions) {
 				s.log.Warn("purging unreferenced bodies", "err", err)
 			}
 		case <-compact.C:
-			if _, err := s.Compact(ctx, false); err != nil && ctx.Err() == nil {
+			if _, err := s.Compact(ctx, CompactOptions{Pause: 10 * time.Millisecond}); err != nil && ctx.Err() == nil {
 				s.log.Warn("compaction", "err", err)
 			}
 			compact.Reset(opts.CompactEvery)
