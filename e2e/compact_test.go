@@ -169,4 +169,3 @@ func checkSurvivors(t *testing.T, s *Server, want []string, mayGo map[string]boo
 	t.Logf("%s: %d of %d messages", when, len(found), len(want))
 	return found
 }
-
