@@ -12,11 +12,10 @@ import (
 // searchCtx holds what evaluating a SEARCH program needs beyond one
 // message: full-text results computed once per key.
 type searchCtx struct {
-	s      *session
-	text   map[*searchKey]map[uint32]bool // BODY, TEXT, HEADER matches
-	parsed map[uint32]*parsedText         // text of messages the store has none of
-	max    uint32                         // largest sequence number
-	maxU   uint32                         // largest UID
+	s    *session
+	text map[*searchKey]map[uint32]bool // BODY, TEXT, HEADER matches
+	max  uint32                         // largest sequence number
+	maxU uint32                         // largest UID
 }
 
 func (s *session) cmdSearch(c *command) reply {

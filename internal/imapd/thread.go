@@ -1,20 +1,13 @@
 package imapd
 
 import (
-	"bufio"
 	"cmp"
-	"io"
-	"net/textproto"
 	"slices"
 	"strings"
 	"time"
 
 	"postern/internal/store"
 )
-
-// maxThreadHeader bounds how much of a message's header THREAD reads to
-// find its References field.
-const maxThreadHeader = 256 << 10
 
 // maxRefs bounds the message IDs taken from one References field.
 const maxRefs = 256
@@ -91,71 +84,25 @@ func (s *session) cmdThread(c *command) reply {
 	return ok("", "THREAD completed")
 }
 
-// refSource finds the References field of messages: in the folded header
-// lines the store keeps (one query for the mailbox), else in the body.
-// Message IDs are therefore compared folded, a departure from RFC 5256 §3
-// (case-sensitive) that only merges IDs differing in nothing but case.
+// refSource holds the References fields of the mailbox, from one store
+// call. The store may return them folded, so message IDs are compared
+// folded: a departure from RFC 5256 §3 (case-sensitive) that only merges
+// IDs differing in nothing but case.
 type refSource struct {
-	fields map[uint32]string   // messages having the field
-	stored map[uint32]struct{} // messages whose header lines the store has
+	fields map[uint32]string
 }
 
 func (s *session) references() (*refSource, error) {
-	rs := &refSource{}
-	ss, ok := s.srv.cfg.Store.(store.SubstringSearcher)
-	if !ok {
-		return rs, nil
-	}
-	hits, missing, err := ss.SearchSubstring(s.ctx, s.sel.mbox.ID, store.TextHeaders, "references:")
+	fields, err := s.srv.cfg.Store.References(s.ctx, s.sel.mbox.ID)
 	if err != nil {
 		return nil, err
 	}
-	rs.fields = make(map[uint32]string, len(hits))
-	for _, h := range hits {
-		rs.fields[h.UID] = headerValue(h.Headers, "references")
-	}
-	miss := make(map[uint32]bool, len(missing))
-	for _, u := range missing {
-		miss[u] = true
-	}
-	rs.stored = make(map[uint32]struct{}, len(s.sel.uids))
-	for _, u := range s.sel.uids {
-		if !miss[u] {
-			rs.stored[u] = struct{}{}
-		}
-	}
-	return rs, nil
+	return &refSource{fields: fields}, nil
 }
 
 // field is the folded References field of m, "" when it has none.
-func (rs *refSource) field(s *session, m *store.Message) string {
-	if _, ok := rs.stored[m.UID]; ok {
-		return rs.fields[m.UID]
-	}
-	return store.FoldText(s.referencesField(m))
-}
-
-// headerValue joins the values of the folded header lines named name.
-func headerValue(headers, name string) string {
-	var vals []string
-	prefix := name + ":"
-	for _, line := range strings.Split(headers, "\n") {
-		if v, ok := strings.CutPrefix(line, prefix); ok {
-			vals = append(vals, v)
-		}
-	}
-	return strings.Join(vals, " ")
-}
-
-// referencesField reads the References field from the message header.
-func (s *session) referencesField(m *store.Message) string {
-	rc, err := s.srv.cfg.Store.OpenBlob(s.ctx, m.BlobID)
-	if err != nil {
-		return ""
-	}
-	defer rc.Close()
-	h, _ := textproto.NewReader(bufio.NewReader(io.LimitReader(rc, maxThreadHeader))).ReadMIMEHeader()
-	return strings.Join(h["References"], " ")
+func (rs *refSource) field(_ *session, m *store.Message) string {
+	return store.FoldText(rs.fields[m.UID])
 }
 
 // parseMsgIDs returns the valid message IDs of a field, in order. A

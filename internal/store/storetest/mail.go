@@ -66,7 +66,7 @@ func testDeliverSharesBlob(t *testing.T, e *env) {
 	}
 	_, err = e.s.OpenBlob(e.ctx, blobID)
 	wantErr(t, "OpenBlob after last expunge", err, store.ErrNotFound)
-	if got, _ := e.s.SearchText(e.ctx, res[0].MailboxID, []string{"body"}, false); len(got) != 0 {
+	if got, _ := e.s.SearchText(e.ctx, res[0].MailboxID, store.TextQuery{Needle: "body"}); len(got) != 0 {
 		t.Errorf("search still finds expunged text: %v", got)
 	}
 }
@@ -312,7 +312,7 @@ func testDeliverRetrySameBlob(t *testing.T, e *env) {
 	if ma.BlobID != mb.BlobID {
 		t.Errorf("two blob rows %d and %d for one body", ma.BlobID, mb.BlobID)
 	}
-	if got, _ := e.s.SearchText(e.ctx, res2[0].MailboxID, []string{fmt.Sprintf("message%d", e.n)}, false); len(got) != 1 {
+	if got, _ := e.s.SearchText(e.ctx, res2[0].MailboxID, store.TextQuery{Needle: fmt.Sprintf("message%d", e.n)}); len(got) != 1 {
 		t.Errorf("retried copy not searchable: %v", got)
 	}
 	if _, _, err := e.s.Expunge(e.ctx, res[0].MailboxID, []uint32{res[0].UID}); err != nil {
