@@ -116,7 +116,9 @@ func (s *Store) textQuery(ctx context.Context, mailboxID int64, m *textMatcher) 
 	case store.TextAll:
 		cols = `t.headers, t.body`
 	}
-	query := `SELECT m.uid, m.blob_id, t.blob_id IS NULL, ` + cols + `
+	// One column tells both whether the text is kept (0) and, when not,
+	// which body to parse: every scanned column costs on every row.
+	query := `SELECT m.uid, IIF(t.blob_id IS NULL, m.blob_id, 0), ` + cols + `
 		FROM messages m LEFT JOIN blob_text t ON t.blob_id = m.blob_id
 		WHERE m.mailbox_id = ?1`
 	args := []any{mailboxID}
@@ -145,7 +147,7 @@ func (s *Store) textQuery(ctx context.Context, mailboxID int64, m *textMatcher) 
 	return query + ` ORDER BY m.uid`, args, nil
 }
 
-// unkept is a message whose text the store does not keep.
+// unkept is a message whose text the store does not keep (blobID not 0).
 type unkept struct {
 	uid    uint32
 	blobID int64
@@ -162,13 +164,12 @@ func (s *Store) scanText(ctx context.Context, m *textMatcher, query string, args
 	var missing []unkept
 	for rows.Next() {
 		var u unkept
-		var none bool
 		var headers, body sql.RawBytes
-		if err := rows.Scan(&u.uid, &u.blobID, &none, &headers, &body); err != nil {
+		if err := rows.Scan(&u.uid, &u.blobID, &headers, &body); err != nil {
 			return nil, nil, err
 		}
 		switch {
-		case none:
+		case u.blobID != 0:
 			missing = append(missing, u)
 		case m.match(body, headers):
 			uids = append(uids, u.uid)
@@ -228,7 +229,7 @@ func mergeUIDs(a, b []uint32) []uint32 {
 // alike.
 func (s *Store) References(ctx context.Context, mailboxID int64) (map[uint32]string, error) {
 	const prefix = "references:"
-	rows, err := s.rdb.QueryContext(ctx, `SELECT m.uid, m.blob_id, t.blob_id IS NULL, t.headers
+	rows, err := s.rdb.QueryContext(ctx, `SELECT m.uid, IIF(t.blob_id IS NULL, m.blob_id, 0), t.headers
 		FROM messages m LEFT JOIN blob_text t ON t.blob_id = m.blob_id
 		WHERE m.mailbox_id = ? AND (t.blob_id IS NULL
 			OR m.blob_id IN (SELECT rowid FROM blob_header_tri WHERE blob_header_tri MATCH ?))`,
@@ -241,12 +242,11 @@ func (s *Store) References(ctx context.Context, mailboxID int64) (map[uint32]str
 	var missing []unkept
 	for rows.Next() {
 		var u unkept
-		var none bool
 		var headers sql.RawBytes
-		if err := rows.Scan(&u.uid, &u.blobID, &none, &headers); err != nil {
+		if err := rows.Scan(&u.uid, &u.blobID, &headers); err != nil {
 			return nil, err
 		}
-		if none {
+		if u.blobID != 0 {
 			missing = append(missing, u)
 		} else if v, ok := headerValues(headers, []byte(prefix)); ok {
 			refs[u.uid] = v
