@@ -372,12 +372,6 @@ func (s *session) storeUnchangedSince(c *command, idx []int, uids []uint32, upd 
 	return res, "MODIFIED " + formatSet(set), nil
 }
 
-// matchModSeq is the MODSEQ search key: messages whose modseq is at least
-// the value (RFC 7162 §3.1.5); the highest one goes into the response.
-func matchModSeq(k *searchKey, m *store.Message) bool {
-	return m.ModSeq >= uint64(k.num)
-}
-
 // hasModSeqKey tells whether a SEARCH program uses MODSEQ, which adds the
 // highest modseq of the results to the response (RFC 7162 §3.1.5).
 func hasModSeqKey(k *searchKey) bool {

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"postern/internal/query"
 	"postern/internal/store"
 )
 
@@ -34,9 +35,9 @@ type command struct {
 	app       appendArgs
 	cond      condArgs // RFC 7162 parameters and modifiers
 
-	sortKeys   []sortKey // SORT criteria
-	threadAlg  string    // THREAD algorithm, upper case
-	badCharset bool      // SEARCH, SORT, THREAD named a charset we lack: NO [BADCHARSET]
+	sortKeys   []query.SortKey // SORT criteria
+	threadAlg  query.Algorithm // THREAD algorithm
+	badCharset bool            // SEARCH, SORT, THREAD named a charset we lack: NO [BADCHARSET]
 
 	use []string // CREATE (USE (...)) special-use attributes, RFC 6154 §3
 }

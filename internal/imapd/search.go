@@ -3,77 +3,178 @@ package imapd
 import (
 	"slices"
 	"strings"
-	"time"
 
-	"postern/internal/message"
+	"postern/internal/query"
 	"postern/internal/store"
 )
 
-// searchCtx holds what evaluating a SEARCH program needs beyond one
-// message: full-text results computed once per key.
-type searchCtx struct {
-	s      *session
-	text   map[*searchKey]map[uint32]bool // BODY, TEXT, HEADER matches
-	parsed map[uint32]*parsedText         // text of messages the store has none of
-	max    uint32                         // largest sequence number
-	maxU   uint32                         // largest UID
-}
+// SEARCH, SORT and THREAD are evaluated by the query package; this file
+// translates the parsed search program into its criteria over the
+// session's view of the mailbox, and writes the answer.
 
 func (s *session) cmdSearch(c *command) reply {
 	if c.badCharset {
 		return badCharsetReply()
 	}
-	seqs, msgs, err := s.searchMatches(c, false)
+	msgs, err := query.Search(s.ctx, s.srv.cfg.Store, s.query(c), query.LoadUID)
 	if err != nil {
 		return s.mapStoreErr(err, "SEARCH")
 	}
-	uids := make([]uint32, len(msgs))
-	for i := range msgs {
-		uids[i] = msgs[i].UID
-	}
+	seqs, uids := s.sel.numbered(msgs)
 	s.noteSearchModSeq(c, msgs)
 	s.writeSearchResult(c, seqs, uids)
 	return ok("", "SEARCH completed")
 }
 
-// searchMatches evaluates the search program of c and returns the
-// sequence numbers of the matching messages with the messages; their
-// metadata is loaded when meta is set or the program needs it.
-func (s *session) searchMatches(c *command, meta bool) ([]uint32, []store.Message, error) {
-	sel := s.sel
-	sc := &searchCtx{s: s, text: map[*searchKey]map[uint32]bool{}, max: uint32(len(sel.uids)), maxU: sel.maxUID()}
-	if err := sc.prepare(c.search); err != nil {
-		return nil, nil, err
-	}
-	var msgs []store.Message
-	if meta || needsMeta(c.search) {
-		all := make([]int, len(sel.uids))
-		for i := range all {
-			all[i] = i
+// query is the search program of c over the session's view of the
+// selected mailbox: a message expunged by another session but not yet
+// announced can still match, one delivered but not yet announced cannot.
+func (s *session) query(c *command) query.Query {
+	return query.Query{MailboxID: s.sel.mbox.ID, UIDs: s.sel.uids, Criteria: s.sel.criterion(c.search)}
+}
+
+// numbered returns the sequence numbers and UIDs of msgs, which are in
+// UID order and in the view.
+func (sel *selected) numbered(msgs []store.Message) (seqs, uids []uint32) {
+	seqs, uids = make([]uint32, 0, len(msgs)), make([]uint32, 0, len(msgs))
+	i := 0
+	for _, m := range msgs {
+		for i < len(sel.uids) && sel.uids[i] < m.UID {
+			i++
 		}
-		var err error
-		if msgs, err = s.loadMessages(all); err != nil {
-			return nil, nil, err
-		}
-	} else {
-		msgs = make([]store.Message, len(sel.uids))
-		for i, u := range sel.uids {
-			msgs[i] = store.Message{UID: u}
+		if i < len(sel.uids) && sel.uids[i] == m.UID {
+			seqs, uids = append(seqs, uint32(i+1)), append(uids, m.UID)
 		}
 	}
-	var seqs []uint32
-	var out []store.Message
-	for i := range msgs {
-		m := &msgs[i]
-		if m.UID == 0 {
+	return seqs, uids
+}
+
+// criterion translates one search key (RFC 9051 §6.4.4, RFC 7162
+// §3.1.5). Text keys are case-insensitive substring matches on the
+// decoded text; RECENT and NEW match nothing, as no \Recent is kept.
+func (sel *selected) criterion(k *searchKey) query.Criterion {
+	switch k.op {
+	case "AND", "OR":
+		kids := make([]query.Criterion, len(k.kids))
+		for i, kid := range k.kids {
+			kids[i] = sel.criterion(kid)
+		}
+		if k.op == "OR" {
+			return query.Or(kids)
+		}
+		return query.And(kids)
+	case "NOT":
+		return query.Not{C: sel.criterion(k.kids[0])}
+	case "ALL", "OLD":
+		return query.And{}
+	case "RECENT", "NEW":
+		return query.Or{}
+	case "SEQ":
+		return sel.uidSet(k.seq, false)
+	case "UID":
+		return sel.uidSet(k.seq, true)
+	case "MODSEQ":
+		return query.ModSeq{Min: uint64(k.num)}
+	case "KEYWORD":
+		return query.Keyword{Name: k.str}
+	case "UNKEYWORD":
+		return query.Not{C: query.Keyword{Name: k.str}}
+	case "LARGER":
+		return query.Size{Op: query.Larger, Bytes: k.num}
+	case "SMALLER":
+		return query.Size{Op: query.Smaller, Bytes: k.num}
+	}
+	if c, ok := textCriterion(k); ok {
+		return c
+	}
+	if c, ok := dateCriterion(k); ok {
+		return c
+	}
+	f, _ := flagKey(k.op) // the parser admits no other key
+	if strings.HasPrefix(k.op, "UN") {
+		return query.Not{C: query.Flag{Flags: f}}
+	}
+	return query.Flag{Flags: f}
+}
+
+func textCriterion(k *searchKey) (query.Criterion, bool) {
+	switch k.op {
+	case "BODY":
+		return query.Text{Field: store.TextBody, Needle: k.str}, true
+	case "TEXT":
+		return query.Text{Field: store.TextAll, Needle: k.str}, true
+	case "HEADER":
+		return query.Text{Field: store.TextHeaders, Header: k.str, Needle: k.str2}, true
+	case "SUBJECT", "FROM", "TO", "CC", "BCC":
+		return query.Text{Field: store.TextHeaders, Header: strings.ToLower(k.op), Needle: k.str}, true
+	}
+	return nil, false
+}
+
+// dateCriterion: SEARCH dates are calendar dates, disregarding time and
+// timezone (RFC 9051 §6.4.4).
+func dateCriterion(k *searchKey) (query.Criterion, bool) {
+	field, op := query.Received, strings.TrimPrefix(k.op, "SENT")
+	if op != k.op {
+		field = query.Sent
+	}
+	d := query.Date{Field: field, Time: k.date, Calendar: true}
+	switch op {
+	case "BEFORE":
+		d.Op = query.Before
+	case "ON":
+		d.Op = query.On
+	case "SINCE":
+		d.Op = query.Since
+	default:
+		return nil, false
+	}
+	return d, true
+}
+
+func flagKey(op string) (store.Flags, bool) {
+	switch strings.TrimPrefix(op, "UN") {
+	case "SEEN":
+		return store.FlagSeen, true
+	case "ANSWERED":
+		return store.FlagAnswered, true
+	case "FLAGGED":
+		return store.FlagFlagged, true
+	case "DELETED":
+		return store.FlagDeleted, true
+	case "DRAFT":
+		return store.FlagDraft, true
+	}
+	return 0, false
+}
+
+// uidSet turns a sequence set into the UIDs it names in the view: "*" is
+// the largest number in use (RFC 9051 §9), "$" the saved result (RFC 5182
+// §2.1). A range of sequence numbers is the range of their UIDs, as the
+// view is in UID order; numbers past the end name nothing.
+func (sel *selected) uidSet(set seqSet, uid bool) query.UIDSet {
+	if set.saved {
+		out := make(query.UIDSet, len(sel.saved))
+		for i, u := range sel.saved {
+			out[i] = query.UIDRange{First: u, Last: u}
+		}
+		return out
+	}
+	out := make(query.UIDSet, 0, len(set.ranges))
+	n := uint32(len(sel.uids))
+	for _, r := range set.ranges {
+		if uid {
+			lo, hi := r.bounds(sel.maxUID())
+			out = append(out, query.UIDRange{First: lo, Last: hi})
 			continue
 		}
-		if sc.match(c.search, uint32(i+1), m, &msgMemo{}) {
-			seqs = append(seqs, uint32(i+1))
-			out = append(out, *m)
+		lo, hi := r.bounds(n)
+		if lo > n || hi == 0 {
+			continue
 		}
+		out = append(out, query.UIDRange{First: sel.uids[max(lo, 1)-1], Last: sel.uids[min(hi, n)-1]})
 	}
-	return seqs, out, nil
+	return out
 }
 
 // writeSearchResult answers with SEARCH, or ESEARCH when RETURN was given
@@ -141,155 +242,4 @@ func savedResult(opts []string, uids []uint32) []uint32 {
 		out = append(out, uids[len(uids)-1])
 	}
 	return out
-}
-
-// needsMeta tells whether evaluating k needs message metadata beyond UIDs.
-func needsMeta(k *searchKey) bool {
-	switch k.op {
-	case "AND", "OR", "NOT":
-		for _, c := range k.kids {
-			if needsMeta(c) {
-				return true
-			}
-		}
-		return false
-	case "ALL", "SEQ", "UID", "BODY", "TEXT", "HEADER", "SUBJECT", "FROM", "TO", "CC", "BCC", "RECENT", "NEW", "OLD":
-		return false
-	}
-	return true
-}
-
-// prepare runs the text searches of the program, once per key.
-func (sc *searchCtx) prepare(k *searchKey) error {
-	for _, c := range k.kids {
-		if err := sc.prepare(c); err != nil {
-			return err
-		}
-	}
-	switch k.op {
-	case "BODY", "TEXT", "HEADER", "SUBJECT", "FROM", "TO", "CC", "BCC":
-		return sc.prepareText(k)
-	}
-	return nil
-}
-
-// msgMemo caches what several keys of one message share.
-type msgMemo struct {
-	env *message.Envelope
-}
-
-func (sc *searchCtx) match(k *searchKey, seq uint32, m *store.Message, mm *msgMemo) bool {
-	switch k.op {
-	case "AND":
-		for _, c := range k.kids {
-			if !sc.match(c, seq, m, mm) {
-				return false
-			}
-		}
-		return true
-	case "OR":
-		return sc.match(k.kids[0], seq, m, mm) || sc.match(k.kids[1], seq, m, mm)
-	case "NOT":
-		return !sc.match(k.kids[0], seq, m, mm)
-	case "ALL", "OLD":
-		return true
-	case "RECENT", "NEW":
-		return false // no \Recent is kept
-	case "SEQ":
-		if k.seq.saved {
-			return sc.s.sel.savedHas(m.UID)
-		}
-		return k.seq.contains(seq, sc.max)
-	case "UID":
-		if k.seq.saved {
-			return sc.s.sel.savedHas(m.UID)
-		}
-		return k.seq.contains(m.UID, sc.maxU)
-	case "BODY", "TEXT", "HEADER", "SUBJECT", "FROM", "TO", "CC", "BCC":
-		return sc.text[k][m.UID]
-	case "MODSEQ":
-		return matchModSeq(k, m)
-	}
-	if f, ok := flagKey(k.op); ok {
-		return (m.Flags&f != 0) != strings.HasPrefix(k.op, "UN")
-	}
-	return sc.matchMeta(k, m, mm)
-}
-
-func flagKey(op string) (store.Flags, bool) {
-	switch strings.TrimPrefix(op, "UN") {
-	case "SEEN":
-		return store.FlagSeen, true
-	case "ANSWERED":
-		return store.FlagAnswered, true
-	case "FLAGGED":
-		return store.FlagFlagged, true
-	case "DELETED":
-		return store.FlagDeleted, true
-	case "DRAFT":
-		return store.FlagDraft, true
-	}
-	return 0, false
-}
-
-func (sc *searchCtx) matchMeta(k *searchKey, m *store.Message, mm *msgMemo) bool {
-	switch k.op {
-	case "KEYWORD", "UNKEYWORD":
-		found := false
-		for _, kw := range m.Keywords {
-			found = found || strings.EqualFold(kw, k.str)
-		}
-		return found == (k.op == "KEYWORD")
-	case "LARGER":
-		return m.Size > k.num
-	case "SMALLER":
-		return m.Size < k.num
-	case "BEFORE", "ON", "SINCE":
-		return compareDay(dayOf(m.InternalDate), k.date, k.op)
-	case "SENTBEFORE", "SENTON", "SENTSINCE":
-		t, ok := sc.envelope(m, mm).Time()
-		if !ok {
-			return false
-		}
-		return compareDay(dayOf(t), k.date, strings.TrimPrefix(k.op, "SENT"))
-	}
-	return false
-}
-
-// dayOf keeps the calendar date of t in its own zone: SEARCH dates ignore
-// time and timezone (RFC 9051 §6.4.4).
-func dayOf(t time.Time) time.Time {
-	y, mo, d := t.Date()
-	return time.Date(y, mo, d, 0, 0, 0, 0, time.UTC)
-}
-
-func compareDay(day, key time.Time, op string) bool {
-	switch op {
-	case "BEFORE":
-		return day.Before(key)
-	case "ON":
-		return day.Equal(key)
-	}
-	return !day.Before(key) // SINCE: on or after
-}
-
-func (sc *searchCtx) envelope(m *store.Message, mm *msgMemo) *message.Envelope {
-	if mm.env != nil {
-		return mm.env
-	}
-	env, err := message.UnmarshalEnvelope(m.Envelope)
-	if err != nil {
-		f := fetcher{s: sc.s}
-		if env, err = f.envelope(*m); err != nil || env == nil {
-			env = &message.Envelope{}
-		}
-	}
-	mm.env = env
-	return env
-}
-
-// savedHas looks uid up in the saved result, which is in UID order.
-func (sel *selected) savedHas(uid uint32) bool {
-	_, found := slices.BinarySearch(sel.saved, uid)
-	return found
 }

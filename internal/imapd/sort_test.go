@@ -80,8 +80,8 @@ func TestThreadTranscript(t *testing.T) {
 	testThreadTranscript(t, sortEnv(t, nil))
 }
 
-// TestThreadTranscriptParsing finds References in the message bodies, as
-// for messages stored before their header lines were kept.
+// TestThreadTranscriptParsing threads messages whose envelopes are not
+// cached, parsing their bodies.
 func TestThreadTranscriptParsing(t *testing.T) {
 	testThreadTranscript(t, sortEnv(t, func(c *Config) { c.Store = plainStore{c.Store} }))
 }

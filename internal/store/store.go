@@ -439,10 +439,6 @@ type Mailstore interface {
 	// returns the pairs of source and destination UIDs. With move, the
 	// sources are expunged in the same transaction.
 	Copy(ctx context.Context, fromMailbox int64, uids []uint32, toMailbox int64, move bool) (src, dst []uint32, err error)
-	// Search returns the UIDs of messages of the mailbox whose text matches
-	// every term (full-text index), in UID order.
-	SearchText(ctx context.Context, mailboxID int64, terms []string, headersOnly bool) ([]uint32, error)
-
 	// ExpungeDeleted removes the messages among uids (all when uids is nil)
 	// that carry \Deleted at the moment of the expunge, so a flag another
 	// session cleared meanwhile is honoured (RFC 9051 §6.4.3, RFC 4315 §2.1).
@@ -464,7 +460,7 @@ type Mailstore interface {
 
 	Lister
 	MultiAppender
-	SubstringSearcher
+	TextSearcher
 }
 
 // Store is everything a backend offers; storetest holds every backend to

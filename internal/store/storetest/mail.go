@@ -66,7 +66,7 @@ func testDeliverSharesBlob(t *testing.T, e *env) {
 	e.purge()
 	_, err = e.s.OpenBlob(e.ctx, blobID)
 	wantErr(t, "OpenBlob after last expunge", err, store.ErrNotFound)
-	if got, _ := e.s.SearchText(e.ctx, res[0].MailboxID, []string{"body"}, false); len(got) != 0 {
+	if got, _ := e.s.SearchText(e.ctx, res[0].MailboxID, store.TextQuery{Needle: "body"}); len(got) != 0 {
 		t.Errorf("search still finds expunged text: %v", got)
 	}
 }
@@ -301,6 +301,9 @@ func testQuotaFallback(t *testing.T, e *env) {
 	if got := e.reload(b); got.UsedBytes != 100 {
 		t.Errorf("bob's usage %d, want 100 (over his quota)", got.UsedBytes)
 	}
+	if got, _ := e.s.SearchText(e.ctx, out.Targets[1].MailboxID, store.TextQuery{Needle: fmt.Sprintf("message%d", e.n)}); len(got) != 1 {
+		t.Errorf("the copy over quota is not searchable: %v", got)
+	}
 	// Alone over quota: refused, nothing stored.
 	out, err = e.s.Deliver(e.ctx, store.Delivery{Blob: e.sized(50), InternalDate: time.Now(), QuotaFallback: true,
 		Targets: []store.DeliveryTarget{{AccountID: b.ID}}})
@@ -323,5 +326,4 @@ func testQuotaFallback(t *testing.T, e *env) {
 	if got := e.readBlob(mb.BlobID); got != e.readBlob(ma.BlobID) {
 		t.Errorf("shared body differs")
 	}
-	_ = fmt.Sprint()
 }

@@ -132,46 +132,6 @@ func testRenameInbox(t *testing.T, e *env) {
 	}
 }
 
-func testSearch(t *testing.T, e *env) {
-	a := e.setup()
-	inbox := e.mailbox(a.ID, "INBOX")
-	texts := []struct{ body, headers string }{
-		{"Quarterly budget meeting on Friday", "Subject: Budget\nFrom: Carol <carol@example.net>"},
-		{"Lunch on Friday? Café downstairs", "Subject: lunch\nFrom: dave@example.net"},
-		{"Nothing to see here", "Subject: misc\nFrom: erin@example.net"},
-	}
-	for _, tx := range texts {
-		e.deliver(e.body("x", tx.body, tx.headers), store.DeliveryTarget{AccountID: a.ID})
-	}
-	// Same text in another mailbox must not leak into INBOX results.
-	e.deliver(e.body("x", "budget budget", "Subject: budget"), store.DeliveryTarget{AccountID: a.ID, Mailbox: "Archive"})
-	cases := []struct {
-		terms   []string
-		headers bool
-		want    []uint32
-	}{
-		{[]string{"friday"}, false, []uint32{1, 2}},
-		{[]string{"FRIDAY", "budget"}, false, []uint32{1}},
-		{[]string{"meet"}, false, []uint32{1}},
-		{[]string{"cafe"}, false, []uint32{2}},
-		{[]string{"on friday"}, false, []uint32{1, 2}},
-		{[]string{"carol@example.net"}, true, []uint32{1}},
-		{[]string{"friday"}, true, nil},
-		{[]string{"budget"}, true, []uint32{1}},
-		{[]string{"absent"}, false, nil},
-		{[]string{`"quoted" AND OR NOT *`}, false, nil},
-		{nil, false, []uint32{1, 2, 3}},
-	}
-	for _, c := range cases {
-		got, err := e.s.SearchText(e.ctx, inbox.ID, c.terms, c.headers)
-		if err != nil {
-			t.Errorf("SearchText(%q, %v): %v", c.terms, c.headers, err)
-			continue
-		}
-		wantUIDs(t, fmt.Sprintf("SearchText(%q, %v)", c.terms, c.headers), got, c.want)
-	}
-}
-
 // waitChange reads events until one of kind for mailboxID arrives.
 func waitChange(t *testing.T, ch <-chan store.Change, kind store.ChangeKind, mailboxID int64) store.Change {
 	t.Helper()

@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Append", testAppend},
 		{"MailboxStatus", testMailboxStatus},
 		{"Search", testSearch},
+		{"References", testReferences},
 		{"Changes", testChanges},
 		{"ConcurrentDeliveries", testConcurrentDeliveries},
 		{"Closed", testClosed},

@@ -1,12 +1,6 @@
-package imapd
+package message
 
-import (
-	"strings"
-	"testing"
-	"unicode"
-
-	"golang.org/x/text/unicode/norm"
-)
+import "testing"
 
 // Cases follow the steps of RFC 5256 §2.1.
 func TestBaseSubject(t *testing.T) {
@@ -39,23 +33,10 @@ func TestBaseSubject(t *testing.T) {
 		{"Fwd: Re: [x] Fw[y]: (fwd)", "", true},      // nothing left
 	}
 	for _, c := range cases {
-		got, reply := baseSubject(c.in)
+		got, reply := BaseSubject(c.in)
 		if got != c.want || reply != c.reply {
-			t.Errorf("baseSubject(%q) = %q, %v; want %q, %v", c.in, got, reply, c.want, c.reply)
+			t.Errorf("BaseSubject(%q) = %q, %v; want %q, %v", c.in, got, reply, c.want, c.reply)
 		}
-	}
-}
-
-func TestCasemapKey(t *testing.T) {
-	if casemapKey("hello") != casemapKey("HELLO") {
-		t.Fatal("case must not matter")
-	}
-	// RFC 5051: decomposition makes precomposed and combining forms equal.
-	if casemapKey("caf\u00e9") != casemapKey("CAFE\u0301") {
-		t.Fatal("canonical equivalents must compare equal")
-	}
-	if casemapKey("a") >= casemapKey("B") {
-		t.Fatal("order must ignore case")
 	}
 }
 
@@ -64,16 +45,13 @@ func FuzzBaseSubject(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		b, _ := baseSubject(s)
+		b, _ := BaseSubject(s)
 		if len(b) > maxSubjectLen {
 			t.Fatalf("base longer than the bound: %d", len(b))
 		}
 		// Extraction is idempotent on bases that are not a lone blob.
-		if b2, _ := baseSubject(b); b2 != b && blobLen(b) == 0 {
+		if b2, _ := BaseSubject(b); b2 != b && subjBlobLen(b) == 0 {
 			t.Fatalf("not idempotent: %q -> %q -> %q", s, b, b2)
-		}
-		if got, want := casemapKey(b), norm.NFKD.String(strings.Map(unicode.ToTitle, b)); got != want {
-			t.Fatalf("casemapKey(%q) = %q, want %q", b, got, want)
 		}
 	})
 }

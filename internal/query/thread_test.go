@@ -1,25 +1,54 @@
-package imapd
+package query
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"postern/internal/message"
 )
 
-// tm builds a message for threading tests: sequence number n, sent n
-// minutes after a fixed time unless at is given.
+// tm builds a message for threading tests: UID n, the nth in mailbox
+// order, sent n minutes after a fixed time.
 func tm(n uint32, subject, id string, refs ...string) *threadMsg {
-	base, reply := baseSubject(subject)
-	return &threadMsg{seq: n, uid: 100 + n, date: time.Date(2024, 1, 1, 0, int(n), 0, 0, time.UTC),
+	base, reply := message.BaseSubject(subject)
+	return &threadMsg{pos: int(n), uid: n, date: time.Date(2024, 1, 1, 0, int(n), 0, 0, time.UTC),
 		subject: casemapKey(base), reply: reply, msgID: id, refs: refs}
 }
 
-func threadString(roots []*tnode, uid bool) string {
+// threadString renders threads as IMAP does (RFC 5256 §5), by UID.
+func threadString(roots []*tnode) string {
 	var b strings.Builder
-	for _, r := range roots {
-		writeThread(&b, r, uid)
+	for _, r := range toNodes(roots) {
+		writeNode(&b, r)
 	}
 	return b.String()
+}
+
+func writeNode(b *strings.Builder, n *ThreadNode) {
+	b.WriteByte('(')
+	first := true
+	for {
+		if n.UID != 0 {
+			if !first {
+				b.WriteByte(' ')
+			}
+			first = false
+			b.WriteString(strconv.Itoa(int(n.UID)))
+		}
+		if len(n.Children) != 1 || n.UID == 0 {
+			break
+		}
+		n = n.Children[0]
+	}
+	if len(n.Children) > 0 && !first {
+		b.WriteByte(' ')
+	}
+	for _, k := range n.Children {
+		writeNode(b, k)
+	}
+	b.WriteByte(')')
 }
 
 func TestThreadReferences(t *testing.T) {
@@ -72,7 +101,7 @@ func TestThreadReferences(t *testing.T) {
 		}, "(1)(2)"},
 	}
 	for _, c := range cases {
-		if got := threadString(threadReferences(c.msgs), false); got != c.want {
+		if got := threadString(threadReferences(c.msgs)); got != c.want {
 			t.Errorf("%s: got %s, want %s", c.name, got, c.want)
 		}
 	}
@@ -86,7 +115,7 @@ func TestThreadReferencesDateOrder(t *testing.T) {
 	c.date = time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC) // children sort by their own date
 	d := tm(4, "Re: late", "d@x", "a@x")
 	d.date = time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
-	if got := threadString(threadReferences([]*threadMsg{a, b, c, d}), true); got != "(102)(101 (104)(103))" {
+	if got := threadString(threadReferences([]*threadMsg{a, b, c, d})); got != "(2)(1 (4)(3))" {
 		t.Fatalf("got %s", got)
 	}
 }
@@ -95,7 +124,7 @@ func TestThreadOrderedSubject(t *testing.T) {
 	msgs := []*threadMsg{
 		tm(1, "b", ""), tm(2, "a", ""), tm(3, "Re: a", ""), tm(4, "B", ""), tm(5, "Fwd: b", ""), tm(6, "c", ""),
 	}
-	if got := threadString(threadOrderedSubject(msgs), false); got != "(1 (4)(5))(2 3)(6)" {
+	if got := threadString(threadOrderedSubject(msgs)); got != "(1 (4)(5))(2 3)(6)" {
 		t.Fatalf("got %s", got)
 	}
 }
@@ -136,7 +165,7 @@ func FuzzThreadReferences(f *testing.F) {
 			m.date = time.Unix(int64(len(l)%7), 0) // many equal dates
 			msgs = append(msgs, m)
 		}
-		out := threadString(threadReferences(msgs), false)
+		out := threadString(threadReferences(msgs))
 		seen := map[string]int{}
 		depth := 0
 		for _, tok := range strings.FieldsFunc(out, func(r rune) bool { return r == ' ' || r == '(' || r == ')' }) {
@@ -160,7 +189,7 @@ func FuzzThreadReferences(f *testing.F) {
 				t.Fatalf("message %s appears %d times: %s", k, n, out)
 			}
 		}
-		if o2 := threadString(threadOrderedSubject(msgs), false); len(o2) == 0 && len(msgs) > 0 {
+		if o2 := threadString(threadOrderedSubject(msgs)); len(o2) == 0 && len(msgs) > 0 {
 			t.Fatal("ORDEREDSUBJECT lost the messages")
 		}
 	})

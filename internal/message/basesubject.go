@@ -1,22 +1,18 @@
-package imapd
+package message
 
-import (
-	"strings"
-	"unicode"
-	"unicode/utf8"
-
-	"golang.org/x/text/unicode/norm"
-)
+import "strings"
 
 // maxSubjectLen bounds the subject text the extraction works on: a header
 // field can be long, and base subject extraction loops over its prefix.
 const maxSubjectLen = 4096
 
-// baseSubject extracts the base subject of a decoded (UTF-8) subject per
+// BaseSubject extracts the base subject of a decoded (UTF-8) subject per
 // RFC 5256 §2.1, and tells whether the subject marked a reply or forward
 // (a subj-refwd leader, a "(fwd)" trailer or a "[fwd: ...]" wrapper), which
-// REFERENCES threading needs (RFC 5256 §3 step 5).
-func baseSubject(decoded string) (base string, isReply bool) {
+// REFERENCES threading needs (RFC 5256 §3 step 5). The base keeps its
+// case: comparing bases is the caller's collation (RFC 5256 uses
+// i;unicode-casemap). Only the first 4096 bytes of decoded are looked at.
+func BaseSubject(decoded string) (base string, isReply bool) {
 	if len(decoded) > maxSubjectLen {
 		decoded = strings.ToValidUTF8(decoded[:maxSubjectLen], "")
 	}
@@ -42,7 +38,7 @@ func baseSubject(decoded string) (base string, isReply bool) {
 			if refwd {
 				isReply = true
 			}
-			if b := blobLen(t); b > 0 && b < len(t) {
+			if b := subjBlobLen(t); b > 0 && b < len(t) {
 				t = t[b:] // (4) a leading blob, unless it is all there is
 			}
 			if t == s {
@@ -69,7 +65,7 @@ func stripLeader(s string) (string, bool) {
 	}
 	i := 0
 	for {
-		b := blobLen(s[i:])
+		b := subjBlobLen(s[i:])
 		if b == 0 {
 			break
 		}
@@ -95,17 +91,17 @@ func refwdLen(s string) int {
 	for i < len(s) && s[i] == ' ' {
 		i++
 	}
-	i += blobLen(s[i:])
+	i += subjBlobLen(s[i:])
 	if i < len(s) && s[i] == ':' {
 		return i + 1
 	}
 	return 0
 }
 
-// blobLen is the length of a subj-blob at the start of s, or 0:
+// subjBlobLen is the length of a subj-blob at the start of s, or 0:
 //
 //	subj-blob = "[" *BLOBCHAR "]" *WSP ; BLOBCHAR excludes "[" and "]"
-func blobLen(s string) int {
+func subjBlobLen(s string) int {
 	if !strings.HasPrefix(s, "[") {
 		return 0
 	}
@@ -118,22 +114,4 @@ func blobLen(s string) int {
 		i++
 	}
 	return i
-}
-
-// casemapKey maps s to the form in which the i;unicode-casemap collation
-// compares strings (RFC 5051 §2): each character titlecased, then the
-// whole decomposed (NFKD). Two strings are equal under the collation when
-// their keys are equal, and ordered as their keys are (octet order of
-// UTF-8 is code point order).
-func casemapKey(s string) string {
-	ascii := true
-	for i := 0; i < len(s) && ascii; i++ {
-		ascii = s[i] < utf8.RuneSelf
-	}
-	if ascii {
-		// Titlecase of an ASCII letter is its upper case; ASCII text
-		// has no decomposition.
-		return strings.ToUpper(s)
-	}
-	return norm.NFKD.String(strings.Map(unicode.ToTitle, s))
 }

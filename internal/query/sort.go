@@ -1,0 +1,216 @@
+package query
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"postern/internal/message"
+	"postern/internal/store"
+)
+
+// SortField is what a sort key orders by (RFC 5256 §3, RFC 5957 §3,
+// RFC 8621 §4.4.2). Strings compare under i;unicode-casemap (RFC 5051);
+// a missing field sorts as the empty string.
+type SortField uint8
+
+const (
+	// SortArrival is the internal date (JMAP receivedAt).
+	SortArrival SortField = iota + 1
+	// SortDate is the sent date, in UTC; the internal date when the Date
+	// field is missing or unusable (RFC 5256 §2.2; JMAP sentAt).
+	SortDate
+	// SortFrom, SortTo and SortCc are the local part of the first
+	// address of the field (RFC 5256 §3).
+	SortFrom
+	SortTo
+	SortCc
+	// SortSubject is the base subject (RFC 5256 §2.1).
+	SortSubject
+	// SortSize is the size in octets.
+	SortSize
+	// SortDisplayFrom and SortDisplayTo are the display name of the first
+	// address, or its address when it has none (RFC 5957 §2; JMAP's from
+	// and to).
+	SortDisplayFrom
+	SortDisplayTo
+	// SortHasKeyword puts messages without SortKey.Keyword (or, when
+	// SortKey.Flags is set, without those flags) before those with it
+	// (JMAP hasKeyword).
+	SortHasKeyword
+)
+
+// SortKey is one sort criterion; later keys break the ties of earlier
+// ones, and UID order the ties of all (RFC 5256 §3: sequence order).
+type SortKey struct {
+	Field   SortField
+	Reverse bool
+	Keyword string      // for SortHasKeyword
+	Flags   store.Flags // for SortHasKeyword, instead of Keyword
+}
+
+// Sort returns the messages of q that match its criteria, ordered by
+// keys. It reads the light listing, and the cached envelopes only when a
+// key needs them (not for arrival, size or keywords).
+func Sort(ctx context.Context, st Store, q Query, keys []SortKey) ([]store.Message, error) {
+	load := LoadFlags
+	for _, k := range keys {
+		if k.Field < SortArrival || k.Field > SortHasKeyword {
+			return nil, fmt.Errorf("query: bad sort key %+v: %w", k, store.ErrInvalid)
+		}
+		if envelopeKey(k.Field) {
+			load = LoadFull
+		}
+	}
+	msgs, err := Search(ctx, st, q, load)
+	if err != nil {
+		return nil, err
+	}
+	items := sortItems(ctx, st, msgs, keys, load == LoadFull)
+	slices.SortFunc(items, func(a, b sortItem) int { return compareItems(keys, &a, &b) })
+	out := make([]store.Message, len(items))
+	for i, it := range items {
+		out[i] = msgs[it.pos]
+	}
+	return out, nil
+}
+
+func envelopeKey(f SortField) bool {
+	return f != SortArrival && f != SortSize && f != SortHasKeyword
+}
+
+// sortItem is one message with its sort values computed once: strs[i]
+// for a string key i, date for SortDate.
+type sortItem struct {
+	m    *store.Message
+	pos  int
+	date time.Time
+	strs []string
+}
+
+func sortItems(ctx context.Context, st Store, msgs []store.Message, keys []SortKey, withEnv bool) []sortItem {
+	items := make([]sortItem, len(msgs))
+	var strs []string
+	if withEnv {
+		strs = make([]string, len(msgs)*len(keys))
+	}
+	for i := range msgs {
+		it := &items[i]
+		it.m, it.pos = &msgs[i], i
+		if !withEnv {
+			continue
+		}
+		env := envelope(ctx, st, it.m)
+		it.strs = strs[i*len(keys) : (i+1)*len(keys)]
+		for j, k := range keys {
+			switch {
+			case k.Field == SortDate:
+				it.date = sentDate(env, it.m)
+			case envelopeKey(k.Field):
+				it.strs[j] = sortString(env, k.Field)
+			}
+		}
+	}
+	return items
+}
+
+// compareItems orders by each key in turn, then by UID.
+func compareItems(keys []SortKey, a, b *sortItem) int {
+	for i, k := range keys {
+		var r int
+		switch k.Field {
+		case SortArrival:
+			r = a.m.InternalDate.Compare(b.m.InternalDate)
+		case SortDate:
+			r = a.date.Compare(b.date)
+		case SortSize:
+			r = cmp.Compare(a.m.Size, b.m.Size)
+		case SortHasKeyword:
+			r = boolCompare(hasKeyword(a.m, k), hasKeyword(b.m, k))
+		default:
+			r = strings.Compare(a.strs[i], b.strs[i])
+		}
+		if k.Reverse {
+			r = -r
+		}
+		if r != 0 {
+			return r
+		}
+	}
+	return cmp.Compare(a.pos, b.pos)
+}
+
+func hasKeyword(m *store.Message, k SortKey) bool {
+	if k.Flags != 0 {
+		return m.Flags&k.Flags == k.Flags
+	}
+	return slices.ContainsFunc(m.Keywords, func(kw string) bool { return strings.EqualFold(kw, k.Keyword) })
+}
+
+func boolCompare(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case b:
+		return -1
+	}
+	return 1
+}
+
+// sortString is the collation key of a string sort key.
+func sortString(env *message.Envelope, f SortField) string {
+	switch f {
+	case SortSubject:
+		b, _ := message.BaseSubject(env.DecodedSubject())
+		return casemapKey(b)
+	case SortFrom:
+		return firstMailbox(env.From)
+	case SortTo:
+		return firstMailbox(env.To)
+	case SortCc:
+		return firstMailbox(env.Cc)
+	case SortDisplayFrom:
+		return casemapKey(displayName(env.From))
+	case SortDisplayTo:
+		return casemapKey(displayName(env.To))
+	}
+	return ""
+}
+
+// firstMailbox is the addr-mailbox (local part) of the first address
+// (RFC 5256 §3: FROM, TO, CC).
+func firstMailbox(list []message.Address) string {
+	for _, a := range list {
+		if a.Kind == message.Mailbox {
+			return casemapKey(a.Mailbox)
+		}
+	}
+	return ""
+}
+
+// displayName is the display name of the first address, or its addr-spec
+// when it has none (RFC 5957 §2).
+func displayName(list []message.Address) string {
+	for _, a := range list {
+		if a.Kind != message.Mailbox {
+			continue
+		}
+		if n := strings.TrimSpace(a.DisplayName()); n != "" {
+			return n
+		}
+		return a.Addr()
+	}
+	return ""
+}
+
+// sentDate is the Date header in UTC, or the internal date when the
+// header is missing or unusable (RFC 5256 §2.2).
+func sentDate(env *message.Envelope, m *store.Message) time.Time {
+	if t, ok := env.Time(); ok {
+		return t.UTC()
+	}
+	return m.InternalDate.UTC()
+}
