@@ -79,6 +79,7 @@ func ParseMessage(r io.Reader) (store.MessageMeta, error) {
 	if ids := message.ParseMsgIDs(p.Envelope.MessageID); len(ids) > 0 {
 		meta.Thread.MessageID = ids[0]
 	}
+	meta.Thread.BaseSubject, meta.Thread.IsReply = message.BaseSubject(p.Envelope.DecodedSubject())
 	return meta, nil
 }
 

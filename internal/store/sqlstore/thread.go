@@ -53,7 +53,7 @@ func assignThread(ctx context.Context, tx *wtx, accountID, id int64, k store.Thr
 		}
 		thread = t
 	}
-	subject := strings.TrimSpace(k.BaseSubject)
+	subject := store.FoldText(strings.TrimSpace(k.BaseSubject))
 	if thread == 0 && k.IsReply && subject != "" {
 		t, err := lookupThread(ctx, tx, accountID, threadKey('s', subject))
 		if err != nil {
