@@ -138,15 +138,19 @@ func (s *Store) dropLoc(loc blob.Loc) {
 }
 
 // insertBlob adds the blobs row for a body at loc, with no references yet.
-// indexed says whether its text goes into the full-text index (mailbox
-// copies; a body only queued is never searched).
-func insertBlob(ctx context.Context, tx *wtx, e *effects, loc blob.Loc, meta store.MessageMeta, indexed bool) (int64, error) {
+// terms, when not nil, go into the text index (mailbox copies; a body only
+// queued is never searched).
+func insertBlob(ctx context.Context, tx *wtx, e *effects, loc blob.Loc, terms *textTerms) (int64, error) {
 	var key any
 	if loc.Segment == 0 {
 		key = loc.Key
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO blobs (segment, seg_offset, size, crc, blob_key, refs, created_at)
-		VALUES (?, ?, ?, ?, ?, 0, ?)`, loc.Segment, loc.Offset, loc.Size, int64(loc.CRC), key, now())
+	state := textIndexed
+	if terms != nil && !terms.complete {
+		state = textPartial
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO blobs (segment, seg_offset, size, crc, blob_key, refs, text_state, created_at)
+		VALUES (?, ?, ?, ?, ?, 0, ?, ?)`, loc.Segment, loc.Offset, loc.Size, int64(loc.CRC), key, state, now())
 	if err != nil {
 		return 0, err
 	}
@@ -154,8 +158,8 @@ func insertBlob(ctx context.Context, tx *wtx, e *effects, loc blob.Loc, meta sto
 	if err != nil {
 		return 0, err
 	}
-	if indexed {
-		e.ftsAdd = append(e.ftsAdd, ftsRow{blobID: id, text: clipText(meta.SearchText), headers: clipText(meta.Headers)})
+	if terms != nil {
+		e.ftsAdd = append(e.ftsAdd, ftsRow{blobID: id, terms: *terms})
 	}
 	return id, nil
 }

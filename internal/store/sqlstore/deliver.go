@@ -13,16 +13,6 @@ import (
 
 const allFlags = store.FlagSeen | store.FlagAnswered | store.FlagFlagged | store.FlagDeleted | store.FlagDraft
 
-// maxIndexedText bounds what one message adds to the full-text index.
-const maxIndexedText = 1 << 20
-
-func clipText(s string) string {
-	if len(s) <= maxIndexedText {
-		return s
-	}
-	return strings.ToValidUTF8(s[:maxIndexedText], "")
-}
-
 // errNothingStored rolls back a delivery whose every target failed: its
 // body row would be referenced by nothing.
 var errNothingStored = errors.New("nothing stored")
@@ -56,6 +46,12 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) (store.DeliveryOu
 		}
 		return store.DeliveryOutcome{}, err
 	}
+	var terms *textTerms
+	if len(d.Targets) > 0 {
+		// Cut here, in the caller's goroutine: the writer's is shared.
+		t := termsOf(d.Blob.Meta)
+		terms = &t
+	}
 	loc, err := s.putBody(d.Blob.Body)
 	if err != nil {
 		return store.DeliveryOutcome{}, err
@@ -63,7 +59,7 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) (store.DeliveryOu
 	var out store.DeliveryOutcome
 	err = s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
 		out = store.DeliveryOutcome{Targets: make([]store.DeliveryResult, len(d.Targets))}
-		blobID, err := insertBlob(ctx, tx, e, loc, d.Blob.Meta, len(d.Targets) > 0)
+		blobID, err := insertBlob(ctx, tx, e, loc, terms)
 		if err != nil {
 			return err
 		}
@@ -150,13 +146,14 @@ func (s *Store) Append(ctx context.Context, mailboxID int64, nb store.NewBlob, t
 	if nb.Body == nil {
 		return store.Message{}, invalid("append without a body")
 	}
+	terms := termsOf(nb.Meta)
 	loc, err := s.putBody(nb.Body)
 	if err != nil {
 		return store.Message{}, err
 	}
 	var m store.Message
 	err = s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
-		blobID, err := insertBlob(ctx, tx, e, loc, nb.Meta, true)
+		blobID, err := insertBlob(ctx, tx, e, loc, &terms)
 		if err != nil {
 			return err
 		}
@@ -177,6 +174,7 @@ func (s *Store) AppendMany(ctx context.Context, mailboxID int64, items []store.A
 		return nil, invalid("nothing to append")
 	}
 	locs := make([]blob.Loc, 0, len(items))
+	terms := make([]textTerms, len(items))
 	drop := func() {
 		for _, l := range locs {
 			s.dropLoc(l)
@@ -193,6 +191,7 @@ func (s *Store) AppendMany(ctx context.Context, mailboxID int64, items []store.A
 			drop()
 			return nil, err
 		}
+		terms[i] = termsOf(it.Blob.Meta)
 		loc, err := s.putBody(it.Blob.Body)
 		if err != nil {
 			for _, rest := range items[i+1:] {
@@ -206,7 +205,7 @@ func (s *Store) AppendMany(ctx context.Context, mailboxID int64, items []store.A
 	out := make([]store.Message, len(items))
 	err := s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
 		for i, it := range items {
-			blobID, err := insertBlob(ctx, tx, e, locs[i], it.Blob.Meta, true)
+			blobID, err := insertBlob(ctx, tx, e, locs[i], &terms[i])
 			if err != nil {
 				return err
 			}
@@ -258,7 +257,7 @@ func addMessage(ctx context.Context, tx *wtx, e *effects, blobID int64, nb store
 		ID: id, ThreadID: thread, Flags: t.Flags & allFlags, Keywords: kw, InternalDate: date.Truncate(time.Second),
 		Size: size, BlobID: blobID,
 		Envelope: nb.Meta.Envelope, BodyStructure: nb.Meta.BodyStructure, Preview: nb.Meta.Preview,
-	}, modseq, refsOf(nb.Meta.Thread))
+	}, modseq, refsOf(nb.Meta))
 	if err != nil {
 		return store.Message{}, 0, err
 	}

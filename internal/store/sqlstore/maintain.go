@@ -29,6 +29,14 @@ func (s *Store) Maintain(ctx context.Context, opts MaintainOptions) {
 	// A first pass soon after start finishes what a crash interrupted.
 	compact := time.NewTimer(time.Minute)
 	defer compact.Stop()
+	go func() {
+		// Bodies from before the text index: once, slowly.
+		if n, err := s.Reindex(ctx, 50*time.Millisecond); err != nil && ctx.Err() == nil {
+			s.log.Warn("indexing old bodies", "err", err)
+		} else if n > 0 {
+			s.log.Info("old bodies indexed", "bodies", n)
+		}
+	}()
 	for {
 		select {
 		case <-ctx.Done():

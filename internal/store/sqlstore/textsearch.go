@@ -4,13 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"io"
 	"net/textproto"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"postern/internal/message"
 	"postern/internal/store"
@@ -20,37 +17,132 @@ const (
 	// maxNeedleLen bounds a search string and a header name.
 	maxNeedleLen = 1024
 	// maxVocabTerms is the most indexed words a search string may be part
-	// of for the word index to narrow the candidates; beyond, every
-	// message's text is scanned.
-	maxVocabTerms = 1000
-	// vocabRatio: the word index covers every mailbox, so reading its
-	// vocabulary pays only while it is not much larger than the mailbox.
-	vocabRatio = 4
+	// of for the index to narrow the candidates; beyond, every message of
+	// the mailbox is checked.
+	maxVocabTerms = 2000
 	// maxRefsHeader bounds how much of a message's header References
-	// reads for a message whose header lines are not kept.
+	// reads for a message whose References the store has not kept yet.
 	maxRefsHeader = 256 << 10
 )
 
-// SearchText implements store.TextSearcher. The candidates are narrowed
-// with an index where that is sound and cheap (the header trigrams, the
-// word index's vocabulary), then each candidate's folded text from
-// blob_text is compared here: bytes.Index beats SQL instr() several times
-// over. Messages without a blob_text row (stored before migration 0003)
-// are parsed afterwards.
+// SearchText implements store.TextSearcher. The text index narrows the
+// candidates (terms.go): for a needle that is one run of letters and
+// digits, searched in the whole text, the body or the headers, a body
+// fully indexed matches exactly when it has a word containing the needle,
+// and nothing more is read. Otherwise, and for bodies the index does not
+// fully cover, each candidate's decoded text is checked.
 func (s *Store) SearchText(ctx context.Context, mailboxID int64, q store.TextQuery) ([]uint32, error) {
 	if len(q.Needle) > maxNeedleLen || len(q.Header) > maxNeedleLen {
 		return nil, invalid("search term too long")
 	}
 	m := newTextMatcher(q)
-	query, args, err := s.textQuery(ctx, mailboxID, m)
+	match, exact, err := s.textCandidates(ctx, m)
 	if err != nil {
 		return nil, err
 	}
-	uids, missing, err := s.scanText(ctx, m, query, args)
+	query := `SELECT m.uid, m.blob_id, b.text_state FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = ?1`
+	args := []any{mailboxID}
+	if match != "" {
+		query += ` AND (b.text_state <> 0 OR m.blob_id IN (SELECT rowid FROM text_index WHERE text_index MATCH ?2))`
+		args = append(args, match)
+	}
+	rows, err := s.rdb.QueryContext(ctx, query+` ORDER BY m.uid`, args...)
 	if err != nil {
 		return nil, err
 	}
-	return s.matchUnkept(ctx, m, uids, missing)
+	var uids []uint32
+	var check []unkept
+	for rows.Next() {
+		var u unkept
+		var state int
+		if err := rows.Scan(&u.uid, &u.blobID, &state); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if exact && state == textIndexed {
+			uids = append(uids, u.uid)
+		} else {
+			check = append(check, u)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return s.checkText(ctx, m, uids, check)
+}
+
+// textCandidates returns the text_index query that finds a superset of the
+// matches of m ("" when the index cannot narrow them), and whether its
+// answer is exact for fully indexed bodies.
+func (s *Store) textCandidates(ctx context.Context, m *textMatcher) (string, bool, error) {
+	runs := needleRuns(string(m.needle))
+	if len(runs) == 0 {
+		if len(m.needle) == 0 && m.prefix == nil {
+			return "", true, nil // every message contains ""
+		}
+		return "", false, nil
+	}
+	longest := runs[0]
+	for _, r := range runs[1:] {
+		if len(r) > len(longest) {
+			longest = r
+		}
+	}
+	col := ""
+	switch m.field {
+	case store.TextBody:
+		col = "body"
+	case store.TextHeaders:
+		col = "headers"
+	}
+	terms, err := s.termsContaining(ctx, col, longest)
+	if err != nil || terms == nil {
+		return "", false, err
+	}
+	exact := len(runs) == 1 && len(runs[0]) == len(m.needle) && m.prefix == nil
+	if len(terms) == 0 {
+		// No word contains it: nothing can match (the NOT makes a query
+		// that matches no row).
+		q := `"` + longest + `" NOT "` + longest + `"`
+		return q, exact, nil
+	}
+	for i, t := range terms {
+		terms[i] = `"` + t + `"`
+	}
+	q := strings.Join(terms, " OR ")
+	if col != "" {
+		q = "{" + col + "} : (" + q + ")"
+	}
+	return q, exact, nil
+}
+
+// termsContaining lists the indexed words of a column ("" for both) that
+// contain w, or nil when there are too many for a query.
+func (s *Store) termsContaining(ctx context.Context, col, w string) ([]string, error) {
+	query := `SELECT DISTINCT term FROM text_terms WHERE instr(term, ?1) > 0 LIMIT ?2`
+	args := []any{w, maxVocabTerms + 1}
+	if col != "" {
+		query = `SELECT term FROM text_terms WHERE col = ?3 AND instr(term, ?1) > 0 LIMIT ?2`
+		args = append(args, col)
+	}
+	rows, err := s.rdb.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	terms := []string{}
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, err
+		}
+		terms = append(terms, t)
+	}
+	if len(terms) > maxVocabTerms {
+		return nil, rows.Err()
+	}
+	return terms, rows.Err()
 }
 
 // textMatcher is a TextQuery in the folded form blob_text holds.
@@ -104,101 +196,35 @@ func headerHas(headers, prefix, needle []byte) bool {
 	return false
 }
 
-// textQuery builds the SQL that lists the candidates of m with the folded
-// text it needs; messages without stored text come out too, flagged.
-func (s *Store) textQuery(ctx context.Context, mailboxID int64, m *textMatcher) (string, []any, error) {
-	// headers comes first in blob_text: a search of headers alone does not
-	// walk the body's overflow pages.
-	cols := `x'', t.body`
-	switch m.field {
-	case store.TextHeaders:
-		cols = `t.headers, x''`
-	case store.TextAll:
-		cols = `t.headers, t.body`
-	}
-	// One column tells both whether the text is kept (0) and, when not,
-	// which body to parse: every scanned column costs on every row.
-	query := `SELECT m.uid, IIF(t.blob_id IS NULL, m.blob_id, 0), ` + cols + `
-		FROM messages m LEFT JOIN blob_text t ON t.blob_id = m.blob_id
-		WHERE m.mailbox_id = ?1`
-	args := []any{mailboxID}
-	narrow := ""
-	if m.field == store.TextHeaders {
-		// Header searches narrow through the trigram index of the folded
-		// headers when it can answer; others scan, header lines being
-		// short and first in a row.
-		if phrase, ok := trigramPhrase(string(m.needle)); ok {
-			narrow = `SELECT rowid FROM blob_header_tri WHERE blob_header_tri MATCH ?2`
-			args = append(args, phrase)
-		}
-	} else {
-		match, err := s.candidates(ctx, mailboxID, string(m.needle))
-		if err != nil {
-			return "", nil, err
-		}
-		if match != "" {
-			narrow = `SELECT rowid FROM blob_fts WHERE blob_fts MATCH ?2`
-			args = append(args, match)
-		}
-	}
-	if narrow != "" {
-		query += ` AND (t.blob_id IS NULL OR m.blob_id IN (` + narrow + `))`
-	}
-	return query + ` ORDER BY m.uid`, args, nil
-}
-
-// unkept is a message whose text the store does not keep (blobID not 0).
+// unkept is a message whose text must be read to be checked.
 type unkept struct {
 	uid    uint32
 	blobID int64
 }
 
-// scanText runs the candidate query and compares each row's text.
-func (s *Store) scanText(ctx context.Context, m *textMatcher, query string, args []any) ([]uint32, []unkept, error) {
-	rows, err := s.rdb.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer rows.Close()
-	var uids []uint32
-	var missing []unkept
-	for rows.Next() {
-		var u unkept
-		var headers, body sql.RawBytes
-		if err := rows.Scan(&u.uid, &u.blobID, &headers, &body); err != nil {
-			return nil, nil, err
-		}
-		switch {
-		case u.blobID != 0:
-			missing = append(missing, u)
-		case m.match(body, headers):
-			uids = append(uids, u.uid)
-		}
-	}
-	return uids, missing, rows.Err()
-}
-
-// matchUnkept parses the bodies of messages without stored text, as
-// delivery would have, and adds those matching to uids in UID order.
-func (s *Store) matchUnkept(ctx context.Context, m *textMatcher, uids []uint32, missing []unkept) ([]uint32, error) {
-	if len(missing) == 0 {
+// checkText decodes the candidates' text, as delivery did, and adds those
+// matching to uids in UID order. A search of header fields reads only the
+// header of each.
+func (s *Store) checkText(ctx context.Context, m *textMatcher, uids []uint32, check []unkept) ([]uint32, error) {
+	if len(check) == 0 {
 		return uids, nil
 	}
 	var found []uint32
-	for _, u := range missing {
-		p, err := s.parseBlob(ctx, u.blobID)
+	for _, u := range check {
+		p, err := s.parseBlob(ctx, u.blobID, m.field == store.TextHeaders)
 		if err != nil {
 			return nil, err
 		}
-		if p != nil && m.match(foldedText(clipText(p.SearchText)), foldedText(clipText(p.Headers))) {
+		if p != nil && m.match(foldedText(p.SearchText), foldedText(p.Headers)) {
 			found = append(found, u.uid)
 		}
 	}
 	return mergeUIDs(uids, found), nil
 }
 
-// parseBlob parses a body; nil when it is gone (expunged meanwhile).
-func (s *Store) parseBlob(ctx context.Context, blobID int64) (*message.Parsed, error) {
+// parseBlob parses a body (only its header when headerOnly); nil when it
+// is gone (expunged meanwhile).
+func (s *Store) parseBlob(ctx context.Context, blobID int64, headerOnly bool) (*message.Parsed, error) {
 	rc, err := s.OpenBlob(ctx, blobID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
@@ -207,7 +233,35 @@ func (s *Store) parseBlob(ctx context.Context, blobID int64) (*message.Parsed, e
 		return nil, err
 	}
 	defer rc.Close()
-	return message.Parse(rc, message.DefaultLimits())
+	var r io.Reader = rc
+	if headerOnly {
+		head, err := readHeaderBlock(rc, message.DefaultLimits().MaxHeaderBytes)
+		if err != nil {
+			return nil, err
+		}
+		r = bytes.NewReader(head)
+	}
+	return message.Parse(r, message.DefaultLimits())
+}
+
+// readHeaderBlock reads a message up to and including the blank line that
+// ends its header, at most max bytes.
+func readHeaderBlock(r io.Reader, max int) ([]byte, error) {
+	br := bufio.NewReader(io.LimitReader(r, int64(max)))
+	var head []byte
+	for {
+		line, err := br.ReadBytes('\n')
+		head = append(head, line...)
+		if err == io.EOF {
+			return head, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(bytes.TrimRight(line, "\r\n")) == 0 {
+			return head, nil
+		}
+	}
 }
 
 // mergeUIDs merges two ascending lists.
@@ -223,17 +277,13 @@ func mergeUIDs(a, b []uint32) []uint32 {
 	return append(append(out, a...), b...)
 }
 
-// References implements store.TextSearcher from the folded header lines
-// of blob_text (so the values come folded), narrowed by the header
-// trigrams; messages without them are read from their bodies and folded
-// alike.
+// References implements store.TextSearcher from message_meta.refs, kept at
+// delivery; messages stored before it was (their bodies not indexed yet)
+// are read from their bodies. The values come folded.
 func (s *Store) References(ctx context.Context, mailboxID int64) (map[uint32]string, error) {
-	const prefix = "references:"
-	rows, err := s.rdb.QueryContext(ctx, `SELECT m.uid, IIF(t.blob_id IS NULL, m.blob_id, 0), t.headers
-		FROM messages m LEFT JOIN blob_text t ON t.blob_id = m.blob_id
-		WHERE m.mailbox_id = ? AND (t.blob_id IS NULL
-			OR m.blob_id IN (SELECT rowid FROM blob_header_tri WHERE blob_header_tri MATCH ?))`,
-		mailboxID, ftsPhrase(prefix))
+	rows, err := s.rdb.QueryContext(ctx, `SELECT m.uid, mm.refs, IIF(b.text_state = 2 AND mm.refs = '', m.blob_id, 0)
+		FROM messages m JOIN message_meta mm ON mm.message_id = m.id JOIN blobs b ON b.id = m.blob_id
+		WHERE m.mailbox_id = ? AND (mm.refs <> '' OR b.text_state = 2)`, mailboxID)
 	if err != nil {
 		return nil, err
 	}
@@ -242,14 +292,14 @@ func (s *Store) References(ctx context.Context, mailboxID int64) (map[uint32]str
 	var missing []unkept
 	for rows.Next() {
 		var u unkept
-		var headers sql.RawBytes
-		if err := rows.Scan(&u.uid, &u.blobID, &headers); err != nil {
+		var v string
+		if err := rows.Scan(&u.uid, &v, &u.blobID); err != nil {
 			return nil, err
 		}
 		if u.blobID != 0 {
 			missing = append(missing, u)
-		} else if v, ok := headerValues(headers, []byte(prefix)); ok {
-			refs[u.uid] = v
+		} else {
+			refs[u.uid] = store.FoldText(v)
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -264,17 +314,6 @@ func (s *Store) References(ctx context.Context, mailboxID int64) (map[uint32]str
 		}
 	}
 	return refs, nil
-}
-
-// headerValues joins the values of the header lines starting with prefix.
-func headerValues(headers, prefix []byte) (string, bool) {
-	var vals []string
-	for line := range bytes.SplitSeq(headers, []byte("\n")) {
-		if v, ok := bytes.CutPrefix(line, prefix); ok {
-			vals = append(vals, string(v))
-		}
-	}
-	return strings.Join(vals, " "), vals != nil
 }
 
 // blobReferences reads the References fields from a body's header.
@@ -293,82 +332,7 @@ func (s *Store) blobReferences(ctx context.Context, blobID int64) (string, bool,
 	return strings.Join(v, " "), ok, nil
 }
 
-// ftsPhrase quotes s as one FTS5 string: with the trigram tokenizer a
-// phrase of three or more characters matches every row that contains s.
-func ftsPhrase(s string) string {
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-}
-
-// trigramPhrase is the trigram query for rows containing s, unless the
-// index cannot answer it: the tokenizer matches nothing for fewer than
-// three characters, and FTS5 reads a query only up to a NUL byte.
-func trigramPhrase(s string) (string, bool) {
-	if utf8.RuneCountInString(s) < 3 || strings.IndexByte(s, 0) >= 0 {
-		return "", false
-	}
-	return ftsPhrase(s), true
-}
-
-// candidates returns an FTS5 query matching a superset of the messages
-// whose text contains the folded needle, or "" when the whole mailbox must
-// be scanned. Soundness: a match of an ASCII letter-and-digit run of the
-// needle lies inside one indexed word (the tokenizer splits only at other
-// characters, and folds ASCII case as FoldText does), so some indexed word
-// contains the needle's longest such run; the query lists all those words.
-// A needle with no such run, or with other letters (which the index
-// stores without diacritics), gets "". A query that can match nothing is
-// returned as a term no word equals.
-func (s *Store) candidates(ctx context.Context, mailboxID int64, needle string) (string, error) {
-	words := strings.FieldsFunc(needle, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) })
-	w := ""
-	for _, x := range words {
-		for _, r := range x {
-			if r >= 0x80 {
-				return "", nil
-			}
-		}
-		if len(x) > len(w) {
-			w = x
-		}
-	}
-	if w == "" {
-		return "", nil
-	}
-	var msgs, blobs int64
-	if err := s.rdb.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM messages WHERE mailbox_id = ?),
-		(SELECT COALESCE(MAX(id), 0) FROM blobs)`, mailboxID).Scan(&msgs, &blobs); err != nil {
-		return "", err
-	}
-	if blobs > vocabRatio*msgs {
-		return "", nil
-	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT term FROM blob_fts_terms WHERE instr(term, ?) > 0 LIMIT ?`, w, maxVocabTerms+1)
-	if err != nil {
-		return "", err
-	}
-	defer rows.Close()
-	var terms []string
-	for rows.Next() {
-		var t string
-		if err := rows.Scan(&t); err != nil {
-			return "", err
-		}
-		terms = append(terms, `"`+strings.ReplaceAll(t, `"`, `""`)+`"`)
-	}
-	if err := rows.Err(); err != nil {
-		return "", err
-	}
-	switch {
-	case len(terms) > maxVocabTerms:
-		return "", nil
-	case len(terms) == 0:
-		return `"` + w + ` ` + w + `" NOT "` + w + `"`, nil // matches nothing
-	}
-	return strings.Join(terms, " OR "), nil
-}
-
-// foldedText is the blob_text form of s; never nil, which SQL would store
-// as NULL.
+// foldedText is the folded form of s the matcher compares.
 func foldedText(s string) []byte {
 	return store.AppendFolded(make([]byte, 0, len(s)), s)
 }

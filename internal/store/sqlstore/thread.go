@@ -98,11 +98,31 @@ func lookupThread(ctx context.Context, tx *wtx, accountID, key int64) (int64, er
 	return t, err
 }
 
-// refsOf is what message_meta.refs keeps for IMAP THREAD=REFERENCES: the
-// parent ids, space-separated (message ids hold no spaces).
-func refsOf(k store.ThreadKeys) string {
-	return strings.Join(k.Parents, " ")
+// refsOf is what message_meta.refs keeps for IMAP THREAD=REFERENCES
+// (store.TextSearcher.References): the References field of the decoded
+// header lines, so that THREAD never reads a body.
+func refsOf(meta store.MessageMeta) string {
+	var vals []string
+	for _, line := range strings.Split(meta.Headers, "\n") {
+		if name, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(name, "references") {
+			vals = append(vals, strings.TrimSpace(v))
+		}
+	}
+	refs := strings.Join(vals, " ")
+	if len(refs) > maxRefsKept {
+		// The nearest ancestors are at the end; cut at an id's start.
+		tail := refs[len(refs)-maxRefsKept:]
+		if i := strings.IndexByte(tail, '<'); i >= 0 {
+			tail = tail[i:]
+		}
+		refs = tail
+	}
+	return refs
 }
+
+// maxRefsKept bounds message_meta.refs: a References field can list
+// hundreds of ids, and threading needs the nearest.
+const maxRefsKept = 4096
 
 // messageRefs reads message_meta.refs of msgs, in their order.
 func messageRefs(ctx context.Context, tx *wtx, msgs []store.Message) ([]string, error) {

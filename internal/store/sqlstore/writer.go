@@ -38,8 +38,8 @@ type effects struct {
 }
 
 type ftsRow struct {
-	blobID        int64
-	text, headers string
+	blobID int64
+	terms  textTerms
 }
 
 func (e *effects) change(c store.Change) { e.changes = append(e.changes, c) }
@@ -301,21 +301,15 @@ func (w *writer) call(o *op, tx *wtx) (err error) {
 	return o.fn(context.WithoutCancel(o.ctx), tx, &o.eff)
 }
 
-// flushFTS applies the full-text changes of the successful operations:
-// removals first, then additions of blobs that still exist.
+// flushFTS applies the text index changes of the successful operations:
+// removals first, then additions of bodies that still exist.
 func flushFTS(ctx context.Context, tx *wtx, batch []*op) error {
 	for _, o := range batch {
 		if o.err != nil {
 			continue
 		}
 		for _, id := range o.eff.ftsDel {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM blob_fts WHERE rowid = ?`, id); err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM blob_text WHERE blob_id = ?`, id); err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM blob_header_tri WHERE rowid = ?`, id); err != nil {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM text_index WHERE rowid = ?`, id); err != nil {
 				return err
 			}
 		}
@@ -325,19 +319,8 @@ func flushFTS(ctx context.Context, tx *wtx, batch []*op) error {
 			continue
 		}
 		for _, r := range o.eff.ftsAdd {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO blob_fts (rowid, search_text, headers)
-				SELECT id, ?, ? FROM blobs WHERE id = ?`, r.text, r.headers, r.blobID); err != nil {
-				return err
-			}
-			// The folded copy for exact substring search (store.SubstringSearcher).
-			fh := foldedText(r.headers)
-			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO blob_text (blob_id, body, headers)
-				SELECT id, ?, ? FROM blobs WHERE id = ?`,
-				foldedText(r.text), fh, r.blobID); err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO blob_header_tri (rowid, headers)
-				SELECT id, ? FROM blobs WHERE id = ?`, string(fh), r.blobID); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO text_index (rowid, body, headers)
+				SELECT id, ?, ? FROM blobs WHERE id = ?`, r.terms.body, r.terms.headers, r.blobID); err != nil {
 				return err
 			}
 		}

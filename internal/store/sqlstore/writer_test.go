@@ -258,7 +258,7 @@ func TestSweepBlobs(t *testing.T) {
 	}
 	kept, orphan := commit(), commit()
 	if err := s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
-		_, err := insertBlob(ctx, tx, e, blob.Loc{Key: kept, Size: 4}, store.MessageMeta{}, false)
+		_, err := insertBlob(ctx, tx, e, blob.Loc{Key: kept, Size: 4}, nil)
 		return err
 	}); err != nil {
 		t.Fatal(err)
