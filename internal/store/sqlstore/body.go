@@ -138,17 +138,16 @@ func (s *Store) dropLoc(loc blob.Loc) {
 }
 
 // insertBlob adds the blobs row for a body at loc, with no references yet.
-// terms, when not nil, go into the text index (mailbox copies; a body only
-// queued is never searched).
+// terms, when not nil, go to the text index after the commit (mailbox
+// copies; a body only queued is never searched, and stays "not indexed",
+// which no search meets).
 func insertBlob(ctx context.Context, tx *wtx, e *effects, loc blob.Loc, terms *textTerms) (int64, error) {
 	var key any
 	if loc.Segment == 0 {
 		key = loc.Key
 	}
-	state := textIndexed
-	if terms != nil && !terms.complete {
-		state = textPartial
-	}
+	// The indexer indexes it after the commit (indexer.go).
+	state := textNotIndexed
 	res, err := tx.ExecContext(ctx, `INSERT INTO blobs (segment, seg_offset, size, crc, blob_key, refs, text_state, created_at)
 		VALUES (?, ?, ?, ?, ?, 0, ?, ?)`, loc.Segment, loc.Offset, loc.Size, int64(loc.CRC), key, state, now())
 	if err != nil {
@@ -159,7 +158,7 @@ func insertBlob(ctx context.Context, tx *wtx, e *effects, loc blob.Loc, terms *t
 		return 0, err
 	}
 	if terms != nil {
-		e.ftsAdd = append(e.ftsAdd, ftsRow{blobID: id, terms: *terms})
+		e.indexLater = append(e.indexLater, ftsRow{blobID: id, terms: *terms})
 	}
 	return id, nil
 }

@@ -91,3 +91,19 @@ func FuzzNames(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkIndexTerms cuts the words of 100 KiB of text from a small
+// vocabulary, as the benchmark harness's large messages have.
+func BenchmarkIndexTerms(b *testing.B) {
+	vocab := strings.Fields("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu mail server queue message deliver storage index folder search benchmark latency the and of to in report meeting invoice project")
+	var sb strings.Builder
+	for i := 0; sb.Len() < 100<<10; i++ {
+		sb.WriteString(vocab[(i*7919)%len(vocab)])
+		sb.WriteByte(' ')
+	}
+	text := sb.String()
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		indexTerms(text)
+	}
+}

@@ -18,10 +18,15 @@ const reindexBatch = 64
 // Reindex indexes bodies that are not indexed yet and returns how many it
 // did. pause is slept between batches, to leave the machine to mail.
 func (s *Store) Reindex(ctx context.Context, pause time.Duration) (int, error) {
+	// Bodies delivered from now on are the indexer's.
+	var upto int64
+	if err := s.rdb.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM blobs`).Scan(&upto); err != nil {
+		return 0, err
+	}
 	total := 0
 	for ctx.Err() == nil {
-		ids, err := int64sRead(ctx, s, `SELECT b.id FROM blobs b WHERE b.text_state = 2
-			AND EXISTS (SELECT 1 FROM messages m WHERE m.blob_id = b.id) ORDER BY b.id LIMIT ?`, reindexBatch)
+		ids, err := int64sRead(ctx, s, `SELECT b.id FROM blobs b WHERE b.text_state = 2 AND b.id <= ?
+			AND EXISTS (SELECT 1 FROM messages m WHERE m.blob_id = b.id) ORDER BY b.id LIMIT ?`, upto, reindexBatch)
 		if err != nil || len(ids) == 0 {
 			return total, err
 		}

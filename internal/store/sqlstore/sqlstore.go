@@ -62,6 +62,7 @@ type Store struct {
 	// purgeWake tells the maintenance loop that references were dropped.
 	purgeWake chan struct{}
 	ckpts     atomic.Uint64
+	idx       *indexer
 
 	closeOnce sync.Once
 	closeErr  error
@@ -150,6 +151,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		rdb.Close()
 		return nil, err
 	}
+	s.startIndexer()
 	if err := s.startCheckpointer(); err != nil {
 		s.Close()
 		return nil, err
@@ -173,6 +175,10 @@ func OpenDir(ctx context.Context, dir string, logger *slog.Logger) (*Store, erro
 // open: its owner closes it.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		// Words still waiting are cheaper to write now than to cut again.
+		if err := s.FlushIndex(context.Background()); err != nil {
+			s.log.Warn("text index at close", "err", err)
+		}
 		close(s.closed)
 		s.w.wait()
 		s.closeErr = s.wdb.Close()

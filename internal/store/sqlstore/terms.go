@@ -38,61 +38,117 @@ const (
 )
 
 // indexTerms returns the distinct words of text, space-separated, and
-// whether they are all of them.
+// whether they are all of them. Words repeat a lot in mail, so the set is
+// keyed by a hash computed while the word is read; a hash already seen is
+// confirmed against the word's bytes.
 func indexTerms(text string) (string, bool) {
 	if text == "" {
 		return "", true
 	}
-	seen := make(map[string]struct{}, 64)
-	var out strings.Builder
+	ws := wordSet{seen: make(map[uint64]int32, 128), complete: true}
 	word := make([]byte, 0, 32)
-	complete := true
-	flush := func() {
-		if len(word) == 0 {
-			return
-		}
-		switch {
-		case len(word) > maxTermLen:
-			complete = false
-		default:
-			if _, ok := seen[string(word)]; !ok {
-				if len(seen) >= maxTermsPerColumn {
-					complete = false
-				} else {
-					seen[string(word)] = struct{}{}
-					if out.Len() > 0 {
-						out.WriteByte(' ')
-					}
-					out.Write(word)
-				}
-			}
-		}
-		word = word[:0]
-	}
+	h := uint64(fnvOffset)
 	for i := 0; i < len(text); {
 		c := text[i]
 		if c < utf8.RuneSelf {
 			i++
 			switch {
 			case 'a' <= c && c <= 'z' || '0' <= c && c <= '9':
-				word = append(word, c)
 			case 'A' <= c && c <= 'Z':
-				word = append(word, c+'a'-'A')
+				c += 'a' - 'A'
 			default:
-				flush()
+				ws.add(word, h)
+				word, h = word[:0], fnvOffset
+				continue
 			}
+			word = append(word, c)
+			h = (h ^ uint64(c)) * fnvPrime
 			continue
 		}
 		r, n := utf8.DecodeRuneInString(text[i:])
 		i += n
-		if isWordRune(r) {
-			word = utf8.AppendRune(word, unicode.ToLower(unicode.ToUpper(r)))
-		} else {
-			flush()
+		if !isWordRune(r) {
+			ws.add(word, h)
+			word, h = word[:0], fnvOffset
+			continue
+		}
+		start := len(word)
+		word = utf8.AppendRune(word, unicode.ToLower(unicode.ToUpper(r)))
+		for _, b := range word[start:] {
+			h = (h ^ uint64(b)) * fnvPrime
 		}
 	}
-	flush()
-	return out.String(), complete
+	ws.add(word, h)
+	return ws.out.String(), ws.complete
+}
+
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// wordSet collects distinct words in order of first appearance.
+type wordSet struct {
+	// recent is a direct-mapped cache in front of seen: most words of a
+	// message repeat, and an array probe costs less than a map lookup.
+	recent [512]struct {
+		h   uint64
+		off int32
+	}
+	seen     map[uint64]int32 // hash -> offset of the word in out
+	other    map[string]struct{}
+	out      strings.Builder
+	n        int
+	complete bool
+}
+
+func (ws *wordSet) add(word []byte, h uint64) {
+	switch {
+	case len(word) == 0:
+		return
+	case len(word) > maxTermLen:
+		ws.complete = false
+		return
+	}
+	slot := &ws.recent[h&511]
+	if slot.h == h && slot.off > 0 && ws.holds(slot.off-1, word) {
+		return
+	}
+	if off, ok := ws.seen[h]; ok {
+		if ws.holds(off, word) {
+			*slot = struct {
+				h   uint64
+				off int32
+			}{h, off + 1}
+			return
+		}
+		// Another word with the same hash: keep exactness the slow way.
+		if ws.other == nil {
+			ws.other = map[string]struct{}{}
+		}
+		if _, ok := ws.other[string(word)]; ok {
+			return
+		}
+		ws.other[string(word)] = struct{}{}
+	}
+	if ws.n >= maxTermsPerColumn {
+		ws.complete = false
+		return
+	}
+	if ws.out.Len() > 0 {
+		ws.out.WriteByte(' ')
+	}
+	if _, ok := ws.seen[h]; !ok {
+		ws.seen[h] = int32(ws.out.Len())
+	}
+	ws.out.Write(word)
+	ws.n++
+}
+
+// holds tells whether the word at offset off of out is word.
+func (ws *wordSet) holds(off int32, word []byte) bool {
+	have := ws.out.String()[off:]
+	return len(have) >= len(word) && have[:len(word)] == string(word) && (len(have) == len(word) || have[len(word)] == ' ')
 }
 
 func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) }

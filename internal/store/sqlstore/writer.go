@@ -35,6 +35,8 @@ type effects struct {
 	// more than the rest of a delivery.
 	ftsAdd []ftsRow
 	ftsDel []int64
+	// indexLater are words for the indexer once the body is committed.
+	indexLater []ftsRow
 }
 
 type ftsRow struct {
@@ -332,6 +334,9 @@ func flushFTS(ctx context.Context, tx *wtx, batch []*op) error {
 func (w *writer) after(e *effects) {
 	for _, c := range e.changes {
 		w.s.hub.Publish(c)
+	}
+	if len(e.indexLater) > 0 {
+		w.s.idx.queueIndex(e.indexLater)
 	}
 	if e.purge {
 		select {

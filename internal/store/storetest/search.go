@@ -107,7 +107,13 @@ func testSearch(t *testing.T, e *env) {
 			wantUIDs(t, fmt.Sprintf("%s: SearchText(%+v)", when, c.q), got, c.want)
 		}
 	}
-	check("kept text")
+	check("as delivered")
+	if f, ok := e.s.(IndexFlusher); ok {
+		if err := f.FlushIndex(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		check("indexed")
+	}
 	if f, ok := e.s.(TextForgetter); ok {
 		if err := f.ForgetText(e.ctx); err != nil {
 			t.Fatal(err)
@@ -133,7 +139,13 @@ func testReferences(t *testing.T, e *env) {
 			t.Errorf("%s: References = %v, want %v", when, got, want)
 		}
 	}
-	check("kept text")
+	check("as delivered")
+	if f, ok := e.s.(IndexFlusher); ok {
+		if err := f.FlushIndex(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		check("indexed")
+	}
 	if f, ok := e.s.(TextForgetter); ok {
 		if err := f.ForgetText(e.ctx); err != nil {
 			t.Fatal(err)

@@ -14,6 +14,12 @@ import (
 	"postern/internal/store"
 )
 
+// IndexFlusher is implemented by backends that index text after the
+// delivery's commit; answers must be the same before and after.
+type IndexFlusher interface {
+	FlushIndex(ctx context.Context) error
+}
+
 // Purger is implemented by backends that collect unreferenced bodies later
 // than the change that dropped their last reference; the suite calls it
 // before checking that a body is gone.
@@ -151,7 +157,8 @@ func (e *env) body(content, text, headers string) store.NewBlob {
 func (e *env) sized(size int) store.NewBlob {
 	e.t.Helper()
 	e.n++
-	c := fmt.Sprintf("Subject: %d\r\n\r\n", e.n)
+	// The text is in the body too: a store may read it from there.
+	c := fmt.Sprintf("Subject: %d\r\n\r\nmessage%d ", e.n, e.n)
 	for len(c) < size {
 		c += "x"
 	}
