@@ -130,14 +130,11 @@ func deliverTargets(ctx context.Context, tx *wtx, e *effects, blobID int64, d st
 	return stored, nil
 }
 
+// deliverOne stores one copy. A target over quota fails before addMessage
+// writes anything (the quota check is its first write), so no savepoint is
+// needed to undo it; any other error fails the whole delivery.
 func deliverOne(ctx context.Context, tx *wtx, e *effects, blobID int64, d store.Delivery, t store.DeliveryTarget) (store.DeliveryResult, error) {
-	var m store.Message
-	var uv uint32
-	err := savepoint(ctx, tx, func() error {
-		var aerr error
-		m, uv, aerr = addMessage(ctx, tx, e, blobID, d.Blob, d.InternalDate, t, 0)
-		return aerr
-	})
+	m, uv, err := addMessage(ctx, tx, e, blobID, d.Blob, d.InternalDate, t, 0)
 	return store.DeliveryResult{MailboxID: m.MailboxID, UID: m.UID, UIDValidity: uv, Err: err}, err
 }
 
@@ -235,12 +232,7 @@ func addMessage(ctx context.Context, tx *wtx, e *effects, blobID int64, nb store
 		return store.Message{}, 0, err
 	}
 	size := nb.Size()
-	if !t.IgnoreQuota {
-		if err := checkQuota(ctx, tx, mb.AccountID, size, 1); err != nil {
-			return store.Message{}, 0, err
-		}
-	}
-	modseq, err := changeAccount(ctx, tx, mb.AccountID, size, 1)
+	modseq, err := changeAccountWithin(ctx, tx, mb.AccountID, size, 1, !t.IgnoreQuota)
 	if err != nil {
 		return store.Message{}, 0, err
 	}

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -218,6 +220,27 @@ func changeAccount(ctx context.Context, tx *wtx, accountID, bytes, messages int6
 	err := tx.QueryRowContext(ctx, `UPDATE accounts SET used_bytes = used_bytes + ?, used_messages = used_messages + ?,
 		modseq = modseq + 1 WHERE id = ? RETURNING modseq`, bytes, messages, accountID).Scan(&m)
 	return uint64(m), notFound(err)
+}
+
+// changeAccountWithin is changeAccount that, with quota, first fails with
+// ErrOverQuota (and changes nothing) when the account cannot take bytes
+// and messages more (RFC 9208 §5.1): one statement in the common case.
+func changeAccountWithin(ctx context.Context, tx *wtx, accountID, bytes, messages int64, quota bool) (uint64, error) {
+	if !quota {
+		return changeAccount(ctx, tx, accountID, bytes, messages)
+	}
+	var m int64
+	err := tx.QueryRowContext(ctx, `UPDATE accounts SET used_bytes = used_bytes + ?1, used_messages = used_messages + ?2,
+		modseq = modseq + 1 WHERE id = ?3
+		AND (quota_bytes <= 0 OR used_bytes + ?1 <= quota_bytes) AND (quota_messages <= 0 OR used_messages + ?2 <= quota_messages)
+		RETURNING modseq`, bytes, messages, accountID).Scan(&m)
+	if errors.Is(err, sql.ErrNoRows) {
+		if err := checkQuota(ctx, tx, accountID, bytes, messages); err != nil {
+			return 0, err
+		}
+		return 0, store.ErrNotFound
+	}
+	return uint64(m), err
 }
 
 // checkQuota fails with ErrOverQuota when adding bytes and messages would

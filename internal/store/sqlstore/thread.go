@@ -31,7 +31,10 @@ func threadKey(kind byte, s string) int64 {
 }
 
 // assignThread returns the thread of message id (not inserted yet) in the
-// account, and records its keys.
+// account, and records its keys. Priority: the nearest parent the account
+// holds, then a reply that came before this message (its own id recorded as
+// a parent), then for a reply the latest thread with its base subject, then
+// a new thread named after the message.
 func assignThread(ctx context.Context, tx *wtx, accountID, id int64, k store.ThreadKeys) (int64, error) {
 	parents := k.Parents
 	if len(parents) > maxThreadParents {
@@ -45,14 +48,7 @@ func assignThread(ctx context.Context, tx *wtx, accountID, id int64, k store.Thr
 		}
 		thread = t
 	}
-	if thread == 0 && k.MessageID != "" {
-		// A reply that came first recorded this id as its parent.
-		t, err := lookupThread(ctx, tx, accountID, threadKey('m', k.MessageID))
-		if err != nil {
-			return 0, err
-		}
-		thread = t
-	}
+	byParent := thread != 0
 	subject := store.FoldText(strings.TrimSpace(k.BaseSubject))
 	if thread == 0 && k.IsReply && subject != "" {
 		t, err := lookupThread(ctx, tx, accountID, threadKey('s', subject))
@@ -64,18 +60,24 @@ func assignThread(ctx context.Context, tx *wtx, accountID, id int64, k store.Thr
 	if thread == 0 {
 		thread = id
 	}
-	// A message's own id, and parents the account does not hold (yet),
-	// lead to this thread: a sibling reply or the late parent joins it.
-	keys := make([]int64, 0, len(parents)+1)
 	if k.MessageID != "" {
-		keys = append(keys, threadKey('m', k.MessageID))
+		// One statement: record the message's own id, or learn the thread
+		// of a reply that named it first (which then wins over the subject).
+		var t int64
+		err := tx.QueryRowContext(ctx, `INSERT INTO thread_keys (account_id, key_hash, thread_id) VALUES (?, ?, ?)
+			ON CONFLICT DO UPDATE SET thread_id = thread_id RETURNING thread_id`, accountID, threadKey('m', k.MessageID), thread).Scan(&t)
+		if err != nil {
+			return 0, err
+		}
+		if !byParent {
+			thread = t
+		}
 	}
+	// Parents the account does not hold (yet) lead to this thread: a
+	// sibling reply or the late parent joins it.
 	for _, p := range parents {
-		keys = append(keys, threadKey('m', p))
-	}
-	for _, key := range keys {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO thread_keys (account_id, key_hash, thread_id) VALUES (?, ?, ?)
-			ON CONFLICT DO NOTHING`, accountID, key, thread); err != nil {
+			ON CONFLICT DO NOTHING`, accountID, threadKey('m', p), thread); err != nil {
 			return 0, err
 		}
 	}
