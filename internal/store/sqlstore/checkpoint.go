@@ -13,13 +13,18 @@ import (
 // would wait for pages to be copied and the database file fsynced. The
 // writer's automatic checkpoint is off; a connection of its own runs a
 // PASSIVE checkpoint every checkpointEvery, which never blocks writers or
-// readers, and the WAL restarts from its beginning at the next commit
-// after a complete one.
+// readers and copies the bulk of the pages. But under steady writes such a
+// checkpoint never catches the end of the WAL, and the WAL restarts from
+// its beginning only after one that did: so the writer itself, between
+// batches and at most every writerCheckpointEvery, runs a PASSIVE
+// checkpoint too, which has only the last pages left to copy and nothing
+// appending meanwhile.
 
 const (
-	checkpointEvery = 500 * time.Millisecond
+	checkpointEvery       = 500 * time.Millisecond
+	writerCheckpointEvery = time.Second
 	// walSizeLimit is what a restarted WAL file is truncated to.
-	walSizeLimit = 64 << 20
+	walSizeLimit = 16 << 20
 )
 
 // writerPragmas turn the writer connection's automatic checkpoint off.
@@ -31,6 +36,18 @@ func writerPragmas(ctx context.Context, conn *sql.Conn) error {
 		return fmt.Errorf("sqlstore: %w", err)
 	}
 	return nil
+}
+
+// maybeCheckpoint runs the writer's own checkpoint when it is due.
+func (w *writer) maybeCheckpoint() {
+	if time.Since(w.lastCkpt) < writerCheckpointEvery {
+		return
+	}
+	w.lastCkpt = time.Now()
+	var busy, logFrames, done int64
+	if err := w.conn.QueryRowContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logFrames, &done); err != nil {
+		w.s.log.Warn("wal checkpoint", "err", err)
+	}
 }
 
 func (s *Store) startCheckpointer() error {

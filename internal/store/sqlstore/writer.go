@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync/atomic"
+	"time"
 
 	"postern/internal/store"
 )
@@ -66,6 +67,8 @@ type writer struct {
 	stopped chan struct{}
 	batches atomic.Uint64
 	done    atomic.Uint64 // operations run, committed or not
+	// lastCkpt is the time of the writer's last checkpoint (checkpoint.go).
+	lastCkpt time.Time
 }
 
 func newWriter(ctx context.Context, s *Store) (*writer, error) {
@@ -196,6 +199,7 @@ func (w *writer) run() {
 			}
 		}
 		w.runBatch(batch)
+		w.maybeCheckpoint()
 	}
 }
 
