@@ -23,8 +23,14 @@ func FuzzSearchQuery(f *testing.F) {
 	}
 	db.SetMaxOpenConns(1)
 	defer db.Close()
-	if _, err := db.Exec(`CREATE VIRTUAL TABLE t USING fts5(body, content='', contentless_delete=1, detail=column, tokenize='ascii')`); err != nil {
-		f.Fatal(err)
+	for _, q := range []string{
+		`CREATE VIRTUAL TABLE t USING fts5(body, content='', contentless_delete=1, detail=column, tokenize='ascii')`,
+		`CREATE TABLE text_vocab (id INTEGER PRIMARY KEY, term TEXT NOT NULL UNIQUE)`,
+		`CREATE VIRTUAL TABLE text_vocab_tri USING fts5(term, content='', detail=none, tokenize='trigram')`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			f.Fatal(err)
+		}
 	}
 	for _, s := range []string{"hello", `"`, `a" OR "b`, "NEAR(a b)", "body: x", "*", "^x", "Café", "x\x00y", "日本語", "-x", "{a b}: c", "éé", "ſ K İ ß", "a\nb c", "meet-ing"} {
 		f.Add("Subject: "+s+" and more text", s)
@@ -50,8 +56,40 @@ func FuzzSearchQuery(f *testing.F) {
 				t.Fatalf("one-word needle %q: in text %v, in a word %v", fneedle, in, inWord)
 			}
 		}
-		if _, err := db.Exec(`INSERT INTO t (t) VALUES ('delete-all'); INSERT INTO t (rowid, body) VALUES (1, ?)`, terms); err != nil {
+		if _, err := db.Exec(`INSERT INTO t (t) VALUES ('delete-all'); INSERT INTO t (rowid, body) VALUES (1, ?);
+			DELETE FROM text_vocab; INSERT INTO text_vocab_tri (text_vocab_tri) VALUES ('delete-all')`, terms); err != nil {
 			t.Fatal(err)
+		}
+		for i, w := range words {
+			if _, err := db.Exec(`INSERT INTO text_vocab (id, term) VALUES (?, ?); INSERT INTO text_vocab_tri (rowid, term) VALUES (?, ?)`, i+1, w, i+1, w); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The vocabulary finds exactly the words that contain a run.
+		for _, r := range runs {
+			q, args := vocabQuery(r, 1000)
+			rows, err := db.Query(q, args...)
+			if err != nil {
+				t.Fatalf("vocabulary query for %q: %v", r, err)
+			}
+			var got []string
+			for rows.Next() {
+				var w string
+				rows.Scan(&w)
+				got = append(got, w)
+			}
+			rows.Close()
+			var want []string
+			for _, w := range words {
+				if strings.Contains(w, r) {
+					want = append(want, w)
+				}
+			}
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Fatalf("words containing %q: got %q, want %q", r, got, want)
+			}
 		}
 		for _, w := range words {
 			var n int

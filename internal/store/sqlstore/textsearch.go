@@ -120,12 +120,9 @@ func (s *Store) textCandidates(ctx context.Context, m *textMatcher) (string, boo
 // termsContaining lists the indexed words of a column ("" for both) that
 // contain w, or nil when there are too many for a query.
 func (s *Store) termsContaining(ctx context.Context, col, w string) ([]string, error) {
-	query := `SELECT DISTINCT term FROM text_terms WHERE instr(term, ?1) > 0 LIMIT ?2`
-	args := []any{w, maxVocabTerms + 1}
-	if col != "" {
-		query = `SELECT term FROM text_terms WHERE col = ?3 AND instr(term, ?1) > 0 LIMIT ?2`
-		args = append(args, col)
-	}
+	// The vocabulary has the words of both columns; the MATCH that uses
+	// them names the column.
+	query, args := vocabQuery(w, maxVocabTerms+1)
 	rows, err := s.rdb.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err

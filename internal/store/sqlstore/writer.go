@@ -69,6 +69,7 @@ type writer struct {
 	done    atomic.Uint64 // operations run, committed or not
 	// lastCkpt is the time of the writer's last checkpoint (checkpoint.go).
 	lastCkpt time.Time
+	vocab    vocabulary
 }
 
 func newWriter(ctx context.Context, s *Store) (*writer, error) {
@@ -217,6 +218,10 @@ func (w *writer) drain() {
 
 func (w *writer) runBatch(batch []*op) {
 	err := w.execBatch(batch)
+	if err != nil {
+		// Words it recorded in the vocabulary were rolled back with it.
+		w.vocab.known = nil
+	}
 	if err != nil && len(batch) > 1 {
 		// One operation may have broken the whole transaction (an I/O or
 		// disk-full error rolls everything back): run each alone, so the
@@ -327,6 +332,9 @@ func flushFTS(ctx context.Context, tx *wtx, batch []*op) error {
 		for _, r := range o.eff.ftsAdd {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO text_index (rowid, body, headers)
 				SELECT id, ?, ? FROM blobs WHERE id = ?`, r.terms.body, r.terms.headers, r.blobID); err != nil {
+				return err
+			}
+			if err := tx.w.vocab.add(ctx, tx, r.terms); err != nil {
 				return err
 			}
 		}

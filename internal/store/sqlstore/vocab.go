@@ -1,0 +1,83 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"unicode/utf8"
+)
+
+// The vocabulary (text_vocab, migration 0010) lists every indexed word
+// once, with a trigram index over the words, to find those that contain a
+// search string without reading the whole text index. The writer adds the
+// words of the bodies it indexes; most are known already, so it remembers
+// the recent ones and skips them.
+
+// vocabRecent bounds the words the writer remembers as known.
+const vocabRecent = 200000
+
+type vocabulary struct {
+	known map[string]struct{}
+}
+
+// add records the words of one body not known to be recorded.
+func (v *vocabulary) add(ctx context.Context, tx *wtx, t textTerms) error {
+	if v.known == nil || len(v.known) > vocabRecent {
+		v.known = make(map[string]struct{}, 4096)
+	}
+	for _, list := range []string{t.body, t.headers} {
+		for w := range strings.SplitSeq(list, " ") {
+			if w == "" {
+				continue
+			}
+			if _, ok := v.known[w]; ok {
+				continue
+			}
+			if err := addWord(ctx, tx, w); err != nil {
+				return err
+			}
+			v.known[w] = struct{}{}
+		}
+	}
+	return nil
+}
+
+func addWord(ctx context.Context, tx *wtx, w string) error {
+	var id int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO text_vocab (term) VALUES (?) ON CONFLICT DO NOTHING RETURNING id`, w).Scan(&id)
+	if err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // known
+		}
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO text_vocab_tri (rowid, term) VALUES (?, ?)`, id, w)
+	return err
+}
+
+// vocabQuery is the SQL and arguments that list the words containing w (a
+// run of letters and digits): through the trigrams when w has three
+// characters or more, else by scanning the vocabulary.
+func vocabQuery(w string, limit int) (string, []any) {
+	if utf8.RuneCountInString(w) < 3 {
+		return `SELECT term FROM text_vocab WHERE instr(term, ?1) > 0 LIMIT ?2`, []any{w, limit}
+	}
+	var grams []string
+	for i := 0; i < len(w); {
+		_, n0 := utf8.DecodeRuneInString(w[i:])
+		j := i + n0
+		k := 0
+		for ; k < 2 && j < len(w); k++ {
+			_, n := utf8.DecodeRuneInString(w[j:])
+			j += n
+		}
+		if k < 2 {
+			break
+		}
+		grams = append(grams, `"`+w[i:j]+`"`)
+		i += n0
+	}
+	return `SELECT v.term FROM text_vocab v WHERE v.id IN (SELECT rowid FROM text_vocab_tri WHERE text_vocab_tri MATCH ?3)
+		AND instr(v.term, ?1) > 0 LIMIT ?2`, []any{w, limit, strings.Join(grams, " AND ")}
+}
