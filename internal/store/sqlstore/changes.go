@@ -14,10 +14,9 @@ func (s *Store) AccountModSeq(ctx context.Context, accountID int64) (uint64, err
 	return uint64(m), notFound(err)
 }
 
-// Changes implements store.Mailstore: every query is a range on a modseq
-// index (messages_modseq per mailbox of the account, the tombstones'
-// (account_id, modseq)), so the cost follows the number of changes, not
-// the size of the account.
+// Changes implements store.Mailstore: only the mailboxes whose HIGHESTMODSEQ
+// moved past since are read (each a range of the clustered messages table),
+// and the tombstones through their (account_id, modseq) index.
 func (s *Store) Changes(ctx context.Context, accountID int64, since uint64) (store.AccountChanges, error) {
 	var out store.AccountChanges
 	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
@@ -31,7 +30,8 @@ func (s *Store) Changes(ctx context.Context, accountID int64, since uint64) (sto
 	}
 	out.ModSeq = uint64(m)
 	rows, err := tx.QueryContext(ctx, `SELECT id, thread_id, mailbox_id, modseq, created_modseq FROM messages
-		WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?) AND modseq > ? ORDER BY modseq`, accountID, int64(since))
+		WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?1 AND highestmodseq > ?2) AND modseq > ?2 ORDER BY modseq`,
+		accountID, int64(since))
 	if err != nil {
 		return out, err
 	}

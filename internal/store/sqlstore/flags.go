@@ -92,15 +92,28 @@ func updateFlagsSet(ctx context.Context, tx *wtx, mb store.Mailbox, uids []uint3
 			}
 			res.Failed = append(res.Failed, failed...)
 		}
-		q := `UPDATE messages SET ` + set + `, modseq = ? WHERE mailbox_id = ? AND uid >= ? AND uid <= ? AND ` + cond
-		args := append(append(slices.Clone(setArgs), int64(modseq), mb.ID, r[0], r[1]), condArgs...)
+		where := `mailbox_id = ? AND uid >= ? AND uid <= ? AND ` + cond
+		wargs := append([]any{mb.ID, r[0], r[1]}, condArgs...)
 		if upd.UnchangedSince != 0 {
-			q += ` AND modseq <= ?`
-			args = append(args, int64(upd.UnchangedSince))
+			where += ` AND modseq <= ?`
+			wargs = append(wargs, int64(upd.UnchangedSince))
 		}
-		changed, err := queryLight(ctx, tx, mb.ID, q+` RETURNING `+lightCols, args...)
-		if err != nil {
+		// The rows that will change, read first: cheaper than RETURNING.
+		changed, err := queryLight(ctx, tx, mb.ID, `SELECT `+lightCols+` FROM messages WHERE `+where+` ORDER BY uid`, wargs...)
+		if err != nil || len(changed) == 0 {
+			if err != nil {
+				return res, err
+			}
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE messages SET `+set+`, modseq = ? WHERE `+where,
+			append(append(slices.Clone(setArgs), int64(modseq)), wargs...)...); err != nil {
 			return res, err
+		}
+		for i := range changed {
+			m := &changed[i]
+			m.Flags, m.Keywords, _ = applyFlags(m.Flags, m.Keywords, upd, nil)
+			m.ModSeq = modseq
 		}
 		res.Changed = append(res.Changed, changed...)
 	}

@@ -7,11 +7,11 @@ import (
 	"postern/internal/store"
 )
 
-// Light listings (store.Lister): what SELECT and FETCH of UID/FLAGS/sizes need, without the
-// cached envelope, body structure and preview that make up most of a
-// message row. On a 100,000-message mailbox a full listing reads every row;
-// leaving the large columns out keeps that a scan of the covering index
-// messages_listing (migration 0004) instead of the table.
+// Light listings (store.Lister): what SELECT and FETCH of UID/FLAGS/sizes
+// need, without the cached envelope, body structure and preview (kept
+// apart in message_meta). On a 100,000-message mailbox a full listing reads
+// every row: a range of the messages table itself, clustered on
+// (mailbox_id, uid) (migration 0011), in UID order.
 
 // MessageUIDs returns the UIDs of the mailbox in ascending order.
 func (s *Store) MessageUIDs(ctx context.Context, mailboxID int64) ([]uint32, error) {

@@ -85,7 +85,7 @@ func TestLightListings(t *testing.T) {
 		`SELECT id, uid, modseq, flags, keywords, internal_date, size, blob_id FROM messages WHERE mailbox_id = 1 AND uid >= 1 AND uid <= 9 ORDER BY uid`,
 	} {
 		plan := queryPlan(t, s, q)
-		if !strings.Contains(plan, "COVERING INDEX messages_listing") {
+		if !strings.Contains(plan, "USING PRIMARY KEY (mailbox_id=?") || strings.Contains(plan, "TEMP B-TREE") {
 			t.Errorf("%s\nplan: %s", q, plan)
 		}
 	}

@@ -194,13 +194,15 @@ func errNoUIDs(mb store.Mailbox) error {
 	return fmt.Errorf("%w: mailbox %q has no UIDs left", store.ErrNotPermitted, mb.Name)
 }
 
-// nextMessageID is the id the next message row gets: ids are never reused
-// (messages is AUTOINCREMENT), and knowing it before the insert lets a
-// message that starts a thread name the thread after itself in one write.
-// Only the writer inserts, inside its transaction, so nobody takes it first.
+// nextMessageID takes the id the next message row gets: ids are never
+// reused (a counter that only grows), and knowing it before the insert
+// lets a message that starts a thread name the thread after itself.
 func nextMessageID(ctx context.Context, tx *wtx) (int64, error) {
 	var id int64
-	err := tx.QueryRowContext(ctx, `SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0) + 1`).Scan(&id)
+	err := tx.QueryRowContext(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'message_id' RETURNING value`).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = tx.QueryRowContext(ctx, `INSERT INTO counters (name, value) VALUES ('message_id', 1) RETURNING value`).Scan(&id)
+	}
 	return id, err
 }
 
