@@ -68,11 +68,7 @@ func (t *Transaction) Deliver(ctx context.Context, body io.Reader) (Result, erro
 	}
 	d := store.Delivery{Blob: nb, InternalDate: t.p.now(), QuotaFallback: true}
 	res := Result{Size: nb.Size() - skip}
-	owners, err := t.filterAll(ctx, nb, &d, &res)
-	if err != nil {
-		nb.Body.Discard()
-		return res, err
-	}
+	owners := t.filterAll(ctx, nb, &d, &res)
 	d.Queue = t.queuedCopies(remote, skip)
 	if len(d.Targets) == 0 && len(d.Queue) == 0 {
 		nb.Body.Discard()
@@ -121,7 +117,7 @@ func (t *Transaction) writeBody(body io.Reader) (store.NewBlob, int64, error) {
 
 // filterAll runs the filter for every local recipient and adds its targets
 // to d; owners[i] is the recipient of d.Targets[i].
-func (t *Transaction) filterAll(ctx context.Context, nb store.NewBlob, d *store.Delivery, res *Result) ([]*localRcpt, error) {
+func (t *Transaction) filterAll(ctx context.Context, nb store.NewBlob, d *store.Delivery, res *Result) []*localRcpt {
 	var owners []*localRcpt
 	for i := range t.local {
 		lr := &t.local[i]
@@ -141,7 +137,7 @@ func (t *Transaction) filterAll(ctx context.Context, nb store.NewBlob, d *store.
 			owners = append(owners, lr)
 		}
 	}
-	return owners, nil
+	return owners
 }
 
 // runFilter asks the filter; a failing filter never loses mail: the
