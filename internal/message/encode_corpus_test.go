@@ -10,21 +10,56 @@ import (
 // and benchmarks share: every shape of envelope and body structure that
 // the encodings must carry, by name.
 func encodeCorpus() map[string]string {
+	return map[string]string{
+		"plain":            crlf(plainMsg),
+		"alternative":      crlf(alternativeMsg),
+		"mixed":            crlf(mixedMsg),
+		"nested":           crlf(nestedMsg),
+		"bench4k":          bench4K(),
+		"empty":            "",
+		"bare-lf":          plainMsg,
+		"deep":             nestedMultipart(12),
+		"groups":           crlf(groupsMsg),
+		"encoded-words":    crlf(encodedWordsMsg),
+		"eight-bit":        crlf(eightBitMsg),
+		"routes":           crlf(routesMsg),
+		"sender-is-from":   crlf(senderIsFromMsg),
+		"long":             longMsg(),
+		"rfc822-in-rfc822": crlf(rfc822InRfc822Msg),
+		"digest":           crlf(digestMsg),
+		"attachments":      crlf(attachmentsMsg),
+		"broken-multipart": crlf(brokenMultipartMsg),
+	}
+}
+
+// longMsg has more addresses and longer strings than one varint byte
+// can count.
+func longMsg() string {
 	many := make([]string, 200)
 	for i := range many {
 		many[i] = fmt.Sprintf("\"User %d\" <user%d@example.com>", i, i)
 	}
-	long := strings.Repeat("=?UTF-8?Q?tr=C3=A8s_long?= ", 40)
-	return map[string]string{
-		"plain":       crlf(plainMsg),
-		"alternative": crlf(alternativeMsg),
-		"mixed":       crlf(mixedMsg),
-		"nested":      crlf(nestedMsg),
-		"bench4k":     bench4K(),
-		"empty":       "",
-		"bare-lf":     plainMsg,
-		"deep":        nestedMultipart(12),
-		"groups": crlf(`From: Alice <alice@example.org>
+	return crlf("From: " + strings.Join(many, ", ") +
+		"\nSubject: " + strings.Repeat("=?UTF-8?Q?tr=C3=A8s_long?= ", 40) +
+		"\nContent-Type: text/plain; charset=utf-8; name=\"" + strings.Repeat("n", 300) + "\"\n\nx\n")
+}
+
+// eightBitMsg has raw UTF-8 and Latin-1 in its header fields.
+const eightBitMsg = "From: Jürgen <jürgen@bücher.example>\nTo: caf\xe9 <latin@example.org>\n" +
+	"Subject: Grüße aus Köln \xff\xfe\nX-Latin: caf\xe9\n" +
+	"Content-Type: text/plain; charset=iso-8859-15\nContent-Transfer-Encoding: 8bit\n\nPrix: 10 \xa4\n"
+
+// corpusNames returns the names of encodeCorpus in a stable order.
+func corpusNames(c map[string]string) []string {
+	names := make([]string, 0, len(c))
+	for n := range c {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+const groupsMsg = `From: Alice <alice@example.org>
 To: Team: "Bob B." <bob@b.example>, carol@c.example;, dave@d.example
 Cc: undisclosed-recipients:;
 Bcc: =?UTF-8?Q?Gr=C3=BCppe?=: (nobody) ;
@@ -32,8 +67,9 @@ Reply-To: list: ;
 Subject: groups
 
 body
-`),
-		"encoded-words": crlf(`From: =?UTF-8?B?w4lsb2lzZSBEdXBvbnQ=?= <heloise@example.fr>
+`
+
+const encodedWordsMsg = `From: =?UTF-8?B?w4lsb2lzZSBEdXBvbnQ=?= <heloise@example.fr>
 Sender: =?ISO-8859-1?Q?Andr=E9?= <andre@example.be>
 To: "=?UTF-8?Q?J=C3=BCrgen?=" <juergen@example.de>
 Subject: =?UTF-8?Q?=E6=97=A5=E6=9C=AC=E8=AA=9E?= and =?KOI8-R?B?8NLJ18XU?=
@@ -43,11 +79,9 @@ Content-Type: text/plain; charset=utf-8
 Content-Transfer-Encoding: 8bit
 
 Grüße
-`),
-		"eight-bit": crlf("From: Jürgen <jürgen@bücher.example>\nTo: caf\xe9 <latin@example.org>\n" +
-			"Subject: Grüße aus Köln \xff\xfe\nX-Latin: caf\xe9\n" +
-			"Content-Type: text/plain; charset=iso-8859-15\nContent-Transfer-Encoding: 8bit\n\nPrix: 10 \xa4\n"),
-		"routes": crlf(`From: <@relay1.example,@relay2.example:user@host.example>
+`
+
+const routesMsg = `From: <@relay1.example,@relay2.example:user@host.example>
 Sender: localuser
 Reply-To: "" <empty-name@example.org>, (comment only) <c@example.org>
 To: "quoted \"name\"" <q@example.org>, bare@example.org
@@ -55,17 +89,17 @@ In-Reply-To: <a@example.org> <b@example.org>
 Message-ID: <routes@example.org>
 
 x
-`),
-		"sender-is-from": crlf(`From: Same <same@example.org>
+`
+
+const senderIsFromMsg = `From: Same <same@example.org>
 Sender: Same <same@example.org>
 Reply-To: Same <same@example.org>
 Subject: explicit sender equal to from
 
 x
-`),
-		"long": crlf("From: " + strings.Join(many, ", ") + "\nSubject: " + long + "\n" +
-			"Content-Type: text/plain; charset=utf-8; name=\"" + strings.Repeat("n", 300) + "\"\n\nx\n"),
-		"rfc822-in-rfc822": crlf(`From: outer@example.org
+`
+
+const rfc822InRfc822Msg = `From: outer@example.org
 Subject: Fwd: Fwd: inner
 Content-Type: message/rfc822
 
@@ -78,8 +112,9 @@ To: g: ;
 Subject: inner
 
 innermost
-`),
-		"digest": crlf(`From: digest@example.org
+`
+
+const digestMsg = `From: digest@example.org
 Content-Type: multipart/digest; boundary=d
 
 --d
@@ -93,8 +128,9 @@ Content-Type: text/plain
 
 not a message
 --d--
-`),
-		"attachments": crlf(`From: a@example.org
+`
+
+const attachmentsMsg = `From: a@example.org
 Content-Type: multipart/mixed; boundary="m"
 
 --m
@@ -142,23 +178,12 @@ Content-Type: text/plain
 inner
 --in--
 --m--
-`),
-		"broken-multipart": crlf(`Content-Type: multipart/mixed; boundary=never
+`
+
+const brokenMultipartMsg = `Content-Type: multipart/mixed; boundary=never
 
 --wrong
 Content-Type: text/plain
 
 no closing boundary
-`),
-	}
-}
-
-// corpusNames returns the names of encodeCorpus in a stable order.
-func corpusNames(c map[string]string) []string {
-	names := make([]string, 0, len(c))
-	for n := range c {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+`
