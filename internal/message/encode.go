@@ -1,244 +1,104 @@
 package message
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 )
 
-// encodingVersion is the version of the stored forms of Envelope and
-// Part. Bump it when the format changes incompatibly, and keep decoding
-// the older versions that databases still hold.
-const encodingVersion = 1
+// The stored forms of Envelope and Part are written once, at delivery,
+// and decoded at every FETCH ENVELOPE or BODYSTRUCTURE, SEARCH on an
+// envelope field and SORT, so they are built for decoding: a binary
+// encoding (version 2) whose decoder makes a handful of allocations
+// whatever the size of the value. Its first byte is the version, which
+// is below 0x20 and so never the first byte of the JSON forms of
+// version 1, which are still decoded (encode_json.go).
+//
+// Integers are varints of encoding/binary: "u" unsigned, "s" signed
+// (zig-zag). A string is u length, then its bytes. A list is u count,
+// then its items.
+//
+//	envelope form  0x02  u addresses   envelope
+//	body form      0x02  u parts  u params  u languages  u children
+//	                     u envelopes  u addresses   part
+//
+//	envelope  Date Subject From Sender ReplyTo To Cc Bcc InReplyTo MessageID
+//	address   Kind (one byte) Name Adl Mailbox Host
+//	param     Key Value
+//	part      Type Subtype Params ID Description Encoding MD5 Disposition
+//	          DispositionParams Language Location
+//	          s HeaderStart  s BodyStart-HeaderStart  s End-BodyStart
+//	          s Size-(End-BodyStart)  s Lines
+//	          u number of Children  flags (one byte: 1 Message, 2 Envelope)
+//	          each child part, then Message part, then Envelope
+//
+// Sender and Reply-To are written as an empty list when equal to From:
+// RFC 3501 §7.4.2 makes From their default, which the decoder restores
+// (so an empty Sender beside a non-empty From decodes as From, as Parse
+// would have set it). Empty lists decode as nil. Offsets are stored as
+// differences, which are small; the arithmetic wraps, so any value
+// round-trips. The counts after the version byte are the totals of each
+// kind of item in the whole value: the decoder allocates each kind once,
+// and refuses a total that the input is too short to hold.
+
+// binaryVersion is the current encoding, the first byte of its forms.
+// Keep the versions below 0x20 so they never look like JSON.
+const binaryVersion = 2
 
 // ErrVersion is returned for a stored form of an unknown version.
 var ErrVersion = errors.New("message: unknown encoding version")
 
-// The stored forms are JSON with short keys and empty fields omitted, so
-// the common case (a plain text message) stays around a hundred bytes.
-
-type jsonAddress struct {
-	Name    string      `json:"n,omitempty"`
-	Adl     string      `json:"a,omitempty"`
-	Mailbox string      `json:"m,omitempty"`
-	Host    string      `json:"h,omitempty"`
-	Kind    AddressKind `json:"k,omitempty"`
-}
-
-type jsonEnvelope struct {
-	V         int           `json:"v,omitempty"`
-	Date      string        `json:"d,omitempty"`
-	Subject   string        `json:"s,omitempty"`
-	From      []jsonAddress `json:"f,omitempty"`
-	Sender    []jsonAddress `json:"sn,omitempty"` // omitted when equal to From
-	ReplyTo   []jsonAddress `json:"rt,omitempty"` // omitted when equal to From
-	To        []jsonAddress `json:"t,omitempty"`
-	Cc        []jsonAddress `json:"c,omitempty"`
-	Bcc       []jsonAddress `json:"b,omitempty"`
-	InReplyTo string        `json:"i,omitempty"`
-	MessageID string        `json:"m,omitempty"`
-}
-
-type jsonPart struct {
-	V           int           `json:"v,omitempty"` // only on the root
-	Type        string        `json:"t,omitempty"`
-	Subtype     string        `json:"st,omitempty"`
-	Params      [][2]string   `json:"p,omitempty"`
-	ID          string        `json:"id,omitempty"`
-	Description string        `json:"ds,omitempty"`
-	Encoding    string        `json:"e,omitempty"` // omitted for 7bit
-	Size        int64         `json:"sz,omitempty"`
-	Lines       int64         `json:"l,omitempty"`
-	MD5         string        `json:"md5,omitempty"`
-	Disposition string        `json:"d,omitempty"`
-	DispParams  [][2]string   `json:"dp,omitempty"`
-	Language    []string      `json:"lg,omitempty"`
-	Location    string        `json:"lc,omitempty"`
-	Children    []*jsonPart   `json:"c,omitempty"`
-	Message     *jsonPart     `json:"m,omitempty"`
-	Envelope    *jsonEnvelope `json:"env,omitempty"`
-	Offsets     [3]int64      `json:"o"` // HeaderStart, BodyStart, End
-}
+// errCorrupt is returned for a binary form that does not decode.
+var errCorrupt = errors.New("corrupt stored form")
 
 // Marshal encodes the envelope for the store.
 func (e *Envelope) Marshal() []byte {
-	je := envelopeToJSON(e)
-	je.V = encodingVersion
-	b, err := json.Marshal(je)
-	if err != nil {
-		panic(fmt.Sprintf("message: encoding envelope: %v", err)) // plain data cannot fail
-	}
-	return b
+	var t totals
+	t.addEnvelope(e)
+	enc := encoder{b: make([]byte, 0, 128)}
+	enc.b = append(enc.b, binaryVersion)
+	enc.uvarint(uint64(t.addrs))
+	enc.envelope(e)
+	return enc.b
 }
 
-// UnmarshalEnvelope decodes what Marshal produced.
+// UnmarshalEnvelope decodes what Marshal produced, in any version still
+// supported. The strings of the result share one allocation.
 func UnmarshalEnvelope(b []byte) (*Envelope, error) {
-	var je jsonEnvelope
-	if err := json.Unmarshal(b, &je); err != nil {
-		return nil, fmt.Errorf("message: decoding envelope: %w", err)
+	switch {
+	case len(b) == 0:
+		return nil, fmt.Errorf("message: decoding envelope: %w: empty", errCorrupt)
+	case b[0] == binaryVersion:
+		return decodeEnvelope(b)
+	case isJSON(b[0]):
+		return unmarshalEnvelopeJSON(b)
 	}
-	if je.V != encodingVersion {
-		return nil, fmt.Errorf("%w %d", ErrVersion, je.V)
-	}
-	return envelopeFromJSON(&je), nil
+	return nil, fmt.Errorf("%w %d", ErrVersion, b[0])
 }
 
 // Marshal encodes the body structure, with every part's offsets, for the store.
 func (p *Part) Marshal() []byte {
-	jp := partToJSON(p)
-	jp.V = encodingVersion
-	b, err := json.Marshal(jp)
-	if err != nil {
-		panic(fmt.Sprintf("message: encoding body structure: %v", err))
+	var t totals
+	t.addPart(p)
+	enc := encoder{b: make([]byte, 0, 64+32*t.parts)}
+	enc.b = append(enc.b, binaryVersion)
+	for _, n := range []int{t.parts, t.params, t.langs, t.children, t.envs, t.addrs} {
+		enc.uvarint(uint64(n))
 	}
-	return b
+	enc.part(p)
+	return enc.b
 }
 
-// UnmarshalBody decodes what (*Part).Marshal produced.
+// UnmarshalBody decodes what (*Part).Marshal produced, in any version
+// still supported. The parts of the tree share one allocation, as do
+// its strings.
 func UnmarshalBody(b []byte) (*Part, error) {
-	var jp jsonPart
-	if err := json.Unmarshal(b, &jp); err != nil {
-		return nil, fmt.Errorf("message: decoding body structure: %w", err)
+	switch {
+	case len(b) == 0:
+		return nil, fmt.Errorf("message: decoding body structure: %w: empty", errCorrupt)
+	case b[0] == binaryVersion:
+		return decodeBody(b)
+	case isJSON(b[0]):
+		return unmarshalBodyJSON(b)
 	}
-	if jp.V != encodingVersion {
-		return nil, fmt.Errorf("%w %d", ErrVersion, jp.V)
-	}
-	return partFromJSON(&jp), nil
-}
-
-func envelopeToJSON(e *Envelope) *jsonEnvelope {
-	je := &jsonEnvelope{
-		Date: e.Date, Subject: e.Subject,
-		From: addrsToJSON(e.From), To: addrsToJSON(e.To),
-		Cc: addrsToJSON(e.Cc), Bcc: addrsToJSON(e.Bcc),
-		InReplyTo: e.InReplyTo, MessageID: e.MessageID,
-	}
-	if !sameAddresses(e.Sender, e.From) {
-		je.Sender = addrsToJSON(e.Sender)
-	}
-	if !sameAddresses(e.ReplyTo, e.From) {
-		je.ReplyTo = addrsToJSON(e.ReplyTo)
-	}
-	return je
-}
-
-func envelopeFromJSON(je *jsonEnvelope) *Envelope {
-	e := &Envelope{
-		Date: je.Date, Subject: je.Subject,
-		From: addrsFromJSON(je.From), Sender: addrsFromJSON(je.Sender),
-		ReplyTo: addrsFromJSON(je.ReplyTo), To: addrsFromJSON(je.To),
-		Cc: addrsFromJSON(je.Cc), Bcc: addrsFromJSON(je.Bcc),
-		InReplyTo: je.InReplyTo, MessageID: je.MessageID,
-	}
-	// RFC 3501 §7.4.2 defaults, which Marshal relies on to omit them.
-	if len(e.Sender) == 0 {
-		e.Sender = e.From
-	}
-	if len(e.ReplyTo) == 0 {
-		e.ReplyTo = e.From
-	}
-	return e
-}
-
-func sameAddresses(a, b []Address) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func addrsToJSON(as []Address) []jsonAddress {
-	if len(as) == 0 {
-		return nil
-	}
-	out := make([]jsonAddress, len(as))
-	for i, a := range as {
-		out[i] = jsonAddress(a)
-	}
-	return out
-}
-
-func addrsFromJSON(as []jsonAddress) []Address {
-	if len(as) == 0 {
-		return nil
-	}
-	out := make([]Address, len(as))
-	for i, a := range as {
-		out[i] = Address(a)
-	}
-	return out
-}
-
-func paramsToJSON(ps []Param) [][2]string {
-	if len(ps) == 0 {
-		return nil
-	}
-	out := make([][2]string, len(ps))
-	for i, p := range ps {
-		out[i] = [2]string{p.Key, p.Value}
-	}
-	return out
-}
-
-func paramsFromJSON(ps [][2]string) []Param {
-	if len(ps) == 0 {
-		return nil
-	}
-	out := make([]Param, len(ps))
-	for i, p := range ps {
-		out[i] = Param{Key: p[0], Value: p[1]}
-	}
-	return out
-}
-
-func partToJSON(p *Part) *jsonPart {
-	jp := &jsonPart{
-		Type: p.Type, Subtype: p.Subtype, Params: paramsToJSON(p.Params),
-		ID: p.ID, Description: p.Description, Size: p.Size, Lines: p.Lines,
-		MD5: p.MD5, Disposition: p.Disposition, DispParams: paramsToJSON(p.DispositionParams),
-		Language: p.Language, Location: p.Location,
-		Offsets: [3]int64{p.HeaderStart, p.BodyStart, p.End},
-	}
-	if p.Encoding != "7bit" {
-		jp.Encoding = p.Encoding
-	}
-	for _, c := range p.Children {
-		jp.Children = append(jp.Children, partToJSON(c))
-	}
-	if p.Message != nil {
-		jp.Message = partToJSON(p.Message)
-	}
-	if p.Envelope != nil {
-		jp.Envelope = envelopeToJSON(p.Envelope)
-	}
-	return jp
-}
-
-func partFromJSON(jp *jsonPart) *Part {
-	p := &Part{
-		Type: jp.Type, Subtype: jp.Subtype, Params: paramsFromJSON(jp.Params),
-		ID: jp.ID, Description: jp.Description, Encoding: jp.Encoding,
-		Size: jp.Size, Lines: jp.Lines, MD5: jp.MD5,
-		Disposition: jp.Disposition, DispositionParams: paramsFromJSON(jp.DispParams),
-		Language: jp.Language, Location: jp.Location,
-		HeaderStart: jp.Offsets[0], BodyStart: jp.Offsets[1], End: jp.Offsets[2],
-	}
-	if p.Encoding == "" {
-		p.Encoding = "7bit"
-	}
-	for _, c := range jp.Children {
-		p.Children = append(p.Children, partFromJSON(c))
-	}
-	if jp.Message != nil {
-		p.Message = partFromJSON(jp.Message)
-	}
-	if jp.Envelope != nil {
-		p.Envelope = envelopeFromJSON(jp.Envelope)
-	}
-	return p
+	return nil, fmt.Errorf("%w %d", ErrVersion, b[0])
 }
