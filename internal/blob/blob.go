@@ -145,10 +145,12 @@ func (s *Store) Remove(key string) error {
 // DefaultMemoryMax is the size up to which a body being received stays in
 // memory and is then appended to a segment. On the machines we measured,
 // creating, fsyncing and renaming a file costs 0.6-1.2 ms of CPU, more than
-// the rest of a delivery, while an append costs a pwrite and a share of one
-// fdatasync per batch. Larger bodies go to files of their own: their write
-// time dwarfs the file creation, and compaction never has to copy them.
-const DefaultMemoryMax = 1 << 20
+// the rest of a small delivery, while an append costs a pwrite and a share
+// of one fdatasync per batch. Larger bodies go to files of their own as
+// they arrive: their transfer dwarfs the file creation, compaction never
+// has to copy them, and a thousand sessions receiving at once hold at most
+// this much memory each.
+const DefaultMemoryMax = 256 << 10
 
 // SetMemoryMax changes the memory threshold; 0 or less sends every body to
 // a file. Call it before the store is used.

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -16,8 +17,10 @@ import (
 
 const (
 	indexEvery = 250 * time.Millisecond
-	// indexBatch bounds the bodies indexed per writer operation.
-	indexBatch = 2000
+	// indexBatch bounds the bodies indexed per writer operation: large
+	// enough that the index grows by sizeable segments, small enough that
+	// deliveries queued behind it in the writer hardly wait.
+	indexBatch = 200
 	// maxPendingIndex bounds the words held in memory; beyond, bodies wait
 	// for Reindex.
 	maxPendingIndex = 50000
@@ -43,7 +46,7 @@ func (x *indexer) queueIndex(rows []ftsRow) {
 		rows = rows[:max(room, 0)]
 	}
 	x.pending = append(x.pending, rows...)
-	full := len(x.pending) >= indexBatch
+	full := len(x.pending) >= 4*indexBatch
 	x.mu.Unlock()
 	if full {
 		select {
@@ -85,6 +88,8 @@ func (s *Store) runIndexer() {
 				s.log.Warn("text index", "bodies", len(rows), "err", err)
 				break // they stay unindexed; Reindex comes by
 			}
+			// Let the deliveries queued meanwhile go first.
+			runtime.Gosched()
 		}
 	}
 }

@@ -62,7 +62,10 @@ type Store struct {
 	// purgeWake tells the maintenance loop that references were dropped.
 	purgeWake chan struct{}
 	ckpts     atomic.Uint64
-	idx       *indexer
+	// ownBlobs: the store opened its blob store itself (OpenDir) and
+	// closes it.
+	ownBlobs bool
+	idx      *indexer
 
 	closeOnce sync.Once
 	closeErr  error
@@ -167,12 +170,18 @@ func OpenDir(ctx context.Context, dir string, logger *slog.Logger) (*Store, erro
 	if err != nil {
 		return nil, err
 	}
-	return Open(ctx, Options{Path: filepath.Join(dir, "postern.db"), Blobs: blobs, Logger: logger})
+	s, err := Open(ctx, Options{Path: filepath.Join(dir, "postern.db"), Blobs: blobs, Logger: logger})
+	if err != nil {
+		blobs.Close()
+		return nil, err
+	}
+	s.ownBlobs = true
+	return s, nil
 }
 
 // Close stops the writer (operations already queued are answered with
 // store.ErrStoreShutdown) and closes the database. The blob store stays
-// open: its owner closes it.
+// open for its owner to close, unless OpenDir opened it.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		// Words still waiting are cheaper to write now than to cut again.
@@ -184,6 +193,11 @@ func (s *Store) Close() error {
 		s.closeErr = s.wdb.Close()
 		if err := s.rdb.Close(); s.closeErr == nil {
 			s.closeErr = err
+		}
+		if s.ownBlobs {
+			if err := s.blobs.Close(); s.closeErr == nil {
+				s.closeErr = err
+			}
 		}
 	})
 	return s.closeErr

@@ -216,8 +216,16 @@ func (w *writer) drain() {
 	}
 }
 
+// slowBatch is how long a batch may take before the log says so: a disk
+// that slows down shows here first.
+const slowBatch = 500 * time.Millisecond
+
 func (w *writer) runBatch(batch []*op) {
+	t0 := time.Now()
 	err := w.execBatch(batch)
+	if d := time.Since(t0); d > slowBatch {
+		w.s.log.Warn("slow database commit", "ops", len(batch), "ms", d.Milliseconds())
+	}
 	if err != nil {
 		// Words it recorded in the vocabulary were rolled back with it.
 		w.vocab.known = nil
