@@ -78,42 +78,86 @@ func (c *checkedReader) Read(p []byte) (int, error) {
 }
 
 func (c *checkedReader) check(b []byte) error {
-	// Fast path: no CR or LF in a chunk that cannot end a line.
-	if !c.prevCR && !c.inHeader && bytes.IndexAny(b, "\r\n") < 0 {
-		c.lineLen += len(b)
+	for len(b) > 0 {
+		if c.inHeader {
+			// Header bytes one at a time: few, and they end the block.
+			if err := c.checkByte(b[0]); err != nil {
+				return err
+			}
+			b = b[1:]
+			continue
+		}
+		if c.prevCR {
+			if b[0] != '\n' {
+				return errBareLineEnding
+			}
+			c.prevCR, c.lineLen = false, 0
+			b = b[1:]
+			continue
+		}
+		// A line at a time: find its LF, then check that its only CR is
+		// the one right before it.
+		nl := bytes.IndexByte(b, '\n')
+		line := b
+		if nl >= 0 {
+			line = b[:nl]
+		}
+		cr := bytes.IndexByte(line, '\r')
+		n := len(line)
+		if cr >= 0 {
+			n--
+		}
+		bad := nl == 0 || (cr >= 0 && cr != len(line)-1) || (nl > 0 && cr != len(line)-1)
+		if bad || c.lineLen+n > c.maxLine {
+			// A rule breaks in this line: byte by byte, so the reply names
+			// the first one broken.
+			for _, ch := range b {
+				if err := c.checkByte(ch); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		c.lineLen += n
+		if nl < 0 {
+			c.prevCR = cr >= 0 // the LF may come with the next read
+			return nil
+		}
+		c.lineLen = 0
+		b = b[nl+1:]
+	}
+	return nil
+}
+
+// checkByte applies the rules to one byte.
+func (c *checkedReader) checkByte(ch byte) error {
+	switch {
+	case c.prevCR && ch != '\n':
+		return errBareLineEnding
+	case !c.prevCR && ch == '\n':
+		return errBareLineEnding
+	}
+	c.prevCR = ch == '\r'
+	if ch == '\n' {
+		c.lineLen = 0
+	} else if ch != '\r' {
+		c.lineLen++
 		if c.lineLen > c.maxLine {
 			return errLineTooLong
 		}
+	}
+	if !c.inHeader {
 		return nil
 	}
-	for _, ch := range b {
-		switch {
-		case c.prevCR && ch != '\n':
-			return errBareLineEnding
-		case !c.prevCR && ch == '\n':
-			return errBareLineEnding
-		}
-		c.prevCR = ch == '\r'
-		if ch == '\n' {
-			c.lineLen = 0
-		} else if ch != '\r' {
-			c.lineLen++
-			if c.lineLen > c.maxLine {
-				return errLineTooLong
-			}
-		}
-		if c.inHeader {
-			c.headerSeen++
-			if c.headerSeen > c.maxHeaderBytes {
-				return errHeaderTooLarge
-			}
-			// The header block ends at the first empty line: CRLF CRLF,
-			// or a CRLF at the very start (no header at all).
-			if ch == '\n' && (c.headerSeen == 2 || c.lastTwo == [2]byte{'\n', '\r'}) {
-				c.inHeader = false
-			}
-			c.lastTwo = [2]byte{c.lastTwo[1], ch}
-		}
+	c.headerSeen++
+	if c.headerSeen > c.maxHeaderBytes {
+		return errHeaderTooLarge
 	}
+	// The header block ends at the first empty line: CRLF CRLF, or a CRLF
+	// at the very start (no header at all).
+	if ch == '\n' && (c.headerSeen == 2 || c.lastTwo == [2]byte{'\n', '\r'}) {
+		c.inHeader = false
+	}
+	c.lastTwo = [2]byte{c.lastTwo[1], ch}
 	return nil
 }

@@ -43,21 +43,68 @@ func (c *scanConn) Read(p []byte) (int, error) {
 const maxWatchedLine = 16
 
 func (c *scanConn) scan(b []byte) {
-	for _, ch := range b {
-		if (c.prevCR && ch != '\n') || (!c.prevCR && ch == '\n') {
-			c.bare.Add(1)
-		}
-		c.prevCR = ch == '\r'
-		if ch == '\n' {
-			if bytes.EqualFold(bytes.TrimRight(c.line, "\r "), []byte("STARTTLS")) {
-				c.off = true
-				return
+	for len(b) > 0 {
+		if c.prevCR {
+			c.prevCR = false
+			if b[0] == '\n' {
+				if c.endLine() {
+					return
+				}
+				b = b[1:]
+				continue
 			}
-			c.line = c.line[:0]
-		} else if len(c.line) < maxWatchedLine {
-			c.line = append(c.line, ch)
+			c.bare.Add(1) // CR without LF; the byte itself is looked at below
 		}
+		nl := bytes.IndexByte(b, '\n')
+		line := b
+		if nl >= 0 {
+			line = b[:nl]
+		}
+		c.keep(line)
+		// Every CR of the line but one right before its LF is bare.
+		for rest := line; ; {
+			cr := bytes.IndexByte(rest, '\r')
+			if cr < 0 {
+				break
+			}
+			if cr == len(rest)-1 {
+				if nl < 0 {
+					c.prevCR = true // the LF may come with the next read
+				}
+				break
+			}
+			c.bare.Add(1)
+			rest = rest[cr+1:]
+		}
+		if nl < 0 {
+			return
+		}
+		if len(line) == 0 || line[len(line)-1] != '\r' {
+			c.bare.Add(1) // LF without CR
+		}
+		if c.endLine() {
+			return
+		}
+		b = b[nl+1:]
 	}
+}
+
+// keep remembers the start of the current line, enough to spot STARTTLS.
+func (c *scanConn) keep(b []byte) {
+	if n := min(maxWatchedLine-len(c.line), len(b)); n > 0 {
+		c.line = append(c.line, b[:n]...)
+	}
+}
+
+// endLine ends the current line; true when it was STARTTLS, after which
+// the bytes are ciphertext and the watch stops.
+func (c *scanConn) endLine() bool {
+	if bytes.EqualFold(bytes.TrimRight(c.line, "\r "), []byte("STARTTLS")) {
+		c.off = true
+		return true
+	}
+	c.line = c.line[:0]
+	return false
 }
 
 // bareCount is the number of bare line endings seen so far, or -1 when

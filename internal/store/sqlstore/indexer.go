@@ -2,25 +2,24 @@ package sqlstore
 
 import (
 	"context"
-	"runtime"
 	"sync"
 	"time"
 )
 
 // New bodies enter the text index shortly after their delivery, not in its
 // transaction: a delivery commits its body row as not indexed yet
-// (textNotIndexed) and hands the words it cut to the indexer, which writes
-// those of many deliveries in one operation. The index then grows by large
-// segments instead of one per commit, and a delivery's commit does no FTS
-// work. Until then a search reads such a body's text itself, so results are
-// right all along. Words lost in a crash are cut again by Reindex.
+// (textNotIndexed) and hands the words it cut to the indexer. The indexer
+// writes the words of many deliveries into text.db in one transaction of
+// that database's own writer (textdb.go), then marks those bodies indexed
+// in one short operation of the mail writer. Until then a search reads such
+// a body's text itself, so results are right all along. Words lost in a
+// crash are cut again by Reindex. Bodies purged from the mail database are
+// removed from the index the same way.
 
 const (
 	indexEvery = 250 * time.Millisecond
-	// indexBatch bounds the bodies indexed per writer operation: large
-	// enough that the index grows by sizeable segments, small enough that
-	// deliveries queued behind it in the writer hardly wait.
-	indexBatch = 200
+	// indexBatch bounds the bodies indexed per text.db transaction.
+	indexBatch = 500
 	// maxPendingIndex bounds the words held in memory; beyond, bodies wait
 	// for Reindex.
 	maxPendingIndex = 50000
@@ -29,8 +28,11 @@ const (
 type indexer struct {
 	mu      sync.Mutex
 	pending []ftsRow
+	gone    []int64
 	wake    chan struct{}
 	done    chan struct{}
+	// work serialises batches: the indexer goroutine and FlushIndex.
+	work sync.Mutex
 }
 
 func (s *Store) startIndexer() {
@@ -38,15 +40,16 @@ func (s *Store) startIndexer() {
 	go s.runIndexer()
 }
 
-// queueIndex takes the words of committed bodies.
-func (x *indexer) queueIndex(rows []ftsRow) {
+// queue takes the words of committed bodies and the ids of purged ones.
+func (x *indexer) queue(rows []ftsRow, gone []int64) {
 	x.mu.Lock()
 	room := maxPendingIndex - len(x.pending)
 	if room < len(rows) {
 		rows = rows[:max(room, 0)]
 	}
 	x.pending = append(x.pending, rows...)
-	full := len(x.pending) >= 4*indexBatch
+	x.gone = append(x.gone, gone...)
+	full := len(x.pending) >= indexBatch || len(x.gone) >= indexBatch
 	x.mu.Unlock()
 	if full {
 		select {
@@ -56,16 +59,16 @@ func (x *indexer) queueIndex(rows []ftsRow) {
 	}
 }
 
-func (x *indexer) take(n int) []ftsRow {
+func (x *indexer) take() ([]ftsRow, []int64) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	n = min(n, len(x.pending))
+	n := min(indexBatch, len(x.pending))
 	rows := x.pending[:n:n]
 	x.pending = x.pending[n:]
-	if len(x.pending) == 0 {
-		x.pending = nil
-	}
-	return rows
+	g := min(indexBatch, len(x.gone))
+	gone := x.gone[:g:g]
+	x.gone = x.gone[g:]
+	return rows, gone
 }
 
 func (s *Store) runIndexer() {
@@ -79,17 +82,8 @@ func (s *Store) runIndexer() {
 		case <-t.C:
 		case <-s.idx.wake:
 		}
-		for {
-			rows := s.idx.take(indexBatch)
-			if len(rows) == 0 {
-				break
-			}
-			if err := s.writeIndex(context.Background(), rows); err != nil {
-				s.log.Warn("text index", "bodies", len(rows), "err", err)
-				break // they stay unindexed; Reindex comes by
-			}
-			// Let the deliveries queued meanwhile go first.
-			runtime.Gosched()
+		if err := s.FlushIndex(context.Background()); err != nil {
+			s.log.Warn("text index", "err", err) // the bodies stay unindexed; Reindex comes by
 		}
 	}
 }
@@ -97,32 +91,36 @@ func (s *Store) runIndexer() {
 // FlushIndex writes the words still waiting: searches stay exact without
 // it, only faster with it (tests and benchmarks call it).
 func (s *Store) FlushIndex(ctx context.Context) error {
+	s.idx.work.Lock()
+	defer s.idx.work.Unlock()
 	for {
-		rows := s.idx.take(indexBatch)
-		if len(rows) == 0 {
+		rows, gone := s.idx.take()
+		if len(rows) == 0 && len(gone) == 0 {
 			return nil
 		}
-		if err := s.writeIndex(ctx, rows); err != nil {
+		if err := s.indexRows(ctx, rows, gone); err != nil {
 			return err
 		}
 	}
 }
 
-// writeIndex indexes bodies still marked not indexed (a purged one is gone,
-// one indexed meanwhile is left alone).
-func (s *Store) writeIndex(ctx context.Context, rows []ftsRow) error {
+// indexRows writes the words into text.db, then marks the bodies indexed
+// in the mail database (a body purged or indexed meanwhile is left alone).
+func (s *Store) indexRows(ctx context.Context, rows []ftsRow, gone []int64) error {
+	if err := s.text.write(ctx, rows, gone); err != nil {
+		return err
+	}
+	if len(rows) == 0 {
+		return nil
+	}
 	return s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
 		for _, r := range rows {
 			state := textIndexed
 			if !r.terms.complete {
 				state = textPartial
 			}
-			res, err := tx.ExecContext(ctx, `UPDATE blobs SET text_state = ? WHERE id = ? AND text_state = 2`, state, r.blobID)
-			if err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE blobs SET text_state = ? WHERE id = ? AND text_state = 2`, state, r.blobID); err != nil {
 				return err
-			}
-			if n, _ := res.RowsAffected(); n == 1 {
-				e.ftsAdd = append(e.ftsAdd, r)
 			}
 		}
 		return nil

@@ -65,7 +65,7 @@ func purgeSome(ctx context.Context, tx *wtx, e *effects) (int, error) {
 			return 0, err
 		}
 	}
-	e.ftsDel = append(e.ftsDel, ids...)
+	e.unindexed = append(e.unindexed, ids...)
 	e.blobKeys = append(e.blobKeys, keys...)
 	return len(ids), nil
 }

@@ -42,9 +42,7 @@ func (s *Store) Reindex(ctx context.Context, pause time.Duration) (int, error) {
 			meta := store.MessageMeta{SearchText: p.SearchText, Headers: p.Headers}
 			rows = append(rows, reindexRow{id: id, terms: termsOf(meta), refs: refsOf(meta)})
 		}
-		if err := s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
-			return writeReindexed(ctx, tx, e, rows)
-		}); err != nil {
+		if err := s.reindexRows(ctx, rows); err != nil {
 			return total, err
 		}
 		total += len(ids)
@@ -64,28 +62,36 @@ type reindexRow struct {
 	refs  string
 }
 
-func writeReindexed(ctx context.Context, tx *wtx, e *effects, rows []reindexRow) error {
-	for _, r := range rows {
-		state := textIndexed
-		if !r.terms.complete {
-			state = textPartial
-		}
-		res, err := tx.ExecContext(ctx, `UPDATE blobs SET text_state = ? WHERE id = ? AND text_state = 2`, state, r.id)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			continue // purged or indexed meanwhile
-		}
-		e.ftsAdd = append(e.ftsAdd, ftsRow{blobID: r.id, terms: r.terms})
-		if r.refs != "" {
+// reindexRows writes the words into text.db, then marks the bodies indexed
+// and gives their messages the References field kept since.
+func (s *Store) reindexRows(ctx context.Context, rows []reindexRow) error {
+	fts := make([]ftsRow, len(rows))
+	for i, r := range rows {
+		fts[i] = ftsRow{blobID: r.id, terms: r.terms}
+	}
+	if err := s.text.write(ctx, fts, nil); err != nil {
+		return err
+	}
+	return s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+		for _, r := range rows {
+			state := textIndexed
+			if !r.terms.complete {
+				state = textPartial
+			}
+			res, err := tx.ExecContext(ctx, `UPDATE blobs SET text_state = ? WHERE id = ? AND text_state = 2`, state, r.id)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 || r.refs == "" {
+				continue // purged or indexed meanwhile, or nothing to keep
+			}
 			if _, err := tx.ExecContext(ctx, `UPDATE message_meta SET refs = ?
 				WHERE refs = '' AND message_id IN (SELECT id FROM messages WHERE blob_id = ?)`, r.refs, r.id); err != nil {
 				return err
 			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // int64sRead runs a query of one integer column on the read pool.

@@ -62,6 +62,7 @@ type Store struct {
 	// purgeWake tells the maintenance loop that references were dropped.
 	purgeWake chan struct{}
 	ckpts     atomic.Uint64
+	text      *textDB
 	// ownBlobs: the store opened its blob store itself (OpenDir) and
 	// closes it.
 	ownBlobs bool
@@ -138,10 +139,17 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		rdb.Close()
 		return nil, fmt.Errorf("sqlstore: %w", err)
 	}
+	text, err := openTextDB(ctx, textPath(path))
+	if err != nil {
+		wdb.Close()
+		rdb.Close()
+		return nil, err
+	}
 	s := &Store{
 		path:   path,
 		wdb:    wdb,
 		rdb:    rdb,
+		text:   text,
 		blobs:  blobs,
 		log:    logger,
 		hub:    hub,
@@ -152,6 +160,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if s.w, err = newWriter(ctx, s); err != nil {
 		wdb.Close()
 		rdb.Close()
+		text.close()
 		return nil, err
 	}
 	s.startIndexer()
@@ -190,8 +199,12 @@ func (s *Store) Close() error {
 		}
 		close(s.closed)
 		s.w.wait()
+		<-s.idx.done
 		s.closeErr = s.wdb.Close()
 		if err := s.rdb.Close(); s.closeErr == nil {
+			s.closeErr = err
+		}
+		if err := s.text.close(); s.closeErr == nil {
 			s.closeErr = err
 		}
 		if s.ownBlobs {

@@ -40,13 +40,17 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, q store.TextQue
 	if err != nil {
 		return nil, err
 	}
-	query := `SELECT m.uid, m.blob_id, b.text_state FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = ?1`
-	args := []any{mailboxID}
+	var cand map[int64]struct{}
 	if match != "" {
-		query += ` AND (b.text_state <> 0 OR m.blob_id IN (SELECT rowid FROM text_index WHERE text_index MATCH ?2))`
-		args = append(args, match)
+		if cand, err = s.text.candidates(ctx, match); err != nil {
+			return nil, err
+		}
 	}
-	rows, err := s.rdb.QueryContext(ctx, query+` ORDER BY m.uid`, args...)
+	// The mailbox's messages with whether their bodies are indexed: a
+	// range of the clustered messages table; the candidates from text.db
+	// are kept in Go.
+	rows, err := s.rdb.QueryContext(ctx, `SELECT m.uid, m.blob_id, b.text_state FROM messages m JOIN blobs b ON b.id = m.blob_id
+		WHERE m.mailbox_id = ? ORDER BY m.uid`, mailboxID)
 	if err != nil {
 		return nil, err
 	}
@@ -59,9 +63,15 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, q store.TextQue
 			rows.Close()
 			return nil, err
 		}
-		if exact && state == textIndexed {
+		_, isCand := cand[u.blobID]
+		switch {
+		case state != textIndexed:
+			check = append(check, u)
+		case cand != nil && !isCand:
+			// Fully indexed and no word of it matches.
+		case exact:
 			uids = append(uids, u.uid)
-		} else {
+		default:
 			check = append(check, u)
 		}
 	}
@@ -96,7 +106,7 @@ func (s *Store) textCandidates(ctx context.Context, m *textMatcher) (string, boo
 	case store.TextHeaders:
 		col = "headers"
 	}
-	terms, err := s.termsContaining(ctx, col, longest)
+	terms, err := s.text.termsContaining(ctx, longest, maxVocabTerms)
 	if err != nil || terms == nil {
 		return "", false, err
 	}
@@ -117,30 +127,6 @@ func (s *Store) textCandidates(ctx context.Context, m *textMatcher) (string, boo
 	return q, exact, nil
 }
 
-// termsContaining lists the indexed words of a column ("" for both) that
-// contain w, or nil when there are too many for a query.
-func (s *Store) termsContaining(ctx context.Context, col, w string) ([]string, error) {
-	// The vocabulary has the words of both columns; the MATCH that uses
-	// them names the column.
-	query, args := vocabQuery(w, maxVocabTerms+1)
-	rows, err := s.rdb.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	terms := []string{}
-	for rows.Next() {
-		var t string
-		if err := rows.Scan(&t); err != nil {
-			return nil, err
-		}
-		terms = append(terms, t)
-	}
-	if len(terms) > maxVocabTerms {
-		return nil, rows.Err()
-	}
-	return terms, rows.Err()
-}
 
 // textMatcher is a TextQuery in the folded form blob_text holds.
 type textMatcher struct {

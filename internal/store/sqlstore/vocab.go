@@ -8,11 +8,11 @@ import (
 	"unicode/utf8"
 )
 
-// The vocabulary (text_vocab, migration 0010) lists every indexed word
-// once, with a trigram index over the words, to find those that contain a
-// search string without reading the whole text index. The writer adds the
-// words of the bodies it indexes; most are known already, so it remembers
-// the recent ones and skips them.
+// The vocabulary (text_vocab in text.db) lists every indexed word once,
+// with a trigram index over the words, to find those that contain a search
+// string without reading the whole text index. The indexer adds the words
+// of the bodies it indexes; most are known already, so it remembers the
+// recent ones and skips them.
 
 // vocabRecent bounds the words the writer remembers as known.
 const vocabRecent = 200000
@@ -22,7 +22,7 @@ type vocabulary struct {
 }
 
 // add records the words of one body not known to be recorded.
-func (v *vocabulary) add(ctx context.Context, tx *wtx, t textTerms) error {
+func (v *vocabulary) add(ctx context.Context, tx execer, t textTerms) error {
 	if v.known == nil || len(v.known) > vocabRecent {
 		v.known = make(map[string]struct{}, 4096)
 	}
@@ -43,7 +43,7 @@ func (v *vocabulary) add(ctx context.Context, tx *wtx, t textTerms) error {
 	return nil
 }
 
-func addWord(ctx context.Context, tx *wtx, w string) error {
+func addWord(ctx context.Context, tx execer, w string) error {
 	var id int64
 	err := tx.QueryRowContext(ctx, `INSERT INTO text_vocab (term) VALUES (?) ON CONFLICT DO NOTHING RETURNING id`, w).Scan(&id)
 	if err != nil {

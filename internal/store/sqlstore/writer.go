@@ -31,13 +31,10 @@ type effects struct {
 	// purge: references to bodies were dropped; the maintenance loop
 	// collects those that nothing references any more.
 	purge bool
-	// Full-text index changes wait for the end of the batch: inside a
-	// savepoint every FTS5 write flushes a segment of its own, which costs
-	// more than the rest of a delivery.
-	ftsAdd []ftsRow
-	ftsDel []int64
-	// indexLater are words for the indexer once the body is committed.
+	// indexLater are words for the indexer once the body is committed;
+	// unindexed are bodies gone, whose words the indexer removes.
 	indexLater []ftsRow
+	unindexed  []int64
 }
 
 type ftsRow struct {
@@ -69,7 +66,6 @@ type writer struct {
 	done    atomic.Uint64 // operations run, committed or not
 	// lastCkpt is the time of the writer's last checkpoint (checkpoint.go).
 	lastCkpt time.Time
-	vocab    vocabulary
 }
 
 func newWriter(ctx context.Context, s *Store) (*writer, error) {
@@ -226,10 +222,6 @@ func (w *writer) runBatch(batch []*op) {
 	if d := time.Since(t0); d > slowBatch {
 		w.s.log.Warn("slow database commit", "ops", len(batch), "ms", d.Milliseconds())
 	}
-	if err != nil {
-		// Words it recorded in the vocabulary were rolled back with it.
-		w.vocab.known = nil
-	}
 	if err != nil && len(batch) > 1 {
 		// One operation may have broken the whole transaction (an I/O or
 		// disk-full error rolls everything back): run each alone, so the
@@ -293,9 +285,6 @@ func (w *writer) execBatch(batch []*op) (err error) {
 			return fmt.Errorf("sqlstore: release savepoint: %w", err)
 		}
 	}
-	if err := flushFTS(ctx, tx, batch); err != nil {
-		return fmt.Errorf("sqlstore: full-text index: %w", err)
-	}
 	// The bodies the batch references were appended to segments before
 	// their operations were queued: one fdatasync makes them all durable
 	// before the commit that makes them visible.
@@ -320,43 +309,13 @@ func (w *writer) call(o *op, tx *wtx) (err error) {
 	return o.fn(context.WithoutCancel(o.ctx), tx, &o.eff)
 }
 
-// flushFTS applies the text index changes of the successful operations:
-// removals first, then additions of bodies that still exist.
-func flushFTS(ctx context.Context, tx *wtx, batch []*op) error {
-	for _, o := range batch {
-		if o.err != nil {
-			continue
-		}
-		for _, id := range o.eff.ftsDel {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM text_index WHERE rowid = ?`, id); err != nil {
-				return err
-			}
-		}
-	}
-	for _, o := range batch {
-		if o.err != nil {
-			continue
-		}
-		for _, r := range o.eff.ftsAdd {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO text_index (rowid, body, headers)
-				SELECT id, ?, ? FROM blobs WHERE id = ?`, r.terms.body, r.terms.headers, r.blobID); err != nil {
-				return err
-			}
-			if err := tx.w.vocab.add(ctx, tx, r.terms); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
 // after runs the effects of a committed operation.
 func (w *writer) after(e *effects) {
 	for _, c := range e.changes {
 		w.s.hub.Publish(c)
 	}
-	if len(e.indexLater) > 0 {
-		w.s.idx.queueIndex(e.indexLater)
+	if len(e.indexLater) > 0 || len(e.unindexed) > 0 {
+		w.s.idx.queue(e.indexLater, e.unindexed)
 	}
 	if e.purge {
 		select {

@@ -1,0 +1,160 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+)
+
+// The text index lives in a database of its own (text.db beside
+// postern.db), with a writer of its own: indexing many bodies costs tens of
+// milliseconds of FTS5 work per batch, which in the mail database's writer
+// held up every delivery queued behind it. The mail database keeps, per
+// body, whether the index has it (blobs.text_state); the indexer writes the
+// words here first, then marks the bodies in a short operation of the mail
+// writer. A crash between the two makes the words be written again (a
+// delete then an insert, so never twice).
+//
+// Tables: text_index (FTS5, no content, no positions: rowid = blobs.id,
+// columns body and headers), text_vocab (every word once) and
+// text_vocab_tri (trigrams of the words, to find those containing a
+// search string).
+
+const textSchema = `
+CREATE VIRTUAL TABLE IF NOT EXISTS text_index USING fts5(
+	body, headers,
+	content='', contentless_delete=1, detail=column,
+	tokenize='ascii'
+);
+CREATE TABLE IF NOT EXISTS text_vocab (
+	id   INTEGER PRIMARY KEY,
+	term TEXT NOT NULL UNIQUE
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS text_vocab_tri USING fts5(term, content='', detail=none, tokenize='trigram');
+`
+
+// textDB is the text index database: a writer connection used by the
+// indexer goroutine alone, and a small read pool for searches.
+type textDB struct {
+	wdb *sql.DB
+	rdb *sql.DB
+	// mu serialises writes (the indexer, and FlushIndex from a test).
+	mu    sync.Mutex
+	vocab vocabulary
+}
+
+func textPath(dbPath string) string {
+	return filepath.Join(filepath.Dir(dbPath), "text.db")
+}
+
+func openTextDB(ctx context.Context, path string) (*textDB, error) {
+	wdb, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: text index: %w", err)
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetConnMaxIdleTime(0)
+	if _, err := wdb.ExecContext(ctx, textSchema); err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("sqlstore: text index: %w", err)
+	}
+	rdb, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("sqlstore: text index: %w", err)
+	}
+	rdb.SetMaxOpenConns(readConns)
+	rdb.SetMaxIdleConns(readConns)
+	return &textDB{wdb: wdb, rdb: rdb}, nil
+}
+
+func (t *textDB) close() error {
+	return errors.Join(t.wdb.Close(), t.rdb.Close())
+}
+
+// write adds the words of rows and removes the bodies in gone, in one
+// durable transaction.
+func (t *textDB) write(ctx context.Context, rows []ftsRow, gone []int64) (err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tx, err := t.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+			t.vocab.known = nil // the words it recorded went with it
+		}
+	}()
+	for _, id := range gone {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM text_index WHERE rowid = ?`, id); err != nil {
+			return err
+		}
+	}
+	for _, r := range rows {
+		// Written again after a crash between the two databases' commits.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM text_index WHERE rowid = ?`, r.blobID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO text_index (rowid, body, headers) VALUES (?, ?, ?)`,
+			r.blobID, r.terms.body, r.terms.headers); err != nil {
+			return err
+		}
+		if err := t.vocab.add(ctx, tx, r.terms); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// candidates returns the ids of the bodies the index query matches, in a
+// set.
+func (t *textDB) candidates(ctx context.Context, match string) (map[int64]struct{}, error) {
+	rows, err := t.rdb.QueryContext(ctx, `SELECT rowid FROM text_index WHERE text_index MATCH ?`, match)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	set := map[int64]struct{}{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		set[id] = struct{}{}
+	}
+	return set, rows.Err()
+}
+
+// termsContaining lists the indexed words that contain w, or nil when
+// there are more than limit.
+func (t *textDB) termsContaining(ctx context.Context, w string, limit int) ([]string, error) {
+	query, args := vocabQuery(w, limit+1)
+	rows, err := t.rdb.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	terms := []string{}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		terms = append(terms, s)
+	}
+	if len(terms) > limit {
+		return nil, rows.Err()
+	}
+	return terms, rows.Err()
+}
+
+// execer is what the vocabulary writes through.
+type execer interface {
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
