@@ -127,7 +127,6 @@ func (s *Store) textCandidates(ctx context.Context, m *textMatcher) (string, boo
 	return q, exact, nil
 }
 
-
 // textMatcher is a TextQuery in the folded form blob_text holds.
 type textMatcher struct {
 	field  store.TextField
