@@ -64,7 +64,9 @@ func (b *Backend) Close() error {
 // ParseMessage is the delivery-time parser: it turns a raw message into what
 // the store keeps, so IMAP never parses at FETCH time.
 func ParseMessage(r io.Reader) (store.MessageMeta, error) {
-	p, err := message.Parse(r, message.DefaultLimits())
+	lim := message.DefaultLimits()
+	lim.TextParts = true // the store indexes words; no collapsed copy needed
+	p, err := message.Parse(r, lim)
 	if err != nil {
 		return store.MessageMeta{}, err
 	}
@@ -72,7 +74,8 @@ func ParseMessage(r io.Reader) (store.MessageMeta, error) {
 		Envelope:      p.Envelope.Marshal(),
 		BodyStructure: p.Body.Marshal(),
 		Preview:       p.Preview,
-		SearchText:    p.SearchText,
+		TextParts:     p.TextParts,
+		TextCut:       p.TextCut,
 		Headers:       p.Headers,
 		Thread:        store.ThreadKeys{Parents: message.ThreadParents(p)},
 	}

@@ -30,6 +30,10 @@ type Limits struct {
 	MaxParts int
 	// MaxSearchText is the number of bytes of decoded text kept for search.
 	MaxSearchText int
+	// TextParts keeps each text part's decoded text as it is, in
+	// Parsed.TextParts, instead of the whitespace-collapsed SearchText:
+	// what an index of words needs, without a copy of every body's text.
+	TextParts bool
 	// MaxPreview is the preview length in characters (RFC 8970 §3: 256).
 	MaxPreview int
 }
@@ -56,8 +60,13 @@ type Parsed struct {
 	// UTF-8 with whitespace collapsed (RFC 8970).
 	Preview string
 	// SearchText is the decoded text of all text parts, UTF-8, bounded by
-	// MaxSearchText.
+	// MaxSearchText, white space collapsed.
 	SearchText string
+	// TextParts, with Limits.TextParts (and then no SearchText), are the
+	// decoded texts of the text parts, bounded by MaxSearchText in all;
+	// TextCut tells that the bound cut some.
+	TextParts []string
+	TextCut   bool
 	// Headers are the top-level header fields decoded to UTF-8, one
 	// "Name: value" per line, for header search.
 	Headers string
@@ -182,6 +191,8 @@ func Parse(r io.Reader, lim Limits) (*Parsed, error) {
 		Lines:      p.sc.nl,
 		Preview:    p.text.preview(),
 		SearchText: p.text.search.String(),
+		TextParts:  p.text.parts,
+		TextCut:    p.text.cut,
 		Headers:    root.headers,
 		Degraded:   p.degraded,
 	}

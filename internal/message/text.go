@@ -23,6 +23,18 @@ type textCollector struct {
 	doneHTML    bool
 	raw         []byte // the current part's encoded body, up to rawCap
 	rawCap      int
+	// parts, kept bytes and cut are the Limits.TextParts form.
+	parts []string
+	kept  int
+	cut   bool
+}
+
+// used is the search text budget spent so far.
+func (t *textCollector) used() int {
+	if t.lim.TextParts {
+		return t.kept
+	}
+	return t.search.Len()
 }
 
 func newTextCollector(lim Limits) *textCollector {
@@ -35,7 +47,7 @@ func (t *textCollector) begin(part *Part) bool {
 	if part.Type != "text" {
 		return false
 	}
-	left := t.lim.MaxSearchText - t.search.Len()
+	left := t.lim.MaxSearchText - t.used()
 	// Encodings and markup make the raw body larger than its text.
 	t.rawCap = max(left, 0) * 2
 	if t.needPreview(part) {
@@ -88,7 +100,11 @@ func (t *textCollector) end(part *Part) {
 			t.html, t.doneHTML = p, true
 		}
 	}
-	left := t.lim.MaxSearchText - t.search.Len()
+	left := t.lim.MaxSearchText - t.used()
+	if t.lim.TextParts {
+		t.keepPart(text, left)
+		return
+	}
 	if left <= 1 {
 		return
 	}
@@ -100,6 +116,21 @@ func (t *textCollector) end(part *Part) {
 	appendCollapsed(&t.search, text, left)
 	if cap(t.raw) > 64*1024 {
 		t.raw = nil // do not hold a large buffer for the rest of the message
+	}
+}
+
+// keepPart keeps a part's text, cut to what is left of the budget.
+func (t *textCollector) keepPart(text string, left int) {
+	if len(text) > left {
+		text = cutUTF8(text, max(left, 0))
+		t.cut = true
+	}
+	if text != "" {
+		t.parts = append(t.parts, text)
+		t.kept += len(text)
+	}
+	if cap(t.raw) > 64*1024 {
+		t.raw = nil
 	}
 }
 

@@ -212,8 +212,12 @@ type MessageMeta struct {
 	Envelope      []byte
 	BodyStructure []byte
 	Preview       string
-	// SearchText is the decoded text of the message for full-text search.
+	// SearchText is the decoded text of the message for full-text search;
+	// or TextParts, the decoded text of each text part as it is (TextCut
+	// when a bound cut some): a store indexes the words of either.
 	SearchText string
+	TextParts  []string
+	TextCut    bool
 	// Headers are the decoded header fields for header search (name: value lines).
 	Headers string
 	// Thread links the message to its conversation.

@@ -41,12 +41,18 @@ const (
 // whether they are all of them. Words repeat a lot in mail, so the set is
 // keyed by a hash computed while the word is read; a hash already seen is
 // confirmed against the word's bytes.
-func indexTerms(text string) (string, bool) {
-	if text == "" {
-		return "", true
-	}
+func indexTerms(texts ...string) (string, bool) {
 	ws := wordSet{seen: make(map[uint64]int32, 128), complete: true}
 	word := make([]byte, 0, 32)
+	for _, text := range texts {
+		ws.cut(text, word)
+	}
+	return ws.out.String(), ws.complete
+}
+
+// cut adds the words of text; word is scratch space.
+func (ws *wordSet) cut(text string, word []byte) {
+	word = word[:0]
 	h := uint64(fnvOffset)
 	for i := 0; i < len(text); {
 		c := text[i]
@@ -79,7 +85,6 @@ func indexTerms(text string) (string, bool) {
 		}
 	}
 	ws.add(word, h)
-	return ws.out.String(), ws.complete
 }
 
 const (
@@ -165,7 +170,11 @@ type textTerms struct {
 }
 
 func termsOf(meta store.MessageMeta) textTerms {
-	b, bc := indexTerms(meta.SearchText)
 	h, hc := indexTerms(meta.Headers)
-	return textTerms{body: b, headers: h, complete: bc && hc}
+	if meta.TextParts == nil {
+		b, bc := indexTerms(meta.SearchText)
+		return textTerms{body: b, headers: h, complete: bc && hc}
+	}
+	b, bc := indexTerms(meta.TextParts...)
+	return textTerms{body: b, headers: h, complete: bc && hc && !meta.TextCut}
 }
