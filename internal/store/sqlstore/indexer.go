@@ -107,7 +107,7 @@ func (s *Store) FlushIndex(ctx context.Context) error {
 // indexRows writes the words into text.db, then marks the bodies indexed
 // in the mail database (a body purged or indexed meanwhile is left alone).
 func (s *Store) indexRows(ctx context.Context, rows []ftsRow, gone []int64) error {
-	if err := s.text.write(ctx, rows, gone); err != nil {
+	if err := s.text.write(ctx, rows, gone, false); err != nil {
 		return err
 	}
 	if len(rows) == 0 {

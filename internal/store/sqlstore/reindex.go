@@ -69,7 +69,7 @@ func (s *Store) reindexRows(ctx context.Context, rows []reindexRow) error {
 	for i, r := range rows {
 		fts[i] = ftsRow{blobID: r.id, terms: r.terms}
 	}
-	if err := s.text.write(ctx, fts, nil); err != nil {
+	if err := s.text.write(ctx, fts, nil, true); err != nil {
 		return err
 	}
 	return s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -76,8 +77,13 @@ func (t *textDB) close() error {
 }
 
 // write adds the words of rows and removes the bodies in gone, in one
-// durable transaction.
-func (t *textDB) write(ctx context.Context, rows []ftsRow, gone []int64) (err error) {
+// durable transaction of a few statements whatever the number of bodies:
+// FTS5 writes out what it holds in memory at every statement's savepoint,
+// so a statement per body made a tiny index segment per body, and merging
+// them cost more than the rest of a delivery. With again, bodies may be in
+// the index already (written again after a crash between the two
+// databases' commits): they are removed first, so never indexed twice.
+func (t *textDB) write(ctx context.Context, rows []ftsRow, gone []int64, again bool) (err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	tx, err := t.wdb.BeginTx(ctx, nil)
@@ -90,25 +96,40 @@ func (t *textDB) write(ctx context.Context, rows []ftsRow, gone []int64) (err er
 			t.vocab.known = nil // the words it recorded went with it
 		}
 	}()
-	for _, id := range gone {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM text_index WHERE rowid = ?`, id); err != nil {
+	if again {
+		for _, r := range rows {
+			gone = append(gone, r.blobID)
+		}
+	}
+	if len(gone) > 0 {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM text_index WHERE rowid IN (SELECT value FROM json_each(?))`, idSet(gone)); err != nil {
 			return err
 		}
 	}
-	for _, r := range rows {
-		// Written again after a crash between the two databases' commits.
-		if _, err := tx.ExecContext(ctx, `DELETE FROM text_index WHERE rowid = ?`, r.blobID); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO text_index (rowid, body, headers) VALUES (?, ?, ?)`,
-			r.blobID, r.terms.body, r.terms.headers); err != nil {
-			return err
-		}
-		if err := t.vocab.add(ctx, tx, r.terms); err != nil {
-			return err
-		}
+	if len(rows) == 0 {
+		return tx.Commit()
+	}
+	if err := t.vocab.add(ctx, tx, rows); err != nil {
+		return err
+	}
+	docs, err := json.Marshal(docRows(rows))
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO text_index (rowid, body, headers)
+		SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?)`, string(docs)); err != nil {
+		return err
 	}
 	return tx.Commit()
+}
+
+// docRows are the rows as [id, body words, header words] for json_each.
+func docRows(rows []ftsRow) [][3]any {
+	out := make([][3]any, len(rows))
+	for i, r := range rows {
+		out[i] = [3]any{r.blobID, r.terms.body, r.terms.headers}
+	}
+	return out
 }
 
 // candidates returns the ids of the bodies the index query matches, in a

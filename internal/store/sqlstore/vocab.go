@@ -2,8 +2,7 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
-	"errors"
+	"encoding/json"
 	"strings"
 	"unicode/utf8"
 )
@@ -21,38 +20,39 @@ type vocabulary struct {
 	known map[string]struct{}
 }
 
-// add records the words of one body not known to be recorded.
-func (v *vocabulary) add(ctx context.Context, tx execer, t textTerms) error {
+// add records the words of the rows not known to be recorded, in two
+// statements: the new words into text_vocab, then their trigrams.
+func (v *vocabulary) add(ctx context.Context, tx execer, rows []ftsRow) error {
 	if v.known == nil || len(v.known) > vocabRecent {
 		v.known = make(map[string]struct{}, 4096)
 	}
-	for _, list := range []string{t.body, t.headers} {
-		for w := range strings.SplitSeq(list, " ") {
-			if w == "" {
-				continue
+	var fresh []string
+	for _, r := range rows {
+		for _, list := range []string{r.terms.body, r.terms.headers} {
+			for w := range strings.SplitSeq(list, " ") {
+				if _, ok := v.known[w]; !ok && w != "" {
+					v.known[w] = struct{}{}
+					fresh = append(fresh, w)
+				}
 			}
-			if _, ok := v.known[w]; ok {
-				continue
-			}
-			if err := addWord(ctx, tx, w); err != nil {
-				return err
-			}
-			v.known[w] = struct{}{}
 		}
 	}
-	return nil
-}
-
-func addWord(ctx context.Context, tx execer, w string) error {
-	var id int64
-	err := tx.QueryRowContext(ctx, `INSERT INTO text_vocab (term) VALUES (?) ON CONFLICT DO NOTHING RETURNING id`, w).Scan(&id)
+	if len(fresh) == 0 {
+		return nil
+	}
+	words, err := json.Marshal(fresh)
 	if err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil // known
-		}
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO text_vocab_tri (rowid, term) VALUES (?, ?)`, id, w)
+	var last int64
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM text_vocab`).Scan(&last); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO text_vocab (term) SELECT value FROM json_each(?) WHERE true
+		ON CONFLICT DO NOTHING`, string(words)); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO text_vocab_tri (rowid, term) SELECT id, term FROM text_vocab WHERE id > ?`, last)
 	return err
 }
 
