@@ -69,6 +69,7 @@ func BenchmarkScale(b *testing.B) {
 	b.Logf("SEARCH BODY: %d hits", hits)
 	db, wal, segs := fileSize(filepath.Join(s.dir, "postern.db")), fileSize(filepath.Join(s.dir, "postern.db-wal")), dirSize(filepath.Join(s.dir, "blobs"))
 	b.ReportMetric(float64(db)/(1<<20), "db_MiB")
+	b.ReportMetric(float64(fileSize(filepath.Join(s.dir, "text.db")))/(1<<20), "text_db_MiB")
 	b.ReportMetric(float64(wal)/(1<<20), "wal_MiB")
 	b.ReportMetric(float64(segs)/(1<<20), "bodies_MiB")
 	_, rss, peak := procStats(s.cmd.Process.Pid)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"sync"
 )
 
@@ -132,23 +133,28 @@ func docRows(rows []ftsRow) [][3]any {
 	return out
 }
 
-// candidates returns the ids of the bodies the index query matches, in a
-// set.
-func (t *textDB) candidates(ctx context.Context, match string) (map[int64]struct{}, error) {
+// candidates returns the ids of the bodies the index query matches, as a
+// JSON array, and their number.
+func (t *textDB) candidates(ctx context.Context, match string) (string, int, error) {
 	rows, err := t.rdb.QueryContext(ctx, `SELECT rowid FROM text_index WHERE text_index MATCH ?`, match)
 	if err != nil {
-		return nil, err
+		return "", 0, err
 	}
 	defer rows.Close()
-	set := map[int64]struct{}{}
+	ids := []byte{'['}
+	n := 0
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
-			return nil, err
+			return "", 0, err
 		}
-		set[id] = struct{}{}
+		if len(ids) > 1 {
+			ids = append(ids, ',')
+		}
+		ids = strconv.AppendInt(ids, id, 10)
+		n++
 	}
-	return set, rows.Err()
+	return string(append(ids, ']')), n, rows.Err()
 }
 
 // termsContaining lists the indexed words that contain w, or nil when

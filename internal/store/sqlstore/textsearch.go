@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"io"
 	"net/textproto"
@@ -40,46 +41,92 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, q store.TextQue
 	if err != nil {
 		return nil, err
 	}
-	var cand map[int64]struct{}
-	if match != "" {
-		if cand, err = s.text.candidates(ctx, match); err != nil {
-			return nil, err
-		}
-	}
-	// The mailbox's messages with whether their bodies are indexed: a
-	// range of the clustered messages table; the candidates from text.db
-	// are kept in Go.
-	rows, err := s.rdb.QueryContext(ctx, `SELECT m.uid, m.blob_id, b.text_state FROM messages m JOIN blobs b ON b.id = m.blob_id
-		WHERE m.mailbox_id = ? ORDER BY m.uid`, mailboxID)
+	msgs, err := s.textScan(ctx, mailboxID, match)
 	if err != nil {
 		return nil, err
 	}
 	var uids []uint32
 	var check []unkept
-	for rows.Next() {
-		var u unkept
-		var state int
-		if err := rows.Scan(&u.uid, &u.blobID, &state); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		_, isCand := cand[u.blobID]
+	for _, u := range msgs {
 		switch {
-		case state != textIndexed:
-			check = append(check, u)
-		case cand != nil && !isCand:
-			// Fully indexed and no word of it matches.
-		case exact:
+		case u.indexed && exact:
 			uids = append(uids, u.uid)
 		default:
-			check = append(check, u)
+			check = append(check, u.unkept)
 		}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	return s.checkText(ctx, m, uids, check)
+}
+
+// maxSeekCandidates is the most bodies found in text.db that a search
+// looks up one by one; with more, it reads the mailbox's whole range.
+var maxSeekCandidates = 2000
+
+// textState is a message of a mailbox and whether the text index holds
+// every word of its body.
+type textState struct {
+	unkept
+	indexed bool
+}
+
+// textScan lists in UID order the messages of a mailbox that may match:
+// with match, those whose bodies text.db finds for it and those whose
+// bodies it does not fully cover; without, all of them. The mail database
+// is read first, in a transaction: the indexer writes a body's words into
+// text.db before it marks the body indexed, so every body indexed in this
+// snapshot has its words in what text.db answers after.
+func (s *Store) textScan(ctx context.Context, mailboxID int64, match string) ([]textState, error) {
+	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
 		return nil, err
 	}
-	return s.checkText(ctx, m, uids, check)
+	defer tx.Rollback()
+	var one int
+	if err := tx.QueryRowContext(ctx, `SELECT 1 FROM mailboxes LIMIT 1`).Scan(&one); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, err // the snapshot starts at this first read
+	}
+	query := `SELECT m.uid, m.blob_id, b.text_state = 0 FROM messages m JOIN blobs b ON b.id = m.blob_id
+		WHERE m.mailbox_id = ? ORDER BY m.uid`
+	args := []any{mailboxID}
+	if match != "" {
+		cand, n, err := s.text.candidates(ctx, match)
+		if err != nil {
+			return nil, err
+		}
+		// The filter runs inside SQLite, which hands back only the rows
+		// that may match. Few candidates are looked up by body in the
+		// index on messages(blob_id) (it holds mailbox_id and uid);
+		// more are checked along the mailbox's range.
+		query = `WITH partial(id) AS (SELECT id FROM blobs WHERE text_state <> 0)
+			SELECT uid, blob_id, blob_id NOT IN partial FROM messages
+			WHERE mailbox_id = ? AND (blob_id IN (SELECT value FROM json_each(?)) OR blob_id IN partial)
+			ORDER BY uid`
+		if n <= maxSeekCandidates {
+			query = `WITH partial(id) AS (SELECT id FROM blobs WHERE text_state <> 0)
+				SELECT uid, blob_id, 1 FROM messages INDEXED BY messages_blob
+				WHERE blob_id IN (SELECT value FROM json_each(?1)) AND mailbox_id = ?2 AND blob_id NOT IN partial
+				UNION ALL
+				SELECT uid, blob_id, 0 FROM messages INDEXED BY messages_blob WHERE blob_id IN partial AND mailbox_id = ?2
+				ORDER BY 1`
+			args = []any{cand, mailboxID}
+		} else {
+			args = append(args, cand)
+		}
+	}
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []textState
+	for rows.Next() {
+		var t textState
+		if err := rows.Scan(&t.uid, &t.blobID, &t.indexed); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
 }
 
 // textCandidates returns the text_index query that finds a superset of the
