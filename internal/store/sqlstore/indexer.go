@@ -15,22 +15,35 @@ import (
 // a body's text itself, so results are right all along. Words lost in a
 // crash are cut again by Reindex. Bodies purged from the mail database are
 // removed from the index the same way.
+//
+// Deliveries come first: during a burst the indexer waits until deliveries
+// pause (indexQuiet) or the waiting words grow past indexBusyBytes, so the
+// CPU an index write takes is not taken from the sessions waiting for their
+// commit. Larger batches also cost the FTS5 index fewer segment merges.
 
 const (
-	indexEvery = 250 * time.Millisecond
+	indexEvery = 100 * time.Millisecond
+	// indexQuiet is how long deliveries must pause before the indexer
+	// writes what waits.
+	indexQuiet = 300 * time.Millisecond
+	// indexBusyBytes is how many bytes of words may wait during a burst
+	// of deliveries; beyond, they are indexed anyway.
+	indexBusyBytes = 16 << 20
 	// indexBatch bounds the bodies indexed per text.db transaction.
 	indexBatch = 500
-	// maxPendingIndex bounds the words held in memory; beyond, bodies wait
+	// maxPendingBytes bounds the words held in memory; beyond, bodies wait
 	// for Reindex.
-	maxPendingIndex = 50000
+	maxPendingBytes = 64 << 20
 )
 
 type indexer struct {
-	mu      sync.Mutex
-	pending []ftsRow
-	gone    []int64
-	wake    chan struct{}
-	done    chan struct{}
+	mu           sync.Mutex
+	pending      []ftsRow
+	pendingBytes int
+	gone         []int64
+	lastQueued   time.Time
+	wake         chan struct{}
+	done         chan struct{}
 	// work serialises batches: the indexer goroutine and FlushIndex.
 	work sync.Mutex
 }
@@ -40,23 +53,69 @@ func (s *Store) startIndexer() {
 	go s.runIndexer()
 }
 
+func (r ftsRow) size() int { return len(r.terms.body) + len(r.terms.headers) }
+
 // queue takes the words of committed bodies and the ids of purged ones.
 func (x *indexer) queue(rows []ftsRow, gone []int64) {
 	x.mu.Lock()
-	room := maxPendingIndex - len(x.pending)
-	if room < len(rows) {
-		rows = rows[:max(room, 0)]
+	for _, r := range rows {
+		if x.pendingBytes+r.size() > maxPendingBytes {
+			break
+		}
+		x.pending = append(x.pending, r)
+		x.pendingBytes += r.size()
 	}
-	x.pending = append(x.pending, rows...)
-	x.gone = append(x.gone, gone...)
-	full := len(x.pending) >= indexBatch || len(x.gone) >= indexBatch
+	x.gone = append(x.gone, x.cancel(gone)...)
+	x.lastQueued = time.Now()
+	busy := x.pendingBytes >= indexBusyBytes
 	x.mu.Unlock()
-	if full {
+	if busy {
 		select {
 		case x.wake <- struct{}{}:
 		default:
 		}
 	}
+}
+
+// cancel drops the waiting words of bodies purged before they were
+// indexed, and returns the purged bodies that text.db may hold (those a
+// batch under way may write too).
+func (x *indexer) cancel(gone []int64) []int64 {
+	if len(gone) == 0 || len(x.pending) == 0 {
+		return gone
+	}
+	purged := make(map[int64]bool, len(gone))
+	for _, id := range gone {
+		purged[id] = true
+	}
+	kept := x.pending[:0]
+	for _, r := range x.pending {
+		if purged[r.blobID] {
+			purged[r.blobID] = false
+			x.pendingBytes -= r.size()
+			continue
+		}
+		kept = append(kept, r)
+	}
+	clear(x.pending[len(kept):])
+	x.pending = kept
+	indexed := gone[:0:0]
+	for _, id := range gone {
+		if purged[id] {
+			indexed = append(indexed, id)
+		}
+	}
+	return indexed
+}
+
+// due tells whether the waiting words should be written now.
+func (x *indexer) due() bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if len(x.pending) == 0 && len(x.gone) == 0 {
+		return false
+	}
+	return x.pendingBytes >= indexBusyBytes || time.Since(x.lastQueued) >= indexQuiet
 }
 
 func (x *indexer) take() ([]ftsRow, []int64) {
@@ -65,6 +124,12 @@ func (x *indexer) take() ([]ftsRow, []int64) {
 	n := min(indexBatch, len(x.pending))
 	rows := x.pending[:n:n]
 	x.pending = x.pending[n:]
+	for _, r := range rows {
+		x.pendingBytes -= r.size()
+	}
+	if len(x.pending) == 0 {
+		x.pending = nil // let the backing array go
+	}
 	g := min(indexBatch, len(x.gone))
 	gone := x.gone[:g:g]
 	x.gone = x.gone[g:]
@@ -80,6 +145,9 @@ func (s *Store) runIndexer() {
 		case <-s.closed:
 			return
 		case <-t.C:
+			if !s.idx.due() {
+				continue
+			}
 		case <-s.idx.wake:
 		}
 		if err := s.FlushIndex(context.Background()); err != nil {

@@ -140,6 +140,40 @@ func TestSearchText(t *testing.T) {
 	}
 }
 
+// TestPurgedBeforeIndexed: a body expunged and purged while its words
+// still wait for the indexer leaves nothing in text.db.
+func TestPurgedBeforeIndexed(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	if _, err := s.AddDomain(ctx, "example.org"); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.AddAccount(ctx, "u@example.org", store.Credentials{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, err := s.Mailbox(ctx, a.ID, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := deliverText(t, s, a.ID, "ephemeral words", "Subject: soon gone\n")
+	deliverText(t, s, a.ID, "lasting words", "Subject: kept\n")
+	if _, _, err := s.Expunge(ctx, mb.ID, []uint32{gone}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Purge(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FlushIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var stale, kept int
+	if err := s.text.rdb.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM text_index WHERE text_index MATCH 'ephemeral'),
+		(SELECT COUNT(*) FROM text_index WHERE text_index MATCH 'lasting')`).Scan(&stale, &kept); err != nil || stale != 0 || kept != 1 {
+		t.Fatalf("text_index: %d rows of the purged body, %d of the kept (%v)", stale, kept, err)
+	}
+}
+
 // BenchmarkSearchText scans 10,000 messages of about 4 KiB of text for a
 // word in 1% of them, as IMAP SEARCH BODY does, and their headers.
 func BenchmarkSearchText(b *testing.B) {
