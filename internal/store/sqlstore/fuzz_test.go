@@ -56,6 +56,13 @@ func FuzzSearchQuery(f *testing.F) {
 				t.Fatalf("one-word needle %q: in text %v, in a word %v", fneedle, in, inWord)
 			}
 		}
+		// Words waiting for the indexer answer as the index does.
+		m := newTextMatcher(store.TextQuery{Field: store.TextBody, Needle: needle})
+		in := m.match(foldedText(text), nil)
+		switch v := m.matchTerms(textTerms{body: terms, complete: complete}); {
+		case v == textNo && in, v == textYes && !in:
+			t.Fatalf("needle %q in %q: the words say %d, the text %v", needle, text, v, in)
+		}
 		if _, err := db.Exec(`INSERT INTO t (t) VALUES ('delete-all'); INSERT INTO t (rowid, body) VALUES (1, ?);
 			DELETE FROM text_vocab; INSERT INTO text_vocab_tri (text_vocab_tri) VALUES ('delete-all')`, terms); err != nil {
 			t.Fatal(err)

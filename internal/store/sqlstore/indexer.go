@@ -28,9 +28,12 @@ const (
 	indexQuiet = 300 * time.Millisecond
 	// indexBusyBytes is how many bytes of words may wait during a burst
 	// of deliveries; beyond, they are indexed anyway.
-	indexBusyBytes = 16 << 20
+	indexBusyBytes = 2 << 20
 	// indexBatch bounds the bodies indexed per text.db transaction.
-	indexBatch = 500
+	indexBatch = 1000
+	// maxWaitingRemovals bounds the purged bodies whose removal from the
+	// index waits for a pause.
+	maxWaitingRemovals = 100000
 	// maxPendingBytes bounds the words held in memory; beyond, bodies wait
 	// for Reindex.
 	maxPendingBytes = 64 << 20
@@ -40,10 +43,13 @@ type indexer struct {
 	mu           sync.Mutex
 	pending      []ftsRow
 	pendingBytes int
-	gone         []int64
-	lastQueued   time.Time
-	wake         chan struct{}
-	done         chan struct{}
+	// waiting holds the words of the pending bodies by id, so a search
+	// answers for them as the index would.
+	waiting    map[int64]textTerms
+	gone       []int64
+	lastQueued time.Time
+	wake       chan struct{}
+	done       chan struct{}
 	// work serialises batches: the indexer goroutine and FlushIndex.
 	work sync.Mutex
 }
@@ -64,6 +70,10 @@ func (x *indexer) queue(rows []ftsRow, gone []int64) {
 		}
 		x.pending = append(x.pending, r)
 		x.pendingBytes += r.size()
+		if x.waiting == nil {
+			x.waiting = map[int64]textTerms{}
+		}
+		x.waiting[r.blobID] = r.terms
 	}
 	x.gone = append(x.gone, x.cancel(gone)...)
 	x.lastQueued = time.Now()
@@ -93,6 +103,7 @@ func (x *indexer) cancel(gone []int64) []int64 {
 		if purged[r.blobID] {
 			purged[r.blobID] = false
 			x.pendingBytes -= r.size()
+			delete(x.waiting, r.blobID)
 			continue
 		}
 		kept = append(kept, r)
@@ -108,17 +119,41 @@ func (x *indexer) cancel(gone []int64) []int64 {
 	return indexed
 }
 
-// due tells whether the waiting words should be written now.
-func (x *indexer) due() bool {
+// indexed forgets the words of bodies now in text.db and marked indexed.
+func (x *indexer) indexed(rows []ftsRow) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, r := range rows {
+		delete(x.waiting, r.blobID)
+	}
+}
+
+// waitingTerms returns the words of a body waiting to be indexed.
+func (x *indexer) waitingTerms(blobID int64) (textTerms, bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	t, ok := x.waiting[blobID]
+	return t, ok
+}
+
+// due tells what the indexer should write now: nothing; the waiting words
+// alone, during a burst that has piled up indexBusyBytes of them; or also
+// the removals of purged bodies, once deliveries pause. Removals wait for a
+// pause because FTS5 pays for them in the merges that follow (each merge
+// checks its rows against the deleted ones).
+func (x *indexer) due() (words, removals bool) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if len(x.pending) == 0 && len(x.gone) == 0 {
-		return false
+		return false, false
 	}
-	return x.pendingBytes >= indexBusyBytes || time.Since(x.lastQueued) >= indexQuiet
+	if time.Since(x.lastQueued) >= indexQuiet || len(x.gone) >= maxWaitingRemovals {
+		return true, true
+	}
+	return x.pendingBytes >= indexBusyBytes, false
 }
 
-func (x *indexer) take() ([]ftsRow, []int64) {
+func (x *indexer) take(removals bool) ([]ftsRow, []int64) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	n := min(indexBatch, len(x.pending))
@@ -129,6 +164,9 @@ func (x *indexer) take() ([]ftsRow, []int64) {
 	}
 	if len(x.pending) == 0 {
 		x.pending = nil // let the backing array go
+	}
+	if !removals {
+		return rows, nil
 	}
 	g := min(indexBatch, len(x.gone))
 	gone := x.gone[:g:g]
@@ -141,39 +179,45 @@ func (s *Store) runIndexer() {
 	t := time.NewTicker(indexEvery)
 	defer t.Stop()
 	for {
+		removals := false
 		select {
 		case <-s.closed:
 			return
 		case <-t.C:
-			if !s.idx.due() {
+			var words bool
+			if words, removals = s.idx.due(); !words {
 				continue
 			}
 		case <-s.idx.wake:
 		}
-		if err := s.FlushIndex(context.Background()); err != nil {
+		if err := s.flushIndex(context.Background(), removals); err != nil {
 			s.log.Warn("text index", "err", err) // the bodies stay unindexed; Reindex comes by
 		}
 	}
 }
 
-// FlushIndex writes the words still waiting: searches stay exact without
-// it, only faster with it (tests and benchmarks call it).
-func (s *Store) FlushIndex(ctx context.Context) error {
+// FlushIndex writes the words still waiting and removes those of purged
+// bodies: searches stay exact without it, only faster with it (tests and
+// benchmarks call it).
+func (s *Store) FlushIndex(ctx context.Context) error { return s.flushIndex(ctx, true) }
+
+func (s *Store) flushIndex(ctx context.Context, removals bool) error {
 	s.idx.work.Lock()
 	defer s.idx.work.Unlock()
 	for {
-		rows, gone := s.idx.take()
+		rows, gone := s.idx.take(removals)
 		if len(rows) == 0 && len(gone) == 0 {
 			return nil
 		}
-		if err := s.indexRows(ctx, rows, gone); err != nil {
+		err := s.indexRows(ctx, rows, gone)
+		// Indexed, or left to Reindex: either way no longer waiting.
+		s.idx.indexed(rows)
+		if err != nil {
 			return err
 		}
 	}
 }
 
-// indexRows writes the words into text.db, then marks the bodies indexed
-// in the mail database (a body purged or indexed meanwhile is left alone).
 func (s *Store) indexRows(ctx context.Context, rows []ftsRow, gone []int64) error {
 	if err := s.text.write(ctx, rows, gone, false); err != nil {
 		return err

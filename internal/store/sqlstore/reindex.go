@@ -24,14 +24,19 @@ func (s *Store) Reindex(ctx context.Context, pause time.Duration) (int, error) {
 		return 0, err
 	}
 	total := 0
+	var after int64
 	for ctx.Err() == nil {
-		ids, err := int64sRead(ctx, s, `SELECT b.id FROM blobs b WHERE b.text_state = 2 AND b.id <= ?
-			AND EXISTS (SELECT 1 FROM messages m WHERE m.blob_id = b.id) ORDER BY b.id LIMIT ?`, upto, reindexBatch)
+		ids, err := int64sRead(ctx, s, `SELECT b.id FROM blobs b WHERE b.text_state = 2 AND b.id > ? AND b.id <= ?
+			AND EXISTS (SELECT 1 FROM messages m WHERE m.blob_id = b.id) ORDER BY b.id LIMIT ?`, after, upto, reindexBatch)
 		if err != nil || len(ids) == 0 {
 			return total, err
 		}
+		after = ids[len(ids)-1]
 		rows := make([]reindexRow, 0, len(ids))
 		for _, id := range ids {
+			if _, waiting := s.idx.waitingTerms(id); waiting {
+				continue // the indexer has its words
+			}
 			p, err := s.parseBlob(ctx, id, false)
 			if err != nil {
 				return total, err
@@ -45,7 +50,7 @@ func (s *Store) Reindex(ctx context.Context, pause time.Duration) (int, error) {
 		if err := s.reindexRows(ctx, rows); err != nil {
 			return total, err
 		}
-		total += len(ids)
+		total += len(rows)
 		if pause > 0 {
 			select {
 			case <-ctx.Done():

@@ -48,10 +48,20 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, q store.TextQue
 	var uids []uint32
 	var check []unkept
 	for _, u := range msgs {
+		verdict := textMaybe
 		switch {
 		case u.indexed && exact:
+			verdict = textYes
+		case !u.indexed:
+			// Words waiting for the indexer answer as the index would.
+			if t, ok := s.idx.waitingTerms(u.blobID); ok {
+				verdict = m.matchTerms(t)
+			}
+		}
+		switch verdict {
+		case textYes:
 			uids = append(uids, u.uid)
-		default:
+		case textMaybe:
 			check = append(check, u.unkept)
 		}
 	}
@@ -181,6 +191,10 @@ type textMatcher struct {
 	// prefix is the folded "name:" that starts the lines of a named
 	// header field; nil when any header text counts.
 	prefix []byte
+	// longest is the needle's longest run of letters and digits (words
+	// are cut at the others); oneWord tells the needle is that run alone.
+	longest string
+	oneWord bool
 }
 
 func newTextMatcher(q store.TextQuery) *textMatcher {
@@ -188,7 +202,52 @@ func newTextMatcher(q store.TextQuery) *textMatcher {
 	if q.Field == store.TextHeaders && q.Header != "" {
 		m.prefix = append(foldedText(q.Header), ':')
 	}
+	runs := needleRuns(string(m.needle))
+	for _, r := range runs {
+		if len(r) > len(m.longest) {
+			m.longest = r
+		}
+	}
+	m.oneWord = len(runs) == 1 && len(runs[0]) == len(m.needle) && m.prefix == nil
 	return m
+}
+
+// What a body's words tell of a search.
+const (
+	textNo = iota
+	textYes
+	textMaybe // its text must be read
+)
+
+// matchTerms answers for a body from its distinct words, as the text index
+// would: no word containing the needle's longest run rules it out, and a
+// one-word needle found in a word of a complete body is a match.
+func (m *textMatcher) matchTerms(t textTerms) int {
+	if !t.complete {
+		return textMaybe
+	}
+	if m.longest == "" {
+		if len(m.needle) == 0 && m.prefix == nil {
+			return textYes
+		}
+		return textMaybe
+	}
+	var found bool
+	switch m.field {
+	case store.TextBody:
+		found = strings.Contains(t.body, m.longest)
+	case store.TextHeaders:
+		found = strings.Contains(t.headers, m.longest)
+	default:
+		found = strings.Contains(t.body, m.longest) || strings.Contains(t.headers, m.longest)
+	}
+	switch {
+	case !found:
+		return textNo
+	case m.oneWord:
+		return textYes
+	}
+	return textMaybe
 }
 
 // match compares the folded texts of one message.

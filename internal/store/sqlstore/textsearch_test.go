@@ -92,11 +92,23 @@ func TestSearchText(t *testing.T) {
 	// Both ways of narrowing (a few candidates looked up one by one, many
 	// checked along the mailbox), and bodies whose index is partial.
 	defer func(n int) { maxSeekCandidates = n }(maxSeekCandidates)
-	for _, when := range []string{"not indexed", "indexed", "indexed, scanned", "partial"} {
+	for _, when := range []string{"words waiting", "read from the bodies", "indexed", "indexed, scanned", "partial"} {
 		switch when {
+		case "words waiting":
+			s.idx.mu.Lock()
+			waiting := len(s.idx.waiting)
+			s.idx.mu.Unlock()
+			if waiting != 3 {
+				t.Fatalf("%d bodies' words waiting, want 3", waiting)
+			}
+		case "read from the bodies":
+			// As after a restart: the words waiting in memory are gone.
+			s.idx.mu.Lock()
+			s.idx.pending, s.idx.waiting, s.idx.pendingBytes = nil, nil, 0
+			s.idx.mu.Unlock()
 		case "indexed":
-			if err := s.FlushIndex(ctx); err != nil {
-				t.Fatal(err)
+			if n, err := s.Reindex(ctx, 0); err != nil || n != 3 {
+				t.Fatalf("Reindex: %d, %v", n, err)
 			}
 		case "indexed, scanned":
 			maxSeekCandidates = 0
