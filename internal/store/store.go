@@ -475,6 +475,7 @@ type Store interface {
 	QueueStore
 	DKIMKeys
 	AppPasswords
+	SieveStore
 	Notifier() Notifier
 	Close() error
 }

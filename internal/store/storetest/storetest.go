@@ -47,6 +47,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Queue", testQueue},
 		{"DKIMKeys", testDKIMKeys},
 		{"AppPasswords", testAppPasswords},
+		{"SieveScripts", testSieveScripts},
+		{"SieveTracking", testSieveTracking},
 		{"MoveKeepsID", testMoveKeepsID},
 		{"Threads", testThreads},
 		{"AccountChanges", testAccountChanges},
