@@ -294,6 +294,9 @@ type DeliveryTarget struct {
 	Keywords []string
 	// IgnoreQuota delivers even when the account is over its quota.
 	IgnoreQuota bool
+	// Body picks the body of the copy: 0 is Delivery.Blob, i is
+	// Delivery.Extra[i-1].
+	Body int
 }
 
 // Delivery is everything one accepted message does to the store: copies in
@@ -308,6 +311,10 @@ type Delivery struct {
 	// Queue are the copies for remote recipients; they reference the same
 	// body. Every recipient is due at InternalDate.
 	Queue []QueuedCopy
+	// Extra are further bodies that some targets or queued copies take
+	// instead of Blob (a copy a filter edited, a redirected copy with the
+	// header that stops redirect loops); their Body field picks one.
+	Extra []NewBlob
 	// QuotaFallback: when some target or queued copy is stored, targets
 	// over quota are stored too, ignoring their quota (the message was
 	// accepted for every recipient at once). Without it, or when nothing
@@ -322,6 +329,8 @@ type QueuedCopy struct {
 	// leaves out: the Return-Path that only a final delivery adds (RFC
 	// 5321 §4.4), so that one stored body serves both.
 	Skip int64
+	// Body picks the body as DeliveryTarget.Body does.
+	Body int
 }
 
 // DeliveryOutcome tells what a Delivery did.

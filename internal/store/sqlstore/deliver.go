@@ -24,15 +24,45 @@ func checkDelivery(d store.Delivery) error {
 	if len(d.Targets) == 0 && len(d.Queue) == 0 {
 		return invalid("delivery without targets or queued copies")
 	}
+	for _, x := range d.Extra {
+		if x.Body == nil {
+			return invalid("delivery with an extra body missing")
+		}
+	}
+	for _, t := range d.Targets {
+		if t.Body < 0 || t.Body > len(d.Extra) {
+			return invalid("target takes body %d of %d", t.Body, len(d.Extra)+1)
+		}
+	}
 	for _, q := range d.Queue {
 		if len(q.Recipients) == 0 {
 			return invalid("queued copy without recipients")
 		}
-		if q.Skip < 0 || q.Skip > d.Blob.Size() {
-			return invalid("queued copy skips %d of %d bytes", q.Skip, d.Blob.Size())
+		if q.Body < 0 || q.Body > len(d.Extra) {
+			return invalid("queued copy takes body %d of %d", q.Body, len(d.Extra)+1)
+		}
+		if size := deliveryBody(d, q.Body).Size(); q.Skip < 0 || q.Skip > size {
+			return invalid("queued copy skips %d of %d bytes", q.Skip, size)
 		}
 	}
 	return nil
+}
+
+// deliveryBody is body i of d: 0 is d.Blob, i is d.Extra[i-1].
+func deliveryBody(d store.Delivery, i int) store.NewBlob {
+	if i == 0 {
+		return d.Blob
+	}
+	return d.Extra[i-1]
+}
+
+// discardBodies drops the bodies of a delivery that will not be stored.
+func discardBodies(d store.Delivery) {
+	for i := 0; i <= len(d.Extra); i++ {
+		if b := deliveryBody(d, i).Body; b != nil {
+			b.Discard()
+		}
+	}
 }
 
 // Deliver implements store.Mailstore: the body is written once, then one
@@ -41,34 +71,53 @@ func checkDelivery(d store.Delivery) error {
 // queue entry.
 func (s *Store) Deliver(ctx context.Context, d store.Delivery) (store.DeliveryOutcome, error) {
 	if err := checkDelivery(d); err != nil {
-		if d.Blob.Body != nil {
-			d.Blob.Body.Discard()
+		discardBodies(d)
+		return store.DeliveryOutcome{}, err
+	}
+	n := len(d.Extra) + 1
+	// Cut the words of bodies that land in mailboxes here, in the caller's
+	// goroutine: the writer's is shared.
+	terms := make([]*textTerms, n)
+	for _, t := range d.Targets {
+		if terms[t.Body] == nil {
+			tt := termsOf(deliveryBody(d, t.Body).Meta)
+			terms[t.Body] = &tt
 		}
-		return store.DeliveryOutcome{}, err
 	}
-	var terms *textTerms
-	if len(d.Targets) > 0 {
-		// Cut here, in the caller's goroutine: the writer's is shared.
-		t := termsOf(d.Blob.Meta)
-		terms = &t
+	locs := make([]blob.Loc, 0, n)
+	dropAll := func() {
+		for _, loc := range locs {
+			s.dropLoc(loc)
+		}
 	}
-	loc, err := s.putBody(d.Blob.Body)
-	if err != nil {
-		return store.DeliveryOutcome{}, err
+	for i := 0; i < n; i++ {
+		loc, err := s.putBody(deliveryBody(d, i).Body)
+		if err != nil {
+			dropAll()
+			for j := i + 1; j < n; j++ {
+				deliveryBody(d, j).Body.Discard()
+			}
+			return store.DeliveryOutcome{}, err
+		}
+		locs = append(locs, loc)
 	}
 	var out store.DeliveryOutcome
-	err = s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+	err := s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
 		out = store.DeliveryOutcome{Targets: make([]store.DeliveryResult, len(d.Targets))}
-		blobID, err := insertBlob(ctx, tx, e, loc, terms)
-		if err != nil {
-			return err
+		blobIDs := make([]int64, n)
+		for i, loc := range locs {
+			id, err := insertBlob(ctx, tx, e, loc, terms[i])
+			if err != nil {
+				return err
+			}
+			blobIDs[i] = id
 		}
-		stored, err := deliverTargets(ctx, tx, e, blobID, d, out.Targets)
+		stored, err := deliverTargets(ctx, tx, e, blobIDs, d, out.Targets)
 		if err != nil {
 			return err
 		}
 		for _, q := range d.Queue {
-			id, err := insertQueued(ctx, tx, blobID, q, d.InternalDate)
+			id, err := insertQueued(ctx, tx, blobIDs[q.Body], q, d.InternalDate)
 			if err != nil {
 				return err
 			}
@@ -81,12 +130,12 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) (store.DeliveryOu
 		return nil
 	})
 	if errors.Is(err, errNothingStored) {
-		s.dropLoc(loc)
+		dropAll()
 		out.QueueIDs = nil
 		return out, nil
 	}
 	if err != nil {
-		s.dropLoc(loc)
+		dropAll()
 		return store.DeliveryOutcome{}, err
 	}
 	return out, nil
@@ -95,11 +144,11 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) (store.DeliveryOu
 // deliverTargets stores the local copies of a delivery into res and
 // returns how many were stored. With QuotaFallback, targets over quota are
 // stored after the others when anything else of the delivery is.
-func deliverTargets(ctx context.Context, tx *wtx, e *effects, blobID int64, d store.Delivery, res []store.DeliveryResult) (int, error) {
+func deliverTargets(ctx context.Context, tx *wtx, e *effects, blobIDs []int64, d store.Delivery, res []store.DeliveryResult) (int, error) {
 	stored := 0
 	var over []int
 	for i, t := range d.Targets {
-		r, err := deliverOne(ctx, tx, e, blobID, d, t)
+		r, err := deliverOne(ctx, tx, e, blobIDs[t.Body], d, t)
 		if err != nil && !errors.Is(err, store.ErrOverQuota) {
 			return 0, err
 		}
@@ -117,7 +166,7 @@ func deliverTargets(ctx context.Context, tx *wtx, e *effects, blobID int64, d st
 	for _, i := range over {
 		t := d.Targets[i]
 		t.IgnoreQuota = true
-		r, err := deliverOne(ctx, tx, e, blobID, d, t)
+		r, err := deliverOne(ctx, tx, e, blobIDs[t.Body], d, t)
 		if err != nil {
 			return 0, err
 		}
@@ -134,7 +183,7 @@ func deliverTargets(ctx context.Context, tx *wtx, e *effects, blobID int64, d st
 // writes anything (the quota check is its first write), so no savepoint is
 // needed to undo it; any other error fails the whole delivery.
 func deliverOne(ctx context.Context, tx *wtx, e *effects, blobID int64, d store.Delivery, t store.DeliveryTarget) (store.DeliveryResult, error) {
-	m, uv, err := addMessage(ctx, tx, e, blobID, d.Blob, d.InternalDate, t, 0)
+	m, uv, err := addMessage(ctx, tx, e, blobID, deliveryBody(d, t.Body), d.InternalDate, t, 0)
 	return store.DeliveryResult{MailboxID: m.MailboxID, UID: m.UID, UIDValidity: uv, Err: err}, err
 }
 

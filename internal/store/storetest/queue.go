@@ -167,3 +167,42 @@ func testQueue(t *testing.T, e *env) {
 		t.Errorf("new id %d after %d", id4, id3)
 	}
 }
+
+// testDeliverExtraBodies: a delivery whose copies take different bodies
+// (one a filter edited, one redirected) commits them all at once.
+func testDeliverExtraBodies(t *testing.T, e *env) {
+	a := e.setup()
+	b := e.account("bob@example.org")
+	orig := "Subject: one\r\n\r\nbody\r\n"
+	edited := "X-Edited: yes\r\nSubject: one\r\n\r\nbody\r\n"
+	redirected := "X-Loop: alice\r\nSubject: one\r\n\r\nbody\r\n"
+	at := time.Unix(1700000000, 0)
+	out, err := e.s.Deliver(e.ctx, store.Delivery{Blob: e.body(orig, "body", "Subject: one"), InternalDate: at,
+		Extra: []store.NewBlob{e.body(edited, "body", "Subject: one"), e.body(redirected, "body", "Subject: one")},
+		Targets: []store.DeliveryTarget{{AccountID: a.ID, Body: 1}, {AccountID: b.ID}},
+		Queue: []store.QueuedCopy{{Body: 2, NewQueueMessage: store.NewQueueMessage{Sender: "x@remote.test",
+			Recipients: []store.NewQueueRecipient{{Rcpt: "fwd@remote.test"}}}}}})
+	if err != nil || len(out.QueueIDs) != 1 || out.Targets[0].Err != nil || out.Targets[1].Err != nil {
+		t.Fatalf("Deliver: %+v %v", out, err)
+	}
+	if got := e.readBlob(e.messages(out.Targets[0].MailboxID)[0].BlobID); got != edited {
+		t.Errorf("alice's copy %q", got)
+	}
+	if got := e.readBlob(e.messages(out.Targets[1].MailboxID)[0].BlobID); got != orig {
+		t.Errorf("bob's copy %q", got)
+	}
+	q, err := e.s.QueueMessage(e.ctx, out.QueueIDs[0])
+	if err != nil || e.readBlob(q.BlobID) != redirected || q.Size != int64(len(redirected)) {
+		t.Errorf("queued copy %+v %v", q, err)
+	}
+	if u := e.reload(a); u.UsedBytes != int64(len(edited)) {
+		t.Errorf("alice's usage %d, want the edited copy's %d", u.UsedBytes, len(edited))
+	}
+	// A body index out of range is refused and nothing is stored.
+	_, err = e.s.Deliver(e.ctx, store.Delivery{Blob: e.sized(40), InternalDate: at,
+		Targets: []store.DeliveryTarget{{AccountID: a.ID, Body: 1}}})
+	wantErr(t, "target body out of range", err, store.ErrInvalid)
+	if u := e.reload(a); u.UsedMessages != 1 {
+		t.Errorf("refused delivery stored something: %d messages", u.UsedMessages)
+	}
+}

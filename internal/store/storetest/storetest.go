@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeliverPerTargetErrors", testDeliverPerTargetErrors},
 		{"QuotaFallback", testQuotaFallback},
 		{"DeliverWithQueue", testDeliverWithQueue},
+		{"DeliverExtraBodies", testDeliverExtraBodies},
 		{"LargeBody", testLargeBody},
 		{"MultiAppend", testMultiAppend},
 		{"Queue", testQueue},
