@@ -178,7 +178,7 @@ func testDeliverExtraBodies(t *testing.T, e *env) {
 	redirected := "X-Loop: alice\r\nSubject: one\r\n\r\nbody\r\n"
 	at := time.Unix(1700000000, 0)
 	out, err := e.s.Deliver(e.ctx, store.Delivery{Blob: e.body(orig, "body", "Subject: one"), InternalDate: at,
-		Extra: []store.NewBlob{e.body(edited, "body", "Subject: one"), e.body(redirected, "body", "Subject: one")},
+		Extra:   []store.NewBlob{e.body(edited, "body", "Subject: one"), e.body(redirected, "body", "Subject: one")},
 		Targets: []store.DeliveryTarget{{AccountID: a.ID, Body: 1}, {AccountID: b.ID}},
 		Queue: []store.QueuedCopy{{Body: 2, NewQueueMessage: store.NewQueueMessage{Sender: "x@remote.test",
 			Recipients: []store.NewQueueRecipient{{Rcpt: "fwd@remote.test"}}}}}})
