@@ -1,0 +1,122 @@
+package sieve
+
+import (
+	"bytes"
+	"html"
+	"io"
+	"strings"
+
+	"github.com/emersion/go-message"
+)
+
+// body (RFC 5173).
+
+func (r *runner) body(n *node) (bool, error) {
+	if r.env.Message == nil {
+		return r.match(n, nil, n.args[0])
+	}
+	raw, err := r.msg.loadRaw()
+	if err != nil {
+		return false, err
+	}
+	var vals []string
+	switch {
+	case n.has("raw"):
+		// RFC 5173 §5.1: the undecoded body.
+		vals = []string{string(splitBody(raw))}
+	case n.has("content"):
+		vals = bodyParts(raw, r.expandList(n.tag("content").v), false)
+	default:
+		vals = bodyParts(raw, []string{"text"}, true)
+	}
+	return r.match(n, vals, n.args[0])
+}
+
+// maxBodyParts bounds the parts a body test walks.
+const maxBodyParts = 500
+
+// bodyParts returns the decoded contents of the leaf parts whose type
+// matches one of types (RFC 5173 §5.2): "" matches every part, "text"
+// every text/*, "text/plain" just that. With asText, HTML becomes text
+// (RFC 5173 §5.3 :text).
+func bodyParts(raw []byte, types []string, asText bool) []string {
+	ent, err := message.Read(bytes.NewReader(raw))
+	if ent == nil {
+		return nil
+	}
+	_ = err // an unknown charset or encoding leaves the body as it is
+	var out []string
+	parts := 0
+	_ = ent.Walk(func(path []int, e *message.Entity, err error) error {
+		parts++
+		if parts > maxBodyParts {
+			return io.EOF
+		}
+		if e == nil {
+			return nil
+		}
+		typ, _, perr := e.Header.ContentType()
+		if perr != nil || typ == "" {
+			typ = "text/plain"
+		}
+		typ = strings.ToLower(typ)
+		if strings.HasPrefix(typ, "multipart/") {
+			return nil
+		}
+		if !typeMatches(typ, types) {
+			return nil
+		}
+		b, rerr := io.ReadAll(io.LimitReader(e.Body, 10<<20))
+		if rerr != nil && len(b) == 0 {
+			return nil
+		}
+		s := string(b)
+		if asText && typ == "text/html" {
+			s = htmlToText(s)
+		}
+		out = append(out, s)
+		return nil
+	})
+	return out
+}
+
+func typeMatches(typ string, types []string) bool {
+	major, _, _ := strings.Cut(typ, "/")
+	for _, t := range types {
+		t = strings.ToLower(strings.TrimSpace(t))
+		if t == "" || t == typ || !strings.Contains(t, "/") && t == major {
+			return true
+		}
+	}
+	return false
+}
+
+// htmlToText drops tags, scripts and styles and decodes the common
+// entities: enough to search an HTML part's words.
+func htmlToText(s string) string {
+	var b strings.Builder
+	for len(s) > 0 {
+		i := strings.IndexByte(s, '<')
+		if i < 0 {
+			b.WriteString(s)
+			break
+		}
+		b.WriteString(s[:i])
+		s = s[i:]
+		lower := strings.ToLower(s[:min(len(s), 8)])
+		for _, skip := range []string{"script", "style"} {
+			if strings.HasPrefix(lower, "<"+skip) {
+				if end := indexFold(s, "</"+skip); end >= 0 {
+					s = s[end:]
+				}
+			}
+		}
+		j := strings.IndexByte(s, '>')
+		if j < 0 {
+			break
+		}
+		s = s[j+1:]
+		b.WriteByte(' ')
+	}
+	return html.UnescapeString(b.String())
+}
