@@ -16,6 +16,7 @@ declare -A NEED=(
 	[postfix]=postfix    # e2e/queue_postfix_test.go: a real remote MTA (own config dir, loopback port)
 	[opendkim]=opendkim  # bench/postfix_test.go: Postfix signing through a private OpenDKIM milter
 	[opendkim-genkey]=opendkim-tools
+	[sieve-test]=dovecot-sieve # internal/sieve/corpus_test.go: Pigeonhole as the reference interpreter
 )
 
 missing_cmds=()

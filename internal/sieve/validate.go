@@ -125,6 +125,9 @@ func (v *validator) require(r *rawNode) *Error {
 			return errAt(r.args[0].pos, "unknown extension %q in require", name)
 		}
 		v.required[lname] = true
+		if lname == "vacation-seconds" {
+			v.required["vacation"] = true // RFC 6131 §2 extends vacation
+		}
 	}
 	return nil
 }
