@@ -68,17 +68,46 @@ func (t *Transaction) Deliver(ctx context.Context, body io.Reader) (Result, erro
 	}
 	d := store.Delivery{Blob: nb, InternalDate: t.p.now(), QuotaFallback: true}
 	res := Result{Size: nb.Size() - skip}
-	owners := t.filterAll(ctx, nb, &d, &res)
-	d.Queue = t.queuedCopies(remote, skip)
+	plan, err := t.filterAll(ctx, nb, skip, &d, &res)
+	if err != nil {
+		discardDelivery(d)
+		return res, err
+	}
+	d.Queue = append(t.queuedCopies(remote, skip), d.Queue...)
 	if len(d.Targets) == 0 && len(d.Queue) == 0 {
-		nb.Body.Discard()
+		discardDelivery(d)
+		live := t.env.Source == SourceMX || t.env.Source == SourceSubmission
+		if live && plan.rejected > 0 && plan.rejected == len(t.local) {
+			// Every recipient's filter refused it while the client waits:
+			// it hears the refusal, and nobody gets a bounce (RFC 5429 §2.1).
+			return res, &RejectError{Reason: plan.rejectReason}
+		}
+		t.sendLater(ctx, plan.later)
 		return res, nil // every local recipient's filter discarded it
 	}
 	out, err := t.p.ms.Deliver(ctx, d)
 	if err != nil {
 		return res, err
 	}
-	return res, t.record(out, d, owners, &res)
+	if err := t.record(out, d, plan.owners, &res); err != nil {
+		return res, err
+	}
+	for i, r := range out.Targets {
+		if after := plan.after[plan.owners[i]]; r.Err == nil && after != nil {
+			plan.later = append(plan.later, after)
+			delete(plan.after, plan.owners[i]) // once per recipient, however many copies
+		}
+	}
+	t.sendLater(ctx, plan.later)
+	return res, nil
+}
+
+// discardDelivery releases the bodies of a delivery that is not stored.
+func discardDelivery(d store.Delivery) {
+	d.Blob.Body.Discard()
+	for _, x := range d.Extra {
+		x.Body.Discard()
+	}
 }
 
 // writeBody writes the message into a new body, behind the Return-Path
@@ -113,42 +142,6 @@ func (t *Transaction) writeBody(body io.Reader) (store.NewBlob, int64, error) {
 		return store.NewBlob{}, 0, err
 	}
 	return store.NewBlob{Body: b, Meta: meta}, skip, nil
-}
-
-// filterAll runs the filter for every local recipient and adds its targets
-// to d; owners[i] is the recipient of d.Targets[i].
-func (t *Transaction) filterAll(ctx context.Context, nb store.NewBlob, d *store.Delivery, res *Result) []*localRcpt {
-	var owners []*localRcpt
-	for i := range t.local {
-		lr := &t.local[i]
-		fr := t.runFilter(ctx, lr, nb)
-		if fr.Discard && len(fr.Keep) == 0 {
-			res.Discarded++
-			t.p.log.Info("discarded by filter", "id", t.env.ID, "account", lr.account.Address)
-			continue
-		}
-		keep := fr.Keep
-		if len(keep) == 0 {
-			keep = []Keep{{}}
-		}
-		for _, k := range keep {
-			d.Targets = append(d.Targets, store.DeliveryTarget{AccountID: lr.account.ID, Mailbox: k.Mailbox,
-				Flags: k.Flags, Keywords: k.Keywords})
-			owners = append(owners, lr)
-		}
-	}
-	return owners
-}
-
-// runFilter asks the filter; a failing filter never loses mail: the
-// message is kept in INBOX and the reason logged.
-func (t *Transaction) runFilter(ctx context.Context, lr *localRcpt, nb store.NewBlob) FilterResult {
-	fr, err := t.p.filter.Filter(ctx, FilterInput{Envelope: t.env, Account: lr.account, Recipient: lr.address, Message: nb})
-	if err != nil {
-		t.p.log.Warn("filter failed, message kept in INBOX", "id", t.env.ID, "account", lr.account.Address, "err", err)
-		return FilterResult{}
-	}
-	return fr
 }
 
 // queuedCopies makes one queue entry per distinct NOTIFY, since a queue

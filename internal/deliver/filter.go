@@ -27,18 +27,50 @@ type FilterInput struct {
 }
 
 // FilterResult is a filter's decision. The zero value keeps the message
-// in INBOX (the implicit keep of RFC 5228 §2.10.2).
+// in INBOX (the implicit keep of RFC 5228 §2.10.2): with Keep empty and
+// Discard false the message goes to INBOX, whatever else is set.
 type FilterResult struct {
 	// Keep lists the mailboxes that get a copy, with their flags.
 	Keep []Keep
-	// Discard drops the message for this recipient when Keep is empty.
+	// Discard drops the message for this recipient when Keep is empty; a
+	// redirect that cancels the implicit keep sets it too.
 	Discard bool
+	// Redirect sends the message on to these addresses (Sieve redirect).
+	// A remote copy is queued with the envelope sender rewritten by SRS
+	// and committed with the local copies; a local one is delivered after
+	// them, through its own recipient's filter.
+	Redirect []string
+	// Reject refuses the message for this recipient; the sender is told
+	// Reject (RFC 5429). When every recipient rejects a message that is
+	// still being received, the SMTP client hears it as a 550.
+	Reject string
+	// Body replaces the message this recipient's copies take, kept and
+	// redirected (Sieve editheader): a complete message, without the
+	// Return-Path line, which the pipeline adds.
+	Body []byte
+	// After runs once the recipient's copies are committed and returns
+	// messages to send then (vacation replies); nil for none.
+	After func(ctx context.Context) []Outgoing
+}
+
+// Outgoing is a message the server sends on a recipient's behalf after a
+// delivery (a vacation reply).
+type Outgoing struct {
+	Source Source
+	// Sender is the envelope sender, "" for the null sender.
+	Sender    string
+	Recipient string
+	// Account is the account it is sent for.
+	Account store.Account
+	Body    []byte
 }
 
 // Keep is one copy a filter keeps.
 type Keep struct {
-	// Mailbox is the mailbox name; "" is INBOX.
+	// Mailbox is the mailbox name; "" is INBOX. A mailbox that does not
+	// exist is created with Create, else the copy goes to INBOX.
 	Mailbox  string
+	Create   bool
 	Flags    store.Flags
 	Keywords []string
 }

@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"postern/internal/srs"
 	"postern/internal/store"
 )
 
@@ -99,6 +100,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// SRSSecret keys the Sender Rewriting Scheme of redirected mail and of
+	// the bounces that come back for it; nil leaves senders as they are.
+	SRSSecret []byte
 }
 
 // Pipeline is the delivery pipeline.
@@ -110,11 +114,12 @@ type Pipeline struct {
 	queue  Waker
 	log    *slog.Logger
 	now    func() time.Time
+	srs    []byte
 }
 
 // New returns a pipeline.
 func New(o Options) *Pipeline {
-	p := &Pipeline{dir: o.Directory, ms: o.Mailstore, parse: o.Parse, filter: o.Filter, queue: o.Queue, log: o.Logger, now: o.Now}
+	p := &Pipeline{dir: o.Directory, ms: o.Mailstore, parse: o.Parse, filter: o.Filter, queue: o.Queue, log: o.Logger, now: o.Now, srs: o.SRSSecret}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -227,6 +232,15 @@ func (t *Transaction) AddRecipient(ctx context.Context, rcpt string, o RcptOptio
 	case err != nil:
 		return fmt.Errorf("%w: %w", ErrBadAddress, err)
 	}
+	if orig, ok, err := t.p.srsReverse(ctx, a); ok {
+		// A bounce for mail a filter redirected: back to its sender.
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrUnknownUser, err)
+		}
+		t.addRemote(remoteRcpt{addr: orig, notify: o.Notify, orcpt: o.ORcpt, viaAlias: true})
+		t.rcpts++
+		return nil
+	}
 	res, err := t.p.Resolve(ctx, a)
 	switch {
 	case errors.Is(err, ErrNotLocal):
@@ -272,4 +286,34 @@ func overQuota(a store.Account, size int64) bool {
 		return true
 	}
 	return a.QuotaMessages > 0 && a.UsedMessages >= a.QuotaMessages
+}
+
+// srsForward rewrites sender for a copy the account redirects, in the
+// account's domain.
+func (p *Pipeline) srsForward(sender, account string) string {
+	if p.srs == nil || sender == "" {
+		return sender
+	}
+	r := srs.New(p.srs, account[strings.LastIndexByte(account, '@')+1:])
+	r.SetClock(p.now)
+	return r.Forward(sender)
+}
+
+// srsReverse recognises a rewritten address of a local domain: ok is
+// false for any other address; err tells why a rewritten one is refused.
+func (p *Pipeline) srsReverse(ctx context.Context, a Address) (orig string, ok bool, err error) {
+	if p.srs == nil || len(a.Local) < 5 || !strings.EqualFold(a.Local[:3], "SRS") {
+		return "", false, nil
+	}
+	local, err := p.IsLocalDomain(ctx, a.Domain)
+	if err != nil || !local {
+		return "", false, nil
+	}
+	r := srs.New(p.srs, a.Domain)
+	r.SetClock(p.now)
+	orig, err = r.Reverse(a.String())
+	if errors.Is(err, srs.ErrNotSRS) {
+		return "", false, nil
+	}
+	return orig, true, err
 }

@@ -209,6 +209,7 @@ func (s *session) deliver(body io.Reader, checked *checkedReader) error {
 	}
 	logArgs := append(s.log(), "id", s.id, "from", s.from, "rcpts", len(s.rcpts))
 	var serr *smtp.SMTPError
+	var rejected *deliver.RejectError
 	switch {
 	case err == nil:
 	case errors.As(err, &serr):
@@ -217,6 +218,9 @@ func (s *session) deliver(body io.Reader, checked *checkedReader) error {
 	case errors.Is(err, deliver.ErrAllOverQuota):
 		cfg.Logger.Info("message refused", append(logArgs, "reason", "over quota")...)
 		return errMailboxFull
+	case errors.As(err, &rejected):
+		cfg.Logger.Info("message refused", append(logArgs, "reason", "rejected by filter")...)
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: sanitizeReply(rejected.Reason)}
 	case errors.Is(err, smtp.ErrDataReset), errors.Is(err, smtp.ErrDataTooLarge):
 		return err
 	default:
@@ -288,3 +292,20 @@ func (s *session) tlsOrPlaintextAllowed() bool {
 
 func sprintf(format string, v ...any) string { return fmt.Sprintf(format, v...) }
 func sprint(v ...any) string                 { return fmt.Sprint(v...) }
+
+// sanitizeReply makes a filter's reject reason fit one SMTP reply line.
+func sanitizeReply(reason string) string {
+	reason = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, reason)
+	if len(reason) > 400 {
+		reason = reason[:400]
+	}
+	if strings.TrimSpace(reason) == "" {
+		return "Message rejected by the recipient's filter"
+	}
+	return reason
+}

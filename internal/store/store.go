@@ -288,8 +288,10 @@ func (nb NewBlob) Size() int64 { return nb.Body.Size() }
 // DeliveryTarget is one mailbox that receives a copy of a message.
 type DeliveryTarget struct {
 	AccountID int64
-	// Mailbox is the mailbox name; "" means INBOX.
+	// Mailbox is the mailbox name; "" means INBOX. A mailbox that does not
+	// exist is created when Create is set, else the copy goes to INBOX.
 	Mailbox  string
+	Create   bool
 	Flags    Flags
 	Keywords []string
 	// IgnoreQuota delivers even when the account is over its quota.

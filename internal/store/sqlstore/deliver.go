@@ -276,7 +276,7 @@ func addMessage(ctx context.Context, tx *wtx, e *effects, blobID int64, nb store
 	if err != nil {
 		return store.Message{}, 0, err
 	}
-	mb, err := targetMailbox(ctx, tx, t, mailboxID)
+	mb, err := targetMailbox(ctx, tx, e, t, mailboxID)
 	if err != nil {
 		return store.Message{}, 0, err
 	}
@@ -310,8 +310,9 @@ func addMessage(ctx context.Context, tx *wtx, e *effects, blobID int64, nb store
 }
 
 // targetMailbox is the mailbox with id mailboxID (which must be of the
-// target's account when it names one), or else the target's by name.
-func targetMailbox(ctx context.Context, tx *wtx, t store.DeliveryTarget, mailboxID int64) (store.Mailbox, error) {
+// target's account when it names one), or else the target's by name,
+// created when the target asks, INBOX when it does not exist.
+func targetMailbox(ctx context.Context, tx *wtx, e *effects, t store.DeliveryTarget, mailboxID int64) (store.Mailbox, error) {
 	if mailboxID != 0 {
 		mb, err := mailboxByID(ctx, tx, mailboxID)
 		if err == nil && t.AccountID != 0 && t.AccountID != mb.AccountID {
@@ -323,7 +324,18 @@ func targetMailbox(ctx context.Context, tx *wtx, t store.DeliveryTarget, mailbox
 	if name == "" {
 		name = "INBOX"
 	}
-	return mailboxByName(ctx, tx, t.AccountID, name)
+	mb, err := mailboxByName(ctx, tx, t.AccountID, name)
+	if !errors.Is(err, store.ErrNotFound) || strings.EqualFold(name, "INBOX") {
+		return mb, err
+	}
+	if n, nerr := normMailbox(name); nerr == nil && t.Create {
+		mb, err = insertMailbox(ctx, tx, t.AccountID, n, "", true)
+		if err == nil {
+			e.change(store.Change{Kind: store.ChangeMailboxes, AccountID: t.AccountID, MailboxID: mb.ID})
+		}
+		return mb, err
+	}
+	return mailboxByName(ctx, tx, t.AccountID, "INBOX")
 }
 
 // applyFlags computes the flags and keywords after upd.

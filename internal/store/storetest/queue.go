@@ -206,3 +206,26 @@ func testDeliverExtraBodies(t *testing.T, e *env) {
 		t.Errorf("refused delivery stored something: %d messages", u.UsedMessages)
 	}
 }
+
+// testDeliverMissingMailbox: a copy for a mailbox that does not exist goes
+// to INBOX, or creates it when the target asks.
+func testDeliverMissingMailbox(t *testing.T, e *env) {
+	a := e.setup()
+	at := time.Unix(1700000000, 0)
+	out, err := e.s.Deliver(e.ctx, store.Delivery{Blob: e.sized(40), InternalDate: at, Targets: []store.DeliveryTarget{
+		{AccountID: a.ID, Mailbox: "Nowhere"}, {AccountID: a.ID, Mailbox: "Lists/Go", Create: true}}})
+	if err != nil || out.Targets[0].Err != nil || out.Targets[1].Err != nil {
+		t.Fatalf("Deliver: %+v %v", out, err)
+	}
+	inbox, err := e.s.Mailbox(e.ctx, a.ID, "INBOX")
+	if err != nil || out.Targets[0].MailboxID != inbox.ID {
+		t.Errorf("copy for a missing mailbox went to %d, INBOX is %d (%v)", out.Targets[0].MailboxID, inbox.ID, err)
+	}
+	created, err := e.s.Mailbox(e.ctx, a.ID, "Lists/Go")
+	if err != nil || out.Targets[1].MailboxID != created.ID || len(e.messages(created.ID)) != 1 {
+		t.Errorf("created mailbox %+v %v", created, err)
+	}
+	if _, err := e.s.Mailbox(e.ctx, a.ID, "Nowhere"); err != store.ErrNotFound {
+		t.Errorf("mailbox made without Create: %v", err)
+	}
+}

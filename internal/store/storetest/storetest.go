@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"QuotaFallback", testQuotaFallback},
 		{"DeliverWithQueue", testDeliverWithQueue},
 		{"DeliverExtraBodies", testDeliverExtraBodies},
+		{"DeliverMissingMailbox", testDeliverMissingMailbox},
 		{"LargeBody", testLargeBody},
 		{"MultiAppend", testMultiAppend},
 		{"Queue", testQueue},
