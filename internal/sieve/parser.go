@@ -27,6 +27,8 @@ type rawNode struct {
 	block []*rawNode // commands with a block; nil for ';'
 	// hasBlock tells a command ended with a block rather than ';'.
 	hasBlock bool
+	// testList tells the tests came as a parenthesised list.
+	testList bool
 }
 
 // parseLimits bound the parser's work.
@@ -173,6 +175,7 @@ func (p *parser) tests(n *rawNode, depth int) (*rawNode, *Error) {
 		}
 		n.tests = []*rawNode{t}
 	case tLParen:
+		n.testList = true
 		if depth+1 > p.lim.maxDepth {
 			return nil, errAt(p.tok.pos, "tests nested too deeply (limit %d)", p.lim.maxDepth)
 		}

@@ -226,6 +226,12 @@ func (r *runner) match(n *node, vals []string, keyVal val) (bool, error) {
 }
 
 func (r *runner) matchOne(n *node, v string, k str, i int) (bool, error) {
+	// Long values cost more steps, so MaxSteps bounds the time spent
+	// comparing; a :matches pattern costs per star.
+	r.steps += len(v) >> 12
+	if n.mt == mtMatches {
+		r.steps += (len(v) >> 12) * strings.Count(k.lit, "*")
+	}
 	switch n.mt {
 	case mtIs:
 		return n.cmp.equal(v, r.expand(k)), nil

@@ -152,9 +152,9 @@ func (v *validator) node(r *rawNode, spec *cmdSpec) (*node, *Error) {
 	switch {
 	case spec.tests == 0 && len(r.tests) > 0:
 		return nil, errAt(r.tests[0].pos, "%q takes no test", r.name)
-	case spec.tests == 1 && len(r.tests) != 1:
+	case spec.tests == 1 && (len(r.tests) != 1 || r.testList):
 		return nil, errAt(r.pos, "%q takes exactly one test", r.name)
-	case spec.tests == -1 && len(r.tests) == 0:
+	case spec.tests == -1 && (len(r.tests) == 0 || !r.testList):
 		return nil, errAt(r.pos, "%q takes a list of tests", r.name)
 	}
 	for _, rt := range r.tests {
