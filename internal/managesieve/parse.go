@@ -217,7 +217,9 @@ func (p *reader) atom(first byte) (arg, error) {
 		if !isAtomChar(b) {
 			return arg{}, syntaxErr("Invalid character in atom")
 		}
-		_, _ = p.byte()
+		if _, err := p.byte(); err != nil {
+			return arg{}, err
+		}
 		val = append(val, b)
 	}
 }
