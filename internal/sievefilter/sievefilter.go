@@ -81,14 +81,20 @@ var _ deliver.Filter = (*Filter)(nil)
 // one), loading what it includes from the store: the check made when a
 // script is uploaded.
 func (f *Filter) Compile(ctx context.Context, accountID int64, src []byte) (*sieve.Script, error) {
-	opts := f.o.Sieve
+	return Compile(ctx, f.o.Store, f.o.Sieve, accountID, src)
+}
+
+// Compile compiles src with opts as a script of account accountID (0 for
+// a global one): include :personal loads the account's scripts from st,
+// include :global the administrator's.
+func Compile(ctx context.Context, st store.SieveStore, opts sieve.Options, accountID int64, src []byte) (*sieve.Script, error) {
 	opts.Include = func(name string, global bool) ([]byte, error) {
 		var sc store.SieveScript
 		var err error
 		if global || accountID == 0 {
-			sc, err = f.o.Store.GlobalSieveScript(ctx, name)
+			sc, err = st.GlobalSieveScript(ctx, name)
 		} else {
-			sc, err = f.o.Store.SieveScript(ctx, accountID, name)
+			sc, err = st.SieveScript(ctx, accountID, name)
 		}
 		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
 			return nil, sieve.ErrScriptNotFound
