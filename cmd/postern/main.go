@@ -26,6 +26,7 @@ Commands:
   alias    add, list, delete aliases
   queue    list, show, retry, drop, hold, release outbound messages
   dkim     rotate or list a domain's DKIM signing keys
+  sieve    list, get, put, check, activate, rename, del an account's Sieve scripts; global before/after scripts
   dns      print the DNS records a domain needs, in zone-file syntax
   compact  reclaim the disk space of deleted mail now (--full: all of it)
   version  print the version
@@ -70,6 +71,7 @@ func commands() []command {
 		{"alias", cmdAlias},
 		{"queue", cmdQueue},
 		{"dkim", cmdDKIM},
+		{"sieve", cmdSieve},
 		{"dns", cmdDNS},
 		{"compact", cmdCompact},
 		{"version", func(e *env, _ []string) error { fmt.Fprintln(e.stdout, "postern", version); return nil }},

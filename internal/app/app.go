@@ -13,19 +13,24 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
+	"postern/internal/admin"
 	"postern/internal/auth"
 	"postern/internal/blob"
 	"postern/internal/config"
 	"postern/internal/deliver"
 	"postern/internal/dkim"
 	"postern/internal/imapd"
+	"postern/internal/managesieve"
 	"postern/internal/message"
 	"postern/internal/netlimit"
 	"postern/internal/pop3d"
 	"postern/internal/queue"
+	"postern/internal/sieve"
+	"postern/internal/sievefilter"
 	"postern/internal/smtpd"
 	"postern/internal/store"
 	"postern/internal/store/sqlstore"
@@ -134,7 +139,15 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 		MaxFailuresPerAccount: cfg.Auth.MaxFailuresPerAccount,
 		Window:                cfg.Auth.FailureWindow.Duration,
 	}, logger)
-	a.pipeline = deliver.New(deliver.Options{Directory: st, Mailstore: st, Parse: ParseMessage, Logger: logger.With("component", "deliver")})
+	srsKey, err := srsSecret(cfg.DataPath(cfg.Sieve.SRSSecretFile))
+	if err != nil {
+		return nil, err
+	}
+	sieveOpts := sieve.Options{MaxRedirects: cfg.Sieve.MaxRedirects, MaxActions: cfg.Sieve.MaxActions}
+	filter := sievefilter.New(sievefilter.Options{Store: st, Logger: logger.With("component", "sieve"),
+		Sieve: sieveOpts, Hostname: cfg.Hostname})
+	a.pipeline = deliver.New(deliver.Options{Directory: st, Mailstore: st, Parse: ParseMessage, Filter: filter,
+		SRSSecret: srsKey, Logger: logger.With("component", "deliver")})
 	a.queue = newQueue(cfg, backend, a.pipeline, logger)
 	a.pipeline.SetQueue(a.queue)
 	allowPlain := a.allowPlaintext
@@ -163,7 +176,13 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 		Logger: logger.With("svc", "imap"), AppendLimit: cfg.IMAP.AppendLimit,
 		IdleTimeout: cfg.IMAP.IdleTimeout.Duration,
 	})
-	a.services = []service{mx, sub, pop, imp}
+	sieveSrv := managesieve.New(managesieve.Config{
+		Hostname: cfg.Hostname, TLS: tlsCfg, AllowPlaintext: allowPlain, Auth: authSvc, SCRAM: authSvc,
+		Scripts:    sieveScripts{svc: admin.New(st, logger.With("component", "admin"), admin.Options{Hostname: cfg.Hostname}), dir: st},
+		Extensions: strings.Join(sieve.Extensions(), " "), MaxRedirects: sieveOpts.MaxRedirects,
+		MaxScriptSize: admin.MaxSieveScriptSize, Logger: logger.With("svc", "managesieve"),
+	})
+	a.services = []service{mx, sub, pop, imp, sieveSrv}
 	l := cfg.Listen
 	for _, ls := range []listener{
 		{name: "smtp", addr: l.SMTP, svc: mx},
@@ -173,6 +192,7 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 		{name: "imaps", addr: l.IMAPS, svc: imp, implicitTLS: true, perIP: cfg.IMAP.MaxConnectionsPerIP, refusal: imapRefusal},
 		{name: "pop3", addr: l.POP3, svc: pop},
 		{name: "pop3s", addr: l.POP3S, svc: pop, implicitTLS: true},
+		{name: "managesieve", addr: l.ManageSieve, svc: sieveSrv},
 	} {
 		if ls.addr != "" {
 			a.lns = append(a.lns, &ls)

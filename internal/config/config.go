@@ -34,6 +34,7 @@ type Config struct {
 	// Outbound and DNS are the queue's SMTP client and resolver settings.
 	Outbound Outbound `toml:"outbound"`
 	DNS      DNS      `toml:"dns"`
+	Sieve    Sieve    `toml:"sieve"`
 
 	// path is the file this was read from; paths in it resolve against its directory.
 	path string
@@ -48,6 +49,7 @@ type Listen struct {
 	IMAPS       string `toml:"imaps"`
 	POP3        string `toml:"pop3"`
 	POP3S       string `toml:"pop3s"`
+	ManageSieve string `toml:"managesieve"`
 	HTTP        string `toml:"http"`
 }
 
@@ -92,6 +94,17 @@ type POP3 struct {
 	MaxConnectionsPerIP int      `toml:"max_connections_per_ip"`
 }
 
+// Sieve holds the limits of users' Sieve scripts at delivery.
+type Sieve struct {
+	// MaxRedirects bounds the redirects one script run may make.
+	MaxRedirects int `toml:"max_redirects"`
+	// MaxActions bounds the actions of one run.
+	MaxActions int `toml:"max_actions"`
+	// SRSSecretFile holds the key of the Sender Rewriting Scheme for
+	// redirected mail; made (random, mode 0600) when missing.
+	SRSSecretFile string `toml:"srs_secret_file"`
+}
+
 // Log selects the log level ("debug", "info", "warn", "error") and format
 // ("text" or "json").
 type Log struct {
@@ -124,7 +137,7 @@ func Default() Config {
 		Listen: Listen{
 			SMTP: ":25", Submission: ":587", Submissions: ":465",
 			IMAP: ":143", IMAPS: ":993", POP3: ":110", POP3S: ":995",
-			HTTP: "127.0.0.1:8080",
+			ManageSieve: ":4190", HTTP: "127.0.0.1:8080",
 		},
 		TLS: TLS{Cert: "tls/cert.pem", Key: "tls/key.pem"},
 		Auth: Auth{
@@ -153,6 +166,7 @@ func Default() Config {
 		},
 		Log:      Log{Level: "info", Format: "text"},
 		Outbound: defaultOutbound(),
+		Sieve:    Sieve{MaxRedirects: 4, MaxActions: 32, SRSSecretFile: "srs.key"},
 	}
 }
 
@@ -161,7 +175,7 @@ func DevListen() Listen {
 	return Listen{
 		SMTP: "127.0.0.1:2525", Submission: "127.0.0.1:2587", Submissions: "127.0.0.1:2465",
 		IMAP: "127.0.0.1:2143", IMAPS: "127.0.0.1:2993", POP3: "127.0.0.1:2110", POP3S: "127.0.0.1:2995",
-		HTTP: "127.0.0.1:8080",
+		ManageSieve: "127.0.0.1:24190", HTTP: "127.0.0.1:8080",
 	}
 }
 
@@ -276,7 +290,7 @@ func (c *Config) Validate() error {
 func (l Listen) byKey() map[string]string {
 	return map[string]string{
 		"smtp": l.SMTP, "submission": l.Submission, "submissions": l.Submissions,
-		"imap": l.IMAP, "imaps": l.IMAPS, "pop3": l.POP3, "pop3s": l.POP3S, "http": l.HTTP,
+		"imap": l.IMAP, "imaps": l.IMAPS, "pop3": l.POP3, "pop3s": l.POP3S, "managesieve": l.ManageSieve, "http": l.HTTP,
 	}
 }
 
