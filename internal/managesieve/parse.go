@@ -96,7 +96,7 @@ func newReader(r *bufio.Reader, maxLiteral int64) *reader {
 // comes back as *parseError after the rest of the command was skipped;
 // other errors are the connection's.
 func (p *reader) readCommand() (command, error) {
-	args, err := p.readLine(true, p.maxLiteral)
+	args, err := p.readLine(p.maxLiteral)
 	if err != nil {
 		return command{}, err
 	}
@@ -112,7 +112,7 @@ func (p *reader) readCommand() (command, error) {
 // readContinuation reads a client's SASL response line (RFC 5804 §2.1):
 // one string, quoted or literal.
 func (p *reader) readContinuation() ([]byte, error) {
-	args, err := p.readLine(false, maxSASLLiteral)
+	args, err := p.readLine(maxSASLLiteral)
 	if err != nil {
 		return nil, err
 	}
@@ -124,9 +124,9 @@ func (p *reader) readContinuation() ([]byte, error) {
 
 // readLine reads tokens up to the end of the line, then recovers from a
 // parse error by skipping the rest of it.
-func (p *reader) readLine(withName bool, maxLiteral int64) ([]arg, error) {
+func (p *reader) readLine(maxLiteral int64) ([]arg, error) {
 	p.n, p.lit, p.eol = 0, 0, false
-	args, err := p.tokens(withName, maxLiteral)
+	args, err := p.tokens(maxLiteral)
 	var pe *parseError
 	if errors.As(err, &pe) && !pe.fatal && !p.eol {
 		if serr := p.skipLine(); serr != nil {
@@ -136,7 +136,7 @@ func (p *reader) readLine(withName bool, maxLiteral int64) ([]arg, error) {
 	return args, err
 }
 
-func (p *reader) tokens(withName bool, maxLiteral int64) ([]arg, error) {
+func (p *reader) tokens(maxLiteral int64) ([]arg, error) {
 	var args []arg
 	needSep := false // a token just ended: a space or the end must follow
 	for {
@@ -172,9 +172,8 @@ func (p *reader) tokens(withName bool, maxLiteral int64) ([]arg, error) {
 		case b == '"':
 			a, err = p.quoted()
 		case b == '{':
-			if len(args) == 0 && withName {
-				return nil, syntaxErr("Expected a command name")
-			}
+			// Even in place of a command name the literal is read, so
+			// the session stays in step; readCommand refuses it then.
 			a, err = p.literal(maxLiteral)
 		case isAtomChar(b):
 			a, err = p.atom(b)
