@@ -78,7 +78,9 @@ func newSession(srv *Server, c net.Conn, ip netip.Addr) *session {
 // buffer held is dropped (the STARTTLS defence, RFC 5804 §2.2).
 func (s *session) setReader(r io.Reader) {
 	s.br = bufio.NewReader(r)
-	s.p = newReader(s.br, s.srv.cfg.MaxScriptSize)
+	// The literals of one command may hold a script of the largest size
+	// and a name sent as a literal too.
+	s.p = newReader(s.br, s.srv.cfg.MaxScriptSize+maxLine)
 	s.p.arm = func() error { return s.arm(s.srv.cfg.IdleTimeout) }
 }
 

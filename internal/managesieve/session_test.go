@@ -277,16 +277,21 @@ func TestLiteralLimits(t *testing.T) {
 	c.login("alice@x", "secret")
 	// Too large but within what the server discards: read and thrown
 	// away, the session stays in step.
-	big := strings.Repeat("k", 5000)
+	big := strings.Repeat("k", 10000)
 	c.expect(fmt.Sprintf("PUTSCRIPT \"big\" {%d+}\r\n%s", len(big), big), "NO (QUOTA/MAXSIZE)")
 	c.expect("NOOP", "OK")
 	if _, ok := e.scripts.get(1, "big"); ok {
 		t.Fatal("oversized script stored")
 	}
 	// The limit is on the whole command.
-	half := strings.Repeat("k", 600)
-	c.expect(fmt.Sprintf("PUTSCRIPT {600+}\r\n%s {600+}\r\n%s", half, half), "NO (QUOTA/MAXSIZE)")
+	half := strings.Repeat("k", 5000)
+	c.expect(fmt.Sprintf("PUTSCRIPT {5000+}\r\n%s {5000+}\r\n%s", half, half), "NO (QUOTA/MAXSIZE)")
 	c.expect("NOOP", "OK")
+	// Within the command limit but over MaxScriptSize, PUTSCRIPT refuses.
+	over := strings.Repeat("k", 1001)
+	c.expect(fmt.Sprintf("PUTSCRIPT \"o\" {1001+}\r\n%s", over), "NO (QUOTA/MAXSIZE)")
+	exact := strings.Repeat("#", 1000)
+	c.ok(fmt.Sprintf("PUTSCRIPT {5+}\r\nexact {1000+}\r\n%s", exact))
 	// HAVESPACE says the same without the upload.
 	c.expect(`HAVESPACE "big" 1001`, "NO (QUOTA/MAXSIZE)")
 	c.ok(`HAVESPACE "big" 1000`)
