@@ -17,6 +17,7 @@ declare -A NEED=(
 	[opendkim]=opendkim  # bench/postfix_test.go: Postfix signing through a private OpenDKIM milter
 	[opendkim-genkey]=opendkim-tools
 	[sieve-test]=dovecot-sieve # internal/sieve/corpus_test.go: Pigeonhole as the reference interpreter
+	[sieve-connect]=sieve-connect # e2e/sieve_test.go: a real ManageSieve client
 )
 
 missing_cmds=()
