@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"postern/internal/auth"
+	"postern/internal/store"
 )
 
 // sieveConnect runs Debian's sieve-connect against the server with one
@@ -76,7 +79,14 @@ func TestSieveConnect(t *testing.T) {
 	// STARTTLS with a self-signed certificate, no plaintext logins: the
 	// client must upgrade, resync capabilities with its NOOP tag, then
 	// AUTHENTICATE PLAIN with a literal initial response.
-	e := startTLSServer(t, false, nil)
+	// SCRAM is advertised too, as in production; Debian's Authen::SASL
+	// has no SCRAM, so the client must still pick PLAIN.
+	cred, err := auth.HashPassword("secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := auth.New(dirOne{store.Account{ID: 1, Address: "alice@x", Credentials: cred}}, auth.Options{}, nil)
+	e := startTLSServer(t, false, func(c *Config) { c.SCRAM = svc })
 	sc := newSieveConnect(t, e.addr)
 
 	script := "require \"fileinto\";\nif header :contains \"subject\" \"[list]\" {\n  fileinto \"Lists\";\n}\n"
