@@ -25,11 +25,28 @@ func (r *runner) body(n *node) (bool, error) {
 		// RFC 5173 §5.1: the undecoded body.
 		vals = []string{string(splitBody(raw))}
 	case n.has("content"):
-		vals = bodyParts(raw, r.expandList(n.tag("content").v), false)
+		vals = r.msg.parts(raw, r.expandList(n.tag("content").v), false)
 	default:
-		vals = bodyParts(raw, []string{"text"}, true)
+		vals = r.msg.parts(raw, []string{"text"}, true)
 	}
 	return r.match(n, vals, n.args[0])
+}
+
+// parts caches bodyParts for the run: scripts test the body often.
+func (v *msgView) parts(raw []byte, types []string, asText bool) []string {
+	key := strings.Join(types, "\x00")
+	if asText {
+		key = "\x01text"
+	}
+	if p, ok := v.partCache[key]; ok {
+		return p
+	}
+	if v.partCache == nil {
+		v.partCache = map[string][]string{}
+	}
+	p := bodyParts(raw, types, asText)
+	v.partCache[key] = p
+	return p
 }
 
 // maxBodyParts bounds the parts a body test walks.
@@ -115,8 +132,24 @@ func htmlToText(s string) string {
 		if j < 0 {
 			break
 		}
+		if blockTag(s[1:j]) {
+			b.WriteByte('\n')
+		}
 		s = s[j+1:]
-		b.WriteByte(' ')
 	}
 	return html.UnescapeString(b.String())
+}
+
+// blockTag tells whether a tag (without its angle brackets) breaks the
+// text flow.
+func blockTag(t string) bool {
+	t = strings.TrimPrefix(strings.ToLower(t), "/")
+	if i := strings.IndexAny(t, " \t\r\n/"); i >= 0 {
+		t = t[:i]
+	}
+	switch t {
+	case "p", "br", "div", "tr", "td", "th", "li", "ul", "ol", "table", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "blockquote", "pre", "body", "html", "head", "title":
+		return true
+	}
+	return false
 }

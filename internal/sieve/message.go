@@ -30,6 +30,20 @@ type field struct {
 	raw     string
 	decoded string
 	dec     bool
+	addrs   []address // parsed on first use
+	addrsOK bool
+}
+
+// addresses returns the field's addresses, parsed once.
+func (f *field) addresses() []address {
+	if !f.addrsOK {
+		f.addrs = parseAddresses(unfold(f.raw))
+		for i := range f.addrs {
+			f.addrs[i].local = decodeHeader(f.addrs[i].local)
+		}
+		f.addrsOK = true
+	}
+	return f.addrs
 }
 
 // msgView is the message as the script sees it: its header fields,
@@ -44,6 +58,7 @@ type msgView struct {
 	body       []byte
 	bodyLoaded bool
 	bodyErr    error
+	partCache  map[string][]string
 }
 
 func (v *msgView) load() error {

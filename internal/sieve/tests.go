@@ -133,8 +133,7 @@ func (r *runner) addressValues(n *node) ([]string, error) {
 	var vals []string
 	for _, name := range r.expandList(n.args[0]) {
 		for _, f := range pick(r.msg.named(strings.ToLower(name)), n.index, n.last) {
-			for _, a := range parseAddresses(unfold(f.raw)) {
-				a.local = decodeHeader(a.local)
+			for _, a := range f.addresses() {
 				if v, ok := n.part.get(a); ok {
 					vals = append(vals, v)
 				}
@@ -212,9 +211,20 @@ func (r *runner) match(n *node, vals []string, keyVal val) (bool, error) {
 		return false, nil
 	}
 	for _, v := range vals {
+		fv := ""
+		if n.mt == mtContains && n.cmp == cmpCasemap {
+			fv = foldASCII(v) // once per value, not per key
+		}
 		for i, k := range keys {
 			if err := r.step(n.pos); err != nil {
 				return false, err
+			}
+			if fv != "" || n.mt == mtContains && n.cmp == cmpCasemap {
+				r.steps += len(v) >> 12
+				if strings.Contains(fv, foldASCII(r.expand(k))) {
+					return true, nil
+				}
+				continue
 			}
 			ok, err := r.matchOne(n, v, k, i)
 			if err != nil || ok {
