@@ -283,7 +283,7 @@ func (r *runner) fileinto(n *node) error {
 }
 
 // store records a keep or fileinto; a mailbox named again is merged
-// into the first (RFC 5228 §2.10.3).
+// into the first (RFC 5228 §2.10.3), with the later flags.
 func (r *runner) store(n *node, mailbox string, flags []string, cpy, create bool) error {
 	if strings.EqualFold(mailbox, "INBOX") {
 		mailbox = "INBOX"
@@ -293,7 +293,8 @@ func (r *runner) store(n *node, mailbox string, flags []string, cpy, create bool
 	}
 	if i, ok := r.keepIdx[mailbox]; ok {
 		k := &r.res.Keeps[i]
-		k.Flags = mergeFlags(k.Flags, flags)
+		// The later action's flags replace the earlier's, as Pigeonhole does.
+		k.Flags = append([]string(nil), flags...)
 		k.Copy = k.Copy && cpy
 		k.Create = k.Create || create
 		return nil

@@ -328,3 +328,26 @@ hi";`, testEnv())
 		t.Errorf("handle %q period %v", res.Vacation.Handle, res.Vacation.Period)
 	}
 }
+
+// TestConcurrentRuns: a compiled Script is shared by deliveries.
+func TestConcurrentRuns(t *testing.T) {
+	s := mustCompile(t, `require ["regex","variables","fileinto","body","editheader"];
+if header :regex "from" "<([^@]+)@" { fileinto "${1}"; }
+if body :contains "noon" { addheader "X-Noon" "yes"; }`)
+	done := make(chan string)
+	for i := 0; i < 8; i++ {
+		go func() {
+			res, err := s.Run(context.Background(), testEnv())
+			if err != nil {
+				done <- err.Error()
+				return
+			}
+			done <- summary(res)
+		}()
+	}
+	for i := 0; i < 8; i++ {
+		if got := <-done; got != "fileinto:alice" {
+			t.Errorf("got %s", got)
+		}
+	}
+}
