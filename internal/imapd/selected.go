@@ -256,12 +256,13 @@ func (s *session) noteEvent(ev store.Change) {
 }
 
 // takeNew applies a delivery that directly follows what the view reflects
-// without asking the store: modseqs of a mailbox are consecutive and
-// events come in commit order, so the event is the whole change. Ten
-// thousand IDLE sessions then learn of a delivery without a query each.
+// without asking the store: the event names the mailbox's modseq before it
+// and events come in commit order, so when that is the view's modseq the
+// event is the whole change. Ten thousand IDLE sessions then learn of a
+// delivery without a query each.
 func (sel *selected) takeNew(ev store.Change) bool {
 	if ev.Kind != store.ChangeNewMessage || ev.MailboxID != sel.mbox.ID || sel.dirty ||
-		len(sel.own) > 0 || ev.ModSeq != sel.modseq+1 || len(ev.UIDs) == 0 {
+		len(sel.own) > 0 || ev.PrevModSeq == 0 || ev.PrevModSeq != sel.modseq || len(ev.UIDs) == 0 {
 		return false
 	}
 	top := sel.maxUID()

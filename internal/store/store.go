@@ -372,6 +372,12 @@ type Change struct {
 	MailboxID int64
 	UIDs      []uint32
 	ModSeq    uint64
+	// PrevModSeq, for ChangeNewMessage, is the mailbox's highest modseq
+	// just before this change (0 when unknown): a session whose view is at
+	// PrevModSeq knows the event is the whole change and needs no query.
+	// Modseqs are drawn from the account's sequence, so a mailbox's are
+	// not consecutive.
+	PrevModSeq uint64
 }
 
 // Notifier carries Change events between sessions. In one process it is a

@@ -293,6 +293,7 @@ func addMessage(ctx context.Context, tx *wtx, e *effects, blobID int64, nb store
 	if err != nil {
 		return store.Message{}, 0, err
 	}
+	prev := mb.HighestModSeq
 	mb.HighestModSeq = modseq
 	m, err := insertMessage(ctx, tx, &mb, store.Message{
 		ID: id, ThreadID: thread, Flags: t.Flags & allFlags, Keywords: kw, InternalDate: date.Truncate(time.Second),
@@ -305,7 +306,7 @@ func addMessage(ctx context.Context, tx *wtx, e *effects, blobID int64, nb store
 	if err := saveMailbox(ctx, tx, mb); err != nil {
 		return store.Message{}, 0, err
 	}
-	e.change(store.Change{Kind: store.ChangeNewMessage, AccountID: mb.AccountID, MailboxID: mb.ID, UIDs: []uint32{m.UID}, ModSeq: m.ModSeq})
+	e.change(store.Change{Kind: store.ChangeNewMessage, AccountID: mb.AccountID, MailboxID: mb.ID, UIDs: []uint32{m.UID}, ModSeq: m.ModSeq, PrevModSeq: prev})
 	return m, mb.UIDValidity, nil
 }
 
@@ -525,6 +526,7 @@ func copyMessages(ctx context.Context, tx *wtx, e *effects, to *store.Mailbox, m
 	if err != nil {
 		return nil, nil, err
 	}
+	prev := to.HighestModSeq
 	to.HighestModSeq = modseq
 	refs, err := messageRefs(ctx, tx, msgs)
 	if err != nil {
@@ -543,7 +545,7 @@ func copyMessages(ctx context.Context, tx *wtx, e *effects, to *store.Mailbox, m
 	if err := saveMailbox(ctx, tx, *to); err != nil {
 		return nil, nil, err
 	}
-	e.change(store.Change{Kind: store.ChangeNewMessage, AccountID: to.AccountID, MailboxID: to.ID, UIDs: slices.Clone(dst), ModSeq: modseq})
+	e.change(store.Change{Kind: store.ChangeNewMessage, AccountID: to.AccountID, MailboxID: to.ID, UIDs: slices.Clone(dst), ModSeq: modseq, PrevModSeq: prev})
 	return src, dst, nil
 }
 
@@ -555,6 +557,7 @@ func moveMessages(ctx context.Context, tx *wtx, e *effects, from, to *store.Mail
 	if err != nil {
 		return nil, nil, err
 	}
+	prev := to.HighestModSeq
 	from.HighestModSeq, to.HighestModSeq = modseq, modseq
 	if uint64(to.UIDNext)+uint64(len(msgs)) >= 0xffffffff || to.UIDNext == 0 {
 		return nil, nil, errNoUIDs(*to)
@@ -583,7 +586,7 @@ func moveMessages(ctx context.Context, tx *wtx, e *effects, from, to *store.Mail
 	if err := saveMailbox(ctx, tx, *from); err != nil {
 		return nil, nil, err
 	}
-	e.change(store.Change{Kind: store.ChangeNewMessage, AccountID: to.AccountID, MailboxID: to.ID, UIDs: slices.Clone(dst), ModSeq: modseq})
+	e.change(store.Change{Kind: store.ChangeNewMessage, AccountID: to.AccountID, MailboxID: to.ID, UIDs: slices.Clone(dst), ModSeq: modseq, PrevModSeq: prev})
 	e.change(store.Change{Kind: store.ChangeExpunge, AccountID: from.AccountID, MailboxID: from.ID, UIDs: slices.Clone(src), ModSeq: modseq})
 	return src, dst, nil
 }

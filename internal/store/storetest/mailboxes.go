@@ -184,6 +184,15 @@ func testChanges(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	waitChange(t, ch, store.ChangeMailboxes, m.ID)
+	// The account's modseq moved on in another mailbox; a delivery to
+	// INBOX names INBOX's modseq before it, so a session knows it missed
+	// nothing in between.
+	before := e.mailbox(a.ID, "INBOX").HighestModSeq
+	e.deliverOK(a.ID, "")
+	c = waitChange(t, ch, store.ChangeNewMessage, inbox.ID)
+	if c.PrevModSeq != before || c.ModSeq <= before+1 {
+		t.Errorf("new message change %+v: PrevModSeq want %d (and a modseq past the other mailbox's)", c, before)
+	}
 	// A failed operation publishes nothing; bob heard nothing at all.
 	e.s.SetQuota(e.ctx, a.Address, 1, 0)
 	e.deliver(e.sized(100), store.DeliveryTarget{AccountID: a.ID})

@@ -1,0 +1,33 @@
+package imapd
+
+import (
+	"testing"
+
+	"postern/internal/store"
+)
+
+// A delivery event applies without a query only when it follows the
+// view's modseq for this mailbox; modseqs come from the account's
+// sequence, so they jump when other mailboxes change.
+func TestTakeNew(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ev   store.Change
+		want bool
+	}{
+		{"follows, modseq jumped", store.Change{Kind: store.ChangeNewMessage, MailboxID: 1, UIDs: []uint32{4}, ModSeq: 17, PrevModSeq: 9}, true},
+		{"missed a change", store.Change{Kind: store.ChangeNewMessage, MailboxID: 1, UIDs: []uint32{4}, ModSeq: 17, PrevModSeq: 12}, false},
+		{"previous unknown", store.Change{Kind: store.ChangeNewMessage, MailboxID: 1, UIDs: []uint32{4}, ModSeq: 10}, false},
+		{"other mailbox", store.Change{Kind: store.ChangeNewMessage, MailboxID: 2, UIDs: []uint32{4}, ModSeq: 17, PrevModSeq: 9}, false},
+		{"UID not above the view's", store.Change{Kind: store.ChangeNewMessage, MailboxID: 1, UIDs: []uint32{3}, ModSeq: 17, PrevModSeq: 9}, false},
+		{"flags", store.Change{Kind: store.ChangeFlags, MailboxID: 1, UIDs: []uint32{3}, ModSeq: 17, PrevModSeq: 9}, false},
+	} {
+		sel := &selected{mbox: store.Mailbox{ID: 1}, uids: []uint32{1, 2, 3}, modseq: 9}
+		if got := sel.takeNew(tc.ev); got != tc.want {
+			t.Errorf("%s: takeNew = %v", tc.name, got)
+		}
+		if tc.want && (len(sel.uids) != 4 || sel.modseq != 17) {
+			t.Errorf("%s: view %v at %d", tc.name, sel.uids, sel.modseq)
+		}
+	}
+}
