@@ -97,7 +97,7 @@ func initServer(b *testing.B, edit func(text string) string) *server {
 	}
 	text := setListen(string(raw), map[string]string{
 		"smtp": s.smtp, "submission": s.subm, "submissions": "", "imap": s.imap,
-		"imaps": "", "pop3": s.pop3, "pop3s": "", "http": "",
+		"imaps": "", "pop3": s.pop3, "pop3s": "", "managesieve": "", "http": "",
 	})
 	if edit != nil {
 		text = edit(text)

@@ -191,7 +191,7 @@ func (s *Server) configure(set map[string]any) {
 	if listen == nil {
 		listen = map[string]any{}
 	}
-	for _, k := range []string{"smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http"} {
+	for _, k := range []string{"smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "managesieve", "http"} {
 		listen[k] = ""
 	}
 	s.Addr = map[string]string{}
