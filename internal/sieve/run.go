@@ -114,6 +114,10 @@ type runner struct {
 	included  map[string]bool
 	dupSeen   map[string]bool
 	depth     int
+	// folded caches the case-folded form of long values (bodies, big
+	// headers) by where their bytes live: every :contains test of a run
+	// compares against the same few values.
+	folded map[*byte]string
 }
 
 // Run interprets the script for one message and envelope. A non-nil

@@ -3,6 +3,7 @@ package sieve
 import (
 	"regexp"
 	"strings"
+	"unsafe"
 )
 
 // test evaluates a test (RFC 5228 §5 and the extensions' tests).
@@ -213,7 +214,7 @@ func (r *runner) match(n *node, vals []string, keyVal val) (bool, error) {
 	for _, v := range vals {
 		fv := ""
 		if n.mt == mtContains && n.cmp == cmpCasemap {
-			fv = foldASCII(v) // once per value, not per key
+			fv = r.fold(v) // once per value, not per key
 		}
 		for i, k := range keys {
 			if err := r.step(n.pos); err != nil {
@@ -272,4 +273,26 @@ func (r *runner) matchOne(n *node, v string, k str, i int) (bool, error) {
 		return true, nil
 	}
 	return false, nil
+}
+
+// foldCacheMin is the length from which a folded value is kept for the
+// rest of the run.
+const foldCacheMin = 512
+
+// fold returns v under ASCII case folding, from the run's cache for long
+// values.
+func (r *runner) fold(v string) string {
+	if len(v) < foldCacheMin {
+		return foldASCII(v)
+	}
+	key := unsafe.StringData(v)
+	if f, ok := r.folded[key]; ok && len(f) == len(v) {
+		return f
+	}
+	f := foldASCII(v)
+	if r.folded == nil {
+		r.folded = map[*byte]string{}
+	}
+	r.folded[key] = f
+	return f
 }

@@ -56,7 +56,19 @@ type Filter struct {
 	log   *slog.Logger
 	mu    sync.Mutex
 	cache map[string]*sieve.Script // compiled scripts by hash of their source
+	// globals holds the global scripts as read at globalsAt: they are
+	// the same for every delivery, so they are read once a second.
+	globals   [2]globalScript
+	globalsAt time.Time
 }
+
+type globalScript struct {
+	sc  store.SieveScript
+	err error
+}
+
+// globalsTTL is how long a change to a global script may take to apply.
+const globalsTTL = time.Second
 
 // maxCached bounds the compiled scripts kept; past it the cache restarts.
 const maxCached = 4096
@@ -149,19 +161,38 @@ func (f *Filter) scripts(ctx context.Context, acct store.Account) ([]*sieve.Scri
 		names = append(names, name)
 		return nil
 	}
-	sc, err := f.o.Store.GlobalSieveScript(ctx, store.SieveGlobalBefore)
-	if err := add(0, sc, err, "global before"); err != nil {
+	globals := f.globalScripts(ctx)
+	if err := add(0, globals[0].sc, globals[0].err, "global before"); err != nil {
 		return nil, nil, err
 	}
-	sc, err = f.o.Store.ActiveSieveScript(ctx, acct.ID)
+	sc, err := f.o.Store.ActiveSieveScript(ctx, acct.ID)
 	if err := add(acct.ID, sc, err, fmt.Sprintf("%q", sc.Name)); err != nil {
 		return nil, nil, err
 	}
-	sc, err = f.o.Store.GlobalSieveScript(ctx, store.SieveGlobalAfter)
-	if err := add(0, sc, err, "global after"); err != nil {
+	if err := add(0, globals[1].sc, globals[1].err, "global after"); err != nil {
 		return nil, nil, err
 	}
 	return out, names, nil
+}
+
+// globalScripts returns the global before and after scripts, read again
+// when the copy is older than globalsTTL.
+func (f *Filter) globalScripts(ctx context.Context) [2]globalScript {
+	now := time.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.globalsAt.IsZero() && now.Sub(f.globalsAt) < globalsTTL {
+		return f.globals
+	}
+	var g [2]globalScript
+	for i, name := range []string{store.SieveGlobalBefore, store.SieveGlobalAfter} {
+		g[i].sc, g[i].err = f.o.Store.GlobalSieveScript(ctx, name)
+		if g[i].err != nil && !errors.Is(g[i].err, store.ErrNotFound) {
+			return g // a failure is not kept
+		}
+	}
+	f.globals, f.globalsAt = g, now
+	return g
 }
 
 // Filter implements deliver.Filter.
