@@ -178,7 +178,7 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 	})
 	sieveSrv := managesieve.New(managesieve.Config{
 		Hostname: cfg.Hostname, TLS: tlsCfg, AllowPlaintext: allowPlain, Auth: authSvc, SCRAM: authSvc,
-		Scripts:    sieveScripts{svc: admin.New(st, logger.With("component", "admin"), admin.Options{Hostname: cfg.Hostname}), dir: st},
+		Scripts:    sieveScripts{svc: admin.New(st, logger.With("component", "admin"), admin.Options{Hostname: cfg.Hostname}), dir: st, filter: filter},
 		Extensions: strings.Join(sieve.Extensions(), " "), MaxRedirects: sieveOpts.MaxRedirects,
 		MaxScriptSize: admin.MaxSieveScriptSize, Logger: logger.With("svc", "managesieve"),
 	})

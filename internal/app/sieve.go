@@ -39,8 +39,17 @@ func srsSecret(path string) ([]byte, error) {
 // sieveScripts is the admin service as ManageSieve sees it: the rules stay
 // in admin; this maps accounts and errors.
 type sieveScripts struct {
-	svc *admin.Service
-	dir store.Directory
+	svc    *admin.Service
+	dir    store.Directory
+	filter interface{ Forget(accountID int64) }
+}
+
+// changed makes a change apply to the next delivery at once.
+func (s sieveScripts) changed(accountID int64, err error) error {
+	if err == nil {
+		s.filter.Forget(accountID)
+	}
+	return scriptErr(err)
 }
 
 var _ managesieve.Scripts = sieveScripts{}
@@ -110,7 +119,7 @@ func (s sieveScripts) PutScript(ctx context.Context, accountID int64, name strin
 	if err != nil {
 		return err
 	}
-	return scriptErr(s.svc.PutSieveScript(ctx, addr, name, src))
+	return s.changed(accountID, s.svc.PutSieveScript(ctx, addr, name, src))
 }
 
 func (s sieveScripts) CheckScript(ctx context.Context, accountID int64, src []byte) error {
@@ -126,7 +135,7 @@ func (s sieveScripts) SetActive(ctx context.Context, accountID int64, name strin
 	if err != nil {
 		return err
 	}
-	return scriptErr(s.svc.ActivateSieveScript(ctx, addr, name))
+	return s.changed(accountID, s.svc.ActivateSieveScript(ctx, addr, name))
 }
 
 func (s sieveScripts) DeleteScript(ctx context.Context, accountID int64, name string) error {
@@ -134,7 +143,7 @@ func (s sieveScripts) DeleteScript(ctx context.Context, accountID int64, name st
 	if err != nil {
 		return err
 	}
-	return scriptErr(s.svc.DeleteSieveScript(ctx, addr, name))
+	return s.changed(accountID, s.svc.DeleteSieveScript(ctx, addr, name))
 }
 
 func (s sieveScripts) RenameScript(ctx context.Context, accountID int64, oldName, newName string) error {
@@ -142,7 +151,7 @@ func (s sieveScripts) RenameScript(ctx context.Context, accountID int64, oldName
 	if err != nil {
 		return err
 	}
-	return scriptErr(s.svc.RenameSieveScript(ctx, addr, oldName, newName))
+	return s.changed(accountID, s.svc.RenameSieveScript(ctx, addr, oldName, newName))
 }
 
 func (s sieveScripts) HaveSpace(ctx context.Context, accountID int64, name string, size int64) error {

@@ -60,6 +60,10 @@ type Filter struct {
 	// the same for every delivery, so they are read once a second.
 	globals   [2]globalScript
 	globalsAt time.Time
+	// active holds accounts' active scripts as read at their time: a
+	// delivery burst to one account reads its script once a second.
+	active map[int64]globalScript
+	readAt map[int64]time.Time
 }
 
 type globalScript struct {
@@ -67,8 +71,48 @@ type globalScript struct {
 	err error
 }
 
-// globalsTTL is how long a change to a global script may take to apply.
+// globalsTTL is how long a change to a script made by another process
+// (the CLI) may take to apply; changes made in this process through
+// Forget apply at once.
 const globalsTTL = time.Second
+
+// Forget drops what the filter remembers of the account's active script
+// (every account's for 0): call it after changing scripts.
+func (f *Filter) Forget(accountID int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if accountID == 0 {
+		f.globalsAt = time.Time{}
+		f.active, f.readAt = nil, nil
+		return
+	}
+	delete(f.active, accountID)
+	delete(f.readAt, accountID)
+}
+
+// activeScript returns the account's active script, read again when the
+// copy is older than globalsTTL.
+func (f *Filter) activeScript(ctx context.Context, accountID int64) (store.SieveScript, error) {
+	now := time.Now()
+	f.mu.Lock()
+	if at, ok := f.readAt[accountID]; ok && now.Sub(at) < globalsTTL {
+		a := f.active[accountID]
+		f.mu.Unlock()
+		return a.sc, a.err
+	}
+	f.mu.Unlock()
+	sc, err := f.o.Store.ActiveSieveScript(ctx, accountID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return sc, err
+	}
+	f.mu.Lock()
+	if f.active == nil || len(f.active) >= maxCached {
+		f.active, f.readAt = map[int64]globalScript{}, map[int64]time.Time{}
+	}
+	f.active[accountID], f.readAt[accountID] = globalScript{sc: sc, err: err}, now
+	f.mu.Unlock()
+	return sc, err
+}
 
 // maxCached bounds the compiled scripts kept; past it the cache restarts.
 const maxCached = 4096
@@ -165,7 +209,7 @@ func (f *Filter) scripts(ctx context.Context, acct store.Account) ([]*sieve.Scri
 	if err := add(0, globals[0].sc, globals[0].err, "global before"); err != nil {
 		return nil, nil, err
 	}
-	sc, err := f.o.Store.ActiveSieveScript(ctx, acct.ID)
+	sc, err := f.activeScript(ctx, acct.ID)
 	if err := add(acct.ID, sc, err, fmt.Sprintf("%q", sc.Name)); err != nil {
 		return nil, nil, err
 	}

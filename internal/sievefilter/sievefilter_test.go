@@ -17,12 +17,13 @@ import (
 )
 
 type fixture struct {
-	t     *testing.T
-	st    *sqlstore.Store
-	p     *deliver.Pipeline
-	log   *bytes.Buffer
-	alice store.Account
-	now   time.Time
+	t      *testing.T
+	st     *sqlstore.Store
+	p      *deliver.Pipeline
+	log    *bytes.Buffer
+	alice  store.Account
+	now    time.Time
+	filter *Filter
 }
 
 func parse(r io.Reader) (store.MessageMeta, error) {
@@ -49,6 +50,7 @@ func newFixture(t *testing.T) *fixture {
 	logger := slog.New(slog.NewTextHandler(f.log, nil))
 	clock := func() time.Time { return f.now }
 	filter := New(Options{Store: st, Logger: logger, Now: clock, Location: time.UTC})
+	f.filter = filter
 	f.p = deliver.New(deliver.Options{Directory: st, Mailstore: st, Parse: parse, Filter: filter, Logger: logger, Now: clock})
 	return f
 }
@@ -62,6 +64,7 @@ func (f *fixture) script(src string) {
 	if err := f.st.SetActiveSieveScript(ctx, f.alice.ID, "main"); err != nil {
 		f.t.Fatal(err)
 	}
+	f.filter.Forget(f.alice.ID)
 }
 
 func (f *fixture) deliver(from, msg string) (deliver.Result, error) {
@@ -200,5 +203,22 @@ func TestGlobalScripts(t *testing.T) {
 	}
 	if in := f.box("INBOX"); len(in) != 1 || in[0].Flags != store.FlagFlagged {
 		t.Errorf("INBOX %+v", in)
+	}
+}
+
+// A script changed behind the filter's back (by the CLI, another process)
+// applies within a second; one changed through Forget at once.
+func TestScriptChangesApply(t *testing.T) {
+	f := newFixture(t)
+	f.script(`require ["fileinto", "mailbox"]; fileinto :create "A";`)
+	f.deliver("bob@remote.test", msg)
+	ctx := context.Background()
+	if err := f.st.PutSieveScript(ctx, f.alice.ID, "main", []byte(`require ["fileinto", "mailbox"]; fileinto :create "B";`)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(globalsTTL + 100*time.Millisecond)
+	f.deliver("bob@remote.test", msg)
+	if len(f.box("B")) != 1 {
+		t.Errorf("a change made elsewhere did not apply after %v", globalsTTL)
 	}
 }
