@@ -48,6 +48,9 @@ func BenchmarkSMTPIngestSieve(b *testing.B) {
 		s.run("sieve", "put", "bench4@bench.test", "rules", script, "--activate")
 		time.Sleep(time.Second)
 		rate := func(rcpt string) float64 {
+			// The indexer writes the words of the last run once deliveries
+			// pause; let it, so that no run pays for the one before.
+			time.Sleep(3 * time.Second)
 			start := time.Now()
 			sendAll(b, s.smtp, rcpt, ingestMessages, ingestConns)
 			for pop3Count(b, s.pop3, rcpt) < ingestMessages {

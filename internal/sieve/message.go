@@ -180,6 +180,11 @@ func (v *msgView) loadRaw() ([]byte, error) {
 	if v.m == nil {
 		return nil, nil
 	}
+	if mem, ok := v.m.(interface{ Bytes() []byte }); ok && int64(len(mem.Bytes())) <= maxHeaderBytes+v.maxBody {
+		// A message held in memory is read where it is, never written to.
+		v.body = mem.Bytes()
+		return v.body, nil
+	}
 	rc, err := v.m.Open()
 	if err != nil {
 		v.bodyErr = err

@@ -276,6 +276,9 @@ func (b BytesBody) Open() (io.ReadCloser, error) { return io.NopCloser(bytes.New
 // Discard implements Body.
 func (b BytesBody) Discard() {}
 
+// Bytes returns the body itself, for readers that must not change it.
+func (b BytesBody) Bytes() []byte { return b }
+
 // NewBlob is a body with what parsing it produced.
 type NewBlob struct {
 	Body Body
