@@ -182,7 +182,7 @@ func (t *Transaction) redirect(ctx context.Context, lr *localRcpt, fr FilterResu
 		}
 		d.Extra = append(d.Extra, x)
 		d.Queue = append(d.Queue, store.QueuedCopy{Body: len(d.Extra), NewQueueMessage: store.NewQueueMessage{
-			Sender: t.p.srsForward(t.env.Sender, lr.account.Address), AccountID: lr.account.ID, Recipients: remote}})
+			Sender: t.p.srsForward(ctx, t.env.Sender, domainOf(lr.account.Address)), AccountID: lr.account.ID, Recipients: remote}})
 		t.p.log.Info("redirected", "id", t.env.ID, "account", lr.account.Address, "remote", len(remote))
 	}
 	return true, nil
@@ -251,7 +251,7 @@ func (p *Pipeline) Send(ctx context.Context, o Outgoing) error {
 // sender, carrying the reason and the original header).
 func (t *Transaction) rejectNotice(lr *localRcpt, reason string, nb store.NewBlob) Outgoing {
 	var b bytes.Buffer
-	dom := lr.account.Address[strings.LastIndexByte(lr.account.Address, '@')+1:]
+	dom := domainOf(lr.account.Address)
 	fmt.Fprintf(&b, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n", dom)
 	fmt.Fprintf(&b, "To: <%s>\r\n", t.env.Sender)
 	fmt.Fprintf(&b, "Subject: Message rejected by %s\r\n", lr.account.Address)
@@ -276,3 +276,6 @@ func (t *Transaction) rejectNotice(lr *localRcpt, reason string, nb store.NewBlo
 	}
 	return Outgoing{Source: SourceBounce, Recipient: t.env.Sender, Account: lr.account, Body: b.Bytes()}
 }
+
+// domainOf is the domain of an address.
+func domainOf(addr string) string { return addr[strings.LastIndexByte(addr, '@')+1:] }

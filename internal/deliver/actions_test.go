@@ -151,3 +151,33 @@ func TestFilterRejectEditAfter(t *testing.T) {
 		t.Errorf("alice got notice=%v reply=%v; log:\n%s", notice, reply, f.log)
 	}
 }
+
+// A forward through an alias leaves from an SRS address of the alias's
+// domain; a sender of our own domains stays as it is.
+func TestAliasForwardSRS(t *testing.T) {
+	f := newFixture(t, nil)
+	f.p.srs = []byte("secret")
+	ctx := context.Background()
+	if err := f.st.AddAlias(ctx, "team@example.test", []string{"carol@remote.test", "bob@example.test"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.send("x@remote.test", "team@example.test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.send("alice@example.test", "team@example.test"); err != nil {
+		t.Fatal(err)
+	}
+	q := f.queued()
+	if len(q) != 2 {
+		t.Fatalf("queue %+v", q)
+	}
+	if !strings.HasPrefix(q[0].Sender, "SRS0=") || !strings.HasSuffix(q[0].Sender, "@example.test") {
+		t.Errorf("forward of a remote sender leaves from %q", q[0].Sender)
+	}
+	if q[1].Sender != "alice@example.test" {
+		t.Errorf("forward of a local sender leaves from %q", q[1].Sender)
+	}
+	if len(f.inbox(f.bob, "INBOX")) != 2 {
+		t.Errorf("bob's copies missing")
+	}
+}

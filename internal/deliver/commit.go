@@ -73,7 +73,7 @@ func (t *Transaction) Deliver(ctx context.Context, body io.Reader) (Result, erro
 		discardDelivery(d)
 		return res, err
 	}
-	d.Queue = append(t.queuedCopies(remote, skip), d.Queue...)
+	d.Queue = append(t.queuedCopies(ctx, remote, skip), d.Queue...)
 	if len(d.Targets) == 0 && len(d.Queue) == 0 {
 		discardDelivery(d)
 		live := t.env.Source == SourceMX || t.env.Source == SourceSubmission
@@ -144,18 +144,24 @@ func (t *Transaction) writeBody(body io.Reader) (store.NewBlob, int64, error) {
 	return store.NewBlob{Body: b, Meta: meta}, skip, nil
 }
 
-// queuedCopies makes one queue entry per distinct NOTIFY, since a queue
-// entry carries one.
-func (t *Transaction) queuedCopies(remote []remoteRcpt, skip int64) []store.QueuedCopy {
+// queuedCopies makes one queue entry per distinct NOTIFY and sender (a
+// queue entry carries one of each): forwards through an alias go out from
+// an SRS address of the alias's domain.
+func (t *Transaction) queuedCopies(ctx context.Context, remote []remoteRcpt, skip int64) []store.QueuedCopy {
 	var out []store.QueuedCopy
 	index := map[string]int{}
 	for _, r := range remote {
-		i, ok := index[r.notify]
+		sender := t.env.Sender
+		if r.via != "" {
+			sender = t.p.srsForward(ctx, sender, r.via)
+		}
+		key := r.notify + "\x00" + sender
+		i, ok := index[key]
 		if !ok {
 			i = len(out)
-			index[r.notify] = i
+			index[key] = i
 			q := store.QueuedCopy{Skip: skip, NewQueueMessage: store.NewQueueMessage{
-				Sender: t.env.Sender, EnvID: t.env.EnvID, Ret: t.env.Ret, IsDSN: t.env.Source == SourceBounce}}
+				Sender: sender, EnvID: t.env.EnvID, Ret: t.env.Ret, IsDSN: t.env.Source == SourceBounce}}
 			if t.env.Account != nil {
 				q.AccountID = t.env.Account.ID // forwards from port 25 belong to no account
 			}

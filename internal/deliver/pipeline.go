@@ -213,6 +213,9 @@ type remoteRcpt struct {
 	addr, notify, orcpt string
 	// viaAlias: reached through an alias (a forward), not given directly.
 	viaAlias bool
+	// via is the domain of the alias that forwards here: the copy goes
+	// out from an SRS address of it.
+	via string
 }
 
 // Envelope returns the transaction's envelope.
@@ -265,7 +268,7 @@ func (t *Transaction) AddRecipient(ctx context.Context, rcpt string, o RcptOptio
 		}
 	}
 	for _, fwd := range res.Remote {
-		t.addRemote(remoteRcpt{addr: fwd, notify: o.Notify, viaAlias: true})
+		t.addRemote(remoteRcpt{addr: fwd, notify: o.Notify, viaAlias: true, via: a.Domain})
 	}
 	t.rcpts++
 	return nil
@@ -288,13 +291,18 @@ func overQuota(a store.Account, size int64) bool {
 	return a.QuotaMessages > 0 && a.UsedMessages >= a.QuotaMessages
 }
 
-// srsForward rewrites sender for a copy the account redirects, in the
-// account's domain.
-func (p *Pipeline) srsForward(sender, account string) string {
-	if p.srs == nil || sender == "" {
+// srsForward rewrites sender for a copy forwarded from domain (an alias's
+// or a redirecting account's). The null sender and senders of our own
+// domains stay: SPF passes for those already.
+func (p *Pipeline) srsForward(ctx context.Context, sender, domain string) string {
+	at := strings.LastIndexByte(sender, '@')
+	if p.srs == nil || sender == "" || at < 0 {
 		return sender
 	}
-	r := srs.New(p.srs, account[strings.LastIndexByte(account, '@')+1:])
+	if local, err := p.IsLocalDomain(ctx, sender[at+1:]); err != nil || local {
+		return sender
+	}
+	r := srs.New(p.srs, domain)
 	r.SetClock(p.now)
 	return r.Forward(sender)
 }
