@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"html"
 	"io"
+	"mime"
 	"strings"
 
 	"github.com/emersion/go-message"
@@ -57,6 +58,14 @@ const maxBodyParts = 500
 // every text/*, "text/plain" just that. With asText, HTML becomes text
 // (RFC 5173 §5.3 :text).
 func bodyParts(raw []byte, types []string, asText bool) []string {
+	if body, ok := plainBody(raw); ok {
+		// Most mail is one text/plain part with nothing to decode: no MIME
+		// parse for it.
+		if !typeMatches("text/plain", types) {
+			return nil
+		}
+		return []string{string(body)}
+	}
 	ent, err := message.Read(bytes.NewReader(raw))
 	if ent == nil {
 		return nil
@@ -152,4 +161,60 @@ func blockTag(t string) bool {
 		return true
 	}
 	return false
+}
+
+// plainBody returns the body of a message that is a single text/plain
+// part in US-ASCII or UTF-8 without a transfer encoding to undo, and
+// whether it is one.
+func plainBody(raw []byte) ([]byte, bool) {
+	body := splitBody(raw)
+	if body == nil {
+		return nil, false
+	}
+	header := raw[:len(raw)-len(body)]
+	var ctype, cte string
+	var last *string
+	for len(header) > 0 {
+		line := header
+		if i := bytes.IndexByte(header, '\n'); i >= 0 {
+			line, header = header[:i], header[i+1:]
+		} else {
+			header = nil
+		}
+		line = bytes.TrimRight(line, "\r")
+		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+			if last != nil {
+				*last += " " + string(bytes.TrimSpace(line))
+			}
+			continue
+		}
+		last = nil
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		switch strings.ToLower(string(bytes.TrimSpace(name))) {
+		case "content-type":
+			ctype, last = string(bytes.TrimSpace(value)), &ctype
+		case "content-transfer-encoding":
+			cte, last = string(bytes.TrimSpace(value)), &cte
+		}
+	}
+	switch strings.ToLower(cte) {
+	case "", "7bit", "8bit", "binary":
+	default:
+		return nil, false
+	}
+	if ctype == "" {
+		return body, true
+	}
+	mt, params, err := mime.ParseMediaType(ctype)
+	if err != nil || mt != "text/plain" {
+		return nil, false
+	}
+	switch strings.ToLower(params["charset"]) {
+	case "", "us-ascii", "utf-8", "utf8":
+		return body, true
+	}
+	return nil, false
 }
