@@ -56,6 +56,8 @@ type Filter struct {
 	log   *slog.Logger
 	mu    sync.Mutex
 	cache map[string]*sieve.Script // compiled scripts by hash of their source
+	// bySource finds the compiled script of source bytes seen before.
+	bySource map[*byte]sourceScript
 	// globals holds the global scripts as read at globalsAt: they are
 	// the same for every delivery, so they are read once a second.
 	globals   [2]globalScript
@@ -64,6 +66,12 @@ type Filter struct {
 	// delivery burst to one account reads its script once a second.
 	active map[int64]globalScript
 	readAt map[int64]time.Time
+}
+
+type sourceScript struct {
+	accountID int64
+	n         int
+	script    *sieve.Script
 }
 
 type globalScript struct {
@@ -163,6 +171,17 @@ func Compile(ctx context.Context, st store.SieveStore, opts sieve.Options, accou
 // compiled returns the compiled script for src, from the cache unless it
 // includes others (they may change on their own).
 func (f *Filter) compiled(ctx context.Context, accountID int64, src []byte) (*sieve.Script, error) {
+	if len(src) > 0 {
+		// The scripts read once a second come back as the same bytes:
+		// no hash for them. The key keeps those bytes alive, so the
+		// address is never reused for another script.
+		f.mu.Lock()
+		s, ok := f.bySource[&src[0]]
+		f.mu.Unlock()
+		if ok && s.accountID == accountID && s.n == len(src) {
+			return s.script, nil
+		}
+	}
 	sum := sha256.Sum256(src)
 	key := fmt.Sprintf("%d:%x", accountID, sum[:16])
 	f.mu.Lock()
@@ -179,8 +198,15 @@ func (f *Filter) compiled(ctx context.Context, accountID int64, src []byte) (*si
 		f.mu.Lock()
 		if len(f.cache) >= maxCached {
 			f.cache = map[string]*sieve.Script{}
+			f.bySource = nil
 		}
 		f.cache[key] = s
+		if len(src) > 0 {
+			if f.bySource == nil {
+				f.bySource = map[*byte]sourceScript{}
+			}
+			f.bySource[&src[0]] = sourceScript{accountID: accountID, n: len(src), script: s}
+		}
 		f.mu.Unlock()
 	}
 	return s, nil
