@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/textproto"
+	"slices"
 	"strings"
 
 	"postern/internal/message"
@@ -21,6 +22,9 @@ const (
 	// of for the index to narrow the candidates; beyond, every message of
 	// the mailbox is checked.
 	maxVocabTerms = 2000
+	// maxNeedleRuns is how many of a needle's runs of letters and digits
+	// (the longest) narrow the candidates together.
+	maxNeedleRuns = 3
 	// maxRefsHeader bounds how much of a message's header References
 	// reads for a message whose References the store has not kept yet.
 	maxRefsHeader = 256 << 10
@@ -144,17 +148,17 @@ func (s *Store) textScan(ctx context.Context, mailboxID int64, match string) ([]
 // answer is exact for fully indexed bodies.
 func (s *Store) textCandidates(ctx context.Context, m *textMatcher) (string, bool, error) {
 	runs := needleRuns(string(m.needle))
+	exact := len(runs) == 1 && len(runs[0]) == len(m.needle) && m.prefix == nil
+	if m.prefix != nil {
+		// The field's name starts a line of the header text: its words
+		// are in every message that has the field.
+		runs = append(runs, needleRuns(string(m.prefix[:len(m.prefix)-1]))...)
+	}
 	if len(runs) == 0 {
 		if len(m.needle) == 0 && m.prefix == nil {
 			return "", true, nil // every message contains ""
 		}
 		return "", false, nil
-	}
-	longest := runs[0]
-	for _, r := range runs[1:] {
-		if len(r) > len(longest) {
-			longest = r
-		}
 	}
 	col := ""
 	switch m.field {
@@ -163,21 +167,36 @@ func (s *Store) textCandidates(ctx context.Context, m *textMatcher) (string, boo
 	case store.TextHeaders:
 		col = "headers"
 	}
-	terms, err := s.text.termsContaining(ctx, longest, maxVocabTerms)
-	if err != nil || terms == nil {
-		return "", false, err
+	// Every run of letters and digits of the needle lies inside one word
+	// of a matching text, so a match has, for each run, a word containing
+	// it: the candidates are the messages that have one for each of the
+	// needle's longest runs (a common word alone, "topic" of "topic-42",
+	// would make every message a candidate).
+	sorted := slices.Clone(runs)
+	slices.SortStableFunc(sorted, func(a, b string) int { return len(b) - len(a) })
+	var groups []string
+	for _, r := range sorted[:min(len(sorted), maxNeedleRuns)] {
+		terms, err := s.text.termsContaining(ctx, r, maxVocabTerms)
+		if err != nil {
+			return "", false, err
+		}
+		if terms == nil {
+			continue // too many words contain it to narrow anything
+		}
+		if len(terms) == 0 {
+			// No word contains it: nothing can match (the NOT makes a
+			// query that matches no row).
+			return `"` + r + `" NOT "` + r + `"`, exact, nil
+		}
+		for i, t := range terms {
+			terms[i] = `"` + t + `"`
+		}
+		groups = append(groups, "("+strings.Join(terms, " OR ")+")")
 	}
-	exact := len(runs) == 1 && len(runs[0]) == len(m.needle) && m.prefix == nil
-	if len(terms) == 0 {
-		// No word contains it: nothing can match (the NOT makes a query
-		// that matches no row).
-		q := `"` + longest + `" NOT "` + longest + `"`
-		return q, exact, nil
+	if len(groups) == 0 {
+		return "", false, nil
 	}
-	for i, t := range terms {
-		terms[i] = `"` + t + `"`
-	}
-	q := strings.Join(terms, " OR ")
+	q := strings.Join(groups, " AND ")
 	if col != "" {
 		q = "{" + col + "} : (" + q + ")"
 	}

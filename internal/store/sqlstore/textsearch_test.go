@@ -86,6 +86,11 @@ func TestSearchText(t *testing.T) {
 		{store.TextQuery{Field: body, Needle: "in mü"}, fmt.Sprint(u1)},   // non-ASCII: whole scan
 		{store.TextQuery{Field: body, Needle: "ON IN M"}, fmt.Sprint(u1)}, // runs cut inside words
 		{store.TextQuery{Field: all, Needle: "here, or not"}, ""},
+		{store.TextQuery{Field: hdrs, Header: "x-tag", Needle: ""}, fmt.Sprint(u1)},        // the field's name narrows
+		{store.TextQuery{Field: hdrs, Header: "x-nothing", Needle: ""}, ""},                // no message has the field
+		{store.TextQuery{Field: body, Needle: "at noon in"}, fmt.Sprint(u1)},               // every run narrows
+		{store.TextQuery{Field: body, Needle: "noon in nowhere"}, ""},                      // a run no word has
+		{store.TextQuery{Field: hdrs, Header: "subject", Needle: "plans"}, fmt.Sprint(u1)}, // name and value
 	}
 	// The same answers before the indexer has come by (the text is read
 	// from the bodies) and after.
