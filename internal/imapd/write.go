@@ -91,14 +91,22 @@ func quotable(s string) bool {
 // string writes s as a quoted string or, when it cannot be, a literal.
 func (w *respWriter) string(s string) {
 	if quotable(s) {
-		w.byte('"')
-		for i := 0; i < len(s); i++ {
-			if s[i] == '"' || s[i] == '\\' {
-				w.byte('\\')
+		b := w.buf()
+		b.WriteByte('"')
+		// Runs without a quote or backslash go out whole: a FETCH of
+		// envelopes is mostly such strings.
+		for {
+			i := strings.IndexAny(s, `"\\`)
+			if i < 0 {
+				break
 			}
-			w.byte(s[i])
+			b.WriteString(s[:i])
+			b.WriteByte('\\')
+			b.WriteByte(s[i])
+			s = s[i+1:]
 		}
-		w.byte('"')
+		b.WriteString(s)
+		b.WriteByte('"')
 		return
 	}
 	w.literal([]byte(s))
