@@ -53,3 +53,26 @@ func TestAliasForwardsToRemote(t *testing.T) {
 		t.Fatalf("no relayed line for the forward: %q", line)
 	}
 }
+
+// TestForwardLoopRefusedInSession: a message to a forwarding alias that
+// has passed 55 relays is refused at the end of DATA with 554 5.4.6, so no
+// bounce ever goes to its (possibly forged) sender: nothing is queued.
+func TestForwardLoopRefusedInSession(t *testing.T) {
+	s := mailServer(t, nil)
+	s.CLI("", "alias", "add", "fwd@example.test", "someone@remote.test").mustOK(t)
+	c := smtpSession(t, s.Addr["smtp"])
+	c.expect("EHLO client.ext.test", 250)
+	c.expect("MAIL FROM:<victim@ext.test>", 250)
+	c.expect("RCPT TO:<fwd@example.test>", 250)
+	c.expect("DATA", 354)
+	hops := strings.Repeat("Received: from a.test by b.test; Mon, 1 Jan 2024 00:00:00 +0000\r\n", 55)
+	c.write(hops + testMessage("victim@ext.test", "fwd@example.test", uniq(), "loop") + ".\r\n")
+	code, text := c.reply()
+	if code != 554 || !strings.Contains(text, "5.4.6") {
+		t.Fatalf("DATA end: %d %s, want 554 5.4.6", code, text)
+	}
+	c.cmd("QUIT")
+	if q := s.CLI("", "queue", "list").mustOK(t); strings.Contains(q.Stdout, "remote.test") || strings.Contains(q.Stdout, "ext.test") {
+		t.Errorf("something was queued:\n%s", q.Stdout)
+	}
+}

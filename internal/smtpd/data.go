@@ -26,7 +26,19 @@ var (
 		EnhancedCode: smtp.EnhancedCode{5, 5, 6},
 		Message:      "Line too long in message (RFC 5322 section 2.1.1)",
 	}
+	// RFC 5321 §6.3: a message that has passed this many relays is in a
+	// loop. Refusing it in the session means no bounce goes to a sender
+	// that may be forged.
+	errTooManyHops = &smtp.SMTPError{
+		Code:         554,
+		EnhancedCode: smtp.EnhancedCode{5, 4, 6},
+		Message:      "Too many hops (Received header fields): mail loop",
+	}
 )
+
+// maxHops is the most Received fields a message may arrive with (Postfix's
+// hopcount_limit).
+const maxHops = 50
 
 // checkedReader passes a message through while enforcing the rules a raw
 // stream must obey: CRLF line endings only, a bounded header block and
@@ -46,8 +58,16 @@ type checkedReader struct {
 	lineLen    int
 	// lastTwo tracks the end of the header block across reads.
 	lastTwo [2]byte
+	// name holds the start of the current header line, lower-cased, to
+	// count the Received fields.
+	name    [len(receivedName)]byte
+	nameLen int
+	midLine bool
+	hops    int
 	err     error
 }
+
+const receivedName = "received:"
 
 func newCheckedReader(r io.Reader, maxHeaderBytes int64, maxLine int) *checkedReader {
 	return &checkedReader{r: r, maxHeaderBytes: maxHeaderBytes, maxLine: maxLine, inHeader: true}
@@ -153,11 +173,42 @@ func (c *checkedReader) checkByte(ch byte) error {
 	if c.headerSeen > c.maxHeaderBytes {
 		return errHeaderTooLarge
 	}
+	if err := c.countHop(ch); err != nil {
+		return err
+	}
 	// The header block ends at the first empty line: CRLF CRLF, or a CRLF
 	// at the very start (no header at all).
 	if ch == '\n' && (c.headerSeen == 2 || c.lastTwo == [2]byte{'\n', '\r'}) {
 		c.inHeader = false
 	}
 	c.lastTwo = [2]byte{c.lastTwo[1], ch}
+	return nil
+}
+
+// countHop counts the Received fields of the header as its bytes pass.
+func (c *checkedReader) countHop(ch byte) error {
+	if ch == '\n' {
+		c.midLine, c.nameLen = false, 0
+		return nil
+	}
+	if c.midLine {
+		return nil
+	}
+	if 'A' <= ch && ch <= 'Z' {
+		ch += 'a' - 'A'
+	}
+	if ch != receivedName[c.nameLen] {
+		c.midLine = true
+		return nil
+	}
+	c.nameLen++
+	if c.nameLen < len(receivedName) {
+		return nil
+	}
+	c.midLine = true
+	c.hops++
+	if c.hops > maxHops {
+		return errTooManyHops
+	}
 	return nil
 }

@@ -68,3 +68,24 @@ func TestScanConnCountsBareEndings(t *testing.T) {
 		t.Fatal("unwatched connection must report -1")
 	}
 }
+
+// A message that has passed more relays than maxHops is a loop, refused
+// while the client waits (RFC 5321 §6.3); Received in the body or inside
+// another field does not count.
+func TestCheckedReaderHops(t *testing.T) {
+	hops := func(n int, name string) string {
+		return strings.Repeat(name+": from a by b; Mon, 1 Jan 2024 00:00:00 +0000\r\n", n)
+	}
+	if err := readChecked(hops(maxHops, "Received")+"Subject: x\r\n\r\nbody\r\n", 1<<20, 1000); err != nil {
+		t.Errorf("%d hops refused: %v", maxHops, err)
+	}
+	for _, name := range []string{"Received", "RECEIVED", "received"} {
+		if err := readChecked(hops(maxHops+1, name)+"\r\nbody\r\n", 1<<20, 1000); !errors.Is(err, errTooManyHops) {
+			t.Errorf("%d %s fields: err = %v", maxHops+1, name, err)
+		}
+	}
+	other := hops(maxHops+1, "X-Received") + "Subject: Received: x\r\n\r\n" + hops(maxHops+1, "Received")
+	if err := readChecked(other, 1<<20, 1000); err != nil {
+		t.Errorf("Received elsewhere counted: %v", err)
+	}
+}
