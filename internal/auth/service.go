@@ -155,7 +155,9 @@ func Protocol(ctx context.Context) string {
 
 // normalizeUsername lower-cases an address; store addresses are lower-case.
 func normalizeUsername(username string) string {
-	return strings.ToLower(strings.TrimSpace(username))
+	// The account lookup forgives a trailing dot of the domain; the
+	// throttle must count such a name as the account it logs in as.
+	return strings.TrimRight(strings.ToLower(strings.TrimSpace(username)), ".")
 }
 
 // Login implements Authenticator. A throttled source or account gets

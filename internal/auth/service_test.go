@@ -265,7 +265,8 @@ func TestThrottleIPv6Prefix(t *testing.T) {
 func TestThrottlePerAccount(t *testing.T) {
 	f := newFixture(t, Options{MaxFailuresPerIP: -1, MaxFailuresPerAccount: 2, Window: time.Minute})
 	_ = f.login(ipA, "alice@example.org", "guess one")
-	_ = f.login(ipB, "ALICE@example.org", "guess two")
+	// A trailing dot names the same account, and counts for it.
+	_ = f.login(ipB, "ALICE@example.org.", "guess two")
 	if err := f.login(ipC, "alice@example.org", alicePW); !errors.Is(err, ErrThrottled) {
 		t.Fatalf("alice from a third IP: %v, want ErrThrottled", err)
 	}
