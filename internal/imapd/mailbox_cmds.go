@@ -18,6 +18,12 @@ func validMailboxName(name string) bool {
 		strings.HasSuffix(name, "/") || strings.Contains(name, "//") {
 		return false
 	}
+	// Clients and exports map names to paths: no "." or ".." levels.
+	for _, level := range strings.Split(name, "/") {
+		if level == "." || level == ".." {
+			return false
+		}
+	}
 	// RFC 9051 §5.1: names are UTF-8, whatever the client's encoding
 	// was (modified UTF-7 is decoded before this).
 	return utf8.ValidString(name) && !strings.ContainsAny(name, "*%\r\n\x00")
@@ -26,7 +32,7 @@ func validMailboxName(name string) bool {
 func (s *session) cmdCreate(c *command) reply {
 	// RFC 9051 §6.3.4: a trailing delimiter only says children are intended.
 	name := strings.TrimSuffix(c.mailbox, "/")
-	if !validMailboxName(name) {
+	if c.badUTF7 || !validMailboxName(name) {
 		return no("CANNOT", "invalid mailbox name")
 	}
 	if name == "INBOX" {
@@ -64,7 +70,7 @@ func (s *session) cmdDelete(c *command) reply {
 }
 
 func (s *session) cmdRename(c *command) reply {
-	if !validMailboxName(c.mailbox2) || c.mailbox2 == "INBOX" {
+	if c.badUTF7 || !validMailboxName(c.mailbox2) || c.mailbox2 == "INBOX" {
 		return no("CANNOT", "invalid mailbox name")
 	}
 	if err := s.srv.cfg.Store.RenameMailbox(s.ctx, s.acct.ID, c.mailbox, c.mailbox2); err != nil {

@@ -16,6 +16,8 @@ type command struct {
 
 	mailbox  string // SELECT, EXAMINE, CREATE, DELETE, RENAME from, (UN)SUBSCRIBE, STATUS, APPEND
 	mailbox2 string // RENAME to, COPY and MOVE destination
+	// badUTF7: a name was not valid modified UTF-7 (IMAP4rev1 clients).
+	badUTF7 bool
 
 	user, pass string  // LOGIN
 	mech       string  // AUTHENTICATE

@@ -354,3 +354,26 @@ func TestOwnChangesNotRepeated(t *testing.T) {
 		t.Fatalf("other session: %q", lines)
 	}
 }
+
+// Mailbox names that clients or exports would map to paths, and names
+// that are not valid modified UTF-7 from an IMAP4rev1 client, are refused
+// when created or renamed to.
+func TestCreateRefusesBadNames(t *testing.T) {
+	env := newTestEnv(t, nil)
+	rc := env.dial()
+	rc.send("a LOGIN " + testUser + " " + testPass)
+	rc.expectTagged("a", "OK")
+	for i, name := range []string{"../alice", "INBOX/..", "x/./y", ".", "&Jjo", "&AGE-"} {
+		tag := "c" + string(rune('0'+i))
+		rc.send(tag + ` CREATE "` + name + `"`)
+		rc.expectTagged(tag, "NO [CANNOT]")
+	}
+	rc.send(`r1 CREATE "Good&AOk-"`) // "Goodé"
+	rc.expectTagged("r1", "OK")
+	rc.send(`r2 RENAME "Good&AOk-" "a/../b"`)
+	rc.expectTagged("r2", "NO [CANNOT]")
+	rc.send(`r3 RENAME "Good&AOk-" "&Jjo"`)
+	rc.expectTagged("r3", "NO [CANNOT]")
+	rc.send(`r4 CREATE "x..y/.hidden"`) // dots inside a level are fine
+	rc.expectTagged("r4", "OK")
+}

@@ -97,13 +97,15 @@ func (s *session) decodeNames(c *command) {
 	if s.rev2 || s.utf8 {
 		return
 	}
-	dec := func(p *string) {
-		if d, err := decodeUTF7(*p); err == nil {
+	dec := func(p *string) bool {
+		d, err := decodeUTF7(*p)
+		if err == nil {
 			*p = d
 		}
+		return err == nil
 	}
-	dec(&c.mailbox)
-	dec(&c.mailbox2)
+	// A name to create must be valid; one to look up is taken as it is.
+	c.badUTF7 = !dec(&c.mailbox) || !dec(&c.mailbox2)
 	dec(&c.list.ref)
 	for i := range c.list.patterns {
 		dec(&c.list.patterns[i])

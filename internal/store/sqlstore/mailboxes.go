@@ -20,6 +20,11 @@ func normMailbox(name string) (string, error) {
 		strings.HasPrefix(name, "/") || strings.HasSuffix(name, "/") || strings.Contains(name, "//") {
 		return "", invalid("mailbox name %q", name)
 	}
+	for _, level := range strings.Split(name, "/") {
+		if level == "." || level == ".." {
+			return "", invalid("mailbox name %q: no . or .. levels", name)
+		}
+	}
 	for _, r := range name {
 		// RFC 3501 §5.1: * and % are LIST wildcards; control characters
 		// have no place in a name.

@@ -23,6 +23,10 @@ func testMailboxes(t *testing.T, e *env) {
 	if got := e.mailbox(a.ID, "Lists/Go"); got.ID != m.ID || got.UIDValidity != m.UIDValidity {
 		t.Errorf("Mailbox: %+v", got)
 	}
+	for _, bad := range []string{"../x", "a/../b", "a/.", "./a", ".."} {
+		_, err := e.s.CreateMailbox(e.ctx, a.ID, bad, "")
+		wantErr(t, "path-like name "+bad, err, store.ErrInvalid)
+	}
 	_, err = e.s.CreateMailbox(e.ctx, a.ID, "Lists/Go", "")
 	wantErr(t, "duplicate mailbox", err, store.ErrExists)
 	_, err = e.s.CreateMailbox(e.ctx, a.ID, "inbox", "")
