@@ -1,0 +1,142 @@
+package jmap
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"postern/internal/auth"
+	"postern/internal/store"
+)
+
+// Principal is who a request is authenticated as, and the one account it
+// may use.
+type Principal struct {
+	// AccountID is the JMAP account id (see AccountID for how a store
+	// account maps to it).
+	AccountID string
+	// Username is shown as the session's "username" and the account name.
+	Username string
+}
+
+// Authenticator authenticates an HTTP request. It returns ErrUnauthenticated
+// (or an error wrapping it) when the request carries no valid credentials,
+// and a *ThrottledError when the source or account is throttled; any other
+// error is answered 503.
+type Authenticator interface {
+	Authenticate(r *http.Request) (Principal, error)
+}
+
+// ErrUnauthenticated makes the HTTP layer answer 401 with
+// `WWW-Authenticate: Basic realm="Postern"`.
+var ErrUnauthenticated = errors.New("jmap: authentication required")
+
+// ThrottledError makes the HTTP layer answer 429 with Retry-After.
+type ThrottledError struct {
+	RetryAfter time.Duration
+}
+
+func (e *ThrottledError) Error() string { return "jmap: too many failed logins" }
+
+// authenticate runs the Authenticator and answers the failure itself; ok is
+// false when the request has been answered.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (p Principal, ok bool) {
+	p, err := s.opts.Auth.Authenticate(r)
+	if err == nil {
+		if p.AccountID == "" {
+			s.log.Error("jmap: authenticator returned no account id")
+			httpProblem(w, http.StatusInternalServerError, "")
+			return p, false
+		}
+		return p, true
+	}
+	var te *ThrottledError
+	switch {
+	case errors.As(err, &te):
+		secs := int((te.RetryAfter + time.Second - 1) / time.Second)
+		if secs < 1 {
+			secs = 1
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		httpProblem(w, http.StatusTooManyRequests, "too many failed logins, try later")
+	case errors.Is(err, ErrUnauthenticated):
+		w.Header().Set("WWW-Authenticate", `Basic realm="Postern", charset="UTF-8"`)
+		httpProblem(w, http.StatusUnauthorized, "")
+	default:
+		s.log.Error("jmap: authentication", "err", err)
+		httpProblem(w, http.StatusServiceUnavailable, "")
+	}
+	return p, false
+}
+
+// AccountID is the JMAP account id of a store account: "a" followed by the
+// decimal store.Account.ID, e.g. "a42". It starts with a letter and uses
+// only characters RFC 8620 §1.2 allows in an Id.
+func AccountID(id int64) string { return "a" + strconv.FormatInt(id, 10) }
+
+// ParseAccountID returns the store account id of a JMAP account id made by
+// AccountID, or false.
+func ParseAccountID(s string) (int64, bool) {
+	rest, ok := strings.CutPrefix(s, "a")
+	if !ok || rest == "" || rest[0] == '0' || rest[0] == '+' || rest[0] == '-' {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(rest, 10, 64)
+	return id, err == nil && id > 0
+}
+
+// BasicAuth authenticates HTTP Basic credentials (RFC 7617) with an
+// auth.Authenticator, so JMAP shares the password check, app passwords and
+// login throttle of the other protocols.
+type BasicAuth struct {
+	Auth auth.Authenticator
+	// RetryAfter is sent with a throttled answer; default 60 s.
+	RetryAfter time.Duration
+	// Remote returns the client address of a request; default: the host
+	// of r.RemoteAddr (a proxy in front sets RemoteAddr before this runs).
+	Remote func(r *http.Request) netip.Addr
+}
+
+// Authenticate implements Authenticator. A request without Basic
+// credentials fails without counting as a failed login.
+func (b BasicAuth) Authenticate(r *http.Request) (Principal, error) {
+	user, pass, ok := r.BasicAuth()
+	if !ok || user == "" {
+		return Principal{}, ErrUnauthenticated
+	}
+	remote := b.remote(r)
+	acct, err := b.Auth.Login(r.Context(), remote, user, pass)
+	switch {
+	case err == nil:
+		return principalOf(acct), nil
+	case errors.Is(err, auth.ErrThrottled):
+		d := b.RetryAfter
+		if d <= 0 {
+			d = time.Minute
+		}
+		return Principal{}, &ThrottledError{RetryAfter: d}
+	case errors.Is(err, auth.ErrFailed), errors.Is(err, context.Canceled):
+		return Principal{}, ErrUnauthenticated
+	default:
+		return Principal{}, err
+	}
+}
+
+func (b BasicAuth) remote(r *http.Request) netip.Addr {
+	if b.Remote != nil {
+		return b.Remote(r)
+	}
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		return ap.Addr().Unmap()
+	}
+	a, _ := netip.ParseAddr(r.RemoteAddr)
+	return a.Unmap()
+}
+
+func principalOf(a store.Account) Principal {
+	return Principal{AccountID: AccountID(a.ID), Username: a.Address}
+}

@@ -1,0 +1,338 @@
+package jmap
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+)
+
+// Method answers one method call. It returns the response arguments (any
+// value that marshals to a JSON object), or Responses for a call that
+// answers with several (RFC 8620 §3.4, e.g. an implicit Email/set after
+// EmailSubmission/set), or an error: a *Error is sent as the method's error
+// response, anything else as serverFail (and logged).
+type Method func(ctx context.Context, call *Call) (any, error)
+
+// Response is one of several responses to a call.
+type Response struct {
+	Name string
+	Args any
+}
+
+// Responses is returned by a Method that answers with several responses;
+// each goes out with the call's id, in order.
+type Responses []Response
+
+// Call is one method call of a request, its arguments with result
+// references already resolved.
+type Call struct {
+	Name string
+	ID   string // the client's method call id
+	// Args is the arguments object.
+	Args      json.RawMessage
+	Principal Principal
+	// Using is the request's capabilities (the core one always included).
+	Using map[string]bool
+	// CreatedIDs maps creation ids to the ids created, shared by the calls
+	// of one request and returned in the response when the request sent
+	// "createdIds" (RFC 8620 §3.3). A /set method adds what it creates.
+	CreatedIDs map[string]string
+	Limits     Limits
+
+	server     *Server
+	capability string
+}
+
+// Decode decodes the arguments into v, refusing unknown arguments; a
+// failure is an invalidArguments *Error.
+func (c *Call) Decode(v any) error {
+	d := json.NewDecoder(bytes.NewReader(c.Args))
+	d.DisallowUnknownFields()
+	d.UseNumber()
+	if err := d.Decode(v); err != nil {
+		return NewError(InvalidArguments, err.Error())
+	}
+	return nil
+}
+
+// CheckAccount returns nil if the principal may use accountID with this
+// call's capability, else an accountNotFound or accountNotSupportedByMethod
+// *Error (RFC 8620 §3.6.2).
+func (c *Call) CheckAccount(ctx context.Context, accountID string) error {
+	if accountID != c.Principal.AccountID {
+		return NewError(AccountNotFound, "")
+	}
+	if capa, ok := c.server.caps[c.capability]; ok && capa.Account != nil {
+		if capa.Account(ctx, c.Principal) == nil {
+			return NewError(AccountNotSupported, "")
+		}
+	}
+	return nil
+}
+
+// CheckGet returns requestTooLarge if n ids exceed maxObjectsInGet.
+func (c *Call) CheckGet(n int) error {
+	if n > c.Limits.MaxObjectsInGet {
+		return NewError(RequestTooLarge, "more ids than maxObjectsInGet").With("limit", "maxObjectsInGet")
+	}
+	return nil
+}
+
+// CheckSet returns requestTooLarge if n creates, updates and destroys
+// together exceed maxObjectsInSet.
+func (c *Call) CheckSet(n int) error {
+	if n > c.Limits.MaxObjectsInSet {
+		return NewError(RequestTooLarge, "more objects than maxObjectsInSet").With("limit", "maxObjectsInSet")
+	}
+	return nil
+}
+
+// echo is Core/echo (RFC 8620 §4): the arguments back unchanged.
+func echo(_ context.Context, c *Call) (any, error) {
+	return c.Args, nil
+}
+
+// request is a parsed Request object (RFC 8620 §3.3).
+type request struct {
+	using      []string
+	calls      []rawCall
+	createdIDs map[string]string // nil when the request had none
+}
+
+type rawCall struct {
+	name string
+	args json.RawMessage
+	id   string
+}
+
+// invocation is a response already made, kept for result references.
+type invocation struct {
+	name   string
+	args   json.RawMessage
+	id     string
+	parsed any // args decoded on first reference
+}
+
+func (inv invocation) MarshalJSON() ([]byte, error) {
+	return json.Marshal([]any{inv.name, inv.args, inv.id})
+}
+
+func firstByte(raw json.RawMessage) byte {
+	raw = bytes.TrimLeft(raw, " \t\r\n")
+	if len(raw) == 0 {
+		return 0
+	}
+	return raw[0]
+}
+
+// parseRequest checks body against the Request type signature.
+func (s *Server) parseRequest(body []byte) (request, *problem) {
+	notRequest := func(detail string) (request, *problem) {
+		return request{}, &problem{Type: ProblemNotRequest, Status: http.StatusBadRequest, Detail: detail}
+	}
+	if !json.Valid(body) {
+		return request{}, &problem{Type: ProblemNotJSON, Status: http.StatusBadRequest, Detail: "the request is not valid I-JSON"}
+	}
+	var top map[string]json.RawMessage
+	if firstByte(body) != '{' || json.Unmarshal(body, &top) != nil {
+		return notRequest("the request is not a JSON object")
+	}
+	var req request
+	if firstByte(top["using"]) != '[' || json.Unmarshal(top["using"], &req.using) != nil {
+		return notRequest(`"using" must be an array of strings`)
+	}
+	var calls []json.RawMessage
+	if firstByte(top["methodCalls"]) != '[' || json.Unmarshal(top["methodCalls"], &calls) != nil {
+		return notRequest(`"methodCalls" must be an array`)
+	}
+	if raw, ok := top["createdIds"]; ok {
+		if firstByte(raw) != '{' || json.Unmarshal(raw, &req.createdIDs) != nil {
+			return notRequest(`"createdIds" must be an object of strings`)
+		}
+		if req.createdIDs == nil {
+			req.createdIDs = map[string]string{}
+		}
+	}
+	if len(calls) > s.limits.MaxCallsInRequest {
+		return request{}, &problem{Type: ProblemLimit, Status: http.StatusBadRequest, Limit: "maxCallsInRequest",
+			Detail: "more than " + strconv.Itoa(s.limits.MaxCallsInRequest) + " method calls"}
+	}
+	for i, raw := range calls {
+		var parts []json.RawMessage
+		var c rawCall
+		if firstByte(raw) != '[' || json.Unmarshal(raw, &parts) != nil || len(parts) != 3 ||
+			firstByte(parts[0]) != '"' || json.Unmarshal(parts[0], &c.name) != nil ||
+			firstByte(parts[1]) != '{' ||
+			firstByte(parts[2]) != '"' || json.Unmarshal(parts[2], &c.id) != nil {
+			return notRequest(fmt.Sprintf("method call %d is not [name, arguments, callId]", i))
+		}
+		c.args = parts[1]
+		req.calls = append(req.calls, c)
+	}
+	return req, nil
+}
+
+// serveAPI answers POST /jmap/api (RFC 8620 §3.1).
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		httpProblem(w, http.StatusMethodNotAllowed, "")
+		return
+	}
+	body, prob := s.readRequest(r)
+	if prob != nil {
+		writeProblem(w, *prob)
+		return
+	}
+	req, prob := s.parseRequest(body)
+	if prob != nil {
+		writeProblem(w, *prob)
+		return
+	}
+	using := map[string]bool{CapabilityCore: true}
+	for _, u := range req.using {
+		if _, ok := s.caps[u]; !ok {
+			writeProblem(w, problem{Type: ProblemUnknownCapability, Status: http.StatusBadRequest,
+				Detail: "unknown capability " + strconv.Quote(u)})
+			return
+		}
+		using[u] = true
+	}
+	release, ok := s.acquire(s.requests, p.AccountID, s.limits.MaxConcurrentRequests)
+	if !ok {
+		writeProblem(w, problem{Type: ProblemLimit, Status: http.StatusTooManyRequests, Limit: "maxConcurrentRequests",
+			Detail: "too many concurrent requests"})
+		return
+	}
+	defer release()
+
+	resp := s.run(r.Context(), p, using, &req)
+	state, err := s.sessionState(r.Context(), r, p)
+	if err != nil {
+		s.log.Error("jmap: session state", "err", err)
+	}
+	out := struct {
+		MethodResponses []invocation       `json:"methodResponses"`
+		CreatedIDs      *map[string]string `json:"createdIds,omitempty"`
+		SessionState    string             `json:"sessionState"`
+	}{MethodResponses: resp, SessionState: state}
+	if req.createdIDs != nil {
+		out.CreatedIDs = &req.createdIDs
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		s.log.Error("jmap: marshal response", "err", err)
+		httpProblem(w, http.StatusInternalServerError, "")
+		return
+	}
+	writeJSON(w, b)
+}
+
+// readRequest reads the body up to maxSizeRequest (RFC 8620 §3.6.1 limit).
+func (s *Server) readRequest(r *http.Request) ([]byte, *problem) {
+	tooLarge := &problem{Type: ProblemLimit, Status: http.StatusBadRequest, Limit: "maxSizeRequest",
+		Detail: "the request is larger than " + strconv.FormatInt(s.limits.MaxSizeRequest, 10) + " octets"}
+	if r.ContentLength > s.limits.MaxSizeRequest {
+		return nil, tooLarge
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, s.limits.MaxSizeRequest+1))
+	if err != nil {
+		return nil, &problem{Type: "about:blank", Status: http.StatusBadRequest, Detail: "reading the request failed"}
+	}
+	if int64(len(body)) > s.limits.MaxSizeRequest {
+		return nil, tooLarge
+	}
+	return body, nil
+}
+
+func writeJSON(w http.ResponseWriter, b []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
+}
+
+// run processes the method calls in order (RFC 8620 §3.3, §3.4).
+func (s *Server) run(ctx context.Context, p Principal, using map[string]bool, req *request) []invocation {
+	created := req.createdIDs
+	if created == nil {
+		created = map[string]string{}
+	}
+	var out []invocation
+	for _, rc := range req.calls {
+		args, err := resolveReferences(rc.args, out)
+		if err == nil {
+			err = s.call(ctx, &out, &Call{
+				Name: rc.name, ID: rc.id, Args: args, Principal: p, Using: using,
+				CreatedIDs: created, Limits: s.limits, server: s,
+			})
+		}
+		if err != nil {
+			out = append(out, s.errorInvocation(rc, err))
+		}
+	}
+	if out == nil {
+		out = []invocation{}
+	}
+	return out
+}
+
+// call runs one method and appends its responses to out.
+func (s *Server) call(ctx context.Context, out *[]invocation, c *Call) (err error) {
+	m, ok := s.methods[c.Name]
+	if !ok || !c.Using[m.capability] {
+		return NewError(UnknownMethod, "")
+	}
+	c.capability = m.capability
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.Error("jmap: method panicked", "method", c.Name, "panic", v, "stack", string(debug.Stack()))
+			err = errors.New("panic")
+		}
+	}()
+	res, err := m.fn(ctx, c)
+	if err != nil {
+		return err
+	}
+	list, ok := res.(Responses)
+	if !ok {
+		list = Responses{{Name: c.Name, Args: res}}
+	}
+	var made []invocation
+	for _, r := range list {
+		b, err := json.Marshal(r.Args)
+		if err != nil {
+			return err
+		}
+		if firstByte(b) != '{' {
+			return fmt.Errorf("%s returned %.20s, not an object", c.Name, b)
+		}
+		made = append(made, invocation{name: r.Name, args: b, id: c.ID})
+	}
+	*out = append(*out, made...)
+	return nil
+}
+
+func (s *Server) errorInvocation(rc rawCall, err error) invocation {
+	var je *Error
+	if !errors.As(err, &je) {
+		s.log.Error("jmap: method failed", "method", rc.name, "err", err)
+		je = NewError(ServerFail, "")
+	}
+	b, merr := json.Marshal(je)
+	if merr != nil {
+		b = []byte(`{"type":"serverFail"}`)
+	}
+	return invocation{name: "error", args: b, id: rc.id}
+}
