@@ -97,10 +97,23 @@ func TestCLIWhileServing(t *testing.T) {
 	s.CLI("", "alias", "del", "sales@example.test").mustOK(t)
 	assertRcpt(t, s, "sales@example.test", 550)
 
-	// user del: RCPT is refused at once.
-	s.CLI("", "user", "del", "dave@second.test").mustOK(t)
+	// user del: refused without --yes when not on a terminal, saying what
+	// it would delete; with it, RCPT is refused at once.
+	if msg := s.CLI("", "user", "del", "dave@second.test").mustFail(t); !strings.Contains(msg, "--yes") || !strings.Contains(msg, "account dave@second.test with 1 messages") {
+		t.Errorf("user del without --yes: %q", msg)
+	}
+	assertRcpt(t, s, "dave@second.test", 250)
+	r := s.CLI("", "user", "del", "dave@second.test", "--yes").mustOK(t)
+	if !strings.Contains(r.Stdout, "deleting account dave@second.test with 1 messages") {
+		t.Errorf("user del did not say what it deletes: %q", r.Stdout)
+	}
 	assertRcpt(t, s, "dave@second.test", 550)
-	s.CLI("", "domain", "del", "second.test").mustOK(t)
+	if msg := s.CLI("", "domain", "del", "second.test").mustFail(t); !strings.Contains(msg, "--yes") {
+		t.Errorf("domain del without --yes: %q", msg)
+	}
+	if r := s.CLI("", "domain", "del", "second.test", "--yes").mustOK(t); !strings.Contains(r.Stdout, "deleting domain second.test: 0 accounts") {
+		t.Errorf("domain del did not say what it deletes: %q", r.Stdout)
+	}
 	c := smtpSession(t, s.Addr["smtp"])
 	c.expect("MAIL FROM:<x@remote.test>", 250)
 	if code, _ := c.cmd("RCPT TO:<dave@second.test>"); code != 554 {

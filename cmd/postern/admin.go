@@ -100,6 +100,7 @@ func optional(a []string) string {
 }
 
 func cmdDomain(e *env, args []string) error {
+	var yes bool
 	return dispatch(e, "domain", args, []subcommand{
 		{name: "add", usage: "postern -c FILE domain add NAME", nargs: 1,
 			run: func(ctx context.Context, svc *admin.Service, a []string) error {
@@ -118,8 +119,16 @@ func cmdDomain(e *env, args []string) error {
 				}
 				return err
 			}},
-		{name: "del", usage: "postern -c FILE domain del NAME   (deletes its accounts, their mail and its aliases)", nargs: 1,
+		{name: "del", usage: "postern -c FILE domain del NAME [--yes]   (deletes its accounts, their mail and its aliases)", nargs: 1,
+			flags: func(fs *flag.FlagSet) { fs.BoolVar(&yes, "yes", false, "delete without asking") },
 			run: func(ctx context.Context, svc *admin.Service, a []string) error {
+				what, err := domainSummary(ctx, svc, a[0])
+				if err != nil {
+					return err
+				}
+				if err := confirmDelete(e, yes, a[0], what); err != nil {
+					return err
+				}
 				return svc.DeleteDomain(ctx, a[0])
 			}},
 		{name: "catchall", usage: "postern -c FILE domain catchall DOMAIN ADDRESS   (\"\" clears it)", nargs: 2,
@@ -156,7 +165,7 @@ const quotaUsage = "postern -c FILE user quota ADDRESS SIZE [MESSAGES]   " +
 	"(0: unlimited; SIZE in bytes or with a unit: 500K, 10M, 1.5G, 2GiB, 100MB)"
 
 func cmdUser(e *env, args []string) error {
-	var pwStdin bool
+	var pwStdin, yes bool
 	pwFlag := func(fs *flag.FlagSet) {
 		fs.BoolVar(&pwStdin, "password-stdin", false, "read the password from the first line of standard input")
 	}
@@ -189,8 +198,16 @@ func cmdUser(e *env, args []string) error {
 				printGenerated(e, acct.Address, generated)
 				return err
 			}},
-		{name: "del", usage: "postern -c FILE user del ADDRESS   (deletes the account and its mail)", nargs: 1,
+		{name: "del", usage: "postern -c FILE user del ADDRESS [--yes]   (deletes the account and its mail)", nargs: 1,
+			flags: func(fs *flag.FlagSet) { fs.BoolVar(&yes, "yes", false, "delete without asking") },
 			run: func(ctx context.Context, svc *admin.Service, a []string) error {
+				acct, err := svc.Account(ctx, a[0])
+				if err != nil {
+					return err
+				}
+				if err := confirmDelete(e, yes, a[0], accountSummary(acct)); err != nil {
+					return err
+				}
 				return svc.DeleteAccount(ctx, a[0])
 			}},
 		{name: "disable", usage: "postern -c FILE user disable ADDRESS   (no logins; mail is still received)", nargs: 1,
