@@ -2,12 +2,16 @@ package e2e
 
 import (
 	"context"
+	"net"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/BurntSushi/toml"
 )
 
 // TestCLIErrors: each mistake gives a non-zero exit and one line on stderr.
@@ -325,5 +329,38 @@ func TestDevCommand(t *testing.T) {
 	}
 	if !popLogin(t, s, user, password) {
 		t.Errorf("dev password no longer works after a restart")
+	}
+}
+
+// TestDevBusyPortShowsPassword: when `postern dev` creates the demo account
+// and then cannot bind a port, the password is printed anyway (it is
+// shown only once, when the account is made).
+func TestDevBusyPortShowsPassword(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	runCLI(t, "", "init", "--dir", dir, "--hostname", "mx.example.test", "--dev").mustOK(t)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	cfgPath := filepath.Join(dir, "postern.toml")
+	cfg := map[string]any{}
+	if _, err := toml.DecodeFile(cfgPath, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	listen := cfg["listen"].(map[string]any)
+	for k := range listen {
+		listen[k] = ""
+	}
+	listen["smtp"] = busy.Addr().String()
+	writeTOML(t, cfgPath, cfg)
+	r := runCLI(t, "", "dev", "--dir", dir)
+	if r.Code == 0 {
+		t.Fatalf("dev started on a busy port:\n%s", r.Stdout)
+	}
+	if !regexp.MustCompile(`account: demo@example\.test\s+password: \S+`).MatchString(r.Stdout) ||
+		!strings.Contains(r.Stderr, "listen.smtp") {
+		t.Errorf("no password after the failed start; stdout:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
 	}
 }

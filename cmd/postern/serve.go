@@ -225,9 +225,17 @@ func cmdDev(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return serve(e, path, func(cfg *config.Config) {
+	shown := false
+	err = serve(e, path, func(cfg *config.Config) {
 		printDevBanner(e, path, cfg, password)
+		shown = true
 	})
+	if err != nil && password != "" && !shown {
+		// The account exists now: its password must not be lost with the
+		// failed start.
+		fmt.Fprintf(e.stdout, "account: %s  password: %s  (shown once; the server did not start)\n", devAccount, password)
+	}
+	return err
 }
 
 // devSetup creates the demo domain and account when missing and returns
