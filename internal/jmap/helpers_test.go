@@ -122,9 +122,14 @@ func newEnv(t *testing.T, limits Limits, register func(*Server)) *testEnv {
 	if register != nil {
 		register(e.srv)
 	}
-	e.http = httptest.NewServer(e.srv)
-	t.Cleanup(e.http.Close)
+	e.http = newServer(t, e.srv)
 	return e
+}
+
+func newServer(t *testing.T, h http.Handler) *httptest.Server {
+	s := httptest.NewServer(h)
+	t.Cleanup(s.Close)
+	return s
 }
 
 // do sends a request as alice (user "" sends none) and returns the
