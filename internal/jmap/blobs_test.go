@@ -1,7 +1,9 @@
 package jmap
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"mime"
 	"net/url"
 	"strings"
@@ -89,5 +91,39 @@ func TestContentDisposition(t *testing.T) {
 		if got := ContentDisposition(name); got != want {
 			t.Errorf("%q:\n got %s\nwant %s", name, got, want)
 		}
+	}
+}
+
+// blockingBlobs holds every upload until release is closed.
+type blockingBlobs struct {
+	memBlobs
+	started chan bool
+	release chan bool
+}
+
+func (b *blockingBlobs) Upload(ctx context.Context, account, ctype string, r io.Reader, max int64) (BlobInfo, error) {
+	b.started <- true
+	<-b.release
+	return b.memBlobs.Upload(ctx, account, ctype, r, max)
+}
+
+func TestMaxConcurrentUpload(t *testing.T) {
+	bb := &blockingBlobs{started: make(chan bool), release: make(chan bool)}
+	e := &testEnv{t: t}
+	e.srv = New(Options{Auth: fakeAuth{}, Blobs: bb, Limits: Limits{MaxConcurrentUpload: 1}})
+	e.http = newServer(t, e.srv)
+	done := make(chan int)
+	go func() {
+		resp, _ := e.do("POST", "/jmap/upload/a1/", alice, strings.NewReader("one"))
+		done <- resp.StatusCode
+	}()
+	<-bb.started
+	resp, b := e.do("POST", "/jmap/upload/a1/", alice, strings.NewReader("two"))
+	if resp.StatusCode != 429 || !strings.Contains(string(b), `"limit":"maxConcurrentUpload"`) {
+		t.Errorf("second upload: %d %s", resp.StatusCode, b)
+	}
+	close(bb.release)
+	if s := <-done; s != 201 {
+		t.Errorf("first upload: %d", s)
 	}
 }

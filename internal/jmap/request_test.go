@@ -198,7 +198,9 @@ func TestResultReferences(t *testing.T) {
 		["Core/echo",{"#x":{"resultOf":"0","name":"Test/list","path":"/ids"},"x":1},"13"],
 		["Core/echo",{"#x":{"resultOf":"0","name":"Test/list","path":"/accountId/*"}},"14"],
 		["Core/echo",{"#x":{"resultOf":"8","name":"error","path":"/type"}},"15"],
-		["Core/echo",{"#x":{"resultOf":"16","name":"Core/echo","path":""}},"16"]
+		["Core/echo",{"#x":{"resultOf":"16","name":"Core/echo","path":""}},"16"],
+		["Core/echo",{"#x":{"resultOf":"0","name":"Test/list"}},"17"],
+		["Core/echo",{"#x":{"resultOf":"0","name":"Test/list","path":"/ids","extra":"1"}},"18"]
 	]}`)
 	want := []string{
 		`["Test/list",{"accountId":"a1","ids":["m1","m2"],"list":[{"id":"m1","threadId":"t1","to":[{"email":"x@a"},{"email":"y@a"}]},{"id":"m2","threadId":"t2","to":[{"email":"z@a"}]}]},"0"]`,
@@ -218,6 +220,8 @@ func TestResultReferences(t *testing.T) {
 		`["error",{"description":"path \"/accountId/*\" does not resolve","type":"invalidResultReference"},"14"]`,
 		`["Core/echo",{"x":"invalidResultReference"},"15"]`,
 		`["error",{"description":"no response with call id \"16\"","type":"invalidResultReference"},"16"]`,
+		`["error",{"description":"\"#x\" is not a ResultReference","type":"invalidResultReference"},"17"]`,
+		`["error",{"description":"\"#x\" is not a ResultReference","type":"invalidResultReference"},"18"]`,
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %d responses: %v", len(got), got)

@@ -14,6 +14,16 @@ type resultReference struct {
 	Path     string `json:"path"`
 }
 
+// parseReference decodes a ResultReference, all three members required.
+func parseReference(raw json.RawMessage) (resultReference, bool) {
+	var m map[string]*string
+	if firstByte(raw) != '{' || json.Unmarshal(raw, &m) != nil || len(m) != 3 ||
+		m["resultOf"] == nil || m["name"] == nil || m["path"] == nil {
+		return resultReference{}, false
+	}
+	return resultReference{ResultOf: *m["resultOf"], Name: *m["name"], Path: *m["path"]}, true
+}
+
 // resolveReferences replaces every "#name" argument by the value its
 // ResultReference points to, giving "name" (RFC 8620 §3.7). Arguments
 // without references are returned as they came.
@@ -34,10 +44,8 @@ func resolveReferences(args json.RawMessage, done []invocation) (json.RawMessage
 		if _, dup := m[name]; dup {
 			return nil, NewError(InvalidArguments, "both "+strconv.Quote(name)+" and "+strconv.Quote(key)+" given")
 		}
-		var ref resultReference
-		d := json.NewDecoder(bytes.NewReader(raw))
-		d.DisallowUnknownFields()
-		if firstByte(raw) != '{' || d.Decode(&ref) != nil {
+		ref, ok := parseReference(raw)
+		if !ok {
 			return nil, NewError(InvalidResultRef, strconv.Quote(key)+" is not a ResultReference")
 		}
 		v, err := resolve(ref, done)
