@@ -24,6 +24,7 @@ import (
 	"postern/internal/deliver"
 	"postern/internal/dkim"
 	"postern/internal/imapd"
+	"postern/internal/jmap"
 	"postern/internal/managesieve"
 	"postern/internal/message"
 	"postern/internal/netlimit"
@@ -34,6 +35,7 @@ import (
 	"postern/internal/smtpd"
 	"postern/internal/store"
 	"postern/internal/store/sqlstore"
+	"postern/internal/web"
 )
 
 // Backend is the storage the servers share: the database and the bodies.
@@ -182,7 +184,9 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 		Extensions: strings.Join(sieve.Extensions(), " "), MaxRedirects: sieveOpts.MaxRedirects,
 		MaxScriptSize: admin.MaxSieveScriptSize, Logger: logger.With("svc", "managesieve"),
 	})
-	a.services = []service{mx, sub, pop, imp, sieveSrv}
+	jmapSrv := jmap.New(jmap.Options{Auth: jmap.BasicAuth{Auth: authSvc}, Logger: logger.With("svc", "jmap")})
+	webSrv := web.New(web.Options{JMAP: jmapSrv, Logger: logger.With("svc", "http")})
+	a.services = []service{mx, sub, pop, imp, sieveSrv, webSrv}
 	l := cfg.Listen
 	for _, ls := range []listener{
 		{name: "smtp", addr: l.SMTP, svc: mx},
@@ -193,6 +197,7 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 		{name: "pop3", addr: l.POP3, svc: pop},
 		{name: "pop3s", addr: l.POP3S, svc: pop, implicitTLS: true},
 		{name: "managesieve", addr: l.ManageSieve, svc: sieveSrv},
+		{name: "http", addr: l.HTTP, svc: webSrv},
 	} {
 		if ls.addr != "" {
 			a.lns = append(a.lns, &ls)

@@ -109,7 +109,7 @@ func (b BasicAuth) Authenticate(r *http.Request) (Principal, error) {
 		return Principal{}, ErrUnauthenticated
 	}
 	remote := b.remote(r)
-	acct, err := b.Auth.Login(r.Context(), remote, user, pass)
+	acct, err := b.Auth.Login(auth.WithProtocol(r.Context(), "jmap"), remote, user, pass)
 	switch {
 	case err == nil:
 		return principalOf(acct), nil

@@ -1,0 +1,105 @@
+// Package web is the `http` listener: JMAP (RFC 8620/8621) for the webmail
+// and any JMAP client, and later the webmail's pages, autoconfig and
+// MTA-STS. The admin UI and API have their own loopback listener.
+//
+// Passwords cross this listener in HTTP Basic authentication, so a request
+// that carries credentials is served only over TLS or from loopback (a
+// reverse proxy on the same machine, or `postern dev`).
+package web
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"time"
+)
+
+// Options build a Server.
+type Options struct {
+	// JMAP serves /jmap/ and /.well-known/jmap; nil leaves them out.
+	JMAP   http.Handler
+	Logger *slog.Logger
+}
+
+// Server is the HTTP service; it may Serve several listeners.
+type Server struct {
+	srv *http.Server
+	log *slog.Logger
+}
+
+// Timeouts of a connection: a slow client cannot hold one open forever;
+// EventSource streams clear the write deadline for themselves.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 5 * time.Minute
+	writeTimeout      = 5 * time.Minute
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 64 << 10
+)
+
+// New returns the server.
+func New(o Options) *Server {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	mux := http.NewServeMux()
+	if o.JMAP != nil {
+		j := secureCredentials(o.JMAP)
+		mux.Handle("/jmap/", j)
+		mux.Handle("/.well-known/jmap", j)
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		http.Error(w, "not found", http.StatusNotFound)
+	})
+	s := &Server{log: log}
+	s.srv = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return s
+}
+
+// Serve serves HTTP on l until Shutdown. The http listener has no
+// implicit TLS of its own yet: put TLS in front of it (or keep it on
+// loopback).
+func (s *Server) Serve(l net.Listener, implicitTLS bool) error {
+	if implicitTLS {
+		return errors.New("web: implicit TLS is not supported on the http listener")
+	}
+	err := s.srv.Serve(l)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting and waits for requests in flight.
+func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+
+// secureCredentials refuses a request with credentials that came in clear
+// from another machine: the password would have crossed the network.
+func secureCredentials(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" && r.TLS == nil && !fromLoopback(r) {
+			w.Header().Set("Cache-Control", "no-store")
+			http.Error(w, "credentials are accepted only over TLS", http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func fromLoopback(r *http.Request) bool {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	return err == nil && ap.Addr().Unmap().IsLoopback()
+}
