@@ -1,0 +1,48 @@
+// Package jmapmail is the RFC 8621 Mailbox data type on the JMAP core
+// (internal/jmap), over store.Store: the "urn:ietf:params:jmap:mail"
+// capability and the methods Mailbox/get, Mailbox/changes, Mailbox/query,
+// Mailbox/queryChanges and Mailbox/set. Register plugs them into a
+// jmap.Server; the composition root calls it.
+//
+// What it owns:
+//   - jmapmail.go: Options, Register, the capability objects, account and
+//     state strings.
+//   - mailbox.go: the JMAP view of the store's mailboxes: ids, names and
+//     parents, roles, sort order, rights and counts.
+//   - get.go, changes.go, query.go, set.go: one method each (queryChanges
+//     lives in query.go).
+//
+// Mapping to the store:
+//
+//   - Ids: a Mailbox id is "m" followed by the decimal store.Mailbox.ID
+//     ("m7"); it never changes, also across renames.
+//   - Names: the store keeps full names with "/" between levels. A JMAP
+//     name is the part after the nearest existing ancestor, and parentId
+//     that ancestor's id: "Lists/Go" under "Lists" is {name: "Go",
+//     parentId: <Lists>}; when "Lists" does not exist (IMAP clients can make
+//     such trees), "Lists/Go" is top-level with name "Lists/Go", so
+//     siblings keep unique names and a rename never loses a level. Names
+//     the client sets may not contain "/".
+//   - Roles come from INBOX (role "inbox") and the RFC 6154 special-use
+//     attributes (\Drafts "drafts", \Sent "sent", \Archive "archive",
+//     \Junk "junk", \Trash "trash"). A role is chosen at create; the
+//     store cannot change a special-use afterwards.
+//   - sortOrder: the store keeps none, so it is derived from the role
+//     (inbox 1, drafts 2, sent 3, archive 4, junk 5, trash 6, others 10).
+//     A sortOrder a client sends is accepted and ignored, and the value in
+//     force is returned in the created/updated object (RFC 8620 §5.3).
+//   - States: the state of Mailbox is the decimal account modseq
+//     (store.Mailstore.AccountModSeq); every change in the account moves
+//     it, mail too, since the counts change with mail.
+//   - Counts: totalEmails and unreadEmails from MailboxStatus;
+//     totalThreads and unreadThreads from the thread id of every message
+//     of the account (Changes since 0) and the \Seen flags (MessageFlags),
+//     computed only when asked for, with the RFC 8621 §2 definitions
+//     (a thread is unread if an unseen message of it is outside the
+//     trash, or in this mailbox when it is the trash).
+//
+// Limits of the store this package works around are written beside the
+// code: Mailbox/changes cannot read when a mailbox was created (see
+// classify in changes.go), and Mailbox/queryChanges always answers
+// cannotCalculateChanges.
+package jmapmail
