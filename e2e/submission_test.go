@@ -334,6 +334,28 @@ func TestSubmissionSpoofing(t *testing.T) {
 			t.Errorf("MAIL FROM %s, From: %s: %v, want code %d", c.mailFrom, c.headerFrom, err, c.code)
 		}
 	}
+	// Sender and Resent-From are held to the same rule, and so is an
+	// address that a display name spells.
+	for _, c := range []struct {
+		extra string
+		code  int
+	}{
+		{"Sender: bob@example.test\r\n", 553},
+		{"Resent-From: Bob <bob@example.test>\r\n", 553},
+		{"Resent-Sender: bob@example.test\r\n", 553},
+		{"From2: x\r\nSender: sales@example.test\r\n", 0},
+	} {
+		msg := strings.Replace(testMessage(alice, bob, uniq(), "spoof?"), "From: <"+alice+">\r\n", "From: <"+alice+">\r\n"+c.extra, 1)
+		if err := submitGo(sub, alice, []string{bob}, msg); smtpCode(err) != c.code || (c.code == 0 && err != nil) {
+			t.Errorf("with %q: %v, want code %d", c.extra, err, c.code)
+		}
+	}
+	for _, from := range []string{`"bob@example.test" <alice@example.test>`, `=?utf-8?q?bob=40example=2Etest?= <alice@example.test>`} {
+		msg := strings.Replace(testMessage(alice, bob, uniq(), "spoof?"), "From: <"+alice+">", "From: "+from, 1)
+		if err := submitGo(sub, alice, []string{bob}, msg); smtpCode(err) != 553 {
+			t.Errorf("From: %s: %v, want 553", from, err)
+		}
+	}
 	// A message without From is refused, not passed on.
 	msg := strings.Replace(testMessage(alice, bob, uniq(), "x"), "From: <"+alice+">\r\n", "", 1)
 	if err := submitGo(sub, alice, []string{bob}, msg); smtpCode(err)/100 != 5 {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/mail"
+	"regexp"
 	"strings"
 	"time"
 
@@ -23,10 +24,9 @@ type Signer interface {
 }
 
 var (
-	errNoFrom      = smtpErr(550, 5, 6, 0, "Message must have exactly one From header field (RFC 5322 section 3.6)")
-	errBadFrom     = smtpErr(550, 5, 6, 0, "Cannot parse the From header field")
-	errHeaderOwned = smtpErr(553, 5, 7, 1, "From header address not owned by the authenticated user")
-	errBadHeader   = smtpErr(550, 5, 6, 0, "Malformed message header")
+	errNoFrom    = smtpErr(550, 5, 6, 0, "Message must have exactly one From header field (RFC 5322 section 3.6)")
+	errBadFrom   = smtpErr(550, 5, 6, 0, "Cannot parse the From header field")
+	errBadHeader = smtpErr(550, 5, 6, 0, "Malformed message header")
 )
 
 // submitData is DATA on the submission port (RFC 6409): the message is read
@@ -103,9 +103,18 @@ func (s *session) fixHeader(ctx context.Context, msg []byte) ([]byte, string, er
 	if len(froms) != 1 {
 		return nil, "", errNoFrom
 	}
-	domain, err := s.checkHeaderFrom(ctx, froms[0].value())
+	domain, err := s.checkHeaderFrom(ctx, "From", froms[0].value())
 	if err != nil {
 		return nil, "", err
+	}
+	// The other fields that name the author or sender are held to the
+	// same rule: a client shows them in place of From.
+	for _, name := range []string{"Sender", "Resent-From", "Resent-Sender"} {
+		for _, f := range headerFields(fields, name) {
+			if _, err := s.checkHeaderFrom(ctx, name, f.value()); err != nil {
+				return nil, "", err
+			}
+		}
 	}
 	out := make([]byte, 0, len(msg)+200)
 	for _, f := range fields {
@@ -125,9 +134,11 @@ func (s *session) fixHeader(ctx context.Context, msg []byte) ([]byte, string, er
 	return append(out, body...), domain, nil
 }
 
-// checkHeaderFrom parses the From field and checks that the account owns
-// every address in it; it returns the domain of the first.
-func (s *session) checkHeaderFrom(ctx context.Context, value string) (string, error) {
+// checkHeaderFrom parses an address field (From, Sender, Resent-From...)
+// and checks that the account owns every address in it, and every address
+// a display name spells (`"bob@example.org" <alice@example.org>` shows as
+// bob); it returns the domain of the first address.
+func (s *session) checkHeaderFrom(ctx context.Context, field, value string) (string, error) {
 	// Unknown charsets in display names pass undecoded: only the
 	// addresses matter here.
 	p := mail.AddressParser{WordDecoder: &mime.WordDecoder{
@@ -135,18 +146,26 @@ func (s *session) checkHeaderFrom(ctx context.Context, value string) (string, er
 	}}
 	list, err := p.ParseList(value)
 	if err != nil || len(list) == 0 {
-		return "", errBadFrom
-	}
-	for _, a := range list {
-		addr, err := deliver.ParseAddress(a.Address)
-		if err != nil {
+		if field == "From" {
 			return "", errBadFrom
 		}
-		if err := s.checkOwned(addr); err != nil {
-			s.srv.cfg.Logger.Info("header From refused", append(s.log(), "id", s.id,
-				"account", s.account.Address, "header_from", addr.String())...)
-			if err == errNotOwned {
-				return "", errHeaderOwned
+		return "", smtpErr(550, 5, 6, 0, "Cannot parse the "+field+" header field")
+	}
+	for _, a := range list {
+		addrs := []string{a.Address}
+		addrs = append(addrs, spelledAddresses.FindAllString(a.Name, -1)...)
+		for _, raw := range addrs {
+			addr, err := deliver.ParseAddress(raw)
+			if err == nil {
+				err = s.checkOwned(addr)
+			}
+			if err == nil {
+				continue
+			}
+			s.srv.cfg.Logger.Info("header address refused", append(s.log(), "id", s.id,
+				"account", s.account.Address, "field", field, "address", raw)...)
+			if err == errNotOwned || raw != a.Address {
+				return "", smtpErr(553, 5, 7, 1, field+" header address "+raw+" not owned by the authenticated user")
 			}
 			return "", err
 		}
@@ -154,3 +173,6 @@ func (s *session) checkHeaderFrom(ctx context.Context, value string) (string, er
 	at := strings.LastIndexByte(list[0].Address, '@')
 	return strings.ToLower(list[0].Address[at+1:]), nil
 }
+
+// spelledAddresses finds what looks like an address in a display name.
+var spelledAddresses = regexp.MustCompile(`[^\s<>"'(),;:@]+@[^\s<>"'(),;:@]+\.[^\s<>"'(),;:@.]+`)
