@@ -49,7 +49,7 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 	if !s.tlsOrPlaintextAllowed() {
 		return nil, errNeedTLS
 	}
-	ctx := auth.WithProtocol(context.Background(), "submission")
+	ctx := auth.WithProtocol(s.srv.ctx, "submission")
 	switch strings.ToUpper(mech) {
 	case sasl.Plain:
 		return sasl.NewPlainServer(func(identity, username, password string) error {

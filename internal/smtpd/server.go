@@ -73,6 +73,10 @@ type Server struct {
 	cfg     Config
 	smtp    *smtp.Server
 	closing atomic.Bool
+	// ctx is every session's context: cancelled when Shutdown stops
+	// waiting, so store calls still in flight give up too.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu       sync.Mutex
 	sessions map[*session]struct{}
@@ -81,6 +85,7 @@ type Server struct {
 // New builds a server; call Serve with a listener.
 func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, sessions: make(map[*session]struct{})}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	srv := smtp.NewServer(s)
 	srv.Domain = cfg.Hostname
 	srv.TLSConfig = cfg.TLS
@@ -164,6 +169,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.kickSessions(force)
 		select {
 		case err := <-done:
+			s.cancel()
 			return err
 		case <-tick.C:
 		case <-grace.C:
@@ -172,6 +178,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			force = true
 		}
 		if force {
+			s.cancel()
 			s.kickSessions(true)
 			select {
 			case err := <-done:

@@ -1,7 +1,6 @@
 package smtpd
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base32"
 	"errors"
@@ -136,7 +135,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 // checkOwned enforces that a submission user sends only as themselves: the
 // account address, a subaddress of it, or an alias that resolves to it.
 func (s *session) checkOwned(a deliver.Address) error {
-	ok, err := s.srv.cfg.Pipeline.Owns(context.Background(), *s.account, a)
+	ok, err := s.srv.cfg.Pipeline.Owns(s.srv.ctx, *s.account, a)
 	switch {
 	case err != nil:
 		return errLocal
@@ -156,7 +155,7 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	if opts != nil && opts.OriginalRecipient != "" {
 		ro.ORcpt = string(opts.OriginalRecipientType) + ";" + opts.OriginalRecipient
 	}
-	err := s.tx.AddRecipient(context.Background(), to, ro)
+	err := s.tx.AddRecipient(s.srv.ctx, to, ro)
 	logArgs := append(s.log(), "rcpt", to)
 	switch {
 	case err == nil:
@@ -202,7 +201,7 @@ func (s *session) Data(r io.Reader) error {
 // reader whose rule breaks take precedence over what the pipeline says.
 func (s *session) deliver(body io.Reader, checked *checkedReader) error {
 	cfg := &s.srv.cfg
-	res, err := s.tx.Deliver(context.Background(), body)
+	res, err := s.tx.Deliver(s.srv.ctx, body)
 	if checked != nil && checked.err != nil {
 		// The parser may have wrapped it; the rule that broke is what the client hears.
 		err = checked.err

@@ -35,7 +35,7 @@ var (
 // one commit. The 250 follows it.
 func (s *session) submitData(r io.Reader) error {
 	cfg := &s.srv.cfg
-	ctx := context.Background()
+	ctx := s.srv.ctx
 	checked := newCheckedReader(r, cfg.MaxHeaderBytes, cfg.MaxLineLength)
 	if s.bareAtMail >= 0 {
 		checked.bareSeen = func() bool { return bareCount(s.conn.Conn()) > s.bareAtMail }
