@@ -80,10 +80,38 @@ fi
 if command -v debconf-set-selections >/dev/null 2>&1; then
 	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 fi
-echo "deps.sh: installing ${pkgs[*]}"
+# The tests run their own private instances of Postfix, OpenDKIM and
+# Dovecot (Pigeonhole's sieve-test): the packages must not start or enable
+# system services on a host that may itself be a mail server. policy-rc.d
+# keeps them from starting during the install; afterwards the services the
+# install enabled are disabled.
+declare -A was_enabled=()
+if command -v systemctl >/dev/null 2>&1; then
+	for unit in postfix opendkim dovecot; do
+		systemctl is-enabled "$unit" >/dev/null 2>&1 && was_enabled[$unit]=1
+	done
+fi
+policy=/usr/sbin/policy-rc.d
+made_policy=false
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' >"$policy"
+	chmod 755 "$policy"
+	made_policy=true
+fi
+echo "deps.sh: installing ${pkgs[*]} (services not started)"
 if ! apt-get install -y -qq --no-install-recommends "${pkgs[@]}"; then
+	$made_policy && rm -f "$policy"
 	echo "deps.sh: FAILED to install ${pkgs[*]}" >&2
 	exit 1
+fi
+$made_policy && rm -f "$policy"
+if command -v systemctl >/dev/null 2>&1; then
+	for unit in postfix opendkim dovecot; do
+		if [ -z "${was_enabled[$unit]:-}" ] && systemctl is-enabled "$unit" >/dev/null 2>&1; then
+			echo "deps.sh: disabling the $unit service the package enabled (the tests run their own)"
+			systemctl disable --now "$unit" >/dev/null 2>&1 || true
+		fi
+	done
 fi
 
 still=()
