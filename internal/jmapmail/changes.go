@@ -46,13 +46,13 @@ func (h *handler) changes(ctx context.Context, c *jmap.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	max := -1
+	limit := -1
 	if a.MaxChanges != nil {
 		n := *a.MaxChanges
 		if n <= 0 {
 			return nil, jmap.NewError(jmap.InvalidArguments, "maxChanges must be a positive integer")
 		}
-		max = int(min(n, 1<<30))
+		limit = int(min(n, 1<<30))
 	}
 	since, ok := parseState(a.SinceState)
 	if !ok {
@@ -68,8 +68,8 @@ func (h *handler) changes(ctx context.Context, c *jmap.Call) (any, error) {
 	resp := changesResponse{AccountID: a.AccountID, OldState: a.SinceState, NewState: formatState(ch.ModSeq),
 		Created: []string{}, Updated: []string{}, Destroyed: []string{}}
 	changed, destroyed := ch.Mailboxes, ch.MailboxesDestroyed
-	if max >= 0 && len(changed)+len(destroyed) > max {
-		upto, later, err := h.bisect(ctx, acct, since, ch, max)
+	if limit >= 0 && len(changed)+len(destroyed) > limit {
+		upto, later, err := h.bisect(ctx, acct, since, ch, limit)
 		if err != nil {
 			return nil, err
 		}
@@ -83,6 +83,12 @@ func (h *handler) changes(ctx context.Context, c *jmap.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	var oldest uint64 // the largest id of a mailbox that existed at since
+	for _, m := range v.list {
+		if m.HighestModSeq <= since {
+			oldest = max(oldest, uint64(m.ID))
+		}
+	}
 	gone := map[int64]bool{}
 	for _, id := range destroyed {
 		gone[id] = true
@@ -95,7 +101,7 @@ func (h *handler) changes(ctx context.Context, c *jmap.Call) (any, error) {
 			// reloads it.
 			resp.Updated = append(resp.Updated, mailboxID(id))
 			delete(gone, id)
-		case m != nil && h.existedAt(ctx, m, since, ch):
+		case m != nil && h.existedAt(ctx, m, since, oldest, ch):
 			resp.Updated = append(resp.Updated, mailboxID(id))
 		default:
 			resp.Created = append(resp.Created, mailboxID(id))
@@ -116,17 +122,20 @@ func (h *handler) changes(ctx context.Context, c *jmap.Call) (any, error) {
 //
 //   - a mailbox's HIGHESTMODSEQ starts at its creation modseq and never
 //     goes down, so HighestModSeq <= since proves it;
+//   - store ids grow with creation (sqlstore gives a new row the largest
+//     id plus one), so an id below that of a mailbox proven to exist at
+//     since (oldest: the largest such id) proves it;
 //   - a message whose modseq is <= since was in m then (a move gives a
 //     message a new modseq), so more messages in m than the changes list
 //     in m proves it, when MailboxStatus reads the same messages as ch
 //     (HighestModSeq not past ch.ModSeq).
 //
-// Anything else (a renamed or subscribed mailbox whose every message is
-// new) is reported as created: a client that already holds it replaces
-// it, while one told "updated" for an id it never saw could miss a new
-// mailbox.
-func (h *handler) existedAt(ctx context.Context, m *mbox, since uint64, ch store.AccountChanges) bool {
-	if m.HighestModSeq <= since {
+// Anything else (the newest mailbox, renamed or with new mail only) is
+// reported as created: a client that already holds it replaces it, while
+// one told "updated" for an id it never saw could miss a new mailbox. A
+// created_modseq on mailboxes in the store would make this exact.
+func (h *handler) existedAt(ctx context.Context, m *mbox, since, oldest uint64, ch store.AccountChanges) bool {
+	if m.HighestModSeq <= since || uint64(m.ID) < oldest {
 		return true
 	}
 	st, err := h.st.MailboxStatus(ctx, m.ID)
@@ -145,16 +154,16 @@ func (h *handler) existedAt(ctx context.Context, m *mbox, since uint64, ch store
 }
 
 // bisect finds the largest state upto in [since, ch.ModSeq) such that the
-// mailboxes that changed after since but not after upto are at most max,
+// mailboxes that changed after since but not after upto are at most limit,
 // and returns it with the ids that changed after it.
-func (h *handler) bisect(ctx context.Context, acct int64, since uint64, ch store.AccountChanges, max int) (uint64, map[int64]bool, error) {
+func (h *handler) bisect(ctx context.Context, acct int64, since uint64, ch store.AccountChanges, limit int) (uint64, map[int64]bool, error) {
 	all := map[int64]bool{}
 	for _, list := range [][]int64{ch.Mailboxes, ch.MailboxesDestroyed} {
 		for _, id := range list {
 			all[id] = true
 		}
 	}
-	lo, hi := since, ch.ModSeq // page(lo) <= max < page(hi)
+	lo, hi := since, ch.ModSeq // page(lo) <= limit < page(hi)
 	loLater := all
 	for hi-lo > 1 {
 		mid := lo + (hi-lo)/2
@@ -174,7 +183,7 @@ func (h *handler) bisect(ctx context.Context, acct int64, since uint64, ch store
 				page++
 			}
 		}
-		if page <= max {
+		if page <= limit {
 			lo, loLater = mid, later
 		} else {
 			hi = mid
