@@ -229,3 +229,29 @@ func testDeliverMissingMailbox(t *testing.T, e *env) {
 		t.Errorf("mailbox made without Create: %v", err)
 	}
 }
+
+// testQueueIDsNotReused: a queue id names one message for good, even once
+// the newest entry is gone.
+func testQueueIDsNotReused(t *testing.T, e *env) {
+	e.setup()
+	queue := func() int64 {
+		t.Helper()
+		out, err := e.s.Deliver(e.ctx, store.Delivery{Blob: e.sized(40), InternalDate: time.Now(), Queue: []store.QueuedCopy{{
+			NewQueueMessage: store.NewQueueMessage{Sender: "a@example.org", Recipients: []store.NewQueueRecipient{{Rcpt: "x@remote.test"}}}}}})
+		if err != nil || len(out.QueueIDs) != 1 {
+			t.Fatalf("queue: %+v %v", out, err)
+		}
+		return out.QueueIDs[0]
+	}
+	seen := map[int64]bool{}
+	for i := 0; i < 3; i++ {
+		id := queue()
+		if seen[id] {
+			t.Fatalf("queue id %d used twice", id)
+		}
+		seen[id] = true
+		if err := e.s.QueueDelete(e.ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

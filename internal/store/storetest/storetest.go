@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LargeBody", testLargeBody},
 		{"MultiAppend", testMultiAppend},
 		{"Queue", testQueue},
+		{"QueueIDsNotReused", testQueueIDsNotReused},
 		{"DKIMKeys", testDKIMKeys},
 		{"AppPasswords", testAppPasswords},
 		{"SieveScripts", testSieveScripts},
