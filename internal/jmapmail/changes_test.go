@@ -133,3 +133,32 @@ func TestChangesMaxChanges(t *testing.T) {
 		t.Errorf("tree rename: %v", r)
 	}
 }
+
+// TestChangesReusedID: sqlstore gives a new mailbox the id of the newest
+// one destroyed before it; such an id is reported updated, so a client
+// reloads it.
+func TestChangesReusedID(t *testing.T) {
+	e := newEnv(t, Options{})
+	x, err := e.st.CreateMailbox(e.ctx, e.acct.ID, "X", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := e.state()
+	if err := e.st.DeleteMailbox(e.ctx, e.acct.ID, "X"); err != nil {
+		t.Fatal(err)
+	}
+	y, err := e.st.CreateMailbox(e.ctx, e.acct.ID, "Y", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, u, d, _ := e.changesSince(s)
+	if x.ID != y.ID {
+		if !slices.Equal(c, []string{mailboxID(y.ID)}) || !slices.Equal(d, []string{mailboxID(x.ID)}) {
+			t.Errorf("created %v destroyed %v", c, d)
+		}
+		return
+	}
+	if len(c)+len(d) != 0 || !slices.Equal(u, []string{mailboxID(y.ID)}) {
+		t.Errorf("reused id: created %v updated %v destroyed %v", c, u, d)
+	}
+}
