@@ -105,10 +105,11 @@ type listener struct {
 	implicitTLS bool
 	svc         service
 	ln          net.Listener
-	// perIP, when set, caps connections per client IP here, answering the
-	// excess with refusal (for servers that do not limit on their own).
-	perIP   int
-	refusal string
+	// perIP and total, when set, cap connections per client IP and in all
+	// here, answering the excess with refusal (for servers that do not
+	// limit on their own).
+	perIP, total int
+	refusal      string
 }
 
 // imapRefusal is sent before the TLS handshake on imaps too: a client that
@@ -192,8 +193,8 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 		{name: "smtp", addr: l.SMTP, svc: mx},
 		{name: "submission", addr: l.Submission, svc: sub},
 		{name: "submissions", addr: l.Submissions, svc: sub, implicitTLS: true},
-		{name: "imap", addr: l.IMAP, svc: imp, perIP: cfg.IMAP.MaxConnectionsPerIP, refusal: imapRefusal},
-		{name: "imaps", addr: l.IMAPS, svc: imp, implicitTLS: true, perIP: cfg.IMAP.MaxConnectionsPerIP, refusal: imapRefusal},
+		{name: "imap", addr: l.IMAP, svc: imp, perIP: cfg.IMAP.MaxConnectionsPerIP, total: cfg.IMAP.MaxConnections, refusal: imapRefusal},
+		{name: "imaps", addr: l.IMAPS, svc: imp, implicitTLS: true, perIP: cfg.IMAP.MaxConnectionsPerIP, total: cfg.IMAP.MaxConnections, refusal: imapRefusal},
 		{name: "pop3", addr: l.POP3, svc: pop},
 		{name: "pop3s", addr: l.POP3S, svc: pop, implicitTLS: true},
 		{name: "managesieve", addr: l.ManageSieve, svc: sieveSrv},
@@ -224,8 +225,8 @@ func (a *App) Listen() error {
 			a.closeListeners()
 			return fmt.Errorf("listen.%s: %w", l.name, err)
 		}
-		if l.perIP > 0 {
-			ln = &netlimit.Listener{Listener: ln, PerIP: l.perIP, Refusal: l.refusal}
+		if l.perIP > 0 || l.total > 0 {
+			ln = &netlimit.Listener{Listener: ln, PerIP: l.perIP, Total: l.total, Refusal: l.refusal}
 		}
 		l.ln = ln
 	}
@@ -277,6 +278,7 @@ func (a *App) Run(ctx context.Context, reload <-chan struct{}) error {
 	go a.backend.Store.Maintain(sweepCtx, sqlstore.MaintainOptions{})
 	stopQueue := a.runQueue()
 	var runErr error
+	failed := 0
 loop:
 	for {
 		select {
@@ -284,9 +286,15 @@ loop:
 			break loop
 		case <-reload:
 			a.Reload()
-		case runErr = <-errc:
-			a.logger.Error("listener failed", "err", runErr)
-			break loop
+		case err := <-errc:
+			// One listener's failure leaves the others serving; only
+			// when every one has failed is there nothing left to run.
+			failed++
+			runErr = err
+			a.logger.Error("listener failed", "err", err, "still_serving", len(a.lns)-failed)
+			if failed == len(a.lns) {
+				break loop
+			}
 		}
 	}
 	a.logger.Info("shutting down")

@@ -86,6 +86,9 @@ type IMAP struct {
 	AppendLimit         int64    `toml:"append_limit"`
 	IdleTimeout         Duration `toml:"idle_timeout"`
 	MaxConnectionsPerIP int      `toml:"max_connections_per_ip"`
+	// MaxConnections caps IMAP connections in all (both listeners each):
+	// keep it below the process's open-files limit.
+	MaxConnections int `toml:"max_connections"`
 }
 
 // POP3 holds limits of the POP3 service.
@@ -159,6 +162,7 @@ func Default() Config {
 			AppendLimit:         50 << 20,
 			IdleTimeout:         Duration{30 * time.Minute}, // RFC 9051 §5.4
 			MaxConnectionsPerIP: 50,
+			MaxConnections:      20000,
 		},
 		POP3: POP3{
 			IdleTimeout:         Duration{10 * time.Minute}, // RFC 1939 §3

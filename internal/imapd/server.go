@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"postern/internal/netlimit"
 	"sync"
 	"time"
 
@@ -118,22 +119,14 @@ func (s *Server) Serve(l net.Listener, implicitTLS bool) error {
 		delete(s.listeners, l)
 		s.mu.Unlock()
 	}()
-	var delay time.Duration
 	for {
-		conn, err := l.Accept()
+		conn, err := netlimit.Accept(l, s.isClosing, s.log)
 		if err != nil {
 			if s.isClosing() {
 				return ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
-			}
 			return err
 		}
-		delay = 0
 		if implicitTLS {
 			conn = tls.Server(conn, s.cfg.TLS)
 		}

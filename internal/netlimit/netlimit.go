@@ -3,6 +3,8 @@
 package netlimit
 
 import (
+	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
@@ -94,4 +96,36 @@ func (c *conn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(func() { c.l.release(c.ip) })
 	return err
+}
+
+// Accept waits for the next connection on l. Temporary errors (EMFILE,
+// ENFILE when the process or the machine is out of file descriptors, a
+// timeout) pause the loop, longer each time up to a second, instead of
+// ending it: a flood of connections must not stop the service. stopped
+// tells a listener closed by a shutdown from a failure.
+func Accept(l net.Listener, stopped func() bool, log *slog.Logger) (net.Conn, error) {
+	var backoff time.Duration
+	for {
+		c, err := l.Accept()
+		if err == nil {
+			return c, nil
+		}
+		if stopped() || !temporary(err) {
+			return nil, err
+		}
+		backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+		if log != nil {
+			log.Warn("accept failed, retrying", "addr", l.Addr().String(), "err", err, "delay", backoff)
+		}
+		time.Sleep(backoff)
+	}
+}
+
+func temporary(err error) bool {
+	var te interface{ Temporary() bool }
+	if errors.As(err, &te) && te.Temporary() {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

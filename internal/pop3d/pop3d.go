@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"postern/internal/netlimit"
 	"sync"
 	"time"
 
@@ -130,25 +131,14 @@ func (s *Server) Serve(l net.Listener, implicitTLS bool) error {
 		s.mu.Unlock()
 	}()
 
-	var backoff time.Duration
 	for {
-		c, err := l.Accept()
+		c, err := netlimit.Accept(l, s.isShutdown, s.log)
 		if err != nil {
 			if s.isShutdown() {
 				return nil
 			}
-			// EMFILE and friends are temporary: pause instead of
-			// spinning or giving up (as net/http does).
-			var te interface{ Temporary() bool }
-			if errors.As(err, &te) && te.Temporary() {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.log.Warn("accept failed, retrying", "err", err, "delay", backoff)
-				time.Sleep(backoff)
-				continue
-			}
 			return err
 		}
-		backoff = 0
 		s.startSession(c, implicitTLS)
 	}
 }
