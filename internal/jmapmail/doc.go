@@ -15,10 +15,8 @@
 // Mapping to the store:
 //
 //   - Ids: a Mailbox id is "m" followed by the decimal store.Mailbox.ID
-//     ("m7"); it never changes, also across renames. sqlstore gives a
-//     new mailbox the id of the newest one destroyed before it (its
-//     mailboxes table has no AUTOINCREMENT), so an id can come back after
-//     a destroy; Mailbox/changes reports it updated then.
+//     ("m7"); it never changes, also across renames, and the store never
+//     gives it to another mailbox (storetest MailboxIDsNotReused).
 //   - Names: the store keeps full names with "/" between levels. A JMAP
 //     name is the part after the nearest existing ancestor, and parentId
 //     that ancestor's id: "Lists/Go" under "Lists" is {name: "Go",

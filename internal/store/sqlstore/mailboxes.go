@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -87,12 +88,21 @@ func insertMailbox(ctx context.Context, tx *wtx, accountID int64, name, specialU
 	if subscribed {
 		sub = 1
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO mailboxes (account_id, name, uidvalidity, special_use, subscribed, created_at, highestmodseq, modseq)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, accountID, name, uv, specialUse, sub, now(), int64(modseq), int64(modseq))
+	// Ids are never used twice (a rowid would come back once the newest
+	// mailbox is deleted): JMAP clients and mailbox tombstones name a
+	// mailbox by it for good.
+	var id int64
+	err = tx.QueryRowContext(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'mailbox_id' RETURNING value`).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = tx.QueryRowContext(ctx, `INSERT INTO counters (name, value) VALUES ('mailbox_id',
+			(SELECT MAX(COALESCE((SELECT MAX(id) FROM mailboxes), 0), COALESCE((SELECT MAX(mailbox_id) FROM mailbox_tombstones), 0)) + 1))
+			RETURNING value`).Scan(&id)
+	}
 	if err != nil {
 		return store.Mailbox{}, err
 	}
-	id, err := res.LastInsertId()
+	_, err = tx.ExecContext(ctx, `INSERT INTO mailboxes (id, account_id, name, uidvalidity, special_use, subscribed, created_at, highestmodseq, modseq)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, accountID, name, uv, specialUse, sub, now(), int64(modseq), int64(modseq))
 	return store.Mailbox{ID: id, AccountID: accountID, Name: name, UIDValidity: uv, UIDNext: 1,
 		HighestModSeq: modseq, SpecialUse: specialUse, Subscribed: subscribed}, err
 }

@@ -263,3 +263,30 @@ func testClosed(t *testing.T, e *env) {
 		t.Errorf("write after Close: %v", err)
 	}
 }
+
+// testMailboxIDsNotReused: a mailbox id names one mailbox for good (JMAP
+// ids and mailbox tombstones rely on it), even once the newest is gone.
+func testMailboxIDsNotReused(t *testing.T, e *env) {
+	a := e.setup()
+	seen := map[int64]bool{}
+	boxes, err := e.s.Mailboxes(e.ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range boxes {
+		seen[m.ID] = true
+	}
+	for i := 0; i < 3; i++ {
+		m, err := e.s.CreateMailbox(e.ctx, a.ID, "Temp", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[m.ID] {
+			t.Fatalf("mailbox id %d used twice", m.ID)
+		}
+		seen[m.ID] = true
+		if err := e.s.DeleteMailbox(e.ctx, a.ID, "Temp"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

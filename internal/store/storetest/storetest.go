@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UnchangedSince", testUnchangedSince},
 		{"CopyMove", testCopyMove},
 		{"Mailboxes", testMailboxes},
+		{"MailboxIDsNotReused", testMailboxIDsNotReused},
 		{"RenameTree", testRenameTree},
 		{"RenameInbox", testRenameInbox},
 		{"Append", testAppend},
