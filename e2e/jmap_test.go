@@ -64,6 +64,31 @@ func TestJMAPCore(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `["Core/echo",{"hello":true,"high":5},"b3ff"]`) {
 		t.Errorf("Core/echo: %d %s", resp.StatusCode, body)
 	}
+	// Mailbox/get through the real store: the six mailboxes every account
+	// starts with, with their roles.
+	var acctID string
+	for id := range session.Accounts {
+		acctID = id
+	}
+	resp, body = do("POST", "/jmap/api", alice, pass, `{"using":["urn:ietf:params:jmap:core","urn:ietf:params:jmap:mail"],
+		"methodCalls":[["Mailbox/get",{"accountId":"`+acctID+`","ids":null,"properties":["name","role","totalEmails"]},"0"]]}`)
+	var got struct {
+		MethodResponses [][]json.RawMessage
+	}
+	if err := json.Unmarshal(body, &got); err != nil || resp.StatusCode != 200 || len(got.MethodResponses) != 1 {
+		t.Fatalf("Mailbox/get: %d %v %s", resp.StatusCode, err, body)
+	}
+	var mboxes struct {
+		List []struct{ Name, Role string }
+	}
+	json.Unmarshal(got.MethodResponses[0][1], &mboxes)
+	roles := map[string]string{}
+	for _, m := range mboxes.List {
+		roles[m.Role] = m.Name
+	}
+	if roles["inbox"] != "INBOX" || roles["sent"] == "" || roles["trash"] == "" || len(mboxes.List) != 6 {
+		t.Errorf("Mailbox/get: %s", body)
+	}
 	resp, body = do("POST", "/jmap/api", alice, pass, `{"using":["urn:x:unknown"],"methodCalls":[]}`)
 	if resp.StatusCode != 400 || !strings.Contains(string(body), "unknownCapability") {
 		t.Errorf("unknown capability: %d %s", resp.StatusCode, body)

@@ -25,6 +25,7 @@ import (
 	"postern/internal/dkim"
 	"postern/internal/imapd"
 	"postern/internal/jmap"
+	"postern/internal/jmapmail"
 	"postern/internal/managesieve"
 	"postern/internal/message"
 	"postern/internal/netlimit"
@@ -186,6 +187,7 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 		MaxScriptSize: admin.MaxSieveScriptSize, Logger: logger.With("svc", "managesieve"),
 	})
 	jmapSrv := jmap.New(jmap.Options{Auth: jmap.BasicAuth{Auth: authSvc}, Logger: logger.With("svc", "jmap")})
+	jmapmail.Register(jmapSrv, st, jmapmail.Options{Logger: logger.With("svc", "jmap")})
 	webSrv := web.New(web.Options{JMAP: jmapSrv, Logger: logger.With("svc", "http")})
 	a.services = []service{mx, sub, pop, imp, sieveSrv, webSrv}
 	l := cfg.Listen
