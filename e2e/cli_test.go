@@ -364,3 +364,30 @@ func TestDevBusyPortShowsPassword(t *testing.T) {
 		t.Errorf("no password after the failed start; stdout:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
 	}
 }
+
+// TestPostmasterExists: postmaster@ and abuse@ of every local domain take
+// mail out of the box (RFC 5321 §4.5.1), at the domain's oldest account,
+// and go where `domain postmaster` says once set.
+func TestPostmasterExists(t *testing.T) {
+	t.Parallel()
+	s := mailServer(t, nil)
+	id := uniq()
+	mustSend(t, s.Addr["smtp"], "reporter@remote.test", []string{"postmaster@example.test", "abuse@example.test"},
+		testMessage("reporter@remote.test", "postmaster@example.test", id, "a report"))
+	if n := len(findByID(fetchAll(t, s, alice, pass), id)); n != 1 {
+		t.Errorf("the oldest account (alice) has %d copies of the postmaster mail, want 1", n)
+	}
+	s.CLI("", "domain", "postmaster", "example.test", bob).mustOK(t)
+	if out := s.CLI("", "domain", "list").mustOK(t).Stdout; !strings.Contains(out, "postmaster="+bob) {
+		t.Errorf("domain list: %q", out)
+	}
+	id = uniq()
+	mustSend(t, s.Addr["smtp"], "reporter@remote.test", []string{"postmaster@example.test"},
+		testMessage("reporter@remote.test", "postmaster@example.test", id, "another"))
+	if n := len(findByID(fetchAll(t, s, bob, pass), id)); n != 1 {
+		t.Errorf("bob has %d copies after domain postmaster, want 1", n)
+	}
+	if msg := s.CLI("", "domain", "postmaster", "example.test", "ghost@example.test").mustFail(t); !strings.Contains(msg, "ghost@example.test") {
+		t.Errorf("postmaster to a missing local address: %q", msg)
+	}
+}

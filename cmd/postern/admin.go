@@ -111,11 +111,14 @@ func cmdDomain(e *env, args []string) error {
 			run: func(ctx context.Context, svc *admin.Service, _ []string) error {
 				ds, err := svc.Domains(ctx)
 				for _, d := range ds {
+					line := d.Name
 					if d.CatchAll != "" {
-						fmt.Fprintf(e.stdout, "%s\tcatch-all=%s\n", d.Name, d.CatchAll)
-					} else {
-						fmt.Fprintln(e.stdout, d.Name)
+						line += "\tcatch-all=" + d.CatchAll
 					}
+					if d.Postmaster != "" {
+						line += "\tpostmaster=" + d.Postmaster
+					}
+					fmt.Fprintln(e.stdout, line)
 				}
 				return err
 			}},
@@ -130,6 +133,10 @@ func cmdDomain(e *env, args []string) error {
 					return err
 				}
 				return svc.DeleteDomain(ctx, a[0])
+			}},
+		{name: "postmaster", usage: "postern -c FILE domain postmaster DOMAIN ADDRESS   (where postmaster@ and abuse@ go; \"\": the oldest account)", nargs: 2,
+			run: func(ctx context.Context, svc *admin.Service, a []string) error {
+				return svc.SetPostmaster(ctx, a[0], a[1])
 			}},
 		{name: "catchall", usage: "postern -c FILE domain catchall DOMAIN ADDRESS   (\"\" clears it)", nargs: 2,
 			run: func(ctx context.Context, svc *admin.Service, a []string) error {

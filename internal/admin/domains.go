@@ -135,3 +135,35 @@ func selectors(keys []store.DKIMKey) string {
 	}
 	return b.String()
 }
+
+// SetPostmaster names where the domain's postmaster@ and abuse@ mail goes
+// when no account or alias of those names exists (RFC 5321 §4.5.1 requires
+// postmaster); "" goes back to the default, the domain's oldest account.
+// A local target must be an account or alias; a remote one is forwarded.
+func (s *Service) SetPostmaster(ctx context.Context, domain, target string) error {
+	if err := needActor(ctx); err != nil {
+		return err
+	}
+	d, err := s.localDomain(ctx, domain)
+	if err != nil {
+		return err
+	}
+	addr := ""
+	if target != "" {
+		if addr, err = address("address", target); err != nil {
+			return err
+		}
+		if _, err := s.st.Domain(ctx, domainOf(addr)); err == nil {
+			if err := s.checkCatchAllTarget(ctx, addr); err != nil {
+				return err
+			}
+		} else if !isNotFound(err) {
+			return err
+		}
+	}
+	if err := s.st.SetPostmaster(ctx, d.Name, addr); err != nil {
+		return storeErr(err, "domain", d.Name, "domain "+d.Name)
+	}
+	s.audit(ctx, "domain.postmaster.set", d.Name, "postmaster", addr)
+	return nil
+}

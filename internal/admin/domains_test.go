@@ -138,3 +138,22 @@ func TestCatchAll(t *testing.T) {
 	err := h.svc.ClearCatchAll(h.ctx, "nosuch.test")
 	wantErr(t, err, KindNotFound, "domain", "domain nosuch.test does not exist")
 }
+
+func TestSetPostmaster(t *testing.T) {
+	h := newHarness(t)
+	h.mustDomain("example.org")
+	h.mustAccount("alice@example.org")
+	wantErr(t, h.svc.SetPostmaster(h.ctx, "example.org", "nobody@example.org"), KindNotFound, "address", "neither an account nor an alias")
+	wantErr(t, h.svc.SetPostmaster(h.ctx, "nowhere.org", "alice@example.org"), KindNotFound, "domain", "")
+	if err := h.svc.SetPostmaster(h.ctx, "Example.org", "admin@elsewhere.net"); err != nil {
+		t.Fatal(err)
+	}
+	h.wantAudit("domain.postmaster.set", "example.org", "postmaster", "admin@elsewhere.net")
+	if d, _ := h.svc.Domain(h.ctx, "example.org"); d.Postmaster != "admin@elsewhere.net" {
+		t.Errorf("postmaster %q", d.Postmaster)
+	}
+	if err := h.svc.SetPostmaster(h.ctx, "example.org", ""); err != nil {
+		t.Fatal(err)
+	}
+	h.wantAudit("domain.postmaster.set", "example.org", "postmaster", "")
+}

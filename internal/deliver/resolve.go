@@ -53,14 +53,33 @@ func resolveAddr(ctx context.Context, dir store.Directory, log *slog.Logger, add
 	}
 	r := &resolver{dir: dir, log: log, seenAcct: map[int64]bool{}, seenRemote: map[string]bool{}, path: map[string]bool{}}
 	candidates := []string{strings.ToLower(addr.String())}
-	if base, _, ok := strings.Cut(strings.ToLower(addr.Local), "+"); ok && base != "" {
+	base, _, _ := strings.Cut(strings.ToLower(addr.Local), "+")
+	if base != "" && base != strings.ToLower(addr.Local) {
 		candidates = append(candidates, base+"@"+addr.Domain)
+	}
+	// RFC 5321 §4.5.1: postmaster (and abuse, by custom) exist in every
+	// domain: where the administrator said, else the oldest account.
+	postmaster := ""
+	if base == "postmaster" || base == "abuse" {
+		var err error
+		if postmaster, err = postmasterOf(ctx, dir, dom); err != nil {
+			return Resolution{}, err
+		}
+		if postmaster != "" {
+			candidates = append(candidates, postmaster)
+		}
 	}
 	if dom.CatchAll != "" {
 		candidates = append(candidates, dom.CatchAll)
 	}
 	for _, c := range candidates {
-		found, err := r.expand(ctx, c, 0)
+		var found bool
+		var err error
+		if c == postmaster {
+			found, err = r.expandDestination(ctx, c, 0) // it may be remote
+		} else {
+			found, err = r.expand(ctx, c, 0)
+		}
 		if err != nil {
 			return Resolution{}, err
 		}
@@ -162,4 +181,23 @@ func (r *resolver) expandDestination(ctx context.Context, dest string, depth int
 		return r.expand(ctx, base+"@"+a.Domain, depth+1)
 	}
 	return false, nil
+}
+
+// postmasterOf is where the domain's postmaster and abuse mail goes: the
+// address set for it, else the domain's oldest account, else "".
+func postmasterOf(ctx context.Context, dir store.Directory, dom store.Domain) (string, error) {
+	if dom.Postmaster != "" {
+		return dom.Postmaster, nil
+	}
+	accts, err := dir.Accounts(ctx, dom.Name)
+	if err != nil || len(accts) == 0 {
+		return "", err
+	}
+	oldest := accts[0]
+	for _, a := range accts[1:] {
+		if a.ID < oldest.ID {
+			oldest = a
+		}
+	}
+	return oldest.Address, nil
 }

@@ -99,3 +99,51 @@ func TestResolve(t *testing.T) {
 		}
 	}
 }
+
+// Every domain takes postmaster@ and abuse@ (RFC 5321 §4.5.1): the
+// address the administrator set, else the oldest account; an account or
+// alias of that name comes first.
+func TestResolvePostmaster(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlstore.OpenDir(ctx, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	st.AddDomain(ctx, "example.test")
+	st.AddDomain(ctx, "empty.test")
+	alice, _ := st.AddAccount(ctx, "alice@example.test", store.Credentials{})
+	bob, _ := st.AddAccount(ctx, "bob@example.test", store.Credentials{})
+	log := slog.New(slog.DiscardHandler)
+	resolve := func(a string) (Resolution, error) {
+		addr, err := ParseAddress(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resolveAddr(ctx, st, log, addr)
+	}
+	for _, a := range []string{"postmaster@example.test", "PostMaster@Example.test", "abuse@example.test", "abuse+spam@example.test"} {
+		if r, err := resolve(a); err != nil || len(r.Accounts) != 1 || r.Accounts[0].ID != alice.ID {
+			t.Errorf("%s: %+v %v, want the oldest account", a, r, err)
+		}
+	}
+	if _, err := resolve("postmaster@empty.test"); !errors.Is(err, ErrUnknownUser) {
+		t.Errorf("postmaster of a domain without accounts: %v", err)
+	}
+	if err := st.SetPostmaster(ctx, "example.test", "bob@example.test"); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := resolve("postmaster@example.test"); err != nil || len(r.Accounts) != 1 || r.Accounts[0].ID != bob.ID {
+		t.Errorf("postmaster set to bob: %+v %v", r, err)
+	}
+	st.SetPostmaster(ctx, "example.test", "admin@elsewhere.test")
+	if r, err := resolve("abuse@example.test"); err != nil || len(r.Remote) != 1 || r.Remote[0] != "admin@elsewhere.test" {
+		t.Errorf("remote postmaster: %+v %v", r, err)
+	}
+	if err := st.AddAlias(ctx, "abuse@example.test", []string{"alice@example.test"}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := resolve("abuse@example.test"); err != nil || len(r.Accounts) != 1 || r.Accounts[0].ID != alice.ID || len(r.Remote) != 0 {
+		t.Errorf("an abuse alias comes first: %+v %v", r, err)
+	}
+}

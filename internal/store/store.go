@@ -35,8 +35,12 @@ type Domain struct {
 	Name string
 	// CatchAll, when not empty, is the address that receives mail for unknown
 	// local parts of this domain.
-	CatchAll  string
-	CreatedAt time.Time
+	CatchAll string
+	// Postmaster, when not empty, receives mail for postmaster@ and
+	// abuse@ of the domain that no account or alias takes (RFC 5321
+	// §4.5.1); empty means the domain's oldest account.
+	Postmaster string
+	CreatedAt  time.Time
 }
 
 // Credentials are what the store keeps of a password: never the password.
@@ -80,6 +84,9 @@ type Directory interface {
 	DeleteDomain(ctx context.Context, name string) error
 	// SetCatchAll sets (or clears, with "") the domain's catch-all address.
 	SetCatchAll(ctx context.Context, domain, address string) error
+	// SetPostmaster sets (or clears, with "") where the domain's
+	// postmaster@ and abuse@ mail goes (Domain.Postmaster).
+	SetPostmaster(ctx context.Context, domain, address string) error
 
 	// AddAccount creates the account and its mailboxes: INBOX plus the
 	// special-use mailboxes Drafts, Sent, Archive, Junk, Trash. Its domain

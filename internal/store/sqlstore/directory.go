@@ -95,12 +95,12 @@ type scanner interface{ Scan(...any) error }
 func scanDomain(r scanner) (store.Domain, error) {
 	var d store.Domain
 	var t int64
-	err := r.Scan(&d.ID, &d.Name, &d.CatchAll, &t)
+	err := r.Scan(&d.ID, &d.Name, &d.CatchAll, &d.Postmaster, &t)
 	d.CreatedAt = time.Unix(t, 0).UTC()
 	return d, err
 }
 
-const domainCols = `id, name, catch_all, created_at`
+const domainCols = `id, name, catch_all, postmaster, created_at`
 
 // Domain implements store.Directory.
 func (s *Store) Domain(ctx context.Context, name string) (store.Domain, error) {
@@ -167,6 +167,22 @@ func (s *Store) SetCatchAll(ctx context.Context, domain, address string) error {
 	}
 	return s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
 		return execOne(ctx, tx, `UPDATE domains SET catch_all = ? WHERE name = ?`, address, domain)
+	})
+}
+
+// SetPostmaster implements store.Directory.
+func (s *Store) SetPostmaster(ctx context.Context, domain, address string) error {
+	domain, err := normDomain(domain)
+	if err != nil {
+		return store.ErrNotFound
+	}
+	if address != "" {
+		if address, _, err = normAddress(address); err != nil {
+			return err
+		}
+	}
+	return s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+		return execOne(ctx, tx, `UPDATE domains SET postmaster = ? WHERE name = ?`, address, domain)
 	})
 }
 

@@ -12,6 +12,16 @@ func testDomains(t *testing.T, e *env) {
 	if d.Name != "example.org" || d.ID == 0 || d.CreatedAt.IsZero() {
 		t.Errorf("AddDomain returned %+v", d)
 	}
+	if err := e.s.SetPostmaster(e.ctx, "example.org", "Boss@Example.org"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.s.Domain(e.ctx, "example.org"); got.Postmaster != "boss@example.org" {
+		t.Errorf("postmaster %q", got.Postmaster)
+	}
+	wantErr(t, "postmaster of no domain", e.s.SetPostmaster(e.ctx, "nowhere.example", "a@b.example"), store.ErrNotFound)
+	if err := e.s.SetPostmaster(e.ctx, "example.org", ""); err != nil {
+		t.Fatal(err)
+	}
 	_, err := e.s.AddDomain(e.ctx, "EXAMPLE.org")
 	wantErr(t, "duplicate domain", err, store.ErrExists)
 	for _, bad := range []string{"", "a b.org", "x@y.org", "..org"} {
