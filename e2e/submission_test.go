@@ -283,6 +283,19 @@ func TestSubmissionAppPasswords(t *testing.T) {
 	if n := len(fetchAll(t, s, alice, app)); n != 0 {
 		t.Fatalf("alice has %d messages", n)
 	}
+	// A new account password leaves the app password working with SCRAM
+	// too: its keys were derived with the account's salt, which stays.
+	const newPass = "a whole new account password"
+	s.AddSecret(newPass)
+	s.CLI(newPass+"\n", "user", "passwd", alice, "--password-stdin").mustOK(t)
+	sub.auth = scramAuth(t, alice, app, "tls-exporter", false)
+	if err := submitGo(sub, alice, []string{bob}, testMessage(alice, bob, uniq(), "app password scram after passwd")); err != nil {
+		t.Fatalf("SMTP SCRAM-PLUS with app password after user passwd: %v", err)
+	}
+	sub.auth = scramAuth(t, alice, newPass, "tls-exporter", false)
+	if err := submitGo(sub, alice, []string{bob}, testMessage(alice, bob, uniq(), "new password scram")); err != nil {
+		t.Fatalf("SMTP SCRAM-PLUS with the new password: %v", err)
+	}
 	imapLogin := func(pw string) error {
 		c, err := imapclient.DialTLS(s.Addr["imaps"], &imapclient.Options{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
 		if err != nil {

@@ -154,7 +154,8 @@ func (s *Service) SetPassword(ctx context.Context, addr string, pw NewPassword) 
 	if err != nil {
 		return Account{}, "", err
 	}
-	cred, err := auth.HashPassword(password)
+	// The SCRAM salt stays, so app passwords keep working with SCRAM.
+	cred, err := auth.ChangePassword(password, a.SCRAMSHA256)
 	if err != nil {
 		return Account{}, "", err
 	}

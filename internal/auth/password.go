@@ -60,6 +60,19 @@ var phcEncoding = base64.RawStdEncoding
 // PHC string for plain logins and SCRAM-SHA-256 keys for SCRAM logins, each
 // with its own random salt.
 func HashPassword(password string) (store.Credentials, error) {
+	return hashPassword(password, "")
+}
+
+// ChangePassword is HashPassword for an account that has credentials
+// already: the SCRAM keys keep the account's salt and iteration count, so
+// that its app passwords, whose SCRAM keys were derived with them, keep
+// working with SCRAM after the change. oldSCRAM is the account's current
+// SCRAM string; an unreadable one gets a new salt.
+func ChangePassword(password, oldSCRAM string) (store.Credentials, error) {
+	return hashPassword(password, oldSCRAM)
+}
+
+func hashPassword(password, oldSCRAM string) (store.Credentials, error) {
 	salt := make([]byte, argonSaltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return store.Credentials{}, fmt.Errorf("auth: reading random salt: %w", err)
@@ -71,7 +84,13 @@ func HashPassword(password string) (store.Credentials, error) {
 		salt:    salt,
 	}
 	p.key = idKey(password, p)
-	keys, err := NewSCRAMKeys(password)
+	var keys SCRAMKeys
+	var err error
+	if old, perr := ParseSCRAM(oldSCRAM); oldSCRAM != "" && perr == nil {
+		keys, err = deriveSCRAM(password, old.Salt, old.Iterations)
+	} else {
+		keys, err = NewSCRAMKeys(password)
+	}
 	if err != nil {
 		return store.Credentials{}, err
 	}
