@@ -208,17 +208,55 @@ func Parse(text string) (*Config, error) {
 	if err != nil {
 		var perr toml.ParseError
 		if errors.As(err, &perr) {
-			return nil, fmt.Errorf("%s", perr.ErrorWithPosition())
+			msg := strings.TrimPrefix(perr.Message, "toml: error: ")
+			if perr.LastKey != "" {
+				return nil, fmt.Errorf("line %d: %s: %s", perr.Position.Line, perr.LastKey, msg)
+			}
+			return nil, fmt.Errorf("line %d: %s", perr.Position.Line, msg)
 		}
 		return nil, err
 	}
 	if undecoded := md.Undecoded(); len(undecoded) > 0 {
-		return nil, fmt.Errorf("unknown key %q", undecoded[0].String())
+		var bad []string
+		for _, k := range undecoded {
+			if line := keyLine(text, k); line > 0 {
+				bad = append(bad, fmt.Sprintf("%q (line %d)", k.String(), line))
+			} else {
+				bad = append(bad, fmt.Sprintf("%q", k.String()))
+			}
+		}
+		word := "key"
+		if len(bad) > 1 {
+			word = "keys"
+		}
+		return nil, fmt.Errorf("unknown %s %s", word, strings.Join(bad, ", "))
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// keyLine finds the line that sets key (table.name = ...) in text, or 0.
+func keyLine(text string, key toml.Key) int {
+	if len(key) == 0 {
+		return 0
+	}
+	table := strings.Join(key[:len(key)-1], ".")
+	name := key[len(key)-1]
+	cur := ""
+	for i, line := range strings.Split(text, "\n") {
+		t := strings.TrimSpace(line)
+		if strings.HasPrefix(t, "[") && strings.HasSuffix(t, "]") {
+			cur = strings.TrimSpace(strings.Trim(t, "[]"))
+			continue
+		}
+		k, _, ok := strings.Cut(t, "=")
+		if ok && cur == table && strings.Trim(strings.TrimSpace(k), `"`) == name {
+			return i + 1
+		}
+	}
+	return 0
 }
 
 // Validate checks every value and names the first bad key.

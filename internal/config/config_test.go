@@ -82,3 +82,19 @@ func TestPaths(t *testing.T) {
 		t.Fatalf("Path(abs) = %s", got)
 	}
 }
+
+// A bad value names its key and line; every unknown key is named, with its
+// line.
+func TestParseErrorsNameKeyAndLine(t *testing.T) {
+	_, err := Parse("hostname = \"x.test\"\n[smtp]\nidle_timeout = \"5 minutes\"\n")
+	if err == nil || err.Error() != `line 3: smtp.idle_timeout: not a duration like "30s" or "5m": "5 minutes"` {
+		t.Errorf("bad duration: %v", err)
+	}
+	_, err = Parse("hostname = \"x.test\"\n[imap]\nbogus = 1\n[pop3]\nalso_bogus = 2\n")
+	if err == nil || err.Error() != `unknown keys "imap.bogus" (line 3), "pop3.also_bogus" (line 5)` {
+		t.Errorf("unknown keys: %v", err)
+	}
+	if _, err := Parse("hostname = \"x.test\"\n[smtp\n"); err == nil || !strings.HasPrefix(err.Error(), "line ") {
+		t.Errorf("syntax error: %v", err)
+	}
+}
