@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // relayForms are envelope recipients that try to make the MX relay to
@@ -207,5 +208,33 @@ func assertNothingDelivered(t *testing.T, s *Server) {
 	}
 	if n := countFiles(t, filepath.Join(s.Dir, "blobs")); n != 0 {
 		t.Errorf("%d blobs left stored", n)
+	}
+}
+
+// TestSMTPRecipientHarvesting: a connection that has 20 recipients refused
+// gets 421 on the next refusal and is closed (address harvesting, log
+// flooding); the refusals before it were answered one by one.
+func TestSMTPRecipientHarvesting(t *testing.T) {
+	t.Parallel()
+	s := mailServer(t, nil)
+	c := smtpSession(t, s.Addr["smtp"])
+	c.expect("EHLO harvester.test", 250)
+	c.expect("MAIL FROM:<h@harvester.test>", 250)
+	for i := 0; i < 20; i++ {
+		c.expect(fmt.Sprintf("RCPT TO:<guess%d@example.test>", i), 550)
+	}
+	c.expect("RCPT TO:<"+alice+">", 250) // a real one still works
+	if code, text := c.cmd("RCPT TO:<guess20@example.test>"); code != 421 {
+		t.Fatalf("21st refused recipient: %d %s, want 421", code, text)
+	}
+	c.c.SetDeadline(time.Now().Add(3 * time.Second))
+	if l, ok := c.tryLine(); ok {
+		t.Errorf("connection still open after 421, read %q", l)
+	}
+	if _, ok := s.WaitLog(5*time.Second, "too many refused recipients, closing"); !ok {
+		t.Error("no log line for the closed connection")
+	}
+	if n := strings.Count(s.Logs(), "unknown recipient"); n != 20 {
+		t.Errorf("%d unknown-recipient lines logged, want 20", n)
 	}
 }

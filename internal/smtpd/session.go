@@ -37,7 +37,15 @@ type session struct {
 	// (-1: not watched); more at the end of DATA refuses the message.
 	bareAtMail int64
 	connLogged bool
+	// refused counts the recipients refused on this connection: past
+	// maxRefusedRcpts the client is harvesting addresses, or broken.
+	refused int
 }
+
+// maxRefusedRcpts is how many recipients one connection may have refused
+// before it is told 421 and closed; the refusals before are logged, the
+// rest never happen.
+const maxRefusedRcpts = 20
 
 func newSession(s *Server, c *smtp.Conn) *session {
 	sess := &session{srv: s, conn: c}
@@ -156,6 +164,18 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		ro.ORcpt = string(opts.OriginalRecipientType) + ";" + opts.OriginalRecipient
 	}
 	err := s.tx.AddRecipient(s.srv.ctx, to, ro)
+	if err != nil {
+		s.refused++
+		if s.refused > maxRefusedRcpts {
+			s.srv.cfg.Logger.Warn("too many refused recipients, closing", append(s.log(), "refused", s.refused)...)
+			// go-smtp does not close after a 421: say it and close here.
+			c := s.conn.Conn()
+			_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+			_, _ = io.WriteString(c, "421 4.7.0 Too many refused recipients, closing connection\r\n")
+			_ = c.Close()
+			return smtpErr(421, 4, 7, 0, "Too many refused recipients, closing connection")
+		}
+	}
 	logArgs := append(s.log(), "rcpt", to)
 	switch {
 	case err == nil:
