@@ -347,7 +347,16 @@ func TestSubmissionSpoofing(t *testing.T) {
 			t.Errorf("MAIL FROM %s, From: %s: %v, want code %d", c.mailFrom, c.headerFrom, err, c.code)
 		}
 	}
-	// Sender and Resent-From are held to the same rule, and so is an
+	// The owner of a catch-all receives unknown addresses of the domain;
+	// it may not send as them.
+	s.CLI("", "domain", "catchall", "example.test", alice).mustOK(t)
+	ghost := "ghost@example.test"
+	msg0 := strings.Replace(testMessage(alice, bob, uniq(), "catch-all"), "From: <"+alice+">", "From: <"+ghost+">", 1)
+	if err := submitGo(sub, ghost, []string{bob}, msg0); smtpCode(err) != 553 {
+		t.Errorf("sending as an address only the catch-all takes: %v, want 553", err)
+	}
+	s.CLI("", "domain", "catchall", "example.test", "").mustOK(t)
+		// Sender and Resent-From are held to the same rule, and so is an
 	// address that a display name spells.
 	for _, c := range []struct {
 		extra string

@@ -153,7 +153,9 @@ func (p *Pipeline) Resolve(ctx context.Context, addr Address) (Resolution, error
 // Owns tells whether the account may use addr as its sender: its own
 // address, a +tag of it, or an alias that resolves to it.
 func (p *Pipeline) Owns(ctx context.Context, acct store.Account, addr Address) (bool, error) {
-	res, err := p.Resolve(ctx, addr)
+	// Not through the catch-all: it receives unknown addresses, it does
+	// not make them its owner's to send as.
+	res, err := resolveWith(ctx, p.dir, p.log, addr, false)
 	if errors.Is(err, ErrNotLocal) || errors.Is(err, ErrUnknownUser) || errors.Is(err, ErrAliasLoop) {
 		return false, nil
 	}

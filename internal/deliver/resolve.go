@@ -41,6 +41,12 @@ type Resolution struct {
 // that also reaches accounts delivers to them; a loop that reaches nothing
 // is ErrAliasLoop.
 func resolveAddr(ctx context.Context, dir store.Directory, log *slog.Logger, addr Address) (Resolution, error) {
+	return resolveWith(ctx, dir, log, addr, true)
+}
+
+// resolveWith is resolveAddr; withCatchAll false leaves the domain's
+// catch-all out (a sender owns only the addresses that name it).
+func resolveWith(ctx context.Context, dir store.Directory, log *slog.Logger, addr Address, withCatchAll bool) (Resolution, error) {
 	if addr.IsLiteral() {
 		return Resolution{}, ErrNotLocal
 	}
@@ -69,7 +75,7 @@ func resolveAddr(ctx context.Context, dir store.Directory, log *slog.Logger, add
 			candidates = append(candidates, postmaster)
 		}
 	}
-	if dom.CatchAll != "" {
+	if dom.CatchAll != "" && withCatchAll {
 		candidates = append(candidates, dom.CatchAll)
 	}
 	for _, c := range candidates {
