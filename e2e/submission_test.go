@@ -356,7 +356,7 @@ func TestSubmissionSpoofing(t *testing.T) {
 		t.Errorf("sending as an address only the catch-all takes: %v, want 553", err)
 	}
 	s.CLI("", "domain", "catchall", "example.test", "").mustOK(t)
-		// Sender and Resent-From are held to the same rule, and so is an
+	// Sender and Resent-From are held to the same rule, and so is an
 	// address that a display name spells.
 	for _, c := range []struct {
 		extra string
