@@ -101,6 +101,7 @@ func Register(srv *jmap.Server, st store.Store, opts Options) {
 	srv.Handle("Mailbox/query", Capability, h.query)
 	srv.Handle("Mailbox/queryChanges", Capability, h.queryChanges)
 	srv.Handle("Mailbox/set", Capability, h.set)
+	h.registerMessages(srv)
 }
 
 // account checks the call's accountId and returns the store account id.
