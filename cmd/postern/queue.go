@@ -99,6 +99,9 @@ func printEntry(w io.Writer, m store.QueueMessage) {
 		if r.Status == store.QueuePending {
 			fmt.Fprintf(w, "\tnext=%s", r.NextAttempt.UTC().Format(time.RFC3339))
 		}
+		if r.LastPeer != "" {
+			fmt.Fprintf(w, "\tpeer=%s tls=%s", r.LastPeer, r.LastTLS)
+		}
 		if r.LastError != "" {
 			fmt.Fprintf(w, "\tlast=%s", oneLine(r.LastError))
 		}

@@ -236,6 +236,11 @@ func TestPerRecipientReplies(t *testing.T) {
 		if r.Rcpt == "full@remote.test" && !r.NextAttempt.Equal(f.clock.now().Add(5*time.Minute).Truncate(time.Second)) {
 			t.Errorf("next attempt %v, want now+5m", r.NextAttempt)
 		}
+		// The attempt's connection is kept with the recipient: the peer and
+		// how it was encrypted (STARTTLS to a self-signed test peer).
+		if !strings.HasPrefix(r.LastPeer, "mx.remote.test[") || r.LastTLS != "tls" {
+			t.Errorf("%s: last peer %q tls %q", r.Rcpt, r.LastPeer, r.LastTLS)
+		}
 	}
 	b := f.local.bounces("a@local.test")
 	if len(b) != 1 {

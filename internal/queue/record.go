@@ -25,7 +25,7 @@ func (q *Queue) record(ctx context.Context, env envelope, due []store.QueueRecip
 		if o.status == store.QueuePending && shutdown {
 			continue // interrupted, not refused: due again at once after restart
 		}
-		u := store.QueueUpdate{RecipientID: r.ID, Status: o.status, Error: o.diag}
+		u := store.QueueUpdate{RecipientID: r.ID, Status: o.status, Error: o.diag, Peer: o.peer, TLS: o.tlsState()}
 		if o.status == store.QueuePending {
 			if age >= q.opts.MaxAge {
 				u.Status = store.QueueFailed
@@ -116,4 +116,18 @@ func (q *Queue) bounce(ctx context.Context, env envelope, rcpts []dsnRecipient, 
 		return
 	}
 	q.log.Info("dsn sent", "queue_id", env.id, "kind", kind, "to", m.Sender, "where", where)
+}
+
+// tlsState names how the attempt's connection was protected, "" without
+// a connection.
+func (o outcome) tlsState() string {
+	switch {
+	case o.peer == "":
+		return ""
+	case o.verified:
+		return "tls-verified"
+	case o.tls:
+		return "tls"
+	}
+	return "none"
 }

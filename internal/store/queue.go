@@ -51,7 +51,10 @@ type QueueRecipient struct {
 	Attempts    int
 	NextAttempt time.Time
 	LastError   string
-	UpdatedAt   time.Time
+	// LastPeer and LastTLS are what the last attempt met: the remote host
+	// and "none", "tls" or "tls-verified" ("" before any connection).
+	LastPeer, LastTLS string
+	UpdatedAt         time.Time
 }
 
 // QueueMessage is one queued message with its recipients.
@@ -81,6 +84,9 @@ type QueueUpdate struct {
 	Status      QueueStatus
 	NextAttempt time.Time
 	Error       string
+	// Peer and TLS describe the connection of the attempt (QueueRecipient's
+	// LastPeer, LastTLS); empty when none was made.
+	Peer, TLS string
 }
 
 // QueueStore keeps the outbound queue. Every method is one transaction.

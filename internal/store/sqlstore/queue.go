@@ -104,7 +104,7 @@ type queuedRecipient struct {
 
 func (s *Store) queueRecipients(ctx context.Context, ids []int64) ([]queuedRecipient, error) {
 	in, args := inList(ids)
-	rows, err := s.rdb.QueryContext(ctx, `SELECT queue_id, id, rcpt, orcpt, notify, status, attempts, next_attempt, last_error, updated_at
+	rows, err := s.rdb.QueryContext(ctx, `SELECT queue_id, id, rcpt, orcpt, notify, status, attempts, next_attempt, last_error, last_peer, last_tls, updated_at
 		FROM queue_recipients WHERE queue_id IN `+in+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, err
@@ -114,7 +114,7 @@ func (s *Store) queueRecipients(ctx context.Context, ids []int64) ([]queuedRecip
 	for rows.Next() {
 		var r queuedRecipient
 		var next, upd int64
-		if err := rows.Scan(&r.queueID, &r.ID, &r.Rcpt, &r.ORcpt, &r.Notify, &r.Status, &r.Attempts, &next, &r.LastError, &upd); err != nil {
+		if err := rows.Scan(&r.queueID, &r.ID, &r.Rcpt, &r.ORcpt, &r.Notify, &r.Status, &r.Attempts, &next, &r.LastError, &r.LastPeer, &r.LastTLS, &upd); err != nil {
 			return nil, err
 		}
 		r.NextAttempt, r.UpdatedAt = time.Unix(next, 0), time.Unix(upd, 0)
@@ -185,8 +185,8 @@ func (s *Store) QueueUpdate(ctx context.Context, id int64, updates []store.Queue
 				return invalid("queue status %q", u.Status)
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE queue_recipients SET status = ?, attempts = attempts + 1,
-				next_attempt = ?, last_error = ?, updated_at = ? WHERE id = ? AND queue_id = ? AND status = 'pending'`,
-				u.Status, u.NextAttempt.Unix(), clipError(u.Error), t, u.RecipientID, id); err != nil {
+				next_attempt = ?, last_error = ?, last_peer = ?, last_tls = ?, updated_at = ? WHERE id = ? AND queue_id = ? AND status = 'pending'`,
+				u.Status, u.NextAttempt.Unix(), clipError(u.Error), clipError(u.Peer), clipError(u.TLS), t, u.RecipientID, id); err != nil {
 				return err
 			}
 		}
