@@ -37,12 +37,12 @@ type session struct {
 	// (-1: not watched); more at the end of DATA refuses the message.
 	bareAtMail int64
 	connLogged bool
-	// refused counts the recipients refused on this connection: past
+	// refused counts the unknown recipients of this connection: past
 	// maxRefusedRcpts the client is harvesting addresses, or broken.
 	refused int
 }
 
-// maxRefusedRcpts is how many recipients one connection may have refused
+// maxRefusedRcpts is how many unknown recipients one connection may try
 // before it is told 421 and closed; the refusals before are logged, the
 // rest never happen.
 const maxRefusedRcpts = 20
@@ -164,7 +164,7 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		ro.ORcpt = string(opts.OriginalRecipientType) + ";" + opts.OriginalRecipient
 	}
 	err := s.tx.AddRecipient(s.srv.ctx, to, ro)
-	if err != nil {
+	if errors.Is(err, deliver.ErrUnknownUser) {
 		s.refused++
 		if s.refused > maxRefusedRcpts {
 			s.srv.cfg.Logger.Warn("too many refused recipients, closing", append(s.log(), "refused", s.refused)...)
