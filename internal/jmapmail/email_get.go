@@ -83,14 +83,16 @@ func (h *handler) emailGet(ctx context.Context, c *jmap.Call) (any, error) {
 			return nil, err
 		}
 	}
-	// The state is the listing's: a change after it shows again in the
-	// next Email/changes.
-	ix, err := h.loadIndex(ctx, acct)
-	if err != nil {
-		return nil, err
-	}
 	var ids []string
+	var state uint64
+	var rows map[int64]store.Message
 	if a.IDs == nil {
+		// The state is the listing's: a change after it shows again in
+		// the next Email/changes.
+		ix, err := h.loadIndex(ctx, acct)
+		if err != nil {
+			return nil, err
+		}
 		all := ix.messageIDs()
 		if err := c.CheckGet(len(all)); err != nil {
 			return nil, err
@@ -98,21 +100,34 @@ func (h *handler) emailGet(ctx context.Context, c *jmap.Call) (any, error) {
 		for _, id := range all {
 			ids = append(ids, emailID(id))
 		}
+		if rows, err = h.read(ctx, acct, ix, all, needsMeta(props)); err != nil {
+			return nil, err
+		}
+		state = ix.modseq
 	} else {
 		ids = dedup(*a.IDs)
-	}
-	want := make([]int64, 0, len(ids))
-	for _, id := range ids {
-		if n, ok := parseID(resolveCreated(c, id), 'e'); ok {
-			want = append(want, n)
+		want := make([]int64, 0, len(ids))
+		for _, id := range ids {
+			if n, ok := parseID(resolveCreated(c, id), 'e'); ok {
+				want = append(want, n)
+			}
+		}
+		// The state is read before the messages: a change in between
+		// shows again in the next Email/changes. The messages are looked
+		// up by id, at a cost that follows the answer, not the account.
+		if state, err = h.st.AccountModSeq(ctx, acct); err != nil {
+			return nil, storeErr(err)
+		}
+		found, err := h.st.MessagesByID(ctx, acct, want)
+		if err != nil {
+			return nil, storeErr(err)
+		}
+		rows = make(map[int64]store.Message, len(found))
+		for _, m := range found {
+			rows[m.ID] = m
 		}
 	}
-	full := needsMeta(props)
-	rows, err := h.read(ctx, acct, ix, want, full)
-	if err != nil {
-		return nil, err
-	}
-	resp := getResponse{AccountID: a.AccountID, State: formatState(ix.modseq), List: []map[string]any{}, NotFound: []string{}}
+	resp := getResponse{AccountID: a.AccountID, State: formatState(state), List: []map[string]any{}, NotFound: []string{}}
 	for _, id := range ids {
 		n, _ := parseID(resolveCreated(c, id), 'e')
 		m, ok := rows[n]

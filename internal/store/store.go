@@ -478,6 +478,11 @@ type Mailstore interface {
 	// BodyStructure and Preview, in UID order: what a CONDSTORE/QRESYNC
 	// resync needs, at a cost that follows the number of changes.
 	MessageFlagsChangedSince(ctx context.Context, mailboxID int64, modseq uint64) ([]Message, error)
+	// MessagesByID returns the account's messages with these ids, whole
+	// (envelope, body structure, preview, thread), in id order; ids that
+	// name no message of the account are left out. JMAP names messages by
+	// id, wherever they are.
+	MessagesByID(ctx context.Context, accountID int64, ids []int64) ([]Message, error)
 
 	// OpenBlob returns the body of a message. The reader also implements
 	// io.ReaderAt and io.Seeker.

@@ -102,6 +102,16 @@ func (s *Store) Messages(ctx context.Context, mailboxID int64, from, to uint32) 
 		WHERE mailbox_id = ? AND uid >= ? AND uid <= ? ORDER BY uid`, mailboxID, from, to)
 }
 
+// MessagesByID implements store.Mailstore.
+func (s *Store) MessagesByID(ctx context.Context, accountID int64, ids []int64) ([]store.Message, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return queryMessages(ctx, s.rdb, `SELECT `+messageCols+` FROM `+messagesFull+`
+		WHERE messages.id IN (SELECT value FROM json_each(?))
+		AND mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?) ORDER BY messages.id`, idSet(ids), accountID)
+}
+
 // MessagesChangedSince implements store.Mailstore.
 func (s *Store) MessagesChangedSince(ctx context.Context, mailboxID int64, modseq uint64) ([]store.Message, error) {
 	return queryMessages(ctx, s.rdb, `SELECT `+messageCols+` FROM `+messagesFull+`

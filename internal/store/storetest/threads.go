@@ -32,6 +32,24 @@ func testMoveKeepsID(t *testing.T, e *env) {
 	if n := len(e.messages(inbox.ID)); n != 0 {
 		t.Errorf("%d messages left in INBOX", n)
 	}
+	// The moved messages are found by id where they are now, whole; ids
+	// of another account or of nothing are left out.
+	b := e.account("bob@example.org")
+	e.deliverOK(b.ID, "")
+	bobs := e.messages(e.mailbox(b.ID, "INBOX").ID)
+	byID, err := e.s.MessagesByID(e.ctx, a.ID, []int64{orig[1].ID, bobs[0].ID, orig[0].ID, 1 << 40})
+	if err != nil || len(byID) != 2 || byID[0].ID != orig[0].ID || byID[1].ID != orig[1].ID {
+		t.Fatalf("MessagesByID: %+v %v", byID, err)
+	}
+	for i, m := range byID {
+		if m.MailboxID != archive.ID || m.UID != moved[i].UID || m.ThreadID != orig[i].ThreadID ||
+			string(m.Envelope) != string(orig[i].Envelope) || m.Size != orig[i].Size {
+			t.Errorf("MessagesByID row %+v, want the moved %+v", m, moved[i])
+		}
+	}
+	if none, err := e.s.MessagesByID(e.ctx, a.ID, nil); err != nil || len(none) != 0 {
+		t.Errorf("MessagesByID of nothing: %v %v", none, err)
+	}
 	exp, _ := e.s.ExpungedSince(e.ctx, inbox.ID, 0)
 	wantUIDs(t, "moved UIDs expunged from INBOX", exp, []uint32{1, 2})
 	if got := e.reload(a); got.UsedMessages != 2 {
