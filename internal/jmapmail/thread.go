@@ -39,21 +39,20 @@ func (h *handler) threadGet(ctx context.Context, c *jmap.Call) (any, error) {
 			return nil, err
 		}
 	}
+	if a.IDs != nil {
+		return h.threadGetByID(ctx, acct, a.AccountID, dedup(*a.IDs), props)
+	}
 	ix, err := h.loadIndex(ctx, acct)
 	if err != nil {
 		return nil, err
 	}
+	all := ix.threadIDs()
+	if err := c.CheckGet(len(all)); err != nil {
+		return nil, err
+	}
 	var ids []string
-	if a.IDs == nil {
-		all := ix.threadIDs()
-		if err := c.CheckGet(len(all)); err != nil {
-			return nil, err
-		}
-		for _, t := range all {
-			ids = append(ids, threadID(t))
-		}
-	} else {
-		ids = dedup(*a.IDs)
+	for _, t := range all {
+		ids = append(ids, threadID(t))
 	}
 	resp := getResponse{AccountID: a.AccountID, State: formatState(ix.modseq), List: []map[string]any{}, NotFound: []string{}}
 	var found []int64
@@ -82,6 +81,49 @@ func (h *handler) threadGet(ctx context.Context, c *jmap.Call) (any, error) {
 				o[p] = threadID(t)
 			case "emailIds":
 				o[p] = threadEmailIDs(ix.threads[t], rows)
+			}
+		}
+		resp.List = append(resp.List, o)
+	}
+	return resp, nil
+}
+
+// threadGetByID is Thread/get of given ids: the threads' messages are
+// looked up by thread, at a cost that follows the answer. The state is
+// read first, so a change in between shows again in Thread/changes.
+func (h *handler) threadGetByID(ctx context.Context, acct int64, accountID string, ids []string, props []string) (any, error) {
+	state, err := h.st.AccountModSeq(ctx, acct)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	var want []int64
+	for _, id := range ids {
+		if t, ok := parseID(id, 't'); ok {
+			want = append(want, t)
+		}
+	}
+	rows, err := h.st.ThreadMessages(ctx, acct, want)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	byThread := map[int64][]string{} // in received order, as the store gives them
+	for _, m := range rows {
+		byThread[m.ThreadID] = append(byThread[m.ThreadID], emailID(m.ID))
+	}
+	resp := getResponse{AccountID: accountID, State: formatState(state), List: []map[string]any{}, NotFound: []string{}}
+	for _, id := range ids {
+		t, ok := parseID(id, 't')
+		if !ok || len(byThread[t]) == 0 {
+			resp.NotFound = append(resp.NotFound, id)
+			continue
+		}
+		o := map[string]any{}
+		for _, p := range props {
+			switch p {
+			case "id":
+				o[p] = threadID(t)
+			case "emailIds":
+				o[p] = byThread[t]
 			}
 		}
 		resp.List = append(resp.List, o)

@@ -483,6 +483,10 @@ type Mailstore interface {
 	// name no message of the account are left out. JMAP names messages by
 	// id, wherever they are.
 	MessagesByID(ctx context.Context, accountID int64, ids []int64) ([]Message, error)
+	// ThreadMessages returns the account's messages in these threads,
+	// without envelope, body structure and preview, ordered by thread,
+	// then internal date, then id (a JMAP Thread's emailIds).
+	ThreadMessages(ctx context.Context, accountID int64, threadIDs []int64) ([]Message, error)
 
 	// OpenBlob returns the body of a message. The reader also implements
 	// io.ReaderAt and io.Seeker.

@@ -112,6 +112,17 @@ func (s *Store) MessagesByID(ctx context.Context, accountID int64, ids []int64) 
 		AND mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?) ORDER BY messages.id`, idSet(ids), accountID)
 }
 
+// ThreadMessages implements store.Mailstore.
+func (s *Store) ThreadMessages(ctx context.Context, accountID int64, threadIDs []int64) ([]store.Message, error) {
+	if len(threadIDs) == 0 {
+		return nil, nil
+	}
+	return queryMessages(ctx, s.rdb, `SELECT id, mailbox_id, uid, modseq, flags, keywords, internal_date, size, blob_id, thread_id,
+		NULL, NULL, '' FROM messages
+		WHERE thread_id IN (SELECT value FROM json_each(?))
+		AND mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?) ORDER BY thread_id, internal_date, id`, idSet(threadIDs), accountID)
+}
+
 // MessagesChangedSince implements store.Mailstore.
 func (s *Store) MessagesChangedSince(ctx context.Context, mailboxID int64, modseq uint64) ([]store.Message, error) {
 	return queryMessages(ctx, s.rdb, `SELECT `+messageCols+` FROM `+messagesFull+`

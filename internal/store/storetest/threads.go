@@ -50,6 +50,22 @@ func testMoveKeepsID(t *testing.T, e *env) {
 	if none, err := e.s.MessagesByID(e.ctx, a.ID, nil); err != nil || len(none) != 0 {
 		t.Errorf("MessagesByID of nothing: %v %v", none, err)
 	}
+	// A thread's messages, wherever they are, in received order; another
+	// account's threads and unknown ones give nothing.
+	inThread, err := e.s.ThreadMessages(e.ctx, a.ID, []int64{orig[0].ThreadID, orig[1].ThreadID, bobs[0].ThreadID, 1 << 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int64]bool{}
+	for _, m := range inThread {
+		got[m.ID] = true
+		if m.ThreadID != orig[0].ThreadID && m.ThreadID != orig[1].ThreadID {
+			t.Errorf("ThreadMessages gave a message of thread %d", m.ThreadID)
+		}
+	}
+	if !got[orig[0].ID] || !got[orig[1].ID] || got[bobs[0].ID] {
+		t.Errorf("ThreadMessages: %+v", inThread)
+	}
 	exp, _ := e.s.ExpungedSince(e.ctx, inbox.ID, 0)
 	wantUIDs(t, "moved UIDs expunged from INBOX", exp, []uint32{1, 2})
 	if got := e.reload(a); got.UsedMessages != 2 {
