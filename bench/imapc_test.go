@@ -278,10 +278,13 @@ func setKey(text, section, key, value string) string {
 // startIMAPServer is startServer with IMAP limits raised for thousands of
 // connections from one address, and user bench1 with a cheap password.
 func startIMAPServer(b *testing.B) *server {
+	httpAddr := freePort(b)
 	s := initServer(b, func(text string) string {
 		text = setKey(text, "imap", "max_connections_per_ip", "100000")
+		text = setListen(text, map[string]string{"http": httpAddr})
 		return setKey(text, "log", "level", `"warn"`)
 	})
+	s.http = httpAddr
 	s.run("domain", "add", "bench.test")
 	s.run("user", "add", "bench1@bench.test", "--password-stdin")
 	cheapPassword(b, s.dir, "bench1@bench.test")

@@ -48,6 +48,7 @@ type server struct {
 	dir, cfg               string
 	cmd                    *exec.Cmd
 	smtp, pop3, imap, subm string
+	http                   string // "" unless a benchmark turns it on
 }
 
 func freePort(b *testing.B) string {
