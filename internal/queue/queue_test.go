@@ -272,8 +272,10 @@ func TestRetryScheduleDelayWarningAndExpiry(t *testing.T) {
 	f := newFixture(t, peer, nil)
 	id := f.enqueue("a@local.test", testBody, "b@remote.test")
 	count := func() int { mu.Lock(); defer mu.Unlock(); return attempts }
-	// Attempts at 0, 5m, 15m, 35m, 75m, 155m, then every 2h (the cap).
+	// Attempts at 0, 5m, 15m, 35m, 75m, 155m, then at 4h when the delay
+	// DSN is due (not at the backoff's 275m), then every 2h (the cap).
 	var at []time.Duration
+	var warnedAt time.Duration
 	start := f.clock.now()
 	for f.clock.now().Sub(start) < 10*time.Hour {
 		before := count()
@@ -281,9 +283,15 @@ func TestRetryScheduleDelayWarningAndExpiry(t *testing.T) {
 		if count() > before {
 			at = append(at, f.clock.now().Sub(start))
 		}
+		if warnedAt == 0 && len(f.local.bounces("a@local.test")) > 0 {
+			warnedAt = f.clock.now().Sub(start)
+		}
 		f.clock.advance(time.Minute)
 	}
-	want := []time.Duration{0, 5 * time.Minute, 15 * time.Minute, 35 * time.Minute, 75 * time.Minute, 155 * time.Minute, 275 * time.Minute, 395 * time.Minute, 515 * time.Minute}
+	if warnedAt != 4*time.Hour {
+		t.Errorf("delay DSN sent at %v, want when due at 4h", warnedAt)
+	}
+	want := []time.Duration{0, 5 * time.Minute, 15 * time.Minute, 35 * time.Minute, 75 * time.Minute, 155 * time.Minute, 240 * time.Minute, 360 * time.Minute, 480 * time.Minute}
 	if fmt.Sprint(at) != fmt.Sprint(want) {
 		t.Fatalf("attempts at %v, want %v", at, want)
 	}

@@ -34,6 +34,12 @@ func (q *Queue) record(ctx context.Context, env envelope, due []store.QueueRecip
 				u.Error = o.diag
 			} else {
 				u.NextAttempt = now.Add(backoff(q.opts.FirstRetry, q.opts.MaxRetry, r.Attempts))
+				// The "delayed" DSN goes out with an attempt: bring the
+				// next one forward to when it is due, not a backoff later.
+				if due := m.CreatedAt.Add(q.opts.DelayWarning); !m.Warned && notifies(r.Notify, "DELAY") &&
+					due.After(now) && u.NextAttempt.After(due) {
+					u.NextAttempt = due
+				}
 			}
 		}
 		q.logOutcome(env.id, r, u, o)
