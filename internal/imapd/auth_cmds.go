@@ -198,6 +198,9 @@ func (s *session) mapStoreErr(err error, what string) reply {
 		return no("CANNOT", what+": not possible")
 	case errors.Is(err, store.ErrMailboxInUse):
 		return no("INUSE", what+": mailbox in use")
+	case store.IsDiskFull(err):
+		s.log.Error("imap store error: disk full", "op", what, "err", err)
+		return no("LIMIT", what+": the server is out of storage, try again later")
 	}
 	s.log.Error("imap store error", "op", what, "err", err)
 	return no("SERVERBUG", what+": internal error")

@@ -1,6 +1,9 @@
 package imapd
 
 import (
+	"fmt"
+	"log/slog"
+	"syscall"
 	"testing"
 
 	"postern/internal/store"
@@ -29,5 +32,14 @@ func TestTakeNew(t *testing.T) {
 		if tc.want && (len(sel.uids) != 4 || sel.modseq != 17) {
 			t.Errorf("%s: view %v at %d", tc.name, sel.uids, sel.modseq)
 		}
+	}
+}
+
+// A full disk is answered as the limit it is, not as a server bug.
+func TestDiskFullIsLimit(t *testing.T) {
+	s := &session{log: slog.New(slog.DiscardHandler)}
+	r := s.mapStoreErr(fmt.Errorf("append: %w", syscall.ENOSPC), "APPEND")
+	if r.status != "NO" || r.code != "LIMIT" {
+		t.Errorf("disk full: %+v", r)
 	}
 }

@@ -96,6 +96,7 @@ var (
 	errBadSender     = smtpErr(501, 5, 1, 7, "Bad sender address syntax")
 	errMailboxFull   = smtpErr(452, 4, 2, 2, "Mailbox full, try again later")
 	errLocal         = smtpErr(451, 4, 3, 0, "Local error in processing, try again later")
+	errNoStorage     = smtpErr(452, 4, 3, 1, "Insufficient system storage, try again later") // RFC 3463: 4.3.1
 	errNotOwned      = smtpErr(553, 5, 7, 1, "Sender address not owned by the authenticated user")
 	errAliasLoop     = smtpErr(550, 5, 4, 6, "Routing loop detected for this recipient")
 	errAuthFailed    = smtpErr(535, 5, 7, 8, "Authentication credentials invalid")
@@ -242,6 +243,9 @@ func (s *session) deliver(body io.Reader, checked *checkedReader) error {
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: sanitizeReply(rejected.Reason)}
 	case errors.Is(err, smtp.ErrDataReset), errors.Is(err, smtp.ErrDataTooLarge):
 		return err
+	case store.IsDiskFull(err):
+		cfg.Logger.Error("delivery failed: disk full", append(logArgs, "err", err)...)
+		return errNoStorage
 	default:
 		cfg.Logger.Error("delivery failed", append(logArgs, "err", err)...)
 		return errLocal

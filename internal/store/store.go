@@ -15,6 +15,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -541,4 +542,18 @@ type AccountChanges struct {
 type ChangedMessage struct {
 	ID, ThreadID, MailboxID int64
 	ModSeq                  uint64
+}
+
+// IsDiskFull reports whether err comes from a full disk: the file system's
+// ENOSPC, or SQLite's SQLITE_FULL. Protocols answer it as the storage
+// limit it is (SMTP 452 4.3.1, IMAP NO [LIMIT]), not as a server bug.
+func IsDiskFull(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, syscall.ENOSPC) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "database or disk is full") || strings.Contains(msg, "SQLITE_FULL")
 }
