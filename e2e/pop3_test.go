@@ -300,3 +300,25 @@ func TestPOP3PasswordWithSpaces(t *testing.T) {
 		t.Errorf("poplib with a six-word password: %s", *r.Error)
 	}
 }
+
+// TestPOP3TotalCap: past [pop3] max_connections a new connection is told
+// -ERR [SYS/TEMP] and closed; the ones inside the cap are served.
+func TestPOP3TotalCap(t *testing.T) {
+	t.Parallel()
+	s := mailServer(t, map[string]any{"pop3.max_connections": 2})
+	var held []*rawConn
+	for i := 0; i < 2; i++ {
+		c := dialRaw(t, s.Addr["pop3"])
+		if l := c.line(); !strings.HasPrefix(l, "+OK") {
+			t.Fatalf("connection %d: %q", i, l)
+		}
+		held = append(held, c)
+	}
+	c := dialRaw(t, s.Addr["pop3"])
+	if l, _ := c.tryLine(); !strings.HasPrefix(l, "-ERR [SYS/TEMP]") {
+		t.Errorf("third connection: %q, want -ERR [SYS/TEMP]", l)
+	}
+	for _, h := range held {
+		h.c.Close()
+	}
+}

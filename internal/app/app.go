@@ -115,7 +115,15 @@ type listener struct {
 
 // imapRefusal is sent before the TLS handshake on imaps too: a client that
 // cannot read it just sees the connection close.
-const imapRefusal = "* BYE Too many connections from your address\r\n"
+const imapRefusal = "* BYE Too many connections, try again later\r\n"
+
+// The other protocols' refusals, and ManageSieve's total cap (a handful of
+// connections per user at most, while they edit scripts).
+const (
+	pop3Refusal         = "-ERR [SYS/TEMP] Too many connections, try again later\r\n"
+	manageSieveRefusal  = "BYE (TRYLATER) \"Too many connections, try again later\"\r\n"
+	maxManageSieveConns = 500
+)
 
 // App is a running server.
 type App struct {
@@ -197,9 +205,9 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 		{name: "submissions", addr: l.Submissions, svc: sub, implicitTLS: true},
 		{name: "imap", addr: l.IMAP, svc: imp, perIP: cfg.IMAP.MaxConnectionsPerIP, total: cfg.IMAP.MaxConnections, refusal: imapRefusal},
 		{name: "imaps", addr: l.IMAPS, svc: imp, implicitTLS: true, perIP: cfg.IMAP.MaxConnectionsPerIP, total: cfg.IMAP.MaxConnections, refusal: imapRefusal},
-		{name: "pop3", addr: l.POP3, svc: pop},
-		{name: "pop3s", addr: l.POP3S, svc: pop, implicitTLS: true},
-		{name: "managesieve", addr: l.ManageSieve, svc: sieveSrv},
+		{name: "pop3", addr: l.POP3, svc: pop, total: cfg.POP3.MaxConnections, refusal: pop3Refusal},
+		{name: "pop3s", addr: l.POP3S, svc: pop, implicitTLS: true, total: cfg.POP3.MaxConnections, refusal: pop3Refusal},
+		{name: "managesieve", addr: l.ManageSieve, svc: sieveSrv, total: maxManageSieveConns, refusal: manageSieveRefusal},
 		{name: "http", addr: l.HTTP, svc: webSrv},
 	} {
 		if ls.addr != "" {

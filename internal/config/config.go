@@ -95,6 +95,8 @@ type IMAP struct {
 type POP3 struct {
 	IdleTimeout         Duration `toml:"idle_timeout"`
 	MaxConnectionsPerIP int      `toml:"max_connections_per_ip"`
+	// MaxConnections caps POP3 connections in all, per listener.
+	MaxConnections int `toml:"max_connections"`
 }
 
 // Sieve holds the limits of users' Sieve scripts at delivery.
@@ -167,6 +169,7 @@ func Default() Config {
 		POP3: POP3{
 			IdleTimeout:         Duration{10 * time.Minute}, // RFC 1939 §3
 			MaxConnectionsPerIP: 20,
+			MaxConnections:      2000,
 		},
 		Log:      Log{Level: "info", Format: "text"},
 		Outbound: defaultOutbound(),
