@@ -38,7 +38,7 @@ func (s *Service) AddAppPassword(ctx context.Context, addr, name string) (AppPas
 	if err := needActor(ctx); err != nil {
 		return AppPassword{}, "", err
 	}
-	acct, err := s.appAccount(ctx, addr)
+	acct, err := s.accountAt(ctx, addr)
 	if err != nil {
 		return AppPassword{}, "", err
 	}
@@ -61,7 +61,7 @@ func (s *Service) AddAppPassword(ctx context.Context, addr, name string) (AppPas
 
 // AppPasswords lists the account's app passwords by name.
 func (s *Service) AppPasswords(ctx context.Context, addr string) ([]AppPassword, error) {
-	acct, err := s.appAccount(ctx, addr)
+	acct, err := s.accountAt(ctx, addr)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +81,7 @@ func (s *Service) DeleteAppPassword(ctx context.Context, addr, name string) erro
 	if err := needActor(ctx); err != nil {
 		return err
 	}
-	acct, err := s.appAccount(ctx, addr)
+	acct, err := s.accountAt(ctx, addr)
 	if err != nil {
 		return err
 	}
@@ -93,8 +93,9 @@ func (s *Service) DeleteAppPassword(ctx context.Context, addr, name string) erro
 	return nil
 }
 
-// appAccount returns the account an app password belongs to.
-func (s *Service) appAccount(ctx context.Context, raw string) (store.Account, error) {
+// accountAt returns the account at an address as given (normalised, in a
+// local domain): the one an app password or a Sieve script belongs to.
+func (s *Service) accountAt(ctx context.Context, raw string) (store.Account, error) {
 	addr, err := s.localAddress(ctx, "address", raw)
 	if err != nil {
 		return store.Account{}, err

@@ -84,14 +84,9 @@ func checkSieveName(name string) error {
 	return nil
 }
 
-// sieveAccount returns the account of addr.
-func (s *Service) sieveAccount(ctx context.Context, addr string) (store.Account, error) {
-	return s.appAccount(ctx, addr)
-}
-
 // SieveScripts lists the account's scripts by name.
 func (s *Service) SieveScripts(ctx context.Context, addr string) ([]SieveScript, error) {
-	acct, err := s.sieveAccount(ctx, addr)
+	acct, err := s.accountAt(ctx, addr)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +103,7 @@ func (s *Service) SieveScripts(ctx context.Context, addr string) ([]SieveScript,
 
 // SieveScript returns a script's source.
 func (s *Service) SieveScript(ctx context.Context, addr, name string) ([]byte, error) {
-	acct, err := s.sieveAccount(ctx, addr)
+	acct, err := s.accountAt(ctx, addr)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +116,7 @@ func (s *Service) SieveScript(ctx context.Context, addr, name string) ([]byte, e
 
 // CheckSieveScript compiles src as the account's script without storing it.
 func (s *Service) CheckSieveScript(ctx context.Context, addr string, src []byte) error {
-	acct, err := s.sieveAccount(ctx, addr)
+	acct, err := s.accountAt(ctx, addr)
 	if err != nil {
 		return err
 	}
@@ -131,7 +126,7 @@ func (s *Service) CheckSieveScript(ctx context.Context, addr string, src []byte)
 // SieveHaveSpace tells whether a script of size bytes could be stored as
 // name (replacing a script of that name).
 func (s *Service) SieveHaveSpace(ctx context.Context, addr, name string, size int64) error {
-	acct, err := s.sieveAccount(ctx, addr)
+	acct, err := s.accountAt(ctx, addr)
 	if err != nil {
 		return err
 	}
@@ -168,7 +163,7 @@ func (s *Service) PutSieveScript(ctx context.Context, addr, name string, src []b
 	if err := needActor(ctx); err != nil {
 		return err
 	}
-	acct, err := s.sieveAccount(ctx, addr)
+	acct, err := s.accountAt(ctx, addr)
 	if err != nil {
 		return err
 	}
@@ -194,7 +189,7 @@ func (s *Service) ActivateSieveScript(ctx context.Context, addr, name string) er
 	if err := needActor(ctx); err != nil {
 		return err
 	}
-	acct, err := s.sieveAccount(ctx, addr)
+	acct, err := s.accountAt(ctx, addr)
 	if err != nil {
 		return err
 	}
@@ -225,7 +220,7 @@ func (s *Service) DeleteSieveScript(ctx context.Context, addr, name string) erro
 	if err := needActor(ctx); err != nil {
 		return err
 	}
-	acct, err := s.sieveAccount(ctx, addr)
+	acct, err := s.accountAt(ctx, addr)
 	if err != nil {
 		return err
 	}
@@ -245,7 +240,7 @@ func (s *Service) RenameSieveScript(ctx context.Context, addr, oldName, newName 
 	if err := needActor(ctx); err != nil {
 		return err
 	}
-	acct, err := s.sieveAccount(ctx, addr)
+	acct, err := s.accountAt(ctx, addr)
 	if err != nil {
 		return err
 	}
