@@ -45,12 +45,10 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"postern/internal/netlimit"
-	"sync"
 	"time"
 
 	"postern/internal/auth"
@@ -164,12 +162,7 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 
-	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
-	sessions  map[*session]struct{}
-	perIP     map[netip.Addr]int
-	shutdown  bool
-	wg        sync.WaitGroup // running sessions
+	conns netlimit.Sessions[*session]
 }
 
 // New returns a Server for cfg, filling in defaults.
@@ -190,12 +183,13 @@ func New(cfg Config) *Server {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	log := logger.With("proto", "managesieve")
 	return &Server{
-		cfg:       cfg,
-		log:       logger.With("proto", "managesieve"),
-		listeners: make(map[net.Listener]struct{}),
-		sessions:  make(map[*session]struct{}),
-		perIP:     make(map[netip.Addr]int),
+		cfg: cfg,
+		log: log,
+		conns: netlimit.Sessions[*session]{MaxPerIP: cfg.MaxConnsPerIP, Log: log,
+			// A BYE in place of the greeting tells a person why.
+			Refusal: "BYE (TRYLATER) \"Too many connections from your address\"\r\n"},
 	}
 }
 
@@ -208,120 +202,24 @@ func (s *Server) Serve(l net.Listener, implicitTLS bool) error {
 	if implicitTLS && s.cfg.TLS == nil {
 		return errors.New("managesieve: implicit TLS needs a TLS config")
 	}
-	s.mu.Lock()
-	if s.shutdown {
-		s.mu.Unlock()
+	if s.isShutdown() {
 		return ErrServerClosed
 	}
-	s.listeners[l] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, l)
-		s.mu.Unlock()
-	}()
-
-	for {
-		c, err := netlimit.Accept(l, s.isShutdown, s.log)
-		if err != nil {
-			if s.isShutdown() {
-				return nil
-			}
-			return err
-		}
-		s.startSession(c, implicitTLS)
+	err := s.conns.Serve(l, implicitTLS,
+		func(c net.Conn, ip netip.Addr) *session { return newSession(s, c, ip) },
+		func(sess *session) { sess.run(implicitTLS) })
+	if errors.Is(err, netlimit.ErrClosed) {
+		return nil // shut down while serving
 	}
+	return err
 }
 
-func (s *Server) isShutdown() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.shutdown
-}
-
-// startSession registers the connection, applies the per-IP limit and runs
-// the session in its own goroutine.
-func (s *Server) startSession(c net.Conn, implicitTLS bool) {
-	ip := remoteIP(c.RemoteAddr())
-	s.mu.Lock()
-	if s.shutdown {
-		s.mu.Unlock()
-		c.Close()
-		return
-	}
-	if s.cfg.MaxConnsPerIP > 0 && s.perIP[ip] >= s.cfg.MaxConnsPerIP {
-		s.mu.Unlock()
-		s.log.Warn("too many connections", "remote", ip)
-		// A BYE in place of the greeting tells a person why; on an
-		// implicit-TLS port plaintext would only confuse the client.
-		if !implicitTLS {
-			_ = c.SetWriteDeadline(time.Now().Add(farewellTimeout))
-			_, _ = io.WriteString(c, "BYE (TRYLATER) \"Too many connections from your address\"\r\n")
-		}
-		c.Close()
-		return
-	}
-	s.perIP[ip]++
-	sess := newSession(s, c, ip)
-	s.sessions[sess] = struct{}{}
-	s.wg.Add(1)
-	s.mu.Unlock()
-
-	go func() {
-		defer s.wg.Done()
-		defer s.endSession(sess, ip)
-		sess.run(implicitTLS)
-	}()
-}
-
-func (s *Server) endSession(sess *session, ip netip.Addr) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.sessions, sess)
-	if s.perIP[ip]--; s.perIP[ip] <= 0 {
-		delete(s.perIP, ip)
-	}
-}
+func (s *Server) isShutdown() bool { return s.conns.Closed() }
 
 // Shutdown stops accepting connections and waits for sessions to end. A
 // session that sends a command other than LOGOUT is told BYE and closed.
 // When ctx is done, the remaining sessions are told BYE and closed at once,
 // and Shutdown returns ctx.Err().
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.shutdown = true
-	for l := range s.listeners {
-		l.Close()
-	}
-	s.mu.Unlock()
-
-	done := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-	}
-	s.mu.Lock()
-	for sess := range s.sessions {
-		sess.kick()
-	}
-	s.mu.Unlock()
-	<-done
-	return ctx.Err()
-}
-
-// remoteIP returns the IP of a remote address, IPv4-mapped IPv6 unmapped so
-// that the per-IP limit and the login throttle count one client once.
-func remoteIP(a net.Addr) netip.Addr {
-	if ta, ok := a.(*net.TCPAddr); ok {
-		return ta.AddrPort().Addr().Unmap()
-	}
-	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
-		return ap.Addr().Unmap()
-	}
-	return netip.Addr{}
+	return s.conns.Shutdown(ctx, (*session).kick)
 }

@@ -232,9 +232,7 @@ func TestMaxConnsPerIP(t *testing.T) {
 	b.lines()
 	// Once a has gone, a new connection is welcome.
 	for range 100 {
-		e.srv.mu.Lock()
-		n := len(e.srv.sessions)
-		e.srv.mu.Unlock()
+		n := e.srv.conns.Len()
 		if n < 2 {
 			break
 		}

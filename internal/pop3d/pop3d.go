@@ -74,13 +74,10 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 
-	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
-	sessions  map[*session]struct{}
-	perIP     map[netip.Addr]int
-	locks     map[int64]struct{} // account IDs with a POP3 session in TRANSACTION
-	shutdown  bool
-	wg        sync.WaitGroup // running sessions
+	conns netlimit.Sessions[*session]
+
+	mu    sync.Mutex
+	locks map[int64]struct{} // account IDs with a POP3 session in TRANSACTION
 }
 
 // New returns a Server for cfg, filling in defaults.
@@ -98,13 +95,14 @@ func New(cfg Config) *Server {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	log := logger.With("proto", "pop3")
 	return &Server{
-		cfg:       cfg,
-		log:       logger.With("proto", "pop3"),
-		listeners: make(map[net.Listener]struct{}),
-		sessions:  make(map[*session]struct{}),
-		perIP:     make(map[netip.Addr]int),
-		locks:     make(map[int64]struct{}),
+		cfg: cfg,
+		log: log,
+		conns: netlimit.Sessions[*session]{MaxPerIP: cfg.MaxConnsPerIP, Log: log,
+			// In place of the greeting, a -ERR tells a person why.
+			Refusal: "-ERR [SYS/TEMP] Too many connections from your address\r\n"},
+		locks: make(map[int64]struct{}),
 	}
 }
 
@@ -118,81 +116,19 @@ func (s *Server) Serve(l net.Listener, implicitTLS bool) error {
 	if implicitTLS && s.cfg.TLS == nil {
 		return errors.New("pop3d: implicit TLS needs a TLS config")
 	}
-	s.mu.Lock()
-	if s.shutdown {
-		s.mu.Unlock()
+	if s.isShutdown() {
 		return ErrServerClosed
 	}
-	s.listeners[l] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, l)
-		s.mu.Unlock()
-	}()
-
-	for {
-		c, err := netlimit.Accept(l, s.isShutdown, s.log)
-		if err != nil {
-			if s.isShutdown() {
-				return nil
-			}
-			return err
-		}
-		s.startSession(c, implicitTLS)
+	err := s.conns.Serve(l, implicitTLS,
+		func(c net.Conn, ip netip.Addr) *session { return newSession(s, c, ip) },
+		func(sess *session) { sess.run(implicitTLS) })
+	if errors.Is(err, netlimit.ErrClosed) {
+		return nil // shut down while serving
 	}
+	return err
 }
 
-func (s *Server) isShutdown() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.shutdown
-}
-
-// startSession registers the connection, applies the per-IP limit and runs
-// the session in its own goroutine.
-func (s *Server) startSession(c net.Conn, implicitTLS bool) {
-	ip := remoteIP(c.RemoteAddr())
-	s.mu.Lock()
-	if s.shutdown {
-		s.mu.Unlock()
-		c.Close()
-		return
-	}
-	if s.cfg.MaxConnsPerIP > 0 && s.perIP[ip] >= s.cfg.MaxConnsPerIP {
-		s.mu.Unlock()
-		s.log.Warn("too many connections", "remote", ip)
-		// In place of the greeting, a -ERR tells a person why; on an
-		// implicit-TLS port plaintext would only confuse the client, and a
-		// handshake is more work than the refusal is worth.
-		if !implicitTLS {
-			_ = c.SetWriteDeadline(time.Now().Add(farewellTimeout))
-			_, _ = io.WriteString(c, "-ERR [SYS/TEMP] Too many connections from your address\r\n")
-		}
-		c.Close()
-		return
-	}
-	s.perIP[ip]++
-	sess := newSession(s, c, ip)
-	s.sessions[sess] = struct{}{}
-	s.wg.Add(1)
-	s.mu.Unlock()
-
-	go func() {
-		defer s.wg.Done()
-		defer s.endSession(sess, ip)
-		sess.run(implicitTLS)
-	}()
-}
-
-func (s *Server) endSession(sess *session, ip netip.Addr) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.sessions, sess)
-	if s.perIP[ip]--; s.perIP[ip] <= 0 {
-		delete(s.perIP, ip)
-	}
-}
+func (s *Server) isShutdown() bool { return s.conns.Closed() }
 
 // Shutdown stops accepting connections and waits for sessions to end. A
 // session that sends a command is told "-ERR server shutting down" and
@@ -201,30 +137,7 @@ func (s *Server) endSession(sess *session, ip netip.Addr) {
 // their pending deletions are not applied (RFC 1939 §6). It returns
 // ctx.Err() if sessions had to be forced.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.shutdown = true
-	for l := range s.listeners {
-		l.Close()
-	}
-	s.mu.Unlock()
-
-	done := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-	}
-	s.mu.Lock()
-	for sess := range s.sessions {
-		sess.kick()
-	}
-	s.mu.Unlock()
-	<-done
-	return ctx.Err()
+	return s.conns.Shutdown(ctx, (*session).kick)
 }
 
 // lock takes the maildrop lock of an account (RFC 1939 §8: the server
@@ -244,16 +157,4 @@ func (s *Server) unlock(accountID int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.locks, accountID)
-}
-
-// remoteIP returns the IP of a remote address, IPv4-mapped IPv6 unmapped so
-// that the per-IP limit and the login throttle count one client once.
-func remoteIP(a net.Addr) netip.Addr {
-	if ta, ok := a.(*net.TCPAddr); ok {
-		return ta.AddrPort().Addr().Unmap()
-	}
-	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
-		return ap.Addr().Unmap()
-	}
-	return netip.Addr{}
 }
