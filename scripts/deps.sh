@@ -18,7 +18,20 @@ declare -A NEED=(
 	[opendkim-genkey]=opendkim-tools
 	[sieve-test]=dovecot-sieve # internal/sieve/corpus_test.go: Pigeonhole as the reference interpreter
 	[sieve-connect]=sieve-connect # e2e/sieve_test.go: a real ManageSieve client
+	[node]=nodejs        # e2e/jmap_jam_test.go: jmap-jam, an independent JMAP client
+	[npm]=npm
 )
+
+# npm_deps installs the npm packages the e2e tests run (pinned by the
+# folder's package-lock.json) into a folder the tests own, when absent.
+npm_deps() {
+	local dir
+	dir="$(cd "$(dirname "$0")/.." && pwd)/e2e/testdata/jam"
+	if [ ! -d "$dir/node_modules/jmap-jam" ]; then
+		echo "deps.sh: npm ci in $dir"
+		npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+	fi
+}
 
 missing_cmds=()
 for cmd in "${!NEED[@]}"; do
@@ -45,6 +58,7 @@ if command -v perl >/dev/null 2>&1 && ! perl -MIO::Socket::SSL -e1 >/dev/null 2>
 fi
 
 if [ ${#missing_cmds[@]} -eq 0 ]; then
+	npm_deps
 	echo "deps.sh: all dependencies present (${!NEED[*]})"
 	exit 0
 fi
@@ -122,4 +136,5 @@ if [ ${#still[@]} -ne 0 ]; then
 	echo "deps.sh: still MISSING after install: ${still[*]}" >&2
 	exit 1
 fi
+npm_deps
 echo "deps.sh: installed ${pkgs[*]}"
