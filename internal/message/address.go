@@ -211,7 +211,7 @@ func itemAddress(item []addrToken) (Address, bool) {
 	var spec string
 	if angle >= 0 {
 		a.Name = phrase(item[:angle])
-		spec = strings.TrimSpace(item[angle].text)
+		spec = stripCFWS(item[angle].text)
 	} else {
 		spec, a.Name = bareAddress(item)
 	}
@@ -231,7 +231,35 @@ func itemAddress(item []addrToken) (Address, bool) {
 	} else {
 		a.Mailbox = spec
 	}
-	return a, a.Mailbox != "" || a.Host != "" || a.Name != ""
+	// A name alone is an address only in brackets ("Name <>"): a lone
+	// comment, as in "group: (foo) ;", is not one.
+	return a, a.Mailbox != "" || a.Host != "" || angle >= 0 && a.Name != ""
+}
+
+// stripCFWS removes the comments and white space that RFC 5322 §3.4.1
+// allows around the parts of an addr-spec ("user (c)@ (c) host"),
+// leaving quoted strings as they are.
+func stripCFWS(s string) string {
+	if !strings.ContainsAny(s, " \t\r\n(") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		switch c := s[i]; {
+		case c == '"':
+			j, _ := skipQuoted(s, i)
+			b.WriteString(s[i:j])
+			i = j
+		case c == '(':
+			i = skipComment(s, i)
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
+			i++
+		default:
+			b.WriteByte(c)
+			i++
+		}
+	}
+	return b.String()
 }
 
 // bareAddress handles an item without angle brackets: the word holding an

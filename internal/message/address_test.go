@@ -2,6 +2,7 @@ package message
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -17,7 +18,7 @@ func TestParseAddressList(t *testing.T) {
 		{`"Doe, John" <john@x.test>, jane@y.test`, []Address{m("Doe, John", "john", "x.test"), m("", "jane", "y.test")}},
 		{`=?utf-8?q?J=C3=BCrgen?= <j@x.test>`, []Address{m("=?utf-8?q?J=C3=BCrgen?=", "j", "x.test")}},
 		{"jdoe@one.test (John Doe)", []Address{m("John Doe", "jdoe", "one.test")}},
-		{"Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>", []Address{m("Pete", "pete(his account)", "silly.test(his host)")}},
+		{"Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>", []Address{m("Pete", "pete", "silly.test")}},
 		{"<@route1,@route2:user@host.test>", []Address{{Adl: "@route1,@route2", Mailbox: "user", Host: "host.test"}}},
 		{`"john doe"@example.com`, []Address{m("", `"john doe"`, "example.com")}},
 		{"A Group:Ed Jones <c@a.test>,joe@where.test, John <jdoe@one.test>;, after@x.test", []Address{
@@ -26,6 +27,10 @@ func TestParseAddressList(t *testing.T) {
 			{Kind: GroupEnd},
 			m("", "after", "x.test"),
 		}},
+		{"group:;, group2: (foo) ;", []Address{{Kind: GroupStart, Mailbox: "group"}, {Kind: GroupEnd},
+			{Kind: GroupStart, Mailbox: "group2"}, {Kind: GroupEnd}}},
+		{"<user-from (comment)@ (comment) domain.org>", []Address{m("", "user-from", "domain.org")}},
+		{`<"a b" (c) @x.test>`, []Address{m("", `"a b"`, "x.test")}},
 		{"Empty:;", []Address{{Kind: GroupStart, Mailbox: "Empty"}, {Kind: GroupEnd}}},
 		{"Unclosed: a@b.test", []Address{{Kind: GroupStart, Mailbox: "Unclosed"}, m("", "a", "b.test"), {Kind: GroupEnd}}},
 		// Broken, but seen in real mail.
@@ -47,6 +52,22 @@ func TestParseAddressList(t *testing.T) {
 		if !reflect.DeepEqual(got, c.want) {
 			t.Errorf("parseAddressList(%q)\n got %#v\nwant %#v", c.in, got, c.want)
 		}
+	}
+}
+
+// TestSearchTextSpellsAddresses: an address written with comments inside
+// is searchable as the plain address too (imaptest search-addresses).
+func TestSearchTextSpellsAddresses(t *testing.T) {
+	p, err := Parse(strings.NewReader("From: <user-from (comment)@ (comment) domain.org>\r\nTo: plain@x.test\r\nSubject: s\r\n\r\nbody\r\n"), DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, _ := HeaderValue(p.Headers, "from")
+	if !strings.Contains(from, "user-from@domain.org") {
+		t.Errorf("search text of From: %q", from)
+	}
+	if to, _ := HeaderValue(p.Headers, "to"); to != "plain@x.test" {
+		t.Errorf("search text of a plain To: %q", to)
 	}
 }
 

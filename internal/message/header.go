@@ -41,13 +41,49 @@ func (p *parser) parseHeader(block []byte, msg, top bool) header {
 				text.WriteString(headerString(name))
 			}
 			text.WriteString(": ")
-			text.WriteString(decodeHeader(string(value)))
+			decoded := decodeHeader(string(value))
+			text.WriteString(decoded)
+			if isAddressField(name) {
+				writeBareAddresses(&text, decoded, headerString(value))
+			}
 			text.WriteByte('\n')
 		}
 		return true
 	})
 	h.text = text.String()
 	return h
+}
+
+// isAddressField reports whether the field holds an address list that
+// SEARCH FROM/TO/CC/BCC look in.
+func isAddressField(name []byte) bool {
+	for _, f := range []string{"from", "sender", "reply-to", "to", "cc", "bcc"} {
+		if equalFold(name, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// writeBareAddresses appends to a search text line the plain
+// "mailbox@host" of every address that the decoded value does not spell
+// that way (comments or spaces inside the addr-spec, RFC 5322 §3.4.1), so
+// a search for the address finds the message as the address parser reads
+// it.
+func writeBareAddresses(text *strings.Builder, decoded, raw string) {
+	if !strings.ContainsAny(raw, "( \t") {
+		return
+	}
+	for _, a := range parseAddressList(raw) {
+		if a.Kind != Mailbox || a.Host == "" {
+			continue
+		}
+		spec := a.Mailbox + "@" + a.Host
+		if !strings.Contains(decoded, spec) {
+			text.WriteByte(' ')
+			text.WriteString(spec)
+		}
+	}
 }
 
 // set keeps the first occurrence of each field the parser needs.

@@ -6,6 +6,8 @@ import (
 	"unicode"
 
 	"golang.org/x/text/unicode/norm"
+
+	"postern/internal/message"
 )
 
 func TestCasemapKey(t *testing.T) {
@@ -31,4 +33,35 @@ func FuzzCasemapKey(f *testing.F) {
 			t.Fatalf("casemapKey(%q) = %q, want %q", s, got, want)
 		}
 	})
+}
+
+// TestSortKeysOfGroups: a list that starts with a group sorts on the
+// group's name, for CC and DISPLAYTO alike (imaptest sort-addresses and
+// sort-display-to).
+func TestSortKeysOfGroups(t *testing.T) {
+	env := func(cc string) *message.Envelope {
+		p, err := message.Parse(strings.NewReader("To: "+cc+"\r\nCc: "+cc+"\r\n\r\n"), message.DefaultLimits())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Envelope
+	}
+	for _, c := range []struct{ field, want string }{
+		{"user2: blah@domain1.org;", "user2"},
+		{"empty:;", "empty"},
+		{"foo bar <a@b.c>", "a"},
+	} {
+		if got := sortString(env(c.field), SortCc); got != casemapKey(c.want) {
+			t.Errorf("CC key of %q: %q, want %q", c.field, got, c.want)
+		}
+	}
+	for _, c := range []struct{ field, want string }{
+		{"a: xx@xx.org, yy@yy.org;", "a"},
+		{"=?iso-8859-1?q?foo_aar?= <e@f.g>", "foo aar"},
+		{"b@c.d", "b@c.d"},
+	} {
+		if got := sortString(env(c.field), SortDisplayTo); got != casemapKey(c.want) {
+			t.Errorf("DISPLAYTO key of %q: %q, want %q", c.field, got, c.want)
+		}
+	}
 }

@@ -181,10 +181,12 @@ func sortString(env *message.Envelope, f SortField) string {
 }
 
 // firstMailbox is the addr-mailbox (local part) of the first address
-// (RFC 5256 §3: FROM, TO, CC).
+// (RFC 5256 §3: FROM, TO, CC). A list that starts with a group starts
+// with the group's name, as in the IMAP envelope (RFC 3501 §7.4.2), which
+// is what Dovecot sorts on too.
 func firstMailbox(list []message.Address) string {
 	for _, a := range list {
-		if a.Kind == message.Mailbox {
+		if a.Kind != message.GroupEnd {
 			return casemapKey(a.Mailbox)
 		}
 	}
@@ -192,11 +194,15 @@ func firstMailbox(list []message.Address) string {
 }
 
 // displayName is the display name of the first address, or its addr-spec
-// when it has none (RFC 5957 §2).
+// when it has none (RFC 5957 §2); a group's name when the list starts with
+// a group.
 func displayName(list []message.Address) string {
 	for _, a := range list {
-		if a.Kind != message.Mailbox {
+		switch a.Kind {
+		case message.GroupEnd:
 			continue
+		case message.GroupStart:
+			return strings.TrimSpace(message.Address{Name: a.Mailbox}.DisplayName())
 		}
 		if n := strings.TrimSpace(a.DisplayName()); n != "" {
 			return n
