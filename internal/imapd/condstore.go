@@ -29,8 +29,9 @@ type condArgs struct {
 	unchangedSince uint64 // STORE (UNCHANGEDSINCE n)
 	hasUnchanged   bool
 
-	searchModSeq bool   // the SEARCH program has a MODSEQ key
-	searchTop    uint64 // highest modseq among the SEARCH results
+	searchModSeq bool              // the SEARCH program has a MODSEQ key
+	searchTop    uint64            // highest modseq among the SEARCH results
+	searchMods   map[uint32]uint64 // modseq of each result, by UID
 }
 
 // qresyncParams is the QRESYNC select parameter (RFC 7162 §3.2.5).
@@ -457,8 +458,29 @@ func (s *session) noteSearchModSeq(c *command, matched []store.Message) {
 	}
 	s.enableCondstore()
 	c.cond.searchModSeq = true
+	c.cond.searchMods = make(map[uint32]uint64, len(matched))
 	for _, m := range matched {
 		c.cond.searchTop = max(c.cond.searchTop, m.ModSeq)
+		c.cond.searchMods[m.UID] = m.ModSeq
+	}
+}
+
+// narrowSearchModSeq makes the MODSEQ of an ESEARCH that returns only MIN
+// and/or MAX the highest modseq of those messages, not of every match
+// (RFC 7162 §3.1.5, RFC 4731 §3.2).
+func (a *condArgs) narrowSearchModSeq(opts []string, uids []uint32) {
+	if !a.searchModSeq || len(uids) == 0 || has(opts, "ALL") || has(opts, "COUNT") {
+		return
+	}
+	var top uint64
+	if has(opts, "MIN") {
+		top = a.searchMods[uids[0]]
+	}
+	if has(opts, "MAX") {
+		top = max(top, a.searchMods[uids[len(uids)-1]])
+	}
+	if top > 0 {
+		a.searchTop = top
 	}
 }
 

@@ -182,6 +182,16 @@ func TestCondstoreSearchModSeq(t *testing.T) {
 	if l := rc.expectTagged("q6", "OK"); l[0] != `* ESEARCH (TAG "q6") UID ALL 1:3 COUNT 3 MODSEQ `+num(ms) {
 		t.Fatalf("ESEARCH MODSEQ: %q", l)
 	}
+	// MIN or MAX alone: the modseq of that message (RFC 7162 §3.1.5).
+	// Message 2 holds the highest modseq; 1 and 3 lower ones.
+	rc.send("q6a SEARCH RETURN (MIN) MODSEQ 1")
+	if l := rc.expectTagged("q6a", "OK"); !strings.HasPrefix(l[0], `* ESEARCH (TAG "q6a") MIN 1 MODSEQ `) || strings.HasSuffix(l[0], " "+num(ms)) {
+		t.Fatalf("ESEARCH MIN MODSEQ: %q (highest %d)", l, ms)
+	}
+	rc.send("q6b SEARCH RETURN (MIN MAX) MODSEQ 1 2:3")
+	if l := rc.expectTagged("q6b", "OK"); l[0] != `* ESEARCH (TAG "q6b") MIN 2 MAX 3 MODSEQ `+num(ms) {
+		t.Fatalf("ESEARCH MIN MAX MODSEQ: %q", l)
+	}
 	rc.send("s1 UID SORT (ARRIVAL) UTF-8 MODSEQ 1") // RFC 7162 §3.1.9
 	if l := rc.expectTagged("s1", "OK"); l[0] != "* SORT 1 2 3 (MODSEQ "+num(ms)+")" {
 		t.Fatalf("SORT MODSEQ: %q", l)

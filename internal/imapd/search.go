@@ -204,6 +204,7 @@ func (s *session) writeSearchResult(c *command, seqs, uids []uint32) {
 			return
 		}
 	}
+	c.cond.narrowSearchModSeq(opts, uids)
 	s.w.str(`* ESEARCH (TAG "`)
 	s.w.str(c.tag)
 	s.w.str(`")`)
