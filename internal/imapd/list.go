@@ -33,11 +33,21 @@ func (s *session) cmdList(c *command) reply {
 	if err != nil {
 		return s.mapStoreErr(err, c.name)
 	}
-	entries := buildEntries(mbs)
-	subParents := subscribedAncestors(mbs)
+	var kept []string
+	if o.subOnly || o.retSub || c.name == "LSUB" {
+		if kept, err = s.srv.cfg.Store.KeptSubscriptions(s.ctx, s.acct.ID); err != nil {
+			return s.mapStoreErr(err, c.name)
+		}
+	}
+	entries := buildEntries(mbs, kept)
+	subs := mbs
+	for _, name := range kept {
+		subs = append(subs[:len(subs):len(subs)], store.Mailbox{Name: name, Subscribed: true})
+	}
+	subParents := subscribedAncestors(subs, la)
 	var lsubParents map[string]bool
 	if c.name == "LSUB" {
-		lsubParents = lsubNoselect(mbs, la)
+		lsubParents = lsubNoselect(subs, la)
 	}
 	for _, e := range entries {
 		if !matchAny(la.ref, la.patterns, e.mb.Name) {
@@ -76,10 +86,17 @@ func has(list []string, v string) bool {
 	return false
 }
 
-func buildEntries(mbs []store.Mailbox) []listEntry {
-	byName := make(map[string]*listEntry, len(mbs))
+// buildEntries lists the mailboxes, their implied parents, and the kept
+// subscriptions of deleted mailboxes (non-existent, subscribed).
+func buildEntries(mbs []store.Mailbox, kept []string) []listEntry {
+	byName := make(map[string]*listEntry, len(mbs)+len(kept))
 	for _, mb := range mbs {
 		byName[mb.Name] = &listEntry{mb: mb, exists: true, subscribed: mb.Subscribed}
+	}
+	for _, name := range kept {
+		if byName[name] == nil {
+			byName[name] = &listEntry{mb: store.Mailbox{Name: name}, subscribed: true}
+		}
 	}
 	for _, mb := range mbs {
 		name := mb.Name

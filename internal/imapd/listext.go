@@ -61,11 +61,13 @@ func (o listOptions) selects(e listEntry) bool {
 }
 
 // subscribedAncestors are the names of mailboxes (existing or not) with a
-// subscribed descendant, for RECURSIVEMATCH.
-func subscribedAncestors(mbs []store.Mailbox) map[string]bool {
+// subscribed descendant that the patterns do not match themselves, for
+// RECURSIVEMATCH: a descendant that is listed anyway needs no CHILDINFO
+// on its parent (RFC 5258 §3.5, as Dovecot and imaptest read it).
+func subscribedAncestors(mbs []store.Mailbox, la listArgs) map[string]bool {
 	out := map[string]bool{}
 	for _, mb := range mbs {
-		if !mb.Subscribed {
+		if !mb.Subscribed || matchAny(la.ref, la.patterns, mb.Name) {
 			continue
 		}
 		name := mb.Name

@@ -451,7 +451,13 @@ type Mailstore interface {
 	// RenameMailbox renames the mailbox and its children. Renaming INBOX moves
 	// its messages into a new mailbox and leaves INBOX empty (RFC 3501 §6.3.5).
 	RenameMailbox(ctx context.Context, accountID int64, from, to string) error
+	// SetSubscribed subscribes or unsubscribes an existing mailbox, or
+	// unsubscribes the name of one deleted while subscribed.
 	SetSubscribed(ctx context.Context, accountID int64, name string, subscribed bool) error
+	// KeptSubscriptions are the names subscribed whose mailbox was deleted
+	// since (RFC 3501 §6.3.6), sorted; creating the mailbox again takes
+	// the name off this list, subscribed.
+	KeptSubscriptions(ctx context.Context, accountID int64) ([]string, error)
 
 	// Messages lists messages with uid in [from, to] (to 0 means no upper
 	// bound), in UID order.

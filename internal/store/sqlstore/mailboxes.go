@@ -84,6 +84,14 @@ func insertMailbox(ctx context.Context, tx *wtx, accountID int64, name, specialU
 	if err != nil {
 		return store.Mailbox{}, err
 	}
+	// A name subscribed before (and deleted since) comes back subscribed.
+	res, err := tx.ExecContext(ctx, `DELETE FROM subscriptions_kept WHERE account_id = ? AND name = ?`, accountID, name)
+	if err != nil {
+		return store.Mailbox{}, err
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		subscribed = true
+	}
 	sub := 0
 	if subscribed {
 		sub = 1
@@ -248,15 +256,55 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 		if _, err := tx.ExecContext(ctx, `DELETE FROM mailboxes WHERE id = ?`, m.ID); err != nil {
 			return err
 		}
+		if m.Subscribed {
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO subscriptions_kept (account_id, name) VALUES (?, ?)`,
+				accountID, m.Name); err != nil {
+				return err
+			}
+		}
 		e.change(store.Change{Kind: store.ChangeMailboxes, AccountID: accountID, MailboxID: m.ID})
 		return nil
 	})
+}
+
+// KeptSubscriptions implements store.Mailstore.
+func (s *Store) KeptSubscriptions(ctx context.Context, accountID int64) ([]string, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT name FROM subscriptions_kept WHERE account_id = ? ORDER BY name`, accountID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
 }
 
 // SetSubscribed implements store.Mailstore.
 func (s *Store) SetSubscribed(ctx context.Context, accountID int64, name string, subscribed bool) error {
 	return s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
 		m, err := mailboxByName(ctx, tx, accountID, name)
+		if errors.Is(err, store.ErrNotFound) && !subscribed {
+			// Unsubscribing the name of a mailbox deleted since.
+			norm, nerr := normMailbox(name)
+			if nerr != nil {
+				return err
+			}
+			res, derr := tx.ExecContext(ctx, `DELETE FROM subscriptions_kept WHERE account_id = ? AND name = ?`, accountID, norm)
+			if derr != nil {
+				return derr
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return err
+			}
+			e.change(store.Change{Kind: store.ChangeMailboxes, AccountID: accountID})
+			return nil
+		}
 		if err != nil {
 			return err
 		}

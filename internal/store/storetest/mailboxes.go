@@ -63,6 +63,28 @@ func testMailboxes(t *testing.T, e *env) {
 	_, err = e.s.Mailbox(e.ctx, a.ID, "Lists/Go")
 	wantErr(t, "deleted mailbox", err, store.ErrNotFound)
 	wantErr(t, "delete twice", e.s.DeleteMailbox(e.ctx, a.ID, "Lists/Go"), store.ErrNotFound)
+	// The subscription outlives the mailbox (RFC 3501 §6.3.6) and comes
+	// back with it.
+	if kept, err := e.s.KeptSubscriptions(e.ctx, a.ID); err != nil || len(kept) != 1 || kept[0] != "Lists/Go" {
+		t.Errorf("KeptSubscriptions after deleting a subscribed mailbox: %q %v", kept, err)
+	}
+	again, err := e.s.CreateMailbox(e.ctx, a.ID, "Lists/Go", "")
+	if err != nil || !again.Subscribed || !e.mailbox(a.ID, "Lists/Go").Subscribed {
+		t.Errorf("mailbox created again under a kept subscription: %+v %v", again, err)
+	}
+	if kept, _ := e.s.KeptSubscriptions(e.ctx, a.ID); len(kept) != 0 {
+		t.Errorf("KeptSubscriptions after creating it again: %q", kept)
+	}
+	if err := e.s.DeleteMailbox(e.ctx, a.ID, "Lists/Go"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.s.SetSubscribed(e.ctx, a.ID, "Lists/Go", false); err != nil {
+		t.Errorf("unsubscribe a kept subscription: %v", err)
+	}
+	if kept, _ := e.s.KeptSubscriptions(e.ctx, a.ID); len(kept) != 0 {
+		t.Errorf("KeptSubscriptions after unsubscribing: %q", kept)
+	}
+	wantErr(t, "unsubscribe twice", e.s.SetSubscribed(e.ctx, a.ID, "Lists/Go", false), store.ErrNotFound)
 	if got := e.reload(a); got.UsedMessages != 0 || got.UsedBytes != 0 {
 		t.Errorf("usage after delete %+v", got)
 	}
