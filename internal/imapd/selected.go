@@ -212,15 +212,35 @@ func (s *session) sync(allowExpunge bool) {
 		sel.modseq = sel.ownSeen
 		sel.pruneOwn()
 	}
-	// EXISTS first: a message may have come and gone since the last
-	// command, and EXPUNGE must only name numbers the client knows.
+	if allowExpunge && len(sel.expunged) > 0 {
+		// A message that came and went since the last command was never
+		// announced: it leaves silently. Then EXPUNGE the known ones and
+		// count the new ones after, as a MOVE within the mailbox is told
+		// (RFC 6851 §3.3: EXPUNGE, then EXISTS).
+		sel.dropUnannounced()
+		s.announceExpunges(sel)
+	}
 	if len(sel.uids) > sel.exists {
 		sel.exists = len(sel.uids)
 		s.w.line("* ", itoa(int64(sel.exists)), " EXISTS")
 	}
-	if allowExpunge && len(sel.expunged) > 0 {
-		s.announceExpunges(sel)
+}
+
+// dropUnannounced removes from the view the expunged messages beyond what
+// EXISTS has told the client.
+func (sel *selected) dropUnannounced() {
+	if len(sel.uids) <= sel.exists {
+		return
 	}
+	kept := sel.uids[:sel.exists]
+	for _, u := range sel.uids[sel.exists:] {
+		if _, gone := sel.expunged[u]; gone {
+			delete(sel.expunged, u)
+			continue
+		}
+		kept = append(kept, u)
+	}
+	sel.uids = kept
 }
 
 // drainEvents reads pending change events without blocking.

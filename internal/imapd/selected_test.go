@@ -3,6 +3,7 @@ package imapd
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -41,5 +42,18 @@ func TestDiskFullIsLimit(t *testing.T) {
 	r := s.mapStoreErr(fmt.Errorf("append: %w", syscall.ENOSPC), "APPEND")
 	if r.status != "NO" || r.code != "LIMIT" {
 		t.Errorf("disk full: %+v", r)
+	}
+}
+
+// TestMoveWithinMailbox: MOVE into the selected mailbox expunges the
+// message, then announces the new copy (RFC 6851 §3.3; imaptest move).
+func TestMoveWithinMailbox(t *testing.T) {
+	env := newTestEnv(t, nil)
+	env.deliver("INBOX", simpleMsg)
+	rc := env.login()
+	rc.expectTaggedAfter("a SELECT INBOX", "a", "OK")
+	got := rc.expectTaggedAfter("b MOVE 1 INBOX", "b", "OK")
+	if len(got) != 4 || !strings.HasPrefix(got[0], "* OK [COPYUID ") || got[1] != "* 1 EXPUNGE" || got[2] != "* 1 EXISTS" {
+		t.Errorf("MOVE within the mailbox: %q", got)
 	}
 }
