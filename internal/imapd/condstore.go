@@ -269,6 +269,9 @@ func (s *session) writeQresync(sel *selected, q *qresyncParams) error {
 // unless silent, and MODSEQ once CONDSTORE is on (RFC 7162 §3.1: "both UID
 // and mod-sequence data in all subsequent untagged FETCH responses").
 func (s *session) writeChangeFetch(seq uint32, m store.Message, withFlags bool) {
+	if withFlags {
+		s.announceKeywords(m.Keywords)
+	}
 	w := &s.w
 	w.str("* ")
 	w.num(uint64(seq))

@@ -228,6 +228,9 @@ type fetcher struct {
 
 func (f *fetcher) writeOne(seq uint32, m store.Message, items []fetchItem) error {
 	f.raw, f.root, f.env = nil, nil, nil
+	if hasItem(items, "FLAGS") {
+		f.s.announceKeywords(m.Keywords)
+	}
 	w := &f.s.w
 	w.str("* ")
 	w.num(uint64(seq))

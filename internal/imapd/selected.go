@@ -27,6 +27,9 @@ type selected struct {
 	// EXPUNGE could not be announced yet (RFC 9051 §7.5.1).
 	expunged map[uint32]struct{}
 	saved    []uint32 // SEARCHRES "$" as UIDs (RFC 5182)
+	// keywords are those FLAGS has announced: a FETCH may show only
+	// those, so a new one is announced first (RFC 9051 §7.3.5).
+	keywords map[string]struct{}
 }
 
 // seqOf returns the sequence number of uid, or 0.
@@ -90,18 +93,8 @@ func (s *session) cmdSelect(c *command) reply {
 }
 
 func (s *session) writeSelectData(sel *selected, firstUnseen uint32, keywords map[string]struct{}) {
-	kw := make([]string, 0, len(keywords))
-	for k := range keywords {
-		kw = append(kw, k)
-	}
-	sort.Strings(kw)
-	sys := `\Answered \Flagged \Deleted \Seen \Draft`
-	s.w.line("* FLAGS (", sys, prefixSpace(kw), ")")
-	if sel.readOnly {
-		s.w.line("* OK [PERMANENTFLAGS ()] read-only")
-	} else {
-		s.w.line("* OK [PERMANENTFLAGS (", sys, prefixSpace(kw), ` \*)] flags permitted`)
-	}
+	sel.keywords = keywords
+	s.writeFlags(sel)
 	s.w.line("* ", itoa(int64(len(sel.uids))), " EXISTS")
 	if !s.rev2 {
 		s.w.line("* 0 RECENT") // RFC 3501 §6.3.1; we keep no \Recent
@@ -191,6 +184,45 @@ func uidRanges(uids []uint32) []seqRange {
 		out = append(out, seqRange{^uint32(0), ^uint32(0)})
 	}
 	return out
+}
+
+// writeFlags announces the flags of the mailbox: the system flags and the
+// keywords in use (FLAGS, and PERMANENTFLAGS with \* for new ones).
+func (s *session) writeFlags(sel *selected) {
+	kw := make([]string, 0, len(sel.keywords))
+	for k := range sel.keywords {
+		kw = append(kw, k)
+	}
+	sort.Strings(kw)
+	sys := `\Answered \Flagged \Deleted \Seen \Draft`
+	s.w.line("* FLAGS (", sys, prefixSpace(kw), ")")
+	if sel.readOnly {
+		s.w.line("* OK [PERMANENTFLAGS ()] read-only")
+	} else {
+		s.w.line("* OK [PERMANENTFLAGS (", sys, prefixSpace(kw), ` \*)] flags permitted`)
+	}
+}
+
+// announceKeywords sends a new FLAGS before a FETCH shows a keyword that
+// FLAGS has not announced, as clients (and imaptest) expect.
+func (s *session) announceKeywords(kws []string) {
+	sel := s.sel
+	if sel == nil || len(kws) == 0 {
+		return
+	}
+	added := false
+	for _, k := range kws {
+		if _, ok := sel.keywords[k]; !ok {
+			if sel.keywords == nil {
+				sel.keywords = map[string]struct{}{}
+			}
+			sel.keywords[k] = struct{}{}
+			added = true
+		}
+	}
+	if added {
+		s.writeFlags(sel)
+	}
 }
 
 // sync reports changes since the last command: new messages (EXISTS),

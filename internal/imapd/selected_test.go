@@ -57,3 +57,28 @@ func TestMoveWithinMailbox(t *testing.T) {
 		t.Errorf("MOVE within the mailbox: %q", got)
 	}
 }
+
+// TestNewKeywordAnnounced: a keyword new to the mailbox is announced in
+// FLAGS and PERMANENTFLAGS before any FETCH shows it, whether this session
+// or another one set it.
+func TestNewKeywordAnnounced(t *testing.T) {
+	env := newTestEnv(t, nil)
+	env.deliver("INBOX", simpleMsg)
+	env.deliver("INBOX", simpleMsg)
+	a, b := env.login(), env.login()
+	a.expectTaggedAfter("a1 SELECT INBOX", "a1", "OK")
+	b.expectTaggedAfter("b1 SELECT INBOX", "b1", "OK")
+	got := a.expectTaggedAfter("a2 STORE 1 +FLAGS ($hello)", "a2", "OK")
+	if len(got) != 4 || got[0] != `* FLAGS (\Answered \Flagged \Deleted \Seen \Draft $hello)` ||
+		!strings.HasPrefix(got[1], `* OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft $hello \*)]`) ||
+		got[2] != `* 1 FETCH (FLAGS ($hello))` {
+		t.Errorf("STORE of a new keyword: %q", got)
+	}
+	if got := a.expectTaggedAfter("a3 STORE 2 +FLAGS ($hello)", "a3", "OK"); len(got) != 2 {
+		t.Errorf("STORE of a keyword announced already: %q", got)
+	}
+	got = b.expectTaggedAfter("b2 NOOP", "b2", "OK")
+	if len(got) < 3 || !strings.HasPrefix(got[0], `* FLAGS (`) || !strings.Contains(got[0], "$hello") {
+		t.Errorf("another session's new keyword: %q", got)
+	}
+}

@@ -87,6 +87,7 @@ func (s *session) writeStoreResults(c *command, idx []int, changed []store.Messa
 			s.writeChangeFetch(uint32(x+1), m, true)
 			continue
 		}
+		s.announceKeywords(m.Keywords)
 		s.w.str("* ")
 		s.w.num(uint64(x + 1))
 		s.w.str(" FETCH (")
