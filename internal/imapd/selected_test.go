@@ -82,3 +82,18 @@ func TestNewKeywordAnnounced(t *testing.T) {
 		t.Errorf("another session's new keyword: %q", got)
 	}
 }
+
+// TestLogoutTellsNothingAfterBye: changes by another session are not
+// reported after the BYE of LOGOUT (imaptest stress "seq too high").
+func TestLogoutTellsNothingAfterBye(t *testing.T) {
+	env := newTestEnv(t, nil)
+	env.deliver("INBOX", simpleMsg)
+	a, b := env.login(), env.login()
+	a.expectTaggedAfter("a1 SELECT INBOX", "a1", "OK")
+	b.expectTaggedAfter("b1 SELECT INBOX", "b1", "OK")
+	b.expectTaggedAfter("b2 STORE 1 +FLAGS (\\Seen)", "b2", "OK")
+	env.deliver("INBOX", simpleMsg)
+	if got := a.expectTaggedAfter("a2 LOGOUT", "a2", "OK"); len(got) != 2 || got[0] != "* BYE logging out" {
+		t.Errorf("LOGOUT with changes pending: %q", got)
+	}
+}

@@ -177,7 +177,11 @@ func (s *session) serve() {
 			return
 		}
 		if r.status != "none" {
-			s.sync(c.allowsExpunge())
+			// After BYE the client is told nothing more of the mailbox:
+			// its view ends at LOGOUT (RFC 9051 §6.1.3).
+			if s.state != stateLogout {
+				s.sync(c.allowsExpunge())
+			}
 			s.tagged(c.tag, r)
 		}
 		if s.w.flush() != nil {
