@@ -115,6 +115,17 @@ func TestUTF8Accept(t *testing.T) {
 	// Not UTF-8 (Latin-1 é): refused, so UTF-8 clients never see it.
 	rc.expectTaggedAfter("f2 CREATE \"Caf\xe9\"", "f2", "NO")
 	rc.expectTaggedAfter("g APPEND \"Café/Ü\" UTF8 (~{13+}\r\nSubject: é\r\n)", "g", "OK")
+	// Strings are UTF-8 now: SEARCH may not name a charset, SORT and
+	// THREAD only UTF-8 (RFC 6855 §3, erratum 4029).
+	rc.expectTaggedAfter(`g1 SELECT "Café/Ü"`, "g1", "OK")
+	rc.expectTaggedAfter(`g2 SEARCH CHARSET UTF-8 SUBJECT "é"`, "g2", "BAD")
+	rc.expectTaggedAfter(`g3 SORT (ARRIVAL) US-ASCII ALL`, "g3", "BAD")
+	rc.expectTaggedAfter(`g4 THREAD REFERENCES ISO-8859-1 ALL`, "g4", "BAD")
+	if got := rc.expectTaggedAfter(`g5 SEARCH SUBJECT "é"`, "g5", "OK"); got[0] != "* SEARCH 1" {
+		t.Errorf("SEARCH in UTF-8 without CHARSET: %q", got)
+	}
+	rc.expectTaggedAfter(`g6 SORT (ARRIVAL) UTF-8 ALL`, "g6", "OK")
+	rc.expectTaggedAfter(`g7 UNSELECT`, "g7", "OK")
 	// go-imap's client enables UTF8=ACCEPT and reads the names.
 	c := env.client(nil)
 	if _, err := c.Enable(imap.CapUTF8Accept).Wait(); err != nil {

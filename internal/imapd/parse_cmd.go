@@ -40,6 +40,7 @@ type command struct {
 	sortKeys   []query.SortKey // SORT criteria
 	threadAlg  query.Algorithm // THREAD algorithm
 	badCharset bool            // SEARCH, SORT, THREAD named a charset we lack: NO [BADCHARSET]
+	charset    string          // the charset SEARCH, SORT, THREAD named, as given
 
 	use []string // CREATE (USE (...)) special-use attributes, RFC 6154 §3
 }

@@ -13,6 +13,9 @@ import (
 // session's view of the mailbox, and writes the answer.
 
 func (s *session) cmdSearch(c *command) reply {
+	if r, conflict := s.utf8CharsetConflict(c); conflict {
+		return r
+	}
 	if c.badCharset {
 		return badCharsetReply()
 	}

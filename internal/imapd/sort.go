@@ -97,11 +97,25 @@ func parseSearchCriteria(p *parser, c *command) {
 
 // checkCharset accepts the charsets whose text needs no conversion.
 func checkCharset(c *command, cs string) {
+	c.charset = cs
 	switch strings.ToUpper(cs) {
 	case "UTF-8", "US-ASCII":
 	default:
 		c.badCharset = true
 	}
+}
+
+// utf8CharsetConflict is the BAD a session with UTF8=ACCEPT enabled gets
+// for a search that names a charset (SEARCH) or one other than UTF-8
+// (SORT, THREAD): RFC 6855 §3 with erratum 4029.
+func (s *session) utf8CharsetConflict(c *command) (reply, bool) {
+	if !s.utf8 || c.charset == "" {
+		return reply{}, false
+	}
+	if c.name != "SEARCH" && strings.EqualFold(c.charset, "UTF-8") {
+		return reply{}, false
+	}
+	return bad("", "no CHARSET after ENABLE UTF8=ACCEPT: strings are UTF-8"), true
 }
 
 // badCharsetReply is the answer to a search in a charset we do not know.
@@ -110,6 +124,9 @@ func badCharsetReply() reply {
 }
 
 func (s *session) cmdSort(c *command) reply {
+	if r, conflict := s.utf8CharsetConflict(c); conflict {
+		return r
+	}
 	if c.badCharset {
 		return badCharsetReply()
 	}

@@ -7,6 +7,9 @@ import (
 )
 
 func (s *session) cmdThread(c *command) reply {
+	if r, conflict := s.utf8CharsetConflict(c); conflict {
+		return r
+	}
 	if c.badCharset {
 		return badCharsetReply()
 	}
