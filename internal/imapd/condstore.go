@@ -279,7 +279,7 @@ func (s *session) writeChangeFetch(seq uint32, m store.Message, withFlags bool) 
 	w.num(uint64(m.UID))
 	if withFlags {
 		w.str(" FLAGS ")
-		w.flagList(flagNames(m))
+		w.flagList(s.flagNames(m))
 	}
 	if s.cond.on {
 		w.str(" MODSEQ (")

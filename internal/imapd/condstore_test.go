@@ -88,12 +88,12 @@ func TestCondstoreSelectFetch(t *testing.T) {
 	rc.send("s3 STORE 1 +FLAGS (\\Seen)")
 	lines = rc.expectTagged("s3", "OK")
 	ms := find(t, lines, reModSeq)
-	if ms != hms+1 || !contains(lines, `* 1 FETCH (UID 1 FLAGS (\Seen) MODSEQ (`+num(ms)+"))") {
+	if ms != hms+1 || !contains(lines, `* 1 FETCH (UID 1 FLAGS (\Seen \Recent) MODSEQ (`+num(ms)+"))") {
 		t.Fatalf("STORE: %q", lines)
 	}
 	rc.send("s4 UID FETCH 1:* (FLAGS) (CHANGEDSINCE " + num(hms) + ")")
 	lines = rc.expectTagged("s4", "OK")
-	if len(lines) != 2 || lines[0] != `* 1 FETCH (UID 1 FLAGS (\Seen) MODSEQ (`+num(ms)+"))" {
+	if len(lines) != 2 || lines[0] != `* 1 FETCH (UID 1 FLAGS (\Seen \Recent) MODSEQ (`+num(ms)+"))" {
 		t.Fatalf("CHANGEDSINCE: %q", lines)
 	}
 	rc.send("s5 FETCH 1:* FLAGS (CHANGEDSINCE " + num(ms) + ")")
@@ -128,7 +128,7 @@ func TestCondstoreStoreUnchangedSince(t *testing.T) {
 	// Message 2 changed after hms: the conditional store skips it.
 	rc.send("u2 STORE 1:3 (UNCHANGEDSINCE " + num(hms) + ") +FLAGS (\\Seen)")
 	lines := rc.expectTagged("u2", "OK [MODIFIED 2]")
-	if contains(lines, "* 2 FETCH (UID 2 FLAGS (\\Seen") || len(matching(lines, "FLAGS (\\Seen) MODSEQ")) != 2 {
+	if contains(lines, "* 2 FETCH (UID 2 FLAGS (\\Seen") || len(matching(lines, "FLAGS (\\Seen \\Recent) MODSEQ")) != 2 {
 		t.Fatalf("conditional STORE: %q", lines)
 	}
 	rc.send("u3 UID STORE 1:3 (UNCHANGEDSINCE " + num(hms) + ") -FLAGS.SILENT (\\Seen)")
@@ -289,7 +289,7 @@ func TestQresyncLiveVanished(t *testing.T) {
 	a.send("a3 NOOP")
 	lines := a.expectTagged("a3", "OK")
 	if !contains(lines, "* VANISHED 1") || contains(lines, "EXPUNGE") ||
-		!regexp.MustCompile(`^\* 2 FETCH \(UID 2 FLAGS \(\\Seen\) MODSEQ \(\d+\)\)$`).MatchString(lines[0]) {
+		!regexp.MustCompile(`^\* 2 FETCH \(UID 2 FLAGS \(\\Seen \\Recent\) MODSEQ \(\d+\)\)$`).MatchString(lines[0]) {
 		t.Fatalf("NOOP: %q", lines)
 	}
 	a.send("a4 STORE 2 +FLAGS.SILENT (\\Deleted)")
@@ -309,7 +309,7 @@ func TestQresyncLiveVanished(t *testing.T) {
 	b.send("b5 STORE 1 +FLAGS.SILENT (\\Deleted)")
 	b.expectTagged("b5", "OK")
 	a.send("a7 NOOP")
-	if lines = a.expectTagged("a7", "OK"); !contains(lines, "* 1 FETCH (UID 2 FLAGS (\\Seen \\Deleted) MODSEQ (") {
+	if lines = a.expectTagged("a7", "OK"); !contains(lines, "* 1 FETCH (UID 2 FLAGS (\\Seen \\Deleted \\Recent) MODSEQ (") {
 		t.Fatalf("NOOP: %q", lines)
 	}
 	a.send("a8 CLOSE")
@@ -351,12 +351,12 @@ func TestQresyncDefersChangesPastPendingExpunge(t *testing.T) {
 	b.send("b4 UID STORE 2 +FLAGS.SILENT (\\Seen)")
 	b.expectTagged("b4", "OK")
 	a.send("a3 FETCH 2 (FLAGS)")
-	if lines := a.expectTagged("a3", "OK"); len(lines) != 2 || lines[0] != "* 2 FETCH (FLAGS (\\Seen))" {
+	if lines := a.expectTagged("a3", "OK"); len(lines) != 2 || lines[0] != "* 2 FETCH (FLAGS (\\Seen \\Recent))" {
 		t.Fatalf("FETCH by number: %q", lines)
 	}
 	a.send("a4 NOOP")
 	lines := a.expectTagged("a4", "OK")
-	if len(lines) != 3 || !strings.HasPrefix(lines[0], "* 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (") || lines[1] != "* VANISHED 1" {
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "* 2 FETCH (UID 2 FLAGS (\\Seen \\Recent) MODSEQ (") || lines[1] != "* VANISHED 1" {
 		t.Fatalf("NOOP: %q", lines)
 	}
 }
@@ -392,7 +392,7 @@ func TestQresyncMoveAndIdle(t *testing.T) {
 		if l == "* VANISHED 3" {
 			break
 		}
-		if !strings.Contains(l, "UID 3 FLAGS (\\Deleted) MODSEQ (") {
+		if !strings.Contains(l, "UID 3 FLAGS (\\Deleted \\Recent) MODSEQ (") {
 			t.Fatalf("IDLE: %q", l)
 		}
 	}
@@ -499,7 +499,7 @@ func TestFetchChangedSinceReadsChangesOnly(t *testing.T) {
 	lines := rc.expectTagged("f1", "OK")
 	changedTook := time.Since(start)
 	// The first line: CHANGEDSINCE enabled CONDSTORE, HIGHESTMODSEQ follows.
-	if len(lines) != 4 || !strings.HasPrefix(lines[1], "* 777 FETCH (UID 777 FLAGS (\\Seen) MODSEQ (") || cs.listed.Load() != 0 {
+	if len(lines) != 4 || !strings.HasPrefix(lines[1], "* 777 FETCH (UID 777 FLAGS (\\Seen \\Recent) MODSEQ (") || cs.listed.Load() != 0 {
 		t.Fatalf("CHANGEDSINCE read %d rows: %q", cs.listed.Load(), lines)
 	}
 	start = time.Now()

@@ -265,7 +265,7 @@ func (f *fetcher) writeItem(m store.Message, it fetchItem) error {
 	case "FLAGS":
 		f.begin()
 		w.str("FLAGS ")
-		w.flagList(flagNames(m))
+		w.flagList(f.s.flagNames(m))
 	case "INTERNALDATE":
 		f.begin()
 		w.str("INTERNALDATE ")

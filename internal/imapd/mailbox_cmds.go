@@ -134,7 +134,7 @@ func (s *session) writeStatus(mb store.Mailbox, items []string) reply {
 		case "DELETED":
 			s.w.num(uint64(st.Deleted))
 		case "RECENT":
-			s.w.num(0)
+			s.w.num(uint64(s.statusRecent(mb.ID)))
 		case "DELETED-STORAGE":
 			s.w.num(s.deletedStorage(mb.ID)) // RFC 9208 §4.4
 		case "APPENDLIMIT":

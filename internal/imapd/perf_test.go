@@ -91,6 +91,7 @@ func TestLightPaths(t *testing.T) {
 	idle.expectPrefix("+ ")
 	e.deliver("INBOX", simpleMsg)
 	idle.expectPrefix("* 4 EXISTS")
+	idle.expectPrefix("* 1 RECENT")
 	if n := cs.changed.Load(); n != 0 {
 		t.Errorf("a delivery cost the idle session %d store queries", n)
 	}

@@ -54,7 +54,7 @@ func (sel *selected) numbered(msgs []store.Message) (seqs, uids []uint32) {
 
 // criterion translates one search key (RFC 9051 §6.4.4, RFC 7162
 // §3.1.5). Text keys are case-insensitive substring matches on the
-// decoded text; RECENT and NEW match nothing, as no \Recent is kept.
+// decoded text; RECENT, NEW and OLD look at what is recent to the session.
 func (sel *selected) criterion(k *searchKey) query.Criterion {
 	switch k.op {
 	case "AND", "OR":
@@ -68,10 +68,14 @@ func (sel *selected) criterion(k *searchKey) query.Criterion {
 		return query.And(kids)
 	case "NOT":
 		return query.Not{C: sel.criterion(k.kids[0])}
-	case "ALL", "OLD":
+	case "ALL":
 		return query.And{}
-	case "RECENT", "NEW":
-		return query.Or{}
+	case "RECENT":
+		return sel.recentSet()
+	case "NEW":
+		return query.And{sel.recentSet(), query.Not{C: query.Flag{Flags: store.FlagSeen}}}
+	case "OLD":
+		return query.Not{C: sel.recentSet()}
 	case "SEQ":
 		return sel.uidSet(k.seq, false)
 	case "UID":

@@ -30,6 +30,10 @@ type selected struct {
 	// keywords are those FLAGS has announced: a FETCH may show only
 	// those, so a new one is announced first (RFC 9051 §7.3.5).
 	keywords map[string]struct{}
+	// recent are the UIDs recent to this session (recent.go); recentTold
+	// is the count last told with RECENT.
+	recent     map[uint32]struct{}
+	recentTold int
 }
 
 // seqOf returns the sequence number of uid, or 0.
@@ -81,6 +85,16 @@ func (s *session) cmdSelect(c *command) reply {
 		return s.mapStoreErr(err, c.name)
 	}
 	sel.exists = len(sel.uids)
+	if _, err := s.srv.recent.load(s.ctx, st, mb.ID); err != nil {
+		return s.mapStoreErr(err, c.name)
+	}
+	s.takeRecent(sel, sel.readOnly)
+	if !sel.readOnly {
+		if err := s.srv.recent.save(s.ctx, st, mb.ID); err != nil {
+			s.log.Warn("imap: saving the \\Recent watermark", "err", err)
+		}
+	}
+	sel.recentTold = sel.recentCount()
 	s.writeSelectData(sel, firstUnseen, keywords)
 	if err := s.writeQresync(sel, c.cond.qr); err != nil {
 		return s.mapStoreErr(err, c.name)
@@ -97,7 +111,7 @@ func (s *session) writeSelectData(sel *selected, firstUnseen uint32, keywords ma
 	s.writeFlags(sel)
 	s.w.line("* ", itoa(int64(len(sel.uids))), " EXISTS")
 	if !s.rev2 {
-		s.w.line("* 0 RECENT") // RFC 3501 §6.3.1; we keep no \Recent
+		s.w.line("* ", itoa(int64(sel.recentTold)), " RECENT") // RFC 3501 §6.3.1
 		if firstUnseen > 0 {
 			s.w.line("* OK [UNSEEN ", itoa(int64(firstUnseen)), "] first unseen")
 		}
@@ -252,9 +266,19 @@ func (s *session) sync(allowExpunge bool) {
 		sel.dropUnannounced()
 		s.announceExpunges(sel)
 	}
+	// An EXPUNGE lowers the recent count without a word (the client
+	// counts); new messages are told with EXISTS, then RECENT.
+	sel.recentTold = min(sel.recentTold, sel.recentCount())
 	if len(sel.uids) > sel.exists {
 		sel.exists = len(sel.uids)
 		s.w.line("* ", itoa(int64(sel.exists)), " EXISTS")
+		s.takeRecent(sel, sel.readOnly)
+		if n := sel.recentCount(); n != sel.recentTold {
+			sel.recentTold = n
+			if !s.rev2 {
+				s.w.line("* ", itoa(int64(n)), " RECENT")
+			}
+		}
 	}
 }
 
@@ -400,6 +424,17 @@ func (s *session) writeFlagsFetch(seq uint32, m store.Message) {
 
 func flagNames(m store.Message) []string {
 	return append(m.Flags.Names(), m.Keywords...)
+}
+
+// flagNames are the flags of m as this session shows them: with \Recent
+// when the message is recent to it (IMAP4rev1 only).
+func (s *session) flagNames(m store.Message) []string {
+	if s.sel != nil && !s.rev2 {
+		if _, ok := s.sel.recent[m.UID]; ok {
+			return append(append(m.Flags.Names(), `\Recent`), m.Keywords...)
+		}
+	}
+	return flagNames(m)
 }
 
 // announceExpunges sends EXPUNGE for pending UIDs, highest sequence

@@ -53,7 +53,7 @@ func TestMoveWithinMailbox(t *testing.T) {
 	rc := env.login()
 	rc.expectTaggedAfter("a SELECT INBOX", "a", "OK")
 	got := rc.expectTaggedAfter("b MOVE 1 INBOX", "b", "OK")
-	if len(got) != 4 || !strings.HasPrefix(got[0], "* OK [COPYUID ") || got[1] != "* 1 EXPUNGE" || got[2] != "* 1 EXISTS" {
+	if len(got) != 5 || !strings.HasPrefix(got[0], "* OK [COPYUID ") || got[1] != "* 1 EXPUNGE" || got[2] != "* 1 EXISTS" || got[3] != "* 1 RECENT" {
 		t.Errorf("MOVE within the mailbox: %q", got)
 	}
 }
@@ -71,7 +71,7 @@ func TestNewKeywordAnnounced(t *testing.T) {
 	got := a.expectTaggedAfter("a2 STORE 1 +FLAGS ($hello)", "a2", "OK")
 	if len(got) != 4 || got[0] != `* FLAGS (\Answered \Flagged \Deleted \Seen \Draft $hello)` ||
 		!strings.HasPrefix(got[1], `* OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft $hello \*)]`) ||
-		got[2] != `* 1 FETCH (FLAGS ($hello))` {
+		got[2] != `* 1 FETCH (FLAGS (\Recent $hello))` {
 		t.Errorf("STORE of a new keyword: %q", got)
 	}
 	if got := a.expectTaggedAfter("a3 STORE 2 +FLAGS ($hello)", "a3", "OK"); len(got) != 2 {

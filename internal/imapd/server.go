@@ -73,6 +73,8 @@ type Server struct {
 	writers sync.Pool
 	// lists are recent SELECT listings of large mailboxes (listcache.go).
 	lists listCache
+	// recent hands out \Recent (recent.go).
+	recent recentClaims
 }
 
 // New returns a server; it does not listen until Serve.
@@ -193,6 +195,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-waited:
+		if err := s.recent.save(ctx, s.cfg.Store, 0); err != nil {
+			s.log.Warn("imap: saving \\Recent watermarks", "err", err)
+		}
 		return nil
 	case <-ctx.Done():
 		s.mu.Lock()

@@ -97,7 +97,7 @@ func (s *session) writeStoreResults(c *command, idx []int, changed []store.Messa
 			s.w.byte(' ')
 		}
 		s.w.str("FLAGS ")
-		s.w.flagList(flagNames(m))
+		s.w.flagList(s.flagNames(m))
 		s.w.str(")\r\n")
 	}
 	return nil

@@ -454,6 +454,11 @@ type Mailstore interface {
 	// SetSubscribed subscribes or unsubscribes an existing mailbox, or
 	// unsubscribes the name of one deleted while subscribed.
 	SetSubscribed(ctx context.Context, accountID int64, name string, subscribed bool) error
+	// RecentUID is the highest UID of the mailbox that an IMAP session
+	// took as \Recent (RFC 3501 §2.3.2); 0 when none did.
+	RecentUID(ctx context.Context, mailboxID int64) (uint32, error)
+	// SetRecentUID raises it to uid; it never goes down.
+	SetRecentUID(ctx context.Context, mailboxID int64, uid uint32) error
 	// KeptSubscriptions are the names subscribed whose mailbox was deleted
 	// since (RFC 3501 §6.3.6), sorted; creating the mailbox again takes
 	// the name off this list, subscribed.

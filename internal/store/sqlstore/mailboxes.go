@@ -267,6 +267,25 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 	})
 }
 
+// RecentUID implements store.Mailstore.
+func (s *Store) RecentUID(ctx context.Context, mailboxID int64) (uint32, error) {
+	var uid int64
+	err := s.rdb.QueryRowContext(ctx, `SELECT uid FROM mailbox_recent WHERE mailbox_id = ?`, mailboxID).Scan(&uid)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return uint32(uid), err
+}
+
+// SetRecentUID implements store.Mailstore.
+func (s *Store) SetRecentUID(ctx context.Context, mailboxID int64, uid uint32) error {
+	return s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO mailbox_recent (mailbox_id, uid) SELECT id, ? FROM mailboxes WHERE id = ?
+			ON CONFLICT (mailbox_id) DO UPDATE SET uid = MAX(uid, excluded.uid)`, int64(uid), mailboxID)
+		return err
+	})
+}
+
 // KeptSubscriptions implements store.Mailstore.
 func (s *Store) KeptSubscriptions(ctx context.Context, accountID int64) ([]string, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT name FROM subscriptions_kept WHERE account_id = ? ORDER BY name`, accountID)
