@@ -1,11 +1,13 @@
 package imapd
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"strings"
 	"time"
 
+	"postern/internal/message"
 	"postern/internal/store"
 )
 
@@ -121,6 +123,12 @@ func (s *session) cmdAppend(c *command) reply {
 			s.log.Error("imap append: receiving body", "err", err)
 			return s.abandonAppend(no("SERVERBUG", "cannot store message"))
 		}
+		if cur.binary {
+			if body, meta, err = s.encodeBinaryParts(body, meta); err != nil {
+				s.log.Error("imap append: encoding binary parts", "err", err)
+				return s.abandonAppend(no("SERVERBUG", "cannot store message"))
+			}
+		}
 		msgs = append(msgs, pendingMsg{args: cur, body: body, meta: meta})
 		next, more, perr := s.p.nextAppend(&cur)
 		if perr != nil {
@@ -195,6 +203,45 @@ func (s *session) receiveBody(size int64) (store.Body, store.MessageMeta, error)
 	}
 	bw.Abort()
 	return nil, store.MessageMeta{}, err
+}
+
+// encodeBinaryParts stores a message that came as a literal8 with its
+// binary parts in base64 (message.Base64BinaryParts), so that BODY[]
+// never sends NUL octets; BINARY[] decodes them again. A message without
+// such parts is kept as it came.
+func (s *session) encodeBinaryParts(body store.Body, meta store.MessageMeta) (store.Body, store.MessageMeta, error) {
+	rc, err := body.Open()
+	if err != nil {
+		return body, meta, err
+	}
+	raw, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		return body, meta, err
+	}
+	parsed, err := message.Parse(bytes.NewReader(raw), message.DefaultLimits())
+	if err != nil {
+		return body, meta, err
+	}
+	out, changed := message.Base64BinaryParts(raw, parsed.Body)
+	if !changed {
+		return body, meta, nil
+	}
+	bw, err := s.srv.cfg.Store.NewBody()
+	if err != nil {
+		return body, meta, err
+	}
+	newMeta, err := safeParse(s.srv.cfg.Parse, io.TeeReader(bytes.NewReader(out), bw))
+	if err != nil {
+		bw.Abort()
+		return body, meta, err
+	}
+	nb, err := bw.Finish()
+	if err != nil {
+		return body, meta, err
+	}
+	body.Discard()
+	return nb, newMeta, nil
 }
 
 // appendItems stores one message with Append, several with AppendMany.

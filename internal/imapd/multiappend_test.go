@@ -2,6 +2,8 @@ package imapd
 
 import (
 	"context"
+	"encoding/base64"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -27,8 +29,13 @@ func TestMultiappend(t *testing.T) {
 	rc.send("c FETCH 1:* (FLAGS RFC822.SIZE INTERNALDATE)")
 	got = rc.expectTagged("c", "OK")
 	if len(got) != 4 || !strings.Contains(got[0], `\Draft`) || !strings.Contains(got[1], `\Seen`) ||
-		!strings.Contains(got[1], "05-Mar-2024 09:00:00 +0000") || !strings.Contains(got[2], "RFC822.SIZE 5") {
+		!strings.Contains(got[1], "05-Mar-2024 09:00:00 +0000") || !strings.Contains(got[2], "RFC822.SIZE ") {
 		t.Fatalf("FETCH: %q", got)
+	}
+	// The NUL was stored base64-encoded; BINARY gives it back.
+	rc.send("d FETCH 3 (BINARY.PEEK[1])")
+	if got = rc.expectTagged("d", "OK"); !strings.Contains(strings.Join(got, "\n"), "BINARY[1] ~{5}\nth\x00ee") {
+		t.Fatalf("BINARY of the literal8 with NUL: %q", got)
 	}
 }
 
@@ -123,5 +130,33 @@ func TestSkipLineBounded(t *testing.T) {
 	rc.c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := rc.br.ReadString('\n'); err == nil {
 		t.Fatal("connection still open after 5000 skipped literals")
+	}
+}
+
+// TestAppendBinaryLiteral: a message APPENDed as a literal8 with a binary
+// part is stored with that part in base64, so BODY[1] sends no NUL (RFC
+// 9051 §4.3.1) while BINARY[1] gives back the octets (imaptest
+// append-binary).
+func TestAppendBinaryLiteral(t *testing.T) {
+	env := newTestEnv(t, nil)
+	rc := env.login()
+	content := "\x00-\xe4\n\r\n\n"
+	msg := "From: user@domain.org\r\nMime-Version: 1.0\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n" + content
+	rc.send(fmt.Sprintf("a APPEND INBOX ~{%d+}\r\n%s", len(msg), msg))
+	rc.expectTagged("a", "OK")
+	rc.expectTaggedAfter("b SELECT INBOX", "b", "OK")
+	got := strings.Join(rc.expectTaggedAfter("c FETCH 1 (BODY.PEEK[1] BINARY.SIZE[1] BINARY.PEEK[1] BODYSTRUCTURE)", "c", "OK"), "\n")
+	want := base64.StdEncoding.EncodeToString([]byte(content))
+	if !strings.Contains(got, "BODY[1] {"+fmt.Sprint(len(want)+2)+"}\n"+want) ||
+		!strings.Contains(got, "BINARY.SIZE[1] 7 BINARY[1] ~{7}\n"+strings.ReplaceAll(content, "\r", "")) || // the reader drops CR
+		!strings.Contains(got, `"base64"`) {
+		t.Errorf("FETCH of a binary APPEND: %q", got)
+	}
+	// A plain literal with no binary part is stored as it came.
+	plain := "Subject: plain\r\n\r\nplain\r\n"
+	rc.send(fmt.Sprintf("d APPEND INBOX ~{%d+}\r\n%s", len(plain), plain))
+	rc.expectTagged("d", "OK")
+	if got := strings.Join(rc.expectTaggedAfter("e FETCH 2 BODY.PEEK[]", "e", "OK"), "\n"); !strings.Contains(got, "BODY[] {"+fmt.Sprint(len(plain))+"}\nSubject: plain") {
+		t.Errorf("plain literal8: %q", got)
 	}
 }
