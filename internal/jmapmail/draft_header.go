@@ -3,7 +3,6 @@ package jmapmail
 import (
 	"encoding/json"
 	"errors"
-	"mime"
 	"slices"
 	"strings"
 	"time"
@@ -175,9 +174,7 @@ func encodeValue(form string, v json.RawMessage) (string, error) {
 const rfc5322Date = "Mon, 02 Jan 2006 15:04:05 -0700"
 
 // encodeText is unstructured text: as it is when printable ASCII, else as
-// encoded words of UTF-8, which the encoder keeps under 75 octets each
-// (RFC 2047 §2) with spaces between them to fold at. Line breaks become
-// spaces.
+// encoded words (encodedWords). Line breaks become spaces.
 func encodeText(s string) string {
 	s = strings.Map(func(r rune) rune {
 		if r == '\r' || r == '\n' || r == '\t' {
@@ -188,7 +185,47 @@ func encodeText(s string) string {
 	if printableASCII(s, len(s)) && !strings.Contains(s, "=?") {
 		return s
 	}
-	return mime.QEncoding.Encode("utf-8", s)
+	return encodedWords(s)
+}
+
+// encodedWords writes s as RFC 2047 Q encoded words of UTF-8, each of at
+// most wordBytes octets of whole characters, so that one (at most 48
+// characters) fits on a folded line after the field name; the spaces
+// between them are where the writer folds, and decoders drop them
+// (RFC 2047 §6.2).
+func encodedWords(s string) string {
+	const wordBytes = 12
+	var b strings.Builder
+	for len(s) > 0 {
+		n := 0
+		for n < len(s) {
+			_, size := utf8.DecodeRuneInString(s[n:])
+			if n > 0 && n+size > wordBytes {
+				break
+			}
+			n += size
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString("=?utf-8?q?")
+		for i := 0; i < n; i++ {
+			c := s[i]
+			switch {
+			case c == ' ':
+				b.WriteByte('_')
+			case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!*+-/", c) >= 0:
+				b.WriteByte(c)
+			default:
+				b.WriteByte('=')
+				b.WriteByte("0123456789ABCDEF"[c>>4])
+				b.WriteByte("0123456789ABCDEF"[c&15])
+			}
+		}
+		b.WriteString("?=")
+		s = s[n:]
+	}
+	return b.String()
 }
 
 // phrase is a display name: an atom sequence as it is, other ASCII as a
@@ -196,7 +233,7 @@ func encodeText(s string) string {
 func phrase(name string) string {
 	name = strings.ToValidUTF8(name, "\uFFFD")
 	if !printableASCII(name, len(name)) || strings.Contains(name, "=?") {
-		return mime.QEncoding.Encode("utf-8", strings.Map(func(r rune) rune {
+		return encodedWords(strings.Map(func(r rune) rune {
 			if r < ' ' || r == 0x7f {
 				return ' '
 			}
