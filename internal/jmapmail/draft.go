@@ -36,6 +36,7 @@ type draft struct {
 // content is the text of a bodyValue (partID) or a blob (blobID).
 type draftPart struct {
 	typ         string // lower-case "type/subtype"
+	typed       bool   // the client gave the type
 	charset     string
 	name        string
 	disposition string

@@ -109,6 +109,9 @@ func (bd *bodyDecoder) single(obj map[string]json.RawMessage, prop, typ string) 
 	if e != nil {
 		return nil, e
 	}
+	if !p.typed && p.partID != "" {
+		p.typ = typ // a part from bodyValues takes the type of its list
+	}
 	if p.typ != typ {
 		return nil, badProps(prop+" must be of type "+typ, prop)
 	}
@@ -173,6 +176,7 @@ func (bd *bodyDecoder) part(raw json.RawMessage, prop string, depth int) (*draft
 		!str("cid", &p.cid) || !str("location", &p.location) {
 		return nil, badProps("a property of an EmailBodyPart has the wrong type", prop)
 	}
+	_, p.typed = obj["type"]
 	if v, ok := obj["language"]; ok && json.Unmarshal(v, &p.language) != nil {
 		return nil, badProps("language must be an array of strings", prop)
 	}

@@ -137,6 +137,7 @@ func TestDraftLayouts(t *testing.T) {
 		{"empty", map[string]any{}, "text/plain"},
 		{"text", map[string]any{"textBody": []any{text}, "bodyValues": map[string]any{"t": values["t"]}}, "text/plain"},
 		{"html", map[string]any{"htmlBody": []any{html}, "bodyValues": map[string]any{"h": values["h"]}}, "text/html"},
+		{"html untyped", map[string]any{"htmlBody": []any{map[string]any{"partId": "h"}}, "bodyValues": map[string]any{"h": values["h"]}}, "text/html"},
 		{"alternative", map[string]any{"textBody": []any{text}, "htmlBody": []any{html}, "bodyValues": values},
 			"multipart/alternative(text/plain text/html)"},
 		{"related", map[string]any{"htmlBody": []any{html}, "attachments": []any{inline}, "bodyValues": map[string]any{"h": values["h"]}},

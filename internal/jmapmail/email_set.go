@@ -315,6 +315,8 @@ func (r *emailRun) store(ctx context.Context, m store.Message, kw map[string]boo
 	id := emailID(m.ID)
 	flags, keywords := flagsOfKeywords(kw)
 	flags |= m.Flags & store.FlagDeleted
+	before := m
+	flagged := false
 	if !maps.Equal(kw, keywordsOf(m)) || flags != m.Flags {
 		res, err := r.h.st.UpdateFlags(ctx, m.MailboxID, []uint32{m.UID}, store.FlagUpdate{
 			Op: store.FlagsReplace, Flags: flags, Keywords: keywords, UnchangedSince: m.ModSeq})
@@ -324,21 +326,29 @@ func (r *emailRun) store(ctx context.Context, m store.Message, kw map[string]boo
 		if err != nil || len(res.Changed) == 0 {
 			return false, nil
 		}
-		m.Flags, m.Keywords = flags, keywords
+		m.Flags, m.Keywords, m.ModSeq = flags, keywords, res.Changed[0].ModSeq
+		flagged = true
 	}
 	if target == m.MailboxID {
 		return true, nil
 	}
 	src, _, err := r.h.st.Copy(ctx, m.MailboxID, []uint32{m.UID}, target, true)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return false, invalidProps("the mailbox is gone", "mailboxIds")
-	case err != nil:
-		return false, r.serverFail("move", id, err)
-	case len(src) == 0:
+	case err == nil && len(src) == 0:
 		return false, nil // moved or expunged meanwhile: read again
+	case err == nil:
+		return true, nil
 	}
-	return true, nil
+	// The update is all or nothing: the flags go back (unless someone
+	// changed them since) before the failure is answered.
+	if flagged {
+		r.h.st.UpdateFlags(ctx, m.MailboxID, []uint32{m.UID}, store.FlagUpdate{
+			Op: store.FlagsReplace, Flags: before.Flags, Keywords: before.Keywords, UnchangedSince: m.ModSeq})
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return false, invalidProps("the mailbox is gone", "mailboxIds")
+	}
+	return false, r.serverFail("move", id, err)
 }
 
 // destroy expunges emails.
