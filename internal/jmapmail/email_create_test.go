@@ -250,3 +250,67 @@ func TestEmailCopy(t *testing.T) {
 		t.Errorf("quota: %s (%v)", typ, r)
 	}
 }
+
+// TestEmailSetRFCExample is the draft of RFC 8621 §4.6's example, then
+// marked as seen with a patch.
+func TestEmailSetRFCExample(t *testing.T) {
+	e := newEnv(t, Options{})
+	html := `<!DOCTYPE html><html><head><title></title><style type="text/css">div{font-size:16px}</style></head><body><div>I have the most <b>brilliant</b> plan. Let me tell you all about it. What we do is, we</div></body></html>`
+	r := e.emailSet("create", map[string]any{"k192": map[string]any{
+		"mailboxIds": map[string]any{e.id("Drafts"): true},
+		"keywords":   map[string]any{"$draft": true},
+		"from":       []any{map[string]any{"name": "Joe Bloggs", "email": "joe@example.com"}},
+		"subject":    "World domination",
+		"receivedAt": "2018-07-10T01:03:11Z",
+		"sentAt":     "2018-07-10T11:03:11+10:00",
+		"bodyStructure": map[string]any{"type": "multipart/alternative", "subParts": []any{
+			map[string]any{"partId": "49db", "type": "text/html"},
+			map[string]any{"partId": "bd48", "type": "text/plain"},
+		}},
+		"bodyValues": map[string]any{
+			"bd48": map[string]any{"value": "I have the most brilliant plan. Let me tell you all about it. What we do is, we", "isTruncated": false},
+			"49db": map[string]any{"value": html, "isTruncated": false},
+		},
+	}})
+	c := createdOf(t, r, "k192")
+	id := c["id"].(string)
+	n, _ := parseID(id, 'e')
+	raw, p := e.stored(n)
+	if shape(p.Body) != "multipart/alternative(text/html text/plain)" || p.Envelope.DecodedSubject() != "World domination" ||
+		content(t, raw, p.Body.Children[0]) != html || p.Preview != "I have the most brilliant plan. Let me tell you all about it. What we do is, we" {
+		t.Errorf("stored %s %q\n%s", shape(p.Body), p.Preview, raw)
+	}
+	if !strings.Contains(raw, "Date: Tue, 10 Jul 2018 11:03:11 +1000\r\n") {
+		t.Errorf("Date from sentAt:\n%s", raw)
+	}
+	r = e.emailSet("update", map[string]any{id: map[string]any{"keywords/$seen": true}})
+	if m, _ := e.row(n); m.Flags != store.FlagDraft|store.FlagSeen {
+		t.Errorf("flags %v after %v", m.Flags, r)
+	}
+}
+
+// TestEmailSetCreateLayouts creates each body layout through the server.
+func TestEmailSetCreateLayouts(t *testing.T) {
+	e := newEnv(t, Options{})
+	img := e.deliverOne("Archive")
+	values := map[string]any{"t": map[string]any{"value": "text"}, "h": map[string]any{"value": "<p>html</p>"}}
+	text := []any{map[string]any{"partId": "t"}}
+	html := []any{map[string]any{"partId": "h"}}
+	inline := map[string]any{"blobId": blobID(img.BlobID), "type": "image/png", "cid": "i@x", "disposition": "inline"}
+	file := map[string]any{"blobId": blobID(img.BlobID), "type": "application/octet-stream", "name": "f.bin", "disposition": "attachment"}
+	for want, obj := range map[string]map[string]any{
+		"text/plain": {"textBody": text, "bodyValues": map[string]any{"t": values["t"]}},
+		"multipart/alternative(text/plain text/html)":          {"textBody": text, "htmlBody": html, "bodyValues": values},
+		"multipart/related(text/html image/png)":               {"htmlBody": html, "attachments": []any{inline}, "bodyValues": map[string]any{"h": values["h"]}},
+		"multipart/mixed(text/plain application/octet-stream)": {"textBody": text, "attachments": []any{file}, "bodyValues": map[string]any{"t": values["t"]}},
+		"multipart/mixed(multipart/related(multipart/alternative(text/plain text/html) image/png) application/octet-stream)": {
+			"textBody": text, "htmlBody": html, "attachments": []any{inline, file}, "bodyValues": values},
+	} {
+		obj["mailboxIds"] = map[string]any{e.id("Drafts"): true}
+		r := e.emailSet("create", map[string]any{"x": obj})
+		n, _ := parseID(createdOf(t, r, "x")["id"].(string), 'e')
+		if _, p := e.stored(n); shape(p.Body) != want {
+			t.Errorf("got %s, want %s", shape(p.Body), want)
+		}
+	}
+}
