@@ -70,13 +70,11 @@ var draftConvenience = map[string]struct{ field, form string }{
 var draftOrder = []string{"sentAt", "from", "sender", "replyTo", "to", "cc", "bcc", "subject",
 	"messageId", "inReplyTo", "references"}
 
-func badProps(desc string, props ...string) *jmap.Error { return invalidProps(desc, props...) }
-
 // decodeDraft checks an Email create object.
 func decodeDraft(raw json.RawMessage) (*draft, *jmap.Error) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
-		return nil, badProps("an Email must be an object")
+		return nil, invalidProps("an Email must be an object")
 	}
 	d := &draft{}
 	var bad []string
@@ -87,7 +85,7 @@ func decodeDraft(raw json.RawMessage) (*draft, *jmap.Error) {
 	}
 	if len(bad) > 0 {
 		slices.Sort(bad)
-		return nil, badProps("properties a client may not set", bad...)
+		return nil, invalidProps("properties a client may not set", bad...)
 	}
 	if e := d.decodeMeta(obj); e != nil {
 		return nil, e
@@ -102,7 +100,7 @@ func decodeDraft(raw json.RawMessage) (*draft, *jmap.Error) {
 		seen[strings.ToLower(c.field)] = p
 		fs, e := encodeField(c.field, c.form, false, v)
 		if e != nil {
-			return nil, badProps(e.Error(), p)
+			return nil, invalidProps(e.Error(), p)
 		}
 		d.fields = append(d.fields, fs...)
 	}
@@ -112,24 +110,24 @@ func decodeDraft(raw json.RawMessage) (*draft, *jmap.Error) {
 		}
 		hp, ok := parseHeaderProp(k)
 		if !ok {
-			return nil, badProps("not a header property", k)
+			return nil, invalidProps("not a header property", k)
 		}
 		lower := strings.ToLower(hp.name)
 		if strings.HasPrefix(lower, "content-") || lower == "mime-version" {
-			return nil, badProps("MIME header fields belong to body parts", k)
+			return nil, invalidProps("MIME header fields belong to body parts", k)
 		}
 		if prev, dup := seen[lower]; dup {
-			return nil, badProps("the same header field twice", prev, k)
+			return nil, invalidProps("the same header field twice", prev, k)
 		}
 		seen[lower] = k
 		fs, e := encodeField(hp.name, hp.form, hp.all, obj[k])
 		if e != nil {
-			return nil, badProps(e.Error(), k)
+			return nil, invalidProps(e.Error(), k)
 		}
 		d.fields = append(d.fields, fs...)
 	}
 	if len(d.fields) > maxDraftFields {
-		return nil, badProps("too many header fields")
+		return nil, invalidProps("too many header fields")
 	}
 	_, d.hasDate = seen["date"]
 	_, d.hasMsgID = seen["message-id"]
@@ -148,11 +146,11 @@ func (d *draft) decodeMeta(obj map[string]json.RawMessage) *jmap.Error {
 		switch k {
 		case "mailboxIds":
 			if json.Unmarshal(v, &d.mailboxIDs) != nil || len(d.mailboxIDs) == 0 {
-				return badProps("mailboxIds must name a mailbox", k)
+				return invalidProps("mailboxIds must name a mailbox", k)
 			}
 			for _, in := range d.mailboxIDs {
 				if !in {
-					return badProps("mailboxIds values must be true", k)
+					return invalidProps("mailboxIds values must be true", k)
 				}
 			}
 		case "keywords":
@@ -164,22 +162,22 @@ func (d *draft) decodeMeta(obj map[string]json.RawMessage) *jmap.Error {
 		case "receivedAt":
 			var s string
 			if json.Unmarshal(v, &s) != nil {
-				return badProps("receivedAt must be a UTCDate", k)
+				return invalidProps("receivedAt must be a UTCDate", k)
 			}
 			t, err := time.Parse(time.RFC3339, s)
 			if err != nil {
-				return badProps("receivedAt must be a UTCDate", k)
+				return invalidProps("receivedAt must be a UTCDate", k)
 			}
 			d.receivedAt = t
 		case "bodyStructure", "bodyValues", "textBody", "htmlBody", "attachments":
 		default:
 			if _, ok := draftConvenience[k]; !ok && !strings.HasPrefix(k, "header:") {
-				return badProps("unknown property", k)
+				return invalidProps("unknown property", k)
 			}
 		}
 	}
 	if d.mailboxIDs == nil {
-		return badProps("mailboxIds is required", "mailboxIds")
+		return invalidProps("mailboxIds is required", "mailboxIds")
 	}
 	return nil
 }
@@ -189,12 +187,12 @@ func (d *draft) decodeMeta(obj map[string]json.RawMessage) *jmap.Error {
 func decodeKeywords(v json.RawMessage) (map[string]bool, *jmap.Error) {
 	var kw map[string]bool
 	if json.Unmarshal(v, &kw) != nil {
-		return nil, badProps("keywords must be an object of keywords to true", "keywords")
+		return nil, invalidProps("keywords must be an object of keywords to true", "keywords")
 	}
 	out := make(map[string]bool, len(kw))
 	for k, in := range kw {
 		if !in || !validKeyword(k) {
-			return nil, badProps("not a keyword: "+k, "keywords")
+			return nil, invalidProps("not a keyword: "+k, "keywords")
 		}
 		out[strings.ToLower(k)] = true
 	}

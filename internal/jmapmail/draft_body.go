@@ -33,11 +33,11 @@ func decodeBody(obj map[string]json.RawMessage) (*draftPart, *jmap.Error) {
 	if raw, ok := obj["bodyValues"]; ok {
 		var vs map[string]bodyValue
 		if json.Unmarshal(raw, &vs) != nil {
-			return nil, badProps("bodyValues must map partIds to EmailBodyValues", "bodyValues")
+			return nil, invalidProps("bodyValues must map partIds to EmailBodyValues", "bodyValues")
 		}
 		for id, v := range vs {
 			if v.IsEncodingProblem || v.IsTruncated {
-				return nil, badProps("isEncodingProblem and isTruncated must be false", "bodyValues")
+				return nil, invalidProps("isEncodingProblem and isTruncated must be false", "bodyValues")
 			}
 			bd.values[id] = v.Value
 		}
@@ -45,7 +45,7 @@ func decodeBody(obj map[string]json.RawMessage) (*draftPart, *jmap.Error) {
 	if raw, ok := obj["bodyStructure"]; ok {
 		for _, k := range []string{"textBody", "htmlBody", "attachments"} {
 			if _, both := obj[k]; both {
-				return nil, badProps("bodyStructure excludes textBody, htmlBody and attachments", "bodyStructure", k)
+				return nil, invalidProps("bodyStructure excludes textBody, htmlBody and attachments", "bodyStructure", k)
 			}
 		}
 		root, e := bd.part(raw, "bodyStructure", 1)
@@ -66,7 +66,7 @@ func decodeBody(obj map[string]json.RawMessage) (*draftPart, *jmap.Error) {
 	if raw, ok := obj["attachments"]; ok {
 		var list []json.RawMessage
 		if json.Unmarshal(raw, &list) != nil {
-			return nil, badProps("attachments must be an array of EmailBodyParts", "attachments")
+			return nil, invalidProps("attachments must be an array of EmailBodyParts", "attachments")
 		}
 		for _, r := range list {
 			p, e := bd.part(r, "attachments", 2)
@@ -86,7 +86,7 @@ func decodeBody(obj map[string]json.RawMessage) (*draftPart, *jmap.Error) {
 func (bd *bodyDecoder) allUsed() *jmap.Error {
 	for id := range bd.values {
 		if !bd.used[id] {
-			return badProps("a bodyValue no part refers to: "+id, "bodyValues")
+			return invalidProps("a bodyValue no part refers to: "+id, "bodyValues")
 		}
 	}
 	return nil
@@ -100,7 +100,7 @@ func (bd *bodyDecoder) single(obj map[string]json.RawMessage, prop, typ string) 
 	}
 	var list []json.RawMessage
 	if json.Unmarshal(raw, &list) != nil || len(list) > 1 {
-		return nil, badProps(prop+" must be an array of at most one EmailBodyPart", prop)
+		return nil, invalidProps(prop+" must be an array of at most one EmailBodyPart", prop)
 	}
 	if len(list) == 0 {
 		return nil, nil
@@ -113,7 +113,7 @@ func (bd *bodyDecoder) single(obj map[string]json.RawMessage, prop, typ string) 
 		p.typ = typ // a part from bodyValues takes the type of its list
 	}
 	if p.typ != typ {
-		return nil, badProps(prop+" must be of type "+typ, prop)
+		return nil, invalidProps(prop+" must be of type "+typ, prop)
 	}
 	return p, nil
 }
@@ -157,14 +157,14 @@ func layout(text, html *draftPart, atts []*draftPart) *draftPart {
 func (bd *bodyDecoder) part(raw json.RawMessage, prop string, depth int) (*draftPart, *jmap.Error) {
 	bd.parts++
 	if bd.parts > maxDraftParts {
-		return nil, badProps("too many body parts", prop)
+		return nil, invalidProps("too many body parts", prop)
 	}
 	if depth > maxDraftDepth {
-		return nil, badProps("body parts nested too deep", prop)
+		return nil, invalidProps("body parts nested too deep", prop)
 	}
 	var obj map[string]json.RawMessage
 	if json.Unmarshal(raw, &obj) != nil || obj == nil {
-		return nil, badProps("an EmailBodyPart must be an object", prop)
+		return nil, invalidProps("an EmailBodyPart must be an object", prop)
 	}
 	p := &draftPart{}
 	str := func(k string, dst *string) bool {
@@ -174,11 +174,11 @@ func (bd *bodyDecoder) part(raw json.RawMessage, prop string, depth int) (*draft
 	if !str("partId", &p.partID) || !str("blobId", &p.blobID) || !str("type", &p.typ) ||
 		!str("charset", &p.charset) || !str("name", &p.name) || !str("disposition", &p.disposition) ||
 		!str("cid", &p.cid) || !str("location", &p.location) {
-		return nil, badProps("a property of an EmailBodyPart has the wrong type", prop)
+		return nil, invalidProps("a property of an EmailBodyPart has the wrong type", prop)
 	}
 	_, p.typed = obj["type"]
 	if v, ok := obj["language"]; ok && json.Unmarshal(v, &p.language) != nil {
-		return nil, badProps("language must be an array of strings", prop)
+		return nil, invalidProps("language must be an array of strings", prop)
 	}
 	if e := p.decodeFields(obj, prop); e != nil {
 		return nil, e
@@ -188,11 +188,11 @@ func (bd *bodyDecoder) part(raw json.RawMessage, prop string, depth int) (*draft
 	}
 	if v, ok := obj["subParts"]; ok && string(v) != "null" {
 		if !p.isMultipart() || p.partID != "" || p.blobID != "" {
-			return nil, badProps("only a multipart has subParts", prop)
+			return nil, invalidProps("only a multipart has subParts", prop)
 		}
 		var list []json.RawMessage
 		if json.Unmarshal(v, &list) != nil || len(list) == 0 {
-			return nil, badProps("subParts must be a non-empty array", prop)
+			return nil, invalidProps("subParts must be a non-empty array", prop)
 		}
 		for _, r := range list {
 			c, e := bd.part(r, prop, depth+1)
@@ -211,22 +211,22 @@ func (bd *bodyDecoder) part(raw json.RawMessage, prop string, depth int) (*draft
 func (bd *bodyDecoder) leaf(p *draftPart, prop string) *jmap.Error {
 	switch {
 	case p.isMultipart():
-		return badProps("a multipart needs subParts", prop)
+		return invalidProps("a multipart needs subParts", prop)
 	case (p.partID == "") == (p.blobID == ""):
-		return badProps("a body part needs one of partId and blobId", prop)
+		return invalidProps("a body part needs one of partId and blobId", prop)
 	case p.partID != "":
 		v, ok := bd.values[p.partID]
 		if !ok {
-			return badProps("no bodyValue for partId "+p.partID, prop, "bodyValues")
+			return invalidProps("no bodyValue for partId "+p.partID, prop, "bodyValues")
 		}
 		if p.typ == "" {
 			p.typ = "text/plain"
 		}
 		if !strings.HasPrefix(p.typ, "text/") {
-			return badProps("a part from bodyValues must be text/*", prop)
+			return invalidProps("a part from bodyValues must be text/*", prop)
 		}
 		if p.charset != "" && !strings.EqualFold(p.charset, "utf-8") {
-			return badProps("a part from bodyValues is UTF-8", prop)
+			return invalidProps("a part from bodyValues is UTF-8", prop)
 		}
 		p.charset, p.text = "utf-8", v
 		bd.used[p.partID] = true
@@ -252,21 +252,21 @@ func (p *draftPart) decodeFields(obj map[string]json.RawMessage, prop string) *j
 		}
 		hp, ok := parseHeaderProp(k)
 		if !ok {
-			return badProps("unknown EmailBodyPart property "+k, prop)
+			return invalidProps("unknown EmailBodyPart property "+k, prop)
 		}
 		lower := strings.ToLower(hp.name)
 		if partFieldsTaken[lower] || seen[lower] {
-			return badProps("header field given twice or set by a property: "+k, prop)
+			return invalidProps("header field given twice or set by a property: "+k, prop)
 		}
 		seen[lower] = true
 		fs, e := encodeField(hp.name, hp.form, hp.all, obj[k])
 		if e != nil {
-			return badProps(k+": "+e.Error(), prop)
+			return invalidProps(k+": "+e.Error(), prop)
 		}
 		p.fields = append(p.fields, fs...)
 	}
 	if len(p.fields) > maxDraftFields {
-		return badProps("too many header fields", prop)
+		return invalidProps("too many header fields", prop)
 	}
 	return nil
 }
@@ -278,26 +278,26 @@ func (p *draftPart) checkParams(prop string) *jmap.Error {
 	if p.typ != "" {
 		t, s, ok := strings.Cut(p.typ, "/")
 		if !ok || !isToken(t) || !isToken(s) {
-			return badProps("type must be type/subtype", prop)
+			return invalidProps("type must be type/subtype", prop)
 		}
 	}
 	if p.disposition != "" && !isToken(p.disposition) {
-		return badProps("disposition must be a token", prop)
+		return invalidProps("disposition must be a token", prop)
 	}
 	if p.charset != "" && !isToken(p.charset) {
-		return badProps("charset must be a token", prop)
+		return invalidProps("charset must be a token", prop)
 	}
 	for _, l := range p.language {
 		if !isToken(l) {
-			return badProps("language must be language tags", prop)
+			return invalidProps("language must be language tags", prop)
 		}
 	}
 	if len(p.name) > 255 || hasControl(p.name) {
-		return badProps("name too long or with control characters", prop)
+		return invalidProps("name too long or with control characters", prop)
 	}
 	if !printableASCII(p.cid, 250) || strings.ContainsAny(p.cid, "<> ") || !printableASCII(p.location, 900) ||
 		strings.Contains(p.location, " ") {
-		return badProps("cid and location must be printable ASCII without spaces", prop)
+		return invalidProps("cid and location must be printable ASCII without spaces", prop)
 	}
 	return nil
 }

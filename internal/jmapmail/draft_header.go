@@ -73,7 +73,7 @@ func encodeField(name, form string, all bool, raw json.RawMessage) ([]field, err
 		if err != nil {
 			return nil, err
 		}
-		if len(s) > maxFieldValue {
+		if len(s) > maxFieldValue || form == "asRaw" && len(name)+1+len(s) > hardLine {
 			return nil, errors.New("header field value too long")
 		}
 		out = append(out, field{name: name, value: s, raw: form == "asRaw"})
@@ -160,7 +160,7 @@ func encodeValue(form string, v json.RawMessage) (string, error) {
 			return "", errors.New("asURLs takes an array of URLs")
 		}
 		for i, u := range urls {
-			if u == "" || !printableASCII(u, 2000) || strings.ContainsAny(u, "<> ") {
+			if u == "" || !printableASCII(u, maxWord) || strings.ContainsAny(u, "<> ") {
 				return "", errors.New("not a URL: " + u)
 			}
 			urls[i] = "<" + u + ">"
@@ -182,10 +182,23 @@ func encodeText(s string) string {
 		}
 		return r
 	}, strings.ToValidUTF8(s, "\uFFFD"))
-	if printableASCII(s, len(s)) && !strings.Contains(s, "=?") {
+	if printableASCII(s, len(s)) && !strings.Contains(s, "=?") && !hasLongWord(s) {
 		return s
 	}
 	return encodedWords(s)
+}
+
+// maxWord is the longest run without a space written as it is: longer
+// ones could not be folded into a line of 998 octets.
+const maxWord = 900
+
+func hasLongWord(s string) bool {
+	for _, w := range strings.Split(s, " ") {
+		if len(w) > maxWord {
+			return true
+		}
+	}
+	return false
 }
 
 // encodedWords writes s as RFC 2047 Q encoded words of UTF-8, each of at
@@ -232,7 +245,7 @@ func encodedWords(s string) string {
 // quoted string, anything else as encoded words (RFC 2047 §5(3)).
 func phrase(name string) string {
 	name = strings.ToValidUTF8(name, "\uFFFD")
-	if !printableASCII(name, len(name)) || strings.Contains(name, "=?") {
+	if !printableASCII(name, len(name)) || strings.Contains(name, "=?") || hasLongWord(name) {
 		return encodedWords(strings.Map(func(r rune) rune {
 			if r < ' ' || r == 0x7f {
 				return ' '

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"mime"
 	"mime/quotedprintable"
@@ -343,6 +344,19 @@ func TestDraftLongLines(t *testing.T) {
 	}
 }
 
+func TestDraftLongWords(t *testing.T) {
+	word := strings.Repeat("w", 1500)
+	msg, p := buildDraft(t, map[string]any{"mailboxIds": map[string]any{"m1": true}, "subject": word,
+		"from": []any{map[string]any{"name": word, "email": "a@b.c"}}}, nil)
+	if p.Envelope.DecodedSubject() != word || p.Envelope.From[0].DisplayName() != word {
+		t.Errorf("long words changed\n%s", msg)
+	}
+	raw, _ := json.Marshal(map[string]any{"mailboxIds": map[string]any{"m1": true}, "header:X-Raw": " " + word})
+	if _, e := decodeDraft(raw); e == nil {
+		t.Error("a raw value longer than a line accepted")
+	}
+}
+
 func TestDraftInvalid(t *testing.T) {
 	mb := map[string]any{"m1": true}
 	text := []any{map[string]any{"partId": "1"}}
@@ -434,7 +448,10 @@ func FuzzDecodeDraft(f *testing.F) {
 		var out bytes.Buffer
 		env := draftEnv{now: time.Unix(0, 0), msgDomain: "x", open: blobs.open}
 		if err := writeDraft(&out, d, env); err != nil {
-			return // missing blobs, header lines that cannot fit
+			if errors.Is(err, errLongLine) {
+				t.Fatalf("checked draft with a line that cannot fit: %v", err)
+			}
+			return // a missing blob
 		}
 		for _, line := range strings.Split(out.String(), "\r\n") {
 			if len(line) > hardLine {
