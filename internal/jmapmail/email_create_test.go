@@ -222,8 +222,19 @@ func TestEmailCopy(t *testing.T) {
 	if typ, props := setErr(t, r, "notCreated", "r"); typ != "invalidProperties" || !slices.Equal(props, []string{"receivedAt"}) {
 		t.Errorf("receivedAt: %s %v", typ, props)
 	}
+	if typ := e.errorType("Email/copy", e.args("fromAccountId", e.aid, "ifFromInState", "1", "create", map[string]any{})); typ != "stateMismatch" {
+		t.Errorf("ifFromInState: %s", typ)
+	}
+	rs := e.api("Email/copy", e.args("fromAccountId", e.aid, "onSuccessDestroyOriginal", true, "destroyFromIfInState", "1",
+		"create", map[string]any{"s": map[string]any{"id": id, "mailboxIds": map[string]any{e.id("Junk"): true}}}))
+	if len(rs) != 2 || rs[1].Name != "error" || rs[1].Args["type"] != "stateMismatch" {
+		t.Errorf("destroyFromIfInState: %+v", rs)
+	}
+	if _, ok := e.row(m.ID); !ok {
+		t.Error("original destroyed despite destroyFromIfInState")
+	}
 	// onSuccessDestroyOriginal: the implicit Email/set follows.
-	rs := e.api("Email/copy", e.args("fromAccountId", e.aid, "onSuccessDestroyOriginal", true, "create", map[string]any{
+	rs = e.api("Email/copy", e.args("fromAccountId", e.aid, "onSuccessDestroyOriginal", true, "create", map[string]any{
 		"m": map[string]any{"id": id, "mailboxIds": map[string]any{e.id("Trash"): true}}}))
 	if len(rs) != 2 || rs[0].Name != "Email/copy" || rs[1].Name != "Email/set" || rs[1].ID != rs[0].ID ||
 		!slices.Equal(strs(rs[1].Args["destroyed"]), []string{id}) {
@@ -241,7 +252,7 @@ func TestEmailCopy(t *testing.T) {
 		t.Errorf("to: %s", typ)
 	}
 	// Quota: a copy is a new message.
-	if err := e.st.SetQuota(e.ctx, e.user, 0, 2); err != nil {
+	if err := e.st.SetQuota(e.ctx, e.user, 0, 3); err != nil {
 		t.Fatal(err)
 	}
 	r = e.call("Email/copy", e.args("fromAccountId", e.aid, "create", map[string]any{

@@ -351,9 +351,44 @@ func (r *emailRun) store(ctx context.Context, m store.Message, kw map[string]boo
 	return false, r.serverFail("move", id, err)
 }
 
-// destroy expunges emails.
+// destroy expunges emails: those it finds with one read, in one expunge
+// per mailbox (emptying a trash of thousands is one call per mailbox, not
+// per email); an email that moved meanwhile is looked for again alone.
 func (r *emailRun) destroy(ctx context.Context, ids []string) error {
-	for _, id := range dedup(ids) {
+	ids = dedup(ids)
+	want := make([]int64, 0, len(ids))
+	for _, id := range ids {
+		if n, ok := parseID(resolveCreated(r.c, id), 'e'); ok {
+			want = append(want, n)
+		}
+	}
+	rows, err := r.h.st.MessagesByID(ctx, r.acct, want)
+	if err != nil {
+		return storeErr(err)
+	}
+	byMailbox := map[int64][]uint32{}
+	found := map[int64]store.Message{}
+	for _, m := range rows {
+		byMailbox[m.MailboxID] = append(byMailbox[m.MailboxID], m.UID)
+		found[m.ID] = m
+	}
+	removed := map[int64]map[uint32]bool{}
+	for mb, uids := range byMailbox {
+		done, _, err := r.h.st.Expunge(ctx, mb, uids)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		removed[mb] = map[uint32]bool{}
+		for _, u := range done {
+			removed[mb][u] = true
+		}
+	}
+	for _, id := range ids {
+		n, _ := parseID(resolveCreated(r.c, id), 'e')
+		if m, ok := found[n]; ok && removed[m.MailboxID][m.UID] {
+			r.resp.Destroyed = append(r.resp.Destroyed, resolveCreated(r.c, id))
+			continue
+		}
 		e, err := r.destroyOne(ctx, id)
 		switch {
 		case err != nil:

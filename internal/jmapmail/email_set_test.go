@@ -210,3 +210,27 @@ func TestEmailSetDestroy(t *testing.T) {
 		t.Errorf("second destroy: %s", typ)
 	}
 }
+
+func TestEmailSetDestroyMany(t *testing.T) {
+	e := newEnv(t, Options{})
+	var ids []string
+	for _, mb := range []string{"INBOX", "INBOX", "Archive", "Trash", "Trash"} {
+		ids = append(ids, emailID(e.deliverOne(mb).ID))
+	}
+	r := e.emailSet("destroy", append(ids, "e999999"))
+	got := strs(r["destroyed"])
+	slices.Sort(got)
+	want := slices.Clone(ids)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("destroyed %v, want %v", got, want)
+	}
+	if typ, _ := setErr(t, r, "notDestroyed", "e999999"); typ != "notFound" {
+		t.Errorf("unknown: %s", typ)
+	}
+	for _, mb := range []string{"INBOX", "Archive", "Trash"} {
+		if rows, _ := e.st.Messages(e.ctx, e.mailbox(mb).ID, 1, 0); len(rows) != 0 {
+			t.Errorf("%s keeps %d", mb, len(rows))
+		}
+	}
+}
