@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
+	"slices"
 	"strings"
 
 	"postern/internal/jmap"
@@ -99,8 +100,13 @@ func (h *handler) emailSet(ctx context.Context, c *jmap.Call) (any, error) {
 			return nil, err
 		}
 	}
-	for _, id := range sortedKeys(a.Update) {
-		if err := r.update(ctx, id, a.Update[id]); err != nil {
+	updates := sortedKeys(a.Update)
+	read, err := r.readAll(ctx, updates)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range updates {
+		if err := r.update(ctx, id, a.Update[id], read); err != nil {
 			return nil, err
 		}
 	}
@@ -124,6 +130,25 @@ func setFail(m *map[string]*jmap.Error, id string, e *jmap.Error) {
 func (r *emailRun) serverFail(op, id string, err error) *jmap.Error {
 	r.h.opts.Logger.Error("jmapmail: "+r.c.Name, "op", op, "id", id, "account", r.acct, "err", err)
 	return jmap.NewError(jmap.ServerFail, "")
+}
+
+// readAll reads the emails of ids with one store call, by message id.
+func (r *emailRun) readAll(ctx context.Context, ids []string) (map[int64]store.Message, error) {
+	want := make([]int64, 0, len(ids))
+	for _, id := range ids {
+		if n, ok := parseID(resolveCreated(r.c, id), 'e'); ok {
+			want = append(want, n)
+		}
+	}
+	rows, err := r.h.st.MessagesByID(ctx, r.acct, want)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	out := make(map[int64]store.Message, len(rows))
+	for _, m := range rows {
+		out[m.ID] = m
+	}
+	return out, nil
 }
 
 // message reads one email of the account by its JMAP id.
@@ -272,14 +297,25 @@ func (r *emailRun) apply(m store.Message, p emailPatch) (map[string]bool, int64,
 // the message did not change since it was read (CONDSTORE's
 // UNCHANGEDSINCE), so a patch of single keywords never undoes what an IMAP
 // session set meanwhile; a conflict reads it again.
-func (r *emailRun) update(ctx context.Context, id string, patch map[string]json.RawMessage) error {
+//
+// The first attempt works on the row of read, which readAll made for
+// every update of the call with one store read; the store's conditions
+// (UNCHANGEDSINCE, the UID of the move) catch a row that changed since.
+func (r *emailRun) update(ctx context.Context, id string, patch map[string]json.RawMessage, read map[int64]store.Message) error {
 	p, e := parsePatch(patch)
 	if e != nil {
 		setFail(&r.resp.NotUpdated, id, e)
 		return nil
 	}
 	for attempt := 0; attempt < 5; attempt++ {
-		m, ok, err := r.message(ctx, id)
+		var m store.Message
+		var ok bool
+		var err error
+		if n, _ := parseID(resolveCreated(r.c, id), 'e'); attempt == 0 {
+			m, ok = read[n]
+		} else {
+			m, ok, err = r.message(ctx, id)
+		}
 		if err != nil {
 			return storeErr(err)
 		}
@@ -356,24 +392,17 @@ func (r *emailRun) store(ctx context.Context, m store.Message, kw map[string]boo
 // per email); an email that moved meanwhile is looked for again alone.
 func (r *emailRun) destroy(ctx context.Context, ids []string) error {
 	ids = dedup(ids)
-	want := make([]int64, 0, len(ids))
-	for _, id := range ids {
-		if n, ok := parseID(resolveCreated(r.c, id), 'e'); ok {
-			want = append(want, n)
-		}
-	}
-	rows, err := r.h.st.MessagesByID(ctx, r.acct, want)
+	found, err := r.readAll(ctx, ids)
 	if err != nil {
-		return storeErr(err)
+		return err
 	}
 	byMailbox := map[int64][]uint32{}
-	found := map[int64]store.Message{}
-	for _, m := range rows {
+	for _, m := range found {
 		byMailbox[m.MailboxID] = append(byMailbox[m.MailboxID], m.UID)
-		found[m.ID] = m
 	}
 	removed := map[int64]map[uint32]bool{}
 	for mb, uids := range byMailbox {
+		slices.Sort(uids)
 		done, _, err := r.h.st.Expunge(ctx, mb, uids)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err

@@ -1,11 +1,13 @@
 package jmapmail
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"postern/internal/jmap"
 	"postern/internal/store"
 )
 
@@ -232,5 +234,42 @@ func TestEmailSetDestroyMany(t *testing.T) {
 		if rows, _ := e.st.Messages(e.ctx, e.mailbox(mb).ID, 1, 0); len(rows) != 0 {
 			t.Errorf("%s keeps %d", mb, len(rows))
 		}
+	}
+}
+
+// TestEmailSetStaleRow: a keyword an IMAP session set after the row was
+// read survives a patch of another keyword (the update's UNCHANGEDSINCE
+// fails, the row is read again), and a move works from a stale UID.
+func TestEmailSetStaleRow(t *testing.T) {
+	e := newEnv(t, Options{})
+	m := e.deliverOne("INBOX")
+	h := &handler{st: e.st, opts: Options{}.withDefaults()}
+	v, err := h.loadView(e.ctx, e.acct.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &emailRun{h: h, c: &jmap.Call{Name: "Email/set", CreatedIDs: map[string]string{}}, acct: e.acct.ID, v: v, resp: &setResponse{}}
+	stale := map[int64]store.Message{m.ID: m}
+	if _, err := e.st.UpdateFlags(e.ctx, m.MailboxID, []uint32{m.UID}, store.FlagUpdate{Op: store.FlagsAdd, Keywords: []string{"Work"}}); err != nil {
+		t.Fatal(err)
+	}
+	id := emailID(m.ID)
+	if err := r.update(e.ctx, id, map[string]json.RawMessage{"keywords/$seen": json.RawMessage("true")}, stale); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := e.row(m.ID)
+	if got.Flags != store.FlagSeen || !slices.Equal(got.Keywords, []string{"work"}) || r.resp.NotUpdated != nil {
+		t.Errorf("after a stale patch: %v %v %v", got.Flags, got.Keywords, r.resp.NotUpdated)
+	}
+	// An IMAP MOVE to Archive after the read; JMAP moves it on to Junk.
+	if _, _, err := e.st.Copy(e.ctx, m.MailboxID, []uint32{m.UID}, e.mailbox("Archive").ID, true); err != nil {
+		t.Fatal(err)
+	}
+	patch := map[string]json.RawMessage{"mailboxIds": json.RawMessage(`{"` + e.id("Junk") + `":true}`)}
+	if err := r.update(e.ctx, id, patch, stale); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.row(m.ID); got.MailboxID != e.mailbox("Junk").ID || r.resp.NotUpdated != nil {
+		t.Errorf("after a stale move: %+v %v", got, r.resp.NotUpdated)
 	}
 }
