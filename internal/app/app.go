@@ -195,7 +195,7 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 		MaxScriptSize: admin.MaxSieveScriptSize, Logger: logger.With("svc", "managesieve"),
 	})
 	jmapSrv := jmap.New(jmap.Options{Auth: jmap.BasicAuth{Auth: authSvc}, Logger: logger.With("svc", "jmap")})
-	jmapmail.Register(jmapSrv, st, jmapmail.Options{Logger: logger.With("svc", "jmap")})
+	jmapmail.Register(jmapSrv, st, jmapmail.Options{Parse: ParseMessage, Logger: logger.With("svc", "jmap")})
 	webSrv := web.New(web.Options{JMAP: jmapSrv, Logger: logger.With("svc", "http")})
 	a.services = []service{mx, sub, pop, imp, sieveSrv, webSrv}
 	l := cfg.Listen

@@ -11,6 +11,19 @@
 //     parents, roles, sort order, rights and counts.
 //   - get.go, changes.go, query.go, set.go: one method each (queryChanges
 //     lives in query.go).
+//   - email_set.go, email_create.go, email_import.go, email_copy.go:
+//     Email/set, Email/import and Email/copy (RFC 8621 §4.6–§4.8), under
+//     the account lock Mailbox/set takes. keywords.go maps JMAP keywords
+//     to IMAP flags and back ($seen \Seen, $flagged \Flagged, $answered
+//     \Answered, $draft \Draft, others as IMAP keywords in lower case;
+//     \Deleted is never shown and kept). mailboxIds is the one mailbox of
+//     a store message (maxMailboxesPerEmail 1): a change of it is the
+//     store's move, which keeps the email id; Email/copy is the store's
+//     copy, within the login's one account.
+//   - draft.go, draft_body.go, draft_header.go, draft_mime.go: an Email
+//     create object checked and bounded (maxDraftParts, maxDraftDepth,
+//     maxDraftFields), laid out (alternative, related, mixed) and written
+//     as RFC 5322 + MIME, streamed into a store body.
 //
 // Mapping to the store:
 //

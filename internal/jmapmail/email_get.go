@@ -250,24 +250,6 @@ func (h *handler) emailObject(ctx context.Context, m store.Message, props []stri
 	return o, nil
 }
 
-// keywordsOf maps IMAP flags and keywords to JMAP keywords (RFC 8621
-// §4.1.1): the system flags to $seen, $flagged, $answered and $draft
-// (\Deleted has no JMAP keyword and is left out), keywords lower-cased
-// (JMAP keywords are case-insensitive and returned in lower case).
-func keywordsOf(m store.Message) map[string]bool {
-	kw := make(map[string]bool, len(m.Keywords)+2)
-	for f, k := range map[store.Flags]string{store.FlagSeen: "$seen", store.FlagFlagged: "$flagged",
-		store.FlagAnswered: "$answered", store.FlagDraft: "$draft"} {
-		if m.Flags&f != 0 {
-			kw[k] = true
-		}
-	}
-	for _, k := range m.Keywords {
-		kw[strings.ToLower(k)] = true
-	}
-	return kw
-}
-
 // msgIDs is a header:...:asMessageIds value (RFC 8621 §4.1.2.4): the ids
 // without angle brackets, null when the field is absent or holds none.
 func msgIDs(field string) []string {

@@ -3,6 +3,7 @@ package jmapmail
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -31,7 +32,11 @@ type Options struct {
 	// EmailQuerySortOptions are the Email/query sorts advertised; default
 	// receivedAt, sentAt, size, from, to, subject.
 	EmailQuerySortOptions []string
-	Logger                *slog.Logger
+	// Parse is the delivery-time parser (app.ParseMessage), so that what
+	// Email/set and Email/import store is indexed and threaded as IMAP
+	// APPEND's is; nil: parseMessage.
+	Parse  func(io.Reader) (store.MessageMeta, error)
+	Logger *slog.Logger
 }
 
 func (o Options) withDefaults() Options {
@@ -49,6 +54,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.EmailQuerySortOptions == nil {
 		o.EmailQuerySortOptions = []string{"receivedAt", "sentAt", "size", "from", "to", "subject"}
+	}
+	if o.Parse == nil {
+		o.Parse = parseMessage
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
