@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -27,7 +26,7 @@ import (
 	"postern/internal/jmap"
 	"postern/internal/jmapmail"
 	"postern/internal/managesieve"
-	"postern/internal/message"
+	"postern/internal/msgmeta"
 	"postern/internal/netlimit"
 	"postern/internal/pop3d"
 	"postern/internal/queue"
@@ -69,30 +68,9 @@ func (b *Backend) Close() error {
 	return err
 }
 
-// ParseMessage is the delivery-time parser: it turns a raw message into what
-// the store keeps, so IMAP never parses at FETCH time.
-func ParseMessage(r io.Reader) (store.MessageMeta, error) {
-	lim := message.DefaultLimits()
-	lim.TextParts = true // the store indexes words; no collapsed copy needed
-	p, err := message.Parse(r, lim)
-	if err != nil {
-		return store.MessageMeta{}, err
-	}
-	meta := store.MessageMeta{
-		Envelope:      p.Envelope.Marshal(),
-		BodyStructure: p.Body.Marshal(),
-		Preview:       p.Preview,
-		TextParts:     p.TextParts,
-		TextCut:       p.TextCut,
-		Headers:       p.Headers,
-		Thread:        store.ThreadKeys{Parents: message.ThreadParents(p)},
-	}
-	if ids := message.ParseMsgIDs(p.Envelope.MessageID); len(ids) > 0 {
-		meta.Thread.MessageID = ids[0]
-	}
-	meta.Thread.BaseSubject, meta.Thread.IsReply = message.BaseSubject(p.Envelope.DecodedSubject())
-	return meta, nil
-}
+// ParseMessage is the delivery-time parser (msgmeta.Parse), named here
+// for the callers that build servers from the app.
+var ParseMessage = msgmeta.Parse
 
 // service is what every protocol server offers the app.
 type service interface {

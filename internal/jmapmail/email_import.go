@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"postern/internal/jmap"
-	"postern/internal/message"
 	"postern/internal/store"
 )
 
@@ -183,29 +182,4 @@ func (r *emailRun) append(ctx context.Context, mb int64, body store.Body, t stor
 // §4.8): the properties the server set.
 func createdEmail(m store.Message) map[string]any {
 	return map[string]any{"id": emailID(m.ID), "blobId": blobID(m.BlobID), "threadId": threadID(m.ThreadID), "size": m.Size}
-}
-
-// parseMessage parses a message for the store as app.ParseMessage does;
-// the composition root passes that one (Options.Parse).
-func parseMessage(r io.Reader) (store.MessageMeta, error) {
-	lim := message.DefaultLimits()
-	lim.TextParts = true
-	p, err := message.Parse(r, lim)
-	if err != nil {
-		return store.MessageMeta{}, err
-	}
-	meta := store.MessageMeta{
-		Envelope:      p.Envelope.Marshal(),
-		BodyStructure: p.Body.Marshal(),
-		Preview:       p.Preview,
-		TextParts:     p.TextParts,
-		TextCut:       p.TextCut,
-		Headers:       p.Headers,
-		Thread:        store.ThreadKeys{Parents: message.ThreadParents(p)},
-	}
-	if ids := message.ParseMsgIDs(p.Envelope.MessageID); len(ids) > 0 {
-		meta.Thread.MessageID = ids[0]
-	}
-	meta.Thread.BaseSubject, meta.Thread.IsReply = message.BaseSubject(p.Envelope.DecodedSubject())
-	return meta, nil
 }

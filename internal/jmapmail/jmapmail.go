@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"postern/internal/jmap"
+	"postern/internal/msgmeta"
 	"postern/internal/store"
 )
 
@@ -34,7 +35,7 @@ type Options struct {
 	EmailQuerySortOptions []string
 	// Parse is the delivery-time parser (app.ParseMessage), so that what
 	// Email/set and Email/import store is indexed and threaded as IMAP
-	// APPEND's is; nil: parseMessage.
+	// APPEND's is; nil: msgmeta.Parse.
 	Parse  func(io.Reader) (store.MessageMeta, error)
 	Logger *slog.Logger
 }
@@ -56,7 +57,7 @@ func (o Options) withDefaults() Options {
 		o.EmailQuerySortOptions = []string{"receivedAt", "sentAt", "size", "from", "to", "subject"}
 	}
 	if o.Parse == nil {
-		o.Parse = parseMessage
+		o.Parse = msgmeta.Parse
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
