@@ -513,6 +513,7 @@ type Store interface {
 	DKIMKeys
 	AppPasswords
 	SieveStore
+	SubmissionStore
 	Notifier() Notifier
 	Close() error
 }
