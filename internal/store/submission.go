@@ -44,11 +44,35 @@ type EmailSubmission struct {
 }
 
 // ObjectChanges is what changed in one kind of object of an account after
-// a state (JMAP /changes): ids created, updated and destroyed, and the
-// state now. An id created and destroyed after since is in none.
+// a state (JMAP /changes): the state now, and one change per object in
+// the order of their last change. An object created and destroyed after
+// the state is left out.
 type ObjectChanges struct {
-	State                       uint64
-	Created, Updated, Destroyed []int64
+	State   uint64
+	Changes []ObjectChange
+}
+
+// ObjectChange is one object's change: created or destroyed after the
+// state, else updated; ModSeq is its last change.
+type ObjectChange struct {
+	ID                 int64
+	ModSeq             uint64
+	Created, Destroyed bool
+}
+
+// IDs returns the ids created, updated and destroyed.
+func (c ObjectChanges) IDs() (created, updated, destroyed []int64) {
+	for _, ch := range c.Changes {
+		switch {
+		case ch.Created:
+			created = append(created, ch.ID)
+		case ch.Destroyed:
+			destroyed = append(destroyed, ch.ID)
+		default:
+			updated = append(updated, ch.ID)
+		}
+	}
+	return created, updated, destroyed
 }
 
 // ErrStateTooOld: the changes after this state are no longer all known

@@ -221,28 +221,23 @@ func (s *Store) objectChanges(ctx context.Context, accountID int64, since uint64
 		return store.ObjectChanges{}, store.ErrStateTooOld
 	}
 	out := store.ObjectChanges{State: state}
-	rows, err := tx.QueryContext(ctx, `SELECT id, created_modseq, destroyed FROM `+table+`
+	rows, err := tx.QueryContext(ctx, `SELECT id, created_modseq, modseq, destroyed FROM `+table+`
 		WHERE account_id = ? AND modseq > ? ORDER BY modseq, id`, accountID, since)
 	if err != nil {
 		return store.ObjectChanges{}, err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id int64
+		var ch store.ObjectChange
 		var created uint64
-		var destroyed bool
-		if err := rows.Scan(&id, &created, &destroyed); err != nil {
+		if err := rows.Scan(&ch.ID, &created, &ch.ModSeq, &ch.Destroyed); err != nil {
 			return store.ObjectChanges{}, err
 		}
-		switch {
-		case destroyed && created > since:
-		case destroyed:
-			out.Destroyed = append(out.Destroyed, id)
-		case created > since:
-			out.Created = append(out.Created, id)
-		default:
-			out.Updated = append(out.Updated, id)
+		ch.Created = created > since
+		if ch.Created && ch.Destroyed {
+			continue
 		}
+		out.Changes = append(out.Changes, ch)
 	}
 	return out, rows.Err()
 }

@@ -27,7 +27,8 @@ func testIdentities(t *testing.T, e *env) {
 		t.Fatalf("create: %+v %v", made, err)
 	}
 	ch, err := e.s.IdentityChanges(e.ctx, a.ID, s0)
-	if err != nil || !slices.Equal(ch.Created, []int64{made.ID}) || len(ch.Updated)+len(ch.Destroyed) != 0 || ch.State != made.ModSeq {
+	if c, u, d := ch.IDs(); err != nil || !slices.Equal(c, []int64{made.ID}) || len(u)+len(d) != 0 || ch.State != made.ModSeq ||
+		ch.Changes[0].ModSeq != made.ModSeq {
 		t.Fatalf("changes after create: %+v %v", ch, err)
 	}
 	def.Name = "Alice"
@@ -46,11 +47,11 @@ func testIdentities(t *testing.T, e *env) {
 	}
 	wantErr(t, "destroy twice", e.s.DestroyIdentity(e.ctx, a.ID, made.ID), store.ErrNotFound)
 	ch, err = e.s.IdentityChanges(e.ctx, a.ID, made.ModSeq)
-	if err != nil || !slices.Equal(ch.Updated, []int64{def.ID}) || !slices.Equal(ch.Destroyed, []int64{made.ID}) || len(ch.Created) != 0 {
+	if c, u, d := ch.IDs(); err != nil || !slices.Equal(u, []int64{def.ID}) || !slices.Equal(d, []int64{made.ID}) || len(c) != 0 {
 		t.Fatalf("changes after update and destroy: %+v %v", ch, err)
 	}
 	// Created and destroyed after since: in neither list.
-	if ch, _ := e.s.IdentityChanges(e.ctx, a.ID, s0); slices.Contains(ch.Destroyed, made.ID) || slices.Contains(ch.Created, made.ID) {
+	if ch, _ := e.s.IdentityChanges(e.ctx, a.ID, s0); len(ch.Changes) != 1 || ch.Changes[0].ID != def.ID || ch.Changes[0].Created {
 		t.Errorf("created-then-destroyed reported: %+v", ch)
 	}
 	wantErr(t, "state ahead", func() error { _, err := e.s.IdentityChanges(e.ctx, a.ID, ch.State+5); return err }(), store.ErrInvalid)
@@ -95,7 +96,7 @@ func testEmailSubmissions(t *testing.T, e *env) {
 		t.Fatalf("purge: %d %v", n, err)
 	}
 	ch, err := e.s.EmailSubmissionChanges(e.ctx, a.ID, 2)
-	if err != nil || !slices.Equal(ch.Destroyed, []int64{one.ID}) || ch.State != 3 {
+	if _, _, d := ch.IDs(); err != nil || !slices.Equal(d, []int64{one.ID}) || ch.State != 3 {
 		t.Fatalf("changes after purge: %+v %v", ch, err)
 	}
 	// Tombstones destroyed before the cutoff go, and changes from before
