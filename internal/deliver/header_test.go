@@ -2,6 +2,7 @@ package deliver
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -64,4 +65,45 @@ func FuzzSplitHeader(f *testing.F) {
 			t.Fatalf("lost bytes: %q", msg)
 		}
 	})
+}
+
+// TestCheckSubmission: the submission header rule that SMTP submission and
+// JMAP sending share.
+func TestCheckSubmission(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	o := SubmitOptions{ID: "abc", Hostname: "mail.example.test"}
+	msg := "Return-Path: <old@remote.test>\r\nFrom: Alice <alice+x@example.test>\r\nTo: bob@remote.test\r\nBcc: carol@remote.test\r\nSubject: hi\r\n\r\nbody\r\n"
+	out, domain, err := f.p.CheckSubmission(ctx, f.alice, []byte(msg), o)
+	if err != nil || domain != "example.test" {
+		t.Fatalf("%q %v", domain, err)
+	}
+	got := string(out)
+	for _, gone := range []string{"Return-Path", "Bcc", "carol"} {
+		if strings.Contains(got, gone) {
+			t.Errorf("%s kept:\n%s", gone, got)
+		}
+	}
+	if !strings.Contains(got, "\r\nDate: ") || !strings.Contains(got, "\r\nMessage-ID: <abc.") || !strings.HasSuffix(got, "\r\n\r\nbody\r\n") {
+		t.Errorf("not completed:\n%s", got)
+	}
+	for _, tc := range []struct {
+		msg     string
+		problem HeaderProblem
+		field   string
+	}{
+		{"From: bob@example.test\r\n\r\nx", HeaderNotOwned, "From"},
+		{"From: \"bob@example.test\" <alice@example.test>\r\n\r\nx", HeaderNotOwned, "From"},
+		{"From: alice@example.test\r\nSender: bob@example.test\r\n\r\nx", HeaderNotOwned, "Sender"},
+		{"To: x@remote.test\r\n\r\nx", HeaderNoFrom, "From"},
+		{"From: a@example.test\r\nFrom: alice@example.test\r\n\r\nx", HeaderNoFrom, "From"},
+		{"From: <<<\r\n\r\nx", HeaderUnparsable, "From"},
+		{"From: alice@example.test\r\nbroken line\r\n\r\nx", HeaderMalformed, ""},
+	} {
+		_, _, err := f.p.CheckSubmission(ctx, f.alice, []byte(tc.msg), o)
+		he, ok := IsHeaderError(err)
+		if !ok || he.Problem != tc.problem || he.Field != tc.field {
+			t.Errorf("%q: %v", tc.msg, err)
+		}
+	}
 }

@@ -59,7 +59,9 @@ type SubmitOptions struct {
 // submission, JMAP EmailSubmission): From, Sender, Resent-From and
 // Resent-Sender may name only addresses the account owns (Owns), also
 // where a display name spells one; Bcc is removed (RFC 5322 §3.6.3: it
-// must not reach the To and Cc recipients); Date and Message-ID are added
+// must not reach the To and Cc recipients), and so is Return-Path (RFC
+// 5321 §4.4: final delivery adds it; a message sent again, such as a
+// stored one sent over JMAP, carries the old one); Date and Message-ID are added
 // when missing (RFC 6409 §8.2, §8.3). It returns the new message and the
 // domain of the From address, which signs it. A refusal is a *HeaderError;
 // any other error is a local failure.
@@ -87,7 +89,7 @@ func (p *Pipeline) CheckSubmission(ctx context.Context, acct store.Account, msg 
 	}
 	out := make([]byte, 0, len(msg)+200)
 	for _, f := range fields {
-		if !strings.EqualFold(f.Name, "Bcc") {
+		if !strings.EqualFold(f.Name, "Bcc") && !strings.EqualFold(f.Name, "Return-Path") {
 			out = append(out, f.Raw...)
 		}
 	}
