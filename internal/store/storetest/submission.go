@@ -111,4 +111,14 @@ func testEmailSubmissions(t *testing.T, e *env) {
 	if list, _, _ := e.s.EmailSubmissions(e.ctx, b.ID, nil); len(list) != 1 {
 		t.Errorf("bob's purged too: %+v", list)
 	}
+	// An account goes with its records.
+	if _, _, err := e.s.Identities(e.ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.s.DeleteAccount(e.ctx, b.Address); err != nil {
+		t.Fatalf("deleting an account with identities and submissions: %v", err)
+	}
+	if _, _, err := e.s.Identities(e.ctx, b.ID); err == nil {
+		t.Error("identities of a deleted account")
+	}
 }
