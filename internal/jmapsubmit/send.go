@@ -228,7 +228,7 @@ func (h *handler) prepare(ctx context.Context, acct store.Account, raw []byte, i
 		}
 		msg = append(sig, msg...)
 	}
-	received := fmt.Sprintf("Received: by %s (Postern) with JMAP id %s;\r\n\t%s\r\n",
+	received := fmt.Sprintf("Received: by %s (Postern, JMAP submission) id %s;\r\n\t%s\r\n",
 		h.opts.Hostname, id, h.opts.Now().Format("Mon, 02 Jan 2006 15:04:05 -0700"))
 	return append([]byte(received), msg...), nil
 }

@@ -28,7 +28,7 @@ func TestSendLocal(t *testing.T) {
 		t.Fatalf("bob has %d messages", len(bodies))
 	}
 	b := bodies[0]
-	if !strings.HasPrefix(b, "Return-Path: <alice@example.org>\r\nReceived: by mail.example.org (Postern) with JMAP id ") ||
+	if !strings.HasPrefix(b, "Return-Path: <alice@example.org>\r\nReceived: by mail.example.org (Postern, JMAP submission) id ") ||
 		!strings.Contains(b, "\r\nDKIM-Signature: fake; d=example.org\r\nFrom: Alice <alice@example.org>\r\n") ||
 		!strings.Contains(b, "\r\nDate: ") || !strings.HasSuffix(b, "\r\n\r\nAt noon?\r\n") {
 		t.Errorf("bob got:\n%s", b)
