@@ -178,10 +178,6 @@ func (h *handler) submissionSet(ctx context.Context, c *jmap.Call) (any, error) 
 		return nil, err
 	}
 	defer h.lock(acct.ID)()
-	// Old records go first, so that nothing this call makes is purged.
-	if _, err := h.st.PurgeEmailSubmissions(ctx, acct.ID, h.opts.Now().Add(-h.opts.KeepFor)); err != nil {
-		return nil, storeErr(err)
-	}
 	have, state, err := h.st.EmailSubmissions(ctx, acct.ID, nil)
 	if err != nil {
 		return nil, storeErr(err)
@@ -249,6 +245,11 @@ func (h *handler) submissionSet(ctx context.Context, c *jmap.Call) (any, error) 
 		}
 		resp.Destroyed = append(resp.Destroyed, id)
 		succeeded[id] = s.EmailID
+	}
+	// Records older than KeepFor go now, after ifInState was checked
+	// against the state the client knows; the new state covers it.
+	if _, err := h.st.PurgeEmailSubmissions(ctx, acct.ID, h.opts.Now().Add(-h.opts.KeepFor)); err != nil {
+		return nil, storeErr(err)
 	}
 	if _, after, err := h.st.EmailSubmissions(ctx, acct.ID, []int64{}); err == nil {
 		resp.NewState = formatState(after)
