@@ -1,6 +1,7 @@
 package jmapsubmit
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -68,10 +69,8 @@ type changesResponse struct {
 }
 
 // changes answers a /changes call from the store's changes of one kind,
-// whose ids take prefix. With maxChanges it stops after that many objects
-// at the modseq of the last one, the intermediate state; an object's
-// earlier change inside that step and its latest after it is reported in
-// the next step (as updated).
+// whose ids take prefix. With maxChanges it answers an intermediate state
+// (see firstChanges).
 func (h *handler) changes(ctx context.Context, c *jmap.Call, prefix byte,
 	read func(ctx context.Context, acct int64, since uint64) (store.ObjectChanges, error)) (any, error) {
 	var a changesArgs
@@ -100,8 +99,9 @@ func (h *handler) changes(ctx context.Context, c *jmap.Call, prefix byte,
 		Created: []string{}, Updated: []string{}, Destroyed: []string{}}
 	list := ch.Changes
 	if a.MaxChanges != nil && int64(len(list)) > *a.MaxChanges {
-		list = list[:*a.MaxChanges]
-		resp.NewState, resp.HasMoreChanges = formatState(list[len(list)-1].ModSeq), true
+		var upto uint64
+		list, upto = firstChanges(list, int(*a.MaxChanges))
+		resp.NewState, resp.HasMoreChanges = formatState(upto), true
 	}
 	for _, x := range list {
 		id := formatID(prefix, x.ID)
@@ -115,6 +115,26 @@ func (h *handler) changes(ctx context.Context, c *jmap.Call, prefix byte,
 		}
 	}
 	return resp, nil
+}
+
+// firstChanges picks the first max changes and the state they bring the
+// client to (RFC 8620 §5.2's intermediate state). An object counts at its
+// creation when it was created after the client's state, else at its last
+// change, so every object created up to the new state is reported as
+// created. What the store does not keep is an object's earlier updates: one
+// changed before the new state and again after it is reported in the next
+// step, as updated.
+func firstChanges(list []store.ObjectChange, max int) ([]store.ObjectChange, uint64) {
+	at := func(x store.ObjectChange) uint64 {
+		if x.Created {
+			return x.CreatedModSeq
+		}
+		return x.ModSeq
+	}
+	sorted := slices.Clone(list)
+	slices.SortFunc(sorted, func(a, b store.ObjectChange) int { return cmp.Compare(at(a), at(b)) })
+	sorted = sorted[:max]
+	return sorted, at(sorted[max-1])
 }
 
 // setArgs are the arguments of a /set method (RFC 8620 §5.3); updates are

@@ -53,11 +53,12 @@ type ObjectChanges struct {
 }
 
 // ObjectChange is one object's change: created or destroyed after the
-// state, else updated; ModSeq is its last change.
+// state, else updated; ModSeq is its last change, CreatedModSeq its
+// creation.
 type ObjectChange struct {
-	ID                 int64
-	ModSeq             uint64
-	Created, Destroyed bool
+	ID                    int64
+	ModSeq, CreatedModSeq uint64
+	Created, Destroyed    bool
 }
 
 // IDs returns the ids created, updated and destroyed.

@@ -229,11 +229,10 @@ func (s *Store) objectChanges(ctx context.Context, accountID int64, since uint64
 	defer rows.Close()
 	for rows.Next() {
 		var ch store.ObjectChange
-		var created uint64
-		if err := rows.Scan(&ch.ID, &created, &ch.ModSeq, &ch.Destroyed); err != nil {
+		if err := rows.Scan(&ch.ID, &ch.CreatedModSeq, &ch.ModSeq, &ch.Destroyed); err != nil {
 			return store.ObjectChanges{}, err
 		}
-		ch.Created = created > since
+		ch.Created = ch.CreatedModSeq > since
 		if ch.Created && ch.Destroyed {
 			continue
 		}

@@ -28,7 +28,7 @@ func testIdentities(t *testing.T, e *env) {
 	}
 	ch, err := e.s.IdentityChanges(e.ctx, a.ID, s0)
 	if c, u, d := ch.IDs(); err != nil || !slices.Equal(c, []int64{made.ID}) || len(u)+len(d) != 0 || ch.State != made.ModSeq ||
-		ch.Changes[0].ModSeq != made.ModSeq {
+		ch.Changes[0].ModSeq != made.ModSeq || ch.Changes[0].CreatedModSeq != made.ModSeq {
 		t.Fatalf("changes after create: %+v %v", ch, err)
 	}
 	def.Name = "Alice"
