@@ -93,26 +93,11 @@ func (h *handler) send(ctx context.Context, c *jmap.Call, acct store.Account, id
 		return sent{}, invalidProperties("no such identity", "identityId")
 	}
 	out.identity = n
-	emailRef, _ := resolveID(c, sc.emailID)
-	n, ok = parseID(emailRef, 'e')
-	var msgs []store.Message
-	if ok {
-		var err error
-		if msgs, err = h.st.MessagesByID(ctx, acct.ID, []int64{n}); err != nil {
-			return sent{}, h.fail("reading the email", acct, err)
-		}
+	email, raw, serr := h.loadEmail(ctx, c, acct, sc.emailID)
+	if serr != nil {
+		return sent{}, serr
 	}
-	if len(msgs) != 1 {
-		return sent{}, invalidProperties("no such email", "emailId")
-	}
-	out.email = msgs[0]
-	if max := h.opts.MaxMessageBytes; max > 0 && out.email.Size > max {
-		return sent{}, jmap.NewError(jmap.TooLarge, "").With("maxSize", max)
-	}
-	raw, err := h.readMessage(ctx, out.email)
-	if err != nil {
-		return sent{}, h.fail("reading the email", acct, err)
-	}
+	out.email = email
 	fields, _, err := deliver.SplitHeader(raw)
 	if err != nil {
 		return sent{}, jmap.NewError(invalidEmail, "the header does not parse").With("properties", []string{"headers"})
@@ -134,36 +119,69 @@ func (h *handler) send(ctx context.Context, c *jmap.Call, acct store.Account, id
 	if serr != nil {
 		return sent{}, serr
 	}
+	out.status, out.queueIDs, serr = h.handOver(ctx, acct, env, params, msg, id)
+	return out, serr
+}
+
+// loadEmail finds the Email a create names (an id or "#creationId") among
+// the account's and reads it, within the submission size limit.
+func (h *handler) loadEmail(ctx context.Context, c *jmap.Call, acct store.Account, emailID string) (store.Message, []byte, *jmap.Error) {
+	ref, _ := resolveID(c, emailID)
+	n, ok := parseID(ref, 'e')
+	var msgs []store.Message
+	if ok {
+		var err error
+		if msgs, err = h.st.MessagesByID(ctx, acct.ID, []int64{n}); err != nil {
+			return store.Message{}, nil, h.fail("reading the email", acct, err)
+		}
+	}
+	if len(msgs) != 1 {
+		return store.Message{}, nil, invalidProperties("no such email", "emailId")
+	}
+	if max := h.opts.MaxMessageBytes; max > 0 && msgs[0].Size > max {
+		return store.Message{}, nil, jmap.NewError(jmap.TooLarge, "").With("maxSize", max)
+	}
+	raw, err := h.readMessage(ctx, msgs[0])
+	if err != nil {
+		return store.Message{}, nil, h.fail("reading the email", acct, err)
+	}
+	return msgs[0], raw, nil
+}
+
+// handOver gives the message to the pipeline, every recipient or none:
+// a recipient the pipeline refuses makes invalidRecipients. It returns
+// each recipient's status and the queue entries made.
+func (h *handler) handOver(ctx context.Context, acct store.Account, env *envelope, params sendParams, msg []byte,
+	id string) (map[string]deliveryStatus, []int64, *jmap.Error) {
 	tx := h.opts.Pipeline.Begin(deliver.Envelope{ID: id, Source: deliver.SourceJMAP, Sender: env.MailFrom.Email,
 		Account: &acct, Ret: params.ret, EnvID: params.envID})
-	out.status = map[string]deliveryStatus{}
+	status := map[string]deliveryStatus{}
 	var refused []string
 	for i, r := range env.RcptTo {
 		o := params.rcpts[i]
 		o.DeclaredSize = int64(len(msg))
 		if err := tx.AddRecipient(ctx, r.Email, o); err != nil {
 			if !isRecipientRefusal(err) {
-				return sent{}, h.fail("resolving a recipient", acct, err)
+				return nil, nil, h.fail("resolving a recipient", acct, err)
 			}
 			refused = append(refused, r.Email)
 			continue
 		}
-		out.status[r.Email] = h.initialStatus(ctx, r.Email)
+		status[r.Email] = h.initialStatus(ctx, r.Email)
 	}
 	if refused != nil {
-		return sent{}, jmap.NewError(invalidRecipients, "").With("invalidRecipients", refused)
+		return nil, nil, jmap.NewError(invalidRecipients, "").With("invalidRecipients", refused)
 	}
 	res, err := tx.Deliver(ctx, bytes.NewReader(msg))
 	switch {
 	case errors.Is(err, deliver.ErrAllOverQuota):
-		return sent{}, jmap.NewError(forbiddenToSend, "every recipient's mailbox is full")
+		return nil, nil, jmap.NewError(forbiddenToSend, "every recipient's mailbox is full")
 	case err != nil:
-		return sent{}, h.fail("sending", acct, err)
+		return nil, nil, h.fail("sending", acct, err)
 	}
-	out.queueIDs = res.QueueIDs
 	h.log.Info("sent", "id", id, "account", acct.Address, "from", env.MailFrom.Email, "rcpts", len(env.RcptTo),
 		"delivered", len(res.Delivered), "queued", res.Remote)
-	return out, nil
+	return status, res.QueueIDs, nil
 }
 
 // checkEnvelope applies the submission port's rules to an envelope: the
