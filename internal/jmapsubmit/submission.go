@@ -214,6 +214,27 @@ func (h *handler) submissionSet(ctx context.Context, c *jmap.Call) (any, error) 
 		succeeded["#"+cid] = s.EmailID
 		byID[s.ID] = s
 	}
+	if err := h.updateAndDestroy(ctx, c, acct, &a, byID, resp, succeeded); err != nil {
+		return nil, err
+	}
+	// Records older than KeepFor go now, after ifInState was checked
+	// against the state the client knows; the new state covers it.
+	if _, err := h.st.PurgeEmailSubmissions(ctx, acct.ID, h.opts.Now().Add(-h.opts.KeepFor)); err != nil {
+		return nil, storeErr(err)
+	}
+	if _, after, err := h.st.EmailSubmissions(ctx, acct.ID, []int64{}); err == nil {
+		resp.NewState = formatState(after)
+	} else {
+		return nil, storeErr(err)
+	}
+	return h.onSuccess(ctx, c, &a, resp, succeeded)
+}
+
+// updateAndDestroy applies the updates (none can change anything: see
+// checkUpdate) and destroys of an EmailSubmission/set, noting in succeeded
+// the email of each that succeeded.
+func (h *handler) updateAndDestroy(ctx context.Context, c *jmap.Call, acct store.Account, a *setArgs,
+	byID map[int64]store.EmailSubmission, resp *setResponse, succeeded map[string]int64) error {
 	for _, key := range sortedKeys(a.Update) {
 		id, _ := resolveID(c, key)
 		n, ok := parseID(id, 's')
@@ -241,22 +262,12 @@ func (h *handler) submissionSet(ctx context.Context, c *jmap.Call) (any, error) 
 			resp.NotDestroyed[key] = jmap.NewError(jmap.NotFound, "")
 			continue
 		} else if err != nil {
-			return nil, err
+			return err
 		}
 		resp.Destroyed = append(resp.Destroyed, id)
 		succeeded[id] = s.EmailID
 	}
-	// Records older than KeepFor go now, after ifInState was checked
-	// against the state the client knows; the new state covers it.
-	if _, err := h.st.PurgeEmailSubmissions(ctx, acct.ID, h.opts.Now().Add(-h.opts.KeepFor)); err != nil {
-		return nil, storeErr(err)
-	}
-	if _, after, err := h.st.EmailSubmissions(ctx, acct.ID, []int64{}); err == nil {
-		resp.NewState = formatState(after)
-	} else {
-		return nil, storeErr(err)
-	}
-	return h.onSuccess(ctx, c, &a, resp, succeeded)
+	return nil
 }
 
 // create sends one submission and records it.
