@@ -226,7 +226,9 @@ func (h *handler) identitySet(ctx context.Context, c *jmap.Call) (any, error) {
 		}
 		id := formatID('i', made.ID)
 		c.CreatedIDs[cid] = id
-		resp.Created[cid] = map[string]any{"id": id, "mayDelete": true}
+		// The whole object: the server set id and mayDelete, and the
+		// defaults of what the client left out (RFC 8620 §5.3).
+		resp.Created[cid] = identityObject(made)
 		byID[made.ID] = made
 	}
 	for _, key := range sortedKeys(a.Update) {

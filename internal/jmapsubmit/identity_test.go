@@ -61,7 +61,7 @@ func TestIdentities(t *testing.T) {
 	}
 	created := set["created"].(map[string]any)
 	alias, _ := created["alias"].(map[string]any)
-	if alias == nil || created["tag"] == nil || alias["mayDelete"] != true {
+	if alias == nil || created["tag"] == nil || alias["mayDelete"] != true || alias["textSignature"] != "" || alias["bcc"] != nil {
 		t.Fatalf("created %v", created)
 	}
 	aliasID := alias["id"].(string)

@@ -20,7 +20,8 @@ func TestSendLocal(t *testing.T) {
 	before := e.call("EmailSubmission/get", e.args("ids", nil), "EmailSubmission/get")["state"]
 	resp := e.send(map[string]any{"identityId": e.defaultIdentity(), "emailId": email})
 	created := resp["created"].(map[string]any)["k"].(map[string]any)
-	if created == nil || created["undoStatus"] != "final" || created["id"] == nil || resp["newState"] == before {
+	if created == nil || created["undoStatus"] != "final" || created["id"] == nil || resp["newState"] == before ||
+		created["envelope"].(map[string]any)["mailFrom"].(map[string]any)["email"] != "alice@example.org" {
 		t.Fatalf("set %v", resp)
 	}
 	_, bodies := e.messages(e.bob, "INBOX")

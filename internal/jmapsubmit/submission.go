@@ -209,8 +209,9 @@ func (h *handler) submissionSet(ctx context.Context, c *jmap.Call) (any, error) 
 		}
 		id := formatID('s', s.ID)
 		c.CreatedIDs[cid] = id
-		resp.Created[cid] = map[string]any{"id": id, "threadId": formatID('t', s.ThreadID),
-			"sendAt": s.SendAt.UTC().Format(utcDate), "undoStatus": s.UndoStatus}
+		// The whole object, the envelope made from the Email included.
+		q := &queueView{st: h.st, entries: map[int64]*store.QueueMessage{}}
+		resp.Created[cid] = submissionObject(s, q.status(ctx, s))
 		succeeded["#"+cid] = s.EmailID
 		byID[s.ID] = s
 	}
