@@ -25,6 +25,7 @@ import (
 	"postern/internal/imapd"
 	"postern/internal/jmap"
 	"postern/internal/jmapmail"
+	"postern/internal/jmapsubmit"
 	"postern/internal/managesieve"
 	"postern/internal/msgmeta"
 	"postern/internal/netlimit"
@@ -174,6 +175,9 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 	})
 	jmapSrv := jmap.New(jmap.Options{Auth: jmap.BasicAuth{Auth: authSvc}, Logger: logger.With("svc", "jmap")})
 	jmapmail.Register(jmapSrv, st, jmapmail.Options{Parse: ParseMessage, Logger: logger.With("svc", "jmap")})
+	jmapsubmit.Register(jmapSrv, st, jmapsubmit.Options{Pipeline: a.pipeline, Signer: dkim.NewSigner(st), Hostname: cfg.Hostname,
+		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, MaxRecipients: cfg.SMTP.MaxRecipients,
+		Extensions: sub.EnvelopeExtensions(), Logger: logger.With("svc", "jmap")})
 	webSrv := web.New(web.Options{JMAP: jmapSrv, Logger: logger.With("svc", "http")})
 	a.services = []service{mx, sub, pop, imp, sieveSrv, webSrv}
 	l := cfg.Listen

@@ -1,7 +1,7 @@
 // Package deliver is the one place that decides where a message goes.
 // Every message that enters a mailbox or the outbound queue passes through
-// its pipeline, whatever its source (the MX, submission, bounces, and later
-// JMAP sending, Sieve redirects and vacation replies):
+// its pipeline, whatever its source (the MX, submission, bounces, JMAP
+// sending, Sieve redirects and vacation replies):
 //
 //	tx := p.Begin(Envelope{...})       // sender, source, authenticated account
 //	err := tx.AddRecipient(ctx, rcpt)  // resolve: alias, account, +tag, catch-all, remote
@@ -12,6 +12,10 @@
 // and the queued remote copies in one store transaction: a client that
 // retries after a failure never causes a second remote copy. Callers stay
 // thin: they map the typed errors to their protocol's replies.
+//
+// The rules of sending as an account live here too, for every way of
+// sending (SMTP submission, JMAP): Owns (which addresses an account may
+// send as) and CheckSubmission (the header of a submitted message).
 package deliver
 
 import (

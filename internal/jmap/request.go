@@ -93,6 +93,30 @@ func (c *Call) CheckSet(n int) error {
 	return nil
 }
 
+// Invoke runs another registered method as part of this call, with the
+// same principal, capabilities and creation ids, and returns what it
+// answered: its responses, or one named "error" for a method error. It is
+// for a method whose definition includes another's effect, such as
+// EmailSubmission/set's implicit Email/set (RFC 8621 §7.5); the caller
+// puts the responses in its own answer.
+func (c *Call) Invoke(ctx context.Context, name string, args any) (Responses, error) {
+	b, err := json.Marshal(args)
+	if err != nil {
+		return nil, err
+	}
+	var out []invocation
+	sub := &Call{Name: name, ID: c.ID, Args: b, Principal: c.Principal, Using: c.Using,
+		CreatedIDs: c.CreatedIDs, Limits: c.Limits, server: c.server}
+	if err := c.server.call(ctx, &out, sub); err != nil {
+		out = append(out, c.server.errorInvocation(rawCall{name: name, id: c.ID}, err))
+	}
+	list := make(Responses, len(out))
+	for i, inv := range out {
+		list[i] = Response{Name: inv.name, Args: inv.args}
+	}
+	return list, nil
+}
+
 // echo is Core/echo (RFC 8620 §4): the arguments back unchanged.
 func echo(_ context.Context, c *Call) (any, error) {
 	return c.Args, nil

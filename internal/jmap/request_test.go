@@ -287,3 +287,36 @@ func TestMaxConcurrentRequests(t *testing.T) {
 		t.Errorf("after: %d", s)
 	}
 }
+
+// TestInvoke: a method answers with its own response and what another
+// method of the same request answered, a method error included.
+func TestInvoke(t *testing.T) {
+	e := newEnv(t, Limits{}, func(s *Server) {
+		register(s)
+		s.Handle("Test/chain", testCap, func(ctx context.Context, c *Call) (any, error) {
+			var args struct {
+				Then string `json:"then"`
+			}
+			if err := c.Decode(&args); err != nil {
+				return nil, err
+			}
+			more, err := c.Invoke(ctx, args.Then, map[string]any{"ids": []string{"x"}})
+			if err != nil {
+				return nil, err
+			}
+			return append(Responses{{Name: "Test/chain", Args: struct{}{}}}, more...), nil
+		})
+	})
+	got := e.responses(`{"using":["urn:example:test"],"methodCalls":[["Test/chain",{"then":"Test/get"},"c1"]]}`)
+	if len(got) != 2 || got[0] != `["Test/chain",{},"c1"]` || got[1] != `["Test/get",{"list":["x"]},"c1"]` {
+		t.Fatalf("got %v", got)
+	}
+	got = e.responses(`{"using":["urn:example:test"],"methodCalls":[["Test/chain",{"then":"Test/fail"},"c2"]]}`)
+	if len(got) != 2 || !strings.HasPrefix(got[1], `["error",{`) || !strings.Contains(got[1], `"stateMismatch"`) {
+		t.Fatalf("got %v", got)
+	}
+	got = e.responses(`{"using":["urn:example:test"],"methodCalls":[["Test/chain",{"then":"Nope/set"},"c3"]]}`)
+	if len(got) != 2 || !strings.Contains(got[1], `"unknownMethod"`) {
+		t.Fatalf("got %v", got)
+	}
+}

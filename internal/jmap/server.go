@@ -8,7 +8,8 @@
 //   - server.go: Options, Limits, Server, the routes and Cache-Control.
 //   - errors.go: Error (method-level errors and SetErrors) and the RFC 7807
 //     request-level problems.
-//   - request.go: the API endpoint (RFC 8620 §3.3–§3.6), Call, Core/echo.
+//   - request.go: the API endpoint (RFC 8620 §3.3–§3.6), Call (with Invoke,
+//     one method running another of the same request), Core/echo.
 //   - resultref.go: result references and their JSON pointers (§3.7).
 //   - session.go: the session resource (§2) and its state.
 //   - auth.go: Authenticator and Principal; BasicAuth over internal/auth.

@@ -59,6 +59,7 @@ type harness struct {
 	signer *fakeSigner
 	logs   *logBuffer
 	alice  store.Account
+	srv    *Server
 }
 
 func parseForTest(r io.Reader) (store.MessageMeta, error) {
@@ -103,6 +104,7 @@ func newHarness(t *testing.T, mode Mode) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.srv = srv
 	go srv.Serve(l, false)
 	t.Cleanup(func() { srv.Shutdown(context.Background()) })
 	h.addr = l.Addr().String()

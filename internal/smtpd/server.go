@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -102,6 +103,24 @@ func New(cfg Config) *Server {
 	srv.ErrorLog = slogPrinter{cfg.Logger}
 	s.smtp = srv
 	return s
+}
+
+// EnvelopeExtensions are the extensions this server advertises in EHLO
+// that give MAIL and RCPT parameters, keyword to arguments: what JMAP
+// advertises as submissionExtensions (RFC 8621 §1.3.2) for the same
+// submission service.
+func (s *Server) EnvelopeExtensions() map[string][]string {
+	ext := map[string][]string{"8BITMIME": {}, "SIZE": {}}
+	if s.smtp.MaxMessageBytes > 0 {
+		ext["SIZE"] = []string{strconv.FormatInt(s.smtp.MaxMessageBytes, 10)}
+	}
+	if s.smtp.EnableSMTPUTF8 {
+		ext["SMTPUTF8"] = []string{}
+	}
+	if s.smtp.EnableDSN {
+		ext["DSN"] = []string{}
+	}
+	return ext
 }
 
 // Serve answers connections on l until Shutdown. With implicitTLS every

@@ -4,13 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"mime"
-	"net/mail"
-	"regexp"
 	"strings"
-	"time"
 
 	"github.com/emersion/go-smtp"
 
@@ -89,90 +84,27 @@ func (s *session) refuse(err error) error {
 	return errLocal
 }
 
-// fixHeader checks the header From (RFC 6409 §8: a submission server may
-// refuse a sender the user is not), removes Bcc (RFC 5322 §3.6.3: it must
-// not reach the To and Cc recipients), and adds Date and Message-ID when
-// missing (RFC 6409 §8.2, §8.3). It returns the new message and the From
-// domain, which signs it.
+// fixHeader applies the submission rule of the pipeline (the one JMAP
+// sending uses too) and turns a refusal into its reply.
 func (s *session) fixHeader(ctx context.Context, msg []byte) ([]byte, string, error) {
-	fields, body, err := splitHeader(msg)
-	if err != nil {
-		return nil, "", errBadHeader
-	}
-	froms := headerFields(fields, "From")
-	if len(froms) != 1 {
-		return nil, "", errNoFrom
-	}
-	domain, err := s.checkHeaderFrom(ctx, "From", froms[0].value())
-	if err != nil {
+	out, domain, err := s.srv.cfg.Pipeline.CheckSubmission(ctx, *s.account, msg,
+		deliver.SubmitOptions{ID: s.id, Hostname: s.srv.cfg.Hostname})
+	he, ok := deliver.IsHeaderError(err)
+	switch {
+	case err == nil:
+		return out, domain, nil
+	case !ok:
 		return nil, "", err
+	case he.Problem == deliver.HeaderNoFrom:
+		return nil, "", errNoFrom
+	case he.Problem == deliver.HeaderUnparsable && he.Field == "From":
+		return nil, "", errBadFrom
+	case he.Problem == deliver.HeaderUnparsable:
+		return nil, "", smtpErr(550, 5, 6, 0, "Cannot parse the "+he.Field+" header field")
+	case he.Problem == deliver.HeaderNotOwned:
+		s.srv.cfg.Logger.Info("header address refused", append(s.log(), "id", s.id,
+			"account", s.account.Address, "field", he.Field, "address", he.Address)...)
+		return nil, "", smtpErr(553, 5, 7, 1, he.Field+" header address "+he.Address+" not owned by the authenticated user")
 	}
-	// The other fields that name the author or sender are held to the
-	// same rule: a client shows them in place of From.
-	for _, name := range []string{"Sender", "Resent-From", "Resent-Sender"} {
-		for _, f := range headerFields(fields, name) {
-			if _, err := s.checkHeaderFrom(ctx, name, f.value()); err != nil {
-				return nil, "", err
-			}
-		}
-	}
-	out := make([]byte, 0, len(msg)+200)
-	for _, f := range fields {
-		if !strings.EqualFold(f.name, "Bcc") {
-			out = append(out, f.raw...)
-		}
-	}
-	if len(headerFields(fields, "Date")) == 0 {
-		out = fmt.Appendf(out, "Date: %s\r\n", time.Now().Format(time.RFC1123Z))
-	}
-	if len(headerFields(fields, "Message-ID")) == 0 {
-		out = fmt.Appendf(out, "Message-ID: <%s.%s@%s>\r\n", s.id, newID(), s.srv.cfg.Hostname)
-	}
-	if len(body) == 0 {
-		body = []byte("\r\n")
-	}
-	return append(out, body...), domain, nil
+	return nil, "", errBadHeader
 }
-
-// checkHeaderFrom parses an address field (From, Sender, Resent-From...)
-// and checks that the account owns every address in it, and every address
-// a display name spells (`"bob@example.org" <alice@example.org>` shows as
-// bob); it returns the domain of the first address.
-func (s *session) checkHeaderFrom(ctx context.Context, field, value string) (string, error) {
-	// Unknown charsets in display names pass undecoded: only the
-	// addresses matter here.
-	p := mail.AddressParser{WordDecoder: &mime.WordDecoder{
-		CharsetReader: func(_ string, r io.Reader) (io.Reader, error) { return r, nil },
-	}}
-	list, err := p.ParseList(value)
-	if err != nil || len(list) == 0 {
-		if field == "From" {
-			return "", errBadFrom
-		}
-		return "", smtpErr(550, 5, 6, 0, "Cannot parse the "+field+" header field")
-	}
-	for _, a := range list {
-		addrs := []string{a.Address}
-		addrs = append(addrs, spelledAddresses.FindAllString(a.Name, -1)...)
-		for _, raw := range addrs {
-			addr, err := deliver.ParseAddress(raw)
-			if err == nil {
-				err = s.checkOwned(addr)
-			}
-			if err == nil {
-				continue
-			}
-			s.srv.cfg.Logger.Info("header address refused", append(s.log(), "id", s.id,
-				"account", s.account.Address, "field", field, "address", raw)...)
-			if err == errNotOwned || raw != a.Address {
-				return "", smtpErr(553, 5, 7, 1, field+" header address "+raw+" not owned by the authenticated user")
-			}
-			return "", err
-		}
-	}
-	at := strings.LastIndexByte(list[0].Address, '@')
-	return strings.ToLower(list[0].Address[at+1:]), nil
-}
-
-// spelledAddresses finds what looks like an address in a display name.
-var spelledAddresses = regexp.MustCompile(`[^\s<>"'(),;:@]+@[^\s<>"'(),;:@]+\.[^\s<>"'(),;:@.]+`)

@@ -87,3 +87,25 @@ func smtpCodeOf(err error) int {
 	}
 	return 0
 }
+
+// TestEnvelopeExtensions: what JMAP advertises is what EHLO says.
+func TestEnvelopeExtensions(t *testing.T) {
+	h := newHarness(t, ModeSubmission)
+	c, err := smtp.Dial(h.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Hello("client.example.net"); err != nil {
+		t.Fatal(err)
+	}
+	for name, args := range h.srv.EnvelopeExtensions() {
+		ok, param := c.Extension(name)
+		if !ok || param != strings.Join(args, " ") {
+			t.Errorf("%s %v: EHLO says %v %q", name, args, ok, param)
+		}
+	}
+	if _, ok := h.srv.EnvelopeExtensions()["DSN"]; !ok {
+		t.Error("DSN missing")
+	}
+}

@@ -524,6 +524,7 @@ type Store interface {
 	DKIMKeys
 	AppPasswords
 	SieveStore
+	SubmissionStore
 	Notifier() Notifier
 	Close() error
 }

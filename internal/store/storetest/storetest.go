@@ -52,6 +52,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AppPasswords", testAppPasswords},
 		{"SieveScripts", testSieveScripts},
 		{"SieveTracking", testSieveTracking},
+		{"Identities", testIdentities},
+		{"EmailSubmissions", testEmailSubmissions},
 		{"MoveKeepsID", testMoveKeepsID},
 		{"Threads", testThreads},
 		{"AccountChanges", testAccountChanges},

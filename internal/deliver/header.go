@@ -1,4 +1,4 @@
-package smtpd
+package deliver
 
 import (
 	"bytes"
@@ -6,8 +6,8 @@ import (
 	"strings"
 )
 
-// Limits of the submission header parser. The header block itself is
-// already bounded by checkedReader (MaxHeaderBytes, MaxLineLength).
+// Limits of the header parser. The header block itself is bounded by the
+// caller (smtpd's checkedReader, JMAP's size limit).
 const maxHeaderFields = 1000
 
 var (
@@ -15,26 +15,26 @@ var (
 	errTooManyField = errors.New("too many header fields")
 )
 
-// headerField is one field of a message header, as received: raw holds
+// HeaderField is one field of a message header, as received: Raw holds
 // the name, the colon, the value with its folding, and the final CRLF.
-type headerField struct {
-	name string
-	raw  []byte
+type HeaderField struct {
+	Name string
+	Raw  []byte
 }
 
-// value is the unfolded value (RFC 5322 §2.2.3), trimmed.
-func (f headerField) value() string {
-	_, v, _ := bytes.Cut(f.raw, []byte(":"))
+// Value is the unfolded value (RFC 5322 §2.2.3), trimmed.
+func (f HeaderField) Value() string {
+	_, v, _ := bytes.Cut(f.Raw, []byte(":"))
 	v = bytes.ReplaceAll(v, []byte("\r\n"), nil)
 	return strings.TrimSpace(string(v))
 }
 
-// splitHeader cuts msg (CRLF line ends, as checkedReader guarantees) into
-// its header fields and the rest: the empty line and the body. A message
-// whose first line is not a field has no header; a later line that is
-// neither a field nor a continuation is refused.
-func splitHeader(msg []byte) ([]headerField, []byte, error) {
-	var fields []headerField
+// SplitHeader cuts msg (CRLF line ends) into its header fields and the
+// rest: the empty line and the body. A message whose first line is not a
+// field has no header; a later line that is neither a field nor a
+// continuation is refused, and so are more than 1000 fields.
+func SplitHeader(msg []byte) ([]HeaderField, []byte, error) {
+	var fields []HeaderField
 	start := -1 // offset in msg of the current field
 	pos := 0
 	for pos < len(msg) {
@@ -51,7 +51,7 @@ func splitHeader(msg []byte) ([]headerField, []byte, error) {
 				return nil, msg, nil
 			}
 			pos += n
-			fields[len(fields)-1].raw = msg[start:pos]
+			fields[len(fields)-1].Raw = msg[start:pos]
 			continue
 		}
 		name, ok := fieldName(rest[:n])
@@ -65,7 +65,7 @@ func splitHeader(msg []byte) ([]headerField, []byte, error) {
 		}
 		start = pos
 		pos += n
-		fields = append(fields, headerField{name: name, raw: msg[start:pos]})
+		fields = append(fields, HeaderField{Name: name, Raw: msg[start:pos]})
 	}
 	return fields, msg[pos:], nil
 }
@@ -85,11 +85,11 @@ func fieldName(line []byte) (string, bool) {
 	return string(line[:i]), true
 }
 
-// headerFields returns the fields named name (case-insensitive).
-func headerFields(fields []headerField, name string) []headerField {
-	var out []headerField
+// FieldsNamed returns the fields named name (case-insensitive).
+func FieldsNamed(fields []HeaderField, name string) []HeaderField {
+	var out []HeaderField
 	for _, f := range fields {
-		if strings.EqualFold(f.name, name) {
+		if strings.EqualFold(f.Name, name) {
 			out = append(out, f)
 		}
 	}
