@@ -20,6 +20,8 @@ const (
 	MaxSieveScriptSize = 256 << 10
 	MaxSieveScripts    = 32
 	maxSieveName       = 128
+	// MaxSieveScriptName is the longest script name, in octets.
+	MaxSieveScriptName = maxSieveName
 )
 
 // ErrSieveQuotaSize and ErrSieveQuotaScripts are the causes of the quota
