@@ -85,6 +85,7 @@ type env struct {
 	user   string
 	now    time.Time
 	filter *sievefilter.Filter
+	admin  *admin.Service
 	p      *deliver.Pipeline
 	log    *bytes.Buffer
 }
@@ -114,7 +115,8 @@ func newEnv(t *testing.T) *env {
 	e.filter = sievefilter.New(sievefilter.Options{Store: st, Logger: logger, Now: clock, Location: time.UTC})
 	e.p = deliver.New(deliver.Options{Directory: st, Mailstore: st, Parse: parseMessage, Filter: e.filter, Logger: logger, Now: clock})
 	uploads := &memUploads{}
-	h := New(Options{Admin: admin.New(st, logger, admin.Options{}), Store: st, Uploads: uploads,
+	e.admin = admin.New(st, logger, admin.Options{})
+	h := New(Options{Admin: e.admin, Store: st, Uploads: uploads,
 		Changed: e.filter.Forget, SieveExtensions: sieve.Extensions(), MaxRedirects: 5, Now: clock, Logger: logger})
 	srv := jmap.New(jmap.Options{Auth: testAuth{st}, Blobs: h.Blobs(uploads)})
 	h.Register(srv)

@@ -67,7 +67,11 @@ func TestSieveScriptSetGetAndActivation(t *testing.T) {
 	}
 	set = e.call("SieveScript/set", e.args("onSuccessActivateScript", fooID), "SieveScript/set")
 	jsonEq(t, "switch active", set["updated"], `{"`+fooID+`":{"isActive":true},"`+barID+`":{"isActive":false}}`)
-	// What ManageSieve lists.
+	// What ManageSieve lists (LISTSCRIPTS reads the admin service).
+	listed, err := e.admin.SieveScripts(e.ctx, "alice@example.org")
+	if err != nil || len(listed) != 2 || listed[0].Name != "bar" || listed[0].Active || listed[1].Name != "foo" || !listed[1].Active {
+		t.Errorf("ManageSieve's list %+v %v", listed, err)
+	}
 	act, err := e.st.ActiveSieveScript(e.ctx, e.acct.ID)
 	if err != nil || act.Name != "foo" {
 		t.Errorf("store's active script %+v %v", act, err)
