@@ -35,11 +35,12 @@ type scriptPatch struct {
 
 // decodeScriptPatch reads a create (or update) object: name (String, or
 // null on create), blobId; id and isActive are server-set and may only be
-// sent with the value they have (cur nil: the create defaults).
-func decodeScriptPatch(raw json.RawMessage, cur *store.SieveScript) (p scriptPatch, bad []string) {
+// sent with the value they have (cur nil: the create defaults). ok is
+// false when raw is not an object.
+func decodeScriptPatch(raw json.RawMessage, cur *store.SieveScript) (p scriptPatch, bad []string, ok bool) {
 	var m map[string]json.RawMessage
 	if len(raw) > maxPatchSize || json.Unmarshal(raw, &m) != nil || m == nil {
-		return p, []string{""}
+		return p, nil, false
 	}
 	for k, v := range m {
 		ok := true
@@ -68,7 +69,7 @@ func decodeScriptPatch(raw json.RawMessage, cur *store.SieveScript) (p scriptPat
 			bad = append(bad, k)
 		}
 	}
-	return p, bad
+	return p, bad, true
 }
 
 // scriptSet is SieveScript/set (RFC 9661 §3.5): creates, updates and
@@ -217,7 +218,11 @@ func (h *Handler) readBlob(ctx context.Context, accountID int64, blobID string) 
 }
 
 func (s *scriptSetRun) create(cid string, raw json.RawMessage) error {
-	p, bad := decodeScriptPatch(raw, nil)
+	p, bad, ok := decodeScriptPatch(raw, nil)
+	if !ok {
+		s.resp.notCreated(cid, setError(jmap.InvalidProperties, "not a SieveScript object"))
+		return nil
+	}
 	if len(bad) == 0 && p.blobID == "" {
 		bad = []string{"blobId"}
 	}
@@ -270,7 +275,11 @@ func (s *scriptSetRun) update(id string, raw json.RawMessage) error {
 		s.resp.notUpdated(id, setError(jmap.NotFound, ""))
 		return nil
 	}
-	p, bad := decodeScriptPatch(raw, &sc)
+	p, bad, ok := decodeScriptPatch(raw, &sc)
+	if !ok {
+		s.resp.notUpdated(id, setError(jmap.InvalidPatch, "the patch is not a JSON object"))
+		return nil
+	}
 	if len(bad) > 0 {
 		s.resp.notUpdated(id, setError(jmap.InvalidProperties, "").With("properties", bad))
 		return nil

@@ -101,6 +101,13 @@ func TestSieveScriptSetGetAndActivation(t *testing.T) {
 	if se := setErr(t, set, "notDestroyed", "s999"); se["type"] != "notFound" {
 		t.Errorf("destroy unknown: %v", se)
 	}
+	set = e.call("SieveScript/set", e.args("create", map[string]any{"g": []int{1}}, "update", map[string]any{barID: "x"}), "SieveScript/set")
+	if se := setErr(t, set, "notCreated", "g"); se["type"] != "invalidProperties" {
+		t.Errorf("create from a non-object: %v", se)
+	}
+	if se := setErr(t, set, "notUpdated", barID); se["type"] != "invalidPatch" {
+		t.Errorf("update with a non-object: %v", se)
+	}
 
 	// Update: rename, and content from another script's blobId (the copy
 	// of bar's) and from an upload.

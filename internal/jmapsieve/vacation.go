@@ -242,7 +242,11 @@ func (h *Handler) vacationSet(ctx context.Context, c *jmap.Call) (any, error) {
 			continue
 		}
 		next := v
-		sent, bad := decodeVacationPatch(patch, &next)
+		sent, bad, ok := decodeVacationPatch(patch, &next)
+		if !ok {
+			resp.notUpdated(id, setError(jmap.InvalidPatch, "the patch is not a JSON object"))
+			continue
+		}
 		if len(bad) > 0 {
 			resp.notUpdated(id, setError(jmap.InvalidProperties, "").With("properties", bad))
 			continue
@@ -274,11 +278,12 @@ func (h *Handler) vacationSet(ctx context.Context, c *jmap.Call) (any, error) {
 // decodeVacationPatch applies a PatchObject (RFC 8620 §5.3) to v. It
 // returns the dates as sent, and the properties it refuses: unknown ones,
 // paths into a property (none of them is an object), server-set ones with
-// another value, and values of the wrong type.
-func decodeVacationPatch(raw json.RawMessage, v *store.Vacation) (dates map[string]string, bad []string) {
+// another value, and values of the wrong type; ok is false when raw is no
+// patch at all.
+func decodeVacationPatch(raw json.RawMessage, v *store.Vacation) (dates map[string]string, bad []string, ok bool) {
 	var patch map[string]json.RawMessage
 	if len(raw) > maxPatchSize || json.Unmarshal(raw, &patch) != nil || patch == nil {
-		return nil, []string{""}
+		return nil, nil, false
 	}
 	dates = map[string]string{}
 	for p, val := range patch {
@@ -317,7 +322,7 @@ func decodeVacationPatch(raw json.RawMessage, v *store.Vacation) (dates map[stri
 			bad = append(bad, p)
 		}
 	}
-	return dates, bad
+	return dates, bad, true
 }
 
 func decodeOptString(val json.RawMessage, isNull bool) (*string, bool) {

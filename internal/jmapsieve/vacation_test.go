@@ -56,6 +56,10 @@ func TestVacationResponseGetSet(t *testing.T) {
 	if se["type"] != "invalidProperties" || len(strs(se["properties"])) != 4 {
 		t.Errorf("bad patch: %v", se)
 	}
+	set = e.call("VacationResponse/set", e.args("update", map[string]any{"singleton": "off"}), "VacationResponse/set")
+	if se := setErr(t, set, "notUpdated", "singleton"); se["type"] != "invalidPatch" {
+		t.Errorf("not a patch: %v", se)
+	}
 	set = e.call("VacationResponse/set", e.args("update", map[string]any{"singleton": map[string]any{
 		"fromDate": "2026-12-30T00:00:00Z", "subject": "two\r\nlines"}}), "VacationResponse/set")
 	se = setErr(t, set, "notUpdated", "singleton")
