@@ -27,6 +27,7 @@ Commands:
   queue    list, show, retry, drop, hold, release outbound messages
   dkim     rotate or list a domain's DKIM signing keys
   sieve    list, get, put, check, activate, rename, del an account's Sieve scripts; global before/after scripts
+  vacation show or set an account's vacation response (on|off, --from, --to, --subject, --text)
   dns      print the DNS records a domain needs, in zone-file syntax
   compact  reclaim the disk space of deleted mail now (--full: all of it)
   version  print the version
@@ -72,6 +73,7 @@ func commands() []command {
 		{"queue", cmdQueue},
 		{"dkim", cmdDKIM},
 		{"sieve", cmdSieve},
+		{"vacation", cmdVacation},
 		{"dns", cmdDNS},
 		{"compact", cmdCompact},
 		{"version", func(e *env, _ []string) error { fmt.Fprintln(e.stdout, "postern", version); return nil }},

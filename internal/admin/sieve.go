@@ -20,6 +20,8 @@ const (
 	MaxSieveScriptSize = 256 << 10
 	MaxSieveScripts    = 32
 	maxSieveName       = 128
+	// MaxSieveScriptName is the longest script name, in octets.
+	MaxSieveScriptName = maxSieveName
 )
 
 // ErrSieveQuotaSize and ErrSieveQuotaScripts are the causes of the quota
@@ -31,6 +33,7 @@ var (
 
 // SieveScript is one script as listed.
 type SieveScript struct {
+	ID        int64 // the store's, kept across renames
 	Name      string
 	Active    bool
 	Size      int
@@ -96,7 +99,7 @@ func (s *Service) SieveScripts(ctx context.Context, addr string) ([]SieveScript,
 	}
 	out := make([]SieveScript, len(list))
 	for i, sc := range list {
-		out[i] = SieveScript{Name: sc.Name, Active: sc.Active, Size: len(sc.Source), UpdatedAt: sc.UpdatedAt}
+		out[i] = SieveScript{ID: sc.ID, Name: sc.Name, Active: sc.Active, Size: len(sc.Source), UpdatedAt: sc.UpdatedAt}
 	}
 	return out, nil
 }

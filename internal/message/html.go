@@ -82,3 +82,7 @@ func indexFold(s, needle string) int {
 	}
 	return -1
 }
+
+// HTMLText is the visible text of HTML, as the preview sees it: for a
+// plain-text stand-in of an HTML body (the vacation response's).
+func HTMLText(s string) string { return htmlText(s) }

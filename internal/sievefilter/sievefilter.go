@@ -4,7 +4,9 @@
 // administrator's "after" script (internal/sieve), and turns what they
 // decided into the pipeline's terms: mailboxes with flags, redirects, a
 // reject, an edited copy, and what to do once the copies are stored
-// (vacation replies, duplicate ids to remember).
+// (vacation replies, duplicate ids to remember). The account's vacation
+// response (store.Vacation, set over JMAP or the CLI) is acted on as a
+// vacation action after the scripts: see vacation.go.
 //
 // A script that fails at run time (a limit, actions that cannot be
 // combined) makes Filter return an error: the pipeline keeps the message in
@@ -62,9 +64,10 @@ type Filter struct {
 	// the same for every delivery, so they are read once a second.
 	globals   [2]globalScript
 	globalsAt time.Time
-	// active holds accounts' active scripts as read at their time: a
-	// delivery burst to one account reads its script once a second.
-	active map[int64]globalScript
+	// active holds accounts' active scripts and vacation responses as
+	// read at their time: a delivery burst to one account reads them once
+	// a second.
+	active map[int64]accountSettings
 	readAt map[int64]time.Time
 }
 
@@ -77,6 +80,12 @@ type sourceScript struct {
 type globalScript struct {
 	sc  store.SieveScript
 	err error
+}
+
+// accountSettings is what an account has set for its deliveries.
+type accountSettings struct {
+	globalScript
+	vacation store.Vacation
 }
 
 // globalsTTL is how long a change to a script made by another process
@@ -98,28 +107,34 @@ func (f *Filter) Forget(accountID int64) {
 	delete(f.readAt, accountID)
 }
 
-// activeScript returns the account's active script, read again when the
-// copy is older than globalsTTL.
-func (f *Filter) activeScript(ctx context.Context, accountID int64) (store.SieveScript, error) {
+// settings returns the account's active script (its error ErrNotFound
+// when none is active) and vacation response, read again when the copy is
+// older than globalsTTL.
+func (f *Filter) settings(ctx context.Context, accountID int64) (accountSettings, error) {
 	now := time.Now()
 	f.mu.Lock()
 	if at, ok := f.readAt[accountID]; ok && now.Sub(at) < globalsTTL {
 		a := f.active[accountID]
 		f.mu.Unlock()
-		return a.sc, a.err
+		return a, nil
 	}
 	f.mu.Unlock()
-	sc, err := f.o.Store.ActiveSieveScript(ctx, accountID)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return sc, err
+	var a accountSettings
+	a.sc, a.err = f.o.Store.ActiveSieveScript(ctx, accountID)
+	if a.err != nil && !errors.Is(a.err, store.ErrNotFound) {
+		return a, a.err
+	}
+	var err error
+	if a.vacation, err = f.o.Store.Vacation(ctx, accountID); err != nil {
+		return a, err
 	}
 	f.mu.Lock()
 	if f.active == nil || len(f.active) >= maxCached {
-		f.active, f.readAt = map[int64]globalScript{}, map[int64]time.Time{}
+		f.active, f.readAt = map[int64]accountSettings{}, map[int64]time.Time{}
 	}
-	f.active[accountID], f.readAt[accountID] = globalScript{sc: sc, err: err}, now
+	f.active[accountID], f.readAt[accountID] = a, now
 	f.mu.Unlock()
-	return sc, err
+	return a, nil
 }
 
 // maxCached bounds the compiled scripts kept; past it the cache restarts.
@@ -212,8 +227,9 @@ func (f *Filter) compiled(ctx context.Context, accountID int64, src []byte) (*si
 	return s, nil
 }
 
-// scripts returns the scripts that run for acct, in order.
-func (f *Filter) scripts(ctx context.Context, acct store.Account) ([]*sieve.Script, []string, error) {
+// scripts returns the scripts that run for acct, in order, from its
+// settings.
+func (f *Filter) scripts(ctx context.Context, acct store.Account, set accountSettings) ([]*sieve.Script, []string, error) {
 	var out []*sieve.Script
 	var names []string
 	add := func(accountID int64, sc store.SieveScript, err error, name string) error {
@@ -235,8 +251,7 @@ func (f *Filter) scripts(ctx context.Context, acct store.Account) ([]*sieve.Scri
 	if err := add(0, globals[0].sc, globals[0].err, "global before"); err != nil {
 		return nil, nil, err
 	}
-	sc, err := f.activeScript(ctx, acct.ID)
-	if err := add(acct.ID, sc, err, fmt.Sprintf("%q", sc.Name)); err != nil {
+	if err := add(acct.ID, set.sc, set.err, fmt.Sprintf("%q", set.sc.Name)); err != nil {
 		return nil, nil, err
 	}
 	if err := add(0, globals[1].sc, globals[1].err, "global after"); err != nil {
@@ -267,11 +282,16 @@ func (f *Filter) globalScripts(ctx context.Context) [2]globalScript {
 
 // Filter implements deliver.Filter.
 func (f *Filter) Filter(ctx context.Context, in deliver.FilterInput) (deliver.FilterResult, error) {
-	scripts, names, err := f.scripts(ctx, in.Account)
-	if err != nil || len(scripts) == 0 {
+	set, err := f.settings(ctx, in.Account.ID)
+	if err != nil {
 		return deliver.FilterResult{}, err
 	}
+	scripts, names, err := f.scripts(ctx, in.Account, set)
 	now := f.o.Now()
+	responder := VacationAction(set.vacation, now)
+	if err != nil || len(scripts) == 0 && responder == nil {
+		return deliver.FilterResult{}, err
+	}
 	env := sieve.Env{
 		Envelope: sieve.Envelope{From: in.Envelope.Sender, To: in.Recipient},
 		Message:  in.Message.Body,
@@ -298,7 +318,7 @@ func (f *Filter) Filter(ctx context.Context, in deliver.FilterInput) (deliver.Fi
 		}
 		results = append(results, r)
 	}
-	return f.combine(ctx, in, env, results)
+	return f.combine(ctx, in, env, results, responder)
 }
 
 // userAddresses are the addresses vacation treats as the user's own.
@@ -318,8 +338,11 @@ func vacationKey(handle, sender string) string {
 
 // combine merges the results of the scripts that ran into one decision.
 // The implicit keep stays only if no script cancelled it; keeps, redirects,
-// header edits and records add up; a reject wins over everything.
-func (f *Filter) combine(ctx context.Context, in deliver.FilterInput, env sieve.Env, results []*sieve.Result) (deliver.FilterResult, error) {
+// header edits and records add up; a reject wins over everything. The
+// account's vacation response, when in effect, is the vacation of a
+// message no script replied to and that is kept somewhere: a message the
+// scripts throw away (spam, mostly) gets no reply.
+func (f *Filter) combine(ctx context.Context, in deliver.FilterInput, env sieve.Env, results []*sieve.Result, responder *sieve.Vacation) (deliver.FilterResult, error) {
 	var fr deliver.FilterResult
 	implicit := true
 	var implicitFlags []string
@@ -367,6 +390,9 @@ func (f *Filter) combine(ctx context.Context, in deliver.FilterInput, env sieve.
 		addKeep("INBOX", implicitFlags, false)
 	}
 	fr.Discard = len(fr.Keep) == 0
+	if vacation == nil && !fr.Discard {
+		vacation = responder
+	}
 	if len(edits) > 0 {
 		body, err := editedBody(in.Message.Body, edits)
 		if err != nil {

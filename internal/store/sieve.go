@@ -60,4 +60,35 @@ type SieveStore interface {
 	// already recorded and unexpired at now; a live record keeps its expiry
 	// unless refresh. Expired records of the account are dropped on the way.
 	TrackSieve(ctx context.Context, accountID int64, key string, now, expires time.Time, refresh bool) (seen bool, err error)
+
+	// The vacation response is Sieve's vacation set outside a script.
+	VacationStore
+}
+
+// Vacation is an account's vacation response (RFC 8621 §8): while Enabled
+// and within From and To, senders get an automatic reply. Nil texts and
+// zero times are unset (JMAP null).
+type Vacation struct {
+	Enabled  bool
+	From, To time.Time // zero: no bound
+	Subject  *string
+	TextBody *string
+	HTMLBody *string
+	// Version moves at every change (0: never set); UpdatedAt is when.
+	Version   int64
+	UpdatedAt time.Time
+}
+
+// VacationStore keeps accounts' vacation responses. It stores what it is
+// given; the rules about them belong to the admin service, and acting on
+// them to the delivery filter.
+type VacationStore interface {
+	// Vacation returns the account's vacation response: a zero Vacation
+	// (disabled, Version 0) when it never set one; ErrNotFound when there
+	// is no such account.
+	Vacation(ctx context.Context, accountID int64) (Vacation, error)
+	// PutVacation replaces it (From and To are kept to the second) and
+	// returns it as stored, with its new Version; ErrNotFound when there
+	// is no such account.
+	PutVacation(ctx context.Context, accountID int64, v Vacation) (Vacation, error)
 }
