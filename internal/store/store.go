@@ -512,6 +512,7 @@ type Store interface {
 	QueueStore
 	DKIMKeys
 	AppPasswords
+	AccessTokens
 	SieveStore
 	Notifier() Notifier
 	Close() error
