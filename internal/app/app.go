@@ -24,7 +24,6 @@ import (
 	"postern/internal/deliver"
 	"postern/internal/dkim"
 	"postern/internal/imapd"
-	"postern/internal/jmap"
 	"postern/internal/jmapmail"
 	"postern/internal/managesieve"
 	"postern/internal/message"
@@ -194,9 +193,9 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 		Extensions: strings.Join(sieve.Extensions(), " "), MaxRedirects: sieveOpts.MaxRedirects,
 		MaxScriptSize: admin.MaxSieveScriptSize, Logger: logger.With("svc", "managesieve"),
 	})
-	jmapSrv := jmap.New(jmap.Options{Auth: jmap.BasicAuth{Auth: authSvc}, Logger: logger.With("svc", "jmap")})
+	jmapSrv := newJMAP(st, authSvc, logger.With("svc", "jmap"))
 	jmapmail.Register(jmapSrv, st, jmapmail.Options{Logger: logger.With("svc", "jmap")})
-	webSrv := web.New(web.Options{JMAP: jmapSrv, Logger: logger.With("svc", "http")})
+	webSrv := web.New(web.Options{JMAP: jmapSrv, Streams: jmapSrv, Logger: logger.With("svc", "http")})
 	a.services = []service{mx, sub, pop, imp, sieveSrv, webSrv}
 	l := cfg.Listen
 	for _, ls := range []listener{

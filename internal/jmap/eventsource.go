@@ -98,6 +98,8 @@ func (s *Server) serveEventSource(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-s.done:
+			return
 		case <-tick:
 			if !send("ping", pingData) {
 				return

@@ -277,8 +277,8 @@ func (s *Server) execute(r *http.Request, p Principal, body []byte, frame *apiRe
 // readRequest reads the body up to maxSizeRequest (RFC 8620 §3.6.1 limit,
 // answered 413).
 func (s *Server) readRequest(r *http.Request) ([]byte, *problem) {
-	tooLarge := &problem{Type: ProblemLimit, Status: http.StatusRequestEntityTooLarge, Limit: "maxSizeRequest",
-		Detail: "the request is larger than " + strconv.FormatInt(s.limits.MaxSizeRequest, 10) + " octets"}
+	tp := tooLargeProblem(s.limits.MaxSizeRequest)
+	tooLarge := &tp
 	if r.ContentLength > s.limits.MaxSizeRequest {
 		return nil, tooLarge
 	}

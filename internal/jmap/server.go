@@ -83,7 +83,10 @@ func (l Limits) withDefaults() Limits {
 // Options configure a Server. Auth is required; Blobs and Changes may be nil,
 // and then their endpoints answer 404.
 type Options struct {
-	Auth    Authenticator
+	Auth Authenticator
+	// Tokens serves /jmap/auth/token when not nil; it is usually Auth too,
+	// so the tokens it issues are accepted.
+	Tokens  *Tokens
 	Blobs   Blobs
 	Changes Changes
 	Limits  Limits
@@ -94,7 +97,12 @@ type Options struct {
 	// MinPing and MaxPing clamp the EventSource ping interval a client asks
 	// for (RFC 8620 §7.3 lets the server choose). Defaults 30 s and 1 h.
 	MinPing, MaxPing time.Duration
-	Logger           *slog.Logger
+	// WebSocketPing is how often a WebSocket client is pinged, and how
+	// long it has to answer; default 1 min. WebSocketIdle closes a
+	// WebSocket that sent nothing for that long without push enabled;
+	// default 30 min.
+	WebSocketPing, WebSocketIdle time.Duration
+	Logger                       *slog.Logger
 }
 
 // Capability is a capability a method package adds to the session (e.g.
@@ -125,6 +133,10 @@ type Server struct {
 	mu       sync.Mutex
 	requests map[string]int // in-flight API requests per account
 	uploads  map[string]int // in-flight uploads per account
+	closing  bool           // Shutdown has begun
+
+	done     chan struct{} // closed by Shutdown: streams end
+	sessions sync.WaitGroup
 }
 
 type method struct {
@@ -140,6 +152,12 @@ func New(opts Options) *Server {
 	if opts.MaxPing <= 0 {
 		opts.MaxPing = time.Hour
 	}
+	if opts.WebSocketPing <= 0 {
+		opts.WebSocketPing = time.Minute
+	}
+	if opts.WebSocketIdle <= 0 {
+		opts.WebSocketIdle = 30 * time.Minute
+	}
 	s := &Server{
 		opts:     opts,
 		limits:   opts.Limits.withDefaults(),
@@ -148,12 +166,15 @@ func New(opts Options) *Server {
 		methods:  make(map[string]method),
 		requests: make(map[string]int),
 		uploads:  make(map[string]int),
+		done:     make(chan struct{}),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.AddCapability(Capability{URI: CapabilityCore, Session: s.limits})
 	s.Handle("Core/echo", CapabilityCore, echo)
+	// Its "url" depends on the request's host; Session fills it in.
+	s.AddCapability(Capability{URI: CapabilityWebSocket})
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("/.well-known/jmap", s.serveSession)
@@ -162,6 +183,8 @@ func New(opts Options) *Server {
 	mux.HandleFunc("/jmap/upload/{account}/", s.serveUpload)
 	mux.HandleFunc("/jmap/download/{account}/{blob}/{name}", s.serveDownload)
 	mux.HandleFunc("/jmap/eventsource", s.serveEventSource)
+	mux.HandleFunc("/jmap/auth/token", s.serveToken)
+	mux.HandleFunc("/jmap/ws", s.serveWebSocket)
 	s.mux = mux
 	return s
 }
@@ -211,4 +234,40 @@ func (s *Server) acquire(counts map[string]int, account string, max int) (releas
 			delete(counts, account)
 		}
 	}, true
+}
+
+// sessionStarted counts a new stream (WebSocket), or reports false once
+// Shutdown has begun.
+func (s *Server) sessionStarted() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.sessions.Add(1)
+	return true
+}
+
+// Shutdown ends the long-lived streams, which http.Server.Shutdown does not
+// wait out (an EventSource never ends by itself, a WebSocket is hijacked):
+// WebSockets get a close frame with 1001 (going away), EventSource streams
+// end. It waits for the WebSocket sessions until ctx is done.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if !s.closing {
+		s.closing = true
+		close(s.done)
+	}
+	s.mu.Unlock()
+	finished := make(chan struct{})
+	go func() {
+		s.sessions.Wait()
+		close(finished)
+	}()
+	select {
+	case <-finished:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
