@@ -1,28 +1,50 @@
-// Package jmap is the JMAP core protocol (RFC 8620) over HTTP: the session
-// resource, the API endpoint with its request-level and method-level errors,
-// result references, limits, blob upload and download, and EventSource push.
-// It knows nothing of mail: data types (RFC 8621 Mailbox, Email, ...) plug in
-// as Methods registered with Server.Handle under their capability.
+// Package jmap is the JMAP core protocol (RFC 8620) over HTTP and over
+// WebSocket (RFC 8887): the session resource, the API endpoint with its
+// request-level and method-level errors, result references, limits, blob
+// upload and download, push over EventSource and WebSocket, and bearer
+// tokens. It knows nothing of mail: data types (RFC 8621 Mailbox, Email,
+// ...) plug in as Methods registered with Server.Handle under their
+// capability.
 //
 // What it owns:
-//   - server.go: Options, Limits, Server, the routes and Cache-Control.
+//   - server.go: Options, Limits, Server, the routes, Cache-Control and
+//     Shutdown (which ends the streams http.Server.Shutdown does not).
 //   - errors.go: Error (method-level errors and SetErrors) and the RFC 7807
 //     request-level problems.
-//   - request.go: the API endpoint (RFC 8620 §3.3–§3.6), Call, Core/echo.
+//   - request.go: the API endpoint (RFC 8620 §3.3–§3.6), execute (one
+//     Request object, shared by both transports and their per-account
+//     maxConcurrentRequests slots), Call, Core/echo.
 //   - resultref.go: result references and their JSON pointers (§3.7).
 //   - session.go: the session resource (§2) and its state.
 //   - auth.go: Authenticator and Principal; BasicAuth over internal/auth.
+//   - token.go: Tokens, bearer tokens (RFC 6750) traded for a password at
+//     /jmap/auth/token, through the same login throttle; 32 random bytes,
+//     kept as SHA-256 digests in store.AccessTokens, idle expiry (7 days
+//     by default), revoked by DELETE, and by the store when the password
+//     changes or the account is disabled or deleted.
 //   - blobs.go: upload and download (§6.1, §6.2) over Blobs.
 //   - eventsource.go: push over EventSource (§7.3) from Changes.
+//   - websocket.go: RFC 8887 over github.com/coder/websocket: Request,
+//     Response and RequestError frames with "@type" and ids, the "jmap"
+//     subprotocol, WebSocketPushEnable/Disable with pushState; limits:
+//     maxSizeRequest per frame, the account's request slots, ping and idle
+//     timeouts, close 1001 at shutdown.
+//   - storechanges.go: StoreChanges, the Changes of a store.Notifier, with
+//     the account modseq as the state of every type (internal/jmapmail's
+//     state strings).
 //
-// Routes, all behind authentication, all answered with
-// "Cache-Control: no-store":
+// Routes, all answered with "Cache-Control: no-store", all behind
+// authentication (HTTP Basic or "Authorization: Bearer") except the token
+// endpoint, which takes a password:
 //
 //	GET  /.well-known/jmap and /jmap/session   the session resource
 //	POST /jmap/api                              API requests
 //	POST /jmap/upload/{accountId}/              blob upload
 //	GET  /jmap/download/{accountId}/{blobId}/{name}?accept={type}
 //	GET  /jmap/eventsource?types=&closeafter=&ping=
+//	GET  /jmap/ws                               WebSocket (subprotocol "jmap")
+//	POST /jmap/auth/token                       password → {accessToken, expiresAt}
+//	DELETE /jmap/auth/token                     revokes the Bearer token sent
 //
 // The web listener mounts the Server at "/jmap/" and "/.well-known/jmap".
 package jmap

@@ -68,7 +68,12 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		httpProblem(w, http.StatusMethodNotAllowed, "")
 		return
 	}
-	if !offersSubprotocol(r, wsSubprotocol) {
+	if !headerHasToken(r.Header, "Upgrade", "websocket") {
+		w.Header().Set("Upgrade", "websocket")
+		httpProblem(w, http.StatusUpgradeRequired, "this is the JMAP WebSocket endpoint (RFC 8887)")
+		return
+	}
+	if !headerHasToken(r.Header, "Sec-WebSocket-Protocol", wsSubprotocol) {
 		httpProblem(w, http.StatusBadRequest, `the WebSocket subprotocol "jmap" is required (RFC 8887)`)
 		return
 	}
@@ -97,12 +102,12 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	ws.run(cancel)
 }
 
-// offersSubprotocol reports whether the client offers proto in
-// Sec-WebSocket-Protocol.
-func offersSubprotocol(r *http.Request, proto string) bool {
-	for _, v := range r.Header.Values("Sec-WebSocket-Protocol") {
+// headerHasToken reports whether a comma-separated header has token
+// (case-insensitive, as both Upgrade and subprotocol tokens compare here).
+func headerHasToken(h http.Header, key, token string) bool {
+	for _, v := range h.Values(key) {
 		for _, t := range strings.Split(v, ",") {
-			if strings.TrimSpace(t) == proto {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
 				return true
 			}
 		}

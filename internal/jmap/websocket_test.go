@@ -231,8 +231,13 @@ func TestWebSocketUpgradeRefused(t *testing.T) {
 	if resp, _ := e.do("POST", "/jmap/ws", alice, nil); resp.StatusCode != 405 {
 		t.Errorf("POST: %d", resp.StatusCode)
 	}
-	if resp, _ := e.do("GET", "/jmap/ws", alice, nil, "Sec-WebSocket-Protocol", "jmap"); resp.StatusCode/100 != 4 {
-		t.Errorf("GET without upgrade: %d", resp.StatusCode)
+	if resp, b := e.do("GET", "/jmap/ws", alice, nil, "Sec-WebSocket-Protocol", "jmap"); resp.StatusCode != 426 ||
+		resp.Header.Get("Upgrade") != "websocket" || !strings.Contains(string(b), `"status":426`) {
+		t.Errorf("GET without upgrade: %d %v %s", resp.StatusCode, resp.Header, b)
+	}
+	// An upgrade the library refuses (no key) still says no-store.
+	if resp, _ := e.do("GET", "/jmap/ws", alice, nil, "Sec-WebSocket-Protocol", "jmap", "Upgrade", "websocket", "Connection", "Upgrade"); resp.StatusCode/100 != 4 {
+		t.Errorf("upgrade without a key: %d", resp.StatusCode)
 	}
 }
 

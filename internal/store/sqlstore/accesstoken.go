@@ -90,12 +90,18 @@ func (s *Store) DeleteAccessTokens(ctx context.Context, accountID int64) (int, e
 		}
 		return err
 	})
+	if err == nil && n > 0 {
+		s.log.Info("access tokens revoked", "account_id", accountID, "count", n)
+	}
 	return int(n), err
 }
 
 // dropAccessTokens deletes the tokens of the account at addr inside a
 // credential change or a disable (see store.AccessTokens).
-func dropAccessTokens(ctx context.Context, tx *wtx, addr string) error {
-	_, err := tx.ExecContext(ctx, `DELETE FROM access_tokens WHERE account_id = (SELECT id FROM accounts WHERE address = ?)`, addr)
-	return err
+func dropAccessTokens(ctx context.Context, tx *wtx, addr string) (int64, error) {
+	res, err := tx.ExecContext(ctx, `DELETE FROM access_tokens WHERE account_id = (SELECT id FROM accounts WHERE address = ?)`, addr)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }

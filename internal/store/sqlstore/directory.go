@@ -327,12 +327,18 @@ func (s *Store) updateAccount(ctx context.Context, address string, revoke bool, 
 	if err != nil {
 		return store.ErrNotFound
 	}
-	return s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+	var revoked int64
+	err = s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
 		if err := execOne(ctx, tx, `UPDATE accounts SET `+set+` WHERE address = ?`, append(args, addr)...); err != nil || !revoke {
 			return err
 		}
-		return dropAccessTokens(ctx, tx, addr)
+		revoked, err = dropAccessTokens(ctx, tx, addr)
+		return err
 	})
+	if err == nil && revoked > 0 {
+		s.log.Info("access tokens revoked", "account", addr, "count", revoked)
+	}
+	return err
 }
 
 // SetCredentials implements store.Directory.
