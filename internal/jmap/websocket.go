@@ -95,6 +95,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	ws := &wsSession{
 		srv: s, conn: conn, p: p, ctx: ctx,
+		running: make(chan struct{}, 2*s.limits.MaxConcurrentRequests),
 		// Only the request's host and TLS state are read later (session
 		// URLs); its context ends with the upgrade.
 		req: r.Clone(ctx),
@@ -124,6 +125,11 @@ type wsSession struct {
 	req  *http.Request
 
 	inflight sync.WaitGroup // requests being executed
+	// running holds a slot per request goroutine: twice the account's
+	// maxConcurrentRequests, so requests past the limit still get their
+	// RequestError, yet a client that floods the connection waits for
+	// its answers instead of piling up goroutines and request bodies.
+	running chan struct{}
 
 	mu         sync.Mutex
 	stopPush   func() // ends the push subscription; nil when push is off
@@ -224,9 +230,14 @@ func (ws *wsSession) handle(body []byte) {
 	case frameRequest:
 		// Requests run concurrently (RFC 8887 §4.3.3 lets responses come
 		// in any order), held to maxConcurrentRequests by execute.
+		select {
+		case ws.running <- struct{}{}:
+		case <-ws.ctx.Done():
+			return
+		}
 		ws.inflight.Add(1)
 		go func() {
-			defer ws.inflight.Done()
+			defer func() { <-ws.running; ws.inflight.Done() }()
 			frame := &apiResponse{Type: "Response", RequestID: f.id}
 			b, prob := ws.srv.execute(ws.req, ws.p, body, frame)
 			if prob != nil {
