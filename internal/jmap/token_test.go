@@ -96,6 +96,7 @@ func newTokenEnv(t *testing.T) *tokenEnv {
 	te.admin = admin.New(st, logger, admin.Options{Hostname: "mail.example.org"})
 	te.testEnv = newWSEnv(t, func(o *Options) {
 		o.Auth, o.Tokens = tokens, tokens
+		o.WebSocketPing = 100 * time.Millisecond
 		o.Changes = &StoreChanges{Notifier: st.Notifier(), ModSeq: st.AccountModSeq, Types: []string{"Mailbox", "Email", "Thread"}}
 	}, nil)
 	return te
@@ -289,10 +290,28 @@ func TestTokenRevokedByPasswordChange(t *testing.T) {
 	te := newTokenEnv(t)
 	tok := te.issue()
 	c := te.dialWS(http.Header{"Authorization": {"Bearer " + tok}})
-	c.CloseNow()
+	wsSend(t, c, `{"@type":"WebSocketPushEnable"}`) // not idle
+	closed := make(chan websocket.StatusCode, 1)
+	go func() { // reading answers the pings
+		for {
+			if _, _, err := c.Read(context.Background()); err != nil {
+				closed <- websocket.CloseStatus(err)
+				return
+			}
+		}
+	}()
 	ctx := admin.WithActor(context.Background(), admin.Actor{Name: "test"})
 	if _, _, err := te.admin.SetPassword(ctx, "carol@example.org", admin.NewPassword{Given: "a new long password"}); err != nil {
 		t.Fatal(err)
+	}
+	// The open WebSocket ends at its next ping.
+	select {
+	case st := <-closed:
+		if st != websocket.StatusPolicyViolation {
+			t.Errorf("websocket after password change: %v", st)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("websocket still open after the password change")
 	}
 	if st := te.bearerStatus("GET", "/jmap/session", tok, nil); st != 401 {
 		t.Errorf("token after password change: %d", st)

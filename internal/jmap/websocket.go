@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"slices"
@@ -100,6 +101,9 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		// URLs); its context ends with the upgrade.
 		req: r.Clone(ctx),
 	}
+	if tok, ok := bearer(r); ok && s.opts.Tokens != nil {
+		ws.token = tok
+	}
 	ws.run(cancel)
 }
 
@@ -123,6 +127,9 @@ type wsSession struct {
 	p    Principal
 	ctx  context.Context
 	req  *http.Request
+	// token is the bearer token of the upgrade, checked again at every
+	// ping so a revoked token does not keep its session.
+	token string
 
 	inflight sync.WaitGroup // requests being executed
 	// running holds a slot per request goroutine: twice the account's
@@ -176,9 +183,11 @@ func (ws *wsSession) run(cancel context.CancelFunc) {
 	}
 }
 
-// watch pings the client and closes a session that is gone or idle: a
-// client that does not answer a ping within the ping interval is gone; one
-// that sends nothing for the idle timeout without push enabled is idle.
+// watch pings the client and closes a session that is gone, idle or no
+// longer authorized: a client that does not answer a ping within the ping
+// interval is gone; one that sends nothing for the idle timeout without
+// push enabled is idle; a bearer token revoked (a password change, a
+// DELETE) or expired ends the session at the next ping.
 // It also closes every session when the server shuts down.
 func (ws *wsSession) watch(cancel context.CancelFunc) {
 	s := ws.srv
@@ -201,6 +210,13 @@ func (ws *wsSession) watch(cancel context.CancelFunc) {
 			ws.conn.Close(websocket.StatusPolicyViolation, "idle")
 			cancel()
 			return
+		}
+		if ws.token != "" {
+			if _, _, err := s.opts.Tokens.check(ws.ctx, ws.token); errors.Is(err, ErrUnauthenticated) {
+				ws.conn.Close(websocket.StatusPolicyViolation, "access token revoked or expired")
+				cancel()
+				return
+			}
 		}
 		ctx, stop := context.WithTimeout(ws.ctx, s.opts.WebSocketPing)
 		err := ws.conn.Ping(ctx)
