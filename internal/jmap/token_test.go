@@ -291,6 +291,18 @@ func TestTokenRevokedByPasswordChange(t *testing.T) {
 	tok := te.issue()
 	c := te.dialWS(http.Header{"Authorization": {"Bearer " + tok}})
 	wsSend(t, c, `{"@type":"WebSocketPushEnable"}`) // not idle
+	req, _ := http.NewRequest("GET", te.http.URL+"/jmap/eventsource?types=*&closeafter=no&ping=0", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	stream, err := te.http.Client().Do(req)
+	if err != nil || stream.StatusCode != 200 {
+		t.Fatalf("eventsource: %v %v", err, stream)
+	}
+	streamEnded := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, stream.Body)
+		stream.Body.Close()
+		close(streamEnded)
+	}()
 	closed := make(chan websocket.StatusCode, 1)
 	go func() { // reading answers the pings
 		for {
@@ -300,11 +312,18 @@ func TestTokenRevokedByPasswordChange(t *testing.T) {
 			}
 		}
 	}()
+	select { // a live token keeps its streams across several checks
+	case <-streamEnded:
+		t.Fatal("event stream ended before the password change")
+	case st := <-closed:
+		t.Fatalf("websocket closed before the password change: %v", st)
+	case <-time.After(400 * time.Millisecond):
+	}
 	ctx := admin.WithActor(context.Background(), admin.Actor{Name: "test"})
 	if _, _, err := te.admin.SetPassword(ctx, "carol@example.org", admin.NewPassword{Given: "a new long password"}); err != nil {
 		t.Fatal(err)
 	}
-	// The open WebSocket ends at its next ping.
+	// The open WebSocket ends at its next ping, the event stream too.
 	select {
 	case st := <-closed:
 		if st != websocket.StatusPolicyViolation {
@@ -312,6 +331,11 @@ func TestTokenRevokedByPasswordChange(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Error("websocket still open after the password change")
+	}
+	select {
+	case <-streamEnded:
+	case <-time.After(5 * time.Second):
+		t.Error("event stream still open after the password change")
 	}
 	if st := te.bearerStatus("GET", "/jmap/session", tok, nil); st != 401 {
 		t.Errorf("token after password change: %d", st)
