@@ -21,7 +21,8 @@
 //     /jmap/auth/token, through the same login throttle; 32 random bytes,
 //     kept as SHA-256 digests in store.AccessTokens, idle expiry (7 days
 //     by default), revoked by DELETE, and by the store when the password
-//     changes or the account is disabled or deleted.
+//     changes or the account is disabled or deleted; a WebSocket or event
+//     stream opened with a token ends within WebSocketPing of that.
 //   - blobs.go: upload and download (§6.1, §6.2) over Blobs.
 //   - eventsource.go: push over EventSource (§7.3) from Changes.
 //   - websocket.go: RFC 8887 over github.com/coder/websocket: Request,
