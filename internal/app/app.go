@@ -23,7 +23,6 @@ import (
 	"postern/internal/deliver"
 	"postern/internal/dkim"
 	"postern/internal/imapd"
-	"postern/internal/jmap"
 	"postern/internal/jmapmail"
 	"postern/internal/jmapsubmit"
 	"postern/internal/managesieve"
@@ -174,13 +173,13 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 		MaxScriptSize: admin.MaxSieveScriptSize, Logger: logger.With("svc", "managesieve"),
 	})
 	jmapSieve := newJMAPSieve(st, filter, sieveOpts.MaxRedirects, nil, cfg.Hostname, logger)
-	jmapSrv := jmap.New(jmap.Options{Auth: jmap.BasicAuth{Auth: authSvc}, Blobs: jmapSieve.Blobs(nil), Logger: logger.With("svc", "jmap")})
+	jmapSrv := newJMAP(st, authSvc, jmapSieve.Blobs(nil), logger.With("svc", "jmap"))
 	jmapmail.Register(jmapSrv, st, jmapmail.Options{Parse: ParseMessage, Logger: logger.With("svc", "jmap")})
 	jmapsubmit.Register(jmapSrv, st, jmapsubmit.Options{Pipeline: a.pipeline, Signer: dkim.NewSigner(st), Hostname: cfg.Hostname,
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, MaxRecipients: cfg.SMTP.MaxRecipients,
 		Extensions: sub.EnvelopeExtensions(), Logger: logger.With("svc", "jmap")})
 	jmapSieve.Register(jmapSrv)
-	webSrv := web.New(web.Options{JMAP: jmapSrv, Logger: logger.With("svc", "http")})
+	webSrv := web.New(web.Options{JMAP: jmapSrv, Streams: jmapSrv, Logger: logger.With("svc", "http")})
 	a.services = []service{mx, sub, pop, imp, sieveSrv, webSrv}
 	l := cfg.Listen
 	for _, ls := range []listener{

@@ -31,8 +31,8 @@ type Authenticator interface {
 	Authenticate(r *http.Request) (Principal, error)
 }
 
-// ErrUnauthenticated makes the HTTP layer answer 401 with
-// `WWW-Authenticate: Basic realm="Postern"`.
+// ErrUnauthenticated makes the HTTP layer answer 401 with Basic and Bearer
+// challenges in WWW-Authenticate.
 var ErrUnauthenticated = errors.New("jmap: authentication required")
 
 // ThrottledError makes the HTTP layer answer 429 with Retry-After.
@@ -54,6 +54,13 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (p Princip
 		}
 		return p, true
 	}
+	s.authFailed(w, err)
+	return p, false
+}
+
+// authFailed answers a failed authentication: 429 when throttled, 401 when
+// the credentials are missing or wrong, 503 otherwise.
+func (s *Server) authFailed(w http.ResponseWriter, err error) {
 	var te *ThrottledError
 	switch {
 	case errors.As(err, &te):
@@ -64,13 +71,24 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (p Princip
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		httpProblem(w, http.StatusTooManyRequests, "too many failed logins, try later")
 	case errors.Is(err, ErrUnauthenticated):
-		w.Header().Set("WWW-Authenticate", `Basic realm="Postern", charset="UTF-8"`)
+		challenge(w, err)
 		httpProblem(w, http.StatusUnauthorized, "")
 	default:
 		s.log.Error("jmap: authentication", "err", err)
 		httpProblem(w, http.StatusServiceUnavailable, "")
 	}
-	return p, false
+}
+
+// challenge sets the WWW-Authenticate challenges of a 401: Basic, and
+// Bearer (RFC 6750 §3) with error="invalid_token" when a token was refused.
+func challenge(w http.ResponseWriter, err error) {
+	h := w.Header()
+	h.Add("WWW-Authenticate", `Basic realm="Postern", charset="UTF-8"`)
+	if errors.Is(err, errInvalidToken) {
+		h.Add("WWW-Authenticate", `Bearer realm="Postern", error="invalid_token"`)
+	} else {
+		h.Add("WWW-Authenticate", `Bearer realm="Postern"`)
+	}
 }
 
 // AccountID is the JMAP account id of a store account: "a" followed by the
@@ -108,21 +126,30 @@ func (b BasicAuth) Authenticate(r *http.Request) (Principal, error) {
 	if !ok || user == "" {
 		return Principal{}, ErrUnauthenticated
 	}
-	remote := b.remote(r)
-	acct, err := b.Auth.Login(auth.WithProtocol(r.Context(), "jmap"), remote, user, pass)
+	acct, err := b.login(r, user, pass)
+	if err != nil {
+		return Principal{}, err
+	}
+	return principalOf(acct), nil
+}
+
+// login checks a password through the shared throttle and maps its errors
+// to the ones the HTTP layer answers.
+func (b BasicAuth) login(r *http.Request, user, pass string) (store.Account, error) {
+	acct, err := b.Auth.Login(auth.WithProtocol(r.Context(), "jmap"), b.remote(r), user, pass)
 	switch {
 	case err == nil:
-		return principalOf(acct), nil
+		return acct, nil
 	case errors.Is(err, auth.ErrThrottled):
 		d := b.RetryAfter
 		if d <= 0 {
 			d = time.Minute
 		}
-		return Principal{}, &ThrottledError{RetryAfter: d}
+		return acct, &ThrottledError{RetryAfter: d}
 	case errors.Is(err, auth.ErrFailed), errors.Is(err, context.Canceled):
-		return Principal{}, ErrUnauthenticated
+		return acct, ErrUnauthenticated
 	default:
-		return Principal{}, err
+		return acct, err
 	}
 }
 

@@ -2,6 +2,7 @@ package jmap
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -84,6 +85,15 @@ func (s *Server) serveEventSource(w http.ResponseWriter, r *http.Request) {
 		defer timer.Stop()
 		tick = timer.C
 	}
+	// A stream opened with a bearer token ends once the token is revoked
+	// or expired, checked as often as WebSocket sessions check theirs.
+	var recheck <-chan time.Time
+	tok, hasToken := bearer(r)
+	if hasToken && s.opts.Tokens != nil {
+		t := time.NewTicker(s.opts.WebSocketPing)
+		defer t.Stop()
+		recheck = t.C
+	}
 	pingData := fmt.Sprintf(`{"interval":%d}`, int(ping/time.Second))
 	send := func(event, data string) bool {
 		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, data); err != nil {
@@ -98,6 +108,12 @@ func (s *Server) serveEventSource(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-s.done:
+			return
+		case <-recheck:
+			if _, _, err := s.opts.Tokens.check(r.Context(), tok); errors.Is(err, ErrUnauthenticated) {
+				return
+			}
 		case <-tick:
 			if !send("ping", pingData) {
 				return

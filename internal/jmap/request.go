@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -213,59 +214,95 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		httpProblem(w, http.StatusMethodNotAllowed, "")
 		return
 	}
+	if !isJSONType(r.Header.Get("Content-Type")) {
+		writeProblem(w, problem{Type: ProblemNotJSON, Status: http.StatusBadRequest,
+			Detail: "the request's content type is not application/json"})
+		return
+	}
 	body, prob := s.readRequest(r)
 	if prob != nil {
 		writeProblem(w, *prob)
 		return
 	}
-	req, prob := s.parseRequest(body)
+	b, prob := s.execute(r, p, body, nil)
 	if prob != nil {
 		writeProblem(w, *prob)
 		return
 	}
+	writeJSON(w, b)
+}
+
+// isJSONType accepts application/json with any parameters, and no
+// Content-Type at all (clients that send none still send JSON).
+func isJSONType(ct string) bool {
+	if ct == "" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/json"
+}
+
+// apiResponse is the Response object (RFC 8620 §3.4); over a WebSocket it
+// carries "@type" and "requestId" too (RFC 8887 §4.3.3).
+type apiResponse struct {
+	Type            string             `json:"@type,omitempty"`
+	RequestID       *string            `json:"requestId,omitempty"`
+	MethodResponses []invocation       `json:"methodResponses"`
+	CreatedIDs      *map[string]string `json:"createdIds,omitempty"`
+	SessionState    string             `json:"sessionState"`
+}
+
+// execute runs one Request object of p and returns the Response object, or
+// the request-level problem. Both transports, HTTP and WebSocket, use it,
+// so they share its checks and the per-account maxConcurrentRequests slots.
+// frame, when not nil, is the WebSocket Response being filled.
+func (s *Server) execute(r *http.Request, p Principal, body []byte, frame *apiResponse) ([]byte, *problem) {
+	req, prob := s.parseRequest(body)
+	if prob != nil {
+		return nil, prob
+	}
 	using := map[string]bool{CapabilityCore: true}
 	for _, u := range req.using {
 		if _, ok := s.caps[u]; !ok {
-			writeProblem(w, problem{Type: ProblemUnknownCapability, Status: http.StatusBadRequest,
-				Detail: "unknown capability " + strconv.Quote(u)})
-			return
+			return nil, &problem{Type: ProblemUnknownCapability, Status: http.StatusBadRequest,
+				Detail: "unknown capability " + strconv.Quote(u)}
 		}
 		using[u] = true
 	}
 	release, ok := s.acquire(s.requests, p.AccountID, s.limits.MaxConcurrentRequests)
 	if !ok {
-		writeProblem(w, problem{Type: ProblemLimit, Status: http.StatusTooManyRequests, Limit: "maxConcurrentRequests",
-			Detail: "too many concurrent requests"})
-		return
+		return nil, &problem{Type: ProblemLimit, Status: http.StatusTooManyRequests, Limit: "maxConcurrentRequests",
+			Detail: "too many concurrent requests"}
 	}
 	defer release()
 
-	resp := s.run(r.Context(), p, using, &req)
-	state, err := s.sessionState(r.Context(), r, p)
+	ctx := r.Context()
+	resp := s.run(ctx, p, using, &req)
+	state, err := s.sessionState(ctx, r, p)
 	if err != nil {
 		s.log.Error("jmap: session state", "err", err)
 	}
-	out := struct {
-		MethodResponses []invocation       `json:"methodResponses"`
-		CreatedIDs      *map[string]string `json:"createdIds,omitempty"`
-		SessionState    string             `json:"sessionState"`
-	}{MethodResponses: resp, SessionState: state}
+	out := frame
+	if out == nil {
+		out = &apiResponse{}
+	}
+	out.MethodResponses, out.SessionState = resp, state
 	if req.createdIDs != nil {
 		out.CreatedIDs = &req.createdIDs
 	}
 	b, err := json.Marshal(out)
 	if err != nil {
 		s.log.Error("jmap: marshal response", "err", err)
-		httpProblem(w, http.StatusInternalServerError, "")
-		return
+		return nil, &problem{Type: "about:blank", Status: http.StatusInternalServerError}
 	}
-	writeJSON(w, b)
+	return b, nil
 }
 
-// readRequest reads the body up to maxSizeRequest (RFC 8620 §3.6.1 limit).
+// readRequest reads the body up to maxSizeRequest (RFC 8620 §3.6.1 limit,
+// answered 413).
 func (s *Server) readRequest(r *http.Request) ([]byte, *problem) {
-	tooLarge := &problem{Type: ProblemLimit, Status: http.StatusBadRequest, Limit: "maxSizeRequest",
-		Detail: "the request is larger than " + strconv.FormatInt(s.limits.MaxSizeRequest, 10) + " octets"}
+	tp := tooLargeProblem(s.limits.MaxSizeRequest)
+	tooLarge := &tp
 	if r.ContentLength > s.limits.MaxSizeRequest {
 		return nil, tooLarge
 	}

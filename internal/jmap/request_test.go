@@ -83,27 +83,32 @@ func TestRequestLevelErrors(t *testing.T) {
 	e := newEnv(t, Limits{MaxCallsInRequest: 2, MaxSizeRequest: 2000}, register)
 	cases := []struct {
 		name, body, typ, limit string
+		status                 int // 0: 400
 	}{
-		{"notJSON", `{"using":[`, ProblemNotJSON, ""},
-		{"notJSON empty", ``, ProblemNotJSON, ""},
-		{"notRequest array", `[]`, ProblemNotRequest, ""},
-		{"notRequest no using", `{"methodCalls":[]}`, ProblemNotRequest, ""},
-		{"notRequest null using", `{"using":null,"methodCalls":[]}`, ProblemNotRequest, ""},
-		{"notRequest using numbers", `{"using":[1],"methodCalls":[]}`, ProblemNotRequest, ""},
-		{"notRequest no calls", `{"using":[]}`, ProblemNotRequest, ""},
-		{"notRequest short call", `{"using":[],"methodCalls":[["Core/echo",{}]]}`, ProblemNotRequest, ""},
-		{"notRequest args array", `{"using":[],"methodCalls":[["Core/echo",[],"c"]]}`, ProblemNotRequest, ""},
-		{"notRequest args null", `{"using":[],"methodCalls":[["Core/echo",null,"c"]]}`, ProblemNotRequest, ""},
-		{"notRequest id number", `{"using":[],"methodCalls":[["Core/echo",{},1]]}`, ProblemNotRequest, ""},
-		{"notRequest createdIds", `{"using":[],"methodCalls":[],"createdIds":[]}`, ProblemNotRequest, ""},
-		{"unknownCapability", `{"using":["urn:ietf:params:jmap:core","urn:example:nope"],"methodCalls":[]}`, ProblemUnknownCapability, ""},
-		{"too many calls", `{"using":[],"methodCalls":[["Core/echo",{},"1"],["Core/echo",{},"2"],["Core/echo",{},"3"]]}`, ProblemLimit, "maxCallsInRequest"},
-		{"too large", `{"using":[],"methodCalls":[["Core/echo",{"x":"` + strings.Repeat("x", 2000) + `"},"1"]]}`, ProblemLimit, "maxSizeRequest"},
+		{"notJSON", `{"using":[`, ProblemNotJSON, "", 0},
+		{"notJSON empty", ``, ProblemNotJSON, "", 0},
+		{"notRequest array", `[]`, ProblemNotRequest, "", 0},
+		{"notRequest no using", `{"methodCalls":[]}`, ProblemNotRequest, "", 0},
+		{"notRequest null using", `{"using":null,"methodCalls":[]}`, ProblemNotRequest, "", 0},
+		{"notRequest using numbers", `{"using":[1],"methodCalls":[]}`, ProblemNotRequest, "", 0},
+		{"notRequest no calls", `{"using":[]}`, ProblemNotRequest, "", 0},
+		{"notRequest short call", `{"using":[],"methodCalls":[["Core/echo",{}]]}`, ProblemNotRequest, "", 0},
+		{"notRequest args array", `{"using":[],"methodCalls":[["Core/echo",[],"c"]]}`, ProblemNotRequest, "", 0},
+		{"notRequest args null", `{"using":[],"methodCalls":[["Core/echo",null,"c"]]}`, ProblemNotRequest, "", 0},
+		{"notRequest id number", `{"using":[],"methodCalls":[["Core/echo",{},1]]}`, ProblemNotRequest, "", 0},
+		{"notRequest createdIds", `{"using":[],"methodCalls":[],"createdIds":[]}`, ProblemNotRequest, "", 0},
+		{"unknownCapability", `{"using":["urn:ietf:params:jmap:core","urn:example:nope"],"methodCalls":[]}`, ProblemUnknownCapability, "", 0},
+		{"too many calls", `{"using":[],"methodCalls":[["Core/echo",{},"1"],["Core/echo",{},"2"],["Core/echo",{},"3"]]}`, ProblemLimit, "maxCallsInRequest", 0},
+		{"too large", `{"using":[],"methodCalls":[["Core/echo",{"x":"` + strings.Repeat("x", 2000) + `"},"1"]]}`, ProblemLimit, "maxSizeRequest", 413},
 	}
 	for _, c := range cases {
+		want := c.status
+		if want == 0 {
+			want = 400
+		}
 		status, m := e.api(c.body)
-		if status != 400 || m["type"] != c.typ || m["status"] != float64(400) {
-			t.Errorf("%s: %d %v, want 400 %s", c.name, status, m, c.typ)
+		if status != want || m["type"] != c.typ || m["status"] != float64(want) {
+			t.Errorf("%s: %d %v, want %d %s", c.name, status, m, want, c.typ)
 		}
 		if c.limit != "" && m["limit"] != c.limit {
 			t.Errorf("%s: limit %v, want %s", c.name, m["limit"], c.limit)
@@ -113,8 +118,17 @@ func TestRequestLevelErrors(t *testing.T) {
 	if got := e.responses(`{"using":[],"methodCalls":[["Core/echo",{},"1"],["Core/echo",{},"2"]]}`); len(got) != 2 {
 		t.Errorf("two calls: %v", got)
 	}
+	// A body that is not application/json is notJSON (RFC 8620 §3.6.1).
+	resp, b := e.do("POST", "/jmap/api", alice, strings.NewReader(`{"using":[],"methodCalls":[]}`), "Content-Type", "text/plain")
+	if resp.StatusCode != 400 || !strings.Contains(string(b), ProblemNotJSON) {
+		t.Errorf("text/plain: %d %s", resp.StatusCode, b)
+	}
+	resp, _ = e.do("POST", "/jmap/api", alice, strings.NewReader(`{"using":[],"methodCalls":[]}`), "Content-Type", "application/json; charset=utf-8")
+	if resp.StatusCode != 200 {
+		t.Errorf("application/json with charset: %d", resp.StatusCode)
+	}
 	// GET on the API endpoint.
-	resp, _ := e.do("GET", "/jmap/api", alice, nil)
+	resp, _ = e.do("GET", "/jmap/api", alice, nil)
 	if resp.StatusCode != 405 {
 		t.Errorf("GET api: %d", resp.StatusCode)
 	}

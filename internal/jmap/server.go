@@ -1,29 +1,52 @@
-// Package jmap is the JMAP core protocol (RFC 8620) over HTTP: the session
-// resource, the API endpoint with its request-level and method-level errors,
-// result references, limits, blob upload and download, and EventSource push.
-// It knows nothing of mail: data types (RFC 8621 Mailbox, Email, ...) plug in
-// as Methods registered with Server.Handle under their capability.
+// Package jmap is the JMAP core protocol (RFC 8620) over HTTP and over
+// WebSocket (RFC 8887): the session resource, the API endpoint with its
+// request-level and method-level errors, result references, limits, blob
+// upload and download, push over EventSource and WebSocket, and bearer
+// tokens. It knows nothing of mail: data types (RFC 8621 Mailbox, Email,
+// ...) plug in as Methods registered with Server.Handle under their
+// capability.
 //
 // What it owns:
-//   - server.go: Options, Limits, Server, the routes and Cache-Control.
+//   - server.go: Options, Limits, Server, the routes, Cache-Control and
+//     Shutdown (which ends the streams http.Server.Shutdown does not).
 //   - errors.go: Error (method-level errors and SetErrors) and the RFC 7807
 //     request-level problems.
-//   - request.go: the API endpoint (RFC 8620 §3.3–§3.6), Call (with Invoke,
-//     one method running another of the same request), Core/echo.
+//   - request.go: the API endpoint (RFC 8620 §3.3–§3.6), execute (one
+//     Request object, shared by both transports and their per-account
+//     maxConcurrentRequests slots), Call (with Invoke, one method running
+//     another of the same request), Core/echo.
 //   - resultref.go: result references and their JSON pointers (§3.7).
 //   - session.go: the session resource (§2) and its state.
 //   - auth.go: Authenticator and Principal; BasicAuth over internal/auth.
+//   - token.go: Tokens, bearer tokens (RFC 6750) traded for a password at
+//     /jmap/auth/token, through the same login throttle; 32 random bytes,
+//     kept as SHA-256 digests in store.AccessTokens, idle expiry (7 days
+//     by default), revoked by DELETE, and by the store when the password
+//     changes or the account is disabled or deleted; a WebSocket or event
+//     stream opened with a token ends within WebSocketPing of that.
 //   - blobs.go: upload and download (§6.1, §6.2) over Blobs.
 //   - eventsource.go: push over EventSource (§7.3) from Changes.
+//   - websocket.go: RFC 8887 over github.com/coder/websocket: Request,
+//     Response and RequestError frames with "@type" and ids, the "jmap"
+//     subprotocol, WebSocketPushEnable/Disable with pushState; limits:
+//     maxSizeRequest per frame, the account's request slots, ping and idle
+//     timeouts, close 1001 at shutdown.
+//   - storechanges.go: StoreChanges, the Changes of a store.Notifier, with
+//     the account modseq as the state of every type (internal/jmapmail's
+//     state strings).
 //
-// Routes, all behind authentication, all answered with
-// "Cache-Control: no-store":
+// Routes, all answered with "Cache-Control: no-store", all behind
+// authentication (HTTP Basic or "Authorization: Bearer") except the token
+// endpoint, which takes a password:
 //
 //	GET  /.well-known/jmap and /jmap/session   the session resource
 //	POST /jmap/api                              API requests
 //	POST /jmap/upload/{accountId}/              blob upload
 //	GET  /jmap/download/{accountId}/{blobId}/{name}?accept={type}
 //	GET  /jmap/eventsource?types=&closeafter=&ping=
+//	GET  /jmap/ws                               WebSocket (subprotocol "jmap")
+//	POST /jmap/auth/token                       password → {accessToken, expiresAt}
+//	DELETE /jmap/auth/token                     revokes the Bearer token sent
 //
 // The web listener mounts the Server at "/jmap/" and "/.well-known/jmap".
 package jmap
@@ -84,7 +107,10 @@ func (l Limits) withDefaults() Limits {
 // Options configure a Server. Auth is required; Blobs and Changes may be nil,
 // and then their endpoints answer 404.
 type Options struct {
-	Auth    Authenticator
+	Auth Authenticator
+	// Tokens serves /jmap/auth/token when not nil; it is usually Auth too,
+	// so the tokens it issues are accepted.
+	Tokens  *Tokens
 	Blobs   Blobs
 	Changes Changes
 	Limits  Limits
@@ -95,7 +121,12 @@ type Options struct {
 	// MinPing and MaxPing clamp the EventSource ping interval a client asks
 	// for (RFC 8620 §7.3 lets the server choose). Defaults 30 s and 1 h.
 	MinPing, MaxPing time.Duration
-	Logger           *slog.Logger
+	// WebSocketPing is how often a WebSocket client is pinged, and how
+	// long it has to answer; default 1 min. WebSocketIdle closes a
+	// WebSocket that sent nothing for that long without push enabled;
+	// default 30 min.
+	WebSocketPing, WebSocketIdle time.Duration
+	Logger                       *slog.Logger
 }
 
 // Capability is a capability a method package adds to the session (e.g.
@@ -126,6 +157,10 @@ type Server struct {
 	mu       sync.Mutex
 	requests map[string]int // in-flight API requests per account
 	uploads  map[string]int // in-flight uploads per account
+	closing  bool           // Shutdown has begun
+
+	done     chan struct{} // closed by Shutdown: streams end
+	sessions sync.WaitGroup
 }
 
 type method struct {
@@ -141,6 +176,12 @@ func New(opts Options) *Server {
 	if opts.MaxPing <= 0 {
 		opts.MaxPing = time.Hour
 	}
+	if opts.WebSocketPing <= 0 {
+		opts.WebSocketPing = time.Minute
+	}
+	if opts.WebSocketIdle <= 0 {
+		opts.WebSocketIdle = 30 * time.Minute
+	}
 	s := &Server{
 		opts:     opts,
 		limits:   opts.Limits.withDefaults(),
@@ -149,12 +190,15 @@ func New(opts Options) *Server {
 		methods:  make(map[string]method),
 		requests: make(map[string]int),
 		uploads:  make(map[string]int),
+		done:     make(chan struct{}),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.AddCapability(Capability{URI: CapabilityCore, Session: s.limits})
 	s.Handle("Core/echo", CapabilityCore, echo)
+	// Its "url" depends on the request's host; Session fills it in.
+	s.AddCapability(Capability{URI: CapabilityWebSocket})
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("/.well-known/jmap", s.serveSession)
@@ -163,6 +207,8 @@ func New(opts Options) *Server {
 	mux.HandleFunc("/jmap/upload/{account}/", s.serveUpload)
 	mux.HandleFunc("/jmap/download/{account}/{blob}/{name}", s.serveDownload)
 	mux.HandleFunc("/jmap/eventsource", s.serveEventSource)
+	mux.HandleFunc("/jmap/auth/token", s.serveToken)
+	mux.HandleFunc("/jmap/ws", s.serveWebSocket)
 	s.mux = mux
 	return s
 }
@@ -212,4 +258,40 @@ func (s *Server) acquire(counts map[string]int, account string, max int) (releas
 			delete(counts, account)
 		}
 	}, true
+}
+
+// sessionStarted counts a new stream (WebSocket), or reports false once
+// Shutdown has begun.
+func (s *Server) sessionStarted() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.sessions.Add(1)
+	return true
+}
+
+// Shutdown ends the long-lived streams, which http.Server.Shutdown does not
+// wait out (an EventSource never ends by itself, a WebSocket is hijacked):
+// WebSockets get a close frame with 1001 (going away), EventSource streams
+// end. It waits for the WebSocket sessions until ctx is done.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if !s.closing {
+		s.closing = true
+		close(s.done)
+	}
+	s.mu.Unlock()
+	finished := make(chan struct{})
+	go func() {
+		s.sessions.Wait()
+		close(finished)
+	}()
+	select {
+	case <-finished:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"strings"
 )
 
 // Session is the session resource (RFC 8620 §2).
@@ -53,7 +54,10 @@ func (s *Server) Session(ctx context.Context, r *http.Request, p Principal) (Ses
 	for _, uri := range s.capList {
 		c := s.caps[uri]
 		sess.Capabilities[uri] = orEmpty(c.Session)
-		if uri == CapabilityCore {
+		if uri == CapabilityWebSocket {
+			sess.Capabilities[uri] = wsCapability{URL: wsURL(base) + "/jmap/ws", SupportsPush: s.opts.Changes != nil}
+		}
+		if uri == CapabilityCore || uri == CapabilityWebSocket {
 			continue
 		}
 		var v any = struct{}{}
@@ -73,6 +77,17 @@ func (s *Server) Session(ctx context.Context, r *http.Request, p Principal) (Ses
 	sum := sha256.Sum256(b)
 	sess.State = base64.RawURLEncoding.EncodeToString(sum[:12])
 	return sess, nil
+}
+
+// wsURL turns an http(s) base URL into its ws(s) one.
+func wsURL(base string) string {
+	if rest, ok := strings.CutPrefix(base, "https://"); ok {
+		return "wss://" + rest
+	}
+	if rest, ok := strings.CutPrefix(base, "http://"); ok {
+		return "ws://" + rest
+	}
+	return base
 }
 
 func orEmpty(v any) any {

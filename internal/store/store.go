@@ -523,6 +523,7 @@ type Store interface {
 	QueueStore
 	DKIMKeys
 	AppPasswords
+	AccessTokens
 	SieveStore
 	SubmissionStore
 	Notifier() Notifier

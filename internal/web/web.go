@@ -2,9 +2,11 @@
 // and any JMAP client, and later the webmail's pages, autoconfig and
 // MTA-STS. The admin UI and API have their own loopback listener.
 //
-// Passwords cross this listener in HTTP Basic authentication, so a request
+// Passwords cross this listener in HTTP Basic authentication and at the
+// token endpoint, and bearer tokens in every JMAP request, so a request
 // that carries credentials is served only over TLS or from loopback (a
-// reverse proxy on the same machine, or `postern dev`).
+// reverse proxy on the same machine, or `postern dev`). Shutdown first ends
+// the JMAP push streams (EventSource, WebSocket), then the requests.
 package web
 
 import (
@@ -20,14 +22,20 @@ import (
 // Options build a Server.
 type Options struct {
 	// JMAP serves /jmap/ and /.well-known/jmap; nil leaves them out.
-	JMAP   http.Handler
+	JMAP http.Handler
+	// Streams ends the long-lived streams (EventSource, WebSocket) at
+	// Shutdown, which http.Server.Shutdown does not wait out; may be nil.
+	Streams interface {
+		Shutdown(ctx context.Context) error
+	}
 	Logger *slog.Logger
 }
 
 // Server is the HTTP service; it may Serve several listeners.
 type Server struct {
-	srv *http.Server
-	log *slog.Logger
+	srv     *http.Server
+	log     *slog.Logger
+	streams interface{ Shutdown(context.Context) error }
 }
 
 // Timeouts of a connection: a slow client cannot hold one open forever;
@@ -56,7 +64,7 @@ func New(o Options) *Server {
 		w.Header().Set("Cache-Control", "no-store")
 		http.Error(w, "not found", http.StatusNotFound)
 	})
-	s := &Server{log: log}
+	s := &Server{log: log, streams: o.Streams}
 	s.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -83,14 +91,28 @@ func (s *Server) Serve(l net.Listener, implicitTLS bool) error {
 	return err
 }
 
-// Shutdown stops accepting and waits for requests in flight.
-func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+// Shutdown ends the streams, stops accepting and waits for requests in
+// flight.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s.streams != nil {
+		if err := s.streams.Shutdown(ctx); err != nil {
+			s.log.Warn("http: streams still open at shutdown", "err", err)
+		}
+	}
+	return s.srv.Shutdown(ctx)
+}
 
-// secureCredentials refuses a request with credentials that came in clear
-// from another machine: the password would have crossed the network.
+// tokenPath is where a client trades its password for a bearer token; the
+// password may come in the body, so the path itself needs TLS.
+const tokenPath = "/jmap/auth/token"
+
+// secureCredentials refuses a request with credentials (a password or a
+// bearer token, in a header or posted to the token endpoint) that came in
+// clear from another machine: they would have crossed the network.
 func secureCredentials(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "" && r.TLS == nil && !fromLoopback(r) {
+		carries := r.Header.Get("Authorization") != "" || r.URL.Path == tokenPath
+		if carries && r.TLS == nil && !fromLoopback(r) {
 			w.Header().Set("Cache-Control", "no-store")
 			http.Error(w, "credentials are accepted only over TLS", http.StatusForbidden)
 			return

@@ -320,20 +320,30 @@ func (s *Store) Accounts(ctx context.Context, domain string) ([]store.Account, e
 	return out, rows.Err()
 }
 
-// updateAccount runs one UPDATE on the account with this address.
-func (s *Store) updateAccount(ctx context.Context, address, set string, args ...any) error {
+// updateAccount runs one UPDATE on the account with this address; with
+// revoke, the account's access tokens go in the same transaction.
+func (s *Store) updateAccount(ctx context.Context, address string, revoke bool, set string, args ...any) error {
 	addr, _, err := normAddress(address)
 	if err != nil {
 		return store.ErrNotFound
 	}
-	return s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
-		return execOne(ctx, tx, `UPDATE accounts SET `+set+` WHERE address = ?`, append(args, addr)...)
+	var revoked int64
+	err = s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+		if err := execOne(ctx, tx, `UPDATE accounts SET `+set+` WHERE address = ?`, append(args, addr)...); err != nil || !revoke {
+			return err
+		}
+		revoked, err = dropAccessTokens(ctx, tx, addr)
+		return err
 	})
+	if err == nil && revoked > 0 {
+		s.log.Info("access tokens revoked", "account", addr, "count", revoked)
+	}
+	return err
 }
 
 // SetCredentials implements store.Directory.
 func (s *Store) SetCredentials(ctx context.Context, address string, cred store.Credentials) error {
-	err := s.updateAccount(ctx, address, `password_hash = ?, scram_sha256 = ?`, cred.PasswordHash, cred.SCRAMSHA256)
+	err := s.updateAccount(ctx, address, true, `password_hash = ?, scram_sha256 = ?`, cred.PasswordHash, cred.SCRAMSHA256)
 	if err == nil {
 		s.log.Info("account credentials changed", "account", strings.ToLower(address))
 	}
@@ -346,7 +356,7 @@ func (s *Store) SetDisabled(ctx context.Context, address string, disabled bool) 
 	if disabled {
 		v = 1
 	}
-	err := s.updateAccount(ctx, address, `disabled = ?`, v)
+	err := s.updateAccount(ctx, address, disabled, `disabled = ?`, v)
 	if err == nil {
 		s.log.Info("account disabled changed", "account", strings.ToLower(address), "disabled", disabled)
 	}
@@ -358,7 +368,7 @@ func (s *Store) SetQuota(ctx context.Context, address string, bytes, messages in
 	if bytes < 0 || messages < 0 {
 		return invalid("negative quota")
 	}
-	return s.updateAccount(ctx, address, `quota_bytes = ?, quota_messages = ?`, bytes, messages)
+	return s.updateAccount(ctx, address, false, `quota_bytes = ?, quota_messages = ?`, bytes, messages)
 }
 
 // DeleteAccount implements store.Directory.

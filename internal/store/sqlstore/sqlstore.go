@@ -13,7 +13,8 @@
 // accounts, aliases, mailboxes, blobs (one row per body file, reference
 // counted), messages (flags and sizes; their cached envelope, body structure
 // and preview in message_meta), expunged (for QRESYNC), blob_fts (FTS5, rowid =
-// blobs.id) and the outbound queue.
+// blobs.id), the outbound queue, and access_tokens (bearer tokens of the HTTP
+// API, by SHA-256 digest, dropped with a credential change or a disable).
 package sqlstore
 
 import (

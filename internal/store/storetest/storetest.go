@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"QueueIDsNotReused", testQueueIDsNotReused},
 		{"DKIMKeys", testDKIMKeys},
 		{"AppPasswords", testAppPasswords},
+		{"AccessTokens", testAccessTokens},
 		{"SieveScripts", testSieveScripts},
 		{"Vacation", testVacation},
 		{"SieveTracking", testSieveTracking},
