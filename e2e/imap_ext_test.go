@@ -238,8 +238,11 @@ func TestIMAPExtClient(t *testing.T) {
 		t.Fatalf("MULTIAPPEND: %q", got)
 	}
 	st, err := c.Status("INBOX", &imap.StatusOptions{NumMessages: true, Size: true, DeletedStorage: true}).Wait()
-	if err != nil || *st.NumMessages != 3 || *st.Size != 18 || *st.DeletedStorage != 0 {
-		t.Fatalf("STATUS after MULTIAPPEND: %+v %v", st, err)
+	// The literal8 with a NUL is stored base64-encoded under a
+	// Content-Transfer-Encoding field (RFC 3516; BODY[] sends no NUL):
+	// 5 + 5 + 37 + 14 octets.
+	if err != nil || *st.NumMessages != 3 || *st.Size != 61 || *st.DeletedStorage != 0 {
+		t.Fatalf("STATUS after MULTIAPPEND: messages %d size %d deleted %d, %v", *st.NumMessages, *st.Size, *st.DeletedStorage, err)
 	}
 	s.CLI("", "user", "quota", alice, "0", "4").mustOK(t)
 	_, tagged := rc.imapLines("d", "APPEND INBOX {1+}\r\n1 {1+}\r\n2", "NO")
