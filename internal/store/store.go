@@ -513,6 +513,7 @@ type Store interface {
 	DKIMKeys
 	AppPasswords
 	SieveStore
+	Uploads
 	Notifier() Notifier
 	Close() error
 }
