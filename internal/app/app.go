@@ -194,7 +194,7 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 		Extensions: strings.Join(sieve.Extensions(), " "), MaxRedirects: sieveOpts.MaxRedirects,
 		MaxScriptSize: admin.MaxSieveScriptSize, Logger: logger.With("svc", "managesieve"),
 	})
-	jmapSrv := jmap.New(jmap.Options{Auth: jmap.BasicAuth{Auth: authSvc}, Logger: logger.With("svc", "jmap")})
+	jmapSrv := jmap.New(jmap.Options{Auth: jmap.BasicAuth{Auth: authSvc}, Blobs: jmapmail.NewBlobs(st), Logger: logger.With("svc", "jmap")})
 	jmapmail.Register(jmapSrv, st, jmapmail.Options{Logger: logger.With("svc", "jmap")})
 	webSrv := web.New(web.Options{JMAP: jmapSrv, Logger: logger.With("svc", "http")})
 	a.services = []service{mx, sub, pop, imp, sieveSrv, webSrv}

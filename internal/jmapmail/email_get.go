@@ -232,38 +232,12 @@ func (h *handler) emailObject(ctx context.Context, m store.Message, props []stri
 			o[p] = m.Size
 		case "receivedAt":
 			o[p] = m.InternalDate.UTC().Format(time.RFC3339)
-		case "messageId":
-			o[p] = msgIDs(env.MessageID)
-		case "inReplyTo":
-			o[p] = msgIDs(env.InReplyTo)
-		case "references":
-			o[p] = msgIDs(hdr.references)
-		case "sender":
-			o[p] = addressesIf(hdr.sender, env.Sender)
-		case "from":
-			o[p] = addresses(env.From)
-		case "to":
-			o[p] = addresses(env.To)
-		case "cc":
-			o[p] = addresses(env.Cc)
-		case "bcc":
-			o[p] = addresses(env.Bcc)
-		case "replyTo":
-			o[p] = addressesIf(hdr.replyTo, env.ReplyTo)
-		case "subject":
-			o[p] = nil
-			if env.Subject != "" {
-				o[p] = env.DecodedSubject()
-			}
-		case "sentAt":
-			o[p] = nil
-			if t, ok := env.Time(); ok {
-				o[p] = t.Format(time.RFC3339)
-			}
-		case "hasAttachment":
-			o[p] = hasAttachment(root)
 		case "preview":
 			o[p] = m.Preview
+		default:
+			if v, ok := envelopeValue(p, env, root, hdr); ok {
+				o[p] = v
+			}
 		}
 	}
 	if src != nil {
@@ -272,6 +246,44 @@ func (h *handler) emailObject(ctx context.Context, m store.Message, props []stri
 		}
 	}
 	return o, nil
+}
+
+// envelopeValue is an Email property that the envelope, the body
+// structure and the header fields hdr give; ok is false for others.
+func envelopeValue(p string, env *message.Envelope, root *message.Part, hdr *headerFields) (any, bool) {
+	switch p {
+	case "messageId":
+		return msgIDs(env.MessageID), true
+	case "inReplyTo":
+		return msgIDs(env.InReplyTo), true
+	case "references":
+		return msgIDs(hdr.references), true
+	case "sender":
+		return addressesIf(hdr.sender, env.Sender), true
+	case "from":
+		return addresses(env.From), true
+	case "to":
+		return addresses(env.To), true
+	case "cc":
+		return addresses(env.Cc), true
+	case "bcc":
+		return addresses(env.Bcc), true
+	case "replyTo":
+		return addressesIf(hdr.replyTo, env.ReplyTo), true
+	case "subject":
+		if env.Subject == "" {
+			return nil, true
+		}
+		return env.DecodedSubject(), true
+	case "sentAt":
+		if t, ok := env.Time(); ok {
+			return t.Format(time.RFC3339), true
+		}
+		return nil, true
+	case "hasAttachment":
+		return hasAttachment(root), true
+	}
+	return nil, false
 }
 
 // keywordsOf maps IMAP flags and keywords to JMAP keywords (RFC 8621
