@@ -10,6 +10,7 @@ package jmapmail
 import (
 	"context"
 	"io"
+	"slices"
 	"strings"
 
 	"postern/internal/jmap"
@@ -366,7 +367,13 @@ func (s *emailSource) addBodyProps(obj map[string]any, props []string, o bodyOpt
 		case "headers":
 			obj[k] = headersList(top)
 		case "bodyStructure":
-			obj[k], err = s.partObject(s.jroot(), o)
+			// The tree is no tree without subParts, whatever
+			// bodyProperties says (the default list lacks it).
+			so := o
+			if !slices.Contains(o.props, "subParts") {
+				so.props = append(slices.Clip(o.props), "subParts")
+			}
+			obj[k], err = s.partObject(s.jroot(), so)
 		case "textBody":
 			obj[k], err = s.partList(getLists().text, o)
 		case "htmlBody":
