@@ -77,6 +77,12 @@ func b64val(c byte) (byte, bool) {
 func (d *transferDecoder) readBase64(p []byte) (int, error) {
 	n := 0
 	for n < len(p) {
+		if len(d.pending) > 0 {
+			k := copy(p[n:], d.pending)
+			d.pending = d.pending[k:]
+			n += k
+			continue
+		}
 		if d.done {
 			if n == 0 {
 				return 0, io.EOF
@@ -89,12 +95,12 @@ func (d *transferDecoder) readBase64(p []byte) (int, error) {
 			if d.nq == 1 {
 				d.problem = true
 			}
-			n += copy(p[n:], d.flush())
+			d.pending = d.flush()
 			continue
 		}
 		if c == '=' {
 			d.done = true
-			n += copy(p[n:], d.flush())
+			d.pending = d.flush()
 			continue
 		}
 		v, ok := b64val(c)

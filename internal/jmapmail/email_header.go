@@ -163,7 +163,7 @@ func splitHeader(block []byte) []rawField {
 			continue
 		}
 		name := bytes.TrimRight(line[:colon], " \t")
-		if len(name) == 0 || len(out) >= maxHeaderFields {
+		if !validFieldName(string(name)) || len(out) >= maxHeaderFields {
 			continue
 		}
 		v := line[colon+1:]
