@@ -316,8 +316,8 @@ func matchedIDs(typeNames []string, ms []store.Message) map[string][]string {
 }
 
 type blobUploadArgs struct {
-	AccountID string                     `json:"accountId"`
-	Create    map[string]json.RawMessage `json:"create"`
+	AccountID string          `json:"accountId"`
+	Create    json.RawMessage `json:"create"`
 }
 
 type blobUploadObject struct {
@@ -342,19 +342,19 @@ func (h *handler) blobUpload(ctx context.Context, c *jmap.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.CheckSet(len(a.Create)); err != nil {
+	creates, err := orderedObject(a.Create)
+	if err != nil {
+		return nil, jmap.NewError(jmap.InvalidArguments, "create: "+err.Error())
+	}
+	if err := c.CheckSet(len(creates)); err != nil {
 		return nil, err
 	}
 	resp := blobUploadResponse{AccountID: a.AccountID}
-	// In the order the client wrote them is not knowable from a map;
-	// sorted, so that a creation may use one with a smaller id.
-	cids := make([]string, 0, len(a.Create))
-	for cid := range a.Create {
-		cids = append(cids, cid)
-	}
-	slices.Sort(cids)
-	for _, cid := range cids {
-		info, err := h.uploadOne(ctx, c, acct, a.Create[cid])
+	// In the order the client wrote them, so that a blob may be made of
+	// one created before it (RFC 9404 §4.1.2).
+	for _, kv := range creates {
+		cid := kv.key
+		info, err := h.uploadOne(ctx, c, acct, kv.value)
 		var je *jmap.Error
 		switch {
 		case errors.As(err, &je):
@@ -373,6 +373,43 @@ func (h *handler) blobUpload(ctx context.Context, c *jmap.Call) (any, error) {
 		}
 	}
 	return resp, nil
+}
+
+// member is one member of a JSON object.
+type member struct {
+	key   string
+	value json.RawMessage
+}
+
+// orderedObject reads a JSON object's members in their order; null is
+// no members.
+func orderedObject(raw json.RawMessage) ([]member, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	d := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := d.Token(); err != nil || t != json.Delim('{') {
+		return nil, errors.New("not an object")
+	}
+	var out []member
+	seen := map[string]bool{}
+	for d.More() {
+		t, err := d.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := t.(string)
+		var v json.RawMessage
+		if err := d.Decode(&v); err != nil {
+			return nil, err
+		}
+		if seen[key] {
+			return nil, errors.New("creation id " + key + " given twice")
+		}
+		seen[key] = true
+		out = append(out, member{key, v})
+	}
+	return out, nil
 }
 
 // uploadOne makes one blob of Blob/upload; a *jmap.Error is its SetError.
