@@ -33,7 +33,6 @@
 //   - Ids: a Mailbox id is "m" followed by the decimal store.Mailbox.ID
 //     ("m7"); it never changes, also across renames, and the store never
 //     gives it to another mailbox (storetest MailboxIDsNotReused).
-//
 //   - Names: the store keeps full names with "/" between levels. A JMAP
 //     name is the part after the nearest existing ancestor, and parentId
 //     that ancestor's id: "Lists/Go" under "Lists" is {name: "Go",
@@ -41,28 +40,23 @@
 //     such trees), "Lists/Go" is top-level with name "Lists/Go", so
 //     siblings keep unique names and a rename never loses a level. Names
 //     the client sets may not contain "/".
-//
 //   - Roles come from INBOX (role "inbox") and the RFC 6154 special-use
 //     attributes (\Drafts "drafts", \Sent "sent", \Archive "archive",
 //     \Junk "junk", \Trash "trash"). A role is chosen at create; the
 //     store cannot change a special-use afterwards.
-//
 //   - sortOrder: the store keeps none, so it is derived from the role
 //     (inbox 1, drafts 2, sent 3, archive 4, junk 5, trash 6, others 10).
 //     A sortOrder a client sends is accepted and ignored, and the value in
 //     force is returned in the created/updated object (RFC 8620 §5.3).
-//
 //   - States: the state of Mailbox is the decimal account modseq
 //     (store.Mailstore.AccountModSeq); every change in the account moves
 //     it, mail too, since the counts change with mail.
-//
 //   - Counts: totalEmails and unreadEmails from MailboxStatus;
 //     totalThreads and unreadThreads from the thread id of every message
 //     of the account (Changes since 0) and the \Seen flags (MessageFlags),
 //     computed only when asked for, with the RFC 8621 §2 definitions
 //     (a thread is unread if an unseen message of it is outside the
 //     trash, or in this mailbox when it is the trash).
-//
 //   - Blob ids: "b<N>" is stored body N whole: a message's blobId, or an
 //     upload (kept by the store for a day, store.UploadTTL, unless a
 //     message uses it); "b<N>p<path>" is the part at IMAP section path
@@ -72,21 +66,17 @@
 //     attached message gives part blob ids that open like any other. An
 //     account may read body N when one of its messages uses it, or it
 //     uploaded it; any other blob id is not found, existing or not.
-//
 //   - partId is the part's IMAP section path ("1" for a single-part
 //     message, "" never: a multipart has none).
-//
 //   - Email/get reads the message's blob only for the properties that
 //     need its bytes: references, sender, replyTo, headers, header:*,
 //     body values, and the decoded size of a part with a transfer
 //     encoding (counted by decoding up to 1 MiB; a larger base64 part is
 //     measured from its line count and last octets). The metadata
 //     properties never open it.
-//
 //   - Limits: a header block is read up to 256 KiB, a body value up to
 //     16 MiB (and maxBodyValueBytes), Blob/get data up to 16 MiB per
 //     blob (isTruncated beyond; digests cover the whole range).
-//
 //   - Uploads are limited to maxSizeUpload and to what is left of the
 //     account's quota (store.Account.QuotaBytes - UsedBytes): over it the
 //     endpoint answers 413, Blob/upload the SetError overQuota.
