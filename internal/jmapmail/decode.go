@@ -26,7 +26,9 @@ type transferDecoder struct {
 	pending []byte // decoded bytes not yet returned
 	quantum [4]byte
 	nq      int
-	done    bool // base64 padding or input end seen
+	done    bool   // base64 padding or input end seen
+	buf, in []byte // base64 input read ahead, and what is left of it
+	srcErr  error
 }
 
 // newTransferDecoder decodes r under encoding enc (lower case). An
@@ -55,20 +57,45 @@ func (d *transferDecoder) Read(p []byte) (int, error) {
 	return d.src.Read(p)
 }
 
-func b64val(c byte) (byte, bool) {
-	switch {
-	case 'A' <= c && c <= 'Z':
-		return c - 'A', true
-	case 'a' <= c && c <= 'z':
-		return c - 'a' + 26, true
-	case '0' <= c && c <= '9':
-		return c - '0' + 52, true
-	case c == '+':
-		return 62, true
-	case c == '/':
-		return 63, true
+// b64dec maps a byte to its base64 value, or to one of the markers.
+var b64dec = func() (t [256]byte) {
+	for i := range t {
+		t[i] = b64bad
 	}
-	return 0, false
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	for i := 0; i < len(alphabet); i++ {
+		t[alphabet[i]] = byte(i)
+	}
+	for _, c := range []byte(" \t\r\n") {
+		t[c] = b64space
+	}
+	t['='] = b64pad
+	return t
+}()
+
+const (
+	b64space = 0xfd
+	b64pad   = 0xfe
+	b64bad   = 0xff
+)
+
+// fill reads more input when none is left; false at its end.
+func (d *transferDecoder) fill() bool {
+	if len(d.in) > 0 {
+		return true
+	}
+	if d.srcErr != nil {
+		return false
+	}
+	if d.buf == nil {
+		d.buf = make([]byte, 32<<10)
+	}
+	k, err := d.src.Read(d.buf)
+	d.in = d.buf[:k]
+	if err != nil {
+		d.srcErr = err
+	}
+	return k > 0 || err == nil
 }
 
 // readBase64 decodes quantum by quantum; white space is skipped, other
@@ -84,13 +111,9 @@ func (d *transferDecoder) readBase64(p []byte) (int, error) {
 			continue
 		}
 		if d.done {
-			if n == 0 {
-				return 0, io.EOF
-			}
-			return n, nil
+			break
 		}
-		c, err := d.src.ReadByte()
-		if err != nil {
+		if !d.fill() {
 			d.done = true
 			if d.nq == 1 {
 				d.problem = true
@@ -98,34 +121,43 @@ func (d *transferDecoder) readBase64(p []byte) (int, error) {
 			d.pending = d.flush()
 			continue
 		}
-		if c == '=' {
-			d.done = true
-			d.pending = d.flush()
-			continue
-		}
-		v, ok := b64val(c)
-		if !ok {
-			if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+		in, i := d.in, 0
+	scan:
+		for i < len(in) {
+			v := b64dec[in[i]]
+			i++
+			switch v {
+			case b64space:
+				continue
+			case b64bad:
 				d.problem = true
+				continue
+			case b64pad:
+				d.done = true
+				d.pending = d.flush()
+				break scan
 			}
-			continue
-		}
-		d.quantum[d.nq] = v
-		d.nq++
-		if d.nq == 4 {
+			d.quantum[d.nq] = v
+			d.nq++
+			if d.nq < 4 {
+				continue
+			}
 			q := d.quantum
-			if len(p)-n < 3 {
-				d.pending = append(d.pending[:0], q[0]<<2|q[1]>>4, q[1]<<4|q[2]>>2, q[2]<<6|q[3])
-				d.nq = 0
-				k := copy(p[n:], d.pending)
-				d.pending = d.pending[k:]
-				n += k
-				return n, nil
-			}
-			p[n], p[n+1], p[n+2] = q[0]<<2|q[1]>>4, q[1]<<4|q[2]>>2, q[2]<<6|q[3]
-			n += 3
 			d.nq = 0
+			b0, b1, b2 := q[0]<<2|q[1]>>4, q[1]<<4|q[2]>>2, q[2]<<6|q[3]
+			if len(p)-n < 3 {
+				d.pending = append(d.pending[:0], b0, b1, b2)
+				break scan
+			}
+			p[n], p[n+1], p[n+2] = b0, b1, b2
+			if n += 3; n == len(p) {
+				break scan
+			}
 		}
+		d.in = in[i:]
+	}
+	if n == 0 && d.done {
+		return 0, io.EOF
 	}
 	return n, nil
 }
@@ -207,7 +239,8 @@ func partReader(ra io.ReaderAt, p *message.Part) *transferDecoder {
 
 // exactSizeMax bounds the encoded parts whose decoded size is counted by
 // decoding them; larger base64 parts are measured from their line count
-// and last octets (base64Size).
+// and last octets (base64Size), larger quoted-printable ones (rare: QP is
+// for text) are given their encoded size, an upper bound.
 const exactSizeMax = 1 << 20
 
 // decodedSize is the size of part p's body once decoded (RFC 8621
@@ -220,7 +253,7 @@ func decodedSize(ra io.ReaderAt, p *message.Part) int64 {
 		}
 		return p.Size
 	}
-	if ra != nil && (p.Size <= exactSizeMax || p.Encoding != "base64") {
+	if ra != nil && p.Size <= exactSizeMax {
 		n, err := io.Copy(io.Discard, partReader(ra, p))
 		if err == nil {
 			return n

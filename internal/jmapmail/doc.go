@@ -72,7 +72,8 @@
 //     need its bytes: references, sender, replyTo, headers, header:*,
 //     body values, and the decoded size of a part with a transfer
 //     encoding (counted by decoding up to 1 MiB; a larger base64 part is
-//     measured from its line count and last octets). The metadata
+//     measured from its line count and last octets, a larger
+//     quoted-printable one gets its encoded size). The metadata
 //     properties never open it.
 //   - Limits: a header block is read up to 256 KiB, a body value up to
 //     16 MiB (and maxBodyValueBytes), Blob/get data up to 16 MiB per
