@@ -14,6 +14,7 @@ import (
 	"hash"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -442,7 +443,7 @@ func (h *handler) uploadOne(ctx context.Context, c *jmap.Call, acct int64, raw j
 		if err != nil {
 			var je *jmap.Error
 			if errors.As(err, &je) {
-				return jmap.BlobInfo{}, je.With("properties", []string{"data/" + itoa(i)})
+				return jmap.BlobInfo{}, je.With("properties", []string{"data/" + strconv.Itoa(i)})
 			}
 			return jmap.BlobInfo{}, err
 		}

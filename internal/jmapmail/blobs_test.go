@@ -345,3 +345,35 @@ func TestBlobUploadSources(t *testing.T) {
 		t.Errorf("Blob/get #b: %v", rs[1].Args)
 	}
 }
+
+// Blob/upload makes blobs in the order written, so "a" may use "#z";
+// Blob/get refuses ids null; the methods check the account.
+func TestBlobMethodsArguments(t *testing.T) {
+	e := newEnv(t, Options{})
+	body := `{"using":["urn:ietf:params:jmap:core","urn:ietf:params:jmap:blob"],"methodCalls":[["Blob/upload",{"accountId":"` + e.aid +
+		`","create":{"z":{"data":[{"data:asText":"zz"}]},"a":{"data":[{"blobId":"#z"},{"data:asText":"a"}]}}},"c0"]]}`
+	req, _ := http.NewRequest("POST", e.http.URL+"/jmap/api", strings.NewReader(body))
+	req.SetBasicAuth(e.user, "secret")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	json.NewDecoder(res.Body).Decode(&out)
+	res.Body.Close()
+	args := out["methodResponses"].([]any)[0].([]any)[1].(map[string]any)
+	if a := args["created"].(map[string]any)["a"].(map[string]any); a["size"] != 3.0 {
+		t.Errorf("Blob/upload in order: %v", args)
+	}
+	if r := e.apiUsing(blobUsing, "Blob/get", e.args()); r.Args["type"] != "invalidArguments" {
+		t.Errorf("Blob/get ids null: %v", r)
+	}
+	for _, m := range []string{"Blob/get", "Blob/lookup", "Email/parse", "Blob/upload"} {
+		if r := e.apiUsing(blobUsing, m, map[string]any{"accountId": "a999"}); r.Args["type"] != "accountNotFound" {
+			t.Errorf("%s of another account: %v", m, r)
+		}
+	}
+	if r := e.apiUsing(blobUsing, "Blob/get", e.args("ids", []string{}, "offset", -1)); r.Args["type"] != "invalidArguments" {
+		t.Errorf("negative offset: %v", r)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"context"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 
 	"postern/internal/jmap"
@@ -134,7 +135,7 @@ func jnode(p *message.Part, path string) *jpart {
 	jp := &jpart{p: p, path: path}
 	if p.IsMultipart() {
 		for i, c := range p.Children {
-			cp := itoa(i + 1)
+			cp := strconv.Itoa(i + 1)
 			if path != "" {
 				cp = path + "." + cp
 			}
@@ -142,13 +143,6 @@ func jnode(p *message.Part, path string) *jpart {
 		}
 	}
 	return jp
-}
-
-func itoa(n int) string {
-	if n < 10 {
-		return string(rune('0' + n))
-	}
-	return itoa(n/10) + string(rune('0'+n%10))
 }
 
 // partBlob is the blob id of a leaf of this message.

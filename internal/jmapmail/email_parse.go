@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"postern/internal/jmap"
@@ -144,7 +145,7 @@ func (h *handler) parseBlob(ctx context.Context, acct int64, id string, props []
 func joinPath(path []int) string {
 	s := make([]string, len(path))
 	for i, n := range path {
-		s[i] = itoa(n)
+		s[i] = strconv.Itoa(n)
 	}
 	return strings.Join(s, ".")
 }
