@@ -3,7 +3,7 @@
 -- it is older than a day (store.UploadTTL), whether a message took the
 -- body meanwhile (its reference keeps it) or not.
 CREATE TABLE uploads (
-	blob_id      INTEGER PRIMARY KEY REFERENCES blobs(id),
+	blob_id      BIGINT PRIMARY KEY REFERENCES blobs(id),
 	account_id   BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
 	content_type TEXT NOT NULL,
 	created_at   BIGINT NOT NULL
