@@ -44,4 +44,16 @@ func testUploads(t *testing.T, e *env) {
 	if ms, err := e.s.MessagesByBlob(e.ctx, b.ID, []int64{m.BlobID}); err != nil || len(ms) != 0 {
 		t.Fatalf("MessagesByBlob of another account = %+v, %v", ms, err)
 	}
+	// An account with uploads can be deleted; its uploads go with it.
+	bobs, err := e.s.PutUpload(e.ctx, b.ID, "text/plain", store.BytesBody("bob's"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.s.DeleteAccount(e.ctx, "bob@example.org"); err != nil {
+		t.Fatalf("DeleteAccount with an upload: %v", err)
+	}
+	if _, err := e.s.Upload(e.ctx, b.ID, bobs.BlobID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Upload of a deleted account: %v", err)
+	}
+	e.purge()
 }
