@@ -29,9 +29,9 @@ const BlobCapability = "urn:ietf:params:jmap:blob"
 const (
 	// maxDataSources is advertised; RFC 9404 §3.1 asks at least 64.
 	maxDataSources = 64
-	// maxBlobData bounds the data Blob/get puts in one response; a larger
-	// range is cut there and isTruncated set. Digests cover the whole
-	// range whatever its size.
+	// maxBlobData bounds the data Blob/get puts in one response, all
+	// blobs together; a larger range is cut there and isTruncated set.
+	// Digests cover the whole range whatever its size.
 	maxBlobData = 16 << 20
 )
 
@@ -114,8 +114,9 @@ func (h *handler) blobGet(ctx context.Context, c *jmap.Call) (any, error) {
 		return nil, jmap.NewError(jmap.InvalidArguments, "length must not be negative")
 	}
 	resp := blobGetResponse{AccountID: a.AccountID, List: []map[string]any{}, NotFound: []string{}}
+	budget := int64(maxBlobData)
 	for _, id := range dedup(*a.IDs) {
-		o, err := h.blobObject(ctx, acct, id, resolveCreated(c, id), props, offset, a.Length)
+		o, err := h.blobObject(ctx, acct, id, resolveCreated(c, id), props, blobRange{offset, a.Length}, &budget)
 		if errors.Is(err, jmap.ErrBlobNotFound) {
 			resp.NotFound = append(resp.NotFound, id)
 			continue
@@ -128,9 +129,17 @@ func (h *handler) blobGet(ctx context.Context, c *jmap.Call) (any, error) {
 	return resp, nil
 }
 
-// blobObject is one Blob of Blob/get: the range [offset, offset+length)
-// of the blob read once, hashed as it goes, its data kept when asked.
-func (h *handler) blobObject(ctx context.Context, acct int64, id, resolved string, props []string, offset int64, length *int64) (map[string]any, error) {
+// blobRange is the offset and length of Blob/get.
+type blobRange struct {
+	offset int64
+	length *int64
+}
+
+// blobObject is one Blob of Blob/get: the range of the blob read once,
+// hashed as it goes, its data kept when asked, within what is left of
+// budget.
+func (h *handler) blobObject(ctx context.Context, acct int64, id, resolved string, props []string, rg blobRange, budget *int64) (map[string]any, error) {
+	offset, length := rg.offset, rg.length
 	rc, size, _, err := h.openBlob(ctx, acct, resolved)
 	if err != nil {
 		return nil, err
@@ -166,14 +175,15 @@ func (h *handler) blobObject(ctx context.Context, acct int64, id, resolved strin
 	wantData := slices.ContainsFunc(props, func(p string) bool { return strings.HasPrefix(p, "data") })
 	var data bytes.Buffer
 	if wantData {
-		sinks = append(sinks, &capWriter{w: &data, left: maxBlobData})
-		if want > maxBlobData {
+		sinks = append(sinks, &capWriter{w: &data, left: *budget})
+		if want > *budget {
 			truncated = true
 		}
 	}
 	if _, err := io.CopyN(io.MultiWriter(append(sinks, io.Discard)...), rc, want); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
+	*budget -= int64(data.Len())
 	o := map[string]any{"id": id}
 	problem := false
 	for _, p := range props {

@@ -75,9 +75,10 @@
 //     measured from its line count and last octets, a larger
 //     quoted-printable one gets its encoded size). The metadata
 //     properties never open it.
-//   - Limits: a header block is read up to 256 KiB, a body value up to
-//     16 MiB (and maxBodyValueBytes), Blob/get data up to 16 MiB per
-//     blob (isTruncated beyond; digests cover the whole range).
+//   - Limits: a header block is read up to 256 KiB; a body value up to
+//     16 MiB (and maxBodyValueBytes), and the body values of one call up
+//     to 32 MiB together; Blob/get data up to 16 MiB per call
+//     (isTruncated beyond; digests cover the whole range).
 //   - Uploads are limited to maxSizeUpload and to what is left of the
 //     account's quota (store.Account.QuotaBytes - UsedBytes): over it the
 //     endpoint answers 413, Blob/upload the SetError overQuota.

@@ -35,16 +35,26 @@ const maxHeaderBlock = 256 << 10
 // maxBodyValueBytes: a larger text part is truncated (isTruncated).
 const maxBodyValue = 16 << 20
 
+// maxBodyValuesPerCall bounds the body values of one method call
+// together, whatever the number of emails: values past it are truncated,
+// to nothing if need be.
+const maxBodyValuesPerCall = 32 << 20
+
 // bodyOptions are the body arguments of Email/get and Email/parse.
 type bodyOptions struct {
 	props                          []string
 	fetchText, fetchHTML, fetchAll bool
 	maxBytes                       int64
+	// budget is what is left of maxBodyValuesPerCall, shared by the
+	// emails of the call.
+	budget *int64
 }
 
 // newBodyOptions checks bodyProperties and maxBodyValueBytes.
 func newBodyOptions(props *[]string, text, html, all bool, maxBytes *int64) (bodyOptions, error) {
-	o := bodyOptions{props: defaultBodyProperties, fetchText: text, fetchHTML: html, fetchAll: all, maxBytes: maxBodyValue}
+	budget := int64(maxBodyValuesPerCall)
+	o := bodyOptions{props: defaultBodyProperties, fetchText: text, fetchHTML: html, fetchAll: all, maxBytes: maxBodyValue,
+		budget: &budget}
 	if maxBytes != nil {
 		if *maxBytes <= 0 {
 			return o, jmap.NewError(jmap.InvalidArguments, "maxBodyValueBytes must be a positive integer")
@@ -442,10 +452,17 @@ func (s *emailSource) bodyValues(l partLists, o bodyOptions) (map[string]emailBo
 		if err != nil {
 			return nil, err
 		}
-		v, err := readBodyValue(ra, jp.p, o.maxBytes)
-		if err != nil {
-			return nil, err
+		limit := min(o.maxBytes, *o.budget)
+		v := emailBodyValue{IsTruncated: true}
+		if limit > 0 {
+			if v, err = readBodyValue(ra, jp.p, limit); err != nil {
+				return nil, err
+			}
+			if limit < o.maxBytes && int64(len(v.Value)) >= limit {
+				v.IsTruncated = true // cut by the call's budget
+			}
 		}
+		*o.budget -= int64(len(v.Value))
 		out[jp.path] = v
 	}
 	return out, nil

@@ -338,3 +338,26 @@ func parseRaw(t testing.TB, raw string) *message.Part {
 	}
 	return p.Body
 }
+
+// The body values of one call share a budget: past it they are cut, to
+// nothing if need be, and say so.
+func TestBodyValuesBudget(t *testing.T) {
+	raw := strings.ReplaceAll(charsets, "\n", "\r\n")
+	p, err := message.Parse(strings.NewReader(raw), message.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	budget := int64(15)
+	o := bodyOptions{props: defaultBodyProperties, fetchAll: true, maxBytes: maxBodyValue, budget: &budget}
+	src := &emailSource{body: 1, root: p.Body, ra: strings.NewReader(raw)}
+	bv, err := src.bodyValues(flatten(src.jroot()), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := bv["1"]; v.Value != "café au lait, " || !v.IsTruncated {
+		t.Errorf("first value %+v", v)
+	}
+	if v := bv["2"]; v.Value != "" || !v.IsTruncated {
+		t.Errorf("second value %+v", v)
+	}
+}
