@@ -172,8 +172,9 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 		Extensions: strings.Join(sieve.Extensions(), " "), MaxRedirects: sieveOpts.MaxRedirects,
 		MaxScriptSize: admin.MaxSieveScriptSize, Logger: logger.With("svc", "managesieve"),
 	})
-	jmapSieve := newJMAPSieve(st, filter, sieveOpts.MaxRedirects, nil, cfg.Hostname, logger)
-	jmapSrv := newJMAP(st, authSvc, jmapSieve.Blobs(nil), logger.With("svc", "jmap"))
+	uploads := jmapmail.NewBlobs(st)
+	jmapSieve := newJMAPSieve(st, filter, sieveOpts.MaxRedirects, uploads, cfg.Hostname, logger)
+	jmapSrv := newJMAP(st, authSvc, jmapSieve.Blobs(uploads), logger.With("svc", "jmap"))
 	jmapmail.Register(jmapSrv, st, jmapmail.Options{Parse: ParseMessage, Logger: logger.With("svc", "jmap")})
 	jmapsubmit.Register(jmapSrv, st, jmapsubmit.Options{Pipeline: a.pipeline, Signer: dkim.NewSigner(st), Hostname: cfg.Hostname,
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, MaxRecipients: cfg.SMTP.MaxRecipients,

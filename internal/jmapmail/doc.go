@@ -1,8 +1,12 @@
-// Package jmapmail is the RFC 8621 Mailbox data type on the JMAP core
+// Package jmapmail is the RFC 8621 mail data types on the JMAP core
 // (internal/jmap), over store.Store: the "urn:ietf:params:jmap:mail"
-// capability and the methods Mailbox/get, Mailbox/changes, Mailbox/query,
-// Mailbox/queryChanges and Mailbox/set. Register plugs them into a
-// jmap.Server; the composition root calls it.
+// capability with Mailbox/get, Mailbox/changes, Mailbox/query,
+// Mailbox/queryChanges, Mailbox/set, Thread/get, Thread/changes,
+// Email/get and Email/parse; the "urn:ietf:params:jmap:blob" capability
+// (RFC 9404) with Blob/upload, Blob/get and Blob/lookup; and Blobs, the
+// jmap.Blobs behind the upload and download endpoints (RFC 8620 §6).
+// Register plugs the methods into a jmap.Server and NewBlobs makes the
+// Blobs for jmap.Options; the composition root calls both.
 //
 // What it owns:
 //   - jmapmail.go: Options, Register, the capability objects, account and
@@ -11,6 +15,18 @@
 //     parents, roles, sort order, rights and counts.
 //   - get.go, changes.go, query.go, set.go: one method each (queryChanges
 //     lives in query.go).
+//   - messages.go, thread.go, email_get.go: Thread and Email over the
+//     store's messages.
+//   - email_body.go: the body properties of an Email (bodyStructure,
+//     textBody, htmlBody, attachments by the algorithm of RFC 8621
+//     §4.1.4, bodyValues) and of its EmailBodyParts; email_header.go:
+//     headers and header:{name}[:as{Form}][:all] on emails and parts;
+//     decode.go: transfer and charset decoding as streams.
+//   - email_parse.go: Email/parse of an uploaded message or an attached
+//     one.
+//   - blobs.go: blob ids, who may read a blob, openBlob (for every method
+//     that reads a blob by id), upload and download; blob_methods.go: the
+//     RFC 9404 methods.
 //   - email_set.go, email_create.go, email_import.go, email_copy.go:
 //     Email/set, Email/import and Email/copy (RFC 8621 §4.6–§4.8), under
 //     the account lock Mailbox/set takes. keywords.go maps JMAP keywords
@@ -54,6 +70,31 @@
 //     computed only when asked for, with the RFC 8621 §2 definitions
 //     (a thread is unread if an unseen message of it is outside the
 //     trash, or in this mailbox when it is the trash).
+//   - Blob ids: "b<N>" is stored body N whole: a message's blobId, or an
+//     upload (kept by the store for a day, store.UploadTTL, unless a
+//     message uses it); "b<N>p<path>" is the part at IMAP section path
+//     <path> of body N, transfer encoding undone ("b12p1.2"). Inside a
+//     message/rfc822 part the numbering goes on ("b12p3.1" is the first
+//     part of the message attached as part 3), so Email/parse of an
+//     attached message gives part blob ids that open like any other. An
+//     account may read body N when one of its messages uses it, or it
+//     uploaded it; any other blob id is not found, existing or not.
+//   - partId is the part's IMAP section path ("1" for a single-part
+//     message, "" never: a multipart has none).
+//   - Email/get reads the message's blob only for the properties that
+//     need its bytes: references, sender, replyTo, headers, header:*,
+//     body values, and the decoded size of a part with a transfer
+//     encoding (counted by decoding up to 1 MiB; a larger base64 part is
+//     measured from its line count and last octets, a larger
+//     quoted-printable one gets its encoded size). The metadata
+//     properties never open it.
+//   - Limits: a header block is read up to 256 KiB; a body value up to
+//     16 MiB (and maxBodyValueBytes), and the body values of one call up
+//     to 32 MiB together; Blob/get data up to 16 MiB per call
+//     (isTruncated beyond; digests cover the whole range).
+//   - Uploads are limited to maxSizeUpload and to what is left of the
+//     account's quota (store.Account.QuotaBytes - UsedBytes): over it the
+//     endpoint answers 413, Blob/upload the SetError overQuota.
 //
 // Limits of the store this package works around are written beside the
 // code: Mailbox/changes cannot read when a mailbox was created (see

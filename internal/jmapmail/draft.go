@@ -58,12 +58,15 @@ var draftForbidden = map[string]bool{"id": true, "blobId": true, "threadId": tru
 	"hasAttachment": true, "preview": true, "headers": true}
 
 // convenience properties and the header field and form they stand for.
-var draftConvenience = map[string]struct{ field, form string }{
-	"messageId": {"Message-ID", "asMessageIds"}, "inReplyTo": {"In-Reply-To", "asMessageIds"},
-	"references": {"References", "asMessageIds"}, "sender": {"Sender", "asAddresses"},
-	"from": {"From", "asAddresses"}, "to": {"To", "asAddresses"}, "cc": {"Cc", "asAddresses"},
-	"bcc": {"Bcc", "asAddresses"}, "replyTo": {"Reply-To", "asAddresses"},
-	"subject": {"Subject", "asText"}, "sentAt": {"Date", "asDate"},
+var draftConvenience = map[string]struct {
+	field string
+	form  headerForm
+}{
+	"messageId": {"Message-ID", formMessageIDs}, "inReplyTo": {"In-Reply-To", formMessageIDs},
+	"references": {"References", formMessageIDs}, "sender": {"Sender", formAddresses},
+	"from": {"From", formAddresses}, "to": {"To", formAddresses}, "cc": {"Cc", formAddresses},
+	"bcc": {"Bcc", formAddresses}, "replyTo": {"Reply-To", formAddresses},
+	"subject": {"Subject", formText}, "sentAt": {"Date", formDate},
 }
 
 // draftOrder is the order in which the convenience fields are written.
@@ -120,7 +123,7 @@ func decodeDraft(raw json.RawMessage) (*draft, *jmap.Error) {
 			return nil, invalidProps("the same header field twice", prev, k)
 		}
 		seen[lower] = k
-		fs, e := encodeField(hp.name, hp.form, hp.all, obj[k])
+		fs, e := encodeField(hp.spelled, hp.form, hp.all, obj[k])
 		if e != nil {
 			return nil, invalidProps(e.Error(), k)
 		}
@@ -197,44 +200,4 @@ func decodeKeywords(v json.RawMessage) (map[string]bool, *jmap.Error) {
 		out[strings.ToLower(k)] = true
 	}
 	return out, nil
-}
-
-// headerProp is a parsed "header:{name}[:as{form}][:all]" property.
-type headerProp struct {
-	name, form string
-	all        bool
-}
-
-func parseHeaderProp(k string) (headerProp, bool) {
-	parts := strings.Split(k, ":")
-	if len(parts) < 2 || len(parts) > 4 || !validFieldName(parts[1]) {
-		return headerProp{}, false
-	}
-	hp := headerProp{name: parts[1], form: "asRaw"}
-	rest := parts[2:]
-	if len(rest) > 0 && rest[len(rest)-1] == "all" {
-		hp.all = true
-		rest = rest[:len(rest)-1]
-	}
-	if len(rest) == 1 {
-		hp.form = rest[0]
-	}
-	if len(rest) > 1 || !slices.Contains(headerForms, hp.form) {
-		return headerProp{}, false
-	}
-	return hp, true
-}
-
-// validFieldName: 1*ftext, printable ASCII but ":" (RFC 5322 §3.6.8),
-// bounded.
-func validFieldName(n string) bool {
-	if n == "" || len(n) > 76 {
-		return false
-	}
-	for i := 0; i < len(n); i++ {
-		if n[i] < 33 || n[i] > 126 || n[i] == ':' {
-			return false
-		}
-	}
-	return true
 }

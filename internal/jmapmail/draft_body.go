@@ -259,7 +259,7 @@ func (p *draftPart) decodeFields(obj map[string]json.RawMessage, prop string) *j
 			return invalidProps("header field given twice or set by a property: "+k, prop)
 		}
 		seen[lower] = true
-		fs, e := encodeField(hp.name, hp.form, hp.all, obj[k])
+		fs, e := encodeField(hp.spelled, hp.form, hp.all, obj[k])
 		if e != nil {
 			return invalidProps(k+": "+e.Error(), prop)
 		}

@@ -3,7 +3,6 @@ package jmapmail
 import (
 	"encoding/json"
 	"errors"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -21,32 +20,6 @@ type field struct {
 	raw         bool
 }
 
-// headerForms are the parsed forms of RFC 8621 §4.1.2.
-var headerForms = []string{"asRaw", "asText", "asAddresses", "asGroupedAddresses", "asMessageIds", "asDate", "asURLs"}
-
-// fieldForms are the forms a known field may take besides asRaw (RFC 8621
-// §4.1.2); a field not listed takes any.
-var fieldForms = func() map[string][]string {
-	m := map[string][]string{}
-	for _, f := range []string{"from", "sender", "reply-to", "to", "cc", "bcc", "resent-from", "resent-sender",
-		"resent-reply-to", "resent-to", "resent-cc", "resent-bcc"} {
-		m[f] = []string{"asAddresses", "asGroupedAddresses"}
-	}
-	for _, f := range []string{"message-id", "in-reply-to", "references", "resent-message-id"} {
-		m[f] = []string{"asMessageIds"}
-	}
-	for _, f := range []string{"date", "resent-date"} {
-		m[f] = []string{"asDate"}
-	}
-	for _, f := range []string{"list-help", "list-unsubscribe", "list-subscribe", "list-post", "list-owner", "list-archive"} {
-		m[f] = []string{"asURLs"}
-	}
-	for _, f := range []string{"subject", "comments", "keywords", "list-id"} {
-		m[f] = []string{"asText"}
-	}
-	return m
-}()
-
 // maxFieldValue bounds the wire value of one field.
 const maxFieldValue = 16 << 10
 
@@ -54,8 +27,8 @@ var errForm = errors.New("this header field cannot take this form")
 
 // encodeField turns the JSON value of a header property into fields: none
 // for null, one, or with all one per array element.
-func encodeField(name, form string, all bool, raw json.RawMessage) ([]field, error) {
-	if forms, known := fieldForms[strings.ToLower(name)]; known && form != "asRaw" && !slices.Contains(forms, form) {
+func encodeField(name string, form headerForm, all bool, raw json.RawMessage) ([]field, error) {
+	if !formAllowed(strings.ToLower(name), form) {
 		return nil, errForm
 	}
 	if string(raw) == "null" {
@@ -73,18 +46,18 @@ func encodeField(name, form string, all bool, raw json.RawMessage) ([]field, err
 		if err != nil {
 			return nil, err
 		}
-		if len(s) > maxFieldValue || form == "asRaw" && len(name)+1+len(s) > hardLine {
+		if len(s) > maxFieldValue || form == formRaw && len(name)+1+len(s) > hardLine {
 			return nil, errors.New("header field value too long")
 		}
-		out = append(out, field{name: name, value: s, raw: form == "asRaw"})
+		out = append(out, field{name: name, value: s, raw: form == formRaw})
 	}
 	return out, nil
 }
 
 // encodeValue is the wire value of one field in form.
-func encodeValue(form string, v json.RawMessage) (string, error) {
+func encodeValue(form headerForm, v json.RawMessage) (string, error) {
 	switch form {
-	case "asRaw":
+	case formRaw:
 		var s string
 		if json.Unmarshal(v, &s) != nil {
 			return "", errors.New("asRaw takes a string")
@@ -97,19 +70,19 @@ func encodeValue(form string, v json.RawMessage) (string, error) {
 			}
 		}
 		return s, nil
-	case "asText":
+	case formText:
 		var s string
 		if json.Unmarshal(v, &s) != nil {
 			return "", errors.New("asText takes a string")
 		}
 		return encodeText(s), nil
-	case "asAddresses":
+	case formAddresses:
 		var list []emailAddress
 		if json.Unmarshal(v, &list) != nil {
 			return "", errors.New("asAddresses takes EmailAddress objects")
 		}
 		return formatAddresses(list)
-	case "asGroupedAddresses":
+	case formGroupedAddresses:
 		var groups []struct {
 			Name      *string        `json:"name"`
 			Addresses []emailAddress `json:"addresses"`
@@ -132,7 +105,7 @@ func encodeValue(form string, v json.RawMessage) (string, error) {
 			items = append(items, phrase(*g.Name)+": "+list+";")
 		}
 		return strings.Join(items, ", "), nil
-	case "asMessageIds":
+	case formMessageIDs:
 		var ids []string
 		if json.Unmarshal(v, &ids) != nil {
 			return "", errors.New("asMessageIds takes an array of ids")
@@ -144,7 +117,7 @@ func encodeValue(form string, v json.RawMessage) (string, error) {
 			ids[i] = "<" + id + ">"
 		}
 		return strings.Join(ids, " "), nil
-	case "asDate":
+	case formDate:
 		var s string
 		if json.Unmarshal(v, &s) != nil {
 			return "", errors.New("asDate takes a Date")
@@ -154,7 +127,7 @@ func encodeValue(form string, v json.RawMessage) (string, error) {
 			return "", errors.New("asDate takes a Date")
 		}
 		return t.Format(rfc5322Date), nil
-	case "asURLs":
+	case formURLs:
 		var urls []string
 		if json.Unmarshal(v, &urls) != nil {
 			return "", errors.New("asURLs takes an array of URLs")

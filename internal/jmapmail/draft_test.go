@@ -98,17 +98,15 @@ func content(t *testing.T, msg string, p *message.Part) string {
 	return raw
 }
 
-// rawField returns the unfolded raw value of the first field name in the
+// fieldValueIn returns the unfolded raw value of the first field name in the
 // header of part p of msg.
-func rawField(msg string, p *message.Part, name string) string {
-	block := msg[p.HeaderStart:p.BodyStart]
-	var got string
-	eachHeaderField([]byte(block), func(n, v []byte) {
-		if got == "" && strings.EqualFold(string(n), name) {
-			got = string(v)
+func fieldValueIn(msg string, p *message.Part, name string) string {
+	for _, f := range splitHeader([]byte(msg[p.HeaderStart:p.BodyStart])) {
+		if strings.EqualFold(f.name, name) {
+			return unfolded(f.value)
 		}
-	})
-	return got
+	}
+	return ""
 }
 
 func shape(p *message.Part) string {
@@ -189,12 +187,12 @@ func TestDraftLayouts(t *testing.T) {
 				case "application/pdf":
 					want = string(blobs["b2"])
 					if c.name == "bodyStructure" {
-						if rawField(msg, part, "Content-Description") != "the CV" {
+						if fieldValueIn(msg, part, "Content-Description") != "the CV" {
 							t.Errorf("Content-Description missing\n%s", msg)
 						}
 						break
 					}
-					_, params, err := mime.ParseMediaType(rawField(msg, part, "Content-Disposition"))
+					_, params, err := mime.ParseMediaType(fieldValueIn(msg, part, "Content-Disposition"))
 					if err != nil || params["filename"] != "Résumé 2024.pdf" || part.Disposition != "attachment" {
 						t.Errorf("filename %v %v in\n%s", params, err, msg)
 					}
@@ -329,11 +327,11 @@ func TestDraftLongLines(t *testing.T) {
 	if parts[1].Encoding != "quoted-printable" || content(t, msg, parts[1]) != "naïve ☃\r\ntrailing space \r\n" {
 		t.Errorf("non-ASCII text: %s %q", parts[1].Encoding, content(t, msg, parts[1]))
 	}
-	_, params, err := mime.ParseMediaType(rawField(msg, parts[2], "Content-Disposition"))
+	_, params, err := mime.ParseMediaType(fieldValueIn(msg, parts[2], "Content-Disposition"))
 	if err != nil || params["filename"] != name {
 		t.Errorf("RFC 2231 continuation: %v %v", params, err)
 	}
-	if _, params, _ := mime.ParseMediaType(rawField(msg, parts[2], "Content-Type")); params["name"] != name {
+	if _, params, _ := mime.ParseMediaType(fieldValueIn(msg, parts[2], "Content-Type")); params["name"] != name {
 		t.Errorf("name param %v", params)
 	}
 	if parts[3].Encoding != "7bit" || !parts[3].IsMessage() || content(t, msg, parts[3]) != "Subject: inner\r\n\r\nshort lines\r\n" {

@@ -1,7 +1,6 @@
 package jmapmail
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -14,33 +13,25 @@ import (
 	"postern/internal/store"
 )
 
-// Email/get (RFC 8621 §4.1, §4.2) answers the properties that the stored
-// metadata holds: the store row (id, blob, thread, mailbox, flags and
-// keywords, size, received date), the envelope and body structure that
-// parsing at delivery kept, and the preview. Three properties need the
-// message's header block, which is read from the blob (never the body)
-// only when one of them is asked for: references (not in the envelope),
-// and sender and replyTo, which the envelope fills with From when absent
-// (RFC 3501 §7.4.2) while JMAP wants null.
-//
-// Not supported yet (asked for, they are refused with invalidArguments):
-// headers, header:{name}[:as...][:all], bodyStructure, bodyValues,
-// textBody, htmlBody, attachments. So the default properties are the RFC's
-// list without bodyValues, textBody, htmlBody and attachments; the
-// arguments bodyProperties and fetch*BodyValues are accepted and have
-// nothing to act on.
+// Email/get (RFC 8621 §4.1, §4.2) answers the metadata properties from
+// the store row (id, blob, thread, mailbox, flags and keywords, size,
+// received date), the envelope and body structure that parsing at
+// delivery kept, and the preview. The other properties read the message
+// from the blob, and only when asked for: references, sender and replyTo
+// (the envelope lacks references, and fills sender and replyTo with From
+// when absent, while JMAP wants null) and the header and body properties
+// of email_body.go.
 
 // emailProperties are the Email properties answered, in the RFC's order.
 var emailProperties = []string{"id", "blobId", "threadId", "mailboxIds", "keywords", "size", "receivedAt",
 	"messageId", "inReplyTo", "references", "sender", "from", "to", "cc", "bcc", "replyTo", "subject",
-	"sentAt", "hasAttachment", "preview"}
+	"sentAt", "hasAttachment", "preview", "headers", "bodyStructure", "bodyValues", "textBody", "htmlBody",
+	"attachments"}
 
-// emailUnsupported are Email properties of RFC 8621 §4.1 not answered yet.
-var emailUnsupported = []string{"headers", "bodyStructure", "bodyValues", "textBody", "htmlBody", "attachments"}
-
-// maxHeaderRead bounds the header block read for references, sender and
-// replyTo (message.DefaultLimits parses no more of a header).
-const maxHeaderRead = 256 << 10
+// emailDefaultProperties is the RFC's default list (§4.2).
+var emailDefaultProperties = []string{"id", "blobId", "threadId", "mailboxIds", "keywords", "size", "receivedAt",
+	"messageId", "inReplyTo", "references", "sender", "from", "to", "cc", "bcc", "replyTo", "subject",
+	"sentAt", "hasAttachment", "preview", "bodyValues", "textBody", "htmlBody", "attachments"}
 
 type emailGetArgs struct {
 	AccountID           string    `json:"accountId"`
@@ -71,8 +62,9 @@ func (h *handler) emailGet(ctx context.Context, c *jmap.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if a.MaxBodyValueBytes != nil && *a.MaxBodyValueBytes <= 0 {
-		return nil, jmap.NewError(jmap.InvalidArguments, "maxBodyValueBytes must be a positive integer")
+	bo, err := newBodyOptions(a.BodyProperties, a.FetchTextBodyValues, a.FetchHTMLBodyValues, a.FetchAllBodyValues, a.MaxBodyValueBytes)
+	if err != nil {
+		return nil, err
 	}
 	props, err := emailProps(a.Properties)
 	if err != nil {
@@ -135,7 +127,7 @@ func (h *handler) emailGet(ctx context.Context, c *jmap.Call) (any, error) {
 			resp.NotFound = append(resp.NotFound, id)
 			continue
 		}
-		o, err := h.emailObject(ctx, m, props)
+		o, err := h.emailObject(ctx, m, props, bo)
 		if err != nil {
 			return nil, err
 		}
@@ -155,16 +147,23 @@ func resolveCreated(c *jmap.Call, id string) string {
 	return id
 }
 
-// emailProps checks the properties asked for.
+// emailProps checks the properties asked for: those of emailProperties
+// and header:{name}[:as{Form}][:all] forms.
 func emailProps(asked *[]string) ([]string, error) {
-	if asked != nil {
-		for _, p := range *asked {
-			if strings.HasPrefix(p, "header:") || slices.Contains(emailUnsupported, p) {
-				return nil, jmap.NewError(jmap.InvalidArguments, "property "+p+" is not supported")
-			}
+	if asked == nil {
+		return emailDefaultProperties, nil
+	}
+	isKnown := func(p string) bool { return slices.Contains(emailProperties, p) }
+	if err := checkHeaderProps(*asked, isKnown, "Email"); err != nil {
+		return nil, err
+	}
+	props := []string{"id"} // always returned (RFC 8620 §5.1)
+	for _, p := range *asked {
+		if !slices.Contains(props, p) {
+			props = append(props, p)
 		}
 	}
-	return pickProperties(asked, emailProperties, nil)
+	return props, nil
 }
 
 // needsMeta tells whether props need more than the light store row.
@@ -179,8 +178,23 @@ func needsMeta(props []string) bool {
 	return false
 }
 
+// needsBlob tells whether props need the message's bytes (its header
+// block or its body), not only the stored metadata.
+func needsBlob(props []string) bool {
+	for _, p := range props {
+		switch p {
+		case "references", "sender", "replyTo", "headers", "bodyStructure", "bodyValues", "textBody", "htmlBody", "attachments":
+			return true
+		}
+		if strings.HasPrefix(p, "header:") {
+			return true
+		}
+	}
+	return false
+}
+
 // emailObject is the Email object of m with the properties props.
-func (h *handler) emailObject(ctx context.Context, m store.Message, props []string) (map[string]any, error) {
+func (h *handler) emailObject(ctx context.Context, m store.Message, props []string, bo bodyOptions) (map[string]any, error) {
 	var env *message.Envelope
 	var root *message.Part
 	if needsMeta(props) {
@@ -189,10 +203,15 @@ func (h *handler) emailObject(ctx context.Context, m store.Message, props []stri
 			return nil, err
 		}
 	}
+	var src *emailSource
+	if needsBlob(props) {
+		src = h.storedSource(ctx, m, root)
+		defer src.close()
+	}
 	var hdr *headerFields
 	if slices.Contains(props, "references") || slices.Contains(props, "sender") || slices.Contains(props, "replyTo") {
 		var err error
-		if hdr, err = h.readHeader(ctx, m, root); err != nil {
+		if hdr, err = readHeader(src); err != nil {
 			return nil, err
 		}
 	}
@@ -213,41 +232,58 @@ func (h *handler) emailObject(ctx context.Context, m store.Message, props []stri
 			o[p] = m.Size
 		case "receivedAt":
 			o[p] = m.InternalDate.UTC().Format(time.RFC3339)
-		case "messageId":
-			o[p] = msgIDs(env.MessageID)
-		case "inReplyTo":
-			o[p] = msgIDs(env.InReplyTo)
-		case "references":
-			o[p] = msgIDs(hdr.references)
-		case "sender":
-			o[p] = addressesIf(hdr.sender, env.Sender)
-		case "from":
-			o[p] = addresses(env.From)
-		case "to":
-			o[p] = addresses(env.To)
-		case "cc":
-			o[p] = addresses(env.Cc)
-		case "bcc":
-			o[p] = addresses(env.Bcc)
-		case "replyTo":
-			o[p] = addressesIf(hdr.replyTo, env.ReplyTo)
-		case "subject":
-			o[p] = nil
-			if env.Subject != "" {
-				o[p] = env.DecodedSubject()
-			}
-		case "sentAt":
-			o[p] = nil
-			if t, ok := env.Time(); ok {
-				o[p] = t.Format(time.RFC3339)
-			}
-		case "hasAttachment":
-			o[p] = hasAttachment(root)
 		case "preview":
 			o[p] = m.Preview
+		default:
+			if v, ok := envelopeValue(p, env, root, hdr); ok {
+				o[p] = v
+			}
+		}
+	}
+	if src != nil {
+		if err := src.addBodyProps(o, props, bo); err != nil {
+			return nil, err
 		}
 	}
 	return o, nil
+}
+
+// envelopeValue is an Email property that the envelope, the body
+// structure and the header fields hdr give; ok is false for others.
+func envelopeValue(p string, env *message.Envelope, root *message.Part, hdr *headerFields) (any, bool) {
+	switch p {
+	case "messageId":
+		return msgIDs(env.MessageID), true
+	case "inReplyTo":
+		return msgIDs(env.InReplyTo), true
+	case "references":
+		return msgIDs(hdr.references), true
+	case "sender":
+		return addressesIf(hdr.sender, env.Sender), true
+	case "from":
+		return addresses(env.From), true
+	case "to":
+		return addresses(env.To), true
+	case "cc":
+		return addresses(env.Cc), true
+	case "bcc":
+		return addresses(env.Bcc), true
+	case "replyTo":
+		return addressesIf(hdr.replyTo, env.ReplyTo), true
+	case "subject":
+		if env.Subject == "" {
+			return nil, true
+		}
+		return env.DecodedSubject(), true
+	case "sentAt":
+		if t, ok := env.Time(); ok {
+			return t.Format(time.RFC3339), true
+		}
+		return nil, true
+	case "hasAttachment":
+		return hasAttachment(root), true
+	}
+	return nil, false
 }
 
 // msgIDs is a header:...:asMessageIds value (RFC 8621 §4.1.2.4): the ids
@@ -335,73 +371,52 @@ type headerFields struct {
 	sender, replyTo bool   // whether the fields are there
 }
 
-// readHeader reads m's header block (up to the body's start, as the body
-// structure tells, and at most maxHeaderRead) and picks the fields the
+// readHeader picks from the message's header block the fields the
 // envelope lacks.
-func (h *handler) readHeader(ctx context.Context, m store.Message, root *message.Part) (*headerFields, error) {
-	n := int64(maxHeaderRead)
-	if root != nil && root.BodyStart > 0 && root.BodyStart < n {
-		n = root.BodyStart
-	}
-	rc, err := h.st.OpenBlob(ctx, m.BlobID)
+func readHeader(src *emailSource) (*headerFields, error) {
+	fields, err := src.fields(src.root)
 	if errors.Is(err, store.ErrNotFound) {
 		return &headerFields{}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	defer rc.Close()
-	block, err := io.ReadAll(io.LimitReader(rc, n))
-	if err != nil {
-		return nil, err
-	}
 	hf := &headerFields{}
-	eachHeaderField(block, func(name, value []byte) {
-		switch {
-		case bytes.EqualFold(name, []byte("references")):
-			hf.references = string(value) // RFC 8621 §4.1.3: the last one
-		case bytes.EqualFold(name, []byte("sender")):
+	for _, f := range fields {
+		switch strings.ToLower(f.name) {
+		case "references":
+			hf.references = unfolded(f.value) // RFC 8621 §4.1.3: the last one
+		case "sender":
 			hf.sender = true
-		case bytes.EqualFold(name, []byte("reply-to")):
+		case "reply-to":
 			hf.replyTo = true
 		}
-	})
+	}
 	return hf, nil
 }
 
-// eachHeaderField calls fn with the name and unfolded value of each field
-// of a header block (RFC 5322 §2.2), stopping at the blank line that ends
-// it. Lines without a colon are skipped.
-func eachHeaderField(block []byte, fn func(name, value []byte)) {
-	var name, value []byte
-	flush := func() {
-		if name != nil {
-			fn(name, bytes.TrimSpace(value))
+// storedSource is the emailSource of a stored message; the blob is
+// opened on first need.
+func (h *handler) storedSource(ctx context.Context, m store.Message, root *message.Part) *emailSource {
+	var rc io.ReadCloser
+	src := &emailSource{ctx: ctx, body: m.BlobID, root: root}
+	src.open = func() (io.ReaderAt, error) {
+		r, err := h.st.OpenBlob(ctx, m.BlobID)
+		if err != nil {
+			return nil, err
 		}
-		name, value = nil, nil
+		ra, ok := r.(io.ReaderAt)
+		if !ok {
+			r.Close()
+			return nil, errors.New("jmapmail: blob without random access")
+		}
+		rc = r
+		return ra, nil
 	}
-	for len(block) > 0 {
-		line := block
-		if i := bytes.IndexByte(block, '\n'); i >= 0 {
-			line, block = block[:i], block[i+1:]
-		} else {
-			block = nil
-		}
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		if len(line) == 0 {
-			break
-		}
-		if line[0] == ' ' || line[0] == '\t' {
-			if name != nil {
-				value = append(value, line...)
-			}
-			continue
-		}
-		flush()
-		if i := bytes.IndexByte(line, ':'); i > 0 {
-			name = bytes.TrimSpace(line[:i])
-			value = append([]byte(nil), line[i+1:]...)
+	src.close = func() {
+		if rc != nil {
+			rc.Close()
 		}
 	}
-	flush()
+	return src
 }

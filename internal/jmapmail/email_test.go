@@ -97,8 +97,8 @@ func TestEmailGet(t *testing.T) {
 		t.Fatalf("list %v", list)
 	}
 	o := list[0].(map[string]any)
-	if len(o) != len(emailProperties) {
-		t.Errorf("%d properties, want %d: %v", len(o), len(emailProperties), o)
+	if len(o) != len(emailDefaultProperties) {
+		t.Errorf("%d properties, want %d: %v", len(o), len(emailDefaultProperties), o)
 	}
 	want := map[string]any{
 		"id":            id,
@@ -214,12 +214,12 @@ func TestEmailGetProperties(t *testing.T) {
 	if len(o) != 1 {
 		t.Errorf("no properties: %v", o)
 	}
-	for _, bad := range []string{"color", "textBody", "bodyValues", "header:Subject:asText", "attachments"} {
+	for _, bad := range []string{"color", "header:Subject:asAddresses", "header:From:asDate", "header:X:asColor",
+		"header:", "header:a b", "header:X:asRaw:all:all", "Header:Subject"} {
 		if typ := e.errorType("Email/get", e.args("ids", []string{emailID(m.ID)}, "properties", []string{bad})); typ != "invalidArguments" {
 			t.Errorf("property %s: %s", bad, typ)
 		}
 	}
-	// Body value arguments are accepted; they have nothing to act on.
 	r := e.call("Email/get", e.args("ids", []string{emailID(m.ID)}, "fetchTextBodyValues", true, "maxBodyValueBytes", 100), "Email/get")
 	if len(r["list"].([]any)) != 1 {
 		t.Errorf("with fetchTextBodyValues: %v", r)

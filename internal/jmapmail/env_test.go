@@ -61,7 +61,7 @@ func newEnv(t *testing.T, opts Options) *env {
 	if _, err := st.AddAccount(ctx, "bob@example.org", store.Credentials{}); err != nil {
 		t.Fatal(err)
 	}
-	srv := jmap.New(jmap.Options{Auth: testAuth{st}})
+	srv := jmap.New(jmap.Options{Auth: testAuth{st}, Blobs: NewBlobs(st)})
 	Register(srv, st, opts)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)

@@ -28,6 +28,7 @@ func (h *handler) registerMessages(srv *jmap.Server) {
 	srv.Handle("Thread/changes", Capability, h.threadChanges)
 	srv.Handle("Email/get", Capability, h.emailGet)
 	h.registerEmailWrites(srv)
+	h.registerBody(srv)
 }
 
 // emailID is the JMAP id of a store message: "e" and its decimal id. The

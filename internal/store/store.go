@@ -526,6 +526,7 @@ type Store interface {
 	AccessTokens
 	SieveStore
 	SubmissionStore
+	Uploads
 	Notifier() Notifier
 	Close() error
 }

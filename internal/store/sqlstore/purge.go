@@ -35,10 +35,15 @@ func (s *Store) Purge(ctx context.Context) (int, error) {
 }
 
 func purgeSome(ctx context.Context, tx *wtx, e *effects) (int, error) {
+	if err := expireUploads(ctx, tx); err != nil {
+		return 0, err
+	}
 	// A queue entry holds a reference of its own; the NOT EXISTS is a
-	// safety net for rows from before it did.
+	// safety net for rows from before it did. An upload younger than
+	// store.UploadTTL keeps its body (uploads.go).
 	rows, err := tx.QueryContext(ctx, `SELECT id, blob_key FROM blobs b WHERE refs <= 0
-		AND NOT EXISTS (SELECT 1 FROM queue_messages q WHERE q.blob_id = b.id) LIMIT ?`, purgeBatch)
+		AND NOT EXISTS (SELECT 1 FROM queue_messages q WHERE q.blob_id = b.id)
+		AND NOT EXISTS (SELECT 1 FROM uploads u WHERE u.blob_id = b.id) LIMIT ?`, purgeBatch)
 	if err != nil {
 		return 0, err
 	}
