@@ -31,13 +31,17 @@ type Options struct {
 	// address, or an IPv6 /64) may make within Window before its attempts
 	// get ErrThrottled. Default 10.
 	MaxFailuresPerIP int
-	// MaxFailuresPerAccount is the same per account name, whatever the
-	// source, existing account or not. Default 5.
+	// MaxFailuresPerAccount is the same per account name tried from one
+	// source, existing account or not. Default 5. An account is never
+	// locked for every source: its failures from all sources only make
+	// each further failure wait longer (FailureDelay).
 	MaxFailuresPerAccount int
 	// Window is the sliding window of both limits. Default 15 minutes.
 	Window time.Duration
-	// FailureDelay is how long a failed login waits before answering, per
-	// failure already counted in the window. Default 500 ms.
+	// FailureDelay is how long a failed login waits before answering
+	// after the account's first failure in the window; it doubles with
+	// each further failure of the account, from any source, up to
+	// MaxDelay. Default 500 ms.
 	FailureDelay time.Duration
 	// MaxDelay caps that wait. Default 5 s.
 	MaxDelay time.Duration
@@ -300,12 +304,14 @@ func (s *Service) failed(ctx context.Context, log *slog.Logger, n int, reason st
 	return ErrFailed
 }
 
-// delay grows linearly with the failures in the window, up to MaxDelay.
+// delay doubles with the account's failures in the window, up to
+// MaxDelay: a guesser spread over many sources is slowed down without the
+// account being locked for its owner.
 func (s *Service) delay(failures int) time.Duration {
 	if s.opts.FailureDelay <= 0 || failures <= 0 {
 		return 0
 	}
-	d := s.opts.FailureDelay * time.Duration(failures)
+	d := s.opts.FailureDelay << min(failures-1, 20)
 	if s.opts.MaxDelay > 0 && d > s.opts.MaxDelay {
 		d = s.opts.MaxDelay
 	}
