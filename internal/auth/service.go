@@ -22,6 +22,7 @@ type Directory interface {
 	Account(ctx context.Context, address string) (store.Account, error)
 	AppPasswords(ctx context.Context, accountID int64) ([]store.AppPassword, error)
 	TouchAppPassword(ctx context.Context, id int64, at time.Time) error
+	RehashPassword(ctx context.Context, accountID int64, oldHash, newHash string) (bool, error)
 }
 
 // Options tune the login throttle and the hashing concurrency. A zero field
@@ -209,7 +210,29 @@ func (s *Service) Login(ctx context.Context, remote netip.Addr, username, passwo
 		return acct, nil
 	}
 	log.Info("auth ok")
+	s.rehash(ctx, log, acct, password)
 	return acct, nil
+}
+
+// rehash stores the account's password hashed with the current argon2id
+// parameters when its hash was made with others (NeedsRehash): the only
+// moment the password is known. A failure is logged; the login stands.
+func (s *Service) rehash(ctx context.Context, log *slog.Logger, acct store.Account, password string) {
+	if !NeedsRehash(acct.PasswordHash) {
+		return
+	}
+	fresh, err := HashPassword(password)
+	if err != nil {
+		log.Warn("password rehash failed", "err", err)
+		return
+	}
+	done, err := s.dir.RehashPassword(ctx, acct.ID, acct.PasswordHash, fresh.PasswordHash)
+	switch {
+	case err != nil:
+		log.Warn("password rehash failed", "err", err)
+	case done:
+		log.Info("password rehashed with the current parameters")
+	}
 }
 
 // usedAppPassword logs a login made with app, and records when it was used.

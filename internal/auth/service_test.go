@@ -39,6 +39,19 @@ func (d *fakeDir) TouchAppPassword(_ context.Context, id int64, _ time.Time) err
 	return nil
 }
 
+func (d *fakeDir) RehashPassword(_ context.Context, id int64, oldHash, newHash string) (bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for addr, a := range d.accounts {
+		if a.ID == id && a.PasswordHash == oldHash {
+			a.PasswordHash = newHash
+			d.accounts[addr] = a
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 func (d *fakeDir) Account(_ context.Context, address string) (store.Account, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -531,5 +544,37 @@ func BenchmarkLogin(b *testing.B) {
 		if _, err := f.svc.Login(ctx, ipA, "alice@example.org", alicePW); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestLoginRehashesOldParameters: a password hashed with other argon2id
+// parameters is hashed again with the current ones at the next login, and
+// still verifies; a wrong password changes nothing (issue 13).
+func TestLoginRehashesOldParameters(t *testing.T) {
+	f := newFixture(t, Options{})
+	p := argonParams{memory: 64, time: 1, threads: 1, salt: []byte("0123456789abcdef")}
+	p.key = idKey(alicePW, p)
+	old := p.String()
+	f.dir.mu.Lock()
+	a := f.dir.accounts["alice@example.org"]
+	a.PasswordHash = old
+	f.dir.accounts["alice@example.org"] = a
+	f.dir.mu.Unlock()
+	current := func() string {
+		f.dir.mu.Lock()
+		defer f.dir.mu.Unlock()
+		return f.dir.accounts["alice@example.org"].PasswordHash
+	}
+	if err := f.login(ipA, "alice@example.org", "wrong"); !errors.Is(err, ErrFailed) || current() != old {
+		t.Fatalf("wrong password: %v, hash changed %v", err, current() != old)
+	}
+	if err := f.login(ipA, "alice@example.org", alicePW); err != nil {
+		t.Fatal(err)
+	}
+	if h := current(); h == old || NeedsRehash(h) {
+		t.Fatalf("hash after login: %q", h)
+	}
+	if err := f.login(ipA, "alice@example.org", alicePW); err != nil {
+		t.Fatalf("login with the new hash: %v", err)
 	}
 }

@@ -99,6 +99,11 @@ type Directory interface {
 	// Accounts lists the accounts of one domain, or of all when domain is "".
 	Accounts(ctx context.Context, domain string) ([]Account, error)
 	SetCredentials(ctx context.Context, address string, cred Credentials) error
+	// RehashPassword replaces the account's password hash by newHash, the
+	// same password hashed with new parameters, only if it is still
+	// oldHash (a password change meanwhile wins); it reports whether it
+	// did. Nothing else changes: sessions and tokens stay valid.
+	RehashPassword(ctx context.Context, accountID int64, oldHash, newHash string) (bool, error)
 	SetDisabled(ctx context.Context, address string, disabled bool) error
 	SetQuota(ctx context.Context, address string, bytes, messages int64) error
 	// DeleteAccount removes the account, its mailboxes and messages.
