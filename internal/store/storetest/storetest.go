@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SieveTracking", testSieveTracking},
 		{"MoveKeepsID", testMoveKeepsID},
 		{"Threads", testThreads},
+		{"MessagesByDate", testMessagesByDate},
 		{"AccountChanges", testAccountChanges},
 		{"Quota", testQuota},
 		{"UIDsModSeqExpunge", testUIDsModSeqExpunge},
