@@ -29,7 +29,7 @@ type Options struct {
 	// MaxSizeAttachmentsPerEmail is advertised as is; default 50 MiB.
 	MaxSizeAttachmentsPerEmail int64
 	// EmailQuerySortOptions are the Email/query sorts advertised; default
-	// receivedAt, sentAt, size, from, to, subject.
+	// every sort Email/query supports (emailSortProperties).
 	EmailQuerySortOptions []string
 	Logger                *slog.Logger
 }
@@ -48,7 +48,7 @@ func (o Options) withDefaults() Options {
 		o.MaxSizeAttachmentsPerEmail = 50 << 20
 	}
 	if o.EmailQuerySortOptions == nil {
-		o.EmailQuerySortOptions = []string{"receivedAt", "sentAt", "size", "from", "to", "subject"}
+		o.EmailQuerySortOptions = emailSortProperties
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -27,6 +27,7 @@ func (h *handler) registerMessages(srv *jmap.Server) {
 	srv.Handle("Thread/get", Capability, h.threadGet)
 	srv.Handle("Thread/changes", Capability, h.threadChanges)
 	srv.Handle("Email/get", Capability, h.emailGet)
+	h.registerQuery(srv)
 }
 
 // emailID is the JMAP id of a store message: "e" and its decimal id. The

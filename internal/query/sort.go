@@ -41,35 +41,71 @@ const (
 	// SortKey.Flags is set, without those flags) before those with it
 	// (JMAP hasKeyword).
 	SortHasKeyword
+	// SortInSet puts messages whose id is not in SortKey.IDs before
+	// those in it (JMAP allInThreadHaveKeyword and
+	// someInThreadHaveKeyword, with the set decided over the account).
+	SortInSet
+)
+
+// Collation is how a string sort key compares (RFC 4790).
+type Collation uint8
+
+const (
+	// CollateUnicodeCasemap is i;unicode-casemap (RFC 5051), the default.
+	CollateUnicodeCasemap Collation = iota
+	// CollateASCIICasemap is i;ascii-casemap: ASCII letters without case,
+	// other octets as they are.
+	CollateASCIICasemap
+	// CollateASCIINumeric is i;ascii-numeric: the decimal number a string
+	// starts with; strings without one sort after every number (RFC 4790
+	// §9.1.1).
+	CollateASCIINumeric
 )
 
 // SortKey is one sort criterion; later keys break the ties of earlier
-// ones, and UID order the ties of all (RFC 5256 §3: sequence order).
+// ones, and the order of the messages given (UID order for Sort) the
+// ties of all (RFC 5256 §3: sequence order).
 type SortKey struct {
-	Field   SortField
-	Reverse bool
-	Keyword string      // for SortHasKeyword
-	Flags   store.Flags // for SortHasKeyword, instead of Keyword
+	Field     SortField
+	Reverse   bool
+	Keyword   string      // for SortHasKeyword
+	Flags     store.Flags // for SortHasKeyword, instead of Keyword
+	IDs       MessageIDs  // for SortInSet
+	Collation Collation   // for the string keys
 }
 
 // Sort returns the messages of q that match its criteria, ordered by
 // keys. It reads the light listing, and the cached envelopes only when a
 // key needs them (not for arrival, size or keywords).
 func Sort(ctx context.Context, st Store, q Query, keys []SortKey) ([]store.Message, error) {
+	if err := checkKeys(keys); err != nil {
+		return nil, err
+	}
 	load := LoadFlags
-	for _, k := range keys {
-		if k.Field < SortArrival || k.Field > SortHasKeyword {
-			return nil, fmt.Errorf("query: bad sort key %+v: %w", k, store.ErrInvalid)
-		}
-		if envelopeKey(k.Field) {
-			load = LoadFull
-		}
+	if NeedsEnvelope(keys) {
+		load = LoadFull
 	}
 	msgs, err := Search(ctx, st, q, load)
 	if err != nil {
 		return nil, err
 	}
-	items := sortItems(ctx, st, msgs, keys, load == LoadFull)
+	return Order(ctx, st, msgs, keys)
+}
+
+// NeedsEnvelope tells whether ordering by keys reads the messages'
+// envelopes: Order then wants whole rows (LoadFull).
+func NeedsEnvelope(keys []SortKey) bool {
+	return slices.ContainsFunc(keys, func(k SortKey) bool { return envelopeKey(k.Field) })
+}
+
+// Order returns msgs ordered by keys, ties kept in the order given: the
+// sort of messages a caller gathered itself (from several mailboxes). They
+// carry what Search's load gives; whole rows when NeedsEnvelope.
+func Order(ctx context.Context, st Store, msgs []store.Message, keys []SortKey) ([]store.Message, error) {
+	if err := checkKeys(keys); err != nil {
+		return nil, err
+	}
+	items := sortItems(ctx, st, msgs, keys, NeedsEnvelope(keys))
 	slices.SortFunc(items, func(a, b sortItem) int { return compareItems(keys, &a, &b) })
 	out := make([]store.Message, len(items))
 	for i, it := range items {
@@ -78,8 +114,17 @@ func Sort(ctx context.Context, st Store, q Query, keys []SortKey) ([]store.Messa
 	return out, nil
 }
 
+func checkKeys(keys []SortKey) error {
+	for _, k := range keys {
+		if k.Field < SortArrival || k.Field > SortInSet || k.Collation > CollateASCIINumeric {
+			return fmt.Errorf("query: bad sort key %+v: %w", k, store.ErrInvalid)
+		}
+	}
+	return nil
+}
+
 func envelopeKey(f SortField) bool {
-	return f != SortArrival && f != SortSize && f != SortHasKeyword
+	return f != SortArrival && f != SortSize && f != SortHasKeyword && f != SortInSet
 }
 
 // sortItem is one message with its sort values computed once: strs[i]
@@ -110,7 +155,7 @@ func sortItems(ctx context.Context, st Store, msgs []store.Message, keys []SortK
 			case k.Field == SortDate:
 				it.date = sentDate(env, it.m)
 			case envelopeKey(k.Field):
-				it.strs[j] = sortString(env, k.Field)
+				it.strs[j] = collationKey(k.Collation, sortString(env, k.Field))
 			}
 		}
 	}
@@ -130,8 +175,14 @@ func compareItems(keys []SortKey, a, b *sortItem) int {
 			r = cmp.Compare(a.m.Size, b.m.Size)
 		case SortHasKeyword:
 			r = boolCompare(hasKeyword(a.m, k), hasKeyword(b.m, k))
+		case SortInSet:
+			r = boolCompare(k.IDs[a.m.ID], k.IDs[b.m.ID])
 		default:
-			r = strings.Compare(a.strs[i], b.strs[i])
+			if k.Collation == CollateASCIINumeric {
+				r = asciiNumeric(a.strs[i], b.strs[i])
+			} else {
+				r = strings.Compare(a.strs[i], b.strs[i])
+			}
 		}
 		if k.Reverse {
 			r = -r
@@ -160,12 +211,12 @@ func boolCompare(a, b bool) int {
 	return 1
 }
 
-// sortString is the collation key of a string sort key.
+// sortString is the string a string sort key compares, before collation.
 func sortString(env *message.Envelope, f SortField) string {
 	switch f {
 	case SortSubject:
 		b, _ := message.BaseSubject(env.DecodedSubject())
-		return casemapKey(b)
+		return b
 	case SortFrom:
 		return firstMailbox(env.From)
 	case SortTo:
@@ -173,9 +224,9 @@ func sortString(env *message.Envelope, f SortField) string {
 	case SortCc:
 		return firstMailbox(env.Cc)
 	case SortDisplayFrom:
-		return casemapKey(displayName(env.From))
+		return displayName(env.From)
 	case SortDisplayTo:
-		return casemapKey(displayName(env.To))
+		return displayName(env.To)
 	}
 	return ""
 }
@@ -185,7 +236,7 @@ func sortString(env *message.Envelope, f SortField) string {
 func firstMailbox(list []message.Address) string {
 	for _, a := range list {
 		if a.Kind == message.Mailbox {
-			return casemapKey(a.Mailbox)
+			return a.Mailbox
 		}
 	}
 	return ""
