@@ -70,7 +70,7 @@ From: carl <carl@x.org>
 To: Yvonne <y@x.org>
 Subject: 10 items
 
-ten things `+strings.Repeat("and more ", 200)+`
+ten things `+strings.Repeat("and more ", 200)+`zebra
 `, f.t0.Add(4*time.Hour))
 	f.m["m5"] = e.deliverRaw("INBOX", `Message-ID: <a5@x.org>
 Date: Sat, 07 Jan 2023 10:00:00 +0000
