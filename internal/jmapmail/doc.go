@@ -1,8 +1,10 @@
 // Package jmapmail is the RFC 8621 Mailbox data type on the JMAP core
 // (internal/jmap), over store.Store: the "urn:ietf:params:jmap:mail"
 // capability and the methods Mailbox/get, Mailbox/changes, Mailbox/query,
-// Mailbox/queryChanges and Mailbox/set. Register plugs them into a
-// jmap.Server; the composition root calls it.
+// Mailbox/queryChanges and Mailbox/set; Thread/get and Thread/changes;
+// Email/get, Email/changes, Email/query, Email/queryChanges; and
+// SearchSnippet/get. Register plugs them into a jmap.Server; the
+// composition root calls it.
 //
 // What it owns:
 //   - jmapmail.go: Options, Register, the capability objects, account and
@@ -11,6 +13,11 @@
 //     parents, roles, sort order, rights and counts.
 //   - get.go, changes.go, query.go, set.go: one method each (queryChanges
 //     lives in query.go).
+//   - email_query.go (Email/query: the two paths, paging, thread keyword
+//     sets), query_filter.go (the filter: decoding with limits, and its
+//     translation into internal/query criteria per mailbox),
+//     email_changes.go (Email/changes), email_querychanges.go
+//     (Email/queryChanges), snippet.go (SearchSnippet/get).
 //
 // Mapping to the store:
 //
@@ -41,6 +48,22 @@
 //     computed only when asked for, with the RFC 8621 §2 definitions
 //     (a thread is unread if an unseen message of it is outside the
 //     trash, or in this mailbox when it is the trash).
+//
+// Email/query:
+//
+//   - Filters and sorts: every one of RFC 8621 §4.4, with the collations
+//     the core advertises; the mapping onto internal/query is in that
+//     package's doc comment. No sort given means receivedAt, newest
+//     first; ties are broken by email id in the direction of the first
+//     sort. A limit above 10,000 (or none) is cut to it.
+//   - The webmail's list ({inMailbox}, sorted by receivedAt, with or
+//     without collapseThreads) is read from the store's received-order
+//     index (Mailstore.MessagesByDate) up to the end of the page; only it
+//     says canCalculateChanges, and only it has Email/queryChanges (any
+//     other is cannotCalculateChanges). Every other query searches the
+//     mailboxes its filter can match, and thread conditions, thread sorts
+//     and collapseThreads read the account's light listing.
+//   - queryState is the account modseq, read before the results.
 //
 // Limits of the store this package works around are written beside the
 // code: Mailbox/changes cannot read when a mailbox was created (see
