@@ -50,6 +50,11 @@ func BenchmarkEmailQuery100k(b *testing.B) {
 			b.Fatalf("HTTP %d: %.300s", res.StatusCode, out)
 		}
 	}
+	// The text index is built after delivery: let it finish, so that
+	// it does not compete with the requests timed.
+	if err := e.st.FlushIndex(context.Background()); err != nil {
+		b.Fatal(err)
+	}
 	post() // warm the caches
 	var before runtime.MemStats
 	runtime.GC()
@@ -68,6 +73,7 @@ func BenchmarkEmailQuery100k(b *testing.B) {
 	runtime.ReadMemStats(&after)
 	slices.Sort(times)
 	b.ReportMetric(times[len(times)/2], "query50+get_ms")
+	b.ReportMetric(times[len(times)*9/10], "query50+get_p90_ms")
 	b.ReportMetric(float64(after.HeapInuse)/(1<<20), "heap_after_MiB")
 	b.ReportMetric((float64(after.HeapInuse)-float64(before.HeapInuse))/(1<<20), "heap_growth_MiB")
 }
