@@ -317,10 +317,8 @@ func (h *handler) search(ctx context.Context, c *jmap.Call, acct int64, q *email
 			}
 		}
 	}
+	// Light rows: query.Order reads the envelopes it needs in chunks.
 	load := query.LoadFlags
-	if query.NeedsEnvelope(keys) {
-		load = query.LoadFull
-	}
 	var found []store.Message
 	for _, mb := range mbs {
 		if q.filter.inMailboxes(c, mb.ID) == never {

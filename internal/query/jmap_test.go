@@ -3,6 +3,8 @@ package query
 import (
 	"context"
 	"testing"
+
+	"postern/internal/store"
 )
 
 // TestIDsAttachmentAndCollations covers what JMAP's Email/query added:
@@ -68,5 +70,70 @@ func TestASCIINumeric(t *testing.T) {
 	}
 	if collationKey(CollateASCIICasemap, "aÉb") != "AÉB" {
 		t.Errorf("ascii-casemap changes only ASCII letters: %q", collationKey(CollateASCIICasemap, "aÉb"))
+	}
+}
+
+// rangeStore answers Messages from rows in memory and counts the calls
+// and the rows read.
+type rangeStore struct {
+	Store
+	rows        []store.Message
+	calls, read int
+}
+
+func (r *rangeStore) Messages(_ context.Context, mb int64, from, to uint32) ([]store.Message, error) {
+	r.calls++
+	var out []store.Message
+	for _, m := range r.rows {
+		if m.MailboxID == mb && m.UID >= from && m.UID <= to {
+			out = append(out, m)
+		}
+	}
+	r.read += len(out)
+	return out, nil
+}
+
+// TestReadEnvelopesChunks: every light row gets its whole row, by chunks
+// bounded in count and in UID span, across mailboxes, and a row gone
+// meanwhile is given as it was.
+func TestReadEnvelopesChunks(t *testing.T) {
+	rs := &rangeStore{}
+	var light []store.Message
+	for mb := int64(1); mb <= 2; mb++ {
+		for uid := uint32(1); uid <= 3*envelopeSpan; uid++ {
+			full := store.Message{MailboxID: mb, UID: uid, Envelope: []byte{byte(mb)}}
+			rs.rows = append(rs.rows, full)
+			// Every UID of mailbox 1 matches; one in 1000 of mailbox 2,
+			// and UID 7 of mailbox 2 is gone.
+			if mb == 1 || uid%1000 == 0 {
+				light = append(light, store.Message{MailboxID: mb, UID: uid})
+			}
+		}
+	}
+	light = append(light, store.Message{MailboxID: 2, UID: 3*envelopeSpan + 7})
+	var idx []int
+	for i := len(light) - 1; i >= 0; i-- {
+		idx = append(idx, i)
+	}
+	got := map[int]bool{}
+	err := readEnvelopes(context.Background(), rs, light, idx, func(i int, full *store.Message) {
+		if got[i] {
+			t.Errorf("message %d given twice", i)
+		}
+		got[i] = true
+		gone := light[i].UID > 3*envelopeSpan
+		if full.UID != light[i].UID || full.MailboxID != light[i].MailboxID || (full.Envelope == nil) != gone {
+			t.Errorf("message %+v given as %+v", light[i], full)
+		}
+	})
+	if err != nil || len(got) != len(light) {
+		t.Fatalf("%d of %d given (%v)", len(got), len(light), err)
+	}
+	// Mailbox 1: chunks of envelopeChunk; mailbox 2: chunks of one span.
+	if want := 3*envelopeSpan/envelopeChunk + 3 + 1; rs.calls > want {
+		t.Errorf("%d Messages calls, want at most %d", rs.calls, want)
+	}
+	if rs.read > 3*envelopeSpan+3*envelopeSpan {
+		t.Errorf("%d rows read", rs.read)
 	}
 }
