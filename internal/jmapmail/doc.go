@@ -61,8 +61,8 @@
 //     index (Mailstore.MessagesByDate) up to the end of the page; only it
 //     says canCalculateChanges, and only it has Email/queryChanges (any
 //     other is cannotCalculateChanges). Every other query searches the
-//     mailboxes its filter can match, and thread conditions, thread sorts
-//     and collapseThreads read the account's light listing.
+//     mailboxes its filter can match (light rows, with their threads);
+//     thread conditions and thread sorts read the account's light listing.
 //   - queryState is the account modseq, read before the results.
 //
 // Limits of the store this package works around are written beside the

@@ -11,8 +11,9 @@ package jmapmail
 //     says canCalculateChanges, and Email/queryChanges answers it.
 //   - Any other query is translated into internal/query criteria and
 //     searched mailbox by mailbox (the mailboxes the filter can match),
-//     then ordered with query.Order. Thread conditions and sorts, and
-//     collapseThreads, read the account's light listing (threads, flags).
+//     then ordered with query.Order; the light rows carry the threads for
+//     collapseThreads. Thread conditions and sorts read the account's
+//     light listing (threads, flags, keywords).
 
 import (
 	"cmp"
@@ -288,8 +289,9 @@ func (h *handler) ownsMailbox(ctx context.Context, acct, mb int64) (bool, error)
 }
 
 // search answers any query: each mailbox the filter can match is searched
-// through internal/query, and the matches of all are ordered together.
-// Ties are broken by id, in the direction of the first sort.
+// through internal/query (light rows, which carry the threads for
+// collapseThreads), and the matches of all are ordered together. Ties are
+// broken by id, in the direction of the first sort.
 func (h *handler) search(ctx context.Context, c *jmap.Call, acct int64, q *emailQuery) (*results, error) {
 	mbs, err := h.st.Mailboxes(ctx, acct)
 	if err != nil {
@@ -303,8 +305,8 @@ func (h *handler) search(ctx context.Context, c *jmap.Call, acct int64, q *email
 			kws[k.Keyword] = true
 		}
 	}
-	if len(kws) > 0 || q.collapse {
-		if threads, err = h.loadThreadKeywords(ctx, acct, mbs, kws); err != nil {
+	if len(kws) > 0 {
+		if threads, err = h.loadThreadKeywords(ctx, mbs, kws); err != nil {
 			return nil, err
 		}
 	}
@@ -346,14 +348,10 @@ func (h *handler) search(ctx context.Context, c *jmap.Call, acct int64, q *email
 	seen := map[int64]bool{}
 	for _, m := range ordered {
 		if q.collapse {
-			t, ok := threads.threadOf[m.ID]
-			if !ok {
-				t = -m.ID // arrived after the listing: a thread of its own
-			}
-			if seen[t] {
+			if seen[m.ThreadID] {
 				continue
 			}
-			seen[t] = true
+			seen[m.ThreadID] = true
 		}
 		res.ids = append(res.ids, m.ID)
 	}
@@ -362,29 +360,17 @@ func (h *handler) search(ctx context.Context, c *jmap.Call, acct int64, q *email
 }
 
 // threadKeywordSets are the thread-wide answers a query needs, over the
-// whole account: each message's thread, and for each keyword the messages
-// of the threads where all (all) or some (some) messages have it.
+// whole account: for each keyword the messages of the threads where all
+// (all) or some (some) messages have it.
 type threadKeywordSets struct {
-	threadOf  map[int64]int64
 	all, some map[string]query.MessageIDs
 }
 
-// loadThreadKeywords reads the account's light listing: every message's
-// thread (Changes since 0) and, for keywords, flags and keywords
-// (MessageFlags of every mailbox).
-func (h *handler) loadThreadKeywords(ctx context.Context, acct int64, mbs []store.Mailbox, kws map[string]bool) (*threadKeywordSets, error) {
-	ix, err := h.loadIndex(ctx, acct)
-	if err != nil {
-		return nil, err
-	}
-	ts := &threadKeywordSets{threadOf: make(map[int64]int64, len(ix.msgs)),
-		all: map[string]query.MessageIDs{}, some: map[string]query.MessageIDs{}}
-	for id, m := range ix.msgs {
-		ts.threadOf[id] = m.ThreadID
-	}
-	if len(kws) == 0 {
-		return ts, nil
-	}
+// loadThreadKeywords reads the account's light listing (MessageFlags of
+// every mailbox: thread, flags and keywords of each message) and makes
+// the sets of the keywords kws.
+func (h *handler) loadThreadKeywords(ctx context.Context, mbs []store.Mailbox, kws map[string]bool) (*threadKeywordSets, error) {
+	ts := &threadKeywordSets{all: map[string]query.MessageIDs{}, some: map[string]query.MessageIDs{}}
 	var rows []store.Message
 	for _, mb := range mbs {
 		ms, err := h.st.MessageFlags(ctx, mb.ID, 1, 0)
@@ -398,21 +384,18 @@ func (h *handler) loadThreadKeywords(ctx context.Context, acct int64, mbs []stor
 		has := map[int64]int{} // thread -> messages with k
 		count := map[int64]int{}
 		for i := range rows {
-			t, ok := ts.threadOf[rows[i].ID]
-			if !ok {
-				continue // arrived after the listing
-			}
+			t := rows[i].ThreadID
 			count[t]++
 			if hasKeywordRow(&rows[i], crit) {
 				has[t]++
 			}
 		}
 		all, some := query.MessageIDs{}, query.MessageIDs{}
-		for id, t := range ts.threadOf {
-			if has[t] > 0 {
-				some[id] = true
+		for i := range rows {
+			if t := rows[i].ThreadID; has[t] > 0 {
+				some[rows[i].ID] = true
 				if has[t] == count[t] {
-					all[id] = true
+					all[rows[i].ID] = true
 				}
 			}
 		}

@@ -45,6 +45,16 @@ func testMessagesByDate(t *testing.T, e *env) {
 			t.Errorf("oldest first [%d] = %+v, want %+v", i, m, w)
 		}
 	}
+	// The light listing carries the threads too.
+	light, err := e.s.MessageFlags(e.ctx, inbox.ID, 1, 0)
+	if err != nil || len(light) != len(all) {
+		t.Fatalf("MessageFlags: %v %v", light, err)
+	}
+	for i, m := range light {
+		if m.ThreadID == 0 || m.ThreadID != all[i].ThreadID {
+			t.Errorf("MessageFlags[%d].ThreadID = %d, want %d", i, m.ThreadID, all[i].ThreadID)
+		}
+	}
 	slices.Reverse(want)
 	got = walk(true, 2)
 	if len(got) != 2 || got[0].ID != want[0].ID || got[1].ID != want[1].ID {
