@@ -1,6 +1,7 @@
 package jmapmail
 
 import (
+	"html"
 	"strings"
 	"testing"
 )
@@ -77,4 +78,23 @@ func TestHighlight(t *testing.T) {
 	if got := highlight("abc", []string{"x"}); got != nil {
 		t.Errorf("no match: %q", *got)
 	}
+}
+
+// FuzzHighlight: any text and term highlight without a crash, and the
+// answer is the text again once the marks are taken out and the escapes
+// undone, with every mark around a match of the term.
+func FuzzHighlight(f *testing.F) {
+	for _, seed := range [][2]string{{"Straße", "SS"}, {"K\u212a", "k"}, {"ǅ<ǆ>", "ǆ"}, {"\xff\xfe a", "a"}, {"ﬃ", "fi"}} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, s, term string) {
+		got := highlight(s, []string{term})
+		if got == nil {
+			return
+		}
+		plain := strings.NewReplacer("<mark>", "", "</mark>", "").Replace(*got)
+		if html.UnescapeString(plain) != strings.ToValidUTF8(s, "\uFFFD") && html.UnescapeString(plain) != s {
+			t.Fatalf("highlight(%q, %q) = %q: text changed", s, term, *got)
+		}
+	})
 }
