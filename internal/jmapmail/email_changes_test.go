@@ -193,3 +193,21 @@ func TestEmailQueryChanges(t *testing.T) {
 		}
 	}
 }
+
+// TestEmailChangesOneStepTooBig: a single change of more emails than
+// maxChanges cannot be cut into pages.
+func TestEmailChangesOneStepTooBig(t *testing.T) {
+	f := newQueryFixture(t)
+	s0 := f.queryState()
+	inbox := f.mailbox("INBOX")
+	if _, err := f.st.UpdateFlags(f.ctx, inbox.ID, []uint32{f.m["m1"].UID, f.m["m2"].UID},
+		store.FlagUpdate{Op: store.FlagsAdd, Flags: store.FlagAnswered}); err != nil {
+		t.Fatal(err)
+	}
+	if typ := f.errorType("Email/changes", f.args("sinceState", s0, "maxChanges", 1)); typ != "cannotCalculateChanges" {
+		t.Errorf("maxChanges 1 for one change of two emails: %s", typ)
+	}
+	if r := f.emailChanges(s0, "maxChanges", 2); len(strs(r["updated"])) != 2 || r["hasMoreChanges"] != false {
+		t.Errorf("maxChanges 2: %v", r)
+	}
+}

@@ -365,3 +365,36 @@ func TestEmailQueryResultReference(t *testing.T) {
 		t.Errorf("Email/get of the page: %v", list)
 	}
 }
+
+// TestEmailQueryRFCExample is the request of RFC 8621 §4.10: the first
+// page of a mailbox by threads, their threads, and the emails of those
+// threads, all by result references.
+func TestEmailQueryRFCExample(t *testing.T) {
+	f := newQueryFixture(t)
+	ref := func(call, name, path string) map[string]any {
+		return map[string]any{"resultOf": call, "name": name, "path": path}
+	}
+	rs := f.api(
+		"Email/query", f.args("filter", map[string]any{"inMailbox": f.inbox},
+			"sort", []map[string]any{{"isAscending": false, "property": "receivedAt"}},
+			"collapseThreads", true, "position", 0, "limit", 20, "calculateTotal", true),
+		"Email/get", map[string]any{"accountId": f.aid, "#ids": ref("c0", "Email/query", "/ids"), "properties": []string{"threadId"}},
+		"Thread/get", map[string]any{"accountId": f.aid, "#ids": ref("c1", "Email/get", "/list/*/threadId")},
+		"Email/get", map[string]any{"accountId": f.aid, "#ids": ref("c2", "Thread/get", "/list/*/emailIds"),
+			"properties": []string{"threadId", "mailboxIds", "keywords", "hasAttachment", "from", "subject", "receivedAt", "size", "preview"}},
+	)
+	if len(rs) != 4 || rs[0].Name != "Email/query" || rs[3].Name != "Email/get" {
+		t.Fatalf("%+v", rs)
+	}
+	if got := f.names(strs(rs[0].Args["ids"])); !slices.Equal(got, []string{"m4", "m2", "m5"}) || rs[0].Args["total"] != 3.0 {
+		t.Errorf("query: %v %v", got, rs[0].Args)
+	}
+	// The threads' emails: m4, then m1 and m2, then m5.
+	var got []string
+	for _, o := range rs[3].Args["list"].([]any) {
+		got = append(got, f.names([]string{o.(map[string]any)["id"].(string)})[0])
+	}
+	if !slices.Equal(got, []string{"m4", "m1", "m2", "m5"}) {
+		t.Errorf("emails of the threads: %v", got)
+	}
+}

@@ -98,3 +98,14 @@ func FuzzHighlight(f *testing.F) {
 		}
 	})
 }
+
+func TestSearchSnippetTooMany(t *testing.T) {
+	f := newQueryFixture(t)
+	ids := make([]string, 1000)
+	for i := range ids {
+		ids[i] = emailID(int64(i + 1))
+	}
+	if typ := f.errorType("SearchSnippet/get", f.args("filter", map[string]any{"text": "x"}, "emailIds", ids)); typ != "requestTooLarge" {
+		t.Errorf("1000 ids: %s", typ)
+	}
+}
