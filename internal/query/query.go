@@ -10,7 +10,8 @@
 //
 // Mapping JMAP's Email/query (RFC 8621 §4.4) onto these types:
 //
-//	inMailbox                 Query.MailboxID (one query per mailbox)
+//	inMailbox,                Query.MailboxID (one query per mailbox; the
+//	inMailboxOtherThan        mailboxes a filter cannot match are not searched)
 //	hasKeyword / notKeyword   Keyword, or Flag for $seen, $flagged, $answered,
 //	                          $draft; Not{C: ...} for notKeyword
 //	before / after            Date{Field: Received, Op: Before / Since}
@@ -25,9 +26,10 @@
 //	sort receivedAt, sentAt,  SortArrival, SortDate, SortSize,
 //	size, from, to, subject   SortDisplayFrom, SortDisplayTo, SortSubject
 //	sort hasKeyword           SortHasKeyword
-//	sort allInThreadHaveKeyword, SortInSet, IDs the messages of the threads
-//	someInThreadHaveKeyword      that qualify
+//	sort allInThread...,      SortInSet, IDs the messages of the threads
+//	someInThreadHaveKeyword   that qualify
 //	collation                 SortKey.Collation
+//	(several mailboxes)       Search each, then Order all the matches
 package query
 
 import (
