@@ -107,7 +107,7 @@ func postJMAP(b *testing.B, e *env, body string, previews int) {
 
 // fillInbox appends n messages to alice's INBOX in batches, received a
 // second apart, threads of three (each third message starts one).
-func fillInbox(b *testing.B, e *env, n int) {
+func fillInbox(b testing.TB, e *env, n int) {
 	ctx := context.Background()
 	inbox := e.mailbox("INBOX")
 	t0 := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)

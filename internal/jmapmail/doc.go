@@ -60,7 +60,9 @@
 //     without collapseThreads) is read from the store's received-order
 //     index (Mailstore.MessagesByDate) up to the end of the page; only it
 //     says canCalculateChanges, and only it has Email/queryChanges (any
-//     other is cannotCalculateChanges). Every other query searches the
+//     other is cannotCalculateChanges). A list of one mailbox by
+//     receivedAt with conditions on light rows (the unread) reads the same
+//     index a batch at a time. Every other query searches the
 //     mailboxes its filter can match (light rows, with their threads);
 //     thread conditions and thread sorts read the account's light listing.
 //   - queryState is the account modseq, read before the results.

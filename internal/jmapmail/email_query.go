@@ -1,6 +1,7 @@
 package jmapmail
 
-// Email/query (RFC 8620 §5.5, RFC 8621 §4.4) has two ways to its answer:
+// Email/query (RFC 8620 §5.5, RFC 8621 §4.4) has three ways to its
+// answer:
 //
 //   - The webmail's list, one inMailbox condition sorted by receivedAt
 //     (either way, with or without collapseThreads), is read from the
@@ -9,6 +10,10 @@ package jmapmail
 //     (unless it is asked for a total, a negative position or an anchor,
 //     which walk the index, still without reading a row). Only this query
 //     says canCalculateChanges, and Email/queryChanges answers it.
+//   - A list of one mailbox by receivedAt with conditions a light row
+//     decides (keywords, sizes, dates, attachments: the unread, the
+//     flagged) reads the same index a batch at a time and searches each
+//     batch, until the page is full (byDateFiltered).
 //   - Any other query is translated into internal/query criteria and
 //     searched mailbox by mailbox (the mailboxes the filter can match),
 //     then ordered with query.Order; the light rows carry the threads for
@@ -80,8 +85,8 @@ type emailQuery struct {
 	sort     []emailComparator
 	keys     []query.SortKey // without the thread sets, filled later
 	collapse bool
-	// byDate is set for the webmail's list (see the top of this file):
-	// the mailbox, and whether newest first.
+	// byDate is set for the webmail's list (see the top of this file),
+	// with its mailbox; newestFirst for every query by receivedAt alone.
 	byDate      bool
 	mailbox     string
 	newestFirst bool
@@ -104,8 +109,9 @@ func parseEmailQuery(raw json.RawMessage, sort []emailComparator, collapse bool)
 		}
 		q.keys = append(q.keys, k)
 	}
-	if mb, ok := f.onlyInMailbox(); ok && len(q.keys) == 1 && q.keys[0].Field == query.SortArrival {
-		q.byDate, q.mailbox, q.newestFirst = true, mb, q.keys[0].Reverse
+	if len(q.keys) == 1 && q.keys[0].Field == query.SortArrival {
+		q.newestFirst = q.keys[0].Reverse
+		q.mailbox, q.byDate = f.onlyInMailbox()
 	}
 	return q, nil
 }
@@ -188,6 +194,10 @@ func (h *handler) emailQuery(ctx context.Context, c *jmap.Call) (any, error) {
 	var res *results
 	if q.byDate {
 		res, err = h.byDate(ctx, c, acct, q, a, limit)
+	} else if mb, ok, err2 := h.oneMailboxByDate(ctx, c, acct, q); err2 != nil {
+		return nil, err2
+	} else if ok {
+		res, err = h.byDateFiltered(ctx, c, mb, q, a, limit)
 	} else {
 		res, err = h.search(ctx, c, acct, q)
 	}
@@ -257,7 +267,7 @@ func (h *handler) byDate(ctx context.Context, c *jmap.Call, acct int64, q *email
 	if q.collapse {
 		seen = map[int64]bool{}
 	}
-	err := h.st.MessagesByDate(ctx, mb, q.newestFirst, func(m store.Message) bool {
+	err := h.st.MessagesByDate(ctx, mb, q.newestFirst, nil, func(m store.Message) bool {
 		if seen != nil {
 			if seen[m.ThreadID] {
 				return true
@@ -272,6 +282,102 @@ func (h *handler) byDate(ctx context.Context, c *jmap.Call, acct int64, q *email
 	})
 	if err != nil {
 		return nil, err
+	}
+	if !whole {
+		res.offset = min(a.Position, res.total)
+	}
+	return res, nil
+}
+
+// oneMailboxByDate tells whether the query is a list of one mailbox by
+// receivedAt with conditions a light row decides (the unread, the
+// flagged, the large...), and which mailbox: byDateFiltered answers it.
+func (h *handler) oneMailboxByDate(ctx context.Context, c *jmap.Call, acct int64, q *emailQuery) (int64, bool, error) {
+	if len(q.keys) != 1 || q.keys[0].Field != query.SortArrival || q.filter == nil || !q.filter.lightOnly() {
+		return 0, false, nil
+	}
+	mbs, err := h.st.Mailboxes(ctx, acct)
+	if err != nil {
+		return 0, false, storeErr(err)
+	}
+	var found []int64
+	for _, mb := range mbs {
+		if q.filter.inMailboxes(c, mb.ID) != never {
+			found = append(found, mb.ID)
+		}
+	}
+	if len(found) != 1 {
+		return 0, false, nil
+	}
+	return found[0], true, nil
+}
+
+// byDateBatch is the first number of messages byDateFiltered reads from
+// the received-order index at a time; it doubles up to byDateBatchMax
+// while matches are rare.
+const (
+	byDateBatch    = 256
+	byDateBatchMax = 8192
+)
+
+// byDateFiltered answers a list of one mailbox by receivedAt with
+// conditions on light rows: the received-order index is read a batch at
+// a time, each batch searched (query.Search over its UIDs, one range of
+// the light listing), and the matches taken in date order until the page
+// is full. Like byDate, a total, a negative position or an anchor reads
+// the whole mailbox.
+func (h *handler) byDateFiltered(ctx context.Context, c *jmap.Call, mb int64, q *emailQuery, a emailQueryArgs, limit int64) (*results, error) {
+	crit := q.filter.criterion(c, mb, nil)
+	res := &results{}
+	whole := a.CalculateTotal || a.Anchor != nil || a.Position < 0
+	stop := a.Position + limit
+	seen := map[int64]bool{}
+	var after *store.Message
+	for size := byDateBatch; ; size = min(2*size, byDateBatchMax) {
+		batch := make([]store.Message, 0, size)
+		err := h.st.MessagesByDate(ctx, mb, q.newestFirst, after, func(m store.Message) bool {
+			batch = append(batch, m)
+			return len(batch) < size
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(batch) == 0 {
+			break
+		}
+		after = &batch[len(batch)-1]
+		uids := make([]uint32, len(batch))
+		for i, m := range batch {
+			uids[i] = m.UID
+		}
+		slices.Sort(uids)
+		matched, err := query.Search(ctx, h.st, query.Query{MailboxID: mb, UIDs: uids, Criteria: crit}, query.LoadUID)
+		if err != nil {
+			return nil, searchErr(err)
+		}
+		hit := make(map[uint32]bool, len(matched))
+		for _, m := range matched {
+			hit[m.UID] = true
+		}
+		for _, m := range batch {
+			if !hit[m.UID] || q.collapse && seen[m.ThreadID] {
+				continue
+			}
+			if q.collapse {
+				seen[m.ThreadID] = true
+			}
+			res.total++
+			if whole || res.total > a.Position {
+				res.ids = append(res.ids, m.ID)
+			}
+			if !whole && res.total >= stop {
+				res.offset = a.Position
+				return res, nil
+			}
+		}
+		if len(batch) < size {
+			break
+		}
 	}
 	if !whole {
 		res.offset = min(a.Position, res.total)

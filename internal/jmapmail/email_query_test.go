@@ -250,7 +250,8 @@ func TestEmailQueryCollapseAndPaging(t *testing.T) {
 	// The webmail's list (read from the received-order index) and the
 	// same list searched (a filter it cannot read from the index) agree.
 	notArchive := map[string]any{"inMailboxOtherThan": []string{f.archive}}
-	for _, filter := range []map[string]any{inbox, notArchive} {
+	inboxLight := map[string]any{"operator": "AND", "conditions": []any{inbox, map[string]any{"maxSize": 1 << 30}}}
+	for _, filter := range []map[string]any{inbox, notArchive, inboxLight} {
 		got, r := f.query("filter", filter, "sort", desc, "collapseThreads", true, "calculateTotal", true)
 		if want := []string{"m4", "m2", "m5"}; !slices.Equal(got, want) {
 			t.Errorf("%v collapsed: %v, want %v", filter, got, want)
@@ -396,5 +397,33 @@ func TestEmailQueryRFCExample(t *testing.T) {
 	}
 	if !slices.Equal(got, []string{"m4", "m1", "m2", "m5"}) {
 		t.Errorf("emails of the threads: %v", got)
+	}
+}
+
+// TestEmailQueryByDateBatches: a list of one mailbox by date with
+// conditions on light rows (read from the received-order index a batch
+// at a time) gives what the search of the same gives, across batches.
+func TestEmailQueryByDateBatches(t *testing.T) {
+	e := newEnv(t, Options{})
+	fillInbox(t, e, 3*byDateBatch+100) // every other one \Seen, threads of three
+	inbox := map[string]any{"inMailbox": e.id("INBOX")}
+	unread := map[string]any{"notKeyword": "$seen"}
+	everyone := map[string]any{"text": "message"} // in every one; text makes it searched
+	for _, collapse := range []bool{false, true} {
+		for _, desc := range []bool{true, false} {
+			sort := []map[string]any{{"property": "receivedAt", "isAscending": !desc}}
+			for _, page := range [][]any{
+				{"limit", 50}, {"position", 300, "limit", 100}, {"position", -30}, {"calculateTotal", true, "limit", 10},
+			} {
+				fast := e.call("Email/query", e.args(append([]any{"filter", map[string]any{"operator": "AND", "conditions": []any{inbox, unread}},
+					"sort", sort, "collapseThreads", collapse}, page...)...), "Email/query")
+				slow := e.call("Email/query", e.args(append([]any{"filter", map[string]any{"operator": "AND", "conditions": []any{inbox, unread, everyone}},
+					"sort", sort, "collapseThreads", collapse}, page...)...), "Email/query")
+				if !slices.Equal(strs(fast["ids"]), strs(slow["ids"])) || fast["total"] != slow["total"] {
+					t.Errorf("collapse %v desc %v %v: %v at %v (total %v), searched %v at %v (total %v)", collapse, desc, page,
+						strs(fast["ids"]), fast["position"], fast["total"], strs(slow["ids"]), slow["position"], slow["total"])
+				}
+			}
+		}
 	}
 }

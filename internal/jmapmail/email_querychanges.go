@@ -96,7 +96,7 @@ func (h *handler) emailQueryChanges(ctx context.Context, c *jmap.Call) (any, err
 	var index int64
 	seen := map[int64]bool{}
 	want := watch.inMailbox(mb)
-	err = h.st.MessagesByDate(ctx, mb, q.newestFirst, func(m store.Message) bool {
+	err = h.st.MessagesByDate(ctx, mb, q.newestFirst, nil, func(m store.Message) bool {
 		if q.collapse {
 			if seen[m.ThreadID] {
 				return true

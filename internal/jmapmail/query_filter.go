@@ -441,3 +441,19 @@ func (f *emailFilter) searchTerms(subject, body *[]string) {
 		*subject = append(*subject, *f.subject)
 	}
 }
+
+// lightOnly tells whether f can be decided on a message's light row (and
+// body structure) alone: no text condition, which the store answers for a
+// whole mailbox, and no thread condition, which looks at the account.
+func (f *emailFilter) lightOnly() bool {
+	if f == nil {
+		return true
+	}
+	for _, s := range f.conds {
+		if !s.lightOnly() {
+			return false
+		}
+	}
+	return f.text == nil && f.body == nil && f.from == nil && f.to == nil && f.cc == nil && f.bcc == nil &&
+		f.subject == nil && f.header == nil && f.allInThread == nil && f.someInThread == nil && f.noneInThread == nil
+}

@@ -10,13 +10,18 @@ import (
 // MessagesByDate implements store.Mailstore: a walk of the
 // messages_mailbox_date index (migration 0021), which holds every column
 // it returns, so no row of the table is read.
-func (s *Store) MessagesByDate(ctx context.Context, mailboxID int64, newestFirst bool, fn func(store.Message) bool) error {
-	order := `internal_date, id`
+func (s *Store) MessagesByDate(ctx context.Context, mailboxID int64, newestFirst bool, after *store.Message, fn func(store.Message) bool) error {
+	order, past := `internal_date, id`, `>`
 	if newestFirst {
-		order = `internal_date DESC, id DESC`
+		order, past = `internal_date DESC, id DESC`, `<`
+	}
+	where, args := `mailbox_id = ?`, []any{mailboxID}
+	if after != nil {
+		where += ` AND (internal_date, id) ` + past + ` (?, ?)`
+		args = append(args, after.InternalDate.Unix(), after.ID)
 	}
 	rows, err := s.rdb.QueryContext(ctx, `SELECT id, uid, thread_id, internal_date FROM messages INDEXED BY messages_mailbox_date
-		WHERE mailbox_id = ? ORDER BY `+order, mailboxID)
+		WHERE `+where+` ORDER BY `+order, args...)
 	if err != nil {
 		return err
 	}

@@ -23,9 +23,9 @@ func testMessagesByDate(t *testing.T, e *env) {
 	}
 	e.deliverOK(a.ID, "Archive") // another mailbox: not listed
 	all := e.messages(inbox.ID)  // UID order: dates 300, 100, 200, 100
-	walk := func(newestFirst bool, stop int) []store.Message {
+	walk := func(newestFirst bool, after *store.Message, stop int) []store.Message {
 		var got []store.Message
-		err := e.s.MessagesByDate(e.ctx, inbox.ID, newestFirst, func(m store.Message) bool {
+		err := e.s.MessagesByDate(e.ctx, inbox.ID, newestFirst, after, func(m store.Message) bool {
 			got = append(got, m)
 			return len(got) < stop
 		})
@@ -35,7 +35,7 @@ func testMessagesByDate(t *testing.T, e *env) {
 		return got
 	}
 	want := []store.Message{all[1], all[3], all[2], all[0]}
-	got := walk(false, 100)
+	got := walk(false, nil, 100)
 	if len(got) != len(want) {
 		t.Fatalf("oldest first: %d messages, want %d", len(got), len(want))
 	}
@@ -56,8 +56,18 @@ func testMessagesByDate(t *testing.T, e *env) {
 		}
 	}
 	slices.Reverse(want)
-	got = walk(true, 2)
+	got = walk(true, nil, 2)
 	if len(got) != 2 || got[0].ID != want[0].ID || got[1].ID != want[1].ID {
 		t.Errorf("newest first, stop after 2: %+v, want ids %d %d", got, want[0].ID, want[1].ID)
+	}
+	// Going on past the second: the two others, the tie of dates broken
+	// by id as before.
+	got = walk(true, &got[1], 100)
+	if len(got) != 2 || got[0].ID != want[2].ID || got[1].ID != want[3].ID {
+		t.Errorf("newest first after the second: %+v, want ids %d %d", got, want[2].ID, want[3].ID)
+	}
+	got = walk(false, &want[1], 100) // oldest first after the third oldest
+	if len(got) != 1 || got[0].ID != want[0].ID {
+		t.Errorf("oldest first after the third: %+v, want id %d", got, want[0].ID)
 	}
 }
