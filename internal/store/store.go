@@ -504,6 +504,15 @@ type Mailstore interface {
 	// without envelope, body structure and preview, ordered by thread,
 	// then internal date, then id (a JMAP Thread's emailIds).
 	ThreadMessages(ctx context.Context, accountID int64, threadIDs []int64) ([]Message, error)
+	// MessagesByDate calls fn with the mailbox's messages in received
+	// order (internal date, then id), newest first when newestFirst, until
+	// fn returns false; after, when not nil, starts past that message (its
+	// InternalDate and ID), so a walk can stop and go on. The messages
+	// carry ID, MailboxID, UID, ThreadID and InternalDate only. It reads
+	// as it goes, so a caller that stops after a page pays for that page,
+	// not for the mailbox (JMAP Email/query by receivedAt). fn must not
+	// call the store.
+	MessagesByDate(ctx context.Context, mailboxID int64, newestFirst bool, after *Message, fn func(Message) bool) error
 
 	// OpenBlob returns the body of a message. The reader also implements
 	// io.ReaderAt and io.Seeker.
