@@ -300,7 +300,8 @@ func parseStatusItems(p *parser) []string {
 		switch it {
 		case "MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE", "HIGHESTMODSEQ", "RECENT", "DELETED",
 			"APPENDLIMIT",     // RFC 7889 §3
-			"DELETED-STORAGE": // RFC 9208 §4.4
+			"DELETED-STORAGE", // RFC 9208 §4.4
+			"MAILBOXID":       // RFC 8474 §4
 		default:
 			p.fail("unknown status item %s", it)
 		}

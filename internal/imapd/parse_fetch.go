@@ -79,7 +79,18 @@ func parseFetchItem(p *parser) []fetchItem {
 	case "FULL":
 		return []fetchItem{{name: "FLAGS"}, {name: "INTERNALDATE"}, {name: "RFC822.SIZE"}, {name: "ENVELOPE"}, {name: "BODY"}}
 	case "FLAGS", "UID", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODYSTRUCTURE",
-		"RFC822", "RFC822.HEADER", "RFC822.TEXT", "MODSEQ":
+		"RFC822", "RFC822.HEADER", "RFC822.TEXT", "MODSEQ",
+		"EMAILID", "THREADID": // RFC 8474 §5
+		return one(name)
+	case "PREVIEW": // RFC 8970 §3: PREVIEW [SP "(" "LAZY" ")"]
+		if p.peek() == ' ' && p.peekAt(1) == '(' {
+			p.sp()
+			p.list(false, func() {
+				if mod := strings.ToUpper(p.atom()); mod != "LAZY" {
+					p.fail("unknown PREVIEW modifier %s", mod)
+				}
+			})
+		}
 		return one(name)
 	case "BINARY", "BINARY.PEEK", "BINARY.SIZE":
 		return []fetchItem{parseBinaryItem(p, name)}
@@ -189,6 +200,9 @@ type searchKey struct {
 	num  int64
 	seq  seqSet
 	kids []*searchKey
+	// ids are the messages an EMAILID or THREADID key names, found in the
+	// store before the search runs (resolveObjectIDs).
+	ids map[int64]bool
 }
 
 // RFC 9051 §6.4.4: search = "SEARCH" [search-return-opts] SP search-program
@@ -283,9 +297,13 @@ func parseSearchKey(p *parser, depth int, count *int) *searchKey {
 	case "BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE":
 		p.sp()
 		k.date = p.date()
-	case "LARGER", "SMALLER":
+	case "LARGER", "SMALLER",
+		"OLDER", "YOUNGER": // RFC 5032: an interval in seconds
 		p.sp()
 		k.num = int64(p.number64())
+	case "EMAILID", "THREADID": // RFC 8474 §6
+		p.sp()
+		k.str = p.atom()
 	case "UID":
 		p.sp()
 		k.seq = p.seqSet()

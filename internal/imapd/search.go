@@ -2,7 +2,9 @@ package imapd
 
 import (
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"postern/internal/query"
 	"postern/internal/store"
@@ -33,7 +35,42 @@ func (s *session) cmdSearch(c *command) reply {
 // selected mailbox: a message expunged by another session but not yet
 // announced can still match, one delivered but not yet announced cannot.
 func (s *session) query(c *command) query.Query {
+	s.resolveObjectIDs(c.search)
 	return query.Query{MailboxID: s.sel.mbox.ID, UIDs: s.sel.uids, Criteria: s.sel.criterion(c.search)}
+}
+
+// resolveObjectIDs finds the messages the EMAILID and THREADID keys of a
+// search program name (RFC 8474 §6): ids the store does not know, or not
+// of this form, name none.
+func (s *session) resolveObjectIDs(k *searchKey) {
+	for _, kid := range k.kids {
+		s.resolveObjectIDs(kid)
+	}
+	if k.op != "EMAILID" && k.op != "THREADID" {
+		return
+	}
+	k.ids = map[int64]bool{}
+	prefix := "e"
+	if k.op == "THREADID" {
+		prefix = "t"
+	}
+	rest, ok := strings.CutPrefix(k.str, prefix)
+	n, err := strconv.ParseInt(rest, 10, 64)
+	if !ok || err != nil || n <= 0 {
+		return
+	}
+	if k.op == "EMAILID" {
+		k.ids[n] = true
+		return
+	}
+	msgs, err := s.srv.cfg.Store.ThreadMessages(s.ctx, s.acct.ID, []int64{n})
+	if err != nil {
+		s.log.Warn("imap search THREADID", "err", err)
+		return
+	}
+	for _, m := range msgs {
+		k.ids[m.ID] = true
+	}
 }
 
 // numbered returns the sequence numbers and UIDs of msgs, which are in
@@ -86,6 +123,12 @@ func (sel *selected) criterion(k *searchKey) query.Criterion {
 		return query.Keyword{Name: k.str}
 	case "UNKEYWORD":
 		return query.Not{C: query.Keyword{Name: k.str}}
+	case "OLDER": // RFC 5032: received more than num seconds ago
+		return query.Date{Field: query.Received, Op: query.Before, Time: time.Now().Add(-time.Duration(k.num) * time.Second)}
+	case "YOUNGER":
+		return query.Date{Field: query.Received, Op: query.Since, Time: time.Now().Add(-time.Duration(k.num) * time.Second)}
+	case "EMAILID", "THREADID": // RFC 8474 §6, resolved by resolveObjectIDs
+		return query.MessageIDs(k.ids)
 	case "LARGER":
 		return query.Size{Op: query.Larger, Bytes: k.num}
 	case "SMALLER":

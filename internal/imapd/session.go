@@ -387,7 +387,10 @@ func (s *session) capabilities() string {
 	} else {
 		caps = append(caps, "APPENDLIMIT="+itoa(s.srv.cfg.AppendLimit))
 		caps = append(caps, "LITERAL+", "MULTIAPPEND", "BINARY", "UTF8=ACCEPT", "CREATE-SPECIAL-USE",
-			"QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE")
+			"QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE",
+			"OBJECTID", // RFC 8474, the JMAP ids
+			"PREVIEW",  // RFC 8970
+			"WITHIN")   // RFC 5032
 		if !s.compressed {
 			caps = append(caps, "COMPRESS=DEFLATE") // RFC 4978 §3
 		}
