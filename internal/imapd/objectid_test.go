@@ -1,6 +1,7 @@
 package imapd
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -60,5 +61,38 @@ func TestObjectIDPreviewWithin(t *testing.T) {
 	rc.expectTaggedAfter("m SELECT Archive2", "m", "OK")
 	if got := rc.expectTaggedAfter("n FETCH 1 (EMAILID)", "n", "OK"); got[0] != "* 1 FETCH (EMAILID ("+m2[2]+"))" {
 		t.Errorf("EMAILID after MOVE: %q (was %s)", got, m2[2])
+	}
+}
+
+// TestESortAndPartial: SORT RETURN answers ESEARCH (RFC 5267 ESORT) with
+// ALL and PARTIAL in the sort's order; SEARCH and SORT take PARTIAL
+// ranges, negative ones from the end (RFC 9394).
+func TestESortAndPartial(t *testing.T) {
+	env := newTestEnv(t, nil)
+	rc := env.login()
+	// Distinct internal dates, so that ARRIVAL orders them.
+	for i := 1; i <= 5; i++ {
+		msg := "Subject: m\r\n\r\nbody\r\n"
+		rc.expectTaggedAfter(fmt.Sprintf("p%d APPEND INBOX \"0%d-Mar-2024 10:00:00 +0000\" {%d+}\r\n%s", i, i, len(msg), msg), fmt.Sprintf("p%d", i), "OK")
+	}
+	rc.expectTaggedAfter("a SELECT INBOX", "a", "OK")
+	for _, c := range []struct{ cmd, want string }{
+		{"SORT RETURN (MIN MAX COUNT) (ARRIVAL) US-ASCII 1:5", `* ESEARCH (TAG "t") MIN 1 MAX 5 COUNT 5`},
+		{"SORT RETURN (ALL) (REVERSE ARRIVAL) US-ASCII ALL", `* ESEARCH (TAG "t") ALL 5,4,3,2,1`},
+		{"SORT RETURN (PARTIAL 2:4) (REVERSE ARRIVAL) US-ASCII ALL", `* ESEARCH (TAG "t") PARTIAL (2:4 4,3,2)`},
+		{"SORT RETURN (PARTIAL 4:2) (ARRIVAL) US-ASCII ALL", `* ESEARCH (TAG "t") PARTIAL (2:4 2:4)`},
+		{"SEARCH RETURN (PARTIAL 1:6) ALL", `* ESEARCH (TAG "t") PARTIAL (1:6 1:5)`},
+		{"SEARCH RETURN (PARTIAL 6:6) ALL", `* ESEARCH (TAG "t") PARTIAL (6:6 NIL)`},
+		{"SEARCH RETURN (PARTIAL -1:-2) ALL", `* ESEARCH (TAG "t") PARTIAL (-2:-1 4:5)`},
+		{"SEARCH RETURN (PARTIAL 2:3) 1:2,4:5", `* ESEARCH (TAG "t") PARTIAL (2:3 2,4)`},
+		{"UID SEARCH RETURN (COUNT PARTIAL 1:1) ALL", `* ESEARCH (TAG "t") UID COUNT 5 PARTIAL (1:1 1)`},
+	} {
+		if got := rc.expectTaggedAfter("t "+c.cmd, "t", "OK"); got[0] != c.want {
+			t.Errorf("%s: %q, want %q", c.cmd, got, c.want)
+		}
+	}
+	for _, bad := range []string{"SORT RETURN (PARTIAL 1) (ARRIVAL) US-ASCII ALL", "SEARCH RETURN (PARTIAL 1:*) ALL",
+		"SEARCH RETURN (PARTIAL -1:2) ALL", "SEARCH RETURN (PARTIAL 0:2) ALL"} {
+		rc.expectTaggedAfter("b "+bad, "b", "BAD")
 	}
 }

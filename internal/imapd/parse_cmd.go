@@ -33,6 +33,9 @@ type command struct {
 	search    *searchKey
 	searchRet []string // RETURN options, upper case; nil means none given
 	retGiven  bool
+	// partial is the range of RETURN (PARTIAL first:last) (RFC 9394):
+	// positions in the result from 1, or from the end when negative.
+	partial [2]int32
 	store     storeArgs
 	app       appendArgs
 	cond      condArgs // RFC 7162 parameters and modifiers

@@ -210,15 +210,7 @@ func parseSearch(p *parser, c *command) {
 	p.sp()
 	if p.peek() == 'R' || p.peek() == 'r' {
 		// "RETURN" or a key starting with R (RECENT): look ahead by atom.
-		word := strings.ToUpper(string(p.peekAtom()))
-		if word == "RETURN" {
-			p.atom()
-			p.sp()
-			c.retGiven = true
-			c.searchRet = []string{}
-			p.list(true, func() { c.searchRet = append(c.searchRet, searchReturnOpt(p)) })
-			p.sp()
-		}
+		parseSearchReturn(p, c)
 	}
 	if w := strings.ToUpper(string(p.peekAtom())); w == "CHARSET" {
 		p.atom()
@@ -238,15 +230,63 @@ func parseSearch(p *parser, c *command) {
 	c.search = root
 }
 
-// searchReturnOpt reads one ESEARCH return option (RFC 4731 §3.1, RFC 5182).
-func searchReturnOpt(p *parser) string {
+// parseSearchReturn reads "RETURN" SP "(" [return-opts] ")" SP when the
+// next atom is RETURN (SEARCH, and SORT for ESORT).
+func parseSearchReturn(p *parser, c *command) {
+	if strings.ToUpper(string(p.peekAtom())) != "RETURN" {
+		return
+	}
+	p.atom()
+	p.sp()
+	c.retGiven = true
+	c.searchRet = []string{}
+	p.list(true, func() { c.searchRet = append(c.searchRet, searchReturnOpt(p, c)) })
+	p.sp()
+}
+
+// searchReturnOpt reads one ESEARCH return option (RFC 4731 §3.1, RFC
+// 5182, RFC 9394 PARTIAL with its range).
+func searchReturnOpt(p *parser, c *command) string {
 	opt := strings.ToUpper(p.atom())
 	switch opt {
 	case "MIN", "MAX", "ALL", "COUNT", "SAVE":
 		return opt
+	case "PARTIAL":
+		p.sp()
+		c.partial = parsePartialRange(p)
+		return opt
 	}
 	p.fail("unknown search return option %s", opt)
 	return ""
+}
+
+// parsePartialRange reads n:m, both positive or both negative and not
+// zero (RFC 9394 §4.1); "4:2" is "2:4".
+func parsePartialRange(p *parser) [2]int32 {
+	num := func() int32 {
+		neg := p.peek() == '-'
+		if neg {
+			p.next()
+		}
+		n := p.number()
+		if n == 0 || n > 1<<31-1 {
+			p.fail("bad PARTIAL range")
+		}
+		if neg {
+			return -int32(n)
+		}
+		return int32(n)
+	}
+	a := num()
+	p.expect(':')
+	b := num()
+	if (a < 0) != (b < 0) {
+		p.fail("bad PARTIAL range")
+	}
+	if a > b {
+		a, b = b, a
+	}
+	return [2]int32{a, b}
 }
 
 // peekAtom returns the atom at the read position without consuming it.

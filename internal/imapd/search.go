@@ -244,17 +244,37 @@ func (s *session) writeSearchResult(c *command, seqs, uids []uint32) {
 		s.w.crlf()
 		return
 	}
+	s.writeESearch(c, seqs, uids, false)
+}
+
+// writeESearch answers with ESEARCH (RFC 4731): for SEARCH, with seqs and
+// uids ascending; for SORT (RFC 5267 ESORT, ordered), in the sort's order,
+// which ALL and PARTIAL keep while MIN and MAX are the lowest and highest
+// numbers.
+func (s *session) writeESearch(c *command, seqs, uids []uint32, ordered bool) {
+	res := seqs
+	if c.uid {
+		res = uids
+	}
+	asc, ascUIDs := res, uids
+	if ordered {
+		asc, ascUIDs = slices.Sorted(slices.Values(res)), slices.Sorted(slices.Values(uids))
+	}
+	format := formatSet
+	if ordered {
+		format = formatSetOrdered
+	}
 	opts := c.searchRet
 	if len(opts) == 0 {
 		opts = []string{"ALL"}
 	}
 	if has(opts, "SAVE") {
-		s.sel.saved = savedResult(opts, uids)
+		s.sel.saved = savedResult(opts, ascUIDs)
 		if len(opts) == 1 {
 			return
 		}
 	}
-	c.cond.narrowSearchModSeq(opts, uids)
+	c.cond.narrowSearchModSeq(opts, ascUIDs)
 	s.w.str(`* ESEARCH (TAG "`)
 	s.w.str(c.tag)
 	s.w.str(`")`)
@@ -263,20 +283,45 @@ func (s *session) writeSearchResult(c *command, seqs, uids []uint32) {
 	}
 	if len(res) > 0 {
 		if has(opts, "MIN") {
-			s.w.str(" MIN " + itoa(int64(res[0])))
+			s.w.str(" MIN " + itoa(int64(asc[0])))
 		}
 		if has(opts, "MAX") {
-			s.w.str(" MAX " + itoa(int64(res[len(res)-1])))
+			s.w.str(" MAX " + itoa(int64(asc[len(asc)-1])))
 		}
 		if has(opts, "ALL") {
-			s.w.str(" ALL " + formatSet(res))
+			s.w.str(" ALL " + format(res))
 		}
 	}
 	if has(opts, "COUNT") {
 		s.w.str(" COUNT " + itoa(int64(len(res))))
 	}
+	if has(opts, "PARTIAL") {
+		s.w.str(" PARTIAL (" + itoa(int64(c.partial[0])) + ":" + itoa(int64(c.partial[1])) + " ")
+		if part := partialSlice(res, c.partial); len(part) > 0 {
+			s.w.str(format(part))
+		} else {
+			s.w.str("NIL")
+		}
+		s.w.byte(')')
+	}
 	s.w.str(c.cond.searchSuffix(" MODSEQ ", ""))
 	s.w.crlf()
+}
+
+// partialSlice is the part of res a PARTIAL range names (RFC 9394 §4.1):
+// positions from 1, or counted back from the end when negative (-1 is
+// the last).
+func partialSlice(res []uint32, r [2]int32) []uint32 {
+	n := int64(len(res))
+	lo, hi := int64(r[0]), int64(r[1])
+	if lo < 0 {
+		lo, hi = n+lo+1, n+hi+1
+	}
+	lo, hi = max(lo, 1), min(hi, n)
+	if lo > hi {
+		return nil
+	}
+	return res[lo-1 : hi]
 }
 
 // savedResult is what SAVE keeps: with MIN or MAX but neither ALL nor

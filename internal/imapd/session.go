@@ -372,6 +372,7 @@ func (s *session) capabilities() string {
 		"NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "SPECIAL-USE", "CHILDREN", "ESEARCH", "SEARCHRES",
 		"LIST-EXTENDED", "LIST-STATUS", "STATUS=SIZE", "CONDSTORE", "QRESYNC"}
 	caps = append(caps, "SORT", "SORT=DISPLAY", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES") // RFC 5256, RFC 5957
+	caps = append(caps, "ESORT", "PARTIAL")                                                   // RFC 5267 §3.2, RFC 9394
 	if s.state == stateNotAuth {
 		// RFC 7888: an unauthenticated peer may not push large literals
 		// unasked; LITERAL+ once logged in.
