@@ -96,3 +96,26 @@ func TestESortAndPartial(t *testing.T) {
 		rc.expectTaggedAfter("b "+bad, "b", "BAD")
 	}
 }
+
+// TestReplace: REPLACE stores the new message, then expunges the old one
+// (RFC 8508); a failed append keeps the original.
+func TestReplace(t *testing.T) {
+	env := newTestEnv(t, nil)
+	env.deliver("Drafts", simpleMsg)
+	rc := env.login()
+	rc.expectTaggedAfter("a SELECT Drafts", "a", "OK")
+	msg := "Subject: draft v2\r\n\r\nsecond version\r\n"
+	got := rc.expectTaggedAfter(fmt.Sprintf("b REPLACE 1 Drafts (\\Draft) {%d+}\r\n%s", len(msg), msg), "b", "OK")
+	if len(got) < 3 || !strings.HasPrefix(got[0], "* OK [APPENDUID ") || !contains(got, "* 1 EXPUNGE") {
+		t.Fatalf("REPLACE: %q", got)
+	}
+	got = rc.expectTaggedAfter("c FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])", "c", "OK")
+	if joined := strings.Join(got, "\n"); strings.Count(joined, "* ") != 1 || !strings.Contains(joined, "draft v2") || !strings.Contains(joined, `\Draft`) {
+		t.Errorf("after REPLACE: %q", got)
+	}
+	rc.expectTaggedAfter(fmt.Sprintf("d UID REPLACE 999 Drafts {%d+}\r\n%s", len(msg), msg), "d", "NO")
+	rc.expectTaggedAfter(fmt.Sprintf("e REPLACE 1 NoSuchBox {%d+}\r\n%s", len(msg), msg), "e", "NO [TRYCREATE]")
+	if got := rc.expectTaggedAfter("f STATUS Drafts (MESSAGES)", "f", "OK"); got[0] != "* STATUS Drafts (MESSAGES 1)" {
+		t.Errorf("failed REPLACEs changed the mailbox: %q", got)
+	}
+}

@@ -102,7 +102,7 @@ func parseCommand(p *parser) (c *command, err error) {
 		c.name = strings.ToUpper(p.atom())
 	}
 	parseArgs(p, c)
-	if c.name != "APPEND" {
+	if c.name != "APPEND" && c.name != "REPLACE" {
 		p.crlf()
 	}
 	return c, nil
@@ -119,7 +119,7 @@ func (c *command) tagOrStar() string {
 func parseArgs(p *parser, c *command) {
 	if c.uid {
 		switch c.name {
-		case "FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE", "SORT", "THREAD":
+		case "FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE", "SORT", "THREAD", "REPLACE":
 		default:
 			p.fail("unknown UID command")
 		}
@@ -178,6 +178,10 @@ func parseArgs(p *parser, c *command) {
 		p.sp()
 		c.status = parseStatusItems(p)
 	case "APPEND":
+		parseAppend(p, c)
+	case "REPLACE": // RFC 8508: REPLACE seq mailbox append-message
+		p.sp()
+		c.seq = p.seqSet()
 		parseAppend(p, c)
 	case "FETCH":
 		p.sp()

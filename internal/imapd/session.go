@@ -291,7 +291,7 @@ func (s *session) dispatch(c *command) reply {
 			return s.cmdLogin(c)
 		case "AUTHENTICATE":
 			return s.cmdAuthenticate(c)
-		case "APPEND":
+		case "APPEND", "REPLACE":
 			return s.drainAppend(c, bad("", "log in first"))
 		}
 		return bad("", "log in first")
@@ -300,7 +300,7 @@ func (s *session) dispatch(c *command) reply {
 		return r
 	}
 	if s.state != stateSelected {
-		if c.name == "APPEND" {
+		if c.name == "APPEND" || c.name == "REPLACE" {
 			return s.drainAppend(c, bad("", "wrong state"))
 		}
 		return bad("", "no mailbox selected")
@@ -348,6 +348,8 @@ func (s *session) dispatchSelected(c *command) reply {
 	switch c.name {
 	case "CLOSE", "UNSELECT":
 		return s.cmdClose(c)
+	case "REPLACE":
+		return s.cmdReplace(c)
 	case "EXPUNGE":
 		return s.cmdExpunge(c)
 	case "SEARCH":
@@ -391,7 +393,8 @@ func (s *session) capabilities() string {
 			"QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE",
 			"OBJECTID", // RFC 8474, the JMAP ids
 			"PREVIEW",  // RFC 8970
-			"WITHIN")   // RFC 5032
+			"WITHIN",   // RFC 5032
+			"REPLACE")  // RFC 8508
 		if !s.compressed {
 			caps = append(caps, "COMPRESS=DEFLATE") // RFC 4978 §3
 		}
