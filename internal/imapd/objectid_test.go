@@ -119,3 +119,32 @@ func TestReplace(t *testing.T) {
 		t.Errorf("failed REPLACEs changed the mailbox: %q", got)
 	}
 }
+
+// TestMultiSearch: ESEARCH IN (...) searches several mailboxes and answers
+// per mailbox with MAILBOX and UIDVALIDITY, in UIDs (RFC 7377).
+func TestMultiSearch(t *testing.T) {
+	env := newTestEnv(t, nil)
+	env.deliver("INBOX", simpleMsg)
+	env.deliver("INBOX", strings.Replace(simpleMsg, "Hello there", "Quarterly figures", 1))
+	rc := env.login()
+	rc.expectTaggedAfter("a CREATE Work/Reports", "a", "OK")
+	env.deliver("Work/Reports", strings.Replace(simpleMsg, "Hello there", "Quarterly figures", 1))
+	got := rc.expectTaggedAfter(`b ESEARCH IN (personal) RETURN (ALL COUNT) SUBJECT quarterly`, "b", "OK")
+	if len(got) != 3 || !regexp.MustCompile(`^\* ESEARCH \(TAG "b" MAILBOX INBOX UIDVALIDITY \d+\) UID ALL 2 COUNT 1$`).MatchString(got[0]) ||
+		!regexp.MustCompile(`^\* ESEARCH \(TAG "b" MAILBOX Work/Reports UIDVALIDITY \d+\) UID ALL 1 COUNT 1$`).MatchString(got[1]) {
+		t.Errorf("ESEARCH IN (personal): %q", got)
+	}
+	got = rc.expectTaggedAfter(`c ESEARCH IN (subtree Work) SUBJECT quarterly`, "c", "OK")
+	if len(got) != 2 || !strings.Contains(got[0], "MAILBOX Work/Reports") {
+		t.Errorf("ESEARCH IN (subtree Work): %q", got)
+	}
+	if got := rc.expectTaggedAfter(`d ESEARCH IN (mailboxes Trash) ALL`, "d", "OK"); len(got) != 1 {
+		t.Errorf("an empty mailbox answers nothing: %q", got)
+	}
+	rc.expectTaggedAfter(`e ESEARCH IN (personal) 1:2`, "e", "BAD")
+	rc.expectTaggedAfter(`f ESEARCH IN (selected) ALL`, "f", "BAD")
+	rc.expectTaggedAfter("g SELECT INBOX", "g", "OK")
+	if got := rc.expectTaggedAfter(`h ESEARCH 1:2 SUBJECT quarterly`, "h", "OK"); !regexp.MustCompile(`MAILBOX INBOX UIDVALIDITY \d+\) UID ALL 2$`).MatchString(got[0]) {
+		t.Errorf("ESEARCH of the selected mailbox: %q", got)
+	}
+}

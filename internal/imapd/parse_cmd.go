@@ -36,6 +36,7 @@ type command struct {
 	// partial is the range of RETURN (PARTIAL first:last) (RFC 9394):
 	// positions in the result from 1, or from the end when negative.
 	partial [2]int32
+	sources []searchSource // ESEARCH IN (RFC 7377)
 	store     storeArgs
 	app       appendArgs
 	cond      condArgs // RFC 7162 parameters and modifiers
@@ -179,6 +180,8 @@ func parseArgs(p *parser, c *command) {
 		c.status = parseStatusItems(p)
 	case "APPEND":
 		parseAppend(p, c)
+	case "ESEARCH": // RFC 7377 MULTISEARCH
+		parseESearch(p, c)
 	case "REPLACE": // RFC 8508: REPLACE seq mailbox append-message
 		p.sp()
 		c.seq = p.seqSet()

@@ -252,6 +252,12 @@ func (s *session) writeSearchResult(c *command, seqs, uids []uint32) {
 // which ALL and PARTIAL keep while MIN and MAX are the lowest and highest
 // numbers.
 func (s *session) writeESearch(c *command, seqs, uids []uint32, ordered bool) {
+	s.writeESearchFor(c, seqs, uids, ordered, nil)
+}
+
+// writeESearchFor is writeESearch with the MAILBOX and UIDVALIDITY of
+// the search correlator when mb is not nil (RFC 7377 §2).
+func (s *session) writeESearchFor(c *command, seqs, uids []uint32, ordered bool, mb *store.Mailbox) {
 	res := seqs
 	if c.uid {
 		res = uids
@@ -277,7 +283,13 @@ func (s *session) writeESearch(c *command, seqs, uids []uint32, ordered bool) {
 	c.cond.narrowSearchModSeq(opts, ascUIDs)
 	s.w.str(`* ESEARCH (TAG "`)
 	s.w.str(c.tag)
-	s.w.str(`")`)
+	s.w.byte('"')
+	if mb != nil {
+		s.w.str(" MAILBOX ")
+		s.writeMailbox(mb.Name)
+		s.w.str(" UIDVALIDITY " + itoa(int64(mb.UIDValidity)))
+	}
+	s.w.byte(')')
 	if c.uid {
 		s.w.str(" UID")
 	}

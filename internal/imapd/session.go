@@ -330,6 +330,8 @@ func (s *session) dispatchAuth(c *command) (reply, bool) {
 		return s.cmdList(c), true
 	case "STATUS":
 		return s.cmdStatus(c), true
+	case "ESEARCH":
+		return s.cmdESearch(c), true
 	case "APPEND":
 		return s.cmdAppend(c), true
 	case "IDLE":
@@ -391,10 +393,11 @@ func (s *session) capabilities() string {
 		caps = append(caps, "APPENDLIMIT="+itoa(s.srv.cfg.AppendLimit))
 		caps = append(caps, "LITERAL+", "MULTIAPPEND", "BINARY", "UTF8=ACCEPT", "CREATE-SPECIAL-USE",
 			"QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE",
-			"OBJECTID", // RFC 8474, the JMAP ids
-			"PREVIEW",  // RFC 8970
-			"WITHIN",   // RFC 5032
-			"REPLACE")  // RFC 8508
+			"OBJECTID",    // RFC 8474, the JMAP ids
+			"PREVIEW",     // RFC 8970
+			"WITHIN",      // RFC 5032
+			"REPLACE",     // RFC 8508
+			"MULTISEARCH") // RFC 7377
 		if !s.compressed {
 			caps = append(caps, "COMPRESS=DEFLATE") // RFC 4978 §3
 		}
