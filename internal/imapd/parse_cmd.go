@@ -37,9 +37,9 @@ type command struct {
 	// positions in the result from 1, or from the end when negative.
 	partial [2]int32
 	sources []searchSource // ESEARCH IN (RFC 7377)
-	store     storeArgs
-	app       appendArgs
-	cond      condArgs // RFC 7162 parameters and modifiers
+	store   storeArgs
+	app     appendArgs
+	cond    condArgs // RFC 7162 parameters and modifiers
 
 	sortKeys   []query.SortKey // SORT criteria
 	threadAlg  query.Algorithm // THREAD algorithm
