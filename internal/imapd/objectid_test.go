@@ -148,3 +148,62 @@ func TestMultiSearch(t *testing.T) {
 		t.Errorf("ESEARCH of the selected mailbox: %q", got)
 	}
 }
+
+// TestMetadata: SETMETADATA and GETMETADATA on a mailbox and on the
+// server, with DEPTH, MAXSIZE (LONGENTRIES), removal by NIL, the limits,
+// and entries going with their mailbox (RFC 5464).
+func TestMetadata(t *testing.T) {
+	env := newTestEnv(t, nil)
+	rc := env.login()
+	rc.expectTaggedAfter(`a SETMETADATA INBOX (/private/comment "my inbox" /shared/comment "shared note" /private/vendor/x/a "1" /private/vendor/x/a/b "2")`, "a", "OK")
+	if got := rc.expectTaggedAfter(`b GETMETADATA INBOX /private/comment`, "b", "OK"); len(got) != 3 || got[0] != `* METADATA INBOX (/private/comment {8}` || got[1] != `my inbox)` {
+		t.Errorf("GETMETADATA one entry: %q", got)
+	}
+	got := strings.Join(rc.expectTaggedAfter(`c GETMETADATA (DEPTH 1) INBOX (/private/vendor/x)`, "c", "OK"), "\n")
+	if !strings.Contains(got, "/private/vendor/x/a {1}") || strings.Contains(got, "/private/vendor/x/a/b") {
+		t.Errorf("DEPTH 1: %q", got)
+	}
+	got = strings.Join(rc.expectTaggedAfter(`d GETMETADATA (DEPTH infinity) INBOX (/private/vendor)`, "d", "OK"), "\n")
+	if !strings.Contains(got, "/private/vendor/x/a/b {1}") {
+		t.Errorf("DEPTH infinity: %q", got)
+	}
+	if got := rc.expectTaggedAfter(`e GETMETADATA (MAXSIZE 5) INBOX (/private/comment /shared/comment)`, "e", "OK"); len(got) != 1 || !strings.Contains(got[0], "[METADATA LONGENTRIES 11]") {
+		t.Errorf("MAXSIZE: %q", got)
+	}
+	rc.expectTaggedAfter(`f SETMETADATA INBOX (/private/comment NIL)`, "f", "OK")
+	if got := rc.expectTaggedAfter(`g GETMETADATA INBOX /private/comment`, "g", "OK"); len(got) != 1 {
+		t.Errorf("after NIL: %q", got)
+	}
+	rc.expectTaggedAfter(`h SETMETADATA "" (/private/motd "hello")`, "h", "OK")
+	if got := rc.expectTaggedAfter(`i GETMETADATA "" /private/motd`, "i", "OK"); !strings.HasPrefix(got[0], `* METADATA "" (/private/motd {5}`) {
+		t.Errorf("server metadata: %q", got)
+	}
+	rc.expectTaggedAfter(`j SETMETADATA INBOX (/other/x "v")`, "j", "BAD")
+	rc.expectTaggedAfter(`k GETMETADATA INBOX /private/*`, "k", "BAD")
+	rc.expectTaggedAfter(`l SETMETADATA Nope (/private/x "v")`, "l", "NO")
+	big := strings.Repeat("x", maxMetadataValue+1)
+	if got := rc.expectTaggedAfter(fmt.Sprintf("m SETMETADATA INBOX (/private/big {%d+}\r\n%s)", len(big), big), "m", "NO"); !strings.Contains(got[len(got)-1], "[METADATA MAXSIZE") {
+		t.Errorf("too large: %q", got)
+	}
+	batch := func(prefix string, n int) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, " /private/%s%d \"v\"", prefix, i)
+		}
+		return "(" + b.String()[1:] + ")"
+	}
+	// 3 entries are there: 100 + 97 more fill the mailbox to 200.
+	rc.expectTaggedAfter("n SETMETADATA INBOX "+batch("n", maxMetadataPerCmd), "n", "OK")
+	rc.expectTaggedAfter("o SETMETADATA INBOX "+batch("m", maxMetadataEntries-maxMetadataPerCmd-3), "o", "OK")
+	if got := rc.expectTaggedAfter("p SETMETADATA INBOX "+batch("q", 1), "p", "NO"); !strings.Contains(got[len(got)-1], "[METADATA TOOMANY]") {
+		t.Errorf("too many: %q", got)
+	}
+	// A mailbox's entries go with it.
+	rc.expectTaggedAfter(`q CREATE Tmp`, "q", "OK")
+	rc.expectTaggedAfter(`r SETMETADATA Tmp (/private/comment "x")`, "r", "OK")
+	rc.expectTaggedAfter(`s DELETE Tmp`, "s", "OK")
+	rc.expectTaggedAfter(`t CREATE Tmp`, "t", "OK")
+	if got := rc.expectTaggedAfter(`u GETMETADATA Tmp /private/comment`, "u", "OK"); len(got) != 1 {
+		t.Errorf("metadata of a deleted mailbox came back: %q", got)
+	}
+}

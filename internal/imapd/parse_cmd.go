@@ -37,6 +37,7 @@ type command struct {
 	// positions in the result from 1, or from the end when negative.
 	partial [2]int32
 	sources []searchSource // ESEARCH IN (RFC 7377)
+	meta    metadataArgs   // GETMETADATA, SETMETADATA (RFC 5464)
 	store   storeArgs
 	app     appendArgs
 	cond    condArgs // RFC 7162 parameters and modifiers
@@ -182,6 +183,10 @@ func parseArgs(p *parser, c *command) {
 		parseAppend(p, c)
 	case "ESEARCH": // RFC 7377 MULTISEARCH
 		parseESearch(p, c)
+	case "GETMETADATA":
+		parseGetMetadata(p, c)
+	case "SETMETADATA":
+		parseSetMetadata(p, c)
 	case "REPLACE": // RFC 8508: REPLACE seq mailbox append-message
 		p.sp()
 		c.seq = p.seqSet()

@@ -332,6 +332,10 @@ func (s *session) dispatchAuth(c *command) (reply, bool) {
 		return s.cmdStatus(c), true
 	case "ESEARCH":
 		return s.cmdESearch(c), true
+	case "GETMETADATA":
+		return s.cmdGetMetadata(c), true
+	case "SETMETADATA":
+		return s.cmdSetMetadata(c), true
 	case "APPEND":
 		return s.cmdAppend(c), true
 	case "IDLE":
@@ -397,7 +401,8 @@ func (s *session) capabilities() string {
 			"PREVIEW",     // RFC 8970
 			"WITHIN",      // RFC 5032
 			"REPLACE",     // RFC 8508
-			"MULTISEARCH") // RFC 7377
+			"MULTISEARCH", // RFC 7377
+			"METADATA")    // RFC 5464
 		if !s.compressed {
 			caps = append(caps, "COMPRESS=DEFLATE") // RFC 4978 §3
 		}

@@ -28,6 +28,7 @@ var (
 	ErrMailboxInUse  = errors.New("mailbox in use")
 	ErrNotPermitted  = errors.New("not permitted")
 	ErrStoreShutdown = errors.New("store is closed")
+	ErrLimit         = errors.New("limit reached")
 )
 
 // Domain is a mail domain served locally.
@@ -434,6 +435,8 @@ type FlagResult struct {
 
 // Mailstore holds mailboxes and messages.
 type Mailstore interface {
+	MetadataStore
+
 	// NewBody starts a body to hand to Deliver, Append or AppendMany.
 	NewBody() (BodyWriter, error)
 	// Deliver stores one body into every target and queues its remote

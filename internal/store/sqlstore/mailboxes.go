@@ -256,6 +256,9 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 		if _, err := tx.ExecContext(ctx, `DELETE FROM mailboxes WHERE id = ?`, m.ID); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM metadata WHERE account_id = ? AND mailbox_id = ?`, accountID, m.ID); err != nil {
+			return err
+		}
 		if m.Subscribed {
 			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO subscriptions_kept (account_id, name) VALUES (?, ?)`,
 				accountID, m.Name); err != nil {
