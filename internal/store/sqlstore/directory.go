@@ -392,7 +392,7 @@ func (s *Store) DeleteAccount(ctx context.Context, address string) error {
 	if err != nil {
 		return store.ErrNotFound
 	}
-	err = s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+	err = s.writeFreeing(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
 		var id int64
 		if err := tx.QueryRowContext(ctx, `SELECT id FROM accounts WHERE address = ?`, addr).Scan(&id); err != nil {
 			return notFound(err)

@@ -229,7 +229,7 @@ func accountExists(ctx context.Context, tx *wtx, id int64) error {
 
 // DeleteMailbox implements store.Mailstore. Child mailboxes stay.
 func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string) error {
-	return s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+	return s.writeFreeing(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
 		m, err := mailboxByName(ctx, tx, accountID, name)
 		if err != nil {
 			return err
