@@ -284,6 +284,14 @@ func (f *fetcher) writeItem(m store.Message, it fetchItem) error {
 		w.str("THREADID (t")
 		w.num(uint64(m.ThreadID))
 		w.byte(')')
+	case "SAVEDATE": // RFC 8514 §4.1: NIL when not known
+		f.begin()
+		w.str("SAVEDATE ")
+		if m.SaveDate.IsZero() {
+			w.str("NIL")
+		} else {
+			w.dateTime(m.SaveDate)
+		}
 	case "PREVIEW": // RFC 8970 §3: the preview kept at delivery
 		f.begin()
 		w.str("PREVIEW ")

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestObjectIDPreviewWithin: OBJECTID (RFC 8474) gives the JMAP ids
@@ -205,5 +206,31 @@ func TestMetadata(t *testing.T) {
 	rc.expectTaggedAfter(`t CREATE Tmp`, "t", "OK")
 	if got := rc.expectTaggedAfter(`u GETMETADATA Tmp /private/comment`, "u", "OK"); len(got) != 1 {
 		t.Errorf("metadata of a deleted mailbox came back: %q", got)
+	}
+}
+
+// TestSaveDate: FETCH SAVEDATE is when the message entered its mailbox,
+// SEARCH SAVEDBEFORE/SAVEDON/SAVEDSINCE look at it, SAVEDATESUPPORTED
+// matches all (RFC 8514).
+func TestSaveDate(t *testing.T) {
+	env := newTestEnv(t, nil)
+	env.deliver("INBOX", simpleMsg) // internal date in 2024, saved now
+	rc := env.login()
+	rc.expectTaggedAfter("a SELECT INBOX", "a", "OK")
+	today := time.Now().UTC().Format("2-Jan-2006")
+	got := rc.expectTaggedAfter("b FETCH 1 (INTERNALDATE SAVEDATE)", "b", "OK")
+	if !strings.Contains(got[0], `INTERNALDATE "05-Mar-2024`) || !strings.Contains(got[0], `SAVEDATE "`+fmt.Sprintf("%02d", time.Now().UTC().Day())) {
+		t.Errorf("FETCH SAVEDATE: %q", got)
+	}
+	for _, c := range []struct{ cmd, want string }{
+		{"SEARCH SAVEDSINCE " + today, "* SEARCH 1"},
+		{"SEARCH SAVEDON " + today, "* SEARCH 1"},
+		{"SEARCH SAVEDBEFORE " + today, "* SEARCH"},
+		{"SEARCH SINCE " + today, "* SEARCH"}, // the internal date is 2024
+		{"SEARCH SAVEDATESUPPORTED", "* SEARCH 1"},
+	} {
+		if got := rc.expectTaggedAfter("s "+c.cmd, "s", "OK"); got[0] != c.want {
+			t.Errorf("%s: %q, want %q", c.cmd, got, c.want)
+		}
 	}
 }

@@ -80,7 +80,8 @@ func parseFetchItem(p *parser) []fetchItem {
 		return []fetchItem{{name: "FLAGS"}, {name: "INTERNALDATE"}, {name: "RFC822.SIZE"}, {name: "ENVELOPE"}, {name: "BODY"}}
 	case "FLAGS", "UID", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODYSTRUCTURE",
 		"RFC822", "RFC822.HEADER", "RFC822.TEXT", "MODSEQ",
-		"EMAILID", "THREADID": // RFC 8474 §5
+		"EMAILID", "THREADID", // RFC 8474 §5
+		"SAVEDATE": // RFC 8514
 		return one(name)
 	case "PREVIEW": // RFC 8970 §3: PREVIEW [SP "(" "LAZY" ")"]
 		if p.peek() == ' ' && p.peekAt(1) == '(' {
@@ -334,9 +335,11 @@ func parseSearchKey(p *parser, depth int, count *int) *searchKey {
 		k.str = p.astring()
 		p.sp()
 		k.str2 = p.astring()
-	case "BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE":
+	case "BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE",
+		"SAVEDBEFORE", "SAVEDON", "SAVEDSINCE": // RFC 8514
 		p.sp()
 		k.date = p.date()
+	case "SAVEDATESUPPORTED":
 	case "LARGER", "SMALLER",
 		"OLDER", "YOUNGER": // RFC 5032: an interval in seconds
 		p.sp()

@@ -105,7 +105,7 @@ func (sel *selected) criterion(k *searchKey) query.Criterion {
 		return query.And(kids)
 	case "NOT":
 		return query.Not{C: sel.criterion(k.kids[0])}
-	case "ALL":
+	case "ALL", "SAVEDATESUPPORTED": // every mailbox keeps save dates (RFC 8514 §4.2)
 		return query.And{}
 	case "RECENT":
 		return sel.recentSet()
@@ -167,6 +167,8 @@ func dateCriterion(k *searchKey) (query.Criterion, bool) {
 	field, op := query.Received, strings.TrimPrefix(k.op, "SENT")
 	if op != k.op {
 		field = query.Sent
+	} else if op = strings.TrimPrefix(k.op, "SAVED"); op != k.op {
+		field = query.Saved
 	}
 	d := query.Date{Field: field, Time: k.date, Calendar: true}
 	switch op {

@@ -402,7 +402,8 @@ func (s *session) capabilities() string {
 			"WITHIN",      // RFC 5032
 			"REPLACE",     // RFC 8508
 			"MULTISEARCH", // RFC 7377
-			"METADATA")    // RFC 5464
+			"METADATA",    // RFC 5464
+			"SAVEDATE")    // RFC 8514
 		if !s.compressed {
 			caps = append(caps, "COMPRESS=DEFLATE") // RFC 4978 §3
 		}

@@ -98,6 +98,10 @@ const (
 	// Sent is the Date header field (RFC 5322 §3.6.1); a message without
 	// a usable one matches no Sent criterion.
 	Sent
+	// Saved is when the message was saved into its mailbox (IMAP
+	// SAVEDATE, RFC 8514); a message whose save date is unknown matches
+	// no Saved criterion.
+	Saved
 )
 
 // DateOp is how a Date criterion compares.

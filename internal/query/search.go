@@ -103,7 +103,7 @@ func compileAt(c Criterion, depth int) (*node, error) {
 	case Keyword:
 		n = &node{kind: kKeyword, name: c.Name}
 	case Date:
-		if c.Field < Received || c.Field > Sent || c.Op < Before || c.Op > Since {
+		if c.Field < Received || c.Field > Saved || c.Op < Before || c.Op > Since {
 			return nil, fmt.Errorf("query: bad date criterion %+v: %w", c, store.ErrInvalid)
 		}
 		n = &node{kind: kDate, date: c}
@@ -187,7 +187,7 @@ func (n *node) need() Load {
 	case kUIDs, kText:
 		return LoadUID
 	case kDate:
-		if n.date.Field == Sent {
+		if n.date.Field == Sent || n.date.Field == Saved {
 			return LoadFull
 		}
 	case kAttachment:
@@ -319,6 +319,11 @@ func (ev *evaluator) match(n *node, m *store.Message) bool {
 
 func (ev *evaluator) matchDate(d Date, m *store.Message) bool {
 	t := m.InternalDate
+	if d.Field == Saved {
+		if t = m.SaveDate; t.IsZero() {
+			return false
+		}
+	}
 	if d.Field == Sent {
 		if ev.env == nil {
 			ev.env = envelope(ev.ctx, ev.st, m)

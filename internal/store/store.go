@@ -209,8 +209,12 @@ type Message struct {
 	Flags        Flags
 	Keywords     []string
 	InternalDate time.Time
-	Size         int64
-	BlobID       int64
+	// SaveDate is when the message was saved into its mailbox (delivery,
+	// APPEND, COPY, MOVE; IMAP SAVEDATE, RFC 8514); zero when unknown (a
+	// message stored before it was kept). Only full rows carry it.
+	SaveDate time.Time
+	Size     int64
+	BlobID   int64
 	// ThreadID names the message's conversation: the ID of its first
 	// message, assigned at delivery (MessageMeta.Thread).
 	ThreadID int64

@@ -7,7 +7,7 @@ import (
 )
 
 const changedSinceQuery = `SELECT id, mailbox_id, uid, modseq, flags, keywords, internal_date, size, blob_id,
-	thread_id, NULL, NULL, '' FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid`
+	thread_id, NULL, NULL, '', NULL FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid`
 
 // MessageFlagsChangedSince is MessagesChangedSince without Envelope,
 // BodyStructure and Preview: what a CONDSTORE/QRESYNC resync (RFC 7162)

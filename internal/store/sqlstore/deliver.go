@@ -579,6 +579,11 @@ func moveMessages(ctx context.Context, tx *wtx, e *effects, from, to *store.Mail
 		WHERE messages.id = n.id`, to.ID, int64(modseq), to.UIDNext, set); err != nil {
 		return nil, nil, err
 	}
+	// A move saves the message into its new mailbox (RFC 8514 §2).
+	if _, err := tx.ExecContext(ctx, `UPDATE message_meta SET saved_at = ? WHERE message_id IN (SELECT value FROM json_each(?))`,
+		now(), set); err != nil {
+		return nil, nil, err
+	}
 	to.UIDNext += uint32(len(msgs))
 	if err := saveMailbox(ctx, tx, *to); err != nil {
 		return nil, nil, err

@@ -50,7 +50,7 @@ func TestLightListings(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range full {
-		full[i].Envelope, full[i].BodyStructure, full[i].Preview = nil, nil, ""
+		full[i].Envelope, full[i].BodyStructure, full[i].Preview, full[i].SaveDate = nil, nil, "", time.Time{}
 	}
 	if !reflect.DeepEqual(full, light) {
 		t.Errorf("MessageFlags:\n%+v\nMessages without the cached parts:\n%+v", light, full)

@@ -58,7 +58,7 @@ func splitKeywords(s string) []string {
 	return strings.Split(s, " ")
 }
 
-const messageCols = `id, mailbox_id, uid, modseq, flags, keywords, internal_date, size, blob_id, thread_id, envelope, bodystructure, preview`
+const messageCols = `id, mailbox_id, uid, modseq, flags, keywords, internal_date, size, blob_id, thread_id, envelope, bodystructure, preview, saved_at`
 
 // messagesFull is the FROM clause for messageCols: the cached parsed forms
 // live apart in message_meta (migration 0004), so that flag changes rewrite
@@ -69,10 +69,14 @@ func scanMessage(r scanner) (store.Message, error) {
 	var m store.Message
 	var kw string
 	var t int64
+	var saved sql.NullInt64
 	err := r.Scan(&m.ID, &m.MailboxID, &m.UID, &m.ModSeq, &m.Flags, &kw, &t, &m.Size, &m.BlobID, &m.ThreadID,
-		&m.Envelope, &m.BodyStructure, &m.Preview)
+		&m.Envelope, &m.BodyStructure, &m.Preview, &saved)
 	m.Keywords = splitKeywords(kw)
 	m.InternalDate = time.Unix(t, 0).UTC()
+	if saved.Valid {
+		m.SaveDate = time.Unix(saved.Int64, 0).UTC()
+	}
 	return m, err
 }
 
@@ -118,7 +122,7 @@ func (s *Store) ThreadMessages(ctx context.Context, accountID int64, threadIDs [
 		return nil, nil
 	}
 	return queryMessages(ctx, s.rdb, `SELECT id, mailbox_id, uid, modseq, flags, keywords, internal_date, size, blob_id, thread_id,
-		NULL, NULL, '' FROM messages
+		NULL, NULL, '', NULL FROM messages
 		WHERE thread_id IN (SELECT value FROM json_each(?))
 		AND mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?) ORDER BY thread_id, internal_date, id`, idSet(threadIDs), accountID)
 }
@@ -198,8 +202,9 @@ func insertMessage(ctx context.Context, tx *wtx, mb *store.Mailbox, m store.Mess
 	if err != nil {
 		return store.Message{}, err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO message_meta (message_id, envelope, bodystructure, preview, refs) VALUES (?, ?, ?, ?, ?)`,
-		m.ID, m.Envelope, m.BodyStructure, m.Preview, refs); err != nil {
+	m.SaveDate = time.Unix(now(), 0).UTC()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO message_meta (message_id, envelope, bodystructure, preview, refs, saved_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		m.ID, m.Envelope, m.BodyStructure, m.Preview, refs, m.SaveDate.Unix()); err != nil {
 		return store.Message{}, err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE blobs SET refs = refs + 1 WHERE id = ?`, m.BlobID); err != nil {

@@ -65,7 +65,7 @@ func (s *Store) MessagesByBlob(ctx context.Context, accountID int64, blobIDs []i
 		return nil, nil
 	}
 	return queryMessages(ctx, s.rdb, `SELECT id, mailbox_id, uid, modseq, flags, keywords, internal_date, size, blob_id, thread_id,
-		NULL, NULL, '' FROM messages
+		NULL, NULL, '', NULL FROM messages
 		WHERE blob_id IN (SELECT value FROM json_each(?))
 		AND mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?) ORDER BY id`, idSet(blobIDs), accountID)
 }
