@@ -74,6 +74,11 @@ func (s *session) enableCap(name string) string {
 		if s.enableCondstore() {
 			return "CONDSTORE"
 		}
+	case "UIDONLY":
+		if !s.uidOnly {
+			s.uidOnly = true
+			return "UIDONLY"
+		}
 	case "QRESYNC":
 		if !s.cond.qresync {
 			s.cond.qresync = true
@@ -273,16 +278,20 @@ func (s *session) writeChangeFetch(seq uint32, m store.Message, withFlags bool) 
 		s.announceKeywords(m.Keywords)
 	}
 	w := &s.w
-	w.str("* ")
-	w.num(uint64(seq))
-	w.str(" FETCH (UID ")
-	w.num(uint64(m.UID))
+	s.fetchStart(seq, m.UID)
+	sep := ""
+	if !s.uidOnly {
+		w.str("UID ")
+		w.num(uint64(m.UID))
+		sep = " "
+	}
 	if withFlags {
-		w.str(" FLAGS ")
+		w.str(sep + "FLAGS ")
 		w.flagList(s.flagNames(m))
+		sep = " "
 	}
 	if s.cond.on {
-		w.str(" MODSEQ (")
+		w.str(sep + "MODSEQ (")
 		w.num(m.ModSeq)
 		w.byte(')')
 	}

@@ -232,11 +232,12 @@ func (f *fetcher) writeOne(seq uint32, m store.Message, items []fetchItem) error
 		f.s.announceKeywords(m.Keywords)
 	}
 	w := &f.s.w
-	w.str("* ")
-	w.num(uint64(seq))
-	w.str(" FETCH (")
+	f.s.fetchStart(seq, m.UID)
 	f.needSep = false
 	for _, it := range items {
+		if it.name == "UID" && f.s.uidOnly {
+			continue // UIDFETCH names the message by its UID already
+		}
 		if err := f.writeItem(m, it); err != nil {
 			w.str(")\r\n")
 			return err

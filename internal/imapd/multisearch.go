@@ -71,6 +71,9 @@ func parseESearch(p *parser, c *command) {
 // mailbox. Message numbers, $ and \Recent belong to the selected
 // mailbox's view: they are refused when other mailboxes are searched.
 func (s *session) cmdESearch(c *command) reply {
+	if r, refused := s.uidRequired(c); refused {
+		return r
+	}
 	if len(c.sources) == 0 {
 		c.sources = []searchSource{{kind: "selected"}}
 	}

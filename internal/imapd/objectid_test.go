@@ -234,3 +234,39 @@ func TestSaveDate(t *testing.T) {
 		}
 	}
 }
+
+// TestUIDOnly: after ENABLE UIDONLY no message number is sent or taken:
+// UIDFETCH responses, VANISHED, BAD [UIDREQUIRED] for the number forms
+// (RFC 9586).
+func TestUIDOnly(t *testing.T) {
+	env := newTestEnv(t, nil)
+	env.deliver("INBOX", simpleMsg)
+	env.deliver("INBOX", simpleMsg)
+	rc, other := env.login(), env.login()
+	if got := rc.expectTaggedAfter("a ENABLE UIDONLY", "a", "OK"); got[0] != "* ENABLED UIDONLY" {
+		t.Fatalf("ENABLE: %q", got)
+	}
+	rc.expectTaggedAfter("b SELECT INBOX", "b", "OK")
+	other.expectTaggedAfter("o1 SELECT INBOX", "o1", "OK")
+	for _, cmd := range []string{"FETCH 1 FLAGS", "STORE 1 +FLAGS (\\Seen)", "SEARCH ALL", "COPY 1 Trash", "UID SEARCH 1:2"} {
+		if got := rc.expectTaggedAfter("c "+cmd, "c", "BAD"); !strings.Contains(got[len(got)-1], "[UIDREQUIRED]") {
+			t.Errorf("%s: %q", cmd, got)
+		}
+	}
+	if got := rc.expectTaggedAfter("d UID FETCH 2 (FLAGS)", "d", "OK"); got[0] != `* 2 UIDFETCH (FLAGS (\Recent))` {
+		t.Errorf("UID FETCH: %q", got)
+	}
+	if got := rc.expectTaggedAfter("e UID STORE 1 +FLAGS (\\Flagged)", "e", "OK"); got[0] != `* 1 UIDFETCH (FLAGS (\Flagged \Recent))` {
+		t.Errorf("UID STORE: %q", got)
+	}
+	if got := rc.expectTaggedAfter("f UID SEARCH UID 1:*", "f", "OK"); got[0] != "* SEARCH 1 2" {
+		t.Errorf("UID SEARCH: %q", got)
+	}
+	other.expectTaggedAfter(`o2 STORE 2 +FLAGS (\Seen)`, "o2", "OK")
+	other.expectTaggedAfter(`o3 STORE 1 +FLAGS (\Deleted)`, "o3", "OK")
+	other.expectTaggedAfter(`o4 EXPUNGE`, "o4", "OK")
+	got := rc.expectTaggedAfter("g NOOP", "g", "OK")
+	if !contains(got, `* 2 UIDFETCH (FLAGS (\Seen \Recent))`) || !contains(got, "* VANISHED 1") || strings.Contains(strings.Join(got, "\n"), "EXPUNGE") {
+		t.Errorf("changes by another session: %q", got)
+	}
+}

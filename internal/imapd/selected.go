@@ -448,7 +448,7 @@ func (s *session) announceExpunges(sel *selected) {
 		}
 	}
 	sort.Slice(seqs, func(i, j int) bool { return seqs[i] > seqs[j] })
-	if s.cond.qresync {
+	if s.cond.qresync || s.uidOnly {
 		s.writeVanished(sel)
 	} else {
 		for _, seq := range seqs {

@@ -67,6 +67,7 @@ type session struct {
 	cond      condState // CONDSTORE/QRESYNC (RFC 7162)
 
 	utf8       bool // ENABLE UTF8=ACCEPT given (RFC 6855 §3)
+	uidOnly    bool // ENABLE UIDONLY given (RFC 9586): no message numbers
 	compressed bool // COMPRESS DEFLATE active (RFC 4978)
 
 	events      <-chan store.Change
@@ -351,6 +352,12 @@ func (s *session) dispatchAuth(c *command) (reply, bool) {
 }
 
 func (s *session) dispatchSelected(c *command) reply {
+	if r, refused := s.uidRequired(c); refused {
+		if c.name == "REPLACE" {
+			return s.drainAppend(c, r)
+		}
+		return r
+	}
 	switch c.name {
 	case "CLOSE", "UNSELECT":
 		return s.cmdClose(c)
@@ -403,7 +410,8 @@ func (s *session) capabilities() string {
 			"REPLACE",     // RFC 8508
 			"MULTISEARCH", // RFC 7377
 			"METADATA",    // RFC 5464
-			"SAVEDATE")    // RFC 8514
+			"SAVEDATE",    // RFC 8514
+			"UIDONLY")     // RFC 9586
 		if !s.compressed {
 			caps = append(caps, "COMPRESS=DEFLATE") // RFC 4978 §3
 		}

@@ -88,10 +88,8 @@ func (s *session) writeStoreResults(c *command, idx []int, changed []store.Messa
 			continue
 		}
 		s.announceKeywords(m.Keywords)
-		s.w.str("* ")
-		s.w.num(uint64(x + 1))
-		s.w.str(" FETCH (")
-		if c.uid {
+		s.fetchStart(uint32(x+1), m.UID)
+		if c.uid && !s.uidOnly {
 			s.w.str("UID ")
 			s.w.num(uint64(m.UID))
 			s.w.byte(' ')
