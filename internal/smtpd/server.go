@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -100,7 +101,7 @@ func New(cfg Config) *Server {
 	srv.EnableDSN = cfg.Mode == ModeSubmission
 	// go-smtp checks this before our Auth; ours then checks the address.
 	srv.AllowInsecureAuth = cfg.AllowPlaintext != nil
-	srv.ErrorLog = slogPrinter{cfg.Logger}
+	srv.ErrorLog = newSlogPrinter(cfg.Logger)
 	s.smtp = srv
 	return s
 }
@@ -226,12 +227,70 @@ func (s *Server) kickSessions(force bool) {
 	}
 }
 
-type slogPrinter struct{ l *slog.Logger }
+// slogPrinter takes go-smtp's own error log (connection errors, recovered
+// panics with their stack) into slog, bounded: a client that provokes an
+// error on every command must not fill the disk with logs. Each message is
+// cut to its first lines, and past a burst they are counted, not written,
+// until the rate allows again, when one line says how many were dropped.
+type slogPrinter struct {
+	l *slog.Logger
 
-func (p slogPrinter) Printf(format string, v ...any) {
-	p.l.Warn("smtp server", "detail", sprintf(format, v...))
+	mu      sync.Mutex
+	tokens  float64
+	last    time.Time
+	dropped int
+	now     func() time.Time
 }
 
-func (p slogPrinter) Println(v ...any) {
-	p.l.Warn("smtp server", "detail", sprint(v...))
+// The error log's budget: a burst, then a steady rate per second.
+const (
+	errorLogBurst = 20
+	errorLogRate  = 2.0
+	// errorLogLines and errorLogBytes bound one message (a stack trace's
+	// first frames are enough to find the cause).
+	errorLogLines = 4
+	errorLogBytes = 1024
+)
+
+func newSlogPrinter(l *slog.Logger) *slogPrinter {
+	return &slogPrinter{l: l, tokens: errorLogBurst, now: time.Now}
+}
+
+func (p *slogPrinter) Printf(format string, v ...any) { p.log(sprintf(format, v...)) }
+
+func (p *slogPrinter) Println(v ...any) { p.log(sprint(v...)) }
+
+func (p *slogPrinter) log(detail string) {
+	p.mu.Lock()
+	now := p.now()
+	if !p.last.IsZero() {
+		p.tokens = min(errorLogBurst, p.tokens+now.Sub(p.last).Seconds()*errorLogRate)
+	}
+	p.last = now
+	if p.tokens < 1 {
+		p.dropped++
+		p.mu.Unlock()
+		return
+	}
+	p.tokens--
+	dropped := p.dropped
+	p.dropped = 0
+	p.mu.Unlock()
+	if dropped > 0 {
+		p.l.Warn("smtp server messages dropped", "count", dropped)
+	}
+	p.l.Warn("smtp server", "detail", clipLog(detail))
+}
+
+// clipLog keeps the first lines of a message, within errorLogBytes.
+func clipLog(s string) string {
+	lines := strings.SplitN(s, "\n", errorLogLines+1)
+	if len(lines) > errorLogLines {
+		lines = append(lines[:errorLogLines], "...")
+	}
+	s = strings.Join(lines, "\n")
+	if len(s) > errorLogBytes {
+		s = s[:errorLogBytes] + "..."
+	}
+	return s
 }
