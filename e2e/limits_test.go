@@ -107,3 +107,21 @@ func TestSMTPIdleTimeout(t *testing.T) {
 		t.Errorf("session closed after %v, before idle_timeout=2s", d)
 	}
 }
+
+// TestSMTPIdleTimeoutPartialLine: a command left without its CRLF is not
+// run when the idle timeout comes: the client gets 421 and the connection
+// closes (issue 13: go-smtp's line reader would hand "HELP" over).
+func TestSMTPIdleTimeoutPartialLine(t *testing.T) {
+	t.Parallel()
+	s := mailServer(t, map[string]any{"smtp.idle_timeout": "2s"})
+	c := smtpSession(t, s.Addr["smtp"])
+	c.write("HELP")
+	c.c.SetReadDeadline(time.Now().Add(15 * time.Second))
+	l, err := c.r.ReadString('\n')
+	if err != nil || !strings.HasPrefix(l, "421") {
+		t.Fatalf("after the idle timeout with HELP pending: %q %v, want 421", l, err)
+	}
+	if rest, err := c.r.ReadString('\n'); err == nil {
+		t.Errorf("the fragment ran after the 421: %q", rest)
+	}
+}

@@ -2,8 +2,10 @@ package smtpd
 
 import (
 	"bytes"
+	"errors"
 	"net"
 	"sync/atomic"
+	"time"
 )
 
 // go-smtp's DATA reader drops a bare CR that follows a dot at the start of
@@ -20,6 +22,11 @@ type scanConn struct {
 	// implicit-TLS connections). Its one blind spot is that dropped CR.
 	off  bool
 	line []byte // the start of the current line, to spot STARTTLS
+	// partial: bytes arrived since the last LF. go-smtp's line reader
+	// hands a partial line over as a whole command when the read times
+	// out, so a timeout then is answered here: 421 and the connection
+	// closed (RFC 5321 §4.5.3.2.7), before that fragment can run.
+	partial bool
 }
 
 type scanListener struct{ net.Listener }
@@ -36,6 +43,15 @@ func (c *scanConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if !c.off {
 		c.scan(p[:n])
+	}
+	if n > 0 {
+		c.partial = p[n-1] != '\n'
+	}
+	var ne net.Error
+	if err != nil && c.partial && !c.off && errors.As(err, &ne) && ne.Timeout() {
+		c.Conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		c.Conn.Write([]byte("421 4.4.2 Idle timeout in the middle of a command, closing\r\n"))
+		c.Conn.Close()
 	}
 	return n, err
 }
