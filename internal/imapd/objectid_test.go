@@ -270,3 +270,36 @@ func TestUIDOnly(t *testing.T) {
 		t.Errorf("changes by another session: %q", got)
 	}
 }
+
+// TestSearchUpdate: SEARCH RETURN (UPDATE) keeps the search alive:
+// ADDTO and REMOVEFROM as messages enter and leave it, REMOVEFROM before
+// the EXPUNGE, nothing after CANCELUPDATE (RFC 5267 CONTEXT=SEARCH).
+func TestSearchUpdate(t *testing.T) {
+	env := newTestEnv(t, nil)
+	for range 4 {
+		env.deliver("INBOX", simpleMsg)
+	}
+	rc := env.login()
+	rc.expectTaggedAfter("a SELECT INBOX", "a", "OK")
+	if got := rc.expectTaggedAfter("s SEARCH RETURN (UPDATE) SEEN", "s", "OK"); got[0] != `* ESEARCH (TAG "s")` {
+		t.Fatalf("SEARCH RETURN (UPDATE): %q", got)
+	}
+	got := rc.expectTaggedAfter(`b STORE 1,2,4 +FLAGS.SILENT (\Seen)`, "b", "OK")
+	if !contains(got, `* ESEARCH (TAG "s") ADDTO (0 1:2,4)`) {
+		t.Errorf("ADDTO: %q", got)
+	}
+	got = rc.expectTaggedAfter(`c STORE 1 -FLAGS.SILENT (\Seen)`, "c", "OK")
+	if !contains(got, `* ESEARCH (TAG "s") REMOVEFROM (0 1)`) {
+		t.Errorf("REMOVEFROM after a flag change: %q", got)
+	}
+	got = rc.expectTaggedAfter(`d STORE 4 +FLAGS.SILENT (\Deleted)`, "d", "OK")
+	got = rc.expectTaggedAfter("e EXPUNGE", "e", "OK")
+	if len(got) < 3 || got[0] != `* ESEARCH (TAG "s") REMOVEFROM (0 4)` || got[1] != "* 4 EXPUNGE" {
+		t.Errorf("REMOVEFROM before EXPUNGE: %q", got)
+	}
+	rc.expectTaggedAfter(`f CANCELUPDATE "s"`, "f", "OK")
+	if got := rc.expectTaggedAfter(`g STORE 3 +FLAGS.SILENT (\Seen)`, "g", "OK"); len(got) != 1 {
+		t.Errorf("an update after CANCELUPDATE: %q", got)
+	}
+	rc.expectTaggedAfter(`h CANCELUPDATE "s"`, "h", "BAD")
+}

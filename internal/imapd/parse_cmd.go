@@ -181,6 +181,14 @@ func parseArgs(p *parser, c *command) {
 		c.status = parseStatusItems(p)
 	case "APPEND":
 		parseAppend(p, c)
+	case "CANCELUPDATE": // RFC 5267 §4.2: tag-string *(SP tag-string)
+		for {
+			p.sp()
+			c.strs = append(c.strs, p.str())
+			if p.atEOL() || len(c.strs) >= maxSearchContexts {
+				break
+			}
+		}
 	case "ESEARCH": // RFC 7377 MULTISEARCH
 		parseESearch(p, c)
 	case "GETMETADATA":

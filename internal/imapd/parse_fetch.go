@@ -250,7 +250,8 @@ func parseSearchReturn(p *parser, c *command) {
 func searchReturnOpt(p *parser, c *command) string {
 	opt := strings.ToUpper(p.atom())
 	switch opt {
-	case "MIN", "MAX", "ALL", "COUNT", "SAVE":
+	case "MIN", "MAX", "ALL", "COUNT", "SAVE",
+		"UPDATE": // RFC 5267 §4.1
 		return opt
 	case "PARTIAL":
 		p.sp()

@@ -26,6 +26,11 @@ func (s *session) cmdSearch(c *command) reply {
 		return s.mapStoreErr(err, "SEARCH")
 	}
 	seqs, uids := s.sel.numbered(msgs)
+	if has(c.searchRet, "UPDATE") {
+		if r := s.startContext(c, uids); r.status != "" {
+			return r
+		}
+	}
 	s.noteSearchModSeq(c, msgs)
 	s.writeSearchResult(c, seqs, uids)
 	return ok("", "SEARCH completed")

@@ -34,6 +34,8 @@ type selected struct {
 	// is the count last told with RECENT.
 	recent     map[uint32]struct{}
 	recentTold int
+	// contexts are the live searches (SEARCH RETURN (UPDATE), context.go).
+	contexts []*searchContext
 }
 
 // seqOf returns the sequence number of uid, or 0.
@@ -265,6 +267,7 @@ func (s *session) sync(allowExpunge bool) {
 		// count the new ones after, as a MOVE within the mailbox is told
 		// (RFC 6851 §3.3: EXPUNGE, then EXISTS).
 		sel.dropUnannounced()
+		s.contextsBeforeExpunge(sel)
 		s.announceExpunges(sel)
 	}
 	// An EXPUNGE lowers the recent count without a word (the client
@@ -280,6 +283,9 @@ func (s *session) sync(allowExpunge bool) {
 				s.w.line("* ", itoa(int64(n)), " RECENT")
 			}
 		}
+	}
+	if len(sel.contexts) > 0 {
+		s.refreshContexts(sel)
 	}
 }
 
