@@ -303,3 +303,38 @@ func TestSearchUpdate(t *testing.T) {
 	}
 	rc.expectTaggedAfter(`h CANCELUPDATE "s"`, "h", "BAD")
 }
+
+// TestNotify: NOTIFY SET tells of other mailboxes' changes: STATUS at SET
+// (with STATUS) and after new mail, LIST for a mailbox created, renamed
+// (OLDNAME) or deleted by another session (RFC 5465).
+func TestNotify(t *testing.T) {
+	env := newTestEnv(t, nil)
+	rc, other := env.login(), env.login()
+	rc.expectTaggedAfter("a CREATE Lists", "a", "OK")
+	got := rc.expectTaggedAfter("b NOTIFY SET STATUS (selected (MessageNew MessageExpunge FlagChange)) (personal (MessageNew MessageExpunge MailboxName))", "b", "OK")
+	if !regexp.MustCompile(`\* STATUS Lists \(MESSAGES 0 UIDNEXT 1 UIDVALIDITY \d+\)`).MatchString(strings.Join(got, "\n")) {
+		t.Errorf("NOTIFY SET STATUS: %q", got)
+	}
+	rc.expectTaggedAfter("c SELECT INBOX", "c", "OK")
+	env.deliver("Lists", simpleMsg)
+	if got := rc.expectTaggedAfter("d NOOP", "d", "OK"); len(got) != 2 || !strings.HasPrefix(got[0], "* STATUS Lists (MESSAGES 1 UIDNEXT 2 ") {
+		t.Errorf("after new mail in another mailbox: %q", got)
+	}
+	other.expectTaggedAfter("o1 CREATE Fresh", "o1", "OK")
+	if got := rc.expectTaggedAfter("e NOOP", "e", "OK"); !contains(got, `* LIST () "/" Fresh`) {
+		t.Errorf("after another session's CREATE: %q", got)
+	}
+	other.expectTaggedAfter("o2 RENAME Fresh Stale", "o2", "OK")
+	if got := rc.expectTaggedAfter("f NOOP", "f", "OK"); !contains(got, `* LIST () "/" Stale ("OLDNAME" (Fresh))`) {
+		t.Errorf("after another session's RENAME: %q", got)
+	}
+	other.expectTaggedAfter("o3 DELETE Stale", "o3", "OK")
+	if got := rc.expectTaggedAfter("g NOOP", "g", "OK"); !contains(got, `* LIST (\NonExistent) "/" Stale`) {
+		t.Errorf("after another session's DELETE: %q", got)
+	}
+	rc.expectTaggedAfter("h NOTIFY NONE", "h", "OK")
+	env.deliver("Lists", simpleMsg)
+	if got := rc.expectTaggedAfter("i NOOP", "i", "OK"); len(got) != 1 {
+		t.Errorf("after NOTIFY NONE: %q", got)
+	}
+}

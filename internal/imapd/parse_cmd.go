@@ -38,9 +38,12 @@ type command struct {
 	partial [2]int32
 	sources []searchSource // ESEARCH IN (RFC 7377)
 	meta    metadataArgs   // GETMETADATA, SETMETADATA (RFC 5464)
-	store   storeArgs
-	app     appendArgs
-	cond    condArgs // RFC 7162 parameters and modifiers
+	// NOTIFY (RFC 5465): SET or NONE, STATUS, and the rules.
+	notifySet, notifyStatus bool
+	notify                  []notifyRule
+	store                   storeArgs
+	app                     appendArgs
+	cond                    condArgs // RFC 7162 parameters and modifiers
 
 	sortKeys   []query.SortKey // SORT criteria
 	threadAlg  query.Algorithm // THREAD algorithm
@@ -189,6 +192,8 @@ func parseArgs(p *parser, c *command) {
 				break
 			}
 		}
+	case "NOTIFY": // RFC 5465
+		parseNotify(p, c)
 	case "ESEARCH": // RFC 7377 MULTISEARCH
 		parseESearch(p, c)
 	case "GETMETADATA":

@@ -246,6 +246,7 @@ func (s *session) announceKeywords(kws []string) {
 // flag changes of other sessions (FETCH) and, when allowed, expunges.
 func (s *session) sync(allowExpunge bool) {
 	s.drainEvents()
+	s.flushNotify()
 	sel := s.sel
 	if sel == nil {
 		return
@@ -319,6 +320,7 @@ func (s *session) drainEvents() {
 }
 
 func (s *session) noteEvent(ev store.Change) {
+	s.noteNotify(ev)
 	if s.sel == nil {
 		return
 	}

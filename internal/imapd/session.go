@@ -66,9 +66,10 @@ type session struct {
 	rev2      bool      // ENABLE IMAP4rev2 given (RFC 9051 §6.3.1)
 	cond      condState // CONDSTORE/QRESYNC (RFC 7162)
 
-	utf8       bool // ENABLE UTF8=ACCEPT given (RFC 6855 §3)
-	uidOnly    bool // ENABLE UIDONLY given (RFC 9586): no message numbers
-	compressed bool // COMPRESS DEFLATE active (RFC 4978)
+	utf8       bool         // ENABLE UTF8=ACCEPT given (RFC 6855 §3)
+	uidOnly    bool         // ENABLE UIDONLY given (RFC 9586): no message numbers
+	notify     *notifyState // NOTIFY SET (RFC 5465); nil without
+	compressed bool         // COMPRESS DEFLATE active (RFC 4978)
 
 	events      <-chan store.Change
 	unsubscribe func()
@@ -333,6 +334,8 @@ func (s *session) dispatchAuth(c *command) (reply, bool) {
 		return s.cmdStatus(c), true
 	case "ESEARCH":
 		return s.cmdESearch(c), true
+	case "NOTIFY":
+		return s.cmdNotify(c), true
 	case "GETMETADATA":
 		return s.cmdGetMetadata(c), true
 	case "SETMETADATA":
@@ -414,7 +417,8 @@ func (s *session) capabilities() string {
 			"METADATA",       // RFC 5464
 			"SAVEDATE",       // RFC 8514
 			"UIDONLY",        // RFC 9586
-			"CONTEXT=SEARCH") // RFC 5267
+			"CONTEXT=SEARCH", // RFC 5267
+			"NOTIFY")         // RFC 5465
 		if !s.compressed {
 			caps = append(caps, "COMPRESS=DEFLATE") // RFC 4978 §3
 		}
