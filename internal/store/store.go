@@ -541,6 +541,7 @@ type Store interface {
 	SieveStore
 	SubmissionStore
 	Uploads
+	Admins
 	Notifier() Notifier
 	Close() error
 }
