@@ -155,9 +155,11 @@ func (a *api) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := auth.WithProtocol(r.Context(), "admin")
+	var name string // as auth normalised it
 	err := a.auth.LoginPrincipal(ctx, remoteAddr(r), "admin", req.Username, req.Password,
-		func(ctx context.Context, name string) (auth.Principal, error) {
-			return a.svc.AdminPrincipal(ctx, name, req.TOTP)
+		func(ctx context.Context, n string) (auth.Principal, error) {
+			name = n
+			return a.svc.AdminPrincipal(ctx, n, req.TOTP)
 		})
 	switch {
 	case errors.Is(err, auth.ErrThrottled):
@@ -170,7 +172,7 @@ func (a *api) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, toAPIErrorLogged(a.log, r, err))
 		return
 	}
-	sess, err := a.svc.StartSession(ctx, req.Username)
+	sess, err := a.svc.StartSession(ctx, name)
 	if err != nil {
 		writeError(w, toAPIErrorLogged(a.log, r, err))
 		return

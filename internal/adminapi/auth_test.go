@@ -32,7 +32,7 @@ func TestLoginSessionCSRFLogout(t *testing.T) {
 	if !ck.HttpOnly || !ck.Secure || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/admin/" || len(ck.Value) < 40 {
 		t.Errorf("session cookie %+v: want HttpOnly, Secure, SameSite=Strict, Path=/admin/", ck)
 	}
-	other := e.login("root", rootPW)
+	other := e.login(" ROOT. ", rootPW)
 	// Only the digest is stored.
 	h := sha256.Sum256([]byte(ck.Value))
 	if tok, _, err := e.st.AdminToken(context.Background(), h[:]); err != nil || tok.Kind != store.AdminSession {

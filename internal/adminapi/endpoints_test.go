@@ -75,7 +75,8 @@ func TestDomainEndpoints(t *testing.T) {
 	}
 
 	// Deletion asks for the name typed again.
-	c.wantError(400, "invalid", "request body", "DELETE", "/admin/api/domains/new.test", nil)
+	c.wantError(415, "invalid", "must be application/json", "DELETE", "/admin/api/domains/new.test", nil)
+	c.wantError(400, "invalid", "a JSON object is required", "DELETE", "/admin/api/domains/new.test", "")
 	c.wantError(400, "invalid", `not deleted: confirm "new" is not "new.test"`, "DELETE", "/admin/api/domains/new.test",
 		map[string]string{"confirm": "new"})
 	c.wantError(404, "notfound", "domain nowhere.test does not exist", "DELETE", "/admin/api/domains/nowhere.test",

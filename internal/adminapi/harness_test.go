@@ -164,7 +164,7 @@ func (c *client) do(method, path string, body any) (int, map[string]any) {
 	if err != nil {
 		c.e.t.Fatal(err)
 	}
-	if rd != nil {
+	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.cookie != "" {

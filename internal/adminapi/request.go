@@ -70,15 +70,15 @@ func toAPIError(err error) *apiError {
 }
 
 // decodeJSON reads the request body, one JSON object, into v: a body over
-// maxBody, another content type, a field v does not have, or anything
+// maxBody, a Content-Type other than application/json, a field v does not have, or anything
 // after the object is refused with a message that says which.
 func decodeJSON(r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || mt != "application/json" {
-			return &apiError{Status: http.StatusUnsupportedMediaType, Kind: "invalid",
-				Msg: "request body must be application/json"}
-		}
+	// A page of another site can send a form or a text body without
+	// asking (no CORS preflight), but not one declared application/json.
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return &apiError{Status: http.StatusUnsupportedMediaType, Kind: "invalid",
+			Msg: "request body must be application/json (Content-Type: application/json)"}
 	}
 	return decodeBody(http.MaxBytesReader(nil, r.Body, maxBody), v)
 }

@@ -27,10 +27,13 @@ func TestRequestDecoding(t *testing.T) {
 		{`{"name": 5}`, 400, `field "name" must be string`, ""},
 		{``, 400, "a JSON object is required", ""},
 		{`{"name": "x.test"}`, 415, "must be application/json", "text/plain"},
+		{`{"name": "x.test"}`, 415, "must be application/json", "application/x-www-form-urlencoded"},
+		{`{"name": "x.test"}`, 415, "must be application/json", "nonsense/"},
 		{`{"name": "` + strings.Repeat("a", maxBody) + `"}`, 413, "larger than", ""},
 	} {
 		req, _ := http.NewRequest("POST", e.url+"/admin/api/domains", strings.NewReader(tc.body))
 		req.Header.Set("Authorization", "Bearer "+c.bearer)
+		req.Header.Set("Content-Type", "application/json")
 		if tc.contentType != "" {
 			req.Header.Set("Content-Type", tc.contentType)
 		}
