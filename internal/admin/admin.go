@@ -4,8 +4,17 @@
 // it; the admin JSON API, the web admin and the webmail's settings are
 // others, so a rule lives here and nowhere else.
 //
+// It also holds the administrators of the admin API (admins.go: server
+// administrators, and domain administrators limited to their domains by
+// Administrator.CheckDomainScope and CheckAddressScope; an optional TOTP
+// second factor), their login sessions and API tokens (adminauth.go: only
+// digests are stored; the password itself is checked by
+// auth.Service.LoginPrincipal under the shared login throttle), and the
+// audit table that AuditLog lists.
+//
 // Errors a face shows to a person are *Error values with a Kind (NotFound,
-// Exists, Invalid, Conflict) that an HTTP face maps to a status code.
+// Exists, Invalid, Conflict, Forbidden) that an HTTP face maps to a status
+// code.
 //
 // Every change is written once to the audit log (slog, level info, msg
 // "admin change") and to the audit table (store.Admins.AddAudit, listed by
