@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
 	"strings"
@@ -40,9 +41,38 @@ func (s *Service) AdminPrincipal(ctx context.Context, name, code string) (auth.P
 	}
 	p := auth.Principal{Found: true, PasswordHash: a.PasswordHash}
 	if a.TOTPSecret != "" {
-		p.SecondFactor = func() bool { return code != "" && totp.Validate(strings.TrimSpace(code), a.TOTPSecret) }
+		p.SecondFactor = func() bool { return s.checkTOTP(ctx, a, strings.TrimSpace(code), time.Now()) }
 	}
 	return p, nil
+}
+
+// totpPeriod is RFC 6238's default time step, what authenticator apps use.
+const totpPeriod = 30
+
+// checkTOTP accepts code when it is the one of the current time step or of
+// a step either side (clock skew, RFC 6238 §5.2), and that step is newer
+// than the last one used: a code seen once (over a shoulder, in a log) does
+// not log in again.
+func (s *Service) checkTOTP(ctx context.Context, a store.Admin, code string, now time.Time) bool {
+	if len(code) != 6 {
+		return false
+	}
+	for _, skew := range []int64{0, -1, 1} {
+		at := now.Add(time.Duration(skew*totpPeriod) * time.Second)
+		want, err := totp.GenerateCode(a.TOTPSecret, at)
+		if err != nil || subtle.ConstantTimeCompare([]byte(want), []byte(code)) != 1 {
+			continue
+		}
+		ok, err := s.st.UseAdminTOTPStep(ctx, a.ID, at.Unix()/totpPeriod)
+		if err != nil {
+			s.log.Warn("recording a TOTP code's use", "admin", a.Name, "err", err)
+		}
+		if !ok {
+			s.log.Warn("TOTP code used twice", "admin", a.Name)
+		}
+		return ok
+	}
+	return false
 }
 
 // newSecret is a token given to a client once: 32 random bytes.

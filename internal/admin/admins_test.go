@@ -104,10 +104,10 @@ func TestAdministratorTOTPAndLogin(t *testing.T) {
 	for _, c := range []struct {
 		code string
 		ok   bool
-	}{{code, true}, {"", false}, {"000000x", false}} {
+	}{{code, true}, {code, false}, {"", false}, {"000000x", false}, {"12345", false}} {
 		p, _ := h.svc.AdminPrincipal(h.ctx, "root", c.code)
 		if p.SecondFactor == nil || p.SecondFactor() != c.ok {
-			t.Errorf("code %q: second factor accepted != %v", c.code, c.ok)
+			t.Errorf("code %q: second factor accepted != %v (the second use of a code is a replay)", c.code, c.ok)
 		}
 	}
 	if err := h.svc.ClearAdministratorTOTP(h.ctx, "root"); err != nil {

@@ -105,6 +105,12 @@ func TestLoginTOTP(t *testing.T) {
 	// A right code with a wrong password is still a failure.
 	e.anon().wantError(401, "unauthorized", "authentication failed", "POST", "/admin/api/login",
 		map[string]string{"username": "sec", "password": "wrong password", "totp": code})
+	// A code logs in once.
+	e.anon().wantError(401, "unauthorized", "authentication failed", "POST", "/admin/api/login",
+		map[string]string{"username": "sec", "password": "sec password 1", "totp": code})
+	if !strings.Contains(e.log.String(), "TOTP code used twice") {
+		t.Error("replayed code not logged")
+	}
 }
 
 func TestAPITokens(t *testing.T) {

@@ -82,6 +82,10 @@ type Admins interface {
 	DeleteAdmin(ctx context.Context, name string) error
 	// SetAdminTOTP sets (or clears, with "") the second factor's secret.
 	SetAdminTOTP(ctx context.Context, name, secret string) error
+	// UseAdminTOTPStep records that the administrator's TOTP code of time
+	// step was used, and reports false when that step or a later one was
+	// used already (a code replayed, or an older one): a code logs in once.
+	UseAdminTOTPStep(ctx context.Context, id, step int64) (bool, error)
 	// TouchAdminLogin records a successful login.
 	TouchAdminLogin(ctx context.Context, id int64, at time.Time) error
 

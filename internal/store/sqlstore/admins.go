@@ -104,8 +104,22 @@ func (s *Store) DeleteAdmin(ctx context.Context, name string) error {
 // SetAdminTOTP implements store.Admins.
 func (s *Store) SetAdminTOTP(ctx context.Context, name, secret string) error {
 	return s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
-		return execOne(ctx, tx, `UPDATE admins SET totp_secret = ? WHERE name = ?`, secret, name)
+		return execOne(ctx, tx, `UPDATE admins SET totp_secret = ?, totp_step = 0 WHERE name = ?`, secret, name)
 	})
+}
+
+// UseAdminTOTPStep implements store.Admins: one conditional update, so
+// two logins racing with one code cannot both win.
+func (s *Store) UseAdminTOTPStep(ctx context.Context, id, step int64) (bool, error) {
+	var n int64
+	err := s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+		res, err := tx.ExecContext(ctx, `UPDATE admins SET totp_step = ? WHERE id = ? AND totp_step < ?`, step, id, step)
+		if err == nil {
+			n, err = res.RowsAffected()
+		}
+		return err
+	})
+	return n == 1, err
 }
 
 // TouchAdminLogin implements store.Admins.

@@ -36,6 +36,23 @@ func testAdmins(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	wantErr(t, "TOTP of nobody", e.s.SetAdminTOTP(e.ctx, "nobody", "x"), store.ErrNotFound)
+	for _, c := range []struct {
+		step int64
+		ok   bool
+	}{{100, true}, {100, false}, {99, false}, {101, true}} {
+		if ok, err := e.s.UseAdminTOTPStep(e.ctx, dom.ID, c.step); err != nil || ok != c.ok {
+			t.Errorf("UseAdminTOTPStep(%d) = %v, %v; want %v", c.step, ok, err, c.ok)
+		}
+	}
+	if err := e.s.SetAdminTOTP(e.ctx, "dom", "NEWSECRET"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := e.s.UseAdminTOTPStep(e.ctx, dom.ID, 50); !ok {
+		t.Error("a new TOTP secret keeps the old one's last step")
+	}
+	if err := e.s.SetAdminTOTP(e.ctx, "dom", ""); err != nil {
+		t.Fatal(err)
+	}
 	at := time.Now().Truncate(time.Second)
 	if err := e.s.TouchAdminLogin(e.ctx, dom.ID, at); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ CREATE TABLE admins (
 	role          TEXT NOT NULL,            -- server | domain
 	domains       TEXT NOT NULL DEFAULT '', -- comma-separated, for role domain
 	totp_secret   TEXT NOT NULL DEFAULT '', -- base32; '' = no second factor
+	totp_step     BIGINT NOT NULL DEFAULT 0, -- the last TOTP time step used: no code twice
 	created_at    BIGINT NOT NULL,
 	last_login    BIGINT NOT NULL DEFAULT 0
 );
