@@ -38,11 +38,12 @@ type call struct {
 	bearer bool
 }
 
-// result is a handler's answer: a body with 200, created with 201, or
-// nothing (nil) with 204.
-type created struct{ v any }
-
+// handler answers one authenticated request: a body sent with 200, a
+// created{body} with 201, or nil with 204.
 type handler func(c *call) (any, error)
+
+// created marks a handler's answer as a new thing: 201.
+type created struct{ v any }
 
 func remoteAddr(r *http.Request) netip.Addr {
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"postern/internal/admin"
@@ -119,6 +120,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func writeError(w http.ResponseWriter, e *apiError) {
 	writeJSON(w, e.Status, e)
 }
+
+var stringType = reflect.TypeOf("")
 
 // flexString is a JSON string or number taken as its text: a quota may be
 // sent as 1048576 or "1M".

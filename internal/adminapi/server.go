@@ -9,15 +9,12 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"reflect"
 	"strings"
 	"time"
 
 	"postern/internal/admin"
 	"postern/internal/auth"
 )
-
-var stringType = reflect.TypeOf("")
 
 // Options build a Server.
 type Options struct {
