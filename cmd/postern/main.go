@@ -28,6 +28,7 @@ Commands:
   dkim     rotate or list a domain's DKIM signing keys
   sieve    list, get, put, check, activate, rename, del an account's Sieve scripts; global before/after scripts
   vacation show or set an account's vacation response (on|off, --from, --to, --subject, --text)
+  admin    add, list, delete administrators of the admin API; set or clear their TOTP
   dns      print the DNS records a domain needs, in zone-file syntax
   compact  reclaim the disk space of deleted mail now (--full: all of it)
   version  print the version
@@ -74,6 +75,7 @@ func commands() []command {
 		{"dkim", cmdDKIM},
 		{"sieve", cmdSieve},
 		{"vacation", cmdVacation},
+		{"admin", cmdAdmin},
 		{"dns", cmdDNS},
 		{"compact", cmdCompact},
 		{"version", func(e *env, _ []string) error { fmt.Fprintln(e.stdout, "postern", version); return nil }},

@@ -266,6 +266,14 @@ func printDevBanner(e *env, path string, cfg *config.Config, password string) {
 	if l.HTTP != "" {
 		fmt.Fprintf(e.stdout, "  JMAP http://%s/.well-known/jmap\n", l.HTTP)
 	}
+	if l.Admin != "" {
+		scheme := "https"
+		if config.IsLoopback(l.Admin) {
+			scheme = "http"
+		}
+		fmt.Fprintf(e.stdout, "  Admin API %s://%s/admin/api/  (create an administrator: postern -c %s admin add NAME --role server)\n",
+			scheme, l.Admin, path)
+	}
 	if password != "" {
 		fmt.Fprintf(e.stdout, "  account: %s  password: %s  (shown once)\n\n", devAccount, password)
 	} else {

@@ -4,11 +4,21 @@
 // it; the admin JSON API, the web admin and the webmail's settings are
 // others, so a rule lives here and nowhere else.
 //
+// It also holds the administrators of the admin API (admins.go: server
+// administrators, and domain administrators limited to their domains by
+// Administrator.CheckDomainScope and CheckAddressScope; an optional TOTP
+// second factor), their login sessions and API tokens (adminauth.go: only
+// digests are stored; the password itself is checked by
+// auth.Service.LoginPrincipal under the shared login throttle), and the
+// audit table that AuditLog lists.
+//
 // Errors a face shows to a person are *Error values with a Kind (NotFound,
-// Exists, Invalid, Conflict) that an HTTP face maps to a status code.
+// Exists, Invalid, Conflict, Forbidden) that an HTTP face maps to a status
+// code.
 //
 // Every change is written once to the audit log (slog, level info, msg
-// "admin change") with who made it: the Actor carried in the context by
+// "admin change") and to the audit table (store.Admins.AddAudit, listed by
+// AuditLog) with who made it: the Actor carried in the context by
 // WithActor. A change without an actor is refused (ErrNoActor), so a face
 // cannot forget to say who it acts for. Reads need no actor and are not
 // logged. Secrets (passwords, app passwords, private keys) never reach the
@@ -18,7 +28,9 @@ package admin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"postern/internal/dkim"
@@ -56,8 +68,9 @@ func New(st store.Store, logger *slog.Logger, opts Options) *Service {
 	return &Service{st: st, log: logger, host: opts.Hostname, newKeys: opts.NewDKIMKeys}
 }
 
-// Actor is who asks for a change: "cli" for the command line, later the
-// signed-in administrator of the web admin or the user of the webmail.
+// Actor is who asks for a change: "cli" for the command line,
+// "admin:<name>" for an administrator of the admin API (Administrator.
+// ActorName), later the user of the webmail.
 type Actor struct {
 	// Name identifies the actor in the audit log.
 	Name string
@@ -102,4 +115,23 @@ func (s *Service) audit(ctx context.Context, action, target string, details ...a
 	}
 	args = append(args, "action", action, "target", target)
 	s.log.InfoContext(ctx, "admin change", append(args, details...)...)
+	// The audit table is the record the admin UI lists; the log line
+	// above stays the record of last resort when the table cannot be
+	// written (the change itself is done by now).
+	e := store.AuditEntry{Actor: a.Name, Remote: a.Remote, Action: action, Target: target, Details: auditDetails(details)}
+	if err := s.st.AddAudit(context.WithoutCancel(ctx), e); err != nil {
+		s.log.WarnContext(ctx, "admin change not recorded in the audit table", "action", action, "target", target, "err", err)
+	}
+}
+
+// auditDetails renders slog-style key/value pairs as "k=v k=v".
+func auditDetails(kv []any) string {
+	var b strings.Builder
+	for i := 0; i+1 < len(kv); i += 2 {
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%v=%v", kv[i], kv[i+1])
+	}
+	return b.String()
 }

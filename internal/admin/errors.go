@@ -9,7 +9,7 @@ import (
 
 // Kind classifies an Error the way a face answers it: an HTTP face maps
 // KindNotFound to 404, KindExists and KindConflict to 409, KindInvalid to
-// 400.
+// 400, KindForbidden to 403.
 type Kind int
 
 const (
@@ -23,6 +23,9 @@ const (
 	// KindConflict: the change is well-formed but clashes with something
 	// else that exists (an account over an alias, or the reverse).
 	KindConflict
+	// KindForbidden: the actor may not do this (a domain administrator
+	// asking about another domain, or for a server administrator's task).
+	KindForbidden
 )
 
 func (k Kind) String() string {
@@ -35,6 +38,8 @@ func (k Kind) String() string {
 		return "exists"
 	case KindConflict:
 		return "conflict"
+	case KindForbidden:
+		return "forbidden"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }

@@ -181,7 +181,8 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 		Extensions: sub.EnvelopeExtensions(), Logger: logger.With("svc", "jmap")})
 	jmapSieve.Register(jmapSrv)
 	webSrv := web.New(web.Options{JMAP: jmapSrv, Streams: jmapSrv, Logger: logger.With("svc", "http")})
-	a.services = []service{mx, sub, pop, imp, sieveSrv, webSrv}
+	adminSrv := newAdminAPI(cfg, st, authSvc, tlsCfg, logger)
+	a.services = []service{mx, sub, pop, imp, sieveSrv, webSrv, adminSrv}
 	l := cfg.Listen
 	for _, ls := range []listener{
 		{name: "smtp", addr: l.SMTP, svc: mx},
@@ -193,6 +194,7 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 		{name: "pop3s", addr: l.POP3S, svc: pop, implicitTLS: true, total: cfg.POP3.MaxConnections, refusal: pop3Refusal},
 		{name: "managesieve", addr: l.ManageSieve, svc: sieveSrv, total: maxManageSieveConns, refusal: manageSieveRefusal},
 		{name: "http", addr: l.HTTP, svc: webSrv},
+		{name: "admin", addr: l.Admin, svc: adminSrv, implicitTLS: !config.IsLoopback(l.Admin)},
 	} {
 		if ls.addr != "" {
 			a.lns = append(a.lns, &ls)

@@ -13,6 +13,9 @@
 //     SCRAM-SHA-256 lookup and result hooks.
 //   - throttle.go: failed logins per source network and per account name in
 //     a sliding window, in bounded memory.
+//   - principal.go: LoginPrincipal, the same checks and throttle for a
+//     second kind of principal than mail accounts (administrators of the
+//     admin API), its names counted apart from account names.
 //   - apppass.go: app passwords (generated, named, revocable), accepted by
 //     Login and SCRAM beside the account password.
 //   - saslscram.go: SCRAMServer, a SCRAM-SHA-256[-PLUS] exchange in the

@@ -51,6 +51,9 @@ type Listen struct {
 	POP3S       string `toml:"pop3s"`
 	ManageSieve string `toml:"managesieve"`
 	HTTP        string `toml:"http"`
+	// Admin serves the admin API and UI; on loopback by default, and
+	// anywhere else only with TLS ([tls] cert and key).
+	Admin string `toml:"admin"`
 }
 
 // TLS names the certificate and key files (PEM).
@@ -142,7 +145,7 @@ func Default() Config {
 		Listen: Listen{
 			SMTP: ":25", Submission: ":587", Submissions: ":465",
 			IMAP: ":143", IMAPS: ":993", POP3: ":110", POP3S: ":995",
-			ManageSieve: ":4190", HTTP: "127.0.0.1:8080",
+			ManageSieve: ":4190", HTTP: "127.0.0.1:8080", Admin: "127.0.0.1:8081",
 		},
 		TLS: TLS{Cert: "tls/cert.pem", Key: "tls/key.pem"},
 		Auth: Auth{
@@ -182,7 +185,7 @@ func DevListen() Listen {
 	return Listen{
 		SMTP: "127.0.0.1:2525", Submission: "127.0.0.1:2587", Submissions: "127.0.0.1:2465",
 		IMAP: "127.0.0.1:2143", IMAPS: "127.0.0.1:2993", POP3: "127.0.0.1:2110", POP3S: "127.0.0.1:2995",
-		ManageSieve: "127.0.0.1:24190", HTTP: "127.0.0.1:8080",
+		ManageSieve: "127.0.0.1:24190", HTTP: "127.0.0.1:8080", Admin: "127.0.0.1:8081",
 	}
 }
 
@@ -326,6 +329,10 @@ func (c *Config) Validate() error {
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		return fmt.Errorf("tls.cert and tls.key: set both or neither")
 	}
+	if c.Listen.Admin != "" && !IsLoopback(c.Listen.Admin) && c.TLS.Cert == "" {
+		return fmt.Errorf("listen.admin: %q is not a loopback address, so the admin needs TLS there: "+
+			"set tls.cert and tls.key, or listen on 127.0.0.1", c.Listen.Admin)
+	}
 	if err := c.Outbound.validate(); err != nil {
 		return err
 	}
@@ -336,7 +343,22 @@ func (l Listen) byKey() map[string]string {
 	return map[string]string{
 		"smtp": l.SMTP, "submission": l.Submission, "submissions": l.Submissions,
 		"imap": l.IMAP, "imaps": l.IMAPS, "pop3": l.POP3, "pop3s": l.POP3S, "managesieve": l.ManageSieve, "http": l.HTTP,
+		"admin": l.Admin,
 	}
+}
+
+// IsLoopback reports whether a listen address ("host:port") stays on this
+// machine (127.0.0.0/8, ::1, localhost); an empty host is every interface.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Path resolves p against the config file's directory.

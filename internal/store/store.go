@@ -548,6 +548,7 @@ type Store interface {
 	SieveStore
 	SubmissionStore
 	Uploads
+	Admins
 	Notifier() Notifier
 	Close() error
 }

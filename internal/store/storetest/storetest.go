@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DKIMKeys", testDKIMKeys},
 		{"AppPasswords", testAppPasswords},
 		{"AccessTokens", testAccessTokens},
+		{"Admins", testAdmins},
 		{"SieveScripts", testSieveScripts},
 		{"Vacation", testVacation},
 		{"SieveTracking", testSieveTracking},
