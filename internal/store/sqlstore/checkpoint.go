@@ -56,7 +56,9 @@ func (s *Store) startCheckpointer() error {
 		return fmt.Errorf("sqlstore: %w", err)
 	}
 	db.SetMaxOpenConns(1)
+	s.ckptDone = make(chan struct{})
 	go func() {
+		defer close(s.ckptDone)
 		defer db.Close()
 		t := time.NewTicker(checkpointEvery)
 		defer t.Stop()

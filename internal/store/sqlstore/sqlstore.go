@@ -70,6 +70,9 @@ type Store struct {
 	idx      *indexer
 	// reserve is disk space kept for deleting mail on a full disk.
 	reserve *reserve
+	// ckptDone is closed when the checkpointer has stopped: Close waits,
+	// so no file of the store is touched after it returns.
+	ckptDone chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -211,6 +214,9 @@ func (s *Store) Close() error {
 		}
 		close(s.closed)
 		s.w.wait()
+		if s.ckptDone != nil {
+			<-s.ckptDone
+		}
 		<-s.idx.done
 		s.closeErr = s.wdb.Close()
 		if err := s.rdb.Close(); s.closeErr == nil {
