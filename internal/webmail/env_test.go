@@ -7,7 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-		"net/http/httptest"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -35,6 +35,7 @@ type env struct {
 	st    *sqlstore.Store
 	admin *admin.Service
 	srv   *httptest.Server
+	wm    *Handler
 	acct  store.Account
 }
 
@@ -78,7 +79,7 @@ func newEnv(t *testing.T) *env {
 	mux.Handle("/", wm)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &env{t: t, ctx: ctx, st: st, admin: adm, srv: srv, acct: acct}
+	return &env{t: t, ctx: ctx, st: st, admin: adm, srv: srv, wm: wm, acct: acct}
 }
 
 // browser is a client of the webmail's origin: it keeps the session

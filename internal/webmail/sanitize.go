@@ -53,7 +53,21 @@ func Sanitize(in string, o SanitizeOptions) Sanitized {
 	blocked := countRemote(in)
 	clean := mailPolicy.Sanitize(in)
 	out, removed := rewriteImages(clean, o)
-	return Sanitized{HTML: out, Blocked: blocked + removed}
+	return Sanitized{HTML: defuseSchemes(out), Blocked: blocked + removed}
+}
+
+// scriptScheme is a script URL scheme's name as it can be left in text
+// or in a harmless attribute ("see javascript:void(0)" in a title).
+var scriptScheme = regexp.MustCompile(`(?i)(java|vb)script:`)
+
+// defuseSchemes writes the colon of those as a character reference: the
+// reader sees the same text, and the HTML holds no "javascript:" a later
+// mistake (ours or a browser's) could take for a URL.
+func defuseSchemes(s string) string {
+	if !strings.Contains(s, ":") {
+		return s
+	}
+	return scriptScheme.ReplaceAllString(s, "${1}script&#58;")
 }
 
 // Attribute values bluemonday checks with these patterns.
