@@ -53,6 +53,8 @@ func TestCookieSession(t *testing.T) {
 		{"sibling-site read", "GET", "/jmap/session", "", []string{"Sec-Fetch-Site", "same-site"}, 403},
 		{"foreign Origin with CSRF", "POST", "/jmap/api", api, []string{CSRFHeader, csrf, "Origin", "https://evil.example"}, 403},
 		{"own Origin with CSRF", "POST", "/jmap/api", api, []string{CSRFHeader, csrf, "Origin", te.http.URL}, 200},
+		// A proxy that rewrote Host: Sec-Fetch-Site is what counts.
+		{"same-origin behind a proxy", "POST", "/jmap/api", api, []string{CSRFHeader, csrf, "Origin", "https://mail.example.org", "Sec-Fetch-Site", "same-origin"}, 200},
 		{"bad bearer beats the cookie", "GET", "/jmap/session", "", []string{"Authorization", "Bearer nope"}, 401},
 	}
 	for _, c := range cases {

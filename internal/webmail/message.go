@@ -203,6 +203,5 @@ func (h *Handler) serveRaw(w http.ResponseWriter, r *http.Request, s session) {
 	hd.Set("Content-Disposition", "inline")
 	hd.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'self'; sandbox")
 	hd.Set("X-Frame-Options", "SAMEORIGIN")
-	hd.Set("Content-Length", strconv.FormatInt(e.Size(), 10))
 	io.Copy(w, rd)
 }
