@@ -66,7 +66,7 @@ func TestHTMLView(t *testing.T) {
 		t.Errorf("X-Postern-Remote %q", resp.Header.Get("X-Postern-Remote"))
 	}
 	csp := resp.Header.Get("Content-Security-Policy")
-	if csp != "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; frame-ancestors 'self'; base-uri 'none'; form-action 'none'" {
+	if csp != "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; frame-ancestors 'self'; base-uri 'none'; form-action 'none'; sandbox allow-popups allow-popups-to-escape-sandbox" {
 		t.Errorf("CSP %q", csp)
 	}
 	png := base64.StdEncoding.EncodeToString([]byte("\x89PNG\r\n\x1a\n"))
