@@ -219,7 +219,8 @@ func TestShellAndAssets(t *testing.T) {
 		t.Fatalf("shell: %d %s", resp.StatusCode, page)
 	}
 	ver := regexp.MustCompile(`src="/assets/app\.js\?v=([0-9a-f]{16})"`).FindStringSubmatch(page)
-	if ver == nil || !strings.Contains(page, `href="/assets/style.css?v=`+ver[1]+`"`) {
+	if ver == nil || !strings.Contains(page, `href="/assets/style.css?v=`+ver[1]+`"`) ||
+		!strings.Contains(page, `<meta name="postern-asset-version" content="`+ver[1]+`">`) {
 		t.Fatalf("asset URLs in %s", page)
 	}
 	if regexp.MustCompile(`<script(\s[^>]*)?>\s*[^<\s]|<style|\sstyle=|\son[a-z]+=`).MatchString(page) {
