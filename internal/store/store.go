@@ -549,6 +549,7 @@ type Store interface {
 	SubmissionStore
 	Uploads
 	Admins
+	WebmailStore
 	Notifier() Notifier
 	Close() error
 }
