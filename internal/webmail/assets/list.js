@@ -70,21 +70,17 @@ export class MessageList {
     this.ensure(0, PAGE - 1);
   }
 
-  // refresh re-reads what is in view, after a change on the server.
+  // refresh re-reads what is in view after a change on the server. The old
+  // rows stay until the new ones arrive, so a stream of deliveries does not
+  // make the list flicker.
   refresh() {
     if (!this.query) return;
-    const keepSel = this.selected;
-    const keepCursor = this.cursor;
-    const allMatching = this.allMatching;
-    for (const r of this.rows.values()) r.remove();
-    const gen = this.generation;
-    this.reset();
-    this.selected = keepSel;
-    this.cursor = keepCursor;
-    this.allMatching = allMatching;
-    this.generation = gen + 1;
     const [first, last] = this.visibleRange();
-    this.ensure(first, last);
+    const start = Math.floor(first / PAGE) * PAGE;
+    const limit = Math.min(Math.max(last - start + 1, PAGE), 500);
+    this.generation++;
+    this.loading.clear();
+    this.loading.set(start, this.fetchPage(start, limit, true));
   }
 
   visibleRange() {
@@ -109,11 +105,33 @@ export class MessageList {
     }
   }
 
-  async fetchPage(position) {
+  // scheduleEnsure fetches what is in view once scrolling pauses, so that a
+  // fling through 100,000 rows asks only for where it lands.
+  scheduleEnsure() {
+    clearTimeout(this.ensureTimer);
+    this.ensureTimer = setTimeout(() => {
+      const [first, last] = this.visibleRange();
+      this.ensure(first, last);
+      this.prune(first, last);
+    }, 60);
+  }
+
+  // prune forgets rows far from view, so a long scroll does not keep every
+  // email it passed.
+  prune(first, last) {
+    if (this.emails.size < 4000) return;
+    const keep = new Set();
+    for (let i = Math.max(0, first - 1000); i <= last + 1000; i++) if (this.ids[i]) keep.add(this.ids[i]);
+    for (const id of this.selected) keep.add(id);
+    for (const id of this.emails.keys()) if (!keep.has(id)) this.emails.delete(id);
+  }
+
+  async fetchPage(position, limit, replace) {
+    limit = limit || PAGE;
     const gen = this.generation;
     const q = this.query;
     const calls = [
-      ["Email/query", { filter: q.filter, sort: q.sort, collapseThreads: !!q.collapseThreads, position, limit: PAGE, calculateTotal: true }, "q"],
+      ["Email/query", { filter: q.filter, sort: q.sort, collapseThreads: !!q.collapseThreads, position, limit, calculateTotal: true }, "q"],
       ["Email/get", { "#ids": { resultOf: "q", name: "Email/query", path: "/ids" }, properties: LIST_PROPS }, "g"],
     ];
     if (q.collapseThreads) {
@@ -131,7 +149,7 @@ export class MessageList {
           return;
         }
         if (name === "Email/query") {
-          if (this.queryState && args.queryState !== this.queryState) {
+          if (replace || (this.queryState && args.queryState !== this.queryState)) {
             // The list moved under us: what we hold by position is stale.
             this.ids = [];
           }
@@ -178,7 +196,7 @@ export class MessageList {
       this.empty.hidden = true;
     }
     const [first, last] = this.visibleRange();
-    if (this.total !== null) this.ensure(first, last);
+    if (this.total !== null) this.scheduleEnsure();
     for (const [pos, row] of this.rows) {
       if (pos < first || pos > last) {
         row.remove();
@@ -395,7 +413,7 @@ export class MessageList {
       return;
     }
     this.toolbar.append(el("h1", { class: "list-title", "data-test": "list-title", text: q.title || "" }));
-    if (this.total !== null) this.toolbar.append(el("span", { class: "list-total", text: t("core.messageCount", { count: this.total }) }));
+    if (this.total !== null) this.toolbar.append(el("span", { class: "list-total", text: t(q.collapseThreads ? "core.conversationCount" : "core.messageCount", { count: this.total }) }));
     this.toolbar.append(el("span", { class: "grow" }));
     if (q.mailbox && (q.mailbox.role === "trash" || q.mailbox.role === "junk") && this.total) {
       this.toolbar.append(button({ icon: "i-trash", label: t(q.mailbox.role === "trash" ? "core.emptyTrash" : "core.emptyJunk"), test: "empty-trash", onClick: () => this.app.actions.emptyMailbox(q.mailbox) }));
