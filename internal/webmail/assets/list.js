@@ -46,6 +46,8 @@ export class MessageList {
     this.loading = new Map();
     this.rows = new Map();
     this.queryState = null;
+    this.refreshing = null;
+    this.refreshAgain = false;
     this.selected = new Set();
     this.allMatching = false;
     this.anchor = null;
@@ -78,9 +80,20 @@ export class MessageList {
     const [first, last] = this.visibleRange();
     const start = Math.floor(first / PAGE) * PAGE;
     const limit = Math.min(Math.max(last - start + 1, PAGE), 500);
-    this.generation++;
-    this.loading.clear();
-    this.loading.set(start, this.fetchPage(start, limit, true));
+    // One refresh at a time; changes during it make one more afterwards.
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return;
+    }
+    const gen = this.generation;
+    this.refreshing = this.fetchPage(start, limit, true).finally(() => {
+      if (gen !== this.generation) return;
+      this.refreshing = null;
+      if (this.refreshAgain) {
+        this.refreshAgain = false;
+        this.refresh();
+      }
+    });
   }
 
   visibleRange() {
