@@ -36,19 +36,26 @@ class App {
       const resp = await fetch("/webmail/session", { credentials: "same-origin" });
       if (resp.ok) sess = await resp.json();
     } catch (e) { /* offline: the login view says so on submit */ }
+    const api = sess && this.makeAPI(sess);
+    const jmapSession = api && api.loadSession().catch((e) => e);
     await Promise.all([loadI18n(pickLang(sess && sess.lang), ["core"]), loadIcons()]);
     if (!sess) {
       this.showLogin();
       return;
     }
-    await this.startSession(sess);
+    await this.startSession(sess, api, jmapSession);
   }
 
-  async startSession(sess) {
-    this.api = new API({ csrf: sess.csrf, accountId: sess.accountId, username: sess.username, onUnauthorized: () => this.sessionLost() });
+  makeAPI(sess) {
+    return new API({ csrf: sess.csrf, accountId: sess.accountId, username: sess.username, onUnauthorized: () => this.sessionLost() });
+  }
+
+  async startSession(sess, api, jmapSession) {
+    this.api = api || this.makeAPI(sess);
     setPrefsSaver((lang) => this.api.fetchJSON("/webmail/prefs", { method: "POST", body: { lang } }));
     try {
-      await this.api.loadSession();
+      const r = await (jmapSession || this.api.loadSession());
+      if (r instanceof Error) throw r;
     } catch (e) {
       if (e.status === 401) return;
       this.fatal(e);
