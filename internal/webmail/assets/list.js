@@ -311,6 +311,10 @@ export class MessageList {
   }
 
   open(e) {
+    if (e.keywords.$draft && this.query.mailbox && this.query.mailbox.role === "drafts") {
+      this.app.navigate("/compose?draft=" + e.id);
+      return;
+    }
     if (this.query.collapseThreads && this.threadSize(e) > 1) this.app.navigate("/t/" + e.threadId, { openId: e.id });
     else this.app.navigate("/m/" + e.id);
   }
