@@ -28,6 +28,16 @@ class App {
     window.addEventListener("popstate", () => this.dispatch());
     window.addEventListener("langchange", () => this.rebuild());
     document.addEventListener("click", (e) => this.interceptLinks(e));
+    // A session ended elsewhere (logout in another tab, expiry) is noticed
+    // through /webmail/session when the tab comes back, before a JMAP call
+    // meets the 401 (whose Basic challenge would make the browser prompt).
+    const recheck = () => {
+      if (!this.api || document.visibilityState !== "visible" || Date.now() - (this.lastCheck || 0) < 5000) return;
+      this.lastCheck = Date.now();
+      this.checkSession();
+    };
+    document.addEventListener("visibilitychange", recheck);
+    window.addEventListener("focus", recheck);
   }
 
   async boot() {
