@@ -302,10 +302,11 @@ class App {
     }
     if (r.name === "search") {
       this.search.input.value = r.q;
-      const { filter } = parseSearch(r.q, (name) => {
+      const { filter, errors } = parseSearch(r.q, (name) => {
         const mb = this.mailboxes.findByName(name);
         return mb && mb.id;
       });
+      if (errors.length) this.notify("core.searchIgnored", { params: { terms: errors.join(" ") } });
       this.list.setQuery({ filter: filter || {}, sort: [{ property: "receivedAt", isAscending: false }], collapseThreads: false, title: t("core.searchResults", { q: r.q }), search: true, q: r.q });
       this.openId = null;
       this.reader.showEmpty();
