@@ -303,7 +303,9 @@ export class Reader {
     if (a.type === "application/pdf") {
       // The download is an attachment; a blob: URL lets the browser's own
       // viewer show it in a new tab.
-      const w = window.open("", "_blank", "noopener");
+      // Opened now, while the click still allows a new tab; filled below.
+      const w = window.open("", "_blank");
+      if (w) w.opener = null;
       try {
         const resp = await fetch(href, { credentials: "same-origin" });
         const blob = new Blob([await resp.arrayBuffer()], { type: "application/pdf" });
