@@ -159,7 +159,7 @@ class Composer {
     this.sendButton = h("button", { type: "submit", class: "compose-send primary", data: { test: "compose-send" }, text: t("compose.send") });
 
     this.form = h("form", { class: "compose", data: { test: "compose-form" }, "aria-label": t("compose.title"), novalidate: true,
-      on: { submit: (e) => { e.preventDefault(); this.send(); }, dragover: (e) => this.dragOver(e), dragleave: () => this.form.classList.remove("compose-drop"), drop: (e) => this.drop(e) } },
+      on: { submit: (e) => { e.preventDefault(); this.send(); }, keydown: (e) => this.formKey(e), dragover: (e) => this.dragOver(e), dragleave: () => this.form.classList.remove("compose-drop"), drop: (e) => this.drop(e) } },
       h("h1", { class: "compose-title", text: t("compose.title") }),
       field("from", t("compose.from"), this.from),
       field("to", t("compose.to"), this.to.box),
@@ -453,6 +453,18 @@ class Composer {
       }
     }
     this.changed();
+  }
+
+  // formKey: Enter in a one-line field does not send (it is too easy to
+  // press after an address); Ctrl/Cmd+Enter sends from anywhere.
+  formKey(e) {
+    if (e.key !== "Enter" || e.defaultPrevented || e.isComposing) return;
+    if (e.ctrlKey || e.metaKey) {
+      e.preventDefault();
+      this.send();
+    } else if (e.target instanceof HTMLInputElement) {
+      e.preventDefault();
+    }
   }
 
   richKey(e) {

@@ -208,6 +208,7 @@ export async function mountFilters(body, ctx, state) {
       view.scriptText = src;
       view.foreign = false;
       say(t("settings.filters.saved"));
+      ctx.notify?.("settings.filters.saved");
       renderRules();
     } catch (err) {
       say(err instanceof MethodError ? t("settings.error.server", { type: err.type, description: err.message }) : t("settings.error.network"), "error");
@@ -303,6 +304,7 @@ export async function mountFilters(body, ctx, state) {
       view.foreign = rules === null;
       view.rules = rules || [];
       say(t("settings.filters.saved"));
+      ctx.notify?.("settings.filters.saved");
     } catch (err) {
       say(err instanceof MethodError ? t("settings.error.server", { type: err.type, description: err.message }) : t("settings.error.network"), "error");
     } finally {
