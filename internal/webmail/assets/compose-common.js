@@ -200,7 +200,7 @@ export function richToText(root) {
         if (line.trim() !== prefix.trim()) flush();
         line = prefix + "> ";
         walk(n, prefix + "> ");
-        flush();
+        if (line.trim() !== (prefix + ">").trim()) flush();
         line = prefix;
       } else if (tag === "LI") {
         if (line.trim() !== prefix.trim()) flush();

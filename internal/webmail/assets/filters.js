@@ -42,13 +42,13 @@ export async function mountFilters(body, ctx, state) {
   const active = scripts.find((s) => s.isActive);
   const ours = scripts.find((s) => s.name === SCRIPT_NAME);
   const target = active || ours || null;
-  const text = target ? await scriptText(ctx, target) : "";
+  const stored = target ? await scriptText(ctx, target) : "";
   if (state.closed) return;
-  const parsed = target ? readScript(text) : [];
+  const parsed = target ? readScript(stored) : [];
   const view = {
     rules: parsed || [],
     script: target, // what the raw editor edits
-    scriptText: text,
+    scriptText: stored,
     foreign: parsed === null,
   };
 
