@@ -217,22 +217,17 @@ export async function mountFilters(body, ctx, state) {
     }
   });
 
+  // renderRules shows the rules; over a script the editor did not write,
+  // a notice first: saving rules replaces that script as the active one.
   function renderRules() {
-    if (view.foreign) {
-      rulesPane.replaceChildren(
-        h("p", { class: "card", data: { test: "filter-foreign" }, text: t("settings.filters.foreign", { name: view.script?.name || "" }) }),
-        h("div", { class: "row" },
-          button("settings.filters.showRaw", () => show(true)),
-          button("settings.filters.replace", () => {
-            view.foreign = false;
-            view.rules = [newRule()];
-            renderRules();
-          }, { data: { test: "filter-replace" } })));
-      return;
-    }
+    const notice = view.foreign
+      ? h("div", { class: "card", data: { test: "filter-foreign" } },
+        h("p", { text: t(view.script?.name === SCRIPT_NAME ? "settings.filters.foreignOwn" : "settings.filters.foreign", { name: view.script?.name || "" }) }),
+        h("div", { class: "row" }, button("settings.filters.showRaw", () => show(true))))
+      : null;
     list.replaceChildren(...view.rules.map(ruleCard));
     if (!view.rules.length) list.append(h("p", { class: "muted", text: t("settings.filters.noRules") }));
-    rulesPane.replaceChildren(list, errors, h("div", { class: "row" }, addRule, saveRules));
+    rulesPane.replaceChildren(...[notice, list, errors, h("div", { class: "row" }, addRule, saveRules)].filter(Boolean));
   }
 
   // --- the raw script ---
