@@ -774,10 +774,22 @@ class Composer {
 
 // scheduleSend submits a saved draft after UNDO_MS, unless undone. It
 // lives outside the Composer, which is gone by then.
+let pendingSends = 0;
+
+// Leaving the page while a send waits would leave it a draft: ask first.
+window.addEventListener("beforeunload", (e) => {
+  if (pendingSends > 0) e.preventDefault();
+});
+
 function scheduleSend(job) {
   const { ctx } = job;
   let closeToast = () => {};
+  let done = false; // sent or undone: the other can no longer happen
+  pendingSends++;
   const timer = setTimeout(async () => {
+    if (done) return;
+    done = true;
+    pendingSends--;
     closeToast();
     const update = { "keywords/$draft": null };
     if (job.sent) update.mailboxIds = { [job.sent.id]: true };
@@ -799,7 +811,10 @@ function scheduleSend(job) {
     }
   }, UNDO_MS);
   closeToast = undoToast(ctx, () => {
+    if (done) return;
+    done = true;
     clearTimeout(timer);
+    pendingSends--;
     ctx.navigate("/compose?draft=" + encodeURIComponent(job.draftId));
   });
 }

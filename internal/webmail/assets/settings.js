@@ -101,8 +101,10 @@ function identityCard(ctx, acct, id, reload) {
   const save = async (e) => {
     e.preventDefault();
     const replyList = replyTo.value.split(/[,;]\s*/).map((s) => s.trim()).filter(Boolean).map((email) => ({ name: null, email }));
-    // The HTML signature follows the text one: the editor keeps no other.
-    const patch = { name: name.value.trim(), textSignature: sig.value, htmlSignature: "", replyTo: replyList.length ? replyList : null };
+    const patch = { name: name.value.trim(), textSignature: sig.value, replyTo: replyList.length ? replyList : null };
+    // An HTML signature (set by another client) would no longer match the
+    // text one, which is the only one edited here.
+    if (sig.value !== (id.textSignature || "")) patch.htmlSignature = "";
     try {
       const r = await call(ctx, [["Identity/set", { accountId: acct, update: { [id.id]: patch } }, "s"]]);
       const res = r.pick("s");
