@@ -156,7 +156,7 @@ class Composer {
     this.chips = h("ul", { class: "compose-attachments", "aria-label": t("compose.attachments") });
     this.status = h("span", { class: "compose-status", role: "status", "aria-live": "polite", data: { test: "draft-saved" } });
     this.error = h("p", { class: "compose-error", role: "alert", hidden: true });
-    this.sendButton = h("button", { type: "submit", class: "compose-send primary", data: { test: "compose-send" }, text: t("compose.send") });
+    this.sendButton = h("button", { type: "submit", class: "compose-send compose-primary", data: { test: "compose-send" }, text: t("compose.send") });
 
     this.form = h("form", { class: "compose", data: { test: "compose-form" }, "aria-label": t("compose.title"), novalidate: true,
       on: { submit: (e) => { e.preventDefault(); this.send(); }, keydown: (e) => this.formKey(e), dragover: (e) => this.dragOver(e), dragleave: () => this.form.classList.remove("compose-drop"), drop: (e) => this.drop(e) } },
@@ -169,7 +169,7 @@ class Composer {
       h("div", { class: "compose-bar" }, this.toolbar, this.modeButton),
       this.text, this.rich,
       h("div", { class: "compose-attach-row" },
-        h("label", { class: "compose-attach-label button", for: "compose-attach", text: t("compose.attach") }), this.fileInput,
+        h("label", { class: "compose-attach-label compose-button", for: "compose-attach", text: t("compose.attach") }), this.fileInput,
         h("span", { class: "compose-drop-hint", text: t("compose.dropHint") })),
       this.chips, this.error,
       h("div", { class: "compose-actions" }, this.sendButton,
@@ -282,6 +282,26 @@ class Composer {
       this.insertSignature(pick);
     }
     this.dirty = false;
+    // The first time the body gets focus, the caret goes above the
+    // signature or the quoted original, wherever the click landed.
+    const top = (e) => {
+      this.text.removeEventListener("focus", top);
+      this.rich.removeEventListener("focus", top);
+      if (this.dirty || !(this.signature || this.answering || this.forwarding)) return;
+      setTimeout(() => {
+        if (e.target === this.text) this.text.setSelectionRange(0, 0);
+        else if (this.rich.firstChild) {
+          const r = document.createRange();
+          r.setStart(this.rich.firstChild, 0);
+          r.collapse(true);
+          const sel = document.getSelection();
+          sel.removeAllRanges();
+          sel.addRange(r);
+        }
+      }, 0);
+    };
+    this.text.addEventListener("focus", top);
+    this.rich.addEventListener("focus", top);
     this.timer = setInterval(() => this.autosave(), AUTOSAVE_MS);
     this.onSelection = () => this.saveRange();
     document.addEventListener("selectionchange", this.onSelection);
