@@ -7,17 +7,22 @@
 
 import {
   h, call, accountId, mailboxes, byRole, parseAddresses, formatAddresses, validEmail,
-  importRich, richToText, textToRich, htmlToText, formatSize, addCSS, MethodError,
+  importRich, richToText, textToRich, htmlToText, formatSize, addCSS, MethodError, suggest,
 } from "./compose-common.js";
 
 const AUTOSAVE_MS = 4000;
 const UNDO_MS = 5000;
 const MAX_QUOTE_BYTES = 512 * 1024;
-const SUGGEST_MAX = 8;
 const MODE_KEY = "postern.compose.mode";
 
 const ORIGINAL_PROPS = ["messageId", "inReplyTo", "references", "from", "to", "cc", "bcc", "replyTo", "subject",
   "sentAt", "receivedAt", "textBody", "htmlBody", "attachments", "bodyValues", "blobId", "size", "keywords", "mailboxIds"];
+
+// Saves that outlive their view (a save on leaving), and which draft
+// replaced which: a view opened meanwhile on the old id (the frame
+// redraws on a language switch) opens the new one.
+let lastSave = Promise.resolve();
+const replacedDrafts = new Map();
 
 // Past correspondents, gathered once per account and page load.
 let correspondents = null; // {accountId, promise: Promise<[{name, email, score}]>}
@@ -66,19 +71,6 @@ function loadCorrespondents(ctx) {
   promise.catch(() => (correspondents = null));
   correspondents = { accountId: acct, promise };
   return promise;
-}
-
-export function suggest(list, query, exclude = new Set()) {
-  const q = query.trim().toLowerCase();
-  if (!q) return [];
-  const out = [];
-  for (const c of list) {
-    if (exclude.has(c.email.toLowerCase())) continue;
-    const words = [c.email.toLowerCase(), ...c.name.toLowerCase().split(/\s+/)];
-    if (words.some((w) => w.startsWith(q)) || c.name.toLowerCase().startsWith(q)) out.push(c);
-    if (out.length >= SUGGEST_MAX) break;
-  }
-  return out;
 }
 
 let toastSeq = 0;
@@ -264,7 +256,10 @@ class Composer {
 
     let preferFrom = null;
     if (p.get("draft")) {
-      await this.openDraft(p.get("draft"));
+      await lastSave.catch(() => {});
+      let id = p.get("draft");
+      for (let n = 0; replacedDrafts.has(id) && n < 100; n++) id = replacedDrafts.get(id);
+      await this.openDraft(id);
     } else {
       const kind = ["reply", "replyAll", "forward", "forwardAsAttachment"].find((k) => p.get(k));
       if (kind) preferFrom = await this.openOriginal(kind, p.get(kind));
@@ -716,6 +711,7 @@ class Composer {
         throw new MethodError(res.notCreated?.draft);
       }
       this.draftId = made.id;
+      if (old) replacedDrafts.set(old, made.id);
       if (!this.closed && location.pathname === "/compose") history.replaceState(history.state, "", "/compose?draft=" + encodeURIComponent(made.id));
       const time = new Intl.DateTimeFormat(this.ctx.lang, { timeStyle: "short" }).format(new Date());
       this.status.textContent = this.t("compose.draftSaved", { time });
@@ -723,6 +719,7 @@ class Composer {
       return made.id;
     };
     this.saving = (this.saving || Promise.resolve()).catch(() => {}).then(run);
+    lastSave = this.saving;
     return this.saving;
   }
 
