@@ -267,6 +267,9 @@ class Composer {
     this.own = own;
 
     let preferFrom = null;
+    const kindTitle = { reply: "titleReply", replyAll: "titleReply", forward: "titleForward", forwardAsAttachment: "titleForward", draft: "titleDraft" };
+    const kindNow = Object.keys(kindTitle).find((k) => p.get(k));
+    if (kindNow) this.form.querySelector(".compose-title").textContent = this.t("compose." + kindTitle[kindNow]);
     if (p.get("draft")) {
       await lastSave.catch(() => {});
       let id = p.get("draft");
