@@ -846,7 +846,9 @@ function scheduleSend(job) {
       ctx.notify?.("compose.sent");
     } catch (err) {
       console.error("send", err);
-      ctx.notify?.("compose.error.send");
+      // The frame's notify takes params; the reason is the SetError type
+      // (forbiddenFrom, tooManyRecipients, ...), or a network failure.
+      ctx.notify?.("compose.error.send", { params: { reason: err?.type || err?.message || "" } });
     }
   }, UNDO_MS);
   closeToast = undoToast(ctx, () => {
