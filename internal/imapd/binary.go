@@ -25,10 +25,13 @@ func binaryPart(raw []byte, root *message.Part, path []int) ([]byte, error) {
 	if part == nil {
 		return nil, nil
 	}
-	if part.IsMultipart() {
-		return nil, errUnknownCTE
-	}
 	body := clip(raw, part.BodyStart, part.End)
+	if part.IsMultipart() {
+		// A multipart's transfer encoding can only be an identity one
+		// (RFC 2045 §6.4): its body is its content, the parts with their
+		// own encodings.
+		return body, nil
+	}
 	switch strings.ToLower(part.Encoding) {
 	case "", "7bit", "8bit", "binary":
 		return body, nil

@@ -160,3 +160,20 @@ func TestAppendBinaryLiteral(t *testing.T) {
 		t.Errorf("plain literal8: %q", got)
 	}
 }
+
+// TestBinaryOfMultipart: BINARY of a multipart part is its body as it is
+// (a multipart has only identity encodings, RFC 2045 §6.4), with the UID
+// kept and no UNKNOWN-CTE (issue 13).
+func TestBinaryOfMultipart(t *testing.T) {
+	env := newTestEnv(t, nil)
+	inner := "--Y\r\nContent-Type: text/plain\r\n\r\nhi\r\n--Y--\r\n"
+	env.deliver("INBOX", "From: a@b.test\r\nSubject: x\r\nContent-Type: multipart/mixed; boundary=X\r\n\r\n"+
+		"--X\r\nContent-Type: multipart/alternative; boundary=Y\r\n\r\n"+inner+"--X\r\nContent-Type: text/plain\r\n\r\nthere\r\n--X--\r\n")
+	rc := env.login()
+	rc.expectTaggedAfter("a SELECT INBOX", "a", "OK")
+	got := rc.expectTaggedAfter("b UID FETCH 1 (BINARY.SIZE[1] BINARY.SIZE[2])", "b", "OK")
+	// The CRLF before the next boundary belongs to the boundary (RFC 2046 §5.1.1).
+	if got[0] != fmt.Sprintf("* 1 FETCH (UID 1 BINARY.SIZE[1] %d BINARY.SIZE[2] 5)", len(inner)-2) {
+		t.Errorf("BINARY.SIZE of a multipart part: %q", got)
+	}
+}

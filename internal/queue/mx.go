@@ -25,13 +25,39 @@ func NewResolver(servers []string) Resolver {
 	}
 	var d net.Dialer
 	var n atomic.Uint32
-	return &net.Resolver{
+	return &namedResolver{servers: strings.Join(servers, ","), r: &net.Resolver{
 		PreferGo: true,
 		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			// Spread queries over the servers; the Go resolver retries.
 			return d.DialContext(ctx, network, servers[int(n.Add(1))%len(servers)])
 		},
+	}}
+}
+
+// namedResolver asks the configured servers; its errors name them, where
+// the Go resolver would name the system's (from resolv.conf), which it
+// never asked.
+type namedResolver struct {
+	servers string
+	r       *net.Resolver
+}
+
+func (n *namedResolver) LookupMX(ctx context.Context, name string) ([]*net.MX, error) {
+	mxs, err := n.r.LookupMX(ctx, name)
+	return mxs, n.name(err)
+}
+
+func (n *namedResolver) LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error) {
+	ips, err := n.r.LookupIPAddr(ctx, host)
+	return ips, n.name(err)
+}
+
+func (n *namedResolver) name(err error) error {
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		dnsErr.Server = n.servers
 	}
+	return err
 }
 
 // destError is a failure to find where a domain's mail goes.

@@ -3,8 +3,10 @@ package queue
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -505,5 +507,25 @@ func TestEightBitNeeds8BITMIME(t *testing.T) {
 	case cmds := <-got:
 		t.Fatalf("sent anyway: %q", cmds)
 	default:
+	}
+}
+
+// TestResolverErrorNamesConfiguredServers: with [dns] servers set, a
+// lookup failure names those servers, not the system resolver it never
+// asked (issue 13).
+func TestResolverErrorNamesConfiguredServers(t *testing.T) {
+	l, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close() // nothing answers there now
+	server := l.LocalAddr().String()
+	r := NewResolver([]string{server})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = r.LookupMX(ctx, "example.invalid.test")
+	var dnsErr *net.DNSError
+	if !errors.As(err, &dnsErr) || dnsErr.Server != server || !strings.Contains(err.Error(), server) {
+		t.Errorf("lookup error %v: want it to name %s", err, server)
 	}
 }
