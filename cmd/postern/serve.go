@@ -264,6 +264,7 @@ func printDevBanner(e *env, path string, cfg *config.Config, password string) {
 	fmt.Fprintf(e.stdout, "  SMTP %s  submission %s  submissions %s\n", l.SMTP, l.Submission, l.Submissions)
 	fmt.Fprintf(e.stdout, "  IMAP %s  IMAPS %s  POP3 %s  POP3S %s  ManageSieve %s\n", l.IMAP, l.IMAPS, l.POP3, l.POP3S, l.ManageSieve)
 	if l.HTTP != "" {
+		fmt.Fprintf(e.stdout, "  Webmail http://%s/\n", l.HTTP)
 		fmt.Fprintf(e.stdout, "  JMAP http://%s/.well-known/jmap\n", l.HTTP)
 	}
 	if password != "" {

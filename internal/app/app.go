@@ -36,7 +36,13 @@ import (
 	"postern/internal/store"
 	"postern/internal/store/sqlstore"
 	"postern/internal/web"
+	"postern/internal/webmail"
 )
+
+// webmailCSRFSecret names the key of the webmail's CSRF tokens among the
+// store's server secrets: made at first start, the same for every
+// process on the database.
+const webmailCSRFSecret = "webmail-csrf"
 
 // Backend is the storage the servers share: the database and the bodies.
 type Backend struct {
@@ -174,13 +180,22 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 	})
 	uploads := jmapmail.NewBlobs(st)
 	jmapSieve := newJMAPSieve(st, filter, sieveOpts.MaxRedirects, uploads, cfg.Hostname, logger)
-	jmapSrv := newJMAP(st, authSvc, jmapSieve.Blobs(uploads), logger.With("svc", "jmap"))
+	csrfKey, err := st.ServerSecret(context.Background(), webmailCSRFSecret, 32)
+	if err != nil {
+		return nil, fmt.Errorf("webmail CSRF key: %w", err)
+	}
+	jmapSrv, tokens := newJMAP(st, authSvc, jmapSieve.Blobs(uploads), csrfKey, logger.With("svc", "jmap"))
 	jmapmail.Register(jmapSrv, st, jmapmail.Options{Parse: ParseMessage, Logger: logger.With("svc", "jmap")})
 	jmapsubmit.Register(jmapSrv, st, jmapsubmit.Options{Pipeline: a.pipeline, Signer: dkim.NewSigner(st), Hostname: cfg.Hostname,
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, MaxRecipients: cfg.SMTP.MaxRecipients,
 		Extensions: sub.EnvelopeExtensions(), Logger: logger.With("svc", "jmap")})
 	jmapSieve.Register(jmapSrv)
-	webSrv := web.New(web.Options{JMAP: jmapSrv, Streams: jmapSrv, Logger: logger.With("svc", "http")})
+	webmailH, err := webmail.New(webmail.Options{Tokens: tokens, Store: st, Logger: logger.With("svc", "webmail"),
+		Admin: admin.New(st, logger.With("component", "admin"), admin.Options{Hostname: cfg.Hostname})})
+	if err != nil {
+		return nil, err
+	}
+	webSrv := web.New(web.Options{JMAP: jmapSrv, Webmail: webmailH, Streams: jmapSrv, Logger: logger.With("svc", "http")})
 	a.services = []service{mx, sub, pop, imp, sieveSrv, webSrv}
 	l := cfg.Listen
 	for _, ls := range []listener{

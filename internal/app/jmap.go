@@ -9,10 +9,11 @@ import (
 )
 
 // newJMAP builds the JMAP core: passwords and bearer tokens through the
-// shared login throttle, push (EventSource and WebSocket) from the store's
-// change events with the state strings of internal/jmapmail.
-func newJMAP(st store.Store, authSvc *auth.Service, blobs jmap.Blobs, logger *slog.Logger) *jmap.Server {
-	tokens := jmap.NewTokens(jmap.BasicAuth{Auth: authSvc}, st, jmap.TokenOptions{Logger: logger})
+// shared login throttle (and the webmail's session cookie, its CSRF
+// tokens signed with csrfKey), push (EventSource and WebSocket) from the
+// store's change events with the state strings of internal/jmapmail.
+func newJMAP(st store.Store, authSvc *auth.Service, blobs jmap.Blobs, csrfKey []byte, logger *slog.Logger) (*jmap.Server, *jmap.Tokens) {
+	tokens := jmap.NewTokens(jmap.BasicAuth{Auth: authSvc}, st, jmap.TokenOptions{Logger: logger, CSRFKey: csrfKey})
 	changes := &jmap.StoreChanges{
 		Notifier:      st.Notifier(),
 		ModSeq:        st.AccountModSeq,
@@ -20,5 +21,5 @@ func newJMAP(st store.Store, authSvc *auth.Service, blobs jmap.Blobs, logger *sl
 		DeliveryTypes: []string{"EmailDelivery"},
 		Logger:        logger,
 	}
-	return jmap.New(jmap.Options{Auth: tokens, Tokens: tokens, Changes: changes, Blobs: blobs, Logger: logger})
+	return jmap.New(jmap.Options{Auth: tokens, Tokens: tokens, Changes: changes, Blobs: blobs, Logger: logger}), tokens
 }

@@ -25,8 +25,9 @@ type Principal struct {
 
 // Authenticator authenticates an HTTP request. It returns ErrUnauthenticated
 // (or an error wrapping it) when the request carries no valid credentials,
-// and a *ThrottledError when the source or account is throttled; any other
-// error is answered 503.
+// a *ThrottledError when the source or account is throttled, and an error
+// wrapping ErrForbidden for credentials that came the wrong way (403); any
+// other error is answered 503.
 type Authenticator interface {
 	Authenticate(r *http.Request) (Principal, error)
 }
@@ -70,6 +71,8 @@ func (s *Server) authFailed(w http.ResponseWriter, err error) {
 		}
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		httpProblem(w, http.StatusTooManyRequests, "too many failed logins, try later")
+	case errors.Is(err, ErrForbidden):
+		httpProblem(w, http.StatusForbidden, err.Error())
 	case errors.Is(err, ErrUnauthenticated):
 		challenge(w, err)
 		httpProblem(w, http.StatusUnauthorized, "")

@@ -40,6 +40,9 @@ type TokenOptions struct {
 	Logger *slog.Logger
 	// Now is the clock; default time.Now (tests move it).
 	Now func() time.Time
+	// CSRFKey is the HMAC key of the webmail's CSRF tokens (see CSRF);
+	// nil: a random key, good until the process ends.
+	CSRFKey []byte
 }
 
 // Tokens issues, checks and revokes bearer tokens: a client logs in once
@@ -57,12 +60,17 @@ type Tokens struct {
 	idle  time.Duration
 	log   *slog.Logger
 	now   func() time.Time
+	// csrfKey signs the CSRF tokens of cookie sessions.
+	csrfKey []byte
 }
 
 // NewTokens returns Tokens that check passwords with basic (and so share
 // the login throttle of every protocol) and keep tokens in st.
 func NewTokens(basic BasicAuth, st store.AccessTokens, o TokenOptions) *Tokens {
-	t := &Tokens{basic: basic, st: st, idle: o.Idle, log: o.Logger, now: o.Now}
+	t := &Tokens{basic: basic, st: st, idle: o.Idle, log: o.Logger, now: o.Now, csrfKey: o.CSRFKey}
+	if len(t.csrfKey) == 0 {
+		t.csrfKey = newCSRFKey()
+	}
 	if t.idle <= 0 {
 		t.idle = 7 * 24 * time.Hour
 	}
@@ -76,8 +84,18 @@ func NewTokens(basic BasicAuth, st store.AccessTokens, o TokenOptions) *Tokens {
 }
 
 // Authenticate implements Authenticator: a Bearer token if the request has
-// one, else Basic.
+// one, else Basic; with no Authorization header at all, the webmail's
+// session cookie (CheckCookie: CSRF header on state changes).
 func (t *Tokens) Authenticate(r *http.Request) (Principal, error) {
+	if r.Header.Get("Authorization") == "" {
+		if _, ok := CookieToken(r); ok {
+			_, acct, err := t.CheckCookie(r)
+			if err != nil {
+				return Principal{}, err
+			}
+			return principalOf(acct), nil
+		}
+	}
 	tok, ok := bearer(r)
 	if !ok {
 		return t.basic.Authenticate(r)

@@ -527,6 +527,7 @@ type Store interface {
 	SieveStore
 	SubmissionStore
 	Uploads
+	WebmailStore
 	Notifier() Notifier
 	Close() error
 }

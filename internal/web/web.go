@@ -1,9 +1,11 @@
 // Package web is the `http` listener: JMAP (RFC 8620/8621) for the webmail
-// and any JMAP client, and later the webmail's pages, autoconfig and
-// MTA-STS. The admin UI and API have their own loopback listener.
+// and any JMAP client at /jmap/, the webmail (internal/webmail) at / and
+// /webmail/, later autoconfig and MTA-STS. The admin UI and API have their
+// own loopback listener.
 //
-// Passwords cross this listener in HTTP Basic authentication and at the
-// token endpoint, and bearer tokens in every JMAP request, so a request
+// Passwords cross this listener in HTTP Basic authentication, at the
+// token endpoint and at the webmail's login, and bearer tokens in every
+// JMAP request and the webmail's session cookie, so a request
 // that carries credentials is served only over TLS or from loopback (a
 // reverse proxy on the same machine, or `postern dev`). Shutdown first ends
 // the JMAP push streams (EventSource, WebSocket), then the requests.
@@ -23,6 +25,9 @@ import (
 type Options struct {
 	// JMAP serves /jmap/ and /.well-known/jmap; nil leaves them out.
 	JMAP http.Handler
+	// Webmail serves everything else (the webmail's pages, /assets/,
+	// /webmail/); nil answers 404 there.
+	Webmail http.Handler
 	// Streams ends the long-lived streams (EventSource, WebSocket) at
 	// Shutdown, which http.Server.Shutdown does not wait out; may be nil.
 	Streams interface {
@@ -60,10 +65,14 @@ func New(o Options) *Server {
 		mux.Handle("/jmap/", j)
 		mux.Handle("/.well-known/jmap", j)
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		http.Error(w, "not found", http.StatusNotFound)
-	})
+	if o.Webmail != nil {
+		mux.Handle("/", secureCredentials(o.Webmail))
+	} else {
+		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "no-store")
+			http.Error(w, "not found", http.StatusNotFound)
+		})
+	}
 	s := &Server{log: log, streams: o.Streams}
 	s.srv = &http.Server{
 		Handler:           mux,
@@ -103,15 +112,26 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // tokenPath is where a client trades its password for a bearer token; the
-// password may come in the body, so the path itself needs TLS.
-const tokenPath = "/jmap/auth/token"
+// password may come in the body, so the path itself needs TLS. The
+// webmail's login is the same for the browser.
+const (
+	tokenPath        = "/jmap/auth/token"
+	webmailLoginPath = "/webmail/login"
+)
+
+// sessionCookie is the webmail's cookie (jmap.SessionCookie): a bearer
+// token too.
+const sessionCookie = "postern_session"
 
 // secureCredentials refuses a request with credentials (a password or a
-// bearer token, in a header or posted to the token endpoint) that came in
-// clear from another machine: they would have crossed the network.
+// bearer token, in a header, in the session cookie, or posted to the
+// token endpoint or the webmail's login) that came in clear from another
+// machine: they would have crossed the network.
 func secureCredentials(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		carries := r.Header.Get("Authorization") != "" || r.URL.Path == tokenPath
+		_, cookieErr := r.Cookie(sessionCookie)
+		carries := r.Header.Get("Authorization") != "" || cookieErr == nil ||
+			r.URL.Path == tokenPath || r.URL.Path == webmailLoginPath
 		if carries && r.TLS == nil && !fromLoopback(r) {
 			w.Header().Set("Cache-Control", "no-store")
 			http.Error(w, "credentials are accepted only over TLS", http.StatusForbidden)
