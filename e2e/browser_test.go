@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -170,7 +171,17 @@ func (b *beacon) sniff(c net.Conn, conns chan<- net.Conn, done <-chan struct{}) 
 	}
 	c.SetReadDeadline(time.Time{})
 	if first[0] == 0x16 {
-		b.log(beaconHit{Kind: "tls"})
+		// Read the ClientHello for its server name, then give up.
+		var sni string
+		srv := tls.Server(&peekedConn{Conn: c, r: br}, &tls.Config{
+			GetConfigForClient: func(h *tls.ClientHelloInfo) (*tls.Config, error) {
+				sni = h.ServerName
+				return nil, errors.New("beacon: no TLS")
+			},
+		})
+		srv.SetDeadline(time.Now().Add(5 * time.Second))
+		_ = srv.Handshake()
+		b.log(beaconHit{Kind: "tls", Host: sni})
 		c.Close()
 		return
 	}

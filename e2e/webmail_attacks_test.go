@@ -31,6 +31,21 @@ type attack struct {
 	Blocked int    `json:"blocked"` // X-Postern-Blocked-Remote at remote=0
 	subject string
 	host    string
+	// hosts are the host names in the message's text: a beacon hit for
+	// another name is Chromium's own traffic, not the message's.
+	hosts []string
+}
+
+var hostInText = regexp.MustCompile(`(?i)//([a-z0-9][a-z0-9.-]*[a-z0-9])`)
+
+// fromMessage tells whether a beacon hit is for one of the message's
+// hosts (a TLS handshake without a server name is counted too).
+func (a *attack) fromMessage(h beaconHit) bool {
+	host := strings.ToLower(h.Host)
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	return host == "" || strings.HasSuffix(host, ".remote.test") || slices.Contains(a.hosts, host)
 }
 
 // loadAttacks reads the corpus and turns each file into a message to
@@ -55,6 +70,9 @@ func loadAttacks(t *testing.T) ([]*attack, map[*attack]string) {
 		a := &attack{Name: e.Name(), host: fmt.Sprintf("a%03d.remote.test", len(list))}
 		a.subject = "attack " + a.Name
 		text := strings.ReplaceAll(string(data), remotePlaceholder, a.host)
+		for _, m := range hostInText.FindAllStringSubmatch(text, -1) {
+			a.hosts = append(a.hosts, strings.ToLower(m[1]))
+		}
 		if ext == ".eml" {
 			msgs[a] = withSubject(text, a.subject)
 		} else {
@@ -220,8 +238,8 @@ func activeContent(doc string, noRemote bool) []string {
 	walk = func(n *html.Node) {
 		if n.Type == html.ElementNode {
 			tag := strings.ToLower(n.Data)
-			if slices.Contains(activeElems, tag) {
-				leaks = append(leaks, fmt.Sprintf("a <%s> element", tag))
+			if slices.Contains(activeElems, tag) && !wrapperElement(n) {
+				leaks = append(leaks, fmt.Sprintf("a <%s> element %s", tag, attrString(n)))
 			}
 			if tag == "style" {
 				var css strings.Builder
@@ -262,6 +280,35 @@ func activeContent(doc string, noRemote bool) []string {
 	}
 	walk(root)
 	return leaks
+}
+
+// wrapperElement tells the server's own head elements, which are
+// harmless: <meta charset>, <meta name=referrer content=no-referrer> and
+// <base target> without href.
+func wrapperElement(n *html.Node) bool {
+	attrs := map[string]string{}
+	for _, a := range n.Attr {
+		attrs[strings.ToLower(a.Key)] = strings.ToLower(a.Val)
+	}
+	switch strings.ToLower(n.Data) {
+	case "meta":
+		if len(attrs) == 1 && attrs["charset"] != "" {
+			return true
+		}
+		return len(attrs) == 2 && attrs["name"] == "referrer" && attrs["content"] == "no-referrer"
+	case "base":
+		_, ok := attrs["target"]
+		return len(attrs) == 1 && ok
+	}
+	return false
+}
+
+func attrString(n *html.Node) string {
+	var b strings.Builder
+	for _, a := range n.Attr {
+		fmt.Fprintf(&b, " %s=%q", a.Key, short(a.Val))
+	}
+	return strings.TrimSpace(b.String())
 }
 
 // attackResult is what attacks.mjs prints.
@@ -327,10 +374,11 @@ func checkAttackResult(t *testing.T, got attackResult, attacks []*attack) {
 	}
 	imagesAllowed := 0
 	for _, r := range got.Direct {
-		checkNothingRan(t, "sandboxed iframe, remote=0", r.Name, r.Remote0)
+		a := byName[r.Name]
+		checkNothingRan(t, "sandboxed iframe, remote=0", a, r.Remote0)
 		if r.Remote1 != nil {
-			checkNothingRan(t, "sandboxed iframe, remote=1", r.Name, r.Remote1)
-			imagesAllowed += checkOnlyImages(t, "sandboxed iframe, remote=1", r.Name, r.Remote1)
+			checkNothingRan(t, "sandboxed iframe, remote=1", a, r.Remote1)
+			imagesAllowed += checkOnlyImages(t, "sandboxed iframe, remote=1", a, r.Remote1)
 		}
 	}
 	blockedSome := 0
@@ -356,11 +404,12 @@ func checkAttackResult(t *testing.T, got attackResult, attacks []*attack) {
 			t.Errorf("reader /m/%s (%s): %s", r.ID, r.Name, o.Error)
 			continue
 		}
-		checkNothingRan(t, "reader", r.Name, o)
+		a := byName[r.Name]
+		checkNothingRan(t, "reader", a, o)
 		if o.Attrs != nil {
 			checkSandboxAttrs(t, r.Name, o.Attrs.Tag, o.Attrs.HasSandbox, o.Attrs.Sandbox, o.Attrs.Referrerpolicy, o.Attrs.Src)
 		}
-		if a := byName[r.Name]; a != nil && (a.Blocked > 0) != o.Bar {
+		if (a.Blocked > 0) != o.Bar {
 			t.Errorf("reader %s: remote-blocked bar shown=%v, but the server blocked %d remote URLs", r.Name, o.Bar, a.Blocked)
 		}
 		if r.Remote1 != nil {
@@ -368,8 +417,8 @@ func checkAttackResult(t *testing.T, got attackResult, attacks []*attack) {
 				t.Errorf("reader %s, allow-remote-once: %s", r.Name, r.Remote1.Error)
 				continue
 			}
-			checkNothingRan(t, "reader after allow-remote-once", r.Name, r.Remote1)
-			readerAllowed += checkOnlyImages(t, "reader after allow-remote-once", r.Name, r.Remote1)
+			checkNothingRan(t, "reader after allow-remote-once", a, r.Remote1)
+			readerAllowed += checkOnlyImages(t, "reader after allow-remote-once", a, r.Remote1)
 			if r.Remote1.Bar {
 				t.Errorf("reader %s: the remote-blocked bar is still shown after allow-remote-once", r.Name)
 			}
@@ -388,11 +437,12 @@ func checkAttackResult(t *testing.T, got attackResult, attacks []*attack) {
 // checkNothingRan: no dialog, no script's console output or CSP/sandbox
 // report, no global, no popup, no cookie, and with remote=0 no request
 // left the webmail's origin.
-func checkNothingRan(t *testing.T, where, name string, o *attackObserve) {
+func checkNothingRan(t *testing.T, where string, a *attack, o *attackObserve) {
 	t.Helper()
-	if o == nil {
+	if o == nil || a == nil {
 		return
 	}
+	name := a.Name
 	if o.Error != "" {
 		t.Errorf("%s %s: %s", where, name, o.Error)
 	}
@@ -400,6 +450,10 @@ func checkNothingRan(t *testing.T, where, name string, o *attackObserve) {
 		t.Errorf("%s %s: a script opened a dialog: %s", where, name, d)
 	}
 	for _, c := range o.Consoles {
+		// A failed load goes with a request, judged below.
+		if strings.Contains(c, "Failed to load resource") {
+			continue
+		}
 		// The browser blocking something (the sandbox, the CSP) means the
 		// sanitiser let it through: the first wall failed.
 		t.Errorf("%s %s: console: %s", where, name, short(c))
@@ -418,6 +472,10 @@ func checkNothingRan(t *testing.T, where, name string, o *attackObserve) {
 	}
 	if strings.Contains(where, "remote=0") || where == "reader" {
 		for _, h := range o.Hits {
+			if !a.fromMessage(h) {
+				t.Logf("%s %s: beacon hit for a host not in the message (Chromium's own?): %s %s %s%s", where, name, h.Kind, h.Method, h.Host, h.Path)
+				continue
+			}
 			t.Errorf("%s %s: a request reached the remote host (beacon): %s %s %s%s", where, name, h.Kind, h.Method, h.Host, h.Path)
 		}
 		for _, r := range o.Requests {
@@ -428,8 +486,9 @@ func checkNothingRan(t *testing.T, where, name string, o *attackObserve) {
 
 // checkOnlyImages: after allowing remote content, everything that left is
 // an image; it returns how many images reached the beacon.
-func checkOnlyImages(t *testing.T, where, name string, o *attackObserve) int {
+func checkOnlyImages(t *testing.T, where string, a *attack, o *attackObserve) int {
 	t.Helper()
+	name := a.Name
 	for _, r := range o.Requests {
 		if r.Type != "image" {
 			t.Errorf("%s %s: a remote %s was requested: %s", where, name, r.Type, short(r.URL))
@@ -438,6 +497,8 @@ func checkOnlyImages(t *testing.T, where, name string, o *attackObserve) int {
 	images := 0
 	for _, h := range o.Hits {
 		switch {
+		case !a.fromMessage(h):
+			t.Logf("%s %s: beacon hit for a host not in the message (Chromium's own?): %s %s %s%s", where, name, h.Kind, h.Method, h.Host, h.Path)
 		case h.Kind == "tls":
 			// an https image: the handshake is all the beacon sees; the
 			// browser-side list above says what it was for.
