@@ -375,6 +375,10 @@ func checkAttackResult(t *testing.T, got attackResult, attacks []*attack) {
 	imagesAllowed := 0
 	for _, r := range got.Direct {
 		a := byName[r.Name]
+		if a == nil {
+			t.Errorf("direct: an attack %q that was not sent", r.Name)
+			continue
+		}
 		checkNothingRan(t, "sandboxed iframe, remote=0", a, r.Remote0)
 		if r.Remote1 != nil {
 			checkNothingRan(t, "sandboxed iframe, remote=1", a, r.Remote1)
@@ -396,15 +400,14 @@ func checkAttackResult(t *testing.T, got attackResult, attacks []*attack) {
 	}
 	readerAllowed := 0
 	for _, r := range got.Reader {
-		o := r.Remote0
-		if o == nil {
+		o, a := r.Remote0, byName[r.Name]
+		if o == nil || a == nil {
 			continue
 		}
 		if o.Error != "" {
 			t.Errorf("reader /m/%s (%s): %s", r.ID, r.Name, o.Error)
 			continue
 		}
-		a := byName[r.Name]
 		checkNothingRan(t, "reader", a, o)
 		if o.Attrs != nil {
 			checkSandboxAttrs(t, r.Name, o.Attrs.Tag, o.Attrs.HasSandbox, o.Attrs.Sandbox, o.Attrs.Referrerpolicy, o.Attrs.Src)
