@@ -10,7 +10,7 @@ import (
 
 // TestWebmailRulesCompile compiles and runs every script the webmail's
 // filter editor can write (testdata/webmail-rules.json, made by
-// internal/webmail/assets/test/make-examples.mjs from sieve-rules.js),
+// internal/webmail/testdata/make-examples.mjs from sieve-rules.js),
 // so a change of the writer or of the compiler that breaks them fails
 // here and not in a user's settings page.
 func TestWebmailRulesCompile(t *testing.T) {

@@ -200,7 +200,7 @@ export function richToText(root) {
         if (line.trim() !== prefix.trim()) flush();
         line = prefix + "> ";
         walk(n, prefix + "> ");
-        flush();
+        if (line.trim() !== (prefix + ">").trim()) flush();
         line = prefix;
       } else if (tag === "LI") {
         if (line.trim() !== prefix.trim()) flush();
@@ -279,5 +279,5 @@ let cssAdded = new Set();
 export function addCSS(name) {
   if (cssAdded.has(name)) return;
   cssAdded.add(name);
-  document.head.append(h("link", { rel: "stylesheet", href: new URL(name, import.meta.url).href }));
+  document.head.append(h("link", { rel: "stylesheet", href: new URL(name + new URL(import.meta.url).search, import.meta.url).href }));
 }

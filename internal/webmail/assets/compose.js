@@ -148,7 +148,7 @@ class Composer {
       on: { input: () => this.changed(), paste: (e) => this.paste(e), keydown: (e) => this.richKey(e) } });
     const tool = (cmd, key, label) => h("button", { type: "button", class: "compose-tool compose-tool-" + cmd, "aria-label": t(key), title: t(key), text: label, on: { mousedown: (e) => e.preventDefault(), click: () => this.format(cmd) } });
     this.toolbar = h("div", { class: "compose-toolbar", role: "toolbar", "aria-label": t("compose.formatting") },
-      tool("bold", "compose.bold", "B"), tool("italic", "compose.italic", "I"), tool("link", "compose.link", "🔗"),
+      tool("bold", "compose.bold", "B"), tool("italic", "compose.italic", "I"), tool("link", "compose.link", this.t("compose.linkButton")),
       tool("ul", "compose.bulletList", "•"), tool("ol", "compose.numberedList", "1."), tool("quote", "compose.quote", "❝"));
     this.modeButton = h("button", { type: "button", class: "compose-mode", data: { test: "compose-mode" }, on: { click: () => this.setMode(this.mode === "rich" ? "plain" : "rich", true) } });
 
@@ -159,7 +159,7 @@ class Composer {
     this.sendButton = h("button", { type: "submit", class: "compose-send primary", data: { test: "compose-send" }, text: t("compose.send") });
 
     this.form = h("form", { class: "compose", data: { test: "compose-form" }, "aria-label": t("compose.title"), novalidate: true,
-      on: { submit: (e) => { e.preventDefault(); this.send(); }, dragover: (e) => this.dragOver(e), dragleave: () => this.form.classList.remove("compose-drop"), drop: (e) => this.drop(e) } },
+      on: { submit: (e) => { e.preventDefault(); this.send(); }, keydown: (e) => this.formKey(e), dragover: (e) => this.dragOver(e), dragleave: () => this.form.classList.remove("compose-drop"), drop: (e) => this.drop(e) } },
       h("h1", { class: "compose-title", text: t("compose.title") }),
       field("from", t("compose.from"), this.from),
       field("to", t("compose.to"), this.to.box),
@@ -283,6 +283,8 @@ class Composer {
     }
     this.dirty = false;
     this.timer = setInterval(() => this.autosave(), AUTOSAVE_MS);
+    this.onSelection = () => this.saveRange();
+    document.addEventListener("selectionchange", this.onSelection);
     this.onHide = () => { if (document.visibilityState === "hidden") this.autosave(); };
     document.addEventListener("visibilitychange", this.onHide);
     window.addEventListener("pagehide", this.onHide);
@@ -430,8 +432,22 @@ class Composer {
     if (convert) this.bodyElement().focus();
   }
 
+  // The caret in the editor, kept so a toolbar button or the link prompt
+  // acts where the user was, not at the start.
+  saveRange() {
+    const sel = document.getSelection();
+    if (sel?.rangeCount && this.rich.contains(sel.anchorNode)) this.range = sel.getRangeAt(0).cloneRange();
+  }
+
   format(cmd) {
-    this.rich.focus();
+    if (document.activeElement !== this.rich) {
+      this.rich.focus();
+      if (this.range) {
+        const sel = document.getSelection();
+        sel.removeAllRanges();
+        sel.addRange(this.range);
+      }
+    }
     switch (cmd) {
       case "bold":
       case "italic":
@@ -448,11 +464,41 @@ class Composer {
         break;
       case "link": {
         const url = prompt(this.t("compose.linkPrompt"), "https://");
-        if (url && /^(https?:\/\/|mailto:)\S+$/i.test(url.trim())) document.execCommand("createLink", false, url.trim());
+        if (!url || !/^(https?:\/\/|mailto:)\S+$/i.test(url.trim())) break;
+        this.rich.focus();
+        if (this.range) {
+          const sel = document.getSelection();
+          sel.removeAllRanges();
+          sel.addRange(this.range);
+        }
+        const sel = document.getSelection();
+        if (sel.rangeCount && sel.isCollapsed) {
+          const a = h("a", { href: url.trim(), text: url.trim() });
+          const range = sel.getRangeAt(0);
+          range.insertNode(a);
+          range.setStartAfter(a);
+          range.collapse(true);
+          sel.removeAllRanges();
+          sel.addRange(range);
+        } else {
+          document.execCommand("createLink", false, url.trim());
+        }
         break;
       }
     }
     this.changed();
+  }
+
+  // formKey: Enter in a one-line field does not send (it is too easy to
+  // press after an address); Ctrl/Cmd+Enter sends from anywhere.
+  formKey(e) {
+    if (e.key !== "Enter" || e.defaultPrevented || e.isComposing) return;
+    if (e.ctrlKey || e.metaKey) {
+      e.preventDefault();
+      this.send();
+    } else if (e.target instanceof HTMLInputElement) {
+      e.preventDefault();
+    }
   }
 
   richKey(e) {
@@ -614,12 +660,13 @@ class Composer {
       mailboxIds: { [drafts.id]: true },
       keywords: { $draft: true, $seen: true },
       from: id ? [{ name: id.name || null, email: id.email }] : undefined,
-      to: addrs(this.to),
-      cc: addrs(this.cc),
-      bcc: addrs(this.bcc),
       subject: this.subject.value,
       attachments: this.attachments.filter((a) => a.blobId).map((a) => ({ blobId: a.blobId, type: a.type, name: a.name || null, disposition: a.disposition || "attachment", ...(a.cid ? { cid: a.cid } : {}) })),
     };
+    for (const f of ["to", "cc", "bcc"]) {
+      const list = addrs(this[f]);
+      if (list.length) e[f] = list; // an empty list would write an empty field
+    }
     if (id?.replyTo?.length) e.replyTo = id.replyTo;
     if (this.inReplyTo?.length) e.inReplyTo = this.inReplyTo;
     if (this.references?.length) e.references = this.references;
@@ -715,6 +762,7 @@ class Composer {
   unmount() {
     clearInterval(this.timer);
     document.removeEventListener("visibilitychange", this.onHide);
+    document.removeEventListener("selectionchange", this.onSelection);
     window.removeEventListener("pagehide", this.onHide);
     if (!this.sent && this.dirty && this.form && !(this.isEmpty() && !this.draftId)) {
       this.save().then(() => this.ctx.notify?.("compose.draftKept"), () => this.ctx.notify?.("compose.error.draftLost"));

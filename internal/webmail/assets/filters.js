@@ -42,13 +42,13 @@ export async function mountFilters(body, ctx, state) {
   const active = scripts.find((s) => s.isActive);
   const ours = scripts.find((s) => s.name === SCRIPT_NAME);
   const target = active || ours || null;
-  const text = target ? await scriptText(ctx, target) : "";
+  const stored = target ? await scriptText(ctx, target) : "";
   if (state.closed) return;
-  const parsed = target ? readScript(text) : [];
+  const parsed = target ? readScript(stored) : [];
   const view = {
     rules: parsed || [],
     script: target, // what the raw editor edits
-    scriptText: text,
+    scriptText: stored,
     foreign: parsed === null,
   };
 
@@ -208,6 +208,7 @@ export async function mountFilters(body, ctx, state) {
       view.scriptText = src;
       view.foreign = false;
       say(t("settings.filters.saved"));
+      ctx.notify?.("settings.filters.saved");
       renderRules();
     } catch (err) {
       say(err instanceof MethodError ? t("settings.error.server", { type: err.type, description: err.message }) : t("settings.error.network"), "error");
@@ -303,6 +304,7 @@ export async function mountFilters(body, ctx, state) {
       view.foreign = rules === null;
       view.rules = rules || [];
       say(t("settings.filters.saved"));
+      ctx.notify?.("settings.filters.saved");
     } catch (err) {
       say(err instanceof MethodError ? t("settings.error.server", { type: err.type, description: err.message }) : t("settings.error.network"), "error");
     } finally {

@@ -78,6 +78,7 @@ async function identities(body, ctx, state) {
       if (!res.created?.n) return status.say(setErrorText(ctx, res.notCreated?.n, "identities"), "error");
       email.value = name.value = "";
       status.say(t("settings.saved"));
+      ctx.notify?.("settings.saved");
       await load();
     } catch (err) {
       status.say(errorText(ctx, err), "error");
@@ -107,6 +108,7 @@ function identityCard(ctx, acct, id, reload) {
       const res = r.pick("s");
       if (res.notUpdated?.[id.id]) return status.say(setErrorText(ctx, res.notUpdated[id.id], "identities"), "error");
       status.say(t("settings.saved"));
+      ctx.notify?.("settings.saved");
     } catch (err) {
       status.say(errorText(ctx, err), "error");
     }
@@ -187,6 +189,7 @@ async function vacation(body, ctx, state) {
       const res = r.pick("s");
       if (res.notUpdated?.singleton) return status.say(setErrorText(ctx, res.notUpdated.singleton, "vacation"), "error");
       status.say(t("settings.saved"));
+      ctx.notify?.("settings.saved");
     } catch (err) {
       status.say(errorText(ctx, err), "error");
     }
@@ -259,6 +262,7 @@ function password(body, ctx) {
       await webmailFetch(ctx, "POST", "/webmail/password", { current: current.value, new: next.value });
       current.value = next.value = again.value = "";
       status.say(t("settings.password.changed"));
+      ctx.notify?.("settings.password.changed");
     } catch (err) {
       status.say(err.status === 429 ? t("settings.error.throttled") : err.status === 401 || err.status === 403 ? t("settings.password.wrong") : t("settings.error.message", { message: err.message }), "error");
     } finally {

@@ -1,8 +1,8 @@
-// node --test internal/webmail/assets/test/
+// node --test internal/webmail/testdata/sieve-rules.test.mjs
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { writeScript, readScript, validateRules, newRule, MARKER, FIELDS, OPS } from "../sieve-rules.js";
+import { writeScript, readScript, validateRules, newRule, MARKER, FIELDS, OPS } from "../assets/sieve-rules.js";
 import { examples } from "./sieve-examples.mjs";
 
 const ORDER = ["read", "flag", "move", "forward", "discard"];
@@ -25,11 +25,11 @@ test("examples are valid and read back as written", () => {
 });
 
 test("the Go test's copy of the examples is up to date", () => {
-  const file = JSON.parse(readFileSync(new URL("../../../sieve/testdata/webmail-rules.json", import.meta.url), "utf8"));
+  const file = JSON.parse(readFileSync(new URL("../../sieve/testdata/webmail-rules.json", import.meta.url), "utf8"));
   assert.deepEqual(
     file,
     examples.map((e) => ({ name: e.name, rules: e.rules, script: writeScript(e.rules) })),
-    "run node internal/webmail/assets/test/make-examples.mjs",
+    "run node internal/webmail/testdata/make-examples.mjs",
   );
 });
 

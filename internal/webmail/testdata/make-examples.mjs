@@ -2,10 +2,10 @@
 // filter editor can write, with the script writeScript makes of it. The
 // Go test internal/sieve TestWebmailRulesCompile compiles each script;
 // sieve-rules.test.mjs checks the file is up to date.
-// Run: node internal/webmail/assets/test/make-examples.mjs
+// Run: node internal/webmail/testdata/make-examples.mjs
 import { writeFileSync } from "node:fs";
 import { examples } from "./sieve-examples.mjs";
-import { writeScript } from "../sieve-rules.js";
+import { writeScript } from "../assets/sieve-rules.js";
 
 const out = examples.map((e) => ({ name: e.name, rules: e.rules, script: writeScript(e.rules) }));
-writeFileSync(new URL("../../../sieve/testdata/webmail-rules.json", import.meta.url), JSON.stringify(out, null, 1) + "\n");
+writeFileSync(new URL("../../sieve/testdata/webmail-rules.json", import.meta.url), JSON.stringify(out, null, 1) + "\n");
