@@ -162,6 +162,8 @@ await steps.run(
   async (info) => {
     await b.click(sel("action-reply"));
     await b.locator(sel("compose-form")).waitFor();
+    // the reply is filled in once the original is fetched
+    await b.waitForFunction((s) => document.querySelector(s)?.value, sel("compose-subject"), { timeout: 8000 }).catch(() => {});
     const subject = await b.inputValue(sel("compose-subject"));
     check(/^re:/i.test(subject) && subject.includes(input.sendSubject), `reply subject ${JSON.stringify(subject)}`);
     const to = await b.locator(sel("compose-to")).evaluate((el) => (el.value ?? "") + " " + (el.closest("label, div, fieldset") || el).innerText);
