@@ -21,6 +21,7 @@ const newSession = async (locale = "en-US") => {
   const consoleErrors = [];
   page.on("pageerror", (e) => errors.push(e.message));
   page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
+  page.on("response", (r) => r.status() >= 400 && consoleErrors.push(`HTTP ${r.status()} ${r.request().method()} ${r.url()}`));
   return { context, page, foreign, errors, consoleErrors };
 };
 const A = await newSession();
@@ -249,7 +250,7 @@ await steps.run("change a filter", async (info) => {
   const selects = rules.locator("select");
   let chose = false;
   for (let i = (await selects.count()) - 1; i >= 0; i--) {
-    const opts = await selects.nth(i).$$eval("option", (os) => os.map((o) => [o.value, o.textContent.trim()]));
+    const opts = await selects.nth(i).locator("option").evaluateAll((os) => os.map((o) => [o.value, o.textContent.trim()]));
     if (opts.some(([v]) => v === input.projectsID)) {
       await selects.nth(i).selectOption(input.projectsID);
       chose = true;
@@ -265,7 +266,7 @@ await steps.run("change a filter", async (info) => {
   check(chose, "no mailbox select offers Projects in the new rule");
   // a condition on the subject, where the rule lets one choose
   for (let i = 0; i < (await selects.count()); i++) {
-    const vals = await selects.nth(i).$$eval("option", (os) => os.map((o) => o.value));
+    const vals = await selects.nth(i).locator("option").evaluateAll((os) => os.map((o) => o.value));
     if (vals.includes("subject") && vals.includes("from")) {
       await selects.nth(i).selectOption("subject");
       break;
