@@ -101,12 +101,17 @@ func (t *Tokens) CheckCookie(r *http.Request) (string, store.Account, error) {
 }
 
 // CrossSite reports whether a browser says the request comes from a page
-// of another site or origin: Sec-Fetch-Site "cross-site" or "same-site"
-// (a sibling host), or an Origin header whose host is not the request's.
-// A request without either (not from a browser, or an old one) is not.
+// of another site or origin. Sec-Fetch-Site decides when the browser
+// sends it ("cross-site", or "same-site": a sibling host); a browser too
+// old for it is judged by Origin, which must name the request's host (a
+// reverse proxy must then pass Host on). A request with neither (not from
+// a browser) is not cross-site.
 func CrossSite(r *http.Request) bool {
 	switch r.Header.Get("Sec-Fetch-Site") {
-	case "cross-site", "same-site":
+	case "same-origin", "none":
+		return false
+	case "":
+	default:
 		return true
 	}
 	o := r.Header.Get("Origin")

@@ -24,6 +24,12 @@
 //     by default), revoked by DELETE, and by the store when the password
 //     changes or the account is disabled or deleted; a WebSocket or event
 //     stream opened with a token ends within WebSocketPing of that.
+//   - cookie.go: the webmail's session cookie (postern_session, a bearer
+//     token) as a credential when no Authorization header is sent; a
+//     state change with it needs X-CSRF-Token (HMAC-SHA256 of the token
+//     under TokenOptions.CSRFKey), and no request from another site
+//     (Sec-Fetch-Site, Origin) is accepted with it: 403. Tokens.Login,
+//     Check, Revoke and CheckPassword serve internal/webmail.
 //   - blobs.go: upload and download (§6.1, §6.2) over Blobs.
 //   - eventsource.go: push over EventSource (§7.3) from Changes.
 //   - websocket.go: RFC 8887 over github.com/coder/websocket: Request,
@@ -36,7 +42,8 @@
 //     state strings).
 //
 // Routes, all answered with "Cache-Control: no-store", all behind
-// authentication (HTTP Basic or "Authorization: Bearer") except the token
+// authentication (HTTP Basic, "Authorization: Bearer" or the webmail's
+// session cookie) except the token
 // endpoint, which takes a password:
 //
 //	GET  /.well-known/jmap and /jmap/session   the session resource

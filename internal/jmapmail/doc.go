@@ -24,6 +24,9 @@
 //     decode.go: transfer and charset decoding as streams.
 //   - email_parse.go: Email/parse of an uploaded message or an attached
 //     one.
+//   - stored.go: StoredEmail, a stored message opened for the webmail
+//     (OpenEmail): its htmlBody parts, a part by Content-ID, decoded text
+//     and parts, the raw message; the same code as Email/get.
 //   - blobs.go: blob ids, who may read a blob, openBlob (for every method
 //     that reads a blob by id), upload and download; blob_methods.go: the
 //     RFC 9404 methods.

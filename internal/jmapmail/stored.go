@@ -59,9 +59,6 @@ func OpenEmail(ctx context.Context, st store.Store, acct int64, emailID string) 
 // Close releases the message's body.
 func (e *StoredEmail) Close() { e.src.close() }
 
-// Size is the size of the raw message.
-func (e *StoredEmail) Size() int64 { return e.msg.Size }
-
 // From is the address of the first From mailbox, lower-case; "" when
 // there is none.
 func (e *StoredEmail) From() string {

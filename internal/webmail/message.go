@@ -82,7 +82,7 @@ func (h *Handler) serveHTML(w http.ResponseWriter, r *http.Request, s session) {
 		jsonError(w, http.StatusServiceUnavailable, "try again later")
 		return
 	}
-	out := Sanitize(in, SanitizeOptions{AllowRemote: remote, Inline: newInliner(e).dataURI})
+	out := Sanitize(in, SanitizeOptions{AllowRemote: remote, Inline: newInliner(e, h.inlineEach, h.inlineTotal).dataURI})
 	hd := w.Header()
 	hd.Set("Content-Security-Policy", messageCSP(remote))
 	hd.Set("X-Frame-Options", "SAMEORIGIN")
@@ -141,12 +141,13 @@ func partCID(p jmapmail.BodyPart) string {
 // parts, within the limits; each image is read once.
 type inliner struct {
 	e     *jmapmail.StoredEmail
+	each  int64
 	left  int64
 	known map[string]string
 }
 
-func newInliner(e *jmapmail.StoredEmail) *inliner {
-	return &inliner{e: e, left: maxInlineImages, known: map[string]string{}}
+func newInliner(e *jmapmail.StoredEmail, each, total int64) *inliner {
+	return &inliner{e: e, each: each, left: total, known: map[string]string{}}
 }
 
 func (in *inliner) dataURI(cid string) string {
@@ -176,7 +177,7 @@ func (in *inliner) load(cid string) string {
 	if err != nil {
 		return ""
 	}
-	limit := min(int64(maxInlineImage), in.left)
+	limit := min(in.each, in.left)
 	data, err := io.ReadAll(io.LimitReader(rd, limit+1))
 	if err != nil || int64(len(data)) > limit || len(data) == 0 {
 		return ""
@@ -202,6 +203,5 @@ func (h *Handler) serveRaw(w http.ResponseWriter, r *http.Request, s session) {
 	hd.Set("Content-Disposition", "inline")
 	hd.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'self'; sandbox")
 	hd.Set("X-Frame-Options", "SAMEORIGIN")
-	hd.Set("Content-Length", strconv.FormatInt(e.Size(), 10))
 	io.Copy(w, rd)
 }

@@ -50,10 +50,24 @@ var mailPolicy = newMailPolicy()
 // Sanitize returns the safe form of an HTML message body: a fragment to
 // put inside <body>.
 func Sanitize(in string, o SanitizeOptions) Sanitized {
-	blocked := countRemote(in, !o.AllowRemote)
+	blocked := countRemote(in)
 	clean := mailPolicy.Sanitize(in)
 	out, removed := rewriteImages(clean, o)
-	return Sanitized{HTML: out, Blocked: blocked + removed}
+	return Sanitized{HTML: defuseSchemes(out), Blocked: blocked + removed}
+}
+
+// scriptScheme is a script URL scheme's name as it can be left in text
+// or in a harmless attribute ("see javascript:void(0)" in a title).
+var scriptScheme = regexp.MustCompile(`(?i)(java|vb)script:`)
+
+// defuseSchemes writes the colon of those as a character reference: the
+// reader sees the same text, and the HTML holds no "javascript:" a later
+// mistake (ours or a browser's) could take for a URL.
+func defuseSchemes(s string) string {
+	if !strings.Contains(s, ":") {
+		return s
+	}
+	return scriptScheme.ReplaceAllString(s, "${1}script&#58;")
 }
 
 // Attribute values bluemonday checks with these patterns.
@@ -140,9 +154,12 @@ func newMailPolicy() *bluemonday.Policy {
 	p.AddTargetBlankToFullyQualifiedLinks(true)
 	p.AddSpaceWhenStrippingTag(true)
 	// Never rendered, and their text is no message text.
-	p.SkipElementsContent("template", "svg", "math", "select", "textarea", "option", "button", "applet",
-		"embed", "canvas", "audio", "video", "map", "datalist", "dialog", "frame", "frameset", "iframe",
+	// Void elements (embed, frame) are not in the list: their end tag
+	// never comes, and the rest of the message would go with them.
+	p.SkipElementsContent("template", "svg", "math", "select", "textarea", "option", "applet",
+		"canvas", "audio", "video", "map", "datalist", "frameset", "iframe",
 		"noembed", "noframes", "noscript", "object", "script", "style", "title", "xmp", "plaintext")
+	p.AllowElementsContent("frame") // bluemonday skips it by default
 	return p
 }
 
@@ -150,18 +167,22 @@ func newMailPolicy() *bluemonday.Policy {
 // network, or a scheme-relative one.
 var remoteRef = regexp.MustCompile(`(?i)^\s*(https?:|ftp:|//|\\\\)`)
 
-// cssRemote finds url(...) and @import in CSS text (attribute or style
-// sheet) that name a remote resource.
-var cssRemote = regexp.MustCompile(`(?i)(url\s*\(\s*['"]?\s*(https?:|//)|@import\s+['"]?\s*(https?:|//))`)
+// httpURL is an http or https URL, what an img src may keep.
+var httpURL = regexp.MustCompile(`(?i)^\s*https?:`)
+
+// cssRemote finds url(...) (however its name is escaped) and @import in
+// CSS text (attribute or style sheet) that name a remote resource.
+var cssRemote = regexp.MustCompile(`(?i)(\(\s*['"]?\s*(https?:|//)|@import\s+['"]?\s*(https?:|//))`)
 
 // remoteAttrs are the attributes whose value is fetched by a browser.
 var remoteAttrs = map[string]bool{"src": true, "background": true, "poster": true, "data": true, "lowsrc": true,
 	"dynsrc": true, "codebase": true, "cite": false, "action": true, "formaction": true, "xlink:href": true, "profile": true}
 
-// countRemote counts the remote references the message makes: what a
-// browser would fetch by itself. Images (img src) count only when
-// withImages; the others are always removed.
-func countRemote(in string, withImages bool) int {
+// countRemote counts the remote references the message makes that the
+// sanitiser removes whatever the options: what a browser would fetch by
+// itself. An img src of http(s) is counted by rewriteImages, which
+// decides it.
+func countRemote(in string) int {
 	z := html.NewTokenizer(strings.NewReader(in))
 	n, inStyle := 0, false
 	for {
@@ -181,7 +202,7 @@ func countRemote(in string, withImages bool) int {
 				key := strings.ToLower(a.Key)
 				switch {
 				case key == "src" && t.Data == "img":
-					if withImages && remoteRef.MatchString(a.Val) {
+					if remoteRef.MatchString(a.Val) && !httpURL.MatchString(a.Val) {
 						n++
 					}
 				case key == "srcset":

@@ -33,12 +33,16 @@ type Handler struct {
 	log    *slog.Logger
 	assets *assetSet
 	mux    *http.ServeMux
+	// inlineEach and inlineTotal bound the cid: images inlined in one
+	// message view (maxInlineImage, maxInlineImages; tests lower them).
+	inlineEach, inlineTotal int64
 }
 
 // New returns the webmail's handler. It prepares the assets (hashes, gzip)
 // once, here.
 func New(o Options) (*Handler, error) {
-	h := &Handler{tokens: o.Tokens, st: o.Store, admin: o.Admin, log: o.Logger}
+	h := &Handler{tokens: o.Tokens, st: o.Store, admin: o.Admin, log: o.Logger,
+		inlineEach: maxInlineImage, inlineTotal: maxInlineImages}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}

@@ -24,9 +24,12 @@ export class Actions {
 
   async run(ids, buildArgs, doneKey, opts) {
     if (!ids.length) return;
+    // The change goes out first; moving on to the next message must not
+    // queue it behind the reads that follow.
+    const done = this.setChunks(buildArgs, ids);
     if (opts && opts.advance) this.app.advanceFrom(ids);
     try {
-      const failed = await this.setChunks(buildArgs, ids);
+      const failed = await done;
       if (failed) this.app.notify("core.someFailed", { params: { count: failed } });
       else if (doneKey) this.app.notify(doneKey, { params: { count: ids.length } });
     } catch (e) {

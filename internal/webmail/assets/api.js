@@ -34,6 +34,22 @@ export class API {
     this.username = username;
     this.onUnauthorized = onUnauthorized || (() => {});
     this.session = null;
+    this.active = 0;
+    this.waiting = [];
+  }
+
+  // slot keeps us within the server's maxConcurrentRequests (one is left
+  // for the push connection); release must be called when done.
+  async slot() {
+    const max = Math.max(1, (this.capability("urn:ietf:params:jmap:core").maxConcurrentRequests || 4) - 1);
+    if (this.active >= max) await new Promise((resolve) => this.waiting.push(resolve));
+    this.active++;
+  }
+
+  release() {
+    this.active--;
+    const next = this.waiting.shift();
+    if (next) next();
   }
 
   headers(extra) {
@@ -93,14 +109,28 @@ export class API {
   async call(methodCalls, using) {
     const calls = methodCalls.map(([name, args, id], i) => [name, Object.assign({ accountId: this.accountId }, args), id || String(i)]);
     const url = (this.session && this.session.apiUrl) || "/jmap/api";
-    const resp = await this.checked(await fetch(url, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: this.headers({ "Content-Type": "application/json" }),
-      body: JSON.stringify({ using: using || USING, methodCalls: calls }),
-    }));
-    const body = await resp.json();
-    return body.methodResponses;
+    const body = JSON.stringify({ using: using || USING, methodCalls: calls });
+    for (let attempt = 0; ; attempt++) {
+      await this.slot();
+      let resp;
+      try {
+        resp = await fetch(url, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: this.headers({ "Content-Type": "application/json" }),
+          body,
+        });
+      } finally {
+        this.release();
+      }
+      if (resp.status === 429 && attempt < 3) {
+        const wait = Math.min(parseInt(resp.headers.get("Retry-After") || "1", 10) || 1, 5);
+        await new Promise((r) => setTimeout(r, wait * 1000 * (attempt + 1) / 2));
+        continue;
+      }
+      await this.checked(resp);
+      return (await resp.json()).methodResponses;
+    }
   }
 
   // one calls a single method and returns its arguments, throwing a

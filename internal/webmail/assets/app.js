@@ -5,7 +5,7 @@
 
 import { API, HTTPError } from "./api.js";
 import { loadI18n, t, currentLang, pickLang, setLang, setPrefsSaver, LANGS } from "./i18n.js";
-import { el, icon, button, popupMenu, closeMenus } from "./ui.js";
+import { el, icon, button, popupMenu, closeMenus, loadIcons } from "./ui.js";
 import { Mailboxes } from "./mailboxes.js";
 import { MessageList } from "./list.js";
 import { Reader } from "./reader.js";
@@ -36,19 +36,26 @@ class App {
       const resp = await fetch("/webmail/session", { credentials: "same-origin" });
       if (resp.ok) sess = await resp.json();
     } catch (e) { /* offline: the login view says so on submit */ }
-    await loadI18n(pickLang(sess && sess.lang), ["core"]);
+    const api = sess && this.makeAPI(sess);
+    const jmapSession = api && api.loadSession().catch((e) => e);
+    await Promise.all([loadI18n(pickLang(sess && sess.lang), ["core"]), loadIcons()]);
     if (!sess) {
       this.showLogin();
       return;
     }
-    await this.startSession(sess);
+    await this.startSession(sess, api, jmapSession);
   }
 
-  async startSession(sess) {
-    this.api = new API({ csrf: sess.csrf, accountId: sess.accountId, username: sess.username, onUnauthorized: () => this.sessionLost() });
+  makeAPI(sess) {
+    return new API({ csrf: sess.csrf, accountId: sess.accountId, username: sess.username, onUnauthorized: () => this.sessionLost() });
+  }
+
+  async startSession(sess, api, jmapSession) {
+    this.api = api || this.makeAPI(sess);
     setPrefsSaver((lang) => this.api.fetchJSON("/webmail/prefs", { method: "POST", body: { lang } }));
     try {
-      await this.api.loadSession();
+      const r = await (jmapSession || this.api.loadSession());
+      if (r instanceof Error) throw r;
     } catch (e) {
       if (e.status === 401) return;
       this.fatal(e);
@@ -401,8 +408,13 @@ class App {
 
   onServerChange(types) {
     if (!types.some((x) => ["Email", "Mailbox", "Thread", "EmailDelivery"].includes(x))) return;
-    clearTimeout(this.changeTimer);
-    this.changeTimer = setTimeout(() => this.refresh(true), 250);
+    // Throttled, not debounced: a steady stream of deliveries must not
+    // keep postponing the refresh for ever.
+    if (this.changeTimer) return;
+    this.changeTimer = setTimeout(() => {
+      this.changeTimer = null;
+      this.refresh(true);
+    }, 300);
   }
 
   async refresh(fromPush) {

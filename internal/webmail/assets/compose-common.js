@@ -263,6 +263,24 @@ export function htmlToText(html) {
   return richToText(box);
 }
 
+const SUGGEST_MAX = 8;
+
+// suggest picks up to SUGGEST_MAX past correspondents whose address or a
+// word of whose name starts with query, best score first (list is sorted),
+// leaving out the addresses in exclude (lower case).
+export function suggest(list, query, exclude = new Set()) {
+  const q = query.trim().toLowerCase();
+  if (!q) return [];
+  const out = [];
+  for (const c of list) {
+    if (exclude.has(c.email.toLowerCase())) continue;
+    const words = [c.email.toLowerCase(), ...c.name.toLowerCase().split(/\s+/)];
+    if (words.some((w) => w.startsWith(q)) || c.name.toLowerCase().startsWith(q)) out.push(c);
+    if (out.length >= SUGGEST_MAX) break;
+  }
+  return out;
+}
+
 export function formatSize(n, lang) {
   const units = ["B", "KB", "MB", "GB"];
   let i = 0;

@@ -7,17 +7,22 @@
 
 import {
   h, call, accountId, mailboxes, byRole, parseAddresses, formatAddresses, validEmail,
-  importRich, richToText, textToRich, htmlToText, formatSize, addCSS, MethodError,
+  importRich, richToText, textToRich, htmlToText, formatSize, addCSS, MethodError, suggest,
 } from "./compose-common.js";
 
 const AUTOSAVE_MS = 4000;
 const UNDO_MS = 5000;
 const MAX_QUOTE_BYTES = 512 * 1024;
-const SUGGEST_MAX = 8;
 const MODE_KEY = "postern.compose.mode";
 
 const ORIGINAL_PROPS = ["messageId", "inReplyTo", "references", "from", "to", "cc", "bcc", "replyTo", "subject",
   "sentAt", "receivedAt", "textBody", "htmlBody", "attachments", "bodyValues", "blobId", "size", "keywords", "mailboxIds"];
+
+// Saves that outlive their view (a save on leaving), and which draft
+// replaced which: a view opened meanwhile on the old id (the frame
+// redraws on a language switch) opens the new one.
+let lastSave = Promise.resolve();
+const replacedDrafts = new Map();
 
 // Past correspondents, gathered once per account and page load.
 let correspondents = null; // {accountId, promise: Promise<[{name, email, score}]>}
@@ -66,19 +71,6 @@ function loadCorrespondents(ctx) {
   promise.catch(() => (correspondents = null));
   correspondents = { accountId: acct, promise };
   return promise;
-}
-
-export function suggest(list, query, exclude = new Set()) {
-  const q = query.trim().toLowerCase();
-  if (!q) return [];
-  const out = [];
-  for (const c of list) {
-    if (exclude.has(c.email.toLowerCase())) continue;
-    const words = [c.email.toLowerCase(), ...c.name.toLowerCase().split(/\s+/)];
-    if (words.some((w) => w.startsWith(q)) || c.name.toLowerCase().startsWith(q)) out.push(c);
-    if (out.length >= SUGGEST_MAX) break;
-  }
-  return out;
 }
 
 let toastSeq = 0;
@@ -156,7 +148,7 @@ class Composer {
     this.chips = h("ul", { class: "compose-attachments", "aria-label": t("compose.attachments") });
     this.status = h("span", { class: "compose-status", role: "status", "aria-live": "polite", data: { test: "draft-saved" } });
     this.error = h("p", { class: "compose-error", role: "alert", hidden: true });
-    this.sendButton = h("button", { type: "submit", class: "compose-send primary", data: { test: "compose-send" }, text: t("compose.send") });
+    this.sendButton = h("button", { type: "submit", class: "compose-send compose-primary", data: { test: "compose-send" }, text: t("compose.send") });
 
     this.form = h("form", { class: "compose", data: { test: "compose-form" }, "aria-label": t("compose.title"), novalidate: true,
       on: { submit: (e) => { e.preventDefault(); this.send(); }, keydown: (e) => this.formKey(e), dragover: (e) => this.dragOver(e), dragleave: () => this.form.classList.remove("compose-drop"), drop: (e) => this.drop(e) } },
@@ -169,7 +161,7 @@ class Composer {
       h("div", { class: "compose-bar" }, this.toolbar, this.modeButton),
       this.text, this.rich,
       h("div", { class: "compose-attach-row" },
-        h("label", { class: "compose-attach-label button", for: "compose-attach", text: t("compose.attach") }), this.fileInput,
+        h("label", { class: "compose-attach-label compose-button", for: "compose-attach", text: t("compose.attach") }), this.fileInput,
         h("span", { class: "compose-drop-hint", text: t("compose.dropHint") })),
       this.chips, this.error,
       h("div", { class: "compose-actions" }, this.sendButton,
@@ -264,7 +256,10 @@ class Composer {
 
     let preferFrom = null;
     if (p.get("draft")) {
-      await this.openDraft(p.get("draft"));
+      await lastSave.catch(() => {});
+      let id = p.get("draft");
+      for (let n = 0; replacedDrafts.has(id) && n < 100; n++) id = replacedDrafts.get(id);
+      await this.openDraft(id);
     } else {
       const kind = ["reply", "replyAll", "forward", "forwardAsAttachment"].find((k) => p.get(k));
       if (kind) preferFrom = await this.openOriginal(kind, p.get(kind));
@@ -282,6 +277,26 @@ class Composer {
       this.insertSignature(pick);
     }
     this.dirty = false;
+    // The first time the body gets focus, the caret goes above the
+    // signature or the quoted original, wherever the click landed.
+    const top = (e) => {
+      this.text.removeEventListener("focus", top);
+      this.rich.removeEventListener("focus", top);
+      if (this.dirty || !(this.signature || this.answering || this.forwarding)) return;
+      setTimeout(() => {
+        if (e.target === this.text) this.text.setSelectionRange(0, 0);
+        else if (this.rich.firstChild) {
+          const r = document.createRange();
+          r.setStart(this.rich.firstChild, 0);
+          r.collapse(true);
+          const sel = document.getSelection();
+          sel.removeAllRanges();
+          sel.addRange(r);
+        }
+      }, 0);
+    };
+    this.text.addEventListener("focus", top);
+    this.rich.addEventListener("focus", top);
     this.timer = setInterval(() => this.autosave(), AUTOSAVE_MS);
     this.onSelection = () => this.saveRange();
     document.addEventListener("selectionchange", this.onSelection);
@@ -696,6 +711,7 @@ class Composer {
         throw new MethodError(res.notCreated?.draft);
       }
       this.draftId = made.id;
+      if (old) replacedDrafts.set(old, made.id);
       if (!this.closed && location.pathname === "/compose") history.replaceState(history.state, "", "/compose?draft=" + encodeURIComponent(made.id));
       const time = new Intl.DateTimeFormat(this.ctx.lang, { timeStyle: "short" }).format(new Date());
       this.status.textContent = this.t("compose.draftSaved", { time });
@@ -703,6 +719,7 @@ class Composer {
       return made.id;
     };
     this.saving = (this.saving || Promise.resolve()).catch(() => {}).then(run);
+    lastSave = this.saving;
     return this.saving;
   }
 
@@ -774,10 +791,22 @@ class Composer {
 
 // scheduleSend submits a saved draft after UNDO_MS, unless undone. It
 // lives outside the Composer, which is gone by then.
+let pendingSends = 0;
+
+// Leaving the page while a send waits would leave it a draft: ask first.
+window.addEventListener("beforeunload", (e) => {
+  if (pendingSends > 0) e.preventDefault();
+});
+
 function scheduleSend(job) {
   const { ctx } = job;
   let closeToast = () => {};
+  let done = false; // sent or undone: the other can no longer happen
+  pendingSends++;
   const timer = setTimeout(async () => {
+    if (done) return;
+    done = true;
+    pendingSends--;
     closeToast();
     const update = { "keywords/$draft": null };
     if (job.sent) update.mailboxIds = { [job.sent.id]: true };
@@ -799,7 +828,10 @@ function scheduleSend(job) {
     }
   }, UNDO_MS);
   closeToast = undoToast(ctx, () => {
+    if (done) return;
+    done = true;
     clearTimeout(timer);
+    pendingSends--;
     ctx.navigate("/compose?draft=" + encodeURIComponent(job.draftId));
   });
 }

@@ -52,10 +52,10 @@ export async function mountFilters(body, ctx, state) {
     foreign: parsed === null,
   };
 
-  const status = h("p", { class: "muted", role: "status", "aria-live": "polite" });
+  const status = h("p", { class: "st-muted", role: "status", "aria-live": "polite" });
   const say = (s, kind = "ok") => {
     status.textContent = s;
-    status.className = kind;
+    status.className = "st-" + kind;
   };
   const rulesTab = h("button", { type: "button", role: "tab", data: { test: "filters-rules-tab" }, text: t("settings.filters.rulesTab") });
   const rawTab = h("button", { type: "button", role: "tab", data: { test: "filters-raw-tab" }, text: t("settings.filters.rawTab") });
@@ -71,13 +71,13 @@ export async function mountFilters(body, ctx, state) {
   };
   rulesTab.addEventListener("click", () => show(false));
   rawTab.addEventListener("click", () => show(true));
-  body.append(h("p", { class: "hint", text: t("settings.filters.intro") }),
-    h("div", { class: "row", role: "tablist" }, rulesTab, rawTab), rulesPane, rawPane, status);
+  body.append(h("p", { class: "st-hint", text: t("settings.filters.intro") }),
+    h("div", { class: "st-row", role: "tablist" }, rulesTab, rawTab), rulesPane, rawPane, status);
 
   // --- the rule editor ---
 
   const list = h("div", { class: "filter-rules", data: { test: "filter-rules" } });
-  const errors = h("ul", { class: "error", role: "alert", data: { test: "filter-errors" }, hidden: true });
+  const errors = h("ul", { class: "st-error", role: "alert", data: { test: "filter-errors" }, hidden: true });
 
   const select = (values, current, labelKey, onChange, attrs = {}) => {
     const s = h("select", attrs, values.map((v) => h("option", { value: v, text: t(labelKey + v) })));
@@ -104,7 +104,7 @@ export async function mountFilters(body, ctx, state) {
 
   const conditionRow = (rule, c, n) => {
     const header = text(c.header, t("settings.filters.headerName"), (v) => (c.header = v.trim()), { class: "filter-header-name", hidden: c.field !== "header", maxlength: "76" });
-    return h("div", { class: "row filter-condition", data: { test: "filter-condition" } },
+    return h("div", { class: "st-row filter-condition", data: { test: "filter-condition" } },
       select(FIELDS, c.field, "settings.filters.field.", (v) => { c.field = v; header.hidden = v !== "header"; }, { "aria-label": t("settings.filters.fieldLabel"), data: { test: "filter-field" } }),
       header,
       select(OPS, c.op, "settings.filters.op.", (v) => (c.op = v), { "aria-label": t("settings.filters.opLabel"), data: { test: "filter-op" } }),
@@ -119,9 +119,9 @@ export async function mountFilters(body, ctx, state) {
       detail.push(text(a.address, t("settings.filters.forwardTo"), (v) => (a.address = v.trim()), { type: "email", data: { test: "filter-forward" } }));
       const keep = h("input", { type: "checkbox", checked: !!a.keepCopy });
       keep.addEventListener("change", () => (a.keepCopy = keep.checked));
-      detail.push(h("label", { class: "check" }, keep, h("span", { text: t("settings.filters.keepCopy") })));
+      detail.push(h("label", { class: "st-check" }, keep, h("span", { text: t("settings.filters.keepCopy") })));
     }
-    return h("div", { class: "row filter-action", data: { test: "filter-action" } },
+    return h("div", { class: "st-row filter-action", data: { test: "filter-action" } },
       select(ACTIONS, a.type, "settings.filters.action.", (v) => {
         rule.actions[n] = v === "move" ? { type: v, mailbox: "" } : v === "forward" ? { type: v, address: "", keepCopy: true } : { type: v };
         renderRules();
@@ -140,33 +140,33 @@ export async function mountFilters(body, ctx, state) {
       renderRules();
     };
     return h("section", { class: "filter-rule", data: { test: "filter-rule" }, "aria-label": t("settings.filters.ruleN", { n: i + 1 }) },
-      h("div", { class: "row" },
+      h("div", { class: "st-row" },
         h("h3", { text: t("settings.filters.ruleN", { n: i + 1 }) }),
         text(rule.name, t("settings.filters.ruleName"), (v) => (rule.name = v), { data: { test: "filter-name" }, maxlength: "100" })),
       rule.conditions.length > 1
-        ? h("div", { class: "row" }, select(["all", "any"], rule.match, "settings.filters.match.", (v) => (rule.match = v), { "aria-label": t("settings.filters.matchLabel"), data: { test: "filter-match" } }))
-        : h("p", { class: "muted", text: rule.conditions.length ? t("settings.filters.if") : t("settings.filters.always") }),
+        ? h("div", { class: "st-row" }, select(["all", "any"], rule.match, "settings.filters.match.", (v) => (rule.match = v), { "aria-label": t("settings.filters.matchLabel"), data: { test: "filter-match" } }))
+        : h("p", { class: "st-muted", text: rule.conditions.length ? t("settings.filters.if") : t("settings.filters.always") }),
       rule.conditions.map((c, n) => conditionRow(rule, c, n)),
-      h("div", { class: "row" }, button("settings.filters.addCondition", () => {
+      h("div", { class: "st-row" }, button("settings.filters.addCondition", () => {
         rule.conditions.push({ field: "subject", op: "contains", value: "" });
         renderRules();
       }, { data: { test: "filter-add-condition" } })),
-      h("p", { class: "muted", text: t("settings.filters.then") }),
+      h("p", { class: "st-muted", text: t("settings.filters.then") }),
       rule.actions.map((a, n) => actionRow(rule, a, n)),
-      h("div", { class: "row" },
+      h("div", { class: "st-row" },
         button("settings.filters.addAction", () => {
           const free = ACTIONS.find((x) => !rule.actions.some((a) => a.type === x)) || "read";
           rule.actions.push(free === "move" ? { type: free, mailbox: "" } : free === "forward" ? { type: free, address: "", keepCopy: true } : { type: free });
           renderRules();
         }, { data: { test: "filter-add-action" } }),
-        h("label", { class: "check" }, stop, h("span", { text: t("settings.filters.stop") }))),
-      h("div", { class: "row" },
+        h("label", { class: "st-check" }, stop, h("span", { text: t("settings.filters.stop") }))),
+      h("div", { class: "st-row" },
         i > 0 ? button("settings.filters.up", () => move(-1)) : null,
         i < rules.length - 1 ? button("settings.filters.down", () => move(1)) : null,
-        button("settings.filters.deleteRule", () => { rules.splice(i, 1); renderRules(); }, { class: "danger", data: { test: "filter-delete" } })));
+        button("settings.filters.deleteRule", () => { rules.splice(i, 1); renderRules(); }, { class: "st-danger", data: { test: "filter-delete" } })));
   };
 
-  const saveRules = h("button", { type: "button", class: "primary", data: { test: "filter-save" }, text: t("settings.filters.save") });
+  const saveRules = h("button", { type: "button", class: "st-primary", data: { test: "filter-save" }, text: t("settings.filters.save") });
   const addRule = h("button", { type: "button", data: { test: "filter-add" }, text: t("settings.filters.add") });
   addRule.addEventListener("click", () => {
     if (view.rules.length >= MAX_RULES) return;
@@ -217,28 +217,23 @@ export async function mountFilters(body, ctx, state) {
     }
   });
 
+  // renderRules shows the rules; over a script the editor did not write,
+  // a notice first: saving rules replaces that script as the active one.
   function renderRules() {
-    if (view.foreign) {
-      rulesPane.replaceChildren(
-        h("p", { class: "card", data: { test: "filter-foreign" }, text: t("settings.filters.foreign", { name: view.script?.name || "" }) }),
-        h("div", { class: "row" },
-          button("settings.filters.showRaw", () => show(true)),
-          button("settings.filters.replace", () => {
-            view.foreign = false;
-            view.rules = [newRule()];
-            renderRules();
-          }, { data: { test: "filter-replace" } })));
-      return;
-    }
+    const notice = view.foreign
+      ? h("div", { class: "st-card", data: { test: "filter-foreign" } },
+        h("p", { text: t(view.script?.name === SCRIPT_NAME ? "settings.filters.foreignOwn" : "settings.filters.foreign", { name: view.script?.name || "" }) }),
+        h("div", { class: "st-row" }, button("settings.filters.showRaw", () => show(true))))
+      : null;
     list.replaceChildren(...view.rules.map(ruleCard));
-    if (!view.rules.length) list.append(h("p", { class: "muted", text: t("settings.filters.noRules") }));
-    rulesPane.replaceChildren(list, errors, h("div", { class: "row" }, addRule, saveRules));
+    if (!view.rules.length) list.append(h("p", { class: "st-muted", text: t("settings.filters.noRules") }));
+    rulesPane.replaceChildren(...[notice, list, errors, h("div", { class: "st-row" }, addRule, saveRules)].filter(Boolean));
   }
 
   // --- the raw script ---
 
   const raw = h("textarea", { class: "sieve-raw", data: { test: "sieve-raw" }, spellcheck: "false", "aria-label": t("settings.filters.rawLabel"), wrap: "off", rows: "20" });
-  const rawError = h("p", { class: "error", role: "alert", data: { test: "sieve-error" }, hidden: true });
+  const rawError = h("p", { class: "st-error", role: "alert", data: { test: "sieve-error" }, hidden: true });
   const showRawError = (se) => {
     if (!se) {
       rawError.hidden = true;
@@ -260,7 +255,7 @@ export async function mountFilters(body, ctx, state) {
     }
   };
   const check = h("button", { type: "button", data: { test: "sieve-check" }, text: t("settings.filters.check") });
-  const saveRaw = h("button", { type: "button", class: "primary", data: { test: "sieve-save" }, text: t("settings.filters.saveRaw") });
+  const saveRaw = h("button", { type: "button", class: "st-primary", data: { test: "sieve-save" }, text: t("settings.filters.saveRaw") });
   check.addEventListener("click", async () => {
     check.disabled = true;
     try {
@@ -318,8 +313,8 @@ export async function mountFilters(body, ctx, state) {
     raw.value = !view.foreign && validateRules(view.rules).length === 0 ? writeScript(view.rules) : view.scriptText;
     showRawError(null);
     rawPane.replaceChildren(
-      h("p", { class: "hint", text: view.script ? t("settings.filters.rawOf", { name: view.script.name }) : t("settings.filters.rawNew") }),
-      raw, rawError, h("div", { class: "row" }, check, saveRaw));
+      h("p", { class: "st-hint", text: view.script ? t("settings.filters.rawOf", { name: view.script.name }) : t("settings.filters.rawNew") }),
+      raw, rawError, h("div", { class: "st-row" }, check, saveRaw));
   }
 
   show(false);

@@ -15,6 +15,7 @@ export function installKeys(app) {
     if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
     const tgt = e.target;
     if (tgt && (tgt.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(tgt.tagName))) return;
+    if ((e.key === "Enter" || e.key === " ") && tgt && tgt.closest && tgt.closest("button, a, summary")) return;
     if (document.querySelector("dialog[open]") && e.key !== "?") return;
     if (!app.mailViewActive()) return;
     const open = app.reader.email;

@@ -46,6 +46,8 @@ export class MessageList {
     this.loading = new Map();
     this.rows = new Map();
     this.queryState = null;
+    this.refreshing = null;
+    this.refreshAgain = false;
     this.selected = new Set();
     this.allMatching = false;
     this.anchor = null;
@@ -70,21 +72,28 @@ export class MessageList {
     this.ensure(0, PAGE - 1);
   }
 
-  // refresh re-reads what is in view, after a change on the server.
+  // refresh re-reads what is in view after a change on the server. The old
+  // rows stay until the new ones arrive, so a stream of deliveries does not
+  // make the list flicker.
   refresh() {
     if (!this.query) return;
-    const keepSel = this.selected;
-    const keepCursor = this.cursor;
-    const allMatching = this.allMatching;
-    for (const r of this.rows.values()) r.remove();
-    const gen = this.generation;
-    this.reset();
-    this.selected = keepSel;
-    this.cursor = keepCursor;
-    this.allMatching = allMatching;
-    this.generation = gen + 1;
     const [first, last] = this.visibleRange();
-    this.ensure(first, last);
+    const start = Math.floor(first / PAGE) * PAGE;
+    const limit = Math.min(Math.max(last - start + 1, PAGE), 500);
+    // One refresh at a time; changes during it make one more afterwards.
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return;
+    }
+    const gen = this.generation;
+    this.refreshing = this.fetchPage(start, limit, true).finally(() => {
+      if (gen !== this.generation) return;
+      this.refreshing = null;
+      if (this.refreshAgain) {
+        this.refreshAgain = false;
+        this.refresh();
+      }
+    });
   }
 
   visibleRange() {
@@ -109,11 +118,33 @@ export class MessageList {
     }
   }
 
-  async fetchPage(position) {
+  // scheduleEnsure fetches what is in view once scrolling pauses, so that a
+  // fling through 100,000 rows asks only for where it lands.
+  scheduleEnsure() {
+    clearTimeout(this.ensureTimer);
+    this.ensureTimer = setTimeout(() => {
+      const [first, last] = this.visibleRange();
+      this.ensure(first, last);
+      this.prune(first, last);
+    }, 60);
+  }
+
+  // prune forgets rows far from view, so a long scroll does not keep every
+  // email it passed.
+  prune(first, last) {
+    if (this.emails.size < 4000) return;
+    const keep = new Set();
+    for (let i = Math.max(0, first - 1000); i <= last + 1000; i++) if (this.ids[i]) keep.add(this.ids[i]);
+    for (const id of this.selected) keep.add(id);
+    for (const id of this.emails.keys()) if (!keep.has(id)) this.emails.delete(id);
+  }
+
+  async fetchPage(position, limit, replace) {
+    limit = limit || PAGE;
     const gen = this.generation;
     const q = this.query;
     const calls = [
-      ["Email/query", { filter: q.filter, sort: q.sort, collapseThreads: !!q.collapseThreads, position, limit: PAGE, calculateTotal: true }, "q"],
+      ["Email/query", { filter: q.filter, sort: q.sort, collapseThreads: !!q.collapseThreads, position, limit, calculateTotal: true }, "q"],
       ["Email/get", { "#ids": { resultOf: "q", name: "Email/query", path: "/ids" }, properties: LIST_PROPS }, "g"],
     ];
     if (q.collapseThreads) {
@@ -131,7 +162,7 @@ export class MessageList {
           return;
         }
         if (name === "Email/query") {
-          if (this.queryState && args.queryState !== this.queryState) {
+          if (replace || (this.queryState && args.queryState !== this.queryState)) {
             // The list moved under us: what we hold by position is stale.
             this.ids = [];
           }
@@ -178,7 +209,7 @@ export class MessageList {
       this.empty.hidden = true;
     }
     const [first, last] = this.visibleRange();
-    if (this.total !== null) this.ensure(first, last);
+    if (this.total !== null) this.scheduleEnsure();
     for (const [pos, row] of this.rows) {
       if (pos < first || pos > last) {
         row.remove();
@@ -280,6 +311,10 @@ export class MessageList {
   }
 
   open(e) {
+    if (e.keywords.$draft && this.query.mailbox && this.query.mailbox.role === "drafts") {
+      this.app.navigate("/compose?draft=" + e.id);
+      return;
+    }
     if (this.query.collapseThreads && this.threadSize(e) > 1) this.app.navigate("/t/" + e.threadId, { openId: e.id });
     else this.app.navigate("/m/" + e.id);
   }
@@ -395,7 +430,7 @@ export class MessageList {
       return;
     }
     this.toolbar.append(el("h1", { class: "list-title", "data-test": "list-title", text: q.title || "" }));
-    if (this.total !== null) this.toolbar.append(el("span", { class: "list-total", text: t("core.messageCount", { count: this.total }) }));
+    if (this.total !== null) this.toolbar.append(el("span", { class: "list-total", text: t(q.collapseThreads ? "core.conversationCount" : "core.messageCount", { count: this.total }) }));
     this.toolbar.append(el("span", { class: "grow" }));
     if (q.mailbox && (q.mailbox.role === "trash" || q.mailbox.role === "junk") && this.total) {
       this.toolbar.append(button({ icon: "i-trash", label: t(q.mailbox.role === "trash" ? "core.emptyTrash" : "core.emptyJunk"), test: "empty-trash", onClick: () => this.app.actions.emptyMailbox(q.mailbox) }));

@@ -22,7 +22,7 @@ export class Mailboxes {
   }
 
   async load() {
-    const r = await this.app.api.get("Mailbox", null, ["name", "parentId", "role", "sortOrder", "totalEmails", "unreadEmails", "totalThreads", "unreadThreads", "myRights"]);
+    const r = await this.app.api.get("Mailbox", null, ["name", "parentId", "role", "sortOrder", "totalEmails", "unreadEmails", "myRights"]);
     this.state = r.state;
     this.list = r.list;
     this.byId = new Map(r.list.map((m) => [m.id, m]));

@@ -245,7 +245,8 @@ export class Reader {
       bar.hidden = true;
       if (remote) return;
       try {
-        const resp = await fetch(url, { method: "HEAD", credentials: "same-origin" });
+        let resp = await fetch(url, { method: "HEAD", credentials: "same-origin" });
+        if (resp.status === 405 || resp.status === 501) resp = await fetch(url, { credentials: "same-origin" });
         const n = parseInt(resp.headers.get("X-Postern-Blocked-Remote") || "0", 10);
         if (n > 0) {
           bar.hidden = false;

@@ -37,21 +37,21 @@ export function mount(el, ctx) {
 
 function errorLine(ctx, err) {
   const text = err instanceof MethodError ? ctx.t("settings.error.server", { type: err.type, description: err.message }) : ctx.t("settings.error.load");
-  return h("p", { class: "error", role: "alert", text });
+  return h("p", { class: "st-error", role: "alert", text });
 }
 
 // statusLine is a live region that says what a save did.
 function statusLine() {
-  const el = h("p", { class: "muted", role: "status", "aria-live": "polite" });
+  const el = h("p", { class: "st-muted", role: "status", "aria-live": "polite" });
   el.say = (text, kind = "ok") => {
     el.textContent = text;
-    el.className = kind === "ok" ? "ok" : kind === "error" ? "error" : "muted";
+    el.className = kind === "ok" ? "st-ok" : kind === "error" ? "st-error" : "st-muted";
   };
   return el;
 }
 
 function field(label, input, hint) {
-  return h("label", { class: "field" }, h("span", { text: label }), input, hint ? h("span", { class: "hint", text: hint }) : null);
+  return h("label", { class: "st-field" }, h("span", { text: label }), input, hint ? h("span", { class: "st-hint", text: hint }) : null);
 }
 
 // --- identities ------------------------------------------------------------
@@ -60,7 +60,7 @@ async function identities(body, ctx, state) {
   const t = ctx.t;
   const acct = accountId(ctx);
   const list = h("div", { class: "settings-identities" });
-  body.append(h("p", { class: "hint", text: t("settings.identities.intro") }), list);
+  body.append(h("p", { class: "st-hint", text: t("settings.identities.intro") }), list);
   const load = async () => {
     const r = await call(ctx, [["Identity/get", { accountId: acct }, "i"]]);
     if (state.closed) return;
@@ -70,7 +70,7 @@ async function identities(body, ctx, state) {
   const email = h("input", { type: "email", required: true, autocomplete: "off" });
   const name = h("input", { type: "text", autocomplete: "name" });
   const status = statusLine();
-  const add = h("form", { class: "card", data: { test: "identity-add" }, on: { submit: async (e) => {
+  const add = h("form", { class: "st-card", data: { test: "identity-add" }, on: { submit: async (e) => {
     e.preventDefault();
     try {
       const r = await call(ctx, [["Identity/set", { accountId: acct, create: { n: { email: email.value.trim(), name: name.value.trim() } } }, "s"]]);
@@ -87,7 +87,7 @@ async function identities(body, ctx, state) {
   h("h3", { text: t("settings.identities.add") }),
   field(t("settings.identities.email"), email, t("settings.identities.emailHint")),
   field(t("settings.identities.name"), name),
-  h("div", { class: "row" }, h("button", { type: "submit", class: "primary", text: t("settings.identities.addButton") })), status);
+  h("div", { class: "st-row" }, h("button", { type: "submit", class: "st-primary", text: t("settings.identities.addButton") })), status);
   body.append(add);
 }
 
@@ -101,8 +101,10 @@ function identityCard(ctx, acct, id, reload) {
   const save = async (e) => {
     e.preventDefault();
     const replyList = replyTo.value.split(/[,;]\s*/).map((s) => s.trim()).filter(Boolean).map((email) => ({ name: null, email }));
-    // The HTML signature follows the text one: the editor keeps no other.
-    const patch = { name: name.value.trim(), textSignature: sig.value, htmlSignature: "", replyTo: replyList.length ? replyList : null };
+    const patch = { name: name.value.trim(), textSignature: sig.value, replyTo: replyList.length ? replyList : null };
+    // An HTML signature (set by another client) would no longer match the
+    // text one, which is the only one edited here.
+    if (sig.value !== (id.textSignature || "")) patch.htmlSignature = "";
     try {
       const r = await call(ctx, [["Identity/set", { accountId: acct, update: { [id.id]: patch } }, "s"]]);
       const res = r.pick("s");
@@ -124,14 +126,14 @@ function identityCard(ctx, acct, id, reload) {
       status.say(errorText(ctx, err), "error");
     }
   };
-  return h("form", { class: "card", data: { test: "identity", id: id.id }, on: { submit: save } },
+  return h("form", { class: "st-card", data: { test: "identity", id: id.id }, on: { submit: save } },
     h("h3", { text: id.email }),
     field(t("settings.identities.name"), name),
     field(t("settings.identities.replyTo"), replyTo, t("settings.identities.replyToHint")),
     field(t("settings.identities.signature"), sig, t("settings.identities.signatureHint")),
-    h("div", { class: "row" },
-      h("button", { type: "submit", class: "primary", data: { test: "identity-save" }, text: t("settings.save") }),
-      id.mayDelete ? h("button", { type: "button", class: "danger", text: t("settings.identities.delete"), on: { click: remove } }) : null),
+    h("div", { class: "st-row" },
+      h("button", { type: "submit", class: "st-primary", data: { test: "identity-save" }, text: t("settings.save") }),
+      id.mayDelete ? h("button", { type: "button", class: "st-danger", text: t("settings.identities.delete"), on: { click: remove } }) : null),
     status);
 }
 
@@ -177,7 +179,7 @@ async function vacation(body, ctx, state) {
   const text = h("textarea", { rows: "8", data: { test: "vacation-body" } });
   text.value = v.textBody || "";
   const status = statusLine();
-  const form = h("form", { class: "card", data: { test: "vacation-form" }, on: { submit: async (e) => {
+  const form = h("form", { class: "st-card", data: { test: "vacation-form" }, on: { submit: async (e) => {
     e.preventDefault();
     const fromDate = fromLocalInput(from.value);
     const toDate = fromLocalInput(to.value);
@@ -194,14 +196,14 @@ async function vacation(body, ctx, state) {
       status.say(errorText(ctx, err), "error");
     }
   } } },
-  h("label", { class: "check" }, enabled, h("span", { text: t("settings.vacation.enabled") })),
-  h("div", { class: "row" }, field(t("settings.vacation.from"), from), field(t("settings.vacation.to"), to)),
-  h("p", { class: "hint", text: t("settings.vacation.datesHint") }),
+  h("label", { class: "st-check" }, enabled, h("span", { text: t("settings.vacation.enabled") })),
+  h("div", { class: "st-row" }, field(t("settings.vacation.from"), from), field(t("settings.vacation.to"), to)),
+  h("p", { class: "st-hint", text: t("settings.vacation.datesHint") }),
   field(t("settings.vacation.subject"), subject, t("settings.vacation.subjectHint")),
   field(t("settings.vacation.body"), text),
-  h("div", { class: "row" }, h("button", { type: "submit", class: "primary", data: { test: "vacation-save" }, text: t("settings.save") })),
+  h("div", { class: "st-row" }, h("button", { type: "submit", class: "st-primary", data: { test: "vacation-save" }, text: t("settings.save") })),
   status);
-  body.append(h("p", { class: "hint", text: t("settings.vacation.intro") }), form);
+  body.append(h("p", { class: "st-hint", text: t("settings.vacation.intro") }), form);
 }
 
 // --- filters ---------------------------------------------------------------
@@ -252,8 +254,8 @@ function password(body, ctx) {
   const next = h("input", { type: "password", autocomplete: "new-password", required: true, minlength: "8", data: { test: "password-new" } });
   const again = h("input", { type: "password", autocomplete: "new-password", required: true, data: { test: "password-again" } });
   const status = statusLine();
-  const submit = h("button", { type: "submit", class: "primary", data: { test: "password-save" }, text: t("settings.password.change") });
-  const form = h("form", { class: "card", data: { test: "password-form" }, on: { submit: async (e) => {
+  const submit = h("button", { type: "submit", class: "st-primary", data: { test: "password-save" }, text: t("settings.password.change") });
+  const form = h("form", { class: "st-card", data: { test: "password-form" }, on: { submit: async (e) => {
     e.preventDefault();
     if (next.value !== again.value) return status.say(t("settings.password.mismatch"), "error");
     if (next.value.length < 8) return status.say(t("settings.password.tooShort", { count: 8 }), "error");
@@ -274,7 +276,7 @@ function password(body, ctx) {
   field(t("settings.password.current"), current),
   field(t("settings.password.new"), next, t("settings.password.hint")),
   field(t("settings.password.again"), again),
-  h("div", { class: "row" }, submit), status);
+  h("div", { class: "st-row" }, submit), status);
   body.append(form);
 }
 
@@ -282,7 +284,7 @@ async function appPasswords(body, ctx, state) {
   const t = ctx.t;
   const date = (s) => (s ? new Intl.DateTimeFormat(ctx.lang, { dateStyle: "medium", timeStyle: "short" }).format(new Date(s)) : t("settings.appPasswords.never"));
   const table = h("tbody");
-  const empty = h("p", { class: "muted", text: t("settings.appPasswords.none") });
+  const empty = h("p", { class: "st-muted", text: t("settings.appPasswords.none") });
   const status = statusLine();
   const load = async () => {
     const list = (await webmailFetch(ctx, "GET", "/webmail/app-passwords")) || [];
@@ -290,7 +292,7 @@ async function appPasswords(body, ctx, state) {
     empty.hidden = list.length > 0;
     table.replaceChildren(...list.map((p) => h("tr", { data: { test: "app-password", id: String(p.id) } },
       h("td", { text: p.name }), h("td", { text: date(p.created) }), h("td", { text: date(p.lastUsed) }),
-      h("td", {}, h("button", { type: "button", class: "danger", data: { test: "app-password-revoke" }, "aria-label": t("settings.appPasswords.revokeNamed", { name: p.name }), text: t("settings.appPasswords.revoke"),
+      h("td", {}, h("button", { type: "button", class: "st-danger", data: { test: "app-password-revoke" }, "aria-label": t("settings.appPasswords.revokeNamed", { name: p.name }), text: t("settings.appPasswords.revoke"),
         on: { click: async () => {
           if (!confirm(t("settings.appPasswords.confirmRevoke", { name: p.name }))) return;
           try {
@@ -303,19 +305,19 @@ async function appPasswords(body, ctx, state) {
         } } })))));
   };
   const name = h("input", { type: "text", required: true, maxlength: "100", autocomplete: "off", data: { test: "app-password-name" } });
-  const shown = h("div", { class: "card", hidden: true, role: "status" });
-  const form = h("form", { class: "card", on: { submit: async (e) => {
+  const shown = h("div", { class: "st-card", hidden: true, role: "status" });
+  const form = h("form", { class: "st-card", on: { submit: async (e) => {
     e.preventDefault();
     if (!name.value.trim()) return;
     try {
       const r = await webmailFetch(ctx, "POST", "/webmail/app-passwords", { name: name.value.trim() });
       name.value = "";
       // The secret is shown once, here, and kept nowhere else.
-      const secret = h("code", { class: "secret", data: { test: "app-password-new" }, text: r.password });
+      const secret = h("code", { class: "st-secret", data: { test: "app-password-new" }, text: r.password });
       const copy = h("button", { type: "button", text: t("settings.appPasswords.copy"), on: { click: () => navigator.clipboard?.writeText(r.password).then(() => (copy.textContent = t("settings.appPasswords.copied"))) } });
       shown.replaceChildren(h("p", { text: t("settings.appPasswords.created", { name: r.name }) }), secret,
-        h("p", { class: "hint", text: t("settings.appPasswords.once") }),
-        h("div", { class: "row" }, copy, h("button", { type: "button", text: t("settings.appPasswords.done"), on: { click: () => { shown.hidden = true; shown.replaceChildren(); } } })));
+        h("p", { class: "st-hint", text: t("settings.appPasswords.once") }),
+        h("div", { class: "st-row" }, copy, h("button", { type: "button", text: t("settings.appPasswords.done"), on: { click: () => { shown.hidden = true; shown.replaceChildren(); } } })));
       shown.hidden = false;
       status.say("");
       await load();
@@ -325,8 +327,8 @@ async function appPasswords(body, ctx, state) {
   } } },
   h("h3", { text: t("settings.appPasswords.new") }),
   field(t("settings.appPasswords.name"), name, t("settings.appPasswords.nameHint")),
-  h("div", { class: "row" }, h("button", { type: "submit", class: "primary", data: { test: "app-password-create" }, text: t("settings.appPasswords.create") })));
-  body.append(h("p", { class: "hint", text: t("settings.appPasswords.intro") }), form, shown, status,
+  h("div", { class: "st-row" }, h("button", { type: "submit", class: "st-primary", data: { test: "app-password-create" }, text: t("settings.appPasswords.create") })));
+  body.append(h("p", { class: "st-hint", text: t("settings.appPasswords.intro") }), form, shown, status,
     h("table", {}, h("thead", {}, h("tr", {}, ["name", "created", "lastUsed", "actions"].map((k) => h("th", { scope: "col", text: t("settings.appPasswords.col." + k) })))), table), empty);
   await load();
 }
@@ -348,6 +350,6 @@ async function language(body, ctx) {
       status.say(t("settings.error.message", { message: err.message }), "error");
     }
   });
-  body.append(h("div", { class: "card" }, h("label", { class: "field", for: "settings-lang" }, h("span", { text: t("settings.language.label") }), select),
-    h("p", { class: "hint", text: t("settings.language.hint") }), status));
+  body.append(h("div", { class: "st-card" }, h("label", { class: "st-field", for: "settings-lang" }, h("span", { text: t("settings.language.label") }), select),
+    h("p", { class: "st-hint", text: t("settings.language.hint") }), status));
 }

@@ -5,6 +5,23 @@ import { t } from "./i18n.js";
 
 const VERSION = new URL(import.meta.url).search;
 const SVGNS = "http://www.w3.org/2000/svg";
+let spriteLoaded = false;
+
+// loadIcons puts our own icon sprite into the page once, so that icons
+// drawn later never wait for (or flash while) the sprite file loads.
+export async function loadIcons() {
+  try {
+    const resp = await fetch(`/assets/icons.svg${VERSION}`, { credentials: "same-origin" });
+    if (!resp.ok) return;
+    const doc = new DOMParser().parseFromString(await resp.text(), "image/svg+xml");
+    const svg = document.importNode(doc.documentElement, true);
+    if (svg.localName !== "svg") return;
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("class", "sprite");
+    document.body.prepend(svg);
+    spriteLoaded = true;
+  } catch (e) { /* icons fall back to the external sprite */ }
+}
 
 // el creates an element: attrs may hold class, text, dataset-like "data-*",
 // aria-*, on<Event> functions (added as listeners), and other attributes.
@@ -33,7 +50,7 @@ export function icon(name, cls) {
   svg.setAttribute("aria-hidden", "true");
   svg.setAttribute("focusable", "false");
   const use = document.createElementNS(SVGNS, "use");
-  use.setAttribute("href", `/assets/icons.svg${VERSION}#${name}`);
+  use.setAttribute("href", spriteLoaded ? "#" + name : `/assets/icons.svg${VERSION}#${name}`);
   svg.append(use);
   return svg;
 }
