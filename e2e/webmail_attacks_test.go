@@ -19,18 +19,23 @@ import (
 // (.html, .htm) the test wraps in one.
 const attackDir = "../internal/webmail/testdata/attacks"
 
-// remotePlaceholder, wherever it stands in a corpus file, becomes the
-// attack's own remote host name. Every host name resolves to the beacon
-// in the test's Chromium, so other remote names work too; the per-attack
-// name only tells the beacon's log which message asked.
-const remotePlaceholder = "REMOTE_HOST"
+// remotePlaceholders, wherever they stand in a corpus file, become the
+// attack's own remote host name ({{REMOTE}} is the corpus README's
+// convention). Every host name resolves to the beacon in the test's
+// Chromium, so other remote names work too; the per-attack name only
+// tells the beacon's log which message asked.
+var remotePlaceholders = []string{"{{REMOTE}}", "REMOTE_HOST"}
+
+// survivor is the text every corpus file holds that sanitising must keep.
+const survivor = "Hello"
 
 type attack struct {
-	Name    string `json:"name"`
-	ID      string `json:"id"`
-	Blocked int    `json:"blocked"` // X-Postern-Blocked-Remote at remote=0
-	subject string
-	host    string
+	Name     string `json:"name"`
+	ID       string `json:"id"`
+	Blocked  int    `json:"blocked"` // X-Postern-Blocked-Remote at remote=0
+	subject  string
+	host     string
+	survivor bool // the file holds the text that must survive
 	// hosts are the host names in the message's text: a beacon hit for
 	// another name is Chromium's own traffic, not the message's.
 	hosts []string
@@ -69,7 +74,11 @@ func loadAttacks(t *testing.T) ([]*attack, map[*attack]string) {
 		}
 		a := &attack{Name: e.Name(), host: fmt.Sprintf("a%03d.remote.test", len(list))}
 		a.subject = "attack " + a.Name
-		text := strings.ReplaceAll(string(data), remotePlaceholder, a.host)
+		text := string(data)
+		for _, p := range remotePlaceholders {
+			text = strings.ReplaceAll(text, p, a.host)
+		}
+		a.survivor = strings.Contains(text, survivor)
 		for _, m := range hostInText.FindAllStringSubmatch(text, -1) {
 			a.hosts = append(a.hosts, strings.ToLower(m[1]))
 		}
@@ -198,6 +207,9 @@ func checkSanitised(t *testing.T, s *wmSession, a *attack) {
 			}
 			a.Blocked = n
 		}
+		if a.survivor && !strings.Contains(visibleText(string(body)), survivor) {
+			t.Errorf("%s: the text %q did not survive sanitising", where, survivor)
+		}
 		for _, leak := range activeContent(string(body), remote == "0") {
 			t.Errorf("%s: the sanitised HTML still has %s", where, leak)
 		}
@@ -280,6 +292,26 @@ func activeContent(doc string, noRemote bool) []string {
 	}
 	walk(root)
 	return leaks
+}
+
+// visibleText is the text of the document's body, as a reader sees it.
+func visibleText(doc string) string {
+	root, err := html.Parse(strings.NewReader(doc))
+	if err != nil {
+		return ""
+	}
+	var b strings.Builder
+	var walk func(n *html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.TextNode && (n.Parent == nil || (n.Parent.Data != "style" && n.Parent.Data != "title")) {
+			b.WriteString(n.Data)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(root)
+	return b.String()
 }
 
 // wrapperElement tells the server's own head elements, which are
