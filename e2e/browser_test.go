@@ -118,8 +118,9 @@ type beaconHit struct {
 // beacon stands in for every remote host of the messages: Chromium runs
 // with --host-resolver-rules mapping every name but 127.0.0.1 to it, so a
 // request for any remote URL, http or https, lands here and is logged.
-// GET <control>/hits?since=N returns the log from entry N on; the control
-// prefix is random so that no message can guess it.
+// GET <control>/hits?since=N[&host=H] returns the log from entry N on
+// (only the hits for host H); the control prefix is random so that no
+// message can guess it.
 type beacon struct {
 	addr    string
 	control string
@@ -203,8 +204,14 @@ func (b *beacon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, b.control+"/") && (r.Host == b.addr) {
 		var since int
 		fmt.Sscan(r.URL.Query().Get("since"), &since)
+		host := r.URL.Query().Get("host")
 		b.mu.Lock()
-		hits := append([]beaconHit{}, b.hits[min(max(since, 0), len(b.hits)):]...)
+		var hits []beaconHit
+		for _, h := range b.hits[min(max(since, 0), len(b.hits)):] {
+			if host == "" || hostOnly(h.Host) == host {
+				hits = append(hits, h)
+			}
+		}
 		n := len(b.hits)
 		b.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
@@ -215,6 +222,15 @@ func (b *beacon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Type", "image/gif")
 	w.Write(pixelGIF)
+}
+
+// hostOnly strips the port of a Host header, lower-cased.
+func hostOnly(h string) string {
+	h = strings.ToLower(h)
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.HasSuffix(h, "]") {
+		h = h[:i]
+	}
+	return h
 }
 
 // Hits returns a copy of the log.
