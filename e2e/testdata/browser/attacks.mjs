@@ -20,6 +20,11 @@ const workers = input.workers || 3;
 const readerMax = input.readerMax || 12;
 const SETTLE_MS = 250; // for late effects: meta refresh, animations, timers
 const SANDBOX = "allow-popups allow-popups-to-escape-sandbox";
+const STEP_MS = 12000; // one message, one way in
+// The whole run stops taking new messages after budgetMs and says so,
+// so that a hanging browser still gives a report before the Go timeout.
+const deadline = Date.now() + (input.budgetMs || 110000);
+const overBudget = () => Date.now() > deadline;
 
 const browser = await launch({ beacon });
 const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -83,7 +88,8 @@ let baselineGlobals = [];
 function newGlobals(found) {
   if (!found || !found.globals) return [];
   const known = new Set(baselineGlobals);
-  return found.globals.filter((g) => !known.has(g));
+  // numeric keys are nested frames (judged by the server-side checks)
+  return found.globals.filter((g) => !known.has(g) && !/^\d+$/.test(g));
 }
 
 // openDirect shows /webmail/html/{id}?remote=r in a sandboxed iframe on
@@ -114,10 +120,16 @@ async function observe(w, host, fn) {
   const rec = { error: "", dialogs: [], consoles: [], popups: [], requests: [] };
   w.rec = rec;
   const mark = await beaconTotal();
+  let timer;
   try {
-    Object.assign(rec, (await fn()) || {});
+    const limit = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${STEP_MS} ms`)), STEP_MS);
+    });
+    Object.assign(rec, (await Promise.race([fn(), limit])) || {});
   } catch (e) {
     rec.error = firstLines(e);
+  } finally {
+    clearTimeout(timer);
   }
   await new Promise((r) => setTimeout(r, 50));
   w.rec = null;
@@ -168,7 +180,7 @@ const started = Date.now();
 let next = 0;
 await Promise.all(
   pool.map(async (w) => {
-    while (next < attacks.length) {
+    while (next < attacks.length && !overBudget()) {
       const a = attacks[next++];
       const r0 = await observe(w, a.host, async () => summary(await inspect(await openDirect(w.page, a.id, 0))));
       let r1 = null;
@@ -193,6 +205,10 @@ const sample = [...blocked, ...others];
 const page = main.page;
 let failures = 0;
 for (const a of sample) {
+  if (overBudget()) {
+    result.readerError = `time budget spent after ${result.reader.length} of ${sample.length} messages`;
+    break;
+  }
   if (result.login !== "form") {
     result.readerError = `the login form did not work: ${result.loginFormError}`;
     break;
