@@ -25,7 +25,11 @@
 //     of our own over images): no script, handler, form, frame, object,
 //     SVG, MathML, style sheet, CSS url(), or URL but http(s)/mailto
 //     links; cid: images inlined, remote images kept only when allowed;
-//     remote references counted.
+//     remote references counted; style attributes bounded (4 KiB each,
+//     512 KiB in all) before bluemonday's CSS parser, quadratic in their
+//     length, sees them. stylesheet.go: the message's <style> sheets,
+//     read by a one-pass reader of ours and written back with the rules
+//     and declarations style attributes may hold (inside @media at most).
 //   - message.go: GET /webmail/html/{emailId}?remote=0|1 (the htmlBody
 //     parts of internal/jmapmail, sanitised, under a CSP of its own that
 //     lets nothing load unless remote images are allowed, for a sandboxed

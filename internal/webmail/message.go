@@ -43,10 +43,11 @@ func messageCSP(remote bool) string {
 }
 
 // messageHead is the top of every message document: the referrer
-// withheld from whatever it loads, links in a new tab, images fitted.
+// withheld from whatever it loads, links in a new tab, images fitted; the
+// message's own style sheet follows.
 const messageHead = `<!DOCTYPE html><html><head><meta charset="utf-8"><meta name="referrer" content="no-referrer">` +
 	`<base target="_blank"><style>body{margin:0;padding:8px;font-family:system-ui,sans-serif;overflow-wrap:break-word}` +
-	`img{max-width:100%;height:auto}pre,.postern-text{white-space:pre-wrap}</style></head><body>`
+	`img{max-width:100%;height:auto}pre,.postern-text{white-space:pre-wrap}</style>`
 
 func (h *Handler) openEmail(w http.ResponseWriter, r *http.Request, s session) *jmapmail.StoredEmail {
 	e, err := jmapmail.OpenEmail(r.Context(), h.st, s.acct.ID, r.PathValue("emailId"))
@@ -94,6 +95,10 @@ func (h *Handler) serveHTML(w http.ResponseWriter, r *http.Request, s session) {
 		hd.Set("X-Postern-Remote", "blocked")
 	}
 	io.WriteString(w, messageHead)
+	if out.CSS != "" {
+		io.WriteString(w, "<style>"+out.CSS+"</style>")
+	}
+	io.WriteString(w, "</head><body>")
 	io.WriteString(w, out.HTML)
 	io.WriteString(w, "</body></html>")
 }

@@ -38,7 +38,11 @@ type SanitizeOptions struct {
 
 // Sanitized is the result of Sanitize.
 type Sanitized struct {
+	// HTML goes inside <body>.
 	HTML string
+	// CSS is what is safe of the message's style sheets, for a <style>
+	// element of the document's head (it holds no "<").
+	CSS string
 	// Blocked counts the remote references removed.
 	Blocked int
 }
@@ -50,10 +54,10 @@ var mailPolicy = newMailPolicy()
 // Sanitize returns the safe form of an HTML message body: a fragment to
 // put inside <body>.
 func Sanitize(in string, o SanitizeOptions) Sanitized {
-	blocked := countRemote(in)
-	clean := mailPolicy.Sanitize(in)
+	sv := survey(in)
+	clean := mailPolicy.Sanitize(sv.html)
 	out, removed := rewriteImages(clean, o)
-	return Sanitized{HTML: defuseSchemes(out), Blocked: blocked + removed}
+	return Sanitized{HTML: defuseSchemes(out), CSS: sanitizeSheets(sv.sheets), Blocked: sv.remote + removed}
 }
 
 // scriptScheme is a script URL scheme's name as it can be left in text
@@ -178,49 +182,106 @@ var cssRemote = regexp.MustCompile(`(?i)(\(\s*['"]?\s*(https?:|//)|@import\s+['"
 var remoteAttrs = map[string]bool{"src": true, "background": true, "poster": true, "data": true, "lowsrc": true,
 	"dynsrc": true, "codebase": true, "cite": false, "action": true, "formaction": true, "xlink:href": true, "profile": true}
 
-// countRemote counts the remote references the message makes that the
-// sanitiser removes whatever the options: what a browser would fetch by
-// itself. An img src of http(s) is counted by rewriteImages, which
-// decides it.
-func countRemote(in string) int {
+// Bounds of style attributes: bluemonday's CSS parser takes time in the
+// square of an attribute's length, so longer ones, and any past the
+// total, are dropped before it sees them.
+const (
+	maxStyleAttr  = 4 << 10
+	maxStyleAttrs = 512 << 10
+)
+
+// surveyed is what survey finds.
+type surveyed struct {
+	// remote counts the remote references the sanitiser removes whatever
+	// the options (an img src of http(s) is rewriteImages's to count).
+	remote int
+	// sheets are the texts of the style elements, maxStyleSheet at most.
+	sheets []string
+	// html is the input less its oversized style attributes.
+	html string
+}
+
+// survey reads the message once before bluemonday does: what a browser
+// would fetch by itself, the style sheets, and the style attributes too
+// long to give bluemonday.
+func survey(in string) surveyed {
+	var sv surveyed
+	var out strings.Builder
+	out.Grow(len(in))
 	z := html.NewTokenizer(strings.NewReader(in))
-	n, inStyle := 0, false
+	inStyle, sheetBytes, styleBytes := false, 0, 0
+	var raw []byte
 	for {
-		switch z.Next() {
-		case html.ErrorToken:
-			return n
+		tt := z.Next()
+		if tt == html.ErrorToken {
+			sv.html = out.String()
+			return sv
+		}
+		raw = append(raw[:0], z.Raw()...)
+		switch tt {
 		case html.TextToken:
 			if inStyle {
-				n += len(cssRemote.FindAllIndex(z.Text(), -1))
+				text := z.Text()
+				sv.remote += len(cssRemote.FindAllIndex(text, -1))
+				if sheetBytes+len(text) <= maxStyleSheet {
+					sv.sheets = append(sv.sheets, string(text))
+					sheetBytes += len(text)
+				}
 			}
 		case html.EndTagToken:
 			inStyle = false
 		case html.StartTagToken, html.SelfClosingTagToken:
 			t := z.Token()
 			inStyle = t.Data == "style"
+			kept := t.Attr[:0]
 			for _, a := range t.Attr {
-				key := strings.ToLower(a.Key)
-				switch {
-				case key == "src" && t.Data == "img":
-					if remoteRef.MatchString(a.Val) && !httpURL.MatchString(a.Val) {
-						n++
+				sv.remote += remoteRefs(t.Data, a)
+				if a.Key == "style" {
+					if len(a.Val) > maxStyleAttr || styleBytes+len(a.Val) > maxStyleAttrs {
+						continue
 					}
-				case key == "srcset":
-					n += strings.Count(strings.ToLower(a.Val), "http") + strings.Count(a.Val, "//") - strings.Count(strings.ToLower(a.Val), "http://") - strings.Count(strings.ToLower(a.Val), "https://")
-				case key == "style":
-					n += len(cssRemote.FindAllStringIndex(a.Val, -1))
-				case key == "href" && (t.Data == "link" || t.Data == "image" || t.Data == "use"):
-					if remoteRef.MatchString(a.Val) {
-						n++
-					}
-				case remoteAttrs[key]:
-					if remoteRef.MatchString(a.Val) {
-						n++
-					}
+					styleBytes += len(a.Val)
 				}
+				kept = append(kept, a)
+			}
+			if len(kept) != len(t.Attr) {
+				t.Attr = kept
+				out.WriteString(t.String())
+				continue
 			}
 		}
+		out.Write(raw)
 	}
+}
+
+// remoteRefs counts the remote references of one attribute of element
+// tag that the sanitiser removes whatever the options.
+func remoteRefs(tag string, a html.Attribute) int {
+	switch key := strings.ToLower(a.Key); {
+	case key == "src" && tag == "img":
+		if remoteRef.MatchString(a.Val) && !httpURL.MatchString(a.Val) {
+			return 1
+		}
+	case key == "srcset":
+		n := 0
+		for _, candidate := range strings.Split(a.Val, ",") {
+			if remoteRef.MatchString(candidate) {
+				n++
+			}
+		}
+		return n
+	case key == "style":
+		return len(cssRemote.FindAllStringIndex(a.Val, -1))
+	case key == "href" && (tag == "link" || tag == "image" || tag == "use"):
+		if remoteRef.MatchString(a.Val) {
+			return 1
+		}
+	case remoteAttrs[key]:
+		if remoteRef.MatchString(a.Val) {
+			return 1
+		}
+	}
+	return 0
 }
 
 // rewriteImages decides every img src of the sanitised HTML: cid: to the

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/net/html"
 )
@@ -102,10 +103,25 @@ func checkSafe(t *testing.T, name, out string, remoteImages bool) {
 	}
 }
 
+// forbiddenCSS must appear nowhere in a kept style sheet.
+var forbiddenCSS = []string{"<", "url", "import", "expression", "script", "behavior", "binding", "position", "\\",
+	"font-face", "keyframes", "image", remoteHost, "@media print"}
+
+func checkSafeCSS(t *testing.T, name, css string) {
+	t.Helper()
+	lower := strings.ToLower(css)
+	for _, f := range forbiddenCSS {
+		if strings.Contains(lower, f) {
+			t.Errorf("%s: style sheet keeps %q: %s", name, f, css)
+		}
+	}
+}
+
 func TestAttackCorpus(t *testing.T) {
 	for name, in := range loadAttacks(t) {
 		blocked := Sanitize(in, SanitizeOptions{})
 		checkSafe(t, name, blocked.HTML, false)
+		checkSafeCSS(t, name, blocked.CSS)
 		if !strings.Contains(blocked.HTML, "Hello") && name != "utf7-charset-meta" {
 			t.Errorf("%s: the message text is gone: %q", name, blocked.HTML)
 		}
@@ -137,6 +153,28 @@ func TestSanitizeKeepsFormatting(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("lost %q in %s", want, out)
 		}
+	}
+}
+
+func TestSanitizeStyleSheets(t *testing.T) {
+	in := `<style>
+.btn, a.button:hover { color: #fff; background-color: #0066cc; padding: 4px 8px; -webkit-border-radius: 3px }
+@media only screen and (max-width: 600px) { .col { width: 100% !important; display: block } }
+@import url(other.css);
+@font-face { font-family: x; src: url(f.woff) }
+p { background: url(x.png); margin: 0 }
+td > p + span ~ em { font-weight: bold }
+body { position: fixed; color: red }
+</style><p class="btn">x</p>`
+	got := Sanitize(in, SanitizeOptions{}).CSS
+	want := ".btn,a.button:hover{color:#fff;background-color:#0066cc;padding:4px 8px;-webkit-border-radius:3px}" +
+		"@media only screen and (max-width: 600px){.col{width:100% !important;display:block}}" +
+		"p{margin:0}td > p + span ~ em{font-weight:bold}body{color:red}"
+	if got != want {
+		t.Errorf("style sheet\n got %s\nwant %s", got, want)
+	}
+	if out := Sanitize(`<p>no style</p>`, SanitizeOptions{}); out.CSS != "" {
+		t.Errorf("CSS from nothing: %q", out.CSS)
 	}
 }
 
@@ -210,8 +248,31 @@ func FuzzSanitize(f *testing.F) {
 		if strings.Contains(lower, "<script") || strings.Contains(lower, "javascript:") {
 			t.Fatalf("unsafe output %q from %q", out.HTML, in)
 		}
+		if strings.ContainsAny(out.CSS, "<\\") || strings.Contains(strings.ToLower(out.CSS), "url") {
+			t.Fatalf("unsafe style sheet %q from %q", out.CSS, in)
+		}
 		if out.Blocked < 0 {
 			t.Fatalf("negative count")
 		}
 	})
+}
+
+// TestSanitizeBounded: hostile sizes cost time in proportion to the
+// input, not to its square (bluemonday's CSS parser is quadratic in a
+// style attribute; CSS parsers loop on broken at-rules).
+func TestSanitizeBounded(t *testing.T) {
+	long := `<p style="color:` + strings.Repeat(" a", 4<<20) + `">long</p><p style="color: red">short</p>`
+	many := strings.Repeat(`<p style="color:`+strings.Repeat(" a", 2000)+`">x</p>`, 2000)
+	sheet := "<style>" + strings.Repeat("@media {import url(x); @\x00edia print { p { color: red } } }", 1000) +
+		strings.Repeat("a ", 1<<17) + "{color:red}" + "</style><p>ok</p>"
+	for name, in := range map[string]string{"one long style attribute": long, "many style attributes": many, "broken sheet": sheet} {
+		start := time.Now()
+		out := Sanitize(in, SanitizeOptions{})
+		if d := time.Since(start); d > 20*time.Second {
+			t.Errorf("%s: %v", name, d)
+		}
+		if name == "one long style attribute" && (!strings.Contains(out.HTML, "<p>long</p>") || !strings.Contains(out.HTML, `<p style="color: red">short</p>`)) {
+			t.Errorf("long style attribute: %.200s", out.HTML)
+		}
+	}
 }

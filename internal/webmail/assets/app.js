@@ -28,6 +28,16 @@ class App {
     window.addEventListener("popstate", () => this.dispatch());
     window.addEventListener("langchange", () => this.rebuild());
     document.addEventListener("click", (e) => this.interceptLinks(e));
+    // A session ended elsewhere (logout in another tab, expiry) is noticed
+    // through /webmail/session when the tab comes back, before a JMAP call
+    // meets the 401 (whose Basic challenge would make the browser prompt).
+    const recheck = () => {
+      if (!this.api || document.visibilityState !== "visible" || Date.now() - (this.lastCheck || 0) < 5000) return;
+      this.lastCheck = Date.now();
+      this.checkSession();
+    };
+    document.addEventListener("visibilitychange", recheck);
+    window.addEventListener("focus", recheck);
   }
 
   async boot() {
@@ -292,10 +302,11 @@ class App {
     }
     if (r.name === "search") {
       this.search.input.value = r.q;
-      const { filter } = parseSearch(r.q, (name) => {
+      const { filter, errors } = parseSearch(r.q, (name) => {
         const mb = this.mailboxes.findByName(name);
         return mb && mb.id;
       });
+      if (errors.length) this.notify("core.searchIgnored", { params: { terms: errors.join(" ") } });
       this.list.setQuery({ filter: filter || {}, sort: [{ property: "receivedAt", isAscending: false }], collapseThreads: false, title: t("core.searchResults", { q: r.q }), search: true, q: r.q });
       this.openId = null;
       this.reader.showEmpty();

@@ -23,6 +23,9 @@ const ORIGINAL_PROPS = ["messageId", "inReplyTo", "references", "from", "to", "c
 // redraws on a language switch) opens the new one.
 let lastSave = Promise.resolve();
 const replacedDrafts = new Map();
+// handoff is the save of a view unmounted while its URL stayed (a redraw,
+// not a navigation): the next view at that URL opens the saved draft.
+let handoff = null; // {url, promise of the draft id}
 
 // Past correspondents, gathered once per account and page load.
 let correspondents = null; // {accountId, promise: Promise<[{name, email, score}]>}
@@ -135,9 +138,9 @@ class Composer {
     this.bcc = this.addressInput("bcc");
     this.subject = h("input", { id: "compose-subject", type: "text", data: { test: "compose-subject" }, autocomplete: "off", maxlength: "998", on: { input: () => this.changed() } });
 
-    this.text = h("textarea", { class: "compose-text", "aria-label": t("compose.body"), rows: "16", on: { input: () => this.changed() } });
+    this.text = h("textarea", { class: "compose-text", "aria-label": t("compose.body"), rows: "16", on: { input: () => this.changed(true) } });
     this.rich = h("div", { class: "compose-rich", contenteditable: "true", role: "textbox", "aria-multiline": "true", "aria-label": t("compose.body"),
-      on: { input: () => this.changed(), paste: (e) => this.paste(e), keydown: (e) => this.richKey(e) } });
+      on: { input: () => this.changed(true), paste: (e) => this.paste(e), keydown: (e) => this.richKey(e) } });
     const tool = (cmd, key, label) => h("button", { type: "button", class: "compose-tool compose-tool-" + cmd, "aria-label": t(key), title: t(key), text: label, on: { mousedown: (e) => e.preventDefault(), click: () => this.format(cmd) } });
     this.toolbar = h("div", { class: "compose-toolbar", role: "toolbar", "aria-label": t("compose.formatting") },
       tool("bold", "compose.bold", "B"), tool("italic", "compose.italic", "I"), tool("link", "compose.link", this.t("compose.linkButton")),
@@ -240,7 +243,16 @@ class Composer {
 
   async start() {
     this.build();
-    const p = this.ctx.params || new URLSearchParams();
+    let p = this.ctx.params || new URLSearchParams();
+    const here = location.pathname + location.search;
+    if (handoff?.url === here) {
+      const saved = await handoff.promise.catch(() => null);
+      handoff = null;
+      if (saved) {
+        history.replaceState(history.state, "", "/compose?draft=" + encodeURIComponent(saved));
+        p = new URLSearchParams({ draft: saved });
+      }
+    }
     const [boxes, ids] = await Promise.all([
       mailboxes(this.ctx),
       call(this.ctx, [["Identity/get", { accountId: this.acct }, "i"]]).then((r) => r.pick("i").list),
@@ -255,6 +267,9 @@ class Composer {
     this.own = own;
 
     let preferFrom = null;
+    const kindTitle = { reply: "titleReply", replyAll: "titleReply", forward: "titleForward", forwardAsAttachment: "titleForward", draft: "titleDraft" };
+    const kindNow = Object.keys(kindTitle).find((k) => p.get(k));
+    if (kindNow) this.form.querySelector(".compose-title").textContent = this.t("compose." + kindTitle[kindNow]);
     if (p.get("draft")) {
       await lastSave.catch(() => {});
       let id = p.get("draft");
@@ -278,22 +293,25 @@ class Composer {
     }
     this.dirty = false;
     // The first time the body gets focus, the caret goes above the
-    // signature or the quoted original, wherever the click landed.
+    // signature or the quoted original, wherever the click landed: on
+    // focus (keyboard) and again on the mouseup of a click.
+    const caretTop = () => {
+      if (this.bodyEdited) return;
+      if (this.mode === "plain") return this.text.setSelectionRange(0, 0);
+      if (!this.rich.firstChild) return;
+      const r = document.createRange();
+      r.setStart(this.rich.firstChild, 0);
+      r.collapse(true);
+      const sel = document.getSelection();
+      sel.removeAllRanges();
+      sel.addRange(r);
+    };
     const top = (e) => {
       this.text.removeEventListener("focus", top);
       this.rich.removeEventListener("focus", top);
-      if (this.dirty || !(this.signature || this.answering || this.forwarding)) return;
-      setTimeout(() => {
-        if (e.target === this.text) this.text.setSelectionRange(0, 0);
-        else if (this.rich.firstChild) {
-          const r = document.createRange();
-          r.setStart(this.rich.firstChild, 0);
-          r.collapse(true);
-          const sel = document.getSelection();
-          sel.removeAllRanges();
-          sel.addRange(r);
-        }
-      }, 0);
+      if (this.bodyEdited || !(this.signature || this.answering || this.forwarding)) return;
+      caretTop();
+      e.target.addEventListener("mouseup", caretTop, { once: true });
     };
     this.text.addEventListener("focus", top);
     this.rich.addEventListener("focus", top);
@@ -556,14 +574,15 @@ class Composer {
     if (this.mode === "rich") {
       const node = h("div", { class: "compose-signature" }, h("div", { text: "-- " }));
       node.append(identity.htmlSignature ? importRich(identity.htmlSignature) : textToRich(text));
-      // Above the quoted original in a reply, else at the end.
-      const quote = this.rich.querySelector("blockquote");
-      this.rich.insertBefore(node, quote ? quote.previousSibling || quote : null);
+      // Above the original in a reply or forward (after the first empty
+      // line, where the caret goes), else at the end.
+      const above = this.answering || this.forwarding;
+      this.rich.insertBefore(node, above ? this.rich.children[1] || null : null);
       this.signature = { node };
     } else {
       const sig = "\n-- \n" + text.replace(/\n+$/, "") + "\n";
       const v = this.text.value;
-      const at = this.answering ? v.indexOf("\n\n") : -1;
+      const at = this.answering || this.forwarding ? v.indexOf("\n\n") : -1;
       this.text.value = at >= 0 ? v.slice(0, at) + "\n" + sig + v.slice(at) : v.replace(/\n*$/, "\n") + sig;
       this.signature = { text: sig };
     }
@@ -650,8 +669,9 @@ class Composer {
 
   // --- the Email ---------------------------------------------------------
 
-  changed() {
+  changed(body = false) {
     this.dirty = true;
+    if (body) this.bodyEdited = true;
   }
 
   isEmpty() {
@@ -781,8 +801,10 @@ class Composer {
     document.removeEventListener("visibilitychange", this.onHide);
     document.removeEventListener("selectionchange", this.onSelection);
     window.removeEventListener("pagehide", this.onHide);
-    if (!this.sent && this.dirty && this.form && !(this.isEmpty() && !this.draftId)) {
-      this.save().then(() => this.ctx.notify?.("compose.draftKept"), () => this.ctx.notify?.("compose.error.draftLost"));
+    if (!this.sent && this.dirty && this.form && this.boxes && !(this.isEmpty() && !this.draftId)) {
+      const saving = this.save();
+      if (location.pathname === "/compose") handoff = { url: location.pathname + location.search, promise: saving };
+      saving.then(() => this.ctx.notify?.("compose.draftKept"), () => this.ctx.notify?.("compose.error.draftLost"));
     }
     this.closed = true;
     this.el.replaceChildren();
@@ -824,7 +846,9 @@ function scheduleSend(job) {
       ctx.notify?.("compose.sent");
     } catch (err) {
       console.error("send", err);
-      ctx.notify?.("compose.error.send");
+      // The frame's notify takes params; the reason is the SetError type
+      // (forbiddenFrom, tooManyRecipients, ...), or a network failure.
+      ctx.notify?.("compose.error.send", { params: { reason: err?.type || err?.message || "" } });
     }
   }, UNDO_MS);
   closeToast = undoToast(ctx, () => {

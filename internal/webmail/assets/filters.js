@@ -37,7 +37,7 @@ export function sieveErrorParts(se) {
 export async function mountFilters(body, ctx, state) {
   const t = ctx.t;
   const acct = accountId(ctx);
-  const [scripts, boxes] = await Promise.all([loadScripts(ctx), mailboxes(ctx).catch(() => [])]);
+  const [scripts, boxes] = await Promise.all([loadScripts(ctx), mailboxes(ctx, true).catch(() => [])]);
   if (state.closed) return;
   const active = scripts.find((s) => s.isActive);
   const ours = scripts.find((s) => s.name === SCRIPT_NAME);

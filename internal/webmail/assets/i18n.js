@@ -78,7 +78,11 @@ export function t(key, params) {
     v = v[form] !== undefined ? v[form] : v.other;
   }
   if (params) {
-    v = v.replace(/\{(\w+)\}/g, (m, name) => (params[name] !== undefined ? String(params[name]) : m));
+    v = v.replace(/\{(\w+)\}/g, (m, name) => {
+      const p = params[name];
+      if (p === undefined) return m;
+      return typeof p === "number" ? new Intl.NumberFormat(lang).format(p) : String(p);
+    });
   }
   return v;
 }

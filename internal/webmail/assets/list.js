@@ -42,6 +42,7 @@ export class MessageList {
     this.ids = [];
     this.emails = new Map();
     this.threads = new Map();
+    this.threadState = new Map();
     this.snippets = new Map();
     this.loading = new Map();
     this.rows = new Map();
@@ -149,6 +150,8 @@ export class MessageList {
     ];
     if (q.collapseThreads) {
       calls.push(["Thread/get", { "#ids": { resultOf: "g", name: "Email/get", path: "/list/*/threadId" } }, "t"]);
+      // A conversation is unread (or flagged) when any of its emails is.
+      calls.push(["Email/get", { "#ids": { resultOf: "t", name: "Thread/get", path: "/list/*/emailIds" }, properties: ["threadId", "keywords"] }, "k"]);
     }
     if (q.search) {
       calls.push(["SearchSnippet/get", { filter: q.filter, "#emailIds": { resultOf: "q", name: "Email/query", path: "/ids" } }, "s"]);
@@ -156,7 +159,13 @@ export class MessageList {
     try {
       const res = await this.app.api.call(calls);
       if (gen !== this.generation) return;
-      for (const [name, args] of res) {
+      for (const [name, args, callId] of res) {
+        if (callId === "k") {
+          // Best effort: a page of very long threads may be over
+          // maxObjectsInGet, and then rows show their newest email's state.
+          if (name === "Email/get") this.noteThreadKeywords(args.list);
+          continue;
+        }
         if (name === "error") {
           this.showError(args.description || args.type);
           return;
@@ -186,6 +195,27 @@ export class MessageList {
     this.spacer.style.height = (this.total || 0) * this.rowH + "px";
     this.renderToolbar();
     this.paint();
+  }
+
+  noteThreadKeywords(list) {
+    const acc = new Map();
+    for (const e of list) {
+      const st = acc.get(e.threadId) || { unread: false, flagged: false };
+      if (!e.keywords.$seen) st.unread = true;
+      if (e.keywords.$flagged) st.flagged = true;
+      acc.set(e.threadId, st);
+    }
+    for (const [id, st] of acc) this.threadState.set(id, st);
+  }
+
+  // rowState: unread and flagged of a row, for a conversation any of its
+  // emails.
+  rowState(e) {
+    const st = this.query.collapseThreads && this.threadState.get(e.threadId);
+    return {
+      unread: st ? st.unread : !e.keywords.$seen,
+      flagged: st ? st.flagged : !!e.keywords.$flagged,
+    };
   }
 
   showError(msg) {
@@ -232,7 +262,7 @@ export class MessageList {
   }
 
   signature(e, pos) {
-    return [e.id, JSON.stringify(e.keywords), this.selected.has(e.id), this.app.openId === e.id, this.cursor === pos, (this.threads.get(e.threadId) || []).length, this.snippets.has(e.id), Object.keys(e.mailboxIds).join()].join("|");
+    return [e.id, JSON.stringify(e.keywords), JSON.stringify(this.rowState(e)), this.selected.has(e.id), this.app.openId === e.id, this.cursor === pos, (this.threads.get(e.threadId) || []).length, this.snippets.has(e.id), Object.keys(e.mailboxIds).join()].join("|");
   }
 
   placeholder(pos) {
@@ -248,8 +278,7 @@ export class MessageList {
   }
 
   renderRow(pos, e) {
-    const unread = !e.keywords.$seen;
-    const flagged = !!e.keywords.$flagged;
+    const { unread, flagged } = this.rowState(e);
     const sel = this.selected.has(e.id);
     const row = el("div", {
       class: "row" + (unread ? " unread" : "") + (sel ? " selected" : "") + (this.app.openId === e.id ? " open" : "") + (this.cursor === pos ? " cursor" : ""),
@@ -462,7 +491,11 @@ export class MessageList {
   patch(ids, fn) {
     for (const id of ids) {
       const e = this.emails.get(id);
-      if (e) fn(e);
+      if (!e) continue;
+      fn(e);
+      // The change was made to the whole conversation (actions expand a
+      // row into all its emails; opening a conversation reads it all).
+      if (this.threadState.has(e.threadId)) this.threadState.set(e.threadId, { unread: !e.keywords.$seen, flagged: !!e.keywords.$flagged });
     }
     this.paint();
   }

@@ -123,6 +123,7 @@ export class Mailboxes {
     const cur = this.byId.get(active);
     if (cur && !cur.role) {
       tools.append(
+        button({ icon: "i-plus", label: t("core.newSubfolder", { name: cur.name }), test: "folder-create-sub", iconOnly: true, onClick: () => this.create(cur) }),
         button({ icon: "i-edit", label: t("core.renameFolder"), test: "folder-rename", iconOnly: true, onClick: () => this.rename(cur) }),
         button({ icon: "i-trash", label: t("core.deleteFolder"), test: "folder-delete", iconOnly: true, onClick: () => this.destroy(cur) }),
       );
@@ -148,12 +149,11 @@ export class Mailboxes {
     });
   }
 
-  async create() {
-    const cur = this.byId.get(this.app.currentMailboxId());
-    const name = await promptText(t("core.newFolder"), t("core.folderName"), "", "folder-name");
+  async create(parent) {
+    const title = parent ? t("core.newSubfolder", { name: parent.name }) : t("core.newFolder");
+    const name = await promptText(title, t("core.folderName"), "", "folder-name");
     if (!name) return;
-    const parentId = cur && !cur.role && this.app.newFolderInside ? cur.id : null;
-    await this.setOne({ create: { n: { name, parentId } } }, "created", "n");
+    await this.setOne({ create: { n: { name, parentId: parent ? parent.id : null } } }, "created", "n");
   }
 
   async rename(mb) {

@@ -266,6 +266,22 @@ export class Reader {
       } catch (err) { /* the bar is a convenience */ }
     };
     wrap.append(bar, frame);
+    // The sandbox hides the document's height from us, so the frame takes
+    // the height of the pane: one scroll inside it reads the whole mail.
+    const fit = () => {
+      const pane = this.root.querySelector(".reader-body");
+      if (pane && frame.isConnected) frame.style.height = Math.max(320, pane.clientHeight - 32) + "px";
+    };
+    requestAnimationFrame(fit);
+    if (!this.fitObserver) {
+      this.fitObserver = new ResizeObserver(() => {
+        for (const f of this.root.querySelectorAll("iframe.html-body")) {
+          const pane = this.root.querySelector(".reader-body");
+          if (pane) f.style.height = Math.max(320, pane.clientHeight - 32) + "px";
+        }
+      });
+      this.fitObserver.observe(this.root);
+    }
     load(false);
   }
 
@@ -303,7 +319,9 @@ export class Reader {
     if (a.type === "application/pdf") {
       // The download is an attachment; a blob: URL lets the browser's own
       // viewer show it in a new tab.
-      const w = window.open("", "_blank", "noopener");
+      // Opened now, while the click still allows a new tab; filled below.
+      const w = window.open("", "_blank");
+      if (w) w.opener = null;
       try {
         const resp = await fetch(href, { credentials: "same-origin" });
         const blob = new Blob([await resp.arrayBuffer()], { type: "application/pdf" });

@@ -218,7 +218,7 @@ async function filters(body, ctx, state) {
 let csrfToken = null;
 
 async function csrf(ctx) {
-  const known = ctx.csrf || ctx.api?.csrf || csrfToken;
+  const known = csrfToken || ctx.csrf || ctx.api?.csrf;
   if (known) return known;
   const res = await fetch("/webmail/session", { credentials: "same-origin" });
   if (!res.ok) throw new Error("session " + res.status);
@@ -251,7 +251,7 @@ async function webmailFetch(ctx, method, path, data) {
 function password(body, ctx) {
   const t = ctx.t;
   const current = h("input", { type: "password", autocomplete: "current-password", required: true, data: { test: "password-current" } });
-  const next = h("input", { type: "password", autocomplete: "new-password", required: true, minlength: "8", data: { test: "password-new" } });
+  const next = h("input", { type: "password", autocomplete: "new-password", required: true, data: { test: "password-new" } });
   const again = h("input", { type: "password", autocomplete: "new-password", required: true, data: { test: "password-again" } });
   const status = statusLine();
   const submit = h("button", { type: "submit", class: "st-primary", data: { test: "password-save" }, text: t("settings.password.change") });
@@ -261,7 +261,12 @@ function password(body, ctx) {
     if (next.value.length < 8) return status.say(t("settings.password.tooShort", { count: 8 }), "error");
     submit.disabled = true;
     try {
-      await webmailFetch(ctx, "POST", "/webmail/password", { current: current.value, new: next.value });
+      const r = await webmailFetch(ctx, "POST", "/webmail/password", { current: current.value, new: next.value });
+      // The server starts a new session: its CSRF token replaces the old.
+      if (r?.csrf) {
+        csrfToken = r.csrf;
+        if (ctx.api) ctx.api.csrf = r.csrf;
+      }
       current.value = next.value = again.value = "";
       status.say(t("settings.password.changed"));
       ctx.notify?.("settings.password.changed");
