@@ -70,7 +70,11 @@ func benchWebmail(b *testing.B, n int) {
 		var fig struct {
 			ListPaint, OpenMessage, SwitchFolder []float64
 			Errors                               []string
-			Assets                               []struct {
+			APICalls                             []struct {
+				Methods     string
+				StartMs, Ms float64
+			}
+			Assets []struct {
 				URL, Type, Encoding string
 				Bytes, Gzip         int
 			}
@@ -84,6 +88,9 @@ func benchWebmail(b *testing.B, n int) {
 		}
 		if len(fig.ListPaint) == 0 {
 			b.Fatalf("no run of figures.mjs painted the inbox")
+		}
+		for _, c := range fig.APICalls {
+			b.Logf("first run: JMAP %s at %.0f ms took %.0f ms", c.Methods, c.StartMs, c.Ms)
 		}
 		b.ReportMetric(median(fig.ListPaint), "list_paint_ms")
 		b.ReportMetric(median(fig.OpenMessage), "open_message_ms")

@@ -29,6 +29,10 @@ type flowsResult struct {
 	Foreign       []struct{ URL, Type, Frame string } `json:"foreign"`
 	PageErrors    []string                            `json:"pageErrors"`
 	ConsoleErrors []string                            `json:"consoleErrors"`
+	Assets        []struct {
+		URL, Type   string
+		Bytes, Gzip int
+	} `json:"assets"`
 }
 
 // TestWebmailUI: two users in two browser sessions go through the
@@ -133,6 +137,20 @@ func TestWebmailUI(t *testing.T) {
 	checkSteps(t, shots.Steps)
 	checkForeign(t, shots)
 	t.Logf("screenshots: %d files in %s", len(shots.Shots), screenshotDir(t))
+
+	// The issue's budget: at most 200 KiB of JS+CSS (gzip) on first load.
+	var gz, raw int
+	for _, a := range shots.Assets {
+		gz += a.Gzip
+		raw += a.Bytes
+	}
+	if len(shots.Assets) == 0 {
+		t.Errorf("no JS or CSS seen on the first load")
+	}
+	if gz > 200<<10 {
+		t.Errorf("first load: %d files, %d bytes of JS+CSS, %d gzip, over the 200 KiB budget", len(shots.Assets), raw, gz)
+	}
+	t.Logf("first load: %d JS+CSS files, %d bytes, %d gzip", len(shots.Assets), raw, gz)
 }
 
 // checkForeign: the webmail loads nothing from another origin (fonts,

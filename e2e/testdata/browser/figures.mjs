@@ -44,7 +44,8 @@ async function paintedWhen(page, cond, arg) {
   return page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r(performance.now()))));
 }
 
-const res = { listPaint: [], openMessage: [], switchFolder: [], errors: [], assets: [] };
+const res = { listPaint: [], openMessage: [], switchFolder: [], errors: [], assets: [], apiCalls: [] };
+let navStart = 0;
 for (let i = 0; i < runs; i++) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   await context.addCookies(cookies);
@@ -52,6 +53,17 @@ for (let i = 0; i < runs; i++) {
   const page = await context.newPage();
   const bodies = [];
   if (i === 0) {
+    // what the inbox's first paint waited for: each JMAP request's methods
+    // and time (its start relative to navigation, and its duration)
+    page.on("requestfinished", (req) => {
+      if (!req.url().includes("/jmap/api")) return;
+      let methods = "";
+      try {
+        methods = JSON.parse(req.postData() || "{}").methodCalls.map((c) => c[0]).join(",");
+      } catch {}
+      const t = req.timing();
+      res.apiCalls.push({ methods, startMs: Math.round(t.startTime - navStart), ms: Math.round(t.responseEnd) });
+    });
     page.on("response", async (r) => {
       const type = r.request().resourceType();
       if (type !== "script" && type !== "stylesheet") return;
@@ -62,6 +74,7 @@ for (let i = 0; i < runs; i++) {
     });
   }
   try {
+    navStart = Date.now();
     await page.goto(`${base}/f/${inboxID}`);
     await page.waitForFunction(() => window.__marks && window.__marks.listPainted > 0, null, { timeout: 30000, polling: 50 });
     res.listPaint.push(await page.evaluate(() => window.__marks.listPainted));

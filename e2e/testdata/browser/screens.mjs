@@ -2,6 +2,7 @@
 // compose, settings) in English and Simplified Chinese at a phone's and a
 // desktop's width into shotDir, and checks that each screen showed what it
 // should in the right language. The files are for people to look at.
+import { gzipSync } from "node:zlib";
 import { launch, readInput, output, sel, Steps, check, login, loginByAPI, watchRequests } from "./lib.mjs";
 
 const input = await readInput();
@@ -21,6 +22,10 @@ const screens = [
   { name: "settings", path: "/settings", wait: "settings-nav" },
 ];
 const foreign = [];
+// JS and CSS of the first load (the first context: login, then the inbox),
+// gzip-compressed as a server or proxy would send them.
+const assets = [];
+let firstLoad = true;
 
 for (const lang of ["en", "zh-CN"]) {
   for (const size of sizes) {
@@ -28,6 +33,16 @@ for (const lang of ["en", "zh-CN"]) {
     foreign.push(...watchRequests(context, base));
     const page = await context.newPage();
     page.setDefaultTimeout(8000);
+    if (firstLoad) {
+      page.on("response", async (r) => {
+        const type = r.request().resourceType();
+        if (!firstLoad || (type !== "script" && type !== "stylesheet")) return;
+        try {
+          const body = await r.body();
+          assets.push({ url: r.url(), type, bytes: body.length, gzip: gzipSync(body).length });
+        } catch {}
+      });
+    }
     const ok = await steps.run(`${lang} ${size.name}: log in, choose the language`, async () => {
       try {
         await login(page, base, user, pass);
@@ -46,6 +61,11 @@ for (const lang of ["en", "zh-CN"]) {
       check(status >= 200 && status < 300, `POST /webmail/prefs {lang: ${lang}}: ${status}`);
       return true;
     });
+    if (firstLoad) {
+      await page.goto(`${base}/f/${inboxID}`).catch(() => {});
+      await page.waitForLoadState("networkidle").catch(() => {});
+      firstLoad = false;
+    }
     for (const sc of screens) {
       await steps.run(`${lang} ${size.name}: ${sc.name}`, async (info) => {
         const file = `${shotDir}/${lang}-${size.name}-${sc.name}.png`;
@@ -80,5 +100,5 @@ for (const lang of ["en", "zh-CN"]) {
   }
 }
 
-output({ steps: steps.list, shots, foreign });
+output({ steps: steps.list, shots, foreign, assets });
 await browser.close();
