@@ -97,7 +97,8 @@ func loadAssets() (*assetSet, error) {
 		set.files[name] = a
 	}
 	set.shell, err = template.New("index.html").Funcs(template.FuncMap{
-		"asset": func(name string) string { return "/assets/" + name + "?v=" + set.version },
+		"asset":   func(name string) string { return "/assets/" + name + "?v=" + set.version },
+		"version": func() string { return set.version },
 	}).Parse(string(raw["index.html"]))
 	return set, err
 }

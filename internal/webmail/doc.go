@@ -10,7 +10,8 @@
 //     frame-ancestors 'none', nosniff, no referrer, no-store).
 //   - session.go: POST /webmail/login (JSON, same-origin only; the
 //     password goes through the login throttle of every protocol, via
-//     jmap.Tokens), GET /webmail/session, POST /webmail/logout (revokes
+//     jmap.Tokens), GET /webmail/session (renews the cookie's lifetime,
+//     as use moves the token's expiry), POST /webmail/logout (revokes
 //     the token). The cookie postern_session holds a JMAP bearer token:
 //     HttpOnly, Secure, SameSite=Strict, Path=/. internal/jmap accepts it
 //     and asks for X-CSRF-Token (an HMAC of the token with a key the
@@ -20,13 +21,14 @@
 //     imports between files), cached for a year when the version is
 //     current, gzip-compressed at start; the shell (assets/index.html, a
 //     template) at the app's routes, in the account's or the browser's
-//     language.
+//     language; <meta name="postern-asset-version"> gives the version to
+//     the app for the URLs it builds itself (i18n files).
 //   - sanitize.go: Sanitize, HTML mail made safe (bluemonday and a pass
 //     of our own over images): no script, handler, form, frame, object,
 //     SVG, MathML, style sheet, CSS url(), or URL but http(s)/mailto
 //     links; cid: images inlined, remote images kept only when allowed;
 //     remote references counted; style attributes bounded (4 KiB each,
-//     512 KiB in all) before bluemonday's CSS parser, quadratic in their
+//     256 KiB in all) before bluemonday's CSS parser, quadratic in their
 //     length, sees them. stylesheet.go: the message's <style> sheets,
 //     read by a one-pass reader of ours and written back with the rules
 //     and declarations style attributes may hold (inside @media at most).

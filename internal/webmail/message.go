@@ -32,14 +32,17 @@ var inlineTypes = map[string]bool{"image/png": true, "image/jpeg": true, "image/
 // messageCSP is the policy of the message document: no script, no
 // style sheet but the inline one we write and the message's style
 // attributes, images only inlined ones unless remote content is allowed,
-// nothing else at all.
+// nothing else at all. The document is sandboxed by the policy too, not
+// only by the reader's iframe: opened on its own in a tab, it still runs
+// nothing and has no origin.
 func messageCSP(remote bool) string {
 	img := "data:"
 	if remote {
 		img = "data: https: http:"
 	}
 	return "default-src 'none'; style-src 'unsafe-inline'; img-src " + img +
-		"; font-src data:; frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
+		"; font-src data:; frame-ancestors 'self'; base-uri 'none'; form-action 'none'" +
+		"; sandbox allow-popups allow-popups-to-escape-sandbox"
 }
 
 // messageHead is the top of every message document: the referrer

@@ -66,7 +66,7 @@ func TestHTMLView(t *testing.T) {
 		t.Errorf("X-Postern-Remote %q", resp.Header.Get("X-Postern-Remote"))
 	}
 	csp := resp.Header.Get("Content-Security-Policy")
-	if csp != "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; frame-ancestors 'self'; base-uri 'none'; form-action 'none'" {
+	if csp != "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; frame-ancestors 'self'; base-uri 'none'; form-action 'none'; sandbox allow-popups allow-popups-to-escape-sandbox" {
 		t.Errorf("CSP %q", csp)
 	}
 	png := base64.StdEncoding.EncodeToString([]byte("\x89PNG\r\n\x1a\n"))
@@ -151,12 +151,14 @@ func TestPlainTextAndRaw(t *testing.T) {
 }
 
 // imageMessage is an HTML message with n inline PNG parts of size
-// bytes each, referenced by cid.
-func imageMessage(n, size int) string {
+// bytes each, each referenced by cid refs times.
+func imageMessage(n, size, refs int) string {
 	var b strings.Builder
 	b.WriteString("From: a@example.net\nSubject: images\nContent-Type: multipart/related; boundary=\"b\"\n\n--b\nContent-Type: text/html\n\n")
-	for i := range n {
-		fmt.Fprintf(&b, `<img src="cid:img%d@x" alt="i%d">`, i, i)
+	for range refs {
+		for i := range n {
+			fmt.Fprintf(&b, `<img src="cid:img%d@x" alt="i%d">`, i, i)
+		}
 	}
 	data := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0x89}, size))
 	for i := range n {
@@ -174,29 +176,37 @@ func imageMessage(n, size int) string {
 
 func TestCIDLimits(t *testing.T) {
 	e := newEnv(t)
+	if e.wm.inlineEach != 2<<20 || e.wm.inlineTotal != 10<<20 {
+		t.Fatalf("limits %d, %d; want 2 MiB each, 10 MiB in all", e.wm.inlineEach, e.wm.inlineTotal)
+	}
+	// The same rules at a smaller scale: 64 KiB each, 320 KiB in all.
+	e.wm.inlineEach, e.wm.inlineTotal = 64<<10, 320<<10
 	b := e.browser()
 	b.mustLogin()
 	inlined := regexp.MustCompile(`src="data:image/png;base64,`)
 
-	// One image over 2 MiB is not inlined; one just under is.
-	_, body := b.do("GET", "/webmail/html/"+e.deliver(imageMessage(1, maxInlineImage+1)), nil)
+	// One image over the limit is not inlined; one at it is.
+	_, body := b.do("GET", "/webmail/html/"+e.deliver(imageMessage(1, 64<<10+1, 1)), nil)
 	if n := len(inlined.FindAll(body, -1)); n != 0 {
 		t.Errorf("image over the limit inlined (%d)", n)
 	}
 	if !strings.Contains(string(body), `alt="i0"`) {
 		t.Errorf("image without its data lost its alt text")
 	}
-	_, body = b.do("GET", "/webmail/html/"+e.deliver(imageMessage(1, maxInlineImage)), nil)
+	_, body = b.do("GET", "/webmail/html/"+e.deliver(imageMessage(1, 64<<10, 1)), nil)
 	if n := len(inlined.FindAll(body, -1)); n != 1 {
 		t.Errorf("image at the limit not inlined (%d)", n)
 	}
 
-	// The total, at a fifth of the scale: six images of 0.38 MiB, five
-	// fit in 2 MiB (10 MiB in service).
-	e.wm.inlineEach, e.wm.inlineTotal = maxInlineImage/5, maxInlineImages/5
-	_, body = b.do("GET", "/webmail/html/"+e.deliver(imageMessage(6, 19<<20/50)), nil)
+	// Six images of 60 KiB: five fit in the total.
+	_, body = b.do("GET", "/webmail/html/"+e.deliver(imageMessage(6, 60<<10, 1)), nil)
 	if n := len(inlined.FindAll(body, -1)); n != 5 {
 		t.Errorf("%d images inlined, want 5 within %d bytes", n, e.wm.inlineTotal)
+	}
+	// An image shown twice counts once.
+	_, body = b.do("GET", "/webmail/html/"+e.deliver(imageMessage(5, 60<<10, 2)), nil)
+	if n := len(inlined.FindAll(body, -1)); n != 10 {
+		t.Errorf("%d of 10 references inlined", n)
 	}
 }
 
@@ -209,7 +219,8 @@ func TestShellAndAssets(t *testing.T) {
 		t.Fatalf("shell: %d %s", resp.StatusCode, page)
 	}
 	ver := regexp.MustCompile(`src="/assets/app\.js\?v=([0-9a-f]{16})"`).FindStringSubmatch(page)
-	if ver == nil || !strings.Contains(page, `href="/assets/style.css?v=`+ver[1]+`"`) {
+	if ver == nil || !strings.Contains(page, `href="/assets/style.css?v=`+ver[1]+`"`) ||
+		!strings.Contains(page, `<meta name="postern-asset-version" content="`+ver[1]+`">`) {
 		t.Fatalf("asset URLs in %s", page)
 	}
 	if regexp.MustCompile(`<script(\s[^>]*)?>\s*[^<\s]|<style|\sstyle=|\son[a-z]+=`).MatchString(page) {

@@ -187,7 +187,7 @@ var remoteAttrs = map[string]bool{"src": true, "background": true, "poster": tru
 // total, are dropped before it sees them.
 const (
 	maxStyleAttr  = 4 << 10
-	maxStyleAttrs = 512 << 10
+	maxStyleAttrs = 256 << 10
 )
 
 // surveyed is what survey finds.

@@ -261,11 +261,10 @@ func FuzzSanitize(f *testing.F) {
 // input, not to its square (bluemonday's CSS parser is quadratic in a
 // style attribute; CSS parsers loop on broken at-rules).
 func TestSanitizeBounded(t *testing.T) {
-	long := `<p style="color:` + strings.Repeat(" a", 4<<20) + `">long</p><p style="color: red">short</p>`
-	many := strings.Repeat(`<p style="color:`+strings.Repeat(" a", 2000)+`">x</p>`, 2000)
+	long := `<p style="color:` + strings.Repeat(" a", 1<<20) + `">long</p><p style="color: red">short</p>`
 	sheet := "<style>" + strings.Repeat("@media {import url(x); @\x00edia print { p { color: red } } }", 1000) +
 		strings.Repeat("a ", 1<<17) + "{color:red}" + "</style><p>ok</p>"
-	for name, in := range map[string]string{"one long style attribute": long, "many style attributes": many, "broken sheet": sheet} {
+	for name, in := range map[string]string{"one long style attribute": long, "broken sheet": sheet} {
 		start := time.Now()
 		out := Sanitize(in, SanitizeOptions{})
 		if d := time.Since(start); d > 20*time.Second {
@@ -274,5 +273,11 @@ func TestSanitizeBounded(t *testing.T) {
 		if name == "one long style attribute" && (!strings.Contains(out.HTML, "<p>long</p>") || !strings.Contains(out.HTML, `<p style="color: red">short</p>`)) {
 			t.Errorf("long style attribute: %.200s", out.HTML)
 		}
+	}
+	// Style attributes past the total reach bluemonday no more.
+	attr := "color: red;" + strings.Repeat(" ", 989)
+	out := Sanitize(strings.Repeat(`<p style="`+attr+`">x</p>`, 2*maxStyleAttrs/len(attr)), SanitizeOptions{})
+	if n := strings.Count(out.HTML, "style="); n != maxStyleAttrs/len(attr) {
+		t.Errorf("%d style attributes kept, want %d", n, maxStyleAttrs/len(attr))
 	}
 }

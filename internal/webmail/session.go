@@ -85,7 +85,10 @@ func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, h.info(r, tok, acct))
 }
 
+// serveSession answers who is logged in, and renews the cookie's
+// lifetime: the token's expiry moves with use, the cookie's with this.
 func (h *Handler) serveSession(w http.ResponseWriter, r *http.Request, s session) {
+	h.setCookie(w, s.token)
 	writeJSON(w, http.StatusOK, h.info(r, s.token, s.acct))
 }
 

@@ -37,6 +37,9 @@ func TestLoginSessionLogout(t *testing.T) {
 	if resp.StatusCode != 200 || again != in {
 		t.Fatalf("session: %d %+v, want %+v", resp.StatusCode, again, in)
 	}
+	if c := b.cookie; c == nil || c.MaxAge < 6*24*3600 || !c.HttpOnly || !c.Secure {
+		t.Errorf("session did not renew the cookie: %+v", c)
+	}
 
 	// The cookie works on JMAP: GET without the CSRF header, POST with it.
 	if resp, body := b.do("GET", "/jmap/session", nil); resp.StatusCode != 200 || !strings.Contains(string(body), alice) {
