@@ -36,7 +36,8 @@ for (const lang of ["en", "zh-CN"]) {
     if (firstLoad) {
       page.on("response", async (r) => {
         const type = r.request().resourceType();
-        if (!firstLoad || (type !== "script" && type !== "stylesheet")) return;
+        // each file once: a reload answers from the cache again
+        if (!firstLoad || (type !== "script" && type !== "stylesheet") || assets.some((a) => a.url === r.url())) return;
         try {
           const body = await r.body();
           assets.push({ url: r.url(), type, bytes: body.length, gzip: gzipSync(body).length });
