@@ -25,6 +25,7 @@ const foreign = [];
 // JS and CSS of the first load (the first context: login, then the inbox),
 // gzip-compressed as a server or proxy would send them.
 const assets = [];
+const seenAssets = new Set();
 let firstLoad = true;
 
 for (const lang of ["en", "zh-CN"]) {
@@ -37,7 +38,8 @@ for (const lang of ["en", "zh-CN"]) {
       page.on("response", async (r) => {
         const type = r.request().resourceType();
         // each file once: a reload answers from the cache again
-        if (!firstLoad || (type !== "script" && type !== "stylesheet") || assets.some((a) => a.url === r.url())) return;
+        if (!firstLoad || (type !== "script" && type !== "stylesheet") || seenAssets.has(r.url())) return;
+        seenAssets.add(r.url());
         try {
           const body = await r.body();
           assets.push({ url: r.url(), type, bytes: body.length, gzip: gzipSync(body).length });
