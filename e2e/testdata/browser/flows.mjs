@@ -152,6 +152,12 @@ await steps.run(
     check(att.includes(input.attachName), `attachment shown as ${JSON.stringify(att)}, want ${input.attachName}`);
     info.download = await b.locator(sel("attachment-download")).first().getAttribute("href");
     check(/\/jmap\/download\//.test(info.download || ""), `attachment-download href ${info.download}`);
+    // the download itself, with the browser's cookie: an attachment, never rendered
+    const resp = await b.request.get(new URL(info.download, base).href);
+    const cd = resp.headers()["content-disposition"] || "";
+    check(resp.status() === 200, `downloading the attachment: ${resp.status()}`);
+    check(/^attachment/i.test(cd), `attachment download Content-Disposition ${JSON.stringify(cd)}`);
+    check(resp.headers()["x-content-type-options"] === "nosniff", "attachment download without nosniff");
     const title = await b.title();
     info.title = title;
   },
