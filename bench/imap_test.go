@@ -62,6 +62,8 @@ func BenchmarkIMAP100k(b *testing.B) {
 		b.ReportMetric(float64(sel.Milliseconds()), "select_ms")
 		b.ReportMetric(float64(fetch.Milliseconds()), "fetch_uid_flags_ms")
 		b.ReportMetric(jmapEmailGet50(b, s, n), "jmap_email_get50_ms")
+		b.ReportMetric(jmapEmailQuery50(b, s), "jmap_email_query50_ms")
+		b.ReportMetric(imapSearchFetch50(b, c), "imap_search_fetch50_ms")
 		c.close()
 	}
 	b.ReportMetric(10000/first.Seconds(), "append/s_first10k")
@@ -163,6 +165,82 @@ func BenchmarkIMAPIdle10k(b *testing.B) {
 // jmapEmailGet50 times JMAP Email/get of 50 emails of the big mailbox
 // (ids from the middle: a fresh store numbers messages from 1) over HTTP,
 // and returns the median of 20 requests in milliseconds.
+// jmapPost sends a JMAP request as bench1 and returns the body.
+func jmapPost(b *testing.B, s *server, body string) string {
+	req, err := http.NewRequest("POST", "http://"+s.http+"/jmap/api", strings.NewReader(body))
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.SetBasicAuth("bench1@bench.test", "benchpass")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		b.Fatalf("JMAP: %d %.300s", resp.StatusCode, out)
+	}
+	return string(out)
+}
+
+// jmapEmailQuery50 times the webmail's opening of the mailbox "big": one
+// request with Email/query {inMailbox, receivedAt descending, limit 50,
+// collapseThreads} and Email/get of those 50 by result reference; the
+// median of 20, in milliseconds.
+func jmapEmailQuery50(b *testing.B, s *server) float64 {
+	const using = `{"using":["urn:ietf:params:jmap:core","urn:ietf:params:jmap:mail"],"methodCalls":[`
+	mb := jmapPost(b, s, using+`["Mailbox/query",{"accountId":"a1","filter":{"name":"big"}},"0"]]}`)
+	i := strings.Index(mb, `"ids":["`)
+	if i < 0 {
+		b.Fatalf("Mailbox/query: %.300s", mb)
+	}
+	id := mb[i+len(`"ids":["`):]
+	id = id[:strings.IndexByte(id, '"')]
+	body := using + `["Email/query",{"accountId":"a1","filter":{"inMailbox":"` + id + `"},` +
+		`"sort":[{"property":"receivedAt","isAscending":false}],"limit":50,"collapseThreads":true},"q"],` +
+		`["Email/get",{"accountId":"a1","#ids":{"resultOf":"q","name":"Email/query","path":"/ids"},` +
+		`"properties":["id","threadId","keywords","from","subject","receivedAt","preview"]},"g"]]}`
+	var times []float64
+	for range 20 {
+		t := time.Now()
+		out := jmapPost(b, s, body)
+		times = append(times, float64(time.Since(t).Microseconds())/1000)
+		if strings.Count(out, `"preview"`) != 50 {
+			b.Fatalf("Email/query+get: %.300s", out)
+		}
+	}
+	slices.Sort(times)
+	return times[len(times)/2]
+}
+
+// imapSearchFetch50 is the same list over IMAP, as a client without SORT
+// makes it: UID SEARCH ALL, then UID FETCH of the newest 50 (FLAGS
+// ENVELOPE); the median of 20, in milliseconds.
+func imapSearchFetch50(b *testing.B, c *imapc) float64 {
+	var times []float64
+	for range 20 {
+		t := time.Now()
+		var uids []string
+		c.must("UID SEARCH ALL", func(l string) {
+			if rest, ok := strings.CutPrefix(l, "* SEARCH "); ok {
+				uids = strings.Fields(rest)
+			}
+		})
+		if len(uids) < 50 {
+			b.Fatalf("SEARCH: %d UIDs", len(uids))
+		}
+		got := 0
+		c.must("UID FETCH "+strings.Join(uids[len(uids)-50:], ",")+" (FLAGS ENVELOPE)", func(string) { got++ })
+		times = append(times, float64(time.Since(t).Microseconds())/1000)
+		if got < 50 {
+			b.Fatalf("FETCH: %d responses", got)
+		}
+	}
+	slices.Sort(times)
+	return times[len(times)/2]
+}
+
 func jmapEmailGet50(b *testing.B, s *server, n int) float64 {
 	var ids []string
 	for i := n / 2; i < n/2+50; i++ {

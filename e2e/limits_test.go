@@ -8,9 +8,10 @@ import (
 	"time"
 )
 
-// TestLoginThrottle: after max_failures_per_account failures the account
-// is refused even with the right password, on POP3 and IMAP alike, while
-// other accounts are unaffected; the reply does not say why.
+// TestLoginThrottle: after max_failures_per_account failures from one
+// source the account is refused from there even with the right password,
+// on POP3 and IMAP alike, while other accounts are unaffected; the reply
+// does not say why.
 func TestLoginThrottle(t *testing.T) {
 	t.Parallel()
 	s := mailServer(t, map[string]any{

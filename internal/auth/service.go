@@ -22,6 +22,7 @@ type Directory interface {
 	Account(ctx context.Context, address string) (store.Account, error)
 	AppPasswords(ctx context.Context, accountID int64) ([]store.AppPassword, error)
 	TouchAppPassword(ctx context.Context, id int64, at time.Time) error
+	RehashPassword(ctx context.Context, accountID int64, oldHash, newHash string) (bool, error)
 }
 
 // Options tune the login throttle and the hashing concurrency. A zero field
@@ -31,13 +32,17 @@ type Options struct {
 	// address, or an IPv6 /64) may make within Window before its attempts
 	// get ErrThrottled. Default 10.
 	MaxFailuresPerIP int
-	// MaxFailuresPerAccount is the same per account name, whatever the
-	// source, existing account or not. Default 5.
+	// MaxFailuresPerAccount is the same per account name tried from one
+	// source, existing account or not. Default 5. An account is never
+	// locked for every source: its failures from all sources only make
+	// each further failure wait longer (FailureDelay).
 	MaxFailuresPerAccount int
 	// Window is the sliding window of both limits. Default 15 minutes.
 	Window time.Duration
-	// FailureDelay is how long a failed login waits before answering, per
-	// failure already counted in the window. Default 500 ms.
+	// FailureDelay is how long a failed login waits before answering
+	// after the account's first failure in the window; it doubles with
+	// each further failure of the account, from any source, up to
+	// MaxDelay. Default 500 ms.
 	FailureDelay time.Duration
 	// MaxDelay caps that wait. Default 5 s.
 	MaxDelay time.Duration
@@ -205,7 +210,29 @@ func (s *Service) Login(ctx context.Context, remote netip.Addr, username, passwo
 		return acct, nil
 	}
 	log.Info("auth ok")
+	s.rehash(ctx, log, acct, password)
 	return acct, nil
+}
+
+// rehash stores the account's password hashed with the current argon2id
+// parameters when its hash was made with others (NeedsRehash): the only
+// moment the password is known. A failure is logged; the login stands.
+func (s *Service) rehash(ctx context.Context, log *slog.Logger, acct store.Account, password string) {
+	if !NeedsRehash(acct.PasswordHash) {
+		return
+	}
+	fresh, err := HashPassword(password)
+	if err != nil {
+		log.Warn("password rehash failed", "err", err)
+		return
+	}
+	done, err := s.dir.RehashPassword(ctx, acct.ID, acct.PasswordHash, fresh.PasswordHash)
+	switch {
+	case err != nil:
+		log.Warn("password rehash failed", "err", err)
+	case done:
+		log.Info("password rehashed with the current parameters")
+	}
 }
 
 // usedAppPassword logs a login made with app, and records when it was used.
@@ -300,12 +327,14 @@ func (s *Service) failed(ctx context.Context, log *slog.Logger, n int, reason st
 	return ErrFailed
 }
 
-// delay grows linearly with the failures in the window, up to MaxDelay.
+// delay doubles with the account's failures in the window, up to
+// MaxDelay: a guesser spread over many sources is slowed down without the
+// account being locked for its owner.
 func (s *Service) delay(failures int) time.Duration {
 	if s.opts.FailureDelay <= 0 || failures <= 0 {
 		return 0
 	}
-	d := s.opts.FailureDelay * time.Duration(failures)
+	d := s.opts.FailureDelay << min(failures-1, 20)
 	if s.opts.MaxDelay > 0 && d > s.opts.MaxDelay {
 		d = s.opts.MaxDelay
 	}

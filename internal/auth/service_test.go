@@ -39,6 +39,19 @@ func (d *fakeDir) TouchAppPassword(_ context.Context, id int64, _ time.Time) err
 	return nil
 }
 
+func (d *fakeDir) RehashPassword(_ context.Context, id int64, oldHash, newHash string) (bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for addr, a := range d.accounts {
+		if a.ID == id && a.PasswordHash == oldHash {
+			a.PasswordHash = newHash
+			d.accounts[addr] = a
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 func (d *fakeDir) Account(_ context.Context, address string) (store.Account, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -263,30 +276,52 @@ func TestThrottleIPv6Prefix(t *testing.T) {
 }
 
 func TestThrottlePerAccount(t *testing.T) {
-	f := newFixture(t, Options{MaxFailuresPerIP: -1, MaxFailuresPerAccount: 2, Window: time.Minute})
+	f := newFixture(t, Options{MaxFailuresPerIP: -1, MaxFailuresPerAccount: 2, Window: time.Minute, FailureDelay: -1})
 	_ = f.login(ipA, "alice@example.org", "guess one")
 	// A trailing dot names the same account, and counts for it.
-	_ = f.login(ipB, "ALICE@example.org.", "guess two")
-	if err := f.login(ipC, "alice@example.org", alicePW); !errors.Is(err, ErrThrottled) {
-		t.Fatalf("alice from a third IP: %v, want ErrThrottled", err)
+	_ = f.login(ipA, "ALICE@example.org.", "guess two")
+	if err := f.login(ipA, "alice@example.org", alicePW); !errors.Is(err, ErrThrottled) {
+		t.Fatalf("alice from the guessing IP: %v, want ErrThrottled", err)
+	}
+	// The guesser does not lock the owner out: alice from elsewhere is
+	// let in (issue 13), and bob from the same IP too.
+	if err := f.login(ipC, "alice@example.org", alicePW); err != nil {
+		t.Fatalf("alice from another IP: %v", err)
 	}
 	if err := f.login(ipA, "bob@example.org", bobPW); err != nil {
 		t.Fatalf("bob: %v", err)
 	}
 	// Unknown names are throttled just the same, so throttling reveals nothing.
 	_ = f.login(ipA, "nobody@example.org", "guess one")
-	_ = f.login(ipB, "nobody@example.org", "guess two")
-	if err := f.login(ipC, "nobody@example.org", "x"); !errors.Is(err, ErrThrottled) {
+	_ = f.login(ipA, "nobody@example.org", "guess two")
+	if err := f.login(ipA, "nobody@example.org", "x"); !errors.Is(err, ErrThrottled) {
 		t.Fatalf("unknown name: %v, want ErrThrottled", err)
 	}
 	f.clock.Advance(2 * time.Minute)
-	if err := f.login(ipC, "alice@example.org", alicePW); err != nil {
+	if err := f.login(ipA, "alice@example.org", alicePW); err != nil {
 		t.Fatalf("after the window: %v", err)
 	}
 }
 
+// TestAccountFailuresSlowDown: failures of one account from many sources
+// lock nobody out but make each further failure wait longer.
+func TestAccountFailuresSlowDown(t *testing.T) {
+	f := newFixture(t, Options{MaxFailuresPerIP: -1, MaxFailuresPerAccount: 2, FailureDelay: time.Millisecond, MaxDelay: time.Hour})
+	var failures int
+	for i := range 4 {
+		src := netip.AddrFrom4([4]byte{198, 51, 100, byte(i + 1)})
+		failures = f.svc.thr.fail(f.clock.Now(), sourceOf(src), "alice@example.org")
+	}
+	if failures != 4 || f.svc.delay(failures) != 8*time.Millisecond {
+		t.Errorf("after 4 failures from 4 sources: count %d, delay %v", failures, f.svc.delay(failures))
+	}
+	if err := f.login(ipC, "alice@example.org", alicePW); err != nil {
+		t.Fatalf("the owner after a spread-out guess: %v", err)
+	}
+}
+
 func TestSuccessForgetsOwnFailuresOnly(t *testing.T) {
-	f := newFixture(t, Options{MaxFailuresPerIP: -1, MaxFailuresPerAccount: 2})
+	f := newFixture(t, Options{MaxFailuresPerIP: -1, MaxFailuresPerAccount: 2, FailureDelay: -1})
 	_ = f.login(ipA, "alice@example.org", "typo typo")
 	if err := f.login(ipA, "alice@example.org", alicePW); err != nil {
 		t.Fatal(err)
@@ -302,7 +337,7 @@ func TestSuccessForgetsOwnFailuresOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = f.login(ipB, "alice@example.org", "guess two")
-	if err := f.login(ipC, "alice@example.org", alicePW); !errors.Is(err, ErrThrottled) {
+	if err := f.login(ipB, "alice@example.org", alicePW); !errors.Is(err, ErrThrottled) {
 		t.Fatalf("B's two guesses: %v, want ErrThrottled", err)
 	}
 }
@@ -397,7 +432,7 @@ func TestConcurrencyWaitHonoursContext(t *testing.T) {
 
 func TestDelayGrowsAndIsCapped(t *testing.T) {
 	s := &Service{opts: Options{FailureDelay: 100 * time.Millisecond, MaxDelay: 350 * time.Millisecond}}
-	want := []time.Duration{0, 100 * time.Millisecond, 200 * time.Millisecond, 300 * time.Millisecond, 350 * time.Millisecond, 350 * time.Millisecond}
+	want := []time.Duration{0, 100 * time.Millisecond, 200 * time.Millisecond, 350 * time.Millisecond, 350 * time.Millisecond, 350 * time.Millisecond}
 	for n, w := range want {
 		if got := s.delay(n); got != w {
 			t.Errorf("delay(%d) = %v, want %v", n, got, w)
@@ -463,15 +498,15 @@ func TestSCRAMThroughService(t *testing.T) {
 		t.Fatal("fake SCRAM salt changes between lookups")
 	}
 	// SCRAM failures count in the shared throttle.
-	_, _ = run(ipB, "bob@example.org", "wrong again")
-	if _, err := f.svc.SCRAMCredentials(ctx, ipC, "bob@example.org"); !errors.Is(err, ErrThrottled) {
+	_, _ = run(ipA, "bob@example.org", "wrong again")
+	if _, err := f.svc.SCRAMCredentials(ctx, ipA, "bob@example.org"); !errors.Is(err, ErrThrottled) {
 		t.Fatalf("bob after 2 SCRAM failures: %v, want ErrThrottled", err)
 	}
-	if err := f.login(ipC, "bob@example.org", bobPW); !errors.Is(err, ErrThrottled) {
+	if err := f.login(ipA, "bob@example.org", bobPW); !errors.Is(err, ErrThrottled) {
 		t.Fatalf("bob by PLAIN after SCRAM failures: %v, want ErrThrottled", err)
 	}
 	// A valid proof that raced past the lookup is not confirmed either.
-	if _, err := f.svc.SCRAMResult(ctx, ipC, "bob@example.org", true); !errors.Is(err, ErrThrottled) {
+	if _, err := f.svc.SCRAMResult(ctx, ipA, "bob@example.org", true); !errors.Is(err, ErrThrottled) {
 		t.Fatalf("valid proof while throttled: %v, want ErrThrottled", err)
 	}
 }
@@ -509,5 +544,37 @@ func BenchmarkLogin(b *testing.B) {
 		if _, err := f.svc.Login(ctx, ipA, "alice@example.org", alicePW); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestLoginRehashesOldParameters: a password hashed with other argon2id
+// parameters is hashed again with the current ones at the next login, and
+// still verifies; a wrong password changes nothing (issue 13).
+func TestLoginRehashesOldParameters(t *testing.T) {
+	f := newFixture(t, Options{})
+	p := argonParams{memory: 64, time: 1, threads: 1, salt: []byte("0123456789abcdef")}
+	p.key = idKey(alicePW, p)
+	old := p.String()
+	f.dir.mu.Lock()
+	a := f.dir.accounts["alice@example.org"]
+	a.PasswordHash = old
+	f.dir.accounts["alice@example.org"] = a
+	f.dir.mu.Unlock()
+	current := func() string {
+		f.dir.mu.Lock()
+		defer f.dir.mu.Unlock()
+		return f.dir.accounts["alice@example.org"].PasswordHash
+	}
+	if err := f.login(ipA, "alice@example.org", "wrong"); !errors.Is(err, ErrFailed) || current() != old {
+		t.Fatalf("wrong password: %v, hash changed %v", err, current() != old)
+	}
+	if err := f.login(ipA, "alice@example.org", alicePW); err != nil {
+		t.Fatal(err)
+	}
+	if h := current(); h == old || NeedsRehash(h) {
+		t.Fatalf("hash after login: %q", h)
+	}
+	if err := f.login(ipA, "alice@example.org", alicePW); err != nil {
+		t.Fatalf("login with the new hash: %v", err)
 	}
 }

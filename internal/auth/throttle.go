@@ -12,20 +12,35 @@ type failure struct {
 	src netip.Prefix
 }
 
-// throttle counts failed logins per source network and per account name in
-// a sliding window. Each key keeps at most as many timestamps as its limit:
-// the limit is reached exactly when the oldest of those is still inside the
-// window, so nothing older needs remembering. Both maps are capped, so a
-// flood of addresses or made-up names cannot grow memory without bound.
+// throttle counts failed logins in a sliding window per source network,
+// and per account name from one source: either reaching its limit refuses
+// further attempts of that key. An account as a whole is never locked (any
+// stranger could keep its owner out that way); its failures from every
+// source only slow further failed attempts down (Service.delay). Each key
+// keeps at most as many timestamps as its limit: the limit is reached
+// exactly when the oldest of those is still inside the window, so nothing
+// older needs remembering. The maps are capped, so a flood of addresses or
+// made-up names cannot grow memory without bound.
 type throttle struct {
 	mu         sync.Mutex
 	perIP      int // <= 0: no limit, nothing tracked
-	perAccount int
+	perAccount int // per (source, account name)
 	window     time.Duration
 	maxTracked int
 	byIP       map[netip.Prefix][]failure
-	byAccount  map[string][]failure
+	byPair     map[sourceAccount][]failure
+	byAccount  map[string][]failure // for the delay only
 }
+
+// sourceAccount is an account name as tried from one source network.
+type sourceAccount struct {
+	src  netip.Prefix
+	user string
+}
+
+// accountHistory is how many recent failures of an account, from every
+// source, are kept to compute the delay: enough for it to reach its cap.
+const accountHistory = 16
 
 func newThrottle(perIP, perAccount int, window time.Duration, maxTracked int) *throttle {
 	return &throttle{
@@ -34,6 +49,7 @@ func newThrottle(perIP, perAccount int, window time.Duration, maxTracked int) *t
 		window:     window,
 		maxTracked: maxTracked,
 		byIP:       make(map[netip.Prefix][]failure),
+		byPair:     make(map[sourceAccount][]failure),
 		byAccount:  make(map[string][]failure),
 	}
 }
@@ -54,7 +70,8 @@ func sourceOf(addr netip.Addr) netip.Prefix {
 	return p
 }
 
-// blocked reports whether src or user has reached its limit of failures.
+// blocked reports whether src, or user tried from src, has reached its
+// limit of failures.
 func (t *throttle) blocked(now time.Time, src netip.Prefix, user string) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -62,24 +79,24 @@ func (t *throttle) blocked(now time.Time, src netip.Prefix, user string) bool {
 	if t.perIP > 0 && len(recent(t.byIP, src, cutoff)) >= t.perIP {
 		return true
 	}
-	return t.perAccount > 0 && len(recent(t.byAccount, user, cutoff)) >= t.perAccount
+	return t.perAccount > 0 && len(recent(t.byPair, sourceAccount{src, user}, cutoff)) >= t.perAccount
 }
 
-// fail records a failure and returns the larger of the two counts in the
-// window, for the caller's delay.
+// fail records a failure and returns the account's failures in the window
+// from every source, for the caller's delay.
 func (t *throttle) fail(now time.Time, src netip.Prefix, user string) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	cutoff := now.Add(-t.window)
 	f := failure{at: now, src: src}
-	n := 0
 	if t.perIP > 0 {
-		n = record(t.byIP, src, f, t.perIP, t.maxTracked, cutoff)
+		record(t.byIP, src, f, t.perIP, t.maxTracked, cutoff)
 	}
-	if t.perAccount > 0 {
-		n = max(n, record(t.byAccount, user, f, t.perAccount, t.maxTracked, cutoff))
+	if t.perAccount <= 0 {
+		return 0
 	}
-	return n
+	record(t.byPair, sourceAccount{src, user}, f, t.perAccount, t.maxTracked, cutoff)
+	return record(t.byAccount, user, f, accountHistory, t.maxTracked, cutoff)
 }
 
 // succeed forgets the account's failures that came from src: the owner who
@@ -90,6 +107,7 @@ func (t *throttle) fail(now time.Time, src netip.Prefix, user string) int {
 func (t *throttle) succeed(src netip.Prefix, user string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	delete(t.byPair, sourceAccount{src, user})
 	list, ok := t.byAccount[user]
 	if !ok {
 		return
@@ -111,7 +129,7 @@ func (t *throttle) succeed(src netip.Prefix, user string) {
 func (t *throttle) tracked() (ips, accounts int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return len(t.byIP), len(t.byAccount)
+	return len(t.byIP), max(len(t.byPair), len(t.byAccount))
 }
 
 // recent drops the key's failures older than cutoff and returns the rest.

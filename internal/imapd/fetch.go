@@ -116,7 +116,7 @@ func (s *session) listMessages(mailboxID int64, from, to uint32, full bool) ([]s
 func needsFull(items []fetchItem) bool {
 	for _, it := range items {
 		switch it.name {
-		case "UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "MODSEQ":
+		case "UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "MODSEQ", "EMAILID", "THREADID":
 		case "BODY[]", "RFC822":
 			// The whole message needs its blob, not its structure.
 			if len(it.section.part) > 0 || it.section.spec != "" {
@@ -274,6 +274,20 @@ func (f *fetcher) writeItem(m store.Message, it fetchItem) error {
 		f.begin()
 		w.str("RFC822.SIZE ")
 		w.num(uint64(m.Size))
+	case "EMAILID": // RFC 8474 §5.1: the JMAP id, kept across moves
+		f.begin()
+		w.str("EMAILID (e")
+		w.num(uint64(m.ID))
+		w.byte(')')
+	case "THREADID": // RFC 8474 §5.2
+		f.begin()
+		w.str("THREADID (t")
+		w.num(uint64(m.ThreadID))
+		w.byte(')')
+	case "PREVIEW": // RFC 8970 §3: the preview kept at delivery
+		f.begin()
+		w.str("PREVIEW ")
+		w.nstring(m.Preview)
 	case "MODSEQ": // RFC 7162 §3.1.4.1
 		f.begin()
 		w.str("MODSEQ (")

@@ -50,10 +50,11 @@ func (s *session) cmdCreate(c *command) reply {
 			return s.mapStoreErr(err, "CREATE")
 		}
 	}
-	if _, err := s.srv.cfg.Store.CreateMailbox(s.ctx, s.acct.ID, name, use); err != nil {
+	mb, err := s.srv.cfg.Store.CreateMailbox(s.ctx, s.acct.ID, name, use)
+	if err != nil {
 		return s.mapStoreErr(err, "CREATE")
 	}
-	return ok("", "CREATE completed")
+	return ok("MAILBOXID (m"+itoa(mb.ID)+")", "CREATE completed") // RFC 8474 §4.1
 }
 
 func (s *session) cmdDelete(c *command) reply {
@@ -137,6 +138,8 @@ func (s *session) writeStatus(mb store.Mailbox, items []string) reply {
 			s.w.num(uint64(s.statusRecent(mb.ID)))
 		case "DELETED-STORAGE":
 			s.w.num(s.deletedStorage(mb.ID)) // RFC 9208 §4.4
+		case "MAILBOXID":
+			s.w.str("(m" + itoa(mb.ID) + ")")
 		case "APPENDLIMIT":
 			s.w.num(uint64(s.srv.cfg.AppendLimit)) // RFC 7889 §3: one limit for all
 		}

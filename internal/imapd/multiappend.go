@@ -109,27 +109,11 @@ func (s *session) cmdAppend(c *command) reply {
 	cur, total := c.app, int64(0)
 	for {
 		total += cur.size
-		if r, stop := s.checkAppendMsg(c, &cur, len(msgs), total); stop {
+		m, r, stop := s.readAppendMsg(c, cur, len(msgs), total)
+		if stop {
 			return r
 		}
-		if !cur.nonSync && s.continueReq() != nil {
-			return reply{}
-		}
-		body, meta, err := s.receiveBody(cur.size)
-		if err != nil {
-			if errors.Is(err, errConnLost) {
-				return reply{}
-			}
-			s.log.Error("imap append: receiving body", "err", err)
-			return s.abandonAppend(no("SERVERBUG", "cannot store message"))
-		}
-		if cur.binary {
-			if body, meta, err = s.encodeBinaryParts(body, meta); err != nil {
-				s.log.Error("imap append: encoding binary parts", "err", err)
-				return s.abandonAppend(no("SERVERBUG", "cannot store message"))
-			}
-		}
-		msgs = append(msgs, pendingMsg{args: cur, body: body, meta: meta})
+		msgs = append(msgs, m)
 		next, more, perr := s.p.nextAppend(&cur)
 		if perr != nil {
 			return s.lineError(perr)
@@ -140,6 +124,33 @@ func (s *session) cmdAppend(c *command) reply {
 		cur = next
 	}
 	return s.storeAppended(mb, msgs)
+}
+
+// readAppendMsg reads the literal of one message of APPEND or REPLACE
+// (the n-th of the command, total octets so far) into a new body; stop
+// means the command ends with r.
+func (s *session) readAppendMsg(c *command, cur appendArgs, n int, total int64) (pendingMsg, reply, bool) {
+	if r, stop := s.checkAppendMsg(c, &cur, n, total); stop {
+		return pendingMsg{}, r, true
+	}
+	if !cur.nonSync && s.continueReq() != nil {
+		return pendingMsg{}, reply{}, true
+	}
+	body, meta, err := s.receiveBody(cur.size)
+	if err != nil {
+		if errors.Is(err, errConnLost) {
+			return pendingMsg{}, reply{}, true
+		}
+		s.log.Error("imap append: receiving body", "err", err)
+		return pendingMsg{}, s.abandonAppend(no("SERVERBUG", "cannot store message")), true
+	}
+	if cur.binary {
+		if body, meta, err = s.encodeBinaryParts(body, meta); err != nil {
+			s.log.Error("imap append: encoding binary parts", "err", err)
+			return pendingMsg{}, s.abandonAppend(no("SERVERBUG", "cannot store message")), true
+		}
+	}
+	return pendingMsg{args: cur, body: body, meta: meta}, reply{}, false
 }
 
 // checkAppendMsg refuses a message before its literal is read; stop
@@ -257,6 +268,16 @@ func (s *session) appendItems(mb store.Mailbox, items []store.AppendItem) ([]sto
 
 // storeAppended commits the bodies and stores the messages atomically.
 func (s *session) storeAppended(mb store.Mailbox, msgs []pendingMsg) reply {
+	uids, r := s.commitAppended(mb, msgs)
+	if r.status != "" {
+		return r
+	}
+	return ok("APPENDUID "+itoa(int64(mb.UIDValidity))+" "+formatSetOrdered(uids), "APPEND completed")
+}
+
+// commitAppended stores the messages atomically and returns their UIDs, or
+// the failure's reply.
+func (s *session) commitAppended(mb store.Mailbox, msgs []pendingMsg) ([]uint32, reply) {
 	items := make([]store.AppendItem, len(msgs))
 	for i := range msgs {
 		m := &msgs[i]
@@ -276,7 +297,7 @@ func (s *session) storeAppended(mb store.Mailbox, msgs []pendingMsg) reply {
 	}
 	got, err := s.appendItems(mb, items)
 	if err != nil {
-		return s.mapStoreErr(err, "APPEND")
+		return nil, s.mapStoreErr(err, "APPEND")
 	}
 	if s.sel != nil && s.sel.mbox.ID == mb.ID {
 		s.sel.dirty = true
@@ -286,5 +307,5 @@ func (s *session) storeAppended(mb store.Mailbox, msgs []pendingMsg) reply {
 		uids[i] = m.UID
 		s.log.Info("imap append", "mailbox", mb.Name, "uid", m.UID, "size", items[i].Blob.Size())
 	}
-	return ok("APPENDUID "+itoa(int64(mb.UIDValidity))+" "+formatSetOrdered(uids), "APPEND completed")
+	return uids, reply{}
 }

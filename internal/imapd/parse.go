@@ -73,6 +73,15 @@ func (p *parser) peek() byte {
 	return b[0]
 }
 
+// peekAt returns the byte i positions ahead without reading it.
+func (p *parser) peekAt(i int) byte {
+	b, err := p.r.Peek(i + 1)
+	if err != nil {
+		panic(ioError{err})
+	}
+	return b[i]
+}
+
 func (p *parser) next() byte {
 	c, err := p.r.ReadByte()
 	if err != nil {

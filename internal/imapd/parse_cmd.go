@@ -33,9 +33,14 @@ type command struct {
 	search    *searchKey
 	searchRet []string // RETURN options, upper case; nil means none given
 	retGiven  bool
-	store     storeArgs
-	app       appendArgs
-	cond      condArgs // RFC 7162 parameters and modifiers
+	// partial is the range of RETURN (PARTIAL first:last) (RFC 9394):
+	// positions in the result from 1, or from the end when negative.
+	partial [2]int32
+	sources []searchSource // ESEARCH IN (RFC 7377)
+	meta    metadataArgs   // GETMETADATA, SETMETADATA (RFC 5464)
+	store   storeArgs
+	app     appendArgs
+	cond    condArgs // RFC 7162 parameters and modifiers
 
 	sortKeys   []query.SortKey // SORT criteria
 	threadAlg  query.Algorithm // THREAD algorithm
@@ -99,7 +104,7 @@ func parseCommand(p *parser) (c *command, err error) {
 		c.name = strings.ToUpper(p.atom())
 	}
 	parseArgs(p, c)
-	if c.name != "APPEND" {
+	if c.name != "APPEND" && c.name != "REPLACE" {
 		p.crlf()
 	}
 	return c, nil
@@ -116,7 +121,7 @@ func (c *command) tagOrStar() string {
 func parseArgs(p *parser, c *command) {
 	if c.uid {
 		switch c.name {
-		case "FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE", "SORT", "THREAD":
+		case "FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE", "SORT", "THREAD", "REPLACE":
 		default:
 			p.fail("unknown UID command")
 		}
@@ -175,6 +180,16 @@ func parseArgs(p *parser, c *command) {
 		p.sp()
 		c.status = parseStatusItems(p)
 	case "APPEND":
+		parseAppend(p, c)
+	case "ESEARCH": // RFC 7377 MULTISEARCH
+		parseESearch(p, c)
+	case "GETMETADATA":
+		parseGetMetadata(p, c)
+	case "SETMETADATA":
+		parseSetMetadata(p, c)
+	case "REPLACE": // RFC 8508: REPLACE seq mailbox append-message
+		p.sp()
+		c.seq = p.seqSet()
 		parseAppend(p, c)
 	case "FETCH":
 		p.sp()
@@ -300,7 +315,8 @@ func parseStatusItems(p *parser) []string {
 		switch it {
 		case "MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE", "HIGHESTMODSEQ", "RECENT", "DELETED",
 			"APPENDLIMIT",     // RFC 7889 §3
-			"DELETED-STORAGE": // RFC 9208 §4.4
+			"DELETED-STORAGE", // RFC 9208 §4.4
+			"MAILBOXID":       // RFC 8474 §4
 		default:
 			p.fail("unknown status item %s", it)
 		}

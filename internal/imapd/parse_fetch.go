@@ -79,7 +79,18 @@ func parseFetchItem(p *parser) []fetchItem {
 	case "FULL":
 		return []fetchItem{{name: "FLAGS"}, {name: "INTERNALDATE"}, {name: "RFC822.SIZE"}, {name: "ENVELOPE"}, {name: "BODY"}}
 	case "FLAGS", "UID", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODYSTRUCTURE",
-		"RFC822", "RFC822.HEADER", "RFC822.TEXT", "MODSEQ":
+		"RFC822", "RFC822.HEADER", "RFC822.TEXT", "MODSEQ",
+		"EMAILID", "THREADID": // RFC 8474 §5
+		return one(name)
+	case "PREVIEW": // RFC 8970 §3: PREVIEW [SP "(" "LAZY" ")"]
+		if p.peek() == ' ' && p.peekAt(1) == '(' {
+			p.sp()
+			p.list(false, func() {
+				if mod := strings.ToUpper(p.atom()); mod != "LAZY" {
+					p.fail("unknown PREVIEW modifier %s", mod)
+				}
+			})
+		}
 		return one(name)
 	case "BINARY", "BINARY.PEEK", "BINARY.SIZE":
 		return []fetchItem{parseBinaryItem(p, name)}
@@ -189,6 +200,9 @@ type searchKey struct {
 	num  int64
 	seq  seqSet
 	kids []*searchKey
+	// ids are the messages an EMAILID or THREADID key names, found in the
+	// store before the search runs (resolveObjectIDs).
+	ids map[int64]bool
 }
 
 // RFC 9051 §6.4.4: search = "SEARCH" [search-return-opts] SP search-program
@@ -196,15 +210,7 @@ func parseSearch(p *parser, c *command) {
 	p.sp()
 	if p.peek() == 'R' || p.peek() == 'r' {
 		// "RETURN" or a key starting with R (RECENT): look ahead by atom.
-		word := strings.ToUpper(string(p.peekAtom()))
-		if word == "RETURN" {
-			p.atom()
-			p.sp()
-			c.retGiven = true
-			c.searchRet = []string{}
-			p.list(true, func() { c.searchRet = append(c.searchRet, searchReturnOpt(p)) })
-			p.sp()
-		}
+		parseSearchReturn(p, c)
 	}
 	if w := strings.ToUpper(string(p.peekAtom())); w == "CHARSET" {
 		p.atom()
@@ -224,15 +230,63 @@ func parseSearch(p *parser, c *command) {
 	c.search = root
 }
 
-// searchReturnOpt reads one ESEARCH return option (RFC 4731 §3.1, RFC 5182).
-func searchReturnOpt(p *parser) string {
+// parseSearchReturn reads "RETURN" SP "(" [return-opts] ")" SP when the
+// next atom is RETURN (SEARCH, and SORT for ESORT).
+func parseSearchReturn(p *parser, c *command) {
+	if strings.ToUpper(string(p.peekAtom())) != "RETURN" {
+		return
+	}
+	p.atom()
+	p.sp()
+	c.retGiven = true
+	c.searchRet = []string{}
+	p.list(true, func() { c.searchRet = append(c.searchRet, searchReturnOpt(p, c)) })
+	p.sp()
+}
+
+// searchReturnOpt reads one ESEARCH return option (RFC 4731 §3.1, RFC
+// 5182, RFC 9394 PARTIAL with its range).
+func searchReturnOpt(p *parser, c *command) string {
 	opt := strings.ToUpper(p.atom())
 	switch opt {
 	case "MIN", "MAX", "ALL", "COUNT", "SAVE":
 		return opt
+	case "PARTIAL":
+		p.sp()
+		c.partial = parsePartialRange(p)
+		return opt
 	}
 	p.fail("unknown search return option %s", opt)
 	return ""
+}
+
+// parsePartialRange reads n:m, both positive or both negative and not
+// zero (RFC 9394 §4.1); "4:2" is "2:4".
+func parsePartialRange(p *parser) [2]int32 {
+	num := func() int32 {
+		neg := p.peek() == '-'
+		if neg {
+			p.next()
+		}
+		n := p.number()
+		if n == 0 || n > 1<<31-1 {
+			p.fail("bad PARTIAL range")
+		}
+		if neg {
+			return -int32(n)
+		}
+		return int32(n)
+	}
+	a := num()
+	p.expect(':')
+	b := num()
+	if (a < 0) != (b < 0) {
+		p.fail("bad PARTIAL range")
+	}
+	if a > b {
+		a, b = b, a
+	}
+	return [2]int32{a, b}
 }
 
 // peekAtom returns the atom at the read position without consuming it.
@@ -283,9 +337,13 @@ func parseSearchKey(p *parser, depth int, count *int) *searchKey {
 	case "BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE":
 		p.sp()
 		k.date = p.date()
-	case "LARGER", "SMALLER":
+	case "LARGER", "SMALLER",
+		"OLDER", "YOUNGER": // RFC 5032: an interval in seconds
 		p.sp()
 		k.num = int64(p.number64())
+	case "EMAILID", "THREADID": // RFC 8474 §6
+		p.sp()
+		k.str = p.atom()
 	case "UID":
 		p.sp()
 		k.seq = p.seqSet()

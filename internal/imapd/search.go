@@ -2,7 +2,9 @@ package imapd
 
 import (
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"postern/internal/query"
 	"postern/internal/store"
@@ -33,7 +35,42 @@ func (s *session) cmdSearch(c *command) reply {
 // selected mailbox: a message expunged by another session but not yet
 // announced can still match, one delivered but not yet announced cannot.
 func (s *session) query(c *command) query.Query {
+	s.resolveObjectIDs(c.search)
 	return query.Query{MailboxID: s.sel.mbox.ID, UIDs: s.sel.uids, Criteria: s.sel.criterion(c.search)}
+}
+
+// resolveObjectIDs finds the messages the EMAILID and THREADID keys of a
+// search program name (RFC 8474 §6): ids the store does not know, or not
+// of this form, name none.
+func (s *session) resolveObjectIDs(k *searchKey) {
+	for _, kid := range k.kids {
+		s.resolveObjectIDs(kid)
+	}
+	if k.op != "EMAILID" && k.op != "THREADID" {
+		return
+	}
+	k.ids = map[int64]bool{}
+	prefix := "e"
+	if k.op == "THREADID" {
+		prefix = "t"
+	}
+	rest, ok := strings.CutPrefix(k.str, prefix)
+	n, err := strconv.ParseInt(rest, 10, 64)
+	if !ok || err != nil || n <= 0 {
+		return
+	}
+	if k.op == "EMAILID" {
+		k.ids[n] = true
+		return
+	}
+	msgs, err := s.srv.cfg.Store.ThreadMessages(s.ctx, s.acct.ID, []int64{n})
+	if err != nil {
+		s.log.Warn("imap search THREADID", "err", err)
+		return
+	}
+	for _, m := range msgs {
+		k.ids[m.ID] = true
+	}
 }
 
 // numbered returns the sequence numbers and UIDs of msgs, which are in
@@ -86,6 +123,12 @@ func (sel *selected) criterion(k *searchKey) query.Criterion {
 		return query.Keyword{Name: k.str}
 	case "UNKEYWORD":
 		return query.Not{C: query.Keyword{Name: k.str}}
+	case "OLDER": // RFC 5032: received more than num seconds ago
+		return query.Date{Field: query.Received, Op: query.Before, Time: time.Now().Add(-time.Duration(k.num) * time.Second)}
+	case "YOUNGER":
+		return query.Date{Field: query.Received, Op: query.Since, Time: time.Now().Add(-time.Duration(k.num) * time.Second)}
+	case "EMAILID", "THREADID": // RFC 8474 §6, resolved by resolveObjectIDs
+		return query.MessageIDs(k.ids)
 	case "LARGER":
 		return query.Size{Op: query.Larger, Bytes: k.num}
 	case "SMALLER":
@@ -201,39 +244,96 @@ func (s *session) writeSearchResult(c *command, seqs, uids []uint32) {
 		s.w.crlf()
 		return
 	}
+	s.writeESearch(c, seqs, uids, false)
+}
+
+// writeESearch answers with ESEARCH (RFC 4731): for SEARCH, with seqs and
+// uids ascending; for SORT (RFC 5267 ESORT, ordered), in the sort's order,
+// which ALL and PARTIAL keep while MIN and MAX are the lowest and highest
+// numbers.
+func (s *session) writeESearch(c *command, seqs, uids []uint32, ordered bool) {
+	s.writeESearchFor(c, seqs, uids, ordered, nil)
+}
+
+// writeESearchFor is writeESearch with the MAILBOX and UIDVALIDITY of
+// the search correlator when mb is not nil (RFC 7377 §2).
+func (s *session) writeESearchFor(c *command, seqs, uids []uint32, ordered bool, mb *store.Mailbox) {
+	res := seqs
+	if c.uid {
+		res = uids
+	}
+	asc, ascUIDs := res, uids
+	if ordered {
+		asc, ascUIDs = slices.Sorted(slices.Values(res)), slices.Sorted(slices.Values(uids))
+	}
+	format := formatSet
+	if ordered {
+		format = formatSetOrdered
+	}
 	opts := c.searchRet
 	if len(opts) == 0 {
 		opts = []string{"ALL"}
 	}
 	if has(opts, "SAVE") {
-		s.sel.saved = savedResult(opts, uids)
+		s.sel.saved = savedResult(opts, ascUIDs)
 		if len(opts) == 1 {
 			return
 		}
 	}
-	c.cond.narrowSearchModSeq(opts, uids)
+	c.cond.narrowSearchModSeq(opts, ascUIDs)
 	s.w.str(`* ESEARCH (TAG "`)
 	s.w.str(c.tag)
-	s.w.str(`")`)
+	s.w.byte('"')
+	if mb != nil {
+		s.w.str(" MAILBOX ")
+		s.writeMailbox(mb.Name)
+		s.w.str(" UIDVALIDITY " + itoa(int64(mb.UIDValidity)))
+	}
+	s.w.byte(')')
 	if c.uid {
 		s.w.str(" UID")
 	}
 	if len(res) > 0 {
 		if has(opts, "MIN") {
-			s.w.str(" MIN " + itoa(int64(res[0])))
+			s.w.str(" MIN " + itoa(int64(asc[0])))
 		}
 		if has(opts, "MAX") {
-			s.w.str(" MAX " + itoa(int64(res[len(res)-1])))
+			s.w.str(" MAX " + itoa(int64(asc[len(asc)-1])))
 		}
 		if has(opts, "ALL") {
-			s.w.str(" ALL " + formatSet(res))
+			s.w.str(" ALL " + format(res))
 		}
 	}
 	if has(opts, "COUNT") {
 		s.w.str(" COUNT " + itoa(int64(len(res))))
 	}
+	if has(opts, "PARTIAL") {
+		s.w.str(" PARTIAL (" + itoa(int64(c.partial[0])) + ":" + itoa(int64(c.partial[1])) + " ")
+		if part := partialSlice(res, c.partial); len(part) > 0 {
+			s.w.str(format(part))
+		} else {
+			s.w.str("NIL")
+		}
+		s.w.byte(')')
+	}
 	s.w.str(c.cond.searchSuffix(" MODSEQ ", ""))
 	s.w.crlf()
+}
+
+// partialSlice is the part of res a PARTIAL range names (RFC 9394 §4.1):
+// positions from 1, or counted back from the end when negative (-1 is
+// the last).
+func partialSlice(res []uint32, r [2]int32) []uint32 {
+	n := int64(len(res))
+	lo, hi := int64(r[0]), int64(r[1])
+	if lo < 0 {
+		lo, hi = n+lo+1, n+hi+1
+	}
+	lo, hi = max(lo, 1), min(hi, n)
+	if lo > hi {
+		return nil
+	}
+	return res[lo-1 : hi]
 }
 
 // savedResult is what SAVE keeps: with MIN or MAX but neither ALL nor

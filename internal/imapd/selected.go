@@ -118,6 +118,7 @@ func (s *session) writeSelectData(sel *selected, firstUnseen uint32, keywords ma
 	}
 	s.w.line("* OK [UIDVALIDITY ", itoa(int64(sel.mbox.UIDValidity)), "] UIDs valid")
 	s.w.line("* OK [UIDNEXT ", itoa(int64(sel.mbox.UIDNext)), "] predicted next UID")
+	s.w.line("* OK [MAILBOXID (m", itoa(sel.mbox.ID), ")] JMAP id") // RFC 8474 §4.2
 	if s.rev2 {
 		s.writeSelectList(sel.mbox) // RFC 9051 §6.3.2
 	}

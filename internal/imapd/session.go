@@ -291,7 +291,7 @@ func (s *session) dispatch(c *command) reply {
 			return s.cmdLogin(c)
 		case "AUTHENTICATE":
 			return s.cmdAuthenticate(c)
-		case "APPEND":
+		case "APPEND", "REPLACE":
 			return s.drainAppend(c, bad("", "log in first"))
 		}
 		return bad("", "log in first")
@@ -300,7 +300,7 @@ func (s *session) dispatch(c *command) reply {
 		return r
 	}
 	if s.state != stateSelected {
-		if c.name == "APPEND" {
+		if c.name == "APPEND" || c.name == "REPLACE" {
 			return s.drainAppend(c, bad("", "wrong state"))
 		}
 		return bad("", "no mailbox selected")
@@ -330,6 +330,12 @@ func (s *session) dispatchAuth(c *command) (reply, bool) {
 		return s.cmdList(c), true
 	case "STATUS":
 		return s.cmdStatus(c), true
+	case "ESEARCH":
+		return s.cmdESearch(c), true
+	case "GETMETADATA":
+		return s.cmdGetMetadata(c), true
+	case "SETMETADATA":
+		return s.cmdSetMetadata(c), true
 	case "APPEND":
 		return s.cmdAppend(c), true
 	case "IDLE":
@@ -348,6 +354,8 @@ func (s *session) dispatchSelected(c *command) reply {
 	switch c.name {
 	case "CLOSE", "UNSELECT":
 		return s.cmdClose(c)
+	case "REPLACE":
+		return s.cmdReplace(c)
 	case "EXPUNGE":
 		return s.cmdExpunge(c)
 	case "SEARCH":
@@ -372,6 +380,7 @@ func (s *session) capabilities() string {
 		"NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "SPECIAL-USE", "CHILDREN", "ESEARCH", "SEARCHRES",
 		"LIST-EXTENDED", "LIST-STATUS", "STATUS=SIZE", "CONDSTORE", "QRESYNC"}
 	caps = append(caps, "SORT", "SORT=DISPLAY", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES") // RFC 5256, RFC 5957
+	caps = append(caps, "ESORT", "PARTIAL")                                                   // RFC 5267 §3.2, RFC 9394
 	if s.state == stateNotAuth {
 		// RFC 7888: an unauthenticated peer may not push large literals
 		// unasked; LITERAL+ once logged in.
@@ -387,7 +396,13 @@ func (s *session) capabilities() string {
 	} else {
 		caps = append(caps, "APPENDLIMIT="+itoa(s.srv.cfg.AppendLimit))
 		caps = append(caps, "LITERAL+", "MULTIAPPEND", "BINARY", "UTF8=ACCEPT", "CREATE-SPECIAL-USE",
-			"QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE")
+			"QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE",
+			"OBJECTID",    // RFC 8474, the JMAP ids
+			"PREVIEW",     // RFC 8970
+			"WITHIN",      // RFC 5032
+			"REPLACE",     // RFC 8508
+			"MULTISEARCH", // RFC 7377
+			"METADATA")    // RFC 5464
 		if !s.compressed {
 			caps = append(caps, "COMPRESS=DEFLATE") // RFC 4978 §3
 		}

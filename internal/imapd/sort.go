@@ -38,6 +38,7 @@ func sortField(name string) (query.SortField, bool) {
 //	search-criteria = charset 1*(SP search-key)
 func parseSort(p *parser, c *command) {
 	p.sp()
+	parseSearchReturn(p, c) // ESORT (RFC 5267 §3.2)
 	reverse := false
 	p.list(false, func() {
 		name := strings.ToUpper(p.atom())
@@ -135,6 +136,14 @@ func (s *session) cmdSort(c *command) reply {
 		return s.mapStoreErr(err, "SORT")
 	}
 	s.noteSearchModSeq(c, msgs) // RFC 7162 §3.1.9
+	if c.retGiven {
+		seqs, uids := make([]uint32, len(msgs)), make([]uint32, len(msgs))
+		for i, m := range msgs {
+			seqs[i], uids[i] = s.sel.seqOf(m.UID), m.UID
+		}
+		s.writeESearch(c, seqs, uids, true)
+		return ok("", "SORT completed")
+	}
 	s.w.str("* SORT")
 	for _, m := range msgs {
 		s.w.byte(' ')

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"runtime/debug"
@@ -106,7 +107,15 @@ func (c *Call) Invoke(ctx context.Context, name string, args any) (Responses, er
 		return nil, err
 	}
 	var out []invocation
-	sub := &Call{Name: name, ID: c.ID, Args: b, Principal: c.Principal, Using: c.Using,
+	// The other method is part of this one's definition: it runs even when
+	// the request's "using" lacks its capability, as clients that ask only
+	// for submission expect of onSuccessUpdateEmail (jmap-jam does).
+	using := c.Using
+	if m, ok := c.server.methods[name]; ok && !using[m.capability] {
+		using = maps.Clone(using)
+		using[m.capability] = true
+	}
+	sub := &Call{Name: name, ID: c.ID, Args: b, Principal: c.Principal, Using: using,
 		CreatedIDs: c.CreatedIDs, Limits: c.Limits, server: c.server}
 	if err := c.server.call(ctx, &out, sub); err != nil {
 		out = append(out, c.server.errorInvocation(rawCall{name: name, id: c.ID}, err))

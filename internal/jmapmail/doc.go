@@ -2,11 +2,13 @@
 // (internal/jmap), over store.Store: the "urn:ietf:params:jmap:mail"
 // capability with Mailbox/get, Mailbox/changes, Mailbox/query,
 // Mailbox/queryChanges, Mailbox/set, Thread/get, Thread/changes,
-// Email/get and Email/parse; the "urn:ietf:params:jmap:blob" capability
-// (RFC 9404) with Blob/upload, Blob/get and Blob/lookup; and Blobs, the
-// jmap.Blobs behind the upload and download endpoints (RFC 8620 §6).
-// Register plugs the methods into a jmap.Server and NewBlobs makes the
-// Blobs for jmap.Options; the composition root calls both.
+// Email/get, Email/changes, Email/query, Email/queryChanges, Email/set,
+// Email/copy, Email/import, Email/parse and SearchSnippet/get; the
+// "urn:ietf:params:jmap:blob" capability (RFC 9404) with Blob/upload,
+// Blob/get and Blob/lookup; and Blobs, the jmap.Blobs behind the upload
+// and download endpoints (RFC 8620 §6). Register plugs the methods into a
+// jmap.Server and NewBlobs makes the Blobs for jmap.Options; the
+// composition root calls both.
 //
 // What it owns:
 //   - jmapmail.go: Options, Register, the capability objects, account and
@@ -43,6 +45,11 @@
 //     create object checked and bounded (maxDraftParts, maxDraftDepth,
 //     maxDraftFields), laid out (alternative, related, mixed) and written
 //     as RFC 5322 + MIME, streamed into a store body.
+//   - email_query.go (Email/query: the two paths, paging, thread keyword
+//     sets), query_filter.go (the filter: decoding with limits, and its
+//     translation into internal/query criteria per mailbox),
+//     email_changes.go (Email/changes), email_querychanges.go
+//     (Email/queryChanges), snippet.go (SearchSnippet/get).
 //
 // Mapping to the store:
 //
@@ -98,6 +105,24 @@
 //   - Uploads are limited to maxSizeUpload and to what is left of the
 //     account's quota (store.Account.QuotaBytes - UsedBytes): over it the
 //     endpoint answers 413, Blob/upload the SetError overQuota.
+//
+// Email/query:
+//
+//   - Filters and sorts: every one of RFC 8621 §4.4, with the collations
+//     the core advertises; the mapping onto internal/query is in that
+//     package's doc comment. No sort given means receivedAt, newest
+//     first; ties are broken by email id in the direction of the first
+//     sort. A limit above 10,000 (or none) is cut to it.
+//   - The webmail's list ({inMailbox}, sorted by receivedAt, with or
+//     without collapseThreads) is read from the store's received-order
+//     index (Mailstore.MessagesByDate) up to the end of the page; only it
+//     says canCalculateChanges, and only it has Email/queryChanges (any
+//     other is cannotCalculateChanges). A list of one mailbox by
+//     receivedAt with conditions on light rows (the unread) reads the same
+//     index a batch at a time. Every other query searches the
+//     mailboxes its filter can match (light rows, with their threads);
+//     thread conditions and thread sorts read the account's light listing.
+//   - queryState is the account modseq, read before the results.
 //
 // Limits of the store this package works around are written beside the
 // code: Mailbox/changes cannot read when a mailbox was created (see

@@ -281,7 +281,7 @@ func envelopeValue(p string, env *message.Envelope, root *message.Part, hdr *hea
 		}
 		return nil, true
 	case "hasAttachment":
-		return hasAttachment(root), true
+		return root.HasAttachment(), true
 	}
 	return nil, false
 }
@@ -321,27 +321,6 @@ func addressesIf(present bool, list []message.Address) []emailAddress {
 		return nil
 	}
 	return addresses(list)
-}
-
-// hasAttachment tells whether a part of the message is an attachment: one
-// with Content-Disposition attachment, or a leaf neither text nor
-// multipart (an encapsulated message counts as one attachment).
-func hasAttachment(p *message.Part) bool {
-	if p == nil {
-		return false
-	}
-	if p.Disposition == "attachment" {
-		return true
-	}
-	if p.IsMultipart() {
-		for _, c := range p.Children {
-			if hasAttachment(c) {
-				return true
-			}
-		}
-		return false
-	}
-	return p.Type != "text" && p.Type != "multipart"
 }
 
 // parsedForms decodes the stored envelope and body structure of m; when

@@ -33,7 +33,7 @@ func (a testAuth) Authenticate(r *http.Request) (jmap.Principal, error) {
 }
 
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	ctx  context.Context
 	st   *sqlstore.Store
 	http *httptest.Server
@@ -43,7 +43,7 @@ type env struct {
 	n    int
 }
 
-func newEnv(t *testing.T, opts Options) *env {
+func newEnv(t testing.TB, opts Options) *env {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlstore.OpenDir(ctx, t.TempDir(), nil)

@@ -41,7 +41,7 @@ func TestSessionCapability(t *testing.T) {
 			t.Errorf("%s = %v, want %v", k, ac[k], v)
 		}
 	}
-	if got := strs(ac["emailQuerySortOptions"]); !slices.Equal(got, []string{"receivedAt", "sentAt", "size", "from", "to", "subject"}) {
+	if got := strs(ac["emailQuerySortOptions"]); !slices.Equal(got, emailSortProperties) {
 		t.Errorf("emailQuerySortOptions %v", got)
 	}
 	if s.PrimaryAccounts[Capability] != e.aid {

@@ -31,7 +31,7 @@ type Options struct {
 	// MaxSizeAttachmentsPerEmail is advertised as is; default 50 MiB.
 	MaxSizeAttachmentsPerEmail int64
 	// EmailQuerySortOptions are the Email/query sorts advertised; default
-	// receivedAt, sentAt, size, from, to, subject.
+	// every sort Email/query supports (emailSortProperties).
 	EmailQuerySortOptions []string
 	// Parse is the delivery-time parser (app.ParseMessage), so that what
 	// Email/set and Email/import store is indexed and threaded as IMAP
@@ -54,7 +54,7 @@ func (o Options) withDefaults() Options {
 		o.MaxSizeAttachmentsPerEmail = 50 << 20
 	}
 	if o.EmailQuerySortOptions == nil {
-		o.EmailQuerySortOptions = []string{"receivedAt", "sentAt", "size", "from", "to", "subject"}
+		o.EmailQuerySortOptions = emailSortProperties
 	}
 	if o.Parse == nil {
 		o.Parse = msgmeta.Parse

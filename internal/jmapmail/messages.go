@@ -29,6 +29,7 @@ func (h *handler) registerMessages(srv *jmap.Server) {
 	srv.Handle("Email/get", Capability, h.emailGet)
 	h.registerEmailWrites(srv)
 	h.registerBody(srv)
+	h.registerQuery(srv)
 }
 
 // emailID is the JMAP id of a store message: "e" and its decimal id. The

@@ -31,6 +31,8 @@ func (dirOne) AppPasswords(context.Context, int64) ([]store.AppPassword, error) 
 
 func (dirOne) TouchAppPassword(context.Context, int64, time.Time) error { return nil }
 
+func (dirOne) RehashPassword(context.Context, int64, string, string) (bool, error) { return false, nil }
+
 func scramEnv(t *testing.T, tlsOn bool) *testEnv {
 	t.Helper()
 	cred, err := auth.HashPassword("s3cret pw")

@@ -13,6 +13,7 @@ package message
 
 import (
 	"io"
+	"slices"
 )
 
 // Limits bound the work and memory of Parse.
@@ -124,6 +125,23 @@ type Part struct {
 	// multipart child, the CRLF before the next boundary is not part of
 	// it (RFC 2046 §5.1.1).
 	HeaderStart, BodyStart, End int64
+}
+
+// HasAttachment tells whether the part is or holds an attachment: a part
+// with Content-Disposition attachment, or a leaf neither text nor
+// multipart (an encapsulated message counts as one), as JMAP's
+// hasAttachment (RFC 8621 §4.1.4) and its filter have it.
+func (p *Part) HasAttachment() bool {
+	if p == nil {
+		return false
+	}
+	if p.Disposition == "attachment" {
+		return true
+	}
+	if p.IsMultipart() {
+		return slices.ContainsFunc(p.Children, (*Part).HasAttachment)
+	}
+	return p.Type != "text"
 }
 
 // IsMultipart tells whether the part has children.

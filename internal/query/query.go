@@ -10,11 +10,15 @@
 //
 // Mapping JMAP's Email/query (RFC 8621 §4.4) onto these types:
 //
-//	inMailbox                 Query.MailboxID (one query per mailbox)
+//	inMailbox,                Query.MailboxID (one query per mailbox; the
+//	inMailboxOtherThan        mailboxes a filter cannot match are not searched)
 //	hasKeyword / notKeyword   Keyword, or Flag for $seen, $flagged, $answered,
 //	                          $draft; Not{C: ...} for notKeyword
 //	before / after            Date{Field: Received, Op: Before / Since}
 //	minSize / maxSize         Not{C: Size{Op: Smaller}} / Size{Op: Smaller}
+//	hasAttachment             Attachment (Not{C: Attachment{}} for false)
+//	allInThreadHaveKeyword,   MessageIDs: the messages of the threads that
+//	some-, noneInThread...    qualify, decided by the protocol over the account
 //	from, to, cc, bcc,        Text{Field: store.TextHeaders, Header: "from", ...}
 //	subject, header           (header [name] alone: Needle "")
 //	body / text               Text{Field: store.TextBody / store.TextAll}
@@ -22,6 +26,10 @@
 //	sort receivedAt, sentAt,  SortArrival, SortDate, SortSize,
 //	size, from, to, subject   SortDisplayFrom, SortDisplayTo, SortSubject
 //	sort hasKeyword           SortHasKeyword
+//	sort allInThread...,      SortInSet, IDs the messages of the threads
+//	someInThreadHaveKeyword   that qualify
+//	collation                 SortKey.Collation
+//	(several mailboxes)       Search each, then Order all the matches
 package query
 
 import (
@@ -56,7 +64,8 @@ type Query struct {
 }
 
 // Criterion is a search condition: And, Or, Not, or one of the leaves
-// Flag, Keyword, Date, Size, UIDSet, ModSeq and Text. A nil Criterion
+// Flag, Keyword, Date, Size, UIDSet, ModSeq, Text, MessageIDs and
+// Attachment. A nil Criterion
 // matches every message.
 type Criterion interface{ criterion() }
 
@@ -140,6 +149,14 @@ type ModSeq struct{ Min uint64 }
 // answers it (store.TextQuery has the rules).
 type Text store.TextQuery
 
+// MessageIDs matches messages whose store id is in the set: what a
+// protocol decided beyond one mailbox (JMAP's thread keyword filters).
+type MessageIDs map[int64]bool
+
+// Attachment matches messages that have an attachment (HasAttachment),
+// from the cached body structure.
+type Attachment struct{}
+
 func (And) criterion()     {}
 func (Or) criterion()      {}
 func (Not) criterion()     {}
@@ -150,6 +167,9 @@ func (Size) criterion()    {}
 func (UIDSet) criterion()  {}
 func (ModSeq) criterion()  {}
 func (Text) criterion()    {}
+
+func (MessageIDs) criterion() {}
+func (Attachment) criterion() {}
 
 // Load is how much of each message a search reads, and its results carry.
 type Load uint8

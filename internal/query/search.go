@@ -59,6 +59,8 @@ const (
 	kUIDs
 	kModSeq
 	kText
+	kIDs
+	kAttachment
 )
 
 // node is a compiled Criterion: checked once, with the answers of its
@@ -74,6 +76,7 @@ type node struct {
 	min   uint64
 	text  store.TextQuery
 	hits  []uint32 // the store's answer to text, ascending
+	ids   MessageIDs
 }
 
 // maxDepth bounds the nesting of criteria, which evaluation recurses on.
@@ -115,6 +118,10 @@ func compileAt(c Criterion, depth int) (*node, error) {
 		n = &node{kind: kModSeq, min: c.Min}
 	case Text:
 		n = &node{kind: kText, text: store.TextQuery(c)}
+	case MessageIDs:
+		n = &node{kind: kIDs, ids: c}
+	case Attachment:
+		n = &node{kind: kAttachment}
 	default:
 		return nil, fmt.Errorf("query: unknown criterion %T: %w", c, store.ErrInvalid)
 	}
@@ -183,6 +190,8 @@ func (n *node) need() Load {
 		if n.date.Field == Sent {
 			return LoadFull
 		}
+	case kAttachment:
+		return LoadFull
 	}
 	return LoadFlags
 }
@@ -296,6 +305,14 @@ func (ev *evaluator) match(n *node, m *store.Message) bool {
 	case kText:
 		_, found := slices.BinarySearch(n.hits, m.UID)
 		return found
+	case kIDs:
+		return n.ids[m.ID]
+	case kAttachment:
+		root, err := message.UnmarshalBody(m.BodyStructure)
+		if err != nil {
+			root = parsedBody(ev.ctx, ev.st, m)
+		}
+		return root.HasAttachment()
 	}
 	return false
 }
@@ -349,4 +366,19 @@ func envelope(ctx context.Context, st Store, m *store.Message) *message.Envelope
 		return &message.Envelope{}
 	}
 	return p.Envelope
+}
+
+// parsedBody parses the body structure of m from its body, when the cache
+// is missing or unreadable; nil when that fails too.
+func parsedBody(ctx context.Context, st Store, m *store.Message) *message.Part {
+	rc, err := st.OpenBlob(ctx, m.BlobID)
+	if err != nil {
+		return nil
+	}
+	defer rc.Close()
+	p, err := message.Parse(rc, message.DefaultLimits())
+	if err != nil {
+		return nil
+	}
+	return p.Body
 }

@@ -224,31 +224,27 @@ func (q *Queue) deliverGroup(ctx context.Context, env envelope, dest string, rcp
 func (q *Queue) tryHost(ctx context.Context, env envelope, host string, rcpts []store.QueueRecipient) ([]outcome, bool) {
 	key := host
 	for try := 0; try < 2; try++ {
-		c := q.pool.get(key, q.now())
-		reused := c != nil
-		if c == nil {
-			var err error
-			if c, err = q.connect(ctx, host); err != nil {
-				return []outcome{connFailure(host, err)}, false
-			}
+		c, reused, err := q.hostConn(ctx, key, host)
+		if err != nil {
+			return []outcome{connFailure(host, err)}, false
 		}
 		if env.needUTF8 && !c.utf8 {
 			// RFC 6531 §3.4: without SMTPUTF8 at the peer, the message
 			// cannot be sent; downgrading is not ours to do.
-			q.pool.put(key, c, q.now())
+			q.putIdle(key, c)
 			return fillOutcomes(len(rcpts), outcome{status: store.QueueFailed, code: "5.6.7", peer: c.peer,
 				diag: "the receiving server " + c.peer + " does not support SMTPUTF8, which this message needs (non-ASCII addresses or headers)"}), true
 		}
 		if env.eightBit && !env.needUTF8 && !c.eightBit {
 			// RFC 6152 §3: 8-bit content only to a peer offering 8BITMIME;
 			// converting it is not ours to do.
-			q.pool.put(key, c, q.now())
+			q.putIdle(key, c)
 			return fillOutcomes(len(rcpts), outcome{status: store.QueueFailed, code: "5.6.3", peer: c.peer,
 				diag: "the receiving server " + c.peer + " does not support 8BITMIME, which this message needs (8-bit content)"}), true
 		}
 		res, alive, dropped := q.send(ctx, env, c, rcpts)
 		if alive {
-			q.pool.put(key, c, q.now())
+			q.putIdle(key, c)
 		} else {
 			c.close()
 		}
@@ -258,6 +254,44 @@ func (q *Queue) tryHost(ctx context.Context, env envelope, host string, rcpts []
 		return res, true
 	}
 	return []outcome{{status: store.QueuePending, code: "4.4.2", diag: "connection to " + host + " lost"}}, false
+}
+
+// maxRefusedWaits bounds how often one attempt waits for a place at a host
+// that refused a connection while others were open.
+const maxRefusedWaits = 20
+
+// hostConn gives a connection to host: an idle one from the pool, or a new
+// one within the host's cap (hostGate). A host that refuses a new
+// connection while others to it are open is at its limit: the attempt
+// waits for one of them instead of going to the retry backoff.
+func (q *Queue) hostConn(ctx context.Context, key, host string) (c *conn, reused bool, err error) {
+	for waits := 0; ; waits++ {
+		c, release, err := q.acquireHost(ctx, key, host)
+		if err != nil {
+			return nil, false, err
+		}
+		if c != nil {
+			return c, true, nil
+		}
+		c, err = q.connect(ctx, host)
+		if err == nil {
+			c.release = release
+			q.gate.connected(host)
+			return c, false, nil
+		}
+		release()
+		if !refusal(err) || waits >= maxRefusedWaits || !q.gate.refused(host) {
+			return nil, false, err
+		}
+		q.log.Info("queue connection refused while others are open; waiting for one", "host", host, "err", err)
+	}
+}
+
+// putIdle keeps a connection for the next message to key, and tells the
+// attempts waiting for the host.
+func (q *Queue) putIdle(key string, c *conn) {
+	q.pool.put(key, c, q.now())
+	q.gate.idle(key)
 }
 
 // connect dials the relay, or the addresses of one MX host in turn.

@@ -24,9 +24,17 @@ type conn struct {
 	utf8     bool // SMTPUTF8 offered
 	eightBit bool // 8BITMIME offered
 	idleAt   time.Time
+	// release gives back the connection's place at its host (hostGate);
+	// it may run more than once.
+	release func()
 }
 
-func (c *conn) close() { c.c.close() }
+func (c *conn) close() {
+	c.c.close()
+	if c.release != nil {
+		c.release()
+	}
+}
 
 // idleMax is how long an unused connection stays open for the next message
 // to the same destination.

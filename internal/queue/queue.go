@@ -70,6 +70,7 @@ type Queue struct {
 	now      func() time.Time
 	dial     dialer
 	pool     pool
+	gate     *hostGate // connections per MX host, with a slow start
 
 	wake     chan struct{}
 	slots    chan struct{} // MaxConnections
@@ -95,12 +96,17 @@ func New(st Store, bouncer Bouncer, resolver Resolver, opts Options, logger *slo
 		st: st, bouncer: bouncer, resolver: resolver, opts: opts,
 		log: logger.With("component", "queue"), now: now,
 		dial:     dialer{opts: opts},
+		gate:     newHostGate(hostStartConnections, max(opts.MaxPerDomain, hostStartConnections)),
 		wake:     make(chan struct{}, 1),
 		slots:    make(chan struct{}, max(opts.MaxConnections, 1)),
 		inflight: make(map[int64]bool),
 		domains:  make(map[string]chan struct{}),
 	}
 }
+
+// hostStartConnections is how many connections a host gets before it has
+// shown it takes more (the slow start of hostGate).
+const hostStartConnections = 2
 
 // FormatID is how queue ids appear in logs and the CLI.
 func FormatID(id int64) string { return strconv.FormatInt(id, 10) }

@@ -529,3 +529,33 @@ func TestResolverErrorNamesConfiguredServers(t *testing.T) {
 		t.Errorf("lookup error %v: want it to name %s", err, server)
 	}
 }
+
+// TestMXConcurrencySlowStart: 200 messages to 20 domains that share one
+// MX host, which takes at most 3 connections at once and answers 421
+// beyond: the queue caps its connections to the host (slow start, then
+// the cap it learnt), and a message refused while others are open waits
+// for one instead of the retry backoff, so all arrive in one Flush (issue
+// 13).
+func TestMXConcurrencySlowStart(t *testing.T) {
+	peer := (&queuetest.Peer{Hostname: "mx.remote.test", MaxConcurrent: 3}).Start(t)
+	f := newFixture(t, peer, func(o *Options) { o.MaxPerDomain = 10; o.MaxConnections = 50 })
+	for d := range 20 {
+		f.dns.Add(t, fmt.Sprintf("d%d.test. MX 10 mx.remote.test.", d))
+	}
+	for i := range 200 {
+		f.enqueue("a@local.test", testBody, fmt.Sprintf("user%d@d%d.test", i, i%20))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for round := 0; round < 20 && len(peer.Mails()) < 200 && ctx.Err() == nil; round++ {
+		f.q.Flush(ctx) // no clock move: a message sent to the backoff would stay
+	}
+	peak, refused := peer.Concurrency()
+	if n := len(peer.Mails()); n != 200 {
+		t.Fatalf("%d of 200 messages arrived without a retry (peak %d connections, %d refused)", n, peak, refused)
+	}
+	if peak > 3 {
+		t.Errorf("peer saw %d connections at once", peak)
+	}
+	t.Logf("peak %d connections, %d refused, %d sessions", peak, refused, peer.Sessions())
+}

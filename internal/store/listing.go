@@ -7,8 +7,8 @@ import "context"
 type Lister interface {
 	// MessageUIDs returns the UIDs of the mailbox in ascending order.
 	MessageUIDs(ctx context.Context, mailboxID int64) ([]uint32, error)
-	// MessageFlags is Messages without Envelope, BodyStructure, Preview
-	// and ThreadID.
+	// MessageFlags is Messages without Envelope, BodyStructure and
+	// Preview (with ThreadID: JMAP collapses threads on light rows).
 	MessageFlags(ctx context.Context, mailboxID int64, from, to uint32) ([]Message, error)
 	// SelectListing returns what SELECT reports of the messages.
 	SelectListing(ctx context.Context, mailboxID int64) (SelectListing, error)

@@ -28,6 +28,7 @@ var (
 	ErrMailboxInUse  = errors.New("mailbox in use")
 	ErrNotPermitted  = errors.New("not permitted")
 	ErrStoreShutdown = errors.New("store is closed")
+	ErrLimit         = errors.New("limit reached")
 )
 
 // Domain is a mail domain served locally.
@@ -99,6 +100,11 @@ type Directory interface {
 	// Accounts lists the accounts of one domain, or of all when domain is "".
 	Accounts(ctx context.Context, domain string) ([]Account, error)
 	SetCredentials(ctx context.Context, address string, cred Credentials) error
+	// RehashPassword replaces the account's password hash by newHash, the
+	// same password hashed with new parameters, only if it is still
+	// oldHash (a password change meanwhile wins); it reports whether it
+	// did. Nothing else changes: sessions and tokens stay valid.
+	RehashPassword(ctx context.Context, accountID int64, oldHash, newHash string) (bool, error)
 	SetDisabled(ctx context.Context, address string, disabled bool) error
 	SetQuota(ctx context.Context, address string, bytes, messages int64) error
 	// DeleteAccount removes the account, its mailboxes and messages.
@@ -429,6 +435,8 @@ type FlagResult struct {
 
 // Mailstore holds mailboxes and messages.
 type Mailstore interface {
+	MetadataStore
+
 	// NewBody starts a body to hand to Deliver, Append or AppendMany.
 	NewBody() (BodyWriter, error)
 	// Deliver stores one body into every target and queues its remote
@@ -499,6 +507,15 @@ type Mailstore interface {
 	// without envelope, body structure and preview, ordered by thread,
 	// then internal date, then id (a JMAP Thread's emailIds).
 	ThreadMessages(ctx context.Context, accountID int64, threadIDs []int64) ([]Message, error)
+	// MessagesByDate calls fn with the mailbox's messages in received
+	// order (internal date, then id), newest first when newestFirst, until
+	// fn returns false; after, when not nil, starts past that message (its
+	// InternalDate and ID), so a walk can stop and go on. The messages
+	// carry ID, MailboxID, UID, ThreadID and InternalDate only. It reads
+	// as it goes, so a caller that stops after a page pays for that page,
+	// not for the mailbox (JMAP Email/query by receivedAt). fn must not
+	// call the store.
+	MessagesByDate(ctx context.Context, mailboxID int64, newestFirst bool, after *Message, fn func(Message) bool) error
 
 	// OpenBlob returns the body of a message. The reader also implements
 	// io.ReaderAt and io.Seeker.

@@ -49,6 +49,7 @@ func messageCSP(remote bool) string {
 // withheld from whatever it loads, links in a new tab, images fitted; the
 // message's own style sheet follows.
 const messageHead = `<!DOCTYPE html><html><head><meta charset="utf-8"><meta name="referrer" content="no-referrer">` +
+	`<meta http-equiv="x-dns-prefetch-control" content="off">` +
 	`<base target="_blank"><style>body{margin:0;padding:8px;font-family:system-ui,sans-serif;overflow-wrap:break-word}` +
 	`img{max-width:100%;height:auto}pre,.postern-text{white-space:pre-wrap}</style>`
 

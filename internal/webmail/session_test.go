@@ -216,7 +216,7 @@ func TestSecurityHeaders(t *testing.T) {
 		if csp == "" || !strings.Contains(csp, "default-src") || strings.Contains(csp, "script-src 'unsafe-inline'") {
 			t.Errorf("%s %s: CSP %q", r.method, r.path, csp)
 		}
-		if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") != "no-referrer" {
+		if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") != "no-referrer" || h.Get("X-DNS-Prefetch-Control") != "off" {
 			t.Errorf("%s %s: %v", r.method, r.path, h)
 		}
 		cc := h.Get("Cache-Control")

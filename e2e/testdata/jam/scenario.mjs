@@ -94,32 +94,34 @@ out.importedId = imported.created.imp.id;
 // A draft, sent at once, then moved from Drafts to Sent without $draft.
 const [ids] = await jam.api.Identity.get({ accountId, ids: null });
 const identity = ids.list.find((i) => i.email === session.username);
-const [sentResult] = await jam.requestMany((t) => {
-  const draft = t.Email.set({
-    accountId,
-    create: {
-      draft: {
-        mailboxIds: { [drafts.id]: true },
-        keywords: { $draft: true, $seen: true },
-        from: [{ name: "Jam Tester", email: session.username }],
-        to: [{ email: env("RCPT") }],
-        subject: "Sent by jam",
-        textBody: [{ partId: "body", type: "text/plain" }],
-        bodyValues: { body: { value: "Hello from jmap-jam, through EmailSubmission." } },
-      },
+const [drafted] = await jam.api.Email.set({
+  accountId,
+  create: {
+    draft: {
+      mailboxIds: { [drafts.id]: true },
+      keywords: { $draft: true, $seen: true },
+      from: [{ name: "Jam Tester", email: session.username }],
+      to: [{ email: env("RCPT") }],
+      subject: "Sent by jam",
+      textBody: [{ partId: "body", type: "text/plain" }],
+      bodyValues: { body: { value: "Hello from jmap-jam, through EmailSubmission." } },
     },
-  });
-  const submission = t.EmailSubmission.set({
-    accountId,
-    create: { send: { emailId: "#draft", identityId: identity.id } },
-    onSuccessUpdateEmail: {
-      "#send": { [`mailboxIds/${drafts.id}`]: null, [`mailboxIds/${sent.id}`]: true, "keywords/$draft": null },
-    },
-  });
-  return { draft, submission };
+  },
 });
-out.submissionId = sentResult.submission.created.send.id;
-out.draftId = sentResult.draft.created.draft.id;
+if (!drafted.created?.draft) throw new Error("draft refused: " + JSON.stringify(drafted.notCreated));
+out.draftId = drafted.created.draft.id;
+// jmap-jam keys the responses of one request by call id, and the implicit
+// Email/set of onSuccessUpdateEmail shares the EmailSubmission/set call id
+// (RFC 8621 §7.5): request() returns the first response, the submission's.
+const [submitted] = await jam.api.EmailSubmission.set({
+  accountId,
+  create: { send: { emailId: out.draftId, identityId: identity.id } },
+  onSuccessUpdateEmail: {
+    "#send": { [`mailboxIds/${drafts.id}`]: null, [`mailboxIds/${sent.id}`]: true, "keywords/$draft": null },
+  },
+});
+if (!submitted.created?.send) throw new Error("submission refused: " + JSON.stringify(submitted.notCreated));
+out.submissionId = submitted.created.send.id;
 
 const [after] = await jam.api.Email.get({ accountId, ids: [out.draftId], properties: ["mailboxIds", "keywords"] });
 out.sentMailboxes = Object.keys(after.list[0].mailboxIds);

@@ -53,6 +53,10 @@ type Peer struct {
 	DropInData bool
 	// Stall delays the reply to DATA's final dot.
 	Stall time.Duration
+	// MaxConcurrent, when set, answers "421" at the greeting and closes a
+	// connection beyond that many open at once, as a Postfix with
+	// smtpd_client_connection_count_limit does.
+	MaxConcurrent int
 	// Listen is the address to listen on; default "127.0.0.1:0". Peers on
 	// 127.0.0.2, 127.0.0.3... can share one port number, as MX hosts do.
 	Listen string
@@ -66,6 +70,9 @@ type Peer struct {
 	mu       sync.Mutex
 	mails    []Mail
 	sessions int
+	open     int // connections open now
+	peakOpen int
+	refused  int
 	srv      *smtp.Server
 }
 
@@ -118,6 +125,14 @@ func (p *Peer) Mails() []Mail {
 	return append([]Mail(nil), p.mails...)
 }
 
+// Concurrency returns the most connections the peer had open at once and
+// how many it refused past MaxConcurrent.
+func (p *Peer) Concurrency() (peak, refused int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.peakOpen, p.refused
+}
+
 // Sessions is the number of connections the peer accepted.
 func (p *Peer) Sessions() int {
 	p.mu.Lock()
@@ -131,13 +146,42 @@ type countingListener struct {
 }
 
 func (l *countingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err == nil {
-		l.p.mu.Lock()
-		l.p.sessions++
-		l.p.mu.Unlock()
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return c, err
+		}
+		p := l.p
+		p.mu.Lock()
+		if p.MaxConcurrent > 0 && p.open >= p.MaxConcurrent {
+			p.refused++
+			p.mu.Unlock()
+			c.Write([]byte("421 4.7.0 too many connections from you\r\n"))
+			c.Close()
+			continue
+		}
+		p.sessions++
+		p.open++
+		p.peakOpen = max(p.peakOpen, p.open)
+		p.mu.Unlock()
+		return &countedConn{Conn: c, p: p}, nil
 	}
-	return c, err
+}
+
+// countedConn counts itself out of the open connections when closed.
+type countedConn struct {
+	net.Conn
+	p    *Peer
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(func() {
+		c.p.mu.Lock()
+		c.p.open--
+		c.p.mu.Unlock()
+	})
+	return c.Conn.Close()
 }
 
 type backend struct{ p *Peer }

@@ -67,6 +67,10 @@ func (s *Store) startCheckpointer() error {
 			case <-t.C:
 			}
 			s.checkpoint(db)
+			// A reserve given back on a full disk comes back once there is room.
+			if err := s.reserve.ensure(); err != nil {
+				s.log.Warn("disk reserve not made", "path", s.reserve.path, "err", err)
+			}
 		}
 	}()
 	return nil

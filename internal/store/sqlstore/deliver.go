@@ -449,7 +449,7 @@ func (s *Store) ExpungeDeleted(ctx context.Context, mailboxID int64, uids []uint
 func (s *Store) expunge(ctx context.Context, mailboxID int64, uids []uint32, deletedOnly bool) ([]uint32, uint64, error) {
 	var removed []uint32
 	var hms uint64
-	err := s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+	err := s.writeFreeing(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
 		mb, err := mailboxByID(ctx, tx, mailboxID)
 		if err != nil {
 			return err

@@ -350,6 +350,21 @@ func (s *Store) SetCredentials(ctx context.Context, address string, cred store.C
 	return err
 }
 
+// RehashPassword implements store.Directory.
+func (s *Store) RehashPassword(ctx context.Context, accountID int64, oldHash, newHash string) (bool, error) {
+	var done bool
+	err := s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+		res, err := tx.ExecContext(ctx, `UPDATE accounts SET password_hash = ? WHERE id = ? AND password_hash = ?`, newHash, accountID, oldHash)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		done = n == 1
+		return err
+	})
+	return done, err
+}
+
 // SetDisabled implements store.Directory.
 func (s *Store) SetDisabled(ctx context.Context, address string, disabled bool) error {
 	v := 0
@@ -377,7 +392,7 @@ func (s *Store) DeleteAccount(ctx context.Context, address string) error {
 	if err != nil {
 		return store.ErrNotFound
 	}
-	err = s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+	err = s.writeFreeing(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
 		var id int64
 		if err := tx.QueryRowContext(ctx, `SELECT id FROM accounts WHERE address = ?`, addr).Scan(&id); err != nil {
 			return notFound(err)

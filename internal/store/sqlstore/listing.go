@@ -42,7 +42,7 @@ func (s *Store) MessageFlags(ctx context.Context, mailboxID int64, from, to uint
 		WHERE mailbox_id = ? AND uid >= ? AND uid <= ? ORDER BY uid`, mailboxID, from, to)
 }
 
-const lightCols = `id, uid, modseq, flags, keywords, internal_date, size, blob_id`
+const lightCols = `id, uid, modseq, flags, keywords, internal_date, size, blob_id, thread_id`
 
 // queryLight runs a query for lightCols of messages of one mailbox.
 func queryLight(ctx context.Context, q querier, mailboxID int64, query string, args ...any) ([]store.Message, error) {
@@ -58,7 +58,7 @@ func queryLight(ctx context.Context, q querier, mailboxID int64, query string, a
 		m := store.Message{MailboxID: mailboxID}
 		var kw string
 		var t int64
-		if err := rows.Scan(&m.ID, &m.UID, &m.ModSeq, &m.Flags, &kw, &t, &m.Size, &m.BlobID); err != nil {
+		if err := rows.Scan(&m.ID, &m.UID, &m.ModSeq, &m.Flags, &kw, &t, &m.Size, &m.BlobID, &m.ThreadID); err != nil {
 			return nil, err
 		}
 		if kw != "" {

@@ -50,7 +50,7 @@ func TestLightListings(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range full {
-		full[i].Envelope, full[i].BodyStructure, full[i].Preview, full[i].ThreadID = nil, nil, "", 0
+		full[i].Envelope, full[i].BodyStructure, full[i].Preview = nil, nil, ""
 	}
 	if !reflect.DeepEqual(full, light) {
 		t.Errorf("MessageFlags:\n%+v\nMessages without the cached parts:\n%+v", light, full)

@@ -229,7 +229,7 @@ func accountExists(ctx context.Context, tx *wtx, id int64) error {
 
 // DeleteMailbox implements store.Mailstore. Child mailboxes stay.
 func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string) error {
-	return s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+	return s.writeFreeing(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
 		m, err := mailboxByName(ctx, tx, accountID, name)
 		if err != nil {
 			return err
@@ -254,6 +254,9 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM mailboxes WHERE id = ?`, m.ID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM metadata WHERE account_id = ? AND mailbox_id = ?`, accountID, m.ID); err != nil {
 			return err
 		}
 		if m.Subscribed {

@@ -68,6 +68,8 @@ type Store struct {
 	// closes it.
 	ownBlobs bool
 	idx      *indexer
+	// reserve is disk space kept for deleting mail on a full disk.
+	reserve *reserve
 
 	closeOnce sync.Once
 	closeErr  error
@@ -162,6 +164,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		closed: make(chan struct{}),
 
 		purgeWake: make(chan struct{}, 1),
+		reserve:   newReserve(path),
+	}
+	if err := s.reserve.ensure(); err != nil {
+		logger.Warn("disk reserve not made", "path", s.reserve.path, "err", err)
 	}
 	if s.w, err = newWriter(ctx, s); err != nil {
 		wdb.Close()

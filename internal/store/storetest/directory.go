@@ -152,6 +152,16 @@ func testAccountSetters(t *testing.T, e *env, a store.Account) {
 	if e.reload(a).Disabled {
 		t.Error("SetDisabled(false) did not enable")
 	}
+	// A rehash replaces the hash only while it is the one it was made from.
+	if done, err := e.s.RehashPassword(e.ctx, a.ID, "stale", "rehashed"); err != nil || done || e.reload(a).PasswordHash != "new" {
+		t.Errorf("RehashPassword from a stale hash: %v %v", done, err)
+	}
+	if done, err := e.s.RehashPassword(e.ctx, a.ID, "new", "rehashed"); err != nil || !done {
+		t.Errorf("RehashPassword: %v %v", done, err)
+	}
+	if got := e.reload(a); got.PasswordHash != "rehashed" || got.SCRAMSHA256 != "new-scram" {
+		t.Errorf("after RehashPassword: %+v", got.Credentials)
+	}
 	wantErr(t, "SetQuota negative", e.s.SetQuota(e.ctx, "alice@example.org", -1, 0), store.ErrInvalid)
 	wantErr(t, "SetCredentials unknown", e.s.SetCredentials(e.ctx, "x@example.org", cred2), store.ErrNotFound)
 	wantErr(t, "SetDisabled unknown", e.s.SetDisabled(e.ctx, "x@example.org", true), store.ErrNotFound)

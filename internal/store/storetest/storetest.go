@@ -58,6 +58,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"EmailSubmissions", testEmailSubmissions},
 		{"MoveKeepsID", testMoveKeepsID},
 		{"Threads", testThreads},
+		{"Metadata", testMetadata},
+		{"MessagesByDate", testMessagesByDate},
 		{"AccountChanges", testAccountChanges},
 		{"Quota", testQuota},
 		{"UIDsModSeqExpunge", testUIDsModSeqExpunge},
