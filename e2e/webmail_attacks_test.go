@@ -272,6 +272,9 @@ func activeContent(doc string, noRemote bool) []string {
 				}
 			}
 			for _, at := range n.Attr {
+				if wrapperElement(n) {
+					break
+				}
 				key := strings.ToLower(at.Key)
 				switch {
 				case strings.HasPrefix(key, "on"):
@@ -324,8 +327,9 @@ func visibleText(doc string) string {
 }
 
 // wrapperElement tells the server's own head elements, which are
-// harmless: <meta charset>, <meta name=referrer content=no-referrer> and
-// <base target> without href.
+// harmless: <meta charset>, <meta name=referrer content=no-referrer>,
+// <meta http-equiv=x-dns-prefetch-control content=off> and <base target>
+// without href.
 func wrapperElement(n *html.Node) bool {
 	attrs := map[string]string{}
 	for _, a := range n.Attr {
@@ -334,6 +338,9 @@ func wrapperElement(n *html.Node) bool {
 	switch strings.ToLower(n.Data) {
 	case "meta":
 		if len(attrs) == 1 && attrs["charset"] != "" {
+			return true
+		}
+		if len(attrs) == 2 && attrs["http-equiv"] == "x-dns-prefetch-control" && attrs["content"] == "off" {
 			return true
 		}
 		return len(attrs) == 2 && attrs["name"] == "referrer" && attrs["content"] == "no-referrer"
