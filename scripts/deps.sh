@@ -20,23 +20,39 @@ declare -A NEED=(
 	[sieve-connect]=sieve-connect # e2e/sieve_test.go: a real ManageSieve client
 	[node]=nodejs        # e2e/jmap_jam_test.go: jmap-jam, an independent JMAP client
 	[npm]=npm
+	[chromium]=chromium  # e2e/webmail_test.go: the webmail in a real browser, driven by playwright-core
 )
 
-# npm_deps installs the npm packages the e2e tests run (pinned by the
-# folder's package-lock.json) into a folder the tests own, when absent.
+# npm_deps installs the npm packages the e2e tests run (pinned by each
+# folder's package-lock.json) into folders the tests own, when absent.
+# playwright-core never downloads a browser: the tests launch Debian's
+# /usr/bin/chromium.
 npm_deps() {
-	local dir
-	dir="$(cd "$(dirname "$0")/.." && pwd)/e2e/testdata/jam"
-	if [ ! -d "$dir/node_modules/jmap-jam" ]; then
-		echo "deps.sh: npm ci in $dir"
-		npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
-	fi
+	local root dir
+	root="$(cd "$(dirname "$0")/.." && pwd)/e2e/testdata"
+	# folder -> the package whose presence says the folder is installed.
+	for dir in jam:jmap-jam browser:playwright-core; do
+		if [ ! -d "$root/${dir%%:*}/node_modules/${dir#*:}" ]; then
+			echo "deps.sh: npm ci in $root/${dir%%:*}"
+			npm ci --prefix "$root/${dir%%:*}" --no-audit --no-fund --loglevel=error
+		fi
+	done
 }
 
 missing_cmds=()
 for cmd in "${!NEED[@]}"; do
 	command -v "$cmd" >/dev/null 2>&1 || missing_cmds+=("$cmd")
 done
+
+# Packages that bring no command: checked with dpkg-query where it exists.
+# fonts-wqy-microhei gives Chromium CJK glyphs for the zh-CN screenshots.
+NEED_PKGS=(fonts-wqy-microhei)
+missing_pkgs=()
+if command -v dpkg-query >/dev/null 2>&1; then
+	for pkg in "${NEED_PKGS[@]}"; do
+		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing_pkgs+=("$pkg")
+	done
+fi
 
 # Python modules the e2e scripts import (all standard library, but Debian
 # can split them out).
@@ -57,13 +73,13 @@ if command -v perl >/dev/null 2>&1 && ! perl -MIO::Socket::SSL -e1 >/dev/null 2>
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libio-socket-ssl-perl
 fi
 
-if [ ${#missing_cmds[@]} -eq 0 ]; then
+if [ ${#missing_cmds[@]} -eq 0 ] && [ ${#missing_pkgs[@]} -eq 0 ]; then
 	npm_deps
 	echo "deps.sh: all dependencies present (${!NEED[*]})"
 	exit 0
 fi
 
-pkgs=()
+pkgs=("${missing_pkgs[@]}")
 for cmd in "${missing_cmds[@]}"; do
 	if [ -z "${NEED[$cmd]}" ]; then
 		echo "deps.sh: MISSING commands: ${missing_cmds[*]}" >&2
@@ -78,7 +94,7 @@ if [ -r /etc/os-release ] && grep -qiE '^(ID|ID_LIKE)=.*debian' /etc/os-release;
 	is_debian=true
 fi
 if [ "$(id -u)" -ne 0 ] || ! $is_debian || ! command -v apt-get >/dev/null 2>&1; then
-	echo "deps.sh: MISSING commands: ${missing_cmds[*]}" >&2
+	echo "deps.sh: MISSING commands: ${missing_cmds[*]} packages: ${missing_pkgs[*]}" >&2
 	echo "deps.sh: cannot install here (needs root on Debian); install the packages: ${pkgs[*]}" >&2
 	exit 1
 fi
