@@ -55,13 +55,13 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (p Princip
 		}
 		return p, true
 	}
-	s.authFailed(w, err)
+	s.authFailed(w, r, err)
 	return p, false
 }
 
 // authFailed answers a failed authentication: 429 when throttled, 401 when
 // the credentials are missing or wrong, 503 otherwise.
-func (s *Server) authFailed(w http.ResponseWriter, err error) {
+func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, err error) {
 	var te *ThrottledError
 	switch {
 	case errors.As(err, &te):
@@ -74,12 +74,25 @@ func (s *Server) authFailed(w http.ResponseWriter, err error) {
 	case errors.Is(err, ErrForbidden):
 		httpProblem(w, http.StatusForbidden, err.Error())
 	case errors.Is(err, ErrUnauthenticated):
-		challenge(w, err)
+		if !fromWebmail(r) {
+			challenge(w, err)
+		}
 		httpProblem(w, http.StatusUnauthorized, "")
 	default:
 		s.log.Error("jmap: authentication", "err", err)
 		httpProblem(w, http.StatusServiceUnavailable, "")
 	}
+}
+
+// fromWebmail tells a request of the webmail's pages (its session cookie,
+// or its CSRF header): a 401 answers it without challenges, since a
+// browser would put up its own password dialog over the page.
+func fromWebmail(r *http.Request) bool {
+	if r.Header.Get("X-CSRF-Token") != "" {
+		return true
+	}
+	_, err := r.Cookie(SessionCookie)
+	return err == nil
 }
 
 // challenge sets the WWW-Authenticate challenges of a 401: Basic, and

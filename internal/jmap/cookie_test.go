@@ -76,3 +76,22 @@ func TestCookieSession(t *testing.T) {
 		t.Errorf("revoking twice: %v", err)
 	}
 }
+
+// TestCookieRefusedWithoutChallenge: a webmail request whose session died
+// gets 401 without WWW-Authenticate (a browser would put its own password
+// dialog over the page); a client without the cookie still gets the
+// Basic and Bearer challenges.
+func TestCookieRefusedWithoutChallenge(t *testing.T) {
+	te := newTokenEnv(t)
+	req, _ := http.NewRequest("GET", te.http.URL+"/jmap/session", nil)
+	req.AddCookie(&http.Cookie{Name: SessionCookie, Value: "dead" + strings.Repeat("x", 39)})
+	resp, _ := te.send(req)
+	if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != "" {
+		t.Errorf("dead cookie: %d %q", resp.StatusCode, resp.Header.Values("WWW-Authenticate"))
+	}
+	req, _ = http.NewRequest("GET", te.http.URL+"/jmap/session", nil)
+	resp, _ = te.send(req)
+	if resp.StatusCode != 401 || len(resp.Header.Values("WWW-Authenticate")) != 2 {
+		t.Errorf("no credentials: %d %q", resp.StatusCode, resp.Header.Values("WWW-Authenticate"))
+	}
+}

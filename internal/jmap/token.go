@@ -215,7 +215,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, t *Tokens) {
 	}
 	acct, err := t.basic.login(r, user, pass)
 	if err != nil {
-		s.authFailed(w, err)
+		s.authFailed(w, r, err)
 		return
 	}
 	tok, expires, err := t.issue(r.Context(), acct)
@@ -232,7 +232,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, t *Tokens) {
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, t *Tokens) {
 	tok, ok := bearer(r)
 	if !ok {
-		s.authFailed(w, ErrUnauthenticated)
+		s.authFailed(w, r, ErrUnauthenticated)
 		return
 	}
 	at, acct, err := t.check(r.Context(), tok)
@@ -243,7 +243,7 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, t *Tokens) 
 		}
 	}
 	if err != nil {
-		s.authFailed(w, err)
+		s.authFailed(w, r, err)
 		return
 	}
 	t.log.Info("jmap: access token revoked", "account", acct.Address, "token_id", at.ID)
