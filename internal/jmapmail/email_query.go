@@ -261,7 +261,10 @@ func (h *handler) byDate(ctx context.Context, c *jmap.Call, acct int64, q *email
 	if owned, err := h.ownsMailbox(ctx, acct, mb); err != nil || !owned {
 		return res, err
 	}
-	whole := a.CalculateTotal || a.Anchor != nil || a.Position < 0
+	// A total alone does not need the whole list: it is counted apart,
+	// once per state of the mailbox (totals.go), and the page is read as
+	// without it.
+	whole := a.Anchor != nil || a.Position < 0
 	stop := a.Position + limit // the results needed when not whole
 	var seen map[int64]bool
 	if q.collapse {
@@ -285,6 +288,13 @@ func (h *handler) byDate(ctx context.Context, c *jmap.Call, acct int64, q *email
 	}
 	if !whole {
 		res.offset = min(a.Position, res.total)
+		if a.CalculateTotal {
+			total, err := h.totals.count(ctx, h.st, mb, q.collapse)
+			if err != nil {
+				return nil, err
+			}
+			res.total = total
+		}
 	}
 	return res, nil
 }

@@ -427,3 +427,29 @@ func TestEmailQueryByDateBatches(t *testing.T) {
 		}
 	}
 }
+
+// TestEmailQueryTotalFollowsChanges: the total of the webmail's list is
+// counted apart from the page and remembered per state of the mailbox: a
+// delivery and an expunge show at once, collapsed or not.
+func TestEmailQueryTotalFollowsChanges(t *testing.T) {
+	f := newQueryFixture(t)
+	inbox := map[string]any{"inMailbox": f.inbox}
+	desc := []map[string]any{{"property": "receivedAt", "isAscending": false}}
+	total := func(collapse bool) any {
+		_, r := f.query("filter", inbox, "sort", desc, "collapseThreads", collapse, "calculateTotal", true, "limit", 1)
+		return r["total"]
+	}
+	if total(false) != 4.0 || total(true) != 3.0 {
+		t.Fatalf("totals: %v %v", total(false), total(true))
+	}
+	f.env.deliver("INBOX", "fresh@x.org", "")
+	if total(false) != 5.0 || total(true) != 4.0 {
+		t.Errorf("after a delivery: %v %v", total(false), total(true))
+	}
+	if _, _, err := f.env.st.Expunge(f.env.ctx, f.env.mailbox("INBOX").ID, []uint32{f.m["m1"].UID}); err != nil {
+		t.Fatal(err)
+	}
+	if total(false) != 4.0 {
+		t.Errorf("after an expunge: %v", total(false))
+	}
+}

@@ -84,6 +84,8 @@ type handler struct {
 	// ifInState and the checks of one request see no other request's
 	// half-done changes.
 	setMu sync.Map // store account id -> *sync.Mutex
+	// totals remembers mailbox totals for Email/query's calculateTotal.
+	totals listTotals
 }
 
 // Register adds the mail capability and the Mailbox methods to srv.
