@@ -61,6 +61,17 @@ func TestFirstLoadBudget(t *testing.T) {
 	if len(seen) < 5 {
 		t.Fatalf("found only %d modules from app.js: the import pattern is stale", len(seen))
 	}
+	// The shell preloads every module of the first load, so the browser
+	// fetches them at once instead of one level of imports after another.
+	shell, err := os.ReadFile(filepath.Join("assets", "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range seen {
+		if !bytes.Contains(shell, []byte(`<link rel="modulepreload" href="{{asset "`+name+`"}}">`)) {
+			t.Errorf("index.html does not preload %s", name)
+		}
+	}
 	t.Logf("first load: %d modules + style.css, %d bytes gzip", len(seen), total)
 	if total > budget {
 		t.Errorf("first load is %d bytes gzip, over the budget of %d", total, budget)
