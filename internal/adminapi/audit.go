@@ -109,6 +109,9 @@ func (a *api) routes(mux *http.ServeMux) {
 		"DELETE /admin/api/accounts/{address}/sieve/{name}":         a.deleteSieve,
 		"POST /admin/api/accounts/{address}/sieve/{name}/activate":  a.activateSieve,
 
+		"GET /admin/api/auth/throttled": a.throttled,
+		"POST /admin/api/auth/unblock":  a.unblock,
+
 		"GET /admin/api/aliases":              a.listAliases,
 		"POST /admin/api/aliases":             a.addAlias,
 		"DELETE /admin/api/aliases/{address}": a.deleteAlias,

@@ -281,3 +281,32 @@ func TestAuditEndpoint(t *testing.T) {
 		t.Errorf("%d rows after a refused change, want 3", len(got))
 	}
 }
+
+// TestThrottleEndpoints: a server administrator sees who the login
+// throttle refuses and lifts it (issue 13); a domain administrator may not.
+func TestThrottleEndpoints(t *testing.T) {
+	e := newEnv(t)
+	c := e.bearer()
+	for range 3 {
+		e.anon().do("POST", "/admin/api/login", map[string]string{"username": "dom", "password": "wrong password"})
+	}
+	if status, _ := e.anon().do("POST", "/admin/api/login", map[string]string{"username": "dom", "password": domPW}); status != 429 {
+		t.Fatalf("dom after 3 failures: %d", status)
+	}
+	list := c.want(200, "GET", "/admin/api/auth/throttled", nil)["throttled"].([]any)
+	if len(list) != 1 || list[0].(map[string]any)["account"] != "admin:dom" || list[0].(map[string]any)["source"] != "127.0.0.1/32" {
+		t.Errorf("throttled: %v", list)
+	}
+	if got := c.want(200, "POST", "/admin/api/auth/unblock", map[string]string{"target": "admin:dom"}); got["cleared"] != 2.0 {
+		t.Errorf("unblock: %v", got)
+	}
+	if n := len(c.want(200, "GET", "/admin/api/auth/throttled", nil)["throttled"].([]any)); n != 0 {
+		t.Errorf("%d throttled after unblock", n)
+	}
+	dom := e.login("dom", domPW) // fails the test unless unblocked
+	dom.wantError(403, "forbidden", "", "GET", "/admin/api/auth/throttled", nil)
+	c.wantError(400, "invalid", "neither an IP address nor a login name", "POST", "/admin/api/auth/unblock", map[string]string{"target": ""})
+	if !strings.Contains(e.log.String(), "action=auth.unblock") {
+		t.Error("unblock not recorded")
+	}
+}

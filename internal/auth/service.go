@@ -441,3 +441,11 @@ func (s *Service) scramResult(ctx context.Context, remote netip.Addr, username s
 	log.Info("auth ok")
 	return acct, nil
 }
+
+// Throttled lists the sources, and the accounts tried from a source, that
+// get ErrThrottled now.
+func (s *Service) Throttled() []ThrottledKey { return s.thr.throttled(s.opts.Now()) }
+
+// Unblock forgets the failures of an IP address (its source network) or
+// of an account name, and returns how many throttle keys it cleared.
+func (s *Service) Unblock(target string) int { return s.thr.unblock(target) }

@@ -578,3 +578,31 @@ func TestLoginRehashesOldParameters(t *testing.T) {
 		t.Fatalf("login with the new hash: %v", err)
 	}
 }
+
+// TestThrottledAndUnblock: the throttle lists what it refuses, and an
+// administrator can lift a source or an account name.
+func TestThrottledAndUnblock(t *testing.T) {
+	f := newFixture(t, Options{MaxFailuresPerIP: 3, MaxFailuresPerAccount: 2, Window: time.Minute})
+	_ = f.login(ipA, "bob@example.org", "guess")
+	_ = f.login(ipA, "bob@example.org", "guess")
+	_ = f.login(ipA, "carol@example.org", "guess")
+	got := f.svc.Throttled()
+	if len(got) != 2 {
+		t.Fatalf("Throttled: %+v", got)
+	}
+	if n := f.svc.Unblock("BOB@example.org"); n != 2 {
+		t.Errorf("Unblock(bob) cleared %d", n)
+	}
+	if err := f.login(ipB, "bob@example.org", bobPW); err != nil {
+		t.Errorf("bob after unblock: %v", err)
+	}
+	if err := f.login(ipA, "alice@example.org", alicePW); !errors.Is(err, ErrThrottled) {
+		t.Errorf("source A before unblock: %v", err)
+	}
+	if n := f.svc.Unblock("192.0.2.1"); n == 0 {
+		t.Error("Unblock(ipA) cleared nothing")
+	}
+	if err := f.login(ipA, "alice@example.org", alicePW); err != nil {
+		t.Errorf("source A after unblock: %v", err)
+	}
+}

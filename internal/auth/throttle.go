@@ -191,3 +191,66 @@ func makeRoom[K comparable](m map[K][]failure, maxTracked int, cutoff time.Time)
 		delete(m, k)
 	}
 }
+
+// ThrottledKey is a source, or an account name tried from a source, that
+// has reached its limit of failures.
+type ThrottledKey struct {
+	Source   string // an IPv4 address or an IPv6 /64
+	Account  string // "" for a source throttled whatever the account
+	Failures int
+	Until    time.Time // when the oldest failure leaves the window
+}
+
+// throttled lists the keys at their limit at now.
+func (t *throttle) throttled(now time.Time) []ThrottledKey {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	cutoff := now.Add(-t.window)
+	var out []ThrottledKey
+	for src := range t.byIP {
+		if list := recent(t.byIP, src, cutoff); t.perIP > 0 && len(list) >= t.perIP {
+			out = append(out, ThrottledKey{Source: src.String(), Failures: len(list), Until: list[0].at.Add(t.window)})
+		}
+	}
+	for k := range t.byPair {
+		if list := recent(t.byPair, k, cutoff); t.perAccount > 0 && len(list) >= t.perAccount {
+			out = append(out, ThrottledKey{Source: k.src.String(), Account: k.user, Failures: len(list), Until: list[0].at.Add(t.window)})
+		}
+	}
+	return out
+}
+
+// unblock forgets the failures of a source (an IP address, taken as its
+// source network) or of an account name (from every source), and returns
+// how many keys it cleared.
+func (t *throttle) unblock(target string) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	if ip, err := netip.ParseAddr(target); err == nil {
+		src := sourceOf(ip)
+		if _, ok := t.byIP[src]; ok {
+			delete(t.byIP, src)
+			n++
+		}
+		for k := range t.byPair {
+			if k.src == src {
+				delete(t.byPair, k)
+				n++
+			}
+		}
+		return n
+	}
+	user := normalizeUsername(target)
+	for k := range t.byPair {
+		if k.user == user {
+			delete(t.byPair, k)
+			n++
+		}
+	}
+	if _, ok := t.byAccount[user]; ok {
+		delete(t.byAccount, user)
+		n++
+	}
+	return n
+}
