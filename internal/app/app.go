@@ -21,6 +21,7 @@ import (
 	"postern/internal/blob"
 	"postern/internal/config"
 	"postern/internal/deliver"
+	"postern/internal/deliverylog"
 	"postern/internal/dkim"
 	"postern/internal/imapd"
 	"postern/internal/jmapmail"
@@ -114,6 +115,7 @@ type App struct {
 	lns      []*listener
 	queue    *queue.Queue
 	pipeline *deliver.Pipeline
+	dlog     *deliverylog.Log
 }
 
 // New builds every server the config enables; Run starts them.
@@ -136,8 +138,9 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 	sieveOpts := sieve.Options{MaxRedirects: cfg.Sieve.MaxRedirects, MaxActions: cfg.Sieve.MaxActions}
 	filter := sievefilter.New(sievefilter.Options{Store: st, Logger: logger.With("component", "sieve"),
 		Sieve: sieveOpts, Hostname: cfg.Hostname})
+	a.dlog = deliverylog.New(st, deliverylog.Options{Retention: cfg.Log.DeliveryRetention.Duration, Logger: logger.With("component", "deliverylog")})
 	a.pipeline = deliver.New(deliver.Options{Directory: st, Mailstore: st, Parse: ParseMessage, Filter: filter,
-		SRSSecret: srsKey, Logger: logger.With("component", "deliver")})
+		SRSSecret: srsKey, Logger: logger.With("component", "deliver"), Log: a.dlog})
 	a.queue = newQueue(cfg, backend, a.pipeline, logger)
 	a.pipeline.SetQueue(a.queue)
 	allowPlain := a.allowPlaintext
@@ -270,6 +273,7 @@ func (a *App) Run(ctx context.Context, reload <-chan struct{}) error {
 	defer stopSweep()
 	go a.sweepBlobs(sweepCtx)
 	go a.backend.Store.Maintain(sweepCtx, sqlstore.MaintainOptions{})
+	go a.dlog.Run(sweepCtx)
 	stopQueue := a.runQueue()
 	var runErr error
 	failed := 0

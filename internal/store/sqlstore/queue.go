@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -173,8 +175,8 @@ func (s *Store) QueueList(ctx context.Context) ([]store.QueueMessage, error) {
 func (s *Store) QueueUpdate(ctx context.Context, id int64, updates []store.QueueUpdate, setWarned bool) (bool, error) {
 	var done bool
 	err := s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
-		var blobID int64
-		if err := tx.QueryRowContext(ctx, `SELECT blob_id FROM queue_messages WHERE id = ?`, id).Scan(&blobID); err != nil {
+		var blobID, created int64
+		if err := tx.QueryRowContext(ctx, `SELECT blob_id, created_at FROM queue_messages WHERE id = ?`, id).Scan(&blobID, &created); err != nil {
 			return notFound(err)
 		}
 		t := now()
@@ -184,9 +186,22 @@ func (s *Store) QueueUpdate(ctx context.Context, id int64, updates []store.Queue
 			default:
 				return invalid("queue status %q", u.Status)
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE queue_recipients SET status = ?, attempts = attempts + 1,
-				next_attempt = ?, last_error = ?, last_peer = ?, last_tls = ?, updated_at = ? WHERE id = ? AND queue_id = ? AND status = 'pending'`,
-				u.Status, u.NextAttempt.Unix(), clipError(u.Error), clipError(u.Peer), clipError(u.TLS), t, u.RecipientID, id); err != nil {
+			var rcpt string
+			err := tx.QueryRowContext(ctx, `UPDATE queue_recipients SET status = ?, attempts = attempts + 1,
+				next_attempt = ?, last_error = ?, last_peer = ?, last_tls = ?, updated_at = ? WHERE id = ? AND queue_id = ? AND status = 'pending'
+				RETURNING rcpt`,
+				u.Status, u.NextAttempt.Unix(), clipError(u.Error), clipError(u.Peer), clipError(u.TLS), t, u.RecipientID, id).Scan(&rcpt)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue // not pending any more: an earlier outcome won
+			}
+			if err != nil {
+				return err
+			}
+			ev := store.LogEvent{Kind: queueLogKind(u.Status), QueueID: id, Rcpt: rcpt, Detail: queueLogDetail(u)}
+			if u.Status == store.QueueDelivered {
+				ev.Delay = time.Since(time.Unix(created, 0))
+			}
+			if err := insertLog(ctx, tx, e, ev); err != nil {
 				return err
 			}
 		}
@@ -223,6 +238,9 @@ func (s *Store) QueueDelete(ctx context.Context, id int64) error {
 		if err := tx.QueryRowContext(ctx, `SELECT blob_id FROM queue_messages WHERE id = ?`, id).Scan(&blobID); err != nil {
 			return notFound(err)
 		}
+		if err := insertLog(ctx, tx, e, store.LogEvent{Kind: store.LogDropped, QueueID: id}); err != nil {
+			return err
+		}
 		return deleteQueued(ctx, tx, e, id, blobID)
 	})
 }
@@ -245,7 +263,14 @@ func deleteQueued(ctx context.Context, tx *wtx, e *effects, id, blobID int64) er
 // QueueHold implements store.QueueStore.
 func (s *Store) QueueHold(ctx context.Context, id int64, held bool) error {
 	return s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
-		return execOne(ctx, tx, `UPDATE queue_messages SET held = ? WHERE id = ?`, held, id)
+		if err := execOne(ctx, tx, `UPDATE queue_messages SET held = ? WHERE id = ?`, held, id); err != nil {
+			return err
+		}
+		kind := store.LogReleased
+		if held {
+			kind = store.LogHeld
+		}
+		return insertLog(ctx, tx, e, store.LogEvent{Kind: kind, QueueID: id})
 	})
 }
 
@@ -267,8 +292,14 @@ func (s *Store) QueueRetry(ctx context.Context, id int64, at time.Time) (int, er
 		if err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
-		return err
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		ev := store.LogEvent{Kind: store.LogRetried, QueueID: id, Detail: fmt.Sprintf("%d recipient(s) due now", n)}
+		if id == 0 {
+			ev.Detail = fmt.Sprintf("every entry: %d recipient(s) due now", n)
+		}
+		return insertLog(ctx, tx, e, ev)
 	})
 	return int(n), err
 }

@@ -68,6 +68,8 @@ type Store struct {
 	// closes it.
 	ownBlobs bool
 	idx      *indexer
+	// observer is told of commits (SetObserver).
+	observer atomic.Pointer[Observer]
 
 	closeOnce sync.Once
 	closeErr  error

@@ -1,0 +1,377 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"postern/internal/store"
+)
+
+// The delivery log (migration 0026). Rows of a delivery or a queue change
+// are inserted by that change's own operation, so they ride its commit.
+
+// Observer is told what the writer committed, for metrics. It is called
+// from the writer goroutine after each commit and must return quickly.
+type Observer interface {
+	// Committed: a batch of ops operations committed in d.
+	Committed(ops int, d time.Duration)
+	// Logged: delivery log rows were committed.
+	Logged(events []store.LogEvent)
+}
+
+// SetObserver sets the store's Observer; nil removes it.
+func (s *Store) SetObserver(o Observer) {
+	if o == nil {
+		s.observer.Store(nil)
+		return
+	}
+	s.observer.Store(&o)
+}
+
+func (s *Store) observe() Observer {
+	if p := s.observer.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// maxLogDetail bounds what a peer's reply or an error can make us store.
+const maxLogDetail = 1000
+
+// insertLog writes one row in the operation's transaction; the row is
+// reported to the observer after the commit.
+func insertLog(ctx context.Context, tx *wtx, e *effects, ev store.LogEvent) error {
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	ev.Sender = strings.ToLower(ev.Sender)
+	ev.Rcpt = strings.ToLower(ev.Rcpt)
+	ev.MessageID = strings.Trim(ev.MessageID, "<> ")
+	if len(ev.Detail) > maxLogDetail {
+		ev.Detail = ev.Detail[:maxLogDetail]
+	}
+	if len(ev.MessageID) > maxLogDetail {
+		ev.MessageID = ev.MessageID[:maxLogDetail]
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO delivery_log (at, kind, txn_id, message_id, queue_id, source, sender, rcpt, detail, delay_ms)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		ev.Time.UnixMilli(), string(ev.Kind), ev.TxnID, ev.MessageID, ev.QueueID, ev.Source, ev.Sender, ev.Rcpt, ev.Detail, ev.Delay.Milliseconds())
+	if err == nil {
+		e.logged = append(e.logged, ev)
+	}
+	return err
+}
+
+// insertDeliveryLog writes the rows of a delivery: a row tied to a target
+// only when that copy was stored, a row tied to a queued copy with its id.
+func insertDeliveryLog(ctx context.Context, tx *wtx, e *effects, d store.Delivery, out store.DeliveryOutcome) error {
+	for _, ev := range d.Log {
+		if ev.Target > 0 {
+			if ev.Target > len(out.Targets) || out.Targets[ev.Target-1].Err != nil {
+				continue
+			}
+			if ev.Delay == 0 && !d.InternalDate.IsZero() {
+				ev.Delay = time.Since(d.InternalDate)
+			}
+		}
+		if ev.Queue > 0 {
+			if ev.Queue > len(out.QueueIDs) {
+				continue
+			}
+			ev.QueueID = out.QueueIDs[ev.Queue-1]
+		}
+		if err := insertLog(ctx, tx, e, ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// queueLogKind is the log's name for a recipient's outcome.
+func queueLogKind(st store.QueueStatus) store.LogKind {
+	switch st {
+	case store.QueueDelivered:
+		return store.LogRelayed
+	case store.QueueFailed:
+		return store.LogBounced
+	}
+	return store.LogDeferred
+}
+
+// queueLogDetail is what the log keeps of an attempt: the peer and its
+// reply or the error.
+func queueLogDetail(u store.QueueUpdate) string {
+	if u.Peer == "" {
+		return u.Error
+	}
+	return u.Peer + ": " + u.Error
+}
+
+// AppendLog implements store.DeliveryLog.
+func (s *Store) AppendLog(ctx context.Context, events []store.LogEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	return s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+		for _, ev := range events {
+			if err := insertLog(ctx, tx, e, ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+const logCols = `id, at, kind, txn_id, message_id, queue_id, source, sender, rcpt, detail, delay_ms`
+
+func scanLog(rows *sql.Rows) ([]store.LogEvent, error) {
+	defer rows.Close()
+	var out []store.LogEvent
+	for rows.Next() {
+		var ev store.LogEvent
+		var at, delay int64
+		var kind string
+		if err := rows.Scan(&ev.ID, &at, &kind, &ev.TxnID, &ev.MessageID, &ev.QueueID, &ev.Source, &ev.Sender, &ev.Rcpt, &ev.Detail, &delay); err != nil {
+			return nil, err
+		}
+		ev.Time, ev.Kind, ev.Delay = time.UnixMilli(at), store.LogKind(kind), time.Duration(delay)*time.Millisecond
+		out = append(out, ev)
+	}
+	return out, rows.Err()
+}
+
+// maxLogRows bounds one search.
+const maxLogRows = 1000
+
+// SearchLog implements store.DeliveryLog.
+func (s *Store) SearchLog(ctx context.Context, q store.LogQuery) ([]store.LogEvent, error) {
+	var where []string
+	var args []any
+	if q.Address != "" {
+		a := strings.ToLower(q.Address)
+		where = append(where, `(sender = ? OR rcpt = ?)`)
+		args = append(args, a, a)
+	}
+	if q.MessageID != "" {
+		where = append(where, `message_id = ?`)
+		args = append(args, strings.Trim(q.MessageID, "<> "))
+	}
+	if q.TxnID != "" {
+		where = append(where, `txn_id = ?`)
+		args = append(args, q.TxnID)
+	}
+	if q.QueueID != 0 {
+		where = append(where, `queue_id = ?`)
+		args = append(args, q.QueueID)
+	}
+	if !q.Since.IsZero() {
+		first, err := s.firstLogID(ctx, q.Since)
+		if err != nil {
+			return nil, err
+		}
+		where = append(where, `id >= ?`)
+		args = append(args, first)
+	}
+	if q.Before > 0 {
+		where = append(where, `id < ?`)
+		args = append(args, q.Before)
+	}
+	limit := q.Limit
+	if limit <= 0 || limit > maxLogRows {
+		limit = maxLogRows
+	}
+	sqlq := `SELECT ` + logCols + ` FROM delivery_log`
+	if len(where) > 0 {
+		sqlq += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	sqlq += ` ORDER BY id DESC LIMIT ` + strconv.Itoa(limit)
+	rows, err := s.rdb.QueryContext(ctx, sqlq, args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanLog(rows)
+}
+
+// maxTraceTxns bounds how many transactions one trace follows (a
+// Message-ID that many messages reuse).
+const maxTraceTxns = 50
+
+// TraceLog implements store.DeliveryLog.
+func (s *Store) TraceLog(ctx context.Context, key string) ([]store.LogEvent, error) {
+	key = strings.TrimSpace(key)
+	if key == "" {
+		return nil, invalid("empty trace key")
+	}
+	q := `SELECT DISTINCT txn_id FROM delivery_log WHERE txn_id = ? UNION SELECT txn_id FROM delivery_log WHERE message_id = ?`
+	args := []any{key, strings.Trim(key, "<> ")}
+	var queueIDs []int64
+	if id, err := strconv.ParseInt(key, 10, 64); err == nil && id > 0 {
+		q += ` UNION SELECT txn_id FROM delivery_log WHERE queue_id = ? AND txn_id <> ''`
+		args = append(args, id)
+		queueIDs = append(queueIDs, id)
+	}
+	txns, err := s.logStrings(ctx, q+` LIMIT `+strconv.Itoa(maxTraceTxns), args...)
+	if err != nil {
+		return nil, err
+	}
+	if len(txns) > 0 {
+		in, inArgs := inStrings(txns)
+		ids, err := s.logInts(ctx, `SELECT DISTINCT queue_id FROM delivery_log WHERE txn_id IN `+in+` AND queue_id <> 0`, inArgs...)
+		if err != nil {
+			return nil, err
+		}
+		queueIDs = append(queueIDs, ids...)
+	}
+	if len(txns) == 0 && len(queueIDs) == 0 {
+		return nil, store.ErrNotFound
+	}
+	var conds []string
+	var condArgs []any
+	if len(txns) > 0 {
+		in, a := inStrings(txns)
+		conds = append(conds, `txn_id IN `+in)
+		condArgs = append(condArgs, a...)
+	}
+	if len(queueIDs) > 0 {
+		in, a := inList(queueIDs)
+		conds = append(conds, `queue_id IN `+in)
+		condArgs = append(condArgs, a...)
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+logCols+` FROM delivery_log WHERE `+strings.Join(conds, ` OR `)+
+		` ORDER BY id LIMIT `+strconv.Itoa(maxLogRows), condArgs...)
+	if err != nil {
+		return nil, err
+	}
+	out, err := scanLog(rows)
+	if err == nil && len(out) == 0 {
+		return nil, store.ErrNotFound
+	}
+	return out, err
+}
+
+func inStrings(v []string) (string, []any) {
+	args := make([]any, len(v))
+	for i, x := range v {
+		args[i] = x
+	}
+	return "(" + strings.TrimSuffix(strings.Repeat("?,", len(v)), ",") + ")", args
+}
+
+func (s *Store) logStrings(ctx context.Context, q string, args ...any) ([]string, error) {
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) logInts(ctx context.Context, q string, args ...any) ([]int64, error) {
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// firstLogID is an id such that the rows from it on are those at or
+// after t. Rows are inserted in time order, so a binary search
+// over ids finds it in a few point reads, without an index on the time.
+func (s *Store) firstLogID(ctx context.Context, t time.Time) (int64, error) {
+	var lo, hi sql.NullInt64
+	if err := s.rdb.QueryRowContext(ctx, `SELECT MIN(id), MAX(id) FROM delivery_log`).Scan(&lo, &hi); err != nil {
+		return 0, err
+	}
+	if !lo.Valid {
+		return 1, nil
+	}
+	l, h := lo.Int64, hi.Int64+1
+	ms := t.UnixMilli()
+	for l < h {
+		mid := l + (h-l)/2
+		var id, at int64
+		err := s.rdb.QueryRowContext(ctx, `SELECT id, at FROM delivery_log WHERE id >= ? ORDER BY id LIMIT 1`, mid).Scan(&id, &at)
+		if errors.Is(err, sql.ErrNoRows) {
+			return h, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		if at >= ms {
+			// Every row from mid on is recent enough: the start is mid or before.
+			h = mid
+		} else {
+			l = id + 1
+		}
+	}
+	return l, nil
+}
+
+// PruneLog implements store.DeliveryLog.
+func (s *Store) PruneLog(ctx context.Context, before time.Time, limit int) (int, error) {
+	cut, err := s.firstLogID(ctx, before)
+	if err != nil {
+		return 0, err
+	}
+	if limit <= 0 {
+		limit = 10000
+	}
+	var n int64
+	err = s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM delivery_log WHERE id IN (SELECT id FROM delivery_log WHERE id < ? ORDER BY id LIMIT ?)`, cut, limit)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}
+
+// LogCounts implements store.DeliveryLog.
+func (s *Store) LogCounts(ctx context.Context, since time.Time) ([]store.LogCount, error) {
+	first, err := s.firstLogID(ctx, since)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT at / 3600000, kind, COUNT(*) FROM delivery_log WHERE id >= ? AND at >= ?
+		GROUP BY at / 3600000, kind ORDER BY 1, 2`, first, since.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: log counts: %w", err)
+	}
+	defer rows.Close()
+	var out []store.LogCount
+	for rows.Next() {
+		var h, n int64
+		var kind string
+		if err := rows.Scan(&h, &kind, &n); err != nil {
+			return nil, err
+		}
+		out = append(out, store.LogCount{Hour: time.UnixMilli(h * 3600000).UTC(), Kind: store.LogKind(kind), N: n})
+	}
+	return out, rows.Err()
+}
