@@ -91,4 +91,3 @@ func messageIDOf(head []byte) string {
 	h, _ := r.ReadMIMEHeader() // a header cut at the bound still gives its fields so far
 	return strings.Trim(strings.TrimSpace(h.Get("Message-Id")), "<>")
 }
-
