@@ -44,6 +44,7 @@ var zoneSections = []struct {
 	{admin.DNSDMARC, "DMARC (RFC 7489)"},
 	{admin.DNSDiscovery, "Service discovery for mail clients (RFC 6186, RFC 8314)"},
 	{admin.DNSAutoconfig, "Autoconfiguration names (Thunderbird autoconfig, Outlook autodiscover)"},
+	{admin.DNSMTASTS, "MTA-STS (RFC 8461): policy host and id; TLS reports (RFC 8460)"},
 }
 
 // writeZone prints the records of z as a zone file.

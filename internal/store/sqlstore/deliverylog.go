@@ -375,3 +375,15 @@ func (s *Store) LogCounts(ctx context.Context, since time.Time) ([]store.LogCoun
 	}
 	return out, rows.Err()
 }
+
+// Ping tells whether the store answers: a read, and the writer running
+// (a closed store fails), for readiness probes.
+func (s *Store) Ping(ctx context.Context) error {
+	select {
+	case <-s.closed:
+		return store.ErrStoreShutdown
+	default:
+	}
+	var one int
+	return s.rdb.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
+}
