@@ -18,11 +18,13 @@ import (
 
 	"postern/internal/admin"
 	"postern/internal/auth"
+	"postern/internal/autoconfig"
 	"postern/internal/blob"
 	"postern/internal/config"
 	"postern/internal/deliver"
 	"postern/internal/deliverylog"
 	"postern/internal/dkim"
+	"postern/internal/health"
 	"postern/internal/imapd"
 	"postern/internal/jmapmail"
 	"postern/internal/jmapsubmit"
@@ -183,7 +185,9 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, MaxRecipients: cfg.SMTP.MaxRecipients,
 		Extensions: sub.EnvelopeExtensions(), Logger: logger.With("svc", "jmap")})
 	jmapSieve.Register(jmapSrv)
-	webSrv := web.New(web.Options{JMAP: jmapSrv, Streams: jmapSrv, Logger: logger.With("svc", "http")})
+	ac := autoconfig.New(autoconfig.Options{Settings: autoconfigSettings(cfg), IsLocalDomain: a.pipeline.IsLocalDomain})
+	webSrv := web.New(web.Options{JMAP: jmapSrv, Streams: jmapSrv, Logger: logger.With("svc", "http"),
+		Autoconfig: ac.Handler(), Healthz: health.Healthz(), Readyz: health.Readyz(a.readyChecks())})
 	a.services = []service{mx, sub, pop, imp, sieveSrv, webSrv}
 	l := cfg.Listen
 	for _, ls := range []listener{

@@ -1,6 +1,7 @@
 // Package web is the `http` listener: JMAP (RFC 8620/8621) for the webmail
-// and any JMAP client, and later the webmail's pages, autoconfig and
-// MTA-STS. The admin UI and API have their own loopback listener.
+// and any JMAP client, client autoconfiguration and the MTA-STS policy
+// (package autoconfig), /healthz and /readyz (package health), and later
+// the webmail's pages. The admin UI and API have their own loopback listener.
 //
 // Passwords cross this listener in HTTP Basic authentication and at the
 // token endpoint, and bearer tokens in every JMAP request, so a request
@@ -28,7 +29,13 @@ type Options struct {
 	Streams interface {
 		Shutdown(ctx context.Context) error
 	}
-	Logger *slog.Logger
+	// Autoconfig serves autoconfig.Paths (Thunderbird autoconfig,
+	// Autodiscover, MTA-STS) for any Host; nil leaves them out.
+	Autoconfig http.Handler
+	// Healthz and Readyz answer /healthz and /readyz (package health);
+	// nil leaves them out.
+	Healthz, Readyz http.Handler
+	Logger          *slog.Logger
 }
 
 // Server is the HTTP service; it may Serve several listeners.
@@ -59,6 +66,17 @@ func New(o Options) *Server {
 		j := secureCredentials(o.JMAP)
 		mux.Handle("/jmap/", j)
 		mux.Handle("/.well-known/jmap", j)
+	}
+	if o.Autoconfig != nil {
+		for _, p := range autoconfigPaths {
+			mux.Handle(p, o.Autoconfig)
+		}
+	}
+	if o.Healthz != nil {
+		mux.Handle("/healthz", o.Healthz)
+	}
+	if o.Readyz != nil {
+		mux.Handle("/readyz", o.Readyz)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
@@ -100,6 +118,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	return s.srv.Shutdown(ctx)
+}
+
+// autoconfigPaths are the paths package autoconfig answers (its Paths;
+// listed here so that web does not import it).
+var autoconfigPaths = []string{
+	"/.well-known/autoconfig/mail/config-v1.1.xml",
+	"/mail/config-v1.1.xml",
+	"/autodiscover/autodiscover.xml",
+	"/Autodiscover/Autodiscover.xml",
+	"/.well-known/mta-sts.txt",
 }
 
 // tokenPath is where a client trades its password for a bearer token; the
