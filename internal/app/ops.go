@@ -51,4 +51,3 @@ func (a *App) readyChecks() map[string]health.Check {
 		},
 	}
 }
-

@@ -45,7 +45,7 @@ type publishedConfig struct {
 	XMLName  xml.Name `xml:"clientConfig"`
 	Version  string   `xml:"version,attr"`
 	Provider struct {
-		ID               string `xml:"id,attr"`
+		ID               string   `xml:"id,attr"`
 		Domain           []string `xml:"domain"`
 		DisplayName      string   `xml:"displayName"`
 		DisplayShortName string   `xml:"displayShortName"`
@@ -150,7 +150,6 @@ func TestThunderbird(t *testing.T) {
 		t.Errorf("POST: %d", rec.Code)
 	}
 }
-
 
 // outlookRequest is the body Outlook posts (as captured from Outlook
 // 2016/365 for a POP/IMAP account), with its CRLFs.
