@@ -28,6 +28,7 @@ import (
 	"postern/internal/imapd"
 	"postern/internal/jmapmail"
 	"postern/internal/jmapsubmit"
+	"postern/internal/metrics"
 	"postern/internal/managesieve"
 	"postern/internal/msgmeta"
 	"postern/internal/netlimit"
@@ -118,6 +119,7 @@ type App struct {
 	queue    *queue.Queue
 	pipeline *deliver.Pipeline
 	dlog     *deliverylog.Log
+	metrics  *metrics.Metrics
 }
 
 // New builds every server the config enables; Run starts them.
@@ -128,7 +130,9 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 	}
 	tlsCfg := a.certs.tlsConfig()
 	st := backend.Store
-	authSvc := auth.New(st, auth.Options{
+	a.metrics = metrics.New(st)
+	st.SetObserver(a.metrics)
+	authSvc := auth.New(st, auth.Options{OnFailure: a.metrics.AuthFailure,
 		MaxFailuresPerIP:      cfg.Auth.MaxFailuresPerIP,
 		MaxFailuresPerAccount: cfg.Auth.MaxFailuresPerAccount,
 		Window:                cfg.Auth.FailureWindow.Duration,
@@ -226,6 +230,7 @@ func (a *App) Listen() error {
 			a.closeListeners()
 			return fmt.Errorf("listen.%s: %w", l.name, err)
 		}
+		ln = a.metrics.Listener(ln, l.name)
 		if l.perIP > 0 || l.total > 0 {
 			ln = &netlimit.Listener{Listener: ln, PerIP: l.perIP, Total: l.total, Refusal: l.refusal}
 		}

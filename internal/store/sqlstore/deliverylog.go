@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -46,30 +47,58 @@ const maxLogDetail = 1000
 // insertLog writes one row in the operation's transaction; the row is
 // reported to the observer after the commit.
 func insertLog(ctx context.Context, tx *wtx, e *effects, ev store.LogEvent) error {
-	if ev.Time.IsZero() {
-		ev.Time = time.Now()
+	return insertLogs(ctx, tx, e, []store.LogEvent{ev})
+}
+
+// maxLogInsert is how many rows one INSERT statement takes: one statement
+// for the rows of a delivery costs less than one per row.
+const maxLogInsert = 8
+
+// logInsertSQL[n] inserts n rows.
+var logInsertSQL = func() []string {
+	out := make([]string, maxLogInsert+1)
+	for n := 1; n <= maxLogInsert; n++ {
+		out[n] = `INSERT INTO delivery_log (at, kind, txn_id, message_id, queue_id, source, sender, rcpt, detail, delay_ms) VALUES ` +
+			strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?),`, n), ",")
 	}
-	ev.Sender = strings.ToLower(ev.Sender)
-	ev.Rcpt = strings.ToLower(ev.Rcpt)
-	ev.MessageID = strings.Trim(ev.MessageID, "<> ")
-	if len(ev.Detail) > maxLogDetail {
-		ev.Detail = ev.Detail[:maxLogDetail]
+	return out
+}()
+
+// insertLogs writes rows in the operation's transaction.
+func insertLogs(ctx context.Context, tx *wtx, e *effects, evs []store.LogEvent) error {
+	for len(evs) > 0 {
+		n := min(len(evs), maxLogInsert)
+		args := make([]any, 0, 10*n)
+		for i := range evs[:n] {
+			ev := &evs[i]
+			if ev.Time.IsZero() {
+				ev.Time = time.Now()
+			}
+			ev.Sender = strings.ToLower(ev.Sender)
+			ev.Rcpt = strings.ToLower(ev.Rcpt)
+			ev.MessageID = strings.Trim(ev.MessageID, "<> ")
+			if len(ev.Detail) > maxLogDetail {
+				ev.Detail = ev.Detail[:maxLogDetail]
+			}
+			if len(ev.MessageID) > maxLogDetail {
+				ev.MessageID = ev.MessageID[:maxLogDetail]
+			}
+			args = append(args, ev.Time.UnixMilli(), string(ev.Kind), ev.TxnID, ev.MessageID, ev.QueueID, ev.Source,
+				ev.Sender, ev.Rcpt, ev.Detail, ev.Delay.Milliseconds())
+		}
+		if _, err := tx.ExecContext(ctx, logInsertSQL[n], args...); err != nil {
+			return err
+		}
+		e.logged = append(e.logged, evs[:n]...)
+		evs = evs[n:]
 	}
-	if len(ev.MessageID) > maxLogDetail {
-		ev.MessageID = ev.MessageID[:maxLogDetail]
-	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO delivery_log (at, kind, txn_id, message_id, queue_id, source, sender, rcpt, detail, delay_ms)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		ev.Time.UnixMilli(), string(ev.Kind), ev.TxnID, ev.MessageID, ev.QueueID, ev.Source, ev.Sender, ev.Rcpt, ev.Detail, ev.Delay.Milliseconds())
-	if err == nil {
-		e.logged = append(e.logged, ev)
-	}
-	return err
+	return nil
 }
 
 // insertDeliveryLog writes the rows of a delivery: a row tied to a target
 // only when that copy was stored, a row tied to a queued copy with its id.
 func insertDeliveryLog(ctx context.Context, tx *wtx, e *effects, d store.Delivery, out store.DeliveryOutcome) error {
+	rows := make([]store.LogEvent, 0, len(d.Log))
 	for _, ev := range d.Log {
 		if ev.Target > 0 {
 			if ev.Target > len(out.Targets) || out.Targets[ev.Target-1].Err != nil {
@@ -85,11 +114,9 @@ func insertDeliveryLog(ctx context.Context, tx *wtx, e *effects, d store.Deliver
 			}
 			ev.QueueID = out.QueueIDs[ev.Queue-1]
 		}
-		if err := insertLog(ctx, tx, e, ev); err != nil {
-			return err
-		}
+		rows = append(rows, ev)
 	}
-	return nil
+	return insertLogs(ctx, tx, e, rows)
 }
 
 // queueLogKind is the log's name for a recipient's outcome.
@@ -118,12 +145,7 @@ func (s *Store) AppendLog(ctx context.Context, events []store.LogEvent) error {
 		return nil
 	}
 	return s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
-		for _, ev := range events {
-			if err := insertLog(ctx, tx, e, ev); err != nil {
-				return err
-			}
-		}
-		return nil
+		return insertLogs(ctx, tx, e, slices.Clone(events))
 	})
 }
 

@@ -303,3 +303,26 @@ func (s *Store) QueueRetry(ctx context.Context, id int64, at time.Time) (int, er
 	})
 	return int(n), err
 }
+
+// QueueCounts counts the queued messages by state: "held", "deferred"
+// (some pending recipient was tried and failed) and "active" (due for a
+// first attempt), for the dashboard and metrics.
+func (s *Store) QueueCounts(ctx context.Context) (map[string]int64, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT CASE WHEN q.held THEN 'held'
+		WHEN EXISTS (SELECT 1 FROM queue_recipients r WHERE r.queue_id = q.id AND r.status = 'pending' AND r.attempts > 0) THEN 'deferred'
+		ELSE 'active' END AS state, COUNT(*) FROM queue_messages q GROUP BY state`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int64{"active": 0, "deferred": 0, "held": 0}
+	for rows.Next() {
+		var st string
+		var n int64
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, err
+		}
+		out[st] = n
+	}
+	return out, rows.Err()
+}
