@@ -44,15 +44,38 @@ func (s *Store) observe() Observer {
 // maxLogDetail bounds what a peer's reply or an error can make us store.
 const maxLogDetail = 1000
 
-// insertLog writes one row in the operation's transaction; the row is
-// reported to the observer after the commit.
+// insertLog adds one row to the operation's transaction (insertLogs).
 func insertLog(ctx context.Context, tx *wtx, e *effects, ev store.LogEvent) error {
 	return insertLogs(ctx, tx, e, []store.LogEvent{ev})
 }
 
-// maxLogInsert is how many rows one INSERT statement takes: one statement
-// for the rows of a delivery costs less than one per row.
-const maxLogInsert = 8
+// insertLogs adds rows to the operation's transaction. They are not
+// inserted at once: the writer inserts the rows of every operation of the
+// batch that succeeded together, just before the commit (writeLogRows),
+// outside the operations' savepoints. The rows are still committed with
+// their changes, or not at all, and a batch pays for one INSERT instead of
+// one per delivery and for no savepoint journalling of the log's pages.
+func insertLogs(_ context.Context, _ *wtx, e *effects, evs []store.LogEvent) error {
+	for _, ev := range evs {
+		if ev.Time.IsZero() {
+			ev.Time = time.Now()
+		}
+		ev.Sender = strings.ToLower(ev.Sender)
+		ev.Rcpt = strings.ToLower(ev.Rcpt)
+		ev.MessageID = strings.Trim(ev.MessageID, "<> ")
+		if len(ev.Detail) > maxLogDetail {
+			ev.Detail = ev.Detail[:maxLogDetail]
+		}
+		if len(ev.MessageID) > maxLogDetail {
+			ev.MessageID = ev.MessageID[:maxLogDetail]
+		}
+		e.logged = append(e.logged, ev)
+	}
+	return nil
+}
+
+// maxLogInsert is how many rows one INSERT statement takes.
+const maxLogInsert = 32
 
 // logInsertSQL[n] inserts n rows.
 var logInsertSQL = func() []string {
@@ -64,35 +87,35 @@ var logInsertSQL = func() []string {
 	return out
 }()
 
-// insertLogs writes rows in the operation's transaction.
-func insertLogs(ctx context.Context, tx *wtx, e *effects, evs []store.LogEvent) error {
-	for len(evs) > 0 {
-		n := min(len(evs), maxLogInsert)
-		args := make([]any, 0, 10*n)
-		for i := range evs[:n] {
-			ev := &evs[i]
-			if ev.Time.IsZero() {
-				ev.Time = time.Now()
-			}
-			ev.Sender = strings.ToLower(ev.Sender)
-			ev.Rcpt = strings.ToLower(ev.Rcpt)
-			ev.MessageID = strings.Trim(ev.MessageID, "<> ")
-			if len(ev.Detail) > maxLogDetail {
-				ev.Detail = ev.Detail[:maxLogDetail]
-			}
-			if len(ev.MessageID) > maxLogDetail {
-				ev.MessageID = ev.MessageID[:maxLogDetail]
-			}
+// writeLogRows inserts the delivery log rows of the batch's operations
+// that succeeded, in the batch's transaction.
+func writeLogRows(ctx context.Context, tx *wtx, batch []*op) error {
+	args := make([]any, 0, 10*maxLogInsert)
+	n := 0
+	flush := func() error {
+		if n == 0 {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, logInsertSQL[n], args...)
+		args, n = args[:0], 0
+		return err
+	}
+	for _, o := range batch {
+		if o.err != nil {
+			continue
+		}
+		for i := range o.eff.logged {
+			ev := &o.eff.logged[i]
 			args = append(args, ev.Time.UnixMilli(), string(ev.Kind), ev.TxnID, ev.MessageID, ev.QueueID, ev.Source,
 				ev.Sender, ev.Rcpt, ev.Detail, ev.Delay.Milliseconds())
+			if n++; n == maxLogInsert {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
 		}
-		if _, err := tx.ExecContext(ctx, logInsertSQL[n], args...); err != nil {
-			return err
-		}
-		e.logged = append(e.logged, evs[:n]...)
-		evs = evs[n:]
 	}
-	return nil
+	return flush()
 }
 
 // insertDeliveryLog writes the rows of a delivery: a row tied to a target

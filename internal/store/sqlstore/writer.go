@@ -294,6 +294,9 @@ func (w *writer) execBatch(batch []*op) (err error) {
 			return fmt.Errorf("sqlstore: release savepoint: %w", err)
 		}
 	}
+	if err := writeLogRows(ctx, tx, batch); err != nil {
+		return fmt.Errorf("sqlstore: delivery log: %w", err)
+	}
 	// The bodies the batch references were appended to segments before
 	// their operations were queued: one fdatasync makes them all durable
 	// before the commit that makes them visible.
