@@ -43,12 +43,29 @@ type Options struct {
 	// domains get 404, so the server does not advertise itself for them.
 	// nil answers for any domain.
 	IsLocalDomain func(ctx context.Context, domain string) (bool, error)
+	// Current, when set, gives the settings at each request instead of
+	// Settings (the ports of listeners bound to port 0 are known only
+	// once they listen).
+	Current func() Settings
 }
 
 // Server holds the handlers.
 type Server struct {
-	s     Settings
-	local func(ctx context.Context, domain string) (bool, error)
+	fixed   Settings
+	current func() Settings
+	local   func(ctx context.Context, domain string) (bool, error)
+}
+
+// settings are the settings to answer with now.
+func (s *Server) settings() Settings {
+	if s.current == nil {
+		return s.fixed
+	}
+	st := s.current()
+	if st.MTASTSMaxAge <= 0 {
+		st.MTASTSMaxAge = s.fixed.MTASTSMaxAge
+	}
+	return st
 }
 
 // New returns the handlers for these settings.
@@ -56,7 +73,7 @@ func New(o Options) *Server {
 	if o.Settings.MTASTSMaxAge <= 0 {
 		o.Settings.MTASTSMaxAge = 7 * 24 * time.Hour
 	}
-	return &Server{s: o.Settings, local: o.IsLocalDomain}
+	return &Server{fixed: o.Settings, current: o.Current, local: o.IsLocalDomain}
 }
 
 // Paths are the paths Handler serves, for the mux of the http listener.
@@ -151,14 +168,14 @@ func (s *Server) serveMTASTS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.local != nil {
-		if d := hostDomain(r.Host, "mta-sts."); d != "" && d != s.s.Hostname {
+		if d := hostDomain(r.Host, "mta-sts."); d != "" && d != s.settings().Hostname {
 			if !s.served(w, r, d) {
 				return
 			}
 		}
 	}
 	w.Header().Set("Content-Type", "text/plain")
-	_, _ = w.Write([]byte(MTASTSPolicy(s.s)))
+	_, _ = w.Write([]byte(MTASTSPolicy(s.settings())))
 }
 
 // MTASTSPolicy is the policy text for these settings.

@@ -198,7 +198,7 @@ func TestAutodiscover(t *testing.T) {
 	}
 	// Without implicit TLS ports, STARTTLS ones (Encryption TLS).
 	s := New(Options{Settings: Settings{Hostname: "mx.example.org", IMAP: 143, Submission: 587}})
-	body, _ := AutodiscoverResponse(s.s, "a@example.org")
+	body, _ := AutodiscoverResponse(s.settings(), "a@example.org")
 	if !strings.Contains(string(body), "<Port>587</Port>") || !strings.Contains(string(body), "<Encryption>TLS</Encryption>") ||
 		strings.Contains(string(body), "POP3") {
 		t.Errorf("STARTTLS answer:\n%s", body)

@@ -180,7 +180,7 @@ func (s *Server) serveAutodiscover(w http.ResponseWriter, r *http.Request) {
 	if !s.served(w, r, domainOf(req.EmailAddress)) {
 		return
 	}
-	body, err := AutodiscoverResponse(s.s, req.EmailAddress)
+	body, err := AutodiscoverResponse(s.settings(), req.EmailAddress)
 	if err != nil {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return

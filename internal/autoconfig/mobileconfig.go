@@ -146,7 +146,7 @@ func (s *Server) MobileConfigHandler(address func(r *http.Request) string) http.
 			http.Error(w, "login required", http.StatusUnauthorized)
 			return
 		}
-		body, err := MobileConfig(s.s, addr)
+		body, err := MobileConfig(s.settings(), addr)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusNotFound)
 			return

@@ -90,7 +90,7 @@ func (s *Server) serveThunderbird(w http.ResponseWriter, r *http.Request) {
 	if !s.served(w, r, domain) {
 		return
 	}
-	body, err := ThunderbirdConfig(s.s, domain)
+	body, err := ThunderbirdConfig(s.settings(), domain)
 	if err != nil {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
