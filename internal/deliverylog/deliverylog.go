@@ -83,14 +83,28 @@ const (
 	pruneBatch = 5000
 )
 
+// indexEvery is how often Run indexes the search keys of new rows (in
+// batches of indexBatch): searches read the rows not indexed yet
+// directly, so this bounds how many they scan.
+const (
+	indexEvery = 2 * time.Second
+	indexBatch = 2000
+)
+
 // Run writes recorded rows (many in one operation) and prunes old rows
 // until ctx ends.
 func (l *Log) Run(ctx context.Context) {
 	prune := time.NewTicker(pruneEvery)
 	defer prune.Stop()
+	index := time.NewTicker(indexEvery)
+	defer index.Stop()
 	l.pruneLogged(ctx)
 	for {
 		select {
+		case <-index.C:
+			if _, err := l.Index(ctx); err != nil && ctx.Err() == nil {
+				l.log.Warn("delivery log: indexing failed", "err", err)
+			}
 		case <-ctx.Done():
 			l.flush(context.WithoutCancel(ctx), nil)
 			return
@@ -126,6 +140,19 @@ func (l *Log) pruneLogged(ctx context.Context) {
 		l.log.Warn("delivery log: pruning failed", "err", err)
 	} else if n > 0 {
 		l.log.Info("delivery log pruned", "rows", n)
+	}
+}
+
+// Index adds the search keys of every row not indexed yet, and returns
+// how many rows it indexed.
+func (l *Log) Index(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n, err := l.st.IndexLog(ctx, indexBatch)
+		total += n
+		if err != nil || n < indexBatch {
+			return total, err
+		}
 	}
 }
 

@@ -203,22 +203,45 @@ func TestDeferredAndQueueActions(t *testing.T) {
 	if !strings.Contains(tr.Steps[2].Detail, "451 4.3.0 try later") {
 		t.Errorf("deferred detail %q", tr.Steps[2].Detail)
 	}
-	var found struct {
-		Events []deliverylog.Event `json:"events"`
-	}
-	if code := get(t, w.log.SearchHandler(), "/x?address=CAROL@remote.test", &found); code != 200 {
-		t.Fatal(code)
-	}
-	if len(found.Events) != 2 || found.Events[0].Kind != "deferred" || found.Events[1].Kind != "queued" {
-		t.Errorf("search by address: %+v", found.Events)
-	}
-	get(t, w.log.SearchHandler(), "/x?queue_id="+queue.FormatID(qid)+"&limit=2", &found)
-	if len(found.Events) != 2 || found.Events[0].Kind != "dropped" {
-		t.Errorf("search by queue id: %+v", found.Events)
-	}
-	get(t, w.log.SearchHandler(), "/x?message_id=%3Cm2@elsewhere.test%3E", &found)
-	if len(found.Events) != 1 || found.Events[0].TxnID != "txn2" {
-		t.Errorf("search by Message-ID: %+v", found.Events)
+	// Searches find the rows before their keys are indexed (by reading
+	// them) and after (through the index).
+	w.send(t, "txn-other", deliver.SourceSubmission, "other@elsewhere.test", "dave@remote.test")
+	for _, indexed := range []bool{false, true} {
+		if indexed {
+			if n, err := w.log.Index(ctx); err != nil || n != 9 {
+				t.Fatalf("indexed %d rows, %v", n, err)
+			}
+		}
+		var found struct {
+			Events []deliverylog.Event `json:"events"`
+		}
+		if code := get(t, w.log.SearchHandler(), "/x?address=CAROL@remote.test", &found); code != 200 {
+			t.Fatal(code)
+		}
+		if len(found.Events) != 7 || found.Events[0].Kind != "dropped" || found.Events[6].Kind != "accepted" {
+			t.Errorf("indexed %v: search by address: %+v", indexed, found.Events)
+		}
+		get(t, w.log.SearchHandler(), "/x?queue_id="+queue.FormatID(qid)+"&limit=2", &found)
+		if len(found.Events) != 2 || found.Events[0].Kind != "dropped" {
+			t.Errorf("indexed %v: search by queue id: %+v", indexed, found.Events)
+		}
+		get(t, w.log.SearchHandler(), "/x?message_id=%3Cm2@elsewhere.test%3E&limit=1", &found)
+		if len(found.Events) != 1 || found.Events[0].Kind != "dropped" || found.Events[0].Msg == 0 {
+			t.Errorf("indexed %v: search by Message-ID: %+v", indexed, found.Events)
+		}
+		get(t, w.log.SearchHandler(), "/x?address=sender@elsewhere.test&txn=txn-other", &found)
+		if len(found.Events) != 2 || found.Events[1].TxnID != "txn-other" {
+			t.Errorf("indexed %v: search by sender and txn: %+v", indexed, found.Events)
+		}
+		get(t, w.log.SearchHandler(), "/x?address=nobody@elsewhere.test", &found)
+		if len(found.Events) != 0 {
+			t.Errorf("indexed %v: search for nobody: %+v", indexed, found.Events)
+		}
+		var tr deliverylog.Trace
+		get(t, w.log.TraceHandler(), "/x?key=txn2", &tr)
+		if len(tr.Steps) != 7 {
+			t.Errorf("indexed %v: trace %s", indexed, kinds(tr.Steps))
+		}
 	}
 	for _, bad := range []string{"/x?address=nobody", "/x?queue_id=-1", "/x?limit=x", "/x?since=yesterday", "/x?what=1", "/x?txn=a&txn=b"} {
 		if code := get(t, w.log.SearchHandler(), bad, nil); code != 400 {
@@ -278,6 +301,9 @@ func TestRetentionAndPerHour(t *testing.T) {
 	}
 	w.clk.set(time.Now())
 	w.send(t, "new", deliver.SourceMX, "new@elsewhere.test", "alice@local.test")
+	if n, err := w.log.Index(ctx); err != nil || n != 4 {
+		t.Fatalf("indexed %d, %v", n, err)
+	}
 	n, err := w.log.Prune(ctx)
 	if err != nil || n != 2 {
 		t.Fatalf("pruned %d, %v; want the 2 rows of the old message", n, err)

@@ -96,6 +96,7 @@ func clip(s string) string {
 // Event is a row as the API shows it.
 type Event struct {
 	ID        int64     `json:"id"`
+	Msg       int64     `json:"msg"`
 	Time      time.Time `json:"time"`
 	Kind      string    `json:"event"`
 	TxnID     string    `json:"txn,omitempty"`
@@ -109,7 +110,7 @@ type Event struct {
 }
 
 func toEvent(ev store.LogEvent) Event {
-	e := Event{ID: ev.ID, Time: ev.Time.UTC(), Kind: string(ev.Kind), TxnID: ev.TxnID, MessageID: ev.MessageID,
+	e := Event{ID: ev.ID, Msg: ev.Msg, Time: ev.Time.UTC(), Kind: string(ev.Kind), TxnID: ev.TxnID, MessageID: ev.MessageID,
 		QueueID: ev.QueueID, Source: ev.Source, Rcpt: ev.Rcpt, Detail: ev.Detail, DelayMS: ev.Delay.Milliseconds()}
 	if ev.Kind == store.LogAccepted || ev.Sender != "" {
 		s := ev.Sender // the null sender shows as ""

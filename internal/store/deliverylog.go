@@ -35,7 +35,10 @@ const (
 
 // LogEvent is one row of the delivery log.
 type LogEvent struct {
-	ID   int64
+	ID int64
+	// Msg is the ID of the message's first row: every row of one message
+	// (its queue entries' included) carries it. Set by the store.
+	Msg  int64
 	Time time.Time
 	Kind LogKind
 	// TxnID is the transaction id of the Received header and the logs;
@@ -62,7 +65,8 @@ type LogEvent struct {
 }
 
 // LogQuery selects rows of the delivery log; empty fields select all.
-// Address matches the sender or the recipient of a row.
+// Address, MessageID and TxnID select every row of the messages that
+// carry them (Address as the sender or a recipient).
 type LogQuery struct {
 	Address   string
 	MessageID string
@@ -100,4 +104,9 @@ type DeliveryLog interface {
 	PruneLog(ctx context.Context, before time.Time, limit int) (int, error)
 	// LogCounts counts the rows since a time by hour and kind.
 	LogCounts(ctx context.Context, since time.Time) ([]LogCount, error)
+	// IndexLog adds the search keys (transaction id, Message-ID,
+	// addresses) of up to limit rows not indexed yet, and returns how many
+	// rows it indexed. Searches find rows not indexed yet too, more
+	// slowly; a background loop calls it every few seconds.
+	IndexLog(ctx context.Context, limit int) (int, error)
 }

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -70,10 +72,12 @@ func benchDeliver(b *testing.B, logged bool) {
 			nb := store.NewBlob{Body: store.BytesBody(body), Meta: meta}
 			d := store.Delivery{Blob: nb, InternalDate: time.Now(), Targets: []store.DeliveryTarget{{AccountID: acct}}}
 			if logged {
+				// Random ids, as SMTP sessions give them.
+				txn := strconv.FormatUint(rand.Uint64(), 32)
 				d.Log = []store.LogEvent{
-					{Kind: store.LogAccepted, TxnID: "0123456789ab", MessageID: "bench-1@example.net", Source: "mx",
+					{Kind: store.LogAccepted, TxnID: txn, MessageID: "bench-" + txn + "@example.net", Source: "mx",
 						Sender: "loadgen@example.net", Detail: "to bench1@bench.test"},
-					{Kind: store.LogDelivered, TxnID: "0123456789ab", Rcpt: "bench1@bench.test", Detail: "bench1@bench.test INBOX", Target: 1},
+					{Kind: store.LogDelivered, TxnID: txn, Rcpt: "bench1@bench.test", Detail: "bench1@bench.test INBOX", Target: 1},
 				}
 			}
 			out, err := s.Deliver(context.Background(), d)

@@ -77,20 +77,27 @@ func insertLogs(_ context.Context, _ *wtx, e *effects, evs []store.LogEvent) err
 // maxLogInsert is how many rows one INSERT statement takes.
 const maxLogInsert = 32
 
+// selfMsg marks a row that is a message of its own (a refusal): its msg is
+// its own id.
+const selfMsg = -1
+
 // logInsertSQL[n] inserts n rows.
 var logInsertSQL = func() []string {
 	out := make([]string, maxLogInsert+1)
 	for n := 1; n <= maxLogInsert; n++ {
-		out[n] = `INSERT INTO delivery_log (at, kind, txn_id, message_id, queue_id, source, sender, rcpt, detail, delay_ms) VALUES ` +
-			strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?),`, n), ",")
+		out[n] = `INSERT INTO delivery_log (id, msg, at, kind, txn_id, message_id, queue_id, source, sender, rcpt, detail, delay_ms) VALUES ` +
+			strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?),`, n), ",")
 	}
 	return out
 }()
 
 // writeLogRows inserts the delivery log rows of the batch's operations
-// that succeeded, in the batch's transaction.
+// that succeeded, in the batch's transaction. Ids are given here, so that
+// each operation's rows share the id of its first as their msg.
 func writeLogRows(ctx context.Context, tx *wtx, batch []*op) error {
-	args := make([]any, 0, 10*maxLogInsert)
+	var last int64
+	have := false
+	args := make([]any, 0, 12*maxLogInsert)
 	n := 0
 	flush := func() error {
 		if n == 0 {
@@ -101,12 +108,28 @@ func writeLogRows(ctx context.Context, tx *wtx, batch []*op) error {
 		return err
 	}
 	for _, o := range batch {
-		if o.err != nil {
+		if o.err != nil || len(o.eff.logged) == 0 {
 			continue
 		}
+		if !have {
+			// Once per batch: another process (the CLI) may have added rows.
+			if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM delivery_log`).Scan(&last); err != nil {
+				return err
+			}
+			have = true
+		}
+		first := last + 1
 		for i := range o.eff.logged {
 			ev := &o.eff.logged[i]
-			args = append(args, ev.Time.UnixMilli(), string(ev.Kind), ev.TxnID, ev.MessageID, ev.QueueID, ev.Source,
+			last++
+			ev.ID = last
+			switch {
+			case ev.Msg == selfMsg:
+				ev.Msg = ev.ID
+			case ev.Msg <= 0:
+				ev.Msg = first
+			}
+			args = append(args, ev.ID, ev.Msg, ev.Time.UnixMilli(), string(ev.Kind), ev.TxnID, ev.MessageID, ev.QueueID, ev.Source,
 				ev.Sender, ev.Rcpt, ev.Detail, ev.Delay.Milliseconds())
 			if n++; n == maxLogInsert {
 				if err := flush(); err != nil {
@@ -116,6 +139,17 @@ func writeLogRows(ctx context.Context, tx *wtx, batch []*op) error {
 		}
 	}
 	return flush()
+}
+
+// queueMsg is the msg of the message a queue entry belongs to (its queued
+// row), 0 when the log has none.
+func queueMsg(ctx context.Context, tx *wtx, queueID int64) (int64, error) {
+	var msg int64
+	err := tx.QueryRowContext(ctx, `SELECT msg FROM delivery_log WHERE queue_id = ? ORDER BY id LIMIT 1`, queueID).Scan(&msg)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return msg, err
 }
 
 // insertDeliveryLog writes the rows of a delivery: a row tied to a target
@@ -167,12 +201,16 @@ func (s *Store) AppendLog(ctx context.Context, events []store.LogEvent) error {
 	if len(events) == 0 {
 		return nil
 	}
+	rows := slices.Clone(events)
+	for i := range rows {
+		rows[i].Msg = selfMsg
+	}
 	return s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
-		return insertLogs(ctx, tx, e, slices.Clone(events))
+		return insertLogs(ctx, tx, e, rows)
 	})
 }
 
-const logCols = `id, at, kind, txn_id, message_id, queue_id, source, sender, rcpt, detail, delay_ms`
+const logCols = `id, msg, at, kind, txn_id, message_id, queue_id, source, sender, rcpt, detail, delay_ms`
 
 func scanLog(rows *sql.Rows) ([]store.LogEvent, error) {
 	defer rows.Close()
@@ -181,7 +219,7 @@ func scanLog(rows *sql.Rows) ([]store.LogEvent, error) {
 		var ev store.LogEvent
 		var at, delay int64
 		var kind string
-		if err := rows.Scan(&ev.ID, &at, &kind, &ev.TxnID, &ev.MessageID, &ev.QueueID, &ev.Source, &ev.Sender, &ev.Rcpt, &ev.Detail, &delay); err != nil {
+		if err := rows.Scan(&ev.ID, &ev.Msg, &at, &kind, &ev.TxnID, &ev.MessageID, &ev.QueueID, &ev.Source, &ev.Sender, &ev.Rcpt, &ev.Detail, &delay); err != nil {
 			return nil, err
 		}
 		ev.Time, ev.Kind, ev.Delay = time.UnixMilli(at), store.LogKind(kind), time.Duration(delay)*time.Millisecond
@@ -190,25 +228,40 @@ func scanLog(rows *sql.Rows) ([]store.LogEvent, error) {
 	return out, rows.Err()
 }
 
-// maxLogRows bounds one search.
-const maxLogRows = 1000
+// maxLogRows bounds one search; maxLogMessages the messages one search
+// or trace follows (a Message-ID that many messages reuse, a busy address).
+const (
+	maxLogRows     = 1000
+	maxLogMessages = 200
+	maxTraceMsgs   = 50
+)
 
 // SearchLog implements store.DeliveryLog.
 func (s *Store) SearchLog(ctx context.Context, q store.LogQuery) ([]store.LogEvent, error) {
+	var msgs []int64
+	keyed := false
+	for _, k := range []string{addrKey(q.Address), midKey(q.MessageID), txnKey(q.TxnID)} {
+		if k == "" {
+			continue
+		}
+		ms, err := s.keyMsgs(ctx, k, maxLogMessages)
+		if err != nil {
+			return nil, err
+		}
+		if keyed {
+			ms = intersect(msgs, ms)
+		}
+		msgs, keyed = ms, true
+	}
+	if keyed && len(msgs) == 0 {
+		return nil, nil
+	}
 	var where []string
 	var args []any
-	if q.Address != "" {
-		a := strings.ToLower(q.Address)
-		where = append(where, `(sender = ? OR rcpt = ?)`)
-		args = append(args, a, a)
-	}
-	if q.MessageID != "" {
-		where = append(where, `message_id = ?`)
-		args = append(args, strings.Trim(q.MessageID, "<> "))
-	}
-	if q.TxnID != "" {
-		where = append(where, `txn_id = ?`)
-		args = append(args, q.TxnID)
+	if keyed {
+		in, a := inList(msgs)
+		where = append(where, `msg IN `+in)
+		args = append(args, a...)
 	}
 	if q.QueueID != 0 {
 		where = append(where, `queue_id = ?`)
@@ -242,9 +295,81 @@ func (s *Store) SearchLog(ctx context.Context, q store.LogQuery) ([]store.LogEve
 	return scanLog(rows)
 }
 
-// maxTraceTxns bounds how many transactions one trace follows (a
-// Message-ID that many messages reuse).
-const maxTraceTxns = 50
+// The search keys of delivery_log_keys; "" for an empty value.
+func addrKey(a string) string {
+	if a = strings.ToLower(strings.TrimSpace(a)); a == "" {
+		return ""
+	}
+	return "a:" + a
+}
+
+func midKey(m string) string {
+	if m = strings.Trim(strings.TrimSpace(m), "<>"); m == "" {
+		return ""
+	}
+	return "m:" + m
+}
+
+func txnKey(t string) string {
+	if t = strings.TrimSpace(t); t == "" {
+		return ""
+	}
+	return "t:" + t
+}
+
+func intersect(a, b []int64) []int64 {
+	in := make(map[int64]bool, len(a))
+	for _, x := range a {
+		in[x] = true
+	}
+	var out []int64
+	for _, x := range b {
+		if in[x] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// logIndexed is the counter of the last row whose keys are indexed.
+const logIndexed = "delivery_log_indexed"
+
+// keyMsgs returns the msgs of the messages that carry key, newest first:
+// from the key index, and from the rows not indexed yet.
+func (s *Store) keyMsgs(ctx context.Context, key string, limit int) ([]int64, error) {
+	var cursor int64
+	if err := s.rdb.QueryRowContext(ctx, `SELECT COALESCE((SELECT value FROM counters WHERE name = ?), 0)`, logIndexed).Scan(&cursor); err != nil {
+		return nil, err
+	}
+	val := key[2:]
+	var cond string
+	var args []any
+	switch key[:2] {
+	case "t:":
+		cond, args = `txn_id = ?`, []any{val}
+	case "m:":
+		cond, args = `message_id = ?`, []any{val}
+	default:
+		cond, args = `(sender = ? OR rcpt = ?)`, []any{val, val}
+	}
+	tail, err := s.logInts(ctx, `SELECT DISTINCT msg FROM delivery_log WHERE id > ? AND `+cond+` ORDER BY msg DESC LIMIT `+strconv.Itoa(limit),
+		append([]any{cursor}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	indexed, err := s.logInts(ctx, `SELECT msg FROM delivery_log_keys WHERE key = ? ORDER BY msg DESC LIMIT `+strconv.Itoa(limit), key)
+	if err != nil {
+		return nil, err
+	}
+	out := append(tail, indexed...)
+	slices.Sort(out)
+	out = slices.Compact(out)
+	slices.Reverse(out)
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
 
 // TraceLog implements store.DeliveryLog.
 func (s *Store) TraceLog(ctx context.Context, key string) ([]store.LogEvent, error) {
@@ -252,34 +377,44 @@ func (s *Store) TraceLog(ctx context.Context, key string) ([]store.LogEvent, err
 	if key == "" {
 		return nil, invalid("empty trace key")
 	}
-	q := `SELECT DISTINCT txn_id FROM delivery_log WHERE txn_id = ? UNION SELECT txn_id FROM delivery_log WHERE message_id = ?`
-	args := []any{key, strings.Trim(key, "<> ")}
+	var msgs []int64
+	for _, k := range []string{txnKey(key), midKey(key)} {
+		ms, err := s.keyMsgs(ctx, k, maxTraceMsgs)
+		if err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, ms...)
+	}
 	var queueIDs []int64
 	if id, err := strconv.ParseInt(key, 10, 64); err == nil && id > 0 {
-		q += ` UNION SELECT txn_id FROM delivery_log WHERE queue_id = ? AND txn_id <> ''`
-		args = append(args, id)
+		ms, err := s.logInts(ctx, `SELECT DISTINCT msg FROM delivery_log WHERE queue_id = ? LIMIT `+strconv.Itoa(maxTraceMsgs), id)
+		if err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, ms...)
 		queueIDs = append(queueIDs, id)
 	}
-	txns, err := s.logStrings(ctx, q+` LIMIT `+strconv.Itoa(maxTraceTxns), args...)
-	if err != nil {
-		return nil, err
+	slices.Sort(msgs)
+	msgs = slices.Compact(msgs)
+	if len(msgs) > maxTraceMsgs {
+		msgs = msgs[len(msgs)-maxTraceMsgs:]
 	}
-	if len(txns) > 0 {
-		in, inArgs := inStrings(txns)
-		ids, err := s.logInts(ctx, `SELECT DISTINCT queue_id FROM delivery_log WHERE txn_id IN `+in+` AND queue_id <> 0`, inArgs...)
+	if len(msgs) > 0 {
+		in, inArgs := inList(msgs)
+		ids, err := s.logInts(ctx, `SELECT DISTINCT queue_id FROM delivery_log WHERE msg IN `+in+` AND queue_id <> 0`, inArgs...)
 		if err != nil {
 			return nil, err
 		}
 		queueIDs = append(queueIDs, ids...)
 	}
-	if len(txns) == 0 && len(queueIDs) == 0 {
+	if len(msgs) == 0 && len(queueIDs) == 0 {
 		return nil, store.ErrNotFound
 	}
 	var conds []string
 	var condArgs []any
-	if len(txns) > 0 {
-		in, a := inStrings(txns)
-		conds = append(conds, `txn_id IN `+in)
+	if len(msgs) > 0 {
+		in, a := inList(msgs)
+		conds = append(conds, `msg IN `+in)
 		condArgs = append(condArgs, a...)
 	}
 	if len(queueIDs) > 0 {
@@ -299,33 +434,6 @@ func (s *Store) TraceLog(ctx context.Context, key string) ([]store.LogEvent, err
 	return out, err
 }
 
-func inStrings(v []string) (string, []any) {
-	args := make([]any, len(v))
-	for i, x := range v {
-		args[i] = x
-	}
-	return "(" + strings.TrimSuffix(strings.Repeat("?,", len(v)), ",") + ")", args
-}
-
-func (s *Store) logStrings(ctx context.Context, q string, args ...any) ([]string, error) {
-	rows, err := s.rdb.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		if v != "" {
-			out = append(out, v)
-		}
-	}
-	return out, rows.Err()
-}
-
 func (s *Store) logInts(ctx context.Context, q string, args ...any) ([]int64, error) {
 	rows, err := s.rdb.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -341,6 +449,62 @@ func (s *Store) logInts(ctx context.Context, q string, args ...any) ([]int64, er
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// IndexLog implements store.DeliveryLog: one operation adds the keys of
+// the next rows, so the random index pages are written once per batch of
+// rows instead of once per message.
+func (s *Store) IndexLog(ctx context.Context, limit int) (int, error) {
+	if limit <= 0 || limit > 5000 {
+		limit = 5000
+	}
+	var n int
+	err := s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+		n = 0
+		var cursor int64
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE((SELECT value FROM counters WHERE name = ?), 0)`, logIndexed).Scan(&cursor); err != nil {
+			return err
+		}
+		type keyed struct {
+			id, msg                int64
+			txn, mid, sender, rcpt string
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT id, msg, txn_id, message_id, sender, rcpt FROM delivery_log WHERE id > ? ORDER BY id LIMIT `+strconv.Itoa(limit), cursor)
+		if err != nil {
+			return err
+		}
+		var batch []keyed
+		for rows.Next() {
+			var k keyed
+			if err := rows.Scan(&k.id, &k.msg, &k.txn, &k.mid, &k.sender, &k.rcpt); err != nil {
+				rows.Close()
+				return err
+			}
+			batch = append(batch, k)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		for _, k := range batch {
+			for _, key := range []string{txnKey(k.txn), midKey(k.mid), addrKey(k.sender), addrKey(k.rcpt)} {
+				if key == "" {
+					continue
+				}
+				if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_log_keys (key, msg) VALUES (?, ?) ON CONFLICT DO NOTHING`, key, k.msg); err != nil {
+					return err
+				}
+			}
+		}
+		n = len(batch)
+		_, err = tx.ExecContext(ctx, `INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
+			logIndexed, batch[len(batch)-1].id)
+		return err
+	})
+	return n, err
 }
 
 // firstLogID is an id such that the rows from it on are those at or
@@ -391,7 +555,10 @@ func (s *Store) PruneLog(ctx context.Context, before time.Time, limit int) (int,
 		if err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM delivery_log_keys WHERE msg < ?`, cut)
 		return err
 	})
 	return int(n), err

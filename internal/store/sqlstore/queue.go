@@ -180,6 +180,10 @@ func (s *Store) QueueUpdate(ctx context.Context, id int64, updates []store.Queue
 			return notFound(err)
 		}
 		t := now()
+		msg, err := queueMsg(ctx, tx, id)
+		if err != nil {
+			return err
+		}
 		for _, u := range updates {
 			switch u.Status {
 			case store.QueuePending, store.QueueDelivered, store.QueueFailed:
@@ -197,7 +201,7 @@ func (s *Store) QueueUpdate(ctx context.Context, id int64, updates []store.Queue
 			if err != nil {
 				return err
 			}
-			ev := store.LogEvent{Kind: queueLogKind(u.Status), QueueID: id, Rcpt: rcpt, Detail: queueLogDetail(u)}
+			ev := store.LogEvent{Kind: queueLogKind(u.Status), Msg: msg, QueueID: id, Rcpt: rcpt, Detail: queueLogDetail(u)}
 			if u.Status == store.QueueDelivered {
 				ev.Delay = time.Since(time.Unix(created, 0))
 			}
@@ -238,7 +242,11 @@ func (s *Store) QueueDelete(ctx context.Context, id int64) error {
 		if err := tx.QueryRowContext(ctx, `SELECT blob_id FROM queue_messages WHERE id = ?`, id).Scan(&blobID); err != nil {
 			return notFound(err)
 		}
-		if err := insertLog(ctx, tx, e, store.LogEvent{Kind: store.LogDropped, QueueID: id}); err != nil {
+		msg, err := queueMsg(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := insertLog(ctx, tx, e, store.LogEvent{Kind: store.LogDropped, Msg: msg, QueueID: id}); err != nil {
 			return err
 		}
 		return deleteQueued(ctx, tx, e, id, blobID)
@@ -270,7 +278,11 @@ func (s *Store) QueueHold(ctx context.Context, id int64, held bool) error {
 		if held {
 			kind = store.LogHeld
 		}
-		return insertLog(ctx, tx, e, store.LogEvent{Kind: kind, QueueID: id})
+		msg, err := queueMsg(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		return insertLog(ctx, tx, e, store.LogEvent{Kind: kind, Msg: msg, QueueID: id})
 	})
 }
 
@@ -297,7 +309,9 @@ func (s *Store) QueueRetry(ctx context.Context, id int64, at time.Time) (int, er
 		}
 		ev := store.LogEvent{Kind: store.LogRetried, QueueID: id, Detail: fmt.Sprintf("%d recipient(s) due now", n)}
 		if id == 0 {
-			ev.Detail = fmt.Sprintf("every entry: %d recipient(s) due now", n)
+			ev.Msg, ev.Detail = selfMsg, fmt.Sprintf("every entry: %d recipient(s) due now", n)
+		} else if ev.Msg, err = queueMsg(ctx, tx, id); err != nil {
+			return err
 		}
 		return insertLog(ctx, tx, e, ev)
 	})
