@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
@@ -317,6 +318,13 @@ func txnKey(t string) string {
 	return "t:" + t
 }
 
+// keyHash is the 64-bit FNV-1a hash of a search key.
+func keyHash(key string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	return int64(h.Sum64())
+}
+
 func intersect(a, b []int64) []int64 {
 	in := make(map[int64]bool, len(a))
 	for _, x := range a {
@@ -357,7 +365,7 @@ func (s *Store) keyMsgs(ctx context.Context, key string, limit int) ([]int64, er
 	if err != nil {
 		return nil, err
 	}
-	indexed, err := s.logInts(ctx, `SELECT msg FROM delivery_log_keys WHERE key = ? ORDER BY msg DESC LIMIT `+strconv.Itoa(limit), key)
+	indexed, err := s.logInts(ctx, `SELECT msg FROM delivery_log_keys WHERE h = ? ORDER BY msg DESC LIMIT `+strconv.Itoa(limit), keyHash(key))
 	if err != nil {
 		return nil, err
 	}
@@ -451,6 +459,19 @@ func (s *Store) logInts(ctx context.Context, q string, args ...any) ([]int64, er
 	return out, rows.Err()
 }
 
+// maxKeyInsert is how many keys one INSERT statement takes.
+const maxKeyInsert = 128
+
+// keyInsertSQL[n] inserts n keys.
+var keyInsertSQL = func() []string {
+	out := make([]string, maxKeyInsert+1)
+	for n := 1; n <= maxKeyInsert; n++ {
+		out[n] = `INSERT INTO delivery_log_keys (h, msg) VALUES ` + strings.TrimSuffix(strings.Repeat(`(?, ?),`, n), ",") +
+			` ON CONFLICT DO NOTHING`
+	}
+	return out
+}()
+
 // IndexLog implements store.DeliveryLog: one operation adds the keys of
 // the next rows, so the random index pages are written once per batch of
 // rows instead of once per message.
@@ -489,15 +510,38 @@ func (s *Store) IndexLog(ctx context.Context, limit int) (int, error) {
 		if len(batch) == 0 {
 			return nil
 		}
+		// Each key once per message: a delivery's rows repeat its
+		// transaction id and sender.
+		type pair struct{ h, msg int64 }
+		seen := make(map[pair]bool, 4*len(batch))
+		args := make([]any, 0, 2*maxKeyInsert)
+		flush := func() error {
+			if len(args) == 0 {
+				return nil
+			}
+			_, err := tx.ExecContext(ctx, keyInsertSQL[len(args)/2], args...)
+			args = args[:0]
+			return err
+		}
 		for _, k := range batch {
 			for _, key := range []string{txnKey(k.txn), midKey(k.mid), addrKey(k.sender), addrKey(k.rcpt)} {
 				if key == "" {
 					continue
 				}
-				if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_log_keys (key, msg) VALUES (?, ?) ON CONFLICT DO NOTHING`, key, k.msg); err != nil {
-					return err
+				p := pair{keyHash(key), k.msg}
+				if seen[p] {
+					continue
+				}
+				seen[p] = true
+				if args = append(args, p.h, p.msg); len(args) == 2*maxKeyInsert {
+					if err := flush(); err != nil {
+						return err
+					}
 				}
 			}
+		}
+		if err := flush(); err != nil {
+			return err
 		}
 		n = len(batch)
 		_, err = tx.ExecContext(ctx, `INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
