@@ -3,7 +3,9 @@
 // MX. The rows are written by the store in the transaction of the change
 // they tell of (store.Delivery.Log, the queue's updates and actions), so
 // they ride the delivery's group commit; this package adds what belongs
-// to no change (refusals, through Recorder), the retention (Prune, Run),
+// to no change (refusals, through Record), the search keys added in
+// batches a few seconds later (Index, so that no random-key index page is
+// written per delivery), the retention (Prune; Run does all three),
 // the hourly counts of the dashboard, and the JSON handlers of the admin
 // API:
 //

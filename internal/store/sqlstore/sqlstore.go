@@ -14,7 +14,10 @@
 // counted), messages (flags and sizes; their cached envelope, body structure
 // and preview in message_meta), expunged (for QRESYNC), blob_fts (FTS5, rowid =
 // blobs.id), the outbound queue, and access_tokens (bearer tokens of the HTTP
-// API, by SHA-256 digest, dropped with a credential change or a disable).
+// API, by SHA-256 digest, dropped with a credential change or a disable),
+// and the delivery log (delivery_log, its rows inserted by the writer with
+// the batch they belong to, and delivery_log_keys, its search keys added in
+// batches a few seconds later: deliverylog.go).
 package sqlstore
 
 import (
