@@ -1,6 +1,7 @@
 package deliverylog
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -171,8 +172,8 @@ type Trace struct {
 
 // TraceOf returns the trace of the message that key (a transaction id, a
 // Message-ID or a queue id) names; store.ErrNotFound when none.
-func (l *Log) TraceOf(r *http.Request, key string) (Trace, error) {
-	rows, err := l.st.TraceLog(r.Context(), key)
+func (l *Log) TraceOf(ctx context.Context, key string) (Trace, error) {
+	rows, err := l.st.TraceLog(ctx, key)
 	if err != nil {
 		return Trace{}, err
 	}
@@ -203,7 +204,7 @@ func (l *Log) TraceHandler() http.Handler {
 			writeError(w, http.StatusBadRequest, "key: a transaction id, Message-ID or queue id is needed")
 			return
 		}
-		t, err := l.TraceOf(r, key)
+		t, err := l.TraceOf(r.Context(), key)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			writeError(w, http.StatusNotFound, "no message with this id in the delivery log")
