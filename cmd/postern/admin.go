@@ -36,7 +36,7 @@ func withService(e *env, fn func(ctx context.Context, svc *admin.Service) error)
 	}
 	defer backend.Close()
 	logger, _ := newLogger(e, cfg)
-	svc := admin.New(backend.Store, logger, admin.Options{Hostname: cfg.Hostname})
+	svc := admin.New(backend.Store, logger, admin.Options{Hostname: cfg.Hostname, MTASTSMode: cfg.MTASTS.Mode})
 	return fn(admin.WithActor(ctx, admin.Actor{Name: "cli"}), svc)
 }
 

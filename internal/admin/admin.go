@@ -45,15 +45,19 @@ type Options struct {
 	// NewDKIMKeys makes a domain's signing keys; nil means dkim.GenerateKeys.
 	// Tests pass a faster one (RSA-2048 generation takes a while).
 	NewDKIMKeys func(now time.Time) ([]store.DKIMKey, error)
+	// MTASTSMode is the MTA-STS policy's mode ([mtasts] mode): its id in
+	// DNS changes with it. "" is "testing".
+	MTASTSMode string
 }
 
 // Service holds the administrative rules over one store. It keeps no state
 // of its own, so any number of faces may share one Service.
 type Service struct {
-	st      store.Store
-	log     *slog.Logger
-	host    string
-	newKeys func(time.Time) ([]store.DKIMKey, error)
+	st         store.Store
+	log        *slog.Logger
+	host       string
+	newKeys    func(time.Time) ([]store.DKIMKey, error)
+	mtastsMode string
 }
 
 // New returns the service over st; logger receives the audit lines (nil:
@@ -65,7 +69,7 @@ func New(st store.Store, logger *slog.Logger, opts Options) *Service {
 	if opts.NewDKIMKeys == nil {
 		opts.NewDKIMKeys = dkim.GenerateKeys
 	}
-	return &Service{st: st, log: logger, host: opts.Hostname, newKeys: opts.NewDKIMKeys}
+	return &Service{st: st, log: logger, host: opts.Hostname, newKeys: opts.NewDKIMKeys, mtastsMode: opts.MTASTSMode}
 }
 
 // Actor is who asks for a change: "cli" for the command line,

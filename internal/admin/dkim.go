@@ -2,6 +2,8 @@ package admin
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -84,6 +86,7 @@ const (
 	DNSDMARC      DNSPurpose = "dmarc"      // RFC 7489
 	DNSDiscovery  DNSPurpose = "discovery"  // SRV for mail clients, RFC 6186, RFC 8314
 	DNSAutoconfig DNSPurpose = "autoconfig" // Thunderbird autoconfig, Outlook autodiscover
+	DNSMTASTS     DNSPurpose = "mta-sts"    // RFC 8461 policy, RFC 8460 TLS reports
 )
 
 // DNSRecord is one record to publish.
@@ -144,6 +147,11 @@ func (s *Service) DNSRecords(ctx context.Context, domain string) (DNSZone, error
 	add(DNSAutoconfig, "autoconfig."+d, "CNAME", h)
 	add(DNSAutoconfig, "autodiscover."+d, "CNAME", h)
 	add(DNSAutoconfig, "_autodiscover._tcp."+d, "SRV", "0 1 443 "+h)
+	// RFC 8461 §3.1: the id changes whenever the policy does (its mode
+	// and mx here); the policy is served by the mta-sts. host over HTTPS.
+	add(DNSMTASTS, "mta-sts."+d, "CNAME", h)
+	add(DNSMTASTS, "_mta-sts."+d, "TXT", "v=STSv1; id="+MTASTSPolicyID(s.mtastsMode, z.Host))
+	add(DNSMTASTS, "_smtp._tls."+d, "TXT", "v=TLSRPTv1; rua=mailto:postmaster@"+z.Domain) // RFC 8460 §3
 	return z, nil
 }
 
@@ -158,6 +166,7 @@ var zoneSections = []struct {
 	{DNSDMARC, "DMARC (RFC 7489)"},
 	{DNSDiscovery, "Service discovery for mail clients (RFC 6186, RFC 8314)"},
 	{DNSAutoconfig, "Autoconfiguration names (Thunderbird autoconfig, Outlook autodiscover)"},
+	{DNSMTASTS, "MTA-STS (RFC 8461): policy host and id; TLS reports (RFC 8460)"},
 }
 
 // ZoneFile renders the records as a zone file with a comment per
@@ -186,4 +195,15 @@ func (z DNSZone) ZoneFile() string {
 		}
 	}
 	return b.String()
+}
+
+// MTASTSPolicyID is the id of the MTA-STS policy with this mode and mx
+// (RFC 8461 §3.1: up to 32 alphanumerics): a digest, so it changes
+// exactly when the policy does.
+func MTASTSPolicyID(mode, mx string) string {
+	if mode == "" {
+		mode = "testing"
+	}
+	sum := sha256.Sum256([]byte("STSv1\x00" + mode + "\x00" + strings.ToLower(mx)))
+	return hex.EncodeToString(sum[:10])
 }

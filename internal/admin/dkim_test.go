@@ -91,6 +91,13 @@ func TestDNSRecords(t *testing.T) {
 		"autoconfig autoconfig.example.org. CNAME mail.example.org.",
 		"autoconfig autodiscover.example.org. CNAME mail.example.org.",
 		"autoconfig _autodiscover._tcp.example.org. SRV 0 1 443 mail.example.org.",
+		"mta-sts mta-sts.example.org. CNAME mail.example.org.",
+		"mta-sts _mta-sts.example.org. TXT v=STSv1; id=" + MTASTSPolicyID("testing", "mail.example.org"),
+		"mta-sts _smtp._tls.example.org. TXT v=TLSRPTv1; rua=mailto:postmaster@example.org",
+	}
+	if MTASTSPolicyID("enforce", "mail.example.org") == MTASTSPolicyID("testing", "mail.example.org") ||
+		len(MTASTSPolicyID("", "x")) > 32 {
+		t.Error("the MTA-STS id does not follow the mode, or is too long")
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("records:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

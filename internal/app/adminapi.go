@@ -13,9 +13,8 @@ import (
 )
 
 // newAdminAPI builds the admin listener's server. Handlers of other
-// packages (metrics, health) go in extra by path.
-func newAdminAPI(cfg *config.Config, st store.Store, authSvc *auth.Service, tlsCfg *tls.Config, logger *slog.Logger) *adminapi.Server {
-	extra := map[string]http.Handler{}
+// packages that need no login (metrics, health) go in extra by path.
+func newAdminAPI(cfg *config.Config, st store.Store, authSvc *auth.Service, tlsCfg *tls.Config, logger *slog.Logger, extra map[string]http.Handler) *adminapi.Server {
 	return adminapi.New(adminapi.Options{
 		Admin:  admin.New(st, logger.With("component", "admin"), admin.Options{Hostname: cfg.Hostname}),
 		Auth:   authSvc,

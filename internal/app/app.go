@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"strings"
 	"sync"
@@ -18,14 +19,18 @@ import (
 
 	"postern/internal/admin"
 	"postern/internal/auth"
+	"postern/internal/autoconfig"
 	"postern/internal/blob"
 	"postern/internal/config"
 	"postern/internal/deliver"
+	"postern/internal/deliverylog"
 	"postern/internal/dkim"
+	"postern/internal/health"
 	"postern/internal/imapd"
 	"postern/internal/jmapmail"
 	"postern/internal/jmapsubmit"
 	"postern/internal/managesieve"
+	"postern/internal/metrics"
 	"postern/internal/msgmeta"
 	"postern/internal/netlimit"
 	"postern/internal/pop3d"
@@ -120,6 +125,8 @@ type App struct {
 	lns      []*listener
 	queue    *queue.Queue
 	pipeline *deliver.Pipeline
+	dlog     *deliverylog.Log
+	metrics  *metrics.Metrics
 }
 
 // New builds every server the config enables; Run starts them.
@@ -130,7 +137,9 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 	}
 	tlsCfg := a.certs.tlsConfig()
 	st := backend.Store
-	authSvc := auth.New(st, auth.Options{
+	a.metrics = metrics.New(st)
+	st.SetObserver(a.metrics)
+	authSvc := auth.New(st, auth.Options{OnFailure: a.metrics.AuthFailure,
 		MaxFailuresPerIP:      cfg.Auth.MaxFailuresPerIP,
 		MaxFailuresPerAccount: cfg.Auth.MaxFailuresPerAccount,
 		Window:                cfg.Auth.FailureWindow.Duration,
@@ -142,8 +151,9 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 	sieveOpts := sieve.Options{MaxRedirects: cfg.Sieve.MaxRedirects, MaxActions: cfg.Sieve.MaxActions}
 	filter := sievefilter.New(sievefilter.Options{Store: st, Logger: logger.With("component", "sieve"),
 		Sieve: sieveOpts, Hostname: cfg.Hostname})
+	a.dlog = deliverylog.New(st, deliverylog.Options{Retention: cfg.Log.DeliveryRetention.Duration, Logger: logger.With("component", "deliverylog")})
 	a.pipeline = deliver.New(deliver.Options{Directory: st, Mailstore: st, Parse: ParseMessage, Filter: filter,
-		SRSSecret: srsKey, Logger: logger.With("component", "deliver")})
+		SRSSecret: srsKey, Logger: logger.With("component", "deliver"), Log: a.dlog})
 	a.queue = newQueue(cfg, backend, a.pipeline, logger)
 	a.pipeline.SetQueue(a.queue)
 	allowPlain := a.allowPlaintext
@@ -195,8 +205,12 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 	if err != nil {
 		return nil, err
 	}
-	webSrv := web.New(web.Options{JMAP: jmapSrv, Webmail: webmailH, Streams: jmapSrv, Logger: logger.With("svc", "http")})
-	adminSrv := newAdminAPI(cfg, st, authSvc, tlsCfg, logger)
+	ac := autoconfig.New(autoconfig.Options{Current: a.autoconfigSettings, IsLocalDomain: a.pipeline.IsLocalDomain})
+	webSrv := web.New(web.Options{JMAP: jmapSrv, Webmail: webmailH, Streams: jmapSrv, Logger: logger.With("svc", "http"),
+		Autoconfig: ac.Handler(), Healthz: health.Healthz(), Readyz: health.Readyz(a.readyChecks())})
+	adminSrv := newAdminAPI(cfg, st, authSvc, tlsCfg, logger, map[string]http.Handler{
+		"/metrics": a.metrics.Handler(), "/healthz": health.Healthz(), "/readyz": health.Readyz(a.readyChecks()),
+	})
 	a.services = []service{mx, sub, pop, imp, sieveSrv, webSrv, adminSrv}
 	l := cfg.Listen
 	for _, ls := range []listener{
@@ -236,6 +250,7 @@ func (a *App) Listen() error {
 			a.closeListeners()
 			return fmt.Errorf("listen.%s: %w", l.name, err)
 		}
+		ln = a.metrics.Listener(ln, l.name)
 		if l.perIP > 0 || l.total > 0 {
 			ln = &netlimit.Listener{Listener: ln, PerIP: l.perIP, Total: l.total, Refusal: l.refusal}
 		}
@@ -287,6 +302,7 @@ func (a *App) Run(ctx context.Context, reload <-chan struct{}) error {
 	defer stopSweep()
 	go a.sweepBlobs(sweepCtx)
 	go a.backend.Store.Maintain(sweepCtx, sqlstore.MaintainOptions{})
+	go a.dlog.Run(sweepCtx)
 	stopQueue := a.runQueue()
 	var runErr error
 	failed := 0

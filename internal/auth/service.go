@@ -59,6 +59,8 @@ type Options struct {
 	FakeSCRAMSecret []byte
 	// Now is the clock; default time.Now. Tests move it.
 	Now func() time.Time
+	// OnFailure, when set, is called at each counted failure (metrics).
+	OnFailure func()
 }
 
 func (o Options) withDefaults() Options {
@@ -316,6 +318,9 @@ func (s *Service) lookup(ctx context.Context, user string) (acct store.Account, 
 // the client only ever sees ErrFailed) and waits the delay.
 func (s *Service) failed(ctx context.Context, log *slog.Logger, n int, reason string) error {
 	log.Info("auth failed", "reason", reason, "failures", n)
+	if s.opts.OnFailure != nil {
+		s.opts.OnFailure()
+	}
 	if d := s.delay(n); d > 0 {
 		t := time.NewTimer(d)
 		defer t.Stop()

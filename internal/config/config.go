@@ -35,6 +35,7 @@ type Config struct {
 	Outbound Outbound `toml:"outbound"`
 	DNS      DNS      `toml:"dns"`
 	Sieve    Sieve    `toml:"sieve"`
+	MTASTS   MTASTS   `toml:"mtasts"`
 
 	// path is the file this was read from; paths in it resolve against its directory.
 	path string
@@ -118,6 +119,16 @@ type Sieve struct {
 type Log struct {
 	Level  string `toml:"level"`
 	Format string `toml:"format"`
+	// DeliveryRetention is how long the delivery log keeps its rows.
+	DeliveryRetention Duration `toml:"delivery_retention"`
+}
+
+// MTASTS is the MTA-STS policy (RFC 8461) served at
+// /.well-known/mta-sts.txt: mode "testing", "enforce" or "none"; the mx
+// is the hostname.
+type MTASTS struct {
+	Mode   string   `toml:"mode"`
+	MaxAge Duration `toml:"max_age"`
 }
 
 // Duration is a time.Duration written as "5m", "30s" in TOML.
@@ -174,7 +185,8 @@ func Default() Config {
 			MaxConnectionsPerIP: 20,
 			MaxConnections:      2000,
 		},
-		Log:      Log{Level: "info", Format: "text"},
+		Log:      Log{Level: "info", Format: "text", DeliveryRetention: Duration{30 * 24 * time.Hour}},
+		MTASTS:   MTASTS{Mode: "testing", MaxAge: Duration{7 * 24 * time.Hour}},
 		Outbound: defaultOutbound(),
 		Sieve:    Sieve{MaxRedirects: 4, MaxActions: 32, SRSSecretFile: "srs.key"},
 	}
@@ -320,6 +332,17 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	if c.Log.DeliveryRetention.Duration < time.Hour {
+		return fmt.Errorf("log.delivery_retention: %s is less than an hour", c.Log.DeliveryRetention.Duration)
+	}
+	switch c.MTASTS.Mode {
+	case "testing", "enforce", "none":
+	default:
+		return fmt.Errorf("mtasts.mode: %q is not testing, enforce or none", c.MTASTS.Mode)
+	}
+	if d := c.MTASTS.MaxAge.Duration; d < time.Hour || d > 31557600*time.Second {
+		return fmt.Errorf("mtasts.max_age: %s is not between an hour and a year (RFC 8461 §3.2)", d)
 	}
 	switch c.Log.Format {
 	case "text", "json":

@@ -62,6 +62,13 @@ func (t *Transaction) Deliver(ctx context.Context, body io.Reader) (Result, erro
 			}
 		}
 	}
+	var head *headCapture
+	if len(t.local) == 0 {
+		// Nothing parses a message only relayed: its Message-ID for the
+		// log comes from the start of the body.
+		head = &headCapture{}
+		body = io.TeeReader(body, head)
+	}
 	nb, skip, err := t.writeBody(body)
 	if err != nil {
 		return Result{}, err
@@ -80,16 +87,26 @@ func (t *Transaction) Deliver(ctx context.Context, body io.Reader) (Result, erro
 		if live && plan.rejected > 0 && plan.rejected == len(t.local) {
 			// Every recipient's filter refused it while the client waits:
 			// it hears the refusal, and nobody gets a bounce (RFC 5429 §2.1).
-			return res, &RejectError{Reason: plan.rejectReason}
+			rerr := &RejectError{Reason: plan.rejectReason}
+			t.recordRefusal("", rerr)
+			return res, rerr
 		}
 		t.sendLater(ctx, plan.later)
 		return res, nil // every local recipient's filter discarded it
 	}
+	messageID := nb.Meta.Thread.MessageID
+	if head != nil {
+		messageID = messageIDOf(head.buf.Bytes())
+	}
+	d.Log = t.logRows(messageID, &d, plan.owners)
 	out, err := t.p.ms.Deliver(ctx, d)
 	if err != nil {
 		return res, err
 	}
 	if err := t.record(out, d, plan.owners, &res); err != nil {
+		if errors.Is(err, ErrAllOverQuota) {
+			t.recordRefusal("", err)
+		}
 		return res, err
 	}
 	for i, r := range out.Targets {

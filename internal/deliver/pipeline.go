@@ -107,6 +107,9 @@ type Options struct {
 	// SRSSecret keys the Sender Rewriting Scheme of redirected mail and of
 	// the bounces that come back for it; nil leaves senders as they are.
 	SRSSecret []byte
+	// Log keeps refusals in the delivery log; may be nil. (Deliveries
+	// write their rows with the delivery: store.Delivery.Log.)
+	Log LogRecorder
 }
 
 // Pipeline is the delivery pipeline.
@@ -119,11 +122,12 @@ type Pipeline struct {
 	log    *slog.Logger
 	now    func() time.Time
 	srs    []byte
+	rec    LogRecorder
 }
 
 // New returns a pipeline.
 func New(o Options) *Pipeline {
-	p := &Pipeline{dir: o.Directory, ms: o.Mailstore, parse: o.Parse, filter: o.Filter, queue: o.Queue, log: o.Logger, now: o.Now, srs: o.SRSSecret}
+	p := &Pipeline{dir: o.Directory, ms: o.Mailstore, parse: o.Parse, filter: o.Filter, queue: o.Queue, log: o.Logger, now: o.Now, srs: o.SRSSecret, rec: o.Log}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -234,6 +238,14 @@ func (t *Transaction) Recipients() int { return t.rcpts }
 // or ErrRouting (syntax), ErrRelayDenied, ErrUnknownUser, ErrAliasLoop,
 // ErrOverQuota; anything else is a temporary local failure.
 func (t *Transaction) AddRecipient(ctx context.Context, rcpt string, o RcptOptions) error {
+	err := t.addRecipient(ctx, rcpt, o)
+	if err != nil && refused(err) {
+		t.recordRefusal(rcpt, err)
+	}
+	return err
+}
+
+func (t *Transaction) addRecipient(ctx context.Context, rcpt string, o RcptOptions) error {
 	a, err := ParseAddress(rcpt)
 	switch {
 	case errors.Is(err, ErrRouting):

@@ -338,6 +338,9 @@ type Delivery struct {
 	// instead of Blob (a copy a filter edited, a redirected copy with the
 	// header that stops redirect loops); their Body field picks one.
 	Extra []NewBlob
+	// Log are the delivery log's rows of this delivery, written in its
+	// transaction (see LogEvent.Target and Queue).
+	Log []LogEvent
 	// QuotaFallback: when some target or queued copy is stored, targets
 	// over quota are stored too, ignoring their quota (the message was
 	// accepted for every recipient at once). Without it, or when nothing
@@ -550,6 +553,7 @@ type Store interface {
 	Uploads
 	Admins
 	WebmailStore
+	DeliveryLog
 	Notifier() Notifier
 	Close() error
 }

@@ -1,7 +1,8 @@
 // Package web is the `http` listener: JMAP (RFC 8620/8621) for the webmail
 // and any JMAP client at /jmap/, the webmail (internal/webmail) at / and
-// /webmail/, later autoconfig and MTA-STS. The admin UI and API have their
-// own loopback listener.
+// /webmail/, client autoconfiguration and the MTA-STS policy (package
+// autoconfig), /healthz and /readyz (package health). The admin UI and API
+// have their own loopback listener.
 //
 // Passwords cross this listener in HTTP Basic authentication, at the
 // token endpoint and at the webmail's login, and bearer tokens in every
@@ -33,7 +34,13 @@ type Options struct {
 	Streams interface {
 		Shutdown(ctx context.Context) error
 	}
-	Logger *slog.Logger
+	// Autoconfig serves autoconfig.Paths (Thunderbird autoconfig,
+	// Autodiscover, MTA-STS) for any Host; nil leaves them out.
+	Autoconfig http.Handler
+	// Healthz and Readyz answer /healthz and /readyz (package health);
+	// nil leaves them out.
+	Healthz, Readyz http.Handler
+	Logger          *slog.Logger
 }
 
 // Server is the HTTP service; it may Serve several listeners.
@@ -64,6 +71,17 @@ func New(o Options) *Server {
 		j := secureCredentials(o.JMAP)
 		mux.Handle("/jmap/", j)
 		mux.Handle("/.well-known/jmap", j)
+	}
+	if o.Autoconfig != nil {
+		for _, p := range autoconfigPaths {
+			mux.Handle(p, o.Autoconfig)
+		}
+	}
+	if o.Healthz != nil {
+		mux.Handle("/healthz", o.Healthz)
+	}
+	if o.Readyz != nil {
+		mux.Handle("/readyz", o.Readyz)
 	}
 	if o.Webmail != nil {
 		mux.Handle("/", secureCredentials(o.Webmail))
@@ -109,6 +127,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	return s.srv.Shutdown(ctx)
+}
+
+// autoconfigPaths are the paths package autoconfig answers (its Paths;
+// listed here so that web does not import it).
+var autoconfigPaths = []string{
+	"/.well-known/autoconfig/mail/config-v1.1.xml",
+	"/mail/config-v1.1.xml",
+	"/autodiscover/autodiscover.xml",
+	"/Autodiscover/Autodiscover.xml",
+	"/.well-known/mta-sts.txt",
 }
 
 // tokenPath is where a client trades its password for a bearer token; the

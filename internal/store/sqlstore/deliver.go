@@ -127,7 +127,7 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) (store.DeliveryOu
 		if stored == 0 {
 			return errNothingStored
 		}
-		return nil
+		return insertDeliveryLog(ctx, tx, e, d, out)
 	})
 	if errors.Is(err, errNothingStored) {
 		dropAll()

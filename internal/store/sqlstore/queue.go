@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -173,20 +175,37 @@ func (s *Store) QueueList(ctx context.Context) ([]store.QueueMessage, error) {
 func (s *Store) QueueUpdate(ctx context.Context, id int64, updates []store.QueueUpdate, setWarned bool) (bool, error) {
 	var done bool
 	err := s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
-		var blobID int64
-		if err := tx.QueryRowContext(ctx, `SELECT blob_id FROM queue_messages WHERE id = ?`, id).Scan(&blobID); err != nil {
+		var blobID, created int64
+		if err := tx.QueryRowContext(ctx, `SELECT blob_id, created_at FROM queue_messages WHERE id = ?`, id).Scan(&blobID, &created); err != nil {
 			return notFound(err)
 		}
 		t := now()
+		msg, err := queueMsg(ctx, tx, id)
+		if err != nil {
+			return err
+		}
 		for _, u := range updates {
 			switch u.Status {
 			case store.QueuePending, store.QueueDelivered, store.QueueFailed:
 			default:
 				return invalid("queue status %q", u.Status)
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE queue_recipients SET status = ?, attempts = attempts + 1,
-				next_attempt = ?, last_error = ?, last_peer = ?, last_tls = ?, updated_at = ? WHERE id = ? AND queue_id = ? AND status = 'pending'`,
-				u.Status, u.NextAttempt.Unix(), clipError(u.Error), clipError(u.Peer), clipError(u.TLS), t, u.RecipientID, id); err != nil {
+			var rcpt string
+			err := tx.QueryRowContext(ctx, `UPDATE queue_recipients SET status = ?, attempts = attempts + 1,
+				next_attempt = ?, last_error = ?, last_peer = ?, last_tls = ?, updated_at = ? WHERE id = ? AND queue_id = ? AND status = 'pending'
+				RETURNING rcpt`,
+				u.Status, u.NextAttempt.Unix(), clipError(u.Error), clipError(u.Peer), clipError(u.TLS), t, u.RecipientID, id).Scan(&rcpt)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue // not pending any more: an earlier outcome won
+			}
+			if err != nil {
+				return err
+			}
+			ev := store.LogEvent{Kind: queueLogKind(u.Status), Msg: msg, QueueID: id, Rcpt: rcpt, Detail: queueLogDetail(u)}
+			if u.Status == store.QueueDelivered {
+				ev.Delay = time.Since(time.Unix(created, 0))
+			}
+			if err := insertLog(ctx, tx, e, ev); err != nil {
 				return err
 			}
 		}
@@ -223,6 +242,13 @@ func (s *Store) QueueDelete(ctx context.Context, id int64) error {
 		if err := tx.QueryRowContext(ctx, `SELECT blob_id FROM queue_messages WHERE id = ?`, id).Scan(&blobID); err != nil {
 			return notFound(err)
 		}
+		msg, err := queueMsg(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := insertLog(ctx, tx, e, store.LogEvent{Kind: store.LogDropped, Msg: msg, QueueID: id}); err != nil {
+			return err
+		}
 		return deleteQueued(ctx, tx, e, id, blobID)
 	})
 }
@@ -245,7 +271,18 @@ func deleteQueued(ctx context.Context, tx *wtx, e *effects, id, blobID int64) er
 // QueueHold implements store.QueueStore.
 func (s *Store) QueueHold(ctx context.Context, id int64, held bool) error {
 	return s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
-		return execOne(ctx, tx, `UPDATE queue_messages SET held = ? WHERE id = ?`, held, id)
+		if err := execOne(ctx, tx, `UPDATE queue_messages SET held = ? WHERE id = ?`, held, id); err != nil {
+			return err
+		}
+		kind := store.LogReleased
+		if held {
+			kind = store.LogHeld
+		}
+		msg, err := queueMsg(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		return insertLog(ctx, tx, e, store.LogEvent{Kind: kind, Msg: msg, QueueID: id})
 	})
 }
 
@@ -267,8 +304,39 @@ func (s *Store) QueueRetry(ctx context.Context, id int64, at time.Time) (int, er
 		if err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
-		return err
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		ev := store.LogEvent{Kind: store.LogRetried, QueueID: id, Detail: fmt.Sprintf("%d recipient(s) due now", n)}
+		if id == 0 {
+			ev.Msg, ev.Detail = selfMsg, fmt.Sprintf("every entry: %d recipient(s) due now", n)
+		} else if ev.Msg, err = queueMsg(ctx, tx, id); err != nil {
+			return err
+		}
+		return insertLog(ctx, tx, e, ev)
 	})
 	return int(n), err
+}
+
+// QueueCounts counts the queued messages by state: "held", "deferred"
+// (some pending recipient was tried and failed) and "active" (due for a
+// first attempt), for the dashboard and metrics.
+func (s *Store) QueueCounts(ctx context.Context) (map[string]int64, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT CASE WHEN q.held THEN 'held'
+		WHEN EXISTS (SELECT 1 FROM queue_recipients r WHERE r.queue_id = q.id AND r.status = 'pending' AND r.attempts > 0) THEN 'deferred'
+		ELSE 'active' END AS state, COUNT(*) FROM queue_messages q GROUP BY state`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int64{"active": 0, "deferred": 0, "held": 0}
+	for rows.Next() {
+		var st string
+		var n int64
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, err
+		}
+		out[st] = n
+	}
+	return out, rows.Err()
 }

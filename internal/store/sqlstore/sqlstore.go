@@ -14,7 +14,10 @@
 // counted), messages (flags and sizes; their cached envelope, body structure
 // and preview in message_meta), expunged (for QRESYNC), blob_fts (FTS5, rowid =
 // blobs.id), the outbound queue, and access_tokens (bearer tokens of the HTTP
-// API, by SHA-256 digest, dropped with a credential change or a disable).
+// API, by SHA-256 digest, dropped with a credential change or a disable),
+// and the delivery log (delivery_log, its rows inserted by the writer with
+// the batch they belong to, and delivery_log_keys, its search keys added in
+// batches a few seconds later: deliverylog.go).
 package sqlstore
 
 import (
@@ -73,6 +76,8 @@ type Store struct {
 	// ckptDone is closed when the checkpointer has stopped: Close waits,
 	// so no file of the store is touched after it returns.
 	ckptDone chan struct{}
+	// observer is told of commits (SetObserver).
+	observer atomic.Pointer[Observer]
 
 	closeOnce sync.Once
 	closeErr  error

@@ -35,6 +35,8 @@ type effects struct {
 	// unindexed are bodies gone, whose words the indexer removes.
 	indexLater []ftsRow
 	unindexed  []int64
+	// logged are the delivery log rows the operation wrote.
+	logged []store.LogEvent
 }
 
 type ftsRow struct {
@@ -236,6 +238,10 @@ func (w *writer) runBatch(batch []*op) {
 	if err != nil {
 		w.s.log.Error("database write failed", "err", err)
 	}
+	obs := w.s.observe()
+	if err == nil && obs != nil {
+		obs.Committed(len(batch), time.Since(t0))
+	}
 	for _, o := range batch {
 		if err != nil {
 			o.done <- err
@@ -243,6 +249,9 @@ func (w *writer) runBatch(batch []*op) {
 		}
 		if o.err == nil {
 			w.after(&o.eff)
+			if obs != nil && len(o.eff.logged) > 0 {
+				obs.Logged(o.eff.logged)
+			}
 		}
 		o.done <- o.err
 	}
@@ -284,6 +293,9 @@ func (w *writer) execBatch(batch []*op) (err error) {
 		if _, err := tx.ExecContext(ctx, "RELEASE op"); err != nil {
 			return fmt.Errorf("sqlstore: release savepoint: %w", err)
 		}
+	}
+	if err := writeLogRows(ctx, tx, batch); err != nil {
+		return fmt.Errorf("sqlstore: delivery log: %w", err)
 	}
 	// The bodies the batch references were appended to segments before
 	// their operations were queued: one fdatasync makes them all durable

@@ -81,6 +81,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Closed", testClosed},
 		{"Uploads", testUploads},
 		{"WebmailPrefs", testWebmailPrefs},
+		{"DeliveryLog", testDeliveryLog},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
