@@ -402,8 +402,9 @@ func dnsZoneTXT(t *testing.T, s *Server) map[string][]string {
 	if err := zp.Err(); err != nil {
 		t.Fatalf("postern dns output is not a zone: %v\n%s", err, zone)
 	}
-	// MX; SPF, DMARC and two DKIM keys; six RFC 6186 SRV and autodiscover.
-	want := map[string]int{"MX": 1, "TXT": 4, "SRV": 7, "CNAME": 2}
+	// MX; SPF, DMARC, two DKIM keys, MTA-STS and TLS-RPT; six RFC 6186 SRV
+	// and autodiscover; the autoconfig, autodiscover and mta-sts names.
+	want := map[string]int{"MX": 1, "TXT": 6, "SRV": 7, "CNAME": 3}
 	for typ, n := range want {
 		if types[typ] != n {
 			t.Errorf("%d %s records, want %d\n%s", types[typ], typ, n, zone)
