@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"postern/internal/app"
 	"strings"
 )
 
@@ -46,6 +47,7 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 func main() {
+	app.Version = version
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 

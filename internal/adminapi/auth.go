@@ -66,6 +66,22 @@ func (a *api) authed(h handler) http.Handler {
 	})
 }
 
+// authedServer serves h to a server administrator only, with the actor in
+// the request's context.
+func (a *api) authedServer(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := a.authenticate(r)
+		if err == nil {
+			err = c.admin.CheckServerScope(r.URL.Path)
+		}
+		if err != nil {
+			writeError(w, toAPIErrorLogged(a.log, r, err))
+			return
+		}
+		h.ServeHTTP(w, r.WithContext(c.ctx))
+	})
+}
+
 func (a *api) authenticate(r *http.Request) (*call, error) {
 	ctx := r.Context()
 	c := &call{r: r}

@@ -93,6 +93,13 @@ func newEnv(t *testing.T) *env {
 	authSvc := auth.New(st, auth.Options{MaxFailuresPerIP: 100, MaxFailuresPerAccount: 3, FailureDelay: -1}, logger)
 	srv := New(Options{Admin: svc, Auth: authSvc, Logger: logger, Extra: map[string]http.Handler{
 		"/healthz": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") }),
+	}, Protected: map[string]http.Handler{
+		// Answers who it runs as, for TestProtectedHandlers.
+		"GET /admin/api/probe": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			a, _ := admin.ActorFrom(r.Context())
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(map[string]string{"actor": a.Name})
+		}),
 	}})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)

@@ -28,8 +28,13 @@ type Options struct {
 	// Extra are handlers other packages mount on this listener, by path
 	// pattern of http.ServeMux ("/metrics", "/healthz", "/readyz"). They
 	// get the security headers but no login: each guards itself.
-	Extra  map[string]http.Handler
-	Logger *slog.Logger
+	Extra map[string]http.Handler
+	// Protected are handlers of other packages under /admin/api/ (the
+	// delivery log, the queue, the dashboard), by ServeMux pattern: they
+	// answer only a server administrator's session or API token, and see
+	// the administrator as the actor of their context (admin.ActorFrom).
+	Protected map[string]http.Handler
+	Logger    *slog.Logger
 }
 
 // Server is the admin listener's HTTP service.
@@ -64,6 +69,9 @@ func New(o Options) *Server {
 	}))
 	for pattern, h := range o.Extra {
 		mux.Handle(pattern, h)
+	}
+	for pattern, h := range o.Protected {
+		mux.Handle(pattern, a.authedServer(h))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/" || r.URL.Path == "/admin" {

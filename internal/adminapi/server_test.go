@@ -119,3 +119,15 @@ func TestListenerNeedsTLSOffLoopback(t *testing.T) {
 		}
 	}
 }
+
+// TestProtectedHandlers: another package's handler under /admin/api/ (the
+// delivery log, the queue, the dashboard) answers a server administrator
+// only, and runs with them as the actor.
+func TestProtectedHandlers(t *testing.T) {
+	e := newEnv(t)
+	e.anon().wantError(401, "unauthorized", "", "GET", "/admin/api/probe", nil)
+	e.login("dom", domPW).wantError(403, "forbidden", "", "GET", "/admin/api/probe", nil)
+	if got := e.bearer().want(200, "GET", "/admin/api/probe", nil); got["actor"] != "admin:root" {
+		t.Errorf("actor: %v", got)
+	}
+}

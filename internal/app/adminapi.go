@@ -12,14 +12,28 @@ import (
 	"postern/internal/store"
 )
 
-// newAdminAPI builds the admin listener's server. Handlers of other
-// packages that need no login (metrics, health) go in extra by path.
-func newAdminAPI(cfg *config.Config, st store.Store, authSvc *auth.Service, tlsCfg *tls.Config, logger *slog.Logger, extra map[string]http.Handler) *adminapi.Server {
+// Version is the binary's version, shown on the admin dashboard; the
+// command sets it.
+var Version = "dev"
+
+// newAdminAPI builds the admin listener's server: the admin API, the
+// operations views behind its login (ops), and metrics and health, which
+// need none.
+func newAdminAPI(cfg *config.Config, st store.Store, authSvc *auth.Service, tlsCfg *tls.Config, logger *slog.Logger, ops AdminOps) *adminapi.Server {
 	return adminapi.New(adminapi.Options{
-		Admin:  admin.New(st, logger.With("component", "admin"), admin.Options{Hostname: cfg.Hostname}),
-		Auth:   authSvc,
-		TLS:    tlsCfg,
-		Extra:  extra,
+		Admin: admin.New(st, logger.With("component", "admin"), admin.Options{Hostname: cfg.Hostname}),
+		Auth:  authSvc,
+		TLS:   tlsCfg,
+		Extra: map[string]http.Handler{"/metrics": ops.Metrics, "/healthz": ops.Healthz, "/readyz": ops.Readyz},
+		Protected: map[string]http.Handler{
+			"GET /admin/api/log":                  ops.LogSearch,
+			"GET /admin/api/log/trace":            ops.LogTrace,
+			"GET /admin/api/queue":                ops.Queue.List(),
+			"GET /admin/api/queue/summary":        ops.Queue.Summary(),
+			"GET /admin/api/queue/{id}":           ops.Queue.Show(),
+			"POST /admin/api/queue/{id}/{action}": ops.Queue.Action(),
+			"GET /admin/api/dashboard":            ops.Dashboard,
+		},
 		Logger: logger.With("svc", "admin"),
 	})
 }

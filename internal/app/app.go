@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"strings"
 	"sync"
@@ -208,9 +207,7 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 	ac := autoconfig.New(autoconfig.Options{Current: a.autoconfigSettings, IsLocalDomain: a.pipeline.IsLocalDomain})
 	webSrv := web.New(web.Options{JMAP: jmapSrv, Webmail: webmailH, Streams: jmapSrv, Logger: logger.With("svc", "http"),
 		Autoconfig: ac.Handler(), Healthz: health.Healthz(), Readyz: health.Readyz(a.readyChecks())})
-	adminSrv := newAdminAPI(cfg, st, authSvc, tlsCfg, logger, map[string]http.Handler{
-		"/metrics": a.metrics.Handler(), "/healthz": health.Healthz(), "/readyz": health.Readyz(a.readyChecks()),
-	})
+	adminSrv := newAdminAPI(cfg, st, authSvc, tlsCfg, logger, a.AdminOps(Version))
 	a.services = []service{mx, sub, pop, imp, sieveSrv, webSrv, adminSrv}
 	l := cfg.Listen
 	for _, ls := range []listener{
