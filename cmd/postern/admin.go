@@ -36,7 +36,8 @@ func withService(e *env, fn func(ctx context.Context, svc *admin.Service) error)
 	}
 	defer backend.Close()
 	logger, _ := newLogger(e, cfg)
-	svc := admin.New(backend.Store, logger, admin.Options{Hostname: cfg.Hostname, MTASTSMode: cfg.MTASTS.Mode})
+	svc := admin.New(backend.Store, logger, admin.Options{Hostname: cfg.Hostname, MTASTSMode: cfg.MTASTS.Mode,
+		DNS: admin.NewDNSLookup(cfg.DNS.Servers)})
 	return fn(admin.WithActor(ctx, admin.Actor{Name: "cli"}), svc)
 }
 

@@ -48,6 +48,9 @@ type Options struct {
 	// MTASTSMode is the MTA-STS policy's mode ([mtasts] mode): its id in
 	// DNS changes with it. "" is "testing".
 	MTASTSMode string
+	// DNS answers the live DNS check (CheckDNS); nil: the check is
+	// refused. NewDNSLookup asks the resolvers of [dns] servers.
+	DNS DNSLookup
 }
 
 // Service holds the administrative rules over one store. It keeps no state
@@ -58,6 +61,7 @@ type Service struct {
 	host       string
 	newKeys    func(time.Time) ([]store.DKIMKey, error)
 	mtastsMode string
+	dns        DNSLookup
 }
 
 // New returns the service over st; logger receives the audit lines (nil:
@@ -69,7 +73,7 @@ func New(st store.Store, logger *slog.Logger, opts Options) *Service {
 	if opts.NewDKIMKeys == nil {
 		opts.NewDKIMKeys = dkim.GenerateKeys
 	}
-	return &Service{st: st, log: logger, host: opts.Hostname, newKeys: opts.NewDKIMKeys, mtastsMode: opts.MTASTSMode}
+	return &Service{st: st, log: logger, host: opts.Hostname, newKeys: opts.NewDKIMKeys, mtastsMode: opts.MTASTSMode, dns: opts.DNS}
 }
 
 // Actor is who asks for a change: "cli" for the command line,

@@ -90,6 +90,7 @@ func (a *api) routes(mux *http.ServeMux) {
 		"GET /admin/api/domains/{domain}/dkim":         a.listDKIM,
 		"POST /admin/api/domains/{domain}/dkim/rotate": a.rotateDKIM,
 		"GET /admin/api/domains/{domain}/dns":          a.dnsRecords,
+		"GET /admin/api/domains/{domain}/dns/check":    a.dnsCheck,
 		"GET /admin/api/domains/{domain}/accounts":     a.listAccounts,
 		"GET /admin/api/domains/{domain}/aliases":      a.listAliases,
 
