@@ -173,7 +173,7 @@ const quotaUsage = "postern -c FILE user quota ADDRESS SIZE [MESSAGES]   " +
 	"(0: unlimited; SIZE in bytes or with a unit: 500K, 10M, 1.5G, 2GiB, 100MB)"
 
 func cmdUser(e *env, args []string) error {
-	var pwStdin, yes bool
+	var pwStdin, yes, dryRun bool
 	pwFlag := func(fs *flag.FlagSet) {
 		fs.BoolVar(&pwStdin, "password-stdin", false, "read the password from the first line of standard input")
 	}
@@ -236,6 +236,11 @@ func cmdUser(e *env, args []string) error {
 					return err
 				}
 				return svc.SetQuota(ctx, a[0], q)
+			}},
+		{name: "import", usage: importUsage, nargs: 1,
+			flags: func(fs *flag.FlagSet) { fs.BoolVar(&dryRun, "dry-run", false, "check every line, create nothing") },
+			run: func(ctx context.Context, svc *admin.Service, a []string) error {
+				return importAccounts(ctx, e, svc, a[0], dryRun)
 			}},
 		{name: "app-password", usage: appPasswordUsage, nargs: -2,
 			run: func(ctx context.Context, svc *admin.Service, a []string) error {

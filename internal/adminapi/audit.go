@@ -95,6 +95,7 @@ func (a *api) routes(mux *http.ServeMux) {
 		"GET /admin/api/domains/{domain}/aliases":      a.listAliases,
 
 		"POST /admin/api/accounts":                                  a.addAccount,
+		"POST /admin/api/accounts/import":                           a.importAccounts,
 		"GET /admin/api/accounts/{address}":                         a.getAccount,
 		"DELETE /admin/api/accounts/{address}":                      a.deleteAccount,
 		"POST /admin/api/accounts/{address}/password":               a.setPassword,

@@ -554,6 +554,8 @@ type Store interface {
 	Admins
 	WebmailStore
 	DeliveryLog
+	AccountImport
+	LastLogins
 	Notifier() Notifier
 	Close() error
 }
