@@ -196,6 +196,15 @@ func cmdUser(e *env, args []string) error {
 				}
 				return err
 			}},
+		{name: "show", usage: "postern -c FILE user show ADDRESS   (state, quota, storage, last login per protocol)", nargs: 1,
+			run: func(ctx context.Context, svc *admin.Service, a []string) error {
+				acct, err := svc.Account(ctx, a[0])
+				if err != nil {
+					return err
+				}
+				writeAccount(e.stdout, acct)
+				return nil
+			}},
 		{name: "passwd", usage: "postern -c FILE user passwd ADDRESS [--password-stdin]", nargs: 1, flags: pwFlag,
 			run: func(ctx context.Context, svc *admin.Service, a []string) error {
 				pw, err := readPassword(e, pwStdin)

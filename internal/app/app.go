@@ -126,6 +126,8 @@ type App struct {
 	pipeline *deliver.Pipeline
 	dlog     *deliverylog.Log
 	metrics  *metrics.Metrics
+	// logins keeps the last login per account and protocol.
+	logins *auth.LoginRecorder
 }
 
 // New builds every server the config enables; Run starts them.
@@ -138,7 +140,8 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 	st := backend.Store
 	a.metrics = metrics.New(st)
 	st.SetObserver(a.metrics)
-	authSvc := auth.New(st, auth.Options{OnFailure: a.metrics.AuthFailure,
+	a.logins = auth.NewLoginRecorder(st, time.Minute, logger.With("component", "auth"))
+	authSvc := auth.New(st, auth.Options{OnFailure: a.metrics.AuthFailure, OnLogin: a.logins.Record,
 		MaxFailuresPerIP:      cfg.Auth.MaxFailuresPerIP,
 		MaxFailuresPerAccount: cfg.Auth.MaxFailuresPerAccount,
 		Window:                cfg.Auth.FailureWindow.Duration,
@@ -301,6 +304,7 @@ func (a *App) Run(ctx context.Context, reload <-chan struct{}) error {
 	go a.backend.Store.Maintain(sweepCtx, sqlstore.MaintainOptions{})
 	go a.dlog.Run(sweepCtx)
 	stopQueue := a.runQueue()
+	a.logins.Start()
 	var runErr error
 	failed := 0
 loop:
@@ -335,6 +339,7 @@ loop:
 		}()
 	}
 	swg.Wait()
+	a.logins.Close()
 	stopQueue()
 	a.closeListeners()
 	wg.Wait()
