@@ -202,12 +202,13 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, MaxRecipients: cfg.SMTP.MaxRecipients,
 		Extensions: sub.EnvelopeExtensions(), Logger: logger.With("svc", "jmap")})
 	jmapSieve.Register(jmapSrv)
+	ac := autoconfig.New(autoconfig.Options{Current: a.autoconfigSettings, IsLocalDomain: a.pipeline.IsLocalDomain})
 	webmailH, err := webmail.New(webmail.Options{Tokens: tokens, Store: st, Logger: logger.With("svc", "webmail"),
-		Admin: admin.New(st, logger.With("component", "admin"), admin.Options{Hostname: cfg.Hostname})})
+		Admin:        admin.New(st, logger.With("component", "admin"), admin.Options{Hostname: cfg.Hostname}),
+		MobileConfig: ac.MobileConfigHandler})
 	if err != nil {
 		return nil, err
 	}
-	ac := autoconfig.New(autoconfig.Options{Current: a.autoconfigSettings, IsLocalDomain: a.pipeline.IsLocalDomain})
 	webSrv := web.New(web.Options{JMAP: jmapSrv, Webmail: webmailH, Streams: jmapSrv, Logger: logger.With("svc", "http"),
 		Autoconfig: ac.Handler(), Healthz: health.Healthz(), Readyz: health.Readyz(a.readyChecks())})
 	adminSrv := newAdminAPI(cfg, st, authSvc, tlsCfg, logger, a.AdminOps(Version))
