@@ -282,7 +282,7 @@ func checkDKIM(r *DNSCheckRecord) {
 		}
 	}
 	if len(r.Found) == 0 {
-		r.set(DNSMissing, "publish the DKIM key as a TXT record at %s: %q (receivers cannot verify the signatures)", r.Name, r.Want)
+		r.set(DNSMissing, "publish the key (the wanted value) as a TXT record at %s; receivers cannot verify the signatures until then", r.Name)
 		return
 	}
 	r.set(DNSWrong, "the TXT record at %s holds another key; replace it with %q (signatures fail until then)", r.Name, r.Want)
