@@ -221,6 +221,7 @@ func TestAdminLastLogin(t *testing.T) {
 	if l := bad.do("PASS wrong password"); !strings.HasPrefix(l, "-ERR") {
 		t.Fatalf("wrong password: %q", l)
 	}
+	bad.ok("QUIT")
 
 	type account struct {
 		Address   string               `json:"address"`
@@ -266,6 +267,27 @@ func TestAdminLastLogin(t *testing.T) {
 	}
 	if show := s.CLI("", "user", "show", bob).mustOK(t).Stdout; !strings.Contains(show, "last login: never") {
 		t.Errorf("user show bob:\n%s", show)
+	}
+
+	// A second login within the minute waits in memory; a graceful stop
+	// writes it.
+	time.Sleep(1100 * time.Millisecond)
+	second := time.Now().UTC().Truncate(time.Second)
+	p = dialPOP3(t, s.Addr["pop3"])
+	p.login(alice, pass)
+	p.ok("QUIT")
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	show = s.CLI("", "user", "show", alice).mustOK(t).Stdout
+	var popAt time.Time
+	for _, l := range strings.Split(show, "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[len(f)-2] == "pop3" {
+			popAt, _ = time.Parse(time.RFC3339, f[len(f)-1])
+		}
+	}
+	if popAt.Before(second) || !popAt.After(got.LastLogin["pop3"]) {
+		t.Errorf("after a stop, pop3 last login %v, want the second login (%v, after %v):\n%s", popAt, second, got.LastLogin["pop3"], show)
 	}
 }
 
