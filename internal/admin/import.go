@@ -275,13 +275,15 @@ func (s *Service) createImported(ctx context.Context, rows []checkedRow, res Imp
 	}
 	accts, err := s.st.AddAccounts(ctx, batch)
 	var be *store.BatchError
-	if errors.As(err, &be) && KindOf(storeErr(be.Err, "address", rows[be.Index].Address, "account "+rows[be.Index].Address)) != 0 {
+	if errors.As(err, &be) {
 		// Someone added the address, or removed the domain, since the
 		// check: still nothing was created.
 		row := rows[be.Index]
-		msg := storeErr(be.Err, "address", row.Address, "account "+row.Address).Error()
-		res.Errors = append(res.Errors, ImportError{Line: row.Line, Address: row.ImportRow.Address, Message: msg})
-		return res, nil
+		rowErr := storeErr(be.Err, "address", row.Address, "account "+row.Address)
+		if KindOf(rowErr) != 0 {
+			res.Errors = append(res.Errors, ImportError{Line: row.Line, Address: row.Address, Message: rowErr.Error()})
+			return res, nil
+		}
 	}
 	if err != nil {
 		return res, err
