@@ -12,6 +12,11 @@
 // auth.Service.LoginPrincipal under the shared login throttle), and the
 // audit table that AuditLog lists.
 //
+// Beside the changes, it checks what DNS publishes for a domain against
+// the records it needs (dnscheck.go, through the resolvers of [dns]
+// servers, dnslookup.go) and imports accounts from CSV, all or none
+// (import.go).
+//
 // Errors a face shows to a person are *Error values with a Kind (NotFound,
 // Exists, Invalid, Conflict, Forbidden) that an HTTP face maps to a status
 // code.
