@@ -2,7 +2,9 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -186,10 +188,11 @@ func spfRecords(txt []string) []string {
 	return out
 }
 
-// checkSPF accepts one SPF record that lets this host send: "mx" (the MX
-// check says whether that is this host), "a:HOST", or ip4:/ip6: with one
-// of the host's addresses, not after an "all" that decides first, and not
-// ending in "+all" (anyone may send).
+// checkSPF accepts one SPF record that lets this host send: evaluated for
+// this host's addresses as a receiver would (RFC 7208 §4.6: the first
+// mechanism that matches decides, include: and redirect= followed, at
+// most 10 lookups), it must give pass, and must not end in "+all"
+// (anyone may send).
 func (c *dnsChecker) checkSPF(ctx context.Context, r *DNSCheckRecord) {
 	spf := spfRecords(r.Found)
 	if len(spf) > 0 {
@@ -203,50 +206,196 @@ func (c *dnsChecker) checkSPF(ctx context.Context, r *DNSCheckRecord) {
 		r.set(DNSWrong, "there are %d SPF records and receivers then ignore all of them (RFC 7208 §3.2); keep one: %q", len(spf), r.Want)
 		return
 	}
-	domain := strings.TrimSuffix(canonHost(r.Name), ".")
-	authorised := false
-	for _, term := range strings.Fields(strings.ToLower(spf[0]))[1:] {
+	terms := strings.Fields(strings.ToLower(spf[0]))
+	if last := terms[len(terms)-1]; last == "all" || last == "+all" {
+		r.set(DNSWrong, "the SPF record ends in +all, which lets anyone send as the domain; end it in -all: %q", r.Want)
+		return
+	}
+	lookups := 0
+	result, err := c.spfResult(ctx, spf[0], strings.TrimSuffix(canonHost(r.Name), "."), &lookups)
+	switch {
+	case err != nil:
+		r.set(DNSError, "evaluating the SPF record failed (%v); check the resolvers in [dns] servers and the included records", err)
+	case result != '+':
+		r.set(DNSWrong, "the SPF record does not let this server (%s) send for the domain (a receiver gets %s); add the mechanism mx before its \"all\", e.g. %q",
+			strings.TrimSuffix(c.host, "."), spfResultName(result), r.Want)
+	default:
+		r.Status = DNSOK
+	}
+}
+
+// maxSPFLookups is RFC 7208 §4.6.4's limit on the mechanisms and
+// modifiers that query DNS.
+const maxSPFLookups = 10
+
+var errSPFLookups = errors.New("more than 10 DNS lookups (RFC 7208 §4.6.4)")
+
+// spfResult evaluates an SPF record of domain for this host: the
+// qualifier of the first mechanism that matches ('+', '-', '~', '?'), or
+// 0 when none does (neutral).
+func (c *dnsChecker) spfResult(ctx context.Context, record, domain string, lookups *int) (byte, error) {
+	redirect := ""
+	for _, term := range strings.Fields(strings.ToLower(record))[1:] {
+		if name, val, ok := strings.Cut(term, "="); ok {
+			if name == "redirect" {
+				redirect = val
+			}
+			continue
+		}
 		qual := term[0]
 		if strings.ContainsRune("+-~?", rune(qual)) {
 			term = term[1:]
 		} else {
 			qual = '+'
 		}
-		mech, arg, _ := strings.Cut(term, ":")
-		mech, _, _ = strings.Cut(mech, "/")
-		arg, _, _ = strings.Cut(arg, "/")
-		if mech == "all" {
-			if qual == '+' {
-				r.set(DNSWrong, "the SPF record ends in +all, which lets anyone send as the domain; end it in -all: %q", r.Want)
-				return
-			}
-			break
+		match, err := c.spfMatch(ctx, term, domain, lookups)
+		if err != nil {
+			return 0, err
 		}
-		if qual != '+' || authorised {
-			continue
-		}
-		switch mech {
-		case "mx":
-			authorised = arg == "" || canonHost(arg) == canonHost(domain)
-		case "a":
-			authorised = arg != "" && canonHost(arg) == c.host
-		case "ip4", "ip6":
-			authorised = c.isHostAddress(ctx, arg)
+		if match {
+			return qual, nil
 		}
 	}
-	if !authorised {
-		r.set(DNSWrong, "the SPF record does not let this server (%s) send for the domain; add the mechanism mx to it, e.g. %q", strings.TrimSuffix(c.host, "."), r.Want)
-		return
+	if redirect == "" {
+		return 0, nil
 	}
-	r.Status = DNSOK
+	rec, err := c.spfRecordOf(ctx, redirect, lookups)
+	if err != nil || rec == "" {
+		return 0, err
+	}
+	return c.spfResult(ctx, rec, redirect, lookups)
 }
 
-// isHostAddress reports whether ip is one of this host's addresses.
-func (c *dnsChecker) isHostAddress(ctx context.Context, ip string) bool {
+// spfMatch reports whether one mechanism matches this host.
+func (c *dnsChecker) spfMatch(ctx context.Context, term, domain string, lookups *int) (bool, error) {
+	mech, arg, _ := strings.Cut(term, ":")
+	mech, _, _ = strings.Cut(mech, "/") // a and mx take a CIDR length: ignored
+	target := domain
+	if arg != "" && mech != "ip4" && mech != "ip6" {
+		target, _, _ = strings.Cut(arg, "/")
+	}
+	count := func() error {
+		if *lookups++; *lookups > maxSPFLookups {
+			return errSPFLookups
+		}
+		return nil
+	}
+	switch mech {
+	case "all":
+		return true, nil
+	case "ip4", "ip6":
+		return c.hostIn(ctx, arg), nil
+	case "a":
+		if err := count(); err != nil {
+			return false, err
+		}
+		return canonHost(target) == c.host || c.sharesHostAddress(ctx, target), nil
+	case "mx":
+		if err := count(); err != nil {
+			return false, err
+		}
+		ans, err := c.ask(ctx, target, dns.TypeMX)
+		if err != nil {
+			return false, err
+		}
+		for _, mx := range ans.Records {
+			if _, host, _ := strings.Cut(mx, " "); host == c.host {
+				return true, nil
+			}
+		}
+		return false, nil
+	case "include":
+		rec, err := c.spfRecordOf(ctx, target, lookups)
+		if err != nil || rec == "" {
+			return false, err
+		}
+		q, err := c.spfResult(ctx, rec, target, lookups)
+		return q == '+', err
+	}
+	// exists and ptr (RFC 7208 §5.5 discourages it) are not evaluated.
+	return false, nil
+}
+
+// spfRecordOf is the SPF record published at domain ("" when none), one
+// lookup of the budget.
+func (c *dnsChecker) spfRecordOf(ctx context.Context, domain string, lookups *int) (string, error) {
+	if *lookups++; *lookups > maxSPFLookups {
+		return "", errSPFLookups
+	}
+	ans, err := c.ask(ctx, domain, dns.TypeTXT)
+	if err != nil {
+		return "", err
+	}
+	if spf := spfRecords(ans.Records); len(spf) == 1 {
+		return spf[0], nil
+	}
+	return "", nil
+}
+
+func spfResultName(q byte) string {
+	switch q {
+	case '-':
+		return "fail"
+	case '~':
+		return "softfail"
+	case '?', 0:
+		return "neutral"
+	}
+	return "pass"
+}
+
+// hostAddrs are this host's addresses.
+func (c *dnsChecker) hostAddrs(ctx context.Context) []netip.Addr {
+	var out []netip.Addr
 	for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
 		ans, err := c.ask(ctx, c.host, t)
-		if err == nil && slices.Contains(ans.Records, ip) {
+		if err != nil {
+			continue
+		}
+		for _, v := range ans.Records {
+			if ip, err := netip.ParseAddr(v); err == nil {
+				out = append(out, ip)
+			}
+		}
+	}
+	return out
+}
+
+// hostIn reports whether one of this host's addresses is in the ip4: or
+// ip6: argument (an address or a prefix).
+func (c *dnsChecker) hostIn(ctx context.Context, arg string) bool {
+	if !strings.Contains(arg, "/") {
+		if strings.Contains(arg, ":") {
+			arg += "/128"
+		} else {
+			arg += "/32"
+		}
+	}
+	prefix, err := netip.ParsePrefix(arg)
+	if err != nil {
+		return false
+	}
+	for _, ip := range c.hostAddrs(ctx) {
+		if prefix.Contains(ip) {
 			return true
+		}
+	}
+	return false
+}
+
+// sharesHostAddress reports whether name has one of this host's
+// addresses.
+func (c *dnsChecker) sharesHostAddress(ctx context.Context, name string) bool {
+	mine := c.hostAddrs(ctx)
+	for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
+		ans, err := c.ask(ctx, name, t)
+		if err != nil {
+			continue
+		}
+		for _, v := range ans.Records {
+			if ip, err := netip.ParseAddr(v); err == nil && slices.Contains(mine, ip) {
+				return true
+			}
 		}
 	}
 	return false

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/miekg/dns"
+
 	"postern/internal/queue/queuetest"
 )
 
@@ -136,6 +138,16 @@ func TestCheckDNS(t *testing.T) {
 }
 
 func TestCheckSPFVariants(t *testing.T) {
+	zone := staticLookup{
+		"A mail.example.org.":     {"192.0.2.10"},
+		"AAAA mail.example.org.":  {"2001:db8::10"},
+		"MX example.org.":         {"10 mail.example.org."},
+		"MX other.example.":       {"10 mx.other.example."},
+		"A web.example.org.":      {"192.0.2.10"},
+		"TXT _spf.example.net.":   {"v=spf1 ip4:192.0.2.0/24 -all"},
+		"TXT _spf.elsewhere.net.": {"v=spf1 ip4:198.51.100.0/24 -all"},
+		"TXT loop.example.net.":   {"v=spf1 include:loop.example.net -all"},
+	}
 	for _, tc := range []struct {
 		records []string
 		want    string
@@ -143,17 +155,26 @@ func TestCheckSPFVariants(t *testing.T) {
 		{nil, DNSMissing},
 		{[]string{"v=spf1 mx -all"}, DNSOK},
 		{[]string{"V=SPF1 +MX -ALL"}, DNSOK},
+		{[]string{"v=spf1 mx:example.org/24 -all"}, DNSOK},
 		{[]string{"v=spf1 a:mail.example.org -all"}, DNSOK},
+		{[]string{"v=spf1 a:web.example.org -all"}, DNSOK}, // another name of this host
 		{[]string{"v=spf1 ip4:192.0.2.10 -all"}, DNSOK},
+		{[]string{"v=spf1 ip4:192.0.2.0/28 -all"}, DNSOK},
+		{[]string{"v=spf1 ip6:2001:db8::/32 -all"}, DNSOK},
+		{[]string{"v=spf1 include:_spf.example.net ~all"}, DNSOK},
+		{[]string{"v=spf1 redirect=_spf.example.net"}, DNSOK},
+		{[]string{"v=spf1 include:_spf.elsewhere.net -all"}, DNSWrong},
+		{[]string{"v=spf1 mx:other.example -all"}, DNSWrong},
+		{[]string{"v=spf1 ip4:192.0.2.11 -all"}, DNSWrong},
 		{[]string{"v=spf1 -all"}, DNSWrong},
-		{[]string{"v=spf1 -mx ~all"}, DNSWrong},
-		{[]string{"v=spf1 ~all mx"}, DNSWrong}, // all decides first
+		{[]string{"v=spf1 -mx mx ~all"}, DNSWrong}, // the first match decides
+		{[]string{"v=spf1 ~all mx"}, DNSWrong},
 		{[]string{"v=spf1 mx +all"}, DNSWrong},
 		{[]string{"v=spf1 mx -all", "v=spf1 a -all"}, DNSWrong},
 		{[]string{"v=spf1x mx"}, DNSMissing},
+		{[]string{"v=spf1 include:loop.example.net -all"}, DNSError},
 	} {
-		c := &dnsChecker{host: "mail.example.org.", cache: map[dnsQuestion]*dnsResult{},
-			lookup: staticLookup{"mail.example.org.": {"192.0.2.10"}}}
+		c := &dnsChecker{host: "mail.example.org.", cache: map[dnsQuestion]*dnsResult{}, lookup: zone}
 		r := DNSCheckRecord{Name: "example.org.", Type: "TXT", Want: "v=spf1 mx -all", Found: tc.records}
 		c.checkSPF(context.Background(), &r)
 		if r.Status != tc.want {
@@ -162,12 +183,13 @@ func TestCheckSPFVariants(t *testing.T) {
 	}
 }
 
-// staticLookup answers A queries from a map and nothing else.
+// staticLookup answers from a map by "TYPE name".
 type staticLookup map[string][]string
 
 func (s staticLookup) Lookup(_ context.Context, name string, qtype uint16) (DNSAnswer, error) {
-	if qtype != 1 {
-		return DNSAnswer{Records: []string{}}, nil
+	recs := s[dns.TypeToString[qtype]+" "+name]
+	if recs == nil {
+		recs = []string{}
 	}
-	return DNSAnswer{Records: s[name]}, nil
+	return DNSAnswer{Records: recs}, nil
 }
