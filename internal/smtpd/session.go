@@ -13,6 +13,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"postern/internal/antispam"
 	"postern/internal/deliver"
 	"postern/internal/store"
 )
@@ -26,6 +27,8 @@ type session struct {
 	kicked        atomic.Bool
 
 	account *store.Account // set after AUTH on submission
+	// gate is the antispam gate's view of this client (port 25 only).
+	gate *antispam.Client
 
 	id       string
 	from     string
@@ -51,6 +54,9 @@ func newSession(s *Server, c *smtp.Conn) *session {
 	sess := &session{srv: s, conn: c}
 	if ap, err := netip.ParseAddrPort(c.Conn().RemoteAddr().String()); err == nil {
 		sess.remote = ap.Addr().Unmap()
+	}
+	if s.cfg.Mode == ModeMX {
+		sess.gate = gateClientOf(c.Conn())
 	}
 	return sess
 }
@@ -123,6 +129,9 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 			}
 		}
 	}
+	if r := s.gate.Mail(from); r != nil {
+		return refusalErr(r)
+	}
 	s.Reset()
 	s.inTransaction.Store(true)
 	s.from = from
@@ -163,6 +172,9 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	ro := deliver.RcptOptions{Notify: dsnNotify(opts), DeclaredSize: s.declSize}
 	if opts != nil && opts.OriginalRecipient != "" {
 		ro.ORcpt = string(opts.OriginalRecipientType) + ";" + opts.OriginalRecipient
+	}
+	if err := s.checkRcptGate(s.srv.ctx, to); err != nil {
+		return err
 	}
 	err := s.tx.AddRecipient(s.srv.ctx, to, ro)
 	if errors.Is(err, deliver.ErrUnknownUser) {
