@@ -254,18 +254,25 @@ func TestSRSBounceReturnsToSender(t *testing.T) {
 	// Forged: a hash that is not ours. Expired: our key, 30 days ago.
 	c.expect("MAIL FROM:<>", 250)
 	code, text := c.cmd("RCPT TO:<SRS0=AAAA=AA=ext.test=sender@example.test>")
-	if code != 550 {
+	if code != 550 || !strings.Contains(text, "Invalid or expired SRS bounce address") {
 		t.Errorf("forged SRS address: %d %s", code, text)
 	}
 	old := srs.New(readSRSKey(t, a), "example.test")
 	old.SetClock(func() time.Time { return time.Now().Add(-30 * 24 * time.Hour) })
 	expired := old.Forward("sender@ext.test")
-	if code, text := c.cmd("RCPT TO:<" + expired + ">"); code != 550 {
+	if code, text := c.cmd("RCPT TO:<" + expired + ">"); code != 550 || !strings.Contains(text, "SRS") {
 		t.Errorf("expired SRS address %s: %d %s", expired, code, text)
 	}
 	fresh := srs.New(readSRSKey(t, a), "example.test").Forward("sender@ext.test")
 	c.expect("RCPT TO:<"+fresh+">", 250) // our key today: the test computes what the server does
 	c.cmd("QUIT")
+
+	if _, ok := a.WaitLog(time.Second, "srs address refused", "reason=forged"); !ok {
+		t.Errorf("no log line for the forged SRS address")
+	}
+	if _, ok := a.WaitLog(time.Second, "srs address refused", "reason=expired"); !ok {
+		t.Errorf("no log line for the expired SRS address:\n%s", tail(a.Logs(), 2<<10))
+	}
 
 	deadline := time.Now().Add(20 * time.Second)
 	for {

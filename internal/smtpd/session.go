@@ -15,6 +15,7 @@ import (
 
 	"postern/internal/antispam"
 	"postern/internal/deliver"
+	"postern/internal/srs"
 	"postern/internal/store"
 )
 
@@ -98,6 +99,7 @@ var (
 	errAuthRequired  = smtpErr(530, 5, 7, 0, "Authentication required")
 	errRelayDenied   = smtpErr(554, 5, 7, 1, "Relay access denied")
 	errUnknownUser   = smtpErr(550, 5, 1, 1, "No such user here")
+	errBadSRS        = smtpErr(550, 5, 1, 1, "Invalid or expired SRS bounce address")
 	errBadAddress    = smtpErr(501, 5, 1, 3, "Bad recipient address syntax")
 	errBadSender     = smtpErr(501, 5, 1, 7, "Bad sender address syntax")
 	errMailboxFull   = smtpErr(452, 4, 2, 2, "Mailbox full, try again later")
@@ -199,6 +201,14 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		return errRelayDenied
 	case errors.Is(err, deliver.ErrBadAddress):
 		return errBadAddress
+	case errors.Is(err, srs.ErrBadHash), errors.Is(err, srs.ErrExpired):
+		// A bounce to an SRS address we did not write, or wrote too long ago.
+		reason := "forged"
+		if errors.Is(err, srs.ErrExpired) {
+			reason = "expired"
+		}
+		s.srv.cfg.Logger.Info("srs address refused", append(logArgs, "from", s.from, "reason", reason)...)
+		return errBadSRS
 	case errors.Is(err, deliver.ErrUnknownUser):
 		s.srv.cfg.Logger.Info("unknown recipient", logArgs...)
 		return errUnknownUser
