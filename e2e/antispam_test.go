@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -96,6 +97,18 @@ func TestDNSBLRefusesListedClient(t *testing.T) {
 	}
 	c.cmd("QUIT")
 
+	// Python's smtplib after STARTTLS: the gate still knows the client.
+	var res struct {
+		OK      bool
+		Refused map[string][]any
+		Error   any
+	}
+	runPy(t, "smtp_send.py", map[string]any{"host": "127.0.0.1", "port": port(t, s.Addr["smtp"]), "source": "127.0.0.2",
+		"starttls": true, "from": "spam@ext.test", "to": []string{alice}, "msg": testMessage("spam@ext.test", alice, uniq(), "x")}, &res)
+	if r := res.Refused[alice]; len(r) != 2 || r[0] != float64(554) || !strings.Contains(fmt.Sprint(r[1]), "blocked using bl.test") {
+		t.Fatalf("smtplib over STARTTLS from a listed address: ok=%v refused=%v error=%v", res.OK, res.Refused, res.Error)
+	}
+
 	sendFrom(t, "127.0.0.1", s.Addr["smtp"], "friend@ext.test", alice)
 	sendFrom(t, "127.0.0.3", s.Addr["smtp"], "friend@ext.test", bob)
 
@@ -103,11 +116,11 @@ func TestDNSBLRefusesListedClient(t *testing.T) {
 	if !ok {
 		t.Fatalf("no log line for the listing:\n%s", tail(s.Logs(), 4<<10))
 	}
-	if n := strings.Count(s.Logs(), "reason=dnsbl"); n != 1 {
-		t.Errorf("%d log lines for one listed connection, want 1: %s", n, line)
+	if n := strings.Count(s.Logs(), "reason=dnsbl"); n != 2 {
+		t.Errorf("%d log lines for two listed connections, want one each: %s", n, line)
 	}
-	if m := metricsText(t, s); !strings.Contains(m, `postern_smtp_rejections_total{reason="dnsbl"} 2`) {
-		t.Errorf("metrics do not count both refused recipients:\n%s", grepLines(m, "rejections"))
+	if m := metricsText(t, s); !strings.Contains(m, `postern_smtp_rejections_total{reason="dnsbl"} 3`) {
+		t.Errorf("metrics do not count the three refused recipients:\n%s", grepLines(m, "rejections"))
 	}
 }
 
