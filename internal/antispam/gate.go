@@ -76,6 +76,9 @@ type Gate struct {
 	rcpts    *bucketSet[netip.Prefix]
 	domains  *bucketSet[string]
 	grey     *greylist
+	// connLog allows one log line a minute per client refused at connect:
+	// a flood of connections is counted in full but logged in brief.
+	connLog *bucketSet[netip.Prefix]
 }
 
 // dnsblCacheTTL is how long a blocklist answer is reused: the lists update
@@ -101,6 +104,7 @@ func New(o Options) *Gate {
 		messages: newBucketSet[netip.Prefix](o.MessagesPerHour, time.Hour, o.MaxTracked),
 		rcpts:    newBucketSet[netip.Prefix](o.RecipientsPerHour, time.Hour, o.MaxTracked),
 		domains:  newBucketSet[string](o.SenderDomainPerHour, time.Hour, o.MaxTracked),
+		connLog:  newBucketSet[netip.Prefix](1, time.Minute, o.MaxTracked),
 	}
 	if len(o.DNSBL) > 0 && o.Resolver != nil {
 		g.dnsbl = &dnsbl{zones: o.DNSBL, resolver: o.Resolver, timeout: o.DNSBLTimeout,
@@ -135,9 +139,10 @@ type Client struct {
 	// is ready by the first RCPT; done closes when it is in.
 	done   chan struct{}
 	result dnsblResult
-	// listedLogged: one log line per connection, however many RCPTs.
-	mu           sync.Mutex
-	listedLogged bool
+	// logged holds the reasons already logged for this connection: one
+	// line each, however many commands are refused for it.
+	mu     sync.Mutex
+	logged map[string]bool
 }
 
 // Connect admits a new connection from ip, or refuses it (421) when the
@@ -148,10 +153,10 @@ func (g *Gate) Connect(ip netip.Addr) (*Client, *Refusal) {
 	if c.trusted {
 		return c, nil
 	}
-	if !g.conns.take(clientKey(ip), g.o.Now()) {
+	if now := g.o.Now(); !g.conns.take(clientKey(ip), now) {
 		r := &Refusal{Code: 421, Enhanced: [3]int{4, 7, 0}, Reason: ReasonConnectionRate,
 			Text: fmt.Sprintf("Too many connections from your address (limit %d per minute), try again later", g.o.ConnectionsPerMinute)}
-		g.refused(r, "remote", c.ip.String())
+		g.refused(r, g.connLog.take(clientKey(ip), now), "remote", c.ip.String())
 		return nil, r
 	}
 	if g.dnsbl != nil {
@@ -167,11 +172,29 @@ func (g *Gate) Connect(ip netip.Addr) (*Client, *Refusal) {
 	return c, nil
 }
 
-func (g *Gate) refused(r *Refusal, args ...any) {
-	g.o.Logger.Info("antispam refusal", append([]any{"reason", r.Reason}, args...)...)
+// refused counts a refusal, and logs it when log is set.
+func (g *Gate) refused(r *Refusal, log bool, args ...any) {
+	if log {
+		g.o.Logger.Info("antispam refusal", append([]any{"reason", r.Reason}, args...)...)
+	}
 	if g.o.OnRefuse != nil {
 		g.o.OnRefuse(r.Reason)
 	}
+}
+
+// first reports whether reason is refused for the first time on this
+// connection.
+func (c *Client) first(reason string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.logged[reason] {
+		return false
+	}
+	if c.logged == nil {
+		c.logged = make(map[string]bool)
+	}
+	c.logged[reason] = true
+	return true
 }
 
 // Mail checks a new transaction from sender ("" for the null sender):
@@ -185,14 +208,14 @@ func (c *Client) Mail(sender string) *Refusal {
 	if !g.messages.take(clientKey(c.ip), now) {
 		r := &Refusal{Code: 451, Enhanced: [3]int{4, 7, 1}, Reason: ReasonMessageRate,
 			Text: fmt.Sprintf("Too many messages from your address (limit %d per hour), try again later", g.o.MessagesPerHour)}
-		g.refused(r, "remote", c.ip.String(), "from", sender)
+		g.refused(r, c.first(r.Reason), "remote", c.ip.String(), "from", sender)
 		return r
 	}
 	if _, domain, ok := strings.Cut(sender, "@"); ok && domain != "" {
 		if !g.domains.take(strings.ToLower(domain), now) {
 			r := &Refusal{Code: 451, Enhanced: [3]int{4, 7, 1}, Reason: ReasonSenderDomainRate,
 				Text: fmt.Sprintf("Too many messages from sender domain %s (limit %d per hour), try again later", strings.ToLower(domain), g.o.SenderDomainPerHour)}
-			g.refused(r, "remote", c.ip.String(), "from", sender, "domain", strings.ToLower(domain))
+			g.refused(r, c.first(r.Reason), "remote", c.ip.String(), "from", sender, "domain", strings.ToLower(domain))
 			return r
 		}
 	}
@@ -213,7 +236,7 @@ func (c *Client) Rcpt(ctx context.Context, sender, rcpt string) *Refusal {
 	if !g.rcpts.take(clientKey(c.ip), g.o.Now()) {
 		r := &Refusal{Code: 451, Enhanced: [3]int{4, 7, 1}, Reason: ReasonRecipientRate,
 			Text: fmt.Sprintf("Too many recipients from your address (limit %d per hour), try again later", g.o.RecipientsPerHour)}
-		g.refused(r, "remote", c.ip.String(), "from", sender, "rcpt", rcpt)
+		g.refused(r, c.first(r.Reason), "remote", c.ip.String(), "from", sender, "rcpt", rcpt)
 		return r
 	}
 	return nil
@@ -241,15 +264,7 @@ func (c *Client) listed(ctx context.Context, sender, rcpt string) *Refusal {
 		text += ": " + l.Reason
 	}
 	r := &Refusal{Code: 554, Enhanced: [3]int{5, 7, 1}, Reason: ReasonDNSBL, Text: text}
-	c.mu.Lock()
-	first := !c.listedLogged
-	c.listedLogged = true
-	c.mu.Unlock()
-	if first {
-		c.g.refused(r, "remote", c.ip.String(), "zone", l.Zone, "answer", l.Answer.String(), "from", sender, "rcpt", rcpt)
-	} else if c.g.o.OnRefuse != nil {
-		c.g.o.OnRefuse(r.Reason)
-	}
+	c.g.refused(r, c.first(r.Reason), "remote", c.ip.String(), "zone", l.Zone, "answer", l.Answer.String(), "from", sender, "rcpt", rcpt)
 	return r
 }
 
@@ -276,6 +291,6 @@ func (c *Client) Greylist(ctx context.Context, sender, rcpt string) *Refusal {
 	secs := int(v.retryIn.Round(time.Second) / time.Second)
 	r := &Refusal{Code: 451, Enhanced: [3]int{4, 7, 1}, Reason: ReasonGreylist,
 		Text: fmt.Sprintf("Greylisted, please try again in %d seconds", max(secs, 1))}
-	g.refused(r, "remote", c.ip.String(), "network", network, "from", sender, "rcpt", rcpt, "retry_in", secs)
+	g.refused(r, true, "remote", c.ip.String(), "network", network, "from", sender, "rcpt", rcpt, "retry_in", secs)
 	return r
 }

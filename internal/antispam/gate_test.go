@@ -3,6 +3,7 @@ package antispam
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
@@ -325,4 +326,37 @@ func FuzzGateInput(f *testing.F) {
 			t.Fatalf("normalized sender grew: %q -> %q", sender, n)
 		}
 	})
+}
+
+// TestRefusalLogsBounded: a flood is counted in full but logged in brief:
+// one line a minute per client refused at connect, one per reason and
+// connection for refused commands.
+func TestRefusalLogsBounded(t *testing.T) {
+	clk := newClock()
+	var logs strings.Builder
+	refusals := 0
+	g := New(Options{ConnectionsPerMinute: 1, MessagesPerHour: 1, Now: clk.now,
+		Logger:   slog.New(slog.NewTextHandler(&logs, nil)),
+		OnRefuse: func(string) { refusals++ }})
+	ip := netip.MustParseAddr("192.0.2.1")
+	c, _ := g.Connect(ip)
+	for range 100 {
+		g.Connect(ip)
+	}
+	c.Mail("a@x.test")
+	for range 100 {
+		c.Mail("a@x.test")
+	}
+	clk.add(time.Minute)
+	g.Connect(ip)
+	g.Connect(ip)
+	if refusals != 201 {
+		t.Errorf("%d refusals counted, want 201", refusals)
+	}
+	if n := strings.Count(logs.String(), "reason=rate_connections"); n != 2 {
+		t.Errorf("%d lines for the connection flood over two minutes, want 2", n)
+	}
+	if n := strings.Count(logs.String(), "reason=rate_messages"); n != 1 {
+		t.Errorf("%d lines for 100 refused MAILs on one connection, want 1", n)
+	}
 }
