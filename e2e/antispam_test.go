@@ -81,9 +81,9 @@ func TestDNSBLRefusesListedClient(t *testing.T) {
 		"3.0.0.127.bl.test. A 127.255.255.254",
 	)
 	s := mailServer(t, map[string]any{
-		"antispam.dnsbl":            []string{"bl.test"},
-		"antispam.trusted_networks": []string{},
-		"dns.servers":               []string{dns.Addr},
+		"antispam.dnsbl":          []string{"bl.test"},
+		"antispam.check_loopback": true,
+		"dns.servers":             []string{dns.Addr},
 	})
 	c := smtpFrom(t, "127.0.0.2", s.Addr["smtp"])
 	c.expect("MAIL FROM:<spam@ext.test>", 250)
@@ -131,7 +131,7 @@ func TestDNSBLRefusesListedClient(t *testing.T) {
 // not limited by any of them.
 func TestPort25RateLimits(t *testing.T) {
 	s := mailServer(t, map[string]any{
-		"antispam.trusted_networks":                []string{},
+		"antispam.check_loopback":                  true,
 		"antispam.connections_per_minute":          4,
 		"antispam.messages_per_hour":               2,
 		"antispam.sender_domain_messages_per_hour": 3,
@@ -191,7 +191,7 @@ func TestPort25RateLimits(t *testing.T) {
 // pass is kept, while a new sender still waits.
 func TestGreylistingSurvivesRestart(t *testing.T) {
 	s := mailServer(t, map[string]any{
-		"antispam.trusted_networks": []string{},
+		"antispam.check_loopback":   true,
 		"antispam.greylist.enabled": true,
 		"antispam.greylist.delay":   "2s",
 	})

@@ -15,9 +15,10 @@ type Antispam struct {
 	// "zen.spamhaus.org"; a listed client's recipients get 554 5.7.1.
 	DNSBL        []string `toml:"dnsbl"`
 	DNSBLTimeout Duration `toml:"dnsbl_timeout"`
-	// TrustedNetworks skip every check here; setting it replaces the
-	// default (loopback).
+	// TrustedNetworks skip every check here, as loopback always does
+	// (unless CheckLoopback: tests, whose clients are all on loopback).
 	TrustedNetworks []string `toml:"trusted_networks"`
+	CheckLoopback   bool     `toml:"check_loopback"`
 
 	// Limits per client address (IPv6 by /64); 0 turns one off.
 	ConnectionsPerMinute int `toml:"connections_per_minute"`
@@ -42,8 +43,7 @@ type Greylist struct {
 
 func defaultAntispam() Antispam {
 	return Antispam{
-		DNSBLTimeout:    Duration{5 * time.Second},
-		TrustedNetworks: []string{"127.0.0.0/8", "::1/128"},
+		DNSBLTimeout: Duration{5 * time.Second},
 		// Far above what one legitimate MTA sends to one server; a big
 		// provider's single address stays below them.
 		ConnectionsPerMinute: 120,
@@ -59,10 +59,15 @@ func defaultAntispam() Antispam {
 	}
 }
 
-// Trusted parses TrustedNetworks (validated already); a bare address is
-// its own network.
+// Trusted parses TrustedNetworks (validated already), with loopback
+// first; a bare address is its own network.
 func (a Antispam) Trusted() []netip.Prefix {
 	var out []netip.Prefix
+	if !a.CheckLoopback {
+		// Never ask a blocklist about loopback: 127.0.0.2 is every list's
+		// test entry (RFC 5782 §5), listed on purpose.
+		out = append(out, netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"))
+	}
 	for _, s := range a.TrustedNetworks {
 		if p, err := parseNetwork(s); err == nil {
 			out = append(out, p)

@@ -17,7 +17,7 @@ func TestAntispamDefaultsAndOverrides(t *testing.T) {
 	}
 	c, err = Parse(`[antispam]
 dnsbl = ["zen.example", "bl.example."]
-trusted_networks = []
+check_loopback = true
 messages_per_hour = 0
 [antispam.greylist]
 enabled = true
@@ -31,7 +31,7 @@ delay = "2s"
 		a.Greylist.Delay.Duration != 2*time.Second || a.Greylist.Window.Duration != 24*time.Hour {
 		t.Fatalf("overrides: %+v", a)
 	}
-	if c, err := Parse("[antispam]\ntrusted_networks = [\"10.1.2.3\", \"2001:db8::/32\"]\n"); err != nil || len(c.Antispam.Trusted()) != 2 {
+	if c, err := Parse("[antispam]\ntrusted_networks = [\"10.1.2.3\", \"2001:db8::/32\"]\n"); err != nil || len(c.Antispam.Trusted()) != 4 {
 		t.Fatalf("trusted networks: %v", err)
 	}
 }
