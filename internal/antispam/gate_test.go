@@ -360,3 +360,17 @@ func TestRefusalLogsBounded(t *testing.T) {
 		t.Errorf("%d lines for 100 refused MAILs on one connection, want 1", n)
 	}
 }
+
+// BenchmarkGateChecks: the cost of the limits on one message with one
+// recipient from one of many client addresses (no blocklist, no greylist).
+func BenchmarkGateChecks(b *testing.B) {
+	g := New(Options{ConnectionsPerMinute: 120, MessagesPerHour: 3600, RecipientsPerHour: 10000, SenderDomainPerHour: 10000})
+	ctx := context.Background()
+	i := 0
+	for b.Loop() {
+		i++
+		c, _ := g.Connect(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}))
+		c.Mail("a@ext.test")
+		c.Rcpt(ctx, "a@ext.test", "b@example.test")
+	}
+}
