@@ -243,6 +243,18 @@ func (m *memGreylist) GreylistPut(_ context.Context, n, s, r string, first, pass
 	return nil
 }
 
+func (m *memGreylist) GreylistPassed(_ context.Context, network string, now time.Time) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for k, v := range m.rows {
+		if k[0] == network && v[1].After(now) {
+			n++
+		}
+	}
+	return n, nil
+}
+
 func (m *memGreylist) GreylistPrune(_ context.Context, stale, now time.Time) (int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -296,6 +308,34 @@ func TestGreylisting(t *testing.T) {
 	try("198.51.100.1", "x@y.test", "bob@example.test")
 	if len(st.rows) != 1 {
 		t.Errorf("%d rows after the sweep, want only the fresh one", len(st.rows))
+	}
+}
+
+// TestGreylistAutoPass: a client network with enough passed triplets no
+// longer waits for new ones; another network still does.
+func TestGreylistAutoPass(t *testing.T) {
+	clk := newClock()
+	g := New(Options{Now: clk.now, Greylist: &GreylistOptions{Store: &memGreylist{},
+		Delay: time.Minute, Window: time.Hour, PassFor: 24 * time.Hour, AutoPass: 2}})
+	ctx := context.Background()
+	c, _ := g.Connect(netip.MustParseAddr("192.0.2.1"))
+	for _, from := range []string{"a@x.test", "b@x.test"} {
+		if c.Greylist(ctx, from, "bob@example.test") == nil {
+			t.Fatalf("%s passed at once before the network was known", from)
+		}
+	}
+	clk.add(2 * time.Minute)
+	for _, from := range []string{"a@x.test", "b@x.test"} {
+		if r := c.Greylist(ctx, from, "bob@example.test"); r != nil {
+			t.Fatalf("%s after the wait: %v", from, r)
+		}
+	}
+	if r := c.Greylist(ctx, "new@other.test", "carol@example.test"); r != nil {
+		t.Fatalf("a known network waited for a new triplet: %v", r)
+	}
+	other, _ := g.Connect(netip.MustParseAddr("198.51.100.1"))
+	if other.Greylist(ctx, "new@other.test", "carol@example.test") == nil {
+		t.Fatal("an unknown network passed at once")
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 type GreylistStore interface {
 	GreylistGet(ctx context.Context, network, sender, rcpt string) (firstSeen, passUntil time.Time, found bool, err error)
 	GreylistPut(ctx context.Context, network, sender, rcpt string, firstSeen, passUntil time.Time) error
+	// GreylistPassed counts the network's triplets whose pass runs at now.
+	GreylistPassed(ctx context.Context, network string, now time.Time) (int, error)
 	// GreylistPrune deletes the triplets not passed and first seen before
 	// staleBefore, and the passed ones whose pass ended before now.
 	GreylistPrune(ctx context.Context, staleBefore, now time.Time) (int64, error)
@@ -25,6 +27,10 @@ type GreylistOptions struct {
 	// Window how long after the first attempt a retry still counts;
 	// PassFor how long a triplet that passed skips the wait.
 	Delay, Window, PassFor time.Duration
+	// AutoPass, when above zero, lets a client network with that many
+	// passed triplets skip the wait for new ones: a server that retried
+	// properly that often is a real MTA (postgrey's auto-whitelist).
+	AutoPass int
 }
 
 // greylist decides on triplets (client network, sender, recipient).
@@ -60,6 +66,8 @@ func (g *greylist) check(ctx context.Context, network, sender, rcpt string, now 
 			err = g.Store.GreylistPut(ctx, network, sender, rcpt, first, now.Add(g.PassFor))
 		}
 		return greylistVerdict{}, err
+	case g.AutoPass > 0 && g.networkKnown(ctx, network, now):
+		return greylistVerdict{}, nil
 	case found && passUntil.IsZero() && age >= g.Delay && age <= g.Window:
 		err = g.Store.GreylistPut(ctx, network, sender, rcpt, first, now.Add(g.PassFor))
 		return greylistVerdict{newlyHit: true}, err
@@ -69,6 +77,13 @@ func (g *greylist) check(ctx context.Context, network, sender, rcpt string, now 
 	// New, or come back too late, or a pass that ran out: the wait starts.
 	err = g.Store.GreylistPut(ctx, network, sender, rcpt, now, time.Time{})
 	return greylistVerdict{defer_: true, retryIn: g.Delay}, err
+}
+
+// networkKnown reports whether the network has AutoPass passed triplets;
+// a store error counts as no.
+func (g *greylist) networkKnown(ctx context.Context, network string, now time.Time) bool {
+	n, err := g.Store.GreylistPassed(ctx, network, now)
+	return err == nil && n >= g.AutoPass
 }
 
 func (g *greylist) prune(ctx context.Context, now time.Time) {

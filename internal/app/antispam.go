@@ -25,7 +25,7 @@ func newGate(cfg *config.Config, st *sqlstore.Store, m *metrics.Metrics, logger 
 	}
 	if a.Greylist.Enabled {
 		o.Greylist = &antispam.GreylistOptions{Store: st, Delay: a.Greylist.Delay.Duration,
-			Window: a.Greylist.Window.Duration, PassFor: a.Greylist.PassFor.Duration}
+			Window: a.Greylist.Window.Duration, PassFor: a.Greylist.PassFor.Duration, AutoPass: a.Greylist.AutoPass}
 	}
 	return antispam.New(o)
 }

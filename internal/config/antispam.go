@@ -39,6 +39,9 @@ type Greylist struct {
 	Delay   Duration `toml:"delay"`
 	Window  Duration `toml:"window"`
 	PassFor Duration `toml:"pass_for"`
+	// AutoPass: a client network with this many passed triplets skips
+	// the wait for new ones (0: never).
+	AutoPass int `toml:"auto_pass"`
 }
 
 func defaultAntispam() Antispam {
@@ -52,9 +55,10 @@ func defaultAntispam() Antispam {
 		SenderDomainPerHour:  10000,
 		MaxTracked:           100000,
 		Greylist: Greylist{
-			Delay:   Duration{5 * time.Minute},
-			Window:  Duration{24 * time.Hour},
-			PassFor: Duration{36 * 24 * time.Hour},
+			Delay:    Duration{5 * time.Minute},
+			Window:   Duration{24 * time.Hour},
+			PassFor:  Duration{36 * 24 * time.Hour},
+			AutoPass: 5,
 		},
 	}
 }
@@ -121,6 +125,9 @@ func (a Antispam) validate() error {
 	if g.Delay.Duration <= 0 || g.Window.Duration <= g.Delay.Duration || g.PassFor.Duration <= 0 {
 		return fmt.Errorf("antispam.greylist: delay (%s) must be positive and shorter than window (%s), and pass_for positive",
 			g.Delay.Duration, g.Window.Duration)
+	}
+	if g.AutoPass < 0 {
+		return fmt.Errorf("antispam.greylist.auto_pass: must not be negative (0 turns it off)")
 	}
 	return nil
 }

@@ -51,6 +51,15 @@ func (s *Store) GreylistPut(ctx context.Context, network, sender, rcpt string, f
 	})
 }
 
+// GreylistPassed counts the network's triplets whose pass runs at now
+// (the primary key's prefix is the network, so this reads one range).
+func (s *Store) GreylistPassed(ctx context.Context, network string, now time.Time) (int, error) {
+	var n int
+	err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM greylist WHERE network = ? AND pass_until > ?`,
+		network, now.Unix()).Scan(&n)
+	return n, err
+}
+
 // GreylistPrune deletes the triplets that never passed and were first
 // seen before staleBefore, and those whose pass ended before now.
 func (s *Store) GreylistPrune(ctx context.Context, staleBefore, now time.Time) (int64, error) {

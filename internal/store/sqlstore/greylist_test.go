@@ -28,6 +28,12 @@ func TestGreylistTriplets(t *testing.T) {
 	if _, pass, _, _ = s.GreylistGet(ctx, "192.0.2.0/24", "a@x.test", "b@y.test"); !pass.Equal(passUntil) {
 		t.Fatalf("pass not stored: %v", pass)
 	}
+	if n, err := s.GreylistPassed(ctx, "192.0.2.0/24", t0); err != nil || n != 1 {
+		t.Fatalf("passed triplets of the network: %d %v", n, err)
+	}
+	if n, _ := s.GreylistPassed(ctx, "192.0.2.0/24", passUntil); n != 0 {
+		t.Fatalf("a pass that ended still counts: %d", n)
+	}
 	// One stale waiting triplet, one expired pass, one live pass.
 	s.GreylistPut(ctx, "198.51.100.0/24", "old@x.test", "b@y.test", t0.Add(-48*time.Hour), time.Time{})
 	s.GreylistPut(ctx, "198.51.100.0/24", "gone@x.test", "b@y.test", t0.Add(-40*24*time.Hour), t0.Add(-time.Hour))
