@@ -161,8 +161,9 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 	a.pipeline.SetQueue(a.queue)
 	allowPlain := a.allowPlaintext
 
+	gate := newGate(cfg, st, a.metrics, logger)
 	smtpCfg := func(mode smtpd.Mode) smtpd.Config {
-		return smtpd.Config{
+		c := smtpd.Config{
 			Hostname: cfg.Hostname, Mode: mode, TLS: tlsCfg, AllowPlaintext: allowPlain,
 			MaxMessageBytes: cfg.SMTP.MaxMessageBytes, MaxRecipients: cfg.SMTP.MaxRecipients,
 			MaxLineLength: cfg.SMTP.MaxLineLength, MaxHeaderBytes: cfg.SMTP.MaxHeaderBytes,
@@ -171,6 +172,10 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 			Pipeline: a.pipeline, Auth: authSvc, Logger: logger.With("svc", mode.String()),
 			SCRAM: authSvc, Signer: dkim.NewSigner(st),
 		}
+		if mode == smtpd.ModeMX {
+			c.Gate = gate
+		}
+		return c
 	}
 	mx := smtpd.New(smtpCfg(smtpd.ModeMX))
 	sub := smtpd.New(smtpCfg(smtpd.ModeSubmission))
