@@ -255,17 +255,28 @@ func (s *session) cmdURLFetch(c *command) reply {
 }
 
 // writeURLFetchData writes the RFC 5524 §3 metadata list: the part's
-// structure, then its octets as they are (BODY) or decoded (BINARY).
+// structure, then its octets as they are (BODY) or decoded (BINARY). With
+// BINARY the structure describes the decoded octets (their sizes and
+// lines) while naming the encodings the parts had, which a submission
+// server needs to encode them again for a peer without BINARYMIME.
 func (s *session) writeURLFetchData(t *urlTarget, params []string) {
 	w := &s.w
+	var decoded []byte
+	var decodeErr error
+	if has(params, "BINARY") {
+		decoded, decodeErr = t.binary()
+	}
 	w.byte('(')
 	sep := ""
 	if has(params, "BODYPARTSTRUCTURE") {
 		w.str("BODYPARTSTRUCTURE ")
-		if t.sec.spec == "" {
-			w.bodyStructure(t.part(), true, 0)
-		} else {
+		switch {
+		case t.sec.spec != "":
 			w.str("NIL") // a header or text section is no MIME part
+		case has(params, "BINARY") && decodeErr == nil:
+			w.bodyStructure(t.binaryStructure(decoded), true, 0)
+		default:
+			w.bodyStructure(t.part(), true, 0)
 		}
 		sep = " "
 	}
@@ -276,15 +287,14 @@ func (s *session) writeURLFetchData(t *urlTarget, params []string) {
 	}
 	if has(params, "BINARY") {
 		w.str(sep + "BINARY ")
-		data, err := t.binary()
 		switch {
-		case err != nil:
+		case decodeErr != nil:
 			w.str("NIL")
 		default:
-			if bytes.IndexByte(data, 0) >= 0 {
+			if bytes.IndexByte(decoded, 0) >= 0 {
 				w.byte('~') // literal8, RFC 3516 §4.2
 			}
-			w.literal(data)
+			w.literal(decoded)
 		}
 	}
 	w.byte(')')

@@ -40,6 +40,59 @@ func (t *urlTarget) binary() ([]byte, error) {
 	return t.clipPartial(data), nil
 }
 
+// binaryStructure describes data, the part's decoded octets from binary,
+// keeping the encodings of the stored part.
+func (t *urlTarget) binaryStructure(data []byte) *message.Part {
+	orig := t.part()
+	if t.url.partial {
+		return orig // a slice of the octets has no structure of its own
+	}
+	switch {
+	case orig.Message != nil:
+		parsed, err := message.Parse(bytes.NewReader(data), message.DefaultLimits())
+		if err != nil {
+			return orig
+		}
+		cp := *orig
+		cp.Size, cp.Lines = int64(len(data)), int64(bytes.Count(data, []byte("\n")))
+		cp.Message = parsed.Body
+		keepEncodings(cp.Message, orig.Message, data, 0)
+		return &cp
+	case len(t.sec.part) == 0:
+		parsed, err := message.Parse(bytes.NewReader(data), message.DefaultLimits())
+		if err != nil {
+			return orig
+		}
+		keepEncodings(parsed.Body, orig, data, 0)
+		return parsed.Body
+	case orig.IsMultipart():
+		return orig
+	}
+	cp := *orig
+	cp.Size, cp.Lines = int64(len(data)), int64(bytes.Count(data, []byte("\n")))
+	return &cp
+}
+
+// keepEncodings copies the transfer encodings of old onto the same parts
+// of a tree parsed again from decoded octets, data. A decoded body need not
+// end with a line break: its lines are its line breaks, as for the size
+// of a body part.
+func keepEncodings(p, old *message.Part, data []byte, depth int) {
+	if p == nil || old == nil || depth > 2*maxListDepth {
+		return
+	}
+	p.Encoding = old.Encoding
+	if !p.IsMultipart() && p.Message == nil {
+		p.Lines = int64(bytes.Count(clip(data, p.BodyStart, p.End), []byte("\n")))
+	}
+	if len(p.Children) == len(old.Children) {
+		for i := range p.Children {
+			keepEncodings(p.Children[i], old.Children[i], data, depth+1)
+		}
+	}
+	keepEncodings(p.Message, old.Message, data, depth+1)
+}
+
 // splice replaces raw[from:to] with with.
 type splice struct {
 	from, to int64
