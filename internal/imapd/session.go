@@ -424,6 +424,7 @@ func (s *session) capabilities() string {
 			"SAVEDATE",       // RFC 8514
 			"UIDONLY",        // RFC 9586
 			"CONTEXT=SEARCH", // RFC 5267
+			"CONTEXT=SORT",   // RFC 5267
 			"NOTIFY",         // RFC 5465
 			"CATENATE",       // RFC 4469
 			"URLAUTH",        // RFC 4467
