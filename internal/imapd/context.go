@@ -31,16 +31,19 @@ type searchContext struct {
 	result   []uint32 // UIDs, ascending for SEARCH, in sort order for SORT
 }
 
-// startContext keeps the search of c alive, with its result so far.
+// startContext keeps the search of c alive, with its result so far. Past
+// the limit the search is answered without updates, told by an untagged
+// NO [NOUPDATE] (RFC 5267 §4.3.1); a tag already live is BAD (§4.3).
 func (s *session) startContext(c *command, uids []uint32) reply {
 	sel := s.sel
-	if len(sel.contexts) >= maxSearchContexts {
-		return no("LIMIT", "too many searches with UPDATE in this session")
-	}
 	for _, ctx := range sel.contexts {
 		if ctx.tag == c.tag {
 			return bad("", "a search with UPDATE is live under this tag")
 		}
+	}
+	if len(sel.contexts) >= maxSearchContexts {
+		s.w.line(`* NO [NOUPDATE "`, c.tag, `"] too many searches with UPDATE in this session`)
+		return reply{}
 	}
 	ctx := &searchContext{tag: c.tag, uid: c.uid, search: c.search, result: slices.Clone(uids)}
 	if c.name == "SORT" {
