@@ -99,8 +99,9 @@ func urlVerifier(key []byte, rump string) string {
 	return hex.EncodeToString(mac.Sum(nil))
 }
 
-// cmdGenURLAuth implements GENURLAUTH (RFC 4467 §6.1): only the owner of
-// the mailbox authorises URLs to its messages.
+// cmdGenURLAuth implements GENURLAUTH (RFC 4467 §7): only the owner of
+// the mailbox authorises URLs to its messages, and a URL that fails a
+// check gets a tagged BAD, as the RFC requires.
 func (s *session) cmdGenURLAuth(c *command) reply {
 	var out []string
 	for _, a := range c.urls {
@@ -109,14 +110,14 @@ func (s *session) cmdGenURLAuth(c *command) reply {
 		}
 		u, err := parseIMAPURL(a.url)
 		if err != nil || !u.absolute || u.access == "" || u.mechanism != "" {
-			return no("BADURL "+urlRespText(a.url), "not a URLAUTH rump URL")
+			return bad("", "not a URLAUTH rump URL: "+urlRespText(a.url))
 		}
 		owner, err := s.urlOwner(u)
 		if err != nil || owner.ID != s.acct.ID {
-			return no("BADURL "+urlRespText(a.url), "only the mailbox owner can authorise its URLs")
+			return bad("", "only the mailbox owner can authorise its URLs")
 		}
 		if _, err := s.openURL(u, owner); err != nil {
-			return no("BADURL "+urlRespText(a.url), "the URL names no message")
+			return bad("", "the URL names no message: "+urlRespText(a.url))
 		}
 		key, r := s.urlAuthKey(u.mailbox)
 		if r.status != "" {
@@ -171,7 +172,17 @@ func (s *session) cmdResetKey(c *command) reply {
 		return s.mapStoreErr(err, "RESETKEY")
 	}
 	s.log.Info("imap urlauth keys reset", "mailbox", c.mailbox)
-	return ok("", "RESETKEY completed")
+	return ok(s.urlMech(), "RESETKEY completed")
+}
+
+// urlMech is the URLMECH response code (RFC 4467 §8) of RESETKEY and
+// SELECT, given only where the session is protected from snooping, as
+// §8 asks of servers: "" on a plaintext connection.
+func (s *session) urlMech() string {
+	if !s.tls {
+		return ""
+	}
+	return "URLMECH INTERNAL"
 }
 
 // errURLAccess: the URL's access identifier does not admit this session.

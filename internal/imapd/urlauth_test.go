@@ -3,6 +3,7 @@ package imapd
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"regexp"
 	"strings"
@@ -234,10 +235,12 @@ func TestURLAuth(t *testing.T) {
 		t.Errorf("two URLs: %q", got)
 	}
 
-	bob.expectTaggedAfter(`x GENURLAUTH "`+base+`;URLAUTH=authuser" INTERNAL`, "x", "NO [BADURL")
+	// RFC 4467 §7: a URL that fails GENURLAUTH's checks gets BAD.
+	bob.expectTaggedAfter(`x GENURLAUTH "`+base+`;URLAUTH=authuser" INTERNAL`, "x", "BAD")
 	alice.expectTaggedAfter(`x GENURLAUTH "`+base+`;URLAUTH=authuser" OTHER`, "x", "BAD")
-	alice.expectTaggedAfter(`x GENURLAUTH "/INBOX/;UID=1;URLAUTH=authuser" INTERNAL`, "x", "NO [BADURL")
-	alice.expectTaggedAfter(`x GENURLAUTH "`+base+`" INTERNAL`, "x", "NO [BADURL")
+	alice.expectTaggedAfter(`x GENURLAUTH "/INBOX/;UID=1;URLAUTH=authuser" INTERNAL`, "x", "BAD")
+	alice.expectTaggedAfter(`x GENURLAUTH "`+base+`" INTERNAL`, "x", "BAD")
+	alice.expectTaggedAfter(`x GENURLAUTH "imap://`+testUser+`@mail.example.org/INBOX/;UID=9;URLAUTH=authuser" INTERNAL`, "x", "BAD")
 	alice.expectTaggedAfter(`x RESETKEY Nowhere`, "x", "NO")
 
 	alice.expectTaggedAfter("r RESETKEY INBOX INTERNAL", "r", "OK")
@@ -341,4 +344,29 @@ func FuzzCatenate(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestURLMech: SELECT and RESETKEY name the URLAUTH mechanisms (URLMECH,
+// RFC 4467 §8) only on a connection protected from snooping.
+func TestURLMech(t *testing.T) {
+	env := newTestEnv(t, func(c *Config) { c.TLS = testTLSConfig(t) })
+	plain := env.login()
+	if got := plain.expectTaggedAfter("s SELECT INBOX", "s", "OK"); contains(got, "URLMECH") {
+		t.Errorf("URLMECH in the clear: %q", got)
+	}
+	rc := env.dial()
+	rc.send("t STARTTLS")
+	rc.expectTagged("t", "OK")
+	tc := tls.Client(rc.c, &tls.Config{InsecureSkipVerify: true})
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	sec := &rawConn{t: t, c: tc, br: bufio.NewReader(tc)}
+	sec.expectTaggedAfter("a LOGIN "+testUser+" "+testPass, "a", "OK")
+	if got := sec.expectTaggedAfter("s SELECT INBOX", "s", "OK"); !contains(got, "* OK [URLMECH INTERNAL]") {
+		t.Errorf("SELECT over TLS: %q", got)
+	}
+	if got := sec.expectTaggedAfter("r RESETKEY INBOX", "r", "OK"); !strings.HasPrefix(got[len(got)-1], "r OK [URLMECH INTERNAL]") {
+		t.Errorf("RESETKEY over TLS: %q", got)
+	}
 }
