@@ -124,6 +124,7 @@ func (s *session) cmdGenURLAuth(c *command) reply {
 			return r
 		}
 		out = append(out, u.rump+":INTERNAL:"+urlVerifier(key, u.rump))
+		s.log.Info("imap urlauth granted", "mailbox", u.mailbox, "uid", u.uid, "access", u.access)
 	}
 	s.w.str("* GENURLAUTH")
 	for _, u := range out {
@@ -224,6 +225,11 @@ func (s *session) authorizedURL(u imapURL) (urlTarget, error) {
 	}
 	if !hmac.Equal([]byte(urlVerifier(key, u.rump)), []byte(u.verifier)) {
 		return urlTarget{}, errURLAccess
+	}
+	if owner.ID != s.acct.ID {
+		// Another account's mail read on the strength of a URL: worth a
+		// line an administrator can find.
+		s.log.Info("imap urlauth fetch", "owner", owner.Address, "mailbox", u.mailbox, "uid", u.uid, "access", u.access)
 	}
 	return s.openURL(u, owner)
 }
