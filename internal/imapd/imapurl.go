@@ -73,6 +73,10 @@ func parseIMAPURL(s string) (imapURL, error) {
 			}
 			authority = authority[at+1:]
 		}
+		// The port does not name the mail domain.
+		if i := strings.LastIndexByte(authority, ':'); i >= 0 && !strings.HasSuffix(authority, "]") {
+			authority = authority[:i]
+		}
 		if authority == "" {
 			return u, errBadURL
 		}

@@ -370,3 +370,28 @@ func TestURLMech(t *testing.T) {
 		t.Errorf("RESETKEY over TLS: %q", got)
 	}
 }
+
+// TestParseIMAPURL: the parts of URLs as clients write them (RFC 5092,
+// RFC 4467 §3), and what is refused.
+func TestParseIMAPURL(t *testing.T) {
+	u, err := parseIMAPURL("imap://joe@Example.COM:143/INBOX%2FSub;UIDVALIDITY=7/;uid=20/;section=1.2/;partial=5.10;EXPIRE=2030-01-02T03:04:05Z;URLAUTH=submit+fred:internal:91354a473744909de610943775f92038")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.user != "joe" || u.host != "example.com" || u.mailbox != "INBOX/Sub" || u.uidValidity != 7 || u.uid != 20 ||
+		u.section != "1.2" || !u.partial || u.start != 5 || u.count != 10 || u.expire.Year() != 2030 ||
+		u.access != "submit+fred" || u.mechanism != "INTERNAL" || u.verifier != "91354a473744909de610943775f92038" ||
+		!strings.HasSuffix(u.rump, ";URLAUTH=submit+fred") {
+		t.Errorf("parsed %+v", u)
+	}
+	for _, bad := range []string{
+		"", "INBOX/;UID=1", "/INBOX", "/INBOX/;UID=0", "/INBOX/;UID=x", "/INBOX?SUBJECT%20x/;UID=1",
+		"imap:///INBOX/;UID=1", "/INBOX/;UID=1;URLAUTH=nobody", "/INBOX/;UID=1;URLAUTH=user+",
+		"/INBOX/;UID=1;URLAUTH=authuser:INTERNAL:abc", "/INBOX/;UID=1;EXPIRE=2030-01-01T00:00:00Z",
+		"/INBOX/;UID=1/;PARTIAL=1.0", "/INBOX/;UID=1 trailing", "/INBOX;UIDVALIDITY=0/;UID=1",
+	} {
+		if _, err := parseIMAPURL(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
