@@ -135,6 +135,15 @@ func TestCatenate(t *testing.T) {
 	if got := rc.expectTaggedAfter(`f FETCH 1 FLAGS`, "f", "OK"); !strings.Contains(got[0], `\Draft`) {
 		t.Errorf("flags of a CATENATE message: %q", got)
 	}
+	// REPLACE takes CATENATE's append-data (RFC 8508 §3.3): a draft
+	// rebuilt from its old header and a new body.
+	got = rc.expectTaggedAfter("r REPLACE 1 Work CATENATE (URL \"/Work/;UID=1/;SECTION=HEADER\" TEXT {6+}\r\nfresh\n)", "r", "OK")
+	if !contains(got, "APPENDUID") || !contains(got, "* 1 EXPUNGE") {
+		t.Errorf("REPLACE CATENATE: %q", got)
+	}
+	if got := rc.fetchBody(4); got != hdr+"fresh\n" {
+		t.Errorf("replaced message: %q", got)
+	}
 }
 
 // TestCatenateTooBig: the assembled message is held to the APPENDLIMIT
