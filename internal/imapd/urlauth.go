@@ -61,17 +61,21 @@ func parseURLFetch(p *parser, c *command) {
 		for p.peek() != ')' {
 			p.sp()
 			param := strings.ToUpper(p.atom())
-			switch param {
-			case "BODY", "BINARY", "BODYPARTSTRUCTURE":
-			default:
+			switch {
+			case param != "BODY" && param != "BINARY" && param != "BODYPARTSTRUCTURE":
 				p.fail("unknown URLFETCH parameter %s", param)
-			}
-			if len(a.params) >= 3 {
-				p.fail("too many URLFETCH parameters")
+			case has(a.params, param): // RFC 5524 §3.1: at most once each
+				p.fail("URLFETCH parameter %s given twice", param)
 			}
 			a.params = append(a.params, param)
 		}
 		p.next()
+		switch {
+		case has(a.params, "BODY") && has(a.params, "BINARY"):
+			p.fail("URLFETCH takes BODY or BINARY, not both") // RFC 5524 §3.1
+		case len(a.params) == 0:
+			a.params = []string{"BODY"} // the data as the unextended form gives it
+		}
 		c.urls = append(c.urls, a)
 	}
 }
@@ -271,11 +275,15 @@ func (s *session) cmdURLFetch(c *command) reply {
 	return ok("", "URLFETCH completed")
 }
 
-// writeURLFetchData writes the RFC 5524 §3 metadata list: the part's
+// writeURLFetchData writes the RFC 5524 §3 metadata: the part's
 // structure, then its octets as they are (BODY) or decoded (BINARY). With
 // BINARY the structure describes the decoded octets (their sizes and
 // lines) while naming the encodings the parts had, which a submission
 // server needs to encode them again for a peer without BINARYMIME.
+//
+// The elements share one parenthesised list, as Dovecot (the one
+// deployed implementation) sends them and imaptest's urlauth-binary
+// expects, where RFC 5524 §5's grammar puts each in its own parentheses.
 func (s *session) writeURLFetchData(t *urlTarget, params []string) {
 	w := &s.w
 	var decoded []byte

@@ -275,16 +275,22 @@ func TestURLAuth(t *testing.T) {
 
 // TestURLFetchBinary: URLAUTH=BINARY (RFC 5524) gives a part decoded
 // (BINARY) with its structure (BODYPARTSTRUCTURE, sized as decoded, with
-// the encoding it had), and the raw octets (BODY).
+// the encoding it had), or the raw octets (BODY) with the structure as
+// stored.
 func TestURLFetchBinary(t *testing.T) {
 	env := newTestEnv(t, nil)
 	env.deliver("INBOX", multipartMsg)
 	rc := env.login()
 	u := rc.genURLAuth("imap://" + testUser + "@mail.example.org/INBOX/;UID=1/;SECTION=2;URLAUTH=authuser")
-	got := rc.urlFetch(`("` + u + `" BINARY BODYPARTSTRUCTURE BODY)`)
-	want := `* URLFETCH "` + u + `" (BODYPARTSTRUCTURE ("application" "octet-stream" ("name" "a.bin") NIL NIL "base64" 3 NIL ("attachment" ("filename" "a.bin")) NIL NIL) BODY {4}AAEC BINARY ~{3}` + "\x00\x01\x02)"
+	got := rc.urlFetch(`("` + u + `" BINARY BODYPARTSTRUCTURE)`)
+	want := `* URLFETCH "` + u + `" (BODYPARTSTRUCTURE ("application" "octet-stream" ("name" "a.bin") NIL NIL "base64" 3 NIL ("attachment" ("filename" "a.bin")) NIL NIL) BINARY ~{3}` + "\x00\x01\x02)"
 	if got != want {
 		t.Errorf("URLFETCH BINARY:\n got %q\nwant %q", got, want)
+	}
+	got = rc.urlFetch(`("` + u + `" BODYPARTSTRUCTURE BODY)`)
+	want = `* URLFETCH "` + u + `" (BODYPARTSTRUCTURE ("application" "octet-stream" ("name" "a.bin") NIL NIL "base64" 4 NIL ("attachment" ("filename" "a.bin")) NIL NIL) BODY {4}AAEC)`
+	if got != want {
+		t.Errorf("URLFETCH BODY:\n got %q\nwant %q", got, want)
 	}
 	whole := rc.genURLAuth("imap://" + testUser + "@mail.example.org/INBOX/;UID=1;URLAUTH=authuser")
 	got = rc.urlFetch(`("` + whole + `" BINARY)`)
@@ -403,4 +409,22 @@ func TestParseIMAPURL(t *testing.T) {
 			t.Errorf("%q accepted", bad)
 		}
 	}
+}
+
+// TestURLFetchParams: the RFC 5524 parameters are checked (each at most
+// once, not BODY with BINARY, no unknown one); a parenthesised URL without
+// any gives BODY.
+func TestURLFetchParams(t *testing.T) {
+	env := newTestEnv(t, nil)
+	env.deliver("INBOX", simpleMsg)
+	rc := env.login()
+	u := rc.genURLAuth("imap://" + testUser + "@mail.example.org/INBOX/;UID=1/;SECTION=TEXT;URLAUTH=authuser")
+	if got := rc.urlFetch(`("` + u + `")`); got != `* URLFETCH "`+u+`" (BODY {28}Hi Alice, meeting at noon.`+"\r\n)" {
+		t.Errorf("no parameters: %q", got)
+	}
+	for _, params := range []string{"BODY BINARY", "BINARY BINARY", "OTHER"} {
+		rc.expectTaggedAfter(`x URLFETCH ("`+u+`" `+params+`)`, "x", "BAD")
+	}
+	rc.expectTaggedAfter("x URLFETCH", "x", "BAD")
+	rc.expectTaggedAfter("x GENURLAUTH", "x", "BAD")
 }
