@@ -29,6 +29,35 @@ type searchContext struct {
 	// sortKeys are the keys of a SORT context; nil for a SEARCH one.
 	sortKeys []query.SortKey
 	result   []uint32 // UIDs, ascending for SEARCH, in sort order for SORT
+	// seen is the state the result was last computed for (zero before
+	// the first refresh, which runs the search again): unchanged, the
+	// search need not run.
+	seen contextKey
+}
+
+// contextKey is what a live search's result depends on besides the
+// search itself: the mailbox's modseq (every flag change, arrival and
+// expunge bumps it), the view's size and pending expunges (message
+// numbers, RECENT), and the saved result "$".
+type contextKey struct {
+	modseq           uint64
+	uids, pending    int
+	saved            int
+	savedLo, savedHi uint32
+}
+
+// contextKeyNow reads the key of the selected mailbox; ok false means it
+// could not, and every search runs again.
+func (s *session) contextKeyNow(sel *selected) (contextKey, bool) {
+	modseq, err := s.srv.cfg.Store.HighestModSeq(s.ctx, sel.mbox.ID)
+	if err != nil {
+		return contextKey{}, false
+	}
+	k := contextKey{modseq: modseq, uids: len(sel.uids), pending: len(sel.expunged), saved: len(sel.saved)}
+	if len(sel.saved) > 0 {
+		k.savedLo, k.savedHi = sel.saved[0], sel.saved[len(sel.saved)-1]
+	}
+	return k, true
 }
 
 // startContext keeps the search of c alive, with its result so far. Past
@@ -95,12 +124,19 @@ func (s *session) contextsBeforeExpunge(sel *selected) {
 // refreshContexts runs each live search again over the view and tells
 // what entered and what left its result.
 func (s *session) refreshContexts(sel *selected) {
+	// Read before the searches run: a change committed meanwhile makes
+	// the next refresh run them again.
+	key, keyOK := s.contextKeyNow(sel)
 	for _, ctx := range sel.contexts {
+		if keyOK && ctx.seen == key {
+			continue
+		}
 		now, err := s.contextResult(sel, ctx)
 		if err != nil {
 			s.log.Warn("imap search update", "err", err)
 			continue
 		}
+		ctx.seen = key
 		if ctx.sortKeys != nil {
 			s.updateSortContext(ctx, now)
 			continue
