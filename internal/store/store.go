@@ -555,6 +555,8 @@ type Store interface {
 	Admins
 	WebmailStore
 	DeliveryLog
+	AccountImport
+	LastLogins
 	Notifier() Notifier
 	Close() error
 }
