@@ -20,7 +20,10 @@ type Options struct {
 	// Store holds the messages shown and the preferences.
 	Store store.Store
 	// Admin changes passwords and app passwords, by its rules.
-	Admin  *admin.Service
+	Admin *admin.Service
+	// Assets are the files served at /assets/, shared with the admin
+	// listener; New loads them when nil.
+	Assets *Assets
 	Logger *slog.Logger
 }
 
@@ -49,9 +52,13 @@ func New(o Options) (*Handler, error) {
 	if h.tokens == nil || h.st == nil || h.admin == nil {
 		return nil, errors.New("webmail: Tokens, Store and Admin are required")
 	}
-	var err error
-	if h.assets, err = loadAssets(); err != nil {
-		return nil, err
+	if o.Assets != nil {
+		h.assets = o.Assets.set
+	} else {
+		var err error
+		if h.assets, err = loadAssets(); err != nil {
+			return nil, err
+		}
 	}
 	mux := http.NewServeMux()
 	for _, route := range shellRoutes {
