@@ -64,7 +64,11 @@ export async function sieve(ctx, target) {
   const parts = [header(t("admin.nav.sieve"))];
   if (ctx.isServer) {
     for (const which of ["before", "after"]) {
-      const r = await ctx.api.get("/sieve/global/" + which);
+      // No global script yet is a 404: an empty editor.
+      const r = await ctx.api.get("/sieve/global/" + which).catch((e) => {
+        if (e.status === 404) return { script: "" };
+        throw e;
+      });
       parts.push(section(t("admin.sieve.global." + which), el("p", { class: "adm-note", text: t("admin.sieve.globalIntro." + which) }),
         editor(ctx, { source: r.script, test: "global-" + which,
           store: (text) => ctx.api.put("/sieve/global/" + which, { script: text }), clear: () => ctx.api.del("/sieve/global/" + which) })));

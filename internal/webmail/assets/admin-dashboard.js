@@ -51,7 +51,10 @@ function svg(tag, attrs, ...children) {
 // chart draws one line per kind of event over the hours; the legend
 // carries each series' total so the numbers are readable without hovering.
 export function chart(hours) {
-  const W = 960, H = 260, L = 44, R = 8, T = 12, B = 28;
+  // The drawing is about as wide as the screen, so its text stays
+  // readable on a phone; labels every 6 hours, or 12 when narrow.
+  const W = Math.round(Math.max(340, Math.min(960, window.innerWidth - 80))), H = W < 600 ? 220 : 260, L = 40, R = 8, T = 12, B = 28;
+  const every = W < 600 ? 12 : 6;
   const max = Math.max(1, ...hours.flatMap((h) => SERIES.map((s) => h[s] || 0)));
   const top = niceMax(max);
   const x = (i) => L + (hours.length <= 1 ? 0 : (i * (W - L - R)) / (hours.length - 1));
@@ -65,7 +68,7 @@ export function chart(hours) {
   }
   hours.forEach((h, i) => {
     const d = new Date(h.hour);
-    if (d.getHours() % 6 === 0) {
+    if (d.getHours() % every === 0) {
       root.append(svg("text", { x: x(i), y: H - 8, class: "axis", "text-anchor": "middle" },
         document.createTextNode(axisLabel(d))));
     }
