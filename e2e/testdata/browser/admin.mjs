@@ -200,6 +200,37 @@ async function ops() {
       check(await page.locator(sel("audit-" + a)).count() > 0, `no ${a} row in the audit page`);
     }
   });
+  await steps.run("account: quota, alias, a refused Sieve script", async (info) => {
+    await page.goto(`${A}/admin/accounts?address=${input.ann}`);
+    await ready(page, "accounts");
+    await page.fill(sel("quota-size"), "10M");
+    await page.click(sel("quota-save"));
+    await page.locator(`${sel("account-usage")}:has-text("10 MB")`).waitFor();
+    await page.click(sel("sieve-new"));
+    await page.fill(sel("sieve-name"), "rules");
+    await page.fill(sel("sieve-script"), 'require ["fileinto"];\nif header :contains "subject" "x" {\n  fileinto "Junk"\n}\n');
+    await page.click(sel("sieve-save"));
+    await page.locator(`${sel("sieve-error")}:visible`).waitFor();
+    info.sieveError = await textOf(page, "sieve-error");
+    check(/Line \d+, column \d+/.test(info.sieveError), "the refusal does not say where: " + info.sieveError);
+    await page.fill(sel("sieve-script"), 'require ["fileinto"];\nif header :contains "subject" "x" {\n  fileinto "Junk";\n}\n');
+    await page.click(sel("sieve-save"));
+    await page.locator(`${sel("sieve-scripts")} >> text=rules`).waitFor();
+    await page.goto(`${A}/admin/aliases?domain=${input.domain}`);
+    await ready(page, "aliases");
+    await page.fill(sel("alias-new"), "sales");
+    await page.fill(sel("alias-destinations"), input.ann + ", someone@example.net");
+    await page.click(sel("alias-add"));
+    await page.locator(sel("alias-sales@" + input.domain)).waitFor();
+  });
+  await steps.run("language: the switch is kept", async () => {
+    await page.selectOption(sel("lang-switch"), "zh-CN");
+    await page.locator(`${sel("nav-queue")}:has-text("队列")`).waitFor();
+    await page.reload();
+    await page.locator(`${sel("nav-queue")}:has-text("队列")`).waitFor();
+    await page.selectOption(sel("lang-switch"), "en");
+    await page.locator(`${sel("nav-queue")}:has-text("Queue")`).waitFor();
+  });
   await steps.run("tokens: made once, revoked", async (info) => {
     await page.goto(A + "/admin/tokens");
     await ready(page, "tokens");
@@ -303,6 +334,13 @@ async function screens() {
           await page.locator(`${sel("dns-check")} .loading`).waitFor({ state: "detached" }).catch(() => {});
           if (await page.locator(sel("error")).count()) throw new Error("the screen shows an error: " + (await textOf(page, "error")));
           await shoot(name || screen, info);
+          // The lower part of a long page: the DNS check, the account's
+          // scripts.
+          const lower = { domain: "dns-check", account: "sieve-new" }[name];
+          if (lower) {
+            await page.locator(sel(lower)).scrollIntoViewIfNeeded();
+            await shoot(name + "-lower", info);
+          }
         });
       }
       if (size.name === "phone") {

@@ -130,7 +130,7 @@ function placeCursor(area, line, column) {
 export async function accountSieve(ctx, address) {
   const base = "/accounts/" + enc(address) + "/sieve";
   const { scripts } = await ctx.api.get(base);
-  const err = errorBox("sieve-error");
+  const err = errorBox("sieve-list-error");
   const holder = el("div", { class: "adm-editor-holder" });
   const act = async (fn) => {
     try {

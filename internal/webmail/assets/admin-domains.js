@@ -114,9 +114,9 @@ function dnsSection(ctx, path, dns) {
         el("p", { class: "adm-note", "data-test": "dns-checked-at", text: t("admin.dns.checkedAt", { time: formatDate(r.checked_at || new Date(), "full") }) }),
         table([
           { label: t("admin.dns.type"), value: (x) => x.type, cls: "mono" },
-          { label: t("admin.dns.name"), value: (x) => x.name, cls: "mono wrap" },
+          { label: t("admin.dns.name"), value: (x) => x.name, cls: "mono nowrap" },
           { label: t("admin.dns.status"), value: (x) => badge(t("admin.dns.st." + x.status), STATUS_TONE[x.status] || "warn", "dns-status-" + x.status) },
-          { label: t("admin.dns.found"), value: (x) => (x.found && x.found.length ? x.found.join("\n") : "—"), cls: "mono wrap pre" },
+          { label: t("admin.dns.found"), value: (x) => (x.found && x.found.length ? x.found.join("\n") : "—"), cls: "mono breakall pre" },
           { label: t("admin.dns.fix"), value: (x) => (x.status === "ok" ? "" : x.fix || x.want), cls: "wrap" },
         ], r.records || [], { test: "dns-check-table", rowTest: (x) => "check-" + x.type + "-" + x.status }));
     } catch (ex) {
@@ -132,8 +132,8 @@ function dnsSection(ctx, path, dns) {
     table([
       { label: t("admin.dns.purpose"), value: (r) => r.purpose },
       { label: t("admin.dns.type"), value: (r) => r.type, cls: "mono" },
-      { label: t("admin.dns.name"), value: (r) => r.name, cls: "mono wrap" },
-      { label: t("admin.dns.value"), value: (r) => r.value, cls: "mono wrap" },
+      { label: t("admin.dns.name"), value: (r) => r.name, cls: "mono nowrap" },
+      { label: t("admin.dns.value"), value: (r) => r.value, cls: "mono breakall" },
     ], dns.records, { test: "dns-records" }),
     el("details", { class: "adm-zone" }, el("summary", { text: t("admin.dns.zone") }), el("pre", { "data-test": "dns-zone", text: dns.zone })),
     el("h3", { text: t("admin.dns.live") }),

@@ -78,7 +78,7 @@ async function queueEntry(ctx, target, id) {
     actions, err,
     section(t("admin.queue.recipients"), table([
       { label: t("admin.queue.address"), value: (r) => r.address, cls: "wrap" },
-      { label: t("admin.queue.status"), value: (r) => r.status },
+      { label: t("admin.queue.status"), value: (r) => (["pending", "delivered", "failed"].includes(r.status) ? t("admin.queue.rcpt." + r.status) : r.status) },
       { label: t("admin.queue.attempts"), value: (r) => formatNumber(r.attempts) },
       { label: t("admin.queue.next"), value: (r) => (r.next_attempt ? when(r.next_attempt) : "—") },
       { label: t("admin.queue.lastError"), value: (r) => r.last_error || "—", cls: "wrap", },
