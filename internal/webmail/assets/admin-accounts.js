@@ -212,7 +212,7 @@ function deleteButton(ctx, path, address) {
   const err = errorBox("account-delete-error");
   const del = button({ icon: "i-trash", label: t("admin.acct.delete"), cls: "danger", test: "account-delete", onClick: async () => {
     const typed = await confirmTyped(t("admin.acct.delete"), t("admin.acct.deleteText", { address }), address);
-    if (!typed) return;
+    if (typed === null) return;
     try {
       await ctx.api.del(path, { confirm: typed });
       ctx.toast(t("admin.acct.deleted", { address }));

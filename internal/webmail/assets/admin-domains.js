@@ -145,7 +145,7 @@ function deleteSection(ctx, path, name) {
   const err = errorBox("domain-delete-error");
   const del = button({ icon: "i-trash", label: t("admin.domains.delete"), cls: "danger", test: "domain-delete", onClick: async () => {
     const typed = await confirmTyped(t("admin.domains.delete"), t("admin.domains.deleteText", { name }), name);
-    if (!typed) return;
+    if (typed === null) return;
     try {
       await ctx.api.del(path, { confirm: typed });
       ctx.toast(t("admin.domains.deleted", { name }));

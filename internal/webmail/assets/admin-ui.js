@@ -69,8 +69,9 @@ export function when(d) {
   return el("time", { datetime: d, title: formatDate(d, "full"), text: formatDate(d, "full") });
 }
 
-// confirmTyped asks for name typed again before a deletion; true when it
-// was.
+// confirmTyped asks for name typed again before a deletion and returns
+// what was typed (null when cancelled): the server compares, and its
+// refusal is shown in its words.
 export async function confirmTyped(title, text, name) {
   const box = input({ "data-test": "confirm-name", "aria-label": t("admin.typeName", { name }) });
   const body = el("div", { class: "adm-confirm" }, el("p", { text }), field(t("admin.typeName", { name }), box));
@@ -78,8 +79,7 @@ export async function confirmTyped(title, text, name) {
     { label: t("core.cancel"), value: "cancel" },
     { label: t("admin.delete"), value: "ok", primary: true, submit: true, test: "confirm-ok" },
   ] });
-  if (r !== "ok") return false;
-  return box.value.trim().toLowerCase() === name.toLowerCase() ? box.value.trim() : false;
+  return r === "ok" ? box.value.trim() : null;
 }
 
 // showSecret shows a password or token that the server will not show
