@@ -20,6 +20,9 @@
 //     object) and the error answer {"error": "...", "kind": "..."}.
 //   - domains.go, accounts.go, aliases.go, sieve.go, audit.go: the
 //     endpoints, each thin over one admin.Service method.
+//   - ui.go: the web admin, one page (admin.html) and its modules from
+//     the webmail's asset set (webmail.Assets), served at /admin/<screen>
+//     and /assets/; it holds no data and calls the API like any client.
 //
 // Every change runs with the actor "admin:<name>", so the audit log line
 // and the audit table name the administrator; a domain administrator's

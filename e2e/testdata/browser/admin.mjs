@@ -195,6 +195,10 @@ async function contract(page) {
     check(spf, "no SPF row marked wrong or missing: " + info.rows.join(", "));
     check(spf.fix !== "", "the SPF row shows no fix");
     check(rows.every((r) => /-ok$/.test(r.test) || r.fix !== ""), "a record not OK has no fix");
+    await page.locator(sel("dns-check-table")).scrollIntoViewIfNeeded();
+    const file = `${input.shotDir}/admin-en-desktop-domain-check.png`;
+    await page.screenshot({ path: file });
+    shots.push(file);
     info.stubbed = stubbed.slice();
   });
   await steps.run("contract: CSV import, dry run with errors by line, then import", async (info) => {
@@ -206,6 +210,9 @@ async function contract(page) {
     await page.locator(sel("import-errors")).waitFor();
     const text = await textOf(page, "import-errors");
     check(/\b3\b/.test(text) && text.includes("not an address"), "the errors do not name line 3: " + text);
+    await page.locator(sel("import-errors")).scrollIntoViewIfNeeded();
+    await page.screenshot({ path: `${input.shotDir}/admin-en-desktop-import-errors.png` });
+    shots.push(`${input.shotDir}/admin-en-desktop-import-errors.png`);
     await page.fill(sel("import-csv"), `address,password,quota,name\nbea@${d},bea import passphrase 1,1G,Bea\ncid@${d},cid import passphrase 2,0,Cid\n`);
     await page.click(sel("import-dry"));
     await page.locator(`${sel("import-summary")}:has-text("2")`).waitFor();

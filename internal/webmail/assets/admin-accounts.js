@@ -113,7 +113,8 @@ function importForm(ctx, domain) {
   const dry = button({ label: t("admin.import.dryRun"), test: "import-dry", onClick: () => busy(dry, () => run(true)) });
   const go = button({ label: t("admin.import.run"), cls: "primary", test: "import-run", onClick: () => busy(go, () => run(false)) });
   return el("details", { class: "adm-section adm-details" }, el("summary", { text: t("admin.import.title") }),
-    el("p", { class: "adm-note", text: t("admin.import.intro") }), text, file, el("div", { class: "adm-actions" }, dry, go), result);
+    el("div", { class: "adm-form" }, el("p", { class: "adm-note", text: t("admin.import.intro") }), text, file,
+      el("div", { class: "adm-actions" }, dry, go), result));
 }
 
 async function accountPage(ctx, target, address) {

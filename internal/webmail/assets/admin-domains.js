@@ -102,6 +102,9 @@ function dkimSection(ctx, path, keys) {
     el("div", { class: "adm-actions" }, rotate), err);
 }
 
+// PURPOSES are the kinds of record the admin service lists (admin.DNSPurpose).
+const PURPOSES = ["mx", "spf", "dkim", "dmarc", "discovery", "autoconfig", "mta-sts"];
+
 const STATUS_TONE = { ok: "ok", missing: "bad", wrong: "bad", error: "warn" };
 
 function dnsSection(ctx, path, dns) {
@@ -130,7 +133,7 @@ function dnsSection(ctx, path, dns) {
   return section(t("admin.dns.title"),
     el("p", { class: "adm-note", text: t("admin.dns.intro", { host: dns.host }) }),
     table([
-      { label: t("admin.dns.purpose"), value: (r) => r.purpose },
+      { label: t("admin.dns.purpose"), value: (r) => (PURPOSES.includes(r.purpose) ? t("admin.dns.for." + r.purpose) : r.purpose), cls: "nowrap" },
       { label: t("admin.dns.type"), value: (r) => r.type, cls: "mono" },
       { label: t("admin.dns.name"), value: (r) => r.name, cls: "mono nowrap" },
       { label: t("admin.dns.value"), value: (r) => r.value, cls: "mono breakall" },
