@@ -219,8 +219,17 @@ func TestAdminUI(t *testing.T) {
 	})
 	retryID, dropID := deferred.Entries[0].ID, deferred.Entries[1].ID
 
+	// A name tried with wrong passwords until the throttle refuses it
+	// (auth.max_failures_per_account, 5), for the blocked logins page.
+	intruder := &adminClient{t: t, base: adminBase}
+	for range 5 {
+		if resp, body := intruder.do("POST", "/admin/api/login", map[string]string{"username": "intruder", "password": "wrong guess"}); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("failed login: %d %s", resp.StatusCode, body)
+		}
+	}
+
 	// Phase 2: delivery log and trace, queue retry and drop, audit page.
-	run("ops", map[string]any{"messageID": id + "@e2e.test", "retryID": retryID, "dropID": dropID})
+	run("ops", map[string]any{"messageID": id + "@e2e.test", "retryID": retryID, "dropID": dropID, "intruder": "intruder"})
 	var after queueList
 	root.getJSON("/admin/api/queue", &after)
 	var ids []int64
@@ -238,7 +247,9 @@ func TestAdminUI(t *testing.T) {
 	for _, e := range audit.Entries {
 		seen[e.Action+" "+e.Target] = true
 	}
-	for _, want := range []string{"domain.add shop.test", "account.add ann@shop.test", fmt.Sprintf("queue.retry %d", retryID), fmt.Sprintf("queue.drop %d", dropID)} {
+	for _, want := range []string{"domain.add shop.test", "account.add ann@shop.test", fmt.Sprintf("queue.retry %d", retryID), fmt.Sprintf("queue.drop %d", dropID),
+		"account.disable old@shop.test", "account.enable old@shop.test", "account.password old@shop.test", "account.delete old@shop.test",
+		"account.quota ann@shop.test", "alias.add sales@shop.test", "sieve.put ann@shop.test", "dkim.rotate shop.test", "domain.catchall.set shop.test"} {
 		if !seen[want] {
 			t.Errorf("audit log of admin:root lacks %q: %v", want, keys(seen))
 		}

@@ -336,6 +336,13 @@ async function ops() {
     await page.locator(sel("account-" + old)).waitFor();
     await page.click(`${sel("account-" + old)} ${sel("account-link")}`);
     await ready(page, "accounts");
+    await page.click(sel("account-disable"));
+    await page.locator(`${sel("account-state")}:has-text("disabled")`).waitFor();
+    await page.click(sel("account-enable"));
+    await page.locator(`${sel("account-state")}:has-text("enabled")`).waitFor();
+    await page.click(sel("account-reset"));
+    check((await page.locator(sel("secret")).inputValue()).length >= 12, "no new password shown");
+    await page.click(sel("secret-done"));
     await page.click(sel("account-delete"));
     await page.fill(sel("confirm-name"), "someone-else@" + input.domain);
     await page.click(sel("confirm-ok"));
@@ -348,6 +355,25 @@ async function ops() {
     await page.waitForURL(/domain=/);
     await ready(page, "accounts");
     check(await page.locator(sel("account-" + old)).count() === 0, "the deleted account is still listed");
+  });
+  await steps.run("domain: catch-all and DKIM rotation", async () => {
+    await page.goto(`${A}/admin/domains?domain=${input.domain}`);
+    await ready(page, "domains");
+    check(await page.locator(`${sel("dkim-keys")} tbody tr`).count() === 2, "not 2 DKIM keys at first");
+    await page.fill(sel("catchall-input"), input.ann);
+    await page.click(sel("catchall-save"));
+    await page.locator(sel("toast")).first().waitFor();
+    await page.click(sel("dkim-rotate"));
+    await page.locator(`${sel("dkim-keys")} tbody tr >> nth=3`).waitFor();
+    check(await page.locator(`${sel("dkim-keys")} tbody tr:has-text("retired")`).count() === 2, "the old keys are not shown retired");
+  });
+  await steps.run("logins: a blocked account is unblocked", async (info) => {
+    await page.goto(A + "/admin/logins");
+    await ready(page, "logins");
+    info.rows = await page.locator(`${sel("throttled")} tbody tr`).allInnerTexts();
+    check(info.rows.some((r) => r.includes(input.intruder)), "the blocked name is not listed: " + info.rows.join(" | "));
+    await page.click(`${sel("throttled")} tbody tr:has-text("${input.intruder}") ${sel("unblock")}`);
+    await page.locator(sel("throttled-empty")).waitFor();
   });
   await steps.run("language: the switch is kept", async () => {
     await page.selectOption(sel("lang-switch"), "zh-CN");
@@ -400,6 +426,12 @@ async function scope() {
     info.message = await textOf(page, "error");
     info.apiStatus = await page.evaluate(async (d) => (await fetch("/admin/api/domains/" + d)).status, input.domain);
     check(!(await textOf(page, "main")).includes("DKIM"), "the other domain's details are shown");
+  });
+  await steps.run("deputy: sign out ends the session", async () => {
+    await page.click(sel("logout"));
+    await page.locator(sel("login-form")).waitFor();
+    const st = await page.evaluate(async () => (await fetch("/admin/api/session")).status);
+    check(st === 401, "GET /admin/api/session after sign-out: " + st);
   });
 }
 
