@@ -167,6 +167,19 @@ func TestUIRoutes(t *testing.T) {
 			t.Errorf("%s: %d %q", path, resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
 	}
+	// The page's language is the browser's best match until the page's
+	// switch chooses.
+	req, _ := http.NewRequest("GET", e.url+"/admin/", nil)
+	req.Header.Set("Accept-Language", "zh-TW;q=0.9, fr;q=0.8")
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), `<html lang="zh-CN">`) {
+			t.Errorf("Accept-Language zh-TW: the page is not in Chinese: %.200s", b)
+		}
+	}
 	// Without a session the API answers nothing but 401.
 	if resp, body := get("/admin/api/domains"); resp.StatusCode != http.StatusUnauthorized || strings.Contains(body, "example") {
 		t.Errorf("GET /admin/api/domains without login: %d %s", resp.StatusCode, body)

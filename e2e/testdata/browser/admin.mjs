@@ -515,7 +515,29 @@ async function screens() {
   }
 }
 
-const phases = { setup, ops, scope, screens };
+// dark photographs a few screens with the system in dark mode.
+async function dark() {
+  for (const size of [{ name: "phone", viewport: { width: 390, height: 844 }, isMobile: true }, { name: "desktop", viewport: { width: 1280, height: 800 } }]) {
+    const { context, page } = await newPage(A, { viewport: size.viewport, isMobile: !!size.isMobile, colorScheme: "dark", deviceScaleFactor: 1 });
+    await steps.run(`dark ${size.name}: login and screens`, async (info) => {
+      await adminLogin(page, input.root, input.rootPass);
+      await ready(page, "dashboard");
+      info.background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      check(info.background !== "rgb(255, 255, 255)", "the page is not dark: " + info.background);
+      for (const [screen, path, name] of [["dashboard", "/admin/dashboard"], ["domains", "/admin/domains?domain=shop.test", "domain"], ["queue", `/admin/queue?id=${input.retryID}`, "queue-entry"]]) {
+        await page.goto(A + path);
+        await ready(page, screen);
+        await page.waitForTimeout(200);
+        const file = `${input.shotDir}/admin-dark-${size.name}-${name || screen}.png`;
+        await page.screenshot({ path: file });
+        shots.push(file);
+      }
+    });
+    await context.close();
+  }
+}
+
+const phases = { setup, ops, scope, screens: async () => { await screens(); await dark(); } };
 await phases[input.phase]();
 output({ steps: steps.list, shots, foreign, pageErrors, consoleErrors, stubbed: stubbedOut });
 await browser.close();
