@@ -249,7 +249,7 @@ func TestAdminUI(t *testing.T) {
 	}
 	for _, want := range []string{"domain.add shop.test", "account.add ann@shop.test", fmt.Sprintf("queue.retry %d", retryID), fmt.Sprintf("queue.drop %d", dropID),
 		"account.disable old@shop.test", "account.enable old@shop.test", "account.password old@shop.test", "account.delete old@shop.test",
-		"account.quota ann@shop.test", "alias.add sales@shop.test", "sieve.put ann@shop.test", "dkim.rotate shop.test", "domain.catchall.set shop.test"} {
+		"account.quota ann@shop.test", "app_password.delete ann@shop.test", "alias.add sales@shop.test", "sieve.put ann@shop.test", "dkim.rotate shop.test", "domain.catchall.set shop.test"} {
 		if !seen[want] {
 			t.Errorf("audit log of admin:root lacks %q: %v", want, keys(seen))
 		}

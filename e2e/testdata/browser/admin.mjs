@@ -124,10 +124,23 @@ async function setup() {
     info.usage = await textOf(page, "account-usage");
     info.lastLogin = (await page.locator(sel("last-logins")).count()) ? "shown" : "unavailable";
   });
-  await steps.run("webmail: the new account logs in", async () => {
+  await steps.run("webmail: the new account logs in, makes an app password", async () => {
     const w = await newPage(input.web);
     await login(w.page, input.web, input.ann, input.annPass);
+    const st = await w.page.evaluate(async () => {
+      const s = await (await fetch("/webmail/session")).json();
+      const r = await fetch("/webmail/app-passwords", { method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": s.csrf }, body: JSON.stringify({ name: "phone" }) });
+      return r.status;
+    });
+    check(st === 200, "POST /webmail/app-passwords: " + st);
     await w.context.close();
+  });
+  await steps.run("account: its app password listed and revoked", async () => {
+    await page.goto(`${A}/admin/accounts?address=${input.ann}`);
+    await ready(page, "accounts");
+    check((await textOf(page, "app-passwords")).includes("phone"), "the app password is not listed");
+    await page.click(`${sel("app-passwords")} ${sel("app-password-revoke")}`);
+    await page.locator(sel("app-passwords-empty")).waitFor();
   });
   stubbedOut = await contract(page);
 }

@@ -128,7 +128,7 @@ async function accountPage(ctx, target, address) {
     section(t("admin.acct.quota"), quotaForm(ctx, path, a)),
     section(t("admin.acct.access"), accessButtons(ctx, path, a)),
     section(t("admin.acct.appPasswords"), appPasswords(ctx, path, apps.app_passwords)),
-    section(t("admin.sieve.accountTitle"), await accountSieve(ctx, a.address)),
+    section(t("admin.acct.sieve"), await accountSieve(ctx, a.address)),
     section(t("admin.danger"), deleteButton(ctx, path, a.address)));
 }
 
@@ -147,7 +147,7 @@ function lastLogins(a) {
 }
 
 function quotaForm(ctx, path, a) {
-  const size = input({ value: a.quota_bytes ? String(a.quota_bytes) : "", "data-test": "quota-size", placeholder: t("admin.acct.unlimited") });
+  const size = input({ value: quotaText(a.quota_bytes), "data-test": "quota-size", placeholder: t("admin.acct.unlimited") });
   const msgs = input({ value: a.quota_messages ? String(a.quota_messages) : "", inputmode: "numeric", "data-test": "quota-messages", placeholder: t("admin.acct.unlimited") });
   const err = errorBox("quota-error");
   const save = el("button", { type: "submit", class: "btn", "data-test": "quota-save", text: t("admin.save") });
@@ -166,6 +166,16 @@ function quotaForm(ctx, path, a) {
     });
   });
   return form;
+}
+
+// quotaText writes a byte count the way the quota field reads it back: a
+// single letter is a power of 1024 ("10M"), as admin.ParseQuota takes it.
+export function quotaText(bytes) {
+  if (!bytes) return "";
+  for (const [unit, n] of [["T", 2 ** 40], ["G", 2 ** 30], ["M", 2 ** 20], ["K", 2 ** 10]]) {
+    if (bytes % n === 0) return bytes / n + unit;
+  }
+  return String(bytes);
 }
 
 function accessButtons(ctx, path, a) {
@@ -188,7 +198,7 @@ function accessButtons(ctx, path, a) {
       showError(err, ex);
     }
   }) });
-  return el("div", null, el("p", { class: "adm-note", text: t("admin.acct.accessIntro") }), el("div", { class: "adm-actions" }, toggle, reset), err);
+  return el("div", { class: "adm-form" }, el("p", { class: "adm-note", text: t("admin.acct.accessIntro") }), el("div", { class: "adm-actions" }, toggle, reset), err);
 }
 
 function appPasswords(ctx, path, list) {
