@@ -6,22 +6,10 @@
 import { t, formatDate, formatSize, formatNumber } from "./i18n.js";
 import { el, button } from "./ui.js";
 import { enc } from "./admin-api.js";
-import { header, section, table, field, input, errorBox, showError, unavailable, when, confirmTyped, showSecret, busy, badge, link } from "./admin-ui.js";
+import { header, section, table, field, input, errorBox, showError, unavailable, when, confirmTyped, showSecret, busy, badge, link, domainPicker } from "./admin-ui.js";
 import { accountSieve } from "./admin-aliases.js";
 
 export const PROTOCOLS = ["imap", "pop3", "smtp", "jmap", "webmail", "managesieve"];
-
-// domainPicker is a select of the caller's domains that navigates.
-export async function domainPicker(ctx, page, current) {
-  const { domains } = await ctx.api.get("/domains");
-  const names = domains.map((d) => d.name);
-  const chosen = names.includes(current) ? current : names[0] || "";
-  const sel = el("select", { "data-test": "domain-picker", "aria-label": t("admin.domains.name") },
-    ...names.map((n) => el("option", { value: n, text: n })));
-  sel.value = chosen;
-  sel.addEventListener("change", () => ctx.go(`/admin/${page}?domain=` + encodeURIComponent(sel.value)));
-  return { sel, chosen, names };
-}
 
 export async function accounts(ctx, target) {
   const address = ctx.params.get("address");

@@ -6,8 +6,7 @@
 import { t, formatSize } from "./i18n.js";
 import { el, button } from "./ui.js";
 import { enc } from "./admin-api.js";
-import { header, section, table, field, input, errorBox, showError, when, busy, badge } from "./admin-ui.js";
-import { domainPicker } from "./admin-accounts.js";
+import { header, section, table, field, input, errorBox, showError, when, busy, badge, domainPicker } from "./admin-ui.js";
 
 export async function aliases(ctx, target) {
   const { sel, chosen } = await domainPicker(ctx, "aliases", ctx.params.get("domain"));

@@ -115,3 +115,15 @@ export function badge(text, tone, test) {
 export function link(href, text, test) {
   return el("a", { href, "data-test": test, text });
 }
+
+// domainPicker is a select of the caller's domains that navigates.
+export async function domainPicker(ctx, page, current) {
+  const { domains } = await ctx.api.get("/domains");
+  const names = domains.map((d) => d.name);
+  const chosen = names.includes(current) ? current : names[0] || "";
+  const sel = el("select", { "data-test": "domain-picker", "aria-label": t("admin.domains.name") },
+    ...names.map((n) => el("option", { value: n, text: n })));
+  sel.value = chosen;
+  sel.addEventListener("change", () => ctx.go(`/admin/${page}?domain=` + encodeURIComponent(sel.value)));
+  return { sel, chosen, names };
+}

@@ -221,7 +221,6 @@ class AdminApp {
     const ctx = {
       api: this.api, me: this.me, isServer: this.isServer, params,
       go: (url, replace) => this.go(url, replace), refresh: () => this.refresh(), toast: (s) => this.toast(s),
-      stale: () => seq !== this.renderSeq,
     };
     target.append(el("p", { class: "loading", text: t("core.loading") }));
     try {
