@@ -92,7 +92,7 @@ function axisLabel(d) {
   return new Intl.DateTimeFormat(currentLang(), opts).format(d);
 }
 
-function niceMax(v) {
+export function niceMax(v) {
   const p = Math.pow(10, Math.floor(Math.log10(v)));
   for (const m of [1, 2, 4, 5, 10]) if (v <= m * p) return Math.max(4, m * p);
   return 10 * p;

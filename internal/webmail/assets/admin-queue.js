@@ -92,7 +92,7 @@ async function queueEntry(ctx, target, id) {
 // guessKind picks the search field from what was typed: digits are a
 // queue id, an address has one @ and no angle brackets or spaces, the rest
 // is a Message-ID.
-function guessKind(s) {
+export function guessKind(s) {
   if (/^\d+$/.test(s)) return "queue_id";
   if (/^<.*>$/.test(s)) return "message_id";
   if (/^[^\s@<>]+@[^\s@<>]+$/.test(s) && !/[$%]/.test(s)) return "address";
