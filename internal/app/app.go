@@ -199,13 +199,7 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, MaxRecipients: cfg.SMTP.MaxRecipients,
 		Extensions: sub.EnvelopeExtensions(), Logger: logger.With("svc", "jmap")})
 	jmapSieve.Register(jmapSrv)
-	// One asset set for both UIs: the webmail's and the admin's pages
-	// share the style, icons and strings.
-	assets, err := webmail.LoadAssets()
-	if err != nil {
-		return nil, err
-	}
-	webmailH, err := webmail.New(webmail.Options{Tokens: tokens, Store: st, Logger: logger.With("svc", "webmail"), Assets: assets,
+	webmailH, err := webmail.New(webmail.Options{Tokens: tokens, Store: st, Logger: logger.With("svc", "webmail"),
 		Admin: admin.New(st, logger.With("component", "admin"), admin.Options{Hostname: cfg.Hostname})})
 	if err != nil {
 		return nil, err
@@ -213,7 +207,7 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 	ac := autoconfig.New(autoconfig.Options{Current: a.autoconfigSettings, IsLocalDomain: a.pipeline.IsLocalDomain})
 	webSrv := web.New(web.Options{JMAP: jmapSrv, Webmail: webmailH, Streams: jmapSrv, Logger: logger.With("svc", "http"),
 		Autoconfig: ac.Handler(), Healthz: health.Healthz(), Readyz: health.Readyz(a.readyChecks())})
-	adminSrv := newAdminAPI(cfg, st, authSvc, tlsCfg, logger, a.AdminOps(Version), assets)
+	adminSrv := newAdminAPI(cfg, st, authSvc, tlsCfg, logger, a.AdminOps(Version), webmailH.Assets())
 	a.services = []service{mx, sub, pop, imp, sieveSrv, webSrv, adminSrv}
 	l := cfg.Listen
 	for _, ls := range []listener{

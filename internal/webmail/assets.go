@@ -221,6 +221,10 @@ func (h *Handler) serveShell(w http.ResponseWriter, r *http.Request) {
 // its own page, admin.html, from it.
 type Assets struct{ set *assetSet }
 
+// Assets is the handler's file set, for the admin listener to serve the
+// same files.
+func (h *Handler) Assets() *Assets { return &Assets{set: h.assets} }
+
 // LoadAssets prepares the embedded files once (version hash, module
 // imports versioned, gzip).
 func LoadAssets() (*Assets, error) {

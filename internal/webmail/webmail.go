@@ -20,10 +20,7 @@ type Options struct {
 	// Store holds the messages shown and the preferences.
 	Store store.Store
 	// Admin changes passwords and app passwords, by its rules.
-	Admin *admin.Service
-	// Assets are the files served at /assets/, shared with the admin
-	// listener; New loads them when nil.
-	Assets *Assets
+	Admin  *admin.Service
 	Logger *slog.Logger
 }
 
@@ -52,13 +49,9 @@ func New(o Options) (*Handler, error) {
 	if h.tokens == nil || h.st == nil || h.admin == nil {
 		return nil, errors.New("webmail: Tokens, Store and Admin are required")
 	}
-	if o.Assets != nil {
-		h.assets = o.Assets.set
-	} else {
-		var err error
-		if h.assets, err = loadAssets(); err != nil {
-			return nil, err
-		}
+	var err error
+	if h.assets, err = loadAssets(); err != nil {
+		return nil, err
 	}
 	mux := http.NewServeMux()
 	for _, route := range shellRoutes {
