@@ -27,8 +27,8 @@ type adminClient struct {
 	csrf   string
 }
 
-// adminLogin logs in to the admin API; the test fails unless it succeeds.
-func adminLogin(t testing.TB, base, name, password string) *adminClient {
+// newAdminClient logs in to the admin API; the test fails unless it succeeds.
+func newAdminClient(t testing.TB, base, name, password string) *adminClient {
 	t.Helper()
 	c := &adminClient{t: t, base: base}
 	resp, body := c.do("POST", "/admin/api/login", map[string]string{"username": name, "password": password})
@@ -169,7 +169,7 @@ func TestAdminUI(t *testing.T) {
 
 	// Phase 1: login, dashboard, domain with DNS, account, webmail login.
 	setup := run("setup", nil)
-	root := adminLogin(t, adminBase, "root", rootPass)
+	root := newAdminClient(t, adminBase, "root", rootPass)
 	if out := s.CLI("", "user", "list", "shop.test").mustOK(t).Stdout; !strings.Contains(out, "ann@shop.test") {
 		t.Errorf("the account made in the browser is not in `user list shop.test`: %s", out)
 	}
