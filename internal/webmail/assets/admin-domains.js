@@ -115,6 +115,7 @@ function dnsSection(ctx, path, dns) {
       const r = await ctx.api.get(path + "/dns/check");
       checkArea.replaceChildren(
         el("p", { class: "adm-note", "data-test": "dns-checked-at", text: t("admin.dns.checkedAt", { time: formatDate(r.checked_at || new Date(), "full") }) }),
+        el("p", { class: "adm-ok", "data-test": "dns-summary", text: t("admin.dns.summary", countStatuses(r.records || [])) }),
         table([
           { label: t("admin.dns.type"), value: (x) => x.type, cls: "mono" },
           { label: t("admin.dns.name"), value: (x) => x.name, cls: "mono nowrap" },
@@ -142,6 +143,12 @@ function dnsSection(ctx, path, dns) {
     el("h3", { text: t("admin.dns.live") }),
     el("div", { class: "adm-actions" }, again),
     checkArea);
+}
+
+function countStatuses(records) {
+  const n = { ok: 0, missing: 0, wrong: 0, error: 0 };
+  for (const r of records) n[r.status in n ? r.status : "error"]++;
+  return n;
 }
 
 function deleteSection(ctx, path, name) {
