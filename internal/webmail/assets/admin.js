@@ -211,7 +211,12 @@ class AdminApp {
     const list = this.screens();
     const screen = list.find((s) => s.page === page) || list[0];
     if (screen.page !== page) history.replaceState(null, "", "/admin/" + screen.page + (page === "" || page === "login" ? "" : location.search));
-    for (const a of this.nav.querySelectorAll(".adm-nav-item")) a.classList.toggle("active", a.dataset.page === screen.page);
+    for (const a of this.nav.querySelectorAll(".adm-nav-item")) {
+      const on = a.dataset.page === screen.page;
+      a.classList.toggle("active", on);
+      if (on) a.setAttribute("aria-current", "page");
+      else a.removeAttribute("aria-current");
+    }
     this.layout.classList.remove("nav-open");
     document.title = t("admin.nav." + screen.page) + " — " + t("admin.appName");
     const seq = ++this.renderSeq;
