@@ -9,6 +9,9 @@
 //
 //   - server.go: the listener, which refuses a non-loopback address unless
 //     it serves TLS, and the security headers of every answer.
+//   - ui.go: the web admin, one page (admin.html) and its modules from
+//     the webmail's asset set (webmail.Assets), served at /admin/<screen>
+//     and /assets/; it holds no data and calls the API like any client.
 //   - auth.go: login (auth.Service.LoginPrincipal, the throttle every
 //     protocol shares, and the optional TOTP code), the session cookie
 //     (HttpOnly, Secure, SameSite=Strict, Path=/admin/) with its CSRF token

@@ -14,6 +14,7 @@ import (
 
 	"postern/internal/admin"
 	"postern/internal/auth"
+	"postern/internal/webmail"
 )
 
 // Options build a Server.
@@ -34,7 +35,10 @@ type Options struct {
 	// answer only a server administrator's session or API token, and see
 	// the administrator as the actor of their context (admin.ActorFrom).
 	Protected map[string]http.Handler
-	Logger    *slog.Logger
+	// Assets are the files of the web admin, shared with the webmail;
+	// New loads them when nil.
+	Assets *webmail.Assets
+	Logger *slog.Logger
 }
 
 // Server is the admin listener's HTTP service.
@@ -63,7 +67,14 @@ func New(o Options) *Server {
 	a := &api{svc: o.Admin, auth: o.Auth, log: log}
 	mux := http.NewServeMux()
 	a.routes(mux)
-	mux.HandleFunc("GET /admin/{$}", placeholderPage)
+	assets := o.Assets
+	if assets == nil {
+		var err error
+		if assets, err = webmail.LoadAssets(); err != nil {
+			log.Error("web admin: loading the asset files", "err", err)
+		}
+	}
+	mountUI(mux, assets, log)
 	mux.Handle("/admin/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{Status: http.StatusNotFound, Kind: "notfound", Msg: "no such endpoint: " + r.Method + " " + r.URL.Path})
 	}))
@@ -152,20 +163,4 @@ func securityHeaders(h http.Handler) http.Handler {
 		hd.Set("Cache-Control", "no-store")
 		h.ServeHTTP(w, r)
 	})
-}
-
-const placeholderHTML = `<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>Postern admin</title></head>
-<body>
-<h1>Postern admin</h1>
-<p>The web admin is coming. Meanwhile the JSON API is served under <code>/admin/api/</code>
-(see "Admin API" in the README) and <code>postern</code> on the command line does everything.</p>
-</body>
-</html>
-`
-
-func placeholderPage(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_, _ = w.Write([]byte(placeholderHTML))
 }

@@ -68,9 +68,14 @@ func TestPagesAndExtraHandlers(t *testing.T) {
 		}
 		switch path {
 		case "/admin/":
-			if resp.StatusCode != 200 || !strings.Contains(string(body), "The web admin is coming") ||
-				strings.Contains(string(body), "<script") || strings.Contains(string(body), "style=") {
-				t.Errorf("placeholder: %d %s", resp.StatusCode, body)
+			// The page is the web admin's: its module from the shared
+			// asset set, no inline script or style for the CSP to allow.
+			page := string(body)
+			if resp.StatusCode != 200 || !strings.Contains(page, `<script type="module" src="/assets/admin.js?v=`) ||
+				!strings.Contains(page, `href="/assets/style.css?v=`) || strings.Contains(page, "<script>") ||
+				strings.Contains(page, "style=") || strings.Contains(h.Get("Content-Security-Policy"), "unsafe-inline") ||
+				!strings.Contains(h.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+				t.Errorf("admin page: %d %s", resp.StatusCode, body)
 			}
 		case "/healthz":
 			if resp.StatusCode != 200 || string(body) != "ok\n" {
@@ -129,5 +134,54 @@ func TestProtectedHandlers(t *testing.T) {
 	e.login("dom", domPW).wantError(403, "forbidden", "", "GET", "/admin/api/probe", nil)
 	if got := e.bearer().want(200, "GET", "/admin/api/probe", nil); got["actor"] != "admin:root" {
 		t.Errorf("actor: %v", got)
+	}
+}
+
+// TestUIRoutes: every screen's URL serves the page, the shared files are
+// served with their types, and nothing else under /admin/ is a page.
+func TestUIRoutes(t *testing.T) {
+	e := newEnv(t)
+	get := func(path string) (*http.Response, string) {
+		resp, err := http.Get(e.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	for _, p := range uiPages {
+		if resp, body := get("/admin/" + p + "?domain=example.org"); resp.StatusCode != 200 || !strings.Contains(body, "/assets/admin.js?v=") {
+			t.Errorf("/admin/%s: %d", p, resp.StatusCode)
+		}
+	}
+	for _, p := range []string{"/admin/nothing", "/admin/domains/example.org", "/assets/admin.html", "/assets/nothing.js"} {
+		if resp, _ := get(p); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s: %d, want 404", p, resp.StatusCode)
+		}
+	}
+	for path, ctype := range map[string]string{"/assets/admin.js": "text/javascript", "/assets/style.css": "text/css",
+		"/assets/i18n/zh-CN/admin.json": "application/json", "/assets/icons.svg": "image/svg+xml"} {
+		resp, body := get(path)
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), ctype) || len(body) == 0 {
+			t.Errorf("%s: %d %q", path, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+	// The page's language is the browser's best match until the page's
+	// switch chooses.
+	req, _ := http.NewRequest("GET", e.url+"/admin/", nil)
+	req.Header.Set("Accept-Language", "zh-TW;q=0.9, fr;q=0.8")
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), `<html lang="zh-CN">`) {
+			t.Errorf("Accept-Language zh-TW: the page is not in Chinese: %.200s", b)
+		}
+	}
+	// Without a session the API answers nothing but 401.
+	if resp, body := get("/admin/api/domains"); resp.StatusCode != http.StatusUnauthorized || strings.Contains(body, "example") {
+		t.Errorf("GET /admin/api/domains without login: %d %s", resp.StatusCode, body)
 	}
 }

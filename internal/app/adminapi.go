@@ -10,6 +10,7 @@ import (
 	"postern/internal/auth"
 	"postern/internal/config"
 	"postern/internal/store"
+	"postern/internal/webmail"
 )
 
 // Version is the binary's version, shown on the admin dashboard; the
@@ -19,7 +20,7 @@ var Version = "dev"
 // newAdminAPI builds the admin listener's server: the admin API, the
 // operations views behind its login (ops), and metrics and health, which
 // need none.
-func newAdminAPI(cfg *config.Config, st store.Store, authSvc *auth.Service, tlsCfg *tls.Config, logger *slog.Logger, ops AdminOps) *adminapi.Server {
+func newAdminAPI(cfg *config.Config, st store.Store, authSvc *auth.Service, tlsCfg *tls.Config, logger *slog.Logger, ops AdminOps, assets *webmail.Assets) *adminapi.Server {
 	return adminapi.New(adminapi.Options{
 		Admin: admin.New(st, logger.With("component", "admin"), admin.Options{Hostname: cfg.Hostname,
 			MTASTSMode: cfg.MTASTS.Mode, DNS: admin.NewDNSLookup(cfg.DNS.Servers)}),
@@ -35,6 +36,7 @@ func newAdminAPI(cfg *config.Config, st store.Store, authSvc *auth.Service, tlsC
 			"POST /admin/api/queue/{id}/{action}": ops.Queue.Action(),
 			"GET /admin/api/dashboard":            ops.Dashboard,
 		},
+		Assets: assets,
 		Logger: logger.With("svc", "admin"),
 	})
 }

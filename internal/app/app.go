@@ -220,7 +220,7 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 	}
 	webSrv := web.New(web.Options{JMAP: jmapSrv, Webmail: webmailH, Streams: jmapSrv, Logger: logger.With("svc", "http"),
 		Autoconfig: ac.Handler(), Healthz: health.Healthz(), Readyz: health.Readyz(a.readyChecks())})
-	adminSrv := newAdminAPI(cfg, st, authSvc, tlsCfg, logger, a.AdminOps(Version))
+	adminSrv := newAdminAPI(cfg, st, authSvc, tlsCfg, logger, a.AdminOps(Version), webmailH.Assets())
 	control := newControl(admin.New(st, logger.With("component", "admin"), admin.Options{Hostname: cfg.Hostname}), authSvc, logger.With("svc", "control"))
 	a.services = []service{mx, sub, pop, imp, sieveSrv, webSrv, adminSrv, control}
 	l := cfg.Listen

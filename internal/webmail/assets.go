@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"html/template"
 	"io/fs"
 	"mime"
@@ -34,11 +35,13 @@ type asset struct {
 	ctype    string
 }
 
-// assetSet is every file, the version and the shell template.
+// assetSet is every file, the version and the page templates (the
+// webmail's shell, index.html, and the admin UI's, admin.html).
 type assetSet struct {
 	files   map[string]*asset // by path under assets/
 	version string
 	shell   *template.Template
+	pages   map[string]*template.Template // every .html file, by name
 }
 
 // moduleImport finds the relative module specifiers of import and
@@ -76,8 +79,19 @@ func loadAssets() (*assetSet, error) {
 		sum.Write(b)
 	}
 	set.version = hex.EncodeToString(sum.Sum(nil))[:16]
+	set.pages = map[string]*template.Template{}
+	funcs := template.FuncMap{
+		"asset":   func(name string) string { return "/assets/" + name + "?v=" + set.version },
+		"version": func() string { return set.version },
+	}
 	for name, b := range raw {
-		if name == "index.html" {
+		if path.Ext(name) == ".html" {
+			// Pages are templates, served at their own routes, never as files.
+			tmpl, err := template.New(name).Funcs(funcs).Parse(string(b))
+			if err != nil {
+				return nil, err
+			}
+			set.pages[name] = tmpl
 			continue
 		}
 		ext := path.Ext(name)
@@ -96,11 +110,11 @@ func loadAssets() (*assetSet, error) {
 		}
 		set.files[name] = a
 	}
-	set.shell, err = template.New("index.html").Funcs(template.FuncMap{
-		"asset":   func(name string) string { return "/assets/" + name + "?v=" + set.version },
-		"version": func() string { return set.version },
-	}).Parse(string(raw["index.html"]))
-	return set, err
+	set.shell = set.pages["index.html"]
+	if set.shell == nil {
+		return nil, errors.New("webmail: assets/index.html is missing")
+	}
+	return set, nil
 }
 
 func gzipped(b []byte) []byte {
@@ -125,14 +139,18 @@ func acceptsGzip(r *http.Request) bool {
 }
 
 func (h *Handler) serveAsset(w http.ResponseWriter, r *http.Request) {
-	a := h.assets.files[r.PathValue("path")]
+	h.assets.serveFile(w, r, r.PathValue("path"))
+}
+
+func (set *assetSet) serveFile(w http.ResponseWriter, r *http.Request, name string) {
+	a := set.files[name]
 	if a == nil {
 		jsonError(w, http.StatusNotFound, "not found")
 		return
 	}
 	hd := w.Header()
-	etag := `"` + h.assets.version + `"`
-	if r.URL.Query().Get("v") == h.assets.version {
+	etag := `"` + set.version + `"`
+	if r.URL.Query().Get("v") == set.version {
 		hd.Set("Cache-Control", "public, max-age=31536000, immutable")
 	} else {
 		// An old or missing version: this file may not match the page
@@ -170,6 +188,12 @@ func (h *Handler) shellLang(r *http.Request) string {
 			return p.Lang
 		}
 	}
+	return browserLang(r)
+}
+
+// browserLang is the interface language that best matches the browser's
+// Accept-Language, English when none does.
+func browserLang(r *http.Request) string {
 	tags, _, _ := language.ParseAcceptLanguage(r.Header.Get("Accept-Language"))
 	_, i, conf := shellMatcher.Match(tags...)
 	if conf == language.No {
@@ -188,5 +212,50 @@ func (h *Handler) serveShell(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Vary", "Accept-Language, Cookie")
+	w.Write(buf.Bytes())
+}
+
+// Assets is the embedded file set the webmail and the admin UI share, so
+// the two UIs have one style sheet, one icon sprite and one i18n module:
+// the admin listener serves the same files at the same /assets/ URLs and
+// its own page, admin.html, from it.
+type Assets struct{ set *assetSet }
+
+// Assets is the handler's file set, for the admin listener to serve the
+// same files.
+func (h *Handler) Assets() *Assets { return &Assets{set: h.assets} }
+
+// LoadAssets prepares the embedded files once (version hash, module
+// imports versioned, gzip).
+func LoadAssets() (*Assets, error) {
+	set, err := loadAssets()
+	if err != nil {
+		return nil, err
+	}
+	return &Assets{set: set}, nil
+}
+
+// ServeFile answers GET /assets/{path...}: the file with its type, cached
+// for a year when the request names the current version.
+func (a *Assets) ServeFile(w http.ResponseWriter, r *http.Request) {
+	a.set.serveFile(w, r, r.PathValue("path"))
+}
+
+// ServePage renders the page name ("admin.html") in the browser's
+// language; the page's script may switch it.
+func (a *Assets) ServePage(w http.ResponseWriter, r *http.Request, name, title string) {
+	tmpl := a.set.pages[name]
+	if tmpl == nil {
+		jsonError(w, http.StatusNotFound, "not found")
+		return
+	}
+	var buf bytes.Buffer
+	data := struct{ Lang, Title string }{Lang: browserLang(r), Title: title}
+	if err := tmpl.Execute(&buf, data); err != nil {
+		jsonError(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Vary", "Accept-Language")
 	w.Write(buf.Bytes())
 }

@@ -22,7 +22,10 @@
 //     current, gzip-compressed at start; the shell (assets/index.html, a
 //     template) at the app's routes, in the account's or the browser's
 //     language; <meta name="postern-asset-version"> gives the version to
-//     the app for the URLs it builds itself (i18n files).
+//     the app for the URLs it builds itself (i18n files). The set is
+//     exported as Assets for the admin listener, which serves the same
+//     files and its own page (assets/admin.html, the admin*.js modules):
+//     one style, one icon sprite, one i18n module for both UIs.
 //   - sanitize.go: Sanitize, HTML mail made safe (bluemonday and a pass
 //     of our own over images): no script, handler, form, frame, object,
 //     SVG, MathML, style sheet, CSS url(), or URL but http(s)/mailto
