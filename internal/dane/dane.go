@@ -110,6 +110,12 @@ func (r *Resolver) Secure(ctx context.Context, name string, qtype uint16) (bool,
 	return resp.AuthenticatedData, nil
 }
 
+// MXSecure reports whether domain's MX RRset is DNSSEC-validated: only
+// then are its hosts' TLSA records to be used (RFC 7672 §2.2.2).
+func (r *Resolver) MXSecure(ctx context.Context, domain string) (bool, error) {
+	return r.Secure(ctx, domain, dns.TypeMX)
+}
+
 // TLSA is one TLSA record (RFC 6698 §2.1).
 type TLSA struct {
 	Usage, Selector, MatchingType uint8
