@@ -223,8 +223,8 @@ func Verify(recs []TLSA, chain []*x509.Certificate, names []string) error {
 			roots := x509.NewCertPool()
 			roots.AddCert(ca)
 			inter := x509.NewCertPool()
-			for _, c := range chain[1:i] {
-				inter.AddCert(c)
+			for j := 1; j < i; j++ {
+				inter.AddCert(chain[j])
 			}
 			for _, name := range names {
 				opts := x509.VerifyOptions{DNSName: name, Roots: roots, Intermediates: inter}
