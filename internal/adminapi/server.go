@@ -34,7 +34,11 @@ type Options struct {
 	// answer only a server administrator's session or API token, and see
 	// the administrator as the actor of their context (admin.ActorFrom).
 	Protected map[string]http.Handler
-	Logger    *slog.Logger
+	// Scoped are handlers of other packages under /admin/api/ for every
+	// administrator, a domain administrator included: they must show
+	// only the domains of AdministratorFrom(ctx).
+	Scoped map[string]http.Handler
+	Logger *slog.Logger
 }
 
 // Server is the admin listener's HTTP service.
@@ -72,6 +76,9 @@ func New(o Options) *Server {
 	}
 	for pattern, h := range o.Protected {
 		mux.Handle(pattern, a.authedServer(h))
+	}
+	for pattern, h := range o.Scoped {
+		mux.Handle(pattern, a.authedScoped(h))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/" || r.URL.Path == "/admin" {

@@ -33,6 +33,11 @@ func newAdminAPI(cfg *config.Config, st store.Store, authSvc *auth.Service, tlsC
 			"GET /admin/api/queue/{id}":           ops.Queue.Show(),
 			"POST /admin/api/queue/{id}/{action}": ops.Queue.Action(),
 			"GET /admin/api/dashboard":            ops.Dashboard,
+			"POST /admin/api/reports/tls/send":    ops.Reports.SendTLS(),
+		},
+		Scoped: map[string]http.Handler{
+			"GET /admin/api/reports/tls":   ops.Reports.List(store.ReportTLS),
+			"GET /admin/api/reports/dmarc": ops.Reports.List(store.ReportDMARC),
 		},
 		Logger: logger.With("svc", "admin"),
 	})

@@ -1,0 +1,55 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"postern/internal/adminapi"
+	"postern/internal/adminops"
+	"postern/internal/config"
+	"postern/internal/deliver"
+	"postern/internal/queue"
+	"postern/internal/reports"
+	"postern/internal/store"
+	"postern/internal/tlsrpt"
+)
+
+// reportFilter takes in the aggregate reports mailed to our postmasters
+// before the filter decides their delivery.
+func reportFilter(next deliver.Filter, st store.Reports, logger *slog.Logger) deliver.Filter {
+	return reports.Filter{Next: next, Ingester: reports.NewIngester(st, logger, nil)}
+}
+
+// newTLSReports builds the daily TLS-RPT sender ([outbound] tls_reports),
+// nil when off. Reports go through the pipeline from the null sender.
+func newTLSReports(cfg *config.Config, st store.TLSResults, p *deliver.Pipeline, logger *slog.Logger) *tlsrpt.Sender {
+	if !cfg.Outbound.TLSReports {
+		return nil
+	}
+	return tlsrpt.NewSender(st, queue.NewResolver(cfg.DNS.Servers), p, tlsrpt.Options{
+		Organization: cfg.Hostname, Contact: "postmaster@" + cfg.Hostname, From: "MAILER-DAEMON@" + cfg.Hostname,
+	}, logger, nil)
+}
+
+// runTLSReports sends the daily reports until ctx ends.
+func (a *App) runTLSReports(ctx context.Context) {
+	if a.tlsReports != nil {
+		a.tlsReports.Run(ctx)
+	}
+}
+
+// reportHandlers are the admin API's handlers of reports.
+func (a *App) reportHandlers() *adminops.Reports {
+	o := adminops.ReportsOptions{Store: a.backend.Store, Who: adminapi.AdministratorFrom, Logger: a.logger.With("component", "admin")}
+	if a.tlsReports != nil {
+		o.SendTLS = func(ctx context.Context, day time.Time) (any, error) {
+			sent, err := a.tlsReports.SendDay(ctx, day)
+			if sent == nil {
+				sent = []tlsrpt.Sent{}
+			}
+			return sent, err
+		}
+	}
+	return adminops.NewReports(o)
+}
