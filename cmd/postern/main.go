@@ -32,6 +32,7 @@ Commands:
   admin    add, list, delete administrators of the admin API; set or clear their TOTP
   dns      print the DNS records a domain needs, in zone-file syntax
   compact  reclaim the disk space of deleted mail now (--full: all of it)
+  reports  list the TLS-RPT and DMARC aggregate reports received about our domains
   version  print the version
 
 Every command takes --help. The config file defaults to $POSTERN_CONFIG,
@@ -80,6 +81,7 @@ func commands() []command {
 		{"admin", cmdAdmin},
 		{"dns", cmdDNS},
 		{"compact", cmdCompact},
+		{"reports", cmdReports},
 		{"version", func(e *env, _ []string) error { fmt.Fprintln(e.stdout, "postern", version); return nil }},
 	}
 }
