@@ -1,0 +1,317 @@
+package e2e
+
+import (
+	"archive/zip"
+	"bytes"
+	"compress/gzip"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"postern/internal/queue/queuetest"
+)
+
+// trustRoots writes the certificates to a PEM file and makes it the only
+// trusted roots of the servers started after (Go reads SSL_CERT_FILE).
+func trustRoots(t *testing.T, certs ...tls.Certificate) {
+	t.Helper()
+	var b bytes.Buffer
+	for _, c := range certs {
+		pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]})
+	}
+	path := filepath.Join(t.TempDir(), "roots.pem")
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SSL_CERT_FILE", path)
+	t.Setenv("SSL_CERT_DIR", t.TempDir())
+}
+
+// adminClient logs in to the admin API as a new server administrator.
+type adminClient struct {
+	t    *testing.T
+	base string
+	http *http.Client
+	csrf string
+}
+
+func newAdminClient(t *testing.T, s *Server, name string, extra ...string) *adminClient {
+	t.Helper()
+	pass := "admin-pass-" + name + "-1"
+	s.AddSecret(pass)
+	args := append([]string{"admin", "add", name, "--password-stdin"}, extra...)
+	if len(extra) == 0 {
+		args = append(args, "--role", "server")
+	}
+	if r := s.CLI(pass+"\n", args...); r.Code != 0 {
+		t.Fatalf("admin add: %+v", r)
+	}
+	jar, _ := cookiejar.New(nil)
+	c := &adminClient{t: t, base: "http://" + s.Addr["admin"], http: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
+	var sess struct {
+		CSRF string `json:"csrf_token"`
+	}
+	if code := c.do("POST", "/admin/api/login", map[string]string{"username": name, "password": pass}, &sess); code != 200 {
+		t.Fatalf("login: %d", code)
+	}
+	c.csrf = sess.CSRF
+	return c
+}
+
+func (c *adminClient) do(method, path string, body, out any) int {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		js, _ := json.Marshal(body)
+		rd = bytes.NewReader(js)
+	}
+	req, _ := http.NewRequest(method, c.base+path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	if c.csrf != "" {
+		req.Header.Set("X-CSRF-Token", c.csrf)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode == 200 {
+		if err := json.Unmarshal(data, out); err != nil {
+			c.t.Fatalf("%s %s: %v in %s", method, path, err, data)
+		}
+	}
+	return resp.StatusCode
+}
+
+// TestOutboundMTASTSAndTLSReport: the real binary, a test DNS, an HTTPS
+// policy server and two MX hosts. remote.test (enforce) has an MX whose
+// certificate names another host: the message is deferred and never
+// sent. good.test (enforce) has a valid MX: delivered. The TLS-RPT report
+// of the day, sent on an administrator's request, reaches remote.test's
+// report address with the failure in it.
+func TestOutboundMTASTSAndTLSReport(t *testing.T) {
+	bad := (&queuetest.Peer{Hostname: "other.name"}).Start(t)
+	good := (&queuetest.Peer{Hostname: "mx.good.test", Listen: "127.0.0.2:" + strconv.Itoa(bad.Port)}).Start(t)
+	policyCert, _, err := queuetest.SelfSigned("mta-sts.remote.test,mta-sts.good.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	policies := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := strings.TrimPrefix(r.Host, "mta-sts.")
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintf(w, "version: STSv1\r\nmode: enforce\r\nmx: mx.%s\r\nmax_age: 86400\r\n", host)
+	}))
+	policies.TLS = &tls.Config{Certificates: []tls.Certificate{policyCert}}
+	policies.StartTLS()
+	defer policies.Close()
+	_, policyPort, _ := net.SplitHostPort(policies.Listener.Addr().String())
+	trustRoots(t, bad.Cert, good.Cert, policyCert)
+
+	dns := queuetest.StartDNS(t)
+	dns.Add(t,
+		"remote.test. MX 10 mx.remote.test.", "mx.remote.test. A 127.0.0.1", "mta-sts.remote.test. A 127.0.0.1",
+		`_mta-sts.remote.test. TXT "v=STSv1; id=1"`, `_smtp._tls.remote.test. TXT "v=TLSRPTv1; rua=mailto:tls-reports@good.test"`,
+		"good.test. MX 10 mx.good.test.", "mx.good.test. A 127.0.0.2", "mta-sts.good.test. A 127.0.0.1",
+		`_mta-sts.good.test. TXT "v=STSv1; id=7"`)
+	port, _ := strconv.Atoi(policyPort)
+	s := senderServer(t, dns.Addr, bad.Port, map[string]any{"outbound.mta_sts_port": port})
+
+	mustSubmit(t, s, "alice@example.test", "alice-pass-1", []string{"bob@remote.test"},
+		"From: alice@example.test\r\nTo: bob@remote.test\r\nSubject: secret\r\n\r\nover verified TLS only\r\n")
+	mustSubmit(t, s, "alice@example.test", "alice-pass-1", []string{"carol@good.test"},
+		"From: alice@example.test\r\nTo: carol@good.test\r\nSubject: hi\r\n\r\nhello\r\n")
+	if _, ok := s.WaitLog(20*time.Second, "msg=deferred", "rcpt=bob@remote.test", "status=4.7.5", "MTA-STS"); !ok {
+		t.Fatalf("no deferral for the bad certificate:\n%s", s.Logs())
+	}
+	if _, ok := s.WaitLog(20*time.Second, "msg=relayed", "rcpt=carol@good.test", "tls_verified=true"); !ok {
+		t.Fatalf("not relayed to good.test:\n%s", s.Logs())
+	}
+	if m := bad.Mails(); len(m) != 0 {
+		t.Fatalf("the MX with the bad certificate got %d messages", len(m))
+	}
+	if n := bad.Sessions(); n != 1 {
+		t.Fatalf("the bad MX saw %d sessions, want 1 (no clear-text retry)", n)
+	}
+
+	ac := newAdminClient(t, s, "root")
+	var sent struct {
+		Sent []struct {
+			Domain string   `json:"domain"`
+			To     []string `json:"to"`
+		} `json:"sent"`
+		Error string `json:"error"`
+	}
+	day := time.Now().UTC().Format("2006-01-02")
+	if code := ac.do("POST", "/admin/api/reports/tls/send?day="+day, nil, &sent); code != 200 || len(sent.Sent) != 1 || sent.Sent[0].Domain != "remote.test" {
+		t.Fatalf("send: %d %+v", code, sent)
+	}
+	waitFor(t, 20*time.Second, "the TLS report at good.test", func() bool { return len(good.Mails()) == 2 })
+	report := tlsReportOf(t, good.Mails()[1])
+	if !strings.Contains(report, `"policy-domain":"remote.test"`) || !strings.Contains(report, `"result-type":"certificate-host-mismatch"`) ||
+		!strings.Contains(report, `"total-failure-session-count":1`) {
+		t.Fatalf("report %s", report)
+	}
+}
+
+// tlsReportOf returns the JSON of the application/tlsrpt+gzip part.
+func tlsReportOf(t *testing.T, m queuetest.Mail) string {
+	t.Helper()
+	msg, err := mail.ReadMessage(bytes.NewReader(m.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mt, params, _ := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if mt != "multipart/report" || params["report-type"] != "tlsrpt" || m.From != "" {
+		t.Fatalf("report mail from <%s>, %s %v", m.From, mt, params)
+	}
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			t.Fatalf("no application/tlsrpt+gzip part: %v", err)
+		}
+		if strings.HasPrefix(p.Header.Get("Content-Type"), "application/tlsrpt+gzip") {
+			zr, err := gzip.NewReader(base64.NewDecoder(base64.StdEncoding, p))
+			if err != nil {
+				t.Fatal(err)
+			}
+			js, _ := io.ReadAll(zr)
+			return string(js)
+		}
+	}
+}
+
+const e2eDMARC = `<?xml version="1.0" encoding="UTF-8"?>
+<feedback><report_metadata><org_name>receiver.test</org_name><email>dmarc@receiver.test</email>
+<report_id>e2e-1</report_id><date_range><begin>1764892800</begin><end>1764979199</end></date_range></report_metadata>
+<policy_published><domain>example.test</domain><p>quarantine</p></policy_published>
+<record><row><source_ip>192.0.2.1</source_ip><count>4</count><policy_evaluated><disposition>none</disposition><dkim>pass</dkim><spf>pass</spf></policy_evaluated></row>
+<identifiers><header_from>example.test</header_from></identifiers><auth_results><spf><domain>example.test</domain><result>pass</result></spf></auth_results></record>
+<record><row><source_ip>203.0.113.9</source_ip><count>2</count><policy_evaluated><disposition>quarantine</disposition><dkim>fail</dkim><spf>fail</spf></policy_evaluated></row>
+<identifiers><header_from>example.test</header_from></identifiers><auth_results><spf><domain>forger.test</domain><result>fail</result></spf></auth_results></record>
+</feedback>`
+
+// TestReceivedDMARCReport: a zipped DMARC aggregate report mailed to
+// postmaster@ over port 25 is stored and shown by the admin API (to a
+// server administrator and the domain's, not another domain's) and the
+// CLI; the mail still reaches the postmaster's mailbox.
+func TestReceivedDMARCReport(t *testing.T) {
+	s := startServer(t, Options{Hostname: "mx.example.test", Domains: []string{"example.test", "other.test"},
+		Users: map[string]string{"alice@example.test": "alice-pass-1"}, Set: map[string]any{"auth.allow_plaintext_loopback": true}})
+	body := reportMail(t, "postmaster@example.test", e2eDMARC)
+	for range 2 { // the second is the same report again: stored once
+		if err := sendMX(s.Addr["smtp"], "dmarc@receiver.test", "postmaster@example.test", body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := s.WaitLog(10*time.Second, "msg=\"report already stored\"", "report_id=e2e-1"); !ok {
+		t.Fatalf("no report stored:\n%s", s.Logs())
+	}
+	type listing struct {
+		Reports []struct {
+			Domain, OrgName string
+			ReportID        string `json:"report_id"`
+			Total, Failed   int64
+			Report          json.RawMessage
+		}
+	}
+	var all listing
+	root := newAdminClient(t, s, "root")
+	if code := root.do("GET", "/admin/api/reports/dmarc", nil, &all); code != 200 || len(all.Reports) != 1 {
+		t.Fatalf("server admin: %d %+v", code, all)
+	}
+	r := all.Reports[0]
+	if r.Domain != "example.test" || r.ReportID != "e2e-1" || r.Total != 6 || r.Failed != 2 || !bytes.Contains(r.Report, []byte("203.0.113.9")) {
+		t.Fatalf("report %+v", r)
+	}
+	var mine, theirs listing
+	own := newAdminClient(t, s, "exadmin", "--role", "domain", "--domains", "example.test")
+	if code := own.do("GET", "/admin/api/reports/dmarc", nil, &mine); code != 200 || len(mine.Reports) != 1 {
+		t.Fatalf("domain admin: %d %+v", code, mine)
+	}
+	other := newAdminClient(t, s, "otheradmin", "--role", "domain", "--domains", "other.test")
+	if code := other.do("GET", "/admin/api/reports/dmarc", nil, &theirs); code != 200 || len(theirs.Reports) != 0 {
+		t.Fatalf("other domain's admin: %d %+v", code, theirs)
+	}
+	if code := other.do("GET", "/admin/api/reports/dmarc?domain=example.test", nil, nil); code != 403 {
+		t.Fatalf("other domain's admin asking for example.test: %d", code)
+	}
+	if out := s.CLI("", "reports", "dmarc"); out.Code != 0 || !strings.Contains(out.Stdout, "example.test\treceiver.test") || !strings.Contains(out.Stdout, "total=6 failed=2") {
+		t.Fatalf("CLI: %+v", out)
+	}
+	if n, _ := firstMessage(t, s, "alice@example.test", "alice-pass-1"); n != 2 {
+		t.Fatalf("postmaster's mailbox has %d messages, want the 2 report mails", n)
+	}
+}
+
+// reportMail is a DMARC report mail as the big receivers send it: the
+// XML zipped, base64, in a multipart/mixed.
+func reportMail(t *testing.T, to, xml string) []byte {
+	t.Helper()
+	var z bytes.Buffer
+	zw := newZip(&z)
+	f, _ := zw.Create("receiver.test!example.test!1764892800!1764979199.xml")
+	f.Write([]byte(xml))
+	zw.Close()
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "From: dmarc@receiver.test\r\nTo: %s\r\nSubject: Report Domain: example.test Submitter: receiver.test Report-ID: e2e-1\r\n", to)
+	b.WriteString("MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"zz\"\r\n\r\n--zz\r\nContent-Type: text/plain\r\n\r\nDMARC aggregate report.\r\n--zz\r\n")
+	b.WriteString("Content-Type: application/zip; name=\"receiver.test!example.test!1764892800!1764979199.zip\"\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+	enc := base64.StdEncoding.EncodeToString(z.Bytes())
+	for len(enc) > 76 {
+		b.WriteString(enc[:76] + "\r\n")
+		enc = enc[76:]
+	}
+	b.WriteString(enc + "\r\n--zz--\r\n")
+	return b.Bytes()
+}
+
+func newZip(w io.Writer) *zip.Writer { return zip.NewWriter(w) }
+
+// sendMX sends one message over port 25 in clear text, as another MTA.
+func sendMX(addr, from, to string, body []byte) error {
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Hello("mta.receiver.test"); err != nil {
+		return err
+	}
+	if err := c.Mail(from, nil); err != nil {
+		return err
+	}
+	if err := c.Rcpt(to, nil); err != nil {
+		return err
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(body); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return c.Quit()
+}
