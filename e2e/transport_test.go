@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
@@ -24,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"postern/internal/queue/queuetest"
@@ -314,4 +316,97 @@ func sendMX(addr, from, to string, body []byte) error {
 		return err
 	}
 	return c.Quit()
+}
+
+// TestOutboundDANEAndREQUIRETLS: with a validating resolver (the test DNS
+// server sets the AD bit), a TLSA record matching the MX's key gets the
+// message over TLS whatever name its certificate has, one that matches
+// nothing defers it; a REQUIRETLS message submitted over STARTTLS reaches
+// the DANE-verified MX with the parameter, and bounces (5.7.30) for a
+// domain with neither DANE nor MTA-STS.
+func TestOutboundDANEAndREQUIRETLS(t *testing.T) {
+	peer := (&queuetest.Peer{Hostname: "other.name", RequireTLS: true}).Start(t)
+	wrong := (&queuetest.Peer{Hostname: "mx.wrong.test", Listen: "127.0.0.2:" + strconv.Itoa(peer.Port)}).Start(t)
+	dns := queuetest.StartDNS(t)
+	dns.SetValidating(true)
+	sum := sha256.Sum256(peer.Cert.Leaf.RawSubjectPublicKeyInfo)
+	dns.Add(t,
+		"dane.test. MX 10 mx.dane.test.", "mx.dane.test. A 127.0.0.1",
+		fmt.Sprintf("_%d._tcp.mx.dane.test. TLSA 3 1 1 %x", peer.Port, sum),
+		"wrong.test. MX 10 mx.wrong.test.", "mx.wrong.test. A 127.0.0.2",
+		fmt.Sprintf("_%d._tcp.mx.wrong.test. TLSA 3 1 1 %s", peer.Port, strings.Repeat("00", 32)),
+		"plain.test. MX 10 mx.plain.test.", "mx.plain.test. A 127.0.0.1")
+	s := senderServer(t, dns.Addr, peer.Port, nil)
+
+	mustSubmit(t, s, "alice@example.test", "alice-pass-1", []string{"bob@dane.test"},
+		"From: alice@example.test\r\nTo: bob@dane.test\r\nSubject: dane\r\n\r\nhello\r\n")
+	mustSubmit(t, s, "alice@example.test", "alice-pass-1", []string{"carol@wrong.test"},
+		"From: alice@example.test\r\nTo: carol@wrong.test\r\nSubject: dane\r\n\r\nhello\r\n")
+	if _, ok := s.WaitLog(20*time.Second, "msg=relayed", "rcpt=bob@dane.test", "tls_verified=true"); !ok {
+		t.Fatalf("not relayed over DANE:\n%s", s.Logs())
+	}
+	if _, ok := s.WaitLog(20*time.Second, "msg=deferred", "rcpt=carol@wrong.test", "status=4.7.5", "DANE"); !ok {
+		t.Fatalf("TLSA mismatch not deferred:\n%s", s.Logs())
+	}
+	if len(wrong.Mails()) != 0 || wrong.Sessions() != 1 {
+		t.Fatalf("the mismatching MX got %d mails in %d sessions", len(wrong.Mails()), wrong.Sessions())
+	}
+	if _, ok := s.WaitLog(time.Second, "DANE on"); !ok {
+		t.Fatalf("no DANE on line:\n%s", s.Logs())
+	}
+
+	for _, to := range []string{"dave@dane.test", "erin@plain.test"} {
+		c, err := smtp.DialStartTLS(s.Addr["submission"], &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := c.Extension("REQUIRETLS"); !ok {
+			t.Fatal("REQUIRETLS not offered after STARTTLS")
+		}
+		if err := c.Auth(sasl.NewPlainClient("", "alice@example.test", "alice-pass-1")); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.SendMail("alice@example.test", []string{to}, strings.NewReader("From: alice@example.test\r\nTo: "+to+"\r\nSubject: tls only\r\n\r\nsecret\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	// SendMail has no MAIL parameters: the REQUIRETLS ones go by hand.
+	waitFor(t, 20*time.Second, "the plain REQUIRETLS-less mails", func() bool { return len(peer.Mails()) == 3 })
+	for _, to := range []string{"frank@dane.test", "gina@plain.test"} {
+		c, err := smtp.DialStartTLS(s.Addr["submission"], &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Auth(sasl.NewPlainClient("", "alice@example.test", "alice-pass-1")); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Mail("alice@example.test", &smtp.MailOptions{RequireTLS: true}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Rcpt(to, nil); err != nil {
+			t.Fatal(err)
+		}
+		w, err := c.Data()
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(w, "From: alice@example.test\r\nTo: "+to+"\r\nSubject: tls only\r\n\r\nsecret\r\n")
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		c.Quit()
+	}
+	waitFor(t, 20*time.Second, "the REQUIRETLS mail at dane.test", func() bool { return len(peer.Mails()) == 4 })
+	if m := peer.Mails()[3]; !m.RequireTLS || !m.TLS || m.To[0] != "frank@dane.test" {
+		t.Fatalf("REQUIRETLS mail arrived as %+v", m)
+	}
+	if _, ok := s.WaitLog(20*time.Second, "msg=bounced", "rcpt=gina@plain.test", "status=5.7.30"); !ok {
+		t.Fatalf("REQUIRETLS to a domain without DANE or MTA-STS not bounced:\n%s", s.Logs())
+	}
+	for _, m := range peer.Mails() {
+		if m.To[0] == "gina@plain.test" {
+			t.Fatal("the REQUIRETLS message went to plain.test's MX")
+		}
+	}
 }
