@@ -167,6 +167,9 @@ func TestOutboundMTASTSAndTLSReport(t *testing.T) {
 		t.Fatalf("send: %d %+v", code, sent)
 	}
 	waitFor(t, 20*time.Second, "the TLS report at good.test", func() bool { return len(good.Mails()) == 2 })
+	if rm := good.Mails()[1].Body; !bytes.HasPrefix(rm, []byte("DKIM-Signature:")) || !bytes.Contains(rm[:400], []byte("d=example.test")) {
+		t.Fatalf("report mail not DKIM-signed by example.test:\n%.400s", rm)
+	}
 	report := tlsReportOf(t, good.Mails()[1])
 	if !strings.Contains(report, `"policy-domain":"remote.test"`) || !strings.Contains(report, `"result-type":"certificate-host-mismatch"`) ||
 		!strings.Contains(report, `"total-failure-session-count":1`) {

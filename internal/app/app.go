@@ -158,7 +158,7 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 		SRSSecret: srsKey, Logger: logger.With("component", "deliver"), Log: a.dlog})
 	a.queue = newQueue(cfg, backend, a.pipeline, logger)
 	a.pipeline.SetQueue(a.queue)
-	a.tlsReports = newTLSReports(cfg, st, a.pipeline, logger)
+	a.tlsReports = newTLSReports(cfg, st, dkim.NewSigner(st), a.pipeline, logger)
 	allowPlain := a.allowPlaintext
 
 	smtpCfg := func(mode smtpd.Mode) smtpd.Config {

@@ -37,6 +37,9 @@ type Options struct {
 	HTTP *http.Client
 	// Keep is how many days of counts are kept (30 by default).
 	Keep int
+	// Sign returns the report mail with its DKIM signature on top (RFC 8460
+	// §5.3 asks for one); nil sends it unsigned.
+	Sign func(ctx context.Context, msg []byte) []byte
 }
 
 // Sender sends the daily reports.
@@ -183,7 +186,11 @@ func (s *Sender) deliver(ctx context.Context, r Report, domain, uri string, gz [
 		if !strings.Contains(to, "@") {
 			return fmt.Errorf("bad mailto address %q", to)
 		}
-		_, err := s.mail.Bounce(ctx, to, Message(r, domain, s.opts.From, to, gz, s.now()))
+		msg := Message(r, domain, s.opts.From, to, gz, s.now())
+		if s.opts.Sign != nil {
+			msg = s.opts.Sign(ctx, msg)
+		}
+		_, err := s.mail.Bounce(ctx, to, msg)
 		return err
 	case "https":
 		// RFC 8460 §5.2: POST the gzipped report.
