@@ -27,6 +27,8 @@ type Resolver struct {
 	servers []string
 	log     *slog.Logger
 	client  *dns.Client
+	// probe is the name whose signed answer shows the resolver validates.
+	probe string
 
 	mu         sync.Mutex
 	validating bool
@@ -46,21 +48,27 @@ func NewResolver(servers []string, logger *slog.Logger) *Resolver {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Resolver{servers: servers, log: logger.With("component", "dane"), client: &dns.Client{Timeout: 5 * time.Second}}
+	return &Resolver{servers: servers, log: logger.With("component", "dane"), client: &dns.Client{Timeout: 5 * time.Second}, probe: "."}
 }
+
+// SetProbe changes the name asked to see whether the resolver validates
+// (the root by default): a resolver with no route to the root, with a
+// trust anchor of its own zone, validates that zone only.
+func (r *Resolver) SetProbe(name string) { r.probe = dns.Fqdn(name) }
 
 // reprobe is how long the answer of the validation probe is trusted.
 const reprobe = time.Hour
 
-// Enabled reports whether DANE is on: the resolver validates DNSSEC (the
-// root zone's NS answer comes with AD). The first "off" is logged once.
+// Enabled reports whether DANE is on: the resolver validates DNSSEC (its
+// answer for the probe name, the root zone's NS, comes with AD). The first
+// "off" is logged once.
 func (r *Resolver) Enabled(ctx context.Context) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.probedAt.IsZero() && time.Since(r.probedAt) < reprobe {
 		return r.validating
 	}
-	resp, err := r.query(ctx, ".", dns.TypeNS)
+	resp, err := r.query(ctx, r.probe, dns.TypeNS)
 	was := r.validating
 	r.validating = err == nil && resp.AuthenticatedData
 	r.probedAt = time.Now()
