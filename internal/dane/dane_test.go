@@ -1,11 +1,17 @@
 package dane
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
+	"math/big"
 	"testing"
+	"time"
 
 	"postern/internal/queue/queuetest"
 )
@@ -49,5 +55,38 @@ func TestUsable(t *testing.T) {
 	got := Usable([]TLSA{{0, 0, 1, nil}, {1, 1, 1, nil}, {2, 0, 1, nil}, {3, 1, 2, nil}, {3, 2, 1, nil}, {3, 1, 3, nil}})
 	if len(got) != 2 || got[0].Usage != 2 || got[1].Usage != 3 {
 		t.Fatalf("Usable = %v", got)
+	}
+}
+
+// TestVerifyTrustAnchorChain: DANE-TA names a CA of the presented chain;
+// the leaf it issued must carry the MX name.
+func TestVerifyTrustAnchorChain(t *testing.T) {
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, _ := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	ca, _ := x509.ParseCertificate(caDER)
+	leafKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "mx.example.test"},
+		DNSNames: []string{"mx.example.test"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	leafDER, _ := x509.CreateCertificate(rand.Reader, leafTmpl, ca, &leafKey.PublicKey, caKey)
+	leaf, _ := x509.ParseCertificate(leafDER)
+	chain := []*x509.Certificate{leaf, ca}
+	caSum := sha256.Sum256(ca.RawSubjectPublicKeyInfo)
+	ta := []TLSA{{2, 1, 1, caSum[:]}}
+	if err := Verify(ta, chain, []string{"mx.example.test"}); err != nil {
+		t.Fatalf("TA chain: %v", err)
+	}
+	if err := Verify(ta, chain, []string{"other.example.test"}); err == nil {
+		t.Fatal("TA chain accepted for another name")
+	}
+	if err := Verify(ta, []*x509.Certificate{leaf}, []string{"mx.example.test"}); err == nil {
+		t.Fatal("TA accepted without the CA in the chain")
+	}
+	// A DANE-EE record of the CA's key does not vouch for the leaf.
+	if err := Verify([]TLSA{{3, 1, 1, caSum[:]}}, chain, []string{"mx.example.test"}); err == nil {
+		t.Fatal("EE record of the CA accepted")
 	}
 }
