@@ -251,10 +251,10 @@ func (q *Queue) tryHost(ctx context.Context, env envelope, host string, hp hostP
 		}
 		if env.m.RequireTLS && (!c.tls || !c.verified || !c.c.has("REQUIRETLS")) {
 			// RFC 8689 §4.2.1: only to a verified peer that promises to
-			// keep requiring TLS.
+			// keep requiring TLS; another MX may be one.
 			q.putIdle(key, c)
-			return fillOutcomes(len(rcpts), outcome{status: store.QueueFailed, code: statusRequireTLS, peer: c.peer, tls: c.tls, verified: c.verified,
-				diag: "REQUIRETLS: the receiving server " + c.peer + " does not offer REQUIRETLS over verified TLS"}), true
+			return []outcome{{status: store.QueueFailed, code: statusRequireTLS, peer: c.peer, tls: c.tls, verified: c.verified,
+				diag: "REQUIRETLS: the receiving server " + c.peer + " does not offer REQUIRETLS over verified TLS"}}, false
 		}
 		if env.needUTF8 && !c.utf8 {
 			// RFC 6531 §3.4: without SMTPUTF8 at the peer, the message

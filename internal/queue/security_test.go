@@ -350,3 +350,28 @@ func TestRequireTLSBounces(t *testing.T) {
 	}
 	f.wantLog("does not offer REQUIRETLS", "neither DANE nor an MTA-STS policy")
 }
+
+// TestRequireTLSTriesNextMX: an MX without REQUIRETLS is passed over for
+// the next one that offers it.
+func TestRequireTLSTriesNextMX(t *testing.T) {
+	plain := (&queuetest.Peer{Hostname: "mx.remote.test"}).Start(t)
+	capable := (&queuetest.Peer{Hostname: "mx2.remote.test", RequireTLS: true, Listen: fmt.Sprintf("127.0.0.2:%d", plain.Port)}).Start(t)
+	ps := startPolicyServer(t, strings.Replace(enforcePolicy, "mx: mx.remote.test", "mx: *.remote.test", 1))
+	var opts Options
+	f := newFixture(t, plain, func(o *Options) { opts = *o })
+	pool := x509.NewCertPool()
+	pool.AddCert(plain.Cert.Leaf)
+	pool.AddCert(capable.Cert.Leaf)
+	opts.RootCAs = pool
+	f.dns.Add(t, "mta-sts.remote.test. A 127.0.0.1", `_mta-sts.remote.test. TXT "v=STSv1; id=8"`,
+		"remote.test. MX 20 mx2.remote.test.", "mx2.remote.test. A 127.0.0.2")
+	f.q = f.newQueue(opts, ps)
+	f.enqueueRequireTLS(testBody, "b@remote.test")
+	f.flush()
+	if m := capable.Mails(); len(m) != 1 || !m[0].RequireTLS {
+		t.Fatalf("the REQUIRETLS MX got %+v", m)
+	}
+	if m := plain.Mails(); len(m) != 0 {
+		t.Fatalf("the MX without REQUIRETLS got %+v", m)
+	}
+}
