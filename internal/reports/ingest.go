@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -32,9 +33,12 @@ func NewIngester(st store.Reports, logger *slog.Logger, now func() time.Time) *I
 	return &Ingester{st: st, log: logger.With("component", "reports"), now: now}
 }
 
-// Ingest stores the reports found in a mail from sender; it returns how
-// many were new. A mail with no report gives ErrNotReport.
-func (in *Ingester) Ingest(ctx context.Context, sender string, body io.Reader) (int, error) {
+// Ingest stores the reports found in a mail from sender to a report
+// address of domain; it returns how many were new. A report about another
+// domain than domain or its subdomains is not stored: anyone can mail a
+// report, and a domain's administrators see only their domains' reports.
+// A mail with no report gives ErrNotReport.
+func (in *Ingester) Ingest(ctx context.Context, sender, domain string, body io.Reader) (int, error) {
 	payloads, err := Extract(body)
 	if err != nil {
 		return 0, err
@@ -45,6 +49,10 @@ func (in *Ingester) Ingest(ctx context.Context, sender string, body io.Reader) (
 		rep, err := toReport(p)
 		if err != nil {
 			errs = append(errs, err)
+			continue
+		}
+		if !within(rep.Domain, domain) {
+			errs = append(errs, fmt.Errorf("%s report about %s sent to %s's report address", rep.Kind, rep.Domain, domain))
 			continue
 		}
 		rep.Received, rep.From = in.now(), sender
@@ -111,10 +119,17 @@ func (f Filter) ingest(ctx context.Context, in deliver.FilterInput) {
 		return
 	}
 	defer rc.Close()
-	n, err := f.Ingester.Ingest(ctx, in.Envelope.Sender, rc)
+	_, domain, _ := strings.Cut(in.Recipient, "@")
+	n, err := f.Ingester.Ingest(ctx, in.Envelope.Sender, domain, rc)
 	if err != nil && !errors.Is(err, ErrNotReport) {
 		f.Ingester.log.Warn("report not parsed", "id", in.Envelope.ID, "rcpt", in.Recipient, "stored", n, "err", err)
 	}
+}
+
+// within reports whether name is domain or one of its subdomains.
+func within(name, domain string) bool {
+	name, domain = strings.ToLower(strings.TrimSuffix(name, ".")), strings.ToLower(domain)
+	return name == domain || strings.HasSuffix(name, "."+domain)
 }
 
 func isReportAddress(rcpt string) bool {

@@ -133,12 +133,18 @@ func TestIngest(t *testing.T) {
 	tlsMail := tlsrpt.Message(rep, "example.org", "MAILER-DAEMON@sender.test", "postmaster@example.org", z, day)
 	dmarcMail := mailWith("application/zip", "r.zip", zipped("r.xml", []byte(dmarcXML)))
 	for _, m := range [][]byte{tlsMail, dmarcMail} {
-		if n, err := in.Ingest(ctx, "reporter@sender.test", bytes.NewReader(m)); err != nil || n != 1 {
+		if n, err := in.Ingest(ctx, "reporter@sender.test", "example.org", bytes.NewReader(m)); err != nil || n != 1 {
 			t.Fatalf("Ingest: %d, %v", n, err)
 		}
 	}
-	if n, err := in.Ingest(ctx, "reporter@sender.test", bytes.NewReader(dmarcMail)); err != nil || n != 0 {
+	if n, err := in.Ingest(ctx, "reporter@sender.test", "example.org", bytes.NewReader(dmarcMail)); err != nil || n != 0 {
 		t.Fatalf("duplicate Ingest: %d, %v", n, err)
+	}
+	// A report about example.org mailed to another domain's postmaster is
+	// not stored.
+	other := mailWith("application/zip", "r.zip", zipped("r.xml", []byte(strings.Replace(dmarcXML, "r-42", "r-43", 1))))
+	if n, err := in.Ingest(ctx, "reporter@sender.test", "other.test", bytes.NewReader(other)); err == nil || n != 0 {
+		t.Fatalf("report for another domain: %d, %v", n, err)
 	}
 	tls, err := st.Reports(ctx, store.ReportTLS, nil, 10)
 	if err != nil || len(tls) != 1 || tls[0].Domain != "example.org" || tls[0].Total != 11 || tls[0].Failed != 1 || tls[0].OrgName != "sender.test" {
