@@ -45,6 +45,10 @@ type Result struct {
 	Err     error
 }
 
+// retryFetch is how long after a failed fetch a domain's policy is not
+// fetched again.
+const retryFetch = 10 * time.Minute
+
 // Options configure a Fetcher.
 type Options struct {
 	// RootCAs verifies the policy hosts' certificates; nil: the system's.
@@ -66,6 +70,10 @@ type Fetcher struct {
 
 	mu  sync.Mutex
 	mem map[string]store.MTASTSPolicy // front of the durable cache
+	// failedAt is when a domain's last fetch failed: no other for
+	// retryFetch, so that a hanging policy host does not hold up every
+	// delivery to its domain.
+	failedAt map[string]time.Time
 	// per-domain locks so that concurrent deliveries fetch once
 	locks map[string]*sync.Mutex
 }
@@ -121,8 +129,9 @@ func New(r Resolver, cache store.MTASTSCache, opts Options, logger *slog.Logger,
 			// RFC 8461 §3.3: senders must not follow redirects.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		mem:   map[string]store.MTASTSPolicy{},
-		locks: map[string]*sync.Mutex{},
+		mem:      map[string]store.MTASTSPolicy{},
+		locks:    map[string]*sync.Mutex{},
+		failedAt: map[string]time.Time{},
 	}
 }
 
@@ -165,11 +174,25 @@ func (f *Fetcher) Lookup(ctx context.Context, domain string) Result {
 		}
 		return Result{}
 	}
-	if haveCache && cached.ID == id {
+	// §5.1: refresh a policy before it expires (here past half its life),
+	// so that its expiry does not meet an unreachable policy host.
+	if haveCache && cached.ID == id && now.Before(cached.FetchedAt.Add(cached.ExpiresAt.Sub(cached.FetchedAt)/2)) {
 		return fromCache(cached)
+	}
+	f.mu.Lock()
+	failed, recent := f.failedAt[domain]
+	f.mu.Unlock()
+	if recent && now.Sub(failed) < retryFetch {
+		if haveCache {
+			return fromCache(cached)
+		}
+		return Result{ID: id, Failure: FailFetch, Err: errors.New("policy fetch failed recently; not retried yet")}
 	}
 	p, body, failure, err := f.fetch(ctx, domain)
 	if err != nil {
+		f.mu.Lock()
+		f.failedAt[domain] = now
+		f.mu.Unlock()
 		f.log.Warn("MTA-STS policy fetch failed", "domain", domain, "id", id, "failure", failure, "err", err)
 		if haveCache {
 			res := fromCache(cached)
@@ -182,6 +205,7 @@ func (f *Fetcher) Lookup(ctx context.Context, domain string) Result {
 		ExpiresAt: now.Add(time.Duration(p.MaxAge) * time.Second)}
 	f.mu.Lock()
 	f.mem[domain] = entry
+	delete(f.failedAt, domain)
 	f.mu.Unlock()
 	if f.cache != nil {
 		if err := f.cache.PutMTASTSPolicy(ctx, entry); err != nil {

@@ -114,3 +114,43 @@ func TestLookupExpiryAndNewID(t *testing.T) {
 		t.Fatalf("result %+v after %d fetches, want a policy after 3", res, fetches)
 	}
 }
+
+// TestLookupRefreshesBeforeExpiry: past half its max_age a policy is
+// fetched again with the same id; a failed refresh keeps the cached one.
+func TestLookupRefreshesBeforeExpiry(t *testing.T) {
+	fetches, fail := 0, false
+	port, roots := serve(t, "mta-sts.example.test", func(w http.ResponseWriter, r *http.Request) {
+		fetches++
+		if fail {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write([]byte(goodPolicy))
+	})
+	r := fakeResolver{txt: map[string][]string{"_mta-sts.example.test": {"v=STSv1; id=1"}}}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	f := New(r, nil, Options{RootCAs: roots, Port: port}, nil, func() time.Time { return now })
+	ctx := context.Background()
+	f.Lookup(ctx, "example.test")
+	now = now.Add(20 * time.Minute) // under half of max_age 3600
+	f.Lookup(ctx, "example.test")
+	if fetches != 1 {
+		t.Fatalf("%d fetches before half-life, want 1", fetches)
+	}
+	now = now.Add(20 * time.Minute)
+	fail = true
+	if res := f.Lookup(ctx, "example.test"); res.Policy == nil || fetches != 2 {
+		t.Fatalf("after a failed refresh: %+v, %d fetches", res, fetches)
+	}
+	fail = false
+	f.Lookup(ctx, "example.test")
+	if fetches != 2 {
+		t.Fatalf("%d fetches, want none so soon after a failure", fetches)
+	}
+	now = now.Add(retryFetch + time.Minute)
+	f.Lookup(ctx, "example.test")
+	if fetches != 3 {
+		t.Fatalf("%d fetches, want the refresh retried", fetches)
+	}
+}
