@@ -75,7 +75,7 @@ func (r *Resolver) Enabled(ctx context.Context) bool {
 	switch {
 	case !r.validating && !r.said:
 		r.said = true
-		r.log.Warn("DANE off: the DNS resolver does not validate DNSSEC (no AD bit)", "servers", strings.Join(r.servers, ","), "err", err)
+		r.log.Info("DANE off: the DNS resolver does not validate DNSSEC (no AD bit)", "servers", strings.Join(r.servers, ","), "err", err)
 	case r.validating && !was:
 		r.said = false
 		r.log.Info("DANE on: the DNS resolver validates DNSSEC", "servers", strings.Join(r.servers, ","))
