@@ -554,6 +554,9 @@ type Store interface {
 	Admins
 	WebmailStore
 	DeliveryLog
+	MTASTSCache
+	TLSResults
+	Reports
 	Notifier() Notifier
 	Close() error
 }

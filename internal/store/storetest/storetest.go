@@ -82,6 +82,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Uploads", testUploads},
 		{"WebmailPrefs", testWebmailPrefs},
 		{"DeliveryLog", testDeliveryLog},
+		{"TransportSecurity", testTransportSecurity},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
