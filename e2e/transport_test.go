@@ -358,6 +358,28 @@ func TestOutboundDANEAndREQUIRETLS(t *testing.T) {
 		t.Fatalf("no DANE on line:\n%s", s.Logs())
 	}
 
+	for _, port := range []string{"submissions", "smtp"} {
+		if s.Addr[port] == "" {
+			t.Fatalf("no %s listener", port)
+		}
+		var c *smtp.Client
+		var err error
+		if port == "submissions" {
+			c, err = smtp.DialTLS(s.Addr[port], &tls.Config{InsecureSkipVerify: true})
+		} else {
+			c, err = smtp.DialStartTLS(s.Addr[port], &tls.Config{InsecureSkipVerify: true})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Hello("client.example.net"); err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := c.Extension("REQUIRETLS"); !ok {
+			t.Fatalf("REQUIRETLS not offered on %s", port)
+		}
+		c.Close()
+	}
 	for _, to := range []string{"dave@dane.test", "erin@plain.test"} {
 		c, err := smtp.DialStartTLS(s.Addr["submission"], &tls.Config{InsecureSkipVerify: true})
 		if err != nil {
