@@ -111,7 +111,7 @@ func classify(mt, name string) (store.ReportKind, string) {
 		return store.ReportTLS, ""
 	case strings.HasSuffix(name, ".json.gz"):
 		return store.ReportTLS, "gzip"
-	case strings.HasSuffix(name, ".xml.gz"), mt == "application/gzip" || mt == "application/x-gzip" && strings.HasSuffix(name, ".gz"):
+	case strings.HasSuffix(name, ".xml.gz"), mt == "application/gzip", mt == "application/x-gzip":
 		return store.ReportDMARC, "gzip"
 	case strings.HasSuffix(name, ".zip"), mt == "application/zip", mt == "application/x-zip-compressed":
 		return store.ReportDMARC, "zip"
