@@ -208,7 +208,10 @@ func (q *Queue) deliverGroup(ctx context.Context, env envelope, dest string, rcp
 			}
 			return fillOutcomes(len(rcpts), outcome{status: st, code: de.status, diag: de.msg})
 		}
-		dp = q.destSecurity(ctx, env, dest)
+		var fail *outcome
+		if dp, fail = q.destSecurity(ctx, env, dest); fail != nil {
+			return fillOutcomes(len(rcpts), *fail)
+		}
 	}
 	last := outcome{status: store.QueuePending, code: "4.4.1", diag: "no MX host of " + dest + " answered"}
 	for i, host := range hosts {

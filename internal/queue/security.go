@@ -83,11 +83,12 @@ func (e *securityError) Unwrap() error { return e.err }
 
 // destSecurity looks up the domain's MTA-STS policy and whether DANE can
 // apply to it. A TLS-Required: No header (RFC 8689 §5) sets both aside,
-// unless the message also asks for REQUIRETLS.
-func (q *Queue) destSecurity(ctx context.Context, env envelope, domain string) destPolicy {
-	dp := destPolicy{domain: domain, requireTLS: env.m.RequireTLS, tlsOptional: env.tlsOptional && !env.m.RequireTLS}
+// unless the message also asks for REQUIRETLS. A non-nil fail is the
+// outcome for every recipient when that cannot be known.
+func (q *Queue) destSecurity(ctx context.Context, env envelope, domain string) (dp destPolicy, fail *outcome) {
+	dp = destPolicy{domain: domain, requireTLS: env.m.RequireTLS, tlsOptional: env.tlsOptional && !env.m.RequireTLS}
 	if dp.tlsOptional {
-		return dp
+		return dp, nil
 	}
 	if q.opts.STS != nil {
 		dp.sts = q.opts.STS.Lookup(ctx, domain)
@@ -98,11 +99,13 @@ func (q *Queue) destSecurity(ctx context.Context, env envelope, domain string) d
 	if q.opts.DANE != nil && q.opts.DANE.Enabled(ctx) {
 		secure, err := q.opts.DANE.MXSecure(ctx, domain)
 		if err != nil {
-			q.log.Warn("DANE: MX security unknown", "domain", domain, "err", err)
+			// RFC 7672 §2.2.1: whether DANE applies is unknown; going on
+			// without it would let a DNS failure downgrade the delivery.
+			return dp, &outcome{status: store.QueuePending, code: "4.4.3", diag: "DANE: " + err.Error()}
 		}
 		dp.dane = secure
 	}
-	return dp
+	return dp, nil
 }
 
 // hostSecurity decides how to connect to host. A non-nil skip is the
