@@ -155,6 +155,23 @@ func TestOutboundMTASTSAndTLSReport(t *testing.T) {
 	}
 
 	ac := newAdminClient(t, s, "root")
+	var outbound struct {
+		Results []struct {
+			PolicyDomain string `json:"policy_domain"`
+			Result       string
+			Sessions     int64
+		}
+	}
+	if code := ac.do("GET", "/admin/api/reports/tls/outbound", nil, &outbound); code != 200 {
+		t.Fatalf("outbound results: %d", code)
+	}
+	counts := map[string]int64{}
+	for _, r := range outbound.Results {
+		counts[r.PolicyDomain+" "+r.Result] += r.Sessions
+	}
+	if counts["remote.test certificate-host-mismatch"] < 1 || counts["good.test success"] < 1 {
+		t.Fatalf("outbound results %+v", outbound.Results)
+	}
 	var sent struct {
 		Sent []struct {
 			Domain string   `json:"domain"`

@@ -16,6 +16,8 @@ import (
 // ReportsOptions build the handlers of received aggregate reports.
 type ReportsOptions struct {
 	Store store.Reports
+	// Results are our outbound TLS results (the TLS-RPT counts).
+	Results store.TLSResults
 	// Who is the administrator asking (adminapi.AdministratorFrom).
 	Who func(context.Context) (admin.Administrator, bool)
 	// SendTLS sends the TLS-RPT reports of a day now (tlsrpt.Sender.SendDay);
@@ -114,5 +116,47 @@ func (h *Reports) SendTLS() http.Handler {
 			resp["error"] = err.Error()
 		}
 		writeJSON(w, http.StatusOK, resp)
+	})
+}
+
+// tlsResultJSON is one count of our outbound TLS results.
+type tlsResultJSON struct {
+	PolicyDomain string `json:"policy_domain"`
+	PolicyType   string `json:"policy_type"`
+	MXHost       string `json:"mx_host"`
+	ReceivingIP  string `json:"receiving_ip,omitempty"`
+	Result       string `json:"result"`
+	Sessions     int64  `json:"sessions"`
+}
+
+// Outbound answers GET /admin/api/reports/tls/outbound?day=YYYY-MM-DD
+// (default today): our own outbound TLS results of the day, what the
+// day's TLS-RPT reports will say.
+func (h *Reports) Outbound() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		day := time.Now().UTC().Format("2006-01-02")
+		if s := r.URL.Query().Get("day"); s != "" {
+			if _, err := time.Parse("2006-01-02", s); err != nil {
+				writeError(w, http.StatusBadRequest, "day: want YYYY-MM-DD")
+				return
+			}
+			day = s
+		}
+		rows, err := h.o.Results.TLSResults(r.Context(), day)
+		if err != nil {
+			h.o.Logger.Error("TLS results not listed", "day", day, "err", err)
+			writeError(w, http.StatusInternalServerError, "internal error")
+			return
+		}
+		out := make([]tlsResultJSON, 0, len(rows))
+		for _, row := range rows {
+			res := row.ResultType
+			if res == "" {
+				res = "success"
+			}
+			out = append(out, tlsResultJSON{PolicyDomain: row.PolicyDomain, PolicyType: row.PolicyType, MXHost: row.MXHost,
+				ReceivingIP: row.ReceivingIP, Result: res, Sessions: row.Sessions})
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"day": day, "results": out})
 	})
 }

@@ -34,6 +34,7 @@ func newAdminAPI(cfg *config.Config, st store.Store, authSvc *auth.Service, tlsC
 			"POST /admin/api/queue/{id}/{action}": ops.Queue.Action(),
 			"GET /admin/api/dashboard":            ops.Dashboard,
 			"POST /admin/api/reports/tls/send":    ops.Reports.SendTLS(),
+			"GET /admin/api/reports/tls/outbound": ops.Reports.Outbound(),
 		},
 		Scoped: map[string]http.Handler{
 			"GET /admin/api/reports/tls":   ops.Reports.List(store.ReportTLS),

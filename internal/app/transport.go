@@ -66,7 +66,7 @@ func (a *App) runTLSReports(ctx context.Context) {
 
 // reportHandlers are the admin API's handlers of reports.
 func (a *App) reportHandlers() *adminops.Reports {
-	o := adminops.ReportsOptions{Store: a.backend.Store, Who: adminapi.AdministratorFrom, Logger: a.logger.With("component", "admin")}
+	o := adminops.ReportsOptions{Store: a.backend.Store, Results: a.backend.Store, Who: adminapi.AdministratorFrom, Logger: a.logger.With("component", "admin")}
 	if a.tlsReports != nil {
 		o.SendTLS = func(ctx context.Context, day time.Time) (any, error) {
 			sent, err := a.tlsReports.SendDay(ctx, day)
