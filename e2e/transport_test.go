@@ -452,3 +452,39 @@ func TestOutboundDANEAndREQUIRETLS(t *testing.T) {
 		}
 	}
 }
+
+// TestOutboundDANEThroughUnbound: the binary's [dns] server is Debian's
+// unbound, validating a signed root zone of our own (its trust anchor):
+// DANE turns on by itself, a TLSA record matching the MX's key gets the
+// message, one matching nothing defers it, and MTA-STS and address lookups
+// of names the zone lacks get validated denials.
+func TestOutboundDANEThroughUnbound(t *testing.T) {
+	peer := (&queuetest.Peer{Hostname: "other.name"}).Start(t)
+	wrong := (&queuetest.Peer{Hostname: "mx.wrong.test", Listen: "127.0.0.2:" + strconv.Itoa(peer.Port)}).Start(t)
+	z := queuetest.StartSignedDNS(t, ".")
+	sum := sha256.Sum256(peer.Cert.Leaf.RawSubjectPublicKeyInfo)
+	z.Add(t,
+		"dane.test. 300 IN MX 10 mx.dane.test.", "mx.dane.test. 300 IN A 127.0.0.1",
+		fmt.Sprintf("_%d._tcp.mx.dane.test. 300 IN TLSA 3 1 1 %x", peer.Port, sum),
+		"wrong.test. 300 IN MX 10 mx.wrong.test.", "mx.wrong.test. 300 IN A 127.0.0.2",
+		fmt.Sprintf("_%d._tcp.mx.wrong.test. 300 IN TLSA 3 1 1 %s", peer.Port, strings.Repeat("00", 32)))
+	resolver := queuetest.StartUnbound(t, z)
+	s := senderServer(t, resolver, peer.Port, nil)
+
+	mustSubmit(t, s, "alice@example.test", "alice-pass-1", []string{"bob@dane.test"},
+		"From: alice@example.test\r\nTo: bob@dane.test\r\nSubject: dane\r\n\r\nhello\r\n")
+	mustSubmit(t, s, "alice@example.test", "alice-pass-1", []string{"carol@wrong.test"},
+		"From: alice@example.test\r\nTo: carol@wrong.test\r\nSubject: dane\r\n\r\nhello\r\n")
+	if _, ok := s.WaitLog(30*time.Second, "msg=relayed", "rcpt=bob@dane.test", "tls_verified=true"); !ok {
+		t.Fatalf("not relayed over DANE:\n%s", s.Logs())
+	}
+	if _, ok := s.WaitLog(30*time.Second, "msg=deferred", "rcpt=carol@wrong.test", "status=4.7.5", "DANE"); !ok {
+		t.Fatalf("TLSA mismatch not deferred:\n%s", s.Logs())
+	}
+	if len(wrong.Mails()) != 0 {
+		t.Fatalf("the mismatching MX got %d mails", len(wrong.Mails()))
+	}
+	if _, ok := s.WaitLog(time.Second, "DANE on"); !ok {
+		t.Fatalf("no DANE on line:\n%s", s.Logs())
+	}
+}
