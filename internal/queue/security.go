@@ -67,8 +67,9 @@ type hostPolicy struct {
 	// report names the policy in TLS-RPT: its domain, type and lines.
 	report store.TLSResult
 	// stsTesting: an MTA-STS policy in testing mode applies to the host;
-	// its failures are recorded, not enforced.
-	stsTesting bool
+	// its failures are recorded, not enforced. notInPolicy: the policy
+	// does not list the host.
+	stsTesting, notInPolicy bool
 }
 
 // securityError is a host refused for transport security: no connection
@@ -138,11 +139,12 @@ func (q *Queue) hostSecurity(ctx context.Context, dp destPolicy, host string) (h
 		// enforced.
 		enforce := p.Mode == mtasts.Enforce || dp.requireTLS
 		if !p.AllowsMX(host) {
-			q.recordTLS(ctx, withResult(hp.report, resultValidation))
 			if enforce {
+				q.recordTLS(ctx, withResult(hp.report, resultValidation))
 				return hp, &outcome{status: store.QueuePending, code: statusSecurityFailed,
 					diag: fmt.Sprintf("MX host %s is not in the MTA-STS policy of %s", host, dp.domain)}
 			}
+			hp.stsTesting, hp.notInPolicy = true, true
 			return hp, nil
 		}
 		if enforce {
@@ -183,6 +185,8 @@ func (q *Queue) recordConn(ctx context.Context, hp hostPolicy, c *conn) {
 	switch {
 	case !c.tls:
 		r.ResultType = resultStartTLS
+	case hp.notInPolicy:
+		r.ResultType = resultValidation
 	case hp.stsTesting && !c.verified:
 		r.ResultType = tlsResultType(c.verifyErr)
 	}

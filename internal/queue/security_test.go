@@ -375,3 +375,21 @@ func TestRequireTLSTriesNextMX(t *testing.T) {
 		t.Fatalf("the MX without REQUIRETLS got %+v", m)
 	}
 }
+
+// TestMTASTSTestingMXNotInPolicy: a testing policy that does not list the
+// MX delivers anyway and counts the session once, as a failure.
+func TestMTASTSTestingMXNotInPolicy(t *testing.T) {
+	peer := (&queuetest.Peer{Hostname: "mx.remote.test"}).Start(t)
+	ps := startPolicyServer(t, "version: STSv1\nmode: testing\nmx: mx.elsewhere.test\nmax_age: 86400\n")
+	f := secureFixture(t, peer, ps)
+	f.dns.Add(t, `_mta-sts.remote.test. TXT "v=STSv1; id=9"`)
+	f.enqueue("a@local.test", testBody, "b@remote.test")
+	f.flush()
+	if m := peer.Mails(); len(m) != 1 {
+		t.Fatalf("peer got %d mails", len(m))
+	}
+	got := f.tlsResults()
+	if got["sts/mx.remote.test/validation-failure"] != 1 || len(got) != 1 {
+		t.Fatalf("TLS results %v, want one validation-failure session", got)
+	}
+}
