@@ -558,6 +558,8 @@ type Store interface {
 	MTASTSCache
 	TLSResults
 	Reports
+	AccountImport
+	LastLogins
 	Notifier() Notifier
 	Close() error
 }

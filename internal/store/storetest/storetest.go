@@ -84,6 +84,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"WebmailPrefs", testWebmailPrefs},
 		{"DeliveryLog", testDeliveryLog},
 		{"TransportSecurity", testTransportSecurity},
+		{"AddAccounts", testAddAccounts},
+		{"LastLogins", testLastLogins},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
