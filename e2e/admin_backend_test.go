@@ -2,10 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/json"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,84 +12,6 @@ import (
 
 	"postern/internal/queue/queuetest"
 )
-
-// adminSession is a logged-in session of the admin API: the cookie's
-// value and the CSRF token of the login answer.
-type adminSession struct {
-	t            testing.TB
-	base         string
-	cookie, csrf string
-}
-
-// adminLogin adds an administrator through the CLI (domains: a domain
-// administrator of those, else a server administrator) and logs in.
-func adminLogin(t testing.TB, s *Server, name string, domains ...string) *adminSession {
-	t.Helper()
-	pw := "admin password " + name
-	s.AddSecret(pw)
-	args := []string{"admin", "add", name, "--role", "server", "--password-stdin"}
-	if len(domains) > 0 {
-		args = []string{"admin", "add", name, "--role", "domain", "--domains", strings.Join(domains, ","), "--password-stdin"}
-	}
-	s.CLI(pw+"\n", args...).mustOK(t)
-	a := &adminSession{t: t, base: "http://" + s.Addr["admin"]}
-	body, _ := json.Marshal(map[string]string{"username": name, "password": pw})
-	resp, out := a.request("POST", "/admin/api/login", "application/json", body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("admin login %s: %d %s", name, resp.StatusCode, out)
-	}
-	for _, c := range resp.Cookies() {
-		if c.Name == "postern_admin" {
-			a.cookie = c.Value
-		}
-	}
-	var sess struct {
-		CSRF string `json:"csrf_token"`
-	}
-	if err := json.Unmarshal(out, &sess); err != nil || a.cookie == "" || sess.CSRF == "" {
-		t.Fatalf("admin login %s: no session in %s (%v)", name, out, err)
-	}
-	a.csrf = sess.CSRF
-	return a
-}
-
-// request sends one request with the session (cookie set by hand: Go's
-// jar keeps a Secure cookie off plain http).
-func (a *adminSession) request(method, path, contentType string, body []byte) (*http.Response, []byte) {
-	a.t.Helper()
-	req, err := http.NewRequest(method, a.base+path, bytes.NewReader(body))
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	if a.cookie != "" {
-		req.AddCookie(&http.Cookie{Name: "postern_admin", Value: a.cookie})
-		req.Header.Set("X-CSRF-Token", a.csrf)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp, out
-}
-
-// getJSON GETs path, wants status and decodes the answer into v.
-func (a *adminSession) getJSON(path string, status int, v any) {
-	a.t.Helper()
-	resp, out := a.request("GET", path, "", nil)
-	if resp.StatusCode != status {
-		a.t.Fatalf("GET %s: %d %s, want %d", path, resp.StatusCode, out, status)
-	}
-	if v != nil {
-		if err := json.Unmarshal(out, v); err != nil {
-			a.t.Fatalf("GET %s: %v: %s", path, err, out)
-		}
-	}
-}
 
 type dnsCheckAnswer struct {
 	Domain    string `json:"domain"`
@@ -176,7 +94,7 @@ func TestAdminDNSCheck(t *testing.T) {
 	// domain.
 	root := adminLogin(t, s, "root")
 	var api dnsCheckAnswer
-	root.getJSON("/admin/api/domains/example.test/dns/check", 200, &api)
+	root.expectJSON("/admin/api/domains/example.test/dns/check", 200, &api)
 	if api.Domain != "example.test" || len(api.Records) != len(cli) {
 		t.Fatalf("API check: %+v", api)
 	}
@@ -192,8 +110,8 @@ func TestAdminDNSCheck(t *testing.T) {
 		}
 	}
 	dom := adminLogin(t, s, "righty", "right.test")
-	dom.getJSON("/admin/api/domains/right.test/dns/check", 200, nil)
-	dom.getJSON("/admin/api/domains/example.test/dns/check", 403, nil)
+	dom.expectJSON("/admin/api/domains/right.test/dns/check", 200, nil)
+	dom.expectJSON("/admin/api/domains/example.test/dns/check", 403, nil)
 }
 
 // TestAdminLastLogin: logins over IMAP and POP3 show in the API's account
@@ -230,7 +148,7 @@ func TestAdminLastLogin(t *testing.T) {
 	var got account
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		root.getJSON("/admin/api/accounts/"+alice, 200, &got)
+		root.expectJSON("/admin/api/accounts/"+alice, 200, &got)
 		if len(got.LastLogin) == 2 || time.Now().After(deadline) {
 			break
 		}
@@ -248,7 +166,7 @@ func TestAdminLastLogin(t *testing.T) {
 	var list struct {
 		Accounts []account `json:"accounts"`
 	}
-	root.getJSON("/admin/api/domains/"+domain+"/accounts", 200, &list)
+	root.expectJSON("/admin/api/domains/"+domain+"/accounts", 200, &list)
 	for _, a := range list.Accounts {
 		switch a.Address {
 		case alice:

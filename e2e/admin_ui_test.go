@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -17,77 +14,6 @@ import (
 
 	"postern/internal/queue/queuetest"
 )
-
-// adminClient talks to the admin API as the web admin does: the session
-// cookie and its CSRF token.
-type adminClient struct {
-	t      testing.TB
-	base   string // http://127.0.0.1:port
-	cookie string
-	csrf   string
-}
-
-// newAdminClient logs in to the admin API; the test fails unless it succeeds.
-func newAdminClient(t testing.TB, base, name, password string) *adminClient {
-	t.Helper()
-	c := &adminClient{t: t, base: base}
-	resp, body := c.do("POST", "/admin/api/login", map[string]string{"username": name, "password": password})
-	if resp.StatusCode != 200 {
-		t.Fatalf("admin login %s: %d %s", name, resp.StatusCode, body)
-	}
-	for _, ck := range resp.Cookies() {
-		if ck.Name == "postern_admin" {
-			c.cookie = ck.Value
-		}
-	}
-	var s struct {
-		CSRF string `json:"csrf_token"`
-	}
-	json.Unmarshal(body, &s)
-	c.csrf = s.CSRF
-	if c.cookie == "" || c.csrf == "" {
-		t.Fatalf("admin login %s: no cookie or CSRF token: %s", name, body)
-	}
-	return c
-}
-
-func (c *adminClient) do(method, path string, v any) (*http.Response, []byte) {
-	c.t.Helper()
-	var body []byte
-	if v != nil {
-		body, _ = json.Marshal(v)
-	}
-	req, err := http.NewRequest(method, c.base+path, bytes.NewReader(body))
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	if v != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.cookie != "" {
-		req.AddCookie(&http.Cookie{Name: "postern_admin", Value: c.cookie})
-		req.Header.Set("X-CSRF-Token", c.csrf)
-	}
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	return resp, b
-}
-
-// getJSON GETs path and decodes a 200 answer into out.
-func (c *adminClient) getJSON(path string, out any) {
-	c.t.Helper()
-	resp, body := c.do("GET", path, nil)
-	if resp.StatusCode != 200 {
-		c.t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
-	}
-	if err := json.Unmarshal(body, out); err != nil {
-		c.t.Fatalf("GET %s: %v", path, err)
-	}
-}
 
 type queueList struct {
 	Entries []struct {

@@ -23,6 +23,7 @@ declare -A NEED=(
 	[node]=nodejs        # e2e/jmap_jam_test.go: jmap-jam, an independent JMAP client
 	[npm]=npm
 	[chromium]=chromium  # e2e/webmail_test.go: the webmail in a real browser, driven by playwright-core
+	[unbound]=unbound    # internal/dane/unbound_test.go: a real validating resolver over a signed test zone
 )
 
 # npm_deps installs the npm packages the e2e tests run (pinned by each
@@ -119,7 +120,7 @@ fi
 # install enabled are disabled.
 declare -A was_enabled=()
 if command -v systemctl >/dev/null 2>&1; then
-	for unit in postfix opendkim dovecot fetchmail; do
+	for unit in postfix opendkim dovecot fetchmail unbound; do
 		systemctl is-enabled "$unit" >/dev/null 2>&1 && was_enabled[$unit]=1
 	done
 fi
@@ -138,7 +139,7 @@ if ! apt-get install -y -qq --no-install-recommends "${pkgs[@]}"; then
 fi
 $made_policy && rm -f "$policy"
 if command -v systemctl >/dev/null 2>&1; then
-	for unit in postfix opendkim dovecot fetchmail; do
+	for unit in postfix opendkim dovecot fetchmail unbound; do
 		if [ -z "${was_enabled[$unit]:-}" ] && systemctl is-enabled "$unit" >/dev/null 2>&1; then
 			echo "deps.sh: disabling the $unit service the package enabled (the tests run their own)"
 			systemctl disable --now "$unit" >/dev/null 2>&1 || true

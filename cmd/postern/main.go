@@ -35,6 +35,7 @@ Commands:
   dns      print the DNS records a domain needs, in zone-file syntax;
            dns check DOMAIN compares them with what DNS publishes
   compact  reclaim the disk space of deleted mail now (--full: all of it)
+  reports  list the TLS-RPT and DMARC aggregate reports received about our domains
   version  print the version
 
 Every command takes --help. The config file defaults to $POSTERN_CONFIG,
@@ -84,6 +85,7 @@ func commands() []command {
 		{"auth", cmdAuth},
 		{"dns", cmdDNS},
 		{"compact", cmdCompact},
+		{"reports", cmdReports},
 		{"version", func(e *env, _ []string) error { fmt.Fprintln(e.stdout, "postern", version); return nil }},
 	}
 }

@@ -82,6 +82,27 @@ func (a *api) authedServer(h http.Handler) http.Handler {
 	})
 }
 
+type administratorKey struct{}
+
+// AdministratorFrom returns who asks, in a Scoped handler.
+func AdministratorFrom(ctx context.Context) (admin.Administrator, bool) {
+	ad, ok := ctx.Value(administratorKey{}).(admin.Administrator)
+	return ad, ok
+}
+
+// authedScoped serves h to any administrator, with the actor and the
+// administrator in the request's context.
+func (a *api) authedScoped(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := a.authenticate(r)
+		if err != nil {
+			writeError(w, toAPIErrorLogged(a.log, r, err))
+			return
+		}
+		h.ServeHTTP(w, r.WithContext(context.WithValue(c.ctx, administratorKey{}, c.admin)))
+	})
+}
+
 func (a *api) authenticate(r *http.Request) (*call, error) {
 	ctx := r.Context()
 	c := &call{r: r}

@@ -38,6 +38,10 @@ type Options struct {
 	// Assets are the files of the web admin, shared with the webmail;
 	// New loads them when nil.
 	Assets *webmail.Assets
+	// Scoped are handlers of other packages under /admin/api/ for every
+	// administrator, a domain administrator included: they must show
+	// only the domains of AdministratorFrom(ctx).
+	Scoped map[string]http.Handler
 	Logger *slog.Logger
 }
 
@@ -83,6 +87,9 @@ func New(o Options) *Server {
 	}
 	for pattern, h := range o.Protected {
 		mux.Handle(pattern, a.authedServer(h))
+	}
+	for pattern, h := range o.Scoped {
+		mux.Handle(pattern, a.authedScoped(h))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/" || r.URL.Path == "/admin" {

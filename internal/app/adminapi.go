@@ -35,6 +35,12 @@ func newAdminAPI(cfg *config.Config, st store.Store, authSvc *auth.Service, tlsC
 			"GET /admin/api/queue/{id}":           ops.Queue.Show(),
 			"POST /admin/api/queue/{id}/{action}": ops.Queue.Action(),
 			"GET /admin/api/dashboard":            ops.Dashboard,
+			"POST /admin/api/reports/tls/send":    ops.Reports.SendTLS(),
+			"GET /admin/api/reports/tls/outbound": ops.Reports.Outbound(),
+		},
+		Scoped: map[string]http.Handler{
+			"GET /admin/api/reports/tls":   ops.Reports.List(store.ReportTLS),
+			"GET /admin/api/reports/dmarc": ops.Reports.List(store.ReportDMARC),
 		},
 		Assets: assets,
 		Logger: logger.With("svc", "admin"),

@@ -40,6 +40,7 @@ import (
 	"postern/internal/smtpd"
 	"postern/internal/store"
 	"postern/internal/store/sqlstore"
+	"postern/internal/tlsrpt"
 	"postern/internal/web"
 	"postern/internal/webmail"
 )
@@ -129,7 +130,9 @@ type App struct {
 	queue    *queue.Queue
 	pipeline *deliver.Pipeline
 	dlog     *deliverylog.Log
-	metrics  *metrics.Metrics
+	// tlsReports sends the daily TLS-RPT reports; nil when off.
+	tlsReports *tlsrpt.Sender
+	metrics    *metrics.Metrics
 	// logins keeps the last login per account and protocol.
 	logins *auth.LoginRecorder
 }
@@ -158,10 +161,11 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 	filter := sievefilter.New(sievefilter.Options{Store: st, Logger: logger.With("component", "sieve"),
 		Sieve: sieveOpts, Hostname: cfg.Hostname})
 	a.dlog = deliverylog.New(st, deliverylog.Options{Retention: cfg.Log.DeliveryRetention.Duration, Logger: logger.With("component", "deliverylog")})
-	a.pipeline = deliver.New(deliver.Options{Directory: st, Mailstore: st, Parse: ParseMessage, Filter: filter,
+	a.pipeline = deliver.New(deliver.Options{Directory: st, Mailstore: st, Parse: ParseMessage, Filter: reportFilter(filter, st, logger),
 		SRSSecret: srsKey, Logger: logger.With("component", "deliver"), Log: a.dlog})
 	a.queue = newQueue(cfg, backend, a.pipeline, logger)
 	a.pipeline.SetQueue(a.queue)
+	a.tlsReports = newTLSReports(cfg, st, dkim.NewSigner(st), a.pipeline, logger)
 	allowPlain := a.allowPlaintext
 
 	gate := newGate(cfg, st, a.metrics, logger)
@@ -330,6 +334,7 @@ func (a *App) Run(ctx context.Context, reload <-chan struct{}) error {
 	go a.sweepBlobs(sweepCtx)
 	go a.backend.Store.Maintain(sweepCtx, sqlstore.MaintainOptions{})
 	go a.dlog.Run(sweepCtx)
+	go a.runTLSReports(sweepCtx)
 	stopQueue := a.runQueue()
 	a.logins.Start()
 	var runErr error

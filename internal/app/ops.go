@@ -81,6 +81,7 @@ type AdminOps struct {
 	LogSearch, LogTrace      http.Handler
 	Queue                    *adminops.Queue
 	Dashboard                http.Handler
+	Reports                  *adminops.Reports
 }
 
 // AdminOps builds the handlers; version is the binary's.
@@ -98,6 +99,7 @@ func (a *App) AdminOps(version string) AdminOps {
 		Metrics: a.metrics.Handler(), Healthz: health.Healthz(), Readyz: health.Readyz(a.readyChecks()),
 		LogSearch: a.dlog.SearchHandler(), LogTrace: a.dlog.TraceHandler(),
 		Queue: adminops.NewQueue(svc, a.logger.With("component", "admin")), Dashboard: dash.Handler(),
+		Reports: a.reportHandlers(),
 	}
 }
 

@@ -6,19 +6,30 @@ import (
 	"time"
 
 	"postern/internal/config"
+	"postern/internal/dane"
+	"postern/internal/mtasts"
 	"postern/internal/queue"
 )
 
 // newQueue builds the outbound queue from [outbound] and [dns].
 func newQueue(cfg *config.Config, backend *Backend, bouncer queue.Bouncer, logger *slog.Logger) *queue.Queue {
 	o := cfg.Outbound
-	return queue.New(backend.Store, bouncer, queue.NewResolver(cfg.DNS.Servers), queue.Options{
+	resolver := queue.NewResolver(cfg.DNS.Servers)
+	opts := queue.Options{
 		Hostname: cfg.Hostname, Port: o.Port,
 		RelayHost: o.RelayHost, RelayUsername: o.RelayUsername, RelayPassword: string(o.RelayPassword), RelayTLS: o.RelayTLS,
 		FirstRetry: o.FirstRetry.Duration, MaxRetry: o.MaxRetryInterval.Duration, MaxAge: o.MaxAge.Duration,
 		DelayWarning: o.DelayWarning.Duration, MaxPerDomain: o.MaxPerDomain, MaxConnections: o.MaxConnections,
 		ConnectTimeout: o.ConnectTimeout.Duration, CommandTimeout: o.CommandTimeout.Duration,
-	}, logger, time.Now)
+		TLSResults: backend.Store,
+	}
+	if o.MTASTS {
+		opts.STS = mtasts.New(resolver, backend.Store, mtasts.Options{Port: o.MTASTSPort}, logger, time.Now)
+	}
+	if o.DANE {
+		opts.DANE = dane.NewResolver(cfg.DNS.Servers, logger)
+	}
+	return queue.New(backend.Store, bouncer, resolver, opts, logger, time.Now)
 }
 
 // Queue is the outbound queue (the Enqueuer for submission).

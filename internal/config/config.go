@@ -441,6 +441,16 @@ type Outbound struct {
 	MaxConnections int      `toml:"max_connections"`
 	ConnectTimeout Duration `toml:"connect_timeout"`
 	CommandTimeout Duration `toml:"command_timeout"`
+	// MTASTS applies recipient domains' MTA-STS policies (RFC 8461);
+	// MTASTSPort is their policy hosts' HTTPS port, 443 except in tests.
+	MTASTS     bool `toml:"mta_sts"`
+	MTASTSPort int  `toml:"mta_sts_port"`
+	// DANE checks MX hosts' TLSA records (RFC 7672) when the [dns]
+	// resolver validates DNSSEC.
+	DANE bool `toml:"dane"`
+	// TLSReports sends a daily TLS-RPT report (RFC 8460) of our outbound
+	// TLS results to each recipient domain that publishes an address.
+	TLSReports bool `toml:"tls_reports"`
 }
 
 func defaultOutbound() Outbound {
@@ -455,12 +465,19 @@ func defaultOutbound() Outbound {
 		MaxConnections:   100,
 		ConnectTimeout:   Duration{30 * time.Second},
 		CommandTimeout:   Duration{5 * time.Minute}, // RFC 5321 §4.5.3.2
+		MTASTS:           true,
+		MTASTSPort:       443,
+		DANE:             true,
+		TLSReports:       true,
 	}
 }
 
 func (o Outbound) validate() error {
 	if o.Port <= 0 || o.Port > 65535 {
 		return fmt.Errorf("outbound.port: %d is not a TCP port", o.Port)
+	}
+	if o.MTASTSPort <= 0 || o.MTASTSPort > 65535 {
+		return fmt.Errorf("outbound.mta_sts_port: %d is not a TCP port", o.MTASTSPort)
 	}
 	if o.RelayHost != "" {
 		if _, port, err := net.SplitHostPort(o.RelayHost); err != nil || port == "" {

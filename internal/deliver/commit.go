@@ -178,7 +178,8 @@ func (t *Transaction) queuedCopies(ctx context.Context, remote []remoteRcpt, ski
 			i = len(out)
 			index[key] = i
 			q := store.QueuedCopy{Skip: skip, NewQueueMessage: store.NewQueueMessage{
-				Sender: sender, EnvID: t.env.EnvID, Ret: t.env.Ret, IsDSN: t.env.Source == SourceBounce}}
+				Sender: sender, EnvID: t.env.EnvID, Ret: t.env.Ret, IsDSN: t.env.Source == SourceBounce,
+				RequireTLS: t.env.RequireTLS}}
 			if t.env.Account != nil {
 				q.AccountID = t.env.Account.ID // forwards from port 25 belong to no account
 			}

@@ -83,6 +83,9 @@ type Envelope struct {
 	Account *store.Account
 	// EnvID and Ret are the DSN parameters of RFC 3461 §4.4 and §4.3.
 	EnvID, Ret string
+	// RequireTLS: MAIL FROM REQUIRETLS (RFC 8689); remote copies go only
+	// over verified TLS.
+	RequireTLS bool
 }
 
 // ParseFunc turns a raw message into what the store keeps. It reads r to

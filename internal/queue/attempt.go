@@ -32,6 +32,8 @@ type envelope struct {
 	head     []byte
 	needUTF8 bool
 	eightBit bool // the body has octets above 127
+	// tlsOptional: the header says "TLS-Required: No" (RFC 8689 §5).
+	tlsOptional bool
 }
 
 // attempt tries the due recipients of one message, records the outcomes,
@@ -78,6 +80,7 @@ func (q *Queue) inspect(ctx context.Context, env *envelope) (int, error) {
 		return 0, err
 	}
 	env.head = head
+	env.tlsOptional = tlsRequiredNo(head)
 	env.needUTF8 = utf8 || !isASCII(env.m.Sender)
 	for _, r := range env.m.Recipients {
 		env.needUTF8 = env.needUTF8 || !isASCII(r.Rcpt)
@@ -194,6 +197,7 @@ func (q *Queue) deliverGroup(ctx context.Context, env envelope, dest string, rcp
 	}
 	defer release()
 	hosts := []string{q.opts.RelayHost}
+	var dp destPolicy
 	if q.opts.RelayHost == "" {
 		hosts, err = mxHosts(ctx, q.resolver, dest)
 		var de *destError
@@ -204,13 +208,29 @@ func (q *Queue) deliverGroup(ctx context.Context, env envelope, dest string, rcp
 			}
 			return fillOutcomes(len(rcpts), outcome{status: st, code: de.status, diag: de.msg})
 		}
+		var fail *outcome
+		if dp, fail = q.destSecurity(ctx, env, dest); fail != nil {
+			return fillOutcomes(len(rcpts), *fail)
+		}
 	}
 	last := outcome{status: store.QueuePending, code: "4.4.1", diag: "no MX host of " + dest + " answered"}
 	for i, host := range hosts {
 		if i == 5 {
 			break // enough tries for one attempt
 		}
-		res, ok := q.tryHost(ctx, env, host, rcpts)
+		var hp hostPolicy
+		if q.opts.RelayHost == "" {
+			var skip *outcome
+			if hp, skip = q.hostSecurity(ctx, dp, host); skip != nil {
+				q.log.Info("MX host not used", "queue_id", env.id, "host", host, "reason", skip.diag)
+				if skip.status == store.QueueFailed {
+					return fillOutcomes(len(rcpts), *skip)
+				}
+				last = *skip
+				continue
+			}
+		}
+		res, ok := q.tryHost(ctx, env, host, hp, rcpts)
 		if ok {
 			return res
 		}
@@ -221,12 +241,23 @@ func (q *Queue) deliverGroup(ctx context.Context, env envelope, dest string, rcp
 
 // tryHost runs the transaction with one host. ok is false when the host
 // could not be reached (then res[0] says why).
-func (q *Queue) tryHost(ctx context.Context, env envelope, host string, rcpts []store.QueueRecipient) ([]outcome, bool) {
+func (q *Queue) tryHost(ctx context.Context, env envelope, host string, hp hostPolicy, rcpts []store.QueueRecipient) ([]outcome, bool) {
+	// Connections are pooled by what they were verified for.
 	key := host
+	if hp.mode != "" {
+		key += "|" + hp.mode
+	}
 	for try := 0; try < 2; try++ {
-		c, reused, err := q.hostConn(ctx, key, host)
+		c, reused, err := q.hostConn(ctx, key, host, hp)
 		if err != nil {
 			return []outcome{connFailure(host, err)}, false
+		}
+		if env.m.RequireTLS && (!c.tls || !c.verified || !c.c.has("REQUIRETLS")) {
+			// RFC 8689 §4.2.1: only to a verified peer that promises to
+			// keep requiring TLS; another MX may be one.
+			q.putIdle(key, c)
+			return []outcome{{status: store.QueueFailed, code: statusRequireTLS, peer: c.peer, tls: c.tls, verified: c.verified,
+				diag: "REQUIRETLS: the receiving server " + c.peer + " does not offer REQUIRETLS over verified TLS"}}, false
 		}
 		if env.needUTF8 && !c.utf8 {
 			// RFC 6531 §3.4: without SMTPUTF8 at the peer, the message
@@ -264,7 +295,7 @@ const maxRefusedWaits = 20
 // one within the host's cap (hostGate). A host that refuses a new
 // connection while others to it are open is at its limit: the attempt
 // waits for one of them instead of going to the retry backoff.
-func (q *Queue) hostConn(ctx context.Context, key, host string) (c *conn, reused bool, err error) {
+func (q *Queue) hostConn(ctx context.Context, key, host string, hp hostPolicy) (c *conn, reused bool, err error) {
 	for waits := 0; ; waits++ {
 		c, release, err := q.acquireHost(ctx, key, host)
 		if err != nil {
@@ -273,13 +304,17 @@ func (q *Queue) hostConn(ctx context.Context, key, host string) (c *conn, reused
 		if c != nil {
 			return c, true, nil
 		}
-		c, err = q.connect(ctx, host)
+		c, err = q.connect(ctx, host, hp)
 		if err == nil {
 			c.release = release
 			q.gate.connected(host)
+			if q.opts.RelayHost == "" {
+				q.recordConn(ctx, hp, c)
+			}
 			return c, false, nil
 		}
 		release()
+		q.recordConnFailure(ctx, hp, err)
 		if !refusal(err) || waits >= maxRefusedWaits || !q.gate.refused(host) {
 			return nil, false, err
 		}
@@ -291,11 +326,12 @@ func (q *Queue) hostConn(ctx context.Context, key, host string) (c *conn, reused
 // attempts waiting for the host.
 func (q *Queue) putIdle(key string, c *conn) {
 	q.pool.put(key, c, q.now())
-	q.gate.idle(key)
+	host, _, _ := strings.Cut(key, "|")
+	q.gate.idle(host)
 }
 
 // connect dials the relay, or the addresses of one MX host in turn.
-func (q *Queue) connect(ctx context.Context, host string) (*conn, error) {
+func (q *Queue) connect(ctx context.Context, host string, hp hostPolicy) (*conn, error) {
 	if q.opts.RelayHost != "" {
 		return q.dial.dialRelay(ctx, q.resolver)
 	}
@@ -305,7 +341,7 @@ func (q *Queue) connect(ctx context.Context, host string) (*conn, error) {
 	}
 	var last error = errors.New("no addresses")
 	for _, ip := range ips {
-		c, err := q.dial.dialMX(ctx, host, ip)
+		c, err := q.dial.dialMX(ctx, host, ip, hp)
 		if err == nil {
 			return c, nil
 		}
@@ -316,6 +352,11 @@ func (q *Queue) connect(ctx context.Context, host string) (*conn, error) {
 
 func connFailure(host string, err error) outcome {
 	o := outcome{status: store.QueuePending, code: "4.4.1", diag: fmt.Sprintf("connecting to %s: %v", host, err)}
+	var sec *securityError
+	if errors.As(err, &sec) {
+		o.code = statusSecurityFailed
+		o.diag = sec.Error()
+	}
 	var se *smtp.SMTPError
 	if errors.As(err, &se) {
 		o.diag = fmt.Sprintf("%s said: %d %s (%v)", host, se.Code, se.Message, err)
@@ -338,7 +379,7 @@ func (q *Queue) send(ctx context.Context, env envelope, c *conn, rcpts []store.Q
 	for i, r := range rcpts {
 		to[i] = rcptArg{addr: r.Rcpt, notify: r.Notify, orcpt: r.ORcpt}
 	}
-	p := mailParams{size: env.m.Size, utf8: env.needUTF8, eightBit: env.eightBit, envID: env.m.EnvID}
+	p := mailParams{size: env.m.Size, utf8: env.needUTF8, eightBit: env.eightBit, envID: env.m.EnvID, requireTLS: env.m.RequireTLS}
 	if ret := strings.ToUpper(env.m.Ret); ret == "FULL" || ret == "HDRS" {
 		p.ret = ret
 	}

@@ -19,11 +19,14 @@ import (
 type conn struct {
 	c        *smtpConn
 	peer     string // host name (or relay host) and address, for logs
+	ip       string // the address dialled, for TLS-RPT
 	tls      bool
 	verified bool // the peer's certificate chain and name verified
-	utf8     bool // SMTPUTF8 offered
-	eightBit bool // 8BITMIME offered
-	idleAt   time.Time
+	// verifyErr is why an opportunistic peer's certificate did not verify.
+	verifyErr error
+	utf8      bool // SMTPUTF8 offered
+	eightBit  bool // 8BITMIME offered
+	idleAt    time.Time
 	// release gives back the connection's place at its host (hostGate);
 	// it may run more than once.
 	release func()
@@ -112,13 +115,14 @@ type dialer struct {
 // opportunisticTLS accepts any certificate but records whether it verified
 // against the roots for the host name: RFC 3207 STARTTLS between MTAs is
 // opportunistic, a verification failure is no reason to send in clear text.
-func (d *dialer) opportunisticTLS(host string, verified *bool) *tls.Config {
+func (d *dialer) opportunisticTLS(host string, out *conn) *tls.Config {
 	return &tls.Config{
 		ServerName:         host,
 		InsecureSkipVerify: true,
 		MinVersion:         tls.VersionTLS12,
 		VerifyConnection: func(cs tls.ConnectionState) error {
-			*verified = verifyChain(cs, host, d.opts.RootCAs) == nil
+			out.verifyErr = verifyChain(cs, host, d.opts.RootCAs)
+			out.verified = out.verifyErr == nil
 			return nil
 		},
 	}
@@ -136,16 +140,20 @@ func verifyChain(cs tls.ConnectionState, host string, roots *x509.CertPool) erro
 	return err
 }
 
-// dialMX connects to one address of an MX host, with opportunistic
-// STARTTLS: a peer without it, or whose TLS handshake fails, gets the
-// message in clear text (RFC 3207 §4: a receiving MTA cannot require TLS of
-// the public Internet).
-func (d *dialer) dialMX(ctx context.Context, host string, ip net.IP) (*conn, error) {
+// dialMX connects to one address of an MX host. Without a policy
+// requiring verified TLS (MTA-STS, DANE), STARTTLS is opportunistic: a
+// peer without it, or whose TLS handshake fails, gets the message in clear
+// text (RFC 3207 §4: a receiving MTA cannot require TLS of the public
+// Internet).
+func (d *dialer) dialMX(ctx context.Context, host string, ip net.IP, hp hostPolicy) (*conn, error) {
+	if hp.mode != "" {
+		return d.dialSecure(ctx, host, ip, hp)
+	}
 	addr := net.JoinHostPort(ip.String(), strconv.Itoa(d.opts.Port))
-	c, err := d.open(ctx, host, addr, "starttls-opportunistic")
+	c, err := d.open(ctx, host, addr, "starttls-opportunistic", nil)
 	var terr tlsError
 	if errors.Is(err, errNoStartTLS) || errors.As(err, &terr) {
-		return d.open(ctx, host, addr, "none")
+		return d.open(ctx, host, addr, "none", nil)
 	}
 	return c, err
 }
@@ -157,8 +165,12 @@ type tlsError struct{ error }
 func (e tlsError) Unwrap() error { return e.error }
 
 // open dials addr and says EHLO. mode is "implicit", "starttls" (required),
-// "starttls-opportunistic" or "none".
-func (d *dialer) open(ctx context.Context, host, addr, mode string) (*conn, error) {
+// "starttls-opportunistic" or "none"; cfg is the TLS of the required modes
+// (nil: verified for host against the roots).
+func (d *dialer) open(ctx context.Context, host, addr, mode string, cfg *tls.Config) (*conn, error) {
+	if cfg == nil {
+		cfg = d.requiredTLS(host)
+	}
 	nd := net.Dialer{Timeout: d.opts.ConnectTimeout}
 	raw, err := nd.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -166,14 +178,15 @@ func (d *dialer) open(ctx context.Context, host, addr, mode string) (*conn, erro
 	}
 	stop := context.AfterFunc(ctx, func() { raw.Close() })
 	defer stop()
-	out := &conn{peer: host + "[" + addr + "]"}
+	ip, _, _ := net.SplitHostPort(addr)
+	out := &conn{peer: host + "[" + addr + "]", ip: ip}
 	fail := func(err error) (*conn, error) {
 		raw.Close()
 		return nil, err
 	}
 	var nc net.Conn = raw
 	if mode == "implicit" {
-		tc := tls.Client(raw, d.requiredTLS(host))
+		tc := tls.Client(raw, cfg)
 		raw.SetDeadline(time.Now().Add(d.opts.CommandTimeout))
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return fail(tlsError{err})
@@ -187,9 +200,8 @@ func (d *dialer) open(ctx context.Context, host, addr, mode string) (*conn, erro
 	if mode == "starttls" || mode == "starttls-opportunistic" {
 		switch {
 		case c.has("STARTTLS"):
-			cfg := d.requiredTLS(host)
 			if mode == "starttls-opportunistic" {
-				cfg = d.opportunisticTLS(host, &out.verified)
+				cfg = d.opportunisticTLS(host, out)
 			} else {
 				out.verified = true
 			}
@@ -230,7 +242,7 @@ func (d *dialer) dialRelay(ctx context.Context, r Resolver) (*conn, error) {
 	}
 	var c *conn
 	for _, ip := range ips {
-		if c, err = d.open(ctx, host, net.JoinHostPort(ip.String(), port), d.opts.RelayTLS); err == nil {
+		if c, err = d.open(ctx, host, net.JoinHostPort(ip.String(), port), d.opts.RelayTLS, nil); err == nil {
 			break
 		}
 	}

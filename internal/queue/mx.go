@@ -15,6 +15,8 @@ import (
 type Resolver interface {
 	LookupMX(ctx context.Context, name string) ([]*net.MX, error)
 	LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error)
+	// LookupTXT finds MTA-STS and TLS-RPT records.
+	LookupTXT(ctx context.Context, name string) ([]string, error)
 }
 
 // NewResolver returns the system resolver, or one that asks only the given
@@ -50,6 +52,11 @@ func (n *namedResolver) LookupMX(ctx context.Context, name string) ([]*net.MX, e
 func (n *namedResolver) LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error) {
 	ips, err := n.r.LookupIPAddr(ctx, host)
 	return ips, n.name(err)
+}
+
+func (n *namedResolver) LookupTXT(ctx context.Context, name string) ([]string, error) {
+	txts, err := n.r.LookupTXT(ctx, name)
+	return txts, n.name(err)
 }
 
 func (n *namedResolver) name(err error) error {

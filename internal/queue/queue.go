@@ -58,6 +58,12 @@ type Options struct {
 	PollInterval time.Duration
 	// RootCAs verifies peer certificates; nil means the system roots.
 	RootCAs *x509.CertPool
+	// STS finds MTA-STS policies (RFC 8461); nil: MTA-STS off.
+	STS STSLookup
+	// DANE looks up TLSA records (RFC 7672); nil: DANE off.
+	DANE DANELookup
+	// TLSResults counts each connection's TLS result for TLS-RPT; nil: none.
+	TLSResults TLSRecorder
 }
 
 // Queue is the outbound queue and its delivery workers.

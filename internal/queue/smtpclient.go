@@ -212,6 +212,9 @@ type mailParams struct {
 	eightBit bool
 	ret      string // FULL or HDRS
 	envID    string
+	// requireTLS: MAIL FROM REQUIRETLS (RFC 8689 §4.1), sent only to a
+	// peer that offers it.
+	requireTLS bool
 }
 
 func (c *smtpConn) mailCommand(from string, p mailParams) string {
@@ -225,6 +228,9 @@ func (c *smtpConn) mailCommand(from string, p mailParams) string {
 	}
 	if p.utf8 {
 		b.WriteString(" SMTPUTF8") // RFC 6531 §3.4
+	}
+	if p.requireTLS && c.has("REQUIRETLS") {
+		b.WriteString(" REQUIRETLS")
 	}
 	if c.has("DSN") { // RFC 3461 §4.3, §4.4
 		if p.ret != "" {

@@ -3,7 +3,6 @@ package smtpd
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"io"
 	"log/slog"
 	"net"
@@ -96,7 +95,7 @@ func newHarness(t *testing.T, mode Mode) *harness {
 	p := deliver.New(deliver.Options{Directory: st, Mailstore: st, Parse: parseForTest, Logger: log})
 	srv := New(Config{
 		Hostname: "mx.example.org", Mode: mode, AllowPlaintext: func(net.Addr) bool { return true },
-		TLS: &tls.Config{}, MaxMessageBytes: 1 << 20, MaxRecipients: 10, MaxLineLength: 2000,
+		TLS: harnessTLS(t), MaxMessageBytes: 1 << 20, MaxRecipients: 10, MaxLineLength: 2000,
 		MaxHeaderBytes: 64 << 10, IdleTimeout: time.Minute, ShutdownGrace: time.Second,
 		Pipeline: p, Auth: svc, SCRAM: svc, Signer: h.signer, Logger: log,
 	})

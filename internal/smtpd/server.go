@@ -104,6 +104,9 @@ func New(cfg Config) *Server {
 	srv.EnableSMTPUTF8 = true
 	// Submission passes RFC 3461 RET, ENVID and NOTIFY on to the queue.
 	srv.EnableDSN = cfg.Mode == ModeSubmission
+	// RFC 8689: go-smtp offers it on TLS sessions only; Mail refuses the
+	// parameter on others.
+	srv.EnableREQUIRETLS = true
 	// go-smtp checks this before our Auth; ours then checks the address.
 	srv.AllowInsecureAuth = cfg.AllowPlaintext != nil
 	srv.ErrorLog = newSlogPrinter(cfg.Logger)

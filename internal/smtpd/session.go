@@ -110,6 +110,8 @@ var (
 	errAuthFailed    = smtpErr(535, 5, 7, 8, "Authentication credentials invalid")
 	errAuthThrottled = smtpErr(454, 4, 7, 0, "Too many failed logins, try again later")
 	errNeedTLS       = smtpErr(538, 5, 7, 11, "Encryption required for requested authentication mechanism")
+	// RFC 3463 5.7.10: encryption needed.
+	errREQUIRETLSNeedsTLS = smtpErr(530, 5, 7, 10, "REQUIRETLS needs a TLS session: STARTTLS first")
 )
 
 // Mail implements smtp.Session.
@@ -131,6 +133,12 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 			}
 		}
 	}
+	if opts != nil && opts.RequireTLS {
+		// RFC 8689 §4.1: the parameter only on a TLS session.
+		if _, isTLS := s.conn.TLSConnectionState(); !isTLS {
+			return errREQUIRETLSNeedsTLS
+		}
+	}
 	if r := s.gate.Mail(from); r != nil {
 		return refusalErr(r)
 	}
@@ -147,6 +155,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if opts != nil {
 		s.declSize = opts.Size
 		env.Ret, env.EnvID = string(opts.Return), opts.EnvelopeID
+		env.RequireTLS = opts.RequireTLS
 	}
 	s.tx = s.srv.cfg.Pipeline.Begin(env)
 	return nil

@@ -555,6 +555,9 @@ type Store interface {
 	Admins
 	WebmailStore
 	DeliveryLog
+	MTASTSCache
+	TLSResults
+	Reports
 	AccountImport
 	LastLogins
 	Notifier() Notifier

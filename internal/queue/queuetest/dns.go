@@ -14,6 +14,9 @@ import (
 type DNS struct {
 	// Addr is "127.0.0.1:port", for [dns] servers.
 	Addr string
+	// Validating makes every answer carry the AD bit, as a DNSSEC-validating
+	// resolver's answers for a signed zone do (for DANE tests).
+	Validating bool
 
 	mu  sync.Mutex
 	rrs map[string][]dns.RR // by lower-case FQDN
@@ -63,11 +66,28 @@ func (d *DNS) Add(t testing.TB, records ...string) {
 	}
 }
 
+// Remove drops every record of name (a FQDN).
+func (d *DNS) Remove(name string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.rrs, strings.ToLower(name))
+}
+
+// SetValidating turns the AD bit of the answers on or off.
+func (d *DNS) SetValidating(on bool) {
+	d.mu.Lock()
+	d.Validating = on
+	d.mu.Unlock()
+}
+
 // ServeDNS implements dns.Handler.
 func (d *DNS) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	resp := new(dns.Msg)
 	resp.SetReply(req)
 	resp.Authoritative = true
+	d.mu.Lock()
+	resp.AuthenticatedData = d.Validating
+	d.mu.Unlock()
 	if len(req.Question) == 1 {
 		q := req.Question[0]
 		d.mu.Lock()

@@ -30,7 +30,9 @@ type Mail struct {
 	Body []byte
 	UTF8 bool
 	TLS  bool
-	Auth string // the user that authenticated, if any
+	// RequireTLS: MAIL FROM had REQUIRETLS (RFC 8689).
+	RequireTLS bool
+	Auth       string // the user that authenticated, if any
 }
 
 // Peer is a scriptable SMTP server. Set the fields before Start; the
@@ -41,6 +43,8 @@ type Peer struct {
 	// NoSTARTTLS hides STARTTLS; NoUTF8 hides SMTPUTF8.
 	NoSTARTTLS bool
 	NoUTF8     bool
+	// RequireTLS offers REQUIRETLS on TLS sessions.
+	RequireTLS bool
 	// Implicit serves TLS from the first byte.
 	Implicit bool
 	// Users, when set, offers AUTH PLAIN with these user: password pairs.
@@ -66,6 +70,8 @@ type Peer struct {
 	Addr  string
 	Port  int
 	Roots *x509.CertPool
+	// Cert is its certificate (for TLSA records).
+	Cert tls.Certificate
 
 	mu       sync.Mutex
 	mails    []Mail
@@ -86,12 +92,13 @@ func (p *Peer) Start(t testing.TB) *Peer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.Roots = roots
+	p.Roots, p.Cert = roots, cert
 	s := smtp.NewServer(&backend{p: p})
 	s.Domain = p.Hostname
 	s.AllowInsecureAuth = true
 	s.EnableSMTPUTF8 = !p.NoUTF8
 	s.EnableDSN = true
+	s.EnableREQUIRETLS = p.RequireTLS
 	s.ReadTimeout = 30 * time.Second
 	s.WriteTimeout = 30 * time.Second
 	cfg := &tls.Config{Certificates: []tls.Certificate{cert}}
@@ -219,7 +226,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "authentication required"}
 	}
 	_, isTLS := s.c.TLSConnectionState()
-	s.m = Mail{From: from, UTF8: opts != nil && opts.UTF8, TLS: isTLS || s.p.Implicit, Auth: s.user}
+	s.m = Mail{From: from, UTF8: opts != nil && opts.UTF8, TLS: isTLS || s.p.Implicit, Auth: s.user, RequireTLS: opts != nil && opts.RequireTLS}
 	return nil
 }
 

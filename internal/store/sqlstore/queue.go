@@ -22,8 +22,8 @@ func insertQueued(ctx context.Context, tx *wtx, blobID int64, q store.QueuedCopy
 	if q.AccountID != 0 {
 		acct = q.AccountID
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO queue_messages (blob_id, skip, sender, account_id, env_id, dsn_ret, is_dsn, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, blobID, q.Skip, q.Sender, acct, q.EnvID, q.Ret, q.IsDSN, now.Unix())
+	res, err := tx.ExecContext(ctx, `INSERT INTO queue_messages (blob_id, skip, sender, account_id, env_id, dsn_ret, is_dsn, require_tls, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, blobID, q.Skip, q.Sender, acct, q.EnvID, q.Ret, q.IsDSN, q.RequireTLS, now.Unix())
 	if err != nil {
 		return 0, err
 	}
@@ -41,12 +41,12 @@ func insertQueued(ctx context.Context, tx *wtx, blobID int64, q store.QueuedCopy
 	return id, err
 }
 
-const queueCols = `q.id, q.blob_id, q.skip, b.size - q.skip, q.sender, COALESCE(q.account_id, 0), q.env_id, q.dsn_ret, q.is_dsn, q.held, q.warned, q.created_at`
+const queueCols = `q.id, q.blob_id, q.skip, b.size - q.skip, q.sender, COALESCE(q.account_id, 0), q.env_id, q.dsn_ret, q.is_dsn, q.require_tls, q.held, q.warned, q.created_at`
 
 func scanQueueMessage(r scanner) (store.QueueMessage, error) {
 	var m store.QueueMessage
 	var created int64
-	err := r.Scan(&m.ID, &m.BlobID, &m.Skip, &m.Size, &m.Sender, &m.AccountID, &m.EnvID, &m.Ret, &m.IsDSN, &m.Held, &m.Warned, &created)
+	err := r.Scan(&m.ID, &m.BlobID, &m.Skip, &m.Size, &m.Sender, &m.AccountID, &m.EnvID, &m.Ret, &m.IsDSN, &m.RequireTLS, &m.Held, &m.Warned, &created)
 	m.CreatedAt = time.Unix(created, 0)
 	return m, err
 }

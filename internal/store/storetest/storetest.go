@@ -83,6 +83,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Uploads", testUploads},
 		{"WebmailPrefs", testWebmailPrefs},
 		{"DeliveryLog", testDeliveryLog},
+		{"TransportSecurity", testTransportSecurity},
 		{"AddAccounts", testAddAccounts},
 		{"LastLogins", testLastLogins},
 	}
