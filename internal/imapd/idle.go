@@ -28,6 +28,12 @@ func (s *session) cmdIdle(c *command) reply {
 			if s.w.flush() != nil {
 				return reply{}
 			}
+		case ev := <-s.sharedEvents:
+			s.noteSelectedEvent(ev)
+			s.sync(true)
+			if s.w.flush() != nil {
+				return reply{}
+			}
 		case r := <-done:
 			if r.err != nil {
 				switch {

@@ -51,6 +51,8 @@ type command struct {
 	charset    string          // the charset SEARCH, SORT, THREAD named, as given
 
 	use []string // CREATE (USE (...)) special-use attributes, RFC 6154 §3
+
+	aclID, aclRights string // SETACL, DELETEACL, LISTRIGHTS (RFC 4314)
 }
 
 type listArgs struct {
@@ -196,6 +198,8 @@ func parseArgs(p *parser, c *command) {
 		parseNotify(p, c)
 	case "ESEARCH": // RFC 7377 MULTISEARCH
 		parseESearch(p, c)
+	case "GETACL", "SETACL", "DELETEACL", "LISTRIGHTS", "MYRIGHTS":
+		parseACLArgs(p, c)
 	case "GETMETADATA":
 		parseGetMetadata(p, c)
 	case "SETMETADATA":
