@@ -372,4 +372,3 @@ func FuzzParseACL(f *testing.F) {
 		}
 	})
 }
-

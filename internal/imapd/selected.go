@@ -18,10 +18,10 @@ type selected struct {
 	// its own; owner is the owner's address when shared, else "".
 	rights store.Rights
 	owner  string
-	uids     []uint32 // uids[seq-1], ascending
-	exists   int      // the message count last announced
-	modseq   uint64   // every change up to here is reflected in uids
-	dirty    bool     // a change event arrived since the last refresh
+	uids   []uint32 // uids[seq-1], ascending
+	exists int      // the message count last announced
+	modseq uint64   // every change up to here is reflected in uids
+	dirty  bool     // a change event arrived since the last refresh
 	// own holds modseqs of flag changes this session made and reported
 	// itself, so that the refresh does not report them twice.
 	own map[uint64]struct{}
