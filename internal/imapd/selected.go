@@ -14,14 +14,10 @@ import (
 type selected struct {
 	mbox     store.Mailbox // Name as the session names it
 	readOnly bool
-	// rights are the session's on the mailbox (RFC 4314), all of them for
-	// its own; owner is the owner's address when shared, else "".
-	rights store.Rights
-	owner  string
-	uids   []uint32 // uids[seq-1], ascending
-	exists int      // the message count last announced
-	modseq uint64   // every change up to here is reflected in uids
-	dirty  bool     // a change event arrived since the last refresh
+	uids     []uint32 // uids[seq-1], ascending
+	exists   int      // the message count last announced
+	modseq   uint64   // every change up to here is reflected in uids
+	dirty    bool     // a change event arrived since the last refresh
 	// own holds modseqs of flag changes this session made and reported
 	// itself, so that the refresh does not report them twice.
 	own map[uint64]struct{}
@@ -41,6 +37,11 @@ type selected struct {
 	recentTold int
 	// contexts are the live searches (SEARCH RETURN (UPDATE), context.go).
 	contexts []*searchContext
+
+	// rights are the session's on the mailbox (RFC 4314), all of them for
+	// its own; owner is the owner's address when shared, else "".
+	rights store.Rights
+	owner  string
 }
 
 // seqOf returns the sequence number of uid, or 0.

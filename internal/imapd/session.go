@@ -429,17 +429,17 @@ func (s *session) capabilities() string {
 		caps = append(caps, "APPENDLIMIT="+itoa(s.srv.cfg.AppendLimit))
 		caps = append(caps, "LITERAL+", "MULTIAPPEND", "BINARY", "UTF8=ACCEPT", "CREATE-SPECIAL-USE",
 			"QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE",
-			"OBJECTID",           // RFC 8474, the JMAP ids
-			"PREVIEW",            // RFC 8970
-			"WITHIN",             // RFC 5032
-			"REPLACE",            // RFC 8508
-			"MULTISEARCH",        // RFC 7377
-			"METADATA",           // RFC 5464
-			"SAVEDATE",           // RFC 8514
-			"UIDONLY",            // RFC 9586
-			"CONTEXT=SEARCH",     // RFC 5267
-			"NOTIFY",             // RFC 5465
-			"ACL", "RIGHTS=texk") // RFC 4314
+			"OBJECTID",       // RFC 8474, the JMAP ids
+			"PREVIEW",        // RFC 8970
+			"WITHIN",         // RFC 5032
+			"REPLACE",        // RFC 8508
+			"MULTISEARCH",    // RFC 7377
+			"METADATA",       // RFC 5464
+			"SAVEDATE",       // RFC 8514
+			"UIDONLY",        // RFC 9586
+			"CONTEXT=SEARCH", // RFC 5267
+			"NOTIFY")         // RFC 5465
+		caps = append(caps, "ACL", "RIGHTS=texk") // RFC 4314
 		if !s.compressed {
 			caps = append(caps, "COMPRESS=DEFLATE") // RFC 4978 §3
 		}
