@@ -82,6 +82,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Uploads", testUploads},
 		{"WebmailPrefs", testWebmailPrefs},
 		{"DeliveryLog", testDeliveryLog},
+		{"ACLRightsAndSharing", testACLRightsAndSharing},
+		{"ACLGoesWithMailboxAndGrantee", testACLGoesWithMailboxAndGrantee},
+		{"CopyIntoSharedMailbox", testCopyIntoSharedMailboxCountsForOwner},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,4 +1,4 @@
-package sqlstore
+package storetest
 
 import (
 	"context"
@@ -9,10 +9,12 @@ import (
 	"postern/internal/store"
 )
 
-func aclFixture(t *testing.T) (s *Store, alice, bob, carol, eve store.Account, shared store.Mailbox) {
+// aclFixture: alice's mailbox Team, bob and carol of her domain, eve of
+// another.
+func aclFixture(t *testing.T, e *env) (s store.Store, alice, bob, carol, eve store.Account, shared store.Mailbox) {
 	t.Helper()
-	ctx := context.Background()
-	s = openTest(t)
+	ctx := e.ctx
+	s = e.s
 	for _, d := range []string{"example.test", "other.test"} {
 		if _, err := s.AddDomain(ctx, d); err != nil {
 			t.Fatal(err)
@@ -33,9 +35,9 @@ func aclFixture(t *testing.T) (s *Store, alice, bob, carol, eve store.Account, s
 	return s, alice, bob, carol, eve, shared
 }
 
-func TestACLRightsAndSharing(t *testing.T) {
+func testACLRightsAndSharing(t *testing.T, e *env) {
 	ctx := context.Background()
-	s, alice, bob, carol, eve, team := aclFixture(t)
+	s, alice, bob, carol, eve, team := aclFixture(t, e)
 
 	if r, err := s.MailboxRights(ctx, team.ID, alice.ID); err != nil || r != store.AllRights {
 		t.Fatalf("owner rights = %v, %v", r, err)
@@ -112,9 +114,9 @@ func TestACLRightsAndSharing(t *testing.T) {
 	}
 }
 
-func TestACLGoesWithMailboxAndGrantee(t *testing.T) {
+func testACLGoesWithMailboxAndGrantee(t *testing.T, e *env) {
 	ctx := context.Background()
-	s, alice, bob, carol, _, team := aclFixture(t)
+	s, alice, bob, carol, _, team := aclFixture(t, e)
 	lr, _ := store.ParseRights("lr")
 	for _, id := range []string{"bob@example.test", "carol@example.test"} {
 		if err := s.SetMailboxACL(ctx, team.ID, store.ACLEntry{Identifier: id, Rights: lr}); err != nil {
@@ -142,9 +144,9 @@ func TestACLGoesWithMailboxAndGrantee(t *testing.T) {
 	_ = carol
 }
 
-func TestCopyIntoSharedMailboxCountsForOwner(t *testing.T) {
+func testCopyIntoSharedMailboxCountsForOwner(t *testing.T, e *env) {
 	ctx := context.Background()
-	s, alice, bob, _, _, team := aclFixture(t)
+	s, alice, bob, _, _, team := aclFixture(t, e)
 	inbox, err := s.Mailbox(ctx, bob.ID, "INBOX")
 	if err != nil {
 		t.Fatal(err)
