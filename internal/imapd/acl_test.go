@@ -124,6 +124,10 @@ func TestACLSharedMailboxForGrantee(t *testing.T) {
 	if l := b.expectTagged("st", "OK"); !contains(l, "(MESSAGES 1 UNSEEN 1)") {
 		t.Errorf("STATUS: %q", l)
 	}
+	b.send(`q GETQUOTAROOT "` + teamName + `"`)
+	if l := b.expectTagged("q", "OK"); !contains(l, `* QUOTAROOT "`+teamName+`"`) || contains(l, "* QUOTA ") {
+		t.Errorf("GETQUOTAROOT shows the owner's quota: %q", l)
+	}
 	b.send(`sel SELECT "` + teamName + `"`)
 	l = b.expectTagged("sel", "OK [READ-WRITE]")
 	if !contains(l, `PERMANENTFLAGS (\Seen \Answered \Flagged \Draft \*)`) || !contains(l, "* 1 EXISTS") {
