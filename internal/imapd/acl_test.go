@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"postern/internal/store"
 )
@@ -225,6 +226,50 @@ func TestACLNoRightIsNoMailbox(t *testing.T) {
 	if l := c.expectTagged("l", "OK"); contains(l, "Other Users") {
 		t.Errorf("LIST shows what carol may not see: %q", l)
 	}
+	// Every other command that names a mailbox: nothing of alice's leaks
+	// or changes.
+	carol, _ := e.st.Account(context.Background(), carolUser)
+	if _, err := e.st.Append(context.Background(), mustMailbox(t, e, carol.ID, "INBOX").ID,
+		store.NewBlob{Body: store.BytesBody(simpleMsg)}, store.DeliveryTarget{AccountID: carol.ID}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	c.send("i SELECT INBOX")
+	c.expectTagged("i", "OK")
+	msg := "Subject: x\r\n\r\ny\r\n"
+	for _, cmd := range []string{
+		`r RENAME "` + teamName + `" "Other Users/alice@example.org/Renamed"`,
+		`cr CREATE "` + teamName + `/Sub"`,
+		`sa SETACL "` + teamName + `" carol@example.org lrswipkxtea`,
+		`da DELETEACL "` + teamName + `" anyone`,
+		`lr LISTRIGHTS "` + teamName + `" carol@example.org`,
+		`un UNSUBSCRIBE "` + teamName + `"`,
+		`q GETQUOTAROOT "` + teamName + `"`,
+		`gm GETMETADATA "` + teamName + `" /private/comment`,
+		`sm SETMETADATA "` + teamName + `" (/private/comment "x")`,
+		`cp COPY 1:* "` + teamName + `"`,
+		`mv MOVE 1:* "` + teamName + `"`,
+		`ms ESEARCH IN (mailboxes "` + teamName + `") ALL`,
+	} {
+		tag := strings.Fields(cmd)[0]
+		c.send(cmd)
+		got := c.expectTagged(tag, "")
+		last := got[len(got)-1]
+		t.Logf("%s → %s", tag, last)
+		if strings.HasPrefix(last, tag+" OK") && tag != "ms" || contains(got, "Hello there") || contains(got, "* ESEARCH") {
+			t.Errorf("%s: %q", cmd, got)
+		}
+	}
+	c.send(`rp REPLACE 1 "` + teamName + `" {` + itoa(int64(len(msg))) + "+}\r\n" + msg)
+	c.expectTagged("rp", "NO")
+	if mbs, _ := e.st.Mailboxes(context.Background(), e.acct.ID); len(mbs) != 7 {
+		t.Errorf("alice's mailboxes changed: %+v", mbs)
+	}
+	if acl, _ := e.st.MailboxACL(context.Background(), teamMailbox(t, e).ID); len(acl) != 0 {
+		t.Errorf("alice's ACL changed: %+v", acl)
+	}
+	if st, _ := e.st.MailboxStatus(context.Background(), teamMailbox(t, e).ID); st.Messages != 1 {
+		t.Errorf("Team holds %d messages", st.Messages)
+	}
 	c.send(`cr CREATE "Other Users/mine"`)
 	c.expectTagged("cr", "NO")
 
@@ -375,4 +420,18 @@ func FuzzParseACL(f *testing.F) {
 			}
 		}
 	})
+}
+
+func teamMailbox(t *testing.T, e *testEnv) store.Mailbox {
+	t.Helper()
+	return mustMailbox(t, e, e.acct.ID, "Team")
+}
+
+func mustMailbox(t *testing.T, e *testEnv, accountID int64, name string) store.Mailbox {
+	t.Helper()
+	mb, err := e.st.Mailbox(context.Background(), accountID, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mb
 }
