@@ -70,7 +70,7 @@ func (s *session) lookupMailbox(name string) (mailboxRef, error) {
 			return mailboxRef{}, store.ErrNotFound
 		}
 		mb, err := st.Mailbox(s.ctx, s.acct.ID, name)
-		return mailboxRef{mb: mb, name: name, rights: store.AllRights}, err
+		return mailboxRef{mb: mb, name: mb.Name, rights: store.AllRights}, err
 	}
 	if rest == "" || ownerAddr == s.acct.Address {
 		return mailboxRef{}, store.ErrNotFound
