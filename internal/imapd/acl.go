@@ -201,6 +201,21 @@ func (s *session) recheckRights(c *command) (reply, bool) {
 	return reply{}, true
 }
 
+// reloadSharedRights rereads the rights on a shared selected mailbox
+// while idling, so that a withdrawn access stops the updates at once.
+func (s *session) reloadSharedRights() {
+	sel := s.sel
+	if sel == nil || sel.owner == "" {
+		return
+	}
+	r, err := s.srv.cfg.Store.MailboxRights(s.ctx, sel.mbox.ID, s.acct.ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.Warn("imap: rereading rights", "err", err)
+		return
+	}
+	sel.rights = r
+}
+
 // sharedListEntries are the mailboxes shared with this account as LIST
 // shows them (buildEntries adds the namespace root and each owner as
 // parents), and those of them without "r", which STATUS may not show.

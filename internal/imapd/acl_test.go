@@ -308,9 +308,21 @@ func TestACLRevokedWhileSelected(t *testing.T) {
 	b.expectTagged("sel", "OK")
 	b.send("f FETCH 1 FLAGS")
 	b.expectTagged("f", "OK")
+	b.send("i IDLE")
+	b.expectPrefix("+ ")
+	e.deliver("Team", simpleMsg)
+	b.expectPrefix("* 2 EXISTS")
+	b.expectPrefix("* 2 RECENT")
 
+	// Revoked while idling: nothing more of the mailbox is told.
 	a.send("d DELETEACL Team bob@example.org")
 	a.expectTagged("d", "OK")
+	e.deliver("Team", simpleMsg)
+	b.readNothing(300 * time.Millisecond)
+	b.send("DONE")
+	if l := b.expectTagged("i", "OK"); len(l) != 1 {
+		t.Errorf("told after the revoke: %q", l)
+	}
 	b.send("f2 FETCH 1 BODY[]")
 	b.expectTagged("f2", "NO [NOPERM]")
 	b.send("f3 UID SEARCH ALL")

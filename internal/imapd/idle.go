@@ -30,6 +30,7 @@ func (s *session) cmdIdle(c *command) reply {
 			}
 		case ev := <-s.sharedEvents:
 			s.noteSelectedEvent(ev)
+			s.reloadSharedRights()
 			s.sync(true)
 			if s.w.flush() != nil {
 				return reply{}

@@ -275,8 +275,8 @@ func (s *session) sync(allowExpunge bool) {
 	s.drainEvents()
 	s.flushNotify()
 	sel := s.sel
-	if sel == nil {
-		return
+	if sel == nil || !sel.rights.Has(store.RightRead) {
+		return // nothing more is told of a mailbox whose access was withdrawn
 	}
 	if sel.dirty {
 		if s.refreshNow(allowExpunge) {
