@@ -2,6 +2,7 @@ package imapd
 
 import (
 	"errors"
+	"slices"
 	"strings"
 
 	"postern/internal/store"
@@ -545,4 +546,33 @@ func (s *session) storeOps(uids []uint32, ops []store.FlagUpdate) (store.FlagRes
 		}
 	}
 	return out, nil
+}
+
+// dropUnpermittedFlags clears, on messages just copied or moved into a
+// shared mailbox, the flags the rights there do not let this account set
+// (RFC 4314 §4), as APPEND leaves them out.
+func (s *session) dropUnpermittedFlags(mailboxID int64, uids []uint32, r store.Rights) error {
+	if r.Has(flagRights) || len(uids) == 0 {
+		return nil
+	}
+	kept, _ := allowedFlags(r, systemFlags, nil)
+	upd := store.FlagUpdate{Op: store.FlagsRemove, Flags: systemFlags &^ kept}
+	if !r.Has(store.RightWrite) {
+		lo, hi := slices.Min(uids), slices.Max(uids)
+		msgs, err := s.srv.cfg.Store.Messages(s.ctx, mailboxID, lo, hi)
+		if err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		for _, m := range msgs {
+			for _, k := range m.Keywords {
+				if !seen[k] {
+					seen[k] = true
+					upd.Keywords = append(upd.Keywords, k)
+				}
+			}
+		}
+	}
+	_, err := s.srv.cfg.Store.UpdateFlags(s.ctx, mailboxID, uids, upd)
+	return err
 }

@@ -200,9 +200,14 @@ func TestACLInsertCountsAgainstOwnersQuota(t *testing.T) {
 	b.expectTagged("cp", "OK")
 	b.send(`ci SELECT INBOX`)
 	b.expectTagged("ci", "OK")
+	b.send(`fl STORE 1 +FLAGS.SILENT (\Seen \Flagged $Work)`)
+	b.expectTagged("fl", "OK")
 	b.send(`cp2 COPY 1 "` + teamName + `"`)
-	if l = b.expectTagged("cp2", "OK [COPYUID"); len(l) == 0 {
-		t.Fatal("no COPYUID")
+	b.expectTagged("cp2", "OK [COPYUID")
+	// Without s, w or t in Team the copy keeps none of its flags.
+	msgs, err := e.st.Messages(ctx, teamMailbox(t, e).ID, 1, 0)
+	if err != nil || len(msgs) != 3 || msgs[2].Flags != 0 || len(msgs[2].Keywords) != 0 {
+		t.Fatalf("the copy in Team: %+v %v", msgs, err)
 	}
 	if err := e.st.SetQuota(ctx, testUser, 1, 0); err != nil {
 		t.Fatal(err)

@@ -152,6 +152,9 @@ func (s *session) cmdCopy(c *command) reply {
 	if err != nil {
 		return s.mapStoreErr(err, c.name)
 	}
+	if err := s.dropUnpermittedFlags(dest.ID, dst, ref.rights); err != nil {
+		return s.mapStoreErr(err, c.name)
+	}
 	if dest.ID == sel.mbox.ID {
 		sel.dirty = true
 	}
