@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/emersion/go-imap/v2/imapclient"
 )
 
 // TestIMAPSharedFolderImaplib: alice shares a folder with bob (RFC 4314
@@ -62,5 +64,40 @@ func TestIMAPSharedFolderImaplib(t *testing.T) {
 	}
 	if _, ok := s.WaitLog(0, "imap acl changed", "identifier="+bob); !ok {
 		t.Errorf("no log line for the ACL change:\n%s", tail(s.Logs(), 20))
+	}
+}
+
+// TestIMAPShareByAdministrator: the administrator shares alice's INBOX
+// with bob from the CLI; bob's go-imap client lists and opens it, with
+// the rights given; the CLI lists the grant and takes it back.
+func TestIMAPShareByAdministrator(t *testing.T) {
+	s := mailServer(t, nil)
+	s.CLI("", "user", "share", alice, "INBOX", bob, "lr").mustOK(t)
+	if out := s.CLI("", "user", "shares", alice, "INBOX").mustOK(t).Stdout; out != bob+"\tlr\n" {
+		t.Errorf("user shares: %q", out)
+	}
+	if msg := s.CLI("", "user", "share", alice, "INBOX", bob, "lrz").mustFail(t); !strings.Contains(msg, "lrswipkxtea") {
+		t.Errorf("bad rights: %q", msg)
+	}
+	c, err := imapclient.DialInsecure(s.Addr["imap"], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(bob, pass).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	shared := "Other Users/" + alice + "/INBOX"
+	list, err := c.List("", "Other Users/*", nil).Collect()
+	if err != nil || len(list) != 2 || list[1].Mailbox != shared {
+		t.Fatalf("LIST: %+v %v", list, err)
+	}
+	sel, err := c.Select(shared, nil).Wait()
+	if err != nil || len(sel.PermanentFlags) != 0 {
+		t.Fatalf("SELECT: %+v %v (read-only expected: no permanent flags)", sel, err)
+	}
+	s.CLI("", "user", "share", alice, "INBOX", bob, "").mustOK(t)
+	if list, err = c.List("", "Other Users/*", nil).Collect(); err != nil || len(list) != 0 {
+		t.Errorf("LIST after revoke: %+v %v", list, err)
 	}
 }
