@@ -35,7 +35,7 @@ func TestIMAPSharedFolderImaplib(t *testing.T) {
 	want := []struct{ step, status, has string }{
 		{"capability", "OK", "RIGHTS=texk"},
 		{"setacl", "OK", ""},
-		{"getacl", "OK", `Team ` + alice + ` lrswipkxteacd ` + bob + ` "lrsw"`},
+		{"getacl", "OK", `Team ` + alice + ` lrswipkxteacd ` + bob + ` lrsw`},
 		{"namespace", "OK", `(("" "/")) (("Other Users/" "/")) NIL`},
 		{"list", "OK", `(\HasNoChildren) "/" "` + shared + `"`},
 		{"myrights", "OK", `"` + shared + `" lrsw`},

@@ -299,7 +299,7 @@ func (s *session) cmdGetACL(c *command) reply {
 		}
 		s.w.astring(id)
 		s.w.byte(' ')
-		s.w.string(e.Rights.String())
+		s.w.astring(e.Rights.String())
 	}
 	s.w.crlf()
 	return ok("", "GETACL completed")

@@ -58,16 +58,16 @@ func TestACLCommandsOnOwnMailbox(t *testing.T) {
 	}
 	steps := []struct{ cmd, status, want string }{
 		{`s1 SETACL Team bob@example.org lrs`, "OK", ""},
-		{`g1 GETACL Team`, "OK", `* ACL Team alice@example.org lrswipkxteacd bob@example.org "lrs"`},
+		{`g1 GETACL Team`, "OK", `* ACL Team alice@example.org lrswipkxteacd bob@example.org lrs`},
 		{`s2 SETACL Team bob +wt`, "OK", ""}, // a local part of the owner's domain
-		{`g2 GETACL Team`, "OK", `bob@example.org "lrswtd"`},
+		{`g2 GETACL Team`, "OK", `bob@example.org lrswtd`},
 		{`s3 SETACL Team bob@example.org -s`, "OK", ""},
-		{`g3 GETACL Team`, "OK", `bob@example.org "lrwtd"`},
+		{`g3 GETACL Team`, "OK", `bob@example.org lrwtd`},
 		{`s4 SETACL Team carol@example.org c`, "OK", ""}, // obsolete c: k and x
-		{`g4 GETACL Team`, "OK", `carol@example.org "kxc"`},
+		{`g4 GETACL Team`, "OK", `carol@example.org kxc`},
 		{`s5 SETACL Team anyone l`, "OK", ""},
 		{`s6 SETACL Team -carol@example.org x`, "OK", ""},
-		{`g6 GETACL Team`, "OK", `* ACL Team alice@example.org lrswipkxteacd anyone "l" bob@example.org "lrwtd" carol@example.org "kxc" -carol@example.org "xc"`},
+		{`g6 GETACL Team`, "OK", `* ACL Team alice@example.org lrswipkxteacd anyone l bob@example.org lrwtd carol@example.org kxc -carol@example.org xc`},
 		{`d1 DELETEACL Team bob@example.org`, "OK", ""},
 		{`l1 LISTRIGHTS Team bob@example.org`, "OK", `* LISTRIGHTS Team bob@example.org "" l r s w i p k x t e a c d`},
 		{`l2 LISTRIGHTS Team alice@example.org`, "OK", `* LISTRIGHTS Team alice@example.org lrswipkxteacd`},
