@@ -452,3 +452,22 @@ func mustMailbox(t *testing.T, e *testEnv, accountID int64, name string) store.M
 	}
 	return mb
 }
+
+func TestACLGranteeWithAdminRight(t *testing.T) {
+	e := newACLEnv(t)
+	a := e.login()
+	a.send("s SETACL Team bob@example.org lra")
+	a.expectTagged("s", "OK")
+	b := e.loginAs(bobUser)
+	b.send(`g GETACL "` + teamName + `"`)
+	if l := b.expectTagged("g", "OK"); !contains(l, `* ACL "`+teamName+`" alice@example.org lrswipkxteacd bob@example.org lra`) {
+		t.Fatalf("GETACL by a grantee with a: %q", l)
+	}
+	b.send(`s SETACL "` + teamName + `" carol lr`) // carol of the owner's domain
+	b.expectTagged("s", "OK")
+	b.send(`s2 SETACL "` + teamName + `" alice@example.org l`)
+	b.expectTagged("s2", "NO [CANNOT]")
+	c := e.loginAs(carolUser)
+	c.send(`x EXAMINE "` + teamName + `"`)
+	c.expectTagged("x", "OK [READ-ONLY]")
+}
