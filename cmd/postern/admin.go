@@ -36,7 +36,8 @@ func withService(e *env, fn func(ctx context.Context, svc *admin.Service) error)
 	}
 	defer backend.Close()
 	logger, _ := newLogger(e, cfg)
-	svc := admin.New(backend.Store, logger, admin.Options{Hostname: cfg.Hostname, MTASTSMode: cfg.MTASTS.Mode})
+	svc := admin.New(backend.Store, logger, admin.Options{Hostname: cfg.Hostname, MTASTSMode: cfg.MTASTS.Mode,
+		DNS: admin.NewDNSLookup(cfg.DNS.Servers)})
 	return fn(admin.WithActor(ctx, admin.Actor{Name: "cli"}), svc)
 }
 
@@ -175,7 +176,7 @@ const shareUsage = "postern -c FILE user share ADDRESS MAILBOX WHO RIGHTS   " +
 	"(WHO: an address of the domain, anyone, or -WHO to deny; RIGHTS: IMAP ACL letters such as lrsw, \"\" to revoke)"
 
 func cmdUser(e *env, args []string) error {
-	var pwStdin, yes bool
+	var pwStdin, yes, dryRun bool
 	pwFlag := func(fs *flag.FlagSet) {
 		fs.BoolVar(&pwStdin, "password-stdin", false, "read the password from the first line of standard input")
 	}
@@ -197,6 +198,15 @@ func cmdUser(e *env, args []string) error {
 					fmt.Fprintln(e.stdout, formatAccount(ac))
 				}
 				return err
+			}},
+		{name: "show", usage: "postern -c FILE user show ADDRESS   (state, quota, storage, last login per protocol)", nargs: 1,
+			run: func(ctx context.Context, svc *admin.Service, a []string) error {
+				acct, err := svc.Account(ctx, a[0])
+				if err != nil {
+					return err
+				}
+				writeAccount(e.stdout, acct)
+				return nil
 			}},
 		{name: "passwd", usage: "postern -c FILE user passwd ADDRESS [--password-stdin]", nargs: 1, flags: pwFlag,
 			run: func(ctx context.Context, svc *admin.Service, a []string) error {
@@ -250,6 +260,11 @@ func cmdUser(e *env, args []string) error {
 					fmt.Fprintf(e.stdout, "%s\t%s\n", en.Identifier, en.Rights)
 				}
 				return err
+			}},
+		{name: "import", usage: importUsage, nargs: 1,
+			flags: func(fs *flag.FlagSet) { fs.BoolVar(&dryRun, "dry-run", false, "check every line, create nothing") },
+			run: func(ctx context.Context, svc *admin.Service, a []string) error {
+				return importAccounts(ctx, e, svc, a[0], dryRun)
 			}},
 		{name: "app-password", usage: appPasswordUsage, nargs: -2,
 			run: func(ctx context.Context, svc *admin.Service, a []string) error {

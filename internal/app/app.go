@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -99,6 +100,9 @@ type listener struct {
 	// limit on their own).
 	perIP, total int
 	refusal      string
+	// unix is the control socket: a path, not a host and port; failing to
+	// open it costs the CLI's view of the server, not the mail service.
+	unix bool
 }
 
 // imapRefusal is sent before the TLS handshake on imaps too: a client that
@@ -126,6 +130,8 @@ type App struct {
 	pipeline *deliver.Pipeline
 	dlog     *deliverylog.Log
 	metrics  *metrics.Metrics
+	// logins keeps the last login per account and protocol.
+	logins *auth.LoginRecorder
 }
 
 // New builds every server the config enables; Run starts them.
@@ -138,7 +144,8 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 	st := backend.Store
 	a.metrics = metrics.New(st)
 	st.SetObserver(a.metrics)
-	authSvc := auth.New(st, auth.Options{OnFailure: a.metrics.AuthFailure,
+	a.logins = auth.NewLoginRecorder(st, time.Minute, logger.With("component", "auth"))
+	authSvc := auth.New(st, auth.Options{OnFailure: a.metrics.AuthFailure, OnLogin: a.logins.Record,
 		MaxFailuresPerIP:      cfg.Auth.MaxFailuresPerIP,
 		MaxFailuresPerAccount: cfg.Auth.MaxFailuresPerAccount,
 		Window:                cfg.Auth.FailureWindow.Duration,
@@ -157,8 +164,9 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 	a.pipeline.SetQueue(a.queue)
 	allowPlain := a.allowPlaintext
 
+	gate := newGate(cfg, st, a.metrics, logger)
 	smtpCfg := func(mode smtpd.Mode) smtpd.Config {
-		return smtpd.Config{
+		c := smtpd.Config{
 			Hostname: cfg.Hostname, Mode: mode, TLS: tlsCfg, AllowPlaintext: allowPlain,
 			MaxMessageBytes: cfg.SMTP.MaxMessageBytes, MaxRecipients: cfg.SMTP.MaxRecipients,
 			MaxLineLength: cfg.SMTP.MaxLineLength, MaxHeaderBytes: cfg.SMTP.MaxHeaderBytes,
@@ -167,6 +175,10 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 			Pipeline: a.pipeline, Auth: authSvc, Logger: logger.With("svc", mode.String()),
 			SCRAM: authSvc, Signer: dkim.NewSigner(st),
 		}
+		if mode == smtpd.ModeMX {
+			c.Gate = gate
+		}
+		return c
 	}
 	mx := smtpd.New(smtpCfg(smtpd.ModeMX))
 	sub := smtpd.New(smtpCfg(smtpd.ModeSubmission))
@@ -199,16 +211,18 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, MaxRecipients: cfg.SMTP.MaxRecipients,
 		Extensions: sub.EnvelopeExtensions(), Logger: logger.With("svc", "jmap")})
 	jmapSieve.Register(jmapSrv)
+	ac := autoconfig.New(autoconfig.Options{Current: a.autoconfigSettings, IsLocalDomain: a.pipeline.IsLocalDomain})
 	webmailH, err := webmail.New(webmail.Options{Tokens: tokens, Store: st, Logger: logger.With("svc", "webmail"),
-		Admin: admin.New(st, logger.With("component", "admin"), admin.Options{Hostname: cfg.Hostname})})
+		Admin:        admin.New(st, logger.With("component", "admin"), admin.Options{Hostname: cfg.Hostname}),
+		MobileConfig: ac.MobileConfigHandler})
 	if err != nil {
 		return nil, err
 	}
-	ac := autoconfig.New(autoconfig.Options{Current: a.autoconfigSettings, IsLocalDomain: a.pipeline.IsLocalDomain})
 	webSrv := web.New(web.Options{JMAP: jmapSrv, Webmail: webmailH, Streams: jmapSrv, Logger: logger.With("svc", "http"),
 		Autoconfig: ac.Handler(), Healthz: health.Healthz(), Readyz: health.Readyz(a.readyChecks())})
 	adminSrv := newAdminAPI(cfg, st, authSvc, tlsCfg, logger, a.AdminOps(Version))
-	a.services = []service{mx, sub, pop, imp, sieveSrv, webSrv, adminSrv}
+	control := newControl(admin.New(st, logger.With("component", "admin"), admin.Options{Hostname: cfg.Hostname}), authSvc, logger.With("svc", "control"))
+	a.services = []service{mx, sub, pop, imp, sieveSrv, webSrv, adminSrv, control}
 	l := cfg.Listen
 	for _, ls := range []listener{
 		{name: "smtp", addr: l.SMTP, svc: mx},
@@ -221,6 +235,7 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 		{name: "managesieve", addr: l.ManageSieve, svc: sieveSrv, total: maxManageSieveConns, refusal: manageSieveRefusal},
 		{name: "http", addr: l.HTTP, svc: webSrv},
 		{name: "admin", addr: l.Admin, svc: adminSrv, implicitTLS: !config.IsLoopback(l.Admin)},
+		{name: "control", addr: cfg.DataPath(ControlSocket), svc: control, unix: true},
 	} {
 		if ls.addr != "" {
 			a.lns = append(a.lns, &ls)
@@ -242,6 +257,9 @@ func (a *App) allowPlaintext(remote net.Addr) bool {
 // before anything is served.
 func (a *App) Listen() error {
 	for _, l := range a.lns {
+		if l.unix {
+			continue
+		}
 		ln, err := net.Listen("tcp", l.addr)
 		if err != nil {
 			a.closeListeners()
@@ -250,6 +268,18 @@ func (a *App) Listen() error {
 		ln = a.metrics.Listener(ln, l.name)
 		if l.perIP > 0 || l.total > 0 {
 			ln = &netlimit.Listener{Listener: ln, PerIP: l.perIP, Total: l.total, Refusal: l.refusal}
+		}
+		l.ln = ln
+	}
+	for i, l := range a.lns {
+		if !l.unix {
+			continue
+		}
+		ln, err := listenControl(l.addr)
+		if err != nil {
+			a.logger.Warn("no control socket: postern auth status and unblock cannot reach this server", "err", err)
+			a.lns = slices.Delete(a.lns, i, i+1)
+			break
 		}
 		l.ln = ln
 	}
@@ -301,6 +331,7 @@ func (a *App) Run(ctx context.Context, reload <-chan struct{}) error {
 	go a.backend.Store.Maintain(sweepCtx, sqlstore.MaintainOptions{})
 	go a.dlog.Run(sweepCtx)
 	stopQueue := a.runQueue()
+	a.logins.Start()
 	var runErr error
 	failed := 0
 loop:
@@ -335,6 +366,7 @@ loop:
 		}()
 	}
 	swg.Wait()
+	a.logins.Close()
 	stopQueue()
 	a.closeListeners()
 	wg.Wait()

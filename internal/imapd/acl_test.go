@@ -10,8 +10,8 @@ import (
 	"postern/internal/store"
 )
 
+// bobUser is urlauth_test.go's.
 const (
-	bobUser   = "bob@example.org"
 	carolUser = "carol@example.org"
 	teamName  = "Other Users/alice@example.org/Team"
 )
@@ -38,7 +38,7 @@ func newACLEnv(t *testing.T) *testEnv {
 	return e
 }
 
-func (e *testEnv) loginAs(user string) *rawConn {
+func (e *testEnv) loginACL(user string) *rawConn {
 	rc := e.dial()
 	rc.send("a LOGIN " + user + " " + testPass)
 	rc.expectTagged("a", "OK")
@@ -100,7 +100,7 @@ func TestACLSharedMailboxForGrantee(t *testing.T) {
 	a.send("x SELECT Team (CONDSTORE)")
 	a.expectTagged("x", "OK")
 
-	b := e.loginAs(bobUser)
+	b := e.loginACL(bobUser)
 	b.send("n NAMESPACE")
 	if l := b.expectTagged("n", "OK"); !contains(l, `* NAMESPACE (("" "/")) (("Other Users/" "/")) NIL`) {
 		t.Fatalf("namespace: %q", l)
@@ -182,7 +182,7 @@ func TestACLInsertCountsAgainstOwnersQuota(t *testing.T) {
 	a.expectTagged("s", "OK")
 	before, _ := e.st.AccountByID(ctx, e.acct.ID)
 
-	b := e.loginAs(bobUser)
+	b := e.loginACL(bobUser)
 	msg := "Subject: from bob\r\n\r\nhi\r\n"
 	b.send(`ap APPEND "` + teamName + `" (\Seen \Flagged) {` + itoa(int64(len(msg))) + "+}\r\n" + msg)
 	l := b.expectTagged("ap", "OK [APPENDUID")
@@ -218,7 +218,7 @@ func TestACLInsertCountsAgainstOwnersQuota(t *testing.T) {
 
 func TestACLNoRightIsNoMailbox(t *testing.T) {
 	e := newACLEnv(t)
-	c := e.loginAs(carolUser)
+	c := e.loginACL(carolUser)
 	for _, cmd := range []string{`s SELECT "` + teamName + `"`, `x EXAMINE "` + teamName + `"`,
 		`st STATUS "` + teamName + `" (MESSAGES)`, `m MYRIGHTS "` + teamName + `"`, `d DELETE "` + teamName + `"`,
 		`g GETACL "` + teamName + `"`, `su SUBSCRIBE "` + teamName + `"`, `a APPEND "` + teamName + `" {3+}` + "\r\nabc",
@@ -298,7 +298,7 @@ func TestACLNoRightIsNoMailbox(t *testing.T) {
 	a.expectTagged("s3", "OK")
 	c.send(`s5 EXAMINE "` + teamName + `"`)
 	c.expectTagged("s5", "NO [NOPERM]")
-	b := e.loginAs(bobUser)
+	b := e.loginACL(bobUser)
 	b.send(`s EXAMINE "` + teamName + `"`)
 	b.expectTagged("s", "OK [READ-ONLY]")
 }
@@ -308,7 +308,7 @@ func TestACLRevokedWhileSelected(t *testing.T) {
 	a := e.login()
 	a.send("s SETACL Team bob@example.org lrs")
 	a.expectTagged("s", "OK")
-	b := e.loginAs(bobUser)
+	b := e.loginACL(bobUser)
 	b.send(`sel SELECT "` + teamName + `"`)
 	b.expectTagged("sel", "OK")
 	b.send("f FETCH 1 FLAGS")
@@ -347,7 +347,7 @@ func TestACLGranteeCreatesAndDeletes(t *testing.T) {
 	a := e.login()
 	a.send("s SETACL Team bob@example.org lrkx")
 	a.expectTagged("s", "OK")
-	b := e.loginAs(bobUser)
+	b := e.loginACL(bobUser)
 	b.send(`c CREATE "` + teamName + `/Minutes"`)
 	b.expectTagged("c", "OK")
 	b.send(`c2 CREATE "Other Users/alice@example.org/TopLevel"`)
@@ -376,7 +376,7 @@ func TestACLMoveNeedsExpungeRights(t *testing.T) {
 	a := e.login()
 	a.send("s SETACL Team bob@example.org lrte")
 	a.expectTagged("s", "OK")
-	b := e.loginAs(bobUser)
+	b := e.loginACL(bobUser)
 	b.send(`sel SELECT "` + teamName + `"`)
 	b.expectTagged("sel", "OK")
 	b.send(`mv MOVE 1 INBOX`)
@@ -458,7 +458,7 @@ func TestACLGranteeWithAdminRight(t *testing.T) {
 	a := e.login()
 	a.send("s SETACL Team bob@example.org lra")
 	a.expectTagged("s", "OK")
-	b := e.loginAs(bobUser)
+	b := e.loginACL(bobUser)
 	b.send(`g GETACL "` + teamName + `"`)
 	if l := b.expectTagged("g", "OK"); !contains(l, `* ACL "`+teamName+`" alice@example.org lrswipkxteacd bob@example.org lra`) {
 		t.Fatalf("GETACL by a grantee with a: %q", l)
@@ -467,7 +467,7 @@ func TestACLGranteeWithAdminRight(t *testing.T) {
 	b.expectTagged("s", "OK")
 	b.send(`s2 SETACL "` + teamName + `" alice@example.org l`)
 	b.expectTagged("s2", "NO [CANNOT]")
-	c := e.loginAs(carolUser)
+	c := e.loginACL(carolUser)
 	c.send(`x EXAMINE "` + teamName + `"`)
 	c.expectTagged("x", "OK [READ-ONLY]")
 }

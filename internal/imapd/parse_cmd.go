@@ -52,6 +52,8 @@ type command struct {
 
 	use []string // CREATE (USE (...)) special-use attributes, RFC 6154 §3
 
+	urls []urlArg // GENURLAUTH, URLFETCH (RFC 4467, RFC 5524)
+
 	aclID, aclRights string // SETACL, DELETEACL, LISTRIGHTS (RFC 4314)
 }
 
@@ -80,6 +82,9 @@ type appendArgs struct {
 	nonSync bool
 	binary  bool // literal8, RFC 3516 §4.4
 	utf8    bool // "UTF8 (" literal8 ")", RFC 6855 §4
+	// catenate: the message is "CATENATE (" parts ")" (RFC 4469 §5), the
+	// parts left unread after the SP.
+	catenate bool
 }
 
 // parseCommand reads one command. A parseError leaves the rest of the line
@@ -196,6 +201,12 @@ func parseArgs(p *parser, c *command) {
 		}
 	case "NOTIFY": // RFC 5465
 		parseNotify(p, c)
+	case "GENURLAUTH":
+		parseGenURLAuth(p, c)
+	case "URLFETCH":
+		parseURLFetch(p, c)
+	case "RESETKEY":
+		parseResetKey(p, c)
 	case "ESEARCH": // RFC 7377 MULTISEARCH
 		parseESearch(p, c)
 	case "GETACL", "SETACL", "DELETEACL", "LISTRIGHTS", "MYRIGHTS":

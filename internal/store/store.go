@@ -443,6 +443,7 @@ type FlagResult struct {
 // Mailstore holds mailboxes and messages.
 type Mailstore interface {
 	MetadataStore
+	URLAuthStore
 
 	// NewBody starts a body to hand to Deliver, Append or AppendMany.
 	NewBody() (BodyWriter, error)
@@ -555,6 +556,8 @@ type Store interface {
 	Admins
 	WebmailStore
 	DeliveryLog
+	AccountImport
+	LastLogins
 	ACLStore
 	Notifier() Notifier
 	Close() error
