@@ -172,6 +172,9 @@ func printGenerated(e *env, addr, pw string) {
 const quotaUsage = "postern -c FILE user quota ADDRESS SIZE [MESSAGES]   " +
 	"(0: unlimited; SIZE in bytes or with a unit: 500K, 10M, 1.5G, 2GiB, 100MB)"
 
+const shareUsage = "postern -c FILE user share ADDRESS MAILBOX WHO RIGHTS   " +
+	"(WHO: an address of the domain, anyone, or -WHO to deny; RIGHTS: IMAP ACL letters such as lrsw, \"\" to revoke)"
+
 func cmdUser(e *env, args []string) error {
 	var pwStdin, yes, dryRun bool
 	pwFlag := func(fs *flag.FlagSet) {
@@ -245,6 +248,18 @@ func cmdUser(e *env, args []string) error {
 					return err
 				}
 				return svc.SetQuota(ctx, a[0], q)
+			}},
+		{name: "share", usage: shareUsage, nargs: 4,
+			run: func(ctx context.Context, svc *admin.Service, a []string) error {
+				return svc.ShareMailbox(ctx, a[0], a[1], a[2], a[3])
+			}},
+		{name: "shares", usage: "postern -c FILE user shares ADDRESS MAILBOX   (who may use the mailbox, with which rights)", nargs: 2,
+			run: func(ctx context.Context, svc *admin.Service, a []string) error {
+				entries, err := svc.MailboxShares(ctx, a[0], a[1])
+				for _, en := range entries {
+					fmt.Fprintf(e.stdout, "%s\t%s\n", en.Identifier, en.Rights)
+				}
+				return err
 			}},
 		{name: "import", usage: importUsage, nargs: 1,
 			flags: func(fs *flag.FlagSet) { fs.BoolVar(&dryRun, "dry-run", false, "check every line, create nothing") },

@@ -83,7 +83,8 @@ func TestClientMailboxes(t *testing.T) {
 		t.Fatal(err)
 	}
 	ns, err := c.Namespace().Wait()
-	if err != nil || len(ns.Personal) != 1 || ns.Personal[0].Delim != '/' {
+	if err != nil || len(ns.Personal) != 1 || ns.Personal[0].Delim != '/' ||
+		len(ns.Other) != 1 || ns.Other[0].Prefix != "Other Users/" || ns.Other[0].Delim != '/' {
 		t.Fatalf("NAMESPACE: %+v %v", ns, err)
 	}
 	st, err := c.Status("INBOX", &imap.StatusOptions{NumMessages: true, UIDNext: true, UIDValidity: true, NumUnseen: true}).Wait()

@@ -180,8 +180,8 @@ func hasItem(items []fetchItem, name string) bool {
 // markSeen sets \Seen on messages fetched with a non-PEEK body item
 // (RFC 9051 §6.4.5) and updates msgs in place.
 func (s *session) markSeen(items []fetchItem, msgs []store.Message) []uint32 {
-	if s.sel.readOnly {
-		return nil
+	if s.sel.readOnly || !s.sel.rights.Has(store.RightSeen) {
+		return nil // RFC 4314 §4: \Seen is set only with "s"
 	}
 	sets := false
 	for _, it := range items {

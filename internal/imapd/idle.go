@@ -28,6 +28,13 @@ func (s *session) cmdIdle(c *command) reply {
 			if s.w.flush() != nil {
 				return reply{}
 			}
+		case ev := <-s.sharedEvents:
+			s.noteSelectedEvent(ev)
+			s.reloadSharedRights()
+			s.sync(true)
+			if s.w.flush() != nil {
+				return reply{}
+			}
 		case r := <-done:
 			if r.err != nil {
 				switch {

@@ -33,6 +33,11 @@ func (s *session) cmdList(c *command) reply {
 	if err != nil {
 		return s.mapStoreErr(err, c.name)
 	}
+	shared, unreadable, err := s.sharedListEntries()
+	if err != nil {
+		return s.mapStoreErr(err, c.name)
+	}
+	mbs = append(mbs, shared...)
 	var kept []string
 	if o.subOnly || o.retSub || c.name == "LSUB" {
 		if kept, err = s.srv.cfg.Store.KeptSubscriptions(s.ctx, s.acct.ID); err != nil {
@@ -68,7 +73,7 @@ func (s *session) cmdList(c *command) reply {
 			continue
 		}
 		s.writeListEntry(c.name, e, o, childInfo)
-		if len(la.retStatus) > 0 && e.exists {
+		if len(la.retStatus) > 0 && e.exists && !unreadable[e.mb.ID] {
 			if r := s.writeStatus(e.mb, la.retStatus); r.status != "" {
 				return r
 			}

@@ -42,6 +42,9 @@ func (s *session) cmdCreate(c *command) reply {
 	if r.status != "" {
 		return r
 	}
+	if inSharedNamespace(name) {
+		return s.createShared(name, use)
+	}
 	// Create missing parents too, so that the hierarchy stays selectable.
 	parts := strings.Split(name, "/")
 	for i := 1; i < len(parts); i++ {
@@ -61,11 +64,21 @@ func (s *session) cmdDelete(c *command) reply {
 	if c.mailbox == "INBOX" {
 		return no("CANNOT", "INBOX cannot be deleted")
 	}
-	if s.sel != nil && s.sel.mbox.Name == c.mailbox {
+	ref, err := s.lookupMailbox(c.mailbox)
+	if err != nil {
+		return s.mapStoreErr(err, "DELETE")
+	}
+	if r, allowed := need(ref, store.RightDeleteMailbox, "DELETE"); !allowed {
+		return r
+	}
+	if s.sel != nil && s.sel.mbox.ID == ref.mb.ID {
 		return no("INUSE", "mailbox is selected")
 	}
-	if err := s.srv.cfg.Store.DeleteMailbox(s.ctx, s.acct.ID, c.mailbox); err != nil {
+	if err := s.srv.cfg.Store.DeleteMailbox(s.ctx, ref.mb.AccountID, ref.mb.Name); err != nil {
 		return s.mapStoreErr(err, "DELETE")
+	}
+	if ref.shared() {
+		s.log.Info("imap shared mailbox deleted", "mailbox", ref.name)
 	}
 	return ok("", "DELETE completed")
 }
@@ -73,6 +86,9 @@ func (s *session) cmdDelete(c *command) reply {
 func (s *session) cmdRename(c *command) reply {
 	if c.badUTF7 || !validMailboxName(c.mailbox2) || c.mailbox2 == "INBOX" {
 		return no("CANNOT", "invalid mailbox name")
+	}
+	if inSharedNamespace(c.mailbox) || inSharedNamespace(c.mailbox2) {
+		return s.renameShared(c)
 	}
 	if err := s.srv.cfg.Store.RenameMailbox(s.ctx, s.acct.ID, c.mailbox, c.mailbox2); err != nil {
 		return s.mapStoreErr(err, "RENAME")
@@ -85,6 +101,16 @@ func (s *session) cmdRename(c *command) reply {
 
 func (s *session) cmdSubscribe(c *command) reply {
 	on := c.name == "SUBSCRIBE"
+	if inSharedNamespace(c.mailbox) {
+		ref, err := s.lookupMailbox(c.mailbox)
+		if err == nil {
+			err = s.srv.cfg.Store.SetSharedSubscribed(s.ctx, s.acct.ID, ref.mb.ID, on)
+		}
+		if err != nil {
+			return s.mapStoreErr(err, c.name)
+		}
+		return ok("", c.name+" completed")
+	}
 	if err := s.srv.cfg.Store.SetSubscribed(s.ctx, s.acct.ID, c.mailbox, on); err != nil {
 		return s.mapStoreErr(err, c.name)
 	}
@@ -92,12 +118,14 @@ func (s *session) cmdSubscribe(c *command) reply {
 }
 
 func (s *session) cmdStatus(c *command) reply {
-	st := s.srv.cfg.Store
-	mb, err := st.Mailbox(s.ctx, s.acct.ID, c.mailbox)
+	ref, err := s.lookupMailbox(c.mailbox)
 	if err != nil {
 		return s.mapStoreErr(err, "STATUS")
 	}
-	if r := s.writeStatus(mb, c.status); r.status != "" {
+	if r, allowed := need(ref, store.RightRead, "STATUS"); !allowed {
+		return r
+	}
+	if r := s.writeStatus(ref.withName(), c.status); r.status != "" {
 		return r
 	}
 	return ok("", "STATUS completed")

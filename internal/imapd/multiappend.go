@@ -95,13 +95,20 @@ type pendingMsg struct {
 // 3502): every message is received before any is stored, then all are
 // stored in one transaction or none (APPENDUID with a UID set, RFC 4315).
 func (s *session) cmdAppend(c *command) reply {
-	mb, err := s.srv.cfg.Store.Mailbox(s.ctx, s.acct.ID, c.mailbox)
+	ref, err := s.lookupMailbox(c.mailbox)
 	if errors.Is(err, store.ErrNotFound) {
+		if inSharedNamespace(c.mailbox) {
+			return s.drainAppend(c, no("NONEXISTENT", "no such mailbox"))
+		}
 		return s.drainAppend(c, no("TRYCREATE", "no such mailbox"))
 	}
 	if err != nil {
 		return s.drainAppend(c, s.mapStoreErr(err, "APPEND"))
 	}
+	if r, allowed := need(ref, store.RightInsert, "APPEND"); !allowed {
+		return s.drainAppend(c, r)
+	}
+	mb := ref.mb
 	// Literals of messages skipped after a failure may be this large.
 	s.p.litMax = s.srv.cfg.AppendLimit
 	var msgs []pendingMsg
@@ -135,6 +142,9 @@ func (s *session) cmdAppend(c *command) reply {
 			break
 		}
 		cur = next
+	}
+	for i := range msgs {
+		msgs[i].args.flags = filterFlagNames(ref.rights, msgs[i].args.flags)
 	}
 	return s.storeAppended(mb, msgs)
 }
@@ -301,7 +311,7 @@ func (s *session) commitAppended(mb store.Mailbox, msgs []pendingMsg) ([]uint32,
 		}
 		items[i] = store.AppendItem{
 			Blob:         store.NewBlob{Body: m.body, Meta: m.meta},
-			Target:       store.DeliveryTarget{AccountID: s.acct.ID, Mailbox: mb.Name, Flags: flags, Keywords: kws},
+			Target:       store.DeliveryTarget{AccountID: mb.AccountID, Mailbox: mb.Name, Flags: flags, Keywords: kws},
 			InternalDate: date,
 		}
 	}

@@ -53,6 +53,8 @@ type command struct {
 	use []string // CREATE (USE (...)) special-use attributes, RFC 6154 §3
 
 	urls []urlArg // GENURLAUTH, URLFETCH (RFC 4467, RFC 5524)
+
+	aclID, aclRights string // SETACL, DELETEACL, LISTRIGHTS (RFC 4314)
 }
 
 type listArgs struct {
@@ -207,6 +209,8 @@ func parseArgs(p *parser, c *command) {
 		parseResetKey(p, c)
 	case "ESEARCH": // RFC 7377 MULTISEARCH
 		parseESearch(p, c)
+	case "GETACL", "SETACL", "DELETEACL", "LISTRIGHTS", "MYRIGHTS":
+		parseACLArgs(p, c)
 	case "GETMETADATA":
 		parseGetMetadata(p, c)
 	case "SETMETADATA":

@@ -47,8 +47,16 @@ func (s *session) cmdQuota(c *command) reply {
 // cmdGetQuotaRoot: RFC 9208 §4.3. A mailbox of an account without limits
 // has no quota root.
 func (s *session) cmdGetQuotaRoot(c *command) reply {
-	if _, err := s.srv.cfg.Store.Mailbox(s.ctx, s.acct.ID, c.mailbox); err != nil {
+	ref, err := s.lookupMailbox(c.mailbox)
+	if err != nil {
 		return s.mapStoreErr(err, "GETQUOTAROOT")
+	}
+	if ref.shared() {
+		// The owner's quota is the owner's business: no root here.
+		s.w.str("* QUOTAROOT ")
+		s.writeMailbox(ref.name)
+		s.w.crlf()
+		return ok("", "GETQUOTAROOT completed")
 	}
 	acct, err := s.srv.cfg.Store.AccountByID(s.ctx, s.acct.ID)
 	if err != nil {

@@ -25,13 +25,21 @@ func (s *session) cmdReplace(c *command) reply {
 	}
 	old := sel.uids[idx[0]]
 	st := s.srv.cfg.Store
-	mb, err := st.Mailbox(s.ctx, s.acct.ID, c.mailbox)
-	if errors.Is(err, store.ErrNotFound) {
+	ref, err := s.lookupMailbox(c.mailbox)
+	if errors.Is(err, store.ErrNotFound) && !inSharedNamespace(c.mailbox) {
 		return s.drainAppend(c, no("TRYCREATE", "no such mailbox"))
 	}
 	if err != nil {
 		return s.drainAppend(c, s.mapStoreErr(err, "REPLACE"))
 	}
+	// RFC 8508 §3.3: "i" on the target, "t" and "e" on the source.
+	if r, allowed := need(ref, store.RightInsert, "REPLACE"); !allowed {
+		return s.drainAppend(c, r)
+	}
+	if !sel.rights.Has(store.RightDeleteMessages | store.RightExpunge) {
+		return s.drainAppend(c, no("NOPERM", "REPLACE: permission denied (te needed)"))
+	}
+	mb := ref.mb
 	s.p.litMax = s.srv.cfg.AppendLimit
 	var msg pendingMsg
 	var r reply
@@ -56,6 +64,7 @@ func (s *session) cmdReplace(c *command) reply {
 		}
 		return s.lineError(perr)
 	}
+	msg.args.flags = filterFlagNames(ref.rights, msg.args.flags)
 	pending := []pendingMsg{msg}
 	msg.body = nil // committed or discarded by commitAppended
 	uids, r := s.commitAppended(mb, pending)

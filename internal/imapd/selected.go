@@ -3,6 +3,7 @@ package imapd
 import (
 	"errors"
 	"sort"
+	"strings"
 
 	"postern/internal/store"
 )
@@ -11,7 +12,7 @@ import (
 // number ↔ UID map as the client knows it, and the changes of other
 // sessions not yet announced.
 type selected struct {
-	mbox     store.Mailbox
+	mbox     store.Mailbox // Name as the session names it
 	readOnly bool
 	uids     []uint32 // uids[seq-1], ascending
 	exists   int      // the message count last announced
@@ -36,6 +37,11 @@ type selected struct {
 	recentTold int
 	// contexts are the live searches (SEARCH RETURN (UPDATE), context.go).
 	contexts []*searchContext
+
+	// rights are the session's on the mailbox (RFC 4314), all of them for
+	// its own; owner is the owner's address when shared, else "".
+	rights store.Rights
+	owner  string
 }
 
 // seqOf returns the sequence number of uid, or 0.
@@ -64,12 +70,20 @@ func (s *session) cmdSelect(c *command) reply {
 		s.w.line("* OK [CLOSED] previous mailbox closed") // RFC 9051 §6.3.2
 	}
 	st := s.srv.cfg.Store
-	mb, err := st.Mailbox(s.ctx, s.acct.ID, c.mailbox)
+	ref, err := s.lookupMailbox(c.mailbox)
 	if err != nil {
 		return s.mapStoreErr(err, c.name)
 	}
-	sel := &selected{mbox: mb, readOnly: c.name == "EXAMINE", modseq: mb.HighestModSeq,
-		own: map[uint64]struct{}{}, expunged: map[uint32]struct{}{}}
+	if r, allowed := need(ref, store.RightRead, c.name); !allowed {
+		return r
+	}
+	mb := ref.mb
+	if ref.shared() {
+		s.watchOwner(mb.AccountID)
+	}
+	sel := &selected{mbox: ref.withName(), modseq: mb.HighestModSeq, rights: ref.rights, owner: ref.owner,
+		readOnly: c.name == "EXAMINE" || ref.rights&selectWritable == 0,
+		own:      map[uint64]struct{}{}, expunged: map[uint32]struct{}{}}
 	firstUnseen := uint32(0)
 	keywords := map[string]struct{}{}
 	// The light listing: no envelope or body structure is read.
@@ -137,7 +151,8 @@ func (s *session) cmdClose(c *command) reply {
 	base := s.closeBase()
 	sel := s.sel
 	s.sel, s.state = nil, stateAuth
-	if c.name == "CLOSE" && !sel.readOnly {
+	// RFC 4314 §4: without "e" CLOSE closes without expunging.
+	if c.name == "CLOSE" && !sel.readOnly && sel.rights.Has(store.RightExpunge) {
 		removed, err := s.expungeDeleted(sel, nil)
 		if err != nil {
 			return s.mapStoreErr(err, "CLOSE")
@@ -176,6 +191,9 @@ func (s *session) expungeDeleted(sel *selected, uidSet *seqSet) ([]uint32, error
 func (s *session) cmdExpunge(c *command) reply {
 	if s.sel.readOnly {
 		return no("READ-ONLY", "mailbox is read-only")
+	}
+	if !s.sel.rights.Has(store.RightExpunge) {
+		return no("NOPERM", "EXPUNGE: permission denied (e needed)") // RFC 4314 §4
 	}
 	var set *seqSet
 	if c.uid {
@@ -216,10 +234,19 @@ func (s *session) writeFlags(sel *selected) {
 	sort.Strings(kw)
 	sys := `\Answered \Flagged \Deleted \Seen \Draft`
 	s.w.line("* FLAGS (", sys, prefixSpace(kw), ")")
-	if sel.readOnly {
+	switch {
+	case sel.readOnly:
 		s.w.line("* OK [PERMANENTFLAGS ()] read-only")
-	} else {
+	case sel.rights.Has(flagRights):
 		s.w.line("* OK [PERMANENTFLAGS (", sys, prefixSpace(kw), ` \*)] flags permitted`)
+	default:
+		// RFC 4314 §4: only the flags the rights let this session change.
+		f, kws := allowedFlags(sel.rights, store.FlagSeen|store.FlagAnswered|store.FlagFlagged|store.FlagDeleted|store.FlagDraft, kw)
+		perm := append(f.Names(), kws...)
+		if sel.rights.Has(store.RightWrite) {
+			perm = append(perm, `\*`)
+		}
+		s.w.line("* OK [PERMANENTFLAGS (", strings.Join(perm, " "), ")] flags permitted")
 	}
 }
 
@@ -251,8 +278,8 @@ func (s *session) sync(allowExpunge bool) {
 	s.drainEvents()
 	s.flushNotify()
 	sel := s.sel
-	if sel == nil {
-		return
+	if sel == nil || !sel.rights.Has(store.RightRead) {
+		return // nothing more is told of a mailbox whose access was withdrawn
 	}
 	if sel.dirty {
 		if s.refreshNow(allowExpunge) {
@@ -317,6 +344,7 @@ func (s *session) drainEvents() {
 		case ev := <-s.events:
 			s.noteEvent(ev)
 		default:
+			s.drainSharedEvents()
 			return
 		}
 	}
@@ -324,6 +352,11 @@ func (s *session) drainEvents() {
 
 func (s *session) noteEvent(ev store.Change) {
 	s.noteNotify(ev)
+	s.noteSelectedEvent(ev)
+}
+
+// noteSelectedEvent applies an event to the selected view.
+func (s *session) noteSelectedEvent(ev store.Change) {
 	if s.sel == nil {
 		return
 	}

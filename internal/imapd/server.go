@@ -24,10 +24,13 @@ import (
 // Store is what the IMAP server needs of the store.
 type Store interface {
 	store.Mailstore
+	// ACLStore serves shared mailboxes (RFC 4314, acl.go).
+	store.ACLStore
 	Notifier() store.Notifier
 	// AccountByID gives QUOTA (RFC 9208) the account's current usage.
 	AccountByID(ctx context.Context, id int64) (store.Account, error)
-	// Account finds the owner of a mailbox an URLAUTH URL names (RFC 4467).
+	// Account finds the owner of a mailbox an URLAUTH URL (RFC 4467) or a
+	// shared mailbox's name (acl.go) names.
 	Account(ctx context.Context, address string) (store.Account, error)
 }
 

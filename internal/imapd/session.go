@@ -74,6 +74,11 @@ type session struct {
 	events      <-chan store.Change
 	unsubscribe func()
 	sel         *selected
+	// sharedEvents are the events of the account owning the shared
+	// mailbox last selected (acl.go); nil when none was.
+	sharedEvents <-chan store.Change
+	sharedCancel func()
+	sharedAcct   int64
 
 	mu       sync.Mutex // guards stopping against interrupt
 	stopping bool
@@ -246,6 +251,9 @@ func (s *session) close() {
 	if s.unsubscribe != nil {
 		s.unsubscribe()
 	}
+	if s.sharedCancel != nil {
+		s.sharedCancel()
+	}
 	s.cancel()
 	s.conn.Close()
 	if s.acct.ID != 0 {
@@ -315,9 +323,15 @@ func (s *session) dispatchAuth(c *command) (reply, bool) {
 	case "ENABLE":
 		return s.cmdEnable(c), true
 	case "NAMESPACE":
-		// RFC 2342: one personal namespace, "/" delimiter.
-		s.w.line(`* NAMESPACE (("" "/")) NIL NIL`)
-		return ok("", "NAMESPACE completed"), true
+		return s.cmdNamespace(), true
+	case "GETACL":
+		return s.cmdGetACL(c), true
+	case "SETACL", "DELETEACL":
+		return s.cmdSetACL(c), true
+	case "LISTRIGHTS":
+		return s.cmdListRights(c), true
+	case "MYRIGHTS":
+		return s.cmdMyRights(c), true
 	case "SELECT", "EXAMINE":
 		return s.cmdSelect(c), true
 	case "CREATE":
@@ -362,6 +376,12 @@ func (s *session) dispatchAuth(c *command) (reply, bool) {
 
 func (s *session) dispatchSelected(c *command) reply {
 	if r, refused := s.uidRequired(c); refused {
+		if c.name == "REPLACE" {
+			return s.drainAppend(c, r)
+		}
+		return r
+	}
+	if r, allowed := s.recheckRights(c); !allowed {
 		if c.name == "REPLACE" {
 			return s.drainAppend(c, r)
 		}
@@ -429,6 +449,7 @@ func (s *session) capabilities() string {
 			"CATENATE",       // RFC 4469
 			"URLAUTH",        // RFC 4467
 			"URLAUTH=BINARY") // RFC 5524
+		caps = append(caps, "ACL", "RIGHTS=texk") // RFC 4314
 		if !s.compressed {
 			caps = append(caps, "COMPRESS=DEFLATE") // RFC 4978 §3
 		}

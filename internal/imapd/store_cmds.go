@@ -31,10 +31,24 @@ func (s *session) cmdStore(c *command) reply {
 	var res store.FlagResult
 	var code string // MODIFIED of a conditional STORE (RFC 7162 §3.1.3)
 	var err error
-	if c.cond.hasUnchanged {
+	ops := []store.FlagUpdate{upd}
+	if !sel.rights.Has(flagRights) {
+		var r reply
+		if ops, r = sel.limitedStore(upd); r.status != "" {
+			return r
+		}
+		if c.cond.hasUnchanged && len(ops) > 1 {
+			return no("NOPERM", "STORE: UNCHANGEDSINCE with FLAGS needs the rights on every flag")
+		}
+		upd = ops[0]
+	}
+	switch {
+	case len(ops) > 1:
+		res, err = s.storeOps(uids, ops)
+	case c.cond.hasUnchanged:
 		res, code, err = s.storeUnchangedSince(c, idx, uids, upd)
 		idx = dropFailed(sel, idx, res.Failed)
-	} else {
+	default:
 		res, err = s.srv.cfg.Store.UpdateFlags(s.ctx, sel.mbox.ID, uids, upd)
 	}
 	if err != nil {
@@ -112,14 +126,21 @@ func (s *session) cmdCopy(c *command) reply {
 	if invalid && !c.uid {
 		return bad("", "invalid message sequence number")
 	}
+	if c.name == "MOVE" && !sel.rights.Has(store.RightDeleteMessages|store.RightExpunge) {
+		return no("NOPERM", "MOVE: permission denied (te needed)") // RFC 6851 §3.3
+	}
 	st := s.srv.cfg.Store
-	dest, err := st.Mailbox(s.ctx, s.acct.ID, c.mailbox2)
-	if errors.Is(err, store.ErrNotFound) {
+	ref, err := s.lookupMailbox(c.mailbox2)
+	if errors.Is(err, store.ErrNotFound) && !inSharedNamespace(c.mailbox2) {
 		return no("TRYCREATE", "no such mailbox")
 	}
 	if err != nil {
 		return s.mapStoreErr(err, c.name)
 	}
+	if r, allowed := need(ref, store.RightInsert, c.name); !allowed {
+		return r
+	}
+	dest := ref.mb
 	if len(idx) == 0 {
 		return ok("", c.name+" completed")
 	}
@@ -129,6 +150,9 @@ func (s *session) cmdCopy(c *command) reply {
 	}
 	src, dst, err := st.Copy(s.ctx, sel.mbox.ID, uids, dest.ID, c.name == "MOVE")
 	if err != nil {
+		return s.mapStoreErr(err, c.name)
+	}
+	if err := s.dropUnpermittedFlags(dest.ID, dst, ref.rights); err != nil {
 		return s.mapStoreErr(err, c.name)
 	}
 	if dest.ID == sel.mbox.ID {

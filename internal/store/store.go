@@ -494,9 +494,10 @@ type Mailstore interface {
 	// Expunge removes the messages with these UIDs; it returns the UIDs that
 	// were removed and the new highest modseq.
 	Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]uint32, uint64, error)
-	// Copy copies messages into another mailbox of the same account and
-	// returns the pairs of source and destination UIDs. With move, the
-	// sources are expunged in the same transaction.
+	// Copy copies messages into another mailbox and returns the pairs of
+	// source and destination UIDs. With move, the sources are expunged in
+	// the same transaction. A copy into another account's mailbox (one
+	// shared through ACLStore) counts against that account's quota.
 	Copy(ctx context.Context, fromMailbox int64, uids []uint32, toMailbox int64, move bool) (src, dst []uint32, err error)
 	// ExpungeDeleted removes the messages among uids (all when uids is nil)
 	// that carry \Deleted at the moment of the expunge, so a flag another
@@ -560,6 +561,7 @@ type Store interface {
 	Reports
 	AccountImport
 	LastLogins
+	ACLStore
 	Notifier() Notifier
 	Close() error
 }

@@ -478,7 +478,7 @@ func (s *Store) expunge(ctx context.Context, mailboxID int64, uids []uint32, del
 // Copy implements store.Mailstore. A copy is a new message (its own id)
 // and counts against the quota; a move keeps the message, its id and its
 // thread, changes only its mailbox and UID, and never fails for quota (RFC
-// 6851 §3.3).
+// 6851 §3.3). Between accounts a move is a copy and an expunge.
 func (s *Store) Copy(ctx context.Context, fromMailbox int64, uids []uint32, toMailbox int64, move bool) (src, dst []uint32, err error) {
 	err = s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
 		src, dst = nil, nil
@@ -490,11 +490,21 @@ func (s *Store) Copy(ctx context.Context, fromMailbox int64, uids []uint32, toMa
 		if err != nil {
 			return err
 		}
-		if from.AccountID != to.AccountID {
-			return invalid("copy between accounts")
-		}
 		msgs, err := selectMessages(ctx, tx, fromMailbox, uids)
 		if err != nil || len(msgs) == 0 {
+			return err
+		}
+		if from.AccountID != to.AccountID {
+			// A shared mailbox (store.ACLStore): the copy is the other
+			// account's new message, under its quota and in its own
+			// threads; a move removes the original as an expunge does.
+			for i := range msgs {
+				msgs[i].ThreadID = 0
+			}
+			if src, dst, err = copyMessages(ctx, tx, e, &to, msgs); err != nil || !move {
+				return err
+			}
+			_, err = removeMessages(ctx, tx, e, &from, msgs, true)
 			return err
 		}
 		if move {

@@ -149,9 +149,13 @@ func testCopyMove(t *testing.T, e *env) {
 	wantUIDs(t, "self move", dst, []uint32{6})
 	wantUIDs(t, "archive after self move", uidsOf(e.messages(archive.ID)), []uint32{2, 3, 4, 5, 6})
 
+	// Across accounts (a shared mailbox): the copy is the other account's.
 	b := e.account("bob@example.org")
-	_, _, err = e.s.Copy(e.ctx, inbox.ID, []uint32{2}, e.mailbox(b.ID, "INBOX").ID, false)
-	wantErr(t, "copy across accounts", err, store.ErrInvalid)
+	_, dst, err = e.s.Copy(e.ctx, inbox.ID, []uint32{2}, e.mailbox(b.ID, "INBOX").ID, false)
+	wantUIDs(t, "copy across accounts", dst, []uint32{1})
+	if err != nil || e.reload(b).UsedMessages != 1 || e.reload(a).UsedMessages != 6 {
+		t.Errorf("copy across accounts: %v; usage bob %d, alice %d", err, e.reload(b).UsedMessages, e.reload(a).UsedMessages)
+	}
 	_, _, err = e.s.Copy(e.ctx, inbox.ID, []uint32{2}, archive.ID+1000, false)
 	wantErr(t, "copy to unknown", err, store.ErrNotFound)
 }

@@ -86,6 +86,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TransportSecurity", testTransportSecurity},
 		{"AddAccounts", testAddAccounts},
 		{"LastLogins", testLastLogins},
+		{"ACLRightsAndSharing", testACLRightsAndSharing},
+		{"ACLGoesWithMailboxAndGrantee", testACLGoesWithMailboxAndGrantee},
+		{"CopyIntoSharedMailbox", testCopyIntoSharedMailboxCountsForOwner},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
