@@ -62,6 +62,14 @@ func (t *Transaction) Deliver(ctx context.Context, body io.Reader) (Result, erro
 			}
 		}
 	}
+	if t.env.Source == SourceMX && t.p.checks != nil {
+		checked, release, err := t.check(ctx, body)
+		if err != nil {
+			return Result{}, err
+		}
+		defer release()
+		body = checked
+	}
 	var head *headCapture
 	if len(t.local) == 0 {
 		// Nothing parses a message only relayed: its Message-ID for the

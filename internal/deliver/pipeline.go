@@ -24,9 +24,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"time"
 
+	"postern/internal/authcheck"
 	"postern/internal/srs"
 	"postern/internal/store"
 )
@@ -83,6 +85,10 @@ type Envelope struct {
 	Account *store.Account
 	// EnvID and Ret are the DSN parameters of RFC 3461 §4.4 and §4.3.
 	EnvID, Ret string
+	// RemoteIP and Helo are the SMTP client's address and greeting, for
+	// the inbound checks of mail from port 25.
+	RemoteIP netip.Addr
+	Helo     string
 }
 
 // ParseFunc turns a raw message into what the store keeps. It reads r to
@@ -110,6 +116,13 @@ type Options struct {
 	// Log keeps refusals in the delivery log; may be nil. (Deliveries
 	// write their rows with the delivery: store.Delivery.Log.)
 	Log LogRecorder
+	// Checks makes the verdicts on mail from port 25 (SPF, DKIM, DMARC,
+	// ARC, iprev); nil checks nothing. AuthservID names us in the
+	// Authentication-Results field (the hostname).
+	Checks     *authcheck.Checker
+	AuthservID string
+	// Counts keeps the DMARC evaluations; may be nil.
+	Counts CountRecorder
 }
 
 // Pipeline is the delivery pipeline.
@@ -123,11 +136,16 @@ type Pipeline struct {
 	now    func() time.Time
 	srs    []byte
 	rec    LogRecorder
+
+	checks     *authcheck.Checker
+	authservID string
+	counts     CountRecorder
 }
 
 // New returns a pipeline.
 func New(o Options) *Pipeline {
-	p := &Pipeline{dir: o.Directory, ms: o.Mailstore, parse: o.Parse, filter: o.Filter, queue: o.Queue, log: o.Logger, now: o.Now, srs: o.SRSSecret, rec: o.Log}
+	p := &Pipeline{dir: o.Directory, ms: o.Mailstore, parse: o.Parse, filter: o.Filter, queue: o.Queue, log: o.Logger, now: o.Now, srs: o.SRSSecret, rec: o.Log,
+		checks: o.Checks, authservID: o.AuthservID, counts: o.Counts}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -211,6 +229,10 @@ type Transaction struct {
 	remote []remoteRcpt
 	seen   map[int64]bool
 	rcpts  int
+	// junk: the verdicts quarantine the message (to Junk, not INBOX);
+	// authSummary is their results for the delivery log.
+	junk        bool
+	authSummary string
 }
 
 type localRcpt struct {
