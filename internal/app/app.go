@@ -18,6 +18,7 @@ import (
 
 	"postern/internal/admin"
 	"postern/internal/auth"
+	"postern/internal/authcheck"
 	"postern/internal/autoconfig"
 	"postern/internal/blob"
 	"postern/internal/config"
@@ -126,6 +127,7 @@ type App struct {
 	pipeline *deliver.Pipeline
 	dlog     *deliverylog.Log
 	metrics  *metrics.Metrics
+	tally    *authcheck.Tally
 }
 
 // New builds every server the config enables; Run starts them.
@@ -151,8 +153,11 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 	filter := sievefilter.New(sievefilter.Options{Store: st, Logger: logger.With("component", "sieve"),
 		Sieve: sieveOpts, Hostname: cfg.Hostname})
 	a.dlog = deliverylog.New(st, deliverylog.Options{Retention: cfg.Log.DeliveryRetention.Duration, Logger: logger.With("component", "deliverylog")})
+	a.tally = authcheck.NewTally()
+	checks := newChecker(cfg, func(ctx context.Context, d string) (bool, error) { return a.pipeline.IsLocalDomain(ctx, d) })
 	a.pipeline = deliver.New(deliver.Options{Directory: st, Mailstore: st, Parse: ParseMessage, Filter: filter,
-		SRSSecret: srsKey, Logger: logger.With("component", "deliver"), Log: a.dlog})
+		SRSSecret: srsKey, Logger: logger.With("component", "deliver"), Log: a.dlog,
+		Checks: checks, AuthservID: cfg.Hostname, Counts: a.tally})
 	a.queue = newQueue(cfg, backend, a.pipeline, logger)
 	a.pipeline.SetQueue(a.queue)
 	allowPlain := a.allowPlaintext
@@ -300,6 +305,10 @@ func (a *App) Run(ctx context.Context, reload <-chan struct{}) error {
 	go a.sweepBlobs(sweepCtx)
 	go a.backend.Store.Maintain(sweepCtx, sqlstore.MaintainOptions{})
 	go a.dlog.Run(sweepCtx)
+	tallyCtx, stopTally := context.WithCancel(context.Background())
+	tallyDone := make(chan struct{})
+	go func() { flushTally(tallyCtx, a.tally, a.backend.Store, a.logger); close(tallyDone) }()
+	defer func() { stopTally(); <-tallyDone }()
 	stopQueue := a.runQueue()
 	var runErr error
 	failed := 0
