@@ -1,0 +1,236 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-msgauth/dkim"
+	"github.com/emersion/go-smtp"
+
+	"postern/internal/queue/queuetest"
+)
+
+// checksServer is a mail server whose inbound checks ask dnsAddr and
+// defer on DNS failures, as a production server does.
+func checksServer(t *testing.T, dnsAddr string, set map[string]any) *Server {
+	t.Helper()
+	all := map[string]any{"dns.servers": []string{dnsAddr}, "checks.dns_failure": "defer"}
+	for k, v := range set {
+		all[k] = v
+	}
+	return mailServer(t, all)
+}
+
+// wantRefusal checks that err is the SMTP reply code with its enhanced code.
+func wantRefusal(t *testing.T, what string, err error, code int, enhanced smtp.EnhancedCode) {
+	t.Helper()
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) || se.Code != code || se.EnhancedCode != enhanced {
+		t.Fatalf("%s: %v; want %d %d.%d.%d", what, err, code, enhanced[0], enhanced[1], enhanced[2])
+	}
+}
+
+// TestInboundChecksForgedOwnDomain: the issue's bug. Mail on port 25
+// whose From is a local user and that nothing authenticates is refused;
+// mail from elsewhere gets one Authentication-Results field of ours, and
+// a field that claimed our name on the way in is gone.
+func TestInboundChecksForgedOwnDomain(t *testing.T) {
+	t.Parallel()
+	d := queuetest.StartDNS(t)
+	s := checksServer(t, d.Addr, nil)
+
+	forged := uniq()
+	err := sendSMTP(s.Addr["smtp"], "x@remote.test", []string{alice}, testMessage(alice, alice, forged, "it is me, honest"))
+	wantRefusal(t, "forged From of a local user", err, 550, smtp.EnhancedCode{5, 7, 1})
+	if se := (*smtp.SMTPError)(nil); errors.As(err, &se) && !strings.Contains(se.Message, domain) {
+		t.Errorf("reply %q does not name the domain", se.Message)
+	}
+
+	id := uniq()
+	msg := "Authentication-Results: mx.example.test; dkim=pass header.d=example.test\r\n" +
+		"Authentication-Results: other.example.net; spf=pass smtp.mailfrom=remote.test\r\n" +
+		testMessage("x@remote.test", alice, id, "from elsewhere")
+	mustSend(t, s.Addr["smtp"], "x@remote.test", []string{alice}, msg)
+
+	msgs := fetchAll(t, s, alice, pass)
+	if len(findByID(msgs, forged)) != 0 {
+		t.Errorf("the forged message was delivered")
+	}
+	got := findByID(msgs, id)
+	if len(got) != 1 {
+		t.Fatalf("the message from elsewhere: %d copies", len(got))
+	}
+	text := got[0].Text
+	if n := strings.Count(text, "Authentication-Results: mx.example.test;"); n != 1 {
+		t.Errorf("%d Authentication-Results fields of ours; want 1:\n%s", n, short(text))
+	}
+	if strings.Contains(text, "dkim=pass header.d=example.test") {
+		t.Errorf("the field claiming our name survived:\n%s", short(text))
+	}
+	if !strings.Contains(text, "Authentication-Results: other.example.net;") {
+		t.Errorf("another server's field was removed:\n%s", short(text))
+	}
+	for _, want := range []string{"spf=none smtp.mailfrom=x@remote.test", "dkim=none", "dmarc=none header.from=remote.test", "iprev=fail policy.iprev=127.0.0.1"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("Authentication-Results lacks %q:\n%s", want, short(text))
+		}
+	}
+	if strings.Index(text, "Authentication-Results: mx.example.test") > strings.Index(text, "Received:") {
+		t.Errorf("our Authentication-Results is not on top:\n%s", short(text))
+	}
+}
+
+// signedMessage signs msg with key as d=domain s=sel (go-msgauth, the
+// library Postern signs with too, but with its own key here).
+func signedMessage(t *testing.T, msg, domain, sel string, key ed25519.PrivateKey) string {
+	t.Helper()
+	var out bytes.Buffer
+	err := dkim.Sign(&out, strings.NewReader(msg), &dkim.SignOptions{Domain: domain, Selector: sel, Signer: key,
+		HeaderKeys: []string{"From", "To", "Subject", "Date", "Message-ID"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.String()
+}
+
+// TestInboundChecksSignedMail: mail signed with a key the test DNS
+// publishes passes DKIM and DMARC and says so; the same mail unsigned is
+// refused under p=reject; a p=quarantine failure lands in Junk; the
+// admin's trace shows the results.
+func TestInboundChecksSignedMail(t *testing.T) {
+	t.Parallel()
+	pub, key, _ := ed25519.GenerateKey(rand.Reader)
+	d := queuetest.StartDNS(t)
+	d.Add(t,
+		`e2e._domainkey.sender.test. 300 TXT "v=DKIM1; k=ed25519; p=`+base64.StdEncoding.EncodeToString(pub)+`"`,
+		`sender.test. 300 TXT "v=spf1 ip4:192.0.2.1 -all"`,
+		`_dmarc.sender.test. 300 TXT "v=DMARC1; p=reject; rua=mailto:dmarc@sender.test"`,
+		`_dmarc.junk.test. 300 TXT "v=DMARC1; p=quarantine"`,
+	)
+	s := checksServer(t, d.Addr, nil)
+
+	id := uniq()
+	signed := signedMessage(t, testMessage("news@sender.test", alice, id, "signed"), "sender.test", "e2e", key)
+	mustSend(t, s.Addr["smtp"], "bounces@sender.test", []string{alice}, signed)
+	got := findByID(fetchAll(t, s, alice, pass), id)
+	if len(got) != 1 {
+		t.Fatalf("signed message: %d copies", len(got))
+	}
+	for _, want := range []string{"spf=fail", "dkim=pass header.d=sender.test header.s=e2e", "dmarc=pass (p=reject dis=none) header.from=sender.test"} {
+		if !strings.Contains(got[0].Text, want) {
+			t.Errorf("Authentication-Results lacks %q:\n%s", want, short(got[0].Text))
+		}
+	}
+
+	unsigned := uniq()
+	err := sendSMTP(s.Addr["smtp"], "bounces@sender.test", []string{alice}, testMessage("news@sender.test", alice, unsigned, "unsigned"))
+	wantRefusal(t, "unsigned, p=reject", err, 550, smtp.EnhancedCode{5, 7, 1})
+	tampered := strings.Replace(signed, "signed\r\n", "changed\r\n", 1)
+	err = sendSMTP(s.Addr["smtp"], "bounces@sender.test", []string{alice}, tampered)
+	wantRefusal(t, "body changed after signing, p=reject", err, 550, smtp.EnhancedCode{5, 7, 1})
+
+	junk := uniq()
+	mustSend(t, s.Addr["smtp"], "x@junk.test", []string{alice}, testMessage("x@junk.test", alice, junk, "quarantine me"))
+	if len(findByID(fetchAll(t, s, alice, pass), junk)) != 0 {
+		t.Errorf("the quarantined message is in INBOX")
+	}
+	if n := junkCount(t, s); n != 1 {
+		t.Errorf("Junk holds %d messages; want the quarantined one", n)
+	}
+
+	trace := adminTrace(t, s, id+"@e2e.test")
+	for _, want := range []string{"dkim=pass(sender.test)", "dmarc=pass(sender.test)"} {
+		if !strings.Contains(trace, want) {
+			t.Errorf("trace lacks %q: %s", want, trace)
+		}
+	}
+}
+
+func junkCount(t *testing.T, s *Server) uint32 {
+	t.Helper()
+	c, err := imapclient.DialInsecure(s.Addr["imap"], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(alice, pass).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	sel, err := c.Select("Junk", nil).Wait()
+	if err != nil {
+		t.Fatalf("SELECT Junk: %v", err)
+	}
+	return sel.NumMessages
+}
+
+// adminTrace logs in to the admin API as a new server administrator and
+// returns the trace of key.
+func adminTrace(t *testing.T, s *Server, key string) string {
+	t.Helper()
+	const adminPass = "a long admin password for the trace"
+	s.CLI(adminPass+"\n", "admin", "add", "root", "--role", "server", "--password-stdin").mustOK(t)
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	base := "http://" + s.Addr["admin"]
+	body, _ := json.Marshal(map[string]string{"username": "root", "password": adminPass})
+	resp, err := hc.Post(base+"/admin/api/login", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("admin login: %s", resp.Status)
+	}
+	resp, err = hc.Get(base + "/admin/api/log/trace?key=" + key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("trace: %s %s", resp.Status, b)
+	}
+	return string(b)
+}
+
+// TestInboundChecksDNSDown: a DNS server that never answers leaves the
+// verdict open: 451 4.4.3 within the budget, never a pass, never a 5xx.
+func TestInboundChecksDNSDown(t *testing.T) {
+	t.Parallel()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			if _, _, err := pc.ReadFrom(buf); err != nil {
+				return
+			}
+		}
+	}()
+	s := checksServer(t, pc.LocalAddr().String(), map[string]any{"checks.dns_timeout": "2s"})
+	id := uniq()
+	start := time.Now()
+	err = sendSMTP(s.Addr["smtp"], "x@remote.test", []string{alice}, testMessage("x@remote.test", alice, id, "no DNS"))
+	wantRefusal(t, "DNS down", err, 451, smtp.EnhancedCode{4, 4, 3})
+	if el := time.Since(start); el > 20*time.Second {
+		t.Errorf("the refusal took %v; the budget is 2s", el)
+	}
+	if len(findByID(fetchAll(t, s, alice, pass), id)) != 0 {
+		t.Errorf("the message was delivered")
+	}
+}
