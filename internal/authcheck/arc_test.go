@@ -137,8 +137,8 @@ func sha256Empty() []byte {
 func TestWithoutSignature(t *testing.T) {
 	for in, want := range map[string]string{
 		"ARC-Seal: i=1; a=rsa-sha256; b=abc\r\n def; cv=none\r\n": "ARC-Seal: i=1; a=rsa-sha256; b=; cv=none\r\n",
-		"X: bh=xyz; b=abc\r\n":                                    "X: bh=xyz; b=",
-		"X: d=x.test; b = abc ;s=1\r\n":                           "X: d=x.test; b =;s=1\r\n",
+		"X: bh=xyz; b=abc\r\n":          "X: bh=xyz; b=",
+		"X: d=x.test; b = abc ;s=1\r\n": "X: d=x.test; b =;s=1\r\n",
 	} {
 		if got := string(withoutSignature([]byte(in))); got != want {
 			t.Errorf("withoutSignature(%q) = %q; want %q", in, got, want)
