@@ -4,14 +4,22 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -232,5 +240,83 @@ func TestInboundChecksDNSDown(t *testing.T) {
 	}
 	if len(findByID(fetchAll(t, s, alice, pass), id)) != 0 {
 		t.Errorf("the message was delivered")
+	}
+}
+
+// startDKIMPyMilter runs Debian's dkimpy-milter in the foreground,
+// signing signer.test mail from 127.0.0.1 with an RSA-2048 key as
+// selector pf, and returns its Postfix milter address and the key's DNS
+// record.
+func startDKIMPyMilter(t *testing.T) (milter, record string) {
+	t.Helper()
+	bin, err := exec.LookPath("dkimpy-milter")
+	if err != nil {
+		t.Fatal("dkimpy-milter is not installed: run scripts/deps.sh")
+	}
+	dir := t.TempDir()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(dir, "pf.key")
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600)
+	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	addr := env.freeAddr(t)
+	host, port, _ := net.SplitHostPort(addr)
+	conf := fmt.Sprintf("Syslog no\nMode s\nDomain signer.test\nSelector pf\nKeyFile %s\nSocket inet:%s@%s\nPidFile %s\nInternalHosts 127.0.0.1\n",
+		keyFile, port, host, filepath.Join(dir, "pid"))
+	confFile := filepath.Join(dir, "dkimpy-milter.conf")
+	os.WriteFile(confFile, []byte(conf), 0o600)
+	var out bytes.Buffer
+	cmd := exec.Command(bin, confFile)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("dkimpy-milter output:\n%s", out.String())
+		}
+	})
+	waitFor(t, 20*time.Second, "dkimpy-milter to listen", func() bool {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	rec := "v=DKIM1; k=rsa; p=" + base64.StdEncoding.EncodeToString(der)
+	return "inet:" + addr, `"` + rec[:200] + `" "` + rec[200:] + `"`
+}
+
+// TestInboundChecksPostfixDKIMPy: mail signed by a real Postfix through
+// dkimpy-milter (Python's DKIM, not go-msgauth) and relayed to port 25
+// verifies, and DMARC passes on the signature alone.
+func TestInboundChecksPostfixDKIMPy(t *testing.T) {
+	t.Parallel()
+	milter, rec := startDKIMPyMilter(t)
+	d := queuetest.StartDNS(t)
+	d.Add(t,
+		`pf._domainkey.signer.test. 300 TXT `+rec,
+		`signer.test. 300 TXT "v=spf1 ip4:192.0.2.1 -all"`,
+		`_dmarc.signer.test. 300 TXT "v=DMARC1; p=reject"`,
+	)
+	s := checksServer(t, d.Addr, nil)
+	_, pfPort := startPostfixWith(t, fmt.Sprintf("relayhost = [127.0.0.1]:%d\nsmtpd_milters = %s\nmilter_default_action = tempfail\nsmtp_tls_security_level = none\n",
+		port(t, s.Addr["smtp"]), milter))
+	id := uniq()
+	mustSend(t, fmt.Sprintf("127.0.0.1:%d", pfPort), "news@signer.test", []string{alice}, testMessage("news@signer.test", alice, id, "through postfix"))
+	var got []popMessage
+	waitFor(t, 30*time.Second, "the message relayed by Postfix", func() bool {
+		got = findByID(fetchAll(t, s, alice, pass), id)
+		return len(got) == 1
+	})
+	for _, want := range []string{"DKIM-Signature:", "dkim=pass header.d=signer.test header.s=pf", "dmarc=pass (p=reject dis=none) header.from=signer.test", "spf=fail"} {
+		if !strings.Contains(got[0].Text, want) {
+			t.Errorf("lacks %q:\n%s", want, short(got[0].Text))
+		}
 	}
 }
