@@ -110,8 +110,12 @@ type Verdict struct {
 	// Reason says why a message is refused, deferred or junked: for the
 	// SMTP reply and the log.
 	Reason string
-	// Header is the Authentication-Results field, CRLF-terminated.
-	Header string
+	// Header is the Authentication-Results field, CRLF-terminated;
+	// Results its value after the authserv-id (for an ARC set).
+	Header, Results string
+	// ARC is the validation of the chain the message came with: none,
+	// pass or fail (what a seal of ours continues).
+	ARC string
 	// Summary is the results in one line, for the delivery log.
 	Summary string
 	// Counts are the DMARC evaluations to count for aggregate reports:
@@ -163,7 +167,9 @@ func (c *Checker) Check(ctx context.Context, in Input) Verdict {
 	if v.Action == Defer && c.o.AcceptTempErrors {
 		v.Action = Accept
 	}
-	v.Header = c.formatHeader(in, &res)
+	v.Results = c.formatResults(in, &res)
+	v.Header = "Authentication-Results: " + c.o.Hostname + ";\r\n\t" + v.Results + "\r\n"
+	v.ARC = res.arc.result
 	v.Summary = res.summary()
 	return v
 }
@@ -246,9 +252,9 @@ func (r *results) summary() string {
 	return strings.Join(parts, " ")
 }
 
-// formatHeader writes the Authentication-Results field: one result per
-// line, folded (RFC 8601 §2.2).
-func (c *Checker) formatHeader(in Input, r *results) string {
+// formatResults writes the results of the Authentication-Results field:
+// one per line, folded (RFC 8601 §2.2).
+func (c *Checker) formatResults(in Input, r *results) string {
 	var lines []string
 	if r.spf.result != "" {
 		s := "spf=" + r.spf.result
@@ -305,5 +311,5 @@ func (c *Checker) formatHeader(in Input, r *results) string {
 	if len(lines) == 0 {
 		lines = []string{"none"}
 	}
-	return "Authentication-Results: " + c.o.Hostname + ";\r\n\t" + strings.Join(lines, ";\r\n\t") + "\r\n"
+	return strings.Join(lines, ";\r\n\t")
 }
