@@ -320,3 +320,41 @@ func TestInboundChecksPostfixDKIMPy(t *testing.T) {
 		}
 	}
 }
+
+// TestInboundChecksARCForward: mail forwarded by an alias of one Postern
+// into a second carries an ARC set of the alias's domain, sealed over the
+// first's results, and the second verifies the chain.
+func TestInboundChecksARCForward(t *testing.T) {
+	t.Parallel()
+	dns := queuetest.StartDNS(t)
+	b := startServer(t, Options{Hostname: "mx.remote.test", Domains: []string{"remote.test"},
+		Users: map[string]string{"bob@remote.test": "bob-pass-1"},
+		Set:   map[string]any{"dns.servers": []string{dns.Addr}, "checks.dns_failure": "defer"}})
+	dns.Add(t, "remote.test. MX 10 mx.remote.test.", "mx.remote.test. A 127.0.0.1")
+	a := senderServer(t, dns.Addr, port(t, b.Addr["smtp"]), map[string]any{"checks.dns_failure": "defer"})
+	for _, line := range strings.Split(a.CLI("", "dns", "example.test").mustOK(t).Stdout, "\n") {
+		if strings.Contains(line, "._domainkey.example.test.") {
+			dns.Add(t, line) // the keys example.test seals with
+		}
+	}
+	a.CLI("", "alias", "add", "team@example.test", "bob@remote.test").mustOK(t)
+
+	id := uniq()
+	mustSend(t, a.Addr["smtp"], "sender@ext.test", []string{"team@example.test"}, testMessage("sender@ext.test", "team@example.test", id, "forwarded"))
+	var got []popMessage
+	waitFor(t, 30*time.Second, "the forwarded message", func() bool {
+		got = findByID(fetchAll(t, b, "bob@remote.test", "bob-pass-1"), id)
+		return len(got) == 1
+	})
+	text := got[0].Text
+	for _, want := range []string{
+		"ARC-Seal: i=1; a=rsa-sha256; cv=none; d=example.test;",
+		"ARC-Authentication-Results: i=1; mx.example.test;",
+		"Authentication-Results: mx.remote.test;",
+		"arc=pass",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("forwarded copy lacks %q:\n%s", want, short(text))
+		}
+	}
+}

@@ -157,7 +157,7 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 	checks := newChecker(cfg, func(ctx context.Context, d string) (bool, error) { return a.pipeline.IsLocalDomain(ctx, d) })
 	a.pipeline = deliver.New(deliver.Options{Directory: st, Mailstore: st, Parse: ParseMessage, Filter: filter,
 		SRSSecret: srsKey, Logger: logger.With("component", "deliver"), Log: a.dlog,
-		Checks: checks, AuthservID: cfg.Hostname, Counts: a.tally})
+		Checks: checks, AuthservID: cfg.Hostname, Counts: a.tally, Sealer: dkim.NewSigner(st)})
 	a.queue = newQueue(cfg, backend, a.pipeline, logger)
 	a.pipeline.SetQueue(a.queue)
 	allowPlain := a.allowPlaintext

@@ -184,7 +184,7 @@ func (t *Transaction) redirect(ctx context.Context, lr *localRcpt, fr FilterResu
 		remote = append(remote, store.NewQueueRecipient{Rcpt: a.String()})
 	}
 	if len(remote) > 0 {
-		x, err := t.extraBody(raw.Bytes(), false)
+		x, err := t.extraBody(t.sealed(ctx, domainOf(lr.account.Address), raw.Bytes()), false)
 		if err != nil {
 			return false, err
 		}

@@ -123,6 +123,9 @@ type Options struct {
 	AuthservID string
 	// Counts keeps the DMARC evaluations; may be nil.
 	Counts CountRecorder
+	// Sealer adds an ARC set to checked mail forwarded on (alias
+	// forwards, Sieve redirects); nil forwards it unsealed.
+	Sealer Sealer
 }
 
 // Pipeline is the delivery pipeline.
@@ -140,12 +143,13 @@ type Pipeline struct {
 	checks     *authcheck.Checker
 	authservID string
 	counts     CountRecorder
+	sealer     Sealer
 }
 
 // New returns a pipeline.
 func New(o Options) *Pipeline {
 	p := &Pipeline{dir: o.Directory, ms: o.Mailstore, parse: o.Parse, filter: o.Filter, queue: o.Queue, log: o.Logger, now: o.Now, srs: o.SRSSecret, rec: o.Log,
-		checks: o.Checks, authservID: o.AuthservID, counts: o.Counts}
+		checks: o.Checks, authservID: o.AuthservID, counts: o.Counts, sealer: o.Sealer}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -233,6 +237,7 @@ type Transaction struct {
 	// authSummary is their results for the delivery log.
 	junk        bool
 	authSummary string
+	verdict     *authcheck.Verdict
 }
 
 type localRcpt struct {

@@ -106,6 +106,7 @@ func (t *Transaction) check(ctx context.Context, body io.Reader) (out io.Reader,
 		t.p.counts.Add(v.Counts)
 	}
 	t.authSummary = v.Summary
+	t.verdict = &v
 	switch v.Action {
 	case authcheck.Reject, authcheck.Defer:
 		sp.close()
@@ -193,4 +194,57 @@ func (t *Transaction) junkMailbox(ctx context.Context, acct store.Account) strin
 		}
 	}
 	return "Junk"
+}
+
+// Sealer adds the next ARC set (RFC 8617) to a message forwarded in the
+// name of domain; chain, authservID and results come from the verdict.
+type Sealer interface {
+	SealARC(ctx context.Context, domain string, msg []byte, chain, authservID, results string) ([]byte, error)
+}
+
+// sealed returns msg with an ARC set of domain on top when the message
+// was checked on its way in; else, or when sealing fails (logged; the
+// forward still goes), msg as it is.
+func (t *Transaction) sealed(ctx context.Context, domain string, msg []byte) []byte {
+	if t.verdict == nil || t.p.sealer == nil {
+		return msg
+	}
+	set, err := t.p.sealer.SealARC(ctx, domain, msg, t.verdict.ARC, t.p.authservID, t.verdict.Results)
+	if err != nil {
+		t.p.log.Info("forward not sealed", "id", t.env.ID, "domain", domain, "err", err)
+		return msg
+	}
+	return append(set, msg...)
+}
+
+// sealForwards gives the queued copies of alias forwards a body of their
+// own with an ARC set of the alias's domain (vias[i] for d.Queue[i]).
+func (t *Transaction) sealForwards(ctx context.Context, nb store.NewBlob, skip int64, d *store.Delivery, vias []string) error {
+	if t.verdict == nil || t.p.sealer == nil {
+		return nil
+	}
+	var raw []byte
+	for i, via := range vias {
+		if via == "" {
+			continue
+		}
+		if raw == nil {
+			var buf bytes.Buffer
+			if err := copyFrom(&buf, nb.Body, skip); err != nil {
+				return err
+			}
+			raw = buf.Bytes()
+		}
+		msg := t.sealed(ctx, via, raw)
+		if len(msg) == len(raw) {
+			continue
+		}
+		x, err := t.extraBody(msg, false)
+		if err != nil {
+			return err
+		}
+		d.Extra = append(d.Extra, x)
+		d.Queue[i].Body, d.Queue[i].Skip = len(d.Extra), 0
+	}
+	return nil
 }
