@@ -35,8 +35,9 @@ type signingKey struct {
 	key crypto.Signer
 }
 
-// publishSigner adds the sender's records to d and returns its keys.
-func publishSigner(b *testing.B, d *queuetest.DNS) []signingKey {
+// publishSigner adds the sender's records to d and returns its keys;
+// more domains get the same records.
+func publishSigner(b *testing.B, d *queuetest.DNS, more ...string) []signingKey {
 	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -44,24 +45,31 @@ func publishSigner(b *testing.B, d *queuetest.DNS) []signingKey {
 	}
 	der, _ := x509.MarshalPKIXPublicKey(&rsaKey.PublicKey)
 	rsaRec := "v=DKIM1; k=rsa; p=" + base64.StdEncoding.EncodeToString(der)
-	d.Add(b,
-		signerDomain+`. 300 TXT "v=spf1 ip4:127.0.0.1 -all"`,
-		`_dmarc.`+signerDomain+`. 300 TXT "v=DMARC1; p=reject; rua=mailto:dmarc@signer.test"`,
-		`ed._domainkey.`+signerDomain+`. 300 TXT "v=DKIM1; k=ed25519; p=`+base64.StdEncoding.EncodeToString(edKey.Public().(ed25519.PublicKey))+`"`,
-		`rsa._domainkey.`+signerDomain+`. 300 TXT "`+rsaRec[:200]+`" "`+rsaRec[200:]+`"`,
-	)
+	for _, dom := range append([]string{signerDomain}, more...) {
+		d.Add(b,
+			dom+`. 300 TXT "v=spf1 ip4:127.0.0.1 -all"`,
+			`_dmarc.`+dom+`. 300 TXT "v=DMARC1; p=reject; rua=mailto:dmarc@`+dom+`"`,
+			`ed._domainkey.`+dom+`. 300 TXT "v=DKIM1; k=ed25519; p=`+base64.StdEncoding.EncodeToString(edKey.Public().(ed25519.PublicKey))+`"`,
+			`rsa._domainkey.`+dom+`. 300 TXT "`+rsaRec[:200]+`" "`+rsaRec[200:]+`"`,
+		)
+	}
 	return []signingKey{{"ed", edKey}, {"rsa", rsaKey}}
 }
 
-// signedMessages makes n messages of messageSize signed with keys (each
-// key one signature, as Postern signs its own mail).
-func signedMessages(b *testing.B, n int, rcpt string, keys []signingKey) [][]byte {
+// signedMessages makes n messages of messageSize from domainOf(i) (the
+// signer domain when nil), signed with keys (each key one signature, as
+// Postern signs its own mail).
+func signedMessages(b *testing.B, n int, rcpt string, keys []signingKey, domainOf func(int) string) [][]byte {
 	out := make([][]byte, n)
 	for i := range out {
-		msg := bytes.Replace(genMessage(i, messageSize, rcpt), []byte("loadgen@example.net"), []byte("news@"+signerDomain), 1)
+		dom := signerDomain
+		if domainOf != nil {
+			dom = domainOf(i)
+		}
+		msg := bytes.Replace(genMessage(i, messageSize, rcpt), []byte("loadgen@example.net"), []byte("news@"+dom), 1)
 		for _, k := range keys {
 			var signed bytes.Buffer
-			if err := dkim.Sign(&signed, bytes.NewReader(msg), &dkim.SignOptions{Domain: signerDomain, Selector: k.sel, Signer: k.key,
+			if err := dkim.Sign(&signed, bytes.NewReader(msg), &dkim.SignOptions{Domain: dom, Selector: k.sel, Signer: k.key,
 				HeaderKeys: []string{"From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "Content-Type"}}); err != nil {
 				b.Fatal(err)
 			}
@@ -72,8 +80,9 @@ func signedMessages(b *testing.B, n int, rcpt string, keys []signingKey) [][]byt
 	return out
 }
 
-// sendMessages delivers msgs over conns SMTP sessions.
-func sendMessages(b *testing.B, addr, from, rcpt string, msgs [][]byte, conns int) {
+// sendMessages delivers msgs over conns SMTP sessions, message i from
+// from(i).
+func sendMessages(b *testing.B, addr string, from func(int) string, rcpt string, msgs [][]byte, conns int) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, conns)
@@ -96,7 +105,7 @@ func sendMessages(b *testing.B, addr, from, rcpt string, msgs [][]byte, conns in
 				if i >= len(msgs) {
 					break
 				}
-				if err := c.SendMail(from, []string{rcpt}, bytes.NewReader(msgs[i])); err != nil {
+				if err := c.SendMail(from(i), []string{rcpt}, bytes.NewReader(msgs[i])); err != nil {
 					errs <- fmt.Errorf("message %d: %w", i, err)
 					return
 				}
@@ -137,30 +146,45 @@ func checksServer(b *testing.B, on bool, dnsAddr string) *server {
 // Postern's own mail does; "one-signature" one RSA-2048 signature. Run
 // with -benchtime 1x.
 func BenchmarkInboundChecks(b *testing.B) {
-	b.Run("two-signatures", func(b *testing.B) { benchInbound(b, nil) })
-	b.Run("one-signature", func(b *testing.B) { benchInbound(b, []string{"rsa"}) })
+	b.Run("two-signatures", func(b *testing.B) { benchInbound(b, nil, false) })
+	b.Run("one-signature", func(b *testing.B) { benchInbound(b, []string{"rsa"}, false) })
+	b.Run("one-signature-cold", func(b *testing.B) { benchInbound(b, []string{"rsa"}, true) })
 }
 
 // benchInbound measures ingest with the checks off and on, signing with
-// the keys whose selectors are named (all when nil).
-func benchInbound(b *testing.B, selectors []string) {
+// the keys whose selectors are named (all when nil). cold sends every
+// message from a domain of its own, so that every lookup but iprev's
+// misses the cache.
+func benchInbound(b *testing.B, selectors []string, cold bool) {
 	const n, warm = 2000, 50
 	for range b.N {
 		d := queuetest.StartDNS(b)
-		keys := publishSigner(b, d)
+		var domainOf func(int) string
+		var more []string
+		if cold {
+			domainOf = func(i int) string { return fmt.Sprintf("signer%d.test", i) }
+			for i := range n + warm {
+				more = append(more, domainOf(i))
+			}
+		}
+		keys := publishSigner(b, d, more...)
 		if selectors != nil {
 			keys = slices.DeleteFunc(keys, func(k signingKey) bool { return !slices.Contains(selectors, k.sel) })
 		}
 		const rcpt = "bench1@bench.test"
-		msgs := signedMessages(b, n+warm, rcpt, keys)
+		msgs := signedMessages(b, n+warm, rcpt, keys, domainOf)
+		from := func(i int) string { return "bounce@" + signerDomain }
+		if cold {
+			from = func(i int) string { return "bounce@" + domainOf(i) }
+		}
 		rate := map[bool]float64{}
 		cpu := map[bool]float64{}
 		for _, on := range []bool{false, true} {
 			s := checksServer(b, on, d.Addr)
-			sendMessages(b, s.smtp, "bounce@"+signerDomain, rcpt, msgs[:warm], 1)
+			sendMessages(b, s.smtp, from, rcpt, msgs[:warm], 1)
 			cpu0, _, _ := procStats(s.cmd.Process.Pid)
 			start := time.Now()
-			sendMessages(b, s.smtp, "bounce@"+signerDomain, rcpt, msgs[warm:], ingestConns)
+			sendMessages(b, s.smtp, func(i int) string { return from(warm + i) }, rcpt, msgs[warm:], ingestConns)
 			wall := time.Since(start)
 			cpu1, _, _ := procStats(s.cmd.Process.Pid)
 			if got := pop3Count(b, s.pop3, rcpt); got != n+warm {
@@ -188,7 +212,7 @@ func BenchmarkDKIMVerify(b *testing.B) {
 	for _, k := range keys {
 		name := map[string]string{"ed": "ed25519", "rsa": "rsa2048"}[k.sel]
 		b.Run(name, func(b *testing.B) {
-			msg := signedMessages(b, 1, "bench1@bench.test", []signingKey{k})[0]
+			msg := signedMessages(b, 1, "bench1@bench.test", []signingKey{k}, nil)[0]
 			in := authcheck.Input{IP: netip.MustParseAddr("127.0.0.1"), Helo: "h", MailFrom: "x@" + signerDomain,
 				Message: bytes.NewReader(msg), Size: int64(len(msg))}
 			if v := c.Check(context.Background(), in); !strings.Contains(v.Header, "dkim=pass") {

@@ -238,7 +238,14 @@ func TestOwnDomainsNeedAuthentication(t *testing.T) {
 	if v := e.check("127.0.0.1", "alice@ours.test", message("<alice@ours.test>")); v.Action != Defer {
 		t.Errorf("SPF of ours fails temporarily: %v %q; want defer", v.Action, v.Reason)
 	}
+	e.res.temp["elsewhere.test"] = true
+	if v := e.check("127.0.0.1", "x@elsewhere.test", message("<alice@ours.test>")); v.Action != Reject {
+		t.Errorf("SPF of an unrelated domain fails temporarily: %v %q; want reject (it could not align)", v.Action, v.Reason)
+	}
 	e.opts.AcceptTempErrors = true
+	if v := e.check("127.0.0.1", "x@elsewhere.test", message("<alice@ours.test>")); v.Action != Reject {
+		t.Errorf("AcceptTempErrors, unrelated temperror: %v; want reject", v.Action)
+	}
 	if v := e.check("127.0.0.1", "alice@ours.test", message("<alice@ours.test>")); v.Action != Accept {
 		t.Errorf("AcceptTempErrors: %v; want accept", v.Action)
 	}

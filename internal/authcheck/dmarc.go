@@ -58,7 +58,8 @@ func aligned(authDomain, fromDomain string, mode dmarc.AlignmentMode) bool {
 // whether a temporary failure leaves that open.
 func alignment(domain string, aspf, adkim dmarc.AlignmentMode, in Input, r *results) (spfOK, dkimOK, temp bool) {
 	spfOK = r.spf.result == "pass" && aligned(r.spf.domain, domain, aspf)
-	temp = r.spf.result == "temperror"
+	// A temporary failure matters only where a pass would align.
+	temp = r.spf.result == "temperror" && aligned(r.spf.domain, domain, aspf)
 	for _, d := range r.dkim {
 		if !aligned(d.domain, domain, adkim) {
 			continue
