@@ -3,6 +3,7 @@ package deliver
 import (
 	"context"
 	"errors"
+	"io"
 	"net/netip"
 	"strings"
 	"testing"
@@ -25,8 +26,8 @@ func (r *recorder) Add(counts []authcheck.Count) { r.counts = append(r.counts, c
 // checkedFixture is a fixture whose pipeline checks mail from port 25
 // against a loopback DNS with DMARC records for reject.test and
 // junk.test.
-func checkedFixture(t *testing.T) (*fixture, *recorder) {
-	f := newFixture(t, nil)
+func checkedFixture(t *testing.T, filter Filter) (*fixture, *recorder) {
+	f := newFixture(t, filter)
 	d := queuetest.StartDNS(t)
 	d.Add(t, `_dmarc.reject.test. 300 TXT "v=DMARC1; p=reject"`, `_dmarc.junk.test. 300 TXT "v=DMARC1; p=quarantine"`)
 	rec := &recorder{}
@@ -46,7 +47,7 @@ func (f *fixture) receive(from string, msg string) (Result, error) {
 }
 
 func TestVerdictRefusesAndRecords(t *testing.T) {
-	f, rec := checkedFixture(t)
+	f, rec := checkedFixture(t, nil)
 	_, err := f.receive("x@reject.test", "From: <a@reject.test>\r\nSubject: s\r\n\r\nbody\r\n")
 	var pe *PolicyError
 	if !errors.As(err, &pe) || pe.Temporary || !strings.Contains(pe.Reason, "reject.test") {
@@ -68,13 +69,17 @@ func TestVerdictRefusesAndRecords(t *testing.T) {
 }
 
 func TestVerdictHeaderAndJunk(t *testing.T) {
-	f, _ := checkedFixture(t)
+	seen := &headerSpy{}
+	f, _ := checkedFixture(t, seen)
 	msg := "Authentication-Results: MX.example.test (forged); dkim=pass\r\n" +
 		"Authentication-Results: elsewhere.test; dkim=pass\r\nFrom: <a@fine.test>\r\nSubject: s\r\n\r\nbody\r\n"
 	if _, err := f.receive("x@fine.test", msg); err != nil {
 		t.Fatal(err)
 	}
 	got := f.body(f.inbox(f.alice, "INBOX")[0].BlobID)
+	if !strings.Contains(seen.body, "Authentication-Results: mx.example.test;") {
+		t.Errorf("the filter did not see our Authentication-Results:\n%s", seen.body)
+	}
 	if !strings.HasPrefix(got, "Return-Path: <x@fine.test>\r\nAuthentication-Results: mx.example.test;\r\n\t") ||
 		strings.Contains(got, "(forged)") || !strings.Contains(got, "elsewhere.test; dkim=pass") || !strings.HasSuffix(got, "\r\n\r\nbody\r\n") {
 		t.Errorf("stored message:\n%s", got)
@@ -104,4 +109,18 @@ func TestVerdictHeaderAndJunk(t *testing.T) {
 	if n := len(f.inbox(f.alice, "INBOX")); n != 1 {
 		t.Errorf("INBOX holds %d; want only the first message", n)
 	}
+}
+
+// headerSpy is a filter that keeps the last message it saw.
+type headerSpy struct{ body string }
+
+func (h *headerSpy) Filter(_ context.Context, in FilterInput) (FilterResult, error) {
+	rc, err := in.Message.Body.Open()
+	if err != nil {
+		return FilterResult{}, err
+	}
+	defer rc.Close()
+	b, _ := io.ReadAll(rc)
+	h.body = string(b)
+	return FilterResult{}, nil
 }
