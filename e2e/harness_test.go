@@ -138,7 +138,7 @@ type Server struct {
 func startServer(t testing.TB, opts Options) *Server {
 	t.Helper()
 	if opts.Hostname == "" {
-		opts.Hostname = "mx.example.test"
+		opts.Hostname = defaultHostname
 	}
 	dir := t.TempDir()
 	s := &Server{t: t, Dir: dir, Config: filepath.Join(dir, "postern.toml"), logs: &logBuffer{}, out: &logBuffer{}, dev: opts.Dev}
@@ -533,3 +533,7 @@ func countFiles(t testing.TB, dir string) int {
 	}
 	return n
 }
+
+// defaultHostname is the server's hostname (and its certificate's name)
+// unless a test sets another.
+const defaultHostname = "mx.example.test"

@@ -253,3 +253,71 @@ func TestIMAPExtClient(t *testing.T) {
 		t.Fatalf("a refused MULTIAPPEND stored something: %+v %v", st, err)
 	}
 }
+
+// TestIMAPExtURLAuthImaplib: CATENATE (RFC 4469), URLAUTH (RFC 4467) with
+// URLAUTH=BINARY (RFC 5524) and CONTEXT=SORT (RFC 5267) against the
+// binary, through Python's imaplib as two users: a message built from URLs
+// to another one's parts, a URL authorised for bob that only bob can
+// fetch and that RESETKEY revokes, a part fetched decoded, and a live
+// SORT told of new mail with its position.
+func TestIMAPExtURLAuthImaplib(t *testing.T) {
+	s := mailServer(t, nil)
+	host, port, _ := net.SplitHostPort(s.Addr["imap"])
+	p, _ := strconv.Atoi(port)
+	msg := "From: carol@example.test\r\nSubject: m report\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nSee the file.\r\n" +
+		"--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n--b--\r\n"
+	var out struct {
+		Capabilities []string
+		Catenate     []any
+		Catenated    []string
+		Genurlauth   []any
+		FetchUser2   []any `json:"fetch_user2"`
+		FetchOwner   []any `json:"fetch_owner"`
+		FetchBinary  []any `json:"fetch_binary"`
+		AfterReset   []any `json:"after_reset"`
+		Sort         []any
+		SortUpdate   []string `json:"sort_update"`
+		Error        *string
+	}
+	runPy(t, "imap_urlauth.py", map[string]any{"host": host, "port": p, "user": alice, "pass": pass,
+		"user2": bob, "pass2": pass, "message": msg}, &out)
+	if out.Error != nil {
+		t.Fatalf("imaplib: %s", *out.Error)
+	}
+	caps := " " + strings.Join(out.Capabilities, " ") + " "
+	for _, c := range []string{"CATENATE", "URLAUTH", "URLAUTH=BINARY", "CONTEXT=SORT"} {
+		if !strings.Contains(caps, " "+c+" ") {
+			t.Errorf("capability %s missing: %s", c, caps)
+		}
+	}
+	if fmt.Sprint(out.Catenate[0]) != "OK" {
+		t.Errorf("APPEND CATENATE: %v", out.Catenate)
+	}
+	header := msg[:strings.Index(msg, "\r\n\r\n")+4]
+	if got := strings.Join(out.Catenated, ""); !strings.Contains(got, header+"See the file.") {
+		t.Errorf("catenated message: %q", got)
+	}
+	url := fmt.Sprint(out.Genurlauth[1])
+	if !strings.Contains(url, ";URLAUTH=user+"+bob+":INTERNAL:") {
+		t.Fatalf("GENURLAUTH: %v", out.Genurlauth)
+	}
+	if got := fmt.Sprint(out.FetchUser2[1]); !strings.Contains(got, "Content-Type: multipart/mixed") || !strings.Contains(got, "aGVsbG8=") {
+		t.Errorf("bob's URLFETCH: %v", out.FetchUser2)
+	}
+	if got := fmt.Sprint(out.FetchOwner[1]); !strings.HasSuffix(got, " NIL]") {
+		t.Errorf("the owner fetched a URL for bob: %v", out.FetchOwner)
+	}
+	if got := fmt.Sprint(out.FetchBinary[1]); !strings.Contains(got, "(BINARY {5}hello") {
+		t.Errorf("URLFETCH BINARY: %v", out.FetchBinary)
+	}
+	if got := fmt.Sprint(out.AfterReset[1]); !strings.HasSuffix(got, " NIL]") {
+		t.Errorf("URLFETCH after RESETKEY: %v", out.AfterReset)
+	}
+	if got := fmt.Sprint(out.Sort); !strings.Contains(got, "UID ALL 1") {
+		t.Errorf("SORT RETURN (ALL UPDATE): %v", out.Sort)
+	}
+	if got := strings.Join(out.SortUpdate, " "); !strings.Contains(got, "UID ADDTO (1 2)") {
+		t.Errorf("the new message sorts first: %q", got)
+	}
+}

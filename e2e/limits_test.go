@@ -125,3 +125,42 @@ func TestSMTPIdleTimeoutPartialLine(t *testing.T) {
 		t.Errorf("the fragment ran after the 421: %q", rest)
 	}
 }
+
+// TestCLIAuthUnblock: `postern auth status` lists what the running
+// server's throttle refuses (through the control socket: the throttle is in
+// the server's memory, not in the database) and `auth unblock` lifts it, so
+// the owner logs in at once.
+func TestCLIAuthUnblock(t *testing.T) {
+	t.Parallel()
+	s := mailServer(t, map[string]any{
+		"auth.max_failures_per_account": 3,
+		"auth.max_failures_per_ip":      100,
+	})
+	if out := s.CLI("", "auth", "status").mustOK(t).Stdout; !strings.Contains(out, "no login source is throttled") {
+		t.Errorf("auth status before any failure:\n%s", out)
+	}
+	for range 3 {
+		if popLogin(t, s, bob, "not the password") {
+			t.Fatalf("wrong password accepted")
+		}
+	}
+	if popLogin(t, s, bob, pass) {
+		t.Fatalf("right password accepted right after 3 failures: the test needs the throttle on")
+	}
+	out := s.CLI("", "auth", "status").mustOK(t).Stdout
+	if !strings.Contains(out, "127.0.0.1") || !strings.Contains(out, bob) {
+		t.Errorf("auth status does not list bob from 127.0.0.1:\n%s", out)
+	}
+	if out := s.CLI("", "auth", "unblock", bob).mustOK(t).Stdout; !strings.Contains(out, "unblocked "+bob) {
+		t.Errorf("auth unblock: %q", out)
+	}
+	if !popLogin(t, s, bob, pass) {
+		t.Errorf("bob still refused after auth unblock")
+	}
+	if out := s.CLI("", "auth", "status").mustOK(t).Stdout; strings.Contains(out, bob) {
+		t.Errorf("auth status still lists bob after unblock:\n%s", out)
+	}
+	if msg := s.CLI("", "auth", "unblock", "two words").mustFail(t); !strings.Contains(msg, "neither an IP address nor a login name") {
+		t.Errorf("auth unblock of nonsense: %q", msg)
+	}
+}

@@ -13,6 +13,8 @@ declare -A NEED=(
 	[swaks]=swaks
 	[openssl]=openssl
 	[mbsync]=isync       # e2e/mbsync_test.go: a real IMAP sync client
+	[curl]=curl          # e2e/curl_fetchmail_test.go: curl's SMTP, IMAP and POP3
+	[fetchmail]=fetchmail # e2e/curl_fetchmail_test.go: the classic retrieval agent
 	[postfix]=postfix    # e2e/queue_postfix_test.go: a real remote MTA (own config dir, loopback port)
 	[opendkim]=opendkim  # bench/postfix_test.go: Postfix signing through a private OpenDKIM milter
 	[opendkim-genkey]=opendkim-tools
@@ -119,7 +121,7 @@ fi
 # install enabled are disabled.
 declare -A was_enabled=()
 if command -v systemctl >/dev/null 2>&1; then
-	for unit in postfix opendkim dovecot; do
+	for unit in postfix opendkim dovecot fetchmail; do
 		systemctl is-enabled "$unit" >/dev/null 2>&1 && was_enabled[$unit]=1
 	done
 fi
@@ -138,7 +140,7 @@ if ! apt-get install -y -qq --no-install-recommends "${pkgs[@]}"; then
 fi
 $made_policy && rm -f "$policy"
 if command -v systemctl >/dev/null 2>&1; then
-	for unit in postfix opendkim dovecot; do
+	for unit in postfix opendkim dovecot fetchmail; do
 		if [ -z "${was_enabled[$unit]:-}" ] && systemctl is-enabled "$unit" >/dev/null 2>&1; then
 			echo "deps.sh: disabling the $unit service the package enabled (the tests run their own)"
 			systemctl disable --now "$unit" >/dev/null 2>&1 || true

@@ -30,6 +30,7 @@ Commands:
   sieve    list, get, put, check, activate, rename, del an account's Sieve scripts; global before/after scripts
   vacation show or set an account's vacation response (on|off, --from, --to, --subject, --text)
   admin    add, list, delete administrators of the admin API; set or clear their TOTP
+  auth     show the running server's throttled login sources (status); lift one (unblock ADDRESS|IP)
   dns      print the DNS records a domain needs, in zone-file syntax
   compact  reclaim the disk space of deleted mail now (--full: all of it)
   version  print the version
@@ -78,6 +79,7 @@ func commands() []command {
 		{"sieve", cmdSieve},
 		{"vacation", cmdVacation},
 		{"admin", cmdAdmin},
+		{"auth", cmdAuth},
 		{"dns", cmdDNS},
 		{"compact", cmdCompact},
 		{"version", func(e *env, _ []string) error { fmt.Fprintln(e.stdout, "postern", version); return nil }},

@@ -3,7 +3,8 @@
 
 Reads a JSON request on stdin:
   {"host", "port", "from", "to": [...], "msg": str,
-   "starttls": bool, "ssl": bool, "login": [user, pass] (optional)}
+   "starttls": bool, "ssl": bool, "login": [user, pass] (optional),
+   "source": local address to connect from (optional)}
 Prints one JSON object: {"ok", "features", "refused", "error"}.
 """
 import json
@@ -18,11 +19,12 @@ def main():
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     out = {"ok": False, "features": {}, "refused": {}, "error": None}
+    source = (req["source"], 0) if req.get("source") else None
     try:
         if req.get("ssl"):
-            s = smtplib.SMTP_SSL(req["host"], req["port"], timeout=30, context=ctx)
+            s = smtplib.SMTP_SSL(req["host"], req["port"], timeout=30, context=ctx, source_address=source)
         else:
-            s = smtplib.SMTP(req["host"], req["port"], timeout=30)
+            s = smtplib.SMTP(req["host"], req["port"], timeout=30, source_address=source)
         with s:
             s.ehlo("py.example.net")
             if req.get("starttls"):

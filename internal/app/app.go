@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -100,6 +101,9 @@ type listener struct {
 	// limit on their own).
 	perIP, total int
 	refusal      string
+	// unix is the control socket: a path, not a host and port; failing to
+	// open it costs the CLI's view of the server, not the mail service.
+	unix bool
 }
 
 // imapRefusal is sent before the TLS handshake on imaps too: a client that
@@ -162,8 +166,9 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 	a.pipeline.SetQueue(a.queue)
 	allowPlain := a.allowPlaintext
 
+	gate := newGate(cfg, st, a.metrics, logger)
 	smtpCfg := func(mode smtpd.Mode) smtpd.Config {
-		return smtpd.Config{
+		c := smtpd.Config{
 			Hostname: cfg.Hostname, Mode: mode, TLS: tlsCfg, AllowPlaintext: allowPlain,
 			MaxMessageBytes: cfg.SMTP.MaxMessageBytes, MaxRecipients: cfg.SMTP.MaxRecipients,
 			MaxLineLength: cfg.SMTP.MaxLineLength, MaxHeaderBytes: cfg.SMTP.MaxHeaderBytes,
@@ -172,6 +177,10 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 			Pipeline: a.pipeline, Auth: authSvc, Logger: logger.With("svc", mode.String()),
 			SCRAM: authSvc, Signer: dkim.NewSigner(st),
 		}
+		if mode == smtpd.ModeMX {
+			c.Gate = gate
+		}
+		return c
 	}
 	mx := smtpd.New(smtpCfg(smtpd.ModeMX))
 	sub := smtpd.New(smtpCfg(smtpd.ModeSubmission))
@@ -213,7 +222,8 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 	webSrv := web.New(web.Options{JMAP: jmapSrv, Webmail: webmailH, Streams: jmapSrv, Logger: logger.With("svc", "http"),
 		Autoconfig: ac.Handler(), Healthz: health.Healthz(), Readyz: health.Readyz(a.readyChecks())})
 	adminSrv := newAdminAPI(cfg, st, authSvc, tlsCfg, logger, a.AdminOps(Version))
-	a.services = []service{mx, sub, pop, imp, sieveSrv, webSrv, adminSrv}
+	control := newControl(admin.New(st, logger.With("component", "admin"), admin.Options{Hostname: cfg.Hostname}), authSvc, logger.With("svc", "control"))
+	a.services = []service{mx, sub, pop, imp, sieveSrv, webSrv, adminSrv, control}
 	l := cfg.Listen
 	for _, ls := range []listener{
 		{name: "smtp", addr: l.SMTP, svc: mx},
@@ -226,6 +236,7 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 		{name: "managesieve", addr: l.ManageSieve, svc: sieveSrv, total: maxManageSieveConns, refusal: manageSieveRefusal},
 		{name: "http", addr: l.HTTP, svc: webSrv},
 		{name: "admin", addr: l.Admin, svc: adminSrv, implicitTLS: !config.IsLoopback(l.Admin)},
+		{name: "control", addr: cfg.DataPath(ControlSocket), svc: control, unix: true},
 	} {
 		if ls.addr != "" {
 			a.lns = append(a.lns, &ls)
@@ -247,6 +258,9 @@ func (a *App) allowPlaintext(remote net.Addr) bool {
 // before anything is served.
 func (a *App) Listen() error {
 	for _, l := range a.lns {
+		if l.unix {
+			continue
+		}
 		ln, err := net.Listen("tcp", l.addr)
 		if err != nil {
 			a.closeListeners()
@@ -255,6 +269,18 @@ func (a *App) Listen() error {
 		ln = a.metrics.Listener(ln, l.name)
 		if l.perIP > 0 || l.total > 0 {
 			ln = &netlimit.Listener{Listener: ln, PerIP: l.perIP, Total: l.total, Refusal: l.refusal}
+		}
+		l.ln = ln
+	}
+	for i, l := range a.lns {
+		if !l.unix {
+			continue
+		}
+		ln, err := listenControl(l.addr)
+		if err != nil {
+			a.logger.Warn("no control socket: postern auth status and unblock cannot reach this server", "err", err)
+			a.lns = slices.Delete(a.lns, i, i+1)
+			break
 		}
 		l.ln = ln
 	}

@@ -105,6 +105,9 @@ func (a *App) AdminOps(version string) AdminOps {
 func (a *App) listenerStates() []adminops.Service {
 	out := make([]adminops.Service, 0, len(a.lns))
 	for _, l := range a.lns {
+		if l.unix {
+			continue // the control socket is no service of the mail system
+		}
 		s := adminops.Service{Name: l.name, Addr: l.addr, Port: portOf(l.addr), Up: l.ln != nil}
 		if l.ln != nil {
 			s.Addr = l.ln.Addr().String()

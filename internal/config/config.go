@@ -37,6 +37,7 @@ type Config struct {
 	Sieve    Sieve    `toml:"sieve"`
 	MTASTS   MTASTS   `toml:"mtasts"`
 	Checks   Checks   `toml:"checks"`
+	Antispam Antispam `toml:"antispam"`
 
 	// path is the file this was read from; paths in it resolve against its directory.
 	path string
@@ -191,6 +192,7 @@ func Default() Config {
 		Outbound: defaultOutbound(),
 		Sieve:    Sieve{MaxRedirects: 4, MaxActions: 32, SRSSecretFile: "srs.key"},
 		Checks:   defaultChecks(),
+		Antispam: defaultAntispam(),
 	}
 }
 
@@ -362,6 +364,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Checks.validate(); err != nil {
+		return err
+	}
+	if err := c.Antispam.validate(); err != nil {
 		return err
 	}
 	return c.DNS.validate()

@@ -37,14 +37,20 @@ func parseAppendMsg(p *parser, a *appendArgs) {
 	case '~':
 		p.next()
 		a.binary = true
-	case 'U', 'u':
-		if strings.ToUpper(p.atom()) != "UTF8" {
+	case 'U', 'u', 'C', 'c':
+		switch strings.ToUpper(p.atom()) {
+		case "UTF8":
+			p.sp()
+			p.expect('(')
+			p.expect('~')
+			a.binary, a.utf8 = true, true
+		case "CATENATE":
+			p.sp()
+			a.catenate = true
+			return
+		default:
 			p.fail("expected message literal")
 		}
-		p.sp()
-		p.expect('(')
-		p.expect('~')
-		a.binary, a.utf8 = true, true
 	default:
 		p.fail("expected message literal")
 	}
@@ -109,7 +115,14 @@ func (s *session) cmdAppend(c *command) reply {
 	cur, total := c.app, int64(0)
 	for {
 		total += cur.size
-		m, r, stop := s.readAppendMsg(c, cur, len(msgs), total)
+		var m pendingMsg
+		var r reply
+		var stop bool
+		if cur.catenate {
+			m, r, stop = s.readCatenateMsg(c, cur, len(msgs), &total)
+		} else {
+			m, r, stop = s.readAppendMsg(c, cur, len(msgs), total)
+		}
 		if stop {
 			return r
 		}

@@ -51,6 +51,8 @@ type command struct {
 	charset    string          // the charset SEARCH, SORT, THREAD named, as given
 
 	use []string // CREATE (USE (...)) special-use attributes, RFC 6154 §3
+
+	urls []urlArg // GENURLAUTH, URLFETCH (RFC 4467, RFC 5524)
 }
 
 type listArgs struct {
@@ -78,6 +80,9 @@ type appendArgs struct {
 	nonSync bool
 	binary  bool // literal8, RFC 3516 §4.4
 	utf8    bool // "UTF8 (" literal8 ")", RFC 6855 §4
+	// catenate: the message is "CATENATE (" parts ")" (RFC 4469 §5), the
+	// parts left unread after the SP.
+	catenate bool
 }
 
 // parseCommand reads one command. A parseError leaves the rest of the line
@@ -194,6 +199,12 @@ func parseArgs(p *parser, c *command) {
 		}
 	case "NOTIFY": // RFC 5465
 		parseNotify(p, c)
+	case "GENURLAUTH":
+		parseGenURLAuth(p, c)
+	case "URLFETCH":
+		parseURLFetch(p, c)
+	case "RESETKEY":
+		parseResetKey(p, c)
 	case "ESEARCH": // RFC 7377 MULTISEARCH
 		parseESearch(p, c)
 	case "GETMETADATA":

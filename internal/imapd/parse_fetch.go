@@ -251,7 +251,8 @@ func searchReturnOpt(p *parser, c *command) string {
 	opt := strings.ToUpper(p.atom())
 	switch opt {
 	case "MIN", "MAX", "ALL", "COUNT", "SAVE",
-		"UPDATE": // RFC 5267 §4.1
+		"UPDATE",  // RFC 5267 §4.1
+		"CONTEXT": // RFC 5267 §4.1: a hint that the result will be paged or updated
 		return opt
 	case "PARTIAL":
 		p.sp()

@@ -103,6 +103,8 @@ func FuzzParseCommand(f *testing.F) {
 		"b7 CREATE Foo (USE (\\Drafts))\r\nb8 LIST (SUBSCRIBED RECURSIVEMATCH) \"\" % RETURN (CHILDREN)\r\n",
 		"b9 UID SORT (REVERSE DATE DISPLAYFROM) UTF-8 ALL\r\nc1 THREAD REFERENCES US-ASCII OR 1 $\r\n",
 		"c2 SEARCH RETURN (MIN SAVE) CHARSET UTF-8 HEADER X-A {2+}\r\nxy\r\n",
+		"c3 GENURLAUTH \"imap://a@h/INBOX/;UID=1;URLAUTH=authuser\" INTERNAL\r\nc4 RESETKEY INBOX INTERNAL\r\n",
+		"c5 URLFETCH u (\"imap://a@h/b/;UID=2\" BINARY BODYPARTSTRUCTURE)\r\nc6 SORT RETURN (UPDATE CONTEXT) (SIZE) UTF-8 ALL\r\n",
 	} {
 		f.Add([]byte(s))
 	}

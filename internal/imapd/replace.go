@@ -33,7 +33,15 @@ func (s *session) cmdReplace(c *command) reply {
 		return s.drainAppend(c, s.mapStoreErr(err, "REPLACE"))
 	}
 	s.p.litMax = s.srv.cfg.AppendLimit
-	msg, r, stop := s.readAppendMsg(c, c.app, 0, c.app.size)
+	var msg pendingMsg
+	var r reply
+	var stop bool
+	if c.app.catenate { // RFC 8508 §3.3: REPLACE takes CATENATE's append-data
+		total := int64(0)
+		msg, r, stop = s.readCatenateMsg(c, c.app, 0, &total)
+	} else {
+		msg, r, stop = s.readAppendMsg(c, c.app, 0, c.app.size)
+	}
 	if stop {
 		return r
 	}

@@ -126,6 +126,9 @@ func (s *session) writeSelectData(sel *selected, firstUnseen uint32, keywords ma
 	}
 	// Every mailbox keeps modseqs, so never NOMODSEQ (RFC 7162 §3.1.2.1).
 	s.w.line("* OK [HIGHESTMODSEQ ", itoa(int64(sel.modseq)), "] highest modseq")
+	if mech := s.urlMech(); mech != "" {
+		s.w.line("* OK [", mech, "] URLAUTH mechanisms") // RFC 4467 §8
+	}
 }
 
 // cmdClose implements CLOSE (expunging silently, RFC 9051 §6.4.1) and

@@ -27,6 +27,8 @@ type Store interface {
 	Notifier() store.Notifier
 	// AccountByID gives QUOTA (RFC 9208) the account's current usage.
 	AccountByID(ctx context.Context, id int64) (store.Account, error)
+	// Account finds the owner of a mailbox an URLAUTH URL names (RFC 4467).
+	Account(ctx context.Context, address string) (store.Account, error)
 }
 
 // Config is everything the server needs; the composition root fills it.

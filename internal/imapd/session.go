@@ -336,6 +336,12 @@ func (s *session) dispatchAuth(c *command) (reply, bool) {
 		return s.cmdESearch(c), true
 	case "NOTIFY":
 		return s.cmdNotify(c), true
+	case "GENURLAUTH":
+		return s.cmdGenURLAuth(c), true
+	case "URLFETCH":
+		return s.cmdURLFetch(c), true
+	case "RESETKEY":
+		return s.cmdResetKey(c), true
 	case "GETMETADATA":
 		return s.cmdGetMetadata(c), true
 	case "SETMETADATA":
@@ -418,7 +424,11 @@ func (s *session) capabilities() string {
 			"SAVEDATE",       // RFC 8514
 			"UIDONLY",        // RFC 9586
 			"CONTEXT=SEARCH", // RFC 5267
-			"NOTIFY")         // RFC 5465
+			"CONTEXT=SORT",   // RFC 5267
+			"NOTIFY",         // RFC 5465
+			"CATENATE",       // RFC 4469
+			"URLAUTH",        // RFC 4467
+			"URLAUTH=BINARY") // RFC 5524
 		if !s.compressed {
 			caps = append(caps, "COMPRESS=DEFLATE") // RFC 4978 §3
 		}
@@ -438,6 +448,14 @@ func (s *session) plaintextOK() bool {
 // drainAppend consumes the literal of an APPEND that will not run, so that
 // the next command is read from its start.
 func (s *session) drainAppend(c *command, r reply) reply {
+	if c.app.catenate {
+		// The parts are still on the line, with any non-synchronising
+		// literals among them.
+		if s.p.skipLine() != nil {
+			return reply{}
+		}
+		return r
+	}
 	if c.app.nonSync {
 		if c.app.size > s.srv.cfg.AppendLimit {
 			s.tagged(c.tag, bad("TOOBIG", "message too large"))

@@ -141,6 +141,11 @@ func (s *session) cmdSort(c *command) reply {
 		for i, m := range msgs {
 			seqs[i], uids[i] = s.sel.seqOf(m.UID), m.UID
 		}
+		if has(c.searchRet, "UPDATE") { // CONTEXT=SORT, RFC 5267 §4
+			if r := s.startContext(c, uids); r.status != "" {
+				return r
+			}
+		}
 		s.writeESearch(c, seqs, uids, true)
 		return ok("", "SORT completed")
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"postern/internal/antispam"
 	"postern/internal/store"
 )
 
@@ -35,6 +36,7 @@ type Metrics struct {
 	latency      *prometheus.HistogramVec
 	commit       prometheus.Histogram
 	commitOps    prometheus.Histogram
+	rejections   *prometheus.CounterVec
 }
 
 // messageEvents are the delivery log kinds counted as messages_total,
@@ -71,7 +73,13 @@ func New(queue QueueCounter) *Metrics {
 		Help: "Duration of one group commit of the store's writer.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)})
 	m.commitOps = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "postern_store_commit_operations",
 		Help: "Operations per group commit.", Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128}})
-	m.reg.MustRegister(m.conns, m.authFailures, m.messages, m.latency, m.commit, m.commitOps,
+	m.rejections = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "postern_smtp_rejections_total",
+		Help: "Port 25 clients refused before DATA, by reason: dnsbl, rate_connections, rate_messages, rate_recipients, rate_sender_domain, greylist."},
+		[]string{"reason"})
+	for _, r := range antispam.Reasons {
+		m.rejections.WithLabelValues(r)
+	}
+	m.reg.MustRegister(m.conns, m.authFailures, m.messages, m.latency, m.commit, m.commitOps, m.rejections,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if queue != nil {
 		m.reg.MustRegister(&queueCollector{q: queue, desc: prometheus.NewDesc("postern_queue_messages",
@@ -91,6 +99,10 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
 // AuthFailure counts a failed login (auth.Options.OnFailure).
 func (m *Metrics) AuthFailure() { m.authFailures.Inc() }
+
+// Rejection counts a port-25 refusal by the antispam gate
+// (antispam.Options.OnRefuse).
+func (m *Metrics) Rejection(reason string) { m.rejections.WithLabelValues(reason).Inc() }
 
 // Committed implements sqlstore.Observer.
 func (m *Metrics) Committed(ops int, d time.Duration) {

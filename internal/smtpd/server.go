@@ -18,6 +18,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"postern/internal/antispam"
 	"postern/internal/auth"
 	"postern/internal/deliver"
 	"postern/internal/netlimit"
@@ -68,6 +69,10 @@ type Config struct {
 	// DKIM-signs.
 	SCRAM  SCRAM
 	Signer Signer
+
+	// Gate, on port 25 only, checks clients before DATA: blocklists,
+	// rate limits, greylisting. Nil: no checks.
+	Gate *antispam.Gate
 }
 
 // Server is one SMTP listener's service.
@@ -133,6 +138,9 @@ func (s *Server) Serve(l net.Listener, implicitTLS bool) error {
 		OnRefuse: func(ip netip.Addr) {
 			s.cfg.Logger.Warn("connection refused: limit reached", "remote", ip.String())
 		},
+	}
+	if s.cfg.Mode == ModeMX && s.cfg.Gate != nil {
+		l = gateListener{Listener: l, gate: s.cfg.Gate}
 	}
 	if implicitTLS {
 		// go-smtp recognises TLS only on a *tls.Conn, so nothing may wrap

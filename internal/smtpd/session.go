@@ -13,7 +13,9 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"postern/internal/antispam"
 	"postern/internal/deliver"
+	"postern/internal/srs"
 	"postern/internal/store"
 )
 
@@ -26,6 +28,8 @@ type session struct {
 	kicked        atomic.Bool
 
 	account *store.Account // set after AUTH on submission
+	// gate is the antispam gate's view of this client (port 25 only).
+	gate *antispam.Client
 
 	id       string
 	from     string
@@ -51,6 +55,9 @@ func newSession(s *Server, c *smtp.Conn) *session {
 	sess := &session{srv: s, conn: c}
 	if ap, err := netip.ParseAddrPort(c.Conn().RemoteAddr().String()); err == nil {
 		sess.remote = ap.Addr().Unmap()
+	}
+	if s.cfg.Mode == ModeMX {
+		sess.gate = gateClientOf(c.Conn())
 	}
 	return sess
 }
@@ -92,6 +99,7 @@ var (
 	errAuthRequired  = smtpErr(530, 5, 7, 0, "Authentication required")
 	errRelayDenied   = smtpErr(554, 5, 7, 1, "Relay access denied")
 	errUnknownUser   = smtpErr(550, 5, 1, 1, "No such user here")
+	errBadSRS        = smtpErr(550, 5, 1, 1, "Invalid or expired SRS bounce address")
 	errBadAddress    = smtpErr(501, 5, 1, 3, "Bad recipient address syntax")
 	errBadSender     = smtpErr(501, 5, 1, 7, "Bad sender address syntax")
 	errMailboxFull   = smtpErr(452, 4, 2, 2, "Mailbox full, try again later")
@@ -122,6 +130,9 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 				return err
 			}
 		}
+	}
+	if r := s.gate.Mail(from); r != nil {
+		return refusalErr(r)
 	}
 	s.Reset()
 	s.inTransaction.Store(true)
@@ -165,6 +176,9 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	if opts != nil && opts.OriginalRecipient != "" {
 		ro.ORcpt = string(opts.OriginalRecipientType) + ";" + opts.OriginalRecipient
 	}
+	if err := s.checkRcptGate(s.srv.ctx, to); err != nil {
+		return err
+	}
 	err := s.tx.AddRecipient(s.srv.ctx, to, ro)
 	if errors.Is(err, deliver.ErrUnknownUser) {
 		s.refused++
@@ -188,6 +202,14 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		return errRelayDenied
 	case errors.Is(err, deliver.ErrBadAddress):
 		return errBadAddress
+	case errors.Is(err, srs.ErrBadHash), errors.Is(err, srs.ErrExpired):
+		// A bounce to an SRS address we did not write, or wrote too long ago.
+		reason := "forged"
+		if errors.Is(err, srs.ErrExpired) {
+			reason = "expired"
+		}
+		s.srv.cfg.Logger.Info("srs address refused", append(logArgs, "from", s.from, "reason", reason)...)
+		return errBadSRS
 	case errors.Is(err, deliver.ErrUnknownUser):
 		s.srv.cfg.Logger.Info("unknown recipient", logArgs...)
 		return errUnknownUser

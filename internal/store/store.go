@@ -446,6 +446,7 @@ type FlagResult struct {
 // Mailstore holds mailboxes and messages.
 type Mailstore interface {
 	MetadataStore
+	URLAuthStore
 
 	// NewBody starts a body to hand to Deliver, Append or AppendMany.
 	NewBody() (BodyWriter, error)

@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"MoveKeepsID", testMoveKeepsID},
 		{"Threads", testThreads},
 		{"Metadata", testMetadata},
+		{"URLAuthKeys", testURLAuthKeys},
 		{"MessagesByDate", testMessagesByDate},
 		{"AccountChanges", testAccountChanges},
 		{"Quota", testQuota},
