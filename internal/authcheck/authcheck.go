@@ -167,6 +167,9 @@ func (c *Checker) Check(ctx context.Context, in Input) Verdict {
 	if v.Action == Defer && c.o.AcceptTempErrors {
 		v.Action = Accept
 	}
+	if v.Action == Defer {
+		v.Counts = nil // counted when the client's retry gets a verdict
+	}
 	v.Results = c.formatResults(in, &res)
 	v.Header = "Authentication-Results: " + c.o.Hostname + ";\r\n\t" + v.Results + "\r\n"
 	v.ARC = res.arc.result
