@@ -158,6 +158,14 @@ func TestInboundChecksSignedMail(t *testing.T) {
 		t.Errorf("Junk holds %d messages; want the quarantined one", n)
 	}
 
+	m := metricsText(t, s)
+	for _, want := range []string{`postern_inbound_verdicts_total{action="accept"} 1`, `postern_inbound_verdicts_total{action="junk"} 1`,
+		`postern_inbound_verdicts_total{action="reject"} 2`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s:\n%s", want, grepLines(m, "inbound"))
+		}
+	}
+
 	trace := adminTrace(t, s, id+"@e2e.test")
 	for _, want := range []string{"dkim=pass(sender.test)", "dmarc=pass(sender.test)"} {
 		if !strings.Contains(trace, want) {

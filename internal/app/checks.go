@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"postern/internal/authcheck"
 	"postern/internal/config"
 	"postern/internal/resolve"
@@ -15,18 +17,27 @@ import (
 const tallyFlush = time.Minute
 
 // newChecker builds the inbound checks of port 25 from [checks] and
-// [dns]; nil when they are off.
-func newChecker(cfg *config.Config, isLocal func(context.Context, string) (bool, error)) *authcheck.Checker {
+// [dns]; nil when they are off. Its verdicts are counted in reg as
+// postern_inbound_verdicts_total{action}.
+func newChecker(cfg *config.Config, isLocal func(context.Context, string) (bool, error), reg prometheus.Registerer) *authcheck.Checker {
 	c := cfg.Checks
 	if !c.Enabled {
 		return nil
 	}
+	verdicts := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "postern_inbound_verdicts_total",
+		Help: "Messages on port 25 by the inbound checks' verdict: accept, junk (DMARC quarantine), defer (DNS failure), reject."},
+		[]string{"action"})
+	for _, a := range []authcheck.Action{authcheck.Accept, authcheck.Junk, authcheck.Defer, authcheck.Reject} {
+		verdicts.WithLabelValues(a.String())
+	}
+	reg.MustRegister(verdicts)
 	res := resolve.New(resolve.Options{Servers: cfg.DNS.Servers, MaxEntries: c.DNSCacheEntries})
 	return authcheck.New(authcheck.Options{
 		Resolver: res, Hostname: cfg.Hostname, IsLocal: isLocal,
 		Budget: c.DNSTimeout.Duration, MaxSignatures: c.MaxDKIMSignatures,
 		Skip:             map[string]bool{"spf": !c.SPF, "dkim": !c.DKIM, "dmarc": !c.DMARC, "arc": !c.ARC, "iprev": !c.IPRev},
 		AcceptTempErrors: c.DNSFailure == "accept",
+		OnVerdict:        func(a authcheck.Action) { verdicts.WithLabelValues(a.String()).Inc() },
 	})
 }
 

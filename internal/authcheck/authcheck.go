@@ -47,6 +47,8 @@ type Options struct {
 	// AcceptTempErrors delivers mail whose verdict a DNS failure left
 	// open, instead of deferring it (a development server without DNS).
 	AcceptTempErrors bool
+	// OnVerdict, when set, is told each verdict's action (metrics).
+	OnVerdict func(Action)
 	// Percent draws the DMARC pct sample (rand.IntN(100) when nil).
 	Percent func() int
 	Now     func() time.Time
@@ -174,6 +176,9 @@ func (c *Checker) Check(ctx context.Context, in Input) Verdict {
 	v.Header = "Authentication-Results: " + c.o.Hostname + ";\r\n\t" + v.Results + "\r\n"
 	v.ARC = res.arc.result
 	v.Summary = res.summary()
+	if c.o.OnVerdict != nil {
+		c.o.OnVerdict(v.Action)
+	}
 	return v
 }
 
