@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
@@ -26,6 +27,8 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-msgauth/dkim"
 	"github.com/emersion/go-smtp"
+
+	_ "modernc.org/sqlite"
 
 	"postern/internal/queue/queuetest"
 )
@@ -170,6 +173,37 @@ func TestInboundChecksSignedMail(t *testing.T) {
 	for _, want := range []string{"dkim=pass(sender.test)", "dmarc=pass(sender.test)"} {
 		if !strings.Contains(trace, want) {
 			t.Errorf("trace lacks %q: %s", want, trace)
+		}
+	}
+
+	// The DMARC evaluations reach the database by shutdown at the latest.
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(s.Dir, "postern.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	counts := map[string]int{}
+	rows, err := db.Query(`SELECT header_from, disposition, dkim, spf, messages FROM dmarc_counts WHERE source_ip = '127.0.0.1'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var from, dis, dk, sp string
+		var n int
+		if err := rows.Scan(&from, &dis, &dk, &sp, &n); err != nil {
+			t.Fatal(err)
+		}
+		counts[from+" "+dis+" dkim="+dk+" spf="+sp] += n
+	}
+	rows.Close()
+	want := map[string]int{"sender.test none dkim=pass spf=fail": 1, "sender.test reject dkim=fail spf=fail": 2,
+		"junk.test quarantine dkim=fail spf=fail": 1}
+	for k, n := range want {
+		if counts[k] != n {
+			t.Errorf("dmarc_counts %q = %d; want %d (all: %v)", k, counts[k], n, counts)
 		}
 	}
 }
