@@ -36,7 +36,8 @@ func withService(e *env, fn func(ctx context.Context, svc *admin.Service) error)
 	}
 	defer backend.Close()
 	logger, _ := newLogger(e, cfg)
-	svc := admin.New(backend.Store, logger, admin.Options{Hostname: cfg.Hostname, MTASTSMode: cfg.MTASTS.Mode})
+	svc := admin.New(backend.Store, logger, admin.Options{Hostname: cfg.Hostname, MTASTSMode: cfg.MTASTS.Mode,
+		DNS: admin.NewDNSLookup(cfg.DNS.Servers)})
 	return fn(admin.WithActor(ctx, admin.Actor{Name: "cli"}), svc)
 }
 
@@ -172,7 +173,7 @@ const quotaUsage = "postern -c FILE user quota ADDRESS SIZE [MESSAGES]   " +
 	"(0: unlimited; SIZE in bytes or with a unit: 500K, 10M, 1.5G, 2GiB, 100MB)"
 
 func cmdUser(e *env, args []string) error {
-	var pwStdin, yes bool
+	var pwStdin, yes, dryRun bool
 	pwFlag := func(fs *flag.FlagSet) {
 		fs.BoolVar(&pwStdin, "password-stdin", false, "read the password from the first line of standard input")
 	}
@@ -194,6 +195,15 @@ func cmdUser(e *env, args []string) error {
 					fmt.Fprintln(e.stdout, formatAccount(ac))
 				}
 				return err
+			}},
+		{name: "show", usage: "postern -c FILE user show ADDRESS   (state, quota, storage, last login per protocol)", nargs: 1,
+			run: func(ctx context.Context, svc *admin.Service, a []string) error {
+				acct, err := svc.Account(ctx, a[0])
+				if err != nil {
+					return err
+				}
+				writeAccount(e.stdout, acct)
+				return nil
 			}},
 		{name: "passwd", usage: "postern -c FILE user passwd ADDRESS [--password-stdin]", nargs: 1, flags: pwFlag,
 			run: func(ctx context.Context, svc *admin.Service, a []string) error {
@@ -235,6 +245,11 @@ func cmdUser(e *env, args []string) error {
 					return err
 				}
 				return svc.SetQuota(ctx, a[0], q)
+			}},
+		{name: "import", usage: importUsage, nargs: 1,
+			flags: func(fs *flag.FlagSet) { fs.BoolVar(&dryRun, "dry-run", false, "check every line, create nothing") },
+			run: func(ctx context.Context, svc *admin.Service, a []string) error {
+				return importAccounts(ctx, e, svc, a[0], dryRun)
 			}},
 		{name: "app-password", usage: appPasswordUsage, nargs: -2,
 			run: func(ctx context.Context, svc *admin.Service, a []string) error {

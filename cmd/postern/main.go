@@ -22,7 +22,8 @@ Commands:
   serve    run the server (SIGTERM/SIGINT: graceful stop, SIGHUP: reload)
   check    validate the config file and print the effective settings
   domain   add, list, delete domains; set a catch-all
-  user     add, list, delete, disable, enable accounts; set passwords and quotas;
+  user     add, list, show, delete, disable, enable accounts; set passwords and quotas;
+           import accounts from CSV (user import FILE|- [--dry-run]);
            app passwords (user app-password add|list|del)
   alias    add, list, delete aliases
   queue    list, show, retry, drop, hold, release outbound messages
@@ -31,7 +32,8 @@ Commands:
   vacation show or set an account's vacation response (on|off, --from, --to, --subject, --text)
   admin    add, list, delete administrators of the admin API; set or clear their TOTP
   auth     show the running server's throttled login sources (status); lift one (unblock ADDRESS|IP)
-  dns      print the DNS records a domain needs, in zone-file syntax
+  dns      print the DNS records a domain needs, in zone-file syntax;
+           dns check DOMAIN compares them with what DNS publishes
   compact  reclaim the disk space of deleted mail now (--full: all of it)
   version  print the version
 

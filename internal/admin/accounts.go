@@ -21,6 +21,12 @@ type Account struct {
 	UsedBytes     int64
 	UsedMessages  int64
 	CreatedAt     time.Time
+	// LastLogin is the time of the last successful login by protocol
+	// (auth.LoginProtocols: imap, pop3, smtp, jmap, webmail,
+	// managesieve); a protocol never used is absent. The server writes
+	// it at most once a minute per protocol, so it may be that late.
+	// Filled by Account and Accounts only.
+	LastLogin map[string]time.Time
 }
 
 func accountView(a store.Account) Account {
@@ -109,7 +115,14 @@ func (s *Service) Account(ctx context.Context, addr string) (Account, error) {
 		return Account{}, err
 	}
 	a, err := s.account(ctx, addr)
-	return accountView(a), err
+	if err != nil {
+		return Account{}, err
+	}
+	v := accountView(a)
+	if v.LastLogin, err = s.st.AccountLastLogins(ctx, a.ID); err != nil {
+		return Account{}, err
+	}
+	return v, nil
 }
 
 // Accounts lists the accounts of domain by address, or of every domain
@@ -126,9 +139,17 @@ func (s *Service) Accounts(ctx context.Context, domain string) ([]Account, error
 	if err != nil {
 		return nil, storeErr(err, "domain", domain, "domain "+domain)
 	}
+	logins, err := s.st.LastLogins(ctx, domain)
+	if err != nil {
+		return nil, storeErr(err, "domain", domain, "domain "+domain)
+	}
 	out := make([]Account, len(list))
 	for i, a := range list {
 		out[i] = accountView(a)
+		out[i].LastLogin = logins[a.ID]
+		if out[i].LastLogin == nil {
+			out[i].LastLogin = map[string]time.Time{}
+		}
 	}
 	return out, nil
 }

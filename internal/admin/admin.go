@@ -12,6 +12,11 @@
 // auth.Service.LoginPrincipal under the shared login throttle), and the
 // audit table that AuditLog lists.
 //
+// Beside the changes, it checks what DNS publishes for a domain against
+// the records it needs (dnscheck.go, through the resolvers of [dns]
+// servers, dnslookup.go) and imports accounts from CSV, all or none
+// (import.go).
+//
 // Errors a face shows to a person are *Error values with a Kind (NotFound,
 // Exists, Invalid, Conflict, Forbidden) that an HTTP face maps to a status
 // code.
@@ -48,6 +53,9 @@ type Options struct {
 	// MTASTSMode is the MTA-STS policy's mode ([mtasts] mode): its id in
 	// DNS changes with it. "" is "testing".
 	MTASTSMode string
+	// DNS answers the live DNS check (CheckDNS); nil: the check is
+	// refused. NewDNSLookup asks the resolvers of [dns] servers.
+	DNS DNSLookup
 }
 
 // Service holds the administrative rules over one store. It keeps no state
@@ -58,6 +66,7 @@ type Service struct {
 	host       string
 	newKeys    func(time.Time) ([]store.DKIMKey, error)
 	mtastsMode string
+	dns        DNSLookup
 }
 
 // New returns the service over st; logger receives the audit lines (nil:
@@ -69,7 +78,7 @@ func New(st store.Store, logger *slog.Logger, opts Options) *Service {
 	if opts.NewDKIMKeys == nil {
 		opts.NewDKIMKeys = dkim.GenerateKeys
 	}
-	return &Service{st: st, log: logger, host: opts.Hostname, newKeys: opts.NewDKIMKeys, mtastsMode: opts.MTASTSMode}
+	return &Service{st: st, log: logger, host: opts.Hostname, newKeys: opts.NewDKIMKeys, mtastsMode: opts.MTASTSMode, dns: opts.DNS}
 }
 
 // Actor is who asks for a change: "cli" for the command line,

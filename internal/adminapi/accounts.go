@@ -14,11 +14,18 @@ type accountJSON struct {
 	UsedBytes     int64     `json:"used_bytes"`
 	UsedMessages  int64     `json:"used_messages"`
 	CreatedAt     time.Time `json:"created_at"`
+	// LastLogin is by protocol (imap, pop3, smtp, jmap, webmail,
+	// managesieve), a key absent when never.
+	LastLogin map[string]time.Time `json:"last_login"`
 }
 
 func toAccountJSON(ac admin.Account) accountJSON {
+	if ac.LastLogin == nil {
+		ac.LastLogin = map[string]time.Time{}
+	}
 	return accountJSON{Address: ac.Address, Disabled: ac.Disabled, QuotaBytes: ac.QuotaBytes,
-		QuotaMessages: ac.QuotaMessages, UsedBytes: ac.UsedBytes, UsedMessages: ac.UsedMessages, CreatedAt: ac.CreatedAt}
+		QuotaMessages: ac.QuotaMessages, UsedBytes: ac.UsedBytes, UsedMessages: ac.UsedMessages, CreatedAt: ac.CreatedAt,
+		LastLogin: ac.LastLogin}
 }
 
 // listAccounts lists a domain's accounts with their storage and quota.

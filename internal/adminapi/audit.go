@@ -90,10 +90,12 @@ func (a *api) routes(mux *http.ServeMux) {
 		"GET /admin/api/domains/{domain}/dkim":         a.listDKIM,
 		"POST /admin/api/domains/{domain}/dkim/rotate": a.rotateDKIM,
 		"GET /admin/api/domains/{domain}/dns":          a.dnsRecords,
+		"GET /admin/api/domains/{domain}/dns/check":    a.dnsCheck,
 		"GET /admin/api/domains/{domain}/accounts":     a.listAccounts,
 		"GET /admin/api/domains/{domain}/aliases":      a.listAliases,
 
 		"POST /admin/api/accounts":                                  a.addAccount,
+		"POST /admin/api/accounts/import":                           a.importAccounts,
 		"GET /admin/api/accounts/{address}":                         a.getAccount,
 		"DELETE /admin/api/accounts/{address}":                      a.deleteAccount,
 		"POST /admin/api/accounts/{address}/password":               a.setPassword,

@@ -138,6 +138,8 @@ func (a *api) answer(w http.ResponseWriter, c *call, h handler) {
 		w.WriteHeader(http.StatusNoContent)
 	case created:
 		writeJSON(w, http.StatusCreated, v.v)
+	case unprocessable:
+		writeJSON(w, http.StatusUnprocessableEntity, v.v)
 	default:
 		writeJSON(w, http.StatusOK, v)
 	}

@@ -19,7 +19,9 @@
 //   - request.go: JSON decoding (size limit, unknown fields refused, one
 //     object) and the error answer {"error": "...", "kind": "..."}.
 //   - domains.go, accounts.go, aliases.go, sieve.go, audit.go: the
-//     endpoints, each thin over one admin.Service method.
+//     endpoints, each thin over one admin.Service method; import.go reads
+//     a text/csv body for the bulk import (answered 422 when any row is
+//     refused).
 //
 // Every change runs with the actor "admin:<name>", so the audit log line
 // and the audit table name the administrator; a domain administrator's

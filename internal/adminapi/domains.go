@@ -199,3 +199,36 @@ func (a *api) dnsRecords(c *call) (any, error) {
 	}
 	return map[string]any{"domain": z.Domain, "host": z.Host, "records": recs, "zone": z.ZoneFile()}, nil
 }
+
+type dnsCheckRecordJSON struct {
+	Type   string   `json:"type"`
+	Name   string   `json:"name"`
+	Want   string   `json:"want"`
+	Found  []string `json:"found"`
+	Status string   `json:"status"`
+	Fix    string   `json:"fix"`
+}
+
+type dnsCheckJSON struct {
+	Domain    string               `json:"domain"`
+	CheckedAt time.Time            `json:"checked_at"`
+	Records   []dnsCheckRecordJSON `json:"records"`
+}
+
+// dnsCheck looks the domain's records up in DNS now and marks each ok,
+// missing, wrong or error with the fix.
+func (a *api) dnsCheck(c *call) (any, error) {
+	name, err := domainParam(c)
+	if err != nil {
+		return nil, err
+	}
+	chk, err := a.svc.CheckDNS(c.ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	out := dnsCheckJSON{Domain: chk.Domain, CheckedAt: chk.CheckedAt.Truncate(time.Second), Records: make([]dnsCheckRecordJSON, len(chk.Records))}
+	for i, r := range chk.Records {
+		out.Records[i] = dnsCheckRecordJSON{Type: r.Type, Name: r.Name, Want: r.Want, Found: r.Found, Status: r.Status, Fix: r.Fix}
+	}
+	return out, nil
+}

@@ -18,6 +18,7 @@ import (
 	"postern/internal/admin"
 	"postern/internal/auth"
 	"postern/internal/dkim"
+	"postern/internal/queue/queuetest"
 	"postern/internal/store"
 	"postern/internal/store/sqlstore"
 )
@@ -72,6 +73,8 @@ type env struct {
 	url string
 	log *syncBuffer
 	cli context.Context // acts as "cli"
+	// dns is the DNS server the service's live check asks.
+	dns *queuetest.DNS
 }
 
 const (
@@ -89,7 +92,9 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(func() { st.Close() })
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
-	svc := admin.New(st, logger, admin.Options{Hostname: "mail.example.org", NewDKIMKeys: fastKeys()})
+	dns := queuetest.StartDNS(t)
+	svc := admin.New(st, logger, admin.Options{Hostname: "mail.example.org", NewDKIMKeys: fastKeys(),
+		DNS: admin.NewDNSLookup([]string{dns.Addr})})
 	authSvc := auth.New(st, auth.Options{MaxFailuresPerIP: 100, MaxFailuresPerAccount: 3, FailureDelay: -1}, logger)
 	srv := New(Options{Admin: svc, Auth: authSvc, Logger: logger, Extra: map[string]http.Handler{
 		"/healthz": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") }),
@@ -103,7 +108,7 @@ func newEnv(t *testing.T) *env {
 	}})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	e := &env{t: t, st: st, svc: svc, url: ts.URL, log: logs, cli: admin.WithActor(ctx, admin.Actor{Name: "cli"})}
+	e := &env{t: t, st: st, svc: svc, url: ts.URL, log: logs, cli: admin.WithActor(ctx, admin.Actor{Name: "cli"}), dns: dns}
 	for _, d := range []string{"example.org", "other.test"} {
 		if _, err := svc.AddDomain(e.cli, d); err != nil {
 			t.Fatal(err)

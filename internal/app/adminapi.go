@@ -21,7 +21,8 @@ var Version = "dev"
 // need none.
 func newAdminAPI(cfg *config.Config, st store.Store, authSvc *auth.Service, tlsCfg *tls.Config, logger *slog.Logger, ops AdminOps) *adminapi.Server {
 	return adminapi.New(adminapi.Options{
-		Admin: admin.New(st, logger.With("component", "admin"), admin.Options{Hostname: cfg.Hostname}),
+		Admin: admin.New(st, logger.With("component", "admin"), admin.Options{Hostname: cfg.Hostname,
+			MTASTSMode: cfg.MTASTS.Mode, DNS: admin.NewDNSLookup(cfg.DNS.Servers)}),
 		Auth:  authSvc,
 		TLS:   tlsCfg,
 		Extra: map[string]http.Handler{"/metrics": ops.Metrics, "/healthz": ops.Healthz, "/readyz": ops.Readyz},

@@ -132,6 +132,8 @@ type App struct {
 	dlog     *deliverylog.Log
 	metrics  *metrics.Metrics
 	tally    *authcheck.Tally
+	// logins keeps the last login per account and protocol.
+	logins *auth.LoginRecorder
 }
 
 // New builds every server the config enables; Run starts them.
@@ -144,7 +146,8 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 	st := backend.Store
 	a.metrics = metrics.New(st)
 	st.SetObserver(a.metrics)
-	authSvc := auth.New(st, auth.Options{OnFailure: a.metrics.AuthFailure,
+	a.logins = auth.NewLoginRecorder(st, time.Minute, logger.With("component", "auth"))
+	authSvc := auth.New(st, auth.Options{OnFailure: a.metrics.AuthFailure, OnLogin: a.logins.Record,
 		MaxFailuresPerIP:      cfg.Auth.MaxFailuresPerIP,
 		MaxFailuresPerAccount: cfg.Auth.MaxFailuresPerAccount,
 		Window:                cfg.Auth.FailureWindow.Duration,
@@ -213,12 +216,13 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, MaxRecipients: cfg.SMTP.MaxRecipients,
 		Extensions: sub.EnvelopeExtensions(), Logger: logger.With("svc", "jmap")})
 	jmapSieve.Register(jmapSrv)
+	ac := autoconfig.New(autoconfig.Options{Current: a.autoconfigSettings, IsLocalDomain: a.pipeline.IsLocalDomain})
 	webmailH, err := webmail.New(webmail.Options{Tokens: tokens, Store: st, Logger: logger.With("svc", "webmail"),
-		Admin: admin.New(st, logger.With("component", "admin"), admin.Options{Hostname: cfg.Hostname})})
+		Admin:        admin.New(st, logger.With("component", "admin"), admin.Options{Hostname: cfg.Hostname}),
+		MobileConfig: ac.MobileConfigHandler})
 	if err != nil {
 		return nil, err
 	}
-	ac := autoconfig.New(autoconfig.Options{Current: a.autoconfigSettings, IsLocalDomain: a.pipeline.IsLocalDomain})
 	webSrv := web.New(web.Options{JMAP: jmapSrv, Webmail: webmailH, Streams: jmapSrv, Logger: logger.With("svc", "http"),
 		Autoconfig: ac.Handler(), Healthz: health.Healthz(), Readyz: health.Readyz(a.readyChecks())})
 	adminSrv := newAdminAPI(cfg, st, authSvc, tlsCfg, logger, a.AdminOps(Version))
@@ -336,6 +340,7 @@ func (a *App) Run(ctx context.Context, reload <-chan struct{}) error {
 	go func() { flushTally(tallyCtx, a.tally, a.backend.Store, a.logger); close(tallyDone) }()
 	defer func() { stopTally(); <-tallyDone }()
 	stopQueue := a.runQueue()
+	a.logins.Start()
 	var runErr error
 	failed := 0
 loop:
@@ -370,6 +375,7 @@ loop:
 		}()
 	}
 	swg.Wait()
+	a.logins.Close()
 	stopQueue()
 	a.closeListeners()
 	wg.Wait()

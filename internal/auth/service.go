@@ -61,6 +61,10 @@ type Options struct {
 	Now func() time.Time
 	// OnFailure, when set, is called at each counted failure (metrics).
 	OnFailure func()
+	// OnLogin, when set, is called at each successful login of an
+	// account with the protocol of the context (WithProtocol): the
+	// last-login record (LoginRecorder.Record). It must not block.
+	OnLogin func(accountID int64, protocol string)
 }
 
 func (o Options) withDefaults() Options {
@@ -207,6 +211,7 @@ func (s *Service) Login(ctx context.Context, remote netip.Addr, username, passwo
 		return store.Account{}, s.failed(ctx, log, failures, reason)
 	}
 	s.thr.succeed(src, user)
+	s.loggedIn(ctx, acct)
 	if app != nil {
 		s.usedAppPassword(ctx, log, app)
 		return acct, nil
@@ -214,6 +219,14 @@ func (s *Service) Login(ctx context.Context, remote netip.Addr, username, passwo
 	log.Info("auth ok")
 	s.rehash(ctx, log, acct, password)
 	return acct, nil
+}
+
+// loggedIn tells OnLogin of a successful login: every protocol's
+// account logins pass here, password, app password or SCRAM.
+func (s *Service) loggedIn(ctx context.Context, acct store.Account) {
+	if s.opts.OnLogin != nil {
+		s.opts.OnLogin(acct.ID, Protocol(ctx))
+	}
 }
 
 // rehash stores the account's password hashed with the current argon2id
@@ -439,6 +452,7 @@ func (s *Service) scramResult(ctx context.Context, remote netip.Addr, username s
 		return store.Account{}, s.failed(ctx, log, s.thr.fail(now, src, user), "account disabled or gone")
 	}
 	s.thr.succeed(src, user)
+	s.loggedIn(ctx, acct)
 	if app != nil {
 		s.usedAppPassword(ctx, log, app)
 		return acct, nil

@@ -152,7 +152,12 @@ func (b BasicAuth) Authenticate(r *http.Request) (Principal, error) {
 // login checks a password through the shared throttle and maps its errors
 // to the ones the HTTP layer answers.
 func (b BasicAuth) login(r *http.Request, user, pass string) (store.Account, error) {
-	acct, err := b.Auth.Login(auth.WithProtocol(r.Context(), "jmap"), b.remote(r), user, pass)
+	ctx := r.Context()
+	if auth.Protocol(ctx) == "" {
+		// The webmail's login passes here with its own name.
+		ctx = auth.WithProtocol(ctx, "jmap")
+	}
+	acct, err := b.Auth.Login(ctx, b.remote(r), user, pass)
 	switch {
 	case err == nil:
 		return acct, nil

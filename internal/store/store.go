@@ -558,6 +558,8 @@ type Store interface {
 	Admins
 	WebmailStore
 	DeliveryLog
+	AccountImport
+	LastLogins
 	Notifier() Notifier
 	Close() error
 }

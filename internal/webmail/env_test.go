@@ -15,6 +15,7 @@ import (
 
 	"postern/internal/admin"
 	"postern/internal/auth"
+	"postern/internal/autoconfig"
 	"postern/internal/jmap"
 	"postern/internal/jmapmail"
 	"postern/internal/msgmeta"
@@ -70,7 +71,9 @@ func newEnv(t *testing.T) *env {
 	tokens := jmap.NewTokens(jmap.BasicAuth{Auth: authSvc}, st, jmap.TokenOptions{CSRFKey: key})
 	js := jmap.New(jmap.Options{Auth: tokens, Tokens: tokens, Blobs: jmapmail.NewBlobs(st)})
 	jmapmail.Register(js, st, jmapmail.Options{Parse: msgmeta.Parse})
-	wm, err := New(Options{Tokens: tokens, Store: st, Admin: adm})
+	ac := autoconfig.New(autoconfig.Options{Settings: autoconfig.Settings{Hostname: "mail.example.org",
+		IMAPS: 993, IMAP: 143, Submissions: 465, Submission: 587}})
+	wm, err := New(Options{Tokens: tokens, Store: st, Admin: adm, MobileConfig: ac.MobileConfigHandler})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"postern/internal/auth"
 	"postern/internal/jmap"
 	"postern/internal/store"
 )
@@ -65,6 +66,7 @@ func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusBadRequest, "give a username and a password")
 		return
 	}
+	r = r.WithContext(auth.WithProtocol(r.Context(), "webmail"))
 	tok, _, acct, err := h.tokens.Login(r, body.Username, body.Password)
 	var te *jmap.ThrottledError
 	switch {

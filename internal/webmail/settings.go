@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"postern/internal/admin"
+	"postern/internal/auth"
 	"postern/internal/jmap"
 )
 
@@ -61,7 +62,7 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request, s sessi
 		h.adminFailed(w, s, err)
 		return
 	}
-	tok, _, acct, err := h.tokens.Login(r, s.acct.Address, body.New)
+	tok, _, acct, err := h.tokens.Login(r.WithContext(auth.WithProtocol(r.Context(), "webmail")), s.acct.Address, body.New)
 	if err != nil {
 		// The password is changed; only the new session failed.
 		h.setCookie(w, "")

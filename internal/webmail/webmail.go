@@ -20,8 +20,12 @@ type Options struct {
 	// Store holds the messages shown and the preferences.
 	Store store.Store
 	// Admin changes passwords and app passwords, by its rules.
-	Admin  *admin.Service
-	Logger *slog.Logger
+	Admin *admin.Service
+	// MobileConfig, when set, builds the handler of the account's Apple
+	// configuration profile (autoconfig.Server.MobileConfigHandler),
+	// served at GET /webmail/mobileconfig behind the session.
+	MobileConfig func(address func(*http.Request) string) http.Handler
+	Logger       *slog.Logger
 }
 
 // Handler serves the webmail: the shell, its assets and the /webmail/
@@ -69,6 +73,12 @@ func New(o Options) (*Handler, error) {
 	mux.HandleFunc("GET /webmail/app-passwords", h.withSession(h.listAppPasswords))
 	mux.HandleFunc("POST /webmail/app-passwords", h.withSession(h.addAppPassword))
 	mux.HandleFunc("DELETE /webmail/app-passwords/{id}", h.withSession(h.deleteAppPassword))
+	if o.MobileConfig != nil {
+		profile := o.MobileConfig(sessionAddress)
+		mux.HandleFunc("GET /webmail/mobileconfig", h.withSession(func(w http.ResponseWriter, r *http.Request, s session) {
+			profile.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, s)))
+		}))
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusNotFound, "not found")
 	})
@@ -128,6 +138,13 @@ func (h *Handler) withSession(next func(w http.ResponseWriter, r *http.Request, 
 			jsonError(w, http.StatusServiceUnavailable, "try again later")
 		}
 	}
+}
+
+// sessionAddress is the address of the session withSession put in the
+// request's context; "" without one.
+func sessionAddress(r *http.Request) string {
+	s, _ := r.Context().Value(sessionKey{}).(session)
+	return s.acct.Address
 }
 
 // actor is who makes a change through admin: the account itself.

@@ -83,6 +83,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Uploads", testUploads},
 		{"WebmailPrefs", testWebmailPrefs},
 		{"DeliveryLog", testDeliveryLog},
+		{"AddAccounts", testAddAccounts},
+		{"LastLogins", testLastLogins},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

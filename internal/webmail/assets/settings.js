@@ -1,11 +1,11 @@
 // The settings view (/settings/{page}): identities and signatures,
 // vacation reply, filters (filters.js), password, app passwords,
-// language. JMAP for what JMAP has (Identity, VacationResponse,
+// setting up devices (the Apple profile), language. JMAP for what JMAP has (Identity, VacationResponse,
 // SieveScript); the webmail's own endpoints for passwords.
 
 import { h, call, accountId, addCSS, MethodError, USING_VACATION } from "./compose-common.js";
 
-export const PAGES = ["identities", "vacation", "filters", "password", "app-passwords", "language"];
+export const PAGES = ["identities", "vacation", "filters", "password", "app-passwords", "devices", "language"];
 
 export function mount(el, ctx) {
   addCSS("compose.css");
@@ -20,7 +20,7 @@ export function mount(el, ctx) {
   el.replaceChildren(h("div", { class: "settings" }, h("h1", { text: ctx.t("settings.title") }), h("div", { class: "settings-layout" }, nav, body)));
   const state = { closed: false, cleanups: [] };
   body.append(h("h2", { id: "settings-page-title", text: ctx.t("settings.nav." + page) }));
-  const pages = { identities, vacation, filters, password, "app-passwords": appPasswords, language };
+  const pages = { identities, vacation, filters, password, "app-passwords": appPasswords, devices, language };
   Promise.resolve(pages[page](body, ctx, state)).catch((err) => {
     if (state.closed) return;
     console.error(err);
@@ -336,6 +336,27 @@ async function appPasswords(body, ctx, state) {
   body.append(h("p", { class: "st-hint", text: t("settings.appPasswords.intro") }), form, shown, status,
     h("table", {}, h("thead", {}, h("tr", {}, ["name", "created", "lastUsed", "actions"].map((k) => h("th", { scope: "col", text: t("settings.appPasswords.col." + k) })))), table), empty);
   await load();
+}
+
+// --- devices ---------------------------------------------------------------
+
+// devices offers the Apple configuration profile of the account
+// (GET /webmail/mobileconfig, a download behind the session cookie).
+function devices(body, ctx) {
+  const t = ctx.t;
+  const address = ctx.account?.username || "";
+  body.append(
+    h("div", { class: "st-card", data: { test: "devices-apple" } },
+      h("h3", { text: t("settings.devices.apple.title") }),
+      h("p", { text: t("settings.devices.apple.intro") }),
+      h("div", { class: "st-row" }, h("a", {
+        class: "st-download st-primary", href: "/webmail/mobileconfig", download: "", data: { test: "mobileconfig-link" },
+        text: t("settings.devices.apple.download", { address }),
+      })),
+      h("p", { class: "st-hint", text: t("settings.devices.apple.password") })),
+    h("div", { class: "st-card" },
+      h("h3", { text: t("settings.devices.other.title") }),
+      h("p", { text: t("settings.devices.other.intro") })));
 }
 
 // --- language --------------------------------------------------------------
