@@ -23,6 +23,13 @@ import (
 // SMTP port. It needs root, as Postfix switches to its own users.
 func startPostfix(t *testing.T) (maildir string, smtpPort int) {
 	t.Helper()
+	return startPostfixWith(t, "")
+}
+
+// startPostfixWith is startPostfix with more main.cf lines (a relayhost,
+// milters).
+func startPostfixWith(t *testing.T, extraMainCF string) (maildir string, smtpPort int) {
+	t.Helper()
 	if os.Getuid() != 0 {
 		t.Fatal("Postfix needs root (scripts/deps.sh installs it; run the e2e tests as root)")
 	}
@@ -56,7 +63,7 @@ func startPostfix(t *testing.T) (maildir string, smtpPort int) {
 	var addr string
 	for attempt := 1; ; attempt++ {
 		addr = env.freeAddr(t)
-		err := writeAndStartPostfix(bin, dir, addr, nobody)
+		err := writeAndStartPostfix(bin, dir, addr, nobody, extraMainCF)
 		if err == nil {
 			break
 		}
@@ -88,7 +95,7 @@ func startPostfix(t *testing.T) (maildir string, smtpPort int) {
 }
 
 // writeAndStartPostfix writes main.cf and master.cf and starts Postfix.
-func writeAndStartPostfix(bin, dir, addr string, nobody *user.User) error {
+func writeAndStartPostfix(bin, dir, addr string, nobody *user.User, extraMainCF string) error {
 	mainCF := fmt.Sprintf(`compatibility_level = 3.6
 queue_directory = %[1]s/queue
 data_directory = %[1]s/data
@@ -114,7 +121,7 @@ smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 smtpd_tls_security_level = may
 smtpd_tls_chain_files = %[1]s/key.pem, %[1]s/cert.pem
 smtputf8_enable = yes
-`, dir, nobody.Uid, nobody.Gid)
+`, dir, nobody.Uid, nobody.Gid) + extraMainCF
 	masterCF := addr + ` inet n - n - - smtpd
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup

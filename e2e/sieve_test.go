@@ -98,15 +98,15 @@ vacation :days 1 :subject "Out of office" "I am away this week.";
 		t.Fatalf("broken script stored:\n%s", out)
 	}
 
-	mustSend(t, s.Addr["smtp"], bob, []string{alice}, strings.Replace(testMessage(bob, alice, uniq(), "numbers"), "Subject: test", "Subject: monthly report", 1))
+	mustSubmit(t, s, bob, pass, []string{alice}, strings.Replace(testMessage(bob, alice, uniq(), "numbers"), "Subject: test", "Subject: monthly report", 1))
 	if n := mailboxCount(t, s, alice, "Reports"); n != 1 {
 		t.Fatalf("Reports has %d messages, want the report", n)
 	}
 	for i := 0; i < 2; i++ {
-		mustSend(t, s.Addr["smtp"], bob, []string{alice}, testMessage(bob, alice, uniq(), "are you there?"))
+		mustSubmit(t, s, bob, pass, []string{alice}, testMessage(bob, alice, uniq(), "are you there?"))
 	}
 	list := testMessage(bob, alice, uniq(), "list traffic")
-	mustSend(t, s.Addr["smtp"], bob, []string{alice}, "List-Id: <news.example.test>\r\n"+list)
+	mustSubmit(t, s, bob, pass, []string{alice}, "List-Id: <news.example.test>\r\n"+list)
 	if n := mailboxCount(t, s, alice, "INBOX"); n != 3 {
 		t.Errorf("alice's INBOX has %d, want 3 (vacation keeps every message)", n)
 	}
@@ -142,7 +142,7 @@ func TestSieveBrokenAtRunTime(t *testing.T) {
 	s := mailServer(t, nil)
 	src := `redirect "a@remote.test"; redirect "b@remote.test"; redirect "c@remote.test"; redirect "d@remote.test"; redirect "e@remote.test";`
 	s.CLI(src, "sieve", "put", alice, "many", "-", "--activate").mustOK(t)
-	mustSend(t, s.Addr["smtp"], bob, []string{alice}, testMessage(bob, alice, uniq(), "hello"))
+	mustSubmit(t, s, bob, pass, []string{alice}, testMessage(bob, alice, uniq(), "hello"))
 	if n := mailboxCount(t, s, alice, "INBOX"); n != 1 {
 		t.Fatalf("INBOX has %d, want the message kept", n)
 	}

@@ -263,7 +263,7 @@ func TestSMTPQuota(t *testing.T) {
 		code, text := c.cmd("RCPT TO:<" + bob + ">")
 		if code == 250 {
 			c.expect("DATA", 354)
-			c.write(testMessage("x@remote.test", bob, uniq(), strings.Repeat("q", 1400)) + ".\r\n")
+			c.write(testMessage("x@remote.test", bob, uniq(), strings.Repeat("q", 1200)) + ".\r\n")
 			code, text = c.reply()
 		}
 		c.cmd("QUIT")

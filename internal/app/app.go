@@ -19,6 +19,7 @@ import (
 
 	"postern/internal/admin"
 	"postern/internal/auth"
+	"postern/internal/authcheck"
 	"postern/internal/autoconfig"
 	"postern/internal/blob"
 	"postern/internal/config"
@@ -133,6 +134,7 @@ type App struct {
 	// tlsReports sends the daily TLS-RPT reports; nil when off.
 	tlsReports *tlsrpt.Sender
 	metrics    *metrics.Metrics
+	tally      *authcheck.Tally
 	// logins keeps the last login per account and protocol.
 	logins *auth.LoginRecorder
 }
@@ -161,8 +163,11 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 	filter := sievefilter.New(sievefilter.Options{Store: st, Logger: logger.With("component", "sieve"),
 		Sieve: sieveOpts, Hostname: cfg.Hostname})
 	a.dlog = deliverylog.New(st, deliverylog.Options{Retention: cfg.Log.DeliveryRetention.Duration, Logger: logger.With("component", "deliverylog")})
+	a.tally = authcheck.NewTally()
+	checks := newChecker(cfg, func(ctx context.Context, d string) (bool, error) { return a.pipeline.IsLocalDomain(ctx, d) }, a.metrics.Registry())
 	a.pipeline = deliver.New(deliver.Options{Directory: st, Mailstore: st, Parse: ParseMessage, Filter: reportFilter(filter, st, logger),
-		SRSSecret: srsKey, Logger: logger.With("component", "deliver"), Log: a.dlog})
+		SRSSecret: srsKey, Logger: logger.With("component", "deliver"), Log: a.dlog,
+		Checks: checks, AuthservID: cfg.Hostname, Counts: a.tally, Sealer: dkim.NewSigner(st)})
 	a.queue = newQueue(cfg, backend, a.pipeline, logger)
 	a.pipeline.SetQueue(a.queue)
 	a.tlsReports = newTLSReports(cfg, st, dkim.NewSigner(st), a.pipeline, logger)
@@ -335,6 +340,10 @@ func (a *App) Run(ctx context.Context, reload <-chan struct{}) error {
 	go a.backend.Store.Maintain(sweepCtx, sqlstore.MaintainOptions{})
 	go a.dlog.Run(sweepCtx)
 	go a.runTLSReports(sweepCtx)
+	tallyCtx, stopTally := context.WithCancel(context.Background())
+	tallyDone := make(chan struct{})
+	go func() { flushTally(tallyCtx, a.tally, a.backend.Store, a.logger); close(tallyDone) }()
+	defer func() { stopTally(); <-tallyDone }()
 	stopQueue := a.runQueue()
 	a.logins.Start()
 	var runErr error

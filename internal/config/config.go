@@ -36,6 +36,7 @@ type Config struct {
 	DNS      DNS      `toml:"dns"`
 	Sieve    Sieve    `toml:"sieve"`
 	MTASTS   MTASTS   `toml:"mtasts"`
+	Checks   Checks   `toml:"checks"`
 	Antispam Antispam `toml:"antispam"`
 
 	// path is the file this was read from; paths in it resolve against its directory.
@@ -190,6 +191,7 @@ func Default() Config {
 		MTASTS:   MTASTS{Mode: "testing", MaxAge: Duration{7 * 24 * time.Hour}},
 		Outbound: defaultOutbound(),
 		Sieve:    Sieve{MaxRedirects: 4, MaxActions: 32, SRSSecretFile: "srs.key"},
+		Checks:   defaultChecks(),
 		Antispam: defaultAntispam(),
 	}
 }
@@ -359,6 +361,9 @@ func (c *Config) Validate() error {
 			"set tls.cert and tls.key, or listen on 127.0.0.1", c.Listen.Admin)
 	}
 	if err := c.Outbound.validate(); err != nil {
+		return err
+	}
+	if err := c.Checks.validate(); err != nil {
 		return err
 	}
 	if err := c.Antispam.validate(); err != nil {

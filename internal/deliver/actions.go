@@ -81,9 +81,17 @@ func (t *Transaction) filterAll(ctx context.Context, nb store.NewBlob, skip int6
 			res.Discarded++
 			t.p.log.Info("discarded by filter", "id", t.env.ID, "account", lr.account.Address)
 		}
+		junk := ""
+		if t.junk {
+			keep, junk = t.junkTargets(ctx, lr.account, keep)
+		}
 		for _, k := range keep {
-			d.Targets = append(d.Targets, store.DeliveryTarget{AccountID: lr.account.ID, Mailbox: k.Mailbox, Create: k.Create,
-				Flags: k.Flags, Keywords: k.Keywords, Body: body})
+			target := store.DeliveryTarget{AccountID: lr.account.ID, Mailbox: k.Mailbox, Create: k.Create,
+				Flags: k.Flags, Keywords: k.Keywords, Body: body}
+			if junk != "" && k.Mailbox == junk {
+				target.SpecialUse = store.SpecialJunk
+			}
+			d.Targets = append(d.Targets, target)
 			plan.owners = append(plan.owners, lr)
 		}
 		if fr.After != nil {
@@ -176,7 +184,7 @@ func (t *Transaction) redirect(ctx context.Context, lr *localRcpt, fr FilterResu
 		remote = append(remote, store.NewQueueRecipient{Rcpt: a.String()})
 	}
 	if len(remote) > 0 {
-		x, err := t.extraBody(raw.Bytes(), false)
+		x, err := t.extraBody(t.sealed(ctx, domainOf(lr.account.Address), raw.Bytes()), false)
 		if err != nil {
 			return false, err
 		}

@@ -62,6 +62,14 @@ func (t *Transaction) Deliver(ctx context.Context, body io.Reader) (Result, erro
 			}
 		}
 	}
+	if t.env.Source == SourceMX && t.p.checks != nil {
+		checked, release, err := t.check(ctx, body)
+		if err != nil {
+			return Result{}, err
+		}
+		defer release()
+		body = checked
+	}
 	var head *headCapture
 	if len(t.local) == 0 {
 		// Nothing parses a message only relayed: its Message-ID for the
@@ -80,7 +88,12 @@ func (t *Transaction) Deliver(ctx context.Context, body io.Reader) (Result, erro
 		discardDelivery(d)
 		return res, err
 	}
-	d.Queue = append(t.queuedCopies(ctx, remote, skip), d.Queue...)
+	forwards, vias := t.queuedCopies(ctx, remote, skip)
+	d.Queue = append(forwards, d.Queue...)
+	if err := t.sealForwards(ctx, nb, skip, &d, vias); err != nil {
+		discardDelivery(d)
+		return res, err
+	}
 	if len(d.Targets) == 0 && len(d.Queue) == 0 {
 		discardDelivery(d)
 		live := t.env.Source == SourceMX || t.env.Source == SourceSubmission
@@ -163,16 +176,16 @@ func (t *Transaction) writeBody(body io.Reader) (store.NewBlob, int64, error) {
 
 // queuedCopies makes one queue entry per distinct NOTIFY and sender (a
 // queue entry carries one of each): forwards through an alias go out from
-// an SRS address of the alias's domain.
-func (t *Transaction) queuedCopies(ctx context.Context, remote []remoteRcpt, skip int64) []store.QueuedCopy {
-	var out []store.QueuedCopy
+// an SRS address of the alias's domain. vias[i] is the alias's domain of
+// out[i], "" for mail not forwarded.
+func (t *Transaction) queuedCopies(ctx context.Context, remote []remoteRcpt, skip int64) (out []store.QueuedCopy, vias []string) {
 	index := map[string]int{}
 	for _, r := range remote {
 		sender := t.env.Sender
 		if r.via != "" {
 			sender = t.p.srsForward(ctx, sender, r.via)
 		}
-		key := r.notify + "\x00" + sender
+		key := r.notify + "\x00" + sender + "\x00" + r.via
 		i, ok := index[key]
 		if !ok {
 			i = len(out)
@@ -184,10 +197,11 @@ func (t *Transaction) queuedCopies(ctx context.Context, remote []remoteRcpt, ski
 				q.AccountID = t.env.Account.ID // forwards from port 25 belong to no account
 			}
 			out = append(out, q)
+			vias = append(vias, r.via)
 		}
 		out[i].Recipients = append(out[i].Recipients, store.NewQueueRecipient{Rcpt: r.addr, ORcpt: r.orcpt, Notify: r.notify})
 	}
-	return out
+	return out, vias
 }
 
 // record turns the store's outcome into the result, logs one line per

@@ -36,6 +36,9 @@ func (t *Transaction) logRows(messageID string, d *store.Delivery, owners []*loc
 		acc.Detail = "from <> "
 	}
 	acc.Detail += "to " + strings.Join(rcpts, ", ")
+	if t.authSummary != "" {
+		acc.Detail += "; " + t.authSummary
+	}
 	rows := make([]store.LogEvent, 0, 1+len(d.Targets)+len(d.Queue))
 	rows = append(rows, acc)
 	for i, tg := range d.Targets {

@@ -24,9 +24,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"time"
 
+	"postern/internal/authcheck"
 	"postern/internal/srs"
 	"postern/internal/store"
 )
@@ -86,6 +88,10 @@ type Envelope struct {
 	// RequireTLS: MAIL FROM REQUIRETLS (RFC 8689); remote copies go only
 	// over verified TLS.
 	RequireTLS bool
+	// RemoteIP and Helo are the SMTP client's address and greeting, for
+	// the inbound checks of mail from port 25.
+	RemoteIP netip.Addr
+	Helo     string
 }
 
 // ParseFunc turns a raw message into what the store keeps. It reads r to
@@ -113,6 +119,16 @@ type Options struct {
 	// Log keeps refusals in the delivery log; may be nil. (Deliveries
 	// write their rows with the delivery: store.Delivery.Log.)
 	Log LogRecorder
+	// Checks makes the verdicts on mail from port 25 (SPF, DKIM, DMARC,
+	// ARC, iprev); nil checks nothing. AuthservID names us in the
+	// Authentication-Results field (the hostname).
+	Checks     *authcheck.Checker
+	AuthservID string
+	// Counts keeps the DMARC evaluations; may be nil.
+	Counts CountRecorder
+	// Sealer adds an ARC set to checked mail forwarded on (alias
+	// forwards, Sieve redirects); nil forwards it unsealed.
+	Sealer Sealer
 }
 
 // Pipeline is the delivery pipeline.
@@ -126,11 +142,17 @@ type Pipeline struct {
 	now    func() time.Time
 	srs    []byte
 	rec    LogRecorder
+
+	checks     *authcheck.Checker
+	authservID string
+	counts     CountRecorder
+	sealer     Sealer
 }
 
 // New returns a pipeline.
 func New(o Options) *Pipeline {
-	p := &Pipeline{dir: o.Directory, ms: o.Mailstore, parse: o.Parse, filter: o.Filter, queue: o.Queue, log: o.Logger, now: o.Now, srs: o.SRSSecret, rec: o.Log}
+	p := &Pipeline{dir: o.Directory, ms: o.Mailstore, parse: o.Parse, filter: o.Filter, queue: o.Queue, log: o.Logger, now: o.Now, srs: o.SRSSecret, rec: o.Log,
+		checks: o.Checks, authservID: o.AuthservID, counts: o.Counts, sealer: o.Sealer}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -214,6 +236,11 @@ type Transaction struct {
 	remote []remoteRcpt
 	seen   map[int64]bool
 	rcpts  int
+	// junk: the verdicts quarantine the message (to Junk, not INBOX);
+	// authSummary is their results for the delivery log.
+	junk        bool
+	authSummary string
+	verdict     *authcheck.Verdict
 }
 
 type localRcpt struct {

@@ -148,7 +148,8 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	s.id = newID()
 	s.started = time.Now()
 	s.bareAtMail = bareCount(s.conn.Conn())
-	env := deliver.Envelope{ID: s.id, Source: deliver.SourceMX, Sender: from, Account: s.account}
+	env := deliver.Envelope{ID: s.id, Source: deliver.SourceMX, Sender: from, Account: s.account,
+		RemoteIP: s.remote, Helo: s.conn.Hostname()}
 	if s.srv.cfg.Mode == ModeSubmission {
 		env.Source = deliver.SourceSubmission
 	}
@@ -261,6 +262,7 @@ func (s *session) deliver(body io.Reader, checked *checkedReader) error {
 	logArgs := append(s.log(), "id", s.id, "from", s.from, "rcpts", len(s.rcpts))
 	var serr *smtp.SMTPError
 	var rejected *deliver.RejectError
+	var policy *deliver.PolicyError
 	switch {
 	case err == nil:
 	case errors.As(err, &serr):
@@ -269,6 +271,11 @@ func (s *session) deliver(body io.Reader, checked *checkedReader) error {
 	case errors.Is(err, deliver.ErrAllOverQuota):
 		cfg.Logger.Info("message refused", append(logArgs, "reason", "over quota")...)
 		return errMailboxFull
+	case errors.As(err, &policy) && policy.Temporary:
+		// RFC 3463 4.4.3: the directory server (here DNS) failed.
+		return smtpErr(451, 4, 4, 3, sanitizeReply(policy.Reason))
+	case errors.As(err, &policy):
+		return smtpErr(550, 5, 7, 1, sanitizeReply(policy.Reason))
 	case errors.As(err, &rejected):
 		cfg.Logger.Info("message refused", append(logArgs, "reason", "rejected by filter")...)
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: sanitizeReply(rejected.Reason)}

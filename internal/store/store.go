@@ -311,10 +311,13 @@ type DeliveryTarget struct {
 	AccountID int64
 	// Mailbox is the mailbox name; "" means INBOX. A mailbox that does not
 	// exist is created when Create is set, else the copy goes to INBOX.
-	Mailbox  string
-	Create   bool
-	Flags    Flags
-	Keywords []string
+	Mailbox string
+	Create  bool
+	// SpecialUse is given to a mailbox created for this copy (\Junk for
+	// a DMARC quarantine).
+	SpecialUse string
+	Flags      Flags
+	Keywords   []string
 	// IgnoreQuota delivers even when the account is over its quota.
 	IgnoreQuota bool
 	// Body picks the body of the copy: 0 is Delivery.Blob, i is

@@ -330,7 +330,7 @@ func targetMailbox(ctx context.Context, tx *wtx, e *effects, t store.DeliveryTar
 		return mb, err
 	}
 	if n, nerr := normMailbox(name); nerr == nil && t.Create {
-		mb, err = insertMailbox(ctx, tx, t.AccountID, n, "", true)
+		mb, err = insertMailbox(ctx, tx, t.AccountID, n, t.SpecialUse, true)
 		if err == nil {
 			e.change(store.Change{Kind: store.ChangeMailboxes, AccountID: t.AccountID, MailboxID: mb.ID})
 		}

@@ -1,0 +1,76 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"postern/internal/authcheck"
+	"postern/internal/config"
+	"postern/internal/resolve"
+	"postern/internal/store"
+)
+
+// tallyFlush is how often the DMARC counts go to the database.
+const tallyFlush = time.Minute
+
+// newChecker builds the inbound checks of port 25 from [checks] and
+// [dns]; nil when they are off. Its verdicts are counted in reg as
+// postern_inbound_verdicts_total{action}.
+func newChecker(cfg *config.Config, isLocal func(context.Context, string) (bool, error), reg prometheus.Registerer) *authcheck.Checker {
+	c := cfg.Checks
+	if !c.Enabled {
+		return nil
+	}
+	verdicts := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "postern_inbound_verdicts_total",
+		Help: "Messages on port 25 by the inbound checks' verdict: accept, junk (DMARC quarantine), defer (DNS failure), reject."},
+		[]string{"action"})
+	for _, a := range []authcheck.Action{authcheck.Accept, authcheck.Junk, authcheck.Defer, authcheck.Reject} {
+		verdicts.WithLabelValues(a.String())
+	}
+	reg.MustRegister(verdicts)
+	res := resolve.New(resolve.Options{Servers: cfg.DNS.Servers, MaxEntries: c.DNSCacheEntries})
+	return authcheck.New(authcheck.Options{
+		Resolver: res, Hostname: cfg.Hostname, IsLocal: isLocal,
+		Budget: c.DNSTimeout.Duration, MaxSignatures: c.MaxDKIMSignatures,
+		Skip:             map[string]bool{"spf": !c.SPF, "dkim": !c.DKIM, "dmarc": !c.DMARC, "arc": !c.ARC, "iprev": !c.IPRev},
+		AcceptTempErrors: c.DNSFailure == "accept",
+		OnVerdict:        func(a authcheck.Action) { verdicts.WithLabelValues(a.String()).Inc() },
+	})
+}
+
+// flushTally writes the DMARC counts every tallyFlush, and once more when
+// ctx ends.
+func flushTally(ctx context.Context, t *authcheck.Tally, st store.DMARCCounts, log *slog.Logger) {
+	tick := time.NewTicker(tallyFlush)
+	defer tick.Stop()
+	for {
+		done := false
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-tick.C:
+		}
+		rows, dropped := t.Take()
+		if dropped > 0 {
+			log.Warn("DMARC counts dropped: too many distinct sources", "dropped", dropped)
+		}
+		if len(rows) > 0 {
+			out := make([]store.DMARCCount, 0, len(rows))
+			for c, n := range rows {
+				out = append(out, store.DMARCCount{Day: c.Day, HeaderFrom: c.HeaderFrom, SourceIP: c.SourceIP,
+					Disposition: c.Disposition, DKIM: c.DKIM, SPF: c.SPF, Messages: n})
+			}
+			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			if err := st.AddDMARCCounts(wctx, out); err != nil {
+				log.Error("writing DMARC counts", "rows", len(out), "err", err)
+			}
+			cancel()
+		}
+		if done {
+			return
+		}
+	}
+}

@@ -1,0 +1,218 @@
+package authcheck
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net/mail"
+	"strings"
+)
+
+// Limits of the header reader: smtpd bounds the header block already;
+// these keep the checks bounded whoever calls them.
+const (
+	maxHeaderBytes  = 1 << 20
+	maxHeaderFields = 1000
+	// maxFromDomains bounds the domains of a From field that are checked.
+	maxFromDomains = 10
+)
+
+var errHeaderTooLarge = errors.New("header too large")
+
+// field is one header field: its name and its raw bytes (name, colon,
+// folded value, CRLF).
+type field struct {
+	name string
+	raw  []byte
+}
+
+// value is the unfolded value, trimmed.
+func (f field) value() string {
+	_, v, _ := bytes.Cut(f.raw, []byte(":"))
+	v = bytes.ReplaceAll(v, []byte("\r\n"), nil)
+	v = bytes.ReplaceAll(v, []byte("\n"), nil)
+	return strings.TrimSpace(string(v))
+}
+
+// readHeader reads the header fields of a message, up to the empty line.
+// A line that is neither a field nor a continuation ends the header (what
+// follows is body as far as the checks go).
+func readHeader(r io.Reader) ([]field, error) {
+	br := bufio.NewReader(io.LimitReader(r, maxHeaderBytes+1))
+	var fields []field
+	total := 0
+	for {
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// A long line: read it whole, bounded by the limit reader.
+			rest, rerr := br.ReadBytes('\n')
+			line, err = append(append([]byte(nil), line...), rest...), rerr
+		}
+		total += len(line)
+		if total > maxHeaderBytes {
+			return fields, errHeaderTooLarge
+		}
+		if len(line) == 0 || bytes.Equal(line, []byte("\r\n")) || bytes.Equal(line, []byte("\n")) {
+			return fields, nil
+		}
+		switch {
+		case line[0] == ' ' || line[0] == '\t':
+			if len(fields) > 0 {
+				last := &fields[len(fields)-1]
+				last.raw = append(last.raw, line...)
+			}
+		default:
+			i := bytes.IndexByte(line, ':')
+			if i <= 0 || bytes.ContainsAny(line[:i], " \t") {
+				return fields, nil
+			}
+			if len(fields) == maxHeaderFields {
+				return fields, errHeaderTooLarge
+			}
+			fields = append(fields, field{name: string(line[:i]), raw: append([]byte(nil), line...)})
+		}
+		if err != nil {
+			return fields, nil
+		}
+	}
+}
+
+func fieldsNamed(fields []field, name string) []field {
+	var out []field
+	for _, f := range fields {
+		if strings.EqualFold(f.name, name) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// fromDomains returns the domains of the From field's addresses
+// (RFC 7489 §3.1: the author domains), lower-case and distinct. A value
+// that does not parse as an address list still gives the domains that
+// follow an "@": a mangled From must not slip past the checks, as mail
+// readers show it anyway.
+func fromDomains(value string) []string {
+	var out []string
+	add := func(d string) {
+		d = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(d), "."))
+		if d != "" && len(out) < maxFromDomains && !contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	if list, err := mail.ParseAddressList(value); err == nil {
+		for _, a := range list {
+			if at := strings.LastIndexByte(a.Address, '@'); at >= 0 {
+				add(a.Address[at+1:])
+			}
+		}
+		return out
+	}
+	for rest := value; ; {
+		at := strings.IndexByte(rest, '@')
+		if at < 0 {
+			return out
+		}
+		rest = rest[at+1:]
+		end := strings.IndexFunc(rest, func(r rune) bool {
+			return !(r == '.' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r > 127)
+		})
+		if end < 0 {
+			end = len(rest)
+		}
+		add(rest[:end])
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// AuthServID returns the authserv-id of an Authentication-Results value
+// (RFC 8601 §2.2): its first token, comments skipped.
+func AuthServID(value string) string {
+	v := stripComments(value)
+	v = strings.TrimSpace(v)
+	if i := strings.IndexAny(v, "; \t\r\n"); i >= 0 {
+		v = v[:i]
+	}
+	return strings.ToLower(v)
+}
+
+// stripComments removes RFC 5322 comments (nested, with quoted pairs).
+func stripComments(s string) string {
+	var b strings.Builder
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\' && depth > 0:
+			i++
+		case c == '(':
+			depth++
+		case c == ')' && depth > 0:
+			depth--
+		case depth == 0:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// pvalue makes s safe as a property value of Authentication-Results: a
+// token or an address as it is, anything else quoted (RFC 8601 §2.2).
+func pvalue(s string) string {
+	if len(s) > 254 {
+		s = s[:254]
+	}
+	plain := s != ""
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".-_@+=/:", r)) {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return s
+	}
+	return quote(s)
+}
+
+// quote makes a quoted-string of s, without control characters.
+func quote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r < 0x20 || r == 0x7f:
+			b.WriteByte(' ')
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// comment makes an RFC 5322 comment of s.
+func comment(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == '(' || r == ')' || r == '\\' {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	return "(" + s + ")"
+}
