@@ -22,11 +22,11 @@ unit:
 
 # End-to-end tests: TestMain builds the binary once into a temp dir.
 e2e:
-	$(GO) test -count=1 -timeout 8m ./e2e/
+	$(GO) test -count=1 -timeout 15m ./e2e/
 
 # The same with the race detector built into the server binary.
 e2e-race:
-	POSTERN_E2E_RACE=1 $(GO) test -count=1 -timeout 12m ./e2e/
+	POSTERN_E2E_RACE=1 $(GO) test -count=1 -timeout 20m ./e2e/
 
 test: deps vet unit e2e
 
