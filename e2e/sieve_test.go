@@ -105,10 +105,15 @@ vacation :days 1 :subject "Out of office" "I am away this week.";
 	for i := 0; i < 2; i++ {
 		mustSubmit(t, s, bob, pass, []string{alice}, testMessage(bob, alice, uniq(), "are you there?"))
 	}
-	list := testMessage(bob, alice, uniq(), "list traffic")
-	mustSubmit(t, s, bob, pass, []string{alice}, "List-Id: <news.example.test>\r\n"+list)
+	// The list message comes from carol, who has had no reply yet, so only
+	// the list rule (RFC 3834 §2) can keep it from being answered.
+	list := testMessage(carol, alice, uniq(), "list traffic")
+	mustSubmit(t, s, carol, pass, []string{alice}, "List-Id: <news.example.test>\r\n"+list)
 	if n := mailboxCount(t, s, alice, "INBOX"); n != 3 {
 		t.Errorf("alice's INBOX has %d, want 3 (vacation keeps every message)", n)
+	}
+	if _, ok := s.WaitLog(time.Second, "vacation not sent", carol, "mailing list"); !ok {
+		t.Error("no log line for the reply not sent to the list message")
 	}
 	waitFor(t, 10*time.Second, "the vacation reply", func() bool { return mailboxCount(t, s, bob, "INBOX") >= 1 })
 	time.Sleep(300 * time.Millisecond)
@@ -123,6 +128,9 @@ vacation :days 1 :subject "Out of office" "I am away this week.";
 	}
 	if _, ok := s.WaitLog(time.Second, "vacation not sent", "already replied"); !ok {
 		t.Error("no log line for the second, suppressed reply")
+	}
+	if n := mailboxCount(t, s, carol, "INBOX"); n != 0 {
+		t.Errorf("carol's INBOX has %d messages, want no vacation reply to list mail", n)
 	}
 
 	// The CLI refuses the same broken script with the same location.
