@@ -211,3 +211,72 @@ func between(s, start, end string) string {
 	}
 	return s
 }
+
+// TestSieveCLI: the administrator's `postern sieve` subcommands list,
+// activate, check, del, deactivate and global put, each with its effect
+// on delivery: a global "before" script runs ahead of the user's own.
+func TestSieveCLI(t *testing.T) {
+	s := mailServer(t, nil)
+	own := writeFile(t, "own.sieve", `require ["fileinto", "mailbox"];
+if header :contains "subject" "invoice" { fileinto :create "Invoices"; }
+`)
+	before := writeFile(t, "before.sieve", `require ["fileinto", "mailbox"];
+if header :contains "subject" "quarantine" { fileinto :create "Screened"; stop; }
+`)
+	broken := writeFile(t, "broken.sieve", "require \"fileinto\";\nif true {\n  fileinto \"x\"\n}\n")
+	// The server rereads an account's scripts at most once a second, so a
+	// change made by the CLI (another process) applies within a second.
+	cliChangeApplies := func() { time.Sleep(1100 * time.Millisecond) }
+	send := func(subject string) {
+		t.Helper()
+		mustSubmit(t, s, bob, pass, []string{alice}, strings.Replace(testMessage(bob, alice, uniq(), "text"), "Subject: test", "Subject: "+subject, 1))
+	}
+
+	if msg := s.CLI("", "sieve", "check", alice, broken).mustFail(t); !strings.Contains(msg, "line 4, column 1") {
+		t.Errorf("check of a broken script: %q lacks the location", msg)
+	}
+	s.CLI("", "sieve", "check", alice, own).mustOK(t)
+	if msg := s.CLI("", "sieve", "global", "put", "after", broken).mustFail(t); !strings.Contains(msg, "line 4, column 1") {
+		t.Errorf("global put of a broken script: %q lacks the location", msg)
+	}
+	s.CLI("", "sieve", "global", "put", "before", before).mustOK(t)
+	s.CLI("", "sieve", "put", alice, "own", own).mustOK(t)
+	if out := s.CLI("", "sieve", "list", alice).mustOK(t).Stdout; !strings.Contains(out, "own") || strings.Contains(out, "active") {
+		t.Errorf("list before activate:\n%s", out)
+	}
+	send("invoice 1")
+	if n := mailboxCount(t, s, alice, "Invoices"); n != -1 {
+		t.Errorf("an inactive script filed %d messages", n)
+	}
+
+	s.CLI("", "sieve", "activate", alice, "own").mustOK(t)
+	cliChangeApplies()
+	if out := s.CLI("", "sieve", "list", alice).mustOK(t).Stdout; !strings.Contains(out, "active") {
+		t.Errorf("list after activate:\n%s", out)
+	}
+	send("invoice 2")
+	send("quarantine this")
+	if n := mailboxCount(t, s, alice, "Invoices"); n != 1 {
+		t.Errorf("Invoices has %d, want 1 (the user's script)", n)
+	}
+	if n := mailboxCount(t, s, alice, "Screened"); n != 1 {
+		t.Errorf("Screened has %d, want 1 (the global before script)", n)
+	}
+	if msg := s.CLI("", "sieve", "del", alice, "own").mustFail(t); !strings.Contains(msg, "active") {
+		t.Errorf("deleting the active script: %q", msg)
+	}
+
+	s.CLI("", "sieve", "deactivate", alice).mustOK(t)
+	cliChangeApplies()
+	send("invoice 3")
+	if n := mailboxCount(t, s, alice, "Invoices"); n != 1 {
+		t.Errorf("Invoices has %d after deactivate, want still 1", n)
+	}
+	s.CLI("", "sieve", "del", alice, "own").mustOK(t)
+	if out := s.CLI("", "sieve", "list", alice).mustOK(t).Stdout; strings.Contains(out, "own") {
+		t.Errorf("list after del:\n%s", out)
+	}
+	if n := mailboxCount(t, s, alice, "INBOX"); n != 2 {
+		t.Errorf("INBOX has %d, want the 2 messages no script filed", n)
+	}
+}
