@@ -424,6 +424,11 @@ async function screens() {
           await ready(page, screen);
           await page.locator(`${sel("dns-check")} .loading`).waitFor({ state: "detached" }).catch(() => {});
           if (await page.locator(sel("error")).count()) throw new Error("the screen shows an error: " + (await textOf(page, "error")));
+          if (screen === "dashboard") {
+            // Three messages have come in since the first look (setup).
+            info.bodies = await page.locator(`${sel("tile-disk")} .adm-tile-value`).innerText();
+            check(!/^0\s*B$/.test(info.bodies.trim()), "bodies on disk after mail was delivered: " + info.bodies);
+          }
           await shoot(name || screen, info);
           // The lower part of a long page: the DNS check, the account's
           // scripts.
