@@ -121,7 +121,7 @@ async function manage() {
       await page.click(sel(`global-${which}-save`));
       await page.locator(`${sel(`global-${which}-error`)}:visible`).waitFor();
       info[which] = await textOf(page, `global-${which}-error`);
-      check(/Line \d+, column \d+/.test(info[which]), `the ${which} refusal does not say where: ${info[which]}`);
+      check((info[which].match(/line \d+, column \d+/gi) || []).length === 1, `the ${which} refusal does not say where, once: ${info[which]}`);
       info[which + "Status"] = await apiStatus(page, "/sieve/global/" + which);
     }
     info.cursorLine = await page.evaluate(() => {
@@ -166,8 +166,9 @@ async function deputy() {
   await steps.run("deputy: an account of another domain by URL is refused", async (info) => {
     await page.goto(`${A}/admin/accounts?address=${encodeURIComponent(input.foreignAccount)}`);
     await page.locator(`${sel("screen-accounts")}[data-ready="1"]`).waitFor();
-    check(await page.locator(sel("error")).count() === 1, "no refusal shown");
+    check(await page.locator(sel("failure-403")).count() === 1, "no refusal shown");
     info.message = await textOf(page, "error");
+    check(info.message.includes(input.foreignAccount.split("@")[1]) || info.message.includes(input.foreignAccount), "the refusal does not say what: " + info.message);
     for (const t of ["account-facts", "account-usage", "quota-size", "app-passwords", "sieve-new", "account-delete"]) {
       check(await page.locator(sel(t)).count() === 0, `the other domain's account shows ${t}`);
     }

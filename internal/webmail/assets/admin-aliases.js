@@ -4,9 +4,9 @@
 // and column, and the cursor is put there.
 
 import { t, formatSize } from "./i18n.js";
-import { el, button, confirmDialog } from "./ui.js";
+import { el, button } from "./ui.js";
 import { enc } from "./admin-api.js";
-import { header, section, table, field, input, errorBox, showError, when, busy, badge, domainPicker } from "./admin-ui.js";
+import { header, section, table, field, input, errorBox, showError, when, busy, badge, domainPicker, confirmDelete } from "./admin-ui.js";
 
 export async function aliases(ctx, target) {
   const { sel, chosen } = await domainPicker(ctx, "aliases", ctx.params.get("domain"));
@@ -21,7 +21,7 @@ export async function aliases(ctx, target) {
     { label: t("admin.alias.destinations"), value: (a) => el("span", { class: "wrap" }, ...a.destinations.map((d) => el("span", { class: "adm-chip", text: d }))) },
     { label: t("admin.alias.kind"), value: (a) => badge(t(a.destinations.some((d) => !d.endsWith("@" + chosen)) ? "admin.alias.forward" : "admin.alias.local")) },
     { label: "", value: (a) => button({ icon: "i-trash", label: t("admin.delete"), test: "alias-delete", onClick: async () => {
-      if (!(await confirmDialog(t("admin.alias.delete"), t("admin.alias.deleteText", { source: a.source }), t("admin.delete")))) return;
+      if (!(await confirmDelete(t("admin.alias.delete"), t("admin.alias.deleteText", { source: a.source }), t("admin.delete")))) return;
       try {
         await ctx.api.del("/aliases/" + enc(a.source));
         ctx.toast(t("admin.alias.deleted", { source: a.source }));
