@@ -77,10 +77,11 @@ export async function sieve(ctx, target) {
             await ctx.api.put("/sieve/global/" + which, { script: text });
             ctx.refresh();
           },
-          clear: async () => {
+          // Nothing to remove while no script is set.
+          clear: r.script ? async () => {
             await ctx.api.del("/sieve/global/" + which);
             ctx.refresh();
-          } })));
+          } : null })));
     }
     parts.splice(1, 0, section(t("admin.sieve.globalTitle"), table([
       { label: t("admin.sieve.which"), value: (g) => t("admin.sieve.globalName." + g.which) },
