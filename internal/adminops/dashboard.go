@@ -3,12 +3,9 @@ package adminops
 import (
 	"context"
 	"crypto/x509"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
-	"sync"
 	"time"
 
 	"postern/internal/deliverylog"
@@ -71,16 +68,10 @@ type Cert struct {
 // dashboardHours is the chart's span.
 const dashboardHours = 48
 
-// diskCacheFor keeps the disk figures a while: walking the body
-// directory on every refresh of the page would cost more than it tells.
-const diskCacheFor = time.Minute
-
 // DashboardData builds the dashboard.
 type DashboardData struct {
 	o      DashboardOptions
-	mu     sync.Mutex
-	disk   Disk
-	diskAt time.Time
+	bodies *bodyUsage
 }
 
 // NewDashboard returns the dashboard over o.
@@ -94,7 +85,7 @@ func NewDashboard(o DashboardOptions) *DashboardData {
 	if o.Version == "" {
 		o.Version = "dev"
 	}
-	return &DashboardData{o: o}
+	return &DashboardData{o: o, bodies: newBodyUsage(o.BodyDir)}
 }
 
 // Build gathers every figure.
@@ -128,33 +119,15 @@ func (d *DashboardData) Build(ctx context.Context) (Dashboard, error) {
 	return out, nil
 }
 
+// diskUsage is measured at every look: an administrator who opens the
+// page after a delivery expects to see it counted.
 func (d *DashboardData) diskUsage() Disk {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	now := d.o.Now()
-	if !d.diskAt.IsZero() && now.Sub(d.diskAt) < diskCacheFor {
-		return d.disk
-	}
-	var disk Disk
-	if d.o.BodyDir != "" {
-		_ = filepath.WalkDir(d.o.BodyDir, func(_ string, e fs.DirEntry, err error) error {
-			if err != nil {
-				return nil // a file removed meanwhile
-			}
-			if e.Type().IsRegular() {
-				if fi, err := e.Info(); err == nil {
-					disk.BodiesBytes += fi.Size()
-				}
-			}
-			return nil
-		})
-	}
+	disk := Disk{BodiesBytes: d.bodies.bytes()}
 	for _, f := range d.o.DatabaseFiles {
 		if fi, err := os.Stat(f); err == nil {
 			disk.DatabaseBytes += fi.Size()
 		}
 	}
-	d.disk, d.diskAt = disk, now
 	return disk
 }
 

@@ -11,48 +11,18 @@
 //           its domain;
 //   screens: every main screen in en and zh-CN at 390x844 and 1280x800,
 //           saved under shotDir.
-import { launch, readInput, output, sel, Steps, check, login, watchRequests } from "./lib.mjs";
+import { launch, readInput, output, sel, Steps, check, login } from "./lib.mjs";
+import { Pages, ready, adminLogin as loginAt, textOf } from "./admin-lib.mjs";
 
 const input = await readInput();
 const A = input.admin;
 const steps = new Steps();
 const browser = await launch();
-const foreign = [];
-const pageErrors = [];
-const consoleErrors = [];
+const pages = new Pages(browser);
 const shots = [];
 
-async function newPage(origin, opts = {}) {
-  const context = await browser.newContext(Object.assign({ viewport: { width: 1280, height: 800 }, locale: "en-US" }, opts));
-  foreign.push(...watchRequests(context, origin));
-  const page = await context.newPage();
-  page.setDefaultTimeout(10000);
-  page.on("pageerror", (e) => pageErrors.push(String(e && e.message)));
-  page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
-  return { context, page };
-}
-
-// ready waits for a screen to finish rendering.
-async function ready(page, screen) {
-  await page.locator(`${sel("screen-" + screen)}[data-ready="1"]`).waitFor();
-}
-
-async function adminLogin(page, user, pass, totp) {
-  await page.goto(A + "/admin/");
-  await page.locator(sel("login-form")).waitFor();
-  await page.fill(sel("login-username"), user);
-  await page.fill(sel("login-password"), pass);
-  if (totp) {
-    await page.click(sel("login-use-totp"));
-    await page.fill(sel("login-totp"), totp);
-  }
-  await page.click(sel("login-submit"));
-  await page.locator(sel("nav")).waitFor();
-}
-
-async function textOf(page, name) {
-  return (await page.locator(sel(name)).first().innerText()).trim();
-}
+const newPage = (origin, opts) => pages.open(origin, opts);
+const adminLogin = (page, user, pass, totp) => loginAt(page, A, user, pass, totp);
 
 async function setup() {
   const { page } = await newPage(A);
@@ -454,6 +424,11 @@ async function screens() {
           await ready(page, screen);
           await page.locator(`${sel("dns-check")} .loading`).waitFor({ state: "detached" }).catch(() => {});
           if (await page.locator(sel("error")).count()) throw new Error("the screen shows an error: " + (await textOf(page, "error")));
+          if (screen === "dashboard") {
+            // Three messages have come in since the first look (setup).
+            info.bodies = await page.locator(`${sel("tile-disk")} .adm-tile-value`).innerText();
+            check(!/^0\s*B$/.test(info.bodies.trim()), "bodies on disk after mail was delivered: " + info.bodies);
+          }
           await shoot(name || screen, info);
           // The lower part of a long page: the DNS check, the account's
           // scripts.
@@ -502,5 +477,5 @@ async function dark() {
 
 const phases = { setup, ops, scope, screens: async () => { await screens(); await dark(); } };
 await phases[input.phase]();
-output({ steps: steps.list, shots, foreign, pageErrors, consoleErrors });
+output({ steps: steps.list, shots, foreign: pages.foreign, pageErrors: pages.pageErrors, consoleErrors: pages.consoleErrors });
 await browser.close();

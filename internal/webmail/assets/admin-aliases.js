@@ -6,7 +6,7 @@
 import { t, formatSize } from "./i18n.js";
 import { el, button } from "./ui.js";
 import { enc } from "./admin-api.js";
-import { header, section, table, field, input, errorBox, showError, when, busy, badge, domainPicker } from "./admin-ui.js";
+import { header, section, table, field, input, errorBox, showError, when, busy, badge, domainPicker, confirmDelete } from "./admin-ui.js";
 
 export async function aliases(ctx, target) {
   const { sel, chosen } = await domainPicker(ctx, "aliases", ctx.params.get("domain"));
@@ -21,6 +21,7 @@ export async function aliases(ctx, target) {
     { label: t("admin.alias.destinations"), value: (a) => el("span", { class: "wrap" }, ...a.destinations.map((d) => el("span", { class: "adm-chip", text: d }))) },
     { label: t("admin.alias.kind"), value: (a) => badge(t(a.destinations.some((d) => !d.endsWith("@" + chosen)) ? "admin.alias.forward" : "admin.alias.local")) },
     { label: "", value: (a) => button({ icon: "i-trash", label: t("admin.delete"), test: "alias-delete", onClick: async () => {
+      if (!(await confirmDelete(t("admin.alias.delete"), t("admin.alias.deleteText", { source: a.source }), t("admin.delete")))) return;
       try {
         await ctx.api.del("/aliases/" + enc(a.source));
         ctx.toast(t("admin.alias.deleted", { source: a.source }));
@@ -62,16 +63,31 @@ function addForm(ctx, domain) {
 export async function sieve(ctx, target) {
   const parts = [header(t("admin.nav.sieve"))];
   if (ctx.isServer) {
+    const globals = [];
     for (const which of ["before", "after"]) {
       // No global script yet is a 404: an empty editor.
       const r = await ctx.api.get("/sieve/global/" + which).catch((e) => {
         if (e.status === 404) return { script: "" };
         throw e;
       });
+      globals.push({ which, size: new TextEncoder().encode(r.script || "").length });
       parts.push(section(t("admin.sieve.global." + which), el("p", { class: "adm-note", text: t("admin.sieve.globalIntro." + which) }),
         editor(ctx, { source: r.script, test: "global-" + which,
-          store: (text) => ctx.api.put("/sieve/global/" + which, { script: text }), clear: () => ctx.api.del("/sieve/global/" + which) })));
+          store: async (text) => {
+            await ctx.api.put("/sieve/global/" + which, { script: text });
+            ctx.refresh();
+          },
+          // Nothing to remove while no script is set.
+          clear: r.script ? async () => {
+            await ctx.api.del("/sieve/global/" + which);
+            ctx.refresh();
+          } : null })));
     }
+    parts.splice(1, 0, section(t("admin.sieve.globalTitle"), table([
+      { label: t("admin.sieve.which"), value: (g) => t("admin.sieve.globalName." + g.which) },
+      { label: t("admin.sieve.state"), value: (g) => badge(t(g.size ? "admin.sieve.inUse" : "admin.sieve.unset"), g.size ? "ok" : "off") },
+      { label: t("admin.sieve.size"), value: (g) => (g.size ? formatSize(g.size) : "—") },
+    ], globals, { test: "global-scripts", rowTest: (g) => "global-" + g.which + (g.size ? "-set" : "-unset") })));
   }
   const addr = input({ type: "email", "data-test": "sieve-account", required: true, placeholder: "ann@example.org" });
   const form = el("form", { class: "adm-form adm-inline" }, field(t("admin.acct.address"), addr),

@@ -3,8 +3,8 @@
 // address, Message-ID or queue id; one message's trace step by step).
 
 import { t, formatDate, formatSize, formatNumber } from "./i18n.js";
-import { el, button, confirmDialog } from "./ui.js";
-import { header, section, table, field, input, errorBox, showError, when, busy, badge, link } from "./admin-ui.js";
+import { el, button } from "./ui.js";
+import { header, section, table, field, input, errorBox, showError, when, busy, badge, link, confirmDelete } from "./admin-ui.js";
 
 const STATE_TONE = { active: "ok", deferred: "warn", held: "off" };
 const EVENT_TONE = { accepted: "", delivered: "ok", relayed: "ok", queued: "", deferred: "warn", bounced: "bad", rejected: "bad", dropped: "bad", held: "off", released: "", retried: "" };
@@ -51,7 +51,7 @@ async function queueEntry(ctx, target, id) {
   const err = errorBox("queue-action-error");
   const action = (name, label, opts = {}) => {
     const b = button({ icon: opts.icon, label, cls: opts.cls, test: "queue-" + name, onClick: () => busy(b, async () => {
-      if (opts.confirm && !(await confirmDialog(label, opts.confirm, label))) return;
+      if (opts.confirm && !(await confirmDelete(label, opts.confirm, label))) return;
       try {
         await ctx.api.post(`/queue/${e.id}/${name}`);
         ctx.toast(t("admin.queue.done." + name, { id: e.id }));

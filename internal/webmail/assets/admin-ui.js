@@ -45,7 +45,9 @@ export function errorText(err) {
   if (!err) return "";
   if (err.status === 0 || err instanceof TypeError) return t("admin.networkError");
   let s = err.message;
-  if (err.line) s = t("admin.sieve.at", { line: err.line, column: err.column || 1 }) + " " + s;
+  // The server's message may start with the place in its own words: say
+  // it once, in the reader's language.
+  if (err.line) s = t("admin.sieve.at", { line: err.line, column: err.column || 1 }) + " " + s.replace(/^line \d+, column \d+:\s*/i, "");
   return s;
 }
 
@@ -77,9 +79,19 @@ export async function confirmTyped(title, text, name) {
   const body = el("div", { class: "adm-confirm" }, el("p", { text }), field(t("admin.typeName", { name }), box));
   const r = await dialog({ title, body, test: "confirm-typed", buttons: [
     { label: t("core.cancel"), value: "cancel" },
-    { label: t("admin.delete"), value: "ok", primary: true, submit: true, test: "confirm-ok" },
+    { label: t("admin.delete"), value: "ok", primary: true, cls: "danger", submit: true, test: "confirm-ok" },
   ] });
   return r === "ok" ? box.value.trim() : null;
+}
+
+// confirmDelete asks before a deletion that needs no name typed again;
+// true when confirmed.
+export async function confirmDelete(title, text, okLabel) {
+  const r = await dialog({ title, body: el("p", { text }), test: "confirm", buttons: [
+    { label: t("core.cancel"), value: "cancel" },
+    { label: okLabel || t("admin.delete"), value: "ok", primary: true, cls: "danger", submit: true, test: "confirm-ok" },
+  ] });
+  return r === "ok";
 }
 
 // showSecret shows a password or token that the server will not show

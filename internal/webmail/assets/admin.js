@@ -232,12 +232,23 @@ class AdminApp {
       await screen.render(ctx, target);
     } catch (e) {
       if (seq !== this.renderSeq || e.status === 401) return;
-      target.replaceChildren(el("p", { class: "adm-error", role: "alert", "data-test": "error", text: errorText(e) }));
+      target.replaceChildren(failure(e, screen.page));
     }
     const loading = target.querySelector(":scope > .loading");
     if (loading) loading.remove();
     if (seq === this.renderSeq) target.dataset.ready = "1";
   }
+}
+
+// failure is what a screen shows when the server refused or could not
+// answer: what happened in the reader's language, the server's words, and
+// the way back to the screen's list.
+function failure(err, page) {
+  const title = err.status === 403 ? "admin.failure.forbidden" : err.status === 404 ? "admin.failure.notFound" : "admin.failure.other";
+  return el("div", { class: "adm-failure", "data-test": "failure-" + (err.status || 0) },
+    el("div", { class: "adm-head" }, el("h1", { text: t(title) })),
+    el("p", { class: "adm-error", role: "alert", "data-test": "error", text: errorText(err) }),
+    el("p", null, el("a", { href: "/admin/" + page, "data-test": "failure-back", text: t("admin.failure.back", { screen: t("admin.nav." + page) }) })));
 }
 
 new AdminApp(document.getElementById("app")).boot();

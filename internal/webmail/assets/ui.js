@@ -79,7 +79,7 @@ export function dialog({ title, body, buttons, test }) {
     if (body) form.append(body);
     const row = el("div", { class: "dialog-buttons" });
     for (const b of buttons) {
-      row.append(el("button", { type: b.submit ? "submit" : "button", class: "btn" + (b.primary ? " primary" : ""), value: b.value, "data-test": b.test, text: b.label,
+      row.append(el("button", { type: b.submit ? "submit" : "button", class: "btn" + (b.primary ? " primary" : "") + (b.cls ? " " + b.cls : ""), value: b.value, "data-test": b.test, text: b.label,
         onClick: b.submit ? undefined : () => { d.close(b.value); } }));
     }
     form.append(row);
