@@ -82,8 +82,8 @@ func startServer(b *testing.B, users int) *server {
 }
 
 // initServer runs `postern init --dev` in a temp dir, gives every listener
-// a free loopback port (the TLS-only ones and HTTP off), and lets edit
-// change the config text further before it is written.
+// a free loopback port (the TLS-only ones, HTTP and the admin API off), and
+// lets edit change the config text further before it is written.
 func initServer(b *testing.B, edit func(text string) string) *server {
 	dir := b.TempDir()
 	out, err := exec.Command(postern(b), "init", "--dir", dir, "--hostname", "mx.bench.test", "--dev").CombinedOutput()
@@ -99,6 +99,8 @@ func initServer(b *testing.B, edit func(text string) string) *server {
 	text := setListen(string(raw), map[string]string{
 		"smtp": s.smtp, "submission": s.subm, "submissions": "", "imap": s.imap,
 		"imaps": "", "pop3": s.pop3, "pop3s": "", "managesieve": "", "http": "",
+		// Off too: its default port, 8081, may be another server's.
+		"admin": "",
 	})
 	if edit != nil {
 		text = edit(text)
