@@ -21,7 +21,8 @@ const screens = [
   { name: "compose", path: "/compose", wait: "compose-form" },
   { name: "settings", path: "/settings", wait: "settings-nav" },
 ];
-const foreign = [];
+// Each context's list fills as its pages load: keep the lists, flatten at the end.
+const watched = [];
 // JS and CSS of the first load (the first context: login, then the inbox),
 // gzip-compressed as a server or proxy would send them.
 const assets = [];
@@ -31,7 +32,7 @@ let firstLoad = true;
 for (const lang of ["en", "zh-CN"]) {
   for (const size of sizes) {
     const context = await browser.newContext({ viewport: size.viewport, isMobile: !!size.isMobile, hasTouch: !!size.hasTouch, locale: lang === "en" ? "en-US" : "zh-CN", deviceScaleFactor: 1 });
-    foreign.push(...watchRequests(context, base));
+    watched.push(watchRequests(context, base));
     const page = await context.newPage();
     page.setDefaultTimeout(8000);
     if (firstLoad) {
@@ -103,5 +104,5 @@ for (const lang of ["en", "zh-CN"]) {
   }
 }
 
-output({ steps: steps.list, shots, foreign, assets });
+output({ steps: steps.list, shots, foreign: watched.flat(), assets });
 await browser.close();
