@@ -61,7 +61,8 @@ func flushTally(ctx context.Context, t *authcheck.Tally, st store.DMARCCounts, l
 			out := make([]store.DMARCCount, 0, len(rows))
 			for c, n := range rows {
 				out = append(out, store.DMARCCount{Day: c.Day, HeaderFrom: c.HeaderFrom, SourceIP: c.SourceIP,
-					Disposition: c.Disposition, DKIM: c.DKIM, SPF: c.SPF, Messages: n})
+					Disposition: c.Disposition, DKIM: c.DKIM, SPF: c.SPF, SPFDomain: c.SPFDomain, SPFScope: c.SPFScope,
+					SPFResult: c.SPFResult, DKIMResults: c.DKIMResults, Messages: n})
 			}
 			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			if err := st.AddDMARCCounts(wctx, out); err != nil {
