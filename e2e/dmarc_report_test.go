@@ -120,6 +120,13 @@ func TestDMARCAggregateReportSent(t *testing.T) {
 		t.Errorf("no log line of the unverified destination:\n%s", s.Logs())
 	}
 
+	out := s.CLI("", "reports", "dmarc-sent")
+	out.mustOK(t)
+	if line := today + "\tsender.test\tsent " + reportID; !strings.Contains(out.Stdout, line) ||
+		!strings.Contains(out.Stdout, today+"\tunverified.test\tnot asked") {
+		t.Errorf("reports dmarc-sent lacks %q and unverified.test:\n%s", line, out.Stdout)
+	}
+
 	// Asked again, for the day and for the days due: nothing goes.
 	for _, path := range []string{"/admin/api/reports/dmarc/send?day=" + today, "/admin/api/reports/dmarc/send"} {
 		resp.Sent, resp.Error = nil, ""
