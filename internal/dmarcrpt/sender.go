@@ -171,20 +171,29 @@ type policyGroup struct {
 // their author domain (a subdomain's may be its organisational domain's).
 func (s *Sender) sendDay(ctx context.Context, d time.Time, rows []store.DMARCCount, done map[string]bool) ([]Sent, error) {
 	dayStr := d.Format(time.DateOnly)
-	groups := map[string]*policyGroup{}
-	var errs []error
-	lookups := map[string]bool{}
+	byFrom := map[string][]store.DMARCCount{}
+	var froms []string
 	for _, r := range rows {
 		from := strings.ToLower(r.HeaderFrom)
-		if lookups[from] || done[dayStr+" "+from] {
+		if _, ok := byFrom[from]; !ok {
+			froms = append(froms, from)
+		}
+		byFrom[from] = append(byFrom[from], r)
+	}
+	groups := map[string]*policyGroup{}
+	// A domain whose record could not be fetched holds back its
+	// organisation's report: its rows may belong there.
+	unsure := map[string]bool{}
+	var errs []error
+	for _, from := range froms {
+		if done[dayStr+" "+from] {
 			continue
 		}
-		lookups[from] = true
 		rec, policyDomain, err := s.lookupPolicy(ctx, from)
 		if err != nil {
-			// A temporary failure: the next run asks again.
 			s.log.Warn("DMARC report skipped", "domain", from, "day", dayStr, "reason", "DNS failure, retried later", "err", err)
 			errs = append(errs, fmt.Errorf("%s: %w", from, err))
+			unsure[authcheck.OrgDomain(from)] = true
 			continue
 		}
 		if rec == nil {
@@ -199,22 +208,17 @@ func (s *Sender) sendDay(ctx context.Context, d time.Time, rows []store.DMARCCou
 			g = &policyGroup{rec: rec}
 			groups[policyDomain] = g
 		}
-		for _, row := range rows {
-			if strings.EqualFold(row.HeaderFrom, from) {
-				g.rows = append(g.rows, row)
-			}
-		}
+		g.rows = append(g.rows, byFrom[from]...)
 	}
 	domains := make([]string, 0, len(groups))
 	for pd := range groups {
-		domains = append(domains, pd)
+		if !done[dayStr+" "+pd] && !unsure[authcheck.OrgDomain(pd)] {
+			domains = append(domains, pd)
+		}
 	}
 	sort.Strings(domains)
 	var out []Sent
 	for _, pd := range domains {
-		if done[dayStr+" "+pd] {
-			continue
-		}
 		sent, err := s.sendReport(ctx, d, pd, groups[pd])
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", pd, err))
@@ -316,13 +320,13 @@ func (s *Sender) sendReport(ctx context.Context, d time.Time, policyDomain strin
 	var errs []error
 	for _, dest := range verified {
 		msg := s.message(report, dest.Address, gz)
-		if dest.MaxSize > 0 && int64(len(msg)) > dest.MaxSize {
-			s.log.Info("DMARC report skipped", "domain", policyDomain, "day", dayStr, "report_id", sent.ReportID, "to", dest.Address,
-				"reason", fmt.Sprintf("report of %d bytes over the address's limit of %d", len(msg), dest.MaxSize))
-			continue
-		}
 		if s.opts.Sign != nil {
 			msg = s.opts.Sign(ctx, msg)
+		}
+		if dest.MaxSize > 0 && int64(len(msg)) > dest.MaxSize {
+			s.log.Info("DMARC report skipped", "domain", policyDomain, "day", dayStr, "report_id", sent.ReportID, "to", dest.Address,
+				"reason", fmt.Sprintf("report mail of %d bytes over the address's limit of %d", len(msg), dest.MaxSize))
+			continue
 		}
 		if _, err := s.mail.Bounce(ctx, dest.Address, msg); err != nil {
 			s.log.Warn("DMARC report not queued", "domain", policyDomain, "day", dayStr, "report_id", sent.ReportID, "to", dest.Address, "err", err)

@@ -212,3 +212,29 @@ func TestSendSkips(t *testing.T) {
 		t.Fatal("today's report went before the day ended")
 	}
 }
+
+// TestSendWaitsForSubdomain: a subdomain whose record cannot be fetched
+// may belong in its organisation's report, which waits for it rather
+// than going without its rows.
+func TestSendWaitsForSubdomain(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	ctx := context.Background()
+	rows := []store.DMARCCount{
+		{Day: testDay, HeaderFrom: "org.test", SourceIP: "192.0.2.1", Disposition: "none", DKIM: "pass", SPF: "pass", Messages: 3},
+		{Day: testDay, HeaderFrom: "news.org.test", SourceIP: "192.0.2.2", Disposition: "none", DKIM: "pass", SPF: "pass", Messages: 4},
+	}
+	if err := st.AddDMARCCounts(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	txt := fakeTXT{"_dmarc.org.test": {"v=DMARC1; p=none; rua=mailto:r@org.test"}, "_dmarc.news.org.test": nil}
+	m := &fakeMailer{sent: map[string][][]byte{}}
+	if sent, err := newTestSender(st, txt, m).SendPending(ctx); err == nil || len(sent) != 0 || m.count() != 0 {
+		t.Fatalf("with news.org.test unknown: sent %+v, %v", sent, err)
+	}
+	delete(txt, "_dmarc.news.org.test")
+	sent, err := newTestSender(st, txt, m).SendPending(ctx)
+	if err != nil || len(sent) != 1 || sent[0].Domain != "org.test" || sent[0].Rows != 2 || sent[0].Messages != 7 {
+		t.Fatalf("sent %+v, %v", sent, err)
+	}
+}
