@@ -282,8 +282,9 @@ func (s *Sender) sendReport(ctx context.Context, d time.Time, policyDomain strin
 		return skip("no rua=mailto: address")
 	}
 	var verified []Destination
+	seen := map[string]bool{}
 	for _, dest := range dests {
-		ok, err := s.verifyDestination(ctx, policyDomain, dest)
+		ok, replaced, err := s.verifyDestination(ctx, policyDomain, dest)
 		if err != nil {
 			s.log.Warn("DMARC report skipped", "domain", policyDomain, "day", dayStr, "reason", "DNS failure, retried later", "to", dest.Address, "err", err)
 			return sent, err
@@ -293,7 +294,12 @@ func (s *Sender) sendReport(ctx context.Context, d time.Time, policyDomain strin
 				"reason", "external destination not verified (RFC 7489 §7.1)")
 			continue
 		}
-		verified = append(verified, dest)
+		for _, r := range replaced {
+			if !seen[r.Address] && len(verified) < maxDestinations {
+				seen[r.Address] = true
+				verified = append(verified, r)
+			}
+		}
 	}
 	if len(verified) == 0 {
 		return skip("no verified destination")
@@ -341,29 +347,53 @@ func (s *Sender) sendReport(ctx context.Context, d time.Time, policyDomain strin
 }
 
 // verifyDestination tells whether dest may receive policyDomain's
-// reports: an address in the same organisational domain may; another
-// must publish <policy-domain>._report._dmarc.<its domain> with
-// v=DMARC1 (RFC 7489 §7.1). An error is a DNS failure worth a retry.
-func (s *Sender) verifyDestination(ctx context.Context, policyDomain string, dest Destination) (bool, error) {
-	_, destDomain, _ := strings.Cut(dest.Address, "@")
-	destDomain = strings.TrimSuffix(strings.ToLower(destDomain), ".")
+// reports (RFC 7489 §7.1): an address in the same organisational domain
+// may; another only if its domain publishes a record beginning v=DMARC1
+// at <policy-domain>._report._dmarc.<its domain>. A rua tag in that
+// record replaces the address with its own ones of the same domain;
+// addrs is what to send to. An error is a DNS failure worth a retry.
+func (s *Sender) verifyDestination(ctx context.Context, policyDomain string, dest Destination) (ok bool, addrs []Destination, err error) {
+	destDomain := domainOf(dest.Address)
 	if authcheck.OrgDomain(destDomain) == authcheck.OrgDomain(policyDomain) {
-		return true, nil
+		return true, []Destination{dest}, nil
 	}
 	txts, err := s.r.LookupTXT(ctx, policyDomain+"._report._dmarc."+destDomain)
 	if isNotFound(err) {
-		return false, nil
+		return false, nil, nil
 	}
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
 	for _, t := range txts {
-		v, _, _ := strings.Cut(t, ";")
-		if strings.EqualFold(strings.ReplaceAll(v, " ", ""), "v=DMARC1") {
-			return true, nil
+		tags := strings.Split(t, ";")
+		if strings.ReplaceAll(tags[0], " ", "") != "v=DMARC1" {
+			continue
 		}
+		for _, tag := range tags[1:] {
+			k, v, _ := strings.Cut(tag, "=")
+			if strings.TrimSpace(k) != "rua" {
+				continue
+			}
+			// The replacement must stay with the same host, so a consent
+			// record cannot send reports on to a third party.
+			own, _ := ParseRUA(strings.Split(v, ","))
+			for _, r := range own {
+				if domainOf(r.Address) == destDomain {
+					addrs = append(addrs, r)
+				}
+			}
+		}
+		if len(addrs) == 0 {
+			addrs = []Destination{dest}
+		}
+		return true, addrs, nil
 	}
-	return false, nil
+	return false, nil, nil
+}
+
+func domainOf(addr string) string {
+	_, domain, _ := strings.Cut(addr, "@")
+	return strings.TrimSuffix(strings.ToLower(domain), ".")
 }
 
 // message is the report as a mail (RFC 7489 §7.2.1.1).

@@ -238,3 +238,25 @@ func TestSendWaitsForSubdomain(t *testing.T) {
 		t.Fatalf("sent %+v, %v", sent, err)
 	}
 }
+
+// TestConsentRecordReplacesAddress: the external destination's consent
+// record may name other addresses of its own domain, not of another
+// (RFC 7489 §7.1 step 8).
+func TestConsentRecordReplacesAddress(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	ctx := context.Background()
+	row := store.DMARCCount{Day: testDay, HeaderFrom: "shop.test", SourceIP: "192.0.2.1", Disposition: "none", DKIM: "pass", SPF: "pass", Messages: 1}
+	if err := st.AddDMARCCounts(ctx, []store.DMARCCount{row}); err != nil {
+		t.Fatal(err)
+	}
+	txt := fakeTXT{
+		"_dmarc.shop.test":                     {"v=DMARC1; p=none; rua=mailto:in@vendor.test"},
+		"shop.test._report._dmarc.vendor.test": {"v=DMARC1; rua=mailto:shop@vendor.test,mailto:x@third.test"},
+	}
+	m := &fakeMailer{sent: map[string][][]byte{}}
+	sent, err := newTestSender(st, txt, m).SendPending(ctx)
+	if err != nil || len(sent) != 1 || len(sent[0].To) != 1 || sent[0].To[0] != "shop@vendor.test" || m.count() != 1 {
+		t.Fatalf("sent %+v, %v, mails %v", sent, err, m.sent)
+	}
+}
