@@ -16,3 +16,20 @@ func TestDKIMResultsRoundTrip(t *testing.T) {
 		t.Fatalf("malformed entries: %+v", got)
 	}
 }
+
+// FuzzDKIMResults: the domains and selectors come from signatures anyone
+// can write; whatever they hold, the column reads back as many entries,
+// each without a separator in it.
+func FuzzDKIMResults(f *testing.F) {
+	f.Add("example.com", "s1", "pass")
+	f.Add("a b/c=d", "", "fail")
+	f.Fuzz(func(t *testing.T, domain, selector, result string) {
+		if domain == "" || result == "" {
+			return
+		}
+		got := ParseDKIMResults(FormatDKIMResults([]DKIMResult{{domain, selector, result}, {"x.test", "s", "pass"}}))
+		if len(got) != 2 || got[1] != (DKIMResult{"x.test", "s", "pass"}) {
+			t.Fatalf("%q %q %q read back as %+v", domain, selector, result, got)
+		}
+	})
+}
