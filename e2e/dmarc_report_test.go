@@ -60,7 +60,7 @@ func TestDMARCAggregateReportSent(t *testing.T) {
 		`_dmarc.unverified.test. 300 TXT "v=DMARC1; p=none; rua=mailto:dmarc@sink.test"`,
 		"sink.test. MX 10 mx.sink.test.", "mx.sink.test. A 127.0.0.1",
 	)
-	s := senderServer(t, dns.Addr, sink.Port, nil)
+	s := senderServer(t, dns.Addr, sink.Port, map[string]any{"checks.dmarc_reports": true})
 
 	const rcpt = "alice@example.test"
 	for range 2 {
