@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"strings"
+	"time"
 
 	"postern/internal/admin"
 	"postern/internal/app"
+	"postern/internal/authcheck"
 	"postern/internal/config"
 	"postern/internal/store"
 )
@@ -33,6 +36,9 @@ func cmdReports(e *env, args []string) error {
 			flags: flags, run: list(store.ReportTLS)},
 		{name: "dmarc", usage: "postern -c FILE reports dmarc [--domain D] [--limit N] [--json]   (DMARC aggregate, RFC 7489)", nargs: 0,
 			flags: flags, run: list(store.ReportDMARC)},
+		{name: "dmarc-sent", usage: "postern -c FILE reports dmarc-sent [--days N]   (the DMARC reports we send)", nargs: 0,
+			flags: func(fs *flag.FlagSet) { fs.IntVar(&limit, "days", 14, "the last N days, today included") },
+			run:   func(ctx context.Context, _ *admin.Service, _ []string) error { return listDMARCSent(e, limit) }},
 	})
 }
 
@@ -65,6 +71,59 @@ func listReports(e *env, kind store.ReportKind, domain string, limit int, asJSON
 		}
 		fmt.Fprintf(e.stdout, "%d\t%s\t%s\t%s\t%s..%s\ttotal=%d failed=%d\t%s\n", r.ID, r.Received.Format("2006-01-02T15:04Z"),
 			r.Domain, r.OrgName, r.Begin.Format("2006-01-02T15:04Z"), r.End.Format("2006-01-02T15:04Z"), r.Total, r.Failed, r.ReportID)
+	}
+	return nil
+}
+
+// listDMARCSent prints, per day and domain, the DMARC aggregate report we
+// sent ("sent" and its id), that none was asked ("not asked"), or that
+// the day's report is still to come ("pending") with the messages counted.
+func listDMARCSent(e *env, days int) error {
+	cfg, err := config.Load(e.configPath)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	backend, err := app.OpenBackend(ctx, cfg, discardLogger())
+	if err != nil {
+		return err
+	}
+	defer backend.Close()
+	y, m, d := time.Now().UTC().Date()
+	since := time.Date(y, m, d, 0, 0, 0, 0, time.UTC).AddDate(0, 0, 1-max(days, 1))
+	done, err := backend.Store.DMARCReportsDone(ctx, since)
+	if err != nil {
+		return err
+	}
+	counts, err := backend.Store.DMARCCounts(ctx, since)
+	if err != nil {
+		return err
+	}
+	isDone := map[string]bool{}
+	for _, r := range done {
+		isDone[r.Day.Format(time.DateOnly)+" "+r.Domain] = true
+		status := "not asked"
+		if r.ReportID != "" {
+			status = "sent " + r.ReportID
+		}
+		fmt.Fprintf(e.stdout, "%s\t%s\t%s\n", r.Day.Format(time.DateOnly), r.Domain, status)
+	}
+	type key struct{ day, domain string }
+	pending := map[key]int64{}
+	var order []key
+	for _, c := range counts {
+		k := key{c.Day.Format(time.DateOnly), strings.ToLower(c.HeaderFrom)}
+		// A subdomain's mail is reported under its organisational domain.
+		if isDone[k.day+" "+k.domain] || isDone[k.day+" "+authcheck.OrgDomain(k.domain)] {
+			continue
+		}
+		if _, ok := pending[k]; !ok {
+			order = append(order, k)
+		}
+		pending[k] += c.Messages
+	}
+	for _, k := range order {
+		fmt.Fprintf(e.stdout, "%s\t%s\tpending\tmessages=%d\n", k.day, k.domain, pending[k])
 	}
 	return nil
 }

@@ -23,7 +23,11 @@ type ReportsOptions struct {
 	// SendTLS sends the TLS-RPT reports of a day now (tlsrpt.Sender.SendDay);
 	// nil when reports are off.
 	SendTLS func(ctx context.Context, day time.Time) (any, error)
-	Logger  *slog.Logger
+	// SendDMARC sends the DMARC aggregate reports still due now: of day,
+	// or with a zero day of the days before today (dmarcrpt.Sender); nil
+	// when reports are off.
+	SendDMARC func(ctx context.Context, day time.Time) (any, error)
+	Logger    *slog.Logger
 }
 
 // Reports serves the received reports.
@@ -112,6 +116,36 @@ func (h *Reports) SendTLS() http.Handler {
 		}
 		sent, err := h.o.SendTLS(r.Context(), day)
 		resp := map[string]any{"day": day.Format("2006-01-02"), "sent": sent}
+		if err != nil {
+			resp["error"] = err.Error()
+		}
+		writeJSON(w, http.StatusOK, resp)
+	})
+}
+
+// SendDMARC answers POST /admin/api/reports/dmarc/send[?day=YYYY-MM-DD]:
+// the DMARC aggregate reports still due go out now, of that day (today's
+// covers what is counted so far) or else of the last days before today.
+func (h *Reports) SendDMARC() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h.o.SendDMARC == nil {
+			writeError(w, http.StatusConflict, "DMARC reports are off ([checks] dmarc_reports)")
+			return
+		}
+		var day time.Time
+		if s := r.URL.Query().Get("day"); s != "" {
+			d, err := time.Parse("2006-01-02", s)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, "day: want YYYY-MM-DD")
+				return
+			}
+			day = d
+		}
+		sent, err := h.o.SendDMARC(r.Context(), day)
+		resp := map[string]any{"sent": sent}
+		if !day.IsZero() {
+			resp["day"] = day.Format("2006-01-02")
+		}
 		if err != nil {
 			resp["error"] = err.Error()
 		}

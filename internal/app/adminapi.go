@@ -36,6 +36,7 @@ func newAdminAPI(cfg *config.Config, st store.Store, authSvc *auth.Service, tlsC
 			"POST /admin/api/queue/{id}/{action}": ops.Queue.Action(),
 			"GET /admin/api/dashboard":            ops.Dashboard,
 			"POST /admin/api/reports/tls/send":    ops.Reports.SendTLS(),
+			"POST /admin/api/reports/dmarc/send":  ops.Reports.SendDMARC(),
 			"GET /admin/api/reports/tls/outbound": ops.Reports.Outbound(),
 		},
 		Scoped: map[string]http.Handler{

@@ -26,6 +26,7 @@ import (
 	"postern/internal/deliver"
 	"postern/internal/deliverylog"
 	"postern/internal/dkim"
+	"postern/internal/dmarcrpt"
 	"postern/internal/health"
 	"postern/internal/imapd"
 	"postern/internal/jmapmail"
@@ -133,8 +134,10 @@ type App struct {
 	dlog     *deliverylog.Log
 	// tlsReports sends the daily TLS-RPT reports; nil when off.
 	tlsReports *tlsrpt.Sender
-	metrics    *metrics.Metrics
-	tally      *authcheck.Tally
+	// dmarcReports sends the daily DMARC aggregate reports; nil when off.
+	dmarcReports *dmarcrpt.Sender
+	metrics      *metrics.Metrics
+	tally        *authcheck.Tally
 	// logins keeps the last login per account and protocol.
 	logins *auth.LoginRecorder
 }
@@ -171,6 +174,7 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 	a.queue = newQueue(cfg, backend, a.pipeline, logger)
 	a.pipeline.SetQueue(a.queue)
 	a.tlsReports = newTLSReports(cfg, st, dkim.NewSigner(st), a.pipeline, logger)
+	a.dmarcReports = newDMARCReports(cfg, st, dkim.NewSigner(st), a.pipeline, a.tally, logger)
 	allowPlain := a.allowPlaintext
 
 	gate := newGate(cfg, st, a.metrics, logger)
@@ -340,6 +344,7 @@ func (a *App) Run(ctx context.Context, reload <-chan struct{}) error {
 	go a.backend.Store.Maintain(sweepCtx, sqlstore.MaintainOptions{})
 	go a.dlog.Run(sweepCtx)
 	go a.runTLSReports(sweepCtx)
+	go a.runDMARCReports(sweepCtx)
 	tallyCtx, stopTally := context.WithCancel(context.Background())
 	tallyDone := make(chan struct{})
 	go func() { flushTally(tallyCtx, a.tally, a.backend.Store, a.logger); close(tallyDone) }()

@@ -53,24 +53,30 @@ func flushTally(ctx context.Context, t *authcheck.Tally, st store.DMARCCounts, l
 			done = true
 		case <-tick.C:
 		}
-		rows, dropped := t.Take()
-		if dropped > 0 {
-			log.Warn("DMARC counts dropped: too many distinct sources", "dropped", dropped)
-		}
-		if len(rows) > 0 {
-			out := make([]store.DMARCCount, 0, len(rows))
-			for c, n := range rows {
-				out = append(out, store.DMARCCount{Day: c.Day, HeaderFrom: c.HeaderFrom, SourceIP: c.SourceIP,
-					Disposition: c.Disposition, DKIM: c.DKIM, SPF: c.SPF, Messages: n})
-			}
-			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			if err := st.AddDMARCCounts(wctx, out); err != nil {
-				log.Error("writing DMARC counts", "rows", len(out), "err", err)
-			}
-			cancel()
-		}
+		writeTally(ctx, t, st, log)
 		if done {
 			return
 		}
+	}
+}
+
+// writeTally writes the DMARC counts taken from t.
+func writeTally(ctx context.Context, t *authcheck.Tally, st store.DMARCCounts, log *slog.Logger) {
+	rows, dropped := t.Take()
+	if dropped > 0 {
+		log.Warn("DMARC counts dropped: too many distinct sources", "dropped", dropped)
+	}
+	if len(rows) > 0 {
+		out := make([]store.DMARCCount, 0, len(rows))
+		for c, n := range rows {
+			out = append(out, store.DMARCCount{Day: c.Day, HeaderFrom: c.HeaderFrom, SourceIP: c.SourceIP,
+				Disposition: c.Disposition, DKIM: c.DKIM, SPF: c.SPF, SPFDomain: c.SPFDomain, SPFScope: c.SPFScope,
+				SPFResult: c.SPFResult, DKIMResults: c.DKIMResults, Messages: n})
+		}
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		if err := st.AddDMARCCounts(wctx, out); err != nil {
+			log.Error("writing DMARC counts", "rows", len(out), "err", err)
+		}
+		cancel()
 	}
 }

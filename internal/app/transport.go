@@ -11,6 +11,7 @@ import (
 	"postern/internal/config"
 	"postern/internal/deliver"
 	"postern/internal/dkim"
+	"postern/internal/dmarcrpt"
 	"postern/internal/queue"
 	"postern/internal/reports"
 	"postern/internal/store"
@@ -72,6 +73,19 @@ func (a *App) reportHandlers() *adminops.Reports {
 			sent, err := a.tlsReports.SendDay(ctx, day)
 			if sent == nil {
 				sent = []tlsrpt.Sent{}
+			}
+			return sent, err
+		}
+	}
+	if a.dmarcReports != nil {
+		o.SendDMARC = func(ctx context.Context, day time.Time) (any, error) {
+			send := a.dmarcReports.SendPending
+			if !day.IsZero() {
+				send = func(ctx context.Context) ([]dmarcrpt.Sent, error) { return a.dmarcReports.SendDay(ctx, day) }
+			}
+			sent, err := send(ctx)
+			if sent == nil {
+				sent = []dmarcrpt.Sent{}
 			}
 			return sent, err
 		}

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-msgauth/dmarc"
+
+	"postern/internal/store"
 )
 
 // Resolver is the DNS the checks ask (resolve.Resolver); its errors are
@@ -132,6 +134,11 @@ type Count struct {
 	SourceIP    string
 	Disposition string // none, quarantine, reject
 	DKIM, SPF   string // the aligned results: pass or fail
+	// The raw results a report's auth_results tell (RFC 7489 Appendix C):
+	// the SPF identity, its scope (mfrom or helo) and result; the DKIM
+	// signatures as store.FormatDKIMResults writes them.
+	SPFDomain, SPFScope, SPFResult string
+	DKIMResults                    string
 }
 
 // Check runs the checks on a message.
@@ -189,9 +196,7 @@ func (c *Checker) judgeDomain(ctx context.Context, in Input, domain string, res 
 	if !c.o.Skip["dmarc"] {
 		dm = c.evaluateDMARC(ctx, in, domain, res)
 		if dm.record {
-			v.Counts = append(v.Counts, Count{
-				Day: truncateDay(c.o.Now()), HeaderFrom: domain, SourceIP: in.IP.String(),
-				Disposition: dm.disposition, DKIM: passFail(dm.dkimAligned), SPF: passFail(dm.spfAligned)})
+			v.Counts = append(v.Counts, reportCount(truncateDay(c.o.Now()), in, dm, res))
 		}
 	} else {
 		dm.spfAligned, dm.dkimAligned, dm.tempAuth = alignment(domain, dmarc.AlignmentRelaxed, dmarc.AlignmentRelaxed, in, res)
@@ -214,6 +219,27 @@ func (c *Checker) judgeDomain(ctx context.Context, in Input, domain string, res 
 	if action > v.Action {
 		v.Action, v.Reason = action, reason
 	}
+}
+
+// reportCount is the evaluation of one author domain as a report row.
+func reportCount(day time.Time, in Input, dm dmarcResult, res *results) Count {
+	n := Count{Day: day, HeaderFrom: dm.domain, SourceIP: in.IP.String(),
+		Disposition: dm.disposition, DKIM: passFail(dm.dkimAligned), SPF: passFail(dm.spfAligned),
+		SPFDomain: res.spf.domain, SPFResult: res.spf.result, SPFScope: "mfrom"}
+	if in.MailFrom == "" {
+		n.SPFScope = "helo" // RFC 7208 §2.4: the null sender is checked by its HELO
+	}
+	if n.SPFResult == "" {
+		n.SPFResult = "none"
+	}
+	sigs := make([]store.DKIMResult, 0, len(res.dkim))
+	for _, d := range res.dkim {
+		if d.domain != "" {
+			sigs = append(sigs, store.DKIMResult{Domain: d.domain, Selector: d.selector, Result: d.result})
+		}
+	}
+	n.DKIMResults = store.FormatDKIMResults(sigs)
+	return n
 }
 
 func truncateDay(t time.Time) time.Time {

@@ -186,6 +186,11 @@ func TestDKIMVerifyAndAlign(t *testing.T) {
 		if len(v.Counts) != 1 || v.Counts[0].DKIM != "pass" || v.Counts[0].SPF != "fail" || v.Counts[0].Disposition != "none" {
 			t.Errorf("%s: counts %+v", alg, v.Counts)
 		}
+		// The report's auth_results: the SPF identity and every signature.
+		if c := v.Counts[0]; c.SPFDomain != "elsewhere.test" || c.SPFScope != "mfrom" || c.SPFResult == "" ||
+			c.DKIMResults != "signed.test/s"+alg+"=pass" {
+			t.Errorf("%s: auth results of the count %+v", alg, c)
+		}
 		tampered := bytes.Replace(signed, []byte("Hello there."), []byte("Send money."), 1)
 		v = e.check("127.0.0.1", "bounces@elsewhere.test", tampered)
 		if v.Action != Reject || !strings.Contains(v.Header, "dkim=fail") {

@@ -39,6 +39,10 @@ func orgDomain(domain string) string {
 	return d
 }
 
+// OrgDomain is the organisational domain of domain (RFC 7489 §3.2), as
+// the checks judge alignment; the DMARC reports judge destinations with it.
+func OrgDomain(domain string) string { return orgDomain(domain) }
+
 // aligned compares an authenticated domain with the author domain:
 // strict ("s") wants the same name, relaxed the same organisational
 // domain (RFC 7489 §3.1).

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -26,11 +27,17 @@ type Checks struct {
 	// temperror in Authentication-Results: a development server without
 	// DNS).
 	DNSFailure string `toml:"dns_failure"`
+	// DMARCReports sends the daily DMARC aggregate reports (RFC 7489
+	// §7.2) to the domains whose records ask; DMARCReportFrom is their
+	// From ("" for postmaster@ the host name).
+	DMARCReports    bool   `toml:"dmarc_reports"`
+	DMARCReportFrom string `toml:"dmarc_report_from"`
 }
 
 func defaultChecks() Checks {
 	return Checks{Enabled: true, SPF: true, DKIM: true, DMARC: true, ARC: true, IPRev: true,
-		DNSTimeout: Duration{10 * time.Second}, DNSCacheEntries: 10000, MaxDKIMSignatures: 5, DNSFailure: "defer"}
+		DNSTimeout: Duration{10 * time.Second}, DNSCacheEntries: 10000, MaxDKIMSignatures: 5, DNSFailure: "defer",
+		DMARCReports: true}
 }
 
 func (c Checks) validate() error {
@@ -47,6 +54,10 @@ func (c Checks) validate() error {
 	case "defer", "accept":
 	default:
 		return fmt.Errorf("checks.dns_failure: %q is not defer or accept", c.DNSFailure)
+	}
+	if f := c.DMARCReportFrom; f != "" && (strings.Count(f, "@") != 1 || strings.HasPrefix(f, "@") || strings.HasSuffix(f, "@") ||
+		strings.ContainsAny(f, " <>\r\n")) {
+		return fmt.Errorf("checks.dmarc_report_from: %q is not an address", f)
 	}
 	return nil
 }

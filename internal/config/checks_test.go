@@ -11,7 +11,7 @@ func TestChecksValidation(t *testing.T) {
 	if err := def.Validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
 	}
-	if c := Default().Checks; !c.Enabled || !c.SPF || !c.DKIM || !c.DMARC || !c.ARC || !c.IPRev || c.DNSFailure != "defer" {
+	if c := Default().Checks; !c.Enabled || !c.SPF || !c.DKIM || !c.DMARC || !c.ARC || !c.IPRev || c.DNSFailure != "defer" || !c.DMARCReports {
 		t.Errorf("checks are not all on by default: %+v", c)
 	}
 	for key, edit := range map[string]func(*Checks){
@@ -19,6 +19,7 @@ func TestChecksValidation(t *testing.T) {
 		"checks.dns_cache_entries":   func(c *Checks) { c.DNSCacheEntries = 0 },
 		"checks.max_dkim_signatures": func(c *Checks) { c.MaxDKIMSignatures = 51 },
 		"checks.dns_failure":         func(c *Checks) { c.DNSFailure = "pass" },
+		"checks.dmarc_report_from":   func(c *Checks) { c.DMARCReportFrom = "reports at example.org" },
 	} {
 		cfg := Default()
 		edit(&cfg.Checks)
