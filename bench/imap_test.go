@@ -28,7 +28,7 @@ func BenchmarkIMAP100k(b *testing.B) {
 		n = v // a quicker look; the figure of record is at 100,000
 	}
 	s := startIMAPServer(b)
-	ic := dialIMAP(b, s.imap, "bench1@bench.test", "benchpass")
+	ic := dialIMAP(b, s.imap, "bench1@bench.test", s.appPass)
 	defer ic.close()
 	ic.must("CREATE big", nil)
 	t0 := time.Now()
@@ -41,7 +41,7 @@ func BenchmarkIMAP100k(b *testing.B) {
 	fillTime := time.Since(t0)
 	b.ResetTimer() // it also clears metrics: report them after
 	for range b.N {
-		c := dialIMAP(b, s.imap, "bench1@bench.test", "benchpass")
+		c := dialIMAP(b, s.imap, "bench1@bench.test", s.appPass)
 		exists := ""
 		t := time.Now()
 		c.must("SELECT big", func(l string) {
@@ -115,7 +115,7 @@ func BenchmarkIMAPIdle10k(b *testing.B) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			ic := dialIMAP(b, s.imap, "bench1@bench.test", "benchpass")
+			ic := dialIMAP(b, s.imap, "bench1@bench.test", s.appPass)
 			ic.must("SELECT INBOX", nil)
 			ic.send("IDLE")
 			ic.w.Flush()

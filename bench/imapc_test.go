@@ -288,6 +288,12 @@ func startIMAPServer(b *testing.B) *server {
 	s.run("domain", "add", "bench.test")
 	s.run("user", "add", "bench1@bench.test", "--password-stdin")
 	cheapPassword(b, s.dir, "bench1@bench.test")
+	out := s.run("user", "app-password", "add", "bench1@bench.test", "bench")
+	_, secret, ok := strings.Cut(strings.SplitN(out, "\n", 2)[0], ": ")
+	if !ok || strings.TrimSpace(secret) == "" {
+		b.Fatalf("no app password in %q", out)
+	}
+	s.appPass = strings.TrimSpace(secret)
 	s.serve(s.imap)
 	return s
 }

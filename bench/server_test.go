@@ -49,6 +49,11 @@ type server struct {
 	cmd                    *exec.Cmd
 	smtp, pop3, imap, subm string
 	http                   string // "" unless a benchmark turns it on
+	// appPass is bench1's app password where a benchmark logs in thousands
+	// of times (startIMAPServer): it is checked by a digest and never
+	// rehashed, where a password login upgrades the cheap hash to the
+	// full argon2id cost at the first login.
+	appPass string
 }
 
 func freePort(b *testing.B) string {
