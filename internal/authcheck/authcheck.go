@@ -198,14 +198,17 @@ func (c *Checker) judgeDomain(ctx context.Context, in Input, domain string, res 
 	}
 	res.dmarc = append(res.dmarc, dm)
 	action, reason := dm.action()
-	local, err := c.o.IsLocal(ctx, domain)
-	switch {
-	case err != nil:
-		action, reason = Defer, "Cannot tell whether "+domain+" is ours, try again later"
-	case local && !dm.spfAligned && !dm.dkimAligned:
-		if dm.tempAuth {
+	if !dm.spfAligned && !dm.dkimAligned {
+		// Whether the domain is ours (a database read) only matters to
+		// mail not authenticated for it, so authenticated mail, most of
+		// it, never asks.
+		local, err := c.o.IsLocal(ctx, domain)
+		switch {
+		case err != nil:
+			action, reason = Defer, "Cannot tell whether "+domain+" is ours, try again later"
+		case local && dm.tempAuth:
 			action, reason = Defer, "DNS failure while authenticating "+domain+", try again later"
-		} else {
+		case local:
 			action = Reject
 			reason = "Message claims to be from " + domain + ", a domain of this server, but is not authenticated " +
 				"(SPF and DKIM not aligned); our users send through submission"
