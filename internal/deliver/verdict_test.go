@@ -26,7 +26,7 @@ func (r *recorder) Add(counts []authcheck.Count) { r.counts = append(r.counts, c
 // checkedFixture is a fixture whose pipeline checks mail from port 25
 // against a loopback DNS with DMARC records for reject.test and
 // junk.test.
-func checkedFixture(t *testing.T, filter Filter) (*fixture, *recorder) {
+func checkedFixture(t testing.TB, filter Filter) (*fixture, *recorder) {
 	f := newFixture(t, filter)
 	d := queuetest.StartDNS(t)
 	d.Add(t, `_dmarc.reject.test. 300 TXT "v=DMARC1; p=reject"`, `_dmarc.junk.test. 300 TXT "v=DMARC1; p=quarantine"`)
