@@ -124,3 +124,38 @@ func (h *headerSpy) Filter(_ context.Context, in FilterInput) (FilterResult, err
 	h.body = string(b)
 	return FilterResult{}, nil
 }
+
+// TestKeptHeader: only Authentication-Results fields naming us go, in any
+// case and anywhere in the header; a message without one is left as it
+// came (and not copied); the body is never looked at.
+func TestKeptHeader(t *testing.T) {
+	p := New(Options{AuthservID: "mx.example.test"})
+	tx := p.Begin(Envelope{ID: "k1", Source: SourceMX})
+	long := "X-Long: " + strings.Repeat("a", 5000) + "\r\n"
+	for _, tc := range []struct{ name, msg, want string }{
+		{"none", "From: a@b.test\r\nSubject: s\r\n\r\nAuthentication-Results: mx.example.test; dkim=pass\r\n", ""},
+		{"another server's", "authentication-results: elsewhere.test; spf=pass\r\nFrom: a@b.test\r\n\r\nbody\r\n", ""},
+		{"ours, folded, lower case", "From: a@b.test\r\nauthentication-RESULTS: MX.example.test;\r\n\tdkim=pass\r\nSubject: s\r\n\r\nbody\r\n",
+			"From: a@b.test\r\nSubject: s\r\n"},
+		{"ours after a long line", long + "Authentication-Results: mx.example.test; spf=pass\r\n\r\nbody\r\n", long},
+		{"only a header", "Authentication-Results: mx.example.test; spf=pass\r\nFrom: a@b.test\r\n", "From: a@b.test\r\n"},
+	} {
+		sp := &spool{buffers: &p.spools}
+		if err := sp.fill(strings.NewReader(tc.msg)); err != nil {
+			t.Fatal(err)
+		}
+		head, n := tx.keptHeader(sp)
+		if string(head) != tc.want {
+			t.Errorf("%s: kept %q; want %q", tc.name, head, tc.want)
+		}
+		if tc.want != "" {
+			// What follows the replaced section is the empty line and the body.
+			if rest := tc.msg[n:]; rest != "" && !strings.HasPrefix(rest, "\r\n") {
+				t.Errorf("%s: the section replaced ends at %d, before %q", tc.name, n, rest)
+			}
+		} else if n != 0 {
+			t.Errorf("%s: nothing kept, yet a section of %d bytes replaced", tc.name, n)
+		}
+		sp.close()
+	}
+}
