@@ -11,6 +11,9 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/netip"
+	"os"
+	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -121,7 +124,9 @@ func sendMessages(b *testing.B, addr string, from func(int) string, rcpt string,
 }
 
 // checksServer starts a server whose [checks] are on (asking dnsAddr,
-// DNS failures deferred) or off.
+// DNS failures deferred) or off. With POSTERN_BENCH_PROFILES set to a
+// directory, the server writes its CPU profile there, one file per
+// benchmark and leg (two-signatures-on.pprof), to compare with go tool pprof.
 func checksServer(b *testing.B, on bool, dnsAddr string) *server {
 	s := initServer(b, func(text string) string {
 		text = setListen(text, map[string]string{"admin": ""}) // two servers run side by side
@@ -134,6 +139,10 @@ func checksServer(b *testing.B, on bool, dnsAddr string) *server {
 	})
 	s.run("domain", "add", "bench.test")
 	s.run("user", "add", "bench1@bench.test", "--password-stdin")
+	if dir := os.Getenv("POSTERN_BENCH_PROFILES"); dir != "" {
+		leg := map[bool]string{false: "off", true: "on"}[on]
+		s.cpuProfile = filepath.Join(dir, path.Base(b.Name())+"-"+leg+".pprof")
+	}
 	s.serve(s.smtp, s.pop3)
 	return s
 }
@@ -192,6 +201,9 @@ func benchInbound(b *testing.B, selectors []string, cold bool) {
 			}
 			rate[on] = float64(n) / wall.Seconds()
 			cpu[on] = (cpu1 - cpu0) * 1000 / n
+			// Idle, the server writes its text index: not during the
+			// next leg.
+			s.stop()
 		}
 		b.ReportMetric(rate[false], "off-msgs/s")
 		b.ReportMetric(rate[true], "on-msgs/s")

@@ -49,6 +49,12 @@ type server struct {
 	cmd                    *exec.Cmd
 	smtp, pop3, imap, subm string
 	http                   string // "" unless a benchmark turns it on
+	// cpuProfile, when set, is where `postern serve` writes its CPU
+	// profile (POSTERN_CPUPROFILE), for a benchmark with several servers.
+	cpuProfile string
+	// stop ends the server (once; cleanup does it anyway), so that its
+	// background work leaves the next measurement alone.
+	stop func()
 }
 
 func freePort(b *testing.B) string {
@@ -114,6 +120,9 @@ func initServer(b *testing.B, edit func(text string) string) *server {
 func (s *server) serve(ports ...string) {
 	b := s.b
 	s.cmd = exec.Command(postern(b), "-c", s.cfg, "serve")
+	if s.cpuProfile != "" {
+		s.cmd.Env = append(os.Environ(), "POSTERN_CPUPROFILE="+s.cpuProfile)
+	}
 	logf, err := os.Create(filepath.Join(s.dir, "serve.log"))
 	if err != nil {
 		b.Fatal(err)
@@ -122,7 +131,7 @@ func (s *server) serve(ports ...string) {
 	if err := s.cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() {
+	s.stop = sync.OnceFunc(func() {
 		_ = s.cmd.Process.Signal(os.Interrupt)
 		_ = s.cmd.Wait()
 		logf.Close()
@@ -131,6 +140,7 @@ func (s *server) serve(ports ...string) {
 			b.Logf("serve.log:\n%s", log)
 		}
 	})
+	b.Cleanup(s.stop)
 	for _, p := range ports {
 		waitPort(b, p)
 	}
