@@ -57,6 +57,8 @@ type Options struct {
 // Checker makes verdicts. It is safe for concurrent use.
 type Checker struct {
 	o Options
+	// keys are the ARC signers' keys, parsed once per record.
+	keys keyCache
 }
 
 // New returns a Checker.
