@@ -1,6 +1,7 @@
 package deliver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -158,4 +159,29 @@ func TestKeptHeader(t *testing.T) {
 		}
 		sp.close()
 	}
+}
+
+// FuzzKeptHeader: whatever the header, the edit only removes: what it
+// keeps is shorter than the section it replaces, and ends on a line
+// unless the message ends within it.
+func FuzzKeptHeader(f *testing.F) {
+	f.Add([]byte("Authentication-Results: mx.example.test; spf=pass\r\nFrom: a@b.test\r\n\r\nbody\r\n"))
+	f.Add([]byte("authentication-results:mx.example.test\r\n\tdkim=pass\r\n"))
+	f.Add([]byte("From: a\r\n\r\n"))
+	p := New(Options{AuthservID: "mx.example.test"})
+	tx := p.Begin(Envelope{ID: "f1", Source: SourceMX})
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		sp := &spool{buffers: &p.spools}
+		if err := sp.fill(bytes.NewReader(msg)); err != nil {
+			t.Fatal(err)
+		}
+		defer sp.close()
+		head, n := tx.keptHeader(sp)
+		if n < 0 || n > int64(len(msg)) || (n == 0 && head != nil) || (n > 0 && int64(len(head)) >= n) {
+			t.Fatalf("kept %d bytes for a section of %d in a message of %d", len(head), n, len(msg))
+		}
+		if len(head) > 0 && head[len(head)-1] != '\n' && n != int64(len(msg)) {
+			t.Fatalf("kept header ends mid-line: %q", head)
+		}
+	})
 }
