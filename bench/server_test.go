@@ -54,6 +54,12 @@ type server struct {
 	// rehashed, where a password login upgrades the cheap hash to the
 	// full argon2id cost at the first login.
 	appPass string
+	// cpuProfile, when set, is where `postern serve` writes its CPU
+	// profile (POSTERN_CPUPROFILE), for a benchmark with several servers.
+	cpuProfile string
+	// stop ends the server (once; cleanup does it anyway), so that its
+	// background work leaves the next measurement alone.
+	stop func()
 }
 
 func freePort(b *testing.B) string {
@@ -121,6 +127,9 @@ func initServer(b *testing.B, edit func(text string) string) *server {
 func (s *server) serve(ports ...string) {
 	b := s.b
 	s.cmd = exec.Command(postern(b), "-c", s.cfg, "serve")
+	if s.cpuProfile != "" {
+		s.cmd.Env = append(os.Environ(), "POSTERN_CPUPROFILE="+s.cpuProfile)
+	}
 	logf, err := os.Create(filepath.Join(s.dir, "serve.log"))
 	if err != nil {
 		b.Fatal(err)
@@ -129,7 +138,7 @@ func (s *server) serve(ports ...string) {
 	if err := s.cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() {
+	s.stop = sync.OnceFunc(func() {
 		_ = s.cmd.Process.Signal(os.Interrupt)
 		_ = s.cmd.Wait()
 		logf.Close()
@@ -138,6 +147,7 @@ func (s *server) serve(ports ...string) {
 			b.Logf("serve.log:\n%s", log)
 		}
 	})
+	b.Cleanup(s.stop)
 	for _, p := range ports {
 		waitPort(b, p)
 	}

@@ -27,8 +27,9 @@ func newChecker(cfg *config.Config, isLocal func(context.Context, string) (bool,
 	verdicts := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "postern_inbound_verdicts_total",
 		Help: "Messages on port 25 by the inbound checks' verdict: accept, junk (DMARC quarantine), defer (DNS failure), reject."},
 		[]string{"action"})
-	for _, a := range []authcheck.Action{authcheck.Accept, authcheck.Junk, authcheck.Defer, authcheck.Reject} {
-		verdicts.WithLabelValues(a.String())
+	var byAction [authcheck.Reject + 1]prometheus.Counter
+	for a := range byAction {
+		byAction[a] = verdicts.WithLabelValues(authcheck.Action(a).String())
 	}
 	reg.MustRegister(verdicts)
 	res := resolve.New(resolve.Options{Servers: cfg.DNS.Servers, MaxEntries: c.DNSCacheEntries})
@@ -37,7 +38,7 @@ func newChecker(cfg *config.Config, isLocal func(context.Context, string) (bool,
 		Budget: c.DNSTimeout.Duration, MaxSignatures: c.MaxDKIMSignatures,
 		Skip:             map[string]bool{"spf": !c.SPF, "dkim": !c.DKIM, "dmarc": !c.DMARC, "arc": !c.ARC, "iprev": !c.IPRev},
 		AcceptTempErrors: c.DNSFailure == "accept",
-		OnVerdict:        func(a authcheck.Action) { verdicts.WithLabelValues(a.String()).Inc() },
+		OnVerdict:        func(a authcheck.Action) { byAction[a].Inc() },
 	})
 }
 

@@ -180,7 +180,7 @@ func (c *Checker) verifySeal(ctx context.Context, sets map[int]*arcSet, i int) e
 
 // checkSigned fetches the key of d= and s= and checks b= over data.
 func (c *Checker) checkSigned(ctx context.Context, tags map[string]string, data string) error {
-	key, err := publicKey(ctx, c.o.Resolver, tags["s"], tags["d"])
+	key, err := c.publicKey(ctx, tags["s"], tags["d"])
 	if err != nil {
 		return err
 	}

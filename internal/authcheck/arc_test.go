@@ -145,3 +145,38 @@ func TestWithoutSignature(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyCache: a key record is parsed once, a bad one refused every
+// time, and a record that changes (a key rotated) gives its new key.
+func TestKeyCache(t *testing.T) {
+	record := func() string {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		der, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
+		return "v=DKIM1; k=rsa; p=" + base64.StdEncoding.EncodeToString(der)
+	}
+	var kc keyCache
+	old, rotated := record(), record()
+	k1, err1 := kc.parse(old)
+	k2, err2 := kc.parse(old)
+	if err1 != nil || err2 != nil || k1.(*rsa.PublicKey) != k2.(*rsa.PublicKey) {
+		t.Errorf("same record: %v, %v; want one key, parsed once", err1, err2)
+	}
+	k3, err := kc.parse(rotated)
+	if err != nil || k3.(*rsa.PublicKey).Equal(k1) {
+		t.Errorf("rotated record: %v; want the new key", err)
+	}
+	for range 2 {
+		if _, err := kc.parse("v=DKIM1; k=rsa; p="); err == nil {
+			t.Error("revoked key (empty p=) accepted")
+		}
+	}
+	for i := range maxParsedKeys + 1 {
+		kc.parse("v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{byte(i), byte(i >> 8)}, 16)))
+	}
+	if len(kc.keys) > maxParsedKeys {
+		t.Errorf("%d keys cached; the bound is %d", len(kc.keys), maxParsedKeys)
+	}
+}

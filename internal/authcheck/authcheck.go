@@ -59,6 +59,8 @@ type Options struct {
 // Checker makes verdicts. It is safe for concurrent use.
 type Checker struct {
 	o Options
+	// keys are the ARC signers' keys, parsed once per record.
+	keys keyCache
 }
 
 // New returns a Checker.
@@ -156,9 +158,13 @@ func (c *Checker) Check(ctx context.Context, in Input) Verdict {
 		go func() { defer wg.Done(); fn() }()
 	}
 	run("spf", func() { res.spf = c.checkSPF(ctx, in) })
-	run("dkim", func() { res.dkim = c.checkDKIM(ctx, in, fields) })
 	run("arc", func() { res.arc = c.checkARC(ctx, in, fields) })
 	run("iprev", func() { res.iprev = c.checkIPRev(ctx, in.IP) })
+	// DKIM, the heaviest, runs on the caller's goroutine, whose stack has
+	// grown to it already: a fresh goroutine would grow its own each time.
+	if !c.o.Skip["dkim"] {
+		res.dkim = c.checkDKIM(ctx, in, fields)
+	}
 	wg.Wait()
 
 	v := Verdict{Action: Accept}
@@ -203,14 +209,17 @@ func (c *Checker) judgeDomain(ctx context.Context, in Input, domain string, res 
 	}
 	res.dmarc = append(res.dmarc, dm)
 	action, reason := dm.action()
-	local, err := c.o.IsLocal(ctx, domain)
-	switch {
-	case err != nil:
-		action, reason = Defer, "Cannot tell whether "+domain+" is ours, try again later"
-	case local && !dm.spfAligned && !dm.dkimAligned:
-		if dm.tempAuth {
+	if !dm.spfAligned && !dm.dkimAligned {
+		// Whether the domain is ours (a database read) only matters to
+		// mail not authenticated for it, so authenticated mail, most of
+		// it, never asks.
+		local, err := c.o.IsLocal(ctx, domain)
+		switch {
+		case err != nil:
+			action, reason = Defer, "Cannot tell whether "+domain+" is ours, try again later"
+		case local && dm.tempAuth:
 			action, reason = Defer, "DNS failure while authenticating "+domain+", try again later"
-		} else {
+		case local:
 			action = Reject
 			reason = "Message claims to be from " + domain + ", a domain of this server, but is not authenticated " +
 				"(SPF and DKIM not aligned); our users send through submission"

@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -253,6 +254,48 @@ func TestOwnDomainsNeedAuthentication(t *testing.T) {
 	}
 	if v := e.check("127.0.0.1", "alice@ours.test", message("<alice@ours.test>")); v.Action != Accept {
 		t.Errorf("AcceptTempErrors: %v; want accept", v.Action)
+	}
+}
+
+// TestOwnDomainAskedOnlyWhenUnaligned: whether a From domain is ours is
+// a database read, asked only of mail not authenticated for that domain;
+// when it cannot be answered, such mail is deferred, never let through.
+func TestOwnDomainAskedOnlyWhenUnaligned(t *testing.T) {
+	e := newEnv(t, `ours.test. 300 TXT "v=spf1 ip4:127.0.0.1 -all"`, `other.test. 300 TXT "v=spf1 ip4:127.0.0.1 -all"`)
+	var asked []string
+	var dirErr error
+	e.opts.IsLocal = func(_ context.Context, d string) (bool, error) {
+		asked = append(asked, d)
+		return d == "ours.test", dirErr
+	}
+	sign := e.signer("signed.test", "k", "rsa")
+	for _, tc := range []struct{ mailFrom, from string }{
+		{"alice@ours.test", "<alice@ours.test>"},   // SPF aligned
+		{"x@other.test", "<x@other.test>"},         // SPF aligned
+		{"x@elsewhere.test", "<news@signed.test>"}, // DKIM aligned
+	} {
+		msg := message(tc.from)
+		if strings.Contains(tc.from, "signed.test") {
+			msg = sign(msg)
+		}
+		asked = nil
+		if v := e.check("127.0.0.1", tc.mailFrom, msg); v.Action != Accept || len(asked) != 0 {
+			t.Errorf("%s: %v, directory asked about %v; want accept without asking", tc.from, v.Action, asked)
+		}
+	}
+	asked = nil
+	if v := e.check("127.0.0.1", "x@elsewhere.test", message("<alice@ours.test>")); v.Action != Reject || len(asked) != 1 {
+		t.Errorf("unaligned From of ours: %v, asked %v; want reject after one question", v.Action, asked)
+	}
+	if v := e.check("127.0.0.1", "x@elsewhere.test", message("<bob@stranger.test>")); v.Action != Accept {
+		t.Errorf("unaligned From of a stranger: %v; want accept (no DMARC record)", v.Action)
+	}
+	dirErr = errors.New("database is locked")
+	if v := e.check("127.0.0.1", "x@elsewhere.test", message("<bob@stranger.test>")); v.Action != Defer {
+		t.Errorf("unaligned From, directory failing: %v; want defer", v.Action)
+	}
+	if v := e.check("127.0.0.1", "alice@ours.test", message("<alice@ours.test>")); v.Action != Accept {
+		t.Errorf("aligned From, directory failing: %v; want accept (the directory decides nothing)", v.Action)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"hash"
 	"io"
 	"strings"
+	"sync"
 
 	"postern/internal/resolve"
 )
@@ -196,8 +197,8 @@ func bodyHash(r io.Reader, relaxed bool, limit int64) ([]byte, error) {
 var errTemporary = errors.New("key unavailable")
 
 // publicKey fetches the key of selector s at domain d (RFC 6376 §3.6.2).
-func publicKey(ctx context.Context, r Resolver, s, d string) (crypto.PublicKey, error) {
-	txts, err := r.LookupTXT(ctx, s+"._domainkey."+d)
+func (c *Checker) publicKey(ctx context.Context, s, d string) (crypto.PublicKey, error) {
+	txts, err := c.o.Resolver.LookupTXT(ctx, s+"._domainkey."+d)
 	switch {
 	case resolve.IsTemporary(err):
 		return nil, fmt.Errorf("%w: %v", errTemporary, err)
@@ -206,7 +207,45 @@ func publicKey(ctx context.Context, r Resolver, s, d string) (crypto.PublicKey, 
 	case len(txts) != 1:
 		return nil, fmt.Errorf("%d key records for %s._domainkey.%s", len(txts), s, d)
 	}
-	tags, err := tagList(txts[0])
+	return c.keys.parse(txts[0])
+}
+
+// maxParsedKeys bounds the key cache; when full it starts again.
+const maxParsedKeys = 1000
+
+// keyCache keeps keys parsed by the text of their record. The resolver's
+// cache decides how long a record is believed (its TTL); a record that
+// changes is another entry. It is safe for concurrent use.
+type keyCache struct {
+	mu   sync.Mutex
+	keys map[string]parsedKey
+}
+
+type parsedKey struct {
+	key crypto.PublicKey
+	err error
+}
+
+func (kc *keyCache) parse(record string) (crypto.PublicKey, error) {
+	kc.mu.Lock()
+	p, ok := kc.keys[record]
+	kc.mu.Unlock()
+	if ok {
+		return p.key, p.err
+	}
+	key, err := parseKeyRecord(record)
+	kc.mu.Lock()
+	if kc.keys == nil || len(kc.keys) >= maxParsedKeys {
+		kc.keys = map[string]parsedKey{}
+	}
+	kc.keys[record] = parsedKey{key, err}
+	kc.mu.Unlock()
+	return key, err
+}
+
+// parseKeyRecord reads a DKIM key record (RFC 6376 §3.6.1).
+func parseKeyRecord(record string) (crypto.PublicKey, error) {
+	tags, err := tagList(record)
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"postern/internal/authcheck"
@@ -144,6 +145,7 @@ type Pipeline struct {
 	rec    LogRecorder
 
 	checks     *authcheck.Checker
+	spools     sync.Pool // of *bytes.Buffer, for the checks' spool
 	authservID string
 	counts     CountRecorder
 	sealer     Sealer

@@ -18,7 +18,7 @@ import (
 // fixture is a pipeline over a real store with example.test (alice, bob)
 // and a log.
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	st    *sqlstore.Store
 	p     *Pipeline
 	log   *bytes.Buffer
@@ -37,7 +37,7 @@ func parse(r io.Reader) (store.MessageMeta, error) {
 	return store.MessageMeta{Envelope: p.Envelope.Marshal(), BodyStructure: p.Body.Marshal(), SearchText: p.SearchText, Headers: p.Headers}, nil
 }
 
-func newFixture(t *testing.T, filter Filter) *fixture {
+func newFixture(t testing.TB, filter Filter) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlstore.OpenDir(ctx, t.TempDir(), nil)

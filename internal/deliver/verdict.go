@@ -1,13 +1,13 @@
 package deliver
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"sync"
 
 	"postern/internal/authcheck"
 	"postern/internal/store"
@@ -44,11 +44,17 @@ type CountRecorder interface {
 // checked; the rest goes to an unlinked temporary file.
 const spoolMemory = 1 << 20
 
-// spool holds a message being checked.
+// spoolKept bounds the buffers kept for the next message: a typical
+// message's, not the odd large one's.
+const spoolKept = 64 << 10
+
+// spool holds a message being checked. Its memory comes from buffers,
+// which saves each message a buffer grown from scratch.
 type spool struct {
-	mem  bytes.Buffer
-	file *os.File
-	size int64
+	buffers *sync.Pool
+	mem     *bytes.Buffer
+	file    *os.File
+	size    int64
 }
 
 func (s *spool) ReadAt(p []byte, off int64) (int, error) {
@@ -66,15 +72,25 @@ func (s *spool) ReadAt(p []byte, off int64) (int, error) {
 	return n + m, err
 }
 
+// close frees the spool; nothing may read it afterwards.
 func (s *spool) close() {
 	if s.file != nil {
 		s.file.Close()
 	}
+	if s.mem != nil && s.mem.Cap() <= spoolKept {
+		s.mem.Reset()
+		s.buffers.Put(s.mem)
+	}
+	s.mem = nil
 }
 
 // fill reads r into the spool.
 func (s *spool) fill(r io.Reader) error {
-	n, err := io.CopyN(&s.mem, r, spoolMemory)
+	s.mem, _ = s.buffers.Get().(*bytes.Buffer)
+	if s.mem == nil {
+		s.mem = new(bytes.Buffer)
+	}
+	n, err := io.CopyN(s.mem, r, spoolMemory)
 	s.size = n
 	if err == io.EOF {
 		return nil
@@ -96,7 +112,7 @@ func (s *spool) fill(r io.Reader) error {
 // our authserv-id removed), or a *PolicyError. release frees the spool
 // once the body is stored.
 func (t *Transaction) check(ctx context.Context, body io.Reader) (out io.Reader, release func(), err error) {
-	sp := &spool{}
+	sp := &spool{buffers: &t.p.spools}
 	if err := sp.fill(body); err != nil {
 		sp.close()
 		return nil, nil, err
@@ -127,23 +143,14 @@ func (t *Transaction) check(ctx context.Context, body io.Reader) (out io.Reader,
 // keptHeader returns the header section of the spooled message without
 // the Authentication-Results fields that claim our authserv-id (RFC 8601
 // §5: a forgery, or a result from before that no longer holds), and the
-// length of the section it replaces.
+// length of the section it replaces; nil and 0 when nothing is removed.
 func (t *Transaction) keptHeader(sp *spool) ([]byte, int64) {
-	br := bufio.NewReader(io.NewSectionReader(sp, 0, sp.size))
-	var head bytes.Buffer
-	var n int64
-	for n < maxHeaderRead {
-		line, err := br.ReadSlice('\n')
-		if len(line) == 0 || bytes.Equal(line, []byte("\r\n")) {
-			break
-		}
-		head.Write(line)
-		n += int64(len(line))
-		if err != nil {
-			break
-		}
+	// The header is within the spool's memory: maxHeaderRead < spoolMemory.
+	head := headerSection(sp.mem.Bytes())
+	if !hasField(head, "Authentication-Results") {
+		return nil, 0 // most mail: no field to look at more closely
 	}
-	fields, _, err := SplitHeader(head.Bytes())
+	fields, _, err := SplitHeader(head)
 	if err != nil || len(fields) == 0 {
 		return nil, 0 // not a header we can edit: the message as it came
 	}
@@ -161,7 +168,35 @@ func (t *Transaction) keptHeader(sp *spool) ([]byte, int64) {
 		return nil, 0
 	}
 	t.p.log.Info("removed Authentication-Results claiming our name", "id", t.env.ID, "fields", dropped)
-	return kept.Bytes(), n
+	return kept.Bytes(), int64(len(head))
+}
+
+// headerSection returns the lines of msg before the empty line that ends
+// the header, reading no line that starts beyond maxHeaderRead.
+func headerSection(msg []byte) []byte {
+	n := 0
+	for n < len(msg) && n < maxHeaderRead {
+		end := bytes.IndexByte(msg[n:], '\n')
+		if end < 0 {
+			return msg
+		}
+		if end == 1 && msg[n] == '\r' {
+			break
+		}
+		n += end + 1
+	}
+	return msg[:n]
+}
+
+// hasField tells whether a header section has a field named name (a line
+// that starts with it and a colon, whatever the case).
+func hasField(head []byte, name string) bool {
+	for line := range bytes.Lines(head) {
+		if len(line) > len(name) && line[len(name)] == ':' && strings.EqualFold(string(line[:len(name)]), name) {
+			return true
+		}
+	}
+	return false
 }
 
 // junkTargets sends the copies a quarantined message would put in INBOX

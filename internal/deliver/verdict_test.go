@@ -1,6 +1,7 @@
 package deliver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -26,7 +27,7 @@ func (r *recorder) Add(counts []authcheck.Count) { r.counts = append(r.counts, c
 // checkedFixture is a fixture whose pipeline checks mail from port 25
 // against a loopback DNS with DMARC records for reject.test and
 // junk.test.
-func checkedFixture(t *testing.T, filter Filter) (*fixture, *recorder) {
+func checkedFixture(t testing.TB, filter Filter) (*fixture, *recorder) {
 	f := newFixture(t, filter)
 	d := queuetest.StartDNS(t)
 	d.Add(t, `_dmarc.reject.test. 300 TXT "v=DMARC1; p=reject"`, `_dmarc.junk.test. 300 TXT "v=DMARC1; p=quarantine"`)
@@ -123,4 +124,64 @@ func (h *headerSpy) Filter(_ context.Context, in FilterInput) (FilterResult, err
 	b, _ := io.ReadAll(rc)
 	h.body = string(b)
 	return FilterResult{}, nil
+}
+
+// TestKeptHeader: only Authentication-Results fields naming us go, in any
+// case and anywhere in the header; a message without one is left as it
+// came (and not copied); the body is never looked at.
+func TestKeptHeader(t *testing.T) {
+	p := New(Options{AuthservID: "mx.example.test"})
+	tx := p.Begin(Envelope{ID: "k1", Source: SourceMX})
+	long := "X-Long: " + strings.Repeat("a", 5000) + "\r\n"
+	for _, tc := range []struct{ name, msg, want string }{
+		{"none", "From: a@b.test\r\nSubject: s\r\n\r\nAuthentication-Results: mx.example.test; dkim=pass\r\n", ""},
+		{"another server's", "authentication-results: elsewhere.test; spf=pass\r\nFrom: a@b.test\r\n\r\nbody\r\n", ""},
+		{"ours, folded, lower case", "From: a@b.test\r\nauthentication-RESULTS: MX.example.test;\r\n\tdkim=pass\r\nSubject: s\r\n\r\nbody\r\n",
+			"From: a@b.test\r\nSubject: s\r\n"},
+		{"ours after a long line", long + "Authentication-Results: mx.example.test; spf=pass\r\n\r\nbody\r\n", long},
+		{"only a header", "Authentication-Results: mx.example.test; spf=pass\r\nFrom: a@b.test\r\n", "From: a@b.test\r\n"},
+	} {
+		sp := &spool{buffers: &p.spools}
+		if err := sp.fill(strings.NewReader(tc.msg)); err != nil {
+			t.Fatal(err)
+		}
+		head, n := tx.keptHeader(sp)
+		if string(head) != tc.want {
+			t.Errorf("%s: kept %q; want %q", tc.name, head, tc.want)
+		}
+		if tc.want != "" {
+			// What follows the replaced section is the empty line and the body.
+			if rest := tc.msg[n:]; rest != "" && !strings.HasPrefix(rest, "\r\n") {
+				t.Errorf("%s: the section replaced ends at %d, before %q", tc.name, n, rest)
+			}
+		} else if n != 0 {
+			t.Errorf("%s: nothing kept, yet a section of %d bytes replaced", tc.name, n)
+		}
+		sp.close()
+	}
+}
+
+// FuzzKeptHeader: whatever the header, the edit only removes: what it
+// keeps is shorter than the section it replaces, and ends on a line
+// unless the message ends within it.
+func FuzzKeptHeader(f *testing.F) {
+	f.Add([]byte("Authentication-Results: mx.example.test; spf=pass\r\nFrom: a@b.test\r\n\r\nbody\r\n"))
+	f.Add([]byte("authentication-results:mx.example.test\r\n\tdkim=pass\r\n"))
+	f.Add([]byte("From: a\r\n\r\n"))
+	p := New(Options{AuthservID: "mx.example.test"})
+	tx := p.Begin(Envelope{ID: "f1", Source: SourceMX})
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		sp := &spool{buffers: &p.spools}
+		if err := sp.fill(bytes.NewReader(msg)); err != nil {
+			t.Fatal(err)
+		}
+		defer sp.close()
+		head, n := tx.keptHeader(sp)
+		if n < 0 || n > int64(len(msg)) || (n == 0 && head != nil) || (n > 0 && int64(len(head)) >= n) {
+			t.Fatalf("kept %d bytes for a section of %d in a message of %d", len(head), n, len(msg))
+		}
+		if len(head) > 0 && head[len(head)-1] != '\n' && n != int64(len(msg)) {
+			t.Fatalf("kept header ends mid-line: %q", head)
+		}
+	})
 }
