@@ -153,9 +153,21 @@ func (s *session) cmdFetch(c *command) reply {
 	}
 	items = s.condFetchItems(c, items, seenChanged != nil)
 	f := fetcher{s: s}
+	vanished := false
 	for i, m := range msgs {
 		if m.UID == 0 {
-			continue // expunged by another session meanwhile
+			vanished = true // expunged by another session meanwhile
+			continue
+		}
+		// The expunge may also land between the metadata and the body:
+		// read the body before the response starts, so that a vanished
+		// message gets none rather than half of one.
+		if err := f.readBodyFor(m, items); errors.Is(err, store.ErrNotFound) {
+			vanished = true
+			continue
+		} else if err != nil {
+			s.log.Error("imap fetch", "uid", m.UID, "err", err)
+			return no("SERVERBUG", "FETCH failed for some messages")
 		}
 		if err := f.writeOne(uint32(idx[i]+1), m, items); err != nil {
 			if errors.Is(err, errUnknownCTE) {
@@ -165,7 +177,23 @@ func (s *session) cmdFetch(c *command) reply {
 			return no("SERVERBUG", "FETCH failed for some messages")
 		}
 	}
+	if vanished {
+		// RFC 2180 §4.1.3: the others are answered, then a tagged NO;
+		// the EXPUNGE comes once the client may be told (RFC 5530 §3).
+		return no("EXPUNGEISSUED", "some of the requested messages no longer exist")
+	}
 	return ok("", "FETCH completed")
+}
+
+// readsBody tells whether an item is rendered from the message's blob
+// rather than from the metadata kept at delivery.
+func readsBody(it fetchItem) bool {
+	switch it.name {
+	case "UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "EMAILID", "THREADID", "SAVEDATE",
+		"PREVIEW", "MODSEQ", "ENVELOPE", "BODYSTRUCTURE", "BODY":
+		return false
+	}
+	return true
 }
 
 func hasItem(items []fetchItem, name string) bool {
@@ -226,8 +254,20 @@ type fetcher struct {
 	env     *message.Envelope
 }
 
-func (f *fetcher) writeOne(seq uint32, m store.Message, items []fetchItem) error {
+// readBodyFor reads m's body when some item needs it, for writeOne.
+func (f *fetcher) readBodyFor(m store.Message, items []fetchItem) error {
 	f.raw, f.root, f.env = nil, nil, nil
+	for _, it := range items {
+		if readsBody(it) {
+			_, err := f.body(m)
+			return err
+		}
+	}
+	return nil
+}
+
+// writeOne writes m's FETCH response, with the body readBodyFor read.
+func (f *fetcher) writeOne(seq uint32, m store.Message, items []fetchItem) error {
 	if hasItem(items, "FLAGS") {
 		f.s.announceKeywords(m.Keywords)
 	}

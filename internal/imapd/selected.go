@@ -434,7 +434,9 @@ func (s *session) refresh(sel *selected) {
 		if _, mine := sel.own[m.ModSeq]; mine {
 			continue
 		}
-		if seq := sel.seqOf(m.UID); seq > 0 {
+		// A message the client has not been told of with EXISTS yet
+		// has no sequence number for it: it reads the flags after EXISTS.
+		if seq := sel.seqOf(m.UID); seq > 0 && int(seq) <= sel.exists {
 			s.writeFlagsFetch(seq, m)
 		}
 	}

@@ -97,3 +97,30 @@ func TestLogoutTellsNothingAfterBye(t *testing.T) {
 		t.Errorf("LOGOUT with changes pending: %q", got)
 	}
 }
+
+// TestFlagChangeOfNewMessageAfterExists: a message another session appends
+// and then flags is told with EXISTS before any FETCH names its sequence
+// number (imaptest stress "seq too high ... state=APPEND").
+func TestFlagChangeOfNewMessageAfterExists(t *testing.T) {
+	env := newTestEnv(t, nil)
+	env.deliver("INBOX", simpleMsg)
+	a, b := env.login(), env.login()
+	a.expectTaggedAfter("a1 SELECT INBOX", "a1", "OK")
+	b.expectTaggedAfter("b1 SELECT INBOX", "b1", "OK")
+	env.deliver("INBOX", simpleMsg)
+	b.expectTaggedAfter("b2 NOOP", "b2", "OK")
+	b.expectTaggedAfter("b3 STORE 2 +FLAGS (\\Flagged)", "b3", "OK")
+	got := a.expectTaggedAfter("a2 NOOP", "a2", "OK")
+	exists := -1
+	for i, l := range got {
+		if l == "* 2 EXISTS" {
+			exists = i
+		}
+		if strings.HasPrefix(l, "* 2 FETCH") && (exists < 0 || i < exists) {
+			t.Errorf("FETCH of message 2 before its EXISTS: %q", got)
+		}
+	}
+	if exists < 0 {
+		t.Errorf("no EXISTS for the new message: %q", got)
+	}
+}
