@@ -2,6 +2,7 @@ package imapd
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"sort"
@@ -64,6 +65,16 @@ func (s *session) loadMessages(idx []int) ([]store.Message, error) {
 // loadMessagesOf is loadMessages; without full, the cached envelope, body
 // structure and preview may be left out (store.Lister).
 func (s *session) loadMessagesOf(idx []int, full bool) ([]store.Message, error) {
+	return s.loadRows(idx, s.rowReader(full))
+}
+
+// rowReader reads the messages of a UID range of a mailbox.
+type rowReader func(ctx context.Context, mailboxID int64, from, to uint32) ([]store.Message, error)
+
+// loadRows reads the messages at idx with read, in as few range queries
+// as possible; the result is aligned with idx, with zero Messages (UID 0)
+// for any that vanished.
+func (s *session) loadRows(idx []int, read rowReader) ([]store.Message, error) {
 	sel := s.sel
 	out := make([]store.Message, len(idx))
 	if len(idx) == 0 {
@@ -83,32 +94,59 @@ func (s *session) loadMessagesOf(idx []int, full bool) ([]store.Message, error) 
 	if len(runs) > maxRangeQueries {
 		runs = []run{{0, len(idx) - 1}}
 	}
-	pos := make(map[uint32]int, len(idx))
-	for i, x := range idx {
-		pos[sel.uids[x]] = i
-	}
 	for _, r := range runs {
-		msgs, err := s.listMessages(sel.mbox.ID, sel.uids[idx[r.a]], sel.uids[idx[r.b]], full)
+		msgs, err := read(s.ctx, sel.mbox.ID, sel.uids[idx[r.a]], sel.uids[idx[r.b]])
 		if err != nil {
 			return nil, err
 		}
-		for _, m := range msgs {
-			if i, ok := pos[m.UID]; ok {
-				out[i] = m
-			}
-		}
+		placeRows(out, idx, r.a, r.b, sel.uids, msgs)
 	}
 	return out, nil
+}
+
+// placeRows puts the rows msgs (ascending UIDs) read for idx[a..b] at
+// their places in out. Both lists ascend, so one merge pass aligns them.
+func placeRows(out []store.Message, idx []int, a, b int, uids []uint32, msgs []store.Message) {
+	j := 0
+	for i := a; i <= b && j < len(msgs); i++ {
+		want := uids[idx[i]]
+		for j < len(msgs) && msgs[j].UID < want {
+			j++
+		}
+		if j < len(msgs) && msgs[j].UID == want {
+			out[i] = msgs[j]
+			j++
+		}
+	}
 }
 
 // listMessages reads the messages of a UID range, through the store's light
 // listing when full is false.
 func (s *session) listMessages(mailboxID int64, from, to uint32, full bool) ([]store.Message, error) {
+	return s.rowReader(full)(s.ctx, mailboxID, from, to)
+}
+
+func (s *session) rowReader(full bool) rowReader {
 	st := s.srv.cfg.Store
 	if !full {
-		return st.MessageFlags(s.ctx, mailboxID, from, to)
+		return st.MessageFlags
 	}
-	return st.Messages(s.ctx, mailboxID, from, to)
+	return st.Messages
+}
+
+// fetchRowReader picks the lightest listing that answers items: a
+// client's message list (FLAGS UID ENVELOPE) needs no body structure or
+// preview, which are most of a row's bytes.
+func (s *session) fetchRowReader(items []fetchItem) rowReader {
+	if !needsFull(items) {
+		return s.rowReader(false)
+	}
+	for _, it := range items {
+		if it.name != "ENVELOPE" && needsFull([]fetchItem{it}) {
+			return s.rowReader(true)
+		}
+	}
+	return s.srv.cfg.Store.MessageEnvelopes
 }
 
 // needsFull tells whether some item needs the cached envelope, body

@@ -42,15 +42,32 @@ func (s *Store) MessageFlags(ctx context.Context, mailboxID int64, from, to uint
 		WHERE mailbox_id = ? AND uid >= ? AND uid <= ? ORDER BY uid`, mailboxID, from, to)
 }
 
+// MessageEnvelopes implements store.Lister: the light columns and the
+// envelope, without the body structure and preview a FETCH of a message
+// list does not need.
+func (s *Store) MessageEnvelopes(ctx context.Context, mailboxID int64, from, to uint32) ([]store.Message, error) {
+	if to == 0 {
+		to = 0xffffffff
+	}
+	return queryLight(ctx, s.rdb, mailboxID, `SELECT `+lightCols+`, envelope FROM `+messagesFull+`
+		WHERE mailbox_id = ? AND uid >= ? AND uid <= ? ORDER BY uid`, mailboxID, from, to)
+}
+
 const lightCols = `id, uid, modseq, flags, keywords, internal_date, size, blob_id, thread_id`
 
 // queryLight runs a query for lightCols of messages of one mailbox.
+// With one more column, it is the envelope.
 func queryLight(ctx context.Context, q querier, mailboxID int64, query string, args ...any) ([]store.Message, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	withEnvelope := len(cols) > 9
 	var out []store.Message
 	// One cache of keyword lists: most messages share a handful of them.
 	kwCache := map[string][]string{}
@@ -58,7 +75,11 @@ func queryLight(ctx context.Context, q querier, mailboxID int64, query string, a
 		m := store.Message{MailboxID: mailboxID}
 		var kw string
 		var t int64
-		if err := rows.Scan(&m.ID, &m.UID, &m.ModSeq, &m.Flags, &kw, &t, &m.Size, &m.BlobID, &m.ThreadID); err != nil {
+		dest := []any{&m.ID, &m.UID, &m.ModSeq, &m.Flags, &kw, &t, &m.Size, &m.BlobID, &m.ThreadID, &m.Envelope}
+		if !withEnvelope {
+			dest = dest[:9]
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
 		if kw != "" {
