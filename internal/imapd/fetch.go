@@ -262,6 +262,7 @@ type fetcher struct {
 	raw     []byte
 	root    *message.Part
 	env     *message.Envelope
+	scratch []byte // the last envelope rendered from its stored form
 }
 
 func (f *fetcher) writeOne(seq uint32, m store.Message, items []fetchItem) error {
@@ -341,6 +342,15 @@ func (f *fetcher) writeItem(m store.Message, it fetchItem) error {
 		w.num(m.ModSeq)
 		w.byte(')')
 	case "ENVELOPE":
+		if f.env == nil {
+			if out, ok := appendStoredEnvelope(f.scratch[:0], m.Envelope); ok {
+				f.scratch = out
+				f.begin()
+				w.str("ENVELOPE ")
+				w.buf().Write(out)
+				return nil
+			}
+		}
 		env, err := f.envelope(m)
 		if err != nil {
 			return err

@@ -75,7 +75,7 @@ func (w *respWriter) line(parts ...string) {
 // quotable reports whether s can be sent as a quoted string: RFC 9051 §9
 // allows TEXT-CHAR minus the quoted specials (escaped); we keep 8-bit text
 // in literals so that IMAP4rev1 clients without UTF8=ACCEPT read it too.
-func quotable(s string) bool {
+func quotable[T string | []byte](s T) bool {
 	if len(s) > 1024 {
 		return false
 	}
@@ -90,26 +90,42 @@ func quotable(s string) bool {
 
 // string writes s as a quoted string or, when it cannot be, a literal.
 func (w *respWriter) string(s string) {
-	if quotable(s) {
-		b := w.buf()
-		b.WriteByte('"')
-		// Runs without a quote or backslash go out whole: a FETCH of
-		// envelopes is mostly such strings.
-		for {
-			i := strings.IndexAny(s, `"\\`)
-			if i < 0 {
-				break
-			}
-			b.WriteString(s[:i])
-			b.WriteByte('\\')
-			b.WriteByte(s[i])
-			s = s[i+1:]
-		}
-		b.WriteString(s)
-		b.WriteByte('"')
-		return
+	b := w.buf()
+	// Appending to the buffer's free space writes in place when it fits.
+	b.Write(appendString(b.AvailableBuffer(), s))
+}
+
+// appendString appends s as a quoted string or, when it cannot be, a
+// literal: the one rule for strings of both the general renderer and the
+// envelopes rendered from their stored form.
+func appendString[T string | []byte](dst []byte, s T) []byte {
+	if !quotable(s) {
+		dst = append(dst, '{')
+		dst = strconv.AppendUint(dst, uint64(len(s)), 10)
+		dst = append(dst, "}\r\n"...)
+		return append(dst, s...)
 	}
-	w.literal([]byte(s))
+	dst = append(dst, '"')
+	// Runs without a quote or backslash go out whole: a FETCH of
+	// envelopes is mostly such strings.
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '"' || c == '\\' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', c)
+			start = i + 1
+		}
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// appendNString appends NIL for the empty string, else s as a string.
+func appendNString[T string | []byte](dst []byte, s T) []byte {
+	if len(s) == 0 {
+		return append(dst, "NIL"...)
+	}
+	return appendString(dst, s)
 }
 
 func (w *respWriter) literal(b []byte) {
