@@ -142,7 +142,9 @@ func (s *session) fetchRowReader(items []fetchItem) rowReader {
 		return s.rowReader(false)
 	}
 	for _, it := range items {
-		if it.name != "ENVELOPE" && needsFull([]fetchItem{it}) {
+		switch it.name {
+		case "ENVELOPE", "UID", "FLAGS", "MODSEQ": // what MessageEnvelopes reads
+		default:
 			return s.rowReader(true)
 		}
 	}

@@ -72,22 +72,6 @@ func (w *respWriter) line(parts ...string) {
 	w.crlf()
 }
 
-// quotable reports whether s can be sent as a quoted string: RFC 9051 §9
-// allows TEXT-CHAR minus the quoted specials (escaped); we keep 8-bit text
-// in literals so that IMAP4rev1 clients without UTF8=ACCEPT read it too.
-func quotable[T string | []byte](s T) bool {
-	if len(s) > 1024 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c >= 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
 // string writes s as a quoted string or, when it cannot be, a literal.
 func (w *respWriter) string(s string) {
 	b := w.buf()
@@ -99,26 +83,56 @@ func (w *respWriter) string(s string) {
 // literal: the one rule for strings of both the general renderer and the
 // envelopes rendered from their stored form.
 func appendString[T string | []byte](dst []byte, s T) []byte {
-	if !quotable(s) {
-		dst = append(dst, '{')
-		dst = strconv.AppendUint(dst, uint64(len(s)), 10)
-		dst = append(dst, "}\r\n"...)
-		return append(dst, s...)
+	if len(s) > 1024 {
+		return appendLiteral(dst, s)
 	}
+	// One pass over s: a FETCH of envelopes is mostly short strings with
+	// nothing to escape, which go out in one copy.
+	mark := len(dst)
 	dst = append(dst, '"')
-	// Runs without a quote or backslash go out whole: a FETCH of
-	// envelopes is mostly such strings.
 	start := 0
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c == '"' || c == '\\' {
+		switch quoteClass[s[i]] {
+		case quoteEscape:
 			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', c)
+			dst = append(dst, '\\', s[i])
 			start = i + 1
+		case quoteNever:
+			return appendLiteral(dst[:mark], s)
 		}
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
+
+func appendLiteral[T string | []byte](dst []byte, s T) []byte {
+	dst = append(dst, '{')
+	dst = strconv.AppendUint(dst, uint64(len(s)), 10)
+	dst = append(dst, "}\r\n"...)
+	return append(dst, s...)
+}
+
+// quoteClass tells how each byte goes into a quoted string: RFC 9051 §9
+// allows TEXT-CHAR minus the quoted specials, which are escaped; we keep
+// 8-bit text in literals so that IMAP4rev1 clients without UTF8=ACCEPT
+// read it too.
+var quoteClass = func() (t [256]uint8) {
+	for c := range t {
+		switch {
+		case c < 0x20 || c >= 0x7f:
+			t[c] = quoteNever
+		case c == '"' || c == '\\':
+			t[c] = quoteEscape
+		}
+	}
+	return t
+}()
+
+const (
+	quoteAsIs = iota
+	quoteEscape
+	quoteNever
+)
 
 // appendNString appends NIL for the empty string, else s as a string.
 func appendNString[T string | []byte](dst []byte, s T) []byte {

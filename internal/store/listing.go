@@ -10,8 +10,9 @@ type Lister interface {
 	// MessageFlags is Messages without Envelope, BodyStructure and
 	// Preview (with ThreadID: JMAP collapses threads on light rows).
 	MessageFlags(ctx context.Context, mailboxID int64, from, to uint32) ([]Message, error)
-	// MessageEnvelopes is MessageFlags with the stored Envelope, without
-	// BodyStructure and Preview: what a client's message list fetches.
+	// MessageEnvelopes reads what a client's message list fetches (FETCH
+	// 1:* (FLAGS UID ENVELOPE)): UID, ModSeq, Flags, Keywords and the
+	// stored Envelope, no other field.
 	MessageEnvelopes(ctx context.Context, mailboxID int64, from, to uint32) ([]Message, error)
 	// SelectListing returns what SELECT reports of the messages.
 	SelectListing(ctx context.Context, mailboxID int64) (SelectListing, error)

@@ -42,54 +42,69 @@ func (s *Store) MessageFlags(ctx context.Context, mailboxID int64, from, to uint
 		WHERE mailbox_id = ? AND uid >= ? AND uid <= ? ORDER BY uid`, mailboxID, from, to)
 }
 
-// MessageEnvelopes implements store.Lister: the light columns and the
-// envelope, without the body structure and preview a FETCH of a message
-// list does not need.
+// MessageEnvelopes implements store.Lister. Each column costs a driver
+// call and a conversion per row, so it reads only the five a message list
+// needs; the envelope comes from message_meta, the body structure and
+// preview (most of that row's bytes) stay unread.
 func (s *Store) MessageEnvelopes(ctx context.Context, mailboxID int64, from, to uint32) ([]store.Message, error) {
 	if to == 0 {
 		to = 0xffffffff
 	}
-	return queryLight(ctx, s.rdb, mailboxID, `SELECT `+lightCols+`, envelope FROM `+messagesFull+`
+	rows, err := s.rdb.QueryContext(ctx, `SELECT uid, modseq, flags, keywords, envelope FROM `+messagesFull+`
 		WHERE mailbox_id = ? AND uid >= ? AND uid <= ? ORDER BY uid`, mailboxID, from, to)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Message
+	kw := keywordCache{}
+	for rows.Next() {
+		m := store.Message{MailboxID: mailboxID}
+		var kws string
+		if err := rows.Scan(&m.UID, &m.ModSeq, &m.Flags, &kws, &m.Envelope); err != nil {
+			return nil, err
+		}
+		m.Keywords = kw.split(kws)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// keywordCache splits keyword columns once per distinct value: most
+// messages share a handful of keyword lists.
+type keywordCache map[string][]string
+
+func (c keywordCache) split(s string) []string {
+	if s == "" {
+		return nil
+	}
+	l, ok := c[s]
+	if !ok {
+		l = splitKeywords(s)
+		c[s] = l
+	}
+	return l
 }
 
 const lightCols = `id, uid, modseq, flags, keywords, internal_date, size, blob_id, thread_id`
 
 // queryLight runs a query for lightCols of messages of one mailbox.
-// With one more column, it is the envelope.
 func queryLight(ctx context.Context, q querier, mailboxID int64, query string, args ...any) ([]store.Message, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
-	withEnvelope := len(cols) > 9
 	var out []store.Message
-	// One cache of keyword lists: most messages share a handful of them.
-	kwCache := map[string][]string{}
+	kwCache := keywordCache{}
 	for rows.Next() {
 		m := store.Message{MailboxID: mailboxID}
 		var kw string
 		var t int64
-		dest := []any{&m.ID, &m.UID, &m.ModSeq, &m.Flags, &kw, &t, &m.Size, &m.BlobID, &m.ThreadID, &m.Envelope}
-		if !withEnvelope {
-			dest = dest[:9]
-		}
-		if err := rows.Scan(dest...); err != nil {
+		if err := rows.Scan(&m.ID, &m.UID, &m.ModSeq, &m.Flags, &kw, &t, &m.Size, &m.BlobID, &m.ThreadID); err != nil {
 			return nil, err
 		}
-		if kw != "" {
-			l, ok := kwCache[kw]
-			if !ok {
-				l = splitKeywords(kw)
-				kwCache[kw] = l
-			}
-			m.Keywords = l
-		}
+		m.Keywords = kwCache.split(kw)
 		m.InternalDate = time.Unix(t, 0).UTC()
 		out = append(out, m)
 	}
