@@ -76,10 +76,10 @@ type rowReader func(ctx context.Context, mailboxID int64, from, to uint32) ([]st
 // for any that vanished.
 func (s *session) loadRows(idx []int, read rowReader) ([]store.Message, error) {
 	sel := s.sel
-	out := make([]store.Message, len(idx))
 	if len(idx) == 0 {
-		return out, nil
+		return []store.Message{}, nil
 	}
+	var out []store.Message
 	// Runs of consecutive indexes are contiguous UID ranges.
 	type run struct{ a, b int }
 	var runs []run
@@ -99,9 +99,28 @@ func (s *session) loadRows(idx []int, read rowReader) ([]store.Message, error) {
 		if err != nil {
 			return nil, err
 		}
+		if len(runs) == 1 && aligned(msgs, idx, sel.uids) {
+			return msgs, nil // the common 1:*, without a copy of every row
+		}
+		if out == nil {
+			out = make([]store.Message, len(idx))
+		}
 		placeRows(out, idx, r.a, r.b, sel.uids, msgs)
 	}
 	return out, nil
+}
+
+// aligned tells whether msgs are exactly the messages at idx, in order.
+func aligned(msgs []store.Message, idx []int, uids []uint32) bool {
+	if len(msgs) != len(idx) {
+		return false
+	}
+	for i, m := range msgs {
+		if m.UID != uids[idx[i]] {
+			return false
+		}
+	}
+	return true
 }
 
 // placeRows puts the rows msgs (ascending UIDs) read for idx[a..b] at

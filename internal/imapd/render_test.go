@@ -2,11 +2,13 @@ package imapd
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"postern/internal/message"
+	"postern/internal/store"
 )
 
 // trickyEnvelopes are the envelopes whose rendering is easy to get wrong:
@@ -136,4 +138,27 @@ func FuzzStoredEnvelope(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPlaceRows: rows read over a UID span land at their places; a
+// vanished message leaves a zero row, rows outside idx are dropped.
+func TestPlaceRows(t *testing.T) {
+	uids := []uint32{3, 5, 8, 9, 12}
+	idx := []int{0, 2, 3, 4} // UIDs 3, 8, 9, 12
+	rows := []store.Message{{UID: 3}, {UID: 5}, {UID: 9}, {UID: 12}, {UID: 13}}
+	out := make([]store.Message, len(idx))
+	placeRows(out, idx, 0, len(idx)-1, uids, rows)
+	var got []uint32
+	for _, m := range out {
+		got = append(got, m.UID)
+	}
+	if want := []uint32{3, 0, 9, 12}; !slices.Equal(got, want) {
+		t.Errorf("placed %v, want %v", got, want)
+	}
+	if aligned(rows, idx, uids) || aligned(rows[:4], idx, uids) {
+		t.Errorf("misaligned rows taken as aligned")
+	}
+	if !aligned([]store.Message{{UID: 3}, {UID: 8}, {UID: 9}, {UID: 12}}, idx, uids) {
+		t.Errorf("aligned rows not recognised")
+	}
 }

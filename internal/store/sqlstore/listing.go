@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"postern/internal/store"
@@ -58,16 +59,36 @@ func (s *Store) MessageEnvelopes(ctx context.Context, mailboxID int64, from, to 
 	defer rows.Close()
 	var out []store.Message
 	kw := keywordCache{}
+	var arena envelopeArena
 	for rows.Next() {
 		m := store.Message{MailboxID: mailboxID}
 		var kws string
-		if err := rows.Scan(&m.UID, &m.ModSeq, &m.Flags, &kws, &m.Envelope); err != nil {
+		var env sql.RawBytes
+		if err := rows.Scan(&m.UID, &m.ModSeq, &m.Flags, &kws, &env); err != nil {
 			return nil, err
 		}
 		m.Keywords = kw.split(kws)
+		m.Envelope = arena.keep(env)
 		out = append(out, m)
 	}
 	return out, rows.Err()
+}
+
+// envelopeArena keeps the envelopes of a listing in a few large chunks
+// instead of one allocation each.
+type envelopeArena []byte
+
+func (a *envelopeArena) keep(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	if len(b) > cap(*a)-len(*a) {
+		*a = make([]byte, 0, max(64<<10, len(b)))
+	}
+	start := len(*a)
+	*a = append(*a, b...)
+	// Capped, so that appending to one envelope cannot overwrite the next.
+	return (*a)[start:len(*a):len(*a)]
 }
 
 // keywordCache splits keyword columns once per distinct value: most
