@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sort"
 
@@ -404,7 +405,18 @@ func (f *fetcher) envelope(m store.Message) (*message.Envelope, error) {
 		f.env = env
 		return env, nil
 	}
-	// No usable stored form: parse the body once.
+	// No usable stored form: parse the body once. A row of a message list
+	// (MessageEnvelopes, no ID) does not name its body: read it whole.
+	if m.ID == 0 {
+		full, err := f.s.srv.cfg.Store.Messages(f.s.ctx, m.MailboxID, m.UID, m.UID)
+		if err != nil {
+			return nil, err
+		}
+		if len(full) != 1 {
+			return nil, fmt.Errorf("message uid %d vanished", m.UID)
+		}
+		m = full[0]
+	}
 	if err := f.parse(m); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package imapd
 
 import (
 	"bytes"
+	"context"
 	"slices"
 	"strings"
 	"sync"
@@ -9,6 +10,7 @@ import (
 
 	"postern/internal/message"
 	"postern/internal/store"
+	"postern/internal/store/sqlstore"
 )
 
 // trickyEnvelopes are the envelopes whose rendering is easy to get wrong:
@@ -161,4 +163,41 @@ func TestPlaceRows(t *testing.T) {
 	if !aligned([]store.Message{{UID: 3}, {UID: 8}, {UID: 9}, {UID: 12}}, idx, uids) {
 		t.Errorf("aligned rows not recognised")
 	}
+}
+
+// damagedEnvelopes is a store whose stored envelopes do not decode, as
+// after a bug or a damaged disk.
+type damagedEnvelopes struct{ *sqlstore.Store }
+
+func damage(msgs []store.Message) []store.Message {
+	for i := range msgs {
+		msgs[i].Envelope = []byte{2, 0xff}
+	}
+	return msgs
+}
+
+func (d damagedEnvelopes) MessageEnvelopes(ctx context.Context, mb int64, from, to uint32) ([]store.Message, error) {
+	msgs, err := d.Store.MessageEnvelopes(ctx, mb, from, to)
+	return damage(msgs), err
+}
+
+func (d damagedEnvelopes) Messages(ctx context.Context, mb int64, from, to uint32) ([]store.Message, error) {
+	msgs, err := d.Store.Messages(ctx, mb, from, to)
+	return damage(msgs), err
+}
+
+// TestFetchEnvelopeDamagedStoredForm: a message list whose stored
+// envelopes do not decode is answered from the bodies, as before.
+func TestFetchEnvelopeDamagedStoredForm(t *testing.T) {
+	e := newTestEnv(t, func(cfg *Config) { cfg.Store = damagedEnvelopes{cfg.Store.(*sqlstore.Store)} })
+	e.deliver("INBOX", "From: Ann <ann@example.net>\r\nSubject: still here\r\nMessage-ID: <x@y>\r\n\r\nbody\r\n")
+	c := e.login()
+	c.send("s SELECT INBOX")
+	c.expectTagged("s", "OK")
+	c.send("f FETCH 1:* (FLAGS UID ENVELOPE)")
+	l := c.expectPrefix("* 1 FETCH")
+	if want := `ENVELOPE (NIL "still here" (("Ann" NIL "ann" "example.net"))`; !strings.Contains(l, want) {
+		t.Errorf("got %q, want it to contain %q", l, want)
+	}
+	c.expectTagged("f", "OK")
 }
