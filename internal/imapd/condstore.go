@@ -549,7 +549,7 @@ func (s *session) changedSince(mailboxID int64, modseq uint64, full bool) ([]sto
 // mailbox open, where few messages changed.
 func (s *session) loadFetch(c *command, idx []int) ([]int, []store.Message, error) {
 	if !c.cond.hasChangedSince {
-		msgs, err := s.loadMessagesOf(idx, needsFull(c.fetch))
+		msgs, err := s.loadRows(idx, s.fetchRowReader(c.fetch))
 		return idx, msgs, err
 	}
 	changed, err := s.changedSince(s.sel.mbox.ID, c.cond.changedSince, needsFull(c.fetch))

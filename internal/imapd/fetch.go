@@ -2,7 +2,9 @@ package imapd
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sort"
 
@@ -64,11 +66,21 @@ func (s *session) loadMessages(idx []int) ([]store.Message, error) {
 // loadMessagesOf is loadMessages; without full, the cached envelope, body
 // structure and preview may be left out (store.Lister).
 func (s *session) loadMessagesOf(idx []int, full bool) ([]store.Message, error) {
+	return s.loadRows(idx, s.rowReader(full))
+}
+
+// rowReader reads the messages of a UID range of a mailbox.
+type rowReader func(ctx context.Context, mailboxID int64, from, to uint32) ([]store.Message, error)
+
+// loadRows reads the messages at idx with read, in as few range queries
+// as possible; the result is aligned with idx, with zero Messages (UID 0)
+// for any that vanished.
+func (s *session) loadRows(idx []int, read rowReader) ([]store.Message, error) {
 	sel := s.sel
-	out := make([]store.Message, len(idx))
 	if len(idx) == 0 {
-		return out, nil
+		return []store.Message{}, nil
 	}
+	var out []store.Message
 	// Runs of consecutive indexes are contiguous UID ranges.
 	type run struct{ a, b int }
 	var runs []run
@@ -83,32 +95,80 @@ func (s *session) loadMessagesOf(idx []int, full bool) ([]store.Message, error) 
 	if len(runs) > maxRangeQueries {
 		runs = []run{{0, len(idx) - 1}}
 	}
-	pos := make(map[uint32]int, len(idx))
-	for i, x := range idx {
-		pos[sel.uids[x]] = i
-	}
 	for _, r := range runs {
-		msgs, err := s.listMessages(sel.mbox.ID, sel.uids[idx[r.a]], sel.uids[idx[r.b]], full)
+		msgs, err := read(s.ctx, sel.mbox.ID, sel.uids[idx[r.a]], sel.uids[idx[r.b]])
 		if err != nil {
 			return nil, err
 		}
-		for _, m := range msgs {
-			if i, ok := pos[m.UID]; ok {
-				out[i] = m
-			}
+		if len(runs) == 1 && aligned(msgs, idx, sel.uids) {
+			return msgs, nil // the common 1:*, without a copy of every row
 		}
+		if out == nil {
+			out = make([]store.Message, len(idx))
+		}
+		placeRows(out, idx, r.a, r.b, sel.uids, msgs)
 	}
 	return out, nil
+}
+
+// aligned tells whether msgs are exactly the messages at idx, in order.
+func aligned(msgs []store.Message, idx []int, uids []uint32) bool {
+	if len(msgs) != len(idx) {
+		return false
+	}
+	for i, m := range msgs {
+		if m.UID != uids[idx[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// placeRows puts the rows msgs (ascending UIDs) read for idx[a..b] at
+// their places in out. Both lists ascend, so one merge pass aligns them.
+func placeRows(out []store.Message, idx []int, a, b int, uids []uint32, msgs []store.Message) {
+	j := 0
+	for i := a; i <= b && j < len(msgs); i++ {
+		want := uids[idx[i]]
+		for j < len(msgs) && msgs[j].UID < want {
+			j++
+		}
+		if j < len(msgs) && msgs[j].UID == want {
+			out[i] = msgs[j]
+			j++
+		}
+	}
 }
 
 // listMessages reads the messages of a UID range, through the store's light
 // listing when full is false.
 func (s *session) listMessages(mailboxID int64, from, to uint32, full bool) ([]store.Message, error) {
+	return s.rowReader(full)(s.ctx, mailboxID, from, to)
+}
+
+func (s *session) rowReader(full bool) rowReader {
 	st := s.srv.cfg.Store
 	if !full {
-		return st.MessageFlags(s.ctx, mailboxID, from, to)
+		return st.MessageFlags
 	}
-	return st.Messages(s.ctx, mailboxID, from, to)
+	return st.Messages
+}
+
+// fetchRowReader picks the lightest listing that answers items: a
+// client's message list (FLAGS UID ENVELOPE) needs no body structure or
+// preview, which are most of a row's bytes.
+func (s *session) fetchRowReader(items []fetchItem) rowReader {
+	if !needsFull(items) {
+		return s.rowReader(false)
+	}
+	for _, it := range items {
+		switch it.name {
+		case "ENVELOPE", "UID", "FLAGS", "MODSEQ": // what MessageEnvelopes reads
+		default:
+			return s.rowReader(true)
+		}
+	}
+	return s.srv.cfg.Store.MessageEnvelopes
 }
 
 // needsFull tells whether some item needs the cached envelope, body
@@ -252,6 +312,7 @@ type fetcher struct {
 	raw     []byte
 	root    *message.Part
 	env     *message.Envelope
+	scratch []byte // the last envelope rendered from its stored form
 }
 
 // readBodyFor reads m's body when some item needs it, for writeOne.
@@ -343,6 +404,15 @@ func (f *fetcher) writeItem(m store.Message, it fetchItem) error {
 		w.num(m.ModSeq)
 		w.byte(')')
 	case "ENVELOPE":
+		if f.env == nil {
+			if out, ok := appendStoredEnvelope(f.scratch[:0], m.Envelope); ok {
+				f.scratch = out
+				f.begin()
+				w.str("ENVELOPE ")
+				w.buf().Write(out)
+				return nil
+			}
+		}
 		env, err := f.envelope(m)
 		if err != nil {
 			return err
@@ -375,7 +445,18 @@ func (f *fetcher) envelope(m store.Message) (*message.Envelope, error) {
 		f.env = env
 		return env, nil
 	}
-	// No usable stored form: parse the body once.
+	// No usable stored form: parse the body once. A row of a message list
+	// (MessageEnvelopes, no ID) does not name its body: read it whole.
+	if m.ID == 0 {
+		full, err := f.s.srv.cfg.Store.Messages(f.s.ctx, m.MailboxID, m.UID, m.UID)
+		if err != nil {
+			return nil, err
+		}
+		if len(full) != 1 {
+			return nil, fmt.Errorf("message uid %d vanished", m.UID)
+		}
+		m = full[0]
+	}
 	if err := f.parse(m); err != nil {
 		return nil, err
 	}

@@ -54,7 +54,8 @@ func newCountingEnv(t *testing.T) (*testEnv, *countingStore) {
 
 // TestLightPaths: SELECT, FETCH of UID/FLAGS/sizes and the refresh after
 // another session's change use the light listing and the mailbox's
-// modseq; FETCH ENVELOPE still reads the full rows (so the counter works).
+// modseq; FETCH BODYSTRUCTURE still reads the full rows (so the counter
+// works).
 func TestLightPaths(t *testing.T) {
 	e, cs := newCountingEnv(t)
 	e.deliver("INBOX", simpleMsg)
@@ -111,10 +112,10 @@ func TestLightPaths(t *testing.T) {
 		t.Errorf("the refresh counted the mailbox %d times", n)
 	}
 
-	rc.send("f3 FETCH 2 (ENVELOPE)")
+	rc.send("f3 FETCH 2 (BODYSTRUCTURE)")
 	rc.expectTagged("f3", "OK")
 	if cs.messages.Load() == 0 {
-		t.Errorf("FETCH ENVELOPE did not read the full rows: the counter is broken")
+		t.Errorf("FETCH BODYSTRUCTURE did not read the full rows: the counter is broken")
 	}
 }
 

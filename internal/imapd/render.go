@@ -170,3 +170,72 @@ func orDefault(s, def string) string {
 	}
 	return s
 }
+
+// appendStoredEnvelope appends the ENVELOPE of an envelope in its stored
+// binary form, byte for byte what envelope renders for the decoded form,
+// without decoding it: a client's message list is a FETCH of thousands.
+// ok is false, and dst to be discarded, when stored is not in the
+// current binary form or is corrupt; the caller then decodes it.
+func appendStoredEnvelope(dst, stored []byte) (out []byte, ok bool) {
+	r, ok := message.NewEnvelopeReader(stored)
+	if !ok {
+		return dst, false
+	}
+	dst = append(dst, '(')
+	dst = appendNString(dst, r.Str()) // date
+	dst = append(dst, ' ')
+	dst = appendNString(dst, r.Str()) // subject
+	from := r
+	for i := range 6 {
+		dst = append(dst, ' ')
+		before := r
+		n := r.ListLen()
+		if n == 0 && (i == 1 || i == 2) {
+			// RFC 9051 §7.5.2: sender and reply-to default to from.
+			again := from
+			dst = appendStoredAddresses(dst, &again, again.ListLen())
+			continue
+		}
+		if i == 0 {
+			from = before
+		}
+		dst = appendStoredAddresses(dst, &r, n)
+	}
+	dst = append(dst, ' ')
+	dst = appendNString(dst, r.Str()) // in-reply-to
+	dst = append(dst, ' ')
+	dst = appendNString(dst, r.Str()) // message-id
+	dst = append(dst, ')')
+	return dst, r.OK()
+}
+
+// appendStoredAddresses appends an address list of n entries read from r,
+// as addressList renders it.
+func appendStoredAddresses(dst []byte, r *message.EnvelopeReader, n int) []byte {
+	if n == 0 {
+		return append(dst, "NIL"...)
+	}
+	dst = append(dst, '(')
+	for range n {
+		a := r.Address()
+		dst = append(dst, '(')
+		switch a.Kind {
+		case message.GroupStart:
+			dst = append(dst, "NIL NIL "...)
+			dst = appendNString(dst, a.Mailbox)
+			dst = append(dst, " NIL"...)
+		case message.GroupEnd:
+			dst = append(dst, "NIL NIL NIL NIL"...)
+		default:
+			dst = appendNString(dst, a.Name)
+			dst = append(dst, ' ')
+			dst = appendNString(dst, a.Adl)
+			dst = append(dst, ' ')
+			dst = appendString(dst, a.Mailbox)
+			dst = append(dst, ' ')
+			dst = appendString(dst, a.Host)
+		}
+		dst = append(dst, ')')
+	}
+	return append(dst, ')')
+}

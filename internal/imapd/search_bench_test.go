@@ -85,6 +85,12 @@ func (bc *benchConn) run(b *testing.B, cmd string) {
 // newSearchBench fills INBOX with n messages and returns a connection
 // with it selected.
 func newSearchBench(b *testing.B, n int) *benchConn {
+	return newFetchBench(b, n, benchMessage)
+}
+
+// newFetchBench fills INBOX with n messages made by gen, marks the first
+// half \Seen and returns a connection with INBOX selected.
+func newFetchBench(b *testing.B, n int, gen func(int) string) *benchConn {
 	b.Helper()
 	dir := b.TempDir()
 	blobs, err := blob.Open(filepath.Join(dir, "blobs"))
@@ -104,7 +110,7 @@ func newSearchBench(b *testing.B, n int) *benchConn {
 	if err != nil {
 		b.Fatal(err)
 	}
-	fillSearchBench(b, st, acct.ID, n)
+	fillSearchBench(b, st, acct.ID, n, gen)
 	srv := New(Config{
 		Hostname:       "mail.example.org",
 		AllowPlaintext: func(net.Addr) bool { return true },
@@ -140,13 +146,13 @@ func newSearchBench(b *testing.B, n int) *benchConn {
 
 // fillSearchBench delivers n messages to the account's INBOX from
 // several goroutines, so that they share commits.
-func fillSearchBench(b *testing.B, st *sqlstore.Store, acct int64, n int) {
+func fillSearchBench(b *testing.B, st *sqlstore.Store, acct int64, n int, gen func(int) string) {
 	work := make(chan int)
 	var wg sync.WaitGroup
 	for range 16 {
 		wg.Go(func() {
 			for i := range work {
-				raw := benchMessage(i)
+				raw := gen(i)
 				meta, err := parseMeta(strings.NewReader(raw))
 				if err != nil {
 					b.Error(err)

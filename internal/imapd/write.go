@@ -72,44 +72,74 @@ func (w *respWriter) line(parts ...string) {
 	w.crlf()
 }
 
-// quotable reports whether s can be sent as a quoted string: RFC 9051 §9
-// allows TEXT-CHAR minus the quoted specials (escaped); we keep 8-bit text
-// in literals so that IMAP4rev1 clients without UTF8=ACCEPT read it too.
-func quotable(s string) bool {
-	if len(s) > 1024 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c >= 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
 // string writes s as a quoted string or, when it cannot be, a literal.
 func (w *respWriter) string(s string) {
-	if quotable(s) {
-		b := w.buf()
-		b.WriteByte('"')
-		// Runs without a quote or backslash go out whole: a FETCH of
-		// envelopes is mostly such strings.
-		for {
-			i := strings.IndexAny(s, `"\\`)
-			if i < 0 {
-				break
-			}
-			b.WriteString(s[:i])
-			b.WriteByte('\\')
-			b.WriteByte(s[i])
-			s = s[i+1:]
-		}
-		b.WriteString(s)
-		b.WriteByte('"')
-		return
+	b := w.buf()
+	// Appending to the buffer's free space writes in place when it fits.
+	b.Write(appendString(b.AvailableBuffer(), s))
+}
+
+// appendString appends s as a quoted string or, when it cannot be, a
+// literal: the one rule for strings of both the general renderer and the
+// envelopes rendered from their stored form.
+func appendString[T string | []byte](dst []byte, s T) []byte {
+	if len(s) > 1024 {
+		return appendLiteral(dst, s)
 	}
-	w.literal([]byte(s))
+	// One pass over s: a FETCH of envelopes is mostly short strings with
+	// nothing to escape, which go out in one copy.
+	mark := len(dst)
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		switch quoteClass[s[i]] {
+		case quoteEscape:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', s[i])
+			start = i + 1
+		case quoteNever:
+			return appendLiteral(dst[:mark], s)
+		}
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+func appendLiteral[T string | []byte](dst []byte, s T) []byte {
+	dst = append(dst, '{')
+	dst = strconv.AppendUint(dst, uint64(len(s)), 10)
+	dst = append(dst, "}\r\n"...)
+	return append(dst, s...)
+}
+
+// quoteClass tells how each byte goes into a quoted string: RFC 9051 §9
+// allows TEXT-CHAR minus the quoted specials, which are escaped; we keep
+// 8-bit text in literals so that IMAP4rev1 clients without UTF8=ACCEPT
+// read it too.
+var quoteClass = func() (t [256]uint8) {
+	for c := range t {
+		switch {
+		case c < 0x20 || c >= 0x7f:
+			t[c] = quoteNever
+		case c == '"' || c == '\\':
+			t[c] = quoteEscape
+		}
+	}
+	return t
+}()
+
+const (
+	quoteAsIs = iota
+	quoteEscape
+	quoteNever
+)
+
+// appendNString appends NIL for the empty string, else s as a string.
+func appendNString[T string | []byte](dst []byte, s T) []byte {
+	if len(s) == 0 {
+		return append(dst, "NIL"...)
+	}
+	return appendString(dst, s)
 }
 
 func (w *respWriter) literal(b []byte) {

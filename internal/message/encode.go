@@ -6,8 +6,9 @@ import (
 )
 
 // The stored forms of Envelope and Part are written once, at delivery,
-// and decoded at every FETCH ENVELOPE or BODYSTRUCTURE, SEARCH on an
-// envelope field and SORT, so they are built for decoding: a binary
+// and read at every FETCH ENVELOPE (through EnvelopeReader, without
+// decoding) or BODYSTRUCTURE, SEARCH on an envelope field and SORT, so
+// they are built for decoding: a binary
 // encoding (version 2) whose decoder makes a handful of allocations
 // whatever the size of the value. Its first byte is the version, which
 // is below 0x20 and so never the first byte of the JSON forms of

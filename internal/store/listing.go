@@ -10,6 +10,10 @@ type Lister interface {
 	// MessageFlags is Messages without Envelope, BodyStructure and
 	// Preview (with ThreadID: JMAP collapses threads on light rows).
 	MessageFlags(ctx context.Context, mailboxID int64, from, to uint32) ([]Message, error)
+	// MessageEnvelopes reads what a client's message list fetches (FETCH
+	// 1:* (FLAGS UID ENVELOPE)): UID, ModSeq, Flags, Keywords and the
+	// stored Envelope, no other field.
+	MessageEnvelopes(ctx context.Context, mailboxID int64, from, to uint32) ([]Message, error)
 	// SelectListing returns what SELECT reports of the messages.
 	SelectListing(ctx context.Context, mailboxID int64) (SelectListing, error)
 	// HighestModSeq returns the mailbox's highest modseq, cheaply.

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"postern/internal/store"
@@ -42,6 +43,70 @@ func (s *Store) MessageFlags(ctx context.Context, mailboxID int64, from, to uint
 		WHERE mailbox_id = ? AND uid >= ? AND uid <= ? ORDER BY uid`, mailboxID, from, to)
 }
 
+// MessageEnvelopes implements store.Lister. Each column costs a driver
+// call and a conversion per row, so it reads only the five a message list
+// needs; the envelope comes from message_meta, the body structure and
+// preview (most of that row's bytes) stay unread.
+func (s *Store) MessageEnvelopes(ctx context.Context, mailboxID int64, from, to uint32) ([]store.Message, error) {
+	if to == 0 {
+		to = 0xffffffff
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT uid, modseq, flags, keywords, envelope FROM `+messagesFull+`
+		WHERE mailbox_id = ? AND uid >= ? AND uid <= ? ORDER BY uid`, mailboxID, from, to)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Message
+	kw := keywordCache{}
+	var arena envelopeArena
+	for rows.Next() {
+		m := store.Message{MailboxID: mailboxID}
+		var kws string
+		var env sql.RawBytes
+		if err := rows.Scan(&m.UID, &m.ModSeq, &m.Flags, &kws, &env); err != nil {
+			return nil, err
+		}
+		m.Keywords = kw.split(kws)
+		m.Envelope = arena.keep(env)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// envelopeArena keeps the envelopes of a listing in a few large chunks
+// instead of one allocation each.
+type envelopeArena []byte
+
+func (a *envelopeArena) keep(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	if len(b) > cap(*a)-len(*a) {
+		*a = make([]byte, 0, max(64<<10, len(b)))
+	}
+	start := len(*a)
+	*a = append(*a, b...)
+	// Capped, so that appending to one envelope cannot overwrite the next.
+	return (*a)[start:len(*a):len(*a)]
+}
+
+// keywordCache splits keyword columns once per distinct value: most
+// messages share a handful of keyword lists.
+type keywordCache map[string][]string
+
+func (c keywordCache) split(s string) []string {
+	if s == "" {
+		return nil
+	}
+	l, ok := c[s]
+	if !ok {
+		l = splitKeywords(s)
+		c[s] = l
+	}
+	return l
+}
+
 const lightCols = `id, uid, modseq, flags, keywords, internal_date, size, blob_id, thread_id`
 
 // queryLight runs a query for lightCols of messages of one mailbox.
@@ -52,8 +117,7 @@ func queryLight(ctx context.Context, q querier, mailboxID int64, query string, a
 	}
 	defer rows.Close()
 	var out []store.Message
-	// One cache of keyword lists: most messages share a handful of them.
-	kwCache := map[string][]string{}
+	kwCache := keywordCache{}
 	for rows.Next() {
 		m := store.Message{MailboxID: mailboxID}
 		var kw string
@@ -61,14 +125,7 @@ func queryLight(ctx context.Context, q querier, mailboxID int64, query string, a
 		if err := rows.Scan(&m.ID, &m.UID, &m.ModSeq, &m.Flags, &kw, &t, &m.Size, &m.BlobID, &m.ThreadID); err != nil {
 			return nil, err
 		}
-		if kw != "" {
-			l, ok := kwCache[kw]
-			if !ok {
-				l = splitKeywords(kw)
-				kwCache[kw] = l
-			}
-			m.Keywords = l
-		}
+		m.Keywords = kwCache.split(kw)
 		m.InternalDate = time.Unix(t, 0).UTC()
 		out = append(out, m)
 	}
