@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Metadata", testMetadata},
 		{"URLAuthKeys", testURLAuthKeys},
 		{"MessagesByDate", testMessagesByDate},
+		{"MessageEnvelopes", testMessageEnvelopes},
 		{"AccountChanges", testAccountChanges},
 		{"Quota", testQuota},
 		{"UIDsModSeqExpunge", testUIDsModSeqExpunge},
