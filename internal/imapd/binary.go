@@ -2,11 +2,7 @@ package imapd
 
 import (
 	"bytes"
-	"encoding/base64"
 	"errors"
-	"io"
-	"mime/quotedprintable"
-	"strings"
 
 	"postern/internal/message"
 	"postern/internal/store"
@@ -32,31 +28,7 @@ func binaryPart(raw []byte, root *message.Part, path []int) ([]byte, error) {
 		// own encodings.
 		return body, nil
 	}
-	switch strings.ToLower(part.Encoding) {
-	case "", "7bit", "8bit", "binary":
-		return body, nil
-	case "base64":
-		clean := bytes.Map(func(r rune) rune {
-			if r == '\r' || r == '\n' || r == ' ' || r == '\t' {
-				return -1
-			}
-			return r
-		}, body)
-		clean = bytes.TrimRight(clean, "=")
-		out := make([]byte, base64.RawStdEncoding.DecodedLen(len(clean)))
-		n, err := base64.RawStdEncoding.Decode(out, clean)
-		if err != nil {
-			return nil, errUnknownCTE
-		}
-		return out[:n], nil
-	case "quoted-printable":
-		out, err := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(body)))
-		if err != nil {
-			return nil, errUnknownCTE
-		}
-		return out, nil
-	}
-	return nil, errUnknownCTE
+	return decodeTransfer(body, part.Encoding)
 }
 
 func (f *fetcher) writeBinary(m store.Message, it fetchItem) error {
