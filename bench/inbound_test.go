@@ -16,13 +16,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-msgauth/dkim"
-	"github.com/emersion/go-smtp"
 
 	"postern/internal/authcheck"
 	"postern/internal/queue/queuetest"
@@ -86,41 +83,7 @@ func signedMessages(b *testing.B, n int, rcpt string, keys []signingKey, domainO
 // sendMessages delivers msgs over conns SMTP sessions, message i from
 // from(i).
 func sendMessages(b *testing.B, addr string, from func(int) string, rcpt string, msgs [][]byte, conns int) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, conns)
-	for range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := smtp.Dial(addr)
-			if err != nil {
-				errs <- err
-				return
-			}
-			defer c.Close()
-			if err := c.Hello("loadgen.example.net"); err != nil {
-				errs <- err
-				return
-			}
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(msgs) {
-					break
-				}
-				if err := c.SendMail(from(i), []string{rcpt}, bytes.NewReader(msgs[i])); err != nil {
-					errs <- fmt.Errorf("message %d: %w", i, err)
-					return
-				}
-			}
-			_ = c.Quit()
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		b.Fatal(err)
-	}
+	sendEach(b, addr, rcpt, len(msgs), conns, func(i int) (string, []byte) { return from(i), msgs[i] })
 }
 
 // checksServer starts a server whose [checks] are on (asking dnsAddr,

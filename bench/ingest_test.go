@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"net"
 	"strings"
@@ -33,10 +34,18 @@ func genMessage(i, size int, to string) []byte {
 
 // sendAll delivers n messages over conns SMTP sessions, many transactions each.
 func sendAll(b *testing.B, addr, rcpt string, n, conns int) {
+	sendEach(b, addr, rcpt, n, conns, func(i int) (string, []byte) {
+		return "loadgen@example.net", genMessage(i, messageSize, rcpt)
+	})
+}
+
+// sendEach delivers n messages over conns SMTP sessions, message i with
+// the sender and body that msg gives.
+func sendEach(b *testing.B, addr, rcpt string, n, conns int, msg func(i int) (from string, body []byte)) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, conns)
-	for w := 0; w < conns; w++ {
+	for range conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -55,8 +64,8 @@ func sendAll(b *testing.B, addr, rcpt string, n, conns int) {
 				if i >= n {
 					break
 				}
-				if err := c.SendMail("loadgen@example.net", []string{rcpt},
-					strings.NewReader(string(genMessage(i, messageSize, rcpt)))); err != nil {
+				from, body := msg(i)
+				if err := c.SendMail(from, []string{rcpt}, bytes.NewReader(body)); err != nil {
 					errs <- fmt.Errorf("message %d: %w", i, err)
 					return
 				}
