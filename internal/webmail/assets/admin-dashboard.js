@@ -69,7 +69,9 @@ export function chart(hours) {
   hours.forEach((h, i) => {
     const d = new Date(h.hour);
     if (d.getHours() % every === 0) {
-      root.append(svg("text", { x: x(i), y: H - 8, class: "axis", "text-anchor": "middle" },
+      // A label near the right edge ends there instead of running past it.
+      const anchor = x(i) > W - R - 40 ? "end" : "middle";
+      root.append(svg("text", { x: anchor === "end" ? W - R : x(i), y: H - 8, class: "axis", "text-anchor": anchor },
         document.createTextNode(axisLabel(d))));
     }
   });
