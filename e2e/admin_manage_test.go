@@ -49,23 +49,7 @@ func TestAdminUIManage(t *testing.T) {
 			"after":  "if size :over 50M {\n  discard;\n}\n",
 		},
 		"shotDir": screenshotDir(t)}
-	run := func(phase string, extra map[string]any) adminResult {
-		in := map[string]any{"phase": phase}
-		for k, v := range input {
-			in[k] = v
-		}
-		for k, v := range extra {
-			in[k] = v
-		}
-		var got adminResult
-		runBrowser(t, "admin-manage.mjs", in, 150*time.Second, &got)
-		checkSteps(t, got.Steps)
-		checkForeign(t, got.flowsResult)
-		for _, e := range got.ConsoleErrors {
-			t.Logf("console error (not failing): %s", short(e))
-		}
-		return got
-	}
+	run := adminPhases(t, "admin-manage.mjs", input)
 
 	// The dashboard is looked at before any mail, then a message is
 	// delivered: the next look counts it (it once showed 0 B for a minute).

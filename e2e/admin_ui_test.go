@@ -75,23 +75,7 @@ func TestAdminUI(t *testing.T) {
 
 	input := map[string]any{"admin": adminBase, "web": webBase, "root": "root", "rootPass": rootPass,
 		"domain": "shop.test", "ann": "ann@shop.test", "annPass": annPass, "shotDir": screenshotDir(t)}
-	run := func(phase string, extra map[string]any) adminResult {
-		in := map[string]any{"phase": phase}
-		for k, v := range input {
-			in[k] = v
-		}
-		for k, v := range extra {
-			in[k] = v
-		}
-		var got adminResult
-		runBrowser(t, "admin.mjs", in, 150*time.Second, &got)
-		checkSteps(t, got.Steps)
-		checkForeign(t, got.flowsResult)
-		for _, e := range got.ConsoleErrors {
-			t.Logf("console error (not failing): %s", short(e))
-		}
-		return got
-	}
+	run := adminPhases(t, "admin.mjs", input)
 
 	// Phase 1: login, dashboard, domain with DNS, account, webmail login.
 	setup := run("setup", nil)
@@ -194,4 +178,27 @@ func stepInfo(steps []browserStep, name string) map[string]any {
 		}
 	}
 	return map[string]any{}
+}
+
+// adminPhases returns a runner of one phase of an admin browser script:
+// the common input with the phase and its extra keys, the steps and the
+// requests to other hosts checked, console errors logged.
+func adminPhases(t *testing.T, script string, input map[string]any) func(phase string, extra map[string]any) adminResult {
+	return func(phase string, extra map[string]any) adminResult {
+		in := map[string]any{"phase": phase}
+		for k, v := range input {
+			in[k] = v
+		}
+		for k, v := range extra {
+			in[k] = v
+		}
+		var got adminResult
+		runBrowser(t, script, in, 150*time.Second, &got)
+		checkSteps(t, got.Steps)
+		checkForeign(t, got.flowsResult)
+		for _, e := range got.ConsoleErrors {
+			t.Logf("console error (not failing): %s", short(e))
+		}
+		return got
+	}
 }
