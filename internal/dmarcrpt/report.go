@@ -8,100 +8,21 @@ package dmarcrpt
 import (
 	"encoding/xml"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/emersion/go-msgauth/dmarc"
 
+	"postern/internal/reports"
 	"postern/internal/store"
 )
 
-// Feedback is an aggregate report (RFC 7489 Appendix C).
+// Feedback is an aggregate report (RFC 7489 Appendix C) in the schema the
+// received ones are read with, under its root element.
 type Feedback struct {
-	XMLName  xml.Name        `xml:"feedback"`
-	Version  string          `xml:"version"`
-	Metadata Metadata        `xml:"report_metadata"`
-	Policy   PolicyPublished `xml:"policy_published"`
-	Records  []Record        `xml:"record"`
-}
-
-// Metadata names the report and its author.
-type Metadata struct {
-	OrgName   string    `xml:"org_name"`
-	Email     string    `xml:"email"`
-	ReportID  string    `xml:"report_id"`
-	DateRange DateRange `xml:"date_range"`
-}
-
-// DateRange is the period, in Unix seconds, both ends included.
-type DateRange struct {
-	Begin int64 `xml:"begin"`
-	End   int64 `xml:"end"`
-}
-
-// PolicyPublished is the DMARC record as found when the report was made.
-type PolicyPublished struct {
-	Domain string `xml:"domain"`
-	ADKIM  string `xml:"adkim"`
-	ASPF   string `xml:"aspf"`
-	P      string `xml:"p"`
-	SP     string `xml:"sp"`
-	Pct    int    `xml:"pct"`
-	FO     string `xml:"fo"`
-}
-
-// Record is one row of counts with what produced it.
-type Record struct {
-	Row         Row         `xml:"row"`
-	Identifiers Identifiers `xml:"identifiers"`
-	AuthResults AuthResults `xml:"auth_results"`
-}
-
-// Row is a source and what DMARC made of its messages.
-type Row struct {
-	SourceIP        string          `xml:"source_ip"`
-	Count           int64           `xml:"count"`
-	PolicyEvaluated PolicyEvaluated `xml:"policy_evaluated"`
-}
-
-// PolicyEvaluated is the disposition and the aligned results.
-type PolicyEvaluated struct {
-	Disposition string   `xml:"disposition"`
-	DKIM        string   `xml:"dkim"`
-	SPF         string   `xml:"spf"`
-	Reasons     []Reason `xml:"reason,omitempty"`
-}
-
-// Reason tells why the disposition is not the policy's.
-type Reason struct {
-	Type    string `xml:"type"`
-	Comment string `xml:"comment,omitempty"`
-}
-
-// Identifiers are the domains the message named.
-type Identifiers struct {
-	EnvelopeFrom string `xml:"envelope_from"`
-	HeaderFrom   string `xml:"header_from"`
-}
-
-// AuthResults are the raw results, whatever their alignment.
-type AuthResults struct {
-	DKIM []DKIMAuth `xml:"dkim,omitempty"`
-	SPF  []SPFAuth  `xml:"spf"`
-}
-
-// DKIMAuth is one signature's result.
-type DKIMAuth struct {
-	Domain   string `xml:"domain"`
-	Selector string `xml:"selector,omitempty"`
-	Result   string `xml:"result"`
-}
-
-// SPFAuth is the SPF result of the identity checked.
-type SPFAuth struct {
-	Domain string `xml:"domain"`
-	Scope  string `xml:"scope"`
-	Result string `xml:"result"`
+	XMLName xml.Name `xml:"feedback"`
+	reports.Feedback
 }
 
 // Meta is what a report says of itself and its author.
@@ -111,8 +32,8 @@ type Meta struct {
 }
 
 // Published describes rec as found at domain.
-func Published(domain string, rec *dmarc.Record) PolicyPublished {
-	p := PolicyPublished{Domain: domain, ADKIM: "r", ASPF: "r", P: string(rec.Policy), Pct: 100, FO: failureOptions(rec.FailureOptions)}
+func Published(domain string, rec *dmarc.Record) reports.PolicyPublished {
+	p := reports.PolicyPublished{Domain: domain, ADKIM: "r", ASPF: "r", P: string(rec.Policy), Pct: "100", Fo: failureOptions(rec.FailureOptions)}
 	if rec.DKIMAlignment != "" {
 		p.ADKIM = string(rec.DKIMAlignment)
 	}
@@ -125,7 +46,7 @@ func Published(domain string, rec *dmarc.Record) PolicyPublished {
 		p.SP = string(rec.SubdomainPolicy)
 	}
 	if rec.Percent != nil {
-		p.Pct = *rec.Percent
+		p.Pct = strconv.Itoa(*rec.Percent)
 	}
 	return p
 }
@@ -148,36 +69,36 @@ func failureOptions(fo dmarc.FailureOptions) string {
 
 // Build makes the report of one UTC day from its counts (the rows of the
 // author domains under policy).
-func Build(m Meta, policy PolicyPublished, rows []store.DMARCCount) Feedback {
+func Build(m Meta, policy reports.PolicyPublished, rows []store.DMARCCount) Feedback {
 	begin := time.Date(m.Day.Year(), m.Day.Month(), m.Day.Day(), 0, 0, 0, 0, time.UTC)
-	f := Feedback{Version: "1.0", Metadata: Metadata{OrgName: m.Org, Email: m.Email, ReportID: m.ReportID,
-		DateRange: DateRange{Begin: begin.Unix(), End: begin.Add(24*time.Hour - time.Second).Unix()}},
-		Policy: policy}
+	f := Feedback{Feedback: reports.Feedback{Version: "1.0", Metadata: reports.ReportMetadata{OrgName: m.Org, Email: m.Email, ReportID: m.ReportID,
+		DateRange: reports.DateRange{Begin: begin.Unix(), End: begin.Add(24*time.Hour - time.Second).Unix()}},
+		Policy: policy}}
 	for _, r := range rows {
-		rec := Record{
-			Row: Row{SourceIP: r.SourceIP, Count: r.Messages,
-				PolicyEvaluated: PolicyEvaluated{Disposition: r.Disposition, DKIM: r.DKIM, SPF: r.SPF}},
-			Identifiers: Identifiers{HeaderFrom: r.HeaderFrom},
+		rec := reports.Record{
+			Row: reports.Row{SourceIP: r.SourceIP, Count: r.Messages,
+				PolicyEvaluated: reports.PolicyEvaluated{Disposition: r.Disposition, DKIM: r.DKIM, SPF: r.SPF}},
+			Identifiers: reports.Identifiers{HeaderFrom: r.HeaderFrom},
 		}
 		if r.SPFScope == "mfrom" {
 			rec.Identifiers.EnvelopeFrom = r.SPFDomain
 		}
 		if reason := overrideReason(policy, r); reason != "" {
-			rec.Row.PolicyEvaluated.Reasons = []Reason{{Type: reason}}
+			rec.Row.PolicyEvaluated.Reasons = []reports.Reason{{Type: reason}}
 		}
 		for _, d := range store.ParseDKIMResults(r.DKIMResults) {
-			rec.AuthResults.DKIM = append(rec.AuthResults.DKIM, DKIMAuth{Domain: d.Domain, Selector: d.Selector, Result: d.Result})
+			rec.AuthResults.DKIM = append(rec.AuthResults.DKIM, reports.DKIMResult{Domain: d.Domain, Selector: d.Selector, Result: d.Result})
 		}
 		// Appendix C: there is always an SPF result; a row counted before
 		// the results were kept has none to tell.
-		spf := SPFAuth{Domain: r.SPFDomain, Scope: r.SPFScope, Result: r.SPFResult}
+		spf := reports.SPFResult{Domain: r.SPFDomain, Scope: r.SPFScope, Result: r.SPFResult}
 		if spf.Result == "" {
 			spf.Result = "none"
 		}
 		if spf.Scope == "" {
 			spf.Scope = "mfrom"
 		}
-		rec.AuthResults.SPF = []SPFAuth{spf}
+		rec.AuthResults.SPF = []reports.SPFResult{spf}
 		f.Records = append(f.Records, rec)
 	}
 	return f
@@ -186,7 +107,7 @@ func Build(m Meta, policy PolicyPublished, rows []store.DMARCCount) Feedback {
 // overrideReason explains a failed row whose disposition is milder than
 // the policy: the pct sample (RFC 7489 §6.6.4) is the only way the checks
 // soften a policy.
-func overrideReason(p PolicyPublished, r store.DMARCCount) string {
+func overrideReason(p reports.PolicyPublished, r store.DMARCCount) string {
 	if r.DKIM == "pass" || r.SPF == "pass" {
 		return ""
 	}
@@ -194,7 +115,7 @@ func overrideReason(p PolicyPublished, r store.DMARCCount) string {
 	if !strings.EqualFold(r.HeaderFrom, p.Domain) {
 		want = p.SP
 	}
-	if severity(r.Disposition) < severity(want) && p.Pct < 100 {
+	if pct, err := strconv.Atoi(p.Pct); err == nil && pct < 100 && severity(r.Disposition) < severity(want) {
 		return "sampled_out"
 	}
 	return ""
@@ -221,9 +142,6 @@ func (f Feedback) FileName() string {
 
 // Messages is the number of messages the report counts.
 func (f Feedback) Messages() int64 {
-	var n int64
-	for _, r := range f.Records {
-		n += r.Row.Count
-	}
+	n, _ := f.Totals()
 	return n
 }

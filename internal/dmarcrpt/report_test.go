@@ -8,6 +8,7 @@ import (
 
 	"github.com/emersion/go-msgauth/dmarc"
 
+	"postern/internal/reports"
 	"postern/internal/store"
 )
 
@@ -40,6 +41,10 @@ func TestBuildXML(t *testing.T) {
 	}
 	if !bytes.HasPrefix(doc, []byte("<?xml")) {
 		t.Errorf("no XML declaration: %.60s", doc)
+	}
+	// What we send is what we accept from others.
+	if back, err := reports.ParseDMARC(doc); err != nil || back.Metadata.ReportID != "r-1" || len(back.Records) != len(f.Records) {
+		t.Errorf("ParseDMARC of our own report: %v, %+v", err, back.Metadata)
 	}
 	// Parsed into structures of the test's own, by the element names of
 	// Appendix C, not with Feedback's tags.
@@ -129,7 +134,7 @@ func TestBuildXML(t *testing.T) {
 
 func TestPublishedDefaults(t *testing.T) {
 	p := Published("example.org", &dmarc.Record{Policy: dmarc.PolicyNone})
-	if p != (PolicyPublished{Domain: "example.org", ADKIM: "r", ASPF: "r", P: "none", SP: "none", Pct: 100, FO: "0"}) {
+	if p != (reports.PolicyPublished{Domain: "example.org", ADKIM: "r", ASPF: "r", P: "none", SP: "none", Pct: "100", Fo: "0"}) {
 		t.Errorf("defaults %+v", p)
 	}
 }

@@ -14,7 +14,8 @@ import (
 	"time"
 )
 
-// Feedback is a DMARC aggregate report (RFC 7489 Appendix C).
+// Feedback is a DMARC aggregate report (RFC 7489 Appendix C): the reports
+// we receive and, written by dmarcrpt, the ones we send.
 type Feedback struct {
 	Version  string          `xml:"version" json:"version,omitempty"`
 	Metadata ReportMetadata  `xml:"report_metadata" json:"report_metadata"`
@@ -26,7 +27,7 @@ type Feedback struct {
 type ReportMetadata struct {
 	OrgName          string    `xml:"org_name" json:"org_name"`
 	Email            string    `xml:"email" json:"email,omitempty"`
-	ExtraContactInfo string    `xml:"extra_contact_info" json:"extra_contact_info,omitempty"`
+	ExtraContactInfo string    `xml:"extra_contact_info,omitempty" json:"extra_contact_info,omitempty"`
 	ReportID         string    `xml:"report_id" json:"report_id"`
 	DateRange        DateRange `xml:"date_range" json:"date_range"`
 	Errors           []string  `xml:"error" json:"errors,omitempty"`
@@ -74,12 +75,12 @@ type PolicyEvaluated struct {
 // Reason is why the reporter overrode the policy.
 type Reason struct {
 	Type    string `xml:"type" json:"type"`
-	Comment string `xml:"comment" json:"comment,omitempty"`
+	Comment string `xml:"comment,omitempty" json:"comment,omitempty"`
 }
 
 // Identifiers are the messages' domains.
 type Identifiers struct {
-	EnvelopeTo   string `xml:"envelope_to" json:"envelope_to,omitempty"`
+	EnvelopeTo   string `xml:"envelope_to,omitempty" json:"envelope_to,omitempty"`
 	EnvelopeFrom string `xml:"envelope_from" json:"envelope_from,omitempty"`
 	HeaderFrom   string `xml:"header_from" json:"header_from"`
 }
@@ -93,7 +94,7 @@ type AuthResults struct {
 // DKIMResult is one signature's result.
 type DKIMResult struct {
 	Domain   string `xml:"domain" json:"domain"`
-	Selector string `xml:"selector" json:"selector,omitempty"`
+	Selector string `xml:"selector,omitempty" json:"selector,omitempty"`
 	Result   string `xml:"result" json:"result"`
 }
 
