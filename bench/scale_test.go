@@ -109,7 +109,7 @@ func deliverScale(b *testing.B, addr string, n, big, accounts, window int, done 
 				if i%10 == 3 {
 					size = 100 << 10
 				}
-				if err := c.SendMail("loadgen@bench.test", []string{rcpt}, strings.NewReader(scaleMessage(i, size, rcpt))); err != nil {
+				if err := c.SendMail("loadgen@example.net", []string{rcpt}, strings.NewReader(scaleMessage(i, size, rcpt))); err != nil {
 					errs <- fmt.Errorf("message %d: %w", i, err)
 					return
 				}
@@ -142,7 +142,7 @@ var scaleWords = strings.Fields("alpha bravo charlie delta echo foxtrot golf hot
 func scaleMessage(i, size int, to string) string {
 	r := rand.New(rand.NewSource(int64(i)))
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "From: Load <loadgen@bench.test>\r\nTo: <%s>\r\nSubject: scale message %d %s\r\n", to, i, scaleWords[r.Intn(len(scaleWords))])
+	fmt.Fprintf(&sb, "From: Load <loadgen@example.net>\r\nTo: <%s>\r\nSubject: scale message %d %s\r\n", to, i, scaleWords[r.Intn(len(scaleWords))])
 	fmt.Fprintf(&sb, "Date: %s\r\nMessage-ID: <scale-%d@bench.test>\r\n\r\n", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i)*time.Second).Format(time.RFC1123Z), i)
 	fmt.Fprintf(&sb, "Message %d with token tok%02dq.\r\n", i, (i/10)%100)
 	line := 0
