@@ -1,0 +1,778 @@
+package smtpserver
+
+import (
+	"bufio"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+const (
+	// maxCommandLine bounds a command line, CRLF included: RFC 5321
+	// §4.5.3.1.4 gives 512 octets, which the parameters of DSN (ENVID up
+	// to 100, ORCPT up to 500), AUTH= and SMTPUTF8 addresses may pass.
+	maxCommandLine = 2048
+	// maxAuthLine bounds AUTH and its responses (RFC 4954 §4: 12288).
+	maxAuthLine = 12288
+	// maxBadCommands is how many unknown or out-of-sequence commands one
+	// connection may send before it is told 421 and closed.
+	maxBadCommands = 10
+	readBufferSize = 16 << 10
+)
+
+var errLineTooLong = errors.New("smtpserver: command line too long")
+
+// Conn is one client connection and its protocol state.
+type Conn struct {
+	srv *Server
+
+	mu sync.Mutex // guards nc, which STARTTLS replaces
+	nc net.Conn
+	br *bufio.Reader
+	bw *bufio.Writer
+	// perRead: the idle timeout applies to each read (mail data) rather
+	// than to a whole command line.
+	perRead bool
+
+	sess   Session
+	helo   string
+	isTLS  bool
+	authed bool
+
+	inMail    bool // MAIL accepted, transaction open
+	rcptTried int
+	rcptOK    int
+
+	bad   int
+	quit  bool  // close once the reply is out
+	fatal error // the connection failed: close without a reply
+}
+
+func newConn(s *Server, nc net.Conn) *Conn {
+	c := &Conn{srv: s, nc: nc}
+	_, c.isTLS = nc.(*tls.Conn)
+	c.br = bufio.NewReaderSize(netReader{c}, readBufferSize)
+	c.bw = bufio.NewWriterSize(netWriter{c}, 4096)
+	return c
+}
+
+// Conn returns the connection, a *tls.Conn after STARTTLS.
+func (c *Conn) Conn() net.Conn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nc
+}
+
+// Hostname is the client's EHLO or HELO argument ("" before either).
+func (c *Conn) Hostname() string { return c.helo }
+
+// TLSConnectionState reports the TLS state of the session, ok false
+// without TLS.
+func (c *Conn) TLSConnectionState() (tls.ConnectionState, bool) {
+	tc, ok := c.Conn().(*tls.Conn)
+	if !ok {
+		return tls.ConnectionState{}, false
+	}
+	return tc.ConnectionState(), true
+}
+
+// netReader reads the connection. Replies wait in the write buffer while
+// pipelined commands are in the read buffer (RFC 2920 §3.2) and go out
+// before any read that could block.
+type netReader struct{ c *Conn }
+
+func (r netReader) Read(p []byte) (int, error) {
+	c := r.c
+	if c.bw.Buffered() > 0 {
+		if err := c.bw.Flush(); err != nil {
+			return 0, err
+		}
+	}
+	if t := c.srv.cfg.IdleTimeout; c.perRead && t > 0 {
+		c.nc.SetReadDeadline(time.Now().Add(t))
+	}
+	return c.nc.Read(p)
+}
+
+type netWriter struct{ c *Conn }
+
+func (w netWriter) Write(p []byte) (int, error) {
+	if t := w.c.srv.cfg.IdleTimeout; t > 0 {
+		w.c.nc.SetWriteDeadline(time.Now().Add(t))
+	}
+	return w.c.nc.Write(p)
+}
+
+func (c *Conn) log() []any {
+	return []any{"remote", c.nc.RemoteAddr().String()}
+}
+
+func (c *Conn) serve() {
+	defer c.close()
+	defer func() {
+		if v := recover(); v != nil {
+			c.srv.cfg.Logger.Error("smtp session panic, closing", append(c.log(), "panic", fmt.Sprint(v), "at", panicSite())...)
+			c.writeReply(replyInternal)
+			c.bw.Flush()
+		}
+	}()
+	if tc, ok := c.nc.(*tls.Conn); ok && !c.handshake(tc) {
+		return
+	}
+	sess, err := c.srv.backend.NewSession(c)
+	if err != nil {
+		c.replyError(err)
+		c.bw.Flush()
+		return
+	}
+	c.sess = sess
+	c.writeReply(&Reply{Code: 220, Text: c.srv.cfg.Hostname + " ESMTP Service Ready"})
+	for !c.quit && c.fatal == nil {
+		line, err := c.readCommand(maxCommandLine)
+		switch {
+		case err == errLineTooLong:
+			c.protocolError(replyLineTooLong)
+		case err != nil:
+			c.fatal = err
+		default:
+			c.dispatch(line)
+		}
+	}
+	var ne net.Error
+	if errors.As(c.fatal, &ne) && ne.Timeout() {
+		// RFC 5321 §4.5.3.2.7: say why before closing.
+		c.writeReply(replyIdleTimeout)
+	}
+	c.bw.Flush()
+}
+
+// handshake runs a TLS handshake (implicit TLS or STARTTLS) within the
+// idle timeout.
+func (c *Conn) handshake(tc *tls.Conn) bool {
+	if t := c.srv.cfg.IdleTimeout; t > 0 {
+		tc.SetDeadline(time.Now().Add(t))
+	}
+	if err := tc.Handshake(); err != nil {
+		c.srv.cfg.Logger.Info("tls handshake failed", append(c.log(), "err", err)...)
+		return false
+	}
+	tc.SetDeadline(time.Time{})
+	return true
+}
+
+func (c *Conn) close() {
+	if c.sess != nil {
+		c.sess.Logout()
+		c.sess = nil
+	}
+	c.Conn().Close()
+	c.srv.forget(c)
+}
+
+// panicSite names the first frames below the panic, enough to find it
+// without a whole stack in the log.
+func panicSite() string {
+	var pcs [16]uintptr
+	n := runtime.Callers(3, pcs[:])
+	frames := runtime.CallersFrames(pcs[:n])
+	var out []string
+	for len(out) < 4 {
+		f, more := frames.Next()
+		if !strings.HasPrefix(f.Function, "runtime.") {
+			out = append(out, f.Function+":"+strconv.Itoa(f.Line))
+		}
+		if !more {
+			break
+		}
+	}
+	return strings.Join(out, " < ")
+}
+
+// readCommand reads one line of at most limit octets, CRLF included,
+// within one idle timeout for the whole line (issue 13: a client that
+// sends a byte every few seconds must not hold the session), and returns
+// it without its line ending. A line that ends at the timeout or at the
+// end of the connection is never run.
+func (c *Conn) readCommand(limit int) (string, error) {
+	c.perRead = false
+	if t := c.srv.cfg.IdleTimeout; t > 0 {
+		c.nc.SetReadDeadline(time.Now().Add(t))
+	}
+	b, err := c.br.ReadSlice('\n')
+	if err == nil && len(b) <= limit {
+		return trimEOL(b), nil
+	}
+	var line []byte
+	long := len(b) > limit
+	if !long {
+		line = append(line, b...)
+	}
+	for err == bufio.ErrBufferFull {
+		b, err = c.br.ReadSlice('\n')
+		if !long && len(line)+len(b) > limit {
+			long, line = true, nil
+		}
+		if !long {
+			line = append(line, b...)
+		}
+	}
+	if err != nil {
+		return "", err
+	}
+	if long {
+		return "", errLineTooLong
+	}
+	return trimEOL(line), nil
+}
+
+func trimEOL(b []byte) string {
+	b = b[:len(b)-1]
+	if len(b) > 0 && b[len(b)-1] == '\r' {
+		b = b[:len(b)-1]
+	}
+	return string(b)
+}
+
+// writeReply queues a reply; it goes out before the next read that could
+// block, or at flush.
+func (c *Conn) writeReply(r *Reply) {
+	var buf [128]byte
+	b := buf[:0]
+	lines := strings.Split(r.Text, "\n")
+	for i, text := range lines {
+		sep := byte(' ')
+		if i < len(lines)-1 {
+			sep = '-'
+		}
+		line := *r
+		line.Text = text
+		b = append(line.appendLine(b, sep), '\r', '\n')
+	}
+	c.bw.Write(b)
+	if r.Code == 421 {
+		c.quit = true
+	}
+}
+
+// writeLines writes a multi-line reply without enhanced codes (EHLO, RFC
+// 2034 §4).
+func (c *Conn) writeLines(code int, lines []string) {
+	for i, l := range lines {
+		sep := " "
+		if i < len(lines)-1 {
+			sep = "-"
+		}
+		c.bw.WriteString(strconv.Itoa(code) + sep + l + "\r\n")
+	}
+}
+
+// replyError answers with a Session's error.
+func (c *Conn) replyError(err error) {
+	var r *Reply
+	if errors.As(err, &r) {
+		c.writeReply(r)
+		return
+	}
+	c.srv.cfg.Logger.Warn("smtp session error", append(c.log(), "err", err)...)
+	c.writeReply(replyLocalError)
+}
+
+// protocolError answers a command the protocol does not allow. Unknown
+// commands and commands out of sequence count: past maxBadCommands the
+// client is told 421 and the connection closes, and protocolError tells
+// whether that happened. Refused addresses and parameters do not count
+// (a relay test tries many), nor do the Session's refusals.
+func (c *Conn) protocolError(r *Reply) bool {
+	c.writeReply(r)
+	if r.Code != 500 && r.Code != 502 && r.Code != 503 {
+		return false
+	}
+	c.bad++
+	if c.bad >= maxBadCommands {
+		c.srv.cfg.Logger.Info("too many bad commands, closing", append(c.log(), "count", c.bad)...)
+		c.writeReply(replyTooManyErrors)
+		return true
+	}
+	return false
+}
+
+// discard skips a BDAT chunk that is refused: it follows its command
+// whatever the reply (RFC 3030 §3).
+func (c *Conn) discard(n int64) {
+	c.perRead = true
+	if _, err := io.CopyN(io.Discard, c.br, n); err != nil {
+		c.fatal = err
+	}
+}
+
+func (c *Conn) dispatch(line string) {
+	verb, arg := splitCommand(line)
+	switch verb {
+	case "EHLO", "HELO":
+		c.hello(verb == "EHLO", arg)
+	case "MAIL":
+		c.mail(arg)
+	case "RCPT":
+		c.rcpt(arg)
+	case "DATA":
+		c.data(arg)
+	case "BDAT":
+		c.bdat(arg)
+	case "RSET":
+		if arg != "" {
+			c.protocolError(syntax("RSET"))
+			return
+		}
+		c.resetTransaction()
+		c.writeReply(replyOK)
+	case "NOOP":
+		c.writeReply(replyOK)
+	case "QUIT":
+		c.writeReply(NewReply(221, 2, 0, 0, "Bye"))
+		c.quit = true
+	case "VRFY":
+		if arg == "" {
+			c.protocolError(syntax("VRFY address"))
+			return
+		}
+		// RFC 5321 §3.5.3: no answer about addresses, but no refusal.
+		c.writeReply(NewReply(252, 2, 5, 0, "Cannot VRFY user, but will accept message"))
+	case "HELP":
+		c.writeReply(NewReply(214, 2, 0, 0, "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH"))
+	case "STARTTLS":
+		c.startTLS(arg)
+	case "AUTH":
+		c.auth(arg)
+	case "EXPN", "SEND", "SOML", "SAML", "TURN", "ETRN", "ATRN":
+		c.protocolError(replyNotImplemented)
+	default:
+		c.protocolError(replyUnrecognized)
+	}
+}
+
+// resetTransaction ends the mail transaction (RSET, EHLO, end of data).
+func (c *Conn) resetTransaction() {
+	c.inMail, c.rcptTried, c.rcptOK = false, 0, 0
+	if c.sess != nil {
+		c.sess.Reset()
+	}
+}
+
+func (c *Conn) hello(extended bool, arg string) {
+	domain, _, _ := strings.Cut(arg, " ")
+	if domain == "" {
+		c.protocolError(syntax("EHLO hostname"))
+		return
+	}
+	// RFC 5321 §4.1.4: EHLO in a session resets it like RSET.
+	c.resetTransaction()
+	c.helo = domain
+	if len(domain) > 64 {
+		domain = domain[:64] // echoed: the reply line stays within 512 octets
+	}
+	greet := c.srv.cfg.Hostname + " Hello " + printable(domain)
+	if !extended {
+		c.writeLines(250, []string{greet})
+		return
+	}
+	c.writeLines(250, append([]string{greet}, c.extensions()...))
+}
+
+// extensions are what EHLO offers in this state.
+func (c *Conn) extensions() []string {
+	cfg := &c.srv.cfg
+	ext := []string{"PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES", "CHUNKING"}
+	if cfg.TLS != nil && !c.isTLS {
+		ext = append(ext, "STARTTLS")
+	}
+	if as, ok := c.sess.(AuthSession); ok && !c.authed {
+		if mechs := as.AuthMechanisms(); len(mechs) > 0 {
+			ext = append(ext, "AUTH "+strings.Join(mechs, " "))
+		}
+	}
+	if cfg.SMTPUTF8 {
+		ext = append(ext, "SMTPUTF8")
+	}
+	if cfg.REQUIRETLS && c.isTLS {
+		ext = append(ext, "REQUIRETLS")
+	}
+	if cfg.DSN {
+		ext = append(ext, "DSN")
+	}
+	if cfg.MaxMessageBytes > 0 {
+		ext = append(ext, "SIZE "+strconv.FormatInt(cfg.MaxMessageBytes, 10))
+	} else {
+		ext = append(ext, "SIZE")
+	}
+	if cfg.MaxRecipients > 0 {
+		ext = append(ext, "LIMITS RCPTMAX="+strconv.Itoa(cfg.MaxRecipients))
+	}
+	return ext
+}
+
+func (c *Conn) mail(arg string) {
+	switch {
+	case c.helo == "":
+		c.protocolError(replyHelloFirst)
+		return
+	case c.inMail:
+		c.protocolError(replyNestedMail)
+		return
+	}
+	rest, ok := cutPrefixFold(arg, "FROM:")
+	if !ok {
+		c.protocolError(syntax("MAIL FROM:<address> [parameters]"))
+		return
+	}
+	from, rest, ok := parsePath(rest, true)
+	if !ok {
+		c.protocolError(replyBadSenderSyntax)
+		return
+	}
+	opts, r := c.mailOptions(rest)
+	if r != nil {
+		if r.Code == 552 {
+			c.writeReply(r) // a refusal, not a protocol error
+			return
+		}
+		c.protocolError(r)
+		return
+	}
+	if err := c.sess.Mail(from, opts); err != nil {
+		c.replyError(err)
+		return
+	}
+	c.inMail, c.rcptTried, c.rcptOK = true, 0, 0
+	c.writeReply(NewReply(250, 2, 1, 0, "Sender OK"))
+}
+
+func (c *Conn) mailOptions(s string) (*MailOptions, *Reply) {
+	params, r := parseParams(s)
+	if r != nil {
+		return nil, r
+	}
+	cfg := &c.srv.cfg
+	opts := &MailOptions{}
+	for _, p := range params {
+		v := p.value
+		switch {
+		case p.key == "SIZE":
+			if !digits(v) || len(v) > 18 {
+				return nil, syntax("SIZE=octets")
+			}
+			opts.Size, _ = strconv.ParseInt(v, 10, 64)
+			if cfg.MaxMessageBytes > 0 && opts.Size > cfg.MaxMessageBytes {
+				return nil, replyMaxSize
+			}
+		case p.key == "BODY":
+			switch strings.ToUpper(v) {
+			case "7BIT", "8BITMIME":
+				opts.Body = strings.ToUpper(v)
+			case "BINARYMIME":
+				return nil, replyUnknownParameter // RFC 3030 BINARYMIME is not offered
+			default:
+				return nil, syntax("BODY=7BIT or BODY=8BITMIME")
+			}
+		case p.key == "SMTPUTF8" && cfg.SMTPUTF8 && v == "":
+			opts.UTF8 = true
+		case p.key == "REQUIRETLS" && cfg.REQUIRETLS && v == "":
+			// RFC 8689 §4.1: refused on a clear-text session by the Session,
+			// which knows what to say.
+			opts.RequireTLS = true
+		case p.key == "RET" && cfg.DSN:
+			switch strings.ToUpper(v) {
+			case "FULL", "HDRS":
+				opts.Return = strings.ToUpper(v)
+			default:
+				return nil, syntax("RET=FULL or RET=HDRS")
+			}
+		case p.key == "ENVID" && cfg.DSN:
+			id, ok := decodeXtext(v)
+			if !ok || id == "" || len(id) > 100 || !printableASCII(id) {
+				return nil, syntax("ENVID=xtext of at most 100 characters")
+			}
+			opts.EnvelopeID = id
+		case p.key == "AUTH":
+			// RFC 4954 §5: the mailbox that submitted the message; kept, not
+			// trusted.
+			a, ok := decodeXtext(v)
+			mailbox := ""
+			if ok && a != "<>" {
+				var rest string
+				mailbox, rest, ok = parsePath(a, false)
+				ok = ok && rest == ""
+			}
+			if !ok {
+				return nil, syntax("AUTH=<> or AUTH=xtext-mailbox")
+			}
+			opts.Auth = &mailbox
+		default:
+			return nil, replyUnknownParameter
+		}
+	}
+	return opts, nil
+}
+
+func (c *Conn) rcpt(arg string) {
+	switch {
+	case c.helo == "":
+		c.protocolError(replyHelloFirst)
+		return
+	case !c.inMail:
+		c.protocolError(replyNeedMail)
+		return
+	}
+	rest, ok := cutPrefixFold(arg, "TO:")
+	if !ok {
+		c.protocolError(syntax("RCPT TO:<address> [parameters]"))
+		return
+	}
+	to, rest, ok := parsePath(rest, false)
+	if !ok {
+		c.protocolError(replyBadRcptSyntax)
+		return
+	}
+	opts, r := c.rcptOptions(rest)
+	if r != nil {
+		c.protocolError(r)
+		return
+	}
+	c.rcptTried++
+	if limit := c.srv.cfg.MaxRecipients; limit > 0 && c.rcptOK >= limit {
+		// RFC 5321 §4.5.3.1.10: the client sends the rest later.
+		c.writeReply(NewReply(452, 4, 5, 3, fmt.Sprintf("Maximum limit of %d recipients reached", limit)))
+		return
+	}
+	if err := c.sess.Rcpt(to, opts); err != nil {
+		c.replyError(err)
+		return
+	}
+	c.rcptOK++
+	c.writeReply(NewReply(250, 2, 1, 5, "Recipient OK"))
+}
+
+func (c *Conn) rcptOptions(s string) (*RcptOptions, *Reply) {
+	params, r := parseParams(s)
+	if r != nil {
+		return nil, r
+	}
+	opts := &RcptOptions{}
+	for _, p := range params {
+		switch {
+		case p.key == "NOTIFY" && c.srv.cfg.DSN:
+			if opts.Notify = parseNotify(p.value); opts.Notify == nil {
+				return nil, syntax("NOTIFY=NEVER or NOTIFY=SUCCESS,FAILURE,DELAY")
+			}
+		case p.key == "ORCPT" && c.srv.cfg.DSN:
+			typ, addr, ok := parseORCPT(p.value)
+			if !ok {
+				return nil, syntax("ORCPT=rfc822;xtext-address")
+			}
+			opts.OriginalRecipientType, opts.OriginalRecipient = typ, addr
+		default:
+			return nil, replyUnknownParameter
+		}
+	}
+	return opts, nil
+}
+
+// parseNotify reads the NOTIFY list (RFC 3461 §4.1); nil when invalid.
+func parseNotify(v string) []string {
+	var out []string
+	for _, n := range strings.Split(strings.ToUpper(v), ",") {
+		switch n {
+		case "NEVER", "SUCCESS", "FAILURE", "DELAY":
+		default:
+			return nil
+		}
+		for _, seen := range out {
+			if seen == n {
+				return nil
+			}
+		}
+		out = append(out, n)
+	}
+	for _, n := range out {
+		if n == "NEVER" && len(out) > 1 {
+			return nil
+		}
+	}
+	return out
+}
+
+// parseORCPT reads addr-type ";" xtext (RFC 3461 §4.2, RFC 6533 §3).
+func parseORCPT(v string) (typ, addr string, ok bool) {
+	typ, raw, found := strings.Cut(v, ";")
+	if !found || raw == "" || len(raw) > 500 {
+		return "", "", false
+	}
+	switch typ = strings.ToUpper(typ); typ {
+	case "RFC822":
+		addr, ok = decodeXtext(raw)
+		ok = ok && printableASCII(addr)
+	case "UTF-8":
+		addr, ok = decodeUTF8Xtext(raw)
+	}
+	return typ, addr, ok && addr != ""
+}
+
+// transactionReady checks the sequence before DATA or BDAT.
+func (c *Conn) transactionReady() *Reply {
+	switch {
+	case c.helo == "":
+		return replyHelloFirst
+	case !c.inMail:
+		return replyNeedMail
+	case c.rcptTried == 0:
+		return replyNeedRcpt
+	case c.rcptOK == 0:
+		return replyNoValidRcpt
+	}
+	return nil
+}
+
+func (c *Conn) data(arg string) {
+	if arg != "" {
+		c.protocolError(syntax("DATA"))
+		return
+	}
+	if r := c.transactionReady(); r != nil {
+		if r == replyNoValidRcpt {
+			c.writeReply(r)
+			return
+		}
+		c.protocolError(r)
+		return
+	}
+	c.writeReply(&Reply{Code: 354, Text: "Start mail input; end with <CRLF>.<CRLF>"})
+	c.perRead = true
+	r := newDotReader(c.br, c.srv.cfg.MaxMessageBytes)
+	err := c.sess.Data(r)
+	if derr := r.drain(); derr != nil {
+		c.fatal = derr
+		return
+	}
+	c.endMessage(err, r.tooLarge)
+}
+
+// endMessage answers the end of a message and ends the transaction. The
+// reply is flushed before the Session hears the transaction is over, so
+// that a shutdown waiting for it cannot cut the reply off.
+func (c *Conn) endMessage(err error, tooLarge bool) {
+	switch {
+	case tooLarge:
+		c.writeReply(ErrDataTooLarge)
+	case err == nil:
+		c.writeReply(replyOK)
+	default:
+		c.replyError(err)
+	}
+	if ferr := c.bw.Flush(); ferr != nil {
+		c.fatal = ferr
+	}
+	c.resetTransaction()
+}
+
+func (c *Conn) bdat(arg string) {
+	size, last, sizeOK, ok := parseBDAT(arg)
+	if !ok {
+		if sizeOK {
+			c.discard(size)
+		}
+		c.protocolError(syntax("BDAT chunk-size [LAST]"))
+		return
+	}
+	if r := c.transactionReady(); r != nil {
+		c.discard(size)
+		if r == replyNoValidRcpt {
+			c.writeReply(r)
+			return
+		}
+		c.protocolError(r)
+		return
+	}
+	if limit := c.srv.cfg.MaxMessageBytes; limit > 0 && size > limit {
+		c.discard(size)
+		c.writeReply(replyMaxSize)
+		c.resetTransaction()
+		return
+	}
+	c.perRead = true
+	r := &chunkReader{c: c, left: size, last: last, total: size}
+	err := c.sess.Data(r)
+	if err == nil && !r.tooLarge && r.err == nil {
+		// A Session that returned early: the rest still comes off the wire.
+		io.Copy(io.Discard, r)
+	}
+	switch {
+	case c.fatal != nil:
+		return
+	case r.pending != "":
+		// The client gave the message up: no reply for it, and the command
+		// that ended it runs now.
+		c.resetTransaction()
+		c.dispatch(r.pending)
+		return
+	case r.err == ErrDataReset:
+		c.resetTransaction()
+		return
+	}
+	if !r.tooLarge && r.left > 0 {
+		c.discard(r.left)
+		if c.fatal != nil {
+			return
+		}
+	}
+	c.endMessage(err, r.tooLarge)
+}
+
+func (c *Conn) startTLS(arg string) {
+	switch {
+	case arg != "":
+		c.protocolError(syntax("STARTTLS"))
+		return
+	case c.isTLS:
+		c.protocolError(replyAlreadyTLS)
+		return
+	case c.srv.cfg.TLS == nil:
+		c.writeReply(replyNoTLS)
+		return
+	case c.inMail:
+		c.protocolError(replyInTransaction)
+		return
+	}
+	c.writeReply(NewReply(220, 2, 0, 0, "Ready to start TLS"))
+	if err := c.bw.Flush(); err != nil {
+		c.fatal = err
+		return
+	}
+	tc := tls.Server(c.nc, c.srv.cfg.TLS)
+	if !c.handshake(tc) {
+		c.fatal = errors.New("tls handshake failed")
+		return
+	}
+	c.mu.Lock()
+	c.nc = tc
+	c.mu.Unlock()
+	// RFC 3207 §4.2: whatever the client sent after STARTTLS in clear text
+	// is dropped, and the session starts over (CVE-2011-0411).
+	c.br = bufio.NewReaderSize(netReader{c}, readBufferSize)
+	c.isTLS, c.helo, c.authed = true, "", false
+	c.resetTransaction()
+	c.sess.Logout()
+	c.sess = nil
+	sess, err := c.srv.backend.NewSession(c)
+	if err != nil {
+		c.replyError(err)
+		c.quit = true
+		return
+	}
+	c.sess = sess
+}
