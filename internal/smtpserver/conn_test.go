@@ -173,6 +173,19 @@ func TestBDAT(t *testing.T) {
 	if msgs, _ := ts.b.snapshot(); msgs[len(msgs)-1] != "abcd" {
 		t.Fatalf("message %q", msgs[len(msgs)-1])
 	}
+	// Issue 13: "BDAT 0" pipelined after RCPT crashed go-smtp's server. Here
+	// it is an empty chunk; after a refused RCPT, 554 and the next command.
+	c.write("MAIL FROM:<a@example.net>\r\nRCPT TO:<u@example.org>\r\nBDAT 0\r\nBDAT 0 LAST\r\n" +
+		"MAIL FROM:<a@example.net>\r\nRCPT TO:<bad@example.org>\r\nBDAT 0\r\nNOOP\r\n")
+	for i, want := range []int{250, 250, 250, 250, 250, 550, 554, 250} {
+		if code, text := c.reply(); code != want {
+			t.Fatalf("pipelined BDAT 0, reply %d: %d %s, want %d", i, code, text, want)
+		}
+	}
+	if msgs, _ := ts.b.snapshot(); msgs[len(msgs)-1] != "" {
+		t.Fatalf("BDAT 0 then BDAT 0 LAST gave %q", msgs[len(msgs)-1])
+	}
+	c.expect("RSET", 250, "2.0.0")
 	// BDAT and DATA do not mix in one transaction.
 	begin()
 	c.write("BDAT 2\r\nab")
