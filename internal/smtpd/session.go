@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -268,6 +270,9 @@ func (s *session) deliver(body io.Reader, checked *checkedReader) error {
 		return smtpErr(550, 5, 7, 1, sanitizeReply(rejected.Reason))
 	case errors.Is(err, smtpserver.ErrDataReset), errors.Is(err, smtpserver.ErrDataTooLarge):
 		return err
+	case checked != nil && checked.err != nil && clientGone(err):
+		cfg.Logger.Info("message aborted: connection lost", append(logArgs, "err", err)...)
+		return err
 	case store.IsDiskFull(err):
 		cfg.Logger.Error("delivery failed: disk full", append(logArgs, "err", err)...)
 		return errNoStorage
@@ -279,6 +284,14 @@ func (s *session) deliver(body io.Reader, checked *checkedReader) error {
 		"delivered", len(res.Delivered), "over_quota", res.OverQuota, "queued", res.Remote,
 		"ms", time.Since(s.started).Milliseconds())...)
 	return smtpErr(250, 2, 0, 0, "OK id="+s.id)
+}
+
+// clientGone tells a message cut short by the client's connection (closed,
+// reset, idle timeout) from a failure of ours.
+func clientGone(err error) bool {
+	var oe *net.OpError
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &oe)
 }
 
 // receivedHeader returns the Received field (RFC 5321 §4.4). The "for"

@@ -35,6 +35,10 @@ func (s *session) submitData(r io.Reader) error {
 	if checked.err != nil {
 		err = checked.err
 	}
+	if err != nil && clientGone(err) {
+		cfg.Logger.Info("message aborted: connection lost", append(s.log(), "id", s.id, "err", err)...)
+		return err
+	}
 	if err != nil {
 		return s.refuse(err)
 	}

@@ -23,8 +23,12 @@ const (
 	maxAuthLine = 12288
 	// maxBadCommands is how many unknown or out-of-sequence commands one
 	// connection may send before it is told 421 and closed.
-	maxBadCommands = 10
+	maxBadCommands = 20
 	readBufferSize = 16 << 10
+	// minDataProgress is how much mail data renews the idle timeout: a
+	// client sending a byte now and then cannot hold a session for ever
+	// (issue 13).
+	minDataProgress = 512
 )
 
 var errLineTooLong = errors.New("smtpserver: command line too long")
@@ -37,9 +41,11 @@ type Conn struct {
 	nc net.Conn
 	br *bufio.Reader
 	bw *bufio.Writer
-	// perRead: the idle timeout applies to each read (mail data) rather
-	// than to a whole command line.
-	perRead bool
+	// inData: the idle timeout is renewed by the mail data as it comes,
+	// at least minDataProgress octets each time, rather than set once for
+	// a whole command line.
+	inData        bool
+	sinceDeadline int
 
 	sess   Session
 	helo   string
@@ -95,10 +101,23 @@ func (r netReader) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	if t := c.srv.cfg.IdleTimeout; c.perRead && t > 0 {
+	if t := c.srv.cfg.IdleTimeout; c.inData && t > 0 && c.sinceDeadline >= minDataProgress {
+		c.nc.SetReadDeadline(time.Now().Add(t))
+		c.sinceDeadline = 0
+	}
+	n, err := c.nc.Read(p)
+	c.sinceDeadline += n
+	return n, err
+}
+
+// startData starts reading mail data: one idle timeout from now, renewed
+// as the data makes progress.
+func (c *Conn) startData() {
+	c.inData = true
+	c.sinceDeadline = 0
+	if t := c.srv.cfg.IdleTimeout; t > 0 {
 		c.nc.SetReadDeadline(time.Now().Add(t))
 	}
-	return c.nc.Read(p)
 }
 
 type netWriter struct{ c *Conn }
@@ -201,7 +220,7 @@ func panicSite() string {
 // it without its line ending. A line that ends at the timeout or at the
 // end of the connection is never run.
 func (c *Conn) readCommand(limit int) (string, error) {
-	c.perRead = false
+	c.inData = false
 	if t := c.srv.cfg.IdleTimeout; t > 0 {
 		c.nc.SetReadDeadline(time.Now().Add(t))
 	}
@@ -306,7 +325,7 @@ func (c *Conn) protocolError(r *Reply) bool {
 // discard skips a BDAT chunk that is refused: it follows its command
 // whatever the reply (RFC 3030 §3).
 func (c *Conn) discard(n int64) {
-	c.perRead = true
+	c.startData()
 	if _, err := io.CopyN(io.Discard, c.br, n); err != nil {
 		c.fatal = err
 	}

@@ -321,6 +321,35 @@ func TestWholeCommandDeadline(t *testing.T) {
 	t.Fatalf("one byte every 100 ms held a command for 3 s with a 400 ms idle timeout: %q", <-got)
 }
 
+// TestDataDripTimeout: mail data trickling in a byte at a time does not
+// renew the idle timeout either.
+func TestDataDripTimeout(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.IdleTimeout = 400 * time.Millisecond })
+	c := dial(t, ts.addr)
+	c.expect("EHLO client.example.net", 250, "")
+	c.expect("MAIL FROM:<a@example.net>", 250, "2.1.0")
+	c.expect("RCPT TO:<u@example.org>", 250, "2.1.5")
+	c.expect("DATA", 354, "")
+	got := make(chan string, 1)
+	go func() {
+		c.c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		l, _ := c.r.ReadString('\n')
+		got <- l
+	}()
+	for i := 0; i < 30; i++ {
+		select {
+		case l := <-got:
+			if !strings.HasPrefix(l, "421 4.4.2") {
+				t.Fatalf("slow data: %q, want 421 4.4.2", l)
+			}
+			return
+		case <-time.After(100 * time.Millisecond):
+			c.c.Write([]byte("x"))
+		}
+	}
+	t.Fatalf("one byte of data every 100 ms held the session for 3 s with a 400 ms idle timeout: %q", <-got)
+}
+
 // TestPanicRecovered: a panicking Session gets the client 421 and one log
 // line, and the server goes on.
 func TestPanicRecovered(t *testing.T) {

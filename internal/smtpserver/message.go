@@ -33,7 +33,7 @@ func (c *Conn) data(arg string) {
 		return
 	}
 	c.writeReply(&Reply{Code: 354, Text: "Start mail input; end with <CRLF>.<CRLF>"})
-	c.perRead = true
+	c.startData()
 	r := newDotReader(c.br, c.srv.cfg.MaxMessageBytes)
 	err := c.sess.Data(r)
 	if derr := r.drain(); derr != nil {
@@ -85,7 +85,7 @@ func (c *Conn) bdat(arg string) {
 		c.resetTransaction()
 		return
 	}
-	c.perRead = true
+	c.startData()
 	r := &chunkReader{c: c, left: size, last: last, total: size}
 	err := c.sess.Data(r)
 	if err == nil && !r.tooLarge && r.err == nil {
