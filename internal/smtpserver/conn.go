@@ -152,7 +152,9 @@ func (c *Conn) serve() {
 		return
 	}
 	c.sess = sess
-	c.writeReply(&Reply{Code: 220, Text: c.srv.cfg.Hostname + " ESMTP Service Ready"})
+	// RFC 5321 §4.2: the greeting starts with our name; RFC 2034 §4: no
+	// enhanced code on it.
+	c.writeLines(220, []string{c.srv.cfg.Hostname + " ESMTP Service Ready"})
 	for !c.quit && c.fatal == nil {
 		line, err := c.readCommand(maxCommandLine)
 		switch {

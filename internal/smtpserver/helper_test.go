@@ -196,7 +196,7 @@ func dial(t *testing.T, addr string) *client {
 	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(20 * time.Second))
 	cl := &client{t: t, c: c, r: bufio.NewReader(c)}
-	if code, text := cl.reply(); code != 220 {
+	if code, text := cl.reply(); code != 220 || text != "mx.example.org ESMTP Service Ready" {
 		t.Fatalf("greeting %d %q", code, text)
 	}
 	return cl
