@@ -2,6 +2,7 @@ package smtpd
 
 import (
 	"crypto/tls"
+	"encoding/base64"
 	"net"
 	"net/textproto"
 	"strings"
@@ -119,5 +120,32 @@ func TestBareCRAfterDotRefused(t *testing.T) {
 	}
 	if n := len(h.inbox(h.alice)); n != 0 {
 		t.Errorf("%d messages delivered", n)
+	}
+}
+
+// TestSubmissionAuthDance: LOGIN's challenges, "*" to cancel (501, RFC
+// 4954 §4), PLAIN with an initial response, and AUTH twice (503).
+func TestSubmissionAuthDance(t *testing.T) {
+	h := newHarness(t, ModeSubmission)
+	tp, _ := rawSession(t, h.addr)
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	for _, step := range []struct {
+		line     string
+		code     int
+		enhanced string
+	}{
+		{"EHLO client.example.net", 250, ""},
+		{"AUTH LOGIN", 334, b64("Username:")},
+		{"*", 501, "5.0.0"},
+		{"AUTH LOGIN " + b64("alice@example.org"), 334, b64("Password:")},
+		{b64("wrong"), 535, "5.7.8"},
+		{"AUTH PLAIN " + b64("\x00alice@example.org\x00alice password 1"), 235, "2.7.0"},
+		{"AUTH PLAIN " + b64("\x00alice@example.org\x00alice password 1"), 503, "5.5.1"},
+		{"MAIL FROM:<alice@example.org>", 250, "2.1.0"},
+	} {
+		tp.PrintfLine("%s", step.line)
+		if code, msg, _ := tp.ReadResponse(0); code != step.code || !strings.HasPrefix(msg, step.enhanced) {
+			t.Errorf("%q: %d %s, want %d %s", step.line, code, msg, step.code, step.enhanced)
+		}
 	}
 }
