@@ -150,3 +150,29 @@ func FuzzDotReader(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDotReader reads a 4 KiB message of 60-octet lines, some
+// dot-stuffed, as DATA: the protocol layer's share of ingest.
+func BenchmarkDotReader(b *testing.B) {
+	var msg bytes.Buffer
+	for msg.Len() < 4096 {
+		msg.WriteString("..a line of the message that is dot-stuffed at its start\r\n")
+		msg.WriteString("an ordinary line of the message, fifty-eight octets long\r\n")
+	}
+	msg.WriteString(".\r\n")
+	in := msg.Bytes()
+	b.SetBytes(int64(len(in)))
+	src := bytes.NewReader(in)
+	br := bufio.NewReaderSize(src, readBufferSize)
+	buf := make([]byte, 32<<10)
+	for b.Loop() {
+		src.Reset(in)
+		br.Reset(src)
+		r := newDotReader(br, 1<<20)
+		for {
+			if _, err := r.Read(buf); err != nil {
+				break
+			}
+		}
+	}
+}
