@@ -53,6 +53,11 @@ func TestOutOfSequence503(t *testing.T) {
 		{"MAIL FROM:<bob@remote.test> FOO=BAR", 555, "5.5.4"},
 		{"MAIL FROM bob@remote.test", 501, "5.5.4"},
 		{"AUTH PLAIN", 503, "5.5.1"},
+		// RFC 5321 §4.5.1: <Postmaster> without a domain, here the host
+		// name's parent domain's.
+		{"MAIL FROM:<bob@remote.test>", 250, "2.1.0"},
+		{"RCPT TO:<Postmaster>", 250, "2.1.5"},
+		{"RSET", 250, "2.0.0"},
 	} {
 		id, err := tp.Cmd("%s", step.cmd)
 		if err != nil {

@@ -1,6 +1,7 @@
 package smtpd
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base32"
 	"errors"
@@ -177,6 +178,13 @@ func (s *session) Rcpt(to string, opts *smtpserver.RcptOptions) error {
 	if s.tx == nil {
 		return smtpErr(503, 5, 5, 1, "MAIL first")
 	}
+	if to == "postmaster" {
+		addr, ok := s.postmasterAddress(s.srv.ctx)
+		if !ok {
+			return errUnknownUser
+		}
+		to = addr
+	}
 	ro := deliver.RcptOptions{Notify: dsnNotify(opts), DeclaredSize: s.declSize}
 	if opts != nil && opts.OriginalRecipient != "" {
 		ro.ORcpt = opts.OriginalRecipientType + ";" + opts.OriginalRecipient
@@ -284,6 +292,20 @@ func (s *session) deliver(body io.Reader, checked *checkedReader) error {
 		"delivered", len(res.Delivered), "over_quota", res.OverQuota, "queued", res.Remote,
 		"ms", time.Since(s.started).Milliseconds())...)
 	return smtpErr(250, 2, 0, 0, "OK id="+s.id)
+}
+
+// postmasterAddress qualifies RFC 5321's domain-less "<Postmaster>"
+// (§4.5.1: it must be accepted) with a local domain: this server's host
+// name if it is one, else the domain the host name is in.
+func (s *session) postmasterAddress(ctx context.Context) (string, bool) {
+	host := strings.ToLower(strings.TrimSuffix(s.srv.cfg.Hostname, "."))
+	_, parent, _ := strings.Cut(host, ".")
+	for _, d := range []string{host, parent} {
+		if local, err := s.srv.cfg.Pipeline.IsLocalDomain(ctx, d); d != "" && err == nil && local {
+			return "postmaster@" + d, true
+		}
+	}
+	return "", false
 }
 
 // clientGone tells a message cut short by the client's connection (closed,

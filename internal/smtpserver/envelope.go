@@ -121,12 +121,17 @@ func (c *Conn) rcpt(arg string) {
 		c.protocolError(replyNeedMail)
 		return
 	}
-	rest, ok := cutPrefixFold(arg, "TO:")
+	path, ok := cutPrefixFold(arg, "TO:")
 	if !ok {
 		c.protocolError(syntax("RCPT TO:<address> [parameters]"))
 		return
 	}
-	to, rest, ok := parsePath(rest, false)
+	to, rest, ok := parsePath(path, false)
+	if !ok {
+		// RFC 5321 §4.1.1.3: "<Postmaster>" without a domain is accepted;
+		// the Session says whose it is.
+		to, rest, ok = cutPostmaster(path)
+	}
 	if !ok {
 		c.protocolError(replyBadRcptSyntax)
 		return
@@ -148,6 +153,16 @@ func (c *Conn) rcpt(arg string) {
 	}
 	c.rcptOK++
 	c.writeReply(NewReply(250, 2, 1, 5, "Recipient OK"))
+}
+
+// cutPostmaster reads "<Postmaster>", any case, at the start of s.
+func cutPostmaster(s string) (mailbox, rest string, ok bool) {
+	s = strings.TrimLeft(s, " ")
+	const p = "<postmaster>"
+	if len(s) < len(p) || !strings.EqualFold(s[:len(p)], p) || (len(s) > len(p) && s[len(p)] != ' ') {
+		return "", "", false
+	}
+	return "postmaster", s[len(p):], true
 }
 
 func (c *Conn) rcptOptions(s string) (*RcptOptions, *Reply) {

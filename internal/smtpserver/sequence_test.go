@@ -94,6 +94,8 @@ var sequenceTable = []step{
 	{"mail", "RCPT TO:<u@example.org> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;u+40example.org", 250, "2.1.5"},
 	{"mail", "RCPT TO:<u@example.org> NOTIFY=never", 250, "2.1.5"},
 	{"mail", "RCPT TO:<u@example.org> ORCPT=utf-8;j\\x{F6}rg@example.org", 250, "2.1.5"},
+	{"mail", "RCPT TO:<Postmaster>", 250, "2.1.5"},
+	{"mail", "RCPT TO:<postmaster> NOTIFY=NEVER", 250, "2.1.5"},
 	{"rcpt", "DATA", 354, ""},
 	{"rcpt", "RCPT TO:<v@example.org>", 250, "2.1.5"},
 
@@ -127,6 +129,8 @@ var sequenceTable = []step{
 	{"mail", "RCPT <u@example.org>", 501, "5.5.4"},
 	{"mail", "RCPT TO:<>", 501, "5.1.3"},
 	{"mail", "RCPT TO:<u>", 501, "5.1.3"},
+	{"mail", "RCPT TO:<postmasters>", 501, "5.1.3"},
+	{"mail", "RCPT TO:<postmaster>x", 501, "5.1.3"},
 	{"mail", "RCPT TO:<u@example.org> NOTIFY=NEVER,SUCCESS", 501, "5.5.4"},
 	{"mail", "RCPT TO:<u@example.org> NOTIFY=SOMETIMES", 501, "5.5.4"},
 	{"mail", "RCPT TO:<u@example.org> ORCPT=x400;foo", 501, "5.5.4"},

@@ -55,6 +55,8 @@ type Backend interface {
 // 451 4.3.0. A 421 reply closes the connection.
 type Session interface {
 	Mail(from string, opts *MailOptions) error
+	// Rcpt is given a mailbox, or "postmaster" for RFC 5321's
+	// domain-less "<Postmaster>".
 	Rcpt(to string, opts *RcptOptions) error
 	// Data reads the message, dot-unstuffed (DATA) or the chunks joined
 	// (BDAT), until io.EOF. nil or a 2xx *Reply is a success.
