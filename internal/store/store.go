@@ -439,7 +439,9 @@ type FlagUpdate struct {
 
 // FlagResult reports which messages changed and which failed the condition.
 type FlagResult struct {
-	Changed []Message // with their new flags and modseq
+	// Changed are the messages that changed: ID, UID, MailboxID and
+	// their new flags, keywords and modseq (other fields may be unset).
+	Changed []Message
 	Failed  []uint32
 }
 

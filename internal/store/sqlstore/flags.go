@@ -99,7 +99,7 @@ func updateFlagsSet(ctx context.Context, tx *wtx, mb store.Mailbox, uids []uint3
 			wargs = append(wargs, int64(upd.UnchangedSince))
 		}
 		// The rows that will change, read first: cheaper than RETURNING.
-		changed, err := queryLight(ctx, tx, mb.ID, `SELECT `+lightCols+` FROM messages WHERE `+where+` ORDER BY uid`, wargs...)
+		changed, err := queryFlags(ctx, tx, mb.ID, `SELECT id, uid, flags, keywords FROM messages WHERE `+where+` ORDER BY uid`, wargs...)
 		if err != nil || len(changed) == 0 {
 			if err != nil {
 				return res, err
@@ -125,6 +125,29 @@ func updateFlagsSet(ctx context.Context, tx *wtx, mb store.Mailbox, uids []uint3
 		return res, err
 	}
 	return res, nil
+}
+
+// queryFlags reads id, uid, flags and keywords of messages of a mailbox:
+// what a flag change tells. Each column costs a conversion per row, and
+// STORE 1:* reads every row of the mailbox.
+func queryFlags(ctx context.Context, q querier, mailboxID int64, query string, args ...any) ([]store.Message, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Message
+	kwCache := keywordCache{}
+	for rows.Next() {
+		m := store.Message{MailboxID: mailboxID}
+		var kw string
+		if err := rows.Scan(&m.ID, &m.UID, &m.Flags, &kw); err != nil {
+			return nil, err
+		}
+		m.Keywords = kwCache.split(kw)
+		out = append(out, m)
+	}
+	return out, rows.Err()
 }
 
 func existingUIDs(ctx context.Context, q querier, mailboxID int64, lo, hi uint32) ([]uint32, error) {
