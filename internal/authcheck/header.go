@@ -45,9 +45,12 @@ func readHeader(r io.Reader) ([]field, error) {
 	for {
 		line, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
-			// A long line: read it whole, bounded by the limit reader.
+			// A long line: read it whole, bounded by the limit reader. The
+			// part read so far is copied first: the next read reuses the
+			// buffer it lies in.
+			head := append([]byte(nil), line...)
 			rest, rerr := br.ReadBytes('\n')
-			line, err = append(append([]byte(nil), line...), rest...), rerr
+			line, err = append(head, rest...), rerr
 		}
 		total += len(line)
 		if total > maxHeaderBytes {
