@@ -129,6 +129,9 @@ func (s *Server) EnvelopeExtensions() map[string][]string {
 	if s.smtp.EnableDSN {
 		ext["DSN"] = []string{}
 	}
+	if s.smtp.EnableREQUIRETLS {
+		ext["REQUIRETLS"] = []string{}
+	}
 	return ext
 }
 
