@@ -195,6 +195,12 @@ func quietCPU(pid int) float64 {
 	return last
 }
 
+// processCPU is this process's CPU time in seconds.
+func processCPU() float64 {
+	cpu, _, _ := procStats(os.Getpid())
+	return cpu
+}
+
 // BenchmarkDKIMVerify times the verification of 10,000 signed 4 KiB
 // messages, each its own (subject, Message-ID, date), in process with
 // the key from a warm cache, per algorithm: one signature each, checked
@@ -219,6 +225,7 @@ func BenchmarkDKIMVerify(b *testing.B) {
 					b.Fatalf("message %d not verified: %s", i, v.Header)
 				}
 			}
+			cpu0 := processCPU()
 			b.ResetTimer()
 			for range b.N {
 				for _, in := range inputs {
@@ -226,6 +233,9 @@ func BenchmarkDKIMVerify(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n), "µs/msg")
+			// CPU time, unlike the clock, does not count the time other
+			// processes of a busy machine take.
+			b.ReportMetric((processCPU()-cpu0)*1e6/float64(b.N*n), "cpu-µs/msg")
 		})
 	}
 }
