@@ -129,9 +129,8 @@ func (s *Server) EnvelopeExtensions() map[string][]string {
 	if s.smtp.EnableDSN {
 		ext["DSN"] = []string{}
 	}
-	if s.smtp.EnableREQUIRETLS {
-		ext["REQUIRETLS"] = []string{}
-	}
+	// RFC 8689: both listeners offer it, on TLS sessions only.
+	ext["REQUIRETLS"] = []string{}
 	return ext
 }
 
