@@ -3,6 +3,7 @@
 package bench
 
 import (
+	"database/sql"
 	"fmt"
 	"math/rand"
 	"os"
@@ -75,6 +76,30 @@ func BenchmarkScale(b *testing.B) {
 	_, rss, peak := procStats(s.cmd.Process.Pid)
 	b.ReportMetric(float64(rss)/1024, "rss_MiB")
 	b.ReportMetric(float64(peak)/1024, "peak_rss_MiB")
+	logLargest(b, filepath.Join(s.dir, "postern.db"))
+}
+
+// logLargest prints the largest tables and indexes of a database: what a
+// grown store spends its metadata bytes on.
+func logLargest(b *testing.B, path string) {
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC LIMIT 12`)
+	if err != nil {
+		b.Logf("dbstat: %v", err)
+		return
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var size int64
+		if rows.Scan(&name, &size) == nil {
+			b.Logf("%-28s %8.1f MiB", name, float64(size)/(1<<20))
+		}
+	}
 }
 
 // deliverScale sends n messages over 8 connections and returns the

@@ -2,38 +2,19 @@ package smtpd
 
 import (
 	"bytes"
-	"errors"
 	"io"
-
-	"github.com/emersion/go-smtp"
 )
 
 var (
 	// RFC 5321 §2.3.8: CR and LF only as CRLF. Refusing bare ones stops SMTP
 	// smuggling, where servers disagree on where DATA ends.
-	errBareLineEnding = &smtp.SMTPError{
-		Code:         550,
-		EnhancedCode: smtp.EnhancedCode{5, 6, 0},
-		Message:      "Message contains a bare CR or LF; use CRLF line endings (RFC 5321 section 2.3.8)",
-	}
-	errHeaderTooLarge = &smtp.SMTPError{
-		Code:         552,
-		EnhancedCode: smtp.EnhancedCode{5, 3, 4},
-		Message:      "Message header too large",
-	}
-	errLineTooLong = &smtp.SMTPError{
-		Code:         500,
-		EnhancedCode: smtp.EnhancedCode{5, 5, 6},
-		Message:      "Line too long in message (RFC 5322 section 2.1.1)",
-	}
+	errBareLineEnding = smtpErr(550, 5, 6, 0, "Message contains a bare CR or LF; use CRLF line endings (RFC 5321 section 2.3.8)")
+	errHeaderTooLarge = smtpErr(552, 5, 3, 4, "Message header too large")
+	errLineTooLong    = smtpErr(500, 5, 5, 6, "Line too long in message (RFC 5322 section 2.1.1)")
 	// RFC 5321 §6.3: a message that has passed this many relays is in a
 	// loop. Refusing it in the session means no bounce goes to a sender
 	// that may be forged.
-	errTooManyHops = &smtp.SMTPError{
-		Code:         554,
-		EnhancedCode: smtp.EnhancedCode{5, 4, 6},
-		Message:      "Too many hops (Received header fields): mail loop",
-	}
+	errTooManyHops = smtpErr(554, 5, 4, 6, "Too many hops (Received header fields): mail loop")
 )
 
 // maxHops is the most Received fields a message may arrive with (Postfix's
@@ -48,9 +29,6 @@ type checkedReader struct {
 	r              io.Reader
 	maxHeaderBytes int64
 	maxLine        int
-	// bareSeen, if set, is asked at the end of the stream whether the
-	// connection saw a bare line ending that the stream no longer shows.
-	bareSeen func() bool
 
 	prevCR     bool
 	inHeader   bool
@@ -82,12 +60,9 @@ func (c *checkedReader) Read(p []byte) (int, error) {
 		c.err = cerr
 		return 0, cerr
 	}
-	if err == io.EOF && (c.prevCR || (c.bareSeen != nil && c.bareSeen())) {
+	if err == io.EOF && c.prevCR {
 		c.err = errBareLineEnding
 		return 0, c.err
-	}
-	if errors.Is(err, smtp.ErrTooLongLine) {
-		err = errLineTooLong
 	}
 	if err != nil && err != io.EOF {
 		// Remember the stream's own failure (size limit, BDAT reset) so the

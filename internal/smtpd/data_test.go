@@ -3,7 +3,6 @@ package smtpd
 import (
 	"errors"
 	"io"
-	"net"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -42,30 +41,6 @@ func TestCheckedReader(t *testing.T) {
 	long := "Subject: x\r\n\r\n" + strings.Repeat("z", 1001) + "\r\n"
 	if err := readChecked(long, 1024, 1000); !errors.Is(err, errLineTooLong) {
 		t.Errorf("long line: err = %v", err)
-	}
-}
-
-type fakeConn struct {
-	net.Conn
-	r io.Reader
-}
-
-func (f fakeConn) Read(p []byte) (int, error) { return f.r.Read(p) }
-
-func TestScanConnCountsBareEndings(t *testing.T) {
-	input := "EHLO x\r\nMAIL FROM:<a@b>\r\nDATA\r\ntext\r\n.\rMAIL FROM:<x@y>\r\n.\r\nSTARTTLS\r\n\x16\x03\x01\n\r"
-	c := &scanConn{Conn: fakeConn{r: iotest.OneByteReader(strings.NewReader(input))}}
-	if _, err := io.Copy(io.Discard, c); err != nil {
-		t.Fatal(err)
-	}
-	if got := c.bare.Load(); got != 1 {
-		t.Fatalf("bare endings = %d, want 1 (the one after the dot; none after STARTTLS)", got)
-	}
-	if !c.off {
-		t.Fatal("watch not stopped at STARTTLS")
-	}
-	if bareCount(fakeConn{}) != -1 {
-		t.Fatal("unwatched connection must report -1")
 	}
 }
 

@@ -10,10 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/emersion/go-smtp"
-
 	"postern/internal/antispam"
 	"postern/internal/deliver"
+	"postern/internal/smtpserver"
 )
 
 // gateListener lets the antispam gate see each port-25 connection as it
@@ -51,15 +50,13 @@ func (l gateListener) Accept() (net.Conn, error) {
 	}
 }
 
-// gateClientOf finds the gate's client under the layers a connection
-// gains (the bare-line-ending watch, STARTTLS).
+// gateClientOf finds the gate's client under the TLS layer a connection
+// may gain.
 func gateClientOf(c net.Conn) *antispam.Client {
 	for {
 		switch v := c.(type) {
 		case *gateConn:
 			return v.client
-		case *scanConn:
-			c = v.Conn
 		case *tls.Conn:
 			c = v.NetConn()
 		default:
@@ -68,7 +65,7 @@ func gateClientOf(c net.Conn) *antispam.Client {
 	}
 }
 
-func refusalErr(r *antispam.Refusal) *smtp.SMTPError {
+func refusalErr(r *antispam.Refusal) *smtpserver.Reply {
 	return smtpErr(r.Code, r.Enhanced[0], r.Enhanced[1], r.Enhanced[2], r.Text)
 }
 

@@ -24,7 +24,7 @@ const mechLogin = "LOGIN"
 // maxSASLField bounds a LOGIN username or password.
 const maxSASLField = 1024
 
-// AuthMechanisms implements smtp.AuthSession: none on port 25, and none
+// AuthMechanisms implements smtpserver.AuthSession: none on port 25, and none
 // before TLS unless plaintext is allowed (RFC 4954 §4: no passwords in
 // clear). -PLUS only where there is a TLS channel to bind to.
 func (s *session) AuthMechanisms() []string {
@@ -41,7 +41,7 @@ func (s *session) AuthMechanisms() []string {
 	return mechs
 }
 
-// Auth implements smtp.AuthSession.
+// Auth implements smtpserver.AuthSession.
 func (s *session) Auth(mech string) (sasl.Server, error) {
 	if s.srv.cfg.Mode != ModeSubmission {
 		return nil, smtpErr(503, 5, 5, 1, "AUTH not available on this port")
@@ -114,7 +114,7 @@ func (s *session) channelBinding() (auth.ChannelBinding, bool) {
 }
 
 // loginServer is the server side of LOGIN: "Username:" and "Password:"
-// challenges, each answered in base64 (go-smtp does the base64). A client
+// challenges, each answered in base64 (smtpserver does the base64). A client
 // may send the username as the initial response.
 type loginServer struct {
 	check    func(username, password string) error
@@ -144,7 +144,7 @@ func (l *loginServer) Next(response []byte) ([]byte, bool, error) {
 	return nil, true, errAuthFailed
 }
 
-// scramServer adapts auth.SCRAMServer to go-smtp: its errors become SMTP
+// scramServer adapts auth.SCRAMServer to smtpserver: its errors become SMTP
 // replies, and its account the session's.
 type scramServer struct {
 	sess *session

@@ -1,7 +1,8 @@
-// Package smtpd is Postern's SMTP service on emersion/go-smtp: the MX policy
-// of port 25 (mail for local domains only, never an open relay) and the
-// submission policy of ports 587/465 (authenticated users only). Accepted
-// messages go to the deliver package; sessions never touch the store.
+// Package smtpd is Postern's SMTP service: the MX policy of port 25 (mail
+// for local domains only, never an open relay) and the submission policy
+// of ports 587/465 (authenticated users only), as the Sessions of the
+// protocol layer internal/smtpserver. Accepted messages go to the deliver
+// package; sessions never touch the store.
 package smtpd
 
 import (
@@ -11,17 +12,15 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/emersion/go-smtp"
 
 	"postern/internal/antispam"
 	"postern/internal/auth"
 	"postern/internal/deliver"
 	"postern/internal/netlimit"
+	"postern/internal/smtpserver"
 )
 
 // Mode selects the policy of a listener.
@@ -78,7 +77,7 @@ type Config struct {
 // Server is one SMTP listener's service.
 type Server struct {
 	cfg     Config
-	smtp    *smtp.Server
+	smtp    *smtpserver.Server
 	closing atomic.Bool
 	// ctx is every session's context: cancelled when Shutdown stops
 	// waiting, so store calls still in flight give up too.
@@ -93,24 +92,16 @@ type Server struct {
 func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, sessions: make(map[*session]struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	srv := smtp.NewServer(s)
-	srv.Domain = cfg.Hostname
-	srv.TLSConfig = cfg.TLS
-	srv.MaxMessageBytes = cfg.MaxMessageBytes
-	srv.MaxRecipients = cfg.MaxRecipients
-	srv.MaxLineLength = cfg.MaxLineLength
-	srv.ReadTimeout = cfg.IdleTimeout
-	srv.WriteTimeout = cfg.IdleTimeout
-	srv.EnableSMTPUTF8 = true
-	// Submission passes RFC 3461 RET, ENVID and NOTIFY on to the queue.
-	srv.EnableDSN = cfg.Mode == ModeSubmission
-	// RFC 8689: go-smtp offers it on TLS sessions only; Mail refuses the
-	// parameter on others.
-	srv.EnableREQUIRETLS = true
-	// go-smtp checks this before our Auth; ours then checks the address.
-	srv.AllowInsecureAuth = cfg.AllowPlaintext != nil
-	srv.ErrorLog = newSlogPrinter(cfg.Logger)
-	s.smtp = srv
+	s.smtp = smtpserver.New(s, smtpserver.Config{
+		Hostname: cfg.Hostname, TLS: cfg.TLS, MaxMessageBytes: cfg.MaxMessageBytes,
+		MaxRecipients: cfg.MaxRecipients, IdleTimeout: cfg.IdleTimeout, SMTPUTF8: true,
+		// Submission passes RFC 3461 RET, ENVID and NOTIFY on to the queue.
+		DSN: cfg.Mode == ModeSubmission,
+		// RFC 8689: offered on TLS sessions only; Mail refuses the parameter
+		// on others.
+		REQUIRETLS: true,
+		Logger:     cfg.Logger,
+	})
 	return s
 }
 
@@ -119,14 +110,11 @@ func New(cfg Config) *Server {
 // advertises as submissionExtensions (RFC 8621 §1.3.2) for the same
 // submission service.
 func (s *Server) EnvelopeExtensions() map[string][]string {
-	ext := map[string][]string{"8BITMIME": {}, "SIZE": {}}
-	if s.smtp.MaxMessageBytes > 0 {
-		ext["SIZE"] = []string{strconv.FormatInt(s.smtp.MaxMessageBytes, 10)}
+	ext := map[string][]string{"8BITMIME": {}, "SIZE": {}, "SMTPUTF8": {}}
+	if s.cfg.MaxMessageBytes > 0 {
+		ext["SIZE"] = []string{strconv.FormatInt(s.cfg.MaxMessageBytes, 10)}
 	}
-	if s.smtp.EnableSMTPUTF8 {
-		ext["SMTPUTF8"] = []string{}
-	}
-	if s.smtp.EnableDSN {
+	if s.cfg.Mode == ModeSubmission {
 		ext["DSN"] = []string{}
 	}
 	// RFC 8689: both listeners offer it, on TLS sessions only.
@@ -148,11 +136,7 @@ func (s *Server) Serve(l net.Listener, implicitTLS bool) error {
 		l = gateListener{Listener: l, gate: s.cfg.Gate}
 	}
 	if implicitTLS {
-		// go-smtp recognises TLS only on a *tls.Conn, so nothing may wrap
-		// it: these sessions rely on checkedReader alone.
 		l = tls.NewListener(l, s.cfg.TLS)
-	} else {
-		l = scanListener{l}
 	}
 	err := s.smtp.Serve(l)
 	if s.closing.Load() {
@@ -161,8 +145,8 @@ func (s *Server) Serve(l net.Listener, implicitTLS bool) error {
 	return err
 }
 
-// NewSession implements smtp.Backend.
-func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
+// NewSession implements smtpserver.Backend.
+func (s *Server) NewSession(c *smtpserver.Conn) (smtpserver.Session, error) {
 	if s.closing.Load() {
 		return nil, errShuttingDown
 	}
@@ -179,11 +163,7 @@ func (s *Server) forget(sess *session) {
 	s.mu.Unlock()
 }
 
-var errShuttingDown = &smtp.SMTPError{
-	Code:         421,
-	EnhancedCode: smtp.EnhancedCode{4, 3, 2},
-	Message:      "Service shutting down, try again later",
-}
+var errShuttingDown = smtpErr(421, 4, 3, 2, "Service shutting down, try again later")
 
 // Shutdown stops accepting connections, lets transactions in flight finish
 // within the grace period (or ctx), and tells every other client 421 before
@@ -238,72 +218,4 @@ func (s *Server) kickSessions(force bool) {
 	for _, sess := range victims {
 		sess.kick()
 	}
-}
-
-// slogPrinter takes go-smtp's own error log (connection errors, recovered
-// panics with their stack) into slog, bounded: a client that provokes an
-// error on every command must not fill the disk with logs. Each message is
-// cut to its first lines, and past a burst they are counted, not written,
-// until the rate allows again, when one line says how many were dropped.
-type slogPrinter struct {
-	l *slog.Logger
-
-	mu      sync.Mutex
-	tokens  float64
-	last    time.Time
-	dropped int
-	now     func() time.Time
-}
-
-// The error log's budget: a burst, then a steady rate per second.
-const (
-	errorLogBurst = 20
-	errorLogRate  = 2.0
-	// errorLogLines and errorLogBytes bound one message (a stack trace's
-	// first frames are enough to find the cause).
-	errorLogLines = 4
-	errorLogBytes = 1024
-)
-
-func newSlogPrinter(l *slog.Logger) *slogPrinter {
-	return &slogPrinter{l: l, tokens: errorLogBurst, now: time.Now}
-}
-
-func (p *slogPrinter) Printf(format string, v ...any) { p.log(sprintf(format, v...)) }
-
-func (p *slogPrinter) Println(v ...any) { p.log(sprint(v...)) }
-
-func (p *slogPrinter) log(detail string) {
-	p.mu.Lock()
-	now := p.now()
-	if !p.last.IsZero() {
-		p.tokens = min(errorLogBurst, p.tokens+now.Sub(p.last).Seconds()*errorLogRate)
-	}
-	p.last = now
-	if p.tokens < 1 {
-		p.dropped++
-		p.mu.Unlock()
-		return
-	}
-	p.tokens--
-	dropped := p.dropped
-	p.dropped = 0
-	p.mu.Unlock()
-	if dropped > 0 {
-		p.l.Warn("smtp server messages dropped", "count", dropped)
-	}
-	p.l.Warn("smtp server", "detail", clipLog(detail))
-}
-
-// clipLog keeps the first lines of a message, within errorLogBytes.
-func clipLog(s string) string {
-	lines := strings.SplitN(s, "\n", errorLogLines+1)
-	if len(lines) > errorLogLines {
-		lines = append(lines[:errorLogLines], "...")
-	}
-	s = strings.Join(lines, "\n")
-	if len(s) > errorLogBytes {
-		s = s[:errorLogBytes] + "..."
-	}
-	return s
 }

@@ -1,27 +1,29 @@
 package smtpd
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base32"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/emersion/go-smtp"
-
 	"postern/internal/antispam"
 	"postern/internal/deliver"
+	"postern/internal/smtpserver"
 	"postern/internal/srs"
 	"postern/internal/store"
 )
 
 type session struct {
 	srv    *Server
-	conn   *smtp.Conn
+	conn   *smtpserver.Conn
 	remote netip.Addr
 
 	inTransaction atomic.Bool
@@ -37,10 +39,6 @@ type session struct {
 	rcpts    []string
 	declSize int64
 	started  time.Time
-	// bareAtMail is the connection's bare line-ending count at MAIL
-	// (-1: not watched); more at the end of DATA refuses the message.
-	bareAtMail int64
-	connLogged bool
 	// refused counts the unknown recipients of this connection: past
 	// maxRefusedRcpts the client is harvesting addresses, or broken.
 	refused int
@@ -51,7 +49,7 @@ type session struct {
 // rest never happen.
 const maxRefusedRcpts = 20
 
-func newSession(s *Server, c *smtp.Conn) *session {
+func newSession(s *Server, c *smtpserver.Conn) *session {
 	sess := &session{srv: s, conn: c}
 	if ap, err := netip.ParseAddrPort(c.Conn().RemoteAddr().String()); err == nil {
 		sess.remote = ap.Addr().Unmap()
@@ -77,22 +75,22 @@ func (s *session) kick() {
 	_ = c.Close()
 }
 
-// Reset implements smtp.Session; go-smtp calls it after the reply to DATA
-// has been written, which is when a shutdown may close the connection.
+// Reset implements smtpserver.Session, which calls it after the reply to
+// DATA has been written, which is when a shutdown may close the connection.
 func (s *session) Reset() {
 	s.from, s.tx, s.rcpts, s.declSize = "", nil, nil, 0
 	s.inTransaction.Store(false)
 }
 
-// Logout implements smtp.Session.
+// Logout implements smtpserver.Session.
 func (s *session) Logout() error {
 	s.Reset()
 	s.srv.forget(s)
 	return nil
 }
 
-func smtpErr(code int, e1, e2, e3 int, msg string) *smtp.SMTPError {
-	return &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode{e1, e2, e3}, Message: msg}
+func smtpErr(code int, e1, e2, e3 int, msg string) *smtpserver.Reply {
+	return smtpserver.NewReply(code, e1, e2, e3, msg)
 }
 
 var (
@@ -114,8 +112,8 @@ var (
 	errREQUIRETLSNeedsTLS = smtpErr(530, 5, 7, 10, "REQUIRETLS needs a TLS session: STARTTLS first")
 )
 
-// Mail implements smtp.Session.
-func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+// Mail implements smtpserver.Session.
+func (s *session) Mail(from string, opts *smtpserver.MailOptions) error {
 	if s.srv.closing.Load() {
 		return errShuttingDown
 	}
@@ -147,7 +145,6 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	s.from = from
 	s.id = newID()
 	s.started = time.Now()
-	s.bareAtMail = bareCount(s.conn.Conn())
 	env := deliver.Envelope{ID: s.id, Source: deliver.SourceMX, Sender: from, Account: s.account,
 		RemoteIP: s.remote, Helo: s.conn.Hostname()}
 	if s.srv.cfg.Mode == ModeSubmission {
@@ -155,7 +152,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	}
 	if opts != nil {
 		s.declSize = opts.Size
-		env.Ret, env.EnvID = string(opts.Return), opts.EnvelopeID
+		env.Ret, env.EnvID = opts.Return, opts.EnvelopeID
 		env.RequireTLS = opts.RequireTLS
 	}
 	s.tx = s.srv.cfg.Pipeline.Begin(env)
@@ -175,15 +172,22 @@ func (s *session) checkOwned(a deliver.Address) error {
 	return nil
 }
 
-// Rcpt implements smtp.Session: the pipeline resolves the recipient and
+// Rcpt implements smtpserver.Session: the pipeline resolves the recipient and
 // says why it refuses one; the reply follows from that.
-func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+func (s *session) Rcpt(to string, opts *smtpserver.RcptOptions) error {
 	if s.tx == nil {
 		return smtpErr(503, 5, 5, 1, "MAIL first")
 	}
+	if to == "postmaster" {
+		addr, ok := s.postmasterAddress(s.srv.ctx)
+		if !ok {
+			return errUnknownUser
+		}
+		to = addr
+	}
 	ro := deliver.RcptOptions{Notify: dsnNotify(opts), DeclaredSize: s.declSize}
 	if opts != nil && opts.OriginalRecipient != "" {
-		ro.ORcpt = string(opts.OriginalRecipientType) + ";" + opts.OriginalRecipient
+		ro.ORcpt = opts.OriginalRecipientType + ";" + opts.OriginalRecipient
 	}
 	if err := s.checkRcptGate(s.srv.ctx, to); err != nil {
 		return err
@@ -193,11 +197,7 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		s.refused++
 		if s.refused > maxRefusedRcpts {
 			s.srv.cfg.Logger.Warn("too many refused recipients, closing", append(s.log(), "refused", s.refused)...)
-			// go-smtp does not close after a 421: say it and close here.
-			c := s.conn.Conn()
-			_ = c.SetWriteDeadline(time.Now().Add(time.Second))
-			_, _ = io.WriteString(c, "421 4.7.0 Too many refused recipients, closing connection\r\n")
-			_ = c.Close()
+			// The protocol layer closes the connection after a 421.
 			return smtpErr(421, 4, 7, 0, "Too many refused recipients, closing connection")
 		}
 	}
@@ -233,7 +233,7 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	return errLocal
 }
 
-// Data implements smtp.Session. The 250 is sent only after the pipeline
+// Data implements smtpserver.Session. The 250 is sent only after the pipeline
 // returns, which is after the body and the database commit are on disk.
 func (s *session) Data(r io.Reader) error {
 	if s.tx == nil || s.tx.Recipients() == 0 {
@@ -244,9 +244,6 @@ func (s *session) Data(r io.Reader) error {
 	}
 	cfg := &s.srv.cfg
 	checked := newCheckedReader(r, cfg.MaxHeaderBytes, cfg.MaxLineLength)
-	if s.bareAtMail >= 0 {
-		checked.bareSeen = func() bool { return bareCount(s.conn.Conn()) > s.bareAtMail }
-	}
 	return s.deliver(io.MultiReader(strings.NewReader(s.receivedHeader()), checked), checked)
 }
 
@@ -260,13 +257,13 @@ func (s *session) deliver(body io.Reader, checked *checkedReader) error {
 		err = checked.err
 	}
 	logArgs := append(s.log(), "id", s.id, "from", s.from, "rcpts", len(s.rcpts))
-	var serr *smtp.SMTPError
+	var serr *smtpserver.Reply
 	var rejected *deliver.RejectError
 	var policy *deliver.PolicyError
 	switch {
 	case err == nil:
 	case errors.As(err, &serr):
-		cfg.Logger.Info("message refused", append(logArgs, "reason", serr.Message)...)
+		cfg.Logger.Info("message refused", append(logArgs, "reason", serr.Text)...)
 		return serr
 	case errors.Is(err, deliver.ErrAllOverQuota):
 		cfg.Logger.Info("message refused", append(logArgs, "reason", "over quota")...)
@@ -278,8 +275,11 @@ func (s *session) deliver(body io.Reader, checked *checkedReader) error {
 		return smtpErr(550, 5, 7, 1, sanitizeReply(policy.Reason))
 	case errors.As(err, &rejected):
 		cfg.Logger.Info("message refused", append(logArgs, "reason", "rejected by filter")...)
-		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: sanitizeReply(rejected.Reason)}
-	case errors.Is(err, smtp.ErrDataReset), errors.Is(err, smtp.ErrDataTooLarge):
+		return smtpErr(550, 5, 7, 1, sanitizeReply(rejected.Reason))
+	case errors.Is(err, smtpserver.ErrDataReset), errors.Is(err, smtpserver.ErrDataTooLarge):
+		return err
+	case checked != nil && checked.err != nil && clientGone(err):
+		cfg.Logger.Info("message aborted: connection lost", append(logArgs, "err", err)...)
 		return err
 	case store.IsDiskFull(err):
 		cfg.Logger.Error("delivery failed: disk full", append(logArgs, "err", err)...)
@@ -291,7 +291,29 @@ func (s *session) deliver(body io.Reader, checked *checkedReader) error {
 	cfg.Logger.Info("message accepted", append(logArgs, "size", res.Size,
 		"delivered", len(res.Delivered), "over_quota", res.OverQuota, "queued", res.Remote,
 		"ms", time.Since(s.started).Milliseconds())...)
-	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK id=" + s.id}
+	return smtpErr(250, 2, 0, 0, "OK id="+s.id)
+}
+
+// postmasterAddress qualifies RFC 5321's domain-less "<Postmaster>"
+// (§4.5.1: it must be accepted) with a local domain: this server's host
+// name if it is one, else the domain the host name is in.
+func (s *session) postmasterAddress(ctx context.Context) (string, bool) {
+	host := strings.ToLower(strings.TrimSuffix(s.srv.cfg.Hostname, "."))
+	_, parent, _ := strings.Cut(host, ".")
+	for _, d := range []string{host, parent} {
+		if local, err := s.srv.cfg.Pipeline.IsLocalDomain(ctx, d); d != "" && err == nil && local {
+			return "postmaster@" + d, true
+		}
+	}
+	return "", false
+}
+
+// clientGone tells a message cut short by the client's connection (closed,
+// reset, idle timeout) from a failure of ours.
+func clientGone(err error) bool {
+	var oe *net.OpError
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &oe)
 }
 
 // receivedHeader returns the Received field (RFC 5321 §4.4). The "for"
@@ -350,9 +372,6 @@ func (s *session) tlsOrPlaintextAllowed() bool {
 	allow := s.srv.cfg.AllowPlaintext
 	return allow != nil && allow(s.conn.Conn().RemoteAddr())
 }
-
-func sprintf(format string, v ...any) string { return fmt.Sprintf(format, v...) }
-func sprint(v ...any) string                 { return fmt.Sprint(v...) }
 
 // sanitizeReply makes a filter's reject reason fit one SMTP reply line.
 func sanitizeReply(reason string) string {

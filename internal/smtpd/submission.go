@@ -7,9 +7,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/emersion/go-smtp"
-
 	"postern/internal/deliver"
+	"postern/internal/smtpserver"
 )
 
 // Signer returns the DKIM-Signature fields for a message from domain
@@ -32,12 +31,13 @@ func (s *session) submitData(r io.Reader) error {
 	cfg := &s.srv.cfg
 	ctx := s.srv.ctx
 	checked := newCheckedReader(r, cfg.MaxHeaderBytes, cfg.MaxLineLength)
-	if s.bareAtMail >= 0 {
-		checked.bareSeen = func() bool { return bareCount(s.conn.Conn()) > s.bareAtMail }
-	}
 	raw, err := io.ReadAll(checked)
 	if checked.err != nil {
 		err = checked.err
+	}
+	if err != nil && clientGone(err) {
+		cfg.Logger.Info("message aborted: connection lost", append(s.log(), "id", s.id, "err", err)...)
+		return err
 	}
 	if err != nil {
 		return s.refuse(err)
@@ -59,25 +59,21 @@ func (s *session) submitData(r io.Reader) error {
 }
 
 // dsnNotify is the NOTIFY parameter of RCPT (RFC 3461 §4.1), "" if none.
-func dsnNotify(opts *smtp.RcptOptions) string {
+func dsnNotify(opts *smtpserver.RcptOptions) string {
 	if opts == nil {
 		return ""
 	}
-	var n []string
-	for _, v := range opts.Notify {
-		n = append(n, string(v))
-	}
-	return strings.Join(n, ",")
+	return strings.Join(opts.Notify, ",")
 }
 
 // refuse maps a read or header error to the reply, logging why.
 func (s *session) refuse(err error) error {
-	var serr *smtp.SMTPError
+	var serr *smtpserver.Reply
 	switch {
 	case errors.As(err, &serr):
-		s.srv.cfg.Logger.Info("message refused", append(s.log(), "id", s.id, "from", s.from, "reason", serr.Message)...)
+		s.srv.cfg.Logger.Info("message refused", append(s.log(), "id", s.id, "from", s.from, "reason", serr.Text)...)
 		return serr
-	case errors.Is(err, smtp.ErrDataReset), errors.Is(err, smtp.ErrDataTooLarge):
+	case errors.Is(err, smtpserver.ErrDataReset), errors.Is(err, smtpserver.ErrDataTooLarge):
 		return err
 	}
 	s.srv.cfg.Logger.Error("reading message", append(s.log(), "id", s.id, "err", err)...)

@@ -177,6 +177,7 @@ func blobLoc(ctx context.Context, q querier, blobID int64) (loc blob.Loc, inline
 // OpenBlob implements store.Mailstore. The reader also implements
 // io.ReaderAt and io.Seeker.
 func (s *Store) OpenBlob(ctx context.Context, blobID int64) (io.ReadCloser, error) {
+	s.idx.noteRead()
 	// Compaction may move a body between the lookup and the open; the
 	// second lookup finds it at its new place.
 	for attempt := 0; ; attempt++ {

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,6 +21,12 @@ import (
 // pause (indexQuiet) or the waiting words grow past indexBusyBytes, so the
 // CPU an index write takes is not taken from the sessions waiting for their
 // commit. Larger batches also cost the FTS5 index fewer segment merges.
+//
+// Readers come first too: while clients read messages (bodies, listings)
+// the indexer writes nothing until they pause (readQuiet), unless the words
+// waiting grow past indexYieldBytes. A client fetching right after a burst
+// of APPENDs otherwise waited for the CPU and the collector behind the
+// index catching up: a random FETCH BODY[] took 1 ms instead of 0.2.
 
 const (
 	indexEvery = 100 * time.Millisecond
@@ -29,6 +36,11 @@ const (
 	// indexBusyBytes is how many bytes of words may wait during a burst
 	// of deliveries; beyond, they are indexed anyway.
 	indexBusyBytes = 2 << 20
+	// readQuiet is how long reads must pause before the indexer writes.
+	readQuiet = 250 * time.Millisecond
+	// indexYieldBytes is how many bytes of words may wait while clients
+	// read; beyond, they are indexed anyway.
+	indexYieldBytes = 32 << 20
 	// indexBatch bounds the bodies indexed per text.db transaction.
 	indexBatch = 1000
 	// maxWaitingRemovals bounds the purged bodies whose removal from the
@@ -48,8 +60,10 @@ type indexer struct {
 	waiting    map[int64]textTerms
 	gone       []int64
 	lastQueued time.Time
-	wake       chan struct{}
-	done       chan struct{}
+	// lastRead is when a client last read a message (Unix nanoseconds).
+	lastRead atomic.Int64
+	wake     chan struct{}
+	done     chan struct{}
 	// work serialises batches: the indexer goroutine and FlushIndex.
 	work sync.Mutex
 }
@@ -147,10 +161,28 @@ func (x *indexer) due() (words, removals bool) {
 	if len(x.pending) == 0 && len(x.gone) == 0 {
 		return false, false
 	}
+	if x.yielding() {
+		return false, false
+	}
 	if time.Since(x.lastQueued) >= indexQuiet || len(x.gone) >= maxWaitingRemovals {
 		return true, true
 	}
 	return x.pendingBytes >= indexBusyBytes, false
+}
+
+// noteRead records that a client is reading messages.
+func (x *indexer) noteRead() { x.lastRead.Store(time.Now().UnixNano()) }
+
+// yielding tells whether the indexer should leave the CPU to readers now;
+// x.mu is held.
+func (x *indexer) yielding() bool {
+	return time.Since(time.Unix(0, x.lastRead.Load())) < readQuiet && x.pendingBytes < indexYieldBytes
+}
+
+func (x *indexer) yieldingNow() bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.yielding()
 }
 
 func (x *indexer) take(removals bool) ([]ftsRow, []int64) {
@@ -190,7 +222,7 @@ func (s *Store) runIndexer() {
 			}
 		case <-s.idx.wake:
 		}
-		if err := s.flushIndex(context.Background(), removals); err != nil {
+		if err := s.flushIndex(context.Background(), removals, true); err != nil {
 			s.log.Warn("text index", "err", err) // the bodies stay unindexed; Reindex comes by
 		}
 	}
@@ -199,12 +231,17 @@ func (s *Store) runIndexer() {
 // FlushIndex writes the words still waiting and removes those of purged
 // bodies: searches stay exact without it, only faster with it (tests and
 // benchmarks call it).
-func (s *Store) FlushIndex(ctx context.Context) error { return s.flushIndex(ctx, true) }
+func (s *Store) FlushIndex(ctx context.Context) error { return s.flushIndex(ctx, true, false) }
 
-func (s *Store) flushIndex(ctx context.Context, removals bool) error {
+// flushIndex writes batches until nothing waits, or, with yield, until
+// clients start reading.
+func (s *Store) flushIndex(ctx context.Context, removals, yield bool) error {
 	s.idx.work.Lock()
 	defer s.idx.work.Unlock()
 	for {
+		if yield && s.idx.yieldingNow() {
+			return nil
+		}
 		rows, gone := s.idx.take(removals)
 		if len(rows) == 0 && len(gone) == 0 {
 			return nil

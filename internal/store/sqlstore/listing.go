@@ -48,6 +48,7 @@ func (s *Store) MessageFlags(ctx context.Context, mailboxID int64, from, to uint
 // needs; the envelope comes from message_meta, the body structure and
 // preview (most of that row's bytes) stay unread.
 func (s *Store) MessageEnvelopes(ctx context.Context, mailboxID int64, from, to uint32) ([]store.Message, error) {
+	s.idx.noteRead()
 	if to == 0 {
 		to = 0xffffffff
 	}

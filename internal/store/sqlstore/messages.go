@@ -99,6 +99,7 @@ func queryMessages(ctx context.Context, q querier, query string, args ...any) ([
 
 // Messages implements store.Mailstore.
 func (s *Store) Messages(ctx context.Context, mailboxID int64, from, to uint32) ([]store.Message, error) {
+	s.idx.noteRead()
 	if to == 0 {
 		to = 0xffffffff
 	}
@@ -108,6 +109,7 @@ func (s *Store) Messages(ctx context.Context, mailboxID int64, from, to uint32) 
 
 // MessagesByID implements store.Mailstore.
 func (s *Store) MessagesByID(ctx context.Context, accountID int64, ids []int64) ([]store.Message, error) {
+	s.idx.noteRead()
 	if len(ids) == 0 {
 		return nil, nil
 	}

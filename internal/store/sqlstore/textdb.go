@@ -53,7 +53,9 @@ func textPath(dbPath string) string {
 }
 
 func openTextDB(ctx context.Context, path string) (*textDB, error) {
-	wdb, err := sql.Open("sqlite", dsn(path, false))
+	// The text writer commits a few times a second, in large batches that
+	// merge FTS5 segments: a larger cache pays there.
+	wdb, err := sql.Open("sqlite", dsnCache(path, false, 32768))
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: text index: %w", err)
 	}
