@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -236,5 +237,27 @@ func BenchmarkCheckDKIM(b *testing.B) {
 		if r := c.checkDKIM(context.Background(), in, fields, herr); r[0].result != "pass" {
 			b.Fatal(r)
 		}
+	}
+}
+
+// TestDKIMResultsInHeader: what the verifier finds reaches the
+// Authentication-Results field: a pass under l= with the unsigned bytes
+// said, a failure under a testing key as neutral.
+func TestDKIMResultsInHeader(t *testing.T) {
+	k := testKeys(t)
+	c := New(Options{Resolver: k.res, Hostname: "mx.ours.test", Skip: map[string]bool{"spf": true, "arc": true, "iprev": true}})
+	check := func(msg []byte) string {
+		v := c.Check(context.Background(), Input{IP: netip.MustParseAddr("192.0.2.1"), Helo: "h", MailFrom: "x@sign.test",
+			Message: bytes.NewReader(msg), Size: int64(len(msg))})
+		return v.Header
+	}
+	base := "v=1; a=rsa-sha256; c=relaxed/relaxed; d=sign.test; h=from:to:subject"
+	limited := append(testSign(t, plainMessage(), base+"; s=rsa; l=12"), "Click here\r\n"...)
+	if h := check(limited); !strings.Contains(h, `dkim=pass reason="l=12 leaves 25 body bytes unsigned" header.d=sign.test header.s=rsa`) {
+		t.Errorf("l=: %q", h)
+	}
+	trial := append(testSign(t, plainMessage(), base+"; s=testing"), "Click here\r\n"...)
+	if h := check(trial); !strings.Contains(h, `dkim=neutral reason="body hash did not verify (key in testing mode, t=y)"`) {
+		t.Errorf("t=y: %q", h)
 	}
 }
