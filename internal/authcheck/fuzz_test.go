@@ -67,6 +67,9 @@ func FuzzHeaderParsers(f *testing.F) {
 		_ = relaxedHeader([]byte("X: " + s))
 		_, _ = parseSignature([]byte("DKIM-Signature: "+s+"\r\n"), time.Now())
 		_, _ = parseKeyRecord(s)
+		if kept, n := WithoutOurResults([]byte(s), "mx.ours.test"); len(kept) > len(s) || (n == 0 && string(kept) != s) {
+			t.Fatalf("WithoutOurResults(%q) = %q, %d", s, kept, n)
+		}
 		if p := pvalue(s); strings.ContainsAny(p, "\r\n") {
 			t.Fatalf("pvalue(%q) = %q", s, p)
 		}

@@ -78,6 +78,43 @@ func readHeader(r io.Reader) ([]field, error) {
 	}
 }
 
+// WithoutOurResults returns the header section head (the lines before
+// the empty one) without the Authentication-Results fields that claim
+// authservID (RFC 8601 §5), and how many it removed (head itself when
+// none). It reads head as the checks do: a line that is no field ends
+// nothing, so no claim hides behind one.
+func WithoutOurResults(head []byte, authservID string) ([]byte, int) {
+	id := strings.ToLower(authservID)
+	var kept []byte
+	dropped := 0
+	take := func(f []byte) {
+		if strings.EqualFold(fieldName(f), "Authentication-Results") && AuthServID(field{raw: f}.value()) == id {
+			dropped++
+			return
+		}
+		kept = append(kept, f...)
+	}
+	start := 0
+	for pos := 0; pos < len(head); {
+		next := len(head)
+		if end := bytes.IndexByte(head[pos:], '\n'); end >= 0 {
+			next = pos + end + 1
+		}
+		if pos > start && head[pos] != ' ' && head[pos] != '\t' {
+			take(head[start:pos])
+			start = pos
+		}
+		pos = next
+	}
+	if start < len(head) {
+		take(head[start:])
+	}
+	if dropped == 0 {
+		return head, 0
+	}
+	return kept, dropped
+}
+
 // fieldName is the name of a header line, "" when it is not a field.
 func fieldName(line []byte) string {
 	i := bytes.IndexByte(line, ':')
