@@ -195,9 +195,19 @@ func quietCPU(pid int) float64 {
 	return last
 }
 
-// BenchmarkDKIMVerify times the verification of one signed 4 KiB message
-// in process (the key from a warm cache), per algorithm.
+// processCPU is this process's CPU time in seconds.
+func processCPU() float64 {
+	cpu, _, _ := procStats(os.Getpid())
+	return cpu
+}
+
+// BenchmarkDKIMVerify times the verification of 10,000 signed 4 KiB
+// messages, each its own (subject, Message-ID, date), in process with
+// the key from a warm cache, per algorithm: one signature each, checked
+// by the whole Check with the other checks off. Run with -benchtime 1x;
+// µs/msg is the figure.
 func BenchmarkDKIMVerify(b *testing.B) {
+	const n = 10000
 	d := queuetest.StartDNS(b)
 	keys := publishSigner(b, d)
 	res := resolve.New(resolve.Options{Servers: []string{d.Addr}})
@@ -206,17 +216,26 @@ func BenchmarkDKIMVerify(b *testing.B) {
 	for _, k := range keys {
 		name := map[string]string{"ed": "ed25519", "rsa": "rsa2048"}[k.sel]
 		b.Run(name, func(b *testing.B) {
-			msg := signedMessages(b, 1, "bench1@bench.test", []signingKey{k}, nil)[0]
-			in := authcheck.Input{IP: netip.MustParseAddr("127.0.0.1"), Helo: "h", MailFrom: "x@" + signerDomain,
-				Message: bytes.NewReader(msg), Size: int64(len(msg))}
-			if v := c.Check(context.Background(), in); !strings.Contains(v.Header, "dkim=pass") {
-				b.Fatalf("not verified: %s", v.Header)
+			msgs := signedMessages(b, n, "bench1@bench.test", []signingKey{k}, nil)
+			inputs := make([]authcheck.Input, n)
+			for i, msg := range msgs {
+				inputs[i] = authcheck.Input{IP: netip.MustParseAddr("127.0.0.1"), Helo: "h", MailFrom: "x@" + signerDomain,
+					Message: bytes.NewReader(msg), Size: int64(len(msg))}
+				if v := c.Check(context.Background(), inputs[i]); !strings.Contains(v.Header, "dkim=pass") {
+					b.Fatalf("message %d not verified: %s", i, v.Header)
+				}
 			}
+			cpu0 := processCPU()
 			b.ResetTimer()
 			for range b.N {
-				c.Check(context.Background(), in)
+				for _, in := range inputs {
+					c.Check(context.Background(), in)
+				}
 			}
-			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/msg")
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n), "µs/msg")
+			// CPU time, unlike the clock, does not count the time other
+			// processes of a busy machine take.
+			b.ReportMetric((processCPU()-cpu0)*1e6/float64(b.N*n), "cpu-µs/msg")
 		})
 	}
 }

@@ -68,6 +68,10 @@ func TestInboundChecksForgedOwnDomain(t *testing.T) {
 	if se := (*smtp.SMTPError)(nil); errors.As(err, &se) && !strings.Contains(se.Message, domain) {
 		t.Errorf("reply %q does not name the domain", se.Message)
 	}
+	// A line that is no field before the From does not hide it.
+	hidden := uniq()
+	err = sendSMTP(s.Addr["smtp"], "x@remote.test", []string{alice}, "X-Junk without a colon\r\n"+testMessage(alice, alice, hidden, "it is me"))
+	wantRefusal(t, "forged From after a line that is no field", err, 550, smtp.EnhancedCode{5, 7, 1})
 
 	id := uniq()
 	msg := "Authentication-Results: mx.example.test; dkim=pass header.d=example.test\r\n" +
@@ -76,8 +80,8 @@ func TestInboundChecksForgedOwnDomain(t *testing.T) {
 	mustSend(t, s.Addr["smtp"], "x@remote.test", []string{alice}, msg)
 
 	msgs := fetchAll(t, s, alice, pass)
-	if len(findByID(msgs, forged)) != 0 {
-		t.Errorf("the forged message was delivered")
+	if len(findByID(msgs, forged))+len(findByID(msgs, hidden)) != 0 {
+		t.Errorf("a forged message was delivered")
 	}
 	got := findByID(msgs, id)
 	if len(got) != 1 {

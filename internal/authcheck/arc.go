@@ -180,15 +180,15 @@ func (c *Checker) verifySeal(ctx context.Context, sets map[int]*arcSet, i int) e
 
 // checkSigned fetches the key of d= and s= and checks b= over data.
 func (c *Checker) checkSigned(ctx context.Context, tags map[string]string, data string) error {
-	key, err := c.publicKey(ctx, tags["s"], tags["d"])
+	key, err := c.fetchKey(ctx, tags["s"], tags["d"])
 	if err != nil {
-		return err
+		return errors.New(err.(*dkimError).reason)
 	}
 	sig, err := base64.StdEncoding.DecodeString(tags["b"])
 	if err != nil {
 		return errors.New("malformed signature")
 	}
-	return verifySignature(tags["a"], key, data, sig)
+	return verifySignature(tags["a"], key, []byte(data), sig)
 }
 
 // headerEnd is the offset of the body: after the fields and the empty

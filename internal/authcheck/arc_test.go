@@ -161,11 +161,11 @@ func TestKeyCache(t *testing.T) {
 	old, rotated := record(), record()
 	k1, err1 := kc.parse(old)
 	k2, err2 := kc.parse(old)
-	if err1 != nil || err2 != nil || k1.(*rsa.PublicKey) != k2.(*rsa.PublicKey) {
+	if err1 != nil || err2 != nil || k1 != k2 {
 		t.Errorf("same record: %v, %v; want one key, parsed once", err1, err2)
 	}
 	k3, err := kc.parse(rotated)
-	if err != nil || k3.(*rsa.PublicKey).Equal(k1) {
+	if err != nil || k3.rsa.Equal(k1.rsa) {
 		t.Errorf("rotated record: %v; want the new key", err)
 	}
 	for range 2 {

@@ -147,7 +147,7 @@ type Count struct {
 func (c *Checker) Check(ctx context.Context, in Input) Verdict {
 	ctx, cancel := context.WithTimeout(ctx, c.o.Budget)
 	defer cancel()
-	fields, _ := readHeader(io.NewSectionReader(in.Message, 0, in.Size))
+	fields, headerErr := readHeader(io.NewSectionReader(in.Message, 0, in.Size))
 	var res results
 	var wg sync.WaitGroup
 	run := func(name string, fn func()) {
@@ -163,7 +163,7 @@ func (c *Checker) Check(ctx context.Context, in Input) Verdict {
 	// DKIM, the heaviest, runs on the caller's goroutine, whose stack has
 	// grown to it already: a fresh goroutine would grow its own each time.
 	if !c.o.Skip["dkim"] {
-		res.dkim = c.checkDKIM(ctx, in, fields)
+		res.dkim = c.checkDKIM(ctx, in, fields, headerErr)
 	}
 	wg.Wait()
 

@@ -299,6 +299,24 @@ func TestOwnDomainAskedOnlyWhenUnaligned(t *testing.T) {
 	}
 }
 
+// TestFromAfterMalformedLine: a header line that is not a field does not
+// end the header: the From after it is the one a mail reader shows, and
+// the checks judge it (a forged From of ours is refused).
+func TestFromAfterMalformedLine(t *testing.T) {
+	e := newEnv(t)
+	for _, junk := range []string{"X-Junk without a colon\r\n", "Bad Name: x\r\n", " leading continuation\r\n"} {
+		msg := append([]byte(junk), message("<alice@ours.test>")...)
+		if v := e.check("127.0.0.1", "x@elsewhere.test", msg); v.Action != Reject {
+			t.Errorf("%q before a forged From of ours: %v; want reject", junk, v.Action)
+		}
+	}
+	// RFC 5322 §4.5's obsolete white space before the colon names the field.
+	msg := bytes.Replace(message("<alice@ours.test>"), []byte("From:"), []byte("From :"), 1)
+	if v := e.check("127.0.0.1", "x@elsewhere.test", msg); v.Action != Reject {
+		t.Errorf("\"From :\" of ours: %v; want reject", v.Action)
+	}
+}
+
 func TestMultipleFromRefused(t *testing.T) {
 	e := newEnv(t)
 	msg := append([]byte("From: <a@one.test>\r\n"), message("<b@two.test>")...)

@@ -3,10 +3,14 @@ package authcheck
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"net"
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/emersion/go-msgauth/dkim"
 )
 
 // nxResolver knows no name: the checks run offline.
@@ -50,6 +54,8 @@ func FuzzHeaderParsers(f *testing.F) {
 	f.Add("mx.test (c) ; spf=pass")
 	f.Add("i=1; a=b; b=c\r\n d; bh=x")
 	f.Add(`"a@b" <c@d.test>, (x) e@f`)
+	f.Add("v=1; a=rsa-sha256; d=a.test; s=s; h=from:to; bh=; b=; l=10; t=1; x=2; i=@a.test")
+	f.Add("v=DKIM1; k=ed25519; t=y:s; h=sha256; s=email; p=AAAA")
 	f.Fuzz(func(t *testing.T, s string) {
 		_ = AuthServID(s)
 		if d := fromDomains(s); len(d) > maxFromDomains {
@@ -59,8 +65,42 @@ func FuzzHeaderParsers(f *testing.F) {
 		_ = arcInstance(s)
 		_ = withoutSignature([]byte("X: " + s))
 		_ = relaxedHeader([]byte("X: " + s))
+		_, _ = parseSignature([]byte("DKIM-Signature: "+s+"\r\n"), time.Now())
+		_, _ = parseKeyRecord(s)
+		if kept, n := WithoutOurResults([]byte(s), "mx.ours.test"); len(kept) > len(s) || (n == 0 && string(kept) != s) {
+			t.Fatalf("WithoutOurResults(%q) = %q, %d", s, kept, n)
+		}
 		if p := pvalue(s); strings.ContainsAny(p, "\r\n") {
 			t.Fatalf("pvalue(%q) = %q", s, p)
+		}
+	})
+}
+
+// FuzzBodyHashAgrees: our body canonicalization (RFC 6376 §3.4.3,
+// §3.4.4) hashes any body as go-msgauth's signer does.
+func FuzzBodyHashAgrees(f *testing.F) {
+	f.Add([]byte("a  b \t\r\n\r\n \r\nc\r\n\r\n"), true)
+	f.Add([]byte(""), false)
+	f.Add([]byte("no line end"), true)
+	f.Add([]byte("\r\n\r\n"), false)
+	k := testKeys(f)
+	f.Fuzz(func(t *testing.T, body []byte, relaxed bool) {
+		if len(body) > 64<<10 {
+			return
+		}
+		msg := append([]byte("From: a@sign.test\r\n\r\n"), crlfOnly(body)...)
+		canon := dkim.CanonicalizationSimple
+		if relaxed {
+			canon = dkim.CanonicalizationRelaxed
+		}
+		signed := goSign(t, msg, dkim.SignOptions{Selector: "ed", Signer: k.ed, BodyCanonicalization: canon})
+		tags, err := tagList(field{raw: signatureFields(signed)[0]}.value())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ours, err := bodyHash(bytes.NewReader(msg[len("From: a@sign.test\r\n\r\n"):]), relaxed, -1)
+		if err != nil || base64.StdEncoding.EncodeToString(ours) != tags["bh"] {
+			t.Fatalf("body %q relaxed=%v: ours %x, go-msgauth bh=%s", body, relaxed, ours, tags["bh"])
 		}
 	})
 }

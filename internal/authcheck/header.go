@@ -35,9 +35,13 @@ func (f field) value() string {
 	return strings.TrimSpace(string(v))
 }
 
-// readHeader reads the header fields of a message, up to the empty line.
-// A line that is neither a field nor a continuation ends the header (what
-// follows is body as far as the checks go).
+// readHeader reads the header fields of a message, up to the empty line,
+// as the message parser (and mail readers) do. A line that is not a field
+// (no colon, white space inside the name) is kept as a field without a
+// name, which no check matches: ending the header there would hide the
+// fields after it, a From among them, from the checks but not from the
+// reader. White space before the colon is the obsolete syntax of RFC 5322
+// §4.5, read as the name.
 func readHeader(r io.Reader) ([]field, error) {
 	br := bufio.NewReader(io.LimitReader(r, maxHeaderBytes+1))
 	var fields []field
@@ -45,9 +49,12 @@ func readHeader(r io.Reader) ([]field, error) {
 	for {
 		line, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
-			// A long line: read it whole, bounded by the limit reader.
+			// A long line: read it whole, bounded by the limit reader. The
+			// part read so far is copied first: the next read reuses the
+			// buffer it lies in.
+			head := append([]byte(nil), line...)
 			rest, rerr := br.ReadBytes('\n')
-			line, err = append(append([]byte(nil), line...), rest...), rerr
+			line, err = append(head, rest...), rerr
 		}
 		total += len(line)
 		if total > maxHeaderBytes {
@@ -56,26 +63,69 @@ func readHeader(r io.Reader) ([]field, error) {
 		if len(line) == 0 || bytes.Equal(line, []byte("\r\n")) || bytes.Equal(line, []byte("\n")) {
 			return fields, nil
 		}
-		switch {
-		case line[0] == ' ' || line[0] == '\t':
-			if len(fields) > 0 {
-				last := &fields[len(fields)-1]
-				last.raw = append(last.raw, line...)
-			}
-		default:
-			i := bytes.IndexByte(line, ':')
-			if i <= 0 || bytes.ContainsAny(line[:i], " \t") {
-				return fields, nil
-			}
+		if (line[0] == ' ' || line[0] == '\t') && len(fields) > 0 {
+			last := &fields[len(fields)-1]
+			last.raw = append(last.raw, line...)
+		} else {
 			if len(fields) == maxHeaderFields {
 				return fields, errHeaderTooLarge
 			}
-			fields = append(fields, field{name: string(line[:i]), raw: append([]byte(nil), line...)})
+			fields = append(fields, field{name: fieldName(line), raw: append([]byte(nil), line...)})
 		}
 		if err != nil {
 			return fields, nil
 		}
 	}
+}
+
+// WithoutOurResults returns the header section head (the lines before
+// the empty one) without the Authentication-Results fields that claim
+// authservID (RFC 8601 §5), and how many it removed (head itself when
+// none). It reads head as the checks do: a line that is no field ends
+// nothing, so no claim hides behind one.
+func WithoutOurResults(head []byte, authservID string) ([]byte, int) {
+	id := strings.ToLower(authservID)
+	var kept []byte
+	dropped := 0
+	take := func(f []byte) {
+		if strings.EqualFold(fieldName(f), "Authentication-Results") && AuthServID(field{raw: f}.value()) == id {
+			dropped++
+			return
+		}
+		kept = append(kept, f...)
+	}
+	start := 0
+	for pos := 0; pos < len(head); {
+		next := len(head)
+		if end := bytes.IndexByte(head[pos:], '\n'); end >= 0 {
+			next = pos + end + 1
+		}
+		if pos > start && head[pos] != ' ' && head[pos] != '\t' {
+			take(head[start:pos])
+			start = pos
+		}
+		pos = next
+	}
+	if start < len(head) {
+		take(head[start:])
+	}
+	if dropped == 0 {
+		return head, 0
+	}
+	return kept, dropped
+}
+
+// fieldName is the name of a header line, "" when it is not a field.
+func fieldName(line []byte) string {
+	i := bytes.IndexByte(line, ':')
+	if i <= 0 {
+		return ""
+	}
+	name := bytes.TrimRight(line[:i], " \t")
+	if len(name) == 0 || bytes.ContainsAny(name, " \t") {
+		return ""
+	}
+	return string(name)
 }
 
 func fieldsNamed(fields []field, name string) []field {

@@ -124,6 +124,37 @@ func (r *Resolver) MXSecure(ctx context.Context, domain string) (bool, error) {
 	return r.Secure(ctx, domain, dns.TypeMX)
 }
 
+// AddrSecure reports whether host's address records are DNSSEC-validated
+// (AD on each of its A and AAAA RRsets that has records). RFC 7672
+// §2.2.2: an MX host's TLSA records are used only then; a host whose
+// addresses are insecure (an unsigned zone, or a CNAME into one) is
+// delivered to as one without TLSA records. A server failure is an
+// error: the host is then indeterminate (§2.2.1).
+func (r *Resolver) AddrSecure(ctx context.Context, host string) (bool, error) {
+	found := false
+	for _, qtype := range []uint16{dns.TypeA, dns.TypeAAAA} {
+		resp, err := r.query(ctx, host, qtype)
+		if err != nil {
+			return false, fmt.Errorf("address lookup for %s: %w", host, err)
+		}
+		if resp.Rcode != dns.RcodeSuccess && resp.Rcode != dns.RcodeNameError {
+			return false, fmt.Errorf("address lookup for %s: %s", host, dns.RcodeToString[resp.Rcode])
+		}
+		has := false
+		for _, rr := range resp.Answer {
+			has = has || rr.Header().Rrtype == qtype
+		}
+		if !has {
+			continue
+		}
+		if !resp.AuthenticatedData {
+			return false, nil
+		}
+		found = true
+	}
+	return found, nil
+}
+
 // TLSA is one TLSA record (RFC 6698 §2.1).
 type TLSA struct {
 	Usage, Selector, MatchingType uint8

@@ -150,25 +150,14 @@ func (t *Transaction) keptHeader(sp *spool) ([]byte, int64) {
 	if !hasField(head, "Authentication-Results") {
 		return nil, 0 // most mail: no field to look at more closely
 	}
-	fields, _, err := SplitHeader(head)
-	if err != nil || len(fields) == 0 {
-		return nil, 0 // not a header we can edit: the message as it came
-	}
-	ours := strings.ToLower(t.p.authservID)
-	var kept bytes.Buffer
-	dropped := 0
-	for _, f := range fields {
-		if strings.EqualFold(f.Name, "Authentication-Results") && authcheck.AuthServID(f.Value()) == ours {
-			dropped++
-			continue
-		}
-		kept.Write(f.Raw)
-	}
+	// Read as the checks read it, not with SplitHeader, which gives up at
+	// a line that is no field and would leave a claim behind one.
+	kept, dropped := authcheck.WithoutOurResults(head, t.p.authservID)
 	if dropped == 0 {
 		return nil, 0
 	}
 	t.p.log.Info("removed Authentication-Results claiming our name", "id", t.env.ID, "fields", dropped)
-	return kept.Bytes(), int64(len(head))
+	return kept, int64(len(head))
 }
 
 // headerSection returns the lines of msg before the empty line that ends
@@ -192,7 +181,9 @@ func headerSection(msg []byte) []byte {
 // that starts with it and a colon, whatever the case).
 func hasField(head []byte, name string) bool {
 	for line := range bytes.Lines(head) {
-		if len(line) > len(name) && line[len(name)] == ':' && strings.EqualFold(string(line[:len(name)]), name) {
+		// White space before the colon: RFC 5322 §4.5's obsolete syntax.
+		if len(line) > len(name) && strings.EqualFold(string(line[:len(name)]), name) &&
+			bytes.HasPrefix(bytes.TrimLeft(line[len(name):], " \t"), []byte(":")) {
 			return true
 		}
 	}

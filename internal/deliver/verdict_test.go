@@ -140,6 +140,9 @@ func TestKeptHeader(t *testing.T) {
 			"From: a@b.test\r\nSubject: s\r\n"},
 		{"ours after a long line", long + "Authentication-Results: mx.example.test; spf=pass\r\n\r\nbody\r\n", long},
 		{"only a header", "Authentication-Results: mx.example.test; spf=pass\r\nFrom: a@b.test\r\n", "From: a@b.test\r\n"},
+		{"ours after a line that is no field", "junk line\r\nAuthentication-Results : mx.example.test; dmarc=pass\r\nFrom: a@b.test\r\n\r\nbody\r\n",
+			"junk line\r\nFrom: a@b.test\r\n"},
+		{"ours first, after a continuation", " stray\r\nAuthentication-Results: mx.example.test; dkim=pass\r\n\r\nbody\r\n", " stray\r\n"},
 	} {
 		sp := &spool{buffers: &p.spools}
 		if err := sp.fill(strings.NewReader(tc.msg)); err != nil {

@@ -63,10 +63,11 @@ func decodeEnvelope(raw json.RawMessage) (*envelope, error) {
 }
 
 // sendParams are the SMTP parameters of an envelope that the pipeline
-// takes (RFC 3461 DSN); the others allowed (BODY, SMTPUTF8, SIZE) only
-// describe the message.
+// takes (RFC 3461 DSN, RFC 8689 REQUIRETLS); the others allowed (BODY,
+// SMTPUTF8, SIZE) only describe the message.
 type sendParams struct {
 	ret, envID string
+	requireTLS bool
 	rcpts      []deliver.RcptOptions
 }
 
@@ -105,6 +106,12 @@ func checkParameters(env *envelope, ext map[string][]string) (sendParams, *jmap.
 				return bad("ENVID must be xtext of at most 100 characters")
 			}
 			out.envID = val
+		case n == "REQUIRETLS" && has(ext, "REQUIRETLS"):
+			// RFC 8689 §4.1: every hop onward must use verified TLS.
+			if v != nil {
+				return bad("REQUIRETLS takes no value")
+			}
+			out.requireTLS = true
 		default:
 			return bad("mailFrom parameter " + name + " is not supported")
 		}

@@ -54,14 +54,14 @@ func TestDeriveEnvelope(t *testing.T) {
 // TestParameters: only the parameters of advertised extensions, with
 // their syntax.
 func TestParameters(t *testing.T) {
-	all := map[string][]string{"8BITMIME": {}, "SIZE": {}, "DSN": {}, "SMTPUTF8": {}}
+	all := map[string][]string{"8BITMIME": {}, "SIZE": {}, "DSN": {}, "SMTPUTF8": {}, "REQUIRETLS": {}}
 	s := func(v string) *string { return &v }
 	for _, tc := range []struct {
 		mail, rcpt map[string]*string
 		ext        map[string][]string
 		ok         bool
 	}{
-		{map[string]*string{"RET": s("full"), "ENVID": s("x+2By"), "BODY": s("8BITMIME"), "SMTPUTF8": nil, "SIZE": s("100")},
+		{map[string]*string{"RET": s("full"), "ENVID": s("x+2By"), "BODY": s("8BITMIME"), "SMTPUTF8": nil, "SIZE": s("100"), "REQUIRETLS": nil},
 			map[string]*string{"NOTIFY": s("success,failure"), "ORCPT": s("rfc822;a@b.test")}, all, true},
 		{map[string]*string{"RET": s("FULL")}, nil, map[string][]string{"SIZE": {}}, false}, // no DSN advertised
 		{map[string]*string{"RET": s("ALL")}, nil, all, false},
@@ -74,6 +74,8 @@ func TestParameters(t *testing.T) {
 		{nil, map[string]*string{"NOTIFY": s("DELAY,DELAY")}, all, false},
 		{nil, map[string]*string{"ORCPT": s("x400;a")}, all, false},
 		{nil, map[string]*string{"HOLDFOR": s("1")}, all, false},
+		{map[string]*string{"REQUIRETLS": s("yes")}, nil, all, false},
+		{map[string]*string{"REQUIRETLS": nil}, nil, map[string][]string{"DSN": {}}, false}, // not advertised
 	} {
 		env := &envelope{MailFrom: envelopeAddress{Email: "a@b.test", Parameters: tc.mail},
 			RcptTo: []envelopeAddress{{Email: "c@d.test", Parameters: tc.rcpt}}}
@@ -81,7 +83,7 @@ func TestParameters(t *testing.T) {
 		if (serr == nil) != tc.ok {
 			t.Errorf("%v %v: %v", tc.mail, tc.rcpt, serr)
 		}
-		if tc.ok && (p.ret != "FULL" || p.envID != "x+2By" || p.rcpts[0].Notify != "SUCCESS,FAILURE" || p.rcpts[0].ORcpt != "rfc822;a@b.test") {
+		if tc.ok && (p.ret != "FULL" || p.envID != "x+2By" || !p.requireTLS || p.rcpts[0].Notify != "SUCCESS,FAILURE" || p.rcpts[0].ORcpt != "rfc822;a@b.test") {
 			t.Errorf("params %+v", p)
 		}
 	}

@@ -154,7 +154,7 @@ func (h *handler) loadEmail(ctx context.Context, c *jmap.Call, acct store.Accoun
 func (h *handler) handOver(ctx context.Context, acct store.Account, env *envelope, params sendParams, msg []byte,
 	id string) (map[string]deliveryStatus, []int64, *jmap.Error) {
 	tx := h.opts.Pipeline.Begin(deliver.Envelope{ID: id, Source: deliver.SourceJMAP, Sender: env.MailFrom.Email,
-		Account: &acct, Ret: params.ret, EnvID: params.envID})
+		Account: &acct, Ret: params.ret, EnvID: params.envID, RequireTLS: params.requireTLS})
 	status := map[string]deliveryStatus{}
 	var refused []string
 	for i, r := range env.RcptTo {

@@ -224,3 +224,38 @@ func TestSetErrors(t *testing.T) {
 		t.Errorf("ifInState: %v", rs)
 	}
 }
+
+// TestSendRequireTLS: REQUIRETLS in the envelope's mailFrom (RFC 8689)
+// reaches the queue entry as it does from SMTP submission, so every hop
+// onward needs verified TLS; where submission does not advertise it, it
+// is refused as any unknown parameter is.
+func TestSendRequireTLS(t *testing.T) {
+	ext := map[string][]string{"8BITMIME": {}, "SIZE": {"1048576"}, "DSN": {}, "SMTPUTF8": {}, "REQUIRETLS": {}}
+	e := newEnv(t, Options{Extensions: ext}, false)
+	envelope := func(params map[string]any) map[string]any {
+		return map[string]any{"mailFrom": map[string]any{"email": "alice@example.org", "parameters": params},
+			"rcptTo": []any{map[string]any{"email": "x@remote.test"}}}
+	}
+	email := e.draft("From: alice@example.org\r\nTo: x@remote.test\r\nSubject: secret\r\n\r\nbody\r\n")
+	resp := e.send(map[string]any{"identityId": e.defaultIdentity(), "emailId": email, "envelope": envelope(map[string]any{"REQUIRETLS": nil})})
+	if resp["created"].(map[string]any)["k"] == nil {
+		t.Fatalf("REQUIRETLS refused: %v", resp)
+	}
+	q, err := e.st.QueueList(e.ctx)
+	must(t, err)
+	if len(q) != 1 || !q[0].RequireTLS {
+		t.Fatalf("queue %+v; want one entry with RequireTLS", q)
+	}
+	must(t, e.st.QueueDelete(e.ctx, q[0].ID))
+	resp = e.send(map[string]any{"identityId": e.defaultIdentity(), "emailId": email, "envelope": envelope(nil)})
+	if q, _ = e.st.QueueList(e.ctx); resp["created"].(map[string]any)["k"] == nil || len(q) != 1 || q[0].RequireTLS {
+		t.Errorf("without REQUIRETLS: %v, queue %+v", resp, q)
+	}
+
+	plain := newEnv(t, Options{}, false)
+	email = plain.draft("From: alice@example.org\r\nTo: x@remote.test\r\nSubject: secret\r\n\r\nbody\r\n")
+	resp = plain.send(map[string]any{"identityId": plain.defaultIdentity(), "emailId": email, "envelope": envelope(map[string]any{"REQUIRETLS": nil})})
+	if resp["notCreated"] == nil {
+		t.Errorf("REQUIRETLS not advertised but accepted: %v", resp)
+	}
+}

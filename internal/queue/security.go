@@ -24,6 +24,7 @@ type STSLookup interface {
 type DANELookup interface {
 	Enabled(ctx context.Context) bool
 	MXSecure(ctx context.Context, domain string) (bool, error)
+	AddrSecure(ctx context.Context, host string) (bool, error)
 	Lookup(ctx context.Context, host string, port int) ([]dane.TLSA, bool, error)
 }
 
@@ -117,7 +118,13 @@ func (q *Queue) hostSecurity(ctx context.Context, dp destPolicy, host string) (h
 		return hp, nil
 	}
 	if dp.dane {
-		recs, secure, err := q.opts.DANE.Lookup(ctx, host, q.opts.Port)
+		// RFC 7672 §2.2.2: TLSA records count only for a host whose
+		// addresses are secure too; otherwise it is a host without them.
+		var recs []dane.TLSA
+		secure, err := q.opts.DANE.AddrSecure(ctx, host)
+		if err == nil && secure {
+			recs, secure, err = q.opts.DANE.Lookup(ctx, host, q.opts.Port)
+		}
 		if err != nil {
 			// RFC 7672 §2.2.1: an indeterminate TLSA answer rules the host out.
 			q.recordTLS(ctx, store.TLSResult{PolicyDomain: dp.domain, PolicyType: policyTypeTLSA, MXHost: host, ResultType: resultDNSSECInvalid})

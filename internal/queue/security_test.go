@@ -300,6 +300,27 @@ func TestDANEOffWithoutValidatingResolver(t *testing.T) {
 	}
 }
 
+// TestDANEInsecureAddressesIgnoreTLSA: a host whose address records are
+// not validated (RFC 7672 §2.2.2: an unsigned zone, or a CNAME into one)
+// is delivered to as a host without TLSA records, even where its
+// validated TLSA record would refuse it; a bogus address answer rules
+// the host out.
+func TestDANEInsecureAddressesIgnoreTLSA(t *testing.T) {
+	peer := (&queuetest.Peer{Hostname: "mx.remote.test"}).Start(t)
+	f := secureFixture(t, peer, nil)
+	f.dns.SetValidating(true)
+	f.dns.SetInsecure("mx.remote.test")
+	f.dns.Add(t, fmt.Sprintf("_%d._tcp.mx.remote.test. TLSA 3 1 1 %s", peer.Port, strings.Repeat("ab", 32)))
+	f.enqueue("a@local.test", testBody, "b@remote.test")
+	f.flush()
+	if m := peer.Mails(); len(m) != 1 || !m[0].TLS {
+		t.Fatalf("peer got %+v; want the message, over opportunistic TLS", m)
+	}
+	if got := f.tlsResults(); got["tlsa/mx.remote.test/validation-failure"] != 0 || got["no-policy-found/mx.remote.test/success"] != 1 {
+		t.Fatalf("TLS results %v; want the host counted without a policy", got)
+	}
+}
+
 func (f *fixture) enqueueRequireTLS(body string, to string) int64 {
 	f.t.Helper()
 	m := store.NewQueueMessage{Sender: "a@local.test", RequireTLS: true, Recipients: []store.NewQueueRecipient{{Rcpt: to}}}

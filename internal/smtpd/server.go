@@ -117,6 +117,8 @@ func (s *Server) EnvelopeExtensions() map[string][]string {
 	if s.cfg.Mode == ModeSubmission {
 		ext["DSN"] = []string{}
 	}
+	// RFC 8689: both listeners offer it, on TLS sessions only.
+	ext["REQUIRETLS"] = []string{}
 	return ext
 }
 

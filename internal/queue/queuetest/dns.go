@@ -20,6 +20,9 @@ type DNS struct {
 
 	mu  sync.Mutex
 	rrs map[string][]dns.RR // by lower-case FQDN
+	// insecure names are answered without AD even when Validating: what
+	// a validating resolver says of a name in an unsigned zone.
+	insecure map[string]bool
 }
 
 // StartDNS serves until the test ends.
@@ -80,6 +83,17 @@ func (d *DNS) SetValidating(on bool) {
 	d.mu.Unlock()
 }
 
+// SetInsecure makes the answers for name carry no AD bit, as for a name
+// in an unsigned zone, whatever Validating says.
+func (d *DNS) SetInsecure(name string) {
+	d.mu.Lock()
+	if d.insecure == nil {
+		d.insecure = map[string]bool{}
+	}
+	d.insecure[strings.ToLower(dns.Fqdn(name))] = true
+	d.mu.Unlock()
+}
+
 // ServeDNS implements dns.Handler.
 func (d *DNS) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	resp := new(dns.Msg)
@@ -87,6 +101,9 @@ func (d *DNS) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	resp.Authoritative = true
 	d.mu.Lock()
 	resp.AuthenticatedData = d.Validating
+	if len(req.Question) == 1 && d.insecure[strings.ToLower(req.Question[0].Name)] {
+		resp.AuthenticatedData = false
+	}
 	d.mu.Unlock()
 	if len(req.Question) == 1 {
 		q := req.Question[0]

@@ -177,6 +177,12 @@ func (z *SignedDNS) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 			ans = append(ans, dns.Copy(rr))
 		}
 	}
+	for _, rr := range rrs {
+		// A CNAME answers any type its name lacks; the resolver follows it.
+		if len(ans) == 0 && rr.Header().Rrtype == dns.TypeCNAME {
+			ans = append(ans, dns.Copy(rr))
+		}
+	}
 	if len(ans) > 0 {
 		resp.Answer = ans
 		if do {
@@ -212,11 +218,16 @@ func (z *SignedDNS) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	w.WriteMsg(resp)
 }
 
+// PlainZone is an unsigned zone and its server ("127.0.0.1:port"), for
+// StartUnbound to ask too: outside the trust anchor, its answers are
+// insecure.
+type PlainZone struct{ Origin, Addr string }
+
 // StartUnbound runs Debian's unbound (scripts/deps.sh installs it) as a
 // validating resolver whose only trust anchor is the zone's key and which
-// asks the zone's server for everything under the zone. It returns its
-// "127.0.0.1:port".
-func StartUnbound(t testing.TB, z *SignedDNS) string {
+// asks the zone's server for everything under the zone, and each plain
+// zone's for its names. It returns its "127.0.0.1:port".
+func StartUnbound(t testing.TB, z *SignedDNS, plain ...PlainZone) string {
 	t.Helper()
 	bin, err := exec.LookPath("unbound")
 	if err != nil {
@@ -256,6 +267,10 @@ stub-zone:
 	name: "%s"
 	stub-addr: 127.0.0.1@%s
 `, port, dir, dir, z.Key.String(), z.Origin, zport)
+	for _, p := range plain {
+		_, pport, _ := net.SplitHostPort(p.Addr)
+		conf += fmt.Sprintf("stub-zone:\n\tname: %q\n\tstub-addr: 127.0.0.1@%s\n", p.Origin, pport)
+	}
 	path := filepath.Join(dir, "unbound.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
