@@ -167,7 +167,7 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 		Sieve: sieveOpts, Hostname: cfg.Hostname})
 	a.dlog = deliverylog.New(st, deliverylog.Options{Retention: cfg.Log.DeliveryRetention.Duration, Logger: logger.With("component", "deliverylog")})
 	a.tally = authcheck.NewTally()
-	checks := newChecker(cfg, func(ctx context.Context, d string) (bool, error) { return a.pipeline.IsLocalDomain(ctx, d) }, a.metrics.Registry())
+	checks := newChecker(cfg, newLocalDomains(func(ctx context.Context, d string) (bool, error) { return a.pipeline.IsLocalDomain(ctx, d) }).isLocal, a.metrics.Registry())
 	a.pipeline = deliver.New(deliver.Options{Directory: st, Mailstore: st, Parse: ParseMessage, Filter: reportFilter(filter, st, logger),
 		SRSSecret: srsKey, Logger: logger.With("component", "deliver"), Log: a.dlog,
 		Checks: checks, AuthservID: cfg.Hostname, Counts: a.tally, Sealer: dkim.NewSigner(st)})
