@@ -44,6 +44,10 @@ type Options struct {
 	Budget time.Duration
 	// MaxSignatures bounds the DKIM signatures verified (5 when 0).
 	MaxSignatures int
+	// VerifyEverySignature checks every DKIM signature, also those of a
+	// domain another signature of which passed already (tests compare
+	// each signature's verdict).
+	VerifyEverySignature bool
 	// Skip turns checks off: "spf", "dkim", "dmarc", "arc", "iprev".
 	Skip map[string]bool
 	// AcceptTempErrors delivers mail whose verdict a DNS failure left

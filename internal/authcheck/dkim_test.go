@@ -59,7 +59,7 @@ func plainMessage() []byte {
 // dkimOf runs our verifier alone on msg at time now.
 func dkimOf(t *testing.T, msg []byte, now time.Time, max int) []dkimResult {
 	t.Helper()
-	c := New(Options{Resolver: testKeys(t).res, Hostname: "mx.ours.test", Now: func() time.Time { return now }, MaxSignatures: max})
+	c := New(Options{Resolver: testKeys(t).res, Hostname: "mx.ours.test", Now: func() time.Time { return now }, MaxSignatures: max, VerifyEverySignature: true})
 	fields, herr := readHeader(bytes.NewReader(msg))
 	return c.checkDKIM(context.Background(), Input{Message: bytes.NewReader(msg), Size: int64(len(msg))}, fields, herr)
 }
@@ -229,7 +229,7 @@ func BenchmarkCheckDKIM(b *testing.B) {
 	msg := goSign(b, []byte(string(realMessages()[0][:bytes.Index(realMessages()[0], []byte("\r\n\r\n"))])+"\r\n\r\n"+body.String()),
 		dkim.SignOptions{Selector: "rsa", Signer: k.rsa, HeaderCanonicalization: dkim.CanonicalizationRelaxed,
 			BodyCanonicalization: dkim.CanonicalizationRelaxed, HeaderKeys: []string{"From", "To", "Subject", "Date", "Message-ID", "MIME-Version"}})
-	c := New(Options{Resolver: k.res, Hostname: "mx.ours.test"})
+	c := New(Options{Resolver: k.res, Hostname: "mx.ours.test", VerifyEverySignature: true})
 	in := Input{Message: bytes.NewReader(msg), Size: int64(len(msg))}
 	b.ResetTimer()
 	for range b.N {
@@ -259,5 +259,34 @@ func TestDKIMResultsInHeader(t *testing.T) {
 	trial := append(testSign(t, plainMessage(), base+"; s=testing"), "Click here\r\n"...)
 	if h := check(trial); !strings.Contains(h, `dkim=neutral reason="body hash did not verify (key in testing mode, t=y)"`) {
 		t.Errorf("t=y: %q", h)
+	}
+}
+
+// TestDKIMDomainSettledOnce: a domain signing with Ed25519 beside RSA is
+// settled by the RSA signature alone, which the results report; a
+// failing signature of the domain does not stop the next one, and
+// signatures of two domains are both verified.
+func TestDKIMDomainSettledOnce(t *testing.T) {
+	k := testKeys(t)
+	c := New(Options{Resolver: k.res, Hostname: "mx.ours.test"})
+	check := func(msg []byte) []dkimResult {
+		fields, herr := readHeader(bytes.NewReader(msg))
+		return c.checkDKIM(context.Background(), Input{Message: bytes.NewReader(msg), Size: int64(len(msg))}, fields, herr)
+	}
+	opts := func(domain, sel string, signer crypto.Signer) dkim.SignOptions {
+		return dkim.SignOptions{Domain: domain, Selector: sel, Signer: signer, HeaderKeys: []string{"From", "To", "Subject"}}
+	}
+	// Ed25519 on top, as it is added last.
+	both := goSign(t, goSign(t, plainMessage(), opts("sign.test", "rsa", k.rsa)), opts("sign.test", "ed", k.ed))
+	if r := check(both); len(r) != 1 || r[0].result != "pass" || r[0].selector != "rsa" {
+		t.Errorf("Ed25519 beside RSA: %+v, want the RSA signature's pass alone", r)
+	}
+	broken := append(bytes.Clone(both), "appended after signing\r\n"...)
+	if r := check(broken); len(r) != 2 || r[0].result != "fail" || r[1].result != "fail" {
+		t.Errorf("both failing: %+v, want both checked", r)
+	}
+	other := goSign(t, goSign(t, plainMessage(), opts("sign.test", "rsa", k.rsa)), opts("other.test", "ed", k.ed))
+	if r := check(other); len(r) != 2 {
+		t.Errorf("two domains: %+v, want both verified", r)
 	}
 }
