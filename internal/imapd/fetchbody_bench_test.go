@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
 )
 
 // BenchmarkFetchBodyRandom times FETCH n (BODY.PEEK[]) of one random
@@ -22,17 +21,7 @@ func BenchmarkFetchBodyRandom(b *testing.B) {
 		}
 	})
 	b.Run("go-imap-client", func(b *testing.B) {
-		c, err := imapclient.DialInsecure(bc.c.RemoteAddr().String(), nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer c.Close()
-		if err := c.Login(testUser, testPass).Wait(); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := c.Select("INBOX", nil).Wait(); err != nil {
-			b.Fatal(err)
-		}
+		c := goIMAPClient(b, bc)
 		for b.Loop() {
 			seq := uint32(1 + rng.IntN(benchMailboxSize))
 			msgs, err := c.Fetch(imap.SeqSetNum(seq), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
