@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -12,6 +13,9 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/emersion/go-smtp"
+
+	"postern/internal/queue/queuetest"
 )
 
 // TestCLIErrors: each mistake gives a non-zero exit and one line on stderr.
@@ -257,6 +261,56 @@ func TestSIGHUPReload(t *testing.T) {
 	if len(findByID(msgs, id)) != 1 || len(findByID(msgs, id2)) != 1 {
 		t.Errorf("after SIGHUP, messages missing: %d in mailbox", len(msgs))
 	}
+}
+
+// TestSIGHUPReloadsPort25Checks: an administrator turns on a blocklist
+// and the inbound checks in postern.toml and sends SIGHUP; the next
+// connection on port 25 gets them, without a restart. A session opened
+// before the reload keeps what admitted it.
+func TestSIGHUPReloadsPort25Checks(t *testing.T) {
+	t.Parallel()
+	dns := queuetest.StartDNS(t)
+	dns.Add(t, "2.0.0.127.bl.test. A 127.0.0.2")
+	s := mailServer(t, map[string]any{
+		"dns.servers": []string{dns.Addr}, "checks.enabled": false, "checks.dns_failure": "defer",
+		"antispam.check_loopback": true,
+	})
+	forged := func() error {
+		return sendSMTP(s.Addr["smtp"], "x@remote.test", []string{alice}, testMessage(alice, alice, uniq(), "it is me"))
+	}
+	if err := forged(); err != nil {
+		t.Fatalf("checks off: forged From refused already: %v", err)
+	}
+	sendFrom(t, "127.0.0.2", s.Addr["smtp"], "friend@ext.test", alice)
+	before := smtpFrom(t, "127.0.0.2", s.Addr["smtp"])
+
+	s.Edit(map[string]any{"checks.enabled": true, "antispam.dnsbl": []string{"bl.test"}})
+	s.Signal(syscall.SIGHUP)
+	if _, ok := s.WaitLog(10*time.Second, "reload: antispam gate rebuilt", "dnsbl=bl.test"); !ok {
+		t.Fatalf("no reload of the gate in the log:\n%s", tail(s.Logs(), 4<<10))
+	}
+	if _, ok := s.WaitLog(5*time.Second, "reload: inbound checks rebuilt", "enabled=true"); !ok {
+		t.Fatalf("no reload of the checks in the log:\n%s", tail(s.Logs(), 4<<10))
+	}
+
+	wantRefusal(t, "forged From after the reload", forged(), 550, smtp.EnhancedCode{5, 7, 1})
+	c := smtpFrom(t, "127.0.0.2", s.Addr["smtp"])
+	c.expect("MAIL FROM:<friend@ext.test>", 250)
+	if code, text := c.cmd("RCPT TO:<" + alice + ">"); code != 554 || !strings.Contains(text, "bl.test") {
+		t.Errorf("listed client after the reload: %d %s", code, text)
+	}
+	before.expect("MAIL FROM:<friend@ext.test>", 250)
+	before.expect("RCPT TO:<"+alice+">", 250)
+
+	// A config that does not load changes nothing.
+	if err := os.WriteFile(s.Config, []byte("[checks\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.Signal(syscall.SIGHUP)
+	if _, ok := s.WaitLog(10*time.Second, "reload failed, keeping the running config"); !ok {
+		t.Fatalf("a broken config was not reported:\n%s", tail(s.Logs(), 4<<10))
+	}
+	wantRefusal(t, "forged From after a failed reload", forged(), 550, smtp.EnhancedCode{5, 7, 1})
 }
 
 // TestGracefulShutdown: SIGTERM during an open SMTP transaction; the client

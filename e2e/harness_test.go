@@ -221,6 +221,21 @@ func (s *Server) configure(set map[string]any) {
 	writeTOML(t, s.Config, cfg)
 }
 
+// Edit changes keys of postern.toml in place (the ports stay), for a test
+// that then reloads or restarts the server.
+func (s *Server) Edit(set map[string]any) {
+	t := s.t
+	t.Helper()
+	cfg := map[string]any{}
+	if _, err := toml.DecodeFile(s.Config, &cfg); err != nil {
+		t.Fatalf("reading config: %v", err)
+	}
+	for key, v := range set {
+		setPath(cfg, key, v)
+	}
+	writeTOML(t, s.Config, cfg)
+}
+
 func setPath(cfg map[string]any, key string, v any) {
 	parts := strings.Split(key, ".")
 	m := cfg

@@ -129,6 +129,9 @@ func (g *Gate) trusted(ip netip.Addr) bool {
 	return false
 }
 
+// Greylisting reports whether the gate that admitted c greylists.
+func (c *Client) Greylisting() bool { return c.g.Greylisting() }
+
 // Client is one connection seen by the gate.
 type Client struct {
 	g       *Gate

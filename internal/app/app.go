@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -140,6 +141,25 @@ type App struct {
 	tally        *authcheck.Tally
 	// logins keeps the last login per account and protocol.
 	logins *auth.LoginRecorder
+
+	// What SIGHUP can replace on port 25: the sections as last applied,
+	// and what building them again needs.
+	inbound   inboundSections
+	mx        *smtpd.Server
+	isLocal   func(context.Context, string) (bool, error)
+	onVerdict func(authcheck.Action)
+}
+
+// inboundSections are the parts of the config port 25's checks are built
+// from.
+type inboundSections struct {
+	checks   config.Checks
+	antispam config.Antispam
+	dns      config.DNS
+}
+
+func inboundOf(cfg *config.Config) inboundSections {
+	return inboundSections{checks: cfg.Checks, antispam: cfg.Antispam, dns: cfg.DNS}
 }
 
 // New builds every server the config enables; Run starts them.
@@ -167,7 +187,10 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 		Sieve: sieveOpts, Hostname: cfg.Hostname})
 	a.dlog = deliverylog.New(st, deliverylog.Options{Retention: cfg.Log.DeliveryRetention.Duration, Logger: logger.With("component", "deliverylog")})
 	a.tally = authcheck.NewTally()
-	checks := newChecker(cfg, newLocalDomains(func(ctx context.Context, d string) (bool, error) { return a.pipeline.IsLocalDomain(ctx, d) }).isLocal, a.metrics.Registry())
+	a.isLocal = newLocalDomains(func(ctx context.Context, d string) (bool, error) { return a.pipeline.IsLocalDomain(ctx, d) }).isLocal
+	a.onVerdict = newVerdictCounter(a.metrics.Registry())
+	a.inbound = inboundOf(cfg)
+	checks := newChecker(cfg, a.isLocal, a.onVerdict)
 	a.pipeline = deliver.New(deliver.Options{Directory: st, Mailstore: st, Parse: ParseMessage, Filter: reportFilter(filter, st, logger),
 		SRSSecret: srsKey, Logger: logger.With("component", "deliver"), Log: a.dlog,
 		Checks: checks, AuthservID: cfg.Hostname, Counts: a.tally, Sealer: dkim.NewSigner(st)})
@@ -194,6 +217,7 @@ func New(cfg *config.Config, backend *Backend, logger *slog.Logger, level *slog.
 		return c
 	}
 	mx := smtpd.New(smtpCfg(smtpd.ModeMX))
+	a.mx = mx
 	sub := smtpd.New(smtpCfg(smtpd.ModeSubmission))
 	pop := pop3d.New(pop3d.Config{
 		Hostname: cfg.Hostname, TLS: tlsCfg, AllowPlaintext: allowPlain, Auth: authSvc,
@@ -413,8 +437,9 @@ func (a *App) sweepBlobs(ctx context.Context) {
 	}
 }
 
-// Reload re-reads the config file: the certificate and the log level change
-// at once; other changes need a restart, which the log says.
+// Reload re-reads the config file: the certificate, the log level and
+// port 25's checks ([checks], [antispam], with [dns] for them) change at
+// once; listener and data_dir changes need a restart, which the log says.
 func (a *App) Reload() {
 	path := a.cfg.File()
 	ncfg, err := config.Load(path)
@@ -428,10 +453,32 @@ func (a *App) Reload() {
 	if a.level != nil {
 		a.level.Set(ParseLevel(ncfg.Log.Level))
 	}
+	a.reloadInbound(ncfg)
 	if ncfg.Listen != a.cfg.Listen || ncfg.DataDir != a.cfg.DataDir {
 		a.logger.Warn("reload: listener or data_dir changes take effect after a restart")
 	}
 	a.logger.Info("reloaded", "config", path)
+}
+
+// reloadInbound rebuilds the inbound checks when [checks] or [dns]
+// changed, and the antispam gate when [antispam] or [dns] did; the
+// connections and messages already under way finish with the old ones.
+func (a *App) reloadInbound(ncfg *config.Config) {
+	next := inboundOf(ncfg)
+	dnsChanged := !reflect.DeepEqual(next.dns, a.inbound.dns)
+	if dnsChanged || !reflect.DeepEqual(next.checks, a.inbound.checks) {
+		a.pipeline.SetChecks(newChecker(ncfg, a.isLocal, a.onVerdict))
+		a.logger.Info("reload: inbound checks rebuilt", "enabled", ncfg.Checks.Enabled)
+	}
+	if dnsChanged || !reflect.DeepEqual(next.antispam, a.inbound.antispam) {
+		a.mx.SetGate(newGate(ncfg, a.backend.Store, a.metrics, a.logger))
+		a.logger.Info("reload: antispam gate rebuilt, its rate counts start over",
+			"dnsbl", strings.Join(ncfg.Antispam.DNSBL, ","), "greylisting", ncfg.Antispam.Greylist.Enabled)
+	}
+	if dnsChanged {
+		a.logger.Warn("reload: the new [dns] servers answer port 25's checks; outbound delivery and the reports use them after a restart")
+	}
+	a.inbound = next
 }
 
 // ParseLevel maps the config's log level to slog's.

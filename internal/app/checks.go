@@ -16,14 +16,9 @@ import (
 // tallyFlush is how often the DMARC counts go to the database.
 const tallyFlush = time.Minute
 
-// newChecker builds the inbound checks of port 25 from [checks] and
-// [dns]; nil when they are off. Its verdicts are counted in reg as
-// postern_inbound_verdicts_total{action}.
-func newChecker(cfg *config.Config, isLocal func(context.Context, string) (bool, error), reg prometheus.Registerer) *authcheck.Checker {
-	c := cfg.Checks
-	if !c.Enabled {
-		return nil
-	}
+// newVerdictCounter counts the inbound checks' verdicts in reg as
+// postern_inbound_verdicts_total{action}, across reloads.
+func newVerdictCounter(reg prometheus.Registerer) func(authcheck.Action) {
 	verdicts := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "postern_inbound_verdicts_total",
 		Help: "Messages on port 25 by the inbound checks' verdict: accept, junk (DMARC quarantine), defer (DNS failure), reject."},
 		[]string{"action"})
@@ -32,13 +27,23 @@ func newChecker(cfg *config.Config, isLocal func(context.Context, string) (bool,
 		byAction[a] = verdicts.WithLabelValues(authcheck.Action(a).String())
 	}
 	reg.MustRegister(verdicts)
+	return func(a authcheck.Action) { byAction[a].Inc() }
+}
+
+// newChecker builds the inbound checks of port 25 from [checks] and
+// [dns]; nil when they are off.
+func newChecker(cfg *config.Config, isLocal func(context.Context, string) (bool, error), onVerdict func(authcheck.Action)) *authcheck.Checker {
+	c := cfg.Checks
+	if !c.Enabled {
+		return nil
+	}
 	res := resolve.New(resolve.Options{Servers: cfg.DNS.Servers, MaxEntries: c.DNSCacheEntries})
 	return authcheck.New(authcheck.Options{
 		Resolver: res, Hostname: cfg.Hostname, IsLocal: isLocal,
 		Budget: c.DNSTimeout.Duration, MaxSignatures: c.MaxDKIMSignatures,
 		Skip:             map[string]bool{"spf": !c.SPF, "dkim": !c.DKIM, "dmarc": !c.DMARC, "arc": !c.ARC, "iprev": !c.IPRev},
 		AcceptTempErrors: c.DNSFailure == "accept",
-		OnVerdict:        func(a authcheck.Action) { byAction[a].Inc() },
+		OnVerdict:        onVerdict,
 	})
 }
 

@@ -62,8 +62,8 @@ func (t *Transaction) Deliver(ctx context.Context, body io.Reader) (Result, erro
 			}
 		}
 	}
-	if t.env.Source == SourceMX && t.p.checks != nil {
-		checked, release, err := t.check(ctx, body)
+	if checks := t.p.checks.Load(); t.env.Source == SourceMX && checks != nil {
+		checked, release, err := t.check(ctx, checks, body)
 		if err != nil {
 			return Result{}, err
 		}

@@ -27,6 +27,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"postern/internal/authcheck"
@@ -144,17 +145,24 @@ type Pipeline struct {
 	srs    []byte
 	rec    LogRecorder
 
-	checks     *authcheck.Checker
+	// checks are Options.Checks until SetChecks replaces them.
+	checks     atomic.Pointer[authcheck.Checker]
 	spools     sync.Pool // of *bytes.Buffer, for the checks' spool
 	authservID string
 	counts     CountRecorder
 	sealer     Sealer
 }
 
+// SetChecks replaces the inbound checks (a configuration reload); nil
+// turns them off. A message being checked finishes with the checks it
+// started with.
+func (p *Pipeline) SetChecks(c *authcheck.Checker) { p.checks.Store(c) }
+
 // New returns a pipeline.
 func New(o Options) *Pipeline {
 	p := &Pipeline{dir: o.Directory, ms: o.Mailstore, parse: o.Parse, filter: o.Filter, queue: o.Queue, log: o.Logger, now: o.Now, srs: o.SRSSecret, rec: o.Log,
-		checks: o.Checks, authservID: o.AuthservID, counts: o.Counts, sealer: o.Sealer}
+		authservID: o.AuthservID, counts: o.Counts, sealer: o.Sealer}
+	p.checks.Store(o.Checks)
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}

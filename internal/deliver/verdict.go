@@ -111,13 +111,13 @@ func (s *spool) fill(r io.Reader) error {
 // to store (the Authentication-Results field on top, any field claiming
 // our authserv-id removed), or a *PolicyError. release frees the spool
 // once the body is stored.
-func (t *Transaction) check(ctx context.Context, body io.Reader) (out io.Reader, release func(), err error) {
+func (t *Transaction) check(ctx context.Context, checks *authcheck.Checker, body io.Reader) (out io.Reader, release func(), err error) {
 	sp := &spool{buffers: &t.p.spools}
 	if err := sp.fill(body); err != nil {
 		sp.close()
 		return nil, nil, err
 	}
-	v := t.p.checks.Check(ctx, authcheck.Input{IP: t.env.RemoteIP, Helo: t.env.Helo, MailFrom: t.env.Sender, Message: sp, Size: sp.size})
+	v := checks.Check(ctx, authcheck.Input{IP: t.env.RemoteIP, Helo: t.env.Helo, MailFrom: t.env.Sender, Message: sp, Size: sp.size})
 	if t.p.counts != nil && len(v.Counts) > 0 {
 		t.p.counts.Add(v.Counts)
 	}

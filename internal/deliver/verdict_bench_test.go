@@ -35,8 +35,8 @@ func signedFixture(b *testing.B, checked bool) (*fixture, []byte) {
 		`_dmarc.signer.test. 300 TXT "v=DMARC1; p=reject"`,
 		`rsa._domainkey.signer.test. 300 TXT "`+rec[:200]+`" "`+rec[200:]+`"`)
 	if checked {
-		f.p.checks = authcheck.New(authcheck.Options{Resolver: resolve.New(resolve.Options{Servers: []string{d.Addr}}),
-			Hostname: "mx.example.test", IsLocal: f.p.IsLocalDomain})
+		f.p.SetChecks(authcheck.New(authcheck.Options{Resolver: resolve.New(resolve.Options{Servers: []string{d.Addr}}),
+			Hostname: "mx.example.test", IsLocal: f.p.IsLocalDomain}))
 		f.p.authservID, f.p.counts = "mx.example.test", authcheck.NewTally()
 	}
 	var msg strings.Builder

@@ -34,7 +34,8 @@ func checkedFixture(t testing.TB, filter Filter) (*fixture, *recorder) {
 	rec := &recorder{}
 	checks := authcheck.New(authcheck.Options{Resolver: resolve.New(resolve.Options{Servers: []string{d.Addr}}),
 		Hostname: "mx.example.test", IsLocal: f.p.IsLocalDomain})
-	f.p.checks, f.p.authservID, f.p.counts, f.p.rec = checks, "mx.example.test", rec, rec
+	f.p.SetChecks(checks)
+	f.p.authservID, f.p.counts, f.p.rec = "mx.example.test", rec, rec
 	return f, rec
 }
 

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"postern/internal/antispam"
@@ -20,7 +21,7 @@ import (
 // session starts, the others carry their gate client to the session.
 type gateListener struct {
 	net.Listener
-	gate *antispam.Gate
+	gate *atomic.Pointer[antispam.Gate]
 }
 
 type gateConn struct {
@@ -38,7 +39,7 @@ func (l gateListener) Accept() (net.Conn, error) {
 		if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
 			ip = ap.Addr().Unmap()
 		}
-		client, refusal := l.gate.Connect(ip)
+		client, refusal := l.gate.Load().Connect(ip)
 		if refusal == nil {
 			return &gateConn{Conn: c, client: client}, nil
 		}
@@ -80,7 +81,7 @@ func (s *session) checkRcptGate(ctx context.Context, to string) error {
 	if r := s.gate.Rcpt(ctx, s.from, to); r != nil {
 		return refusalErr(r)
 	}
-	if !s.srv.cfg.Gate.Greylisting() || !s.greylistable(ctx, to) {
+	if !s.gate.Greylisting() || !s.greylistable(ctx, to) {
 		return nil
 	}
 	if r := s.gate.Greylist(ctx, s.from, to); r != nil {

@@ -86,11 +86,16 @@ type Server struct {
 
 	mu       sync.Mutex
 	sessions map[*session]struct{}
+
+	// gate is Config.Gate until SetGate replaces it; a session keeps the
+	// gate it was admitted by.
+	gate atomic.Pointer[antispam.Gate]
 }
 
 // New builds a server; call Serve with a listener.
 func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, sessions: make(map[*session]struct{})}
+	s.gate.Store(cfg.Gate)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.smtp = smtpserver.New(s, smtpserver.Config{
 		Hostname: cfg.Hostname, TLS: cfg.TLS, MaxMessageBytes: cfg.MaxMessageBytes,
@@ -103,6 +108,15 @@ func New(cfg Config) *Server {
 		Logger:     cfg.Logger,
 	})
 	return s
+}
+
+// SetGate replaces the antispam gate (a configuration reload) for the
+// connections that arrive from now on; a server built without a gate
+// keeps none.
+func (s *Server) SetGate(g *antispam.Gate) {
+	if s.cfg.Gate != nil && g != nil {
+		s.gate.Store(g)
+	}
 }
 
 // EnvelopeExtensions are the extensions this server advertises in EHLO
@@ -133,7 +147,7 @@ func (s *Server) Serve(l net.Listener, implicitTLS bool) error {
 		},
 	}
 	if s.cfg.Mode == ModeMX && s.cfg.Gate != nil {
-		l = gateListener{Listener: l, gate: s.cfg.Gate}
+		l = gateListener{Listener: l, gate: &s.gate}
 	}
 	if implicitTLS {
 		l = tls.NewListener(l, s.cfg.TLS)
