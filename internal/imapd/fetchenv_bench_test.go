@@ -21,17 +21,20 @@ import (
 func BenchmarkFetchEnvelopes(b *testing.B) {
 	bc := newFetchBench(b, benchMailboxSize, variedMessage)
 	b.Run("raw-client", func(b *testing.B) {
+		cpu0 := processCPU(b)
 		for b.Loop() {
 			if got := bc.fetchAll(b, "FETCH 1:* (FLAGS UID ENVELOPE)"); got != benchMailboxSize {
 				b.Fatalf("%d FETCH responses, want %d", got, benchMailboxSize)
 			}
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchMailboxSize, "ns/msg")
+		b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/float64(b.N)/1000, "cpu-ms/op")
 	})
 	b.Run("go-imap-client", func(b *testing.B) {
 		c := goIMAPClient(b, bc)
 		var all imap.SeqSet
 		all.AddRange(1, 0)
+		cpu0 := processCPU(b)
 		for b.Loop() {
 			cmd := c.Fetch(all, &imap.FetchOptions{Flags: true, UID: true, Envelope: true})
 			got := 0
@@ -45,6 +48,7 @@ func BenchmarkFetchEnvelopes(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchMailboxSize, "ns/msg")
+		b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/float64(b.N)/1000, "cpu-ms/op")
 	})
 }
 
