@@ -60,6 +60,9 @@ type benchConn struct {
 	c  net.Conn
 	br *bufio.Reader
 	n  int
+	// firstWait sums, over fetchAll's commands, the time from sending the
+	// command to reading its first FETCH response.
+	firstWait time.Duration
 }
 
 // run sends one command and reads to its tagged OK.
