@@ -2,6 +2,7 @@ package imapd
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -195,6 +196,9 @@ func (s *session) cmdFetch(c *command) reply {
 	if invalid && !c.uid {
 		return bad("", "invalid message sequence number")
 	}
+	if chunk := cmp.Or(s.srv.cfg.fetchChunk, fetchStreamChunk); streams(c, idx, chunk) {
+		return s.fetchStream(c, idx, chunk)
+	}
 	idx, msgs, err := s.loadFetch(c, idx)
 	if err != nil {
 		return s.mapStoreErr(err, "FETCH")
@@ -203,46 +207,110 @@ func (s *session) cmdFetch(c *command) reply {
 	if !okCond {
 		return r
 	}
-	items := c.fetch
-	if c.uid && !hasItem(items, "UID") {
-		items = append([]fetchItem{{name: "UID"}}, items...)
-	}
+	items := s.fetchItems(c)
 	seenChanged := s.markSeen(items, msgs)
 	if seenChanged != nil && !hasItem(items, "FLAGS") {
 		items = append(items, fetchItem{name: "FLAGS"})
 	}
 	items = s.condFetchItems(c, items, seenChanged != nil)
 	f := fetcher{s: s}
-	vanished := false
-	for i, m := range msgs {
-		if m.UID == 0 {
-			vanished = true // expunged by another session meanwhile
-			continue
-		}
-		// The expunge may also land between the metadata and the body:
-		// read the body before the response starts, so that a vanished
-		// message gets none rather than half of one.
-		if err := f.readBodyFor(m, items); errors.Is(err, store.ErrNotFound) {
-			vanished = true
-			continue
-		} else if err != nil {
-			s.log.Error("imap fetch", "uid", m.UID, "err", err)
-			return no("SERVERBUG", "FETCH failed for some messages")
-		}
-		if err := f.writeOne(uint32(idx[i]+1), m, items); err != nil {
-			if errors.Is(err, errUnknownCTE) {
-				return no("UNKNOWN-CTE", "cannot decode this part")
-			}
-			s.log.Error("imap fetch", "uid", m.UID, "err", err)
-			return no("SERVERBUG", "FETCH failed for some messages")
-		}
+	vanished, r := f.writeAll(idx, msgs, items)
+	if r.status != "" {
+		return r
 	}
+	return fetchDone(vanished)
+}
+
+// fetchItems are the items a FETCH answers before CONDSTORE adds its own:
+// UID FETCH always tells the UID.
+func (s *session) fetchItems(c *command) []fetchItem {
+	items := c.fetch
+	if c.uid && !hasItem(items, "UID") {
+		items = append([]fetchItem{{name: "UID"}}, items...)
+	}
+	return items
+}
+
+// fetchDone is the tagged reply of a FETCH whose responses went out.
+func fetchDone(vanished bool) reply {
 	if vanished {
 		// RFC 2180 §4.1.3: the others are answered, then a tagged NO;
 		// the EXPUNGE comes once the client may be told (RFC 5530 §3).
 		return no("EXPUNGEISSUED", "some of the requested messages no longer exist")
 	}
 	return ok("", "FETCH completed")
+}
+
+// fetchStreamChunk is how many messages a long FETCH reads at a time.
+const fetchStreamChunk = 1000
+
+// streams tells whether a FETCH goes out chunk by chunk: a long one that
+// neither sets \Seen nor filters on CHANGEDSINCE, both of which act on
+// the whole set at once. Reading every row before the first response
+// kept the client waiting for all of them; chunk by chunk it parses the
+// first responses while the server reads the next rows.
+func streams(c *command, idx []int, chunk int) bool {
+	if len(idx) <= chunk || c.cond.hasChangedSince {
+		return false
+	}
+	for _, it := range c.fetch {
+		if it.setsSeen() {
+			return false
+		}
+	}
+	return true
+}
+
+// fetchStream answers a FETCH that streams (see streams) chunk by chunk.
+func (s *session) fetchStream(c *command, idx []int, chunkSize int) reply {
+	items := s.condFetchItems(c, s.fetchItems(c), false)
+	read := s.fetchRowReader(c.fetch)
+	f := fetcher{s: s}
+	vanished := false
+	for start := 0; start < len(idx); start += chunkSize {
+		chunk := idx[start:min(start+chunkSize, len(idx))]
+		msgs, err := s.loadRows(chunk, read)
+		if err != nil {
+			return s.mapStoreErr(err, "FETCH")
+		}
+		gone, r := f.writeAll(chunk, msgs, items)
+		if r.status != "" {
+			return r
+		}
+		vanished = vanished || gone
+	}
+	return fetchDone(vanished)
+}
+
+// writeAll writes the FETCH responses of msgs (aligned with idx); gone
+// tells that some message had vanished, and a reply with a status is the
+// failure that ends the command.
+func (f *fetcher) writeAll(idx []int, msgs []store.Message, items []fetchItem) (gone bool, failed reply) {
+	s := f.s
+	for i, m := range msgs {
+		if m.UID == 0 {
+			gone = true // expunged by another session meanwhile
+			continue
+		}
+		// The expunge may also land between the metadata and the body:
+		// read the body before the response starts, so that a vanished
+		// message gets none rather than half of one.
+		if err := f.readBodyFor(m, items); errors.Is(err, store.ErrNotFound) {
+			gone = true
+			continue
+		} else if err != nil {
+			s.log.Error("imap fetch", "uid", m.UID, "err", err)
+			return gone, no("SERVERBUG", "FETCH failed for some messages")
+		}
+		if err := f.writeOne(uint32(idx[i]+1), m, items); err != nil {
+			if errors.Is(err, errUnknownCTE) {
+				return gone, no("UNKNOWN-CTE", "cannot decode this part")
+			}
+			s.log.Error("imap fetch", "uid", m.UID, "err", err)
+			return gone, no("SERVERBUG", "FETCH failed for some messages")
+		}
+	}
+	return gone, reply{}
 }
 
 // readsBody tells whether an item is rendered from the message's blob

@@ -19,19 +19,35 @@ import (
 // with go-imap v2 as the compare's load generator does, parsing every
 // envelope.
 func BenchmarkFetchEnvelopes(b *testing.B) {
-	bc := newFetchBench(b, benchMailboxSize, variedMessage)
+	benchFetchEnvelopes(b, variedMessage)
+}
+
+// BenchmarkFetchEnvelopesPlain is BenchmarkFetchEnvelopes on the mailbox
+// of the side-by-side compare: short ASCII headers (plainMessage), every
+// string quoted, so go-imap-client is the compare's figure in process.
+func BenchmarkFetchEnvelopesPlain(b *testing.B) {
+	benchFetchEnvelopes(b, plainMessage)
+}
+
+func benchFetchEnvelopes(b *testing.B, gen func(int) string) {
+	bc := newFetchBench(b, benchMailboxSize, gen)
 	b.Run("raw-client", func(b *testing.B) {
+		cpu0 := processCPU(b)
+		bc.firstWait = 0
 		for b.Loop() {
 			if got := bc.fetchAll(b, "FETCH 1:* (FLAGS UID ENVELOPE)"); got != benchMailboxSize {
 				b.Fatalf("%d FETCH responses, want %d", got, benchMailboxSize)
 			}
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchMailboxSize, "ns/msg")
+		b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/float64(b.N)/1000, "cpu-ms/op")
+		b.ReportMetric(float64(bc.firstWait.Microseconds())/float64(b.N)/1000, "first-ms")
 	})
 	b.Run("go-imap-client", func(b *testing.B) {
 		c := goIMAPClient(b, bc)
 		var all imap.SeqSet
 		all.AddRange(1, 0)
+		cpu0 := processCPU(b)
 		for b.Loop() {
 			cmd := c.Fetch(all, &imap.FetchOptions{Flags: true, UID: true, Envelope: true})
 			got := 0
@@ -45,6 +61,7 @@ func BenchmarkFetchEnvelopes(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchMailboxSize, "ns/msg")
+		b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/float64(b.N)/1000, "cpu-ms/op")
 	})
 }
 
@@ -53,6 +70,7 @@ func BenchmarkFetchEnvelopes(b *testing.B) {
 func (bc *benchConn) fetchAll(b *testing.B, cmd string) int {
 	bc.n++
 	tag := fmt.Sprintf("b%d", bc.n)
+	sent := time.Now()
 	if _, err := bc.c.Write([]byte(tag + " " + cmd + "\r\n")); err != nil {
 		b.Fatal(err)
 	}
@@ -63,6 +81,9 @@ func (bc *benchConn) fetchAll(b *testing.B, cmd string) int {
 			b.Fatalf("%s: %v", cmd, err)
 		}
 		if len(l) > 2 && l[0] == '*' && strings.Contains(string(l[:min(len(l), 24)]), " FETCH (") {
+			if n == 0 {
+				bc.firstWait += time.Since(sent)
+			}
 			n++
 		}
 		// A line may end in a literal's announcement; its bytes follow.
@@ -180,4 +201,22 @@ func goIMAPClient(b *testing.B, bc *benchConn) *imapclient.Client {
 		b.Fatal(err)
 	}
 	return c
+}
+
+// plainMessage is message i as the compare's load generator writes it
+// (../shared/bench/loadgen/msggen.go): one named From, one bare To, an
+// ASCII subject, a Message-ID, about 4 KiB of text.
+func plainMessage(i int) string {
+	words := []string{"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "report", "meeting", "invoice", "project"}
+	var h strings.Builder
+	h.WriteString("From: Load Generator <bench@loadgen.bench.test>\r\nTo: <bench2@bench.test>\r\n")
+	fmt.Fprintf(&h, "Subject: bench message %d zq%02dx %s %s\r\n", i, i%100, words[i%len(words)], words[(i/10)%len(words)])
+	fmt.Fprintf(&h, "Date: %s\r\n", time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i)*time.Minute).Format(time.RFC1123Z))
+	fmt.Fprintf(&h, "Message-ID: <bench-2-%d-%d@loadgen.bench.test>\r\n", i, uint64(i)*0x9e3779b97f4a7c15>>1)
+	h.WriteString("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: 7bit\r\n\r\n")
+	fmt.Fprintf(&h, "Hello, this is benchmark message %d. Token bt%02dq.\r\n", i, i%100)
+	for h.Len() < 4096 {
+		h.WriteString("alpha bravo charlie delta echo foxtrot report meeting invoice project\r\n")
+	}
+	return h.String()
 }

@@ -3,6 +3,7 @@ package imapd
 import (
 	"context"
 	"slices"
+	"sort"
 	"sync"
 
 	"postern/internal/query"
@@ -101,6 +102,11 @@ func (r *recentClaims) save(ctx context.Context, st store.Mailstore, mailboxID i
 // mailbox's watermark: all of them at SELECT, the new ones later. EXAMINE
 // (peek) shows them as recent without taking them, so the next SELECT
 // sees them recent too.
+//
+// What a take hands out is a suffix of the view, so the session keeps UID
+// ranges rather than one entry per message: counting them after every
+// command is then a few binary searches, not a walk over ten thousand
+// UIDs of a freshly selected mailbox.
 func (s *session) takeRecent(sel *selected, peek bool) {
 	if len(sel.uids) == 0 {
 		return
@@ -115,41 +121,43 @@ func (s *session) takeRecent(sel *selected, peek bool) {
 	if top <= from {
 		return
 	}
-	if sel.recent == nil {
-		sel.recent = map[uint32]struct{}{}
-	}
-	for i := len(sel.uids) - 1; i >= 0 && sel.uids[i] > from; i-- {
-		sel.recent[sel.uids[i]] = struct{}{}
-	}
+	i := sort.Search(len(sel.uids), func(i int) bool { return sel.uids[i] > from })
+	sel.addRecent(query.UIDRange{First: sel.uids[i], Last: top})
 }
 
-// recentCount is how many messages of the view are recent to the session.
+// addRecent adds r to the session's recent ranges. The view only grows at
+// its end, so r ends at or above every range kept; it may overlap the last
+// ones (EXAMINE peeks at the same watermark again), which it absorbs.
+func (sel *selected) addRecent(r query.UIDRange) {
+	for n := len(sel.recent); n > 0 && sel.recent[n-1].Last+1 >= r.First; n = len(sel.recent) {
+		r.First = min(r.First, sel.recent[n-1].First)
+		r.Last = max(r.Last, sel.recent[n-1].Last)
+		sel.recent = sel.recent[:n-1]
+	}
+	sel.recent = append(sel.recent, r)
+}
+
+// isRecent tells whether uid is recent to the session.
+func (sel *selected) isRecent(uid uint32) bool {
+	i := sort.Search(len(sel.recent), func(i int) bool { return sel.recent[i].Last >= uid })
+	return i < len(sel.recent) && sel.recent[i].First <= uid
+}
+
+// recentCount is how many messages of the view are recent to the session:
+// an expunged one no longer counts.
 func (sel *selected) recentCount() int {
 	n := 0
-	for u := range sel.recent {
-		if sel.seqOf(u) > 0 {
-			n++
-		}
+	for _, r := range sel.recent {
+		lo := sort.Search(len(sel.uids), func(i int) bool { return sel.uids[i] >= r.First })
+		hi := sort.Search(len(sel.uids), func(i int) bool { return sel.uids[i] > r.Last })
+		n += hi - lo
 	}
 	return n
 }
 
 // recentSet is the search criterion of the messages recent to the session.
 func (sel *selected) recentSet() query.UIDSet {
-	uids := make([]uint32, 0, len(sel.recent))
-	for u := range sel.recent {
-		uids = append(uids, u)
-	}
-	slices.Sort(uids)
-	set := make(query.UIDSet, 0, len(uids))
-	for _, u := range uids {
-		if n := len(set); n > 0 && set[n-1].Last+1 == u {
-			set[n-1].Last = u
-			continue
-		}
-		set = append(set, query.UIDRange{First: u, Last: u})
-	}
-	return set // empty matches nothing
+	return append(query.UIDSet{}, sel.recent...) // empty matches nothing
 }
 
 // statusRecent is STATUS RECENT: the messages above the mailbox's

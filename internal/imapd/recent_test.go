@@ -2,8 +2,13 @@ package imapd
 
 import (
 	"context"
+	"math/rand/v2"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
+
+	"postern/internal/query"
 )
 
 // TestRecent: each message is \Recent to exactly one session, the first to
@@ -81,4 +86,76 @@ func (e *testEnv) mailboxID(name string) int64 {
 		e.t.Fatal(err)
 	}
 	return mb.ID
+}
+
+// TestRecentRanges checks the session's recent ranges against a set of
+// UIDs kept one by one, through random deliveries, takes (some peeking at
+// a watermark that does not move, as EXAMINE does, some after another
+// session took messages) and expunges.
+func TestRecentRanges(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 9))
+	for round := range 200 {
+		sel := &selected{}
+		want := map[uint32]bool{}
+		var watermark, next uint32
+		take := func(peek bool) {
+			if len(sel.uids) == 0 {
+				return
+			}
+			top := sel.uids[len(sel.uids)-1]
+			from := watermark
+			if !peek && top > watermark {
+				watermark = top
+			}
+			for _, u := range sel.uids {
+				if u > from {
+					want[u] = true
+				}
+			}
+			if top > from {
+				i := sort.Search(len(sel.uids), func(i int) bool { return sel.uids[i] > from })
+				sel.addRecent(query.UIDRange{First: sel.uids[i], Last: top})
+			}
+		}
+		for range 40 {
+			switch rng.IntN(5) {
+			case 0, 1: // deliveries, some UIDs skipped (expunged before anyone saw them)
+				for range 1 + rng.IntN(5) {
+					next += 1 + uint32(rng.IntN(2))
+					sel.uids = append(sel.uids, next)
+				}
+			case 2: // another session takes what is there
+				if n := len(sel.uids); n > 0 {
+					watermark = max(watermark, sel.uids[n-1])
+				}
+				next++
+			case 3:
+				take(rng.IntN(2) == 0)
+			case 4: // an expunge
+				if n := len(sel.uids); n > 0 {
+					i := rng.IntN(n)
+					sel.uids = append(sel.uids[:i:i], sel.uids[i+1:]...)
+				}
+			}
+			count := 0
+			for _, u := range sel.uids {
+				if want[u] {
+					count++
+				}
+			}
+			if got := sel.recentCount(); got != count {
+				t.Fatalf("round %d: recentCount %d, want %d (ranges %v, view %v)", round, got, count, sel.recent, sel.uids)
+			}
+			for u := uint32(0); u <= next+1; u++ {
+				if sel.isRecent(u) != want[u] && slices.Contains(sel.uids, u) {
+					t.Fatalf("round %d: isRecent(%d) = %v (ranges %v)", round, u, !want[u], sel.recent)
+				}
+			}
+			for i := 1; i < len(sel.recent); i++ {
+				if sel.recent[i-1].Last+1 >= sel.recent[i].First {
+					t.Fatalf("round %d: ranges not ascending and apart: %v", round, sel.recent)
+				}
+			}
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"postern/internal/query"
 	"postern/internal/store"
 )
 
@@ -31,9 +32,9 @@ type selected struct {
 	// keywords are those FLAGS has announced: a FETCH may show only
 	// those, so a new one is announced first (RFC 9051 §7.3.5).
 	keywords map[string]struct{}
-	// recent are the UIDs recent to this session (recent.go); recentTold
-	// is the count last told with RECENT.
-	recent     map[uint32]struct{}
+	// recent are the UIDs recent to this session as ascending ranges
+	// (recent.go); recentTold is the count last told with RECENT.
+	recent     query.UIDSet
 	recentTold int
 	// contexts are the live searches (SEARCH RETURN (UPDATE), context.go).
 	contexts []*searchContext
@@ -477,7 +478,7 @@ func flagNames(m store.Message) []string {
 // when the message is recent to it (IMAP4rev1 only).
 func (s *session) flagNames(m store.Message) []string {
 	if s.sel != nil && !s.rev2 {
-		if _, ok := s.sel.recent[m.UID]; ok {
+		if s.sel.isRecent(m.UID) {
 			return append(append(m.Flags.Names(), `\Recent`), m.Keywords...)
 		}
 	}

@@ -55,6 +55,10 @@ type Config struct {
 	// IdleTimeout is the autologout timer: RFC 9051 §5.4 asks for at
 	// least 30 minutes; 0 means 30 minutes.
 	IdleTimeout time.Duration
+
+	// fetchChunk is how many messages a long FETCH reads at a time (see
+	// streams); 0 means fetchStreamChunk. Tests make it small.
+	fetchChunk int
 }
 
 // Server accepts IMAP connections. It has no global state: several can

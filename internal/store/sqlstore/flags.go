@@ -72,16 +72,133 @@ func updateFlagsSet(ctx context.Context, tx *wtx, mb store.Mailbox, uids []uint3
 	if len(uids) == 0 {
 		return res, nil
 	}
-	exist, err := existingUIDs(ctx, tx, mb.ID, uids[0], uids[len(uids)-1])
-	if err != nil {
-		return res, err
-	}
 	var cur int64
 	if err := tx.QueryRowContext(ctx, `SELECT modseq FROM accounts WHERE id = ?`, mb.AccountID).Scan(&cur); err != nil {
 		return res, notFound(err)
 	}
 	modseq := uint64(cur) + 1
-	set, setArgs, cond, condArgs := flagSQL(upd)
+	var err error
+	if dense(uids) {
+		res, err = updateFlagsSpan(ctx, tx, mb, uids, upd, modseq)
+	} else {
+		res, err = updateFlagsRuns(ctx, tx, mb, uids, upd, modseq)
+	}
+	if err != nil || len(res.Changed) == 0 {
+		return res, err
+	}
+	slices.SortFunc(res.Changed, func(a, b store.Message) int { return cmp.Compare(a.UID, b.UID) })
+	if _, err := tx.ExecContext(ctx, `UPDATE accounts SET modseq = ? WHERE id = ?`, int64(modseq), mb.AccountID); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// dense tells whether the requested UIDs fill at least half of their span:
+// then reading the span's rows that would change costs about what reading
+// the span's UIDs to cut it into runs did, and saves that read.
+func dense(uids []uint32) bool {
+	span := uint64(uids[len(uids)-1]-uids[0]) + 1
+	return uint64(len(uids))*2 >= span
+}
+
+// flagWhere is the condition of the rows of a UID range that upd changes,
+// with its arguments.
+func flagWhere(mb store.Mailbox, lo, hi uint32, upd store.FlagUpdate) (string, []any) {
+	_, _, cond, condArgs := flagSQL(upd)
+	where := `mailbox_id = ? AND uid >= ? AND uid <= ? AND ` + cond
+	args := append([]any{mb.ID, lo, hi}, condArgs...)
+	if upd.UnchangedSince != 0 {
+		where += ` AND modseq <= ?`
+		args = append(args, int64(upd.UnchangedSince))
+	}
+	return where, args
+}
+
+// updateFlagsSpan reads the rows of the whole span of uids that upd would
+// change and updates the requested ones. A row of the span that was not
+// requested and would not change is left alone by the UPDATE's condition,
+// so only a row that was not requested and would change cuts the span:
+// STORE 1:* is one read and one UPDATE, with no read of the span's UIDs.
+func updateFlagsSpan(ctx context.Context, tx *wtx, mb store.Mailbox, uids []uint32, upd store.FlagUpdate, modseq uint64) (store.FlagResult, error) {
+	var res store.FlagResult
+	lo, hi := uids[0], uids[len(uids)-1]
+	if upd.UnchangedSince != 0 {
+		// RFC 7162 §3.1.3: messages changed later fail the condition.
+		failed, err := uidsWhere(ctx, tx, `SELECT uid FROM messages WHERE mailbox_id = ? AND uid >= ? AND uid <= ? AND modseq > ?`,
+			mb.ID, lo, hi, int64(upd.UnchangedSince))
+		if err != nil {
+			return res, err
+		}
+		res.Failed = keepRequested(failed, uids)
+	}
+	where, wargs := flagWhere(mb, lo, hi, upd)
+	// The rows that will change, read first: cheaper than RETURNING.
+	cand, err := queryFlags(ctx, tx, mb.ID, len(uids), `SELECT id, uid, flags, keywords FROM messages WHERE `+where+` ORDER BY uid`, wargs...)
+	if err != nil || len(cand) == 0 {
+		return res, err
+	}
+	changed := cand[:0] // filtered in place: the write index never passes the read one
+	var runs [][2]uint32
+	cut := true
+	j := 0
+	for _, m := range cand {
+		for j < len(uids) && uids[j] < m.UID {
+			j++
+		}
+		if j == len(uids) || uids[j] != m.UID {
+			cut = true // would change but was not asked for
+			continue
+		}
+		if cut {
+			runs = append(runs, [2]uint32{m.UID, m.UID})
+			cut = false
+		} else {
+			runs[len(runs)-1][1] = m.UID
+		}
+		changed = append(changed, m)
+	}
+	set, setArgs, _, _ := flagSQL(upd)
+	for _, r := range runs {
+		where, wargs := flagWhere(mb, r[0], r[1], upd)
+		if _, err := tx.ExecContext(ctx, `UPDATE messages SET `+set+`, modseq = ? WHERE `+where,
+			append(append(slices.Clone(setArgs), int64(modseq)), wargs...)...); err != nil {
+			return res, err
+		}
+	}
+	for i := range changed {
+		m := &changed[i]
+		m.Flags, m.Keywords, _ = applyFlags(m.Flags, m.Keywords, upd, nil)
+		m.ModSeq = modseq
+	}
+	res.Changed = changed
+	return res, nil
+}
+
+// keepRequested returns the UIDs of got (ascending) that are in uids
+// (ascending).
+func keepRequested(got, uids []uint32) []uint32 {
+	var out []uint32
+	j := 0
+	for _, u := range got {
+		for j < len(uids) && uids[j] < u {
+			j++
+		}
+		if j < len(uids) && uids[j] == u {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// updateFlagsRuns updates a sparse set of UIDs run by run, each run a range
+// of existing UIDs that holds no message that was not requested.
+func updateFlagsRuns(ctx context.Context, tx *wtx, mb store.Mailbox, uids []uint32, upd store.FlagUpdate, modseq uint64) (store.FlagResult, error) {
+	var res store.FlagResult
+	exist, err := existingUIDs(ctx, tx, mb.ID, uids[0], uids[len(uids)-1])
+	if err != nil {
+		return res, err
+	}
+	set, setArgs, _, _ := flagSQL(upd)
 	for _, r := range uidRuns(uids, exist) {
 		if upd.UnchangedSince != 0 {
 			// RFC 7162 §3.1.3: messages changed later fail the condition.
@@ -92,14 +209,9 @@ func updateFlagsSet(ctx context.Context, tx *wtx, mb store.Mailbox, uids []uint3
 			}
 			res.Failed = append(res.Failed, failed...)
 		}
-		where := `mailbox_id = ? AND uid >= ? AND uid <= ? AND ` + cond
-		wargs := append([]any{mb.ID, r[0], r[1]}, condArgs...)
-		if upd.UnchangedSince != 0 {
-			where += ` AND modseq <= ?`
-			wargs = append(wargs, int64(upd.UnchangedSince))
-		}
+		where, wargs := flagWhere(mb, r[0], r[1], upd)
 		// The rows that will change, read first: cheaper than RETURNING.
-		changed, err := queryFlags(ctx, tx, mb.ID, `SELECT id, uid, flags, keywords FROM messages WHERE `+where+` ORDER BY uid`, wargs...)
+		changed, err := queryFlags(ctx, tx, mb.ID, 0, `SELECT id, uid, flags, keywords FROM messages WHERE `+where+` ORDER BY uid`, wargs...)
 		if err != nil || len(changed) == 0 {
 			if err != nil {
 				return res, err
@@ -117,26 +229,20 @@ func updateFlagsSet(ctx context.Context, tx *wtx, mb store.Mailbox, uids []uint3
 		}
 		res.Changed = append(res.Changed, changed...)
 	}
-	if len(res.Changed) == 0 {
-		return res, nil
-	}
-	slices.SortFunc(res.Changed, func(a, b store.Message) int { return cmp.Compare(a.UID, b.UID) })
-	if _, err := tx.ExecContext(ctx, `UPDATE accounts SET modseq = ? WHERE id = ?`, int64(modseq), mb.AccountID); err != nil {
-		return res, err
-	}
 	return res, nil
 }
 
 // queryFlags reads id, uid, flags and keywords of messages of a mailbox:
 // what a flag change tells. Each column costs a conversion per row, and
-// STORE 1:* reads every row of the mailbox.
-func queryFlags(ctx context.Context, q querier, mailboxID int64, query string, args ...any) ([]store.Message, error) {
+// STORE 1:* reads every row of the mailbox, so the result is sized from
+// capHint (the most rows expected; 0 when unknown) rather than grown.
+func queryFlags(ctx context.Context, q querier, mailboxID int64, capHint int, query string, args ...any) ([]store.Message, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Message
+	out := make([]store.Message, 0, capHint)
 	kwCache := keywordCache{}
 	for rows.Next() {
 		m := store.Message{MailboxID: mailboxID}

@@ -49,11 +49,17 @@ func TestUpdateFlagsModel(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
 	for round := range 200 {
 		before, _ := s.MessageFlags(ctx, inbox.ID, 1, 0)
+		// Sparse sets (under half their span) and dense ones (every
+		// message, or most) take different paths.
 		var uids []uint32
+		density := []int{2, 6, 10}[round%3]
 		for u := uint32(1); u <= 62; u++ {
-			if rng.Intn(3) > 0 {
+			if rng.Intn(10) < density {
 				uids = append(uids, u)
 			}
+		}
+		if len(uids) == 0 {
+			continue
 		}
 		upd := store.FlagUpdate{Op: store.FlagOp(1 + rng.Intn(3)), Flags: store.Flags(rng.Intn(32))}
 		if rng.Intn(4) == 0 {
@@ -65,8 +71,15 @@ func TestUpdateFlagsModel(t *testing.T) {
 		}
 		after, _ := s.MessageFlags(ctx, inbox.ID, 1, 0)
 		changed := map[uint32]bool{}
-		for _, m := range res.Changed {
+		afterByUID := map[uint32]store.Message{}
+		for _, m := range after {
+			afterByUID[m.UID] = m
+		}
+		for i, m := range res.Changed {
 			changed[m.UID] = true
+			if a := afterByUID[m.UID]; a.Flags != m.Flags || a.ModSeq != m.ModSeq || (i > 0 && res.Changed[i-1].UID >= m.UID) {
+				t.Fatalf("round %d: reported change %+v, stored %+v", round, m, a)
+			}
 		}
 		failed := map[uint32]bool{}
 		for _, u := range res.Failed {
@@ -87,6 +100,9 @@ func TestUpdateFlagsModel(t *testing.T) {
 			}
 			if after[i].Flags != want {
 				t.Fatalf("round %d %+v: UID %d flags %v, want %v", round, upd, m.UID, after[i].Flags, want)
+			}
+			if !changed[m.UID] && after[i].ModSeq != m.ModSeq {
+				t.Fatalf("round %d: UID %d not reported changed, modseq %d -> %d", round, m.UID, m.ModSeq, after[i].ModSeq)
 			}
 			if changed[m.UID] != (want != m.Flags) || (changed[m.UID] && after[i].ModSeq <= m.ModSeq) {
 				t.Fatalf("round %d: UID %d reported changed=%v (flags %v -> %v)", round, m.UID, changed[m.UID], m.Flags, want)
