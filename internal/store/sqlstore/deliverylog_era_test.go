@@ -98,3 +98,84 @@ func TestDeliveryLogKeysAcrossEras(t *testing.T) {
 		t.Errorf("search after pruning: %v %+v", err, rows)
 	}
 }
+
+// Migration 0036 moves the keys of an existing log to the era table: a
+// database with keys in the old (h, msg) table finds them after the
+// upgrade.
+func TestDeliveryLogKeysMigrateToEras(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := OpenDir(ctx, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for i := range 2 {
+		if err := s.AppendLog(ctx, []store.LogEvent{{Kind: store.LogRejected, TxnID: fmt.Sprintf("old-%d", i), Sender: "old@x.test"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Back to the schema before 0036, its keys written the old way.
+	err = s.write(ctx, func(ctx context.Context, tx *wtx, e *effects) error {
+		for _, q := range []string{
+			`DROP TABLE delivery_log_keys`,
+			`CREATE TABLE delivery_log_keys (h BIGINT NOT NULL, msg BIGINT NOT NULL, PRIMARY KEY (h, msg)) WITHOUT ROWID`,
+			`CREATE INDEX delivery_log_keys_msg ON delivery_log_keys(msg)`,
+			`DELETE FROM schema_migrations WHERE version = 36`,
+		} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT id, txn_id FROM delivery_log ORDER BY id`)
+		if err != nil {
+			return err
+		}
+		type row struct {
+			id  int64
+			txn string
+		}
+		var rs []row
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.id, &r.txn); err != nil {
+				rows.Close()
+				return err
+			}
+			rs = append(rs, r)
+		}
+		rows.Close()
+		for _, r := range rs {
+			ids = append(ids, r.id)
+			for _, k := range []string{txnKey(r.txn), addrKey("old@x.test")} {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_log_keys (h, msg) VALUES (?, ?)`, keyHash(k), r.id); err != nil {
+					return err
+				}
+			}
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
+			logIndexed, rs[len(rs)-1].id)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s, err = OpenDir(ctx, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var n int
+	if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM delivery_log_keys WHERE era = msg >> 16`).Scan(&n); err != nil || n != 4 {
+		t.Fatalf("keys after the migration: %d (%v), want 4 with their era", n, err)
+	}
+	rows, err := s.SearchLog(ctx, store.LogQuery{Address: "old@x.test"})
+	if err != nil || len(rows) != 2 || rows[0].ID != ids[1] {
+		t.Errorf("search after the migration: %v %+v", err, rows)
+	}
+	if trace, err := s.TraceLog(ctx, "old-0"); err != nil || len(trace) != 1 || trace[0].ID != ids[0] {
+		t.Errorf("trace after the migration: %v %+v", err, trace)
+	}
+}
