@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,12 +41,14 @@ func BenchmarkScale(b *testing.B) {
 	s.serve(s.smtp, s.imap)
 	big := n / 10 // bench1's share: 100,000 of 1,000,000
 	var done atomic.Int64
-	rates := deliverScale(b, s.smtp, n, big, accounts, window, &done)
+	rates, cpuPerMsg := deliverScale(b, s, n, big, accounts, window, &done)
 	b.ReportMetric(rates[0], "msgs/s_first_window")
 	b.ReportMetric(rates[len(rates)-1], "msgs/s_last_window")
 	b.ReportMetric(rates[len(rates)-1]/rates[0], "last/first")
+	b.ReportMetric(cpuPerMsg[0], "cpu_ms/msg_first_window")
+	b.ReportMetric(cpuPerMsg[len(cpuPerMsg)-1], "cpu_ms/msg_last_window")
 	for i, r := range rates {
-		b.Logf("window %d (messages %d to %d): %.0f msgs/s", i+1, i*window, (i+1)*window, r)
+		b.Logf("window %d (messages %d to %d): %.0f msgs/s, server CPU %.3f ms/msg", i+1, i*window, (i+1)*window, r, cpuPerMsg[i])
 	}
 	time.Sleep(5 * time.Second) // let the indexer catch up, as a server would have
 	ic := dialIMAP(b, s.imap, "bench1@bench.test", "benchpass")
@@ -103,11 +106,19 @@ func logLargest(b *testing.B, path string) {
 }
 
 // deliverScale sends n messages over 8 connections and returns the
-// delivery rate of each window of messages.
-func deliverScale(b *testing.B, addr string, n, big, accounts, window int, done *atomic.Int64) []float64 {
+// delivery rate and the server's CPU time per message (user + system, in
+// ms; less sensitive than the rate to other work on the machine) of each
+// window of messages. With POSTERN_CPUPROFILE set, the server starts a new
+// profile at each window (SIGUSR1): PATH.1 is the second window, and so on.
+func deliverScale(b *testing.B, s *server, n, big, accounts, window int, done *atomic.Int64) (rates, cpuPerMsg []float64) {
+	addr := s.smtp
+	pid := s.cmd.Process.Pid
+	rotateProfile := os.Getenv("POSTERN_CPUPROFILE") != ""
 	var next atomic.Int64
 	var mu sync.Mutex
+	cpu0, _, _ := procStats(pid)
 	marks := []time.Time{time.Now()}
+	cpus := []float64{cpu0}
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for range 8 {
@@ -140,7 +151,12 @@ func deliverScale(b *testing.B, addr string, n, big, accounts, window int, done 
 				}
 				if d := done.Add(1); d%int64(window) == 0 {
 					mu.Lock()
+					cpu, _, _ := procStats(pid)
 					marks = append(marks, time.Now())
+					cpus = append(cpus, cpu)
+					if rotateProfile {
+						_ = s.cmd.Process.Signal(syscall.SIGUSR1)
+					}
 					mu.Unlock()
 				}
 			}
@@ -152,11 +168,11 @@ func deliverScale(b *testing.B, addr string, n, big, accounts, window int, done 
 		b.Fatal(err)
 	default:
 	}
-	var rates []float64
 	for i := 1; i < len(marks); i++ {
 		rates = append(rates, float64(window)/marks[i].Sub(marks[i-1]).Seconds())
+		cpuPerMsg = append(cpuPerMsg, (cpus[i]-cpus[i-1])*1000/float64(window))
 	}
-	return rates
+	return rates, cpuPerMsg
 }
 
 var scaleWords = strings.Fields("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu mail server queue message deliver storage index folder search benchmark latency the and of to in report meeting invoice project")

@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/BurntSushi/toml"
@@ -174,7 +175,9 @@ func serve(e *env, path string, ready func(*config.Config)) error {
 }
 
 // startCPUProfile writes a pprof CPU profile of the whole run, for
-// developers measuring where time goes (make bench).
+// developers measuring where time goes (make bench). SIGUSR1 closes the
+// profile so far and starts the next one in PATH.1, PATH.2, ...: a
+// benchmark compares the cost of its first and last windows that way.
 func startCPUProfile(path string) (func(), error) {
 	f, err := os.Create(path)
 	if err != nil {
@@ -184,7 +187,42 @@ func startCPUProfile(path string) (func(), error) {
 		f.Close()
 		return nil, err
 	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	var mu sync.Mutex
+	done := make(chan struct{})
+	go func() {
+		for part := 1; ; part++ {
+			select {
+			case <-done:
+				return
+			case <-usr1:
+			}
+			mu.Lock()
+			pprof.StopCPUProfile()
+			f.Close()
+			next, err := os.Create(fmt.Sprintf("%s.%d", path, part))
+			if err == nil {
+				if err = pprof.StartCPUProfile(next); err != nil {
+					next.Close()
+				}
+			}
+			f = next
+			mu.Unlock()
+			if err != nil {
+				slog.Error("cpu profile", "err", err)
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(usr1)
+		close(done)
+		mu.Lock()
+		defer mu.Unlock()
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 func newLogger(e *env, cfg *config.Config) (*slog.Logger, *slog.LevelVar) {

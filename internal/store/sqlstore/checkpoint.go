@@ -20,11 +20,21 @@ import (
 // checkpoint too, which has only the last pages left to copy and nothing
 // appending meanwhile.
 
+// A checkpoint copies each page written since the last one, once however
+// many times it was written: the tail pages of the indexes that deliveries
+// append to (a few per mailbox) are written again and again, so the
+// interval sets how many copies of them are made. With many mailboxes
+// receiving, the tails spread over more pages than one interval rewrites,
+// and at 500 ms each delivery cost several page copies plus a share of the
+// database file's fsync: the checkpoints' CPU per message grew sixfold
+// between 0 and 300,000 messages in BenchmarkScale.
 const (
-	checkpointEvery       = 500 * time.Millisecond
-	writerCheckpointEvery = time.Second
-	// walSizeLimit is what a restarted WAL file is truncated to.
-	walSizeLimit = 16 << 20
+	checkpointEvery       = time.Second
+	writerCheckpointEvery = 2 * time.Second
+	// walSizeLimit is what a restarted WAL file is truncated to: above
+	// what the intervals above let it grow to under load, so the file is
+	// not cut and grown again at every restart.
+	walSizeLimit = 64 << 20
 )
 
 // writerPragmas turn the writer connection's automatic checkpoint off.

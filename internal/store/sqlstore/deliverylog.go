@@ -365,7 +365,7 @@ func (s *Store) keyMsgs(ctx context.Context, key string, limit int) ([]int64, er
 	if err != nil {
 		return nil, err
 	}
-	indexed, err := s.logInts(ctx, `SELECT msg FROM delivery_log_keys WHERE h = ? ORDER BY msg DESC LIMIT `+strconv.Itoa(limit), keyHash(key))
+	indexed, err := s.indexedKeyMsgs(ctx, keyHash(key), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -375,6 +375,31 @@ func (s *Store) keyMsgs(ctx context.Context, key string, limit int) ([]int64, er
 	slices.Reverse(out)
 	if len(out) > limit {
 		out = out[:limit]
+	}
+	return out, nil
+}
+
+// logKeyEraShift makes the era of a key (delivery_log_keys.era, migration
+// 0036): msg >> logKeyEraShift, about 25,000 messages. New keys go to the
+// last era only, so IndexLog dirties at most the pages of one era however
+// large the log grows, and a search probes one primary-key range per era.
+const logKeyEraShift = 16
+
+// indexedKeyMsgs returns the msgs the key index holds for hash h, newest
+// first, at most limit: era by era from the newest, as msgs of a later
+// era are all larger.
+func (s *Store) indexedKeyMsgs(ctx context.Context, h int64, limit int) ([]int64, error) {
+	var first, last sql.NullInt64
+	if err := s.rdb.QueryRowContext(ctx, `SELECT MIN(era), MAX(era) FROM delivery_log_keys`).Scan(&first, &last); err != nil {
+		return nil, err
+	}
+	var out []int64
+	for era := last.Int64; last.Valid && era >= first.Int64 && len(out) < limit; era-- {
+		ms, err := s.logInts(ctx, `SELECT msg FROM delivery_log_keys WHERE era = ? AND h = ? ORDER BY msg DESC LIMIT `+strconv.Itoa(limit-len(out)), era, h)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ms...)
 	}
 	return out, nil
 }
@@ -466,7 +491,7 @@ const maxKeyInsert = 128
 var keyInsertSQL = func() []string {
 	out := make([]string, maxKeyInsert+1)
 	for n := 1; n <= maxKeyInsert; n++ {
-		out[n] = `INSERT INTO delivery_log_keys (h, msg) VALUES ` + strings.TrimSuffix(strings.Repeat(`(?, ?),`, n), ",") +
+		out[n] = `INSERT INTO delivery_log_keys (era, h, msg) VALUES ` + strings.TrimSuffix(strings.Repeat(`(?, ?, ?),`, n), ",") +
 			` ON CONFLICT DO NOTHING`
 	}
 	return out
@@ -514,12 +539,12 @@ func (s *Store) IndexLog(ctx context.Context, limit int) (int, error) {
 		// transaction id and sender.
 		type pair struct{ h, msg int64 }
 		seen := make(map[pair]bool, 4*len(batch))
-		args := make([]any, 0, 2*maxKeyInsert)
+		args := make([]any, 0, 3*maxKeyInsert)
 		flush := func() error {
 			if len(args) == 0 {
 				return nil
 			}
-			_, err := tx.ExecContext(ctx, keyInsertSQL[len(args)/2], args...)
+			_, err := tx.ExecContext(ctx, keyInsertSQL[len(args)/3], args...)
 			args = args[:0]
 			return err
 		}
@@ -533,7 +558,7 @@ func (s *Store) IndexLog(ctx context.Context, limit int) (int, error) {
 					continue
 				}
 				seen[p] = true
-				if args = append(args, p.h, p.msg); len(args) == 2*maxKeyInsert {
+				if args = append(args, p.msg>>logKeyEraShift, p.h, p.msg); len(args) == 3*maxKeyInsert {
 					if err := flush(); err != nil {
 						return err
 					}
@@ -602,7 +627,12 @@ func (s *Store) PruneLog(ctx context.Context, before time.Time, limit int) (int,
 		if n, err = res.RowsAffected(); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM delivery_log_keys WHERE msg < ?`, cut)
+		// Whole eras by the primary key, then the older part of the era cut falls in.
+		era := cut >> logKeyEraShift
+		if _, err := tx.ExecContext(ctx, `DELETE FROM delivery_log_keys WHERE era < ?`, era); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM delivery_log_keys WHERE era = ? AND msg < ?`, era, cut)
 		return err
 	})
 	return int(n), err
