@@ -193,6 +193,7 @@ func benchInbound(b *testing.B, selectors []string, cold bool) {
 			}
 			s.stop()
 		}
+		b.Logf("cost per round, %%: %.1f", costs)
 		slices.Sort(costs)
 		rate := func(on bool) float64 { return float64(n) / wall[on].Seconds() }
 		b.ReportMetric(rate(false), "off-msgs/s")
