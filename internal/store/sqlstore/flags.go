@@ -160,18 +160,30 @@ func updateFlagsSpan(ctx context.Context, tx *wtx, mb store.Mailbox, uids []uint
 	set, setArgs, _, _ := flagSQL(upd)
 	for _, r := range runs {
 		where, wargs := flagWhere(mb, r[0], r[1], upd)
-		if _, err := tx.ExecContext(ctx, `UPDATE messages SET `+set+`, modseq = ? WHERE `+where,
-			append(append(slices.Clone(setArgs), int64(modseq)), wargs...)...); err != nil {
+		if err := updateFlagRows(ctx, tx, set, setArgs, modseq, where, wargs); err != nil {
 			return res, err
 		}
 	}
-	for i := range changed {
-		m := &changed[i]
+	markChanged(changed, upd, modseq)
+	res.Changed = changed
+	return res, nil
+}
+
+// updateFlagRows applies a flag update's SET to the rows where selects.
+func updateFlagRows(ctx context.Context, tx *wtx, set string, setArgs []any, modseq uint64, where string, wargs []any) error {
+	_, err := tx.ExecContext(ctx, `UPDATE messages SET `+set+`, modseq = ? WHERE `+where,
+		append(append(slices.Clone(setArgs), int64(modseq)), wargs...)...)
+	return err
+}
+
+// markChanged gives msgs, read before the update, their new flags and
+// modseq.
+func markChanged(msgs []store.Message, upd store.FlagUpdate, modseq uint64) {
+	for i := range msgs {
+		m := &msgs[i]
 		m.Flags, m.Keywords, _ = applyFlags(m.Flags, m.Keywords, upd, nil)
 		m.ModSeq = modseq
 	}
-	res.Changed = changed
-	return res, nil
 }
 
 // keepRequested returns the UIDs of got (ascending) that are in uids
@@ -218,15 +230,10 @@ func updateFlagsRuns(ctx context.Context, tx *wtx, mb store.Mailbox, uids []uint
 			}
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE messages SET `+set+`, modseq = ? WHERE `+where,
-			append(append(slices.Clone(setArgs), int64(modseq)), wargs...)...); err != nil {
+		if err := updateFlagRows(ctx, tx, set, setArgs, modseq, where, wargs); err != nil {
 			return res, err
 		}
-		for i := range changed {
-			m := &changed[i]
-			m.Flags, m.Keywords, _ = applyFlags(m.Flags, m.Keywords, upd, nil)
-			m.ModSeq = modseq
-		}
+		markChanged(changed, upd, modseq)
 		res.Changed = append(res.Changed, changed...)
 	}
 	return res, nil
