@@ -147,6 +147,16 @@ type Count struct {
 	DKIMResults                    string
 }
 
+// hasARC tells whether the header has any ARC field.
+func hasARC(fields []field) bool {
+	for _, f := range fields {
+		if len(f.name) > 4 && strings.EqualFold(f.name[:4], "ARC-") {
+			return true
+		}
+	}
+	return false
+}
+
 // Check runs the checks on a message.
 func (c *Checker) Check(ctx context.Context, in Input) Verdict {
 	ctx, cancel := context.WithTimeout(ctx, c.o.Budget)
@@ -162,7 +172,13 @@ func (c *Checker) Check(ctx context.Context, in Input) Verdict {
 		go func() { defer wg.Done(); fn() }()
 	}
 	run("spf", func() { res.spf = c.checkSPF(ctx, in) })
-	run("arc", func() { res.arc = c.checkARC(ctx, in, fields) })
+	if hasARC(fields) {
+		run("arc", func() { res.arc = c.checkARC(ctx, in, fields) })
+	} else if !c.o.Skip["arc"] {
+		// Most mail has no ARC set: its result needs no lookup and is
+		// not worth a goroutine.
+		res.arc = c.checkARC(ctx, in, fields)
+	}
 	run("iprev", func() { res.iprev = c.checkIPRev(ctx, in.IP) })
 	// DKIM, the heaviest, runs on the caller's goroutine, whose stack has
 	// grown to it already: a fresh goroutine would grow its own each time.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Canonicalization and the pieces of signing shared by DKIM (RFC 6376
@@ -114,7 +115,36 @@ func tagList(value string) (map[string]string, error) {
 		if _, dup := out[k]; dup {
 			return nil, fmt.Errorf("tag %s repeated", k)
 		}
-		out[k] = strings.Join(strings.Fields(v), "")
+		out[k] = withoutSpace(v)
 	}
 	return out, nil
+}
+
+// withoutSpace is v with its white space removed, as
+// strings.Join(strings.Fields(v), "") has it, without allocating for the
+// common value that has none.
+func withoutSpace(v string) string {
+	spaces := 0
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c >= utf8.RuneSelf:
+			return strings.Join(strings.Fields(v), "")
+		case asciiSpace(c):
+			spaces++
+		}
+	}
+	if spaces == 0 {
+		return v
+	}
+	out := make([]byte, 0, len(v)-spaces)
+	for i := 0; i < len(v); i++ {
+		if !asciiSpace(v[i]) {
+			out = append(out, v[i])
+		}
+	}
+	return string(out)
+}
+
+func asciiSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
 }

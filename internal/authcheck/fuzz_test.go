@@ -104,3 +104,21 @@ func FuzzBodyHashAgrees(f *testing.F) {
 		}
 	})
 }
+
+// FuzzValueAndTags holds field.value and withoutSpace, which skip work
+// for the common field, to the plain formulas they replace.
+func FuzzValueAndTags(f *testing.F) {
+	for _, s := range []string{"DKIM-Signature: v=1; a=rsa-sha256;\r\n\tb=ab cd\r\n", "X: \r\n a\r\r\nb\n", "S: a\u00a0b \u0085c", "N:\r\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		_, v, _ := strings.Cut(raw, ":")
+		want := strings.TrimSpace(strings.ReplaceAll(strings.ReplaceAll(v, "\r\n", ""), "\n", ""))
+		if got := (field{raw: []byte(raw)}).value(); got != want {
+			t.Errorf("value(%q) = %q, want %q", raw, got, want)
+		}
+		if got, want := withoutSpace(raw), strings.Join(strings.Fields(raw), ""); got != want {
+			t.Errorf("withoutSpace(%q) = %q, want %q", raw, got, want)
+		}
+	})
+}

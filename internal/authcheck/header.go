@@ -1,7 +1,6 @@
 package authcheck
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -30,9 +29,22 @@ type field struct {
 // value is the unfolded value, trimmed.
 func (f field) value() string {
 	_, v, _ := bytes.Cut(f.raw, []byte(":"))
-	v = bytes.ReplaceAll(v, []byte("\r\n"), nil)
-	v = bytes.ReplaceAll(v, []byte("\n"), nil)
-	return strings.TrimSpace(string(v))
+	v = bytes.TrimSpace(v)
+	if bytes.IndexByte(v, '\n') < 0 {
+		return string(v)
+	}
+	// Unfolded: every CRLF and lone LF removed, as the field was
+	// folded with them.
+	out := make([]byte, 0, len(v))
+	for i := 0; i < len(v); i++ {
+		switch {
+		case v[i] == '\n':
+		case v[i] == '\r' && i+1 < len(v) && v[i+1] == '\n':
+		default:
+			out = append(out, v[i])
+		}
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // readHeader reads the header fields of a message, up to the empty line,
@@ -43,37 +55,60 @@ func (f field) value() string {
 // reader. White space before the colon is the obsolete syntax of RFC 5322
 // §4.5, read as the name.
 func readHeader(r io.Reader) ([]field, error) {
-	br := bufio.NewReader(io.LimitReader(r, maxHeaderBytes+1))
-	var fields []field
-	total := 0
+	// The header is read into one buffer and the fields are slices of it:
+	// continuation lines follow their field, so a field's raw bytes are
+	// contiguous, and no line is copied on its own.
+	lr := io.LimitReader(r, maxHeaderBytes+1)
+	buf := make([]byte, 0, 2048)
+	eof := false
+	var spans [][2]int // each field's start and end in buf
+	off := 0           // start of the next line
+	done := func(err error) ([]field, error) {
+		fields := make([]field, len(spans))
+		for i, sp := range spans {
+			raw := buf[sp[0]:sp[1]:sp[1]]
+			fields[i] = field{name: fieldName(raw), raw: raw}
+		}
+		return fields, err
+	}
 	for {
-		line, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			// A long line: read it whole, bounded by the limit reader. The
-			// part read so far is copied first: the next read reuses the
-			// buffer it lies in.
-			head := append([]byte(nil), line...)
-			rest, rerr := br.ReadBytes('\n')
-			line, err = append(head, rest...), rerr
-		}
-		total += len(line)
-		if total > maxHeaderBytes {
-			return fields, errHeaderTooLarge
-		}
-		if len(line) == 0 || bytes.Equal(line, []byte("\r\n")) || bytes.Equal(line, []byte("\n")) {
-			return fields, nil
-		}
-		if (line[0] == ' ' || line[0] == '\t') && len(fields) > 0 {
-			last := &fields[len(fields)-1]
-			last.raw = append(last.raw, line...)
-		} else {
-			if len(fields) == maxHeaderFields {
-				return fields, errHeaderTooLarge
+		nl := bytes.IndexByte(buf[off:], '\n')
+		if nl < 0 && !eof {
+			if len(buf) > maxHeaderBytes {
+				return done(errHeaderTooLarge)
 			}
-			fields = append(fields, field{name: fieldName(line), raw: append([]byte(nil), line...)})
+			if len(buf) == cap(buf) {
+				buf = append(buf, 0)[:len(buf)]
+			}
+			n, err := lr.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+n]
+			if err != nil {
+				eof = true
+			}
+			continue
 		}
-		if err != nil {
-			return fields, nil
+		lineEnd := len(buf)
+		if nl >= 0 {
+			lineEnd = off + nl + 1
+		}
+		if lineEnd > maxHeaderBytes {
+			return done(errHeaderTooLarge)
+		}
+		line := buf[off:lineEnd]
+		if len(line) == 0 || bytes.Equal(line, []byte("\r\n")) || bytes.Equal(line, []byte("\n")) {
+			return done(nil)
+		}
+		if (line[0] == ' ' || line[0] == '\t') && len(spans) > 0 {
+			spans[len(spans)-1][1] = lineEnd
+		} else {
+			if len(spans) == maxHeaderFields {
+				return done(errHeaderTooLarge)
+			}
+			spans = append(spans, [2]int{off, lineEnd})
+		}
+		off = lineEnd
+		if nl < 0 {
+			return done(nil)
 		}
 	}
 }

@@ -22,7 +22,7 @@ import (
 // signedFixture is a checked pipeline whose DNS publishes what a
 // well-run sender does for signer.test (SPF for the fixture's client,
 // an RSA-2048 key, DMARC p=reject), and a 4 KiB message signed by it.
-func signedFixture(b *testing.B, checked bool) (*fixture, []byte) {
+func signedFixture(b *testing.B, checked bool) (*fixture, []byte, *queuetest.DNS) {
 	f := newFixture(b, nil)
 	d := queuetest.StartDNS(b)
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -51,7 +51,7 @@ func signedFixture(b *testing.B, checked bool) (*fixture, []byte) {
 		HeaderKeys: []string{"From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "Content-Type"}}); err != nil {
 		b.Fatal(err)
 	}
-	return f, signed.Bytes()
+	return f, signed.Bytes(), d
 }
 
 // BenchmarkDeliverChecks delivers one signed 4 KiB message from port 25
@@ -62,7 +62,7 @@ func signedFixture(b *testing.B, checked bool) (*fixture, []byte) {
 func BenchmarkDeliverChecks(b *testing.B) {
 	for _, checked := range []bool{false, true} {
 		b.Run(map[bool]string{false: "off", true: "on"}[checked], func(b *testing.B) {
-			f, msg := signedFixture(b, checked)
+			f, msg, dnsServer := signedFixture(b, checked)
 			deliver := func() {
 				tx := f.p.Begin(Envelope{ID: "b1", Source: SourceMX, Sender: "bounce@signer.test",
 					RemoteIP: netip.MustParseAddr("192.0.2.7"), Helo: "mail.signer.test"})
@@ -77,12 +77,13 @@ func BenchmarkDeliverChecks(b *testing.B) {
 			if checked && !strings.Contains(f.body(f.inbox(f.alice, "INBOX")[0].BlobID), "dkim=pass") {
 				b.Fatal("the message did not pass DKIM")
 			}
-			cpu0 := cpuTime()
+			cpu0, queries0 := cpuTime(), dnsServer.Queries()
 			b.ResetTimer()
 			for range b.N {
 				deliver()
 			}
 			b.ReportMetric(float64(cpuTime()-cpu0)/1e3/float64(b.N), "cpu-µs/msg")
+			b.ReportMetric(float64(dnsServer.Queries()-queries0)/float64(b.N), "dns-queries/msg")
 		})
 	}
 }
