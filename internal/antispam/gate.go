@@ -129,9 +129,6 @@ func (g *Gate) trusted(ip netip.Addr) bool {
 	return false
 }
 
-// Greylisting reports whether the gate that admitted c greylists.
-func (c *Client) Greylisting() bool { return c.g.Greylisting() }
-
 // Client is one connection seen by the gate.
 type Client struct {
 	g       *Gate
@@ -147,6 +144,9 @@ type Client struct {
 	mu     sync.Mutex
 	logged map[string]bool
 }
+
+// Greylisting reports whether the gate that admitted c greylists.
+func (c *Client) Greylisting() bool { return c.g.Greylisting() }
 
 // Connect admits a new connection from ip, or refuses it (421) when the
 // address opens connections faster than its limit. The blocklist lookup
