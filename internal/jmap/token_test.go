@@ -96,7 +96,8 @@ func newTokenEnv(t *testing.T) *tokenEnv {
 	te.admin = admin.New(st, logger, admin.Options{Hostname: "mail.example.org"})
 	te.testEnv = newWSEnv(t, func(o *Options) {
 		o.Auth, o.Tokens = tokens, tokens
-		o.WebSocketPing = 100 * time.Millisecond
+		// A pong may come late on a loaded CI machine under -race.
+		o.WebSocketPing = 250 * time.Millisecond
 		o.Changes = &StoreChanges{Notifier: st.Notifier(), ModSeq: st.AccountModSeq, Types: []string{"Mailbox", "Email", "Thread"}}
 	}, nil)
 	return te
@@ -317,7 +318,7 @@ func TestTokenRevokedByPasswordChange(t *testing.T) {
 		t.Fatal("event stream ended before the password change")
 	case st := <-closed:
 		t.Fatalf("websocket closed before the password change: %v", st)
-	case <-time.After(400 * time.Millisecond):
+	case <-time.After(800 * time.Millisecond):
 	}
 	ctx := admin.WithActor(context.Background(), admin.Actor{Name: "test"})
 	if _, _, err := te.admin.SetPassword(ctx, "carol@example.org", admin.NewPassword{Given: "a new long password"}); err != nil {
