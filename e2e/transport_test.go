@@ -399,18 +399,28 @@ func TestOutboundDANEAndREQUIRETLS(t *testing.T) {
 // unbound, validating a signed root zone of our own (its trust anchor):
 // DANE turns on by itself, a TLSA record matching the MX's key gets the
 // message, one matching nothing defers it, and MTA-STS and address lookups
-// of names the zone lacks get validated denials.
+// of names the zone lacks get validated denials. An MX host that is an
+// alias into an unsigned zone (an insecure delegation from the signed
+// root) has insecure addresses: DANE does not apply to it (RFC 7672
+// §2.2.2), so its TLSA record, secure but matching nothing, neither
+// defers the message nor is claimed as verified.
 func TestOutboundDANEThroughUnbound(t *testing.T) {
 	peer := (&queuetest.Peer{Hostname: "other.name"}).Start(t)
 	wrong := (&queuetest.Peer{Hostname: "mx.wrong.test", Listen: "127.0.0.2:" + strconv.Itoa(peer.Port)}).Start(t)
+	aliased := (&queuetest.Peer{Hostname: "host.plain.test", Listen: "127.0.0.3:" + strconv.Itoa(peer.Port)}).Start(t)
+	plain := queuetest.StartDNS(t)
+	plain.Add(t, "host.plain.test. 300 IN A 127.0.0.3")
 	z := queuetest.StartSignedDNS(t, ".")
 	sum := sha256.Sum256(peer.Cert.Leaf.RawSubjectPublicKeyInfo)
 	z.Add(t,
 		"dane.test. 300 IN MX 10 mx.dane.test.", "mx.dane.test. 300 IN A 127.0.0.1",
 		fmt.Sprintf("_%d._tcp.mx.dane.test. 300 IN TLSA 3 1 1 %x", peer.Port, sum),
 		"wrong.test. 300 IN MX 10 mx.wrong.test.", "mx.wrong.test. 300 IN A 127.0.0.2",
-		fmt.Sprintf("_%d._tcp.mx.wrong.test. 300 IN TLSA 3 1 1 %s", peer.Port, strings.Repeat("00", 32)))
-	resolver := queuetest.StartUnbound(t, z)
+		fmt.Sprintf("_%d._tcp.mx.wrong.test. 300 IN TLSA 3 1 1 %s", peer.Port, strings.Repeat("00", 32)),
+		"plain.test. 300 IN NS ns.plain.test.", "ns.plain.test. 300 IN A 127.0.0.1",
+		"alias.test. 300 IN MX 10 mx.alias.test.", "mx.alias.test. 300 IN CNAME host.plain.test.",
+		fmt.Sprintf("_%d._tcp.mx.alias.test. 300 IN TLSA 3 1 1 %s", peer.Port, strings.Repeat("00", 32)))
+	resolver := queuetest.StartUnbound(t, z, queuetest.PlainZone{Origin: "plain.test.", Addr: plain.Addr})
 	s := senderServer(t, resolver, peer.Port, nil)
 
 	mustSubmit(t, s, "alice@example.test", "alice-pass-1", []string{"bob@dane.test"},
@@ -425,6 +435,16 @@ func TestOutboundDANEThroughUnbound(t *testing.T) {
 	}
 	if len(wrong.Mails()) != 0 {
 		t.Fatalf("the mismatching MX got %d mails", len(wrong.Mails()))
+	}
+	mustSubmit(t, s, "alice@example.test", "alice-pass-1", []string{"dave@alias.test"},
+		"From: alice@example.test\r\nTo: dave@alias.test\r\nSubject: dane\r\n\r\nhello\r\n")
+	line, ok := s.WaitLog(30*time.Second, "msg=relayed", "rcpt=dave@alias.test")
+	if !ok {
+		t.Fatalf("not relayed to the MX with insecure addresses:\n%s", s.Logs())
+	}
+	t.Logf("relay line: %s", line)
+	if strings.Contains(line, "tls_verified=true") || len(aliased.Mails()) != 1 {
+		t.Fatalf("MX with insecure addresses: %q, %d mails there", line, len(aliased.Mails()))
 	}
 	if _, ok := s.WaitLog(time.Second, "DANE on"); !ok {
 		t.Fatalf("no DANE on line:\n%s", s.Logs())
