@@ -35,6 +35,7 @@ Commands:
   dns      print the DNS records a domain needs, in zone-file syntax;
            dns check DOMAIN compares them with what DNS publishes
   compact  reclaim the disk space of deleted mail now (--full: all of it)
+  backup   copy the mail, the database and the keys to a new directory, while the server runs
   reports  list the TLS-RPT and DMARC aggregate reports received about our domains
   version  print the version
 
@@ -85,6 +86,7 @@ func commands() []command {
 		{"auth", cmdAuth},
 		{"dns", cmdDNS},
 		{"compact", cmdCompact},
+		{"backup", cmdBackup},
 		{"reports", cmdReports},
 		{"version", func(e *env, _ []string) error { fmt.Fprintln(e.stdout, "postern", version); return nil }},
 	}

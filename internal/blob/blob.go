@@ -97,8 +97,12 @@ func (s *Store) path(key string) (string, error) {
 	if !ValidKey(key) {
 		return "", ErrInvalidKey
 	}
-	return filepath.Join(s.dir, key[:2], key), nil
+	return filepath.Join(s.dir, KeyPath(key)), nil
 }
+
+// KeyPath is where the large body with a valid key lies under a store's
+// directory.
+func KeyPath(key string) string { return filepath.Join(key[:2], key) }
 
 func shardIndex(key string) int {
 	b, _ := hex.DecodeString(key[:2])

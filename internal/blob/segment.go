@@ -95,6 +95,9 @@ func openSegments(dir string) (*segments, error) {
 
 func segName(id int64) string { return fmt.Sprintf("%010d.seg", id) }
 
+// SegmentName is the file name of segment id under SegmentDir.
+func SegmentName(id int64) string { return segName(id) }
+
 func parseSegName(name string) (int64, bool) {
 	s, ok := strings.CutSuffix(name, ".seg")
 	if !ok {
