@@ -1,6 +1,7 @@
 package imapd
 
 import (
+	"postern/internal/mutf7"
 	"strings"
 	"unicode/utf8"
 
@@ -110,7 +111,7 @@ func lsubNoselect(mbs []store.Mailbox, la listArgs) map[string]bool {
 // which then may hold UTF-8 (RFC 9051 §9 QUOTED-CHAR).
 func (s *session) writeMailbox(name string) {
 	if !s.rev2 && !s.utf8 {
-		s.w.astring(encodeUTF7(name))
+		s.w.astring(mutf7.Encode(name))
 		return
 	}
 	if len(name) > 1024 || !utf8.ValidString(name) || strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {

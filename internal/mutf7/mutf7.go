@@ -1,4 +1,7 @@
-package imapd
+// Package mutf7 is IMAP's modified UTF-7 (RFC 3501 §5.1.3), in which
+// IMAP4rev1 sessions and Dovecot's Maildir folders name mailboxes; the
+// store and IMAP4rev2 sessions (RFC 9051 §5.1) use UTF-8.
+package mutf7
 
 import (
 	"encoding/base64"
@@ -8,15 +11,12 @@ import (
 	"unicode/utf8"
 )
 
-// IMAP4rev1 sessions name mailboxes in modified UTF-7 (RFC 3501 §5.1.3);
-// the store and IMAP4rev2 sessions (RFC 9051 §5.1) use UTF-8.
-
 var b64mod = base64.NewEncoding("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,").WithPadding(base64.NoPadding)
 
 var errUTF7 = errors.New("invalid modified UTF-7")
 
-// encodeUTF7 turns a UTF-8 mailbox name into modified UTF-7.
-func encodeUTF7(s string) string {
+// Encode turns a UTF-8 mailbox name into modified UTF-7.
+func Encode(s string) string {
 	var b strings.Builder
 	var pending []rune
 	flush := func() {
@@ -49,8 +49,8 @@ func encodeUTF7(s string) string {
 	return b.String()
 }
 
-// decodeUTF7 turns a modified UTF-7 name into UTF-8.
-func decodeUTF7(s string) (string, error) {
+// Decode turns a modified UTF-7 name into UTF-8.
+func Decode(s string) (string, error) {
 	if !strings.Contains(s, "&") {
 		return s, nil
 	}
@@ -89,33 +89,4 @@ func decodeUTF7(s string) (string, error) {
 		}
 	}
 	return b.String(), nil
-}
-
-// decodeNames converts the mailbox names of a command from an IMAP4rev1
-// client; a name that is not valid modified UTF-7 is taken as it is.
-func (s *session) decodeNames(c *command) {
-	if s.rev2 || s.utf8 {
-		return
-	}
-	dec := func(p *string) bool {
-		d, err := decodeUTF7(*p)
-		if err == nil {
-			*p = d
-		}
-		return err == nil
-	}
-	// A name to create must be valid; one to look up is taken as it is.
-	c.badUTF7 = !dec(&c.mailbox) || !dec(&c.mailbox2)
-	dec(&c.list.ref)
-	for i := range c.list.patterns {
-		dec(&c.list.patterns[i])
-	}
-}
-
-// mailboxOut is how a stored name is shown to this session.
-func (s *session) mailboxOut(name string) string {
-	if s.rev2 || s.utf8 {
-		return name
-	}
-	return encodeUTF7(name)
 }
