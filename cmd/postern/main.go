@@ -36,6 +36,7 @@ Commands:
            dns check DOMAIN compares them with what DNS publishes
   compact  reclaim the disk space of deleted mail now (--full: all of it)
   backup   copy the mail, the database and the keys to a new directory, while the server runs
+  import   import maildir ACCOUNT DIR: bring an account's mail from a Maildir++ tree (Dovecot, Courier)
   reports  list the TLS-RPT and DMARC aggregate reports received about our domains
   version  print the version
 
@@ -87,6 +88,7 @@ func commands() []command {
 		{"dns", cmdDNS},
 		{"compact", cmdCompact},
 		{"backup", cmdBackup},
+		{"import", cmdImport},
 		{"reports", cmdReports},
 		{"version", func(e *env, _ []string) error { fmt.Fprintln(e.stdout, "postern", version); return nil }},
 	}
