@@ -3,7 +3,6 @@ package imapd
 import (
 	"bufio"
 	"io"
-	"postern/internal/mutf7"
 	"strings"
 	"testing"
 )
@@ -151,26 +150,4 @@ func FuzzParseCommand(f *testing.F) {
 			}
 		}
 	})
-}
-
-func TestModifiedUTF7(t *testing.T) {
-	for _, c := range []struct{ utf8, utf7 string }{
-		{"INBOX", "INBOX"}, {"A&B", "A&-B"}, {"Entwürfe", "Entw&APw-rfe"}, {"日本語", "&ZeVnLIqe-"},
-		{"~peter/mail/台北/日本語", "~peter/mail/&U,BTFw-/&ZeVnLIqe-"},
-	} {
-		if got := mutf7.Encode(c.utf8); got != c.utf7 {
-			t.Errorf("encode %q = %q, want %q", c.utf8, got, c.utf7)
-		}
-		if got, err := mutf7.Decode(c.utf7); err != nil || got != c.utf8 {
-			t.Errorf("decode %q = %q %v", c.utf7, got, err)
-		}
-	}
-	if got, _ := mutf7.Decode("Entw&-ü"); got != "Entw&ü" {
-		t.Errorf("escaped UTF-8: %q", got)
-	}
-	for _, bad := range []string{"&", "&Jjo", "&AGE-", "&Jjo!-"} {
-		if _, err := mutf7.Decode(bad); err == nil {
-			t.Errorf("decode %q succeeded", bad)
-		}
-	}
 }
