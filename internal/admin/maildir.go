@@ -72,6 +72,11 @@ func (s *Service) ImportMaildir(ctx context.Context, addr, dir string, o Maildir
 			if err := ctx.Err(); err != nil {
 				return res, err
 			}
+			if o.MaxMessageBytes > 0 && m.Size > o.MaxMessageBytes {
+				// Checked before reading: CRLF only makes it longer.
+				res.Skipped = append(res.Skipped, fmt.Sprintf("%s: %d bytes, over the limit of %d", m.Path, m.Size, o.MaxMessageBytes))
+				continue
+			}
 			raw, err := os.ReadFile(m.Path)
 			if err != nil {
 				res.Skipped = append(res.Skipped, fmt.Sprintf("%s: %v", m.Path, err))
