@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +11,7 @@ import (
 
 	"postern/internal/app"
 	"postern/internal/config"
+	"postern/internal/durable"
 )
 
 // cmdBackup writes a consistent copy of everything a server needs to come
@@ -59,9 +58,12 @@ func cmdBackup(e *env, args []string) error {
 		return err
 	}
 	if cfg.File() != "" {
-		if err := copyFileSynced(cfg.File(), filepath.Join(dir, "postern.toml")); err != nil {
-			return err
+		if _, err := durable.CopyFile(cfg.File(), filepath.Join(dir, "postern.toml"), 0o640); err != nil {
+			return fmt.Errorf("backup: copying the config: %w", err)
 		}
+	}
+	if err := durable.SyncDir(dir); err != nil {
+		return fmt.Errorf("backup: %w", err)
 	}
 	fmt.Fprintf(e.stdout, "backup in %s: %d messages, %d bodies in %d files (%d bytes), %d other files, in %v\n",
 		dir, st.Messages, st.Bodies, st.Files, st.BodyBytes, files, time.Since(start).Round(time.Millisecond))
@@ -72,9 +74,11 @@ func cmdBackup(e *env, args []string) error {
 
 // copyDataRest copies what the data directory holds besides the mail
 // database, the bodies and the text index (the SRS key, TLS files, ...):
-// small files that change rarely.
+// small files that change rarely. Their directories are synced once the
+// files are in.
 func copyDataRest(src, dst string) (int, error) {
 	n := 0
+	dirs := []string{dst}
 	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -87,51 +91,44 @@ func copyDataRest(src, dst string) (int, error) {
 			if rel == "blobs" {
 				return filepath.SkipDir
 			}
+			dirs = append(dirs, filepath.Join(dst, rel))
 			return os.MkdirAll(filepath.Join(dst, rel), 0o750)
 		}
 		if !d.Type().IsRegular() || backupSkips(rel) {
 			return nil
 		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if _, err := durable.CopyFile(path, filepath.Join(dst, rel), fi.Mode().Perm()); err != nil {
+			return fmt.Errorf("backup: copying %s: %w", path, err)
+		}
 		n++
-		return copyFileSynced(path, filepath.Join(dst, rel))
+		return nil
 	})
-	return n, err
+	if err != nil {
+		return n, err
+	}
+	for _, d := range dirs {
+		if err := durable.SyncDir(d); err != nil {
+			return n, fmt.Errorf("backup: %w", err)
+		}
+	}
+	return n, nil
 }
 
 // backupSkips names the data directory's files a backup leaves out: the
 // databases (Backup writes the mail database's snapshot; the text index is
 // rebuilt), their journals, the reserve file (made again at start).
 func backupSkips(rel string) bool {
-	base := filepath.Base(rel)
+	if filepath.Dir(rel) != "." {
+		return false
+	}
 	for _, db := range []string{"postern.db", "text.db"} {
-		if base == db || strings.HasPrefix(base, db+"-") || strings.HasPrefix(base, db+".") {
-			return rel == base
+		if rel == db || strings.HasPrefix(rel, db+"-") || strings.HasPrefix(rel, db+".") {
+			return true
 		}
 	}
 	return false
-}
-
-func copyFileSynced(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	defer in.Close()
-	fi, err := in.Stat()
-	if err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fi.Mode().Perm())
-	if err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	_, err = io.Copy(out, in)
-	err = errors.Join(err, out.Sync(), out.Close())
-	if err != nil {
-		return fmt.Errorf("backup: copying %s: %w", src, err)
-	}
-	return nil
 }

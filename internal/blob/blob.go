@@ -29,6 +29,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"postern/internal/durable"
 )
 
 // ErrInvalidKey is returned for a key that is not 32 lower-case hex characters.
@@ -70,7 +72,7 @@ func Open(dir string) (*Store, error) {
 	}
 	// The shard entries themselves must survive a crash before any body is
 	// committed into them.
-	if err := syncDir(dir); err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		return nil, fmt.Errorf("blob: %w", err)
 	}
 	return s, nil
@@ -349,18 +351,6 @@ func (w *Writer) Abort() {
 	w.discard()
 }
 
-func syncDir(path string) error {
-	d, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
 // dirSyncer groups fsyncs of one directory: a caller whose rename happened
 // before an fsync started can share that fsync's result instead of issuing
 // its own. A waiter only counts an fsync that began after its own request.
@@ -390,7 +380,7 @@ func (d *dirSyncer) sync() error {
 		d.running = true
 		upto := d.next
 		d.mu.Unlock()
-		err := syncDir(d.path)
+		err := durable.SyncDir(d.path)
 		d.mu.Lock()
 		d.running = false
 		d.cond.Broadcast()

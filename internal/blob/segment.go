@@ -14,6 +14,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"postern/internal/durable"
 )
 
 // Segments. Bodies up to the memory threshold are appended, in the order
@@ -173,7 +175,7 @@ func (g *segments) rotate() error {
 		}
 		// The new name must survive a crash before any body in it is
 		// referenced.
-		if err := syncDir(g.dir); err != nil {
+		if err := durable.SyncDir(g.dir); err != nil {
 			f.Close()
 			return fmt.Errorf("blob: new segment: %w", err)
 		}

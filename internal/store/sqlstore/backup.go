@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"postern/internal/blob"
+	"postern/internal/durable"
 )
 
 // BackupStats says what a backup holds.
@@ -68,20 +68,23 @@ func (s *Store) Backup(ctx context.Context, dir string) (BackupStats, error) {
 	}
 	dstBlobs := filepath.Join(dir, "blobs")
 	for rel := range linked {
-		n, err := copyFileTo(filepath.Join(stage, rel), filepath.Join(dstBlobs, rel))
+		n, err := durable.CopyFile(filepath.Join(stage, rel), filepath.Join(dstBlobs, rel), 0o640)
 		if err != nil {
-			return st, err
+			return st, fmt.Errorf("backup: copying %s: %w", rel, err)
 		}
 		st.Files++
 		st.BodyBytes += n
 	}
-	if err := syncTree(dstBlobs); err != nil {
-		return st, err
+	if err := durable.SyncTree(dstBlobs); err != nil {
+		return st, fmt.Errorf("backup: %w", err)
 	}
 	if err := prepareBackupDB(ctx, dbPath, dstBlobs, &st); err != nil {
 		return st, err
 	}
-	return st, syncDirPath(dir)
+	if err := durable.SyncDir(dir); err != nil {
+		return st, fmt.Errorf("backup: %w", err)
+	}
+	return st, nil
 }
 
 // snapshotDB writes one consistent copy of the database at src to dst.
@@ -152,53 +155,6 @@ func linkBodyFiles(root, stage string, linked map[string]bool) error {
 		linked[rel] = true
 		return nil
 	})
-}
-
-// copyFileTo copies the file at src to a new file at dst and syncs it.
-func copyFileTo(src, dst string) (int64, error) {
-	in, err := os.Open(src)
-	if err != nil {
-		return 0, fmt.Errorf("backup: %w", err)
-	}
-	defer in.Close()
-	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
-		return 0, fmt.Errorf("backup: %w", err)
-	}
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
-	if err != nil {
-		return 0, fmt.Errorf("backup: %w", err)
-	}
-	n, err := io.Copy(out, in)
-	if err = errors.Join(err, out.Sync(), out.Close()); err != nil {
-		return n, fmt.Errorf("backup: copying %s: %w", src, err)
-	}
-	return n, nil
-}
-
-// syncTree fsyncs every directory under root, root included, so the
-// copied files' names are durable too.
-func syncTree(root string) error {
-	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return syncDirPath(path)
-		}
-		return nil
-	})
-}
-
-func syncDirPath(path string) error {
-	d, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	return nil
 }
 
 // prepareBackupDB marks every body of the copy as not indexed and checks
