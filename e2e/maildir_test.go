@@ -122,10 +122,13 @@ func TestImportMaildir(t *testing.T) {
 		}
 	}
 
-	// The quota holds: carol may keep 3 messages; the import stops there.
+	// The quota holds: carol may keep 3 messages; the import stops there,
+	// and the 3 it did import are audited.
 	s.CLI("", "user", "quota", carol, "0", "3").mustOK(t)
-	if msg := s.CLI("", "import", "maildir", carol, root).mustFail(t); !strings.Contains(msg, "over its quota after 3 messages") {
-		t.Errorf("import over the quota: %q", msg)
+	over := s.CLI("", "import", "maildir", carol, root)
+	if over.Code == 0 || !strings.Contains(over.Stderr, "over its quota after 3 messages") ||
+		!containsAll(over.Stderr, []string{"action=maildir.import", "target=" + carol, "messages=3"}) {
+		t.Errorf("import over the quota: exit %d, %q", over.Code, over.Stderr)
 	}
 	if msg := s.CLI("", "import", "maildir", alice, t.TempDir()).mustFail(t); !strings.Contains(msg, "no cur and new") {
 		t.Errorf("import of a directory that is no Maildir: %q", msg)

@@ -25,6 +25,12 @@ import (
 // command prints. The store's own log stays discarded, so that a change is
 // reported once.
 func withService(e *env, fn func(ctx context.Context, svc *admin.Service) error) error {
+	return withServiceConfig(e, func(ctx context.Context, _ *config.Config, svc *admin.Service) error { return fn(ctx, svc) })
+}
+
+// withServiceConfig is withService for a command that also reads the
+// config it loaded.
+func withServiceConfig(e *env, fn func(ctx context.Context, cfg *config.Config, svc *admin.Service) error) error {
 	cfg, err := config.Load(e.configPath)
 	if err != nil {
 		return err
@@ -38,7 +44,7 @@ func withService(e *env, fn func(ctx context.Context, svc *admin.Service) error)
 	logger, _ := newLogger(e, cfg)
 	svc := admin.New(backend.Store, logger, admin.Options{Hostname: cfg.Hostname, MTASTSMode: cfg.MTASTS.Mode,
 		DNS: admin.NewDNSLookup(cfg.DNS.Servers)})
-	return fn(admin.WithActor(ctx, admin.Actor{Name: "cli"}), svc)
+	return fn(admin.WithActor(ctx, admin.Actor{Name: "cli"}), cfg, svc)
 }
 
 type subcommand struct {

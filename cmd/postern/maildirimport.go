@@ -23,11 +23,7 @@ func cmdImport(e *env, args []string) error {
 	if pos[0] != "maildir" {
 		return fmt.Errorf("import: unknown format %q (maildir is the one there is)", pos[0])
 	}
-	cfg, err := config.Load(e.configPath)
-	if err != nil {
-		return err
-	}
-	return withService(e, func(ctx context.Context, svc *admin.Service) error {
+	return withServiceConfig(e, func(ctx context.Context, cfg *config.Config, svc *admin.Service) error {
 		res, err := svc.ImportMaildir(ctx, pos[1], pos[2], admin.MaildirOptions{
 			DryRun:          *dryRun,
 			MaxMessageBytes: cfg.SMTP.MaxMessageBytes,

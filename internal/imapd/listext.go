@@ -1,10 +1,10 @@
 package imapd
 
 import (
-	"postern/internal/mutf7"
 	"strings"
 	"unicode/utf8"
 
+	"postern/internal/mutf7"
 	"postern/internal/store"
 )
 

@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -77,22 +78,13 @@ func Folders(root string) ([]Folder, error) {
 				parts[i] = d
 			}
 		}
-		if slicesHasEmpty(parts) {
+		if slices.Contains(parts, "") {
 			continue // "..x" or ".x.": not a folder name
 		}
 		out = append(out, Folder{Name: strings.Join(parts, "/"), Dir: dir})
 	}
 	sort.SliceStable(out[1:], func(i, j int) bool { return out[1+i].Name < out[1+j].Name })
 	return out, nil
-}
-
-func slicesHasEmpty(parts []string) bool {
-	for _, p := range parts {
-		if p == "" {
-			return true
-		}
-	}
-	return false
 }
 
 // Keywords reads a folder's dovecot-keywords file: the keyword of each
